@@ -1,0 +1,62 @@
+//! The crisis domain: every business rule of crisisd, pure.
+//!
+//! No IO, no clock, no randomness: the current time and any new ids arrive in a
+//! [`Context`] or inside the command. Each aggregate exposes
+//! `decide(&state, &command, &ctx) -> Result<Vec<Event>, Error>` (all rules live
+//! here) and `evolve(state, &event) -> state` (only applies facts).
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, flight keys |
+//!
+//! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
+
+pub mod common;
+
+use chrono::{DateTime, Utc};
+
+/// What `decide` may know about the world besides the state and the command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    /// The instant the command is decided at (passed in, never read from a clock here).
+    pub now: DateTime<Utc>,
+}
+
+/// A domain event: a past-tense fact with a stable type name `<aggregate>.<fact>`.
+pub trait DomainEvent: Sized {
+    /// `<aggregate>.<fact>`, e.g. `incident.opened`.
+    fn event_type(&self) -> &'static str;
+    /// Schema version of this event's data as written today.
+    fn schema_version(&self) -> u32;
+    /// The event's data as JSON (the envelope's `data` field).
+    fn to_data(&self) -> serde_json::Value;
+    /// Rebuilds an event from a stored envelope's type, schema version and data,
+    /// upcasting older schema versions.
+    fn from_data(event_type: &str, schema_version: u32, data: &str) -> Result<Self, EventDecodeError>;
+}
+
+/// An event-sourced aggregate: state rebuilt from its events.
+pub trait Aggregate: Default + Clone {
+    type Command;
+    type Event: DomainEvent;
+    type Error: std::error::Error;
+
+    /// Stream name prefix, also the event type prefix and the NATS subject token (`incident`).
+    const AGGREGATE: &'static str;
+
+    /// Business rules: the events a command produces, or a refusal naming the rule.
+    fn decide(&self, command: &Self::Command, ctx: &Context) -> Result<Vec<Self::Event>, Self::Error>;
+    /// Applies one fact. Never fails, never decides.
+    fn evolve(self, event: &Self::Event) -> Self;
+}
+
+/// A stored event this build cannot turn into a domain event.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EventDecodeError {
+    #[error("unknown event type {event_type:?}: this build does not know it; upgrade crisisd")]
+    UnknownType { event_type: String },
+    #[error("event type {event_type:?} has schema version {found}, newer than the supported {supported}; upgrade crisisd")]
+    UnsupportedVersion { event_type: String, found: u32, supported: u32 },
+    #[error("event type {event_type:?} data does not match its schema: {message}")]
+    InvalidData { event_type: String, message: String },
+}

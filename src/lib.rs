@@ -1,0 +1,3 @@
+//! crisisd
+pub mod domain;
+pub mod store;
