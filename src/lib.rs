@@ -1,3 +1,13 @@
-//! crisisd
+//! crisisd: an event-sourced crisis-management backend for airline customer service.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`domain`] | pure business rules: aggregates, events, policies (no IO) |
+//! | [`store`] | the event store: trait, sled implementation, hash chain, subscriptions |
+//! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, bench |
+//!
+//! Dependencies point inward: cli → store, cli → domain; the store knows nothing of the domain.
+
+pub mod cli;
 pub mod domain;
 pub mod store;

@@ -5,7 +5,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Passenger loyalty tier; sets response deadlines and goodwill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     Diamond,
@@ -16,7 +18,9 @@ pub enum Tier {
 }
 
 /// Where an observation or a complaint came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     SocialMedia,
@@ -29,7 +33,9 @@ pub enum Channel {
 }
 
 /// What a signal or complaint is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Delay,
@@ -44,7 +50,9 @@ pub enum Category {
 }
 
 /// Crisis severity, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -54,7 +62,9 @@ pub enum Severity {
 }
 
 /// ISO 4217 currency code (three upper-case ASCII letters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schemars(with = "String")]
 pub struct Currency([u8; 3]);
@@ -76,7 +86,9 @@ impl TryFrom<String> for Currency {
     fn try_from(code: String) -> Result<Self, Self::Error> {
         match code.as_bytes() {
             [a, b, c] if code.bytes().all(|b| b.is_ascii_uppercase()) => Ok(Currency([*a, *b, *c])),
-            _ => Err(format!("currency {code:?} is not an ISO 4217 code (three upper-case letters, e.g. EUR)")),
+            _ => Err(format!(
+                "currency {code:?} is not an ISO 4217 code (three upper-case letters, e.g. EUR)"
+            )),
         }
     }
 }
@@ -103,6 +115,9 @@ pub struct Money {
 
 impl Money {
     pub fn new(amount_minor: u64, currency: Currency) -> Self {
-        Money { amount_minor, currency }
+        Money {
+            amount_minor,
+            currency,
+        }
     }
 }

@@ -1,0 +1,488 @@
+//! The stored record and the hash chain.
+//!
+//! A record is `[format=1][prev_hash: 32][hash: 32][canonical]`, where `canonical` is the
+//! RFC 8785 (JCS) serialization of the envelope without `hash` and `prev_hash`, and
+//! `hash = blake3(prev_hash ‖ canonical)`. Storing the canonical bytes themselves means
+//! verification hashes exactly what an auditor's off-the-shelf JCS library produces,
+//! and replay splices the hashes in without re-serializing.
+//!
+//! The envelope's canonical bytes are assembled by concatenation in JCS key order
+//! (`actor`, `causation_id`, `correlation_id`, `data`, `id`, `occurred_at`, `position`,
+//! `recorded_at`, `schema_version`, `stream`, `stream_version`, `type`): the expensive
+//! part (canonicalizing `data`) happens in the caller's task via [`PreparedEvent`], the
+//! writer only splices in what it assigns. A test checks the result byte for byte
+//! against a JCS library.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use super::error::AppendError;
+use super::types::{Actor, NewEvent, RecordedEvent};
+
+/// Format byte of a stored record.
+pub const RECORD_FORMAT: u8 = 1;
+/// Header length: format byte and two hashes.
+pub const RECORD_HEADER_BYTES: usize = 1 + 32 + 32;
+/// Largest canonical event accepted. Keeps every sled page far below sled's blob
+/// threshold (segment size / 4), so all data lives in the one file the writer fsyncs.
+pub const EVENT_BYTES_MAX: usize = 64 * 1024;
+/// Largest stream name, in bytes.
+pub const STREAM_NAME_BYTES_MAX: usize = 200;
+/// Largest event type, in bytes.
+pub const EVENT_TYPE_BYTES_MAX: usize = 100;
+/// Integers beyond this magnitude are not exact IEEE doubles, so JCS would change them.
+const JSON_SAFE_INTEGER_MAX: u64 = (1 << 53) - 1;
+
+/// A 32-byte BLAKE3 hash, shown and serialized as lower-case hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct HashBytes(pub [u8; 32]);
+
+impl HashBytes {
+    /// The `prev_hash` of position 1.
+    pub const ZERO: HashBytes = HashBytes([0; 32]);
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(text: &str) -> Result<Self, hex::FromHexError> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes)?;
+        Ok(HashBytes(bytes))
+    }
+}
+
+impl std::fmt::Debug for HashBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl std::fmt::Display for HashBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for HashBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for HashBytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        HashBytes::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `blake3(prev_hash ‖ canonical)`.
+pub fn chain_hash(prev_hash: &HashBytes, canonical: &[u8]) -> HashBytes {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&prev_hash.0);
+    hasher.update(canonical);
+    HashBytes(*hasher.finalize().as_bytes())
+}
+
+/// RFC 3339 with microseconds and `Z`: the one timestamp form stored.
+pub fn format_timestamp(instant: &DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Drops sub-microsecond precision, so a stored timestamp reads back equal.
+pub fn truncate_to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(instant.timestamp_micros())
+        .expect("micros of a valid instant are valid")
+}
+
+/// A view of a stored record.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord<'a> {
+    pub prev_hash: HashBytes,
+    pub hash: HashBytes,
+    pub canonical: &'a [u8],
+}
+
+impl<'a> RawRecord<'a> {
+    /// Splits stored bytes into header and canonical body; `None` if they are not a record.
+    pub fn decode(bytes: &'a [u8]) -> Option<RawRecord<'a>> {
+        if bytes.len() < RECORD_HEADER_BYTES + 2 || bytes[0] != RECORD_FORMAT {
+            return None;
+        }
+        let prev_hash = HashBytes(bytes[1..33].try_into().ok()?);
+        let hash = HashBytes(bytes[33..65].try_into().ok()?);
+        Some(RawRecord {
+            prev_hash,
+            hash,
+            canonical: &bytes[RECORD_HEADER_BYTES..],
+        })
+    }
+
+    /// True when the stored hash matches `blake3(prev_hash ‖ canonical)`.
+    pub fn content_matches_hash(&self) -> bool {
+        chain_hash(&self.prev_hash, self.canonical) == self.hash
+    }
+
+    /// The full envelope as one JSON object (the canonical fields, then `prev_hash`, `hash`).
+    pub fn envelope_json(&self) -> Vec<u8> {
+        let body = &self.canonical[..self.canonical.len() - 1];
+        let mut out = Vec::with_capacity(self.canonical.len() + 160);
+        out.extend_from_slice(body);
+        out.extend_from_slice(b",\"prev_hash\":\"");
+        out.extend_from_slice(self.prev_hash.to_hex().as_bytes());
+        out.extend_from_slice(b"\",\"hash\":\"");
+        out.extend_from_slice(self.hash.to_hex().as_bytes());
+        out.extend_from_slice(b"\"}");
+        out
+    }
+
+    /// Parses the canonical body into a typed envelope.
+    pub fn parse(&self) -> Result<RecordedEvent, serde_json::Error> {
+        let body: EnvelopeBody = serde_json::from_slice(self.canonical)?;
+        Ok(RecordedEvent {
+            id: body.id,
+            stream: body.stream,
+            stream_version: body.stream_version,
+            position: body.position,
+            event_type: body.event_type,
+            schema_version: body.schema_version,
+            occurred_at: body.occurred_at,
+            recorded_at: body.recorded_at,
+            actor: body.actor,
+            correlation_id: body.correlation_id,
+            causation_id: body.causation_id,
+            data: body.data,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+/// Encodes a record for storage.
+pub fn encode_record(prev_hash: &HashBytes, hash: &HashBytes, canonical: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RECORD_HEADER_BYTES + canonical.len());
+    out.push(RECORD_FORMAT);
+    out.extend_from_slice(&prev_hash.0);
+    out.extend_from_slice(&hash.0);
+    out.extend_from_slice(canonical);
+    out
+}
+
+#[derive(Deserialize)]
+struct EnvelopeBody {
+    actor: Actor,
+    causation_id: Uuid,
+    correlation_id: Uuid,
+    data: Box<RawValue>,
+    id: Uuid,
+    occurred_at: DateTime<Utc>,
+    position: u64,
+    recorded_at: DateTime<Utc>,
+    schema_version: u32,
+    stream: String,
+    stream_version: u64,
+    #[serde(rename = "type")]
+    event_type: String,
+}
+
+/// Only the position of a canonical body, for verification without a full parse.
+#[derive(Deserialize)]
+pub struct BodyPosition {
+    pub position: u64,
+}
+
+/// An event validated and pre-serialized in the caller's task; the writer only
+/// splices in stream version, position and `recorded_at`.
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    pub id: Uuid,
+    /// Canonical bytes from `{` up to and including `"position":`.
+    head: String,
+    /// `,"schema_version":N,"stream":"S","stream_version":`
+    middle: String,
+    /// `,"type":"T"}`
+    tail: String,
+}
+
+impl PreparedEvent {
+    /// Validates an event for `stream` and serializes everything the caller knows.
+    pub fn prepare(stream: &str, event: &NewEvent) -> Result<PreparedEvent, AppendError> {
+        validate_stream_name(stream)?;
+        validate_event_type(&event.event_type)?;
+        if !event.data.is_object() {
+            return Err(AppendError::invalid(
+                event.id,
+                "data",
+                "event data must be a JSON object",
+            ));
+        }
+        check_safe_integers(&event.data).map_err(|path| {
+            AppendError::invalid(
+                event.id,
+                &format!("data{path}"),
+                "integer beyond ±(2^53-1) cannot be stored exactly in canonical JSON (RFC 8785); send it as a string",
+            )
+        })?;
+        let year = chrono::Datelike::year(&event.occurred_at);
+        if !(1900..=9999).contains(&year) {
+            return Err(AppendError::invalid(
+                event.id,
+                "occurred_at",
+                "occurred_at must be between the years 1900 and 9999",
+            ));
+        }
+        let data = serde_json_canonicalizer::to_string(&event.data).map_err(|err| {
+            AppendError::invalid(
+                event.id,
+                "data",
+                &format!("data cannot be canonicalized: {err}"),
+            )
+        })?;
+        let head = format!(
+            "{{\"actor\":{{\"id\":{},\"role\":{}}},\"causation_id\":\"{}\",\"correlation_id\":\"{}\",\"data\":{},\"id\":\"{}\",\"occurred_at\":\"{}\",\"position\":",
+            json_string(&event.actor.id),
+            json_string(&event.actor.role),
+            event.causation_id,
+            event.correlation_id,
+            data,
+            event.id,
+            format_timestamp(&truncate_to_micros(event.occurred_at)),
+        );
+        let middle = format!(
+            ",\"schema_version\":{},\"stream\":{},\"stream_version\":",
+            event.schema_version,
+            json_string(stream)
+        );
+        let tail = format!(",\"type\":{}}}", json_string(&event.event_type));
+        let prepared = PreparedEvent {
+            id: event.id,
+            head,
+            middle,
+            tail,
+        };
+        if prepared.canonical_len_max() > EVENT_BYTES_MAX {
+            return Err(AppendError::EventTooLarge {
+                event_id: event.id,
+                bytes: prepared.canonical_len_max(),
+                max_bytes: EVENT_BYTES_MAX,
+            });
+        }
+        Ok(prepared)
+    }
+
+    /// Upper bound of the canonical length once position, version and time are spliced in.
+    pub fn canonical_len_max(&self) -> usize {
+        self.head.len() + self.middle.len() + self.tail.len() + 20 + 20 + 64
+    }
+
+    /// The canonical bytes of the envelope with the writer's assignments.
+    pub fn canonical(
+        &self,
+        stream_version: u64,
+        position: u64,
+        recorded_at: &DateTime<Utc>,
+    ) -> Vec<u8> {
+        assert!(
+            position <= JSON_SAFE_INTEGER_MAX && stream_version <= JSON_SAFE_INTEGER_MAX,
+            "position {position} / version {stream_version} beyond 2^53"
+        );
+        let mut out = Vec::with_capacity(self.canonical_len_max());
+        out.extend_from_slice(self.head.as_bytes());
+        out.extend_from_slice(itoa(position).as_bytes());
+        out.extend_from_slice(b",\"recorded_at\":\"");
+        out.extend_from_slice(format_timestamp(recorded_at).as_bytes());
+        out.push(b'"');
+        out.extend_from_slice(self.middle.as_bytes());
+        out.extend_from_slice(itoa(stream_version).as_bytes());
+        out.extend_from_slice(self.tail.as_bytes());
+        out
+    }
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+/// A JSON string literal; serde_json's escaping is the JCS escaping for Rust strings
+/// (short escapes for \b \t \n \f \r, lower-case \u00xx for other controls, nothing else).
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string always serializes")
+}
+
+/// Stream names: `<aggregate>-<id>` in `[A-Za-z0-9_-]`, because they become NATS subject tokens.
+pub fn validate_stream_name(stream: &str) -> Result<(), AppendError> {
+    let valid_chars = stream
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let has_aggregate = stream
+        .find('-')
+        .is_some_and(|dash| dash > 0 && dash + 1 < stream.len());
+    if stream.is_empty() || stream.len() > STREAM_NAME_BYTES_MAX || !valid_chars || !has_aggregate {
+        return Err(AppendError::InvalidStream {
+            stream: stream.chars().take(STREAM_NAME_BYTES_MAX).collect(),
+            reason: format!(
+                "stream names are `<aggregate>-<id>`, 3 to {STREAM_NAME_BYTES_MAX} bytes of A-Z, a-z, 0-9, '-' and '_' (e.g. incident-0190c6f2-…)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Event types: `<aggregate>.<fact>` in lower-case `[a-z0-9_]` segments.
+pub fn validate_event_type(event_type: &str) -> Result<(), AppendError> {
+    let segments_ok = event_type.split('.').all(|seg| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    });
+    if event_type.len() > EVENT_TYPE_BYTES_MAX || !event_type.contains('.') || !segments_ok {
+        return Err(AppendError::InvalidEventType {
+            event_type: event_type.chars().take(EVENT_TYPE_BYTES_MAX).collect(),
+            reason: format!(
+                "event types are `<aggregate>.<fact>`, lower-case a-z, 0-9 and '_', at most {EVENT_TYPE_BYTES_MAX} bytes (e.g. incident.opened)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Finds the JSON pointer of the first integer that JCS would not preserve.
+fn check_safe_integers(value: &serde_json::Value) -> Result<(), String> {
+    match value {
+        serde_json::Value::Number(n) => {
+            let unsafe_int = n.as_u64().is_some_and(|u| u > JSON_SAFE_INTEGER_MAX)
+                || n.as_i64()
+                    .is_some_and(|i| i.unsigned_abs() > JSON_SAFE_INTEGER_MAX);
+            if unsafe_int {
+                Err(String::new())
+            } else {
+                Ok(())
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check_safe_integers(item).map_err(|p| format!("/{i}{p}"))),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            check_safe_integers(item)
+                .map_err(|p| format!("/{}{p}", key.replace('~', "~0").replace('/', "~1")))
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn event(actor_id: &str, stream_type: &str, data: serde_json::Value) -> NewEvent {
+        NewEvent {
+            id: Uuid::from_u128(7),
+            event_type: stream_type.to_owned(),
+            schema_version: 3,
+            occurred_at: DateTime::from_timestamp(1_790_000_000, 123_456_789).unwrap(),
+            actor: Actor {
+                id: actor_id.to_owned(),
+                role: "crisis_lead".to_owned(),
+            },
+            correlation_id: Uuid::from_u128(8),
+            causation_id: Uuid::from_u128(9),
+            data,
+        }
+    }
+
+    /// The spliced bytes equal a JCS library's serialization of the whole envelope.
+    fn assert_canonical(actor_id: &str, data: serde_json::Value) {
+        let ev = event(actor_id, "incident.opened", data.clone());
+        let prepared = PreparedEvent::prepare("incident-abc", &ev).unwrap();
+        let recorded_at = DateTime::from_timestamp(1_790_000_100, 5_000).unwrap();
+        let bytes = prepared.canonical(4, 9_007_199_254_740_991, &recorded_at);
+        let expected = json!({
+            "id": ev.id, "stream": "incident-abc", "stream_version": 4, "position": 9_007_199_254_740_991u64,
+            "type": "incident.opened", "schema_version": 3,
+            "occurred_at": "2026-09-21T14:13:20.123456Z", "recorded_at": "2026-09-21T14:15:00.000005Z",
+            "actor": {"id": actor_id, "role": "crisis_lead"},
+            "correlation_id": ev.correlation_id, "causation_id": ev.causation_id, "data": data,
+        });
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            serde_json_canonicalizer::to_string(&expected).unwrap()
+        );
+    }
+
+    #[test]
+    fn spliced_envelope_is_rfc8785_canonical() {
+        assert_canonical(
+            "agent-17",
+            json!({"b": 1, "a": [1.5, "x\u{1}\n\"é€😀"], "é": null, "A": {"z": true, "y": 1e21}}),
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn spliced_envelope_is_canonical_for_any_strings(actor in ".{0,20}", key in ".{0,10}", text in ".{0,30}", n in -1_000_000i64..1_000_000, f in -1e6f64..1e6) {
+            assert_canonical(&actor, json!({key: text, "n": n, "f": f}));
+        }
+    }
+
+    #[test]
+    fn record_round_trips_and_chains() {
+        let ev = event("agent-1", "complaint.received", json!({"x": 1}));
+        let prepared = PreparedEvent::prepare("complaint-1", &ev).unwrap();
+        let at = truncate_to_micros(ev.occurred_at);
+        let canonical = prepared.canonical(1, 1, &at);
+        let hash = chain_hash(&HashBytes::ZERO, &canonical);
+        let stored = encode_record(&HashBytes::ZERO, &hash, &canonical);
+        let raw = RawRecord::decode(&stored).unwrap();
+        assert!(raw.content_matches_hash());
+        let parsed = raw.parse().unwrap();
+        assert_eq!(
+            (parsed.position, parsed.stream_version, parsed.occurred_at),
+            (1, 1, at)
+        );
+        assert_eq!(parsed.data.get(), r#"{"x":1}"#);
+        let line: serde_json::Value = serde_json::from_slice(&raw.envelope_json()).unwrap();
+        assert_eq!(line["hash"], hash.to_hex());
+        assert_eq!(line["prev_hash"], HashBytes::ZERO.to_hex());
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), line);
+    }
+
+    #[test]
+    fn refuses_what_canonical_json_would_alter() {
+        let big = event(
+            "a",
+            "incident.opened",
+            json!({"list": [{"n": 9_007_199_254_740_992u64}]}),
+        );
+        let err = PreparedEvent::prepare("incident-1", &big).unwrap_err();
+        assert!(err.to_string().contains("data/list/0/n"), "{err}");
+        assert!(
+            PreparedEvent::prepare("incident-1", &event("a", "incident.opened", json!([1])))
+                .is_err()
+        );
+        assert!(
+            PreparedEvent::prepare("incident-1", &event("a", "Incident.Opened", json!({})))
+                .is_err()
+        );
+        assert!(
+            PreparedEvent::prepare("incident.1", &event("a", "incident.opened", json!({})))
+                .is_err()
+        );
+        assert!(PreparedEvent::prepare("-1", &event("a", "incident.opened", json!({}))).is_err());
+        let huge = event(
+            "a",
+            "incident.opened",
+            json!({"t": "x".repeat(EVENT_BYTES_MAX)}),
+        );
+        assert!(matches!(
+            PreparedEvent::prepare("incident-1", &huge),
+            Err(AppendError::EventTooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,64 @@
+//! Key layout of the single sled tree.
+//!
+//! Log, indexes and head share ONE tree under prefixes because `apply_batch` on one
+//! tree is atomic (a multi-tree transaction is ~3× slower). Integers are big-endian so
+//! keys sort numerically.
+//!
+//! | key | value |
+//! |---|---|
+//! | `L` position:u64 | stored record ([`super::codec`]) |
+//! | `S` stream `0x00` version:u64 | position:u64 |
+//! | `I` event id:16 | position:u64 |
+//! | `M/head` | position:u64 hash:32 |
+//! | `M/format` | format name |
+
+pub const LOG: u8 = b'L';
+pub const STREAM: u8 = b'S';
+pub const ID: u8 = b'I';
+pub const HEAD: &[u8] = b"M/head";
+pub const FORMAT: &[u8] = b"M/format";
+pub const FORMAT_NAME: &[u8] = b"crisisd-event-store-1";
+
+pub fn log(position: u64) -> [u8; 9] {
+    let mut key = [LOG; 9];
+    key[1..].copy_from_slice(&position.to_be_bytes());
+    key
+}
+
+pub fn log_position(key: &[u8]) -> u64 {
+    assert!(key.len() == 9 && key[0] == LOG, "not a log key: {key:?}");
+    u64::from_be_bytes(key[1..9].try_into().expect("length checked"))
+}
+
+/// `S stream 0x00`: every version key of the stream starts with this.
+pub fn stream_prefix(stream: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(stream.len() + 10);
+    key.push(STREAM);
+    key.extend_from_slice(stream.as_bytes());
+    key.push(0);
+    key
+}
+
+pub fn stream_version(stream: &str, version: u64) -> Vec<u8> {
+    let mut key = stream_prefix(stream);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+pub fn version_of_stream_key(key: &[u8]) -> u64 {
+    u64::from_be_bytes(
+        key[key.len() - 8..]
+            .try_into()
+            .expect("stream keys end in a u64"),
+    )
+}
+
+pub fn id(event_id: &uuid::Uuid) -> [u8; 17] {
+    let mut key = [ID; 17];
+    key[1..].copy_from_slice(event_id.as_bytes());
+    key
+}
+
+pub fn u64_value(value: &[u8]) -> u64 {
+    u64::from_be_bytes(value[..8].try_into().expect("u64 values are 8 bytes"))
+}

@@ -1,0 +1,578 @@
+//! [`SledStore`]: the sled implementation of [`EventStore`].
+//!
+//! Opening checks the tail of the log (contiguous positions, chain links, the stored
+//! head) and refuses to serve a damaged store, naming the position and the command
+//! that inspects it. Reads never look past the durable head published by the writer.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::EventStore;
+use super::codec::{HashBytes, PreparedEvent, RawRecord};
+use super::error::{AppendError, StoreError};
+use super::keys;
+use super::subscription::{Subscription, SubscriptionFilter};
+use super::types::{AppendOutcome, AppendRequest, Direction, Head, RecordedEvent};
+use super::verify::{ChainVerifier, Damage, DamageKind, StoredItem, VerifyReport};
+use super::writer::{PreparedAppend, PreparedStream, Writer, WriterMsg};
+
+/// How many records at the end of the log `open` verifies.
+pub const TAIL_CHECK_RECORDS: u64 = 1024;
+/// sled segment size: pages over a quarter of it would go to unsynced blob files.
+const SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Store settings. Defaults suit the service; every field is a bound, not a hint.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    /// sled page cache.
+    pub cache_capacity_bytes: u64,
+    /// Most events the writer puts in one atomic batch.
+    pub batch_events_max: usize,
+    /// Most canonical bytes the writer puts in one batch.
+    pub batch_bytes_max: usize,
+    /// Appends that may wait for the writer; callers beyond it wait (backpressure).
+    pub queue_requests_max: usize,
+}
+
+impl StoreConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            path: path.into(),
+            cache_capacity_bytes: 256 * 1024 * 1024,
+            batch_events_max: 2048,
+            batch_bytes_max: 8 * 1024 * 1024,
+            queue_requests_max: 4096,
+        }
+    }
+}
+
+/// The sled event store. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tree: sled::Tree,
+    path: PathBuf,
+    head_rx: watch::Receiver<Head>,
+    writer_tx: Option<mpsc::Sender<WriterMsg>>,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store for serving: checks the tail and starts the writer.
+    pub fn open(config: StoreConfig) -> Result<SledStore, StoreError> {
+        let (db, tree, head) = open_tree(&config)?;
+        if let Err(damage) = check_tail(&tree, &head) {
+            return Err(damaged(&config.path, &damage));
+        }
+        let last_recorded_at = match head.position {
+            0 => DateTime::<Utc>::MIN_UTC,
+            p => read_event(&tree, p)?
+                .map(|e| e.recorded_at)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        };
+        let (head_tx, head_rx) = watch::channel(head);
+        let (writer_tx, writer_rx) = mpsc::channel(config.queue_requests_max);
+        let writer = Writer {
+            tree: tree.clone(),
+            data_file: File::open(config.path.join("db"))?,
+            blobs_dir: config.path.join("blobs"),
+            synced_blobs: HashSet::new(),
+            db,
+            head,
+            last_recorded_at,
+            head_tx,
+            batch_events_max: config.batch_events_max,
+            batch_bytes_max: config.batch_bytes_max,
+            failure: None,
+        };
+        std::thread::Builder::new()
+            .name("crisisd-store-writer".into())
+            .spawn(move || writer.run(writer_rx))?;
+        Ok(SledStore {
+            inner: Arc::new(Inner {
+                tree,
+                path: config.path,
+                head_rx,
+                writer_tx: Some(writer_tx),
+            }),
+        })
+    }
+
+    /// Opens the store read-only for inspection (verify, replay) even when it is
+    /// damaged; appends are refused.
+    pub fn open_for_inspection(config: StoreConfig) -> Result<SledStore, StoreError> {
+        let (_db, tree, head) = open_tree(&config)?;
+        let (_head_tx, head_rx) = watch::channel(head);
+        Ok(SledStore {
+            inner: Arc::new(Inner {
+                tree,
+                path: config.path,
+                head_rx,
+                writer_tx: None,
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Stops the writer after everything queued so far is durable and acknowledged.
+    /// Later appends fail with [`AppendError::Unavailable`].
+    pub async fn close(&self) {
+        if let Some(tx) = &self.inner.writer_tx {
+            let (done_tx, done_rx) = oneshot::channel();
+            if tx.send(WriterMsg::Close(done_tx)).await.is_ok() {
+                let _ = done_rx.await;
+            }
+        }
+    }
+
+    /// A receiver that changes whenever new events are durable.
+    pub fn watch_head(&self) -> watch::Receiver<Head> {
+        self.inner.head_rx.clone()
+    }
+
+    /// Reads committed stored records in `[from, to]` as raw bytes (for replay and export).
+    pub fn raw_range(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+        let (from, to) = (from.max(1), to.min(self.head().position));
+        let range = if from > to {
+            keys::log(1)..keys::log(1)
+        } else {
+            keys::log(from)..keys::log(to + 1)
+        };
+        self.inner.tree.range(range).map(|entry| {
+            entry
+                .map(|(k, v)| (keys::log_position(&k), v))
+                .map_err(StoreError::from)
+        })
+    }
+
+    /// Verifies `[from, to]`, calling `progress(verified)` every `every` records.
+    pub fn verify_with_progress(
+        &self,
+        from: u64,
+        to: u64,
+        every: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<VerifyReport, StoreError> {
+        let head = self.head();
+        let from = from.max(1);
+        let to = to.min(head.position);
+        let prev_hash = match from {
+            1 => HashBytes::ZERO,
+            p => match self
+                .inner
+                .tree
+                .get(keys::log(p - 1))?
+                .as_deref()
+                .and_then(RawRecord::decode)
+            {
+                Some(raw) => raw.hash,
+                None => {
+                    let damage = Damage {
+                        position: p - 1,
+                        kind: DamageKind::Missing,
+                        detail: "the record before the range is missing or unreadable".into(),
+                    };
+                    return Ok(VerifyReport {
+                        from,
+                        to,
+                        verified: 0,
+                        last_hash: HashBytes::ZERO,
+                        damage: Some(damage),
+                    });
+                }
+            },
+        };
+        let mut report = VerifyReport {
+            from,
+            to,
+            verified: 0,
+            last_hash: prev_hash,
+            damage: None,
+        };
+        if from > to {
+            return Ok(report);
+        }
+        let items = self
+            .raw_range(from, to)
+            .map(|entry| entry.map(|(slot, bytes)| StoredItem::new(slot, bytes)));
+        let mut storage_error = None;
+        let items = items.map_while(|entry| entry.map_err(|err| storage_error = Some(err)).ok());
+        let mut verifier = ChainVerifier::new(items, from, prev_hash);
+        for result in verifier.by_ref() {
+            match result {
+                Ok(_) => {
+                    report.verified += 1;
+                    if report.verified % every.max(1) == 0 {
+                        progress(report.verified);
+                    }
+                }
+                Err(damage) => {
+                    report.damage = Some(damage);
+                    break;
+                }
+            }
+        }
+        report.last_hash = verifier.last_hash();
+        let next_position = verifier.next_position();
+        drop(verifier);
+        if let Some(err) = storage_error {
+            return Err(err);
+        }
+        if report.damage.is_none() && next_position <= to {
+            let position = next_position;
+            report.damage = Some(Damage {
+                position,
+                kind: DamageKind::Missing,
+                detail: format!("the log ends at {} but the head is {to}", position - 1),
+            });
+        }
+        if report.damage.is_none() && to == head.position && report.last_hash != head.hash {
+            report.damage = Some(Damage {
+                position: to,
+                kind: DamageKind::Edited,
+                detail: "the last record's hash differs from the stored head hash".into(),
+            });
+        }
+        Ok(report)
+    }
+
+    fn prepare(request: AppendRequest) -> Result<PreparedAppend, AppendError> {
+        if request.event_count() == 0 {
+            return Err(AppendError::InvalidRequest {
+                reason: "an append needs at least one event".into(),
+            });
+        }
+        let mut streams_seen = HashSet::new();
+        let mut ids_seen = HashSet::new();
+        let mut bytes = 0;
+        let mut streams = Vec::with_capacity(request.streams.len());
+        for s in request.streams {
+            if !streams_seen.insert(s.stream.clone()) {
+                return Err(AppendError::InvalidRequest {
+                    reason: format!(
+                        "stream {} appears twice; put all its events in one StreamAppend",
+                        s.stream
+                    ),
+                });
+            }
+            let mut events = Vec::with_capacity(s.events.len());
+            for event in &s.events {
+                if !ids_seen.insert(event.id) {
+                    return Err(AppendError::InvalidRequest {
+                        reason: format!("event id {} appears twice in one append", event.id),
+                    });
+                }
+                let prepared = PreparedEvent::prepare(&s.stream, event)?;
+                bytes += prepared.canonical_len_max();
+                events.push(prepared);
+            }
+            streams.push(PreparedStream {
+                stream: s.stream,
+                expected: s.expected,
+                events,
+            });
+        }
+        Ok(PreparedAppend { streams, bytes })
+    }
+
+    fn read_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
+        read_event(&self.inner.tree, position)?.ok_or_else(|| StoreError::Damaged(format!("position {position} is below the head but has no readable record; run `crisisd verify`")))
+    }
+}
+
+impl EventStore for SledStore {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+        let Some(tx) = &self.inner.writer_tx else {
+            return Err(AppendError::Unavailable {
+                reason: "the store was opened for inspection only".into(),
+            });
+        };
+        let prepared = Self::prepare(request)?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let closed = || AppendError::Unavailable {
+            reason: "the event store is shutting down".into(),
+        };
+        tx.send(WriterMsg::Append(prepared, reply_tx))
+            .await
+            .map_err(|_| closed())?;
+        reply_rx.await.map_err(|_| closed())?
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        direction: Direction,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let head = self.head().position;
+        let prefix = keys::stream_prefix(stream);
+        let range = match direction {
+            Direction::Forward => {
+                keys::stream_version(stream, from_version)..keys::stream_version(stream, u64::MAX)
+            }
+            Direction::Backward => {
+                keys::stream_version(stream, 0)
+                    ..keys::stream_version(stream, from_version.saturating_add(1))
+            }
+        };
+        let entries = self.inner.tree.range(range);
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match direction {
+                Direction::Forward => Box::new(entries),
+                Direction::Backward => Box::new(entries.rev()),
+            };
+        let mut events = Vec::new();
+        for entry in entries {
+            let (key, value) = entry?;
+            debug_assert!(key.starts_with(&prefix));
+            let position = keys::u64_value(&value);
+            if position > head {
+                continue;
+            }
+            events.push(self.read_at(position)?);
+            if events.len() >= max_count {
+                break;
+            }
+        }
+        Ok(events)
+    }
+
+    fn read_all(&self, from: u64, max_count: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut events = Vec::new();
+        for entry in self.raw_range(from.max(1), u64::MAX - 1).take(max_count) {
+            let (position, bytes) = entry?;
+            events.push(parse_record(position, &bytes)?);
+        }
+        Ok(events)
+    }
+
+    fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        let head = self.head().position;
+        for entry in self
+            .inner
+            .tree
+            .scan_prefix(keys::stream_prefix(stream))
+            .rev()
+        {
+            let (key, value) = entry?;
+            if keys::u64_value(&value) <= head {
+                return Ok(Some(keys::version_of_stream_key(&key)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn head(&self) -> Head {
+        *self.inner.head_rx.borrow()
+    }
+
+    fn position_at(&self, instant: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
+        // recorded_at never decreases with position (the writer clamps it), so bisect.
+        let (mut low, mut high) = (1, self.head().position + 1);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.read_at(mid)?.recorded_at < instant {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        Ok((low <= self.head().position).then_some(low))
+    }
+
+    fn verify(&self, from: u64, to: u64) -> Result<VerifyReport, StoreError> {
+        self.verify_with_progress(from, to, u64::MAX, |_| {})
+    }
+
+    fn subscribe(&self, from: u64, filter: SubscriptionFilter) -> Subscription {
+        Subscription::new(self.clone(), from, filter)
+    }
+}
+
+/// Parses a stored record, naming the position when it cannot be read.
+pub(crate) fn parse_record(position: u64, bytes: &[u8]) -> Result<RecordedEvent, StoreError> {
+    RawRecord::decode(bytes)
+        .and_then(|raw| raw.parse().ok())
+        .ok_or_else(|| {
+            StoreError::Damaged(format!(
+                "the record at position {position} cannot be parsed; run `crisisd verify`"
+            ))
+        })
+}
+
+fn read_event(tree: &sled::Tree, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
+    tree.get(keys::log(position))?
+        .map(|bytes| parse_record(position, &bytes))
+        .transpose()
+}
+
+fn open_tree(config: &StoreConfig) -> Result<(sled::Db, sled::Tree, Head), StoreError> {
+    let path = &config.path;
+    let fresh = !path.join("db").exists();
+    std::fs::create_dir_all(path).map_err(|err| {
+        StoreError::Storage(format!(
+            "cannot create data directory {}: {err}",
+            path.display()
+        ))
+    })?;
+    let db = sled::Config::new()
+        .path(path)
+        .cache_capacity(config.cache_capacity_bytes)
+        .segment_size(SEGMENT_BYTES)
+        .flush_every_ms(None)
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .map_err(|err| match err {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => StoreError::Locked(format!(
+                "the data directory {} is in use by another process (is crisisd already running?); stop it, or use another --data-dir",
+                path.display()
+            )),
+            other => StoreError::Storage(format!("cannot open the event store at {}: {other}", path.display())),
+        })?;
+    let tree: sled::Tree = (*db).clone();
+    match tree.get(keys::FORMAT)? {
+        Some(format) if format.as_ref() == keys::FORMAT_NAME => {}
+        Some(format) => {
+            return Err(StoreError::Storage(format!(
+                "{} holds store format {:?}, this build reads {:?}",
+                path.display(),
+                String::from_utf8_lossy(&format),
+                String::from_utf8_lossy(keys::FORMAT_NAME)
+            )));
+        }
+        None if tree.is_empty() => {
+            tree.insert(keys::FORMAT, keys::FORMAT_NAME)?;
+            db.flush()?;
+            File::open(path.join("db"))?.sync_data()?;
+        }
+        None => {
+            return Err(StoreError::Storage(format!(
+                "{} is not a crisisd event store (no format marker)",
+                path.display()
+            )));
+        }
+    }
+    if fresh {
+        File::open(path)?.sync_all()?;
+    }
+    let head = match tree.get(keys::HEAD)? {
+        None => Head {
+            position: 0,
+            hash: HashBytes::ZERO,
+        },
+        Some(value) if value.len() == 40 => Head {
+            position: keys::u64_value(&value),
+            hash: HashBytes(value[8..40].try_into().expect("length checked")),
+        },
+        Some(_) => {
+            return Err(StoreError::Damaged(format!(
+                "the head record of {} is unreadable; run `crisisd verify --data-dir {}`",
+                path.display(),
+                path.display()
+            )));
+        }
+    };
+    Ok((db, tree, head))
+}
+
+/// Verifies the last [`TAIL_CHECK_RECORDS`] records and that the log ends at the head.
+fn check_tail(tree: &sled::Tree, head: &Head) -> Result<(), Damage> {
+    let last_key = tree
+        .scan_prefix([keys::LOG])
+        .next_back()
+        .and_then(Result::ok)
+        .map(|(k, _)| keys::log_position(&k));
+    let last = last_key.unwrap_or(0);
+    if last > head.position {
+        return Err(Damage {
+            position: head.position + 1,
+            kind: DamageKind::Inserted,
+            detail: format!(
+                "records exist up to {last}, past the committed head {}",
+                head.position
+            ),
+        });
+    }
+    if last < head.position {
+        return Err(Damage {
+            position: last + 1,
+            kind: DamageKind::Missing,
+            detail: format!(
+                "the log ends at {last} but the committed head is {}",
+                head.position
+            ),
+        });
+    }
+    if head.position == 0 {
+        return Ok(());
+    }
+    let from = head.position.saturating_sub(TAIL_CHECK_RECORDS - 1).max(1);
+    let prev_hash = match from {
+        1 => HashBytes::ZERO,
+        p => tree
+            .get(keys::log(p - 1))
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(RawRecord::decode)
+            .map(|raw| raw.hash)
+            .ok_or_else(|| Damage {
+                position: p - 1,
+                kind: DamageKind::Missing,
+                detail: "record missing or unreadable".into(),
+            })?,
+    };
+    let items = tree
+        .range(keys::log(from)..=keys::log(head.position))
+        .filter_map(Result::ok)
+        .map(|(k, v)| StoredItem::new(keys::log_position(&k), v));
+    let mut verifier = ChainVerifier::new(items, from, prev_hash);
+    if let Some(Err(damage)) = verifier.by_ref().find(Result::is_err) {
+        return Err(damage);
+    }
+    if verifier.next_position() != head.position + 1 {
+        let position = verifier.next_position();
+        return Err(Damage {
+            position,
+            kind: DamageKind::Missing,
+            detail: "record missing below the head".into(),
+        });
+    }
+    if verifier.last_hash() != head.hash {
+        return Err(Damage {
+            position: head.position,
+            kind: DamageKind::Edited,
+            detail: "the last record's hash differs from the stored head hash".into(),
+        });
+    }
+    Ok(())
+}
+
+fn damaged(path: &Path, damage: &Damage) -> StoreError {
+    StoreError::Damaged(format!(
+        "refusing to serve: the event store at {dir} is damaged: {damage}. Nothing was changed. \
+         Inspect it with `crisisd verify --data-dir {dir}` and read the intact prefix with \
+         `crisisd replay --data-dir {dir} --to {good}`; `crisisd repair --data-dir {dir} --truncate-from {pos}` \
+         drops position {pos} and everything after it (keep a copy of the directory first).",
+        dir = path.display(),
+        good = damage.position.saturating_sub(1),
+        pos = damage.position,
+    ))
+}

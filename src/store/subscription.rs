@@ -1,0 +1,111 @@
+//! Subscriptions: history, then live, with no gap and no duplicate.
+//!
+//! A subscription is a cursor over the committed log. It reads the log in chunks up to
+//! the durable head and, once caught up, waits for the head to move. The writer only
+//! publishes a new head (a `watch` channel, which never blocks), so a slow or stalled
+//! subscriber costs the writer nothing: it simply reads further back in the log when
+//! it resumes.
+
+use std::collections::VecDeque;
+
+use tokio::sync::watch;
+
+use super::EventStore;
+use super::error::StoreError;
+use super::sled_store::SledStore;
+use super::types::{Head, RecordedEvent};
+
+/// Records read from the log per chunk.
+pub const SUBSCRIPTION_CHUNK_EVENTS: usize = 512;
+
+/// Which events a subscription delivers. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionFilter {
+    /// Only this stream.
+    pub stream: Option<String>,
+    /// Only types starting with this (e.g. `incident.` or `complaint.acknowledged`).
+    pub type_prefix: Option<String>,
+}
+
+impl SubscriptionFilter {
+    pub fn matches(&self, event: &RecordedEvent) -> bool {
+        self.stream.as_deref().is_none_or(|s| s == event.stream)
+            && self
+                .type_prefix
+                .as_deref()
+                .is_none_or(|p| event.event_type.starts_with(p))
+    }
+}
+
+/// A cursor over the log from a position: see the module docs.
+pub struct Subscription {
+    store: SledStore,
+    next_position: u64,
+    filter: SubscriptionFilter,
+    buffer: VecDeque<RecordedEvent>,
+    head_rx: watch::Receiver<Head>,
+}
+
+impl Subscription {
+    pub(crate) fn new(store: SledStore, from: u64, filter: SubscriptionFilter) -> Self {
+        let head_rx = store.watch_head();
+        Subscription {
+            store,
+            next_position: from.max(1),
+            filter,
+            buffer: VecDeque::new(),
+            head_rx,
+        }
+    }
+
+    /// The position the next read starts at (resume point).
+    pub fn next_position(&self) -> u64 {
+        self.buffer
+            .front()
+            .map_or(self.next_position, |e| e.position)
+    }
+
+    /// The next matching event; waits for new commits when caught up. `None` once the
+    /// store has shut down and everything committed before was delivered.
+    pub async fn next(&mut self) -> Option<Result<RecordedEvent, StoreError>> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                return Some(Ok(event));
+            }
+            let head = self.head_rx.borrow_and_update().position;
+            if self.next_position <= head {
+                if let Err(err) = self.read_chunk(head).await {
+                    return Some(Err(err));
+                }
+                continue;
+            }
+            if self.head_rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    async fn read_chunk(&mut self, head: u64) -> Result<(), StoreError> {
+        let store = self.store.clone();
+        let from = self.next_position;
+        let count = SUBSCRIPTION_CHUNK_EVENTS.min((head - from + 1) as usize);
+        let events = tokio::task::spawn_blocking(move || store.read_all(from, count))
+            .await
+            .map_err(|err| {
+                StoreError::Storage(format!("subscription read task failed: {err}"))
+            })??;
+        let Some(last) = events.last() else {
+            return Err(StoreError::Damaged(format!(
+                "position {from} is below the head {head} but the log has no record there; run `crisisd verify`"
+            )));
+        };
+        assert!(
+            events.first().is_some_and(|e| e.position == from),
+            "subscription read a gap at position {from}"
+        );
+        self.next_position = last.position + 1;
+        self.buffer
+            .extend(events.into_iter().filter(|e| self.filter.matches(e)));
+        Ok(())
+    }
+}
