@@ -1,1 +1,105 @@
-//! The command line.
+//! The `crisisd` command line: one subcommand per job.
+//!
+//! | module | subcommands |
+//! |---|---|
+//! | [`serve`] | `serve`: open the store and run until Ctrl-C / SIGTERM |
+//! | [`audit`] | `verify`, `replay`, `repair`: offline tools on a data directory |
+//! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
+//! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
+
+pub mod audit;
+pub mod bench;
+pub mod load;
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::store::StoreConfig;
+
+/// crisisd: event-sourced crisis management for airline customer service.
+#[derive(Debug, Parser)]
+#[command(name = "crisisd", version, about)]
+pub struct Cli {
+    /// Directory of the event store (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "CRISISD_DATA_DIR",
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the event store and serve until Ctrl-C or SIGTERM.
+    Serve,
+    /// Verify the whole hash chain (or a range) and name the first damaged position.
+    Verify {
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Print stored envelopes as NDJSON, in position order.
+    Replay {
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only events of this stream.
+        #[arg(long)]
+        stream: Option<String>,
+    },
+    /// Drop a damaged tail: removes position N and everything after it. Keep a copy first.
+    Repair {
+        #[arg(long, value_name = "N")]
+        truncate_from: u64,
+        /// Confirms that the dropped events are lost for good.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Append under load and print every acknowledged append (crash tests).
+    #[command(hide = true)]
+    Load(load::LoadArgs),
+}
+
+/// `RUST_LOG`-style filtering (default `info`), logs on stderr.
+pub fn init_tracing() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs one subcommand to completion.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = StoreConfig::new(&cli.data_dir);
+    match cli.command {
+        Command::Serve => runtime()?.block_on(serve::serve(config)),
+        Command::Verify { from, to } => audit::verify(config, from, to.unwrap_or(u64::MAX)),
+        Command::Replay { from, to, stream } => {
+            audit::replay(config, from, to.unwrap_or(u64::MAX), stream)
+        }
+        Command::Repair { truncate_from, yes } => audit::repair(config, truncate_from, yes),
+        Command::Bench(bench) => runtime()?.block_on(bench::run(bench)),
+        Command::Load(args) => runtime()?.block_on(load::run(config, args)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -30,7 +30,7 @@ pub mod writer;
 use std::future::Future;
 
 pub use error::{AppendError, StoreError};
-pub use sled_store::{SledStore, StoreConfig};
+pub use sled_store::{SledStore, StoreConfig, truncate_from};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use types::{
     Actor, AppendOutcome, AppendRequest, Committed, Direction, ExpectedVersion, Head, NewEvent,

@@ -576,3 +576,58 @@ fn damaged(path: &Path, damage: &Damage) -> StoreError {
         pos = damage.position,
     ))
 }
+
+/// Offline repair: drops position `from` and everything after it, with their index
+/// entries, and makes `from - 1` the head. Returns how many records were dropped.
+/// The store must not be open elsewhere (sled's directory lock enforces it).
+pub fn truncate_from(config: &StoreConfig, from: u64) -> Result<u64, StoreError> {
+    let from = from.max(1);
+    let (db, tree, _head) = open_tree(config)?;
+    let mut batch = sled::Batch::default();
+    let mut dropped = 0;
+    for entry in tree.range(keys::log(from)..keys::log(u64::MAX)) {
+        batch.remove(entry?.0);
+        dropped += 1;
+    }
+    for prefix in [keys::STREAM, keys::ID] {
+        for entry in tree.scan_prefix([prefix]) {
+            let (key, value) = entry?;
+            if keys::u64_value(&value) >= from {
+                batch.remove(key);
+            }
+        }
+    }
+    let new_head = match from - 1 {
+        0 => Head {
+            position: 0,
+            hash: HashBytes::ZERO,
+        },
+        p => {
+            let bytes = tree.get(keys::log(p))?.ok_or_else(|| {
+                StoreError::Damaged(format!(
+                    "position {p} has no record either; truncate from a lower position"
+                ))
+            })?;
+            let raw = RawRecord::decode(&bytes).ok_or_else(|| {
+                StoreError::Damaged(format!(
+                    "position {p} is unreadable too; truncate from a lower position"
+                ))
+            })?;
+            Head {
+                position: p,
+                hash: raw.hash,
+            }
+        }
+    };
+    if new_head.position == 0 {
+        batch.remove(keys::HEAD);
+    } else {
+        let mut value = new_head.position.to_be_bytes().to_vec();
+        value.extend_from_slice(&new_head.hash.0);
+        batch.insert(keys::HEAD, value);
+    }
+    tree.apply_batch(batch)?;
+    db.flush()?;
+    File::open(config.path.join("db"))?.sync_data()?;
+    Ok(dropped)
+}

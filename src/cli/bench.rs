@@ -1,0 +1,330 @@
+//! `crisisd bench store`: durable append throughput and latency at 1, 16 and 256
+//! concurrent writers, replay-with-verify throughput, and — measured in the same run,
+//! on the same disk — the baselines they are judged against: raw sled
+//! `apply_batch(256)` + flush + fdatasync, and a raw scan with typed parse.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::store::codec::{PreparedEvent, RawRecord};
+use crate::store::verify::{ChainItem, ChainVerifier};
+use crate::store::{
+    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, RecordedEvent, SledStore,
+    StoreConfig,
+};
+
+/// Canonical size of every benchmark event, as the issue specifies.
+pub const BENCH_EVENT_BYTES: usize = 531;
+/// Streams the appends are spread over.
+pub const BENCH_STREAMS: u64 = 10_000;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Event store: durable appends, replay with verification, raw sled baselines.
+    Store {
+        /// Events appended at 16 and 256 writers (1 writer appends a twentieth).
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Scratch directory (default: a fresh one under the system temp dir, removed after).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    let BenchCommand::Store { events, json, dir } = command;
+    let scratch = match dir {
+        Some(dir) => tempfile::Builder::new()
+            .prefix("crisisd-bench-")
+            .tempdir_in(dir)?,
+        None => tempfile::Builder::new()
+            .prefix("crisisd-bench-")
+            .tempdir()?,
+    };
+    let report = bench_store(scratch.path(), events.max(1_000)).await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, serde::Serialize)]
+struct AppendFigures {
+    writers: usize,
+    events: u64,
+    events_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct StoreReport {
+    event_bytes: usize,
+    append_events_per_s: f64,
+    append_p50_ms: f64,
+    append_p99_ms: f64,
+    baseline_batch_events_per_s: f64,
+    replay_verify_events_per_s: f64,
+    baseline_scan_events_per_s: f64,
+    append_vs_baseline: f64,
+    replay_vs_baseline: f64,
+    appends: Vec<AppendFigures>,
+    log_events: u64,
+}
+
+async fn bench_store(scratch: &Path, events: u64) -> anyhow::Result<StoreReport> {
+    let padding = padding_for(BENCH_EVENT_BYTES)?;
+    let baseline_batch_events_per_s = {
+        let dir = scratch.join("raw");
+        let count = events;
+        tokio::task::spawn_blocking(move || raw_batch_baseline(&dir, count)).await??
+    };
+    let store = SledStore::open(StoreConfig::new(scratch.join("store")))?;
+    let mut appends = Vec::new();
+    for writers in [1usize, 16, 256] {
+        let count = if writers == 1 {
+            (events / 20).max(500)
+        } else {
+            events
+        };
+        appends.push(append_phase(&store, writers, count, &padding).await?);
+    }
+    let log_events = store.head().position;
+    let (replay_verify_events_per_s, baseline_scan_events_per_s) = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || replay_phases(&store)).await??
+    };
+    store.close().await;
+    let top = appends.last().expect("three phases ran");
+    Ok(StoreReport {
+        event_bytes: BENCH_EVENT_BYTES,
+        append_events_per_s: top.events_per_s,
+        append_p50_ms: top.p50_ms,
+        append_p99_ms: top.p99_ms,
+        baseline_batch_events_per_s,
+        replay_verify_events_per_s,
+        baseline_scan_events_per_s,
+        append_vs_baseline: top.events_per_s / baseline_batch_events_per_s,
+        replay_vs_baseline: replay_verify_events_per_s / baseline_scan_events_per_s,
+        appends,
+        log_events,
+    })
+}
+
+fn bench_event(seq: u64, padding: &str) -> NewEvent {
+    let data = json!({"flight": "LH1234-2026-11-22", "seq": seq, "note": padding, "category": "delay", "severity": "high"});
+    NewEvent::new(
+        "bench.appended",
+        data,
+        Actor {
+            id: "bench".into(),
+            role: "admin".into(),
+        },
+        Utc::now(),
+    )
+}
+
+fn bench_stream(seq: u64) -> String {
+    format!(
+        "bench-{:05}",
+        seq.wrapping_mul(2_654_435_761) % BENCH_STREAMS
+    )
+}
+
+/// Padding that makes a stored event's canonical body `target` bytes long.
+fn padding_for(target: usize) -> anyhow::Result<String> {
+    let probe = |padding: &str| -> anyhow::Result<usize> {
+        let prepared = PreparedEvent::prepare(&bench_stream(1), &bench_event(100_000, padding))?;
+        Ok(prepared.canonical(1_000, 100_000, &Utc::now()).len())
+    };
+    let base = probe("")?;
+    anyhow::ensure!(
+        base <= target,
+        "benchmark event skeleton is {base} bytes, over {target}"
+    );
+    Ok("x".repeat(target - base))
+}
+
+async fn append_phase(
+    store: &SledStore,
+    writers: usize,
+    count: u64,
+    padding: &str,
+) -> anyhow::Result<AppendFigures> {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(writers);
+    for _ in 0..writers {
+        let (store, next, padding) = (store.clone(), next.clone(), padding.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies_us = Vec::new();
+            loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= count {
+                    return anyhow::Ok(latencies_us);
+                }
+                let request = AppendRequest::single(
+                    bench_stream(seq),
+                    ExpectedVersion::Any,
+                    vec![bench_event(seq, &padding)],
+                );
+                let sent = Instant::now();
+                store.append(request).await?;
+                latencies_us.push(sent.elapsed().as_micros() as u64);
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(count as usize);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let percentile =
+        |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    Ok(AppendFigures {
+        writers,
+        events: count,
+        events_per_s: count as f64 / elapsed,
+        p50_ms: percentile(0.50),
+        p99_ms: percentile(0.99),
+    })
+}
+
+/// Raw sled: batches of 256 pre-built records on one tree, flush, fdatasync.
+fn raw_batch_baseline(dir: &Path, count: u64) -> anyhow::Result<f64> {
+    let padding = padding_for(BENCH_EVENT_BYTES)?;
+    let db = sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .mode(sled::Mode::HighThroughput)
+        .segment_size(8 * 1024 * 1024)
+        .open()?;
+    let data_file = std::fs::File::open(dir.join("db"))?;
+    let values: Vec<Vec<u8>> = (0..256u64)
+        .map(|i| {
+            let prepared = PreparedEvent::prepare(&bench_stream(i), &bench_event(i, &padding))
+                .expect("bench events are valid");
+            prepared.canonical(1, i + 1, &Utc::now())
+        })
+        .collect();
+    let started = Instant::now();
+    let mut written = 0u64;
+    while written < count {
+        let mut batch = sled::Batch::default();
+        for value in &values {
+            written += 1;
+            batch.insert(&written.to_be_bytes(), value.as_slice());
+        }
+        db.apply_batch(batch)?;
+        db.flush()?;
+        data_file.sync_data()?;
+    }
+    Ok(written as f64 / started.elapsed().as_secs_f64())
+}
+
+/// A stored record parsed once, for both the chain check and the caller.
+struct Parsed {
+    slot: u64,
+    bytes: sled::IVec,
+    event: Option<RecordedEvent>,
+}
+
+impl ChainItem for Parsed {
+    fn slot(&self) -> u64 {
+        self.slot
+    }
+    fn raw(&self) -> Option<RawRecord<'_>> {
+        RawRecord::decode(&self.bytes)
+    }
+    fn body_position(&self) -> Option<u64> {
+        self.event.as_ref().map(|e| e.position)
+    }
+}
+
+/// (replay with verification, raw scan with typed parse), events/s, best of two runs each.
+fn replay_phases(store: &SledStore) -> anyhow::Result<(f64, f64)> {
+    let head = store.head().position;
+    let scan = || -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let mut n = 0u64;
+        for entry in store.raw_range(1, head) {
+            let (_, bytes) = entry?;
+            let event = RawRecord::decode(&bytes).and_then(|raw| raw.parse().ok());
+            anyhow::ensure!(event.is_some(), "unreadable record");
+            n += 1;
+        }
+        Ok(n as f64 / started.elapsed().as_secs_f64())
+    };
+    let replay = || -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let items = store
+            .raw_range(1, head)
+            .map_while(Result::ok)
+            .map(|(slot, bytes)| {
+                let event = RawRecord::decode(&bytes).and_then(|raw| raw.parse().ok());
+                Parsed { slot, bytes, event }
+            });
+        let mut n = 0u64;
+        for item in ChainVerifier::new(items, 1, crate::store::codec::HashBytes::ZERO) {
+            let item = item.map_err(|damage| anyhow::anyhow!("benchmark log damaged: {damage}"))?;
+            std::hint::black_box(&item.event);
+            n += 1;
+        }
+        anyhow::ensure!(n == head, "replay saw {n} of {head} events");
+        Ok(n as f64 / started.elapsed().as_secs_f64())
+    };
+    let scan_best = scan()?.max(scan()?);
+    let replay_best = replay()?.max(replay()?);
+    Ok((replay_best, scan_best))
+}
+
+fn print_table(r: &StoreReport) {
+    println!(
+        "crisisd bench store — {} B events over {BENCH_STREAMS} streams, {} events in the log",
+        r.event_bytes, r.log_events
+    );
+    println!(
+        "{:<44} {:>12} {:>9} {:>9}",
+        "measure", "events/s", "p50 ms", "p99 ms"
+    );
+    println!(
+        "{:<44} {:>12.0}",
+        "baseline: raw sled apply_batch(256)+flush+fdatasync", r.baseline_batch_events_per_s
+    );
+    for a in &r.appends {
+        println!(
+            "{:<44} {:>12.0} {:>9.2} {:>9.2}",
+            format!(
+                "durable append, {} writers ({} events)",
+                a.writers, a.events
+            ),
+            a.events_per_s,
+            a.p50_ms,
+            a.p99_ms
+        );
+    }
+    println!(
+        "{:<44} {:>12.0}",
+        "baseline: raw scan + typed parse", r.baseline_scan_events_per_s
+    );
+    println!(
+        "{:<44} {:>12.0}",
+        "replay with chain verification", r.replay_verify_events_per_s
+    );
+    println!(
+        "append(256) / raw batch = {:.2} (target ≥ 0.70); replay / scan = {:.2} (target ≥ 0.80)",
+        r.append_vs_baseline, r.replay_vs_baseline
+    );
+}

@@ -1,0 +1,103 @@
+//! `crisisd load` (hidden): appends multi-event, multi-stream batches from several
+//! tasks as fast as the store takes them and prints one line per acknowledged append:
+//! `ack <group> <id>,<id>,…`. A crash test kills this process at random moments and
+//! checks that every printed ack survived and that no append is half-written.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::store::{
+    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
+    StreamAppend,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// Concurrent appending tasks.
+    #[arg(long, default_value_t = 8)]
+    pub writers: usize,
+    /// Events per append, split over two streams.
+    #[arg(long, default_value_t = 4)]
+    pub events_per_append: usize,
+    /// Stop after this many appends per writer (default: run until killed).
+    #[arg(long)]
+    pub appends: Option<u64>,
+}
+
+pub async fn run(config: StoreConfig, args: LoadArgs) -> anyhow::Result<ExitCode> {
+    let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
+    println!("ready {}", store.head().position);
+    let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let mut tasks = Vec::new();
+    for writer in 0..args.writers {
+        let (store, out, per_append, appends) = (
+            store.clone(),
+            out.clone(),
+            args.events_per_append.max(2),
+            args.appends,
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while appends.is_none_or(|max| n < max) {
+                let (group, request) = group_append(writer, n, per_append);
+                let ids: Vec<String> = request
+                    .streams
+                    .iter()
+                    .flat_map(|s| s.events.iter().map(|e| e.id.to_string()))
+                    .collect();
+                store.append(request).await?;
+                writeln!(
+                    out.lock().expect("stdout lock"),
+                    "ack {group} {}",
+                    ids.join(",")
+                )?;
+                n += 1;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One append of `size` events over a writer-owned stream and a shared stream, each
+/// event naming its group and the group's size.
+fn group_append(writer: usize, n: u64, size: usize) -> (Uuid, AppendRequest) {
+    let group = Uuid::now_v7();
+    let actor = Actor {
+        id: format!("load-{writer}"),
+        role: "admin".into(),
+    };
+    let event = |i: usize| {
+        NewEvent::new(
+            "load.appended",
+            json!({"group": group, "group_size": size, "index": i, "writer": writer, "n": n}),
+            actor.clone(),
+            Utc::now(),
+        )
+    };
+    let half = size / 2;
+    let request = AppendRequest {
+        streams: vec![
+            StreamAppend {
+                stream: format!("load-w{writer}s{}", n % 50),
+                expected: ExpectedVersion::Any,
+                events: (0..half).map(event).collect(),
+            },
+            StreamAppend {
+                stream: format!("load-shared{}", n % 7),
+                expected: ExpectedVersion::Any,
+                events: (half..size).map(event).collect(),
+            },
+        ],
+    };
+    (group, request)
+}
