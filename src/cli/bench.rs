@@ -75,6 +75,7 @@ struct StoreReport {
     append_p50_ms: f64,
     append_p99_ms: f64,
     baseline_batch_events_per_s: f64,
+    baseline_layout_events_per_s: f64,
     replay_verify_events_per_s: f64,
     baseline_scan_events_per_s: f64,
     append_vs_baseline: f64,
@@ -85,11 +86,12 @@ struct StoreReport {
 
 async fn bench_store(scratch: &Path, events: u64) -> anyhow::Result<StoreReport> {
     let padding = padding_for(BENCH_EVENT_BYTES)?;
-    let baseline_batch_events_per_s = {
-        let dir = scratch.join("raw");
-        let count = events;
-        tokio::task::spawn_blocking(move || raw_batch_baseline(&dir, count)).await??
+    let raw = |name: &str, indexes: bool| {
+        let dir = scratch.join(name);
+        tokio::task::spawn_blocking(move || raw_batch_baseline(&dir, events, indexes))
     };
+    let baseline_batch_events_per_s = raw("raw", false).await??;
+    let baseline_layout_events_per_s = raw("raw-indexed", true).await??;
     let store = SledStore::open(StoreConfig::new(scratch.join("store")))?;
     let mut appends = Vec::new();
     for writers in [1usize, 16, 256] {
@@ -113,6 +115,7 @@ async fn bench_store(scratch: &Path, events: u64) -> anyhow::Result<StoreReport>
         append_p50_ms: top.p50_ms,
         append_p99_ms: top.p99_ms,
         baseline_batch_events_per_s,
+        baseline_layout_events_per_s,
         replay_verify_events_per_s,
         baseline_scan_events_per_s,
         append_vs_baseline: top.events_per_s / baseline_batch_events_per_s,
@@ -202,8 +205,11 @@ async fn append_phase(
     })
 }
 
-/// Raw sled: batches of 256 pre-built records on one tree, flush, fdatasync.
-fn raw_batch_baseline(dir: &Path, count: u64) -> anyhow::Result<f64> {
+/// Raw sled: batches of 256 pre-built records on one tree, flush, fdatasync. With
+/// `indexes`, each event also writes the store's two index keys (stream version and
+/// event id, as [`crate::store::keys`] lays them out): the floor any sled layout with
+/// per-event indexes pays.
+fn raw_batch_baseline(dir: &Path, count: u64, indexes: bool) -> anyhow::Result<f64> {
     let padding = padding_for(BENCH_EVENT_BYTES)?;
     let db = sled::Config::new()
         .path(dir)
@@ -225,7 +231,15 @@ fn raw_batch_baseline(dir: &Path, count: u64) -> anyhow::Result<f64> {
         let mut batch = sled::Batch::default();
         for value in &values {
             written += 1;
-            batch.insert(&written.to_be_bytes(), value.as_slice());
+            batch.insert(&crate::store::keys::log(written), value.as_slice());
+            if indexes {
+                let id = uuid::Uuid::now_v7();
+                batch.insert(&crate::store::keys::id(&id), &written.to_be_bytes());
+                batch.insert(
+                    crate::store::keys::stream_version(&bench_stream(written), written),
+                    &written.to_be_bytes(),
+                );
+            }
         }
         db.apply_batch(batch)?;
         db.flush()?;
@@ -302,6 +316,10 @@ fn print_table(r: &StoreReport) {
     println!(
         "{:<44} {:>12.0}",
         "baseline: raw sled apply_batch(256)+flush+fdatasync", r.baseline_batch_events_per_s
+    );
+    println!(
+        "{:<44} {:>12.0}",
+        "baseline: same, + stream and id index keys", r.baseline_layout_events_per_s
     );
     for a in &r.appends {
         println!(

@@ -1,8 +1,8 @@
 //! The stored record and the hash chain.
 //!
-//! A record is `[format=1][prev_hash: 32][hash: 32][canonical]`, where `canonical` is the
+//! A record is `[format=1][hash: 32][prev_hash: 32][canonical]`, where `canonical` is the
 //! RFC 8785 (JCS) serialization of the envelope without `hash` and `prev_hash`, and
-//! `hash = blake3(prev_hash ‖ canonical)`. Storing the canonical bytes themselves means
+//! `hash = blake3(prev_hash ‖ canonical)` — the hashed bytes are contiguous on disk. Storing the canonical bytes themselves means
 //! verification hashes exactly what an auditor's off-the-shelf JCS library produces,
 //! and replay splices the hashes in without re-serializing.
 //!
@@ -104,6 +104,8 @@ pub struct RawRecord<'a> {
     pub prev_hash: HashBytes,
     pub hash: HashBytes,
     pub canonical: &'a [u8],
+    /// `prev_hash ‖ canonical`, exactly the bytes the hash covers.
+    chained: &'a [u8],
 }
 
 impl<'a> RawRecord<'a> {
@@ -112,18 +114,19 @@ impl<'a> RawRecord<'a> {
         if bytes.len() < RECORD_HEADER_BYTES + 2 || bytes[0] != RECORD_FORMAT {
             return None;
         }
-        let prev_hash = HashBytes(bytes[1..33].try_into().ok()?);
-        let hash = HashBytes(bytes[33..65].try_into().ok()?);
+        let hash = HashBytes(bytes[1..33].try_into().ok()?);
+        let prev_hash = HashBytes(bytes[33..65].try_into().ok()?);
         Some(RawRecord {
             prev_hash,
             hash,
             canonical: &bytes[RECORD_HEADER_BYTES..],
+            chained: &bytes[33..],
         })
     }
 
     /// True when the stored hash matches `blake3(prev_hash ‖ canonical)`.
     pub fn content_matches_hash(&self) -> bool {
-        chain_hash(&self.prev_hash, self.canonical) == self.hash
+        blake3::hash(self.chained).as_bytes() == &self.hash.0
     }
 
     /// The full envelope as one JSON object (the canonical fields, then `prev_hash`, `hash`).
@@ -165,8 +168,8 @@ impl<'a> RawRecord<'a> {
 pub fn encode_record(prev_hash: &HashBytes, hash: &HashBytes, canonical: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(RECORD_HEADER_BYTES + canonical.len());
     out.push(RECORD_FORMAT);
-    out.extend_from_slice(&prev_hash.0);
     out.extend_from_slice(&hash.0);
+    out.extend_from_slice(&prev_hash.0);
     out.extend_from_slice(canonical);
     out
 }

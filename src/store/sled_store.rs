@@ -24,7 +24,7 @@ use super::writer::{PreparedAppend, PreparedStream, Writer, WriterMsg};
 /// How many records at the end of the log `open` verifies.
 pub const TAIL_CHECK_RECORDS: u64 = 1024;
 /// sled segment size: pages over a quarter of it would go to unsynced blob files.
-const SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+pub const SEGMENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// Store settings. Defaults suit the service; every field is a bound, not a hint.
 #[derive(Debug, Clone)]
@@ -92,6 +92,8 @@ impl SledStore {
             batch_events_max: config.batch_events_max,
             batch_bytes_max: config.batch_bytes_max,
             failure: None,
+            stream_versions: Default::default(),
+            stats: Default::default(),
         };
         std::thread::Builder::new()
             .name("crisisd-store-writer".into())
@@ -218,7 +220,7 @@ impl SledStore {
             match result {
                 Ok(_) => {
                     report.verified += 1;
-                    if report.verified % every.max(1) == 0 {
+                    if report.verified.is_multiple_of(every.max(1)) {
                         progress(report.verified);
                     }
                 }

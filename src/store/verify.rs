@@ -192,7 +192,13 @@ where
             };
         }
         if claimed < slot {
-            return if Some(raw.prev_hash) == self.before_last {
+            return if raw.hash == self.last {
+                damage(
+                    slot,
+                    DamageKind::Inserted,
+                    format!("the record here is a copy of position {}", slot - 1),
+                )
+            } else if Some(raw.prev_hash) == self.before_last {
                 damage(
                     slot - 1,
                     DamageKind::Inserted,

@@ -1,0 +1,83 @@
+use std::path::Path;
+
+use chrono::Utc;
+use crisisd::store::{
+    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
+};
+use serde_json::json;
+
+pub fn actor() -> Actor {
+    Actor {
+        id: "agent-1".into(),
+        role: "agent".into(),
+    }
+}
+
+pub fn event(n: u64) -> NewEvent {
+    NewEvent::new("test.happened", json!({"n": n}), actor(), Utc::now())
+}
+
+pub fn open(dir: &Path) -> SledStore {
+    SledStore::open(StoreConfig::new(dir)).expect("store opens")
+}
+
+/// Appends `count` single-event appends round-robin over `streams` streams.
+pub async fn fill(store: &SledStore, count: u64, streams: u64) {
+    for n in 0..count {
+        let request = AppendRequest::single(
+            format!("test-{}", n % streams),
+            ExpectedVersion::Any,
+            vec![event(n)],
+        );
+        store.append(request).await.expect("append");
+    }
+}
+
+/// Appends `count` events from 16 concurrent tasks (fast: they share fsyncs).
+pub async fn fill_concurrently(store: &SledStore, count: u64) {
+    let tasks: Vec<_> = (0..16u64)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in (t..count).step_by(16) {
+                    let request = AppendRequest::single(
+                        format!("test-{}", n % 37),
+                        ExpectedVersion::Any,
+                        vec![event(n)],
+                    );
+                    store.append(request).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// Waits (up to 5 s) until no sled handle of this process holds the directory: sled's
+/// background threads let go of it shortly after the last handle is dropped.
+pub fn wait_until_unlocked(dir: &Path) {
+    for _ in 0..250 {
+        let lock = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join("db"))
+            .unwrap();
+        if try_flock(&lock) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{} stayed locked", dir.display());
+}
+
+fn try_flock(file: &std::fs::File) -> bool {
+    match file.try_lock() {
+        Ok(()) => {
+            file.unlock().unwrap();
+            true
+        }
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,10 @@
+//! Event store integration tests: the guarantees of DESIGN.md, checked the way users
+//! break them (concurrent writers, kill -9, tampering, stalled subscribers).
+
+mod common;
+mod concurrency;
+mod crash;
+mod model;
+mod reads;
+mod subscribe;
+mod tamper;

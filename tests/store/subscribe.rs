@@ -1,0 +1,95 @@
+//! Subscriptions: history then live, no gap, no duplicate; a stalled subscriber does
+//! not hold the writer back.
+
+use std::time::Duration;
+
+use crisisd::store::{EventStore, SubscriptionFilter};
+
+use crate::common::{fill_concurrently, open};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn subscriber_started_mid_load_sees_every_event_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    const TOTAL: u64 = 6_000;
+    let load = tokio::spawn({
+        let store = store.clone();
+        async move { fill_concurrently(&store, TOTAL).await }
+    });
+    while store.head().position < 500 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let started_at = store.head().position;
+    let mut from_start = store.subscribe(1, SubscriptionFilter::default());
+    let mut from_now = store.subscribe(started_at + 1, SubscriptionFilter::default());
+    let filtered_stream = SubscriptionFilter {
+        stream: Some("test-5".into()),
+        type_prefix: None,
+    };
+    let mut one_stream = store.subscribe(1, filtered_stream);
+    let mut none = store.subscribe(
+        1,
+        SubscriptionFilter {
+            stream: None,
+            type_prefix: Some("other.".into()),
+        },
+    );
+    for expected in 1..=TOTAL {
+        let event = tokio::time::timeout(Duration::from_secs(30), from_start.next())
+            .await
+            .expect("live events arrive")
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.position, expected);
+    }
+    for expected in started_at + 1..=TOTAL {
+        assert_eq!(from_now.next().await.unwrap().unwrap().position, expected);
+    }
+    load.await.unwrap();
+    assert!(
+        started_at < TOTAL,
+        "the subscriber must start while appends are running"
+    );
+    let mut versions = Vec::new();
+    while versions.len() < (TOTAL / 37) as usize {
+        let event = one_stream.next().await.unwrap().unwrap();
+        assert_eq!(event.stream, "test-5");
+        versions.push(event.stream_version);
+    }
+    assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), none.next())
+            .await
+            .is_err(),
+        "a filter matching nothing waits"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), from_start.next())
+            .await
+            .is_err(),
+        "no duplicate after the end"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stalled_subscriber_does_not_block_appends_and_resumes_without_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    fill_concurrently(&store, 10).await;
+    let mut stalled = store.subscribe(1, SubscriptionFilter::default());
+    assert_eq!(stalled.next().await.unwrap().unwrap().position, 1);
+    // The subscriber now stops reading while 20,000 more events are appended. The writer
+    // never waits on subscribers, so this completes no matter what the subscriber does.
+    tokio::time::timeout(Duration::from_secs(120), fill_concurrently(&store, 20_000))
+        .await
+        .expect("appends finish while a subscriber stalls");
+    assert_eq!(store.head().position, 20_010);
+    for expected in 2..=20_010 {
+        assert_eq!(stalled.next().await.unwrap().unwrap().position, expected);
+    }
+    store.close().await;
+    assert!(
+        stalled.next().await.is_none(),
+        "a closed store ends its subscriptions"
+    );
+}
