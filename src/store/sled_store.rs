@@ -18,7 +18,9 @@ use super::error::{AppendError, StoreError};
 use super::keys;
 use super::subscription::{Subscription, SubscriptionFilter};
 use super::types::{AppendOutcome, AppendRequest, Direction, Head, RecordedEvent};
-use super::verify::{ChainVerifier, Damage, DamageKind, StoredItem, VerifyReport};
+use super::verify::{
+    ChainVerifier, Damage, DamageKind, StoredItem, VerifyReport, with_hashes_ahead,
+};
 use super::writer::{PreparedAppend, PreparedStream, Writer, WriterMsg};
 
 /// How many records at the end of the log `open` verifies.
@@ -210,30 +212,33 @@ impl SledStore {
         if from > to {
             return Ok(report);
         }
-        let items = self
-            .raw_range(from, to)
-            .map(|entry| entry.map(|(slot, bytes)| StoredItem::new(slot, bytes)));
-        let mut storage_error = None;
-        let items = items.map_while(|entry| entry.map_err(|err| storage_error = Some(err)).ok());
-        let mut verifier = ChainVerifier::new(items, from, prev_hash);
-        for result in verifier.by_ref() {
-            match result {
-                Ok(_) => {
-                    report.verified += 1;
-                    if report.verified.is_multiple_of(every.max(1)) {
-                        progress(report.verified);
+        let storage_error = std::sync::Mutex::new(None);
+        let records = self.raw_range(from, to).map_while(|entry| {
+            entry
+                .map_err(|err| *storage_error.lock().expect("not poisoned") = Some(err))
+                .ok()
+        });
+        let (last_hash, next_position) = with_hashes_ahead(records, |records| {
+            let items = records.map(|(slot, bytes, ok)| StoredItem::prehashed(slot, bytes, ok));
+            let mut verifier = ChainVerifier::new(items, from, prev_hash);
+            for result in verifier.by_ref() {
+                match result {
+                    Ok(_) => {
+                        report.verified += 1;
+                        if report.verified.is_multiple_of(every.max(1)) {
+                            progress(report.verified);
+                        }
+                    }
+                    Err(damage) => {
+                        report.damage = Some(damage);
+                        break;
                     }
                 }
-                Err(damage) => {
-                    report.damage = Some(damage);
-                    break;
-                }
             }
-        }
-        report.last_hash = verifier.last_hash();
-        let next_position = verifier.next_position();
-        drop(verifier);
-        if let Some(err) = storage_error {
+            (verifier.last_hash(), verifier.next_position())
+        });
+        report.last_hash = last_hash;
+        if let Some(err) = storage_error.into_inner().expect("not poisoned") {
             return Err(err);
         }
         if report.damage.is_none() && next_position <= to {

@@ -72,6 +72,10 @@ pub trait ChainItem {
     fn raw(&self) -> Option<RawRecord<'_>>;
     /// The position the record's own body claims, `None` if unreadable.
     fn body_position(&self) -> Option<u64>;
+    /// Whether the content matches its hash; items hashed ahead of time answer from memory.
+    fn content_ok(&self) -> bool {
+        self.raw().is_some_and(|raw| raw.content_matches_hash())
+    }
 }
 
 /// Yields records in slot order after proving each one; stops at the first damage.
@@ -152,7 +156,7 @@ where
                 "the stored record cannot be decoded".into(),
             );
         };
-        if !raw.content_matches_hash() {
+        if !item.content_ok() {
             return damage(
                 slot,
                 DamageKind::Edited,
@@ -276,11 +280,51 @@ where
     }
 }
 
+/// Records hashed per chunk: the content check of a chunk runs on a helper thread
+/// while the caller parses and links the previous one, so verification costs little
+/// more than a plain scan.
+pub const HASH_AHEAD_CHUNK_RECORDS: usize = 512;
+
+/// Calls `consume` with `records` (slot, bytes) extended by their content check, which
+/// runs on a scoped helper thread up to a few chunks ahead (bounded channel).
+pub fn with_hashes_ahead<V, I, R>(
+    records: I,
+    consume: impl FnOnce(&mut dyn Iterator<Item = (u64, V, bool)>) -> R,
+) -> R
+where
+    V: AsRef<[u8]> + Send,
+    I: Iterator<Item = (u64, V)> + Send,
+{
+    std::thread::scope(|scope| {
+        let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<Vec<(u64, V, bool)>>(4);
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(HASH_AHEAD_CHUNK_RECORDS);
+            for (slot, bytes) in records {
+                let ok =
+                    RawRecord::decode(bytes.as_ref()).is_some_and(|raw| raw.content_matches_hash());
+                chunk.push((slot, bytes, ok));
+                if chunk.len() == HASH_AHEAD_CHUNK_RECORDS {
+                    let full =
+                        std::mem::replace(&mut chunk, Vec::with_capacity(HASH_AHEAD_CHUNK_RECORDS));
+                    if chunk_tx.send(full).is_err() {
+                        return; // the consumer stopped early
+                    }
+                }
+            }
+            let _ = chunk_tx.send(chunk);
+        });
+        let mut items = chunk_rx.into_iter().flatten();
+        consume(&mut items)
+    })
+}
+
 /// A stored record with its slot; the body position is parsed on demand.
 pub struct StoredItem<V: AsRef<[u8]>> {
     pub slot: u64,
     pub bytes: V,
     pub position: Option<u64>,
+    /// Content check computed ahead of time, if it was.
+    pub content_ok: Option<bool>,
 }
 
 impl<V: AsRef<[u8]>> StoredItem<V> {
@@ -295,6 +339,15 @@ impl<V: AsRef<[u8]>> StoredItem<V> {
             slot,
             bytes,
             position,
+            content_ok: None,
+        }
+    }
+
+    /// Wraps stored bytes whose content check was already computed.
+    pub fn prehashed(slot: u64, bytes: V, content_ok: bool) -> Self {
+        StoredItem {
+            content_ok: Some(content_ok),
+            ..StoredItem::new(slot, bytes)
         }
     }
 }
@@ -308,6 +361,10 @@ impl<V: AsRef<[u8]>> ChainItem for StoredItem<V> {
     }
     fn body_position(&self) -> Option<u64> {
         self.position
+    }
+    fn content_ok(&self) -> bool {
+        self.content_ok
+            .unwrap_or_else(|| self.raw().is_some_and(|raw| raw.content_matches_hash()))
     }
 }
 
