@@ -4,10 +4,12 @@
 //! |---|---|
 //! | [`domain`] | pure business rules: aggregates, events, policies (no IO) |
 //! | [`store`] | the event store: trait, sled implementation, hash chain, subscriptions |
+//! | [`bus`] | NATS: subjects, CloudEvents headers, the outbox publisher |
 //! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, bench |
 //!
-//! Dependencies point inward: cli → store, cli → domain; the store knows nothing of the domain.
+//! Dependencies point inward: cli → bus → store, cli → domain; the store knows nothing of the domain.
 
+pub mod bus;
 pub mod cli;
 pub mod domain;
 pub mod store;

@@ -39,7 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the event store and serve until Ctrl-C or SIGTERM.
-    Serve,
+    Serve(serve::ServeArgs),
     /// Verify the whole hash chain (or a range) and name the first damaged position.
     Verify {
         #[arg(long, default_value_t = 1)]
@@ -87,7 +87,7 @@ pub fn init_tracing() {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = StoreConfig::new(&cli.data_dir);
     match cli.command {
-        Command::Serve => runtime()?.block_on(serve::serve(config)),
+        Command::Serve(args) => runtime()?.block_on(serve::serve(config, args)),
         Command::Verify { from, to } => audit::verify(config, from, to.unwrap_or(u64::MAX)),
         Command::Replay { from, to, stream } => {
             audit::replay(config, from, to.unwrap_or(u64::MAX), stream)

@@ -1,18 +1,70 @@
-//! `crisisd serve`: opens the store and runs until Ctrl-C or SIGTERM, then closes the
-//! store so every acknowledged append is on disk before the process exits.
+//! `crisisd serve`: opens the store, starts the NATS publisher when NATS is configured,
+//! and runs until Ctrl-C or SIGTERM. Shutdown is one signal fanned out to every task:
+//! the publisher collects its in-flight acks and saves its checkpoint, then the store
+//! finishes the queued appends, all within [`SHUTDOWN_DEADLINE`].
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use tokio::sync::watch;
+
+use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
 use crate::store::{EventStore, SledStore, StoreConfig};
 
-pub async fn serve(config: StoreConfig) -> anyhow::Result<ExitCode> {
+/// How long shutdown may take before the process exits anyway.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// NATS server URL(s), e.g. nats://127.0.0.1:4222. Without it crisisd serves without
+    /// publishing (and catches up once started with it).
+    #[arg(long, env = "CRISISD_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// NATS credentials file (.creds), if the server requires one.
+    #[arg(long, env = "CRISISD_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+}
+
+pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let path = config.path.clone();
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
     let head = store.head();
-    tracing::info!(data_dir = %path.display(), head_position = head.position, head_hash = %head.hash, "crisisd serving; stop with Ctrl-C or SIGTERM");
+    tracing::info!(data_dir = %path.display(), head_position = head.position, head_hash = %head.hash, "event store open");
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    match &args.nats_url {
+        Some(url) => {
+            let nats = NatsConfig {
+                url: url.clone(),
+                credentials: args.nats_creds.clone(),
+                name: "crisisd".into(),
+            };
+            let client = connection::connect(&nats).await?;
+            let publisher = Publisher::new(store.clone(), client, PublisherConfig::default());
+            tasks.spawn(publisher.run(shutdown_rx.clone()));
+            tracing::info!(nats_url = %url, "publishing to JetStream stream CRISIS_EVENTS (waits for NATS if it is not reachable yet)");
+        }
+        None => tracing::warn!(
+            "no NATS configured (--nats-url / CRISISD_NATS_URL): events are stored but not published"
+        ),
+    }
+    tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");
     shutdown_signal().await;
-    tracing::info!("shutting down: finishing queued appends");
-    store.close().await;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
+        while tasks.join_next().await.is_some() {}
+        store.close().await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::error!(
+            deadline_s = SHUTDOWN_DEADLINE.as_secs(),
+            "shutdown deadline passed; exiting (acknowledged events are durable)"
+        );
+        return Ok(ExitCode::from(1));
+    }
     tracing::info!(head_position = store.head().position, "event store closed");
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@
 //! | `I` event id:16 | position:u64 |
 //! | `M/head` | position:u64 hash:32 |
 //! | `M/format` | format name |
+//! | `C/` name | checkpoint position:u64 of a log follower (publisher, projector) |
 
 pub const LOG: u8 = b'L';
 pub const STREAM: u8 = b'S';
@@ -61,4 +62,11 @@ pub fn id(event_id: &uuid::Uuid) -> [u8; 17] {
 
 pub fn u64_value(value: &[u8]) -> u64 {
     u64::from_be_bytes(value[..8].try_into().expect("u64 values are 8 bytes"))
+}
+
+/// Checkpoint key of a named log follower.
+pub fn checkpoint(name: &str) -> Vec<u8> {
+    let mut key = b"C/".to_vec();
+    key.extend_from_slice(name.as_bytes());
+    key
 }

@@ -141,6 +141,28 @@ impl SledStore {
         }
     }
 
+    /// The last position a named log follower (e.g. the NATS publisher) has finished,
+    /// 0 if it never saved one.
+    pub fn checkpoint(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .inner
+            .tree
+            .get(keys::checkpoint(name))?
+            .map_or(0, |v| keys::u64_value(&v)))
+    }
+
+    /// Saves a follower's checkpoint. It is written to the OS at once (it survives a
+    /// process crash) and reaches the disk with the next commit; a follower must
+    /// therefore tolerate redoing work after a power loss (the publisher does: its
+    /// messages carry ids that JetStream deduplicates).
+    pub fn save_checkpoint(&self, name: &str, position: u64) -> Result<(), StoreError> {
+        self.inner
+            .tree
+            .insert(keys::checkpoint(name), &position.to_be_bytes())?;
+        self.inner.tree.flush()?;
+        Ok(())
+    }
+
     /// A receiver that changes whenever new events are durable.
     pub fn watch_head(&self) -> watch::Receiver<Head> {
         self.inner.head_rx.clone()

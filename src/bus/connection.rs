@@ -1,0 +1,92 @@
+//! Connecting to NATS and the bounded exponential backoff used by every retry.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where NATS is and who we are there.
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    /// e.g. `nats://127.0.0.1:4222` (several comma-separated URLs allowed).
+    pub url: String,
+    /// A `.creds` file (JWT + NKey seed), if the server requires one.
+    pub credentials: Option<PathBuf>,
+    /// Connection name shown by the server.
+    pub name: String,
+}
+
+/// Connects in the background: returns at once even when NATS is unreachable, and the
+/// client keeps reconnecting (forever, with its own backoff) until it succeeds.
+pub async fn connect(config: &NatsConfig) -> anyhow::Result<async_nats::Client> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name(&config.name)
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .event_callback(|event| async move {
+            match event {
+                async_nats::Event::Connected => tracing::info!("connected to NATS"),
+                async_nats::Event::Disconnected => {
+                    tracing::warn!("disconnected from NATS; publishing and NATS ingest wait for it")
+                }
+                other => tracing::debug!(event = %other, "NATS connection event"),
+            }
+        });
+    if let Some(path) = &config.credentials {
+        options = options.credentials_file(path).await.map_err(|err| {
+            anyhow::anyhow!("cannot read NATS credentials {}: {err}", path.display())
+        })?;
+    }
+    let client = options
+        .connect(config.url.as_str())
+        .await
+        .map_err(|err| anyhow::anyhow!("invalid NATS URL {:?}: {err}", config.url))?;
+    Ok(client)
+}
+
+/// Bounded exponential backoff: doubles from `first` up to `max`, resets on success.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Self {
+        Backoff {
+            first,
+            max,
+            next: first,
+        }
+    }
+
+    /// The delay before the next attempt (and doubles the one after).
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(self.max);
+        delay
+    }
+
+    pub fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_bound_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+        let delays: Vec<_> = (0..5).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, vec![100, 200, 400, 500, 500]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 100);
+    }
+}

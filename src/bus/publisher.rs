@@ -1,0 +1,313 @@
+//! The outbox publisher: follows the committed log from its own checkpoint and publishes
+//! every event, in position order, to the JetStream stream `CRISIS_EVENTS`.
+//!
+//! - Pipelined: up to [`PublisherConfig::window_max`] publishes await their acks at once;
+//!   the checkpoint only ever advances over positions whose ack arrived, in order.
+//! - Exactly once: each message carries `Nats-Msg-Id` = event id, so JetStream drops a
+//!   re-publish within its duplicate window (a duplicate ack counts as done); on start,
+//!   positions past the checkpoint already in the stream (published just before a
+//!   crash) are found by reading the stream's tail and skipped, so nothing is published
+//!   twice even after the window has passed.
+//! - NATS down or restarting: publishing stops, the lag (events and seconds) is logged,
+//!   and the publisher resumes from its checkpoint with bounded backoff. Commands are
+//!   never held up: the store does not wait for the publisher.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, context::PublishAckFuture};
+use tokio::sync::watch;
+
+use super::cloudevents;
+use super::connection::Backoff;
+use super::subjects;
+use crate::store::{EventStore, SledStore, SubscriptionFilter};
+
+/// Name of the publisher's checkpoint in the store.
+pub const CHECKPOINT_NAME: &str = "nats-publisher";
+/// Most messages read back from the stream's tail when reconciling at start.
+const RECONCILE_MESSAGES_MAX: u64 = 200_000;
+
+/// Publisher settings.
+#[derive(Debug, Clone)]
+pub struct PublisherConfig {
+    pub stream_name: String,
+    /// CloudEvents `source` of every event.
+    pub source: String,
+    /// Publishes awaiting their ack at once.
+    pub window_max: usize,
+    /// How often the checkpoint is saved while publishing.
+    pub checkpoint_every: Duration,
+    /// JetStream's duplicate window for the stream (set when creating or updating it).
+    pub duplicate_window: Duration,
+    /// How long one publish waits for its ack.
+    pub ack_timeout: Duration,
+}
+
+impl Default for PublisherConfig {
+    fn default() -> Self {
+        PublisherConfig {
+            stream_name: subjects::EVENTS_STREAM.to_owned(),
+            source: "/crisisd".to_owned(),
+            window_max: 512,
+            checkpoint_every: Duration::from_millis(100),
+            duplicate_window: Duration::from_secs(120),
+            ack_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Publishes the committed log to JetStream.
+pub struct Publisher {
+    store: SledStore,
+    js: jetstream::Context,
+    config: PublisherConfig,
+    published: Arc<AtomicU64>,
+}
+
+/// Why a publishing run stopped before shutdown.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("JetStream: {0}")]
+    Nats(String),
+    #[error("event store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl Publisher {
+    pub fn new(store: SledStore, client: async_nats::Client, config: PublisherConfig) -> Self {
+        let js = jetstream::ContextBuilder::new()
+            .timeout(config.ack_timeout)
+            .build(client);
+        let published = Arc::new(AtomicU64::new(
+            store.checkpoint(CHECKPOINT_NAME).unwrap_or(0),
+        ));
+        Publisher {
+            store,
+            js,
+            config,
+            published,
+        }
+    }
+
+    /// The last position known to be in JetStream (for lag reporting).
+    pub fn published_position(&self) -> Arc<AtomicU64> {
+        self.published.clone()
+    }
+
+    /// Publishes until `shutdown` turns true, retrying every failure with backoff.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Backoff::default();
+        let mut waiting_since: Option<Instant> = None;
+        while !*shutdown.borrow() {
+            let outcome = match self.prepare().await {
+                Ok((from, skip)) => {
+                    if let Some(since) = waiting_since.take() {
+                        tracing::info!(
+                            waited_s = since.elapsed().as_secs(),
+                            from_position = from,
+                            "publishing to JetStream"
+                        );
+                    }
+                    backoff.reset();
+                    self.publish_from(from, skip, &mut shutdown).await
+                }
+                Err(err) => Err(err),
+            };
+            let Err(err) = outcome else { break };
+            waiting_since.get_or_insert_with(Instant::now);
+            let (lag_events, lag_s) = self.lag();
+            tracing::warn!(cause = %err, lag_events, lag_s, "publishing to NATS paused; commands are still accepted and will be published when NATS is back");
+            let delay = backoff.next_delay();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(
+            published_position = self.published.load(Ordering::Relaxed),
+            "NATS publisher stopped"
+        );
+    }
+
+    /// Events committed but not yet in JetStream, and the age of the oldest of them.
+    pub fn lag(&self) -> (u64, u64) {
+        let published = self.published.load(Ordering::Relaxed);
+        let head = self.store.head().position;
+        let age = self
+            .store
+            .read_all(published + 1, 1)
+            .ok()
+            .and_then(|events| {
+                events
+                    .first()
+                    .map(|e| (chrono::Utc::now() - e.recorded_at).num_seconds().max(0) as u64)
+            })
+            .unwrap_or(0);
+        (head.saturating_sub(published), age)
+    }
+
+    /// Creates or updates the stream, then finds where to resume and which positions past
+    /// the checkpoint the stream already holds.
+    async fn prepare(&self) -> Result<(u64, HashSet<u64>), RunError> {
+        let config = jetstream::stream::Config {
+            name: self.config.stream_name.clone(),
+            subjects: vec![subjects::EVENTS_ALL.to_owned()],
+            storage: jetstream::stream::StorageType::File,
+            duplicate_window: self.config.duplicate_window,
+            ..Default::default()
+        };
+        let info = self
+            .js
+            .create_or_update_stream(config)
+            .await
+            .map_err(|err| {
+                RunError::Nats(format!(
+                    "creating stream {}: {err}",
+                    self.config.stream_name
+                ))
+            })?;
+        let stream = self
+            .js
+            .get_stream(&self.config.stream_name)
+            .await
+            .map_err(|err| {
+                RunError::Nats(format!("opening stream {}: {err}", self.config.stream_name))
+            })?;
+        let checkpoint = self.store.checkpoint(CHECKPOINT_NAME)?;
+        let head = self.store.head().position;
+        if checkpoint > head {
+            tracing::error!(
+                checkpoint,
+                head,
+                "the publisher's checkpoint is past the store's head (was the store restored or repaired?); positions up to the checkpoint are not published again"
+            );
+        }
+        let last_sequence = info.state.last_sequence;
+        let mut skip = HashSet::new();
+        let mut sequence = last_sequence;
+        while sequence > 0 && last_sequence - sequence < RECONCILE_MESSAGES_MAX {
+            let message = match stream.get_raw_message(sequence).await {
+                Ok(message) => message,
+                Err(err) => {
+                    tracing::debug!(cause = %err, sequence, "stream message unreadable while reconciling");
+                    sequence -= 1;
+                    continue;
+                }
+            };
+            let position = message
+                .headers
+                .get("ce-sequence")
+                .and_then(|v| v.as_str().parse::<u64>().ok());
+            match position {
+                Some(p) if p > checkpoint => {
+                    skip.insert(p);
+                }
+                _ => break,
+            }
+            sequence -= 1;
+        }
+        if !skip.is_empty() {
+            tracing::info!(
+                checkpoint,
+                already_published = skip.len(),
+                "found events published just before the last stop; they are not published again"
+            );
+        }
+        self.published.store(checkpoint, Ordering::Relaxed);
+        Ok((checkpoint + 1, skip))
+    }
+
+    /// Publishes from `from` until shutdown (Ok) or a failure (Err, checkpoint saved).
+    async fn publish_from(
+        &self,
+        from: u64,
+        skip: HashSet<u64>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), RunError> {
+        let mut subscription = self.store.subscribe(from, SubscriptionFilter::default());
+        let mut inflight: VecDeque<(u64, Option<PublishAckFuture>)> = VecDeque::new();
+        let mut acked = from - 1;
+        let mut saved = acked;
+        let mut saved_at = Instant::now();
+        let result = loop {
+            let next = if inflight.is_empty() {
+                tokio::select! {
+                    next = subscription.next() => Some(next),
+                    _ = shutdown.changed() => break Ok(()),
+                }
+            } else if inflight.len() < self.config.window_max {
+                // Take what is ready now; otherwise collect an ack.
+                tokio::time::timeout(Duration::ZERO, subscription.next())
+                    .await
+                    .ok()
+            } else {
+                None
+            };
+            match next {
+                Some(None) => break Ok(()), // the store closed
+                Some(Some(event)) => {
+                    let event = event?;
+                    if skip.contains(&event.position) {
+                        inflight.push_back((event.position, None));
+                        continue;
+                    }
+                    let subject = subjects::event_subject(&event.stream, &event.event_type);
+                    let headers = cloudevents::headers(&event, &self.config.source);
+                    let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
+                    match self
+                        .js
+                        .publish_with_headers(subject, headers, payload)
+                        .await
+                    {
+                        Ok(ack) => inflight.push_back((event.position, Some(ack))),
+                        Err(err) => {
+                            break Err(RunError::Nats(format!(
+                                "publishing position {}: {err}",
+                                event.position
+                            )));
+                        }
+                    }
+                }
+                None => {
+                    let (position, ack) = inflight.pop_front().expect("inflight is not empty here");
+                    if let Some(ack) = ack
+                        && let Err(err) = ack.await
+                    {
+                        break Err(RunError::Nats(format!(
+                            "ack for position {position}: {err}"
+                        )));
+                    }
+                    assert_eq!(position, acked + 1, "publisher acks must be contiguous");
+                    acked = position;
+                    self.published.store(acked, Ordering::Relaxed);
+                    if saved_at.elapsed() >= self.config.checkpoint_every {
+                        self.store.save_checkpoint(CHECKPOINT_NAME, acked)?;
+                        (saved, saved_at) = (acked, Instant::now());
+                    }
+                }
+            }
+        };
+        // Collect the acks still in flight (each bounded by the ack timeout) so the
+        // checkpoint covers everything JetStream confirmed.
+        if result.is_ok() {
+            for (position, ack) in inflight {
+                let confirmed = match ack {
+                    Some(ack) => ack.await.is_ok(),
+                    None => true,
+                };
+                if !confirmed || position != acked + 1 {
+                    break;
+                }
+                acked = position;
+            }
+            self.published.store(acked, Ordering::Relaxed);
+        }
+        if acked != saved {
+            self.store.save_checkpoint(CHECKPOINT_NAME, acked)?;
+        }
+        result
+    }
+}

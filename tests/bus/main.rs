@@ -1,0 +1,4 @@
+//! NATS integration tests, against a real `nats-server` started by the tests.
+
+mod nats_server;
+mod publisher;
