@@ -1,3 +1,3 @@
 //! crisisd
 pub mod domain;
-pub mod store;
+
