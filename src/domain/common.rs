@@ -5,7 +5,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Passenger loyalty tier; sets response deadlines and goodwill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     Diamond,
@@ -16,7 +18,9 @@ pub enum Tier {
 }
 
 /// Where an observation or a complaint came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     SocialMedia,
@@ -29,7 +33,9 @@ pub enum Channel {
 }
 
 /// What a signal or complaint is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Delay,
@@ -44,7 +50,9 @@ pub enum Category {
 }
 
 /// Crisis severity, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -54,7 +62,9 @@ pub enum Severity {
 }
 
 /// ISO 4217 currency code (three upper-case ASCII letters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schemars(with = "String")]
 pub struct Currency([u8; 3]);
@@ -76,7 +86,9 @@ impl TryFrom<String> for Currency {
     fn try_from(code: String) -> Result<Self, Self::Error> {
         match code.as_bytes() {
             [a, b, c] if code.bytes().all(|b| b.is_ascii_uppercase()) => Ok(Currency([*a, *b, *c])),
-            _ => Err(format!("currency {code:?} is not an ISO 4217 code (three upper-case letters, e.g. EUR)")),
+            _ => Err(format!(
+                "currency {code:?} is not an ISO 4217 code (three upper-case letters, e.g. EUR)"
+            )),
         }
     }
 }
@@ -103,7 +115,10 @@ pub struct Money {
 
 impl Money {
     pub fn new(amount_minor: u64, currency: Currency) -> Self {
-        Money { amount_minor, currency }
+        Money {
+            amount_minor,
+            currency,
+        }
     }
 }
 
@@ -130,8 +145,12 @@ impl AirportCode {
     /// Parses a code; `Err` names the expected shape.
     pub fn parse(code: &str) -> Result<Self, String> {
         match code.as_bytes() {
-            [a, b, c] if code.bytes().all(|b| b.is_ascii_uppercase()) => Ok(AirportCode([*a, *b, *c])),
-            _ => Err(format!("airport {code:?} is not an IATA code (three upper-case letters, e.g. FRA)")),
+            [a, b, c] if code.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Ok(AirportCode([*a, *b, *c]))
+            }
+            _ => Err(format!(
+                "airport {code:?} is not an IATA code (three upper-case letters, e.g. FRA)"
+            )),
         }
     }
 
@@ -163,7 +182,9 @@ impl std::fmt::Display for AirportCode {
 /// scheduled departure date in the origin's local calendar. Rendered
 /// `<carrier><number>-<YYYY-MM-DD>` (`LH400-2026-11-22`), which is also the
 /// flight stream id after the `flight-` prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct FlightKey {
     /// IATA (2) or ICAO (3) airline designator, upper-case letters and digits.
     #[schemars(regex(pattern = r"^[A-Z0-9]{2,3}$"))]
@@ -179,30 +200,48 @@ impl FlightKey {
     /// Builds a key, refusing designators and numbers of the wrong shape.
     pub fn new(carrier: &str, number: &str, date: chrono::NaiveDate) -> Result<Self, String> {
         let carrier_ok = (2..=3).contains(&carrier.len())
-            && carrier.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            && carrier
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
         if !carrier_ok {
-            return Err(format!("carrier {carrier:?} is not an airline designator (e.g. LH)"));
+            return Err(format!(
+                "carrier {carrier:?} is not an airline designator (e.g. LH)"
+            ));
         }
         let digits = number.trim_end_matches(|c: char| c.is_ascii_uppercase());
         let number_ok = (1..=4).contains(&digits.len())
             && digits.bytes().all(|b| b.is_ascii_digit())
             && number.len() - digits.len() <= 1;
         if !number_ok {
-            return Err(format!("flight number {number:?} is not 1-4 digits with an optional letter"));
+            return Err(format!(
+                "flight number {number:?} is not 1-4 digits with an optional letter"
+            ));
         }
-        Ok(FlightKey { carrier: carrier.to_owned(), number: number.to_owned(), date })
+        Ok(FlightKey {
+            carrier: carrier.to_owned(),
+            number: number.to_owned(),
+            date,
+        })
     }
 }
 
 impl std::fmt::Display for FlightKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}-{}", self.carrier, self.number, self.date.format("%Y-%m-%d"))
+        write!(
+            f,
+            "{}{}-{}",
+            self.carrier,
+            self.number,
+            self.date.format("%Y-%m-%d")
+        )
     }
 }
 
 /// A passenger's stable, pseudonymous identifier (loyalty or customer number,
 /// never a name or an e-mail address): it appears in stream names.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct PassengerId(pub String);
 
@@ -213,7 +252,9 @@ impl std::fmt::Display for PassengerId {
 }
 
 /// A role of the system's access model (DESIGN.md "Roles").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     FlightOps,
@@ -276,20 +317,29 @@ mod tests {
     fn personal_data_debug_hides_content() {
         let email = PersonalData("ada@example.org".to_owned());
         assert_eq!(format!("{email:?}"), "PersonalData(<redacted>)");
-        assert_eq!(serde_json::to_string(&email).unwrap(), "\"ada@example.org\"");
+        assert_eq!(
+            serde_json::to_string(&email).unwrap(),
+            "\"ada@example.org\""
+        );
     }
 
     #[test]
     fn personal_data_schema_is_marked() {
         let schema = schemars::schema_for!(PersonalData<String>);
-        assert_eq!(schema.get("x-personal-data"), Some(&serde_json::Value::Bool(true)));
+        assert_eq!(
+            schema.get("x-personal-data"),
+            Some(&serde_json::Value::Bool(true))
+        );
         assert_eq!(schema.get("type"), Some(&serde_json::json!("string")));
     }
 
     #[test]
     fn flight_key_renders_and_validates() {
         let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        assert_eq!(FlightKey::new("LH", "400", date).unwrap().to_string(), "LH400-2026-11-22");
+        assert_eq!(
+            FlightKey::new("LH", "400", date).unwrap().to_string(),
+            "LH400-2026-11-22"
+        );
         assert!(FlightKey::new("LH", "400A", date).is_ok());
         assert!(FlightKey::new("lh", "400", date).is_err());
         assert!(FlightKey::new("LH", "40000", date).is_err());
