@@ -121,3 +121,237 @@ impl Money {
         }
     }
 }
+
+/// IATA airport code: three upper-case ASCII letters (`FRA`, `YYZ`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AirportCode([u8; 3]);
+
+impl JsonSchema for AirportCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AirportCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "IATA airport code",
+            "type": "string",
+            "pattern": "^[A-Z]{3}$"
+        })
+    }
+}
+
+impl AirportCode {
+    /// Parses a code; `Err` names the expected shape.
+    pub fn parse(code: &str) -> Result<Self, String> {
+        match code.as_bytes() {
+            [a, b, c] if code.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Ok(AirportCode([*a, *b, *c]))
+            }
+            _ => Err(format!(
+                "airport {code:?} is not an IATA code (three upper-case letters, e.g. FRA)"
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("airport codes are ASCII by construction")
+    }
+}
+
+impl TryFrom<String> for AirportCode {
+    type Error = String;
+    fn try_from(code: String) -> Result<Self, Self::Error> {
+        AirportCode::parse(&code)
+    }
+}
+
+impl From<AirportCode> for String {
+    fn from(c: AirportCode) -> String {
+        c.as_str().to_owned()
+    }
+}
+
+impl std::fmt::Display for AirportCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One operated flight: marketing carrier designator, flight number and the
+/// scheduled departure date in the origin's local calendar. Rendered
+/// `<carrier><number>-<YYYY-MM-DD>` (`LH400-2026-11-22`), which is also the
+/// flight stream id after the `flight-` prefix.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub struct FlightKey {
+    /// IATA (2) or ICAO (3) airline designator, upper-case letters and digits.
+    #[schemars(regex(pattern = r"^[A-Z0-9]{2,3}$"))]
+    pub carrier: String,
+    /// Flight number: 1–4 digits with an optional operational suffix letter.
+    #[schemars(regex(pattern = r"^[0-9]{1,4}[A-Z]?$"))]
+    pub number: String,
+    /// Scheduled departure date at the origin (local).
+    pub date: chrono::NaiveDate,
+}
+
+impl FlightKey {
+    /// Builds a key, refusing designators and numbers of the wrong shape.
+    pub fn new(carrier: &str, number: &str, date: chrono::NaiveDate) -> Result<Self, String> {
+        let carrier_ok = (2..=3).contains(&carrier.len())
+            && carrier
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !carrier_ok {
+            return Err(format!(
+                "carrier {carrier:?} is not an airline designator (e.g. LH)"
+            ));
+        }
+        let digits = number.trim_end_matches(|c: char| c.is_ascii_uppercase());
+        let number_ok = (1..=4).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && number.len() - digits.len() <= 1;
+        if !number_ok {
+            return Err(format!(
+                "flight number {number:?} is not 1-4 digits with an optional letter"
+            ));
+        }
+        Ok(FlightKey {
+            carrier: carrier.to_owned(),
+            number: number.to_owned(),
+            date,
+        })
+    }
+}
+
+impl std::fmt::Display for FlightKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}-{}",
+            self.carrier,
+            self.number,
+            self.date.format("%Y-%m-%d")
+        )
+    }
+}
+
+/// A passenger's stable, pseudonymous identifier (loyalty or customer number,
+/// never a name or an e-mail address): it appears in stream names.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct PassengerId(pub String);
+
+impl std::fmt::Display for PassengerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A role of the system's access model (DESIGN.md "Roles").
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    FlightOps,
+    Agent,
+    CrisisLead,
+    Auditor,
+    Admin,
+}
+
+/// Who causes an event: recorded in every envelope and, where a rule depends
+/// on it (approvals), checked by `decide` through [`crate::domain::Context`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Actor {
+    pub id: String,
+    pub role: Role,
+}
+
+/// Personal data (names, e-mail addresses, phone numbers, free text written by
+/// a customer). Serialized transparently, but its `Debug` never prints the
+/// content and its JSON Schema carries `"x-personal-data": true`, so HTTP and
+/// audit code can redact every such field from the schema alone.
+#[derive(Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PersonalData<T>(pub T);
+
+impl<T> PersonalData<T> {
+    /// The protected value; call sites that read it are the ones to audit.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for PersonalData<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersonalData(<redacted>)")
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for PersonalData<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("PersonalData_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = T::json_schema(generator);
+        schema.insert("x-personal-data".to_owned(), true.into());
+        schema
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_data_debug_hides_content() {
+        let email = PersonalData("ada@example.org".to_owned());
+        assert_eq!(format!("{email:?}"), "PersonalData(<redacted>)");
+        assert_eq!(
+            serde_json::to_string(&email).unwrap(),
+            "\"ada@example.org\""
+        );
+    }
+
+    #[test]
+    fn personal_data_schema_is_marked() {
+        let schema = schemars::schema_for!(PersonalData<String>);
+        assert_eq!(
+            schema.get("x-personal-data"),
+            Some(&serde_json::Value::Bool(true))
+        );
+        assert_eq!(schema.get("type"), Some(&serde_json::json!("string")));
+    }
+
+    #[test]
+    fn flight_key_renders_and_validates() {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert_eq!(
+            FlightKey::new("LH", "400", date).unwrap().to_string(),
+            "LH400-2026-11-22"
+        );
+        assert!(FlightKey::new("LH", "400A", date).is_ok());
+        assert!(FlightKey::new("lh", "400", date).is_err());
+        assert!(FlightKey::new("LH", "40000", date).is_err());
+        assert!(FlightKey::new("LH", "", date).is_err());
+        assert!(FlightKey::new("LH", "4AB", date).is_err());
+    }
+
+    #[test]
+    fn airport_code_parses_three_capitals_only() {
+        assert_eq!(AirportCode::parse("FRA").unwrap().as_str(), "FRA");
+        assert!(AirportCode::parse("fra").is_err());
+        assert!(AirportCode::parse("FRAN").is_err());
+        assert!(serde_json::from_str::<AirportCode>("\"XX\"").is_err());
+    }
+}

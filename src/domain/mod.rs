@@ -8,10 +8,14 @@
 //! | module | owns |
 //! |---|---|
 //! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, flight keys |
+//! | [`ingest`] | versioned ingest message formats and their validation |
+//! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
 //!
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
 
 pub mod common;
+pub mod ingest;
+pub mod policy;
 
 use chrono::{DateTime, Utc};
 

@@ -1,0 +1,2 @@
+//! Versioned ingest message formats published by flight-ops and channel systems,
+//! and their pure validation.
