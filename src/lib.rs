@@ -12,4 +12,4 @@
 pub mod bus;
 pub mod cli;
 pub mod domain;
-
+pub mod store;
