@@ -10,20 +10,36 @@
 //! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, flight keys |
 //! | [`ingest`] | versioned ingest message formats and their validation |
 //! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
+//! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
 //!
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
 
 pub mod common;
+pub mod event;
 pub mod ingest;
 pub mod policy;
 
 use chrono::{DateTime, Utc};
 
 /// What `decide` may know about the world besides the state and the command.
+///
+/// The actor travels here rather than in each command: it is the authenticated
+/// caller the envelope records anyway, and role-gated rules (plan approvals and
+/// closing an incident need a `crisis_lead`) read it from one place. Events
+/// that are about a person's decision (`approved_by`) copy its id into their data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Context {
     /// The instant the command is decided at (passed in, never read from a clock here).
     pub now: DateTime<Utc>,
+    /// Who issues the command.
+    pub actor: common::Actor,
+}
+
+impl Context {
+    /// A context for a command issued by `actor` at `now`.
+    pub fn new(now: DateTime<Utc>, actor: common::Actor) -> Self {
+        Context { now, actor }
+    }
 }
 
 /// A domain event: a past-tense fact with a stable type name `<aggregate>.<fact>`.
