@@ -4,11 +4,13 @@
 //! |---|---|
 //! | [`domain`] | pure business rules: aggregates, events, policies (no IO) |
 //! | [`store`] | the event store: trait, sled implementation, hash chain, subscriptions |
+//! | [`app`] | command handling: load → decide → append, retries, idempotency keys |
 //! | [`bus`] | NATS: subjects, CloudEvents headers, the outbox publisher |
 //! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, bench |
 //!
 //! Dependencies point inward: cli → bus → store, cli → domain; the store knows nothing of the domain.
 
+pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod domain;

@@ -61,6 +61,9 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// Reads up to `max_count` committed events from global position `from` (inclusive).
     fn read_all(&self, from: u64, max_count: usize) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// The committed event with this id, if it is stored.
+    fn read_event(&self, id: &uuid::Uuid) -> Result<Option<RecordedEvent>, StoreError>;
+
     /// The current version of a stream, `None` when it has no events.
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError>;
 

@@ -392,6 +392,21 @@ impl EventStore for SledStore {
         Ok(events)
     }
 
+    fn read_event(&self, id: &uuid::Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+        let Some(position) = self
+            .inner
+            .tree
+            .get(keys::id(id))?
+            .map(|v| keys::u64_value(&v))
+        else {
+            return Ok(None);
+        };
+        if position > self.head().position {
+            return Ok(None);
+        }
+        self.read_at(position).map(Some)
+    }
+
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
         let head = self.head().position;
         for entry in self

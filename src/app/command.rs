@@ -1,0 +1,549 @@
+//! Command handling: load an aggregate's stream, `decide`, append the new events with the
+//! version that was decided on.
+//!
+//! - A concurrent writer makes the append conflict: the handler reloads and decides again,
+//!   at most [`COMMAND_ATTEMPTS_MAX`] times. With an `If-Match` version it does not retry:
+//!   the caller decided against that version, so a conflict is theirs to see.
+//! - An idempotency key makes the event ids deterministic (UUID v5 of stream, key and
+//!   index), so a retried command finds its events already stored and gets the original
+//!   positions back instead of writing a second set.
+//! - A refusal by the domain is returned as a value, naming the rule.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::common::Actor as DomainActor;
+use crate::domain::{Aggregate, Context, DomainEvent, EventDecodeError};
+use crate::store::{
+    Actor, AppendError, AppendRequest, Committed, Direction, EventStore, ExpectedVersion, NewEvent,
+    StoreError,
+};
+
+/// Decide-and-append attempts before giving up on a contended stream.
+pub const COMMAND_ATTEMPTS_MAX: u32 = 10;
+/// Events read per page when loading a stream.
+const LOAD_PAGE_EVENTS: usize = 1_000;
+/// Namespace of the UUID v5 event ids derived from idempotency keys.
+const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_3c8e_52d4_4b0f_9e21_c7d3_0b8a_4e15);
+
+/// Who issues a command, when, and how it relates to others.
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    pub actor: DomainActor,
+    pub now: DateTime<Utc>,
+    /// Defaults to the first new event's id.
+    pub correlation_id: Option<Uuid>,
+    /// Defaults to the first new event's id.
+    pub causation_id: Option<Uuid>,
+    /// Same key, same stream → same result, never a second set of events.
+    pub idempotency_key: Option<String>,
+    /// `If-Match`: the stream version the caller decided against.
+    pub expected_version: Option<u64>,
+}
+
+impl CommandMeta {
+    pub fn new(actor: DomainActor, now: DateTime<Utc>) -> Self {
+        CommandMeta {
+            actor,
+            now,
+            correlation_id: None,
+            causation_id: None,
+            idempotency_key: None,
+            expected_version: None,
+        }
+    }
+}
+
+/// The result of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    pub stream: String,
+    /// The stream's version after the command.
+    pub stream_version: u64,
+    /// Global position of the last new event (or the stream's last, if none was new).
+    pub position: u64,
+    pub events: Vec<Committed>,
+    /// True when an idempotent retry found the original events.
+    pub duplicate: bool,
+}
+
+/// Why a command did not produce events.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    /// The domain refused: show the rule to the caller (HTTP 422).
+    #[error("refused: {0}")]
+    Refused(E),
+    /// `If-Match` named another version (HTTP 412): reload and decide again.
+    #[error("stream {stream} is at {}, not version {expected}: reload it and decide again", actual.map_or("no version".to_owned(), |v| format!("version {v}")))]
+    PreconditionFailed {
+        stream: String,
+        expected: u64,
+        actual: Option<u64>,
+    },
+    /// Other writers kept winning (HTTP 409): retry later.
+    #[error("stream {stream} changed under every one of {attempts} attempts; retry later")]
+    Contended { stream: String, attempts: u32 },
+    /// The idempotency key was used before for a command that produced other events.
+    #[error(
+        "idempotency key {key:?} was already used on {stream} for a different command; use a new key"
+    )]
+    IdempotencyKeyReused { stream: String, key: String },
+    /// A stored event of the stream cannot be decoded by this build.
+    #[error("event at position {position} of {stream} cannot be read: {source}")]
+    Undecodable {
+        stream: String,
+        position: u64,
+        source: EventDecodeError,
+    },
+    #[error(transparent)]
+    Append(AppendError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Rebuilds an aggregate from its stream: the state and its version (`None`: no stream).
+pub fn load<A: Aggregate, S: EventStore>(
+    store: &S,
+    stream: &str,
+) -> Result<(A, Option<u64>), CommandError<A::Error>> {
+    let mut state = A::default();
+    let mut version = None;
+    loop {
+        let from = version.map_or(1, |v| v + 1);
+        let page = store.read_stream(stream, from, Direction::Forward, LOAD_PAGE_EVENTS)?;
+        for recorded in &page {
+            let event = A::Event::from_data(
+                &recorded.event_type,
+                recorded.schema_version,
+                recorded.data.get(),
+            )
+            .map_err(|source| CommandError::Undecodable {
+                stream: stream.to_owned(),
+                position: recorded.position,
+                source,
+            })?;
+            state = state.evolve(&event);
+            version = Some(recorded.stream_version);
+        }
+        if page.len() < LOAD_PAGE_EVENTS {
+            return Ok((state, version));
+        }
+    }
+}
+
+/// Loads, decides and appends, retrying conflicts as the module docs describe.
+pub async fn execute<A: Aggregate, S: EventStore>(
+    store: &S,
+    stream: &str,
+    command: &A::Command,
+    meta: &CommandMeta,
+) -> Result<Executed, CommandError<A::Error>> {
+    let ctx = Context::new(meta.now, meta.actor.clone());
+    for attempt in 0..COMMAND_ATTEMPTS_MAX {
+        if attempt > 0 {
+            // Let the winner's batch land before reloading (bounded: at most 45 ms in all).
+            tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt))).await;
+        }
+        let (state, version) = load::<A, S>(store, stream)?;
+        if let Some(expected) = meta.expected_version
+            && version != Some(expected)
+            && meta.idempotency_key.is_none()
+        {
+            return Err(CommandError::PreconditionFailed {
+                stream: stream.to_owned(),
+                expected,
+                actual: version,
+            });
+        }
+        let decided = match state.decide(command, &ctx) {
+            Ok(events) => events,
+            // A retried command whose events are stored may now be refused by the
+            // state it produced itself: the stored outcome answers it instead.
+            Err(refusal) => match stored_outcome(store, stream, meta).await? {
+                Some(executed) => return Ok(executed),
+                None => return Err(CommandError::Refused(refusal)),
+            },
+        };
+        if decided.is_empty() {
+            let position = store
+                .read_stream(stream, u64::MAX, Direction::Backward, 1)?
+                .first()
+                .map_or(0, |e| e.position);
+            return Ok(Executed {
+                stream: stream.to_owned(),
+                stream_version: version.unwrap_or(0),
+                position,
+                events: Vec::new(),
+                duplicate: false,
+            });
+        }
+        let expected = match (meta.expected_version, version) {
+            (Some(v), _) => ExpectedVersion::Exact(v),
+            (None, Some(v)) => ExpectedVersion::Exact(v),
+            (None, None) => ExpectedVersion::NoStream,
+        };
+        let events = new_events(stream, &decided, meta);
+        match store
+            .append(AppendRequest::single(stream, expected, events))
+            .await
+        {
+            Ok(outcome) => {
+                let last = outcome.events.last().expect("an append has events");
+                return Ok(Executed {
+                    stream: stream.to_owned(),
+                    stream_version: last.stream_version,
+                    position: last.position,
+                    duplicate: outcome.duplicate,
+                    events: outcome.events,
+                });
+            }
+            Err(AppendError::WrongExpectedVersion { actual, .. })
+                if meta.expected_version.is_some() =>
+            {
+                if let Some(executed) = stored_outcome(store, stream, meta).await? {
+                    return Ok(executed);
+                }
+                return Err(CommandError::PreconditionFailed {
+                    stream: stream.to_owned(),
+                    expected: meta.expected_version.unwrap_or(0),
+                    actual,
+                });
+            }
+            Err(AppendError::WrongExpectedVersion { .. }) => continue,
+            Err(AppendError::PartiallyStored { .. }) => {
+                return Err(CommandError::IdempotencyKeyReused {
+                    stream: stream.to_owned(),
+                    key: meta.idempotency_key.clone().unwrap_or_default(),
+                });
+            }
+            Err(other) => return Err(CommandError::Append(other)),
+        }
+    }
+    Err(CommandError::Contended {
+        stream: stream.to_owned(),
+        attempts: COMMAND_ATTEMPTS_MAX,
+    })
+}
+
+/// With an idempotency key, the events a previous run of this command stored, if any.
+async fn stored_outcome<E: std::error::Error, S: EventStore>(
+    store: &S,
+    stream: &str,
+    meta: &CommandMeta,
+) -> Result<Option<Executed>, CommandError<E>> {
+    let Some(key) = &meta.idempotency_key else {
+        return Ok(None);
+    };
+    let mut events = Vec::new();
+    for index in 0.. {
+        let Some(event) = store.read_event(&event_id(stream, key, index))? else {
+            break;
+        };
+        if event.stream != stream {
+            break;
+        }
+        events.push(Committed {
+            id: event.id,
+            stream: event.stream,
+            stream_version: event.stream_version,
+            position: event.position,
+            hash: event.hash,
+        });
+    }
+    let Some(last) = events.last().cloned() else {
+        return Ok(None);
+    };
+    Ok(Some(Executed {
+        stream: stream.to_owned(),
+        stream_version: last.stream_version,
+        position: last.position,
+        events,
+        duplicate: true,
+    }))
+}
+
+fn new_events<E: DomainEvent>(stream: &str, decided: &[E], meta: &CommandMeta) -> Vec<NewEvent> {
+    let ids: Vec<Uuid> = (0..decided.len())
+        .map(|index| match &meta.idempotency_key {
+            Some(key) => event_id(stream, key, index as u32),
+            None => Uuid::now_v7(),
+        })
+        .collect();
+    let correlation_id = meta.correlation_id.unwrap_or(ids[0]);
+    let causation_id = meta.causation_id.unwrap_or(ids[0]);
+    decided
+        .iter()
+        .zip(ids)
+        .map(|(event, id)| NewEvent {
+            id,
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            occurred_at: meta.now,
+            actor: store_actor(&meta.actor),
+            correlation_id,
+            causation_id,
+            data: event.to_data(),
+        })
+        .collect()
+}
+
+/// The id of the `index`-th event a keyed command produces on `stream`.
+pub fn event_id(stream: &str, key: &str, index: u32) -> Uuid {
+    Uuid::new_v5(
+        &IDEMPOTENCY_NAMESPACE,
+        format!("{stream}\n{key}\n{index}").as_bytes(),
+    )
+}
+
+/// The envelope's actor for a domain actor (role in snake_case, as in DESIGN.md).
+pub fn store_actor(actor: &DomainActor) -> Actor {
+    let role = serde_json::to_value(actor.role)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Actor {
+        id: actor.id.clone(),
+        role,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::common::Role;
+    use crate::store::{SledStore, StoreConfig};
+
+    /// A counter that refuses to pass 10: enough to exercise every path of the handler.
+    #[derive(Debug, Default, Clone)]
+    struct Counter {
+        total: u32,
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum Counted {
+        Incremented { by: u32 },
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the total may not pass 10 (it is {total})")]
+    struct LimitReached {
+        total: u32,
+    }
+
+    impl DomainEvent for Counted {
+        fn event_type(&self) -> &'static str {
+            "counter.incremented"
+        }
+        fn schema_version(&self) -> u32 {
+            1
+        }
+        fn to_data(&self) -> serde_json::Value {
+            let Counted::Incremented { by } = self;
+            serde_json::json!({ "by": by })
+        }
+        fn from_data(
+            event_type: &str,
+            _version: u32,
+            data: &str,
+        ) -> Result<Self, EventDecodeError> {
+            let value: serde_json::Value = serde_json::from_str(data).unwrap();
+            match event_type {
+                "counter.incremented" => Ok(Counted::Incremented {
+                    by: value["by"].as_u64().unwrap() as u32,
+                }),
+                other => Err(EventDecodeError::UnknownType {
+                    event_type: other.to_owned(),
+                }),
+            }
+        }
+    }
+
+    impl Aggregate for Counter {
+        type Command = u32;
+        type Event = Counted;
+        type Error = LimitReached;
+        const AGGREGATE: &'static str = "counter";
+
+        fn decide(&self, by: &u32, _ctx: &Context) -> Result<Vec<Counted>, LimitReached> {
+            match by {
+                0 => Ok(vec![]),
+                by if self.total + by > 10 => Err(LimitReached { total: self.total }),
+                by => Ok(vec![Counted::Incremented { by: *by }]),
+            }
+        }
+        fn evolve(self, event: &Counted) -> Self {
+            let Counted::Incremented { by } = event;
+            Counter {
+                total: self.total + by,
+            }
+        }
+    }
+
+    fn meta() -> CommandMeta {
+        CommandMeta::new(
+            DomainActor {
+                id: "agent-1".into(),
+                role: Role::Agent,
+            },
+            Utc::now(),
+        )
+    }
+
+    fn store() -> (tempfile::TempDir, SledStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn commands_append_decided_events_with_actor_and_correlation() {
+        let (_dir, store) = store();
+        let first = execute::<Counter, _>(&store, "counter-1", &3, &meta())
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.stream_version, first.position, first.duplicate),
+            (1, 1, false)
+        );
+        let second = execute::<Counter, _>(&store, "counter-1", &4, &meta())
+            .await
+            .unwrap();
+        assert_eq!(second.stream_version, 2);
+        let (state, version) = load::<Counter, _>(&store, "counter-1").unwrap();
+        assert_eq!((state.total, version), (7, Some(2)));
+        let stored = store.read_all(1, 10).unwrap();
+        assert_eq!(
+            stored[1].actor,
+            Actor {
+                id: "agent-1".into(),
+                role: "agent".into()
+            }
+        );
+        assert_eq!(
+            stored[1].correlation_id, stored[1].id,
+            "a root command correlates to its first event"
+        );
+        let nothing = execute::<Counter, _>(&store, "counter-1", &0, &meta())
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                nothing.events.len(),
+                nothing.stream_version,
+                nothing.position
+            ),
+            (0, 2, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_name_the_rule_and_store_nothing() {
+        let (_dir, store) = store();
+        execute::<Counter, _>(&store, "counter-1", &9, &meta())
+            .await
+            .unwrap();
+        let err = execute::<Counter, _>(&store, "counter-1", &2, &meta())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CommandError::Refused(LimitReached { total: 9 })),
+            "{err}"
+        );
+        assert_eq!(store.head().position, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commands_on_one_stream_all_land_by_retrying() {
+        let (_dir, store) = store();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    execute::<Counter, _>(&store, "counter-1", &1, &meta()).await
+                })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for task in tasks {
+            versions.push(task.await.unwrap().unwrap().stream_version);
+        }
+        versions.sort();
+        assert_eq!(
+            versions,
+            (1..=8).collect::<Vec<_>>(),
+            "each command decided on the state before it"
+        );
+        assert_eq!(load::<Counter, _>(&store, "counter-1").unwrap().0.total, 8);
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_makes_a_retry_return_the_original_result() {
+        let (_dir, store) = store();
+        let keyed = CommandMeta {
+            idempotency_key: Some("req-42".into()),
+            ..meta()
+        };
+        let first = execute::<Counter, _>(&store, "counter-1", &6, &keyed)
+            .await
+            .unwrap();
+        // The retry would now be refused (6 + 6 > 10): the stored outcome answers it.
+        let retry = execute::<Counter, _>(&store, "counter-1", &6, &keyed)
+            .await
+            .unwrap();
+        assert!(retry.duplicate);
+        assert_eq!(
+            (retry.position, retry.stream_version, &retry.events),
+            (first.position, first.stream_version, &first.events)
+        );
+        assert_eq!(store.head().position, 1, "no second set of events");
+        // A new key is a new command.
+        let other = CommandMeta {
+            idempotency_key: Some("req-43".into()),
+            ..meta()
+        };
+        assert!(matches!(
+            execute::<Counter, _>(&store, "counter-1", &6, &other).await,
+            Err(CommandError::Refused(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn if_match_against_another_version_is_a_precondition_failure() {
+        let (_dir, store) = store();
+        execute::<Counter, _>(&store, "counter-1", &1, &meta())
+            .await
+            .unwrap();
+        execute::<Counter, _>(&store, "counter-1", &1, &meta())
+            .await
+            .unwrap();
+        let stale = CommandMeta {
+            expected_version: Some(1),
+            ..meta()
+        };
+        let err = execute::<Counter, _>(&store, "counter-1", &1, &stale)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CommandError::PreconditionFailed {
+                    expected: 1,
+                    actual: Some(2),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let current = CommandMeta {
+            expected_version: Some(2),
+            ..meta()
+        };
+        assert_eq!(
+            execute::<Counter, _>(&store, "counter-1", &1, &current)
+                .await
+                .unwrap()
+                .stream_version,
+            3
+        );
+    }
+}
