@@ -1,4 +1,5 @@
 //! NATS integration tests, against a real `nats-server` started by the tests.
 
+mod ingest;
 mod nats_server;
 mod publisher;

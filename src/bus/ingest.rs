@@ -1,0 +1,251 @@
+//! The ingest consumer: flight-ops and channel systems publish to `crisis.ingest.<kind>`,
+//! captured by the JetStream stream `CRISIS_INGEST` (so nothing is lost while crisisd is
+//! down) and read by the durable pull consumer `crisisd-ingest`.
+//!
+//! - A message is acknowledged only after its events are durable in the store. The
+//!   handler derives event ids from the source message id, so a redelivery changes
+//!   nothing.
+//! - Invalid input is never stored: the message is terminated and a rejection (code,
+//!   message, JSON pointer, source message id) is published to `crisis.rejected.<kind>`.
+//! - A transient failure (the store refusing writes) naks the message with a delay;
+//!   JetStream redelivers it.
+//! - Order: messages with the same lane key (e.g. one flight) are handled one at a time,
+//!   in stream order; different keys run concurrently in [`IngestConfig::lanes`] lanes,
+//!   each with a bounded queue, so a slow lane applies backpressure instead of growing.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+
+use super::connection::Backoff;
+
+pub const INGEST_STREAM: &str = "CRISIS_INGEST";
+pub const INGEST_SUBJECTS: &str = "crisis.ingest.>";
+
+/// A message the handler refuses, with what the sender must fix.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Rejection {
+    /// Stable machine-readable code, e.g. `missing_field`.
+    pub code: String,
+    /// Human message (never contains the message's personal data).
+    pub message: String,
+    /// JSON pointer of the offending field (`""` for the whole message).
+    pub pointer: String,
+    pub source_message_id: Option<String>,
+}
+
+/// What became of one ingest message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// Its events are durable (or were already: a redelivery).
+    Stored,
+    Rejected(Rejection),
+}
+
+/// What the application does with one ingest message of `kind` (`flightops`, `feedback`).
+pub trait IngestHandler: Clone + Send + Sync + 'static {
+    /// Messages with equal keys are handled one at a time, in order.
+    fn lane_key(&self, kind: &str, payload: &[u8]) -> u64;
+    /// Validates and stores; `Err` is a transient failure worth a redelivery.
+    fn handle(
+        &self,
+        kind: &str,
+        payload: &[u8],
+        source_message_id: Option<&str>,
+    ) -> impl Future<Output = Result<Handled, String>> + Send;
+}
+
+/// Consumer settings.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub consumer_name: String,
+    /// Concurrent lanes.
+    pub lanes: usize,
+    /// Messages queued per lane before the dispatcher waits.
+    pub lane_queue_messages: usize,
+    /// Messages delivered but not yet acknowledged, across all lanes.
+    pub max_ack_pending: i64,
+    /// Redelivery after this long without an ack.
+    pub ack_wait: Duration,
+    /// Delay before a nak'ed message comes back.
+    pub nak_delay: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            consumer_name: "crisisd-ingest".into(),
+            lanes: 64,
+            lane_queue_messages: 64,
+            max_ack_pending: 8_192,
+            ack_wait: Duration::from_secs(30),
+            nak_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+pub struct IngestConsumer<H: IngestHandler> {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    handler: H,
+    config: IngestConfig,
+}
+
+impl<H: IngestHandler> IngestConsumer<H> {
+    pub fn new(client: async_nats::Client, handler: H, config: IngestConfig) -> Self {
+        let js = jetstream::new(client.clone());
+        IngestConsumer {
+            client,
+            js,
+            handler,
+            config,
+        }
+    }
+
+    /// Consumes until `shutdown` turns true; every failure is retried with backoff.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Backoff::default();
+        while !*shutdown.borrow() {
+            let Err(err) = self.consume(&mut shutdown, &mut backoff).await else {
+                break;
+            };
+            tracing::warn!(cause = %err, "NATS ingest paused; HTTP keeps working and ingest resumes when NATS is back");
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!("NATS ingest stopped");
+    }
+
+    async fn consume(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+        backoff: &mut Backoff,
+    ) -> Result<(), String> {
+        let stream = self
+            .js
+            .get_or_create_stream(jetstream::stream::Config {
+                name: INGEST_STREAM.into(),
+                subjects: vec![INGEST_SUBJECTS.into()],
+                storage: jetstream::stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| format!("creating stream {INGEST_STREAM}: {err}"))?;
+        let consumer = stream
+            .get_or_create_consumer(
+                &self.config.consumer_name,
+                pull::Config {
+                    durable_name: Some(self.config.consumer_name.clone()),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.config.ack_wait,
+                    max_ack_pending: self.config.max_ack_pending,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|err| format!("creating consumer {}: {err}", self.config.consumer_name))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|err| format!("pulling messages: {err}"))?;
+        backoff.reset();
+        tracing::info!(stream = INGEST_STREAM, consumer = %self.config.consumer_name, "consuming NATS ingest");
+        let mut lane_tasks = tokio::task::JoinSet::new();
+        let lanes: Vec<mpsc::Sender<jetstream::Message>> = (0..self.config.lanes.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(self.config.lane_queue_messages.max(1));
+                lane_tasks.spawn(lane(
+                    rx,
+                    self.handler.clone(),
+                    self.client.clone(),
+                    self.config.nak_delay,
+                ));
+                tx
+            })
+            .collect();
+        let result = self.dispatch(&mut messages, &lanes, shutdown).await;
+        // Let the lanes finish (and acknowledge) what they hold; messages fetched but not
+        // dispatched come back after ack_wait.
+        drop(lanes);
+        while lane_tasks.join_next().await.is_some() {}
+        result
+    }
+
+    async fn dispatch(
+        &self,
+        messages: &mut pull::Stream,
+        lanes: &[mpsc::Sender<jetstream::Message>],
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        loop {
+            let message = tokio::select! {
+                next = messages.next() => next,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let message = match message {
+                Some(Ok(message)) => message,
+                Some(Err(err)) => return Err(format!("receiving: {err}")),
+                None => return Err("the message stream ended".into()),
+            };
+            let kind = ingest_kind(message.subject.as_str());
+            let lane_index =
+                (self.handler.lane_key(&kind, &message.payload) % lanes.len() as u64) as usize;
+            if lanes[lane_index].send(message).await.is_err() {
+                return Err("an ingest lane stopped".into());
+            }
+        }
+    }
+}
+
+/// `flightops` for `crisis.ingest.flightops`; anything unexpected keeps its last token.
+pub fn ingest_kind(subject: &str) -> String {
+    subject.rsplit('.').next().unwrap_or("unknown").to_owned()
+}
+
+/// Handles one lane's messages in order.
+async fn lane<H: IngestHandler>(
+    mut rx: mpsc::Receiver<jetstream::Message>,
+    handler: H,
+    client: async_nats::Client,
+    nak_delay: Duration,
+) {
+    while let Some(message) = rx.recv().await {
+        let kind = ingest_kind(message.subject.as_str());
+        let source_id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+            .map(|v| v.as_str().to_owned());
+        let ack = match handler
+            .handle(&kind, &message.payload, source_id.as_deref())
+            .await
+        {
+            Ok(Handled::Stored) => AckKind::Ack,
+            Ok(Handled::Rejected(rejection)) => {
+                tracing::info!(kind, code = %rejection.code, pointer = %rejection.pointer, "ingest message rejected");
+                let body = serde_json::to_vec(&rejection).expect("a rejection serializes");
+                if let Err(err) = client
+                    .publish(format!("crisis.rejected.{kind}"), body.into())
+                    .await
+                {
+                    tracing::warn!(cause = %err, "could not publish a rejection; the message is redelivered");
+                    AckKind::Nak(Some(nak_delay))
+                } else {
+                    AckKind::Term
+                }
+            }
+            Err(transient) => {
+                tracing::warn!(kind, cause = %transient, "ingest message not stored; it will be redelivered");
+                AckKind::Nak(Some(nak_delay))
+            }
+        };
+        if let Err(err) = message.ack_with(ack).await {
+            tracing::warn!(cause = %err, "could not acknowledge an ingest message; JetStream redelivers it after ack_wait");
+        }
+    }
+}
