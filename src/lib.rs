@@ -6,6 +6,7 @@
 //! | [`store`] | the event store: trait, sled implementation, hash chain, subscriptions |
 //! | [`app`] | command handling: load → decide → append, retries, idempotency keys |
 //! | [`bus`] | NATS: subjects, CloudEvents headers, the outbox publisher |
+//! | [`projection`] | projector runtime: read models built from the log, exactly once |
 //! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, bench |
 //!
 //! Dependencies point inward: cli → bus → store, cli → domain; the store knows nothing of the domain.
@@ -14,4 +15,5 @@ pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod domain;
+pub mod projection;
 pub mod store;

@@ -61,6 +61,7 @@ pub struct SledStore {
 }
 
 struct Inner {
+    db: sled::Db,
     tree: sled::Tree,
     path: PathBuf,
     head_rx: watch::Receiver<Head>,
@@ -87,7 +88,7 @@ impl SledStore {
             data_file: File::open(config.path.join("db"))?,
             blobs_dir: config.path.join("blobs"),
             synced_blobs: HashSet::new(),
-            db,
+            db: db.clone(),
             head,
             last_recorded_at,
             head_tx,
@@ -102,6 +103,7 @@ impl SledStore {
             .spawn(move || writer.run(writer_rx))?;
         Ok(SledStore {
             inner: Arc::new(Inner {
+                db,
                 tree,
                 path: config.path,
                 head_rx,
@@ -113,16 +115,37 @@ impl SledStore {
     /// Opens the store read-only for inspection (verify, replay) even when it is
     /// damaged; appends are refused.
     pub fn open_for_inspection(config: StoreConfig) -> Result<SledStore, StoreError> {
-        let (_db, tree, head) = open_tree(&config)?;
+        let (db, tree, head) = open_tree(&config)?;
         let (_head_tx, head_rx) = watch::channel(head);
         Ok(SledStore {
             inner: Arc::new(Inner {
+                db,
                 tree,
                 path: config.path,
                 head_rx,
                 writer_tx: None,
             }),
         })
+    }
+
+    /// The sled tree of a derived model (a projection's read model), beside the log in
+    /// the same database. Its writes reach the disk with the next commit's flush; a model
+    /// must therefore be derivable from the log, which it always is.
+    pub fn model_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.inner.db.open_tree(format!("model/{name}"))?)
+    }
+
+    /// Deletes a model's tree (before a rebuild).
+    pub fn drop_model_tree(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.db.drop_tree(format!("model/{name}"))?;
+        Ok(())
+    }
+
+    /// Makes model writes durable now (sled flush + fdatasync), e.g. after a rebuild.
+    pub fn flush_models(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        File::open(self.inner.path.join("db"))?.sync_data()?;
+        Ok(())
     }
 
     /// The data directory.
