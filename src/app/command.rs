@@ -138,6 +138,18 @@ pub async fn execute<A: Aggregate, S: EventStore>(
     command: &A::Command,
     meta: &CommandMeta,
 ) -> Result<Executed, CommandError<A::Error>> {
+    execute_all::<A, S>(store, stream, std::slice::from_ref(command), meta).await
+}
+
+/// Decides several commands in order, each on the state the previous ones produced,
+/// and appends all their events atomically (one append, one version check). Used where
+/// one input means several commands, e.g. a flight-ops message.
+pub async fn execute_all<A: Aggregate, S: EventStore>(
+    store: &S,
+    stream: &str,
+    commands: &[A::Command],
+    meta: &CommandMeta,
+) -> Result<Executed, CommandError<A::Error>> {
     let ctx = Context::new(meta.now, meta.actor.clone());
     for attempt in 0..COMMAND_ATTEMPTS_MAX {
         if attempt > 0 {
@@ -155,7 +167,7 @@ pub async fn execute<A: Aggregate, S: EventStore>(
                 actual: version,
             });
         }
-        let decided = match state.decide(command, &ctx) {
+        let decided = match decide_all(state, commands, &ctx) {
             Ok(events) => events,
             // A retried command whose events are stored may now be refused by the
             // state it produced itself: the stored outcome answers it instead.
@@ -223,6 +235,23 @@ pub async fn execute<A: Aggregate, S: EventStore>(
         stream: stream.to_owned(),
         attempts: COMMAND_ATTEMPTS_MAX,
     })
+}
+
+/// Decides `commands` in order on the evolving state.
+fn decide_all<A: Aggregate>(
+    mut state: A,
+    commands: &[A::Command],
+    ctx: &Context,
+) -> Result<Vec<A::Event>, A::Error> {
+    let mut all = Vec::new();
+    for command in commands {
+        let events = state.decide(command, ctx)?;
+        for event in &events {
+            state = state.evolve(event);
+        }
+        all.extend(events);
+    }
+    Ok(all)
 }
 
 /// With an idempotency key, the events a previous run of this command stored, if any.
@@ -433,6 +462,28 @@ mod tests {
                 nothing.position
             ),
             (0, 2, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn several_commands_decide_on_each_others_state_and_land_together() {
+        let (_dir, store) = store();
+        let done = execute_all::<Counter, _>(&store, "counter-1", &[3, 4, 0, 2], &meta())
+            .await
+            .unwrap();
+        assert_eq!((done.events.len(), done.stream_version), (3, 3));
+        // 9 + 1 = 10 is allowed, the second +1 passes the limit only on the state the first made.
+        let err = execute_all::<Counter, _>(&store, "counter-1", &[1, 1, 9], &meta())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CommandError::Refused(LimitReached { total: 10 })),
+            "{err}"
+        );
+        assert_eq!(
+            store.head().position,
+            3,
+            "a refused command stores none of the set"
         );
     }
 

@@ -6,4 +6,4 @@
 
 pub mod command;
 
-pub use command::{CommandError, CommandMeta, Executed, execute, load};
+pub use command::{CommandError, CommandMeta, Executed, execute, execute_all, load};
