@@ -309,6 +309,16 @@ impl<T: JsonSchema> JsonSchema for PersonalData<T> {
     }
 }
 
+/// The final state of a compensation entitlement, as an incident must know it
+/// before it may close: paid, declined by the passenger, or failed with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Settlement {
+    Paid,
+    Declined,
+    Failed { reason: String },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
