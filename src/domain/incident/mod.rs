@@ -8,9 +8,12 @@ mod command;
 mod decide;
 mod error;
 mod events;
+pub mod invariants;
 mod state;
 mod values;
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
 
