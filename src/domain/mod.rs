@@ -10,16 +10,20 @@
 //! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, flight keys |
 //! | [`ingest`] | versioned ingest message formats and their validation |
 //! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
+//! | [`complaint`] | one passenger's complaint loop: received → acknowledged → routed → proposed → closed/reopened |
 //! | [`incident`] | the crisis pipeline monitor → assess → plan → execute → follow-up → review → closed |
 //! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
 //!
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
 
 pub mod common;
+pub mod complaint;
 pub mod event;
 pub mod incident;
 pub mod ingest;
 pub mod policy;
+#[cfg(test)]
+mod testing;
 
 use chrono::{DateTime, Utc};
 

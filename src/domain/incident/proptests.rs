@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 
-use super::tests::{at, ctx_as, id};
 use super::*;
 use crate::domain::common::{Category, PassengerId, Role, Settlement, Severity};
+use crate::domain::testing::{at, ctx_as, id};
 use crate::domain::{Aggregate, Context, DomainEvent};
 
 use IncidentCommand as C;

@@ -1,34 +1,14 @@
 //! Given events / when command / then events (or the refusal) for every incident command.
 
-use chrono::{DateTime, TimeZone, Utc};
-use uuid::Uuid;
-
 use super::*;
-use crate::domain::common::{Actor, Category, PassengerId, Role, Settlement, Severity};
+use crate::domain::Aggregate;
+use crate::domain::common::{Category, PassengerId, Role, Settlement, Severity};
 use crate::domain::event::assert_round_trip;
-use crate::domain::{Aggregate, Context};
+use crate::domain::testing::{at, ctx_as, id};
 
 use IncidentCommand as C;
 use IncidentError as Err_;
 use IncidentEvent as E;
-
-pub(super) fn at(minute: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap() + chrono::Duration::minutes(minute)
-}
-
-pub(super) fn ctx_as(role: Role) -> Context {
-    Context::new(
-        at(0),
-        Actor {
-            id: format!("{role:?}-1").to_lowercase(),
-            role,
-        },
-    )
-}
-
-pub(super) fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
-}
 
 fn given(events: &[E]) -> Incident {
     events
