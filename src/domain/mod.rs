@@ -12,6 +12,7 @@
 //! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
 //! | [`complaint`] | one passenger's complaint loop: received → acknowledged → routed → proposed → closed/reopened |
 //! | [`incident`] | the crisis pipeline monitor → assess → plan → execute → follow-up → review → closed |
+//! | [`passenger`] | tier, contact details (personal data, redacted in `Debug`), contact consent |
 //! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
 //!
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
@@ -20,6 +21,7 @@ pub mod common;
 pub mod complaint;
 pub mod event;
 pub mod incident;
+pub mod passenger;
 pub mod ingest;
 pub mod policy;
 #[cfg(test)]
