@@ -49,6 +49,23 @@ pub enum Category {
     Other,
 }
 
+impl Category {
+    /// The snake_case name used in JSON and in correlation keys (`baggage_lost`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Category::Delay => "delay",
+            Category::Cancellation => "cancellation",
+            Category::BaggageLost => "baggage_lost",
+            Category::BaggageDamaged => "baggage_damaged",
+            Category::Overbooking => "overbooking",
+            Category::Service => "service",
+            Category::Refund => "refund",
+            Category::Safety => "safety",
+            Category::Other => "other",
+        }
+    }
+}
+
 /// Crisis severity, ordered from least to most severe.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -355,6 +372,18 @@ mod tests {
         assert!(FlightKey::new("LH", "40000", date).is_err());
         assert!(FlightKey::new("LH", "", date).is_err());
         assert!(FlightKey::new("LH", "4AB", date).is_err());
+    }
+
+    #[test]
+    fn category_names_match_json() {
+        for category in [
+            Category::Delay,
+            Category::BaggageLost,
+            Category::BaggageDamaged,
+            Category::Other,
+        ] {
+            assert_eq!(serde_json::to_value(category).unwrap(), category.as_str());
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | [`complaint`] | one passenger's complaint loop: received → acknowledged → routed → proposed → closed/reopened |
 //! | [`incident`] | the crisis pipeline monitor → assess → plan → execute → follow-up → review → closed |
 //! | [`passenger`] | tier, contact details (personal data, redacted in `Debug`), contact consent |
+//! | [`signal`] | one channel observation, its classification and correlation key (flight + date + category) |
 //! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
 //!
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
@@ -22,6 +23,7 @@ pub mod complaint;
 pub mod event;
 pub mod incident;
 pub mod passenger;
+pub mod signal;
 pub mod ingest;
 pub mod policy;
 #[cfg(test)]
