@@ -11,6 +11,7 @@
 //! | [`ingest`] | versioned ingest message formats and their validation |
 //! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
 //! | [`complaint`] | one passenger's complaint loop: received → acknowledged → routed → proposed → closed/reopened |
+//! | [`flight`] | disruption facts per operated flight; controllability derived from IATA delay codes |
 //! | [`incident`] | the crisis pipeline monitor → assess → plan → execute → follow-up → review → closed |
 //! | [`passenger`] | tier, contact details (personal data, redacted in `Debug`), contact consent |
 //! | [`signal`] | one channel observation, its classification and correlation key (flight + date + category) |
@@ -21,6 +22,7 @@
 pub mod common;
 pub mod complaint;
 pub mod event;
+pub mod flight;
 pub mod incident;
 pub mod passenger;
 pub mod signal;
