@@ -15,6 +15,7 @@
 //! | [`incident`] | the crisis pipeline monitor → assess → plan → execute → follow-up → review → closed |
 //! | [`passenger`] | tier, contact details (personal data, redacted in `Debug`), contact consent |
 //! | [`signal`] | one channel observation, its classification and correlation key (flight + date + category) |
+//! | [`schemas`] | JSON Schema of every event and ingest message; a test keeps `schemas/` in sync |
 //! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
 //!
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
@@ -28,6 +29,7 @@ pub mod passenger;
 pub mod signal;
 pub mod ingest;
 pub mod policy;
+pub mod schemas;
 #[cfg(test)]
 mod testing;
 
