@@ -66,7 +66,11 @@ pub trait DomainEvent: Sized {
     fn to_data(&self) -> serde_json::Value;
     /// Rebuilds an event from a stored envelope's type, schema version and data,
     /// upcasting older schema versions.
-    fn from_data(event_type: &str, schema_version: u32, data: &str) -> Result<Self, EventDecodeError>;
+    fn from_data(
+        event_type: &str,
+        schema_version: u32,
+        data: &str,
+    ) -> Result<Self, EventDecodeError>;
 }
 
 /// An event-sourced aggregate: state rebuilt from its events.
@@ -79,7 +83,11 @@ pub trait Aggregate: Default + Clone {
     const AGGREGATE: &'static str;
 
     /// Business rules: the events a command produces, or a refusal naming the rule.
-    fn decide(&self, command: &Self::Command, ctx: &Context) -> Result<Vec<Self::Event>, Self::Error>;
+    fn decide(
+        &self,
+        command: &Self::Command,
+        ctx: &Context,
+    ) -> Result<Vec<Self::Event>, Self::Error>;
     /// Applies one fact. Never fails, never decides.
     fn evolve(self, event: &Self::Event) -> Self;
 }
@@ -89,8 +97,14 @@ pub trait Aggregate: Default + Clone {
 pub enum EventDecodeError {
     #[error("unknown event type {event_type:?}: this build does not know it; upgrade crisisd")]
     UnknownType { event_type: String },
-    #[error("event type {event_type:?} has schema version {found}, newer than the supported {supported}; upgrade crisisd")]
-    UnsupportedVersion { event_type: String, found: u32, supported: u32 },
+    #[error(
+        "event type {event_type:?} has schema version {found}, newer than the supported {supported}; upgrade crisisd"
+    )]
+    UnsupportedVersion {
+        event_type: String,
+        found: u32,
+        supported: u32,
+    },
     #[error("event type {event_type:?} data does not match its schema: {message}")]
     InvalidData { event_type: String, message: String },
 }
