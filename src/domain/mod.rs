@@ -7,16 +7,16 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, flight keys |
-//! | [`ingest`] | versioned ingest message formats and their validation |
-//! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
+//! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, airports, flight keys, passenger ids, actors, personal data, settlements |
 //! | [`complaint`] | one passenger's complaint loop: received → acknowledged → routed → proposed → closed/reopened |
+//! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
 //! | [`flight`] | disruption facts per operated flight; controllability derived from IATA delay codes |
 //! | [`incident`] | the crisis pipeline monitor → assess → plan → execute → follow-up → review → closed |
+//! | [`ingest`] | versioned ingest message formats and their validation |
 //! | [`passenger`] | tier, contact details (personal data, redacted in `Debug`), contact consent |
-//! | [`signal`] | one channel observation, its classification and correlation key (flight + date + category) |
+//! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
 //! | [`schemas`] | JSON Schema of every event and ingest message; a test keeps `schemas/` in sync |
-//! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
+//! | [`signal`] | one channel observation, its classification and correlation key (flight + date + category) |
 //!
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
 
@@ -25,11 +25,11 @@ pub mod complaint;
 pub mod event;
 pub mod flight;
 pub mod incident;
-pub mod passenger;
-pub mod signal;
 pub mod ingest;
+pub mod passenger;
 pub mod policy;
 pub mod schemas;
+pub mod signal;
 #[cfg(test)]
 mod testing;
 
