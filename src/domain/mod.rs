@@ -8,6 +8,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, airports, flight keys, passenger ids, actors, personal data, settlements |
+//! | [`compensation`] | one entitlement per passenger per disrupted flight: computed → offered → accepted/declined → paid/failed |
 //! | [`complaint`] | one passenger's complaint loop: received → acknowledged → routed → proposed → closed/reopened |
 //! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
 //! | [`flight`] | disruption facts per operated flight; controllability derived from IATA delay codes |
@@ -21,6 +22,7 @@
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
 
 pub mod common;
+pub mod compensation;
 pub mod complaint;
 pub mod event;
 pub mod flight;

@@ -6,7 +6,7 @@
 
 use schemars::Schema;
 
-use crate::domain::{complaint, flight, incident, passenger, signal};
+use crate::domain::{compensation, complaint, flight, incident, passenger, signal};
 
 /// One schema file: its path relative to the repository root and its content
 /// (pretty JSON with a trailing newline, stable across runs).
@@ -24,6 +24,7 @@ pub fn event_schemas() -> Vec<(&'static str, u32, Schema)> {
     all.extend(incident::IncidentEvent::schemas());
     all.extend(complaint::ComplaintEvent::schemas());
     all.extend(passenger::PassengerEvent::schemas());
+    all.extend(compensation::CompensationEvent::schemas());
     all
 }
 
