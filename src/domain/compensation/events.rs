@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::CompensationDecision;
+use super::{CompensationDecision, Regime};
 use crate::domain::common::{FlightKey, Money, PassengerId};
 use crate::domain::event::domain_events;
 
@@ -40,11 +40,14 @@ pub struct CompensationComputed {
     pub flight: FlightKey,
     pub passenger: PassengerId,
     pub incident_id: Option<Uuid>,
-    /// The policy's explainable decision (regime, rule id and version, reasoning).
-    pub decision: CompensationDecision,
+    /// Every applicable regime's explainable decision (inputs, rule id and
+    /// version, reasoning), as the compensation policy produced them.
+    pub decisions: Vec<CompensationDecision>,
+    /// The regime the claim is paid under; `entitled` and `payment_deadline` are its.
+    pub governing: Regime,
     /// Statutory cash owed (zero when only care or goodwill is due).
     pub entitled: Money,
-    /// The legal deadline for paying (e.g. EU 261 refunds within 7 days).
+    /// The legal deadline for paying (e.g. APPR: answer within 30 days).
     pub payment_deadline: DateTime<Utc>,
     pub computed_at: DateTime<Utc>,
 }

@@ -15,7 +15,6 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use events::*;
@@ -23,9 +22,9 @@ pub use events::*;
 use crate::domain::common::{FlightKey, Money, PassengerId, Settlement};
 use crate::domain::{Aggregate, Context};
 
-/// The explainable decision of the compensation policy, embedded in
+/// The explainable decisions of the compensation policy, embedded in
 /// `compensation.computed`.
-pub use decision::CompensationDecision;
+pub use decision::{CompensationDecision, Regime};
 
 mod decision;
 
@@ -49,15 +48,17 @@ pub fn stream_name(compensation_id: Uuid) -> String {
 /// A request to a compensation entitlement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompensationCommand {
-    /// Records what the policy decided the passenger is owed.
+    /// Records what the policy decided the passenger is owed: every
+    /// applicable regime's decision, and the one the claim is paid under
+    /// (EU 261 art. 12: compensation under one regime is deducted from another,
+    /// so one governs the amount and the deadline).
     ComputeEntitlement {
         compensation_id: Uuid,
         flight: FlightKey,
         passenger: PassengerId,
         incident_id: Option<Uuid>,
-        decision: CompensationDecision,
-        entitled: Money,
-        payment_deadline: DateTime<Utc>,
+        decisions: Vec<CompensationDecision>,
+        governing: Regime,
     },
     /// Puts options to the passenger (replacing an unanswered offer).
     OfferCompensation { options: Vec<OfferOption> },
@@ -82,6 +83,12 @@ pub enum CompensationError {
     IdMismatch { expected: Uuid },
     #[error("the payment deadline lies before the computation")]
     DeadlineBeforeComputation,
+    #[error("an entitlement needs at least one policy decision")]
+    NoDecision,
+    #[error("no decision of the governing regime {regime:?} was given")]
+    GoverningDecisionMissing { regime: Regime },
+    #[error("{regime:?} owes more in the same currency than the governing regime; it must govern")]
+    GoverningDecisionNotHighest { regime: Regime },
     #[error("an offer is no longer possible in status {status:?}")]
     OfferClosed { status: CompensationStatus },
     #[error("an offer needs at least one option")]
@@ -307,9 +314,8 @@ fn compute(
         flight,
         passenger,
         incident_id,
-        decision,
-        entitled,
-        payment_deadline,
+        decisions,
+        governing,
     } = command
     else {
         unreachable!("compute is only called with ComputeEntitlement")
@@ -318,7 +324,12 @@ fn compute(
     if *id != expected {
         return Err(CompensationError::IdMismatch { expected });
     }
-    if *payment_deadline < ctx.now {
+    let governing_decision = governing_decision(decisions, *governing)?;
+    let (entitled, payment_deadline) = (
+        governing_decision.entitled(),
+        governing_decision.payment_deadline,
+    );
+    if payment_deadline < ctx.now {
         return Err(CompensationError::DeadlineBeforeComputation);
     }
     Ok(CompensationComputed {
@@ -326,9 +337,35 @@ fn compute(
         flight: flight.clone(),
         passenger: passenger.clone(),
         incident_id: *incident_id,
-        decision: decision.clone(),
-        entitled: *entitled,
-        payment_deadline: *payment_deadline,
+        decisions: decisions.clone(),
+        governing: *governing,
+        entitled,
+        payment_deadline,
         computed_at: ctx.now,
     })
+}
+
+/// The decision of the governing regime, refused when absent or when another
+/// regime owes more cash in the same currency (the passenger may claim the
+/// higher amount; amounts in different currencies are not compared here).
+fn governing_decision(
+    decisions: &[CompensationDecision],
+    governing: Regime,
+) -> Result<&CompensationDecision, CompensationError> {
+    if decisions.is_empty() {
+        return Err(CompensationError::NoDecision);
+    }
+    let chosen = decisions
+        .iter()
+        .find(|d| d.regime == governing)
+        .ok_or(CompensationError::GoverningDecisionMissing { regime: governing })?;
+    let entitled = chosen.entitled();
+    let higher = decisions.iter().find(|d| {
+        let owed = d.entitled();
+        owed.currency == entitled.currency && owed.amount_minor > entitled.amount_minor
+    });
+    match higher {
+        Some(d) => Err(CompensationError::GoverningDecisionNotHighest { regime: d.regime }),
+        None => Ok(chosen),
+    }
 }

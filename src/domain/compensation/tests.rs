@@ -27,20 +27,29 @@ pub(super) fn eur(cents: u64) -> Money {
     Money::new(cents, Currency::EUR)
 }
 
-pub(super) fn decision() -> CompensationDecision {
-    super::decision::example()
+/// A decision of `regime` owing `cash`, payable within 7 days of `at(0)`.
+pub(super) fn decision(regime: Regime, cash: Option<Money>) -> CompensationDecision {
+    super::decision::example(regime, cash, at(7 * 24 * 60))
 }
 
-pub(super) fn compute_command(entitled: Money) -> C {
+fn compute_with(decisions: Vec<CompensationDecision>, governing: Regime) -> C {
     C::ComputeEntitlement {
         compensation_id: compensation_id(&flight(), &passenger()),
         flight: flight(),
         passenger: passenger(),
         incident_id: Some(id(9)),
-        decision: decision(),
-        entitled,
-        payment_deadline: at(7 * 24 * 60),
+        decisions,
+        governing,
     }
+}
+
+/// An EU 261 entitlement to `entitled`, next to a goodwill decision owing nothing.
+pub(super) fn compute_command(entitled: Money) -> C {
+    let eu = decision(
+        Regime::Eu261,
+        (entitled.amount_minor > 0).then_some(entitled),
+    );
+    compute_with(vec![eu, decision(Regime::Goodwill, None)], Regime::Eu261)
 }
 
 fn given(events: &[E]) -> Compensation {
@@ -150,9 +159,8 @@ fn compute_entitlement() {
     let C::ComputeEntitlement {
         flight,
         passenger,
-        decision,
-        entitled,
-        payment_deadline,
+        decisions,
+        governing,
         ..
     } = compute_command(eur(1))
     else {
@@ -163,9 +171,8 @@ fn compute_entitlement() {
         flight,
         passenger,
         incident_id: None,
-        decision,
-        entitled,
-        payment_deadline,
+        decisions,
+        governing,
     };
     let expected = compensation_id(&self::flight(), &self::passenger());
     assert_eq!(when(&[], wrong_id), Err(Err_::IdMismatch { expected }));
@@ -179,6 +186,46 @@ fn compute_entitlement() {
             }
         ),
         Err(Err_::NotComputed)
+    );
+}
+
+#[test]
+fn the_governing_decision_sets_amount_and_deadline() {
+    let uk = decision(Regime::Uk261, Some(Money::new(52_000, Currency::GBP)));
+    let eu = decision(Regime::Eu261, Some(eur(60_000)));
+    let events = when(
+        &[],
+        compute_with(vec![eu.clone(), uk.clone()], Regime::Uk261),
+    )
+    .unwrap();
+    let E::Computed(computed_event) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(computed_event.entitled, Money::new(52_000, Currency::GBP));
+    assert_eq!(computed_event.payment_deadline, at(7 * 24 * 60));
+    assert_eq!(
+        computed_event.decisions,
+        vec![eu.clone(), uk.clone()],
+        "every decision is embedded"
+    );
+    assert_eq!(
+        when(&[], compute_with(vec![], Regime::Eu261)),
+        Err(Err_::NoDecision)
+    );
+    let missing = when(&[], compute_with(vec![uk], Regime::Eu261));
+    assert_eq!(
+        missing,
+        Err(Err_::GoverningDecisionMissing {
+            regime: Regime::Eu261
+        })
+    );
+    let goodwill = decision(Regime::Goodwill, Some(eur(10_000)));
+    let lower = when(&[], compute_with(vec![eu, goodwill], Regime::Goodwill));
+    assert_eq!(
+        lower,
+        Err(Err_::GoverningDecisionNotHighest {
+            regime: Regime::Eu261
+        })
     );
 }
 
