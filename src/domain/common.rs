@@ -93,6 +93,7 @@ impl Currency {
     pub const USD: Currency = Currency(*b"USD");
     pub const CNY: Currency = Currency(*b"CNY");
 
+    /// The code as text (`EUR`).
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("currency codes are ASCII by construction")
     }
@@ -171,6 +172,7 @@ impl AirportCode {
         }
     }
 
+    /// The code as text (`FRA`).
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("airport codes are ASCII by construction")
     }

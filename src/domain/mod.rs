@@ -77,8 +77,11 @@ pub trait DomainEvent: Sized {
 
 /// An event-sourced aggregate: state rebuilt from its events.
 pub trait Aggregate: Default + Clone {
+    /// What callers ask of the aggregate (imperative: `OpenIncident`).
     type Command;
+    /// The facts it records (past tense: `incident.opened`).
     type Event: DomainEvent;
+    /// Its refusals, each naming the rule broken.
     type Error: std::error::Error;
 
     /// Stream name prefix, also the event type prefix and the NATS subject token (`incident`).

@@ -38,14 +38,17 @@ pub struct Complaint {
 }
 
 impl Complaint {
+    /// The complaint's id, once received.
     pub fn id(&self) -> Option<Uuid> {
         self.received.as_ref().map(|r| r.complaint_id)
     }
 
+    /// Who complained, once received.
     pub fn passenger(&self) -> Option<&PassengerId> {
         self.received.as_ref().map(|r| &r.passenger)
     }
 
+    /// The passenger's tier when the complaint arrived (sets its SLA).
     pub fn tier(&self) -> Option<Tier> {
         self.received.as_ref().map(|r| r.tier)
     }

@@ -80,6 +80,7 @@ impl DelayCode {
         (code <= 99).then_some(DelayCode(code))
     }
 
+    /// The code as a number (`6` for `"06"`).
     pub fn number(self) -> u8 {
         self.0
     }

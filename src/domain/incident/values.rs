@@ -88,6 +88,7 @@ pub struct PlanRecord<T> {
 }
 
 impl<T> PlanRecord<T> {
+    /// Whether a crisis lead approved the current version.
     pub fn is_approved(&self) -> bool {
         self.approved_by.is_some()
     }
