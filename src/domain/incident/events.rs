@@ -34,7 +34,7 @@ pub struct StageEntered {
     pub stage: Stage,
 }
 
-/// `incident.impact_assessed`: revision 1 is the first assessment.
+/// `incident.assessed`: the impact assessment; revision 1 is the first, later ones are re-assessments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ImpactAssessed {
     pub revision: u32,
@@ -181,7 +181,7 @@ domain_events! {
         Opened(IncidentOpened) = "incident.opened",
         SignalAttached(SignalAttached) = "incident.signal_attached",
         AssessmentStarted(StageEntered) = "incident.assessment_started",
-        ImpactAssessed(ImpactAssessed) = "incident.impact_assessed",
+        ImpactAssessed(ImpactAssessed) = "incident.assessed",
         PlanningStarted(StageEntered) = "incident.planning_started",
         CommunicationPlanDrafted(CommunicationPlanDrafted) = "incident.communication_plan_drafted",
         CompensationPlanDrafted(CompensationPlanDrafted) = "incident.compensation_plan_drafted",
