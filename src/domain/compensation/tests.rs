@@ -450,3 +450,45 @@ fn decoding_refuses_unknown_types_and_newer_versions() {
         Err(EventDecodeError::InvalidData { .. })
     ));
 }
+
+#[test]
+fn settlement_feeds_the_incident_close_rule() {
+    use crate::domain::incident::{Incident, IncidentCommand};
+    let mut incident = Incident::default();
+    let lead = ctx_at(Role::CrisisLead, 0);
+    let link = IncidentCommand::LinkCompensation {
+        compensation_id: id(40),
+        passenger: passenger(),
+    };
+    let open = IncidentCommand::OpenIncident {
+        incident_id: id(9),
+        title: "LH400".into(),
+        category: crate::domain::common::Category::Cancellation,
+        severity: crate::domain::common::Severity::High,
+        flight: Some(flight()),
+        correlation_key: None,
+        signal_ids: vec![],
+    };
+    for command in [open, link] {
+        for event in incident.decide(&command, &lead).unwrap() {
+            incident = incident.evolve(&event);
+        }
+    }
+    assert_eq!(
+        given(&accepted()).settlement(),
+        None,
+        "an accepted, unpaid entitlement is not settled"
+    );
+    let settlement = given(&failed())
+        .settlement()
+        .expect("a failed payment is settled");
+    let record = IncidentCommand::RecordCompensationSettlement {
+        compensation_id: id(40),
+        settlement,
+    };
+    let events = incident
+        .decide(&record, &lead)
+        .expect("a failure with its reason is accepted");
+    let incident = events.iter().fold(incident, |i, e| i.evolve(e));
+    assert!(incident.unsettled_compensations().is_empty());
+}
