@@ -49,6 +49,23 @@ pub enum Category {
     Other,
 }
 
+impl Category {
+    /// The snake_case name used in JSON and in correlation keys (`baggage_lost`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Category::Delay => "delay",
+            Category::Cancellation => "cancellation",
+            Category::BaggageLost => "baggage_lost",
+            Category::BaggageDamaged => "baggage_damaged",
+            Category::Overbooking => "overbooking",
+            Category::Service => "service",
+            Category::Refund => "refund",
+            Category::Safety => "safety",
+            Category::Other => "other",
+        }
+    }
+}
+
 /// Crisis severity, ordered from least to most severe.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -76,6 +93,7 @@ impl Currency {
     pub const USD: Currency = Currency(*b"USD");
     pub const CNY: Currency = Currency(*b"CNY");
 
+    /// The code as text (`EUR`).
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("currency codes are ASCII by construction")
     }
@@ -154,6 +172,7 @@ impl AirportCode {
         }
     }
 
+    /// The code as text (`FRA`).
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("airport codes are ASCII by construction")
     }
@@ -309,6 +328,16 @@ impl<T: JsonSchema> JsonSchema for PersonalData<T> {
     }
 }
 
+/// The final state of a compensation entitlement, as an incident must know it
+/// before it may close: paid, declined by the passenger, or failed with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Settlement {
+    Paid,
+    Declined,
+    Failed { reason: String },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +374,18 @@ mod tests {
         assert!(FlightKey::new("LH", "40000", date).is_err());
         assert!(FlightKey::new("LH", "", date).is_err());
         assert!(FlightKey::new("LH", "4AB", date).is_err());
+    }
+
+    #[test]
+    fn category_names_match_json() {
+        for category in [
+            Category::Delay,
+            Category::BaggageLost,
+            Category::BaggageDamaged,
+            Category::Other,
+        ] {
+            assert_eq!(serde_json::to_value(category).unwrap(), category.as_str());
+        }
     }
 
     #[test]

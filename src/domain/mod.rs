@@ -7,17 +7,33 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, flight keys |
-//! | [`ingest`] | versioned ingest message formats and their validation |
-//! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
+//! | [`common`] | shared vocabulary: tiers, channels, categories, severity, money, airports, flight keys, passenger ids, actors, personal data, settlements |
+//! | [`compensation`] | one entitlement per passenger per disrupted flight: computed → offered → accepted/declined → paid/failed |
+//! | [`complaint`] | one passenger's complaint loop: received → acknowledged → routed → proposed → closed/reopened |
 //! | [`event`] | the `domain_events!` macro: event enums, type names, data round trip, schemas |
+//! | [`flight`] | disruption facts per operated flight; controllability derived from IATA delay codes |
+//! | [`incident`] | the crisis pipeline monitor → assess → plan → execute → follow-up → review → closed |
+//! | [`ingest`] | versioned ingest message formats and their validation |
+//! | [`passenger`] | tier, contact details (personal data, redacted in `Debug`), contact consent |
+//! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
+//! | [`schemas`] | JSON Schema of every event and ingest message; a test keeps `schemas/` in sync |
+//! | [`signal`] | one channel observation, its classification and correlation key (flight + date + category) |
 //!
 //! Dependencies point inward: nothing here knows about the store, NATS or HTTP.
 
 pub mod common;
+pub mod compensation;
+pub mod complaint;
 pub mod event;
+pub mod flight;
+pub mod incident;
 pub mod ingest;
+pub mod passenger;
 pub mod policy;
+pub mod schemas;
+pub mod signal;
+#[cfg(test)]
+mod testing;
 
 use chrono::{DateTime, Utc};
 
@@ -61,8 +77,11 @@ pub trait DomainEvent: Sized {
 
 /// An event-sourced aggregate: state rebuilt from its events.
 pub trait Aggregate: Default + Clone {
+    /// What callers ask of the aggregate (imperative: `OpenIncident`).
     type Command;
+    /// The facts it records (past tense: `incident.opened`).
     type Event: DomainEvent;
+    /// Its refusals, each naming the rule broken.
     type Error: std::error::Error;
 
     /// Stream name prefix, also the event type prefix and the NATS subject token (`incident`).

@@ -1,0 +1,105 @@
+//! The facts of one compensation entitlement and the offer forms they carry.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{CompensationDecision, Regime};
+use crate::domain::common::{FlightKey, Money, PassengerId};
+use crate::domain::event::domain_events;
+
+/// One way the passenger may take the compensation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "form", rename_all = "snake_case")]
+pub enum OfferOption {
+    /// Money to the passenger's account or card.
+    Cash { amount: Money },
+    /// A travel voucher (EU 261 art. 7(3): only with the passenger's signed agreement).
+    Voucher { amount: Money },
+    /// Loyalty miles.
+    Miles { miles: u64 },
+}
+
+impl OfferOption {
+    /// Whether the option is worth nothing (a zero amount or zero miles).
+    pub fn is_zero(&self) -> bool {
+        match self {
+            OfferOption::Cash { amount } | OfferOption::Voucher { amount } => {
+                amount.amount_minor == 0
+            }
+            OfferOption::Miles { miles } => *miles == 0,
+        }
+    }
+}
+
+/// `compensation.computed`: what the passenger is owed and by when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CompensationComputed {
+    pub compensation_id: Uuid,
+    pub flight: FlightKey,
+    pub passenger: PassengerId,
+    pub incident_id: Option<Uuid>,
+    /// Every applicable regime's explainable decision (inputs, rule id and
+    /// version, reasoning), as the compensation policy produced them.
+    pub decisions: Vec<CompensationDecision>,
+    /// The regime the claim is paid under; `entitled` and `payment_deadline` are its.
+    pub governing: Regime,
+    /// Statutory cash owed (zero when only care or goodwill is due).
+    pub entitled: Money,
+    /// The legal deadline for paying (e.g. APPR: answer within 30 days).
+    pub payment_deadline: DateTime<Utc>,
+    pub computed_at: DateTime<Utc>,
+}
+
+/// `compensation.offered`: the options put to the passenger (replaces earlier offers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CompensationOffered {
+    pub options: Vec<OfferOption>,
+    pub offered_by: String,
+    pub offered_at: DateTime<Utc>,
+}
+
+/// `compensation.accepted`: the passenger chose one offered option.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CompensationAccepted {
+    pub choice: OfferOption,
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// `compensation.declined`: the passenger refused every option (settled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CompensationDeclined {
+    pub reason: String,
+    pub declined_at: DateTime<Utc>,
+}
+
+/// `compensation.paid` (settled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CompensationPaid {
+    pub paid: OfferOption,
+    /// Payment system reference (transfer id, voucher code, miles booking).
+    pub reference: String,
+    pub paid_at: DateTime<Utc>,
+    /// Paid after the legal deadline.
+    pub late: bool,
+}
+
+/// `compensation.failed`: the payment did not go through (settled with a reason; may be retried).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CompensationFailed {
+    pub reason: String,
+    pub failed_at: DateTime<Utc>,
+}
+
+domain_events! {
+    /// Every fact a compensation stream holds.
+    pub enum CompensationEvent {
+        Computed(CompensationComputed) = "compensation.computed",
+        Offered(CompensationOffered) = "compensation.offered",
+        Accepted(CompensationAccepted) = "compensation.accepted",
+        Declined(CompensationDeclined) = "compensation.declined",
+        Paid(CompensationPaid) = "compensation.paid",
+        Failed(CompensationFailed) = "compensation.failed",
+    }
+}

@@ -1,0 +1,371 @@
+//! The compensation entitlement aggregate: one per passenger per disrupted
+//! flight, computed → offered → accepted (cash, voucher or miles) or declined
+//! → paid or failed (with a reason; a failed payment may be retried).
+//!
+//! Amounts are integer minor units ([`Money`]); "never negative" holds by
+//! type (`u64`), and a cash option may never undercut the statutory amount.
+//! The stream id is a UUID v5 of flight key and passenger id
+//! ([`compensation_id`]), so computing the same entitlement twice lands on the
+//! same stream and is refused there.
+mod events;
+pub mod invariants;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use uuid::Uuid;
+
+pub use events::*;
+
+use crate::domain::common::{FlightKey, Money, PassengerId, Settlement};
+use crate::domain::{Aggregate, Context};
+
+/// The explainable decisions of the compensation policy, embedded in
+/// `compensation.computed`.
+pub use decision::{CompensationDecision, Regime};
+
+mod decision;
+
+/// Namespace of compensation stream ids: UUID v5 of the URL namespace and
+/// `urn:crisisd:compensation`. Never change it: ids of stored streams depend on it.
+pub const COMPENSATION_NAMESPACE: Uuid = uuid::uuid!("10af4d52-5b36-57dc-8e8f-360d0d2cc3bd");
+
+/// The entitlement id of `passenger` on `flight`: UUID v5 of `<flight key>/<passenger id>`.
+pub fn compensation_id(flight: &FlightKey, passenger: &PassengerId) -> Uuid {
+    Uuid::new_v5(
+        &COMPENSATION_NAMESPACE,
+        format!("{flight}/{passenger}").as_bytes(),
+    )
+}
+
+/// The stream holding one entitlement: `compensation-<uuid>`.
+pub fn stream_name(compensation_id: Uuid) -> String {
+    format!("compensation-{compensation_id}")
+}
+
+/// A request to a compensation entitlement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompensationCommand {
+    /// Records what the policy decided the passenger is owed: every
+    /// applicable regime's decision, and the one the claim is paid under
+    /// (EU 261 art. 12: compensation under one regime is deducted from another,
+    /// so one governs the amount and the deadline).
+    ComputeEntitlement {
+        compensation_id: Uuid,
+        flight: FlightKey,
+        passenger: PassengerId,
+        incident_id: Option<Uuid>,
+        decisions: Vec<CompensationDecision>,
+        governing: Regime,
+    },
+    /// Puts options to the passenger (replacing an unanswered offer).
+    OfferCompensation { options: Vec<OfferOption> },
+    /// The passenger takes one offered option.
+    AcceptOffer { choice: OfferOption },
+    /// The passenger refuses the offer.
+    DeclineOffer { reason: String },
+    /// The accepted option was paid out.
+    RecordPayment { reference: String },
+    /// Paying the accepted option failed.
+    RecordPaymentFailure { reason: String },
+}
+
+/// A refused compensation command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompensationError {
+    #[error("the entitlement has not been computed")]
+    NotComputed,
+    #[error("the entitlement was already computed")]
+    AlreadyComputed,
+    #[error("the id must be the UUID v5 of flight and passenger ({expected})")]
+    IdMismatch { expected: Uuid },
+    #[error("the payment deadline lies before the computation")]
+    DeadlineBeforeComputation,
+    #[error("an entitlement needs at least one policy decision")]
+    NoDecision,
+    #[error("no decision of the governing regime {regime:?} was given")]
+    GoverningDecisionMissing { regime: Regime },
+    #[error("{regime:?} owes more in the same currency than the governing regime; it must govern")]
+    GoverningDecisionNotHighest { regime: Regime },
+    #[error("an offer is no longer possible in status {status:?}")]
+    OfferClosed { status: CompensationStatus },
+    #[error("an offer needs at least one option")]
+    NoOptions,
+    #[error("an offer option is worth nothing")]
+    ZeroOption,
+    #[error("a cash entitlement must be offered as cash (vouchers only in addition)")]
+    CashOptionRequired,
+    #[error("cash offered ({offered} minor units) is below the entitlement ({entitled})")]
+    CashBelowEntitlement { offered: u64, entitled: u64 },
+    #[error("cash must be offered in the entitlement's currency {expected}")]
+    CurrencyMismatch { expected: String },
+    #[error("no offer is waiting for the passenger's answer")]
+    NoOpenOffer,
+    #[error("the chosen option was not offered")]
+    ChoiceNotOffered,
+    #[error("a payment requires an accepted offer (or a failed payment to retry)")]
+    PaymentRequiresAcceptance,
+    #[error("{field} must not be empty")]
+    Required { field: &'static str },
+}
+
+/// Where an entitlement stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum CompensationStatus {
+    #[default]
+    None,
+    Computed,
+    Offered,
+    Accepted,
+    Declined,
+    Paid,
+    Failed,
+}
+
+/// The state of one compensation stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Compensation {
+    pub status: CompensationStatus,
+    pub computed: Option<CompensationComputed>,
+    pub options: Vec<OfferOption>,
+    pub choice: Option<OfferOption>,
+    pub failure_reason: Option<String>,
+    pub paid: Option<CompensationPaid>,
+}
+
+impl Compensation {
+    /// The final state the incident's close rule needs, once reached.
+    pub fn settlement(&self) -> Option<Settlement> {
+        match self.status {
+            CompensationStatus::Paid => Some(Settlement::Paid),
+            CompensationStatus::Declined => Some(Settlement::Declined),
+            CompensationStatus::Failed => Some(Settlement::Failed {
+                reason: self.failure_reason.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn entitled(&self) -> Money {
+        self.computed
+            .as_ref()
+            .expect("a computed entitlement")
+            .entitled
+    }
+
+    fn check_offer(&self, options: &[OfferOption]) -> Result<(), CompensationError> {
+        use CompensationStatus as S;
+        if !matches!(self.status, S::Computed | S::Offered) {
+            return Err(CompensationError::OfferClosed {
+                status: self.status,
+            });
+        }
+        if options.is_empty() {
+            return Err(CompensationError::NoOptions);
+        }
+        if options.iter().any(OfferOption::is_zero) {
+            return Err(CompensationError::ZeroOption);
+        }
+        let entitled = self.entitled();
+        let cash: Vec<Money> = options
+            .iter()
+            .filter_map(|o| match o {
+                OfferOption::Cash { amount } => Some(*amount),
+                _ => None,
+            })
+            .collect();
+        if entitled.amount_minor > 0 && cash.is_empty() {
+            return Err(CompensationError::CashOptionRequired);
+        }
+        for amount in cash {
+            if amount.currency != entitled.currency {
+                return Err(CompensationError::CurrencyMismatch {
+                    expected: entitled.currency.to_string(),
+                });
+            }
+            if amount.amount_minor < entitled.amount_minor {
+                let (offered, entitled) = (amount.amount_minor, entitled.amount_minor);
+                return Err(CompensationError::CashBelowEntitlement { offered, entitled });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn require_text(field: &'static str, text: &str) -> Result<(), CompensationError> {
+    if text.trim().is_empty() {
+        Err(CompensationError::Required { field })
+    } else {
+        Ok(())
+    }
+}
+
+impl Aggregate for Compensation {
+    type Command = CompensationCommand;
+    type Event = CompensationEvent;
+    type Error = CompensationError;
+
+    const AGGREGATE: &'static str = "compensation";
+
+    fn decide(
+        &self,
+        command: &CompensationCommand,
+        ctx: &Context,
+    ) -> Result<Vec<CompensationEvent>, CompensationError> {
+        use CompensationCommand as C;
+        use CompensationStatus as S;
+        let event = match (self.status, command) {
+            (S::None, C::ComputeEntitlement { .. }) => {
+                CompensationEvent::Computed(compute(command, ctx)?)
+            }
+            (_, C::ComputeEntitlement { .. }) => return Err(CompensationError::AlreadyComputed),
+            (S::None, _) => return Err(CompensationError::NotComputed),
+            (_, C::OfferCompensation { options }) => {
+                self.check_offer(options)?;
+                let offered = CompensationOffered {
+                    options: options.clone(),
+                    offered_by: ctx.actor.id.clone(),
+                    offered_at: ctx.now,
+                };
+                CompensationEvent::Offered(offered)
+            }
+            (S::Offered, C::AcceptOffer { choice }) => {
+                if !self.options.contains(choice) {
+                    return Err(CompensationError::ChoiceNotOffered);
+                }
+                CompensationEvent::Accepted(CompensationAccepted {
+                    choice: choice.clone(),
+                    accepted_at: ctx.now,
+                })
+            }
+            (S::Offered, C::DeclineOffer { reason }) => {
+                CompensationEvent::Declined(CompensationDeclined {
+                    reason: reason.clone(),
+                    declined_at: ctx.now,
+                })
+            }
+            (_, C::AcceptOffer { .. } | C::DeclineOffer { .. }) => {
+                return Err(CompensationError::NoOpenOffer);
+            }
+            (S::Accepted | S::Failed, C::RecordPayment { reference }) => {
+                require_text("reference", reference)?;
+                let deadline = self.computed.as_ref().expect("computed").payment_deadline;
+                CompensationEvent::Paid(CompensationPaid {
+                    paid: self
+                        .choice
+                        .clone()
+                        .expect("an accepted entitlement has a choice"),
+                    reference: reference.clone(),
+                    paid_at: ctx.now,
+                    late: ctx.now > deadline,
+                })
+            }
+            (S::Accepted, C::RecordPaymentFailure { reason }) => {
+                require_text("reason", reason)?;
+                CompensationEvent::Failed(CompensationFailed {
+                    reason: reason.clone(),
+                    failed_at: ctx.now,
+                })
+            }
+            (_, C::RecordPayment { .. } | C::RecordPaymentFailure { .. }) => {
+                return Err(CompensationError::PaymentRequiresAcceptance);
+            }
+        };
+        Ok(vec![event])
+    }
+
+    fn evolve(mut self, event: &CompensationEvent) -> Self {
+        use CompensationStatus as S;
+        match event {
+            CompensationEvent::Computed(e) => {
+                self.computed = Some(e.clone());
+                self.status = S::Computed;
+            }
+            CompensationEvent::Offered(e) => {
+                self.options = e.options.clone();
+                self.status = S::Offered;
+            }
+            CompensationEvent::Accepted(e) => {
+                self.choice = Some(e.choice.clone());
+                self.status = S::Accepted;
+            }
+            CompensationEvent::Declined(_) => self.status = S::Declined,
+            CompensationEvent::Paid(e) => {
+                self.paid = Some(e.clone());
+                self.status = S::Paid;
+            }
+            CompensationEvent::Failed(e) => {
+                self.failure_reason = Some(e.reason.clone());
+                self.status = S::Failed;
+            }
+        }
+        self
+    }
+}
+
+fn compute(
+    command: &CompensationCommand,
+    ctx: &Context,
+) -> Result<CompensationComputed, CompensationError> {
+    let CompensationCommand::ComputeEntitlement {
+        compensation_id: id,
+        flight,
+        passenger,
+        incident_id,
+        decisions,
+        governing,
+    } = command
+    else {
+        unreachable!("compute is only called with ComputeEntitlement")
+    };
+    let expected = compensation_id(flight, passenger);
+    if *id != expected {
+        return Err(CompensationError::IdMismatch { expected });
+    }
+    let governing_decision = governing_decision(decisions, *governing)?;
+    let (entitled, payment_deadline) = (
+        governing_decision.entitled(),
+        governing_decision.payment_deadline,
+    );
+    if payment_deadline < ctx.now {
+        return Err(CompensationError::DeadlineBeforeComputation);
+    }
+    Ok(CompensationComputed {
+        compensation_id: *id,
+        flight: flight.clone(),
+        passenger: passenger.clone(),
+        incident_id: *incident_id,
+        decisions: decisions.clone(),
+        governing: *governing,
+        entitled,
+        payment_deadline,
+        computed_at: ctx.now,
+    })
+}
+
+/// The decision of the governing regime, refused when absent or when another
+/// regime owes more cash in the same currency (the passenger may claim the
+/// higher amount; amounts in different currencies are not compared here).
+fn governing_decision(
+    decisions: &[CompensationDecision],
+    governing: Regime,
+) -> Result<&CompensationDecision, CompensationError> {
+    if decisions.is_empty() {
+        return Err(CompensationError::NoDecision);
+    }
+    let chosen = decisions
+        .iter()
+        .find(|d| d.regime == governing)
+        .ok_or(CompensationError::GoverningDecisionMissing { regime: governing })?;
+    let entitled = chosen.entitled();
+    let higher = decisions.iter().find(|d| {
+        let owed = d.entitled();
+        owed.currency == entitled.currency && owed.amount_minor > entitled.amount_minor
+    });
+    match higher {
+        Some(d) => Err(CompensationError::GoverningDecisionNotHighest { regime: d.regime }),
+        None => Ok(chosen),
+    }
+}

@@ -1,0 +1,41 @@
+//! What agents, supervisors and the customer's answers ask of a complaint.
+
+use std::collections::BTreeSet;
+
+use uuid::Uuid;
+
+use super::events::{Department, RemedySought};
+use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
+
+/// A request to a complaint; `decide` answers with events or a refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ComplaintCommand {
+    /// Registers a new complaint.
+    ReceiveComplaint {
+        complaint_id: Uuid,
+        channel: Channel,
+        passenger: PassengerId,
+        tier: Tier,
+        category: Category,
+        remedy_sought: RemedySought,
+        description: PersonalData<String>,
+        incident_id: Option<Uuid>,
+    },
+    /// Answers the customer with an apology (the first response).
+    AcknowledgeComplaint { apology: String },
+    /// Hands the complaint to one or more departments.
+    RouteComplaint { departments: BTreeSet<Department> },
+    /// Tells the customer how handling progresses.
+    SendProgressUpdate { message: String },
+    /// Proposes a resolution to the customer.
+    ProposeResolution {
+        resolution: String,
+        compensation_id: Option<Uuid>,
+    },
+    /// The customer accepts the proposal: the complaint closes.
+    ConfirmSatisfaction { comment: String },
+    /// The customer rejects the proposal: the complaint reopens.
+    ReportDissatisfaction { reason: String },
+    /// Hands the complaint to a supervisor.
+    EscalateToSupervisor { supervisor: String, reason: String },
+}

@@ -1,0 +1,191 @@
+//! `decide` for complaints: the received → acknowledged → routed → proposed →
+//! closed / reopened loop, with KPI durations computed from `Context::now`.
+
+use chrono::{DateTime, Utc};
+
+use super::command::ComplaintCommand as C;
+use super::error::ComplaintError as Error;
+use super::events::*;
+use super::state::{Complaint, ComplaintStatus as S};
+use crate::domain::Context;
+
+type Decision = Result<Vec<ComplaintEvent>, Error>;
+
+/// The events `command` produces on `state`, or the rule it breaks.
+pub(super) fn decide(state: &Complaint, command: &C, ctx: &Context) -> Decision {
+    match (state.status, command) {
+        (S::None, C::ReceiveComplaint { .. }) => receive(command, ctx),
+        (_, C::ReceiveComplaint { .. }) => Err(Error::AlreadyReceived),
+        (S::None, _) => Err(Error::NotReceived),
+        (S::Closed, _) => Err(Error::ComplaintClosed),
+        (_, C::AcknowledgeComplaint { apology }) => acknowledge(state, apology, ctx),
+        (_, C::RouteComplaint { departments }) => route(state, departments, ctx),
+        (_, C::SendProgressUpdate { message }) => progress(state, message, ctx),
+        (
+            _,
+            C::ProposeResolution {
+                resolution,
+                compensation_id,
+            },
+        ) => propose(state, resolution, *compensation_id, ctx),
+        (_, C::ConfirmSatisfaction { comment }) => close(state, comment, ctx),
+        (_, C::ReportDissatisfaction { reason }) => reopen(state, reason, ctx),
+        (_, C::EscalateToSupervisor { supervisor, reason }) => {
+            escalate(state, supervisor, reason, ctx)
+        }
+    }
+}
+
+fn require_text(field: &'static str, text: &str) -> Result<(), Error> {
+    if text.trim().is_empty() {
+        Err(Error::Required { field })
+    } else {
+        Ok(())
+    }
+}
+
+/// Whole seconds since receipt; zero if a skewed clock puts `now` earlier.
+fn secs_since_receipt(state: &Complaint, now: DateTime<Utc>) -> u64 {
+    let received_at = state
+        .received
+        .as_ref()
+        .expect("a received complaint has its receipt")
+        .received_at;
+    u64::try_from((now - received_at).num_seconds()).unwrap_or(0)
+}
+
+fn receive(command: &C, ctx: &Context) -> Decision {
+    let C::ReceiveComplaint {
+        complaint_id,
+        channel,
+        passenger,
+        tier,
+        category,
+        remedy_sought,
+        description,
+        incident_id,
+    } = command
+    else {
+        unreachable!("receive is only called with ReceiveComplaint")
+    };
+    require_text("passenger", &passenger.0)?;
+    Ok(vec![ComplaintEvent::Received(ComplaintReceived {
+        complaint_id: *complaint_id,
+        channel: *channel,
+        passenger: passenger.clone(),
+        tier: *tier,
+        category: *category,
+        remedy_sought: *remedy_sought,
+        description: description.clone(),
+        incident_id: *incident_id,
+        received_at: ctx.now,
+    })])
+}
+
+fn acknowledge(state: &Complaint, apology: &str, ctx: &Context) -> Decision {
+    if state.status != S::Received {
+        return Err(Error::AlreadyAcknowledged);
+    }
+    require_text("apology", apology)?;
+    Ok(vec![ComplaintEvent::Acknowledged(ComplaintAcknowledged {
+        apology: apology.to_owned(),
+        acknowledged_by: ctx.actor.id.clone(),
+        acknowledged_at: ctx.now,
+        first_response_secs: secs_since_receipt(state, ctx.now),
+    })])
+}
+
+fn route(
+    state: &Complaint,
+    departments: &std::collections::BTreeSet<Department>,
+    ctx: &Context,
+) -> Decision {
+    match state.status {
+        S::Received => return Err(Error::RoutingRequiresAcknowledgement),
+        S::ResolutionProposed => return Err(Error::ResolutionAlreadyPending),
+        _ => {}
+    }
+    if departments.is_empty() {
+        return Err(Error::NoDepartment);
+    }
+    let routed = ComplaintRouted {
+        departments: departments.clone(),
+        routed_by: ctx.actor.id.clone(),
+        routed_at: ctx.now,
+    };
+    Ok(vec![ComplaintEvent::Routed(routed)])
+}
+
+fn progress(state: &Complaint, message: &str, ctx: &Context) -> Decision {
+    if matches!(state.status, S::Received | S::Acknowledged) {
+        return Err(Error::UpdateRequiresRouting {
+            status: state.status,
+        });
+    }
+    require_text("message", message)?;
+    let update = ProgressUpdated {
+        message: message.to_owned(),
+        sent_by: ctx.actor.id.clone(),
+        sent_at: ctx.now,
+    };
+    Ok(vec![ComplaintEvent::ProgressUpdated(update)])
+}
+
+fn propose(
+    state: &Complaint,
+    resolution: &str,
+    compensation_id: Option<uuid::Uuid>,
+    ctx: &Context,
+) -> Decision {
+    match state.status {
+        S::Routed | S::Reopened => {}
+        S::ResolutionProposed => return Err(Error::ResolutionAlreadyPending),
+        status => return Err(Error::ResolutionRequiresRouting { status }),
+    }
+    require_text("resolution", resolution)?;
+    Ok(vec![ComplaintEvent::ResolutionProposed(
+        ResolutionProposed {
+            proposal: state.proposals + 1,
+            resolution: resolution.to_owned(),
+            compensation_id,
+            proposed_by: ctx.actor.id.clone(),
+            proposed_at: ctx.now,
+        },
+    )])
+}
+
+fn close(state: &Complaint, comment: &str, ctx: &Context) -> Decision {
+    if state.status != S::ResolutionProposed {
+        return Err(Error::NoResolutionPending);
+    }
+    Ok(vec![ComplaintEvent::Closed(ComplaintClosed {
+        comment: comment.to_owned(),
+        closed_at: ctx.now,
+        handling_secs: secs_since_receipt(state, ctx.now),
+    })])
+}
+
+fn reopen(state: &Complaint, reason: &str, ctx: &Context) -> Decision {
+    if state.status != S::ResolutionProposed {
+        return Err(Error::NoResolutionPending);
+    }
+    require_text("reason", reason)?;
+    Ok(vec![ComplaintEvent::Reopened(ComplaintReopened {
+        reason: reason.to_owned(),
+        reopened_at: ctx.now,
+    })])
+}
+
+fn escalate(state: &Complaint, supervisor: &str, reason: &str, ctx: &Context) -> Decision {
+    if state.escalated_to.is_some() {
+        return Err(Error::AlreadyEscalated);
+    }
+    require_text("supervisor", supervisor)?;
+    require_text("reason", reason)?;
+    Ok(vec![ComplaintEvent::Escalated(ComplaintEscalated {
+        supervisor: supervisor.to_owned(),
+        reason: reason.to_owned(),
+        escalated_by: ctx.actor.id.clone(),
+        escalated_at: ctx.now,
+    })])
+}

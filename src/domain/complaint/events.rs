@@ -1,0 +1,131 @@
+//! The facts of a complaint's life and the value types they carry.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
+use crate::domain::event::domain_events;
+
+/// What the customer asks for.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RemedySought {
+    Apology,
+    Refund,
+    Compensation,
+    Rebooking,
+    Reimbursement,
+    BaggageTrace,
+    Other,
+}
+
+/// A department a complaint can be routed to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Department {
+    CustomerCare,
+    Baggage,
+    Refunds,
+    FlightOperations,
+    GroundHandling,
+    Loyalty,
+    Legal,
+}
+
+/// `complaint.received`: the complaint exists, the clock for SLAs starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ComplaintReceived {
+    pub complaint_id: Uuid,
+    pub channel: Channel,
+    pub passenger: PassengerId,
+    pub tier: Tier,
+    pub category: Category,
+    pub remedy_sought: RemedySought,
+    /// The customer's own words: personal data.
+    pub description: PersonalData<String>,
+    pub incident_id: Option<Uuid>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// `complaint.acknowledged`: the apology and the first-response time (KPI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ComplaintAcknowledged {
+    pub apology: String,
+    pub acknowledged_by: String,
+    pub acknowledged_at: DateTime<Utc>,
+    /// Seconds from receipt to this acknowledgement (never negative).
+    pub first_response_secs: u64,
+}
+
+/// `complaint.routed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ComplaintRouted {
+    pub departments: BTreeSet<Department>,
+    pub routed_by: String,
+    pub routed_at: DateTime<Utc>,
+}
+
+/// `complaint.progress_updated`: a progress message sent to the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProgressUpdated {
+    pub message: String,
+    pub sent_by: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// `complaint.resolution_proposed`: proposal 1 is the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResolutionProposed {
+    pub proposal: u32,
+    pub resolution: String,
+    pub compensation_id: Option<Uuid>,
+    pub proposed_by: String,
+    pub proposed_at: DateTime<Utc>,
+}
+
+/// `complaint.closed`: the customer is satisfied; carries the handling time (KPI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ComplaintClosed {
+    pub comment: String,
+    pub closed_at: DateTime<Utc>,
+    /// Seconds from receipt to closing (never negative).
+    pub handling_secs: u64,
+}
+
+/// `complaint.reopened`: the customer is not satisfied with the proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ComplaintReopened {
+    pub reason: String,
+    pub reopened_at: DateTime<Utc>,
+}
+
+/// `complaint.escalated`: a supervisor takes over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ComplaintEscalated {
+    pub supervisor: String,
+    pub reason: String,
+    pub escalated_by: String,
+    pub escalated_at: DateTime<Utc>,
+}
+
+domain_events! {
+    /// Every fact a complaint stream holds.
+    pub enum ComplaintEvent {
+        Received(ComplaintReceived) = "complaint.received",
+        Acknowledged(ComplaintAcknowledged) = "complaint.acknowledged",
+        Routed(ComplaintRouted) = "complaint.routed",
+        ProgressUpdated(ProgressUpdated) = "complaint.progress_updated",
+        ResolutionProposed(ResolutionProposed) = "complaint.resolution_proposed",
+        Closed(ComplaintClosed) = "complaint.closed",
+        Reopened(ComplaintReopened) = "complaint.reopened",
+        Escalated(ComplaintEscalated) = "complaint.escalated",
+    }
+}

@@ -1,0 +1,50 @@
+//! The complaint aggregate: one passenger's complaint, looping
+//! received → acknowledged (apology) → routed → progress updates → resolution
+//! proposed → closed (customer satisfied) or reopened (not satisfied) → … until
+//! satisfied; a supervisor may take over at any open point.
+//!
+//! Events carry the timestamps and durations KPIs need (first response,
+//! handling time), so read models never re-derive them from envelopes.
+mod command;
+mod decide;
+mod error;
+mod events;
+pub mod invariants;
+mod state;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+pub use command::ComplaintCommand;
+pub use error::ComplaintError;
+pub use events::*;
+pub use state::{Complaint, ComplaintStatus};
+
+use crate::domain::{Aggregate, Context};
+
+/// The stream holding one complaint: `complaint-<uuid>`.
+pub fn stream_name(complaint_id: uuid::Uuid) -> String {
+    format!("complaint-{complaint_id}")
+}
+
+impl Aggregate for Complaint {
+    type Command = ComplaintCommand;
+    type Event = ComplaintEvent;
+    type Error = ComplaintError;
+
+    const AGGREGATE: &'static str = "complaint";
+
+    fn decide(
+        &self,
+        command: &ComplaintCommand,
+        ctx: &Context,
+    ) -> Result<Vec<ComplaintEvent>, ComplaintError> {
+        decide::decide(self, command, ctx)
+    }
+
+    fn evolve(self, event: &ComplaintEvent) -> Self {
+        self.apply(event)
+    }
+}

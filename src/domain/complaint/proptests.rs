@@ -1,0 +1,60 @@
+//! Property tests: random command sequences never produce an impossible
+//! complaint, every event round-trips, and replay rebuilds the same state.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, Tier};
+use crate::domain::testing::{ctx_at, id};
+use crate::domain::{Aggregate, DomainEvent};
+
+use ComplaintCommand as C;
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![3 => Just("text".to_owned()), 1 => Just(String::new())]
+}
+
+fn command() -> impl Strategy<Value = C> {
+    let department = prop_oneof![Just(Department::Baggage), Just(Department::Refunds)];
+    prop_oneof![
+        1 => Just(C::ReceiveComplaint {
+            complaint_id: id(1), channel: Channel::Web, passenger: PassengerId("P1".into()), tier: Tier::Silver,
+            category: Category::Delay, remedy_sought: RemedySought::Compensation,
+            description: PersonalData("late".into()), incident_id: None,
+        }),
+        2 => text().prop_map(|apology| C::AcknowledgeComplaint { apology }),
+        2 => proptest::collection::btree_set(department, 0..2).prop_map(|departments| C::RouteComplaint { departments }),
+        1 => text().prop_map(|message| C::SendProgressUpdate { message }),
+        3 => text().prop_map(|resolution| C::ProposeResolution { resolution, compensation_id: None }),
+        1 => text().prop_map(|comment| C::ConfirmSatisfaction { comment }),
+        3 => text().prop_map(|reason| C::ReportDissatisfaction { reason }),
+        1 => (text(), text()).prop_map(|(supervisor, reason)| C::EscalateToSupervisor { supervisor, reason }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_commands_keep_complaints_possible_and_replayable(
+        commands in proptest::collection::vec((command(), 0i64..30), 1..60)
+    ) {
+        let mut state = Complaint::default();
+        let mut log = Vec::new();
+        let mut minute = 0;
+        for (command, step) in &commands {
+            minute += step;
+            let Ok(events) = state.decide(command, &ctx_at(Role::Agent, minute)) else { continue };
+            for event in events {
+                state = state.evolve(&event);
+                let broken = invariants::violations(&state);
+                prop_assert!(broken.is_empty(), "after {command:?}: {broken:?}");
+                let decoded = ComplaintEvent::from_data(event.event_type(), 1, &event.to_data().to_string());
+                prop_assert_eq!(decoded.as_ref(), Ok(&event));
+                log.push(event);
+            }
+        }
+        let replayed = log.iter().fold(Complaint::default(), |s, e| s.evolve(e));
+        prop_assert_eq!(replayed, state);
+    }
+}

@@ -1,0 +1,91 @@
+//! The complaint as rebuilt from its events, and `evolve`.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::events::*;
+use crate::domain::common::{PassengerId, Tier};
+
+/// Where a complaint is in its loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum ComplaintStatus {
+    /// Not received yet (no events).
+    #[default]
+    None,
+    Received,
+    Acknowledged,
+    Routed,
+    ResolutionProposed,
+    Reopened,
+    Closed,
+}
+
+/// The state of one complaint stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Complaint {
+    pub status: ComplaintStatus,
+    /// The `complaint.received` fact, kept whole.
+    pub received: Option<ComplaintReceived>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub departments: BTreeSet<Department>,
+    pub progress_updates: u32,
+    pub proposals: u32,
+    pub reopened_count: u32,
+    pub escalated_to: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl Complaint {
+    /// The complaint's id, once received.
+    pub fn id(&self) -> Option<Uuid> {
+        self.received.as_ref().map(|r| r.complaint_id)
+    }
+
+    /// Who complained, once received.
+    pub fn passenger(&self) -> Option<&PassengerId> {
+        self.received.as_ref().map(|r| &r.passenger)
+    }
+
+    /// The passenger's tier when the complaint arrived (sets its SLA).
+    pub fn tier(&self) -> Option<Tier> {
+        self.received.as_ref().map(|r| r.tier)
+    }
+
+    /// Applies one fact. Never fails, never decides.
+    pub(super) fn apply(mut self, event: &ComplaintEvent) -> Self {
+        use ComplaintEvent as E;
+        match event {
+            E::Received(e) => {
+                self.received = Some(e.clone());
+                self.status = ComplaintStatus::Received;
+            }
+            E::Acknowledged(e) => {
+                self.acknowledged_at = Some(e.acknowledged_at);
+                self.status = ComplaintStatus::Acknowledged;
+            }
+            E::Routed(e) => {
+                self.departments.extend(e.departments.iter().copied());
+                if self.status == ComplaintStatus::Acknowledged {
+                    self.status = ComplaintStatus::Routed;
+                }
+            }
+            E::ProgressUpdated(_) => self.progress_updates += 1,
+            E::ResolutionProposed(e) => {
+                self.proposals = e.proposal;
+                self.status = ComplaintStatus::ResolutionProposed;
+            }
+            E::Closed(e) => {
+                self.closed_at = Some(e.closed_at);
+                self.status = ComplaintStatus::Closed;
+            }
+            E::Reopened(_) => {
+                self.reopened_count += 1;
+                self.status = ComplaintStatus::Reopened;
+            }
+            E::Escalated(e) => self.escalated_to = Some(e.supervisor.clone()),
+        }
+        self
+    }
+}

@@ -1,0 +1,365 @@
+//! Given events / when command / then events (or the refusal) for every complaint command.
+
+use super::*;
+use crate::domain::Aggregate;
+use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, Tier};
+use crate::domain::event::assert_round_trip;
+use crate::domain::testing::{at, ctx_at, id};
+
+use ComplaintCommand as C;
+use ComplaintError as Err_;
+use ComplaintEvent as E;
+
+fn given(events: &[E]) -> Complaint {
+    events
+        .iter()
+        .fold(Complaint::default(), |state, event| state.evolve(event))
+}
+
+/// Decides as an agent at minute 90 and checks every produced event round-trips.
+fn when(events: &[E], command: C) -> Result<Vec<E>, ComplaintError> {
+    let result = given(events).decide(&command, &ctx_at(Role::Agent, 90));
+    for event in result.iter().flatten() {
+        assert_round_trip(event);
+    }
+    result
+}
+
+fn receive_command() -> C {
+    C::ReceiveComplaint {
+        complaint_id: id(1),
+        channel: Channel::Email,
+        passenger: PassengerId("P1".into()),
+        tier: Tier::Gold,
+        category: Category::BaggageLost,
+        remedy_sought: RemedySought::BaggageTrace,
+        description: PersonalData("my bag with my passport is gone".into()),
+        incident_id: Some(id(9)),
+    }
+}
+
+fn received() -> Vec<E> {
+    let ComplaintEvent::Received(mut event) = given(&[])
+        .decide(&receive_command(), &ctx_at(Role::Agent, 0))
+        .unwrap()[0]
+        .clone()
+    else {
+        unreachable!()
+    };
+    event.received_at = at(0);
+    vec![E::Received(event)]
+}
+
+fn acknowledged() -> Vec<E> {
+    let mut events = received();
+    events.push(E::Acknowledged(ComplaintAcknowledged {
+        apology: "We are sorry".into(),
+        acknowledged_by: "agent-1".into(),
+        acknowledged_at: at(10),
+        first_response_secs: 600,
+    }));
+    events
+}
+
+fn routed() -> Vec<E> {
+    let mut events = acknowledged();
+    events.push(E::Routed(ComplaintRouted {
+        departments: [Department::Baggage].into(),
+        routed_by: "agent-1".into(),
+        routed_at: at(20),
+    }));
+    events
+}
+
+fn proposed() -> Vec<E> {
+    let mut events = routed();
+    events.push(E::ResolutionProposed(ResolutionProposed {
+        proposal: 1,
+        resolution: "bag delivered tomorrow".into(),
+        compensation_id: None,
+        proposed_by: "agent-1".into(),
+        proposed_at: at(60),
+    }));
+    events
+}
+
+fn reopened() -> Vec<E> {
+    let mut events = proposed();
+    events.push(E::Reopened(ComplaintReopened {
+        reason: "too late".into(),
+        reopened_at: at(70),
+    }));
+    events
+}
+
+fn closed() -> Vec<E> {
+    let mut events = proposed();
+    events.push(E::Closed(ComplaintClosed {
+        comment: String::new(),
+        closed_at: at(80),
+        handling_secs: 4800,
+    }));
+    events
+}
+
+#[test]
+fn receive_complaint() {
+    let events = when(&[], receive_command()).unwrap();
+    let E::Received(received_event) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (received_event.received_at, received_event.tier),
+        (at(90), Tier::Gold)
+    );
+    assert_eq!(
+        when(&received(), receive_command()),
+        Err(Err_::AlreadyReceived)
+    );
+    assert_eq!(
+        when(
+            &[],
+            C::AcknowledgeComplaint {
+                apology: "x".into()
+            }
+        ),
+        Err(Err_::NotReceived)
+    );
+}
+
+#[test]
+fn received_complaint_debug_hides_the_customers_words() {
+    let debug = format!("{:?}", received());
+    assert!(
+        !debug.contains("passport"),
+        "personal data leaked into Debug: {debug}"
+    );
+}
+
+#[test]
+fn acknowledge_complaint_records_first_response_time() {
+    let events = when(
+        &received(),
+        C::AcknowledgeComplaint {
+            apology: "Sorry".into(),
+        },
+    )
+    .unwrap();
+    let E::Acknowledged(ack) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (
+            ack.first_response_secs,
+            ack.acknowledged_at,
+            ack.acknowledged_by.as_str()
+        ),
+        (5400, at(90), "agent-1")
+    );
+    assert_eq!(
+        when(
+            &acknowledged(),
+            C::AcknowledgeComplaint {
+                apology: "Sorry".into()
+            }
+        ),
+        Err(Err_::AlreadyAcknowledged)
+    );
+    assert_eq!(
+        when(
+            &received(),
+            C::AcknowledgeComplaint {
+                apology: " ".into()
+            }
+        ),
+        Err(Err_::Required { field: "apology" })
+    );
+}
+
+#[test]
+fn route_complaint() {
+    let route = |departments: &[Department]| C::RouteComplaint {
+        departments: departments.iter().copied().collect(),
+    };
+    let events = when(
+        &acknowledged(),
+        route(&[Department::Baggage, Department::Refunds]),
+    )
+    .unwrap();
+    assert_eq!(
+        given(&acknowledged()).evolve(&events[0]).status,
+        ComplaintStatus::Routed
+    );
+    assert_eq!(
+        when(&received(), route(&[Department::Baggage])),
+        Err(Err_::RoutingRequiresAcknowledgement)
+    );
+    assert_eq!(when(&acknowledged(), route(&[])), Err(Err_::NoDepartment));
+    assert_eq!(
+        when(&proposed(), route(&[Department::Legal])),
+        Err(Err_::ResolutionAlreadyPending)
+    );
+    assert!(
+        when(&reopened(), route(&[Department::Legal])).is_ok(),
+        "a reopened complaint can be rerouted"
+    );
+}
+
+#[test]
+fn send_progress_update() {
+    let update = || C::SendProgressUpdate {
+        message: "bag found in MUC".into(),
+    };
+    assert!(
+        matches!(&when(&routed(), update()).unwrap()[..], [E::ProgressUpdated(ProgressUpdated { sent_at, .. })] if *sent_at == at(90))
+    );
+    let refused = when(&acknowledged(), update());
+    assert_eq!(
+        refused,
+        Err(Err_::UpdateRequiresRouting {
+            status: ComplaintStatus::Acknowledged
+        })
+    );
+    assert_eq!(when(&closed(), update()), Err(Err_::ComplaintClosed));
+}
+
+#[test]
+fn propose_resolution() {
+    let propose = || C::ProposeResolution {
+        resolution: "voucher".into(),
+        compensation_id: Some(id(40)),
+    };
+    let events = when(&routed(), propose()).unwrap();
+    assert!(matches!(
+        &events[..],
+        [E::ResolutionProposed(ResolutionProposed {
+            proposal: 1,
+            ..
+        })]
+    ));
+    let again = when(&reopened(), propose()).unwrap();
+    assert!(matches!(
+        &again[..],
+        [E::ResolutionProposed(ResolutionProposed {
+            proposal: 2,
+            ..
+        })]
+    ));
+    assert_eq!(
+        when(&proposed(), propose()),
+        Err(Err_::ResolutionAlreadyPending)
+    );
+    let early = when(&acknowledged(), propose());
+    assert_eq!(
+        early,
+        Err(Err_::ResolutionRequiresRouting {
+            status: ComplaintStatus::Acknowledged
+        })
+    );
+}
+
+#[test]
+fn confirm_satisfaction_closes_with_handling_time() {
+    let events = when(
+        &proposed(),
+        C::ConfirmSatisfaction {
+            comment: "thanks".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![E::Closed(ComplaintClosed {
+            comment: "thanks".into(),
+            closed_at: at(90),
+            handling_secs: 5400
+        })]
+    );
+    assert_eq!(
+        when(
+            &routed(),
+            C::ConfirmSatisfaction {
+                comment: String::new()
+            }
+        ),
+        Err(Err_::NoResolutionPending)
+    );
+    assert_eq!(
+        when(
+            &closed(),
+            C::ConfirmSatisfaction {
+                comment: String::new()
+            }
+        ),
+        Err(Err_::ComplaintClosed)
+    );
+}
+
+#[test]
+fn report_dissatisfaction_reopens() {
+    let events = when(
+        &proposed(),
+        C::ReportDissatisfaction {
+            reason: "not enough".into(),
+        },
+    )
+    .unwrap();
+    let state = given(&proposed()).evolve(&events[0]);
+    assert_eq!(
+        (state.status, state.reopened_count),
+        (ComplaintStatus::Reopened, 1)
+    );
+    assert_eq!(
+        when(&reopened(), C::ReportDissatisfaction { reason: "x".into() }),
+        Err(Err_::NoResolutionPending)
+    );
+    assert_eq!(
+        when(&proposed(), C::ReportDissatisfaction { reason: "".into() }),
+        Err(Err_::Required { field: "reason" })
+    );
+}
+
+#[test]
+fn escalate_to_supervisor() {
+    let escalate = || C::EscalateToSupervisor {
+        supervisor: "sup-1".into(),
+        reason: "third reopening".into(),
+    };
+    let events = when(&reopened(), escalate()).unwrap();
+    let state = given(&reopened()).evolve(&events[0]);
+    assert_eq!(state.escalated_to.as_deref(), Some("sup-1"));
+    assert_eq!(
+        state.status,
+        ComplaintStatus::Reopened,
+        "the loop continues under the supervisor"
+    );
+    assert_eq!(
+        when(&with_escalation(), escalate()),
+        Err(Err_::AlreadyEscalated)
+    );
+    assert_eq!(when(&closed(), escalate()), Err(Err_::ComplaintClosed));
+}
+
+fn with_escalation() -> Vec<E> {
+    let mut events = received();
+    events.push(E::Escalated(ComplaintEscalated {
+        supervisor: "sup-1".into(),
+        reason: "r".into(),
+        escalated_by: "agent-1".into(),
+        escalated_at: at(5),
+    }));
+    events
+}
+
+#[test]
+fn stream_name_and_event_types_use_the_aggregate_token() {
+    assert_eq!(
+        stream_name(id(1)),
+        "complaint-00000000-0000-0000-0000-000000000001"
+    );
+    assert!(
+        ComplaintEvent::EVENT_TYPES
+            .iter()
+            .all(|t| t.starts_with("complaint."))
+    );
+}

@@ -1,0 +1,51 @@
+//! The incident aggregate: one crisis moving through the pipeline
+//! monitor → assess → plan → execute → follow_up → review → closed.
+//!
+//! `decide` enforces the exit criteria of each stage (approved plans before
+//! execution, every contact answered before follow-up, lessons, owned
+//! improvements and settled compensations before closing); `evolve` applies facts.
+mod command;
+mod decide;
+mod error;
+mod events;
+pub mod invariants;
+mod state;
+mod values;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+pub use command::*;
+pub use error::IncidentError;
+pub use events::*;
+pub use state::{CompensationLink, Incident};
+pub use values::*;
+
+use crate::domain::{Aggregate, Context};
+
+/// The stream holding one incident: `incident-<uuid>`.
+pub fn stream_name(incident_id: uuid::Uuid) -> String {
+    format!("incident-{incident_id}")
+}
+
+impl Aggregate for Incident {
+    type Command = IncidentCommand;
+    type Event = IncidentEvent;
+    type Error = IncidentError;
+
+    const AGGREGATE: &'static str = "incident";
+
+    fn decide(
+        &self,
+        command: &IncidentCommand,
+        ctx: &Context,
+    ) -> Result<Vec<IncidentEvent>, IncidentError> {
+        decide::decide(self, command, ctx)
+    }
+
+    fn evolve(self, event: &IncidentEvent) -> Self {
+        self.apply(event)
+    }
+}

@@ -1,0 +1,457 @@
+//! The passenger aggregate: loyalty tier, contact details and contact consent.
+//!
+//! Contact details are personal data: every such field is a
+//! [`PersonalData`] (its `Debug` prints `<redacted>` and its JSON Schema
+//! carries `"x-personal-data": true`), so HTTP code can redact them for
+//! auditors and logs never show them. Refusals never quote the values either.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::common::{PassengerId, PersonalData, Tier};
+use crate::domain::event::domain_events;
+use crate::domain::{Aggregate, Context};
+
+/// How a passenger can be reached. Every field but the language is personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ContactDetails {
+    pub name: PersonalData<String>,
+    pub email: Option<PersonalData<String>>,
+    pub phone: Option<PersonalData<String>>,
+    /// BCP 47 language tag for messages (e.g. `de-DE`); not personal on its own.
+    pub language: Option<String>,
+}
+
+/// Which channels the passenger agreed to be contacted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ContactConsent {
+    pub email: bool,
+    pub sms: bool,
+    pub phone: bool,
+    pub app_push: bool,
+}
+
+/// A request to a passenger record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PassengerCommand {
+    /// Creates the record.
+    RegisterPassenger {
+        passenger_id: PassengerId,
+        tier: Tier,
+        contact: ContactDetails,
+        consent: ContactConsent,
+    },
+    /// Moves the passenger to another loyalty tier.
+    ChangeTier { tier: Tier },
+    /// Replaces the contact details.
+    UpdateContactDetails { contact: ContactDetails },
+    /// Replaces the contact consent.
+    ChangeConsent { consent: ContactConsent },
+}
+
+/// `passenger.registered`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PassengerRegistered {
+    pub passenger_id: PassengerId,
+    pub tier: Tier,
+    pub contact: ContactDetails,
+    pub consent: ContactConsent,
+}
+
+/// `passenger.tier_changed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TierChanged {
+    pub from: Tier,
+    pub to: Tier,
+}
+
+/// `passenger.contact_details_updated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactDetailsUpdated {
+    pub contact: ContactDetails,
+}
+
+/// `passenger.consent_changed`: when the consent was given or withdrawn matters legally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConsentChanged {
+    pub consent: ContactConsent,
+    pub changed_at: DateTime<Utc>,
+}
+
+domain_events! {
+    /// Every fact a passenger stream holds.
+    pub enum PassengerEvent {
+        Registered(PassengerRegistered) = "passenger.registered",
+        TierChanged(TierChanged) = "passenger.tier_changed",
+        ContactDetailsUpdated(ContactDetailsUpdated) = "passenger.contact_details_updated",
+        ConsentChanged(ConsentChanged) = "passenger.consent_changed",
+    }
+}
+
+/// A refused passenger command. Messages never contain personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PassengerError {
+    #[error("the passenger is not registered")]
+    NotRegistered,
+    #[error("the passenger is already registered")]
+    AlreadyRegistered,
+    #[error("the passenger id must not be empty")]
+    IdRequired,
+    #[error("the contact details need a name")]
+    NameRequired,
+    #[error("the e-mail address is not of the form local@domain")]
+    InvalidEmail,
+    #[error("the passenger already has tier {tier:?}")]
+    TierUnchanged { tier: Tier },
+    #[error("consent for a channel needs contact details for it: {channel}")]
+    ConsentWithoutContact { channel: &'static str },
+}
+
+/// The state of one passenger stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Passenger {
+    pub id: Option<PassengerId>,
+    pub tier: Option<Tier>,
+    pub contact: ContactDetails,
+    pub consent: ContactConsent,
+}
+
+/// The stream holding one passenger: `passenger-<id>`.
+pub fn stream_name(passenger_id: &PassengerId) -> String {
+    format!("passenger-{passenger_id}")
+}
+
+fn validate_contact(contact: &ContactDetails) -> Result<(), PassengerError> {
+    if contact.name.expose().trim().is_empty() {
+        return Err(PassengerError::NameRequired);
+    }
+    let email_ok = contact.email.as_ref().is_none_or(|email| {
+        let (local, domain) = email.expose().split_once('@').unwrap_or_default();
+        !local.is_empty() && domain.contains('.') && !email.expose().contains(char::is_whitespace)
+    });
+    if email_ok {
+        Ok(())
+    } else {
+        Err(PassengerError::InvalidEmail)
+    }
+}
+
+/// Consent for e-mail needs an address; for SMS and phone calls a number.
+fn validate_consent(
+    contact: &ContactDetails,
+    consent: &ContactConsent,
+) -> Result<(), PassengerError> {
+    let channel = if consent.email && contact.email.is_none() {
+        "email"
+    } else if (consent.sms || consent.phone) && contact.phone.is_none() {
+        "sms/phone"
+    } else {
+        return Ok(());
+    };
+    Err(PassengerError::ConsentWithoutContact { channel })
+}
+
+impl Aggregate for Passenger {
+    type Command = PassengerCommand;
+    type Event = PassengerEvent;
+    type Error = PassengerError;
+
+    const AGGREGATE: &'static str = "passenger";
+
+    fn decide(
+        &self,
+        command: &PassengerCommand,
+        ctx: &Context,
+    ) -> Result<Vec<PassengerEvent>, PassengerError> {
+        use PassengerCommand as C;
+        let current_tier = match (self.tier, command) {
+            (None, C::RegisterPassenger { .. }) => None,
+            (Some(_), C::RegisterPassenger { .. }) => {
+                return Err(PassengerError::AlreadyRegistered);
+            }
+            (None, _) => return Err(PassengerError::NotRegistered),
+            (Some(tier), _) => Some(tier),
+        };
+        let event = match command {
+            C::RegisterPassenger {
+                passenger_id,
+                tier,
+                contact,
+                consent,
+            } => {
+                if passenger_id.0.trim().is_empty() {
+                    return Err(PassengerError::IdRequired);
+                }
+                validate_contact(contact)?;
+                validate_consent(contact, consent)?;
+                PassengerEvent::Registered(PassengerRegistered {
+                    passenger_id: passenger_id.clone(),
+                    tier: *tier,
+                    contact: contact.clone(),
+                    consent: *consent,
+                })
+            }
+            C::ChangeTier { tier } => {
+                let from = current_tier.expect("registered passengers have a tier");
+                if from == *tier {
+                    return Err(PassengerError::TierUnchanged { tier: *tier });
+                }
+                PassengerEvent::TierChanged(TierChanged { from, to: *tier })
+            }
+            C::UpdateContactDetails { contact } => {
+                validate_contact(contact)?;
+                validate_consent(contact, &self.consent)?;
+                PassengerEvent::ContactDetailsUpdated(ContactDetailsUpdated {
+                    contact: contact.clone(),
+                })
+            }
+            C::ChangeConsent { consent } => {
+                validate_consent(&self.contact, consent)?;
+                PassengerEvent::ConsentChanged(ConsentChanged {
+                    consent: *consent,
+                    changed_at: ctx.now,
+                })
+            }
+        };
+        Ok(vec![event])
+    }
+
+    fn evolve(mut self, event: &PassengerEvent) -> Self {
+        match event {
+            PassengerEvent::Registered(e) => {
+                self.id = Some(e.passenger_id.clone());
+                self.tier = Some(e.tier);
+                self.contact = e.contact.clone();
+                self.consent = e.consent;
+            }
+            PassengerEvent::TierChanged(e) => self.tier = Some(e.to),
+            PassengerEvent::ContactDetailsUpdated(e) => self.contact = e.contact.clone(),
+            PassengerEvent::ConsentChanged(e) => self.consent = e.consent,
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::common::Role;
+    use crate::domain::event::assert_round_trip;
+    use crate::domain::testing::{at, ctx_as};
+
+    use PassengerCommand as C;
+    use PassengerEvent as E;
+
+    fn contact(email: Option<&str>, phone: Option<&str>) -> ContactDetails {
+        ContactDetails {
+            name: PersonalData("Ada Lovelace".into()),
+            email: email.map(|e| PersonalData(e.into())),
+            phone: phone.map(|p| PersonalData(p.into())),
+            language: Some("en-GB".into()),
+        }
+    }
+
+    fn email_consent() -> ContactConsent {
+        ContactConsent {
+            email: true,
+            ..Default::default()
+        }
+    }
+
+    fn registered() -> Vec<E> {
+        vec![E::Registered(PassengerRegistered {
+            passenger_id: PassengerId("P1".into()),
+            tier: Tier::Gold,
+            contact: contact(Some("ada@example.org"), None),
+            consent: email_consent(),
+        })]
+    }
+
+    fn when(events: &[E], command: C) -> Result<Vec<E>, PassengerError> {
+        let state = events.iter().fold(Passenger::default(), |s, e| s.evolve(e));
+        let result = state.decide(&command, &ctx_as(Role::Agent));
+        for event in result.iter().flatten() {
+            assert_round_trip(event);
+        }
+        result
+    }
+
+    fn register(contact: ContactDetails, consent: ContactConsent) -> C {
+        C::RegisterPassenger {
+            passenger_id: PassengerId("P1".into()),
+            tier: Tier::Gold,
+            contact,
+            consent,
+        }
+    }
+
+    #[test]
+    fn register_passenger() {
+        let accepted = when(
+            &[],
+            register(contact(Some("ada@example.org"), None), email_consent()),
+        );
+        assert_eq!(accepted, Ok(registered()));
+        assert_eq!(
+            when(
+                &registered(),
+                register(contact(None, None), Default::default())
+            ),
+            Err(PassengerError::AlreadyRegistered)
+        );
+        let bad_email = register(contact(Some("ada at example"), None), Default::default());
+        assert_eq!(when(&[], bad_email), Err(PassengerError::InvalidEmail));
+        let nameless = ContactDetails {
+            name: PersonalData(" ".into()),
+            ..contact(None, None)
+        };
+        assert_eq!(
+            when(&[], register(nameless, Default::default())),
+            Err(PassengerError::NameRequired)
+        );
+        let unreachable = register(
+            contact(None, None),
+            ContactConsent {
+                sms: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            when(&[], unreachable),
+            Err(PassengerError::ConsentWithoutContact {
+                channel: "sms/phone"
+            })
+        );
+        assert_eq!(
+            when(&[], C::ChangeTier { tier: Tier::Gold }),
+            Err(PassengerError::NotRegistered)
+        );
+    }
+
+    #[test]
+    fn change_tier() {
+        let accepted = when(
+            &registered(),
+            C::ChangeTier {
+                tier: Tier::Diamond,
+            },
+        );
+        assert_eq!(
+            accepted,
+            Ok(vec![E::TierChanged(TierChanged {
+                from: Tier::Gold,
+                to: Tier::Diamond
+            })])
+        );
+        assert_eq!(
+            when(&registered(), C::ChangeTier { tier: Tier::Gold }),
+            Err(PassengerError::TierUnchanged { tier: Tier::Gold })
+        );
+    }
+
+    #[test]
+    fn update_contact_details_keeps_consent_reachable() {
+        let new_contact = contact(Some("ada@example.com"), Some("+44 20 7946 0000"));
+        let accepted = when(
+            &registered(),
+            C::UpdateContactDetails {
+                contact: new_contact.clone(),
+            },
+        );
+        assert_eq!(
+            accepted,
+            Ok(vec![E::ContactDetailsUpdated(ContactDetailsUpdated {
+                contact: new_contact
+            })])
+        );
+        let without_email = when(
+            &registered(),
+            C::UpdateContactDetails {
+                contact: contact(None, None),
+            },
+        );
+        assert_eq!(
+            without_email,
+            Err(PassengerError::ConsentWithoutContact { channel: "email" })
+        );
+    }
+
+    #[test]
+    fn change_consent_records_when() {
+        let withdraw = when(
+            &registered(),
+            C::ChangeConsent {
+                consent: Default::default(),
+            },
+        );
+        let expected = ConsentChanged {
+            consent: Default::default(),
+            changed_at: at(0),
+        };
+        assert_eq!(withdraw, Ok(vec![E::ConsentChanged(expected)]));
+        let sms = C::ChangeConsent {
+            consent: ContactConsent {
+                sms: true,
+                ..Default::default()
+            },
+        };
+        assert_eq!(
+            when(&registered(), sms),
+            Err(PassengerError::ConsentWithoutContact {
+                channel: "sms/phone"
+            })
+        );
+    }
+
+    #[test]
+    fn personal_data_never_appears_in_debug_or_errors() {
+        let details = contact(Some("ada@example.org"), Some("+44 20 7946 0000"));
+        let debug = format!("{details:?} {:?}", registered());
+        for secret in ["Ada", "ada@example.org", "7946"] {
+            assert!(
+                !debug.contains(secret),
+                "{secret} leaked into Debug: {debug}"
+            );
+        }
+        let err = when(
+            &[],
+            register(
+                contact(Some("ada at example.org"), None),
+                Default::default(),
+            ),
+        )
+        .unwrap_err();
+        assert!(
+            !err.to_string().contains("ada"),
+            "refusal quotes personal data: {err}"
+        );
+    }
+
+    #[test]
+    fn contact_details_schema_marks_personal_fields() {
+        let schema = serde_json::to_value(schemars::schema_for!(ContactDetails)).unwrap();
+        let properties = &schema["properties"];
+        assert_eq!(properties["name"]["x-personal-data"], true, "{schema:#}");
+        assert!(
+            properties["email"].to_string().contains("x-personal-data"),
+            "{schema:#}"
+        );
+        assert!(
+            !properties["language"]
+                .to_string()
+                .contains("x-personal-data"),
+            "{schema:#}"
+        );
+    }
+
+    #[test]
+    fn stream_name_and_event_types_use_the_aggregate_token() {
+        assert_eq!(stream_name(&PassengerId("FF123".into())), "passenger-FF123");
+        assert!(
+            PassengerEvent::EVENT_TYPES
+                .iter()
+                .all(|t| t.starts_with("passenger."))
+        );
+    }
+}
