@@ -8,6 +8,12 @@
 //!   positions past the checkpoint already in the stream (published just before a
 //!   crash) are found by reading the stream's tail and skipped, so nothing is published
 //!   twice even after the window has passed.
+//! - In order, without gaps: each message names its predecessor's id
+//!   (`Nats-Expected-Last-Msg-Id`), so JetStream refuses anything that would land after a
+//!   missing message (the client replays buffered publishes after a reconnect, which
+//!   could otherwise overtake a lost one). This assumes crisisd is the only publisher on
+//!   `crisis.events.>`; a purged or hand-edited stream stops publishing with
+//!   "wrong last message id" in the log.
 //! - NATS down or restarting: publishing stops, the lag (events and seconds) is logged,
 //!   and the publisher resumes from its checkpoint with bounded backoff. Commands are
 //!   never held up: the store does not wait for the publisher.
@@ -228,6 +234,13 @@ impl Publisher {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), RunError> {
         let mut subscription = self.store.subscribe(from, SubscriptionFilter::default());
+        // Each message names its predecessor (Nats-Expected-Last-Msg-Id), so JetStream
+        // refuses a message whose predecessor is missing: the stream can never hold a
+        // gap, even when the client replays buffered publishes after a reconnect.
+        let mut previous_id = match from {
+            1 => None,
+            p => self.store.read_all(p - 1, 1)?.first().map(|e| e.id),
+        };
         let mut inflight: VecDeque<(u64, Option<PublishAckFuture>)> = VecDeque::new();
         let mut acked = from - 1;
         let mut saved = acked;
@@ -250,12 +263,19 @@ impl Publisher {
                 Some(None) => break Ok(()), // the store closed
                 Some(Some(event)) => {
                     let event = event?;
+                    let expected_previous = previous_id.replace(event.id);
                     if skip.contains(&event.position) {
                         inflight.push_back((event.position, None));
                         continue;
                     }
                     let subject = subjects::event_subject(&event.stream, &event.event_type);
-                    let headers = cloudevents::headers(&event, &self.config.source);
+                    let mut headers = cloudevents::headers(&event, &self.config.source);
+                    if let Some(previous) = expected_previous {
+                        headers.insert(
+                            async_nats::header::NATS_EXPECTED_LAST_MESSAGE_ID,
+                            previous.to_string().as_str(),
+                        );
+                    }
                     let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
                     match self
                         .js
