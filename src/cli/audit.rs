@@ -1,4 +1,4 @@
-//! Offline auditor tools on a data directory: `verify`, `replay`, `repair`.
+//! Offline tools on a data directory: `verify`, `replay`, `repair`, `rebuild`.
 //!
 //! They open the store for inspection (no writer, works on a damaged store) and need
 //! the directory to themselves: stop `crisisd serve` first (sled locks the directory).
@@ -87,5 +87,54 @@ pub fn repair(config: StoreConfig, from: u64, yes: bool) -> anyhow::Result<ExitC
     eprintln!(
         "dropped {dropped} records from position {from} on; run `crisisd verify` to confirm the rest is intact"
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The projections `rebuild` knows, by name.
+pub const PROJECTIONS: [&str; 1] = ["timeline"];
+
+/// Rebuilds one projection (or all) from position 1, with a progress line.
+pub fn rebuild(
+    config: StoreConfig,
+    projection: Option<String>,
+    all: bool,
+) -> anyhow::Result<ExitCode> {
+    let names: Vec<String> = match (projection, all) {
+        (_, true) => PROJECTIONS.iter().map(|s| s.to_string()).collect(),
+        (Some(name), false) if PROJECTIONS.contains(&name.as_str()) => vec![name],
+        (Some(name), false) => anyhow::bail!(
+            "unknown projection {name:?}; known: {}",
+            PROJECTIONS.join(", ")
+        ),
+        (None, false) => anyhow::bail!(
+            "name a projection ({}) or pass --all",
+            PROJECTIONS.join(", ")
+        ),
+    };
+    let store = SledStore::open_for_inspection(config)?;
+    for name in names {
+        let started = Instant::now();
+        let progress = |done: u64, head: u64| {
+            eprint!(
+                "\rrebuilding {name}: {done}/{head} events ({:.0}%)",
+                if head == 0 {
+                    100.0
+                } else {
+                    done as f64 * 100.0 / head as f64
+                }
+            );
+        };
+        let events = match name.as_str() {
+            "timeline" => {
+                crate::projection::rebuild(&store, crate::projection::timeline::Timeline, progress)?
+            }
+            other => unreachable!("{other} is in PROJECTIONS"),
+        };
+        eprintln!(
+            "\rrebuilt {name} from {events} events in {:.1}s{:>20}",
+            started.elapsed().as_secs_f64(),
+            ""
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

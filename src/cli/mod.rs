@@ -3,7 +3,7 @@
 //! | module | subcommands |
 //! |---|---|
 //! | [`serve`] | `serve`: open the store and run until Ctrl-C / SIGTERM |
-//! | [`audit`] | `verify`, `replay`, `repair`: offline tools on a data directory |
+//! | [`audit`] | `verify`, `replay`, `repair`, `rebuild`: offline tools on a data directory |
 //! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
 
@@ -65,6 +65,14 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Rebuild read models from position 1 (offline: stop `serve` first).
+    Rebuild {
+        /// The projection to rebuild (`timeline`).
+        projection: Option<String>,
+        /// Rebuild every projection.
+        #[arg(long, conflicts_with = "projection")]
+        all: bool,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -93,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             audit::replay(config, from, to.unwrap_or(u64::MAX), stream)
         }
         Command::Repair { truncate_from, yes } => audit::repair(config, truncate_from, yes),
+        Command::Rebuild { projection, all } => audit::rebuild(config, projection, all),
         Command::Bench(bench) => runtime()?.block_on(bench::run(bench)),
         Command::Load(args) => runtime()?.block_on(load::run(config, args)),
     }

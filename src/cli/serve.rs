@@ -1,5 +1,5 @@
-//! `crisisd serve`: opens the store, starts the NATS publisher when NATS is configured,
-//! and runs until Ctrl-C or SIGTERM. Shutdown is one signal fanned out to every task:
+//! `crisisd serve`: opens the store, starts the projectors and, when NATS is configured,
+//! the NATS publisher, and runs until Ctrl-C or SIGTERM. Shutdown is one signal fanned out to every task:
 //! the publisher collects its in-flight acks and saves its checkpoint, then the store
 //! finishes the queued appends, all within [`SHUTDOWN_DEADLINE`].
 
@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
+use crate::projection::Projector;
+use crate::projection::timeline::Timeline;
 use crate::store::{EventStore, SledStore, StoreConfig};
 
 /// How long shutdown may take before the process exits anyway.
@@ -49,6 +51,13 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             "no NATS configured (--nats-url / CRISISD_NATS_URL): events are stored but not published"
         ),
     }
+    let timeline = Projector::new(store.clone(), Timeline)?;
+    let projector_shutdown = shutdown_rx.clone();
+    tasks.spawn(async move {
+        if let Err(err) = timeline.run(projector_shutdown).await {
+            tracing::error!(cause = %err, "a projection stopped; fix the cause, then `crisisd rebuild timeline`");
+        }
+    });
     tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");
     shutdown_signal().await;
     tracing::info!("shutting down");
