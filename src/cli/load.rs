@@ -1,7 +1,8 @@
 //! `crisisd load` (hidden): appends multi-event, multi-stream batches from several
 //! tasks as fast as the store takes them and prints one line per acknowledged append:
 //! `ack <group> <id>,<id>,…`. A crash test kills this process at random moments and
-//! checks that every printed ack survived and that no append is half-written.
+//! checks that every printed ack survived and that no append is half-written; with
+//! `--project` the projectors run too, and a test checks their models after the kill.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -27,10 +28,24 @@ pub struct LoadArgs {
     /// Stop after this many appends per writer (default: run until killed).
     #[arg(long)]
     pub appends: Option<u64>,
+    /// Also run the projectors (as `serve` does), for projection crash tests.
+    #[arg(long)]
+    pub project: bool,
 }
 
 pub async fn run(config: StoreConfig, args: LoadArgs) -> anyhow::Result<ExitCode> {
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
+    if args.project {
+        let projector = crate::projection::Projector::new(
+            store.clone(),
+            crate::projection::timeline::Timeline,
+        )?;
+        let (_never_tx, never_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _keep = _never_tx;
+            projector.run(never_rx).await
+        });
+    }
     println!("ready {}", store.head().position);
     let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let mut tasks = Vec::new();
@@ -88,12 +103,12 @@ fn group_append(writer: usize, n: u64, size: usize) -> (Uuid, AppendRequest) {
     let request = AppendRequest {
         streams: vec![
             StreamAppend {
-                stream: format!("load-w{writer}s{}", n % 50),
+                stream: format!("incident-w{writer}s{}", n % 50),
                 expected: ExpectedVersion::Any,
                 events: (0..half).map(event).collect(),
             },
             StreamAppend {
-                stream: format!("load-shared{}", n % 7),
+                stream: format!("complaint-shared{}", n % 7),
                 expected: ExpectedVersion::Any,
                 events: (half..size).map(event).collect(),
             },
