@@ -2,8 +2,10 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`flight_ops`] | a flight-ops update → the flight commands that bring the aggregate up to date |
 //! | [`command`] | load a stream → `decide` → append with the expected version; retries, idempotency keys |
 
 pub mod command;
+pub mod flight_ops;
 
 pub use command::{CommandError, CommandMeta, Executed, execute, execute_all, load};
