@@ -1,0 +1,230 @@
+//! From a channel message (hotline, e-mail, social media, web, app) to a Signal and, when
+//! it is a passenger's complaint, a Complaint.
+//!
+//! Ids derive from the source message id (UUID v5), and each append carries the source id
+//! as its idempotency key, so a redelivered message changes nothing — also when a crash
+//! fell between the signal and the complaint (the redelivery stores the missing one).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::command::{CommandError, CommandMeta, execute, load};
+use crate::domain::common::{
+    Actor, Category, Channel, FlightKey, PassengerId, PersonalData, Severity, Tier,
+};
+use crate::domain::complaint::{self, Complaint, ComplaintCommand, RemedySought};
+use crate::domain::passenger::{self, Passenger};
+use crate::domain::signal::{self, Signal, SignalCommand};
+use crate::store::EventStore;
+
+/// Namespace of ids derived from channel message ids.
+const FEEDBACK_NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_91c4_7f0a_4d3e_b6a1_58c2_e7d9_0f14);
+
+/// A channel message, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback {
+    pub source_message_id: String,
+    pub channel: Channel,
+    /// The customer's words: personal data, never logged.
+    pub text: PersonalData<String>,
+    pub passenger: Option<PassengerId>,
+    pub flight: Option<FlightKey>,
+    pub category: Option<Category>,
+    pub received_at: DateTime<Utc>,
+    /// Audience of the message (followers of a social post; 1 otherwise).
+    pub reach: u64,
+}
+
+/// Where a feedback message landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub signal_id: Uuid,
+    pub complaint_id: Option<Uuid>,
+}
+
+pub fn signal_id(source_message_id: &str) -> Uuid {
+    Uuid::new_v5(
+        &FEEDBACK_NAMESPACE,
+        format!("signal\n{source_message_id}").as_bytes(),
+    )
+}
+
+pub fn complaint_id(source_message_id: &str) -> Uuid {
+    Uuid::new_v5(
+        &FEEDBACK_NAMESPACE,
+        format!("complaint\n{source_message_id}").as_bytes(),
+    )
+}
+
+/// A message from an identified passenger about a named problem is a complaint.
+pub fn is_complaint(feedback: &Feedback) -> bool {
+    feedback.passenger.is_some() && feedback.category.is_some_and(|c| c != Category::Other)
+}
+
+/// What a complaint about `category` most likely seeks (agents can refine it).
+pub fn remedy_for(category: Category) -> RemedySought {
+    match category {
+        Category::Delay | Category::Cancellation | Category::Overbooking => {
+            RemedySought::Compensation
+        }
+        Category::BaggageLost => RemedySought::BaggageTrace,
+        Category::BaggageDamaged => RemedySought::Reimbursement,
+        Category::Refund => RemedySought::Refund,
+        Category::Service | Category::Safety | Category::Other => RemedySought::Apology,
+    }
+}
+
+/// Why a feedback message was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedbackError {
+    #[error("signal refused: {0}")]
+    Signal(CommandError<signal::SignalError>),
+    #[error("complaint refused: {0}")]
+    Complaint(CommandError<complaint::ComplaintError>),
+    #[error("passenger unreadable: {0}")]
+    Passenger(CommandError<passenger::PassengerError>),
+}
+
+/// Records the signal and, for a complaint, the complaint (tier from the passenger's stream).
+pub async fn record_feedback<S: EventStore>(
+    store: &S,
+    feedback: &Feedback,
+    severity: Severity,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Recorded, FeedbackError> {
+    let meta = |purpose: &str| CommandMeta {
+        idempotency_key: Some(format!("{purpose}:{}", feedback.source_message_id)),
+        ..CommandMeta::new(actor.clone(), now)
+    };
+    let signal_id = signal_id(&feedback.source_message_id);
+    let record = SignalCommand::RecordSignal {
+        signal_id,
+        channel: feedback.channel,
+        category: feedback.category.unwrap_or(Category::Other),
+        severity,
+        flight: feedback.flight.clone(),
+        passenger: feedback.passenger.clone(),
+        reach: feedback.reach.max(1),
+        summary: feedback.text.clone(),
+        source_ref: Some(feedback.source_message_id.clone()),
+        observed_at: feedback.received_at,
+    };
+    execute::<Signal, S>(
+        store,
+        &signal::stream_name(signal_id),
+        &record,
+        &meta("signal"),
+    )
+    .await
+    .map_err(FeedbackError::Signal)?;
+    let (Some(passenger), Some(category), true) = (
+        &feedback.passenger,
+        feedback.category,
+        is_complaint(feedback),
+    ) else {
+        return Ok(Recorded {
+            signal_id,
+            complaint_id: None,
+        });
+    };
+    let (known, _) = load::<Passenger, S>(store, &passenger::stream_name(passenger))
+        .map_err(FeedbackError::Passenger)?;
+    let complaint_id = complaint_id(&feedback.source_message_id);
+    let receive = ComplaintCommand::ReceiveComplaint {
+        complaint_id,
+        channel: feedback.channel,
+        passenger: passenger.clone(),
+        tier: known.tier.unwrap_or(Tier::None),
+        category,
+        remedy_sought: remedy_for(category),
+        description: feedback.text.clone(),
+        incident_id: None,
+    };
+    execute::<Complaint, S>(
+        store,
+        &complaint::stream_name(complaint_id),
+        &receive,
+        &meta("complaint"),
+    )
+    .await
+    .map_err(FeedbackError::Complaint)?;
+    Ok(Recorded {
+        signal_id,
+        complaint_id: Some(complaint_id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::common::Role;
+    use crate::store::{SledStore, StoreConfig};
+
+    fn feedback(source: &str, passenger: Option<&str>, category: Option<Category>) -> Feedback {
+        Feedback {
+            source_message_id: source.into(),
+            channel: Channel::SocialMedia,
+            text: PersonalData("my flight is 4 hours late and nobody tells us anything".into()),
+            passenger: passenger.map(|p| PassengerId(p.into())),
+            flight: None,
+            category,
+            received_at: Utc::now(),
+            reach: 12_000,
+        }
+    }
+
+    fn actor() -> Actor {
+        Actor {
+            id: "channel-social".into(),
+            role: Role::FlightOps,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_passenger_complaint_becomes_a_signal_and_a_complaint_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let message = feedback("tw-1", Some("FF123456"), Some(Category::Delay));
+        let first = record_feedback(&store, &message, Severity::Medium, &actor(), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(first.complaint_id, Some(complaint_id("tw-1")));
+        let head = store.head().position;
+        let again = record_feedback(&store, &message, Severity::Medium, &actor(), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        assert_eq!(store.head().position, head, "a redelivery stores nothing");
+        let (complaint, _) =
+            load::<Complaint, _>(&store, &complaint::stream_name(complaint_id("tw-1"))).unwrap();
+        assert!(format!("{complaint:?}").contains("FF123456"));
+        assert!(
+            !format!("{complaint:?}").contains("nobody tells us"),
+            "the customer's words never show in Debug"
+        );
+    }
+
+    #[tokio::test]
+    async fn anonymous_or_uncategorised_feedback_is_only_a_signal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        for (source, passenger, category) in [
+            ("a", None, Some(Category::Delay)),
+            ("b", Some("FF1"), None),
+            ("c", Some("FF1"), Some(Category::Other)),
+        ] {
+            let recorded = record_feedback(
+                &store,
+                &feedback(source, passenger, category),
+                Severity::Low,
+                &actor(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(recorded.complaint_id, None, "{source}");
+        }
+        assert_eq!(store.head().position, 3);
+    }
+}
