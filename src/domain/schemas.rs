@@ -31,7 +31,7 @@ pub fn event_schemas() -> Vec<(&'static str, u32, Schema)> {
 /// Every ingest message name (the `crisis.ingest.<name>` subject token) with
 /// its version and schema.
 pub fn ingest_schemas() -> Vec<(&'static str, u32, Schema)> {
-    Vec::new()
+    crate::domain::ingest::schemas()
 }
 
 /// All schema files, events first, each titled with its type name.
