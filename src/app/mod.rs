@@ -3,11 +3,13 @@
 //! | module | owns |
 //! |---|---|
 //! | [`feedback`] | a channel message → a signal and, for a passenger's complaint, a complaint |
+//! | [`ingest`] | the NATS ingest handler: parse, map, store, or reject |
 //! | [`flight_ops`] | a flight-ops update → the flight commands that bring the aggregate up to date |
 //! | [`command`] | load a stream → `decide` → append with the expected version; retries, idempotency keys |
 
 pub mod command;
 pub mod feedback;
 pub mod flight_ops;
+pub mod ingest;
 
 pub use command::{CommandError, CommandMeta, Executed, execute, execute_all, load};

@@ -1,5 +1,5 @@
 //! `crisisd serve`: opens the store, starts the projectors and, when NATS is configured,
-//! the NATS publisher, and runs until Ctrl-C or SIGTERM. Shutdown is one signal fanned out to every task:
+//! the NATS publisher and ingest consumer, and runs until Ctrl-C or SIGTERM. Shutdown is one signal fanned out to every task:
 //! the publisher collects its in-flight acks and saves its checkpoint, then the store
 //! finishes the queued appends, all within [`SHUTDOWN_DEADLINE`].
 
@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::app::ingest::CrisisIngest;
+use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
 use crate::projection::Projector;
 use crate::projection::timeline::Timeline;
@@ -43,9 +45,16 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
                 name: "crisisd".into(),
             };
             let client = connection::connect(&nats).await?;
-            let publisher = Publisher::new(store.clone(), client, PublisherConfig::default());
+            let publisher =
+                Publisher::new(store.clone(), client.clone(), PublisherConfig::default());
             tasks.spawn(publisher.run(shutdown_rx.clone()));
-            tracing::info!(nats_url = %url, "publishing to JetStream stream CRISIS_EVENTS (waits for NATS if it is not reachable yet)");
+            let consumer = IngestConsumer::new(
+                client,
+                CrisisIngest::new(store.clone()),
+                IngestConfig::default(),
+            );
+            tasks.spawn(consumer.run(shutdown_rx.clone()));
+            tracing::info!(nats_url = %url, "publishing to JetStream CRISIS_EVENTS and consuming CRISIS_INGEST (both wait for NATS if it is not reachable yet)");
         }
         None => tracing::warn!(
             "no NATS configured (--nats-url / CRISISD_NATS_URL): events are stored but not published"

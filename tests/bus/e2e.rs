@@ -1,0 +1,220 @@
+//! End to end with the real binary: flight-ops and feedback messages published to
+//! `crisis.ingest.*` by an independent client become events that appear exactly once on
+//! `crisis.events.>` in position order, identical to what `crisisd replay` prints.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::nats_server::NatsServer;
+
+struct Crisisd(Child);
+
+impl Drop for Crisisd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Crisisd {
+    fn start(data_dir: &std::path::Path, nats_url: &str) -> Crisisd {
+        let child = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+            .args([
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+                "serve",
+                "--nats-url",
+                nats_url,
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start crisisd serve");
+        Crisisd(child)
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let status = self.0.wait().unwrap();
+        assert!(
+            status.success(),
+            "crisisd exits cleanly on SIGTERM: {status}"
+        );
+    }
+}
+
+fn flight_ops(n: u32) -> Value {
+    json!({
+        "v": 1, "source_message_id": format!("aidx-{n}"), "carrier": "LH", "flight_number": format!("{}", 100 + n % 20),
+        "origin_date": "2026-11-22", "origin": "FRA", "destination": "JFK",
+        "scheduled_departure": "2026-11-22T10:00:00Z", "scheduled_arrival": "2026-11-22T18:40:00Z",
+        "estimated_departure": format!("2026-11-22T{:02}:{:02}:00Z", 11 + n / 60 % 10, n % 60), "status": "delayed",
+        "delays": [{"code": "93", "minutes": 30 + n}], "passenger_count": 300
+    })
+}
+
+fn feedback(n: u32) -> Value {
+    json!({
+        "v": 1, "source_message_id": format!("fb-{n}"), "channel": "social_media", "text": "still waiting at the gate",
+        "passenger_ref": format!("FF{n:06}"), "category_hint": "delay", "received_at": "2026-11-22T12:00:00Z", "reach": 50
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let crisisd = Crisisd::start(dir.path(), &nats.url());
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = jetstream::new(client.clone());
+    // Producers create the ingest stream if crisisd has not yet: durable handoff either way.
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: "CRISIS_INGEST".into(),
+        subjects: vec!["crisis.ingest.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut rejected = client.subscribe("crisis.rejected.>").await.unwrap();
+    let mut acks = Vec::new();
+    for n in 0..200u32 {
+        acks.push(
+            js.publish(
+                "crisis.ingest.flightops",
+                serde_json::to_vec(&flight_ops(n)).unwrap().into(),
+            )
+            .await
+            .unwrap(),
+        );
+        acks.push(
+            js.publish(
+                "crisis.ingest.feedback",
+                serde_json::to_vec(&feedback(n)).unwrap().into(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    // The same messages again: a producer retry changes nothing.
+    for n in 0..50u32 {
+        acks.push(
+            js.publish(
+                "crisis.ingest.feedback",
+                serde_json::to_vec(&feedback(n)).unwrap().into(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    acks.push(
+        js.publish("crisis.ingest.flightops", b"{\"v\": 1}".to_vec().into())
+            .await
+            .unwrap(),
+    );
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let rejection = tokio::time::timeout(Duration::from_secs(30), rejected.next())
+        .await
+        .expect("the bad message is rejected")
+        .unwrap();
+    let rejection: Value = serde_json::from_slice(&rejection.payload).unwrap();
+    assert_eq!(
+        (rejection["code"].as_str(), rejection["pointer"].as_str()),
+        (Some("missing_field"), Some("/source_message_id"))
+    );
+
+    // Wait until crisisd has acknowledged every ingest message and the published stream
+    // stops growing, then compare with the store.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        assert!(Instant::now() < deadline, "ingest not drained after 90 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Ok(ingest) = js.get_stream("CRISIS_INGEST").await else {
+            continue;
+        };
+        let Ok(mut consumer) = ingest
+            .get_consumer::<jetstream::consumer::pull::Config>("crisisd-ingest")
+            .await
+        else {
+            continue;
+        };
+        let info = consumer.info().await.unwrap();
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            break;
+        }
+    }
+    let mut last = 0;
+    loop {
+        assert!(Instant::now() < deadline, "events keep flowing after 90 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = js
+            .get_stream("CRISIS_EVENTS")
+            .await
+            .map(|s| s.cached_info().state.messages)
+            .unwrap_or(0);
+        if now > 0 && now == last {
+            break;
+        }
+        last = now;
+    }
+    crisisd.stop();
+    let replay = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "replay"])
+        .output()
+        .unwrap();
+    assert!(replay.status.success());
+    let stored: Vec<Value> = String::from_utf8(replay.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let signals = stored
+        .iter()
+        .filter(|e| e["type"] == "signal.recorded")
+        .count();
+    let complaints = stored
+        .iter()
+        .filter(|e| e["type"] == "complaint.received")
+        .count();
+    assert_eq!(
+        (signals, complaints),
+        (200, 200),
+        "each feedback message once, despite the retries"
+    );
+    assert!(stored.iter().any(|e| e["type"] == "flight.scheduled"));
+
+    let mut stream = js.get_stream("CRISIS_EVENTS").await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        stored.len() as u64,
+        "every stored event published exactly once"
+    );
+    let mut ids = HashSet::new();
+    for (i, event) in stored.iter().enumerate() {
+        let message = stream.get_raw_message(i as u64 + 1).await.unwrap();
+        let header = |name: &str| message.headers.get(name).unwrap().as_str().to_owned();
+        assert_eq!(
+            header("ce-sequence"),
+            event["position"].to_string(),
+            "published in position order"
+        );
+        assert_eq!(header("ce-id"), event["id"].as_str().unwrap());
+        assert_eq!(header("ce-type"), event["type"].as_str().unwrap());
+        assert_eq!(header("ce-hash"), event["hash"].as_str().unwrap());
+        let payload: Value = serde_json::from_slice(&message.payload).unwrap();
+        assert_eq!(
+            payload, event["data"],
+            "the published data is the stored data"
+        );
+        assert!(ids.insert(header("ce-id")));
+    }
+}
