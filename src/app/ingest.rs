@@ -26,6 +26,7 @@ use crate::domain::ingest::{
     self, FeedbackMessageV1, FlightOpsMessageV1, INGEST_MESSAGE_BYTES_MAX,
 };
 use crate::domain::policy::airports;
+use crate::domain::policy::severity::{self, SeverityConfig, SeverityInputs};
 use crate::store::{AppendError, SledStore};
 
 /// crisisd's ingest handler.
@@ -136,14 +137,15 @@ impl FeedbackMessageV1 {
         }
     }
 
-    /// Interim triage until the severity policy is wired in: safety first, then reach.
+    /// One message's severity under the severity policy (one passenger, its reach).
     fn severity(&self) -> Severity {
-        match (self.category_hint, self.reach.unwrap_or(1)) {
-            (Some(Category::Safety), _) => Severity::High,
-            (_, reach) if reach >= 100_000 => Severity::High,
-            (_, reach) if reach >= 10_000 => Severity::Medium,
-            _ => Severity::Low,
-        }
+        let inputs = SeverityInputs {
+            passengers_affected: u32::from(self.passenger_ref.is_some()),
+            vip_passengers: 0,
+            safety: self.category_hint == Some(Category::Safety),
+            reach: self.reach.unwrap_or(1),
+        };
+        severity::assess(&inputs, &SeverityConfig::default()).severity
     }
 }
 

@@ -1,8 +1,19 @@
-//! Policies: pure rule sets the aggregates and the application consult
-//! (compensation regimes, SLA calendar, severity, spike detection, airports).
+//! Policies: pure rule sets the aggregates and the application consult.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`compensation`] | which regimes apply and their explainable decisions (`compensation_eu`, `compensation_other`, cases in `compensation_cases.rs`) |
+//! | [`goodwill`] | the airline's goodwill policy file (`deploy/goodwill-policy.json`) |
+//! | [`airports`] | the shipped airport table, great-circle distances, territories |
+//! | [`sla`] | response deadlines per tier and channel, working-day calendar, breaches |
+//! | [`severity`] | severity from scope, VIP share, safety and reach |
+//! | [`spike`] | spike detection: N signals of one key within a window open an incident |
 
 pub mod airports;
 pub mod compensation;
 pub mod compensation_eu;
 pub mod compensation_other;
 pub mod goodwill;
+pub mod severity;
+pub mod sla;
+pub mod spike;
