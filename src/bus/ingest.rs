@@ -78,8 +78,8 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             consumer_name: "crisisd-ingest".into(),
-            lanes: 64,
-            lane_queue_messages: 64,
+            lanes: 256,
+            lane_queue_messages: 16,
             max_ack_pending: 8_192,
             ack_wait: Duration::from_secs(30),
             nak_delay: Duration::from_secs(1),

@@ -38,10 +38,23 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Ingest → durable → published, against a nats-server this command starts.
+    Pipeline {
+        /// Feedback messages published to crisis.ingest.feedback.
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Store { events, json, dir } = command;
+    let (events, json, dir) = match command {
+        BenchCommand::Store { events, json, dir } => (events, json, dir),
+        BenchCommand::Pipeline { messages, json } => {
+            return super::bench_pipeline::run(messages, json).await;
+        }
+    };
     let scratch = match dir {
         Some(dir) => tempfile::Builder::new()
             .prefix("crisisd-bench-")

