@@ -54,7 +54,7 @@ fn start_nats(dir: &std::path::Path) -> anyhow::Result<(NatsServer, String)> {
 }
 
 fn message(n: u64) -> Vec<u8> {
-    let complaint = n % 2 == 0;
+    let complaint = n.is_multiple_of(2);
     serde_json::to_vec(&json!({
         "v": 1, "source_message_id": format!("bench-{n}"), "channel": "social_media",
         "text": "our flight is delayed again and the lounge is closed",
