@@ -263,10 +263,10 @@ impl Flight {
             .or(self.actual_departure)
             .or(self.estimated_departure);
         let effective_arrival = arrival.or(self.estimated_arrival);
-        if let (Some(dep), Some(arr)) = (effective_departure, effective_arrival) {
-            if arr <= dep {
-                return Err(FlightError::ArrivalBeforeDeparture);
-            }
+        if let (Some(dep), Some(arr)) = (effective_departure, effective_arrival)
+            && arr <= dep
+        {
+            return Err(FlightError::ArrivalBeforeDeparture);
         }
         let event = EstimatesUpdated {
             estimated_departure: departure,

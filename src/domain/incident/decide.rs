@@ -291,10 +291,10 @@ fn settle(state: &Incident, compensation_id: uuid::Uuid, settlement: &Settlement
     if !state.compensations.contains_key(&compensation_id) {
         return Err(Error::UnknownCompensation { compensation_id });
     }
-    if let Settlement::Failed { reason } = settlement {
-        if reason.trim().is_empty() {
-            return Err(Error::FailureRequiresReason);
-        }
+    if let Settlement::Failed { reason } = settlement
+        && reason.trim().is_empty()
+    {
+        return Err(Error::FailureRequiresReason);
     }
     one(IncidentEvent::CompensationSettled(CompensationSettled {
         compensation_id,
