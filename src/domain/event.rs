@@ -39,7 +39,9 @@ pub fn decode<T: serde::de::DeserializeOwned>(
 
 /// The error for a type name no arm of an event enum knows.
 pub fn unknown_type(event_type: &str) -> EventDecodeError {
-    EventDecodeError::UnknownType { event_type: event_type.to_owned() }
+    EventDecodeError::UnknownType {
+        event_type: event_type.to_owned(),
+    }
 }
 
 /// Declares an aggregate's event enum from `Variant(Data) = "type"` lines.
@@ -113,5 +115,10 @@ pub fn assert_round_trip<E: crate::domain::DomainEvent + PartialEq + std::fmt::D
     let data = event.to_data().to_string();
     let decoded = E::from_data(event.event_type(), event.schema_version(), &data)
         .unwrap_or_else(|err| panic!("{} does not decode: {err}", event.event_type()));
-    assert_eq!(&decoded, event, "{} changed in a round trip", event.event_type());
+    assert_eq!(
+        &decoded,
+        event,
+        "{} changed in a round trip",
+        event.event_type()
+    );
 }
