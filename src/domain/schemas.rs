@@ -160,4 +160,26 @@ mod tests {
                 .all(|f| f.json.ends_with("}\n") && Path::new(&f.path).extension().is_some())
         );
     }
+
+    #[test]
+    fn personal_data_is_marked_in_exactly_the_events_that_carry_it() {
+        let marked: BTreeSet<_> = all()
+            .into_iter()
+            .filter(|f| f.json.contains("\"x-personal-data\": true"))
+            .map(|f| f.path)
+            .collect();
+        let expected: BTreeSet<_> = [
+            "complaint.received",
+            "passenger.contact_details_updated",
+            "passenger.registered",
+            "signal.recorded",
+        ]
+        .iter()
+        .map(|t| format!("schemas/events/{t}.v1.json"))
+        .collect();
+        assert_eq!(
+            marked, expected,
+            "HTTP redaction for auditors relies on these markers"
+        );
+    }
 }

@@ -22,11 +22,9 @@ pub use events::*;
 use crate::domain::common::{FlightKey, Money, PassengerId, Settlement};
 use crate::domain::{Aggregate, Context};
 
-/// The explainable decisions of the compensation policy, embedded in
-/// `compensation.computed`.
-pub use decision::{CompensationDecision, Regime};
-
-mod decision;
+/// The explainable decisions of [`policy::compensation`](crate::domain::policy::compensation),
+/// embedded in `compensation.computed`.
+pub use crate::domain::policy::compensation::{CompensationDecision, Regime};
 
 /// Namespace of compensation stream ids: UUID v5 of the URL namespace and
 /// `urn:crisisd:compensation`. Never change it: ids of stored streams depend on it.

@@ -90,12 +90,12 @@ fn resolve(step: &Step, state: &Compensation) -> Option<C> {
     }
 }
 
-/// Every `amount_minor` and `miles` in `value` is a non-negative integer.
+/// Every `amount_minor` and `miles` in `value` is a non-negative integer (or absent: `null`).
 fn amounts_non_negative(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::Object(map) => map.iter().all(|(key, v)| {
             let is_amount = key == "amount_minor" || key == "miles";
-            (!is_amount || v.as_u64().is_some()) && amounts_non_negative(v)
+            (!is_amount || v.is_null() || v.as_u64().is_some()) && amounts_non_negative(v)
         }),
         serde_json::Value::Array(items) => items.iter().all(amounts_non_negative),
         _ => true,

@@ -29,7 +29,66 @@ pub(super) fn eur(cents: u64) -> Money {
 
 /// A decision of `regime` owing `cash`, payable within 7 days of `at(0)`.
 pub(super) fn decision(regime: Regime, cash: Option<Money>) -> CompensationDecision {
-    super::decision::example(regime, cash, at(7 * 24 * 60))
+    let mut decision = real_decisions()[0].clone();
+    decision.regime = regime;
+    decision.rule_id = format!("test.{regime:?}");
+    decision.cash = cash;
+    decision.voucher = None;
+    decision.miles = None;
+    decision.payment_deadline = at(7 * 24 * 60);
+    decision
+}
+
+/// What the compensation policy decides for a 4 h arrival delay FRA → JFK on
+/// an EU carrier: EU 261 cash, US DOT, and goodwill.
+fn real_decisions() -> Vec<CompensationDecision> {
+    use crate::domain::common::{AirportCode, Tier};
+    use crate::domain::flight::Controllability;
+    use crate::domain::policy::compensation::*;
+    use crate::domain::policy::goodwill::GoodwillPolicy;
+    let input = CompensationInput {
+        origin: AirportCode::parse("FRA").unwrap(),
+        destination: AirportCode::parse("JFK").unwrap(),
+        origin_country: "DE".into(),
+        destination_country: "US".into(),
+        distance_km: 6_200,
+        carrier: "LH".into(),
+        carrier_home: CarrierHome::Eu,
+        carrier_size: CarrierSize::Large,
+        disruption: Disruption::Delay {
+            departure_delay_minutes: 240,
+            arrival_delay_minutes: 240,
+            overnight: false,
+        },
+        controllability: Controllability::CarrierCaused,
+        passenger_accepted_change: true,
+        payment_method: PaymentMethod::Card,
+        tier: Tier::Gold,
+        decided_at: at(0),
+    };
+    decide(&input, &GoodwillPolicy::default_policy())
+}
+
+#[test]
+fn computes_from_the_policys_real_decisions() {
+    let decisions = real_decisions();
+    let eu = decisions
+        .iter()
+        .find(|d| d.regime == Regime::Eu261)
+        .expect("EU 261 applies to a departure from FRA");
+    let compute = compute_with(decisions.clone(), Regime::Eu261);
+    let events = when_at(&[], compute, 0).unwrap();
+    let E::Computed(computed_event) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(computed_event.entitled, eu.entitled());
+    assert_eq!(
+        computed_event.entitled,
+        eur(60_000),
+        "EU 261 art. 7(1)(c): EUR 600 beyond 3,500 km"
+    );
+    assert_eq!(computed_event.payment_deadline, eu.payment_deadline);
+    assert_eq!(computed_event.decisions, decisions);
 }
 
 fn compute_with(decisions: Vec<CompensationDecision>, governing: Regime) -> C {

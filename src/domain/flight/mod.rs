@@ -6,6 +6,8 @@ pub mod controllability;
 mod events;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
