@@ -176,6 +176,7 @@ mod tests {
         ]
         .iter()
         .map(|t| format!("schemas/events/{t}.v1.json"))
+        .chain(["schemas/ingest/feedback.v1.json".to_owned()])
         .collect();
         assert_eq!(
             marked, expected,

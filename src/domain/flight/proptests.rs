@@ -58,10 +58,10 @@ fn violations(flight: &Flight) -> Vec<&'static str> {
     if flight.delays.values().any(|minutes| *minutes == 0) {
         broken.push("zero minutes remove a code");
     }
-    if let (Some(dep), Some(arr)) = (flight.actual_departure, flight.actual_arrival) {
-        if arr <= dep {
-            broken.push("arrival after departure");
-        }
+    if let (Some(dep), Some(arr)) = (flight.actual_departure, flight.actual_arrival)
+        && arr <= dep
+    {
+        broken.push("arrival after departure");
     }
     if flight.actual_arrival.is_some() && flight.actual_departure.is_none() {
         broken.push("no arrival without a departure");
