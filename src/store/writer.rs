@@ -7,7 +7,7 @@
 //! syncer thread, which makes it durable (sled flush, then fdatasync of sled's files),
 //! publishes the new head and only then answers every waiter, while the writer already
 //! applies the next batch: CPU work on batch N+1 overlaps the disk wait of batch N. At
-//! most two applied batches wait for the syncer (a bounded hand-off).
+//! most one applied batch waits while the syncer works on another (a bounded hand-off).
 //!
 //! Every answer — success, duplicate, version conflict — leaves through the syncer, in
 //! batch order, after everything before it is durable: no caller learns of a version or
@@ -207,8 +207,9 @@ impl Writer {
                 let waited = Instant::now();
                 if let Err(std_mpsc::SendError(applied)) = handoff.send(applied) {
                     let replies = applied.answers.into_iter().map(|(_, reply)| reply);
-                    let _ = Applied::failed(replies, "the event store syncer stopped; restart crisisd")
-                        .answer();
+                    let _ =
+                        Applied::failed(replies, "the event store syncer stopped; restart crisisd")
+                            .answer();
                 }
                 self.stats.handoff_us += waited.elapsed().as_micros() as u64;
             }
@@ -421,7 +422,6 @@ impl Writer {
             })
             .collect()
     }
-
 }
 
 impl Applied {
@@ -450,15 +450,17 @@ impl Applied {
 impl Syncer {
     fn run(mut self, rx: std_mpsc::Receiver<Applied>) -> SyncStats {
         for applied in rx {
-            let Some(head) = applied.head else {
-                applied.answer();
-                continue;
-            };
+            // Checked even for batches that wrote nothing: their answers (duplicates,
+            // conflicts) may name events of an earlier batch whose sync failed.
             if let Some(reason) = current_failure(&self.failure) {
                 let replies = applied.answers.into_iter().map(|(_, reply)| reply);
                 Applied::failed(replies, &reason).answer();
                 continue;
             }
+            let Some(head) = applied.head else {
+                applied.answer();
+                continue;
+            };
             if let Err(err) = self.make_durable() {
                 let reason = format!(
                     "making the batch ending at position {} durable failed: {err}; restart crisisd to recover from disk",
