@@ -21,7 +21,7 @@ use super::types::{AppendOutcome, AppendRequest, Direction, Head, RecordedEvent}
 use super::verify::{
     ChainVerifier, Damage, DamageKind, StoredItem, VerifyReport, with_hashes_ahead,
 };
-use super::writer::{PreparedAppend, PreparedStream, Writer, WriterMsg};
+use super::writer::{Failure, PreparedAppend, PreparedStream, Syncer, Writer, WriterMsg};
 
 /// How many records at the end of the log `open` verifies.
 pub const TAIL_CHECK_RECORDS: u64 = 1024;
@@ -83,20 +83,26 @@ impl SledStore {
         };
         let (head_tx, head_rx) = watch::channel(head);
         let (writer_tx, writer_rx) = mpsc::channel(config.queue_requests_max);
-        let writer = Writer {
-            tree: tree.clone(),
+        let failure = Failure::default();
+        let syncer = Syncer {
+            db: db.clone(),
             data_file: File::open(config.path.join("db"))?,
             blobs_dir: config.path.join("blobs"),
             synced_blobs: HashSet::new(),
-            db: db.clone(),
+            head_tx,
+            failure: failure.clone(),
+            stats: Default::default(),
+        };
+        let writer = Writer {
+            tree: tree.clone(),
             head,
             last_recorded_at,
-            head_tx,
             batch_events_max: config.batch_events_max,
             batch_bytes_max: config.batch_bytes_max,
-            failure: None,
+            failure,
             stream_versions: Default::default(),
             stats: Default::default(),
+            syncer: Some(syncer),
         };
         std::thread::Builder::new()
             .name("crisisd-store-writer".into())

@@ -1,21 +1,30 @@
-//! The single writer: group commit.
+//! The single writer: group commit, pipelined.
 //!
 //! One thread owns every write. It takes the queued appends (bounded by
 //! [`StoreConfig::batch_events_max`] and [`StoreConfig::batch_bytes_max`]), checks
-//! idempotency and expected versions, assigns positions and hashes, writes ONE atomic
-//! sled batch (log, stream index, id index, head), makes it durable once (sled flush,
-//! then fdatasync of sled's files), publishes the new head and only then acks every
-//! waiter. Readers never look past the published head, so nobody sees an event before
-//! it is durable, and positions become visible strictly in order.
+//! idempotency and expected versions, assigns positions and hashes and writes ONE atomic
+//! sled batch (log, stream index, id index, head). It then hands the batch to the
+//! syncer thread, which makes it durable (sled flush, then fdatasync of sled's files),
+//! publishes the new head and only then answers every waiter, while the writer already
+//! applies the next batch: CPU work on batch N+1 overlaps the disk wait of batch N. At
+//! most one applied batch waits while the syncer works on another (a bounded hand-off).
+//!
+//! Every answer — success, duplicate, version conflict — leaves through the syncer, in
+//! batch order, after everything before it is durable: no caller learns of a version or
+//! an event that a crash could still take back. Readers never look past the published
+//! head, so nobody sees an event before it is durable, and positions become visible
+//! strictly in order.
 //!
 //! If a write or fsync fails, what is on disk is uncertain (fsync errors are not
-//! retryable on Linux): the writer fails the batch and every later append with
+//! retryable on Linux): the batch and every later append fail with
 //! [`AppendError::Unavailable`], and crisisd must be restarted to recover from disk.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -64,20 +73,33 @@ pub(crate) enum WriterMsg {
 
 pub(crate) struct Writer {
     pub tree: sled::Tree,
+    /// Head of what is applied to sled (ahead of the published head by at most the
+    /// batches the syncer has not finished).
+    pub head: Head,
+    pub last_recorded_at: DateTime<Utc>,
+    pub batch_events_max: usize,
+    pub batch_bytes_max: usize,
+    /// Set by whichever thread meets a write or fsync failure; ends all appends.
+    pub failure: Failure,
+    /// Current version of recently written streams (`None`: the stream does not exist).
+    pub stream_versions: HashMap<String, Option<u64>>,
+    pub stats: WriterStats,
+    /// Moved to its own thread when the writer starts.
+    pub syncer: Option<Syncer>,
+}
+
+/// Makes applied batches durable, publishes the head and answers the waiters.
+pub(crate) struct Syncer {
     pub db: sled::Db,
     pub data_file: File,
     pub blobs_dir: PathBuf,
     pub synced_blobs: HashSet<OsString>,
-    pub head: Head,
-    pub last_recorded_at: DateTime<Utc>,
     pub head_tx: watch::Sender<Head>,
-    pub batch_events_max: usize,
-    pub batch_bytes_max: usize,
-    pub failure: Option<String>,
-    /// Current version of recently written streams (`None`: the stream does not exist).
-    pub stream_versions: HashMap<String, Option<u64>>,
-    pub stats: WriterStats,
+    pub failure: Failure,
+    pub stats: SyncStats,
 }
+
+pub(crate) type Failure = Arc<Mutex<Option<String>>>;
 
 /// Where the writer's time goes, logged when it stops (tuning aid; later a metric).
 #[derive(Debug, Default)]
@@ -86,9 +108,26 @@ pub(crate) struct WriterStats {
     pub events: u64,
     pub plan_us: u64,
     pub apply_us: u64,
+    /// Time the writer waited for the syncer to take a batch.
+    pub handoff_us: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SyncStats {
+    pub syncs: u64,
     pub flush_us: u64,
     pub fsync_us: u64,
 }
+
+/// An applied batch on its way to the disk: the head it reaches (if it wrote events)
+/// and the answers to give once it is durable.
+struct Applied {
+    head: Option<Head>,
+    answers: Vec<(Result<AppendOutcome, AppendError>, Reply)>,
+}
+
+/// Applied batches that may wait for the syncer besides the one it is syncing.
+const HANDOFF_BATCHES: usize = 1;
 
 /// What one request turned into while planning a batch.
 enum Planned {
@@ -101,24 +140,46 @@ impl Writer {
     /// Runs until every sender is gone or a `Close` arrives; releases sled (and so its
     /// directory lock) before acknowledging the close.
     pub fn run(mut self, rx: mpsc::Receiver<WriterMsg>) {
-        let close = self.run_batches(rx);
-        let st = &self.stats;
-        tracing::info!(
-            batches = st.batches,
-            events = st.events,
-            plan_us = st.plan_us,
-            apply_us = st.apply_us,
-            flush_us = st.flush_us,
-            fsync_us = st.fsync_us,
-            "event store writer stopped"
-        );
+        let (handoff_tx, handoff_rx) = std_mpsc::sync_channel(HANDOFF_BATCHES);
+        let syncer = self.syncer.take().expect("a writer runs once");
+        let syncer = std::thread::Builder::new()
+            .name("crisisd-store-syncer".into())
+            .spawn(move || syncer.run(handoff_rx));
+        let close = match syncer {
+            Ok(syncer) => {
+                let close = self.run_batches(rx, &handoff_tx);
+                drop(handoff_tx);
+                let sync_stats = syncer.join().unwrap_or_default();
+                let st = &self.stats;
+                tracing::info!(
+                    batches = st.batches,
+                    events = st.events,
+                    plan_us = st.plan_us,
+                    apply_us = st.apply_us,
+                    handoff_us = st.handoff_us,
+                    syncs = sync_stats.syncs,
+                    flush_us = sync_stats.flush_us,
+                    fsync_us = sync_stats.fsync_us,
+                    "event store writer stopped"
+                );
+                close
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, "cannot start the event store syncer thread; appends fail");
+                None
+            }
+        };
         drop(self);
         if let Some(done) = close {
             let _ = done.send(());
         }
     }
 
-    fn run_batches(&mut self, mut rx: mpsc::Receiver<WriterMsg>) -> Option<oneshot::Sender<()>> {
+    fn run_batches(
+        &mut self,
+        mut rx: mpsc::Receiver<WriterMsg>,
+        handoff: &std_mpsc::SyncSender<Applied>,
+    ) -> Option<oneshot::Sender<()>> {
         let mut batch: Vec<(PreparedAppend, Reply)> = Vec::new();
         while let Some(first) = rx.blocking_recv() {
             let mut close = None;
@@ -142,7 +203,15 @@ impl Writer {
                 }
             }
             if !batch.is_empty() {
-                self.commit(std::mem::take(&mut batch));
+                let applied = self.apply(std::mem::take(&mut batch));
+                let waited = Instant::now();
+                if let Err(std_mpsc::SendError(applied)) = handoff.send(applied) {
+                    let replies = applied.answers.into_iter().map(|(_, reply)| reply);
+                    let _ =
+                        Applied::failed(replies, "the event store syncer stopped; restart crisisd")
+                            .answer();
+                }
+                self.stats.handoff_us += waited.elapsed().as_micros() as u64;
             }
             if close.is_some() {
                 return close;
@@ -151,16 +220,13 @@ impl Writer {
         None
     }
 
-    fn commit(&mut self, batch: Vec<(PreparedAppend, Reply)>) {
-        if let Some(reason) = &self.failure {
-            for (_, reply) in batch {
-                let _ = reply.send(Err(AppendError::Unavailable {
-                    reason: reason.clone(),
-                }));
-            }
-            return;
+    /// Plans and applies one batch to sled (not yet durable) and says what to answer
+    /// once it is.
+    fn apply(&mut self, batch: Vec<(PreparedAppend, Reply)>) -> Applied {
+        if let Some(reason) = current_failure(&self.failure) {
+            return Applied::failed(batch.into_iter().map(|(_, reply)| reply), &reason);
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let recorded_at = codec::truncate_to_micros(Utc::now()).max(self.last_recorded_at);
         let mut sled_batch = sled::Batch::default();
         // The writer is the only one who appends, so cached versions stay exact.
@@ -186,46 +252,51 @@ impl Writer {
             });
             planned.push((plan, reply));
         }
-        if head.position != self.head.position {
+        let advanced = head.position != self.head.position;
+        if advanced {
             let mut head_value = head.position.to_be_bytes().to_vec();
             head_value.extend_from_slice(&head.hash.0);
             sled_batch.insert(keys::HEAD, head_value);
             self.stats.batches += 1;
             self.stats.events += head.position - self.head.position;
-            self.stats.plan_us += started.elapsed().as_micros() as u64;
-            if let Err(err) = self.write_durably(sled_batch) {
+            let applying = Instant::now();
+            self.stats.plan_us += (applying - started).as_micros() as u64;
+            let result = self.tree.apply_batch(sled_batch);
+            self.stats.apply_us += applying.elapsed().as_micros() as u64;
+            if let Err(err) = result {
                 let reason = format!(
                     "writing batch ending at position {} failed: {err}; restart crisisd to recover from disk",
                     head.position
                 );
                 tracing::error!(cause = %err, position = head.position, "event store write failed; refusing further appends");
-                self.failure = Some(reason.clone());
-                for (_, reply) in planned {
-                    let _ = reply.send(Err(AppendError::Unavailable {
-                        reason: reason.clone(),
-                    }));
-                }
-                return;
+                set_failure(&self.failure, &reason);
+                return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
             }
             self.head = head;
             self.last_recorded_at = recorded_at;
-            self.head_tx.send_replace(head);
         }
         self.stream_versions = versions;
-        for (plan, reply) in planned {
-            let outcome = plan.and_then(|p| match p {
-                Planned::New(events) => Ok(AppendOutcome {
-                    events,
-                    duplicate: false,
-                }),
-                Planned::Duplicate(ids) => {
-                    self.originals(&ids, &pending).map(|events| AppendOutcome {
+        let answers = planned
+            .into_iter()
+            .map(|(plan, reply)| {
+                let outcome = plan.and_then(|p| match p {
+                    Planned::New(events) => Ok(AppendOutcome {
                         events,
-                        duplicate: true,
-                    })
-                }
-            });
-            let _ = reply.send(outcome);
+                        duplicate: false,
+                    }),
+                    Planned::Duplicate(ids) => {
+                        self.originals(&ids, &pending).map(|events| AppendOutcome {
+                            events,
+                            duplicate: true,
+                        })
+                    }
+                });
+                (outcome, reply)
+            })
+            .collect();
+        Applied {
+            head: advanced.then_some(head),
+            answers,
         }
     }
 
@@ -351,22 +422,73 @@ impl Writer {
             })
             .collect()
     }
+}
 
-    /// One atomic batch, then sled's flush (write + sync_file_range), then fdatasync.
-    fn write_durably(&mut self, sled_batch: sled::Batch) -> std::io::Result<()> {
-        let t0 = std::time::Instant::now();
-        self.tree
-            .apply_batch(sled_batch)
-            .map_err(std::io::Error::other)?;
-        let t1 = std::time::Instant::now();
+impl Applied {
+    fn failed(replies: impl Iterator<Item = Reply>, reason: &str) -> Applied {
+        let answers = replies
+            .map(|reply| {
+                let err = AppendError::Unavailable {
+                    reason: reason.to_owned(),
+                };
+                (Err(err), reply)
+            })
+            .collect();
+        Applied {
+            head: None,
+            answers,
+        }
+    }
+
+    fn answer(self) {
+        for (outcome, reply) in self.answers {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+impl Syncer {
+    fn run(mut self, rx: std_mpsc::Receiver<Applied>) -> SyncStats {
+        for applied in rx {
+            // Checked even for batches that wrote nothing: their answers (duplicates,
+            // conflicts) may name events of an earlier batch whose sync failed.
+            if let Some(reason) = current_failure(&self.failure) {
+                let replies = applied.answers.into_iter().map(|(_, reply)| reply);
+                Applied::failed(replies, &reason).answer();
+                continue;
+            }
+            let Some(head) = applied.head else {
+                applied.answer();
+                continue;
+            };
+            if let Err(err) = self.make_durable() {
+                let reason = format!(
+                    "making the batch ending at position {} durable failed: {err}; restart crisisd to recover from disk",
+                    head.position
+                );
+                tracing::error!(cause = %err, position = head.position, "event store fsync failed; refusing further appends");
+                set_failure(&self.failure, &reason);
+                let replies = applied.answers.into_iter().map(|(_, reply)| reply);
+                Applied::failed(replies, &reason).answer();
+                continue;
+            }
+            self.head_tx.send_replace(head);
+            applied.answer();
+        }
+        self.stats
+    }
+
+    /// sled's flush (write + sync_file_range), then fdatasync of its files: everything
+    /// applied so far is on disk.
+    fn make_durable(&mut self) -> std::io::Result<()> {
+        let t0 = Instant::now();
         self.db.flush().map_err(std::io::Error::other)?;
-        let t2 = std::time::Instant::now();
+        let t1 = Instant::now();
         self.data_file.sync_data()?;
         self.sync_new_blobs()?;
-        let t3 = std::time::Instant::now();
-        self.stats.apply_us += (t1 - t0).as_micros() as u64;
-        self.stats.flush_us += (t2 - t1).as_micros() as u64;
-        self.stats.fsync_us += (t3 - t2).as_micros() as u64;
+        self.stats.syncs += 1;
+        self.stats.flush_us += (t1 - t0).as_micros() as u64;
+        self.stats.fsync_us += t1.elapsed().as_micros() as u64;
         Ok(())
     }
 
@@ -390,6 +512,17 @@ impl Writer {
         self.synced_blobs = present;
         Ok(())
     }
+}
+
+fn current_failure(failure: &Failure) -> Option<String> {
+    failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn set_failure(failure: &Failure, reason: &str) {
+    failure
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(|| reason.to_owned());
 }
 
 fn unavailable(err: sled::Error) -> AppendError {
