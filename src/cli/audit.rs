@@ -90,29 +90,24 @@ pub fn repair(config: StoreConfig, from: u64, yes: bool) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// The projections `rebuild` knows, by name.
-pub const PROJECTIONS: [&str; 1] = ["timeline"];
-
 /// Rebuilds one projection (or all) from position 1, with a progress line.
 pub fn rebuild(
     config: StoreConfig,
     projection: Option<String>,
     all: bool,
 ) -> anyhow::Result<ExitCode> {
-    let names: Vec<String> = match (projection, all) {
-        (_, true) => PROJECTIONS.iter().map(|s| s.to_string()).collect(),
-        (Some(name), false) if PROJECTIONS.contains(&name.as_str()) => vec![name],
-        (Some(name), false) => anyhow::bail!(
-            "unknown projection {name:?}; known: {}",
-            PROJECTIONS.join(", ")
-        ),
-        (None, false) => anyhow::bail!(
-            "name a projection ({}) or pass --all",
-            PROJECTIONS.join(", ")
-        ),
+    let known = crate::projection::names().join(", ");
+    let projections = match (projection, all) {
+        (_, true) => crate::projection::all(),
+        (Some(name), false) => match crate::projection::by_name(&name) {
+            Some(projection) => vec![projection],
+            None => anyhow::bail!("unknown projection {name:?}; known: {known}"),
+        },
+        (None, false) => anyhow::bail!("name a projection ({known}) or pass --all"),
     };
     let store = SledStore::open_for_inspection(config)?;
-    for name in names {
+    for projection in projections {
+        let name = projection.name();
         let started = Instant::now();
         let progress = |done: u64, head: u64| {
             eprint!(
@@ -124,12 +119,7 @@ pub fn rebuild(
                 }
             );
         };
-        let events = match name.as_str() {
-            "timeline" => {
-                crate::projection::rebuild(&store, crate::projection::timeline::Timeline, progress)?
-            }
-            other => unreachable!("{other} is in PROJECTIONS"),
-        };
+        let events = crate::projection::rebuild(&store, projection, progress)?;
         eprintln!(
             "\rrebuilt {name} from {events} events in {:.1}s{:>20}",
             started.elapsed().as_secs_f64(),

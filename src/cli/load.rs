@@ -35,16 +35,12 @@ pub struct LoadArgs {
 
 pub async fn run(config: StoreConfig, args: LoadArgs) -> anyhow::Result<ExitCode> {
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
+    let (_never_tx, never_rx) = tokio::sync::watch::channel(false);
     if args.project {
-        let projector = crate::projection::Projector::new(
-            store.clone(),
-            crate::projection::timeline::Timeline,
-        )?;
-        let (_never_tx, never_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            let _keep = _never_tx;
-            projector.run(never_rx).await
-        });
+        for projection in crate::projection::all() {
+            let projector = crate::projection::Projector::new(store.clone(), projection)?;
+            tokio::spawn(projector.run(never_rx.clone()));
+        }
     }
     println!("ready {}", store.head().position);
     let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));

@@ -69,7 +69,7 @@ pub enum Command {
     },
     /// Rebuild read models from position 1 (offline: stop `serve` first).
     Rebuild {
-        /// The projection to rebuild (`timeline`).
+        /// The projection to rebuild (an unknown name lists the known ones).
         projection: Option<String>,
         /// Rebuild every projection.
         #[arg(long, conflicts_with = "projection")]

@@ -13,7 +13,6 @@ use crate::app::ingest::CrisisIngest;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
 use crate::projection::Projector;
-use crate::projection::timeline::Timeline;
 use crate::store::{EventStore, SledStore, StoreConfig};
 
 /// How long shutdown may take before the process exits anyway.
@@ -60,13 +59,16 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             "no NATS configured (--nats-url / CRISISD_NATS_URL): events are stored but not published"
         ),
     }
-    let timeline = Projector::new(store.clone(), Timeline)?;
-    let projector_shutdown = shutdown_rx.clone();
-    tasks.spawn(async move {
-        if let Err(err) = timeline.run(projector_shutdown).await {
-            tracing::error!(cause = %err, "a projection stopped; fix the cause, then `crisisd rebuild timeline`");
-        }
-    });
+    for projection in crate::projection::all() {
+        let name = projection.name();
+        let projector = Projector::new(store.clone(), projection)?;
+        let projector_shutdown = shutdown_rx.clone();
+        tasks.spawn(async move {
+            if let Err(err) = projector.run(projector_shutdown).await {
+                tracing::error!(projection = name, cause = %err, "a projection stopped; fix the cause, then `crisisd rebuild {name}`");
+            }
+        });
+    }
     tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -5,9 +5,26 @@
 //! | [`timeline`] | per incident and complaint: every event in order with its actor |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
-//! The other read models of the projection issue get one file each beside these.
+//! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
+//! benchmarks take that list, so adding a model is one file and one line there.
 
 pub mod runtime;
 pub mod timeline;
 
 pub use runtime::{ModelTx, Projection, ProjectionError, ProjectionStatus, Projector, rebuild};
+
+/// Every read model crisisd maintains, each fresh (models keep their state in their
+/// own tree, never in memory, so a fresh value resumes from its checkpoint).
+pub fn all() -> Vec<Box<dyn Projection>> {
+    vec![Box::new(timeline::Timeline)]
+}
+
+/// The read model called `name`.
+pub fn by_name(name: &str) -> Option<Box<dyn Projection>> {
+    all().into_iter().find(|p| p.name() == name)
+}
+
+/// The names of every read model, in [`all`] order.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|p| p.name()).collect()
+}

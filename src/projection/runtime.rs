@@ -48,6 +48,15 @@ pub trait Projection: Send + 'static {
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String>;
 }
 
+impl Projection for Box<dyn Projection> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        (**self).apply(event, tx)
+    }
+}
+
 /// The model writes of one batch, readable before they are committed.
 pub struct ModelTx<'a> {
     tree: &'a sled::Tree,
