@@ -6,8 +6,10 @@
 //! sled batch (log, stream index, id index, head). It then hands the batch to the
 //! syncer thread, which makes it durable (sled flush, then fdatasync of sled's files),
 //! publishes the new head and only then answers every waiter, while the writer already
-//! applies the next batch: CPU work on batch N+1 overlaps the disk wait of batch N. At
-//! most one applied batch waits while the syncer works on another (a bounded hand-off).
+//! applies the next batches: CPU work overlaps the disk wait. Batches applied while the
+//! syncer is busy are merged and made durable by its next single flush + fdatasync, so
+//! the sync rate never limits throughput; at most [`UNSYNCED_APPENDS_MAX`] applied
+//! appends wait for it (the writer blocks beyond that).
 //!
 //! Every answer — success, duplicate, version conflict — leaves through the syncer, in
 //! batch order, after everything before it is durable: no caller learns of a version or
@@ -23,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -126,8 +128,86 @@ struct Applied {
     answers: Vec<(Result<AppendOutcome, AppendError>, Reply)>,
 }
 
-/// Applied batches that may wait for the syncer besides the one it is syncing.
-const HANDOFF_BATCHES: usize = 1;
+/// Most applied appends (requests) that wait for the syncer; the writer blocks beyond.
+pub(crate) const UNSYNCED_APPENDS_MAX: usize = 4096;
+
+/// Applied batches waiting for the syncer, merged into one piece of work.
+#[derive(Default)]
+struct Handoff {
+    state: Mutex<Waiting>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    work: Option<Applied>,
+    appends: usize,
+    /// The writer is done: the syncer drains what waits and stops.
+    closed: bool,
+    /// The syncer stopped: nothing waiting will ever be synced.
+    syncer_gone: bool,
+}
+
+impl Handoff {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Merges `applied` into the waiting work, blocking while the syncer is too far
+    /// behind. Gives it back if the syncer is gone.
+    fn put(&self, applied: Applied) -> Result<(), Applied> {
+        let mut waiting = self.lock();
+        while waiting.appends >= UNSYNCED_APPENDS_MAX && !waiting.syncer_gone {
+            waiting = self
+                .changed
+                .wait(waiting)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        if waiting.syncer_gone {
+            return Err(applied);
+        }
+        waiting.appends += applied.answers.len();
+        match &mut waiting.work {
+            Some(work) => work.merge(applied),
+            None => waiting.work = Some(applied),
+        }
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// The next work for the syncer; `None` once the writer closed and all is drained.
+    fn take(&self) -> Option<Applied> {
+        let mut waiting = self.lock();
+        loop {
+            if let Some(work) = waiting.work.take() {
+                waiting.appends = 0;
+                self.changed.notify_all();
+                return Some(work);
+            }
+            if waiting.closed {
+                return None;
+            }
+            waiting = self
+                .changed
+                .wait(waiting)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn set(&self, flag: impl FnOnce(&mut Waiting)) {
+        flag(&mut self.lock());
+        self.changed.notify_all();
+    }
+}
+
+/// Marks the syncer gone however its thread ends, so the writer never waits for it.
+struct SyncerGone<'a>(&'a Handoff);
+
+impl Drop for SyncerGone<'_> {
+    fn drop(&mut self) {
+        self.0.set(|w| w.syncer_gone = true);
+    }
+}
 
 /// What one request turned into while planning a batch.
 enum Planned {
@@ -140,15 +220,16 @@ impl Writer {
     /// Runs until every sender is gone or a `Close` arrives; releases sled (and so its
     /// directory lock) before acknowledging the close.
     pub fn run(mut self, rx: mpsc::Receiver<WriterMsg>) {
-        let (handoff_tx, handoff_rx) = std_mpsc::sync_channel(HANDOFF_BATCHES);
+        let handoff = Arc::new(Handoff::default());
         let syncer = self.syncer.take().expect("a writer runs once");
+        let syncer_handoff = handoff.clone();
         let syncer = std::thread::Builder::new()
             .name("crisisd-store-syncer".into())
-            .spawn(move || syncer.run(handoff_rx));
+            .spawn(move || syncer.run(&syncer_handoff));
         let close = match syncer {
             Ok(syncer) => {
-                let close = self.run_batches(rx, &handoff_tx);
-                drop(handoff_tx);
+                let close = self.run_batches(rx, &handoff);
+                handoff.set(|w| w.closed = true);
                 let sync_stats = syncer.join().unwrap_or_default();
                 let st = &self.stats;
                 tracing::info!(
@@ -178,7 +259,7 @@ impl Writer {
     fn run_batches(
         &mut self,
         mut rx: mpsc::Receiver<WriterMsg>,
-        handoff: &std_mpsc::SyncSender<Applied>,
+        handoff: &Handoff,
     ) -> Option<oneshot::Sender<()>> {
         let mut batch: Vec<(PreparedAppend, Reply)> = Vec::new();
         while let Some(first) = rx.blocking_recv() {
@@ -205,11 +286,11 @@ impl Writer {
             if !batch.is_empty() {
                 let applied = self.apply(std::mem::take(&mut batch));
                 let waited = Instant::now();
-                if let Err(std_mpsc::SendError(applied)) = handoff.send(applied) {
+                if let Err(applied) = handoff.put(applied) {
+                    let reason = "the event store syncer stopped; restart crisisd";
+                    set_failure(&self.failure, reason);
                     let replies = applied.answers.into_iter().map(|(_, reply)| reply);
-                    let _ =
-                        Applied::failed(replies, "the event store syncer stopped; restart crisisd")
-                            .answer();
+                    Applied::failed(replies, reason).answer();
                 }
                 self.stats.handoff_us += waited.elapsed().as_micros() as u64;
             }
@@ -440,6 +521,12 @@ impl Applied {
         }
     }
 
+    /// Appends a later batch: its answers follow, its head (if any) supersedes.
+    fn merge(&mut self, later: Applied) {
+        self.answers.extend(later.answers);
+        self.head = later.head.or(self.head);
+    }
+
     fn answer(self) {
         for (outcome, reply) in self.answers {
             let _ = reply.send(outcome);
@@ -448,8 +535,9 @@ impl Applied {
 }
 
 impl Syncer {
-    fn run(mut self, rx: std_mpsc::Receiver<Applied>) -> SyncStats {
-        for applied in rx {
+    fn run(mut self, handoff: &Handoff) -> SyncStats {
+        let _gone = SyncerGone(handoff);
+        while let Some(applied) = handoff.take() {
             // Checked even for batches that wrote nothing: their answers (duplicates,
             // conflicts) may name events of an earlier batch whose sync failed.
             if let Some(reason) = current_failure(&self.failure) {
