@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::events::{Department, RemedySought};
 use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
+use crate::domain::policy::sla::SlaKind;
 
 /// A request to a complaint; `decide` answers with events or a refusal.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,4 +39,10 @@ pub enum ComplaintCommand {
     ReportDissatisfaction { reason: String },
     /// Hands the complaint to a supervisor.
     EscalateToSupervisor { supervisor: String, reason: String },
+    /// Records that a service-level deadline passed with its work undone (the deadline
+    /// task computes `deadline` from the SLA policy; `decide` checks it has passed).
+    RecordSlaBreach {
+        kind: SlaKind,
+        deadline: chrono::DateTime<chrono::Utc>,
+    },
 }

@@ -33,6 +33,7 @@ pub(super) fn decide(state: &Complaint, command: &C, ctx: &Context) -> Decision 
         (_, C::EscalateToSupervisor { supervisor, reason }) => {
             escalate(state, supervisor, reason, ctx)
         }
+        (_, C::RecordSlaBreach { kind, deadline }) => breach(state, *kind, *deadline, ctx),
     }
 }
 
@@ -187,5 +188,27 @@ fn escalate(state: &Complaint, supervisor: &str, reason: &str, ctx: &Context) ->
         reason: reason.to_owned(),
         escalated_by: ctx.actor.id.clone(),
         escalated_at: ctx.now,
+    })])
+}
+
+fn breach(
+    state: &Complaint,
+    kind: crate::domain::policy::sla::SlaKind,
+    deadline: DateTime<Utc>,
+    ctx: &Context,
+) -> Decision {
+    if state.breached.contains(&kind) {
+        return Err(Error::SlaAlreadyBreached { kind });
+    }
+    if state.sla_met(kind) {
+        return Err(Error::SlaMet { kind });
+    }
+    if !crate::domain::policy::sla::is_breached(deadline, None, ctx.now) {
+        return Err(Error::SlaNotDue { kind, deadline });
+    }
+    Ok(vec![ComplaintEvent::SlaBreached(SlaBreached {
+        kind,
+        deadline,
+        detected_at: ctx.now,
     })])
 }

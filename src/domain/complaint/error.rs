@@ -1,6 +1,7 @@
 //! Why a complaint refuses a command: each variant names the rule broken.
 
 use super::state::ComplaintStatus;
+use crate::domain::policy::sla::SlaKind;
 
 /// A refused complaint command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,4 +30,13 @@ pub enum ComplaintError {
     NoResolutionPending,
     #[error("the complaint is already escalated to a supervisor")]
     AlreadyEscalated,
+    #[error("the {kind:?} service level is already recorded as breached")]
+    SlaAlreadyBreached { kind: SlaKind },
+    #[error("the {kind:?} work is done: its service level cannot be breached any more")]
+    SlaMet { kind: SlaKind },
+    #[error("the {kind:?} deadline {deadline} has not passed yet")]
+    SlaNotDue {
+        kind: SlaKind,
+        deadline: chrono::DateTime<chrono::Utc>,
+    },
 }

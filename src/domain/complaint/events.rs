@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
 use crate::domain::event::domain_events;
+use crate::domain::policy::sla::SlaKind;
 
 /// What the customer asks for.
 #[derive(
@@ -116,6 +117,16 @@ pub struct ComplaintEscalated {
     pub escalated_at: DateTime<Utc>,
 }
 
+/// `complaint.sla_breached`: a service-level deadline passed with its work undone.
+/// Appended by the deadline task, so breaches are part of history and replays agree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SlaBreached {
+    pub kind: SlaKind,
+    /// The deadline that passed (from the SLA policy in force when it was detected).
+    pub deadline: DateTime<Utc>,
+    pub detected_at: DateTime<Utc>,
+}
+
 domain_events! {
     /// Every fact a complaint stream holds.
     pub enum ComplaintEvent {
@@ -127,5 +138,6 @@ domain_events! {
         Closed(ComplaintClosed) = "complaint.closed",
         Reopened(ComplaintReopened) = "complaint.reopened",
         Escalated(ComplaintEscalated) = "complaint.escalated",
+        SlaBreached(SlaBreached) = "complaint.sla_breached",
     }
 }

@@ -5,7 +5,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, Tier};
-use crate::domain::testing::{ctx_at, id};
+use crate::domain::policy::sla::SlaKind;
+use crate::domain::testing::{at, ctx_at, id};
 use crate::domain::{Aggregate, DomainEvent};
 
 use ComplaintCommand as C;
@@ -29,6 +30,8 @@ fn command() -> impl Strategy<Value = C> {
         1 => text().prop_map(|comment| C::ConfirmSatisfaction { comment }),
         3 => text().prop_map(|reason| C::ReportDissatisfaction { reason }),
         1 => (text(), text()).prop_map(|(supervisor, reason)| C::EscalateToSupervisor { supervisor, reason }),
+        1 => (prop_oneof![Just(SlaKind::Acknowledge), Just(SlaKind::FirstFeedback), Just(SlaKind::Resolve)], 0i64..600)
+            .prop_map(|(kind, minute)| C::RecordSlaBreach { kind, deadline: at(minute) }),
     ]
 }
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::events::*;
 use crate::domain::common::{PassengerId, Tier};
+use crate::domain::policy::sla::SlaKind;
 
 /// Where a complaint is in its loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -35,6 +36,8 @@ pub struct Complaint {
     pub reopened_count: u32,
     pub escalated_to: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Service levels recorded as breached.
+    pub breached: BTreeSet<SlaKind>,
 }
 
 impl Complaint {
@@ -51,6 +54,16 @@ impl Complaint {
     /// The passenger's tier when the complaint arrived (sets its SLA).
     pub fn tier(&self) -> Option<Tier> {
         self.received.as_ref().map(|r| r.tier)
+    }
+
+    /// Whether the work `kind` measures is done: acknowledged; first feedback (a
+    /// progress update or a proposal) given; resolved (closed).
+    pub fn sla_met(&self, kind: SlaKind) -> bool {
+        match kind {
+            SlaKind::Acknowledge => self.acknowledged_at.is_some(),
+            SlaKind::FirstFeedback => self.progress_updates > 0 || self.proposals > 0,
+            SlaKind::Resolve => self.status == ComplaintStatus::Closed,
+        }
     }
 
     /// Applies one fact. Never fails, never decides.
@@ -85,6 +98,9 @@ impl Complaint {
                 self.status = ComplaintStatus::Reopened;
             }
             E::Escalated(e) => self.escalated_to = Some(e.supervisor.clone()),
+            E::SlaBreached(e) => {
+                self.breached.insert(e.kind);
+            }
         }
         self
     }

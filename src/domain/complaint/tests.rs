@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::Aggregate;
 use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, Tier};
 use crate::domain::event::assert_round_trip;
+use crate::domain::policy::sla::SlaKind;
 use crate::domain::testing::{at, ctx_at, id};
 
 use ComplaintCommand as C;
@@ -361,5 +362,73 @@ fn stream_name_and_event_types_use_the_aggregate_token() {
         ComplaintEvent::EVENT_TYPES
             .iter()
             .all(|t| t.starts_with("complaint."))
+    );
+}
+
+fn breach(kind: SlaKind, deadline_minute: i64) -> C {
+    C::RecordSlaBreach {
+        kind,
+        deadline: at(deadline_minute),
+    }
+}
+
+#[test]
+fn a_passed_deadline_with_the_work_undone_is_recorded_once() {
+    // `when` decides at minute 90.
+    assert_eq!(
+        when(&received(), breach(SlaKind::Acknowledge, 60)),
+        Ok(vec![E::SlaBreached(SlaBreached {
+            kind: SlaKind::Acknowledge,
+            deadline: at(60),
+            detected_at: at(90),
+        })])
+    );
+    let mut breached = received();
+    breached.extend(when(&received(), breach(SlaKind::Acknowledge, 60)).unwrap());
+    assert_eq!(given(&breached).breached, [SlaKind::Acknowledge].into());
+    assert_eq!(
+        when(&breached, breach(SlaKind::Acknowledge, 60)),
+        Err(Err_::SlaAlreadyBreached {
+            kind: SlaKind::Acknowledge
+        })
+    );
+    assert!(
+        when(&breached, breach(SlaKind::FirstFeedback, 80)).is_ok(),
+        "each service level is breached on its own"
+    );
+}
+
+#[test]
+fn no_breach_before_the_deadline_after_the_work_or_once_closed() {
+    assert_eq!(
+        when(&received(), breach(SlaKind::Acknowledge, 90)),
+        Err(Err_::SlaNotDue {
+            kind: SlaKind::Acknowledge,
+            deadline: at(90)
+        }),
+        "done exactly at the deadline is on time, so the deadline instant itself is no breach"
+    );
+    assert_eq!(
+        when(&acknowledged(), breach(SlaKind::Acknowledge, 5)),
+        Err(Err_::SlaMet {
+            kind: SlaKind::Acknowledge
+        })
+    );
+    assert!(when(&routed(), breach(SlaKind::FirstFeedback, 5)).is_ok());
+    assert_eq!(
+        when(&proposed(), breach(SlaKind::FirstFeedback, 5)),
+        Err(Err_::SlaMet {
+            kind: SlaKind::FirstFeedback
+        }),
+        "a proposal is feedback"
+    );
+    assert!(when(&proposed(), breach(SlaKind::Resolve, 5)).is_ok());
+    assert_eq!(
+        when(&closed(), breach(SlaKind::Resolve, 5)),
+        Err(Err_::ComplaintClosed)
+    );
+    assert_eq!(
+        when(&[], breach(SlaKind::Resolve, 5)),
+        Err(Err_::NotReceived)
     );
 }
