@@ -5,9 +5,11 @@
 //! | [`feedback`] | a channel message → a signal and, for a passenger's complaint, a complaint |
 //! | [`ingest`] | the NATS ingest handler: parse, map, store, or reject |
 //! | [`flight_ops`] | a flight-ops update → the flight commands that bring the aggregate up to date |
+//! | [`deadlines`] | the deadline task: passed SLA deadlines become `complaint.sla_breached` events |
 //! | [`command`] | load a stream → `decide` → append with the expected version; retries, idempotency keys |
 
 pub mod command;
+pub mod deadlines;
 pub mod feedback;
 pub mod flight_ops;
 pub mod ingest;

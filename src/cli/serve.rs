@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::app::deadlines::{DeadlineConfig, DeadlineTask};
 use crate::app::ingest::CrisisIngest;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
@@ -69,6 +70,8 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             }
         });
     }
+    let deadlines = DeadlineTask::new(store.clone(), DeadlineConfig::default())?;
+    tasks.spawn(deadlines.run(shutdown_rx.clone()));
     tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -33,7 +33,7 @@ pub mod policy;
 pub mod schemas;
 pub mod signal;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use chrono::{DateTime, Utc};
 

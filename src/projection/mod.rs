@@ -3,12 +3,14 @@
 //! | module | owns |
 //! |---|---|
 //! | [`timeline`] | per incident and complaint: every event in order with its actor |
+//! | [`sla_deadlines`] | every complaint service level still running, by deadline: what the deadline task watches |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
 //! benchmarks take that list, so adding a model is one file and one line there.
 
 pub mod runtime;
+pub mod sla_deadlines;
 pub mod timeline;
 
 pub use runtime::{ModelTx, Projection, ProjectionError, ProjectionStatus, Projector, rebuild};
@@ -16,7 +18,10 @@ pub use runtime::{ModelTx, Projection, ProjectionError, ProjectionStatus, Projec
 /// Every read model crisisd maintains, each fresh (models keep their state in their
 /// own tree, never in memory, so a fresh value resumes from its checkpoint).
 pub fn all() -> Vec<Box<dyn Projection>> {
-    vec![Box::new(timeline::Timeline)]
+    vec![
+        Box::new(timeline::Timeline),
+        Box::new(sla_deadlines::SlaDeadlines::default()),
+    ]
 }
 
 /// The read model called `name`.
