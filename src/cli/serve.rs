@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -13,11 +14,15 @@ use crate::app::deadlines::{DeadlineConfig, DeadlineTask};
 use crate::app::ingest::CrisisIngest;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
-use crate::projection::Projector;
+use crate::projection::{ProjectionStatus, Projector};
 use crate::store::{EventStore, SledStore, StoreConfig};
 
 /// How long shutdown may take before the process exits anyway.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+/// How often projection lag is checked.
+const LAG_REPORT_INTERVAL: Duration = Duration::from_secs(30);
+/// A projection whose oldest unapplied event is this old is reported as behind.
+const LAG_WARN_SECONDS: f64 = 10.0;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -60,9 +65,11 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             "no NATS configured (--nats-url / CRISISD_NATS_URL): events are stored but not published"
         ),
     }
+    let mut statuses = Vec::new();
     for projection in crate::projection::all() {
         let name = projection.name();
         let projector = Projector::new(store.clone(), projection)?;
+        statuses.push(projector.status());
         let projector_shutdown = shutdown_rx.clone();
         tasks.spawn(async move {
             if let Err(err) = projector.run(projector_shutdown).await {
@@ -70,6 +77,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             }
         });
     }
+    tasks.spawn(report_lag(store.clone(), statuses, shutdown_rx.clone()));
     let deadlines = DeadlineTask::new(store.clone(), DeadlineConfig::default())?;
     tasks.spawn(deadlines.run(shutdown_rx.clone()));
     tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");
@@ -90,6 +98,40 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     }
     tracing::info!(head_position = store.head().position, "event store closed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Logs projections that fall behind or stopped, every [`LAG_REPORT_INTERVAL`].
+async fn report_lag(
+    store: SledStore,
+    statuses: Vec<Arc<Mutex<ProjectionStatus>>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LAG_REPORT_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        for status in &statuses {
+            let status = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            match status.lag(&store, chrono::Utc::now()) {
+                Ok(lag) if lag.failed.is_some() => tracing::error!(
+                    projection = lag.name,
+                    position = lag.position,
+                    lag_events = lag.lag_events,
+                    "projection stopped; fix the cause, then `crisisd rebuild {}`",
+                    lag.name
+                ),
+                Ok(lag) if lag.lag_seconds >= LAG_WARN_SECONDS => tracing::warn!(
+                    projection = lag.name,
+                    lag_events = lag.lag_events,
+                    lag_seconds = lag.lag_seconds,
+                    "projection is behind the log"
+                ),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(cause = %err, "cannot measure projection lag"),
+            }
+        }
+    }
 }
 
 /// Resolves on the first Ctrl-C or SIGTERM.

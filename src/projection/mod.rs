@@ -13,7 +13,9 @@ pub mod runtime;
 pub mod sla_deadlines;
 pub mod timeline;
 
-pub use runtime::{ModelTx, Projection, ProjectionError, ProjectionStatus, Projector, rebuild};
+pub use runtime::{
+    ModelTx, Projection, ProjectionError, ProjectionLag, ProjectionStatus, Projector, rebuild,
+};
 
 /// Every read model crisisd maintains, each fresh (models keep their state in their
 /// own tree, never in memory, so a fresh value resumes from its checkpoint).

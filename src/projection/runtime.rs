@@ -136,6 +136,50 @@ pub struct ProjectionStatus {
     pub failed: Option<String>,
 }
 
+/// How far a projection is behind the log: what health checks and metrics show.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProjectionLag {
+    pub name: String,
+    /// Last position applied.
+    pub position: u64,
+    /// The log's head when measured.
+    pub head: u64,
+    /// Events committed but not yet applied.
+    pub lag_events: u64,
+    /// Age of the oldest event not yet applied (0 when caught up).
+    pub lag_seconds: f64,
+    /// Set when the projection stopped on an event it cannot apply.
+    pub failed: Option<String>,
+}
+
+impl ProjectionStatus {
+    /// This projection's lag behind `store`'s head at `now`.
+    pub fn lag(
+        &self,
+        store: &SledStore,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ProjectionLag, StoreError> {
+        let head = store.head().position;
+        let lag_seconds = match store.read_all(self.position + 1, 1)?.first() {
+            Some(oldest) if self.position < head => {
+                (now - oldest.recorded_at)
+                    .num_microseconds()
+                    .unwrap_or(i64::MAX) as f64
+                    / 1e6
+            }
+            _ => 0.0,
+        };
+        Ok(ProjectionLag {
+            name: self.name.clone(),
+            position: self.position,
+            head,
+            lag_events: head.saturating_sub(self.position),
+            lag_seconds: lag_seconds.max(0.0),
+            failed: self.failed.clone(),
+        })
+    }
+}
+
 /// Runs one projection as its own task.
 pub struct Projector<P: Projection> {
     store: SledStore,
@@ -361,6 +405,41 @@ mod tests {
             live,
             "the live model equals a rebuild from zero"
         );
+    }
+
+    #[tokio::test]
+    async fn lag_counts_unapplied_events_and_the_age_of_the_oldest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        for n in 0..3 {
+            append(&store, n, serde_json::json!({"n": n})).await;
+        }
+        let second = store.read_all(2, 1).unwrap()[0].recorded_at;
+        let status = ProjectionStatus {
+            name: "test-counts".into(),
+            position: 1,
+            failed: None,
+        };
+        let lag = status
+            .lag(&store, second + chrono::Duration::milliseconds(1500))
+            .unwrap();
+        assert_eq!(
+            lag,
+            ProjectionLag {
+                name: "test-counts".into(),
+                position: 1,
+                head: 3,
+                lag_events: 2,
+                lag_seconds: 1.5,
+                failed: None,
+            }
+        );
+        let caught_up = ProjectionStatus {
+            position: 3,
+            ..status
+        };
+        let lag = caught_up.lag(&store, second).unwrap();
+        assert_eq!((lag.lag_events, lag.lag_seconds), (0, 0.0));
     }
 
     #[tokio::test]
