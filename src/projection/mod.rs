@@ -9,6 +9,8 @@
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
 //! benchmarks take that list, so adding a model is one file and one line there.
 
+#[cfg(test)]
+mod determinism;
 pub mod runtime;
 pub mod sla_deadlines;
 pub mod timeline;

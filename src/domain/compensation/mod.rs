@@ -11,7 +11,7 @@ mod events;
 pub mod invariants;
 
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 #[cfg(test)]
 mod tests;
 

@@ -48,13 +48,13 @@ fn command() -> impl Strategy<Value = C> {
 /// often take valid paths (accepting an option that was really offered,
 /// offering cash that covers the entitlement) besides the random ones.
 #[derive(Debug, Clone)]
-enum Step {
+pub(crate) enum Step {
     Raw(Box<C>),
     AcceptNth(usize),
     OfferCovering { extra: u64, voucher_first: bool },
 }
 
-fn step() -> impl Strategy<Value = Step> {
+pub(crate) fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => command().prop_map(|c| Step::Raw(Box::new(c))),
         2 => (0usize..3).prop_map(Step::AcceptNth),
@@ -62,7 +62,7 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn resolve(step: &Step, state: &Compensation) -> Option<C> {
+pub(crate) fn resolve(step: &Step, state: &Compensation) -> Option<C> {
     match step {
         Step::Raw(command) => Some(C::clone(command)),
         Step::AcceptNth(n) => {

@@ -13,7 +13,7 @@ pub mod invariants;
 mod state;
 
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 #[cfg(test)]
 mod tests;
 

@@ -15,7 +15,7 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![3 => Just("text".to_owned()), 1 => Just(String::new())]
 }
 
-fn command() -> impl Strategy<Value = C> {
+pub(crate) fn command() -> impl Strategy<Value = C> {
     let department = prop_oneof![Just(Department::Baggage), Just(Department::Refunds)];
     prop_oneof![
         1 => Just(C::ReceiveComplaint {

@@ -13,7 +13,7 @@ mod state;
 mod values;
 
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 #[cfg(test)]
 mod tests;
 

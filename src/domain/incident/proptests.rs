@@ -191,7 +191,7 @@ fn happy_path() -> Vec<C> {
 
 /// Either fully random commands, or the happy path with random commands
 /// interleaved (so late stages and their refusals are exercised too).
-fn sequence() -> impl Strategy<Value = Vec<(Context, C)>> {
+pub(crate) fn sequence() -> impl Strategy<Value = Vec<(Context, C)>> {
     let random = proptest::collection::vec((actor_ctx(), command()), 1..120);
     let noise = proptest::collection::vec((actor_ctx(), command()), 0..4);
     let interleaved = proptest::collection::vec(noise, happy_path().len()).prop_map(|noise| {
