@@ -38,6 +38,17 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Read models: rebuild speed of every projection beside a scan + typed parse.
+    Projections {
+        /// Events in the log (built from synthetic crisis scenarios).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long)]
+        json: bool,
+        /// Scratch directory (default: a fresh one under the system temp dir, removed after).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Ingest → durable → published, against a nats-server this command starts.
     Pipeline {
         /// Feedback messages published to crisis.ingest.feedback.
@@ -51,6 +62,9 @@ pub enum BenchCommand {
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     let (events, json, dir) = match command {
         BenchCommand::Store { events, json, dir } => (events, json, dir),
+        BenchCommand::Projections { events, json, dir } => {
+            return super::bench_projections::run(events, json, dir).await;
+        }
         BenchCommand::Pipeline { messages, json } => {
             return super::bench_pipeline::run(messages, json).await;
         }

@@ -5,14 +5,18 @@
 //! | [`serve`] | `serve`: open the store and run until Ctrl-C / SIGTERM |
 //! | [`audit`] | `verify`, `replay`, `repair`, `rebuild`: offline tools on a data directory |
 //! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
+//! | [`bench_projections`] | `bench projections`: rebuild speed of every read model beside a scan + typed parse |
 //! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
+//! | [`workload`] | synthetic, valid crisis histories (scenarios through the domain's `decide`) for load and benchmarks |
 
 pub mod audit;
 pub mod bench;
 pub mod bench_pipeline;
+pub mod bench_projections;
 pub mod load;
 pub mod serve;
+pub mod workload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

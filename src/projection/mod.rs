@@ -16,7 +16,8 @@ pub mod sla_deadlines;
 pub mod timeline;
 
 pub use runtime::{
-    ModelTx, Projection, ProjectionError, ProjectionLag, ProjectionStatus, Projector, rebuild,
+    APPLY_BATCH_EVENTS_MAX, ModelTx, Projection, ProjectionError, ProjectionLag, ProjectionStatus,
+    Projector, rebuild,
 };
 
 /// Every read model crisisd maintains, each fresh (models keep their state in their
