@@ -31,6 +31,10 @@ pub struct LoadArgs {
     /// Also run the projectors (as `serve` does), for projection crash tests.
     #[arg(long)]
     pub project: bool,
+    /// Append crisis scenarios (valid domain histories, one append per command)
+    /// instead of test groups; prints `ack scenario <n> step <k>`.
+    #[arg(long)]
+    pub scenarios: bool,
 }
 
 pub async fn run(config: StoreConfig, args: LoadArgs) -> anyhow::Result<ExitCode> {
@@ -44,6 +48,9 @@ pub async fn run(config: StoreConfig, args: LoadArgs) -> anyhow::Result<ExitCode
     }
     println!("ready {}", store.head().position);
     let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    if args.scenarios {
+        return run_scenarios(store, args, out).await;
+    }
     let mut tasks = Vec::new();
     for writer in 0..args.writers {
         let (store, out, per_append, appends) = (
@@ -70,6 +77,49 @@ pub async fn run(config: StoreConfig, args: LoadArgs) -> anyhow::Result<ExitCode
                 n += 1;
             }
             anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each writer walks its own scenarios, one append per command.
+async fn run_scenarios(
+    store: SledStore,
+    args: LoadArgs,
+    out: Arc<std::sync::Mutex<std::io::Stdout>>,
+) -> anyhow::Result<ExitCode> {
+    let start = Utc::now();
+    let mut tasks = Vec::new();
+    for writer in 0..args.writers as u64 {
+        let (store, out, writers, appends) = (
+            store.clone(),
+            out.clone(),
+            args.writers as u64,
+            args.appends,
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            let mut n = writer;
+            loop {
+                for (k, step) in super::workload::scenario(n, start).into_iter().enumerate() {
+                    if appends.is_some_and(|max| done >= max) {
+                        return anyhow::Ok(());
+                    }
+                    let request =
+                        AppendRequest::single(step.stream, ExpectedVersion::Any, step.events);
+                    store.append(request).await?;
+                    writeln!(
+                        out.lock().expect("stdout lock"),
+                        "ack scenario {n} step {k}"
+                    )?;
+                    done += 1;
+                }
+                n += writers;
+            }
         }));
     }
     for task in tasks {

@@ -8,7 +8,8 @@
 //! command is a bug in this generator and panics.
 //!
 //! Deterministic: the same `n` and start give the same events (ids included), apart
-//! from the store's own event ids.
+//! from the store's own event ids. Ids and passengers include the start, so runs with
+//! different starts never write into each other's streams.
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -82,8 +83,10 @@ where
     }
 }
 
-fn uuid(kind: &str, n: u64, i: u32) -> Uuid {
-    Uuid::new_v5(&NAMESPACE, format!("{kind}/{n}/{i}").as_bytes())
+/// A deterministic id, unique per workload start, scenario and index.
+fn uuid(start: DateTime<Utc>, kind: &str, n: u64, i: u32) -> Uuid {
+    let name = format!("{kind}/{}/{n}/{i}", start.timestamp_micros());
+    Uuid::new_v5(&NAMESPACE, name.as_bytes())
 }
 
 fn actor(role: Role, n: u64) -> Actor {
@@ -121,7 +124,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
     let passengers: Vec<(PassengerId, Tier)> = (0..PASSENGERS)
         .map(|i| {
             (
-                PassengerId(format!("P{n}-{i}")),
+                PassengerId(format!("P{}-{n}-{i}", start.timestamp())),
                 TIERS[(n as usize + i as usize) % 5],
             )
         })
@@ -149,7 +152,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
     }
 
     // Signals from the channels.
-    let signal_ids: Vec<Uuid> = (0..SIGNALS).map(|i| uuid("signal", n, i)).collect();
+    let signal_ids: Vec<Uuid> = (0..SIGNALS).map(|i| uuid(start, "signal", n, i)).collect();
     for (i, signal_id) in signal_ids.iter().enumerate() {
         let mut script = Script::<signal::Signal>::new(signal::stream_name(*signal_id));
         let record = SignalCommand::RecordSignal {
@@ -168,7 +171,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
     }
 
     // The incident, as far through the pipeline as this scenario goes.
-    let incident_id = uuid("incident", n, 0);
+    let incident_id = uuid(start, "incident", n, 0);
     let mut inc = Script::<incident::Incident>::new(incident::stream_name(incident_id));
     let last_stage = n % 8; // 0: monitor … 6: review, 7: closed
     inc.run(
@@ -187,7 +190,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
     inc.run(
         &mut steps,
         I::AssignRole {
-            assignment_id: uuid("assignment", n, 0),
+            assignment_id: uuid(start, "assignment", n, 0),
             role: IncidentRole::CrisisLead,
             person: actor(Role::CrisisLead, n).id,
             from: at(15),
@@ -198,7 +201,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
     inc.run(
         &mut steps,
         I::AssignRole {
-            assignment_id: uuid("assignment", n, 1),
+            assignment_id: uuid(start, "assignment", n, 1),
             role: IncidentRole::CustomerCare,
             person: actor(Role::Agent, n).id,
             from: at(16),
@@ -346,7 +349,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
         for (i, ((passenger, _), compensation_id)) in
             passengers.iter().zip(&compensation_ids).enumerate()
         {
-            let contact_id = uuid("contact", n, i as u32);
+            let contact_id = uuid(start, "contact", n, i as u32);
             let method = ContactMethod::Email;
             let plan = I::PlanContact {
                 contact_id,
@@ -371,7 +374,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
     if last_stage >= 5 {
         inc.run(&mut steps, I::StartFollowUp, &lead(3 * 60));
         for (i, (passenger, _)) in passengers.iter().enumerate().take(4) {
-            let survey_id = uuid("survey", n, i as u32);
+            let survey_id = uuid(start, "survey", n, i as u32);
             let send = I::SendSurvey {
                 survey_id,
                 passenger: passenger.clone(),
@@ -395,7 +398,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
             due: None,
         };
         let record = I::RecordImprovement {
-            improvement_id: uuid("improvement", n, 0),
+            improvement_id: uuid(start, "improvement", n, 0),
             improvement,
         };
         inc.run(&mut steps, record, &lead(3 * 24 * 60));
@@ -420,7 +423,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
 
     // Complaints through their loop; how far depends on the complaint.
     for c in 0..COMPLAINTS {
-        let complaint_id = uuid("complaint", n, c);
+        let complaint_id = uuid(start, "complaint", n, c);
         let (passenger, tier) = &passengers[c as usize];
         let mut script = Script::<complaint::Complaint>::new(complaint::stream_name(complaint_id));
         let receive = ComplaintCommand::ReceiveComplaint {

@@ -125,7 +125,7 @@ fn check_store(dir: &std::path::Path, acked: &HashSet<Uuid>, round: usize) {
 /// what a rebuild from zero produces.
 #[test]
 fn kill_9_during_projection_leaves_models_equal_to_a_rebuild() {
-    use crisisd::projection::{Projector, rebuild, timeline::Timeline};
+    use crisisd::projection::{Projector, all, rebuild};
     let dir = tempfile::tempdir().unwrap();
     for round in 0..6u64 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crisisd"))
@@ -136,6 +136,7 @@ fn kill_9_during_projection_leaves_models_equal_to_a_rebuild() {
                 "--writers",
                 "8",
                 "--project",
+                "--scenarios",
             ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -162,36 +163,54 @@ fn kill_9_during_projection_leaves_models_equal_to_a_rebuild() {
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
         let head = store.head().position;
         assert!(head > 1000, "the load must run ({head} events)");
-        let projector = Projector::new(store.clone(), Timeline).unwrap();
-        let status = projector.status();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(projector.run(stop_rx));
+        let mut running = Vec::new();
+        for projection in all() {
+            let projector = Projector::new(store.clone(), projection).unwrap();
+            let status = projector.status();
+            running.push((status, tokio::spawn(projector.run(stop_rx.clone()))));
+        }
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while status.lock().unwrap().position < head {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the projector did not catch up"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        for (status, _) in &running {
+            while status.lock().unwrap().position < head {
+                let status = status.lock().unwrap().clone();
+                assert!(status.failed.is_none(), "{status:?}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{} did not catch up",
+                    status.name
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
         stop_tx.send(true).unwrap();
-        task.await.unwrap().unwrap();
-        let snapshot = |store: &SledStore| -> Vec<(Vec<u8>, Vec<u8>)> {
+        for (_, task) in running {
+            task.await.unwrap().unwrap();
+        }
+        let snapshot = |store: &SledStore, name: &str| -> Vec<(Vec<u8>, Vec<u8>)> {
             store
-                .model_tree("timeline")
+                .model_tree(name)
                 .unwrap()
                 .iter()
                 .map(|e| e.unwrap())
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .collect()
         };
-        let live = snapshot(&store);
-        rebuild(&store, Timeline, |_, _| {}).unwrap();
-        assert_eq!(live.len(), snapshot(&store).len());
-        assert!(
-            live == snapshot(&store),
-            "the model after crashes and catch-up equals a rebuild"
-        );
+        for projection in all() {
+            let name = projection.name();
+            let live = snapshot(&store, name);
+            rebuild(&store, projection, |_, _| {}).unwrap();
+            let rebuilt = snapshot(&store, name);
+            assert!(
+                !rebuilt.is_empty() || name == "sla_deadlines",
+                "{name} got no data"
+            );
+            assert_eq!(live.len(), rebuilt.len(), "{name}");
+            assert!(
+                live == rebuilt,
+                "{name}: the model after crashes and catch-up equals a rebuild"
+            );
+        }
         store.close().await;
     });
 }
