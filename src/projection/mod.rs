@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`timeline`] | per incident and complaint: every event in order with its actor |
 //! | [`sla_deadlines`] | every complaint service level still running, by deadline: what the deadline task watches |
+//! | [`spikes`] | the spike detector's state per correlation key and the log of its decisions (open, attach) |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
@@ -13,6 +14,7 @@
 mod determinism;
 pub mod runtime;
 pub mod sla_deadlines;
+pub mod spikes;
 pub mod timeline;
 
 pub use runtime::{
@@ -26,6 +28,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
     vec![
         Box::new(timeline::Timeline),
         Box::new(sla_deadlines::SlaDeadlines::default()),
+        Box::new(spikes::Spikes::default()),
     ]
 }
 

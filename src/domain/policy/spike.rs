@@ -61,6 +61,16 @@ pub enum SpikeDecision {
     AttachToIncident { incident_id: Uuid, signal_id: Uuid },
 }
 
+/// One correlation key's part of the detector state, so that a caller can keep the
+/// state per key (e.g. in a read model) and load only the key a signal touches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyState {
+    /// Signals inside the window, oldest first.
+    pub recent: VecDeque<(DateTime<Utc>, Uuid)>,
+    /// The open incident of this key.
+    pub open: Option<Uuid>,
+}
+
 /// The detector's state.
 #[derive(Debug, Clone, Default)]
 pub struct SpikeDetector {
@@ -108,6 +118,27 @@ impl SpikeDetector {
     }
 
     /// An incident opened by another path (a crisis lead) now covers `key`.
+    /// Replaces what the detector knows about `key`.
+    pub fn load_key(&mut self, key: &str, state: KeyState) {
+        if state.recent.is_empty() {
+            self.recent.remove(key);
+        } else {
+            self.recent.insert(key.to_owned(), state.recent);
+        }
+        match state.open {
+            Some(incident_id) => self.open.insert(key.to_owned(), incident_id),
+            None => self.open.remove(key),
+        };
+    }
+
+    /// Takes out what the detector knows about `key` (it forgets the key).
+    pub fn take_key(&mut self, key: &str) -> KeyState {
+        KeyState {
+            recent: self.recent.remove(key).unwrap_or_default(),
+            open: self.open.remove(key),
+        }
+    }
+
     pub fn incident_opened(&mut self, key: &str, incident_id: Uuid) {
         self.recent.remove(key);
         self.open.insert(key.to_owned(), incident_id);
@@ -143,6 +174,28 @@ mod tests {
 
     fn id(n: u128) -> Uuid {
         Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn state_kept_per_key_decides_like_one_detector() {
+        let keys = ["a", "b"];
+        let mut whole = SpikeDetector::new(SpikeConfig::default());
+        let mut stored: HashMap<&str, KeyState> = HashMap::new();
+        for n in 0..40u128 {
+            let key = keys[(n % 3 == 0) as usize];
+            let at = at(n as i64 * 3);
+            let expected = whole.observe(key, at, id(n));
+            let mut one = SpikeDetector::new(SpikeConfig::default());
+            one.load_key(key, stored.remove(key).unwrap_or_default());
+            assert_eq!(one.observe(key, at, id(n)), expected, "signal {n}");
+            stored.insert(key, one.take_key(key));
+            if n == 20 {
+                whole.incident_closed("a");
+                let mut state = stored.remove("a").unwrap_or_default();
+                state.open = None;
+                stored.insert("a", state);
+            }
+        }
     }
 
     #[test]

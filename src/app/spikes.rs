@@ -1,0 +1,332 @@
+//! The spike reactor: turns the spike detector's decisions into incidents.
+//!
+//! The `spikes` read model decides, in log order, when a burst of signals with one
+//! correlation key is a crisis and which later signals belong to its incident. This
+//! task follows those decisions from its own checkpoint and carries them out through
+//! the normal command path: open the incident with the burst's signals and mark each
+//! signal attached; attach later signals to the open incident.
+//!
+//! Exactly-once in effect: the incident id comes from the decision (derived from the
+//! key and the signal that completed the burst), every command carries an idempotency
+//! key, and refusals that mean "already done" (incident already open, signal already
+//! attached) count as done. The checkpoint advances only past decisions carried out,
+//! so a crash repeats at most the last decision, harmlessly.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::command::{CommandError, CommandMeta, execute};
+use crate::domain::common::{Actor, Role};
+use crate::domain::incident::{self, Incident, IncidentCommand, IncidentError};
+use crate::domain::signal::{self, Signal, SignalCommand, SignalError};
+use crate::projection::spikes::{self, Decided, SpikeAction};
+use crate::store::{AppendError, SledStore, StoreError};
+
+/// The store checkpoint of the reactor.
+pub const CHECKPOINT: &str = "spike-reactor";
+
+/// How the reactor runs.
+#[derive(Debug, Clone)]
+pub struct SpikeReactorConfig {
+    /// How often it looks for new decisions.
+    pub poll: Duration,
+    /// Decisions carried out per round.
+    pub batch: usize,
+    /// Longest wait after a failure (doubles from `poll`).
+    pub backoff_max: Duration,
+}
+
+impl Default for SpikeReactorConfig {
+    fn default() -> Self {
+        SpikeReactorConfig {
+            poll: Duration::from_millis(200),
+            batch: 256,
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The actor recorded on what the reactor does.
+pub fn reactor_actor() -> Actor {
+    Actor {
+        id: "crisisd-spike-detector".into(),
+        role: Role::Admin,
+    }
+}
+
+/// Why a decision could not be carried out now.
+#[derive(Debug, thiserror::Error)]
+pub enum ReactorError {
+    #[error("the event store refuses writes: {0}")]
+    StoreClosed(String),
+    #[error("{0}")]
+    Retry(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct SpikeReactor {
+    store: SledStore,
+    model: sled::Tree,
+    config: SpikeReactorConfig,
+}
+
+impl SpikeReactor {
+    pub fn new(store: SledStore, config: SpikeReactorConfig) -> Result<Self, StoreError> {
+        let model = store.model_tree(spikes::NAME)?;
+        Ok(SpikeReactor {
+            store,
+            model,
+            config,
+        })
+    }
+
+    /// Runs until `shutdown` turns true or the store refuses writes.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut wait = self.config.poll;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+            match self.round().await {
+                Ok(_) => wait = self.config.poll,
+                Err(ReactorError::StoreClosed(reason)) => {
+                    tracing::warn!(cause = %reason, "spike reactor stops: the store refuses writes");
+                    return;
+                }
+                Err(err) => {
+                    wait = (wait * 2).min(self.config.backoff_max);
+                    tracing::warn!(cause = %err, retry_in_s = wait.as_secs_f64(), "carrying out a spike decision failed; retrying");
+                }
+            }
+        }
+    }
+
+    /// Carries out the decisions after the checkpoint (up to a batch); returns how many.
+    pub async fn round(&self) -> Result<usize, ReactorError> {
+        let after = self.store.checkpoint(CHECKPOINT)?;
+        let decisions = spikes::decisions_after(&self.model, after, self.config.batch)
+            .map_err(ReactorError::Retry)?;
+        let count = decisions.len();
+        for decided in decisions {
+            self.carry_out(&decided).await?;
+            self.store.save_checkpoint(CHECKPOINT, decided.position)?;
+        }
+        Ok(count)
+    }
+
+    async fn carry_out(&self, decided: &Decided) -> Result<(), ReactorError> {
+        let now = Utc::now();
+        let meta = |key: String| CommandMeta {
+            idempotency_key: Some(key),
+            ..CommandMeta::new(reactor_actor(), now)
+        };
+        match &decided.action {
+            SpikeAction::Open {
+                incident_id,
+                correlation_key,
+                signal_ids,
+                category,
+                severity,
+                flight,
+                ..
+            } => {
+                let title = match flight {
+                    Some(flight) => {
+                        format!("{} {category:?} signals on {flight}", signal_ids.len())
+                    }
+                    None => format!("{} {category:?} signals", signal_ids.len()),
+                };
+                let open = IncidentCommand::OpenIncident {
+                    incident_id: *incident_id,
+                    title,
+                    category: *category,
+                    severity: *severity,
+                    flight: flight.clone(),
+                    correlation_key: Some(correlation_key.clone()),
+                    signal_ids: signal_ids.clone(),
+                };
+                let stream = incident::stream_name(*incident_id);
+                let opened =
+                    execute::<Incident, _>(&self.store, &stream, &open, &meta("spike-open".into()))
+                        .await;
+                incident_done(opened, &stream)?;
+                for signal_id in signal_ids {
+                    self.mark_signal(*signal_id, *incident_id, &meta).await?;
+                }
+            }
+            SpikeAction::Attach {
+                incident_id,
+                signal_id,
+            } => {
+                let attach = IncidentCommand::AttachSignal {
+                    signal_id: *signal_id,
+                };
+                let stream = incident::stream_name(*incident_id);
+                let key = format!("spike-attach:{signal_id}");
+                let attached =
+                    execute::<Incident, _>(&self.store, &stream, &attach, &meta(key)).await;
+                incident_done(attached, &stream)?;
+                self.mark_signal(*signal_id, *incident_id, &meta).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn mark_signal(
+        &self,
+        signal_id: Uuid,
+        incident_id: Uuid,
+        meta: &impl Fn(String) -> CommandMeta,
+    ) -> Result<(), ReactorError> {
+        let stream = signal::stream_name(signal_id);
+        let command = SignalCommand::AttachToIncident { incident_id };
+        let key = format!("spike-incident:{incident_id}");
+        match execute::<Signal, _>(&self.store, &stream, &command, &meta(key)).await {
+            Ok(_)
+            | Err(CommandError::Refused(
+                SignalError::AlreadyAttached { .. } | SignalError::Dismissed,
+            )) => Ok(()),
+            Err(CommandError::Append(AppendError::Unavailable { reason })) => {
+                Err(ReactorError::StoreClosed(reason))
+            }
+            Err(CommandError::Refused(refused)) => {
+                tracing::warn!(%signal_id, %incident_id, cause = %refused, "signal not marked as attached; skipped");
+                Ok(())
+            }
+            Err(err) => Err(ReactorError::Retry(format!("{stream}: {err}"))),
+        }
+    }
+}
+
+/// Whether an incident command's outcome lets the reactor move on.
+fn incident_done(
+    result: Result<super::command::Executed, CommandError<IncidentError>>,
+    stream: &str,
+) -> Result<(), ReactorError> {
+    match result {
+        Ok(_)
+        | Err(CommandError::Refused(
+            IncidentError::AlreadyOpened | IncidentError::SignalAlreadyAttached { .. },
+        )) => Ok(()),
+        Err(CommandError::Append(AppendError::Unavailable { reason })) => {
+            Err(ReactorError::StoreClosed(reason))
+        }
+        // A refusal that will not change by retrying (e.g. the incident closed between
+        // the decision and now): log and move on rather than block every later spike.
+        Err(CommandError::Refused(refused)) => {
+            tracing::warn!(stream, cause = %refused, "spike decision refused by the incident; skipped");
+            Ok(())
+        }
+        Err(err) => Err(ReactorError::Retry(format!("{stream}: {err}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::command::load;
+    use crate::domain::common::{Category, Channel, FlightKey, PersonalData, Severity};
+    use crate::projection::{Projector, spikes::Spikes};
+    use crate::store::{EventStore, StoreConfig};
+
+    async fn record(store: &SledStore, n: u128, minute: i64) -> Uuid {
+        let signal_id = Uuid::from_u128(n);
+        let observed_at = Utc::now() - chrono::Duration::minutes(60 - minute);
+        let command = SignalCommand::RecordSignal {
+            signal_id,
+            channel: Channel::SocialMedia,
+            category: Category::Delay,
+            severity: Severity::High,
+            flight: Some(FlightKey::new("LH", "400", observed_at.date_naive()).unwrap()),
+            passenger: None,
+            reach: 100,
+            summary: PersonalData("late".into()),
+            source_ref: None,
+            observed_at,
+        };
+        let actor = Actor {
+            id: "ingest-feedback".into(),
+            role: Role::FlightOps,
+        };
+        execute::<Signal, _>(
+            store,
+            &signal::stream_name(signal_id),
+            &command,
+            &CommandMeta::new(actor, Utc::now()),
+        )
+        .await
+        .unwrap();
+        signal_id
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_signals_becomes_one_incident_with_every_signal_attached() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let projector = Projector::new(store.clone(), Spikes::default()).unwrap();
+        let projecting = tokio::spawn(projector.run(stop_rx.clone()));
+        let config = SpikeReactorConfig {
+            poll: Duration::from_millis(10),
+            ..SpikeReactorConfig::default()
+        };
+        let reactor = SpikeReactor::new(store.clone(), config.clone()).unwrap();
+        let reacting = tokio::spawn(reactor.run(stop_rx.clone()));
+        let mut signals = Vec::new();
+        for n in 1..=7 {
+            signals.push(record(&store, n, n as i64).await);
+        }
+        let model = store.model_tree(spikes::NAME).unwrap();
+        let decisions = loop {
+            let decisions = spikes::decisions_after(&model, 0, 10).unwrap();
+            if decisions.len() == 3 && store.checkpoint(CHECKPOINT).unwrap() >= 7 {
+                break decisions;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let SpikeAction::Open { incident_id, .. } = decisions[0].action else {
+            panic!("{decisions:?}")
+        };
+        // Run the same decisions again (a crash before the checkpoint): nothing changes.
+        let head = store.head().position;
+        store.save_checkpoint(CHECKPOINT, 0).unwrap();
+        let again = SpikeReactor::new(store.clone(), config).unwrap();
+        assert_eq!(again.round().await.unwrap(), 3);
+        assert_eq!(store.head().position, head, "a repeat writes nothing");
+        stop_tx.send(true).unwrap();
+        reacting.await.unwrap();
+        projecting.await.unwrap().unwrap();
+
+        let (incident, _) =
+            load::<Incident, _>(&store, &incident::stream_name(incident_id)).unwrap();
+        assert_eq!(
+            incident.signals,
+            signals.iter().copied().collect(),
+            "the burst and the later two"
+        );
+        assert_eq!(
+            incident.correlation_key.as_deref(),
+            Some(decisions[0].action_key())
+        );
+        for signal_id in signals {
+            let (signal, _) = load::<Signal, _>(&store, &signal::stream_name(signal_id)).unwrap();
+            assert_eq!(signal.incident_id, Some(incident_id));
+        }
+    }
+
+    impl Decided {
+        fn action_key(&self) -> &str {
+            match &self.action {
+                SpikeAction::Open {
+                    correlation_key, ..
+                } => correlation_key,
+                SpikeAction::Attach { .. } => "",
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Spikes read model: the spike detector's state, kept per correlation key, and the log
+//! of what it decided — open an incident for a burst of signals, attach a later signal
+//! to the open incident of its key.
+//!
+//! The detector ([`crate::domain::policy::spike`]) is fed the signals in log order, so a
+//! rebuild decides exactly what live processing decided. The decisions are facts about
+//! the log, not commands: the spike reactor ([`crate::app::spikes`]) follows them and
+//! turns each into idempotent incident and signal commands. Incidents opened any other
+//! way (by a crisis lead, with a correlation key) count as the key's open incident too,
+//! and closing or reopening an incident ends or resumes it.
+//!
+//! Keys:
+//! - `K <correlation key>` → [`KeyState`] (JSON): signals in the window, open incident;
+//! - `I <incident id:16>` → the incident's correlation key (UTF-8);
+//! - `D <position:u64 BE>` → [`SpikeAction`] (JSON): the decision the signal at that
+//!   position caused, in log order.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::runtime::{ModelTx, Projection};
+use crate::domain::DomainEvent;
+use crate::domain::common::{Category, FlightKey, Severity};
+use crate::domain::incident::IncidentEvent;
+use crate::domain::policy::spike::{KeyState, SpikeConfig, SpikeDecision, SpikeDetector};
+use crate::domain::signal::SignalEvent;
+use crate::store::RecordedEvent;
+
+pub const NAME: &str = "spikes";
+
+/// What the detector decided for one signal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum SpikeAction {
+    /// A burst of signals with one key: open this incident with them.
+    Open {
+        incident_id: Uuid,
+        correlation_key: String,
+        signal_ids: Vec<Uuid>,
+        category: Category,
+        severity: Severity,
+        flight: Option<FlightKey>,
+        detected_at: DateTime<Utc>,
+    },
+    /// The key has an open incident: attach the signal to it.
+    Attach { incident_id: Uuid, signal_id: Uuid },
+}
+
+/// A decision and the position of the signal that caused it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    pub position: u64,
+    #[serde(flatten)]
+    pub action: SpikeAction,
+}
+
+/// The spikes projection.
+#[derive(Debug, Default)]
+pub struct Spikes {
+    pub config: SpikeConfig,
+}
+
+fn key_key(correlation_key: &str) -> Vec<u8> {
+    let mut key = vec![b'K'];
+    key.extend_from_slice(correlation_key.as_bytes());
+    key
+}
+
+fn incident_key(incident_id: Uuid) -> Vec<u8> {
+    let mut key = vec![b'I'];
+    key.extend_from_slice(incident_id.as_bytes());
+    key
+}
+
+fn decision_key(position: u64) -> Vec<u8> {
+    let mut key = vec![b'D'];
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+impl Spikes {
+    /// Runs `change` on a detector holding only `correlation_key`'s stored state, then
+    /// stores what it left.
+    fn with_key<T>(
+        &self,
+        tx: &mut ModelTx<'_>,
+        correlation_key: &str,
+        change: impl FnOnce(&mut SpikeDetector) -> T,
+    ) -> Result<T, String> {
+        let key = key_key(correlation_key);
+        let mut detector = SpikeDetector::new(self.config.clone());
+        detector.load_key(correlation_key, tx.get_json(&key)?.unwrap_or_default());
+        let result = change(&mut detector);
+        let state = detector.take_key(correlation_key);
+        if state == KeyState::default() {
+            tx.remove(key);
+        } else {
+            tx.insert_json(key, &state);
+        }
+        Ok(result)
+    }
+
+    fn incident_key_of(tx: &ModelTx<'_>, incident_id: Uuid) -> Result<Option<String>, String> {
+        tx.get(&incident_key(incident_id))?
+            .map(|bytes| String::from_utf8(bytes).map_err(|err| err.to_string()))
+            .transpose()
+    }
+}
+
+impl Projection for Spikes {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        let (t, v, d) = (
+            event.event_type.as_str(),
+            event.schema_version,
+            event.data.get(),
+        );
+        if event.stream.starts_with("signal-") {
+            // Only recordings feed the detector (a dismissal comes too late to matter).
+            if t != "signal.recorded" {
+                return Ok(());
+            }
+            let SignalEvent::Recorded(signal) =
+                SignalEvent::from_data(t, v, d).map_err(|err| err.to_string())?
+            else {
+                return Err(format!("{t} decoded as another signal event"));
+            };
+            let key = signal.correlation_key.clone();
+            let decision = self.with_key(tx, &key, |detector| {
+                detector.observe(&key, signal.observed_at, signal.signal_id)
+            })?;
+            let action = match decision {
+                SpikeDecision::None => return Ok(()),
+                SpikeDecision::OpenIncident {
+                    incident_id,
+                    key,
+                    signal_ids,
+                } => {
+                    tx.insert(incident_key(incident_id), key.as_bytes().to_vec());
+                    SpikeAction::Open {
+                        incident_id,
+                        correlation_key: key,
+                        signal_ids,
+                        category: signal.category,
+                        severity: signal.severity,
+                        flight: signal.flight.clone(),
+                        detected_at: signal.observed_at,
+                    }
+                }
+                SpikeDecision::AttachToIncident {
+                    incident_id,
+                    signal_id,
+                } => SpikeAction::Attach {
+                    incident_id,
+                    signal_id,
+                },
+            };
+            let decided = Decided {
+                position: event.position,
+                action,
+            };
+            tx.insert_json(decision_key(event.position), &decided);
+            return Ok(());
+        }
+        if !event.stream.starts_with("incident-")
+            || !matches!(
+                t,
+                "incident.opened" | "incident.closed" | "incident.reopened"
+            )
+        {
+            return Ok(());
+        }
+        let incident_id = event
+            .stream
+            .strip_prefix("incident-")
+            .and_then(|id| id.parse::<Uuid>().ok());
+        match IncidentEvent::from_data(t, v, d).map_err(|err| err.to_string())? {
+            IncidentEvent::Opened(opened) => {
+                if let Some(key) = opened.correlation_key {
+                    tx.insert(incident_key(opened.incident_id), key.as_bytes().to_vec());
+                    self.with_key(tx, &key, |detector| {
+                        detector.incident_opened(&key, opened.incident_id)
+                    })?;
+                }
+            }
+            IncidentEvent::Closed(_) => {
+                let Some(id) = incident_id else { return Ok(()) };
+                if let Some(key) = Self::incident_key_of(tx, id)? {
+                    self.with_key(tx, &key, |detector| detector.incident_closed(&key))?;
+                }
+            }
+            IncidentEvent::Reopened(_) => {
+                let Some(id) = incident_id else { return Ok(()) };
+                if let Some(key) = Self::incident_key_of(tx, id)? {
+                    self.with_key(tx, &key, |detector| detector.incident_opened(&key, id))?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Decisions caused by signals after position `after`, in log order, at most `limit`.
+pub fn decisions_after(
+    tree: &sled::Tree,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<Decided>, String> {
+    tree.range(decision_key(after.saturating_add(1))..decision_key(u64::MAX))
+        .take(limit)
+        .map(|entry| {
+            let (_, value) = entry.map_err(|err| err.to_string())?;
+            serde_json::from_slice(&value).map_err(|err| err.to_string())
+        })
+        .collect()
+}
+
+/// Spikes detected (incident openings) since `since`, newest first: the monitor's list.
+pub fn detected(tree: &sled::Tree, since: DateTime<Utc>) -> Result<Vec<Decided>, String> {
+    let mut found = Vec::new();
+    for entry in tree.scan_prefix(b"D").rev() {
+        let (_, value) = entry.map_err(|err| err.to_string())?;
+        let decided: Decided = serde_json::from_slice(&value).map_err(|err| err.to_string())?;
+        if let SpikeAction::Open { detected_at, .. } = &decided.action {
+            if *detected_at < since {
+                continue;
+            }
+            found.push(decided);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::common::{Channel, PersonalData};
+    use crate::domain::incident::{IncidentClosed, IncidentOpened};
+    use crate::domain::signal::SignalRecorded;
+    use crate::domain::testing::at;
+    use crate::projection::rebuild;
+    use crate::store::{
+        Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
+    };
+
+    async fn append(store: &SledStore, stream: &str, event: &impl DomainEvent) {
+        let actor = Actor {
+            id: "a-1".into(),
+            role: "agent".into(),
+        };
+        let new = NewEvent::new(event.event_type(), event.to_data(), actor, Utc::now());
+        store
+            .append(AppendRequest::single(
+                stream,
+                ExpectedVersion::Any,
+                vec![new],
+            ))
+            .await
+            .unwrap();
+    }
+
+    fn flight() -> FlightKey {
+        FlightKey::new("LH", "400", at(0).date_naive()).unwrap()
+    }
+
+    async fn signal(store: &SledStore, n: u128, minute: i64) -> Uuid {
+        let signal_id = Uuid::from_u128(n);
+        let event = SignalEvent::Recorded(SignalRecorded {
+            signal_id,
+            channel: Channel::SocialMedia,
+            category: Category::Delay,
+            severity: Severity::High,
+            flight: Some(flight()),
+            passenger: None,
+            reach: 10,
+            summary: PersonalData("late".into()),
+            source_ref: None,
+            correlation_key: "LH400-2026-11-22-delay".into(),
+            observed_at: at(minute),
+        });
+        append(
+            store,
+            &crate::domain::signal::stream_name(signal_id),
+            &event,
+        )
+        .await;
+        signal_id
+    }
+
+    #[tokio::test]
+    async fn a_burst_opens_later_signals_attach_and_closing_ends_the_incident() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let mut ids = Vec::new();
+        for n in 1..=5 {
+            ids.push(signal(&store, n, n as i64 * 5).await); // positions 1..=5
+        }
+        let late = signal(&store, 6, 40).await; // position 6
+        rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
+        let tree = store.model_tree(NAME).unwrap();
+        let decided = decisions_after(&tree, 0, 10).unwrap();
+        let SpikeAction::Open { incident_id, .. } = decided[0].action.clone() else {
+            panic!("{decided:?}")
+        };
+        assert_eq!(
+            decided,
+            vec![
+                Decided {
+                    position: 5,
+                    action: SpikeAction::Open {
+                        incident_id,
+                        correlation_key: "LH400-2026-11-22-delay".into(),
+                        signal_ids: ids.clone(),
+                        category: Category::Delay,
+                        severity: Severity::High,
+                        flight: Some(flight()),
+                        detected_at: at(25),
+                    },
+                },
+                Decided {
+                    position: 6,
+                    action: SpikeAction::Attach {
+                        incident_id,
+                        signal_id: late
+                    },
+                },
+            ]
+        );
+        assert_eq!(
+            decisions_after(&tree, 5, 10).unwrap(),
+            decided[1..].to_vec()
+        );
+        assert_eq!(detected(&tree, at(0)).unwrap(), decided[..1].to_vec());
+        assert!(detected(&tree, at(26)).unwrap().is_empty());
+
+        // The incident opens (as the reactor would) and closes: new signals start over.
+        let stream = crate::domain::incident::stream_name(incident_id);
+        let opened = IncidentEvent::Opened(IncidentOpened {
+            incident_id,
+            title: "spike".into(),
+            category: Category::Delay,
+            severity: Severity::High,
+            flight: Some(flight()),
+            correlation_key: Some("LH400-2026-11-22-delay".into()),
+            signal_ids: ids,
+            opened_at: at(26),
+        });
+        append(&store, &stream, &opened).await;
+        let closed = IncidentEvent::Closed(IncidentClosed {
+            summary: "done".into(),
+            closed_by: "lead-1".into(),
+        });
+        append(&store, &stream, &closed).await;
+        signal(&store, 7, 55).await;
+        rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
+        let tree = store.model_tree(NAME).unwrap(); // a rebuild replaces the tree
+        assert_eq!(
+            decisions_after(&tree, 6, 10).unwrap(),
+            vec![],
+            "after the close, one signal is no spike and attaches nowhere"
+        );
+    }
+}
