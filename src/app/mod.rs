@@ -6,6 +6,7 @@
 //! | [`ingest`] | the NATS ingest handler: parse, map, store, or reject |
 //! | [`flight_ops`] | a flight-ops update → the flight commands that bring the aggregate up to date |
 //! | [`deadlines`] | the deadline task: passed SLA deadlines become `complaint.sla_breached` events |
+//! | [`reactor`] | the loop reactors share: follow a read model's decision log from a checkpoint, act idempotently |
 //! | [`spikes`] | the spike reactor: spike decisions of the `spikes` model become incidents with their signals attached |
 //! | [`command`] | load a stream → `decide` → append with the expected version; retries, idempotency keys |
 
@@ -14,6 +15,7 @@ pub mod deadlines;
 pub mod feedback;
 pub mod flight_ops;
 pub mod ingest;
+pub mod reactor;
 pub mod spikes;
 
 pub use command::{CommandError, CommandMeta, Executed, execute, execute_all, load};

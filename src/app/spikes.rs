@@ -12,41 +12,21 @@
 //! attached) count as done. The checkpoint advances only past decisions carried out,
 //! so a crash repeats at most the last decision, harmlessly.
 
-use std::time::Duration;
-
 use chrono::Utc;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::command::{CommandError, CommandMeta, execute};
+use super::reactor::{Reaction, ReactorError};
 use crate::domain::common::{Actor, Role};
 use crate::domain::incident::{self, Incident, IncidentCommand, IncidentError};
 use crate::domain::signal::{self, Signal, SignalCommand, SignalError};
 use crate::projection::spikes::{self, Decided, SpikeAction};
 use crate::store::{AppendError, SledStore, StoreError};
 
-/// The store checkpoint of the reactor.
-pub const CHECKPOINT: &str = "spike-reactor";
-
-/// How the reactor runs.
-#[derive(Debug, Clone)]
-pub struct SpikeReactorConfig {
-    /// How often it looks for new decisions.
-    pub poll: Duration,
-    /// Decisions carried out per round.
-    pub batch: usize,
-    /// Longest wait after a failure (doubles from `poll`).
-    pub backoff_max: Duration,
-}
-
-impl Default for SpikeReactorConfig {
-    fn default() -> Self {
-        SpikeReactorConfig {
-            poll: Duration::from_millis(200),
-            batch: 256,
-            backoff_max: Duration::from_secs(30),
-        }
-    }
+/// The spike reaction: carries out the `spikes` model's decisions.
+pub struct SpikeReaction {
+    store: SledStore,
+    model: sled::Tree,
 }
 
 /// The actor recorded on what the reactor does.
@@ -57,69 +37,29 @@ pub fn reactor_actor() -> Actor {
     }
 }
 
-/// Why a decision could not be carried out now.
-#[derive(Debug, thiserror::Error)]
-pub enum ReactorError {
-    #[error("the event store refuses writes: {0}")]
-    StoreClosed(String),
-    #[error("{0}")]
-    Retry(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-pub struct SpikeReactor {
-    store: SledStore,
-    model: sled::Tree,
-    config: SpikeReactorConfig,
-}
-
-impl SpikeReactor {
-    pub fn new(store: SledStore, config: SpikeReactorConfig) -> Result<Self, StoreError> {
+impl SpikeReaction {
+    pub fn new(store: SledStore) -> Result<Self, StoreError> {
         let model = store.model_tree(spikes::NAME)?;
-        Ok(SpikeReactor {
-            store,
-            model,
-            config,
-        })
+        Ok(SpikeReaction { store, model })
     }
+}
 
-    /// Runs until `shutdown` turns true or the store refuses writes.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wait = self.config.poll;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
-            }
-            match self.round().await {
-                Ok(_) => wait = self.config.poll,
-                Err(ReactorError::StoreClosed(reason)) => {
-                    tracing::warn!(cause = %reason, "spike reactor stops: the store refuses writes");
-                    return;
-                }
-                Err(err) => {
-                    wait = (wait * 2).min(self.config.backoff_max);
-                    tracing::warn!(cause = %err, retry_in_s = wait.as_secs_f64(), "carrying out a spike decision failed; retrying");
-                }
-            }
-        }
-    }
+impl Reaction for SpikeReaction {
+    type Decision = Decided;
+    const CHECKPOINT: &'static str = "spike-reactor";
 
-    /// Carries out the decisions after the checkpoint (up to a batch); returns how many.
-    pub async fn round(&self) -> Result<usize, ReactorError> {
-        let after = self.store.checkpoint(CHECKPOINT)?;
-        let decisions = spikes::decisions_after(&self.model, after, self.config.batch)
-            .map_err(ReactorError::Retry)?;
-        let count = decisions.len();
-        for decided in decisions {
-            self.carry_out(&decided).await?;
-            self.store.save_checkpoint(CHECKPOINT, decided.position)?;
-        }
-        Ok(count)
+    fn decisions_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Decided)>, String> {
+        let decided = spikes::decisions_after(&self.model, after, limit)?;
+        Ok(decided.into_iter().map(|d| (d.position, d)).collect())
     }
 
     async fn carry_out(&self, decided: &Decided) -> Result<(), ReactorError> {
+        self.act(decided).await
+    }
+}
+
+impl SpikeReaction {
+    async fn act(&self, decided: &Decided) -> Result<(), ReactorError> {
         let now = Utc::now();
         let meta = |key: String| CommandMeta {
             idempotency_key: Some(key),
@@ -230,9 +170,14 @@ fn incident_done(
 mod tests {
     use super::*;
     use crate::app::command::load;
+    use crate::app::reactor::{self, ReactorConfig};
     use crate::domain::common::{Category, Channel, FlightKey, PersonalData, Severity};
     use crate::projection::{Projector, spikes::Spikes};
     use crate::store::{EventStore, StoreConfig};
+    use std::time::Duration;
+    use tokio::sync::watch;
+
+    const CHECKPOINT: &str = SpikeReaction::CHECKPOINT;
 
     async fn record(store: &SledStore, n: u128, minute: i64) -> Uuid {
         let signal_id = Uuid::from_u128(n);
@@ -271,12 +216,17 @@ mod tests {
         let (stop_tx, stop_rx) = watch::channel(false);
         let projector = Projector::new(store.clone(), Spikes::default()).unwrap();
         let projecting = tokio::spawn(projector.run(stop_rx.clone()));
-        let config = SpikeReactorConfig {
+        let config = ReactorConfig {
             poll: Duration::from_millis(10),
-            ..SpikeReactorConfig::default()
+            ..ReactorConfig::default()
         };
-        let reactor = SpikeReactor::new(store.clone(), config.clone()).unwrap();
-        let reacting = tokio::spawn(reactor.run(stop_rx.clone()));
+        let reaction = SpikeReaction::new(store.clone()).unwrap();
+        let reacting = tokio::spawn(reactor::run(
+            reaction,
+            store.clone(),
+            config,
+            stop_rx.clone(),
+        ));
         let mut signals = Vec::new();
         for n in 1..=7 {
             signals.push(record(&store, n, n as i64).await);
@@ -295,8 +245,8 @@ mod tests {
         // Run the same decisions again (a crash before the checkpoint): nothing changes.
         let head = store.head().position;
         store.save_checkpoint(CHECKPOINT, 0).unwrap();
-        let again = SpikeReactor::new(store.clone(), config).unwrap();
-        assert_eq!(again.round().await.unwrap(), 3);
+        let again = SpikeReaction::new(store.clone()).unwrap();
+        assert_eq!(reactor::round(&again, &store, 256).await.unwrap(), 3);
         assert_eq!(store.head().position, head, "a repeat writes nothing");
         stop_tx.send(true).unwrap();
         reacting.await.unwrap();

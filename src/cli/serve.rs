@@ -12,7 +12,8 @@ use tokio::sync::watch;
 
 use crate::app::deadlines::{DeadlineConfig, DeadlineTask};
 use crate::app::ingest::CrisisIngest;
-use crate::app::spikes::{SpikeReactor, SpikeReactorConfig};
+use crate::app::reactor::{self, ReactorConfig};
+use crate::app::spikes::SpikeReaction;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
 use crate::projection::{ProjectionStatus, Projector};
@@ -81,8 +82,14 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     tasks.spawn(report_lag(store.clone(), statuses, shutdown_rx.clone()));
     let deadlines = DeadlineTask::new(store.clone(), DeadlineConfig::default())?;
     tasks.spawn(deadlines.run(shutdown_rx.clone()));
-    let spikes = SpikeReactor::new(store.clone(), SpikeReactorConfig::default())?;
-    tasks.spawn(spikes.run(shutdown_rx.clone()));
+    let spikes = SpikeReaction::new(store.clone())?;
+    let reactor_config = ReactorConfig::default();
+    tasks.spawn(reactor::run(
+        spikes,
+        store.clone(),
+        reactor_config.clone(),
+        shutdown_rx.clone(),
+    ));
     tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -8,6 +8,7 @@
 //! ([`compensation_id`]), so computing the same entitlement twice lands on the
 //! same stream and is refused there.
 mod events;
+pub mod input;
 pub mod invariants;
 
 #[cfg(test)]

@@ -1,0 +1,216 @@
+//! From what is known about a flight to what the compensation rules ask
+//! ([`CompensationInput`]), once the disruption is final: the flight was cancelled, or
+//! it arrived at least [`DISRUPTED_ARRIVAL_MINUTES`] late.
+//!
+//! Facts flight ops does not send are the airline's (its home and size, from
+//! configuration) or the passenger's (tier); how the ticket was paid is not known here
+//! and is taken as a card payment, and a passenger is taken not to have accepted a
+//! change (the rules then owe the most, and an agent can correct it).
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::common::Tier;
+use crate::domain::flight::{Flight, FlightStatus};
+use crate::domain::policy::airports;
+use crate::domain::policy::compensation::{
+    CarrierHome, CarrierSize, CompensationInput, Disruption, PaymentMethod,
+};
+
+/// An arrival this late (or a cancellation) makes a flight's disruption worth an
+/// entitlement per passenger: the lowest threshold of any regime (EU 261 care, CAAC).
+pub const DISRUPTED_ARRIVAL_MINUTES: i64 = 120;
+
+/// The operating airline, as configured (flight ops does not say it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarrierProfile {
+    pub home: CarrierHome,
+    pub size: CarrierSize,
+}
+
+/// Why a flight gives no compensation input yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotFinal {
+    #[error("the flight has no schedule")]
+    NotScheduled,
+    #[error("the flight has neither arrived nor been cancelled")]
+    Open,
+    #[error(
+        "the flight arrived {minutes} min late, under the {DISRUPTED_ARRIVAL_MINUTES} min threshold"
+    )]
+    NotDisrupted { minutes: i64 },
+    #[error("airport {code} is not in the airport table")]
+    UnknownAirport { code: String },
+}
+
+/// Whether `flight`'s disruption is final and worth computing entitlements for.
+pub fn is_final_disruption(flight: &Flight) -> bool {
+    match flight.status {
+        FlightStatus::Cancelled => true,
+        _ => flight
+            .arrival_delay_minutes()
+            .is_some_and(|m| m >= DISRUPTED_ARRIVAL_MINUTES),
+    }
+}
+
+/// What the rules need to decide one passenger's entitlement on `flight` at `decided_at`.
+pub fn compensation_input(
+    flight: &Flight,
+    tier: Tier,
+    carrier: CarrierProfile,
+    decided_at: DateTime<Utc>,
+) -> Result<CompensationInput, NotFinal> {
+    let schedule = flight.schedule.as_ref().ok_or(NotFinal::NotScheduled)?;
+    let disruption = if flight.status == FlightStatus::Cancelled {
+        let told = flight.passengers_notified_at.unwrap_or(decided_at);
+        Disruption::Cancellation {
+            notice_days: u32::try_from((schedule.scheduled_departure - told).num_days())
+                .unwrap_or(0),
+            rerouting: None,
+            overnight: false,
+        }
+    } else {
+        let arrival = flight.arrival_delay_minutes().ok_or(NotFinal::Open)?;
+        if arrival < DISRUPTED_ARRIVAL_MINUTES {
+            return Err(NotFinal::NotDisrupted { minutes: arrival });
+        }
+        let departure = flight.actual_departure.map_or(arrival, |at| {
+            (at - schedule.scheduled_departure).num_minutes()
+        });
+        let overnight = flight
+            .actual_departure
+            .is_some_and(|at| at.date_naive() > schedule.scheduled_departure.date_naive());
+        Disruption::Delay {
+            departure_delay_minutes: u32::try_from(departure.max(0)).unwrap_or(u32::MAX),
+            arrival_delay_minutes: u32::try_from(arrival).unwrap_or(u32::MAX),
+            overnight,
+        }
+    };
+    let country = |code: &crate::domain::common::AirportCode| {
+        airports::airport(code)
+            .map(|a| a.country.clone())
+            .ok_or(NotFinal::UnknownAirport {
+                code: code.to_string(),
+            })
+    };
+    Ok(CompensationInput {
+        origin: schedule.origin,
+        destination: schedule.destination,
+        origin_country: country(&schedule.origin)?,
+        destination_country: country(&schedule.destination)?,
+        distance_km: airports::distance_between(&schedule.origin, &schedule.destination).ok_or(
+            NotFinal::UnknownAirport {
+                code: schedule.destination.to_string(),
+            },
+        )?,
+        carrier: schedule.flight.carrier.clone(),
+        carrier_home: carrier.home,
+        carrier_size: carrier.size,
+        disruption,
+        controllability: flight.controllability(),
+        passenger_accepted_change: false,
+        payment_method: PaymentMethod::Card,
+        tier,
+        decided_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::common::{AirportCode, FlightKey};
+    use crate::domain::flight::FlightScheduled;
+    use crate::domain::testing::at;
+
+    const LH: CarrierProfile = CarrierProfile {
+        home: CarrierHome::Eu,
+        size: CarrierSize::Large,
+    };
+
+    fn scheduled() -> Flight {
+        Flight {
+            schedule: Some(FlightScheduled {
+                flight: FlightKey::new("LH", "400", at(0).date_naive()).unwrap(),
+                origin: AirportCode::parse("FRA").unwrap(),
+                destination: AirportCode::parse("JFK").unwrap(),
+                scheduled_departure: at(60),
+                scheduled_arrival: at(60 + 8 * 60),
+                passenger_count: 300,
+            }),
+            ..Flight::default()
+        }
+    }
+
+    #[test]
+    fn a_late_arrival_is_a_delay_with_both_delays_and_the_route() {
+        let mut flight = scheduled();
+        flight.actual_departure = Some(at(60 + 230));
+        flight.actual_arrival = Some(at(60 + 8 * 60 + 240));
+        assert!(is_final_disruption(&flight));
+        let input = compensation_input(&flight, Tier::Gold, LH, at(1_000)).unwrap();
+        assert_eq!(
+            input.disruption,
+            Disruption::Delay {
+                departure_delay_minutes: 230,
+                arrival_delay_minutes: 240,
+                overnight: false
+            }
+        );
+        assert_eq!(
+            (
+                input.origin_country.as_str(),
+                input.destination_country.as_str()
+            ),
+            ("DE", "US")
+        );
+        assert!(
+            (6_150..6_250).contains(&input.distance_km),
+            "{}",
+            input.distance_km
+        );
+        assert_eq!((input.carrier.as_str(), input.tier), ("LH", Tier::Gold));
+    }
+
+    #[test]
+    fn small_delays_and_open_flights_give_no_input() {
+        let mut flight = scheduled();
+        assert_eq!(
+            compensation_input(&flight, Tier::None, LH, at(0)),
+            Err(NotFinal::Open)
+        );
+        flight.actual_arrival = Some(at(60 + 8 * 60 + 119));
+        assert!(!is_final_disruption(&flight));
+        assert_eq!(
+            compensation_input(&flight, Tier::None, LH, at(0)),
+            Err(NotFinal::NotDisrupted { minutes: 119 })
+        );
+        assert_eq!(
+            compensation_input(&Flight::default(), Tier::None, LH, at(0)),
+            Err(NotFinal::NotScheduled)
+        );
+    }
+
+    #[test]
+    fn a_cancellation_counts_notice_days_from_the_notification() {
+        let mut flight = scheduled();
+        flight.status = FlightStatus::Cancelled;
+        flight.passengers_notified_at = Some(at(60) - chrono::Duration::days(10));
+        let input = compensation_input(&flight, Tier::None, LH, at(0)).unwrap();
+        assert_eq!(
+            input.disruption,
+            Disruption::Cancellation {
+                notice_days: 10,
+                rerouting: None,
+                overnight: false
+            }
+        );
+        flight.passengers_notified_at = None;
+        let input = compensation_input(&flight, Tier::None, LH, at(0)).unwrap();
+        assert!(
+            matches!(
+                input.disruption,
+                Disruption::Cancellation { notice_days: 0, .. }
+            ),
+            "not told: no notice"
+        );
+    }
+}
