@@ -8,10 +8,12 @@
 //! | [`deadlines`] | the deadline task: passed SLA deadlines become `complaint.sla_breached` events |
 //! | [`reactor`] | the loop reactors share: follow a read model's decision log from a checkpoint, act idempotently |
 //! | [`spikes`] | the spike reactor: spike decisions of the `spikes` model become incidents with their signals attached |
+//! | [`entitlements`] | the entitlement reaction: finally disrupted flights → compensation entitlements per known passenger, linked to the incident |
 //! | [`command`] | load a stream → `decide` → append with the expected version; retries, idempotency keys |
 
 pub mod command;
 pub mod deadlines;
+pub mod entitlements;
 pub mod feedback;
 pub mod flight_ops;
 pub mod ingest;

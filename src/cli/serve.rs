@@ -11,11 +11,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::app::deadlines::{DeadlineConfig, DeadlineTask};
+use crate::app::entitlements::EntitlementReaction;
 use crate::app::ingest::CrisisIngest;
 use crate::app::reactor::{self, ReactorConfig};
 use crate::app::spikes::SpikeReaction;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
+use crate::domain::compensation::input::CarrierProfile;
+use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
+use crate::domain::policy::goodwill::GoodwillPolicy;
 use crate::projection::{ProjectionStatus, Projector};
 use crate::store::{EventStore, SledStore, StoreConfig};
 
@@ -35,9 +39,41 @@ pub struct ServeArgs {
     /// NATS credentials file (.creds), if the server requires one.
     #[arg(long, env = "CRISISD_NATS_CREDS")]
     pub nats_creds: Option<PathBuf>,
+    /// Where the operating airline is based, for the compensation rules: eu, uk, canada,
+    /// us, china or other.
+    #[arg(long, env = "CRISISD_CARRIER_HOME", default_value = "eu", value_parser = parse_snake::<CarrierHome>)]
+    pub carrier_home: CarrierHome,
+    /// The airline's size under Canada's APPR: large or small.
+    #[arg(long, env = "CRISISD_CARRIER_SIZE", default_value = "large", value_parser = parse_snake::<CarrierSize>)]
+    pub carrier_size: CarrierSize,
+    /// Airline goodwill policy (JSON, see deploy/goodwill-policy.json); default: the
+    /// built-in policy, which is that file.
+    #[arg(long, env = "CRISISD_GOODWILL_POLICY")]
+    pub goodwill_policy: Option<PathBuf>,
+}
+
+/// Parses a snake_case enum value the way its JSON form is written.
+fn parse_snake<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|err| format!("{text:?}: {err}"))
 }
 
 pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let goodwill = match &args.goodwill_policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|err| {
+                anyhow::anyhow!("cannot read the goodwill policy {}: {err}", path.display())
+            })?;
+            GoodwillPolicy::parse(&text).map_err(|err| {
+                anyhow::anyhow!("goodwill policy {}: {err}; fix the file", path.display())
+            })?
+        }
+        None => GoodwillPolicy::default_policy(),
+    };
+    let carrier = CarrierProfile {
+        home: args.carrier_home,
+        size: args.carrier_size,
+    };
     let path = config.path.clone();
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
     let head = store.head();
@@ -88,6 +124,14 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         spikes,
         store.clone(),
         reactor_config.clone(),
+        shutdown_rx.clone(),
+    ));
+    tracing::info!(carrier_home = ?carrier.home, carrier_size = ?carrier.size, "computing compensation entitlements for disrupted flights");
+    let entitlements = EntitlementReaction::new(store.clone(), carrier, goodwill)?;
+    tasks.spawn(reactor::run(
+        entitlements,
+        store.clone(),
+        reactor_config,
         shutdown_rx.clone(),
     ));
     tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");

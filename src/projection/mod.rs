@@ -5,6 +5,7 @@
 //! | [`timeline`] | per incident and complaint: every event in order with its actor |
 //! | [`sla_deadlines`] | every complaint service level still running, by deadline: what the deadline task watches |
 //! | [`spikes`] | the spike detector's state per correlation key and the log of its decisions (open, attach) |
+//! | [`disruptions`] | per flight: final disruption, passengers known on it, its incident; the log of entitlements due |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
@@ -12,6 +13,7 @@
 
 #[cfg(test)]
 mod determinism;
+pub mod disruptions;
 pub mod runtime;
 pub mod sla_deadlines;
 pub mod spikes;
@@ -29,6 +31,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(timeline::Timeline),
         Box::new(sla_deadlines::SlaDeadlines::default()),
         Box::new(spikes::Spikes::default()),
+        Box::new(disruptions::Disruptions),
     ]
 }
 

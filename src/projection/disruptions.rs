@@ -1,0 +1,392 @@
+//! Disruptions read model: per flight, whether its disruption is final (cancelled, or
+//! arrived at least [`DISRUPTED_ARRIVAL_MINUTES`] late), which passengers are known to
+//! be on it, and its incident; plus the log of entitlements to compute — one entry each
+//! time a flight's disruption becomes final (for the passengers known then) or a new
+//! passenger turns up on a flight already disrupted.
+//!
+//! Flight ops sends no passenger list, so passengers are learnt from what names them
+//! with the flight: signals (a passenger's post or call about the flight), contacts the
+//! crisis team plans in the flight's incident, complaints filed under that incident.
+//! The entitlement reactor ([`crate::app::entitlements`]) computes each entitlement
+//! under the compensation policy.
+//!
+//! Keys:
+//! - `F <flight stream>` → [`FlightEntry`] (JSON);
+//! - `I <incident id:16>` → the incident's flight stream (UTF-8);
+//! - `D <position:u64 BE>` → [`EntitlementsDue`] (JSON), in log order.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::runtime::{ModelTx, Projection};
+use crate::domain::DomainEvent;
+use crate::domain::common::{FlightKey, PassengerId};
+use crate::domain::compensation::input::DISRUPTED_ARRIVAL_MINUTES;
+use crate::domain::complaint::ComplaintEvent;
+use crate::domain::flight::{self, FlightEvent, FlightStatus};
+use crate::domain::incident::IncidentEvent;
+use crate::domain::signal::SignalEvent;
+use crate::store::RecordedEvent;
+
+pub const NAME: &str = "disruptions";
+
+/// What the model knows of one flight.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlightEntry {
+    pub flight: Option<FlightKey>,
+    pub scheduled_arrival: Option<DateTime<Utc>>,
+    /// Cancelled, or arrived at least the threshold late.
+    pub final_disruption: bool,
+    /// Passengers known to be on the flight, sorted.
+    pub passengers: Vec<PassengerId>,
+    /// The first incident opened about the flight.
+    pub incident_id: Option<Uuid>,
+}
+
+/// Entitlements to compute: these passengers on this (finally disrupted) flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitlementsDue {
+    pub position: u64,
+    pub flight: FlightKey,
+    pub passengers: Vec<PassengerId>,
+    pub incident_id: Option<Uuid>,
+}
+
+/// The disruptions projection.
+#[derive(Debug, Default)]
+pub struct Disruptions;
+
+fn flight_key(stream: &str) -> Vec<u8> {
+    let mut key = vec![b'F'];
+    key.extend_from_slice(stream.as_bytes());
+    key
+}
+
+fn incident_key(incident_id: Uuid) -> Vec<u8> {
+    let mut key = vec![b'I'];
+    key.extend_from_slice(incident_id.as_bytes());
+    key
+}
+
+fn due_key(position: u64) -> Vec<u8> {
+    let mut key = vec![b'D'];
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+fn entry(tx: &ModelTx<'_>, stream: &str) -> Result<FlightEntry, String> {
+    Ok(tx.get_json(&flight_key(stream))?.unwrap_or_default())
+}
+
+fn due(tx: &mut ModelTx<'_>, position: u64, entry: &FlightEntry, passengers: Vec<PassengerId>) {
+    let (Some(flight), false) = (&entry.flight, passengers.is_empty()) else {
+        return;
+    };
+    let due = EntitlementsDue {
+        position,
+        flight: flight.clone(),
+        passengers,
+        incident_id: entry.incident_id,
+    };
+    tx.insert_json(due_key(position), &due);
+}
+
+/// Adds a passenger to a flight; due at once if the flight is already disrupted.
+fn add_passenger(
+    tx: &mut ModelTx<'_>,
+    position: u64,
+    flight: &FlightKey,
+    passenger: PassengerId,
+) -> Result<(), String> {
+    let stream = flight::stream_name(flight);
+    let mut entry = entry(tx, &stream)?;
+    entry.flight.get_or_insert_with(|| flight.clone());
+    let Err(at) = entry.passengers.binary_search(&passenger) else {
+        return Ok(());
+    };
+    entry.passengers.insert(at, passenger.clone());
+    if entry.final_disruption {
+        due(tx, position, &entry, vec![passenger]);
+    }
+    tx.insert_json(flight_key(&stream), &entry);
+    Ok(())
+}
+
+fn incident_flight(tx: &ModelTx<'_>, incident_id: Uuid) -> Result<Option<FlightKey>, String> {
+    let Some(stream) = tx.get(&incident_key(incident_id))? else {
+        return Ok(None);
+    };
+    let stream = String::from_utf8(stream).map_err(|err| err.to_string())?;
+    Ok(entry(tx, &stream)?.flight)
+}
+
+impl Disruptions {
+    fn flight_event(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        let decoded =
+            FlightEvent::from_data(&event.event_type, event.schema_version, event.data.get())
+                .map_err(|err| err.to_string())?;
+        let mut entry = entry(tx, &event.stream)?;
+        let was_final = entry.final_disruption;
+        match decoded {
+            FlightEvent::Scheduled(scheduled) => {
+                entry.flight = Some(scheduled.flight);
+                entry.scheduled_arrival = Some(scheduled.scheduled_arrival);
+            }
+            FlightEvent::Arrived(arrived) => {
+                let late = entry.scheduled_arrival.is_some_and(|scheduled| {
+                    (arrived.actual_arrival - scheduled).num_minutes() >= DISRUPTED_ARRIVAL_MINUTES
+                });
+                entry.final_disruption |= late;
+            }
+            FlightEvent::StatusChanged(change) => {
+                entry.final_disruption |= change.to == FlightStatus::Cancelled;
+            }
+            _ => return Ok(()),
+        }
+        if entry.final_disruption && !was_final {
+            due(tx, event.position, &entry, entry.passengers.clone());
+        }
+        tx.insert_json(flight_key(&event.stream), &entry);
+        Ok(())
+    }
+}
+
+impl Projection for Disruptions {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        let (t, v, d) = (
+            event.event_type.as_str(),
+            event.schema_version,
+            event.data.get(),
+        );
+        let decode_error = |err: crate::domain::EventDecodeError| err.to_string();
+        match t {
+            "flight.scheduled" | "flight.arrived" | "flight.status_changed" => {
+                self.flight_event(event, tx)
+            }
+            "signal.recorded" => {
+                let SignalEvent::Recorded(signal) =
+                    SignalEvent::from_data(t, v, d).map_err(decode_error)?
+                else {
+                    return Err(format!("{t} decoded as another signal event"));
+                };
+                match (signal.flight, signal.passenger) {
+                    (Some(flight), Some(passenger)) => {
+                        add_passenger(tx, event.position, &flight, passenger)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            "incident.opened" => {
+                let IncidentEvent::Opened(opened) =
+                    IncidentEvent::from_data(t, v, d).map_err(decode_error)?
+                else {
+                    return Err(format!("{t} decoded as another incident event"));
+                };
+                let Some(flight) = opened.flight else {
+                    return Ok(());
+                };
+                let stream = flight::stream_name(&flight);
+                tx.insert(incident_key(opened.incident_id), stream.as_bytes().to_vec());
+                let mut entry = entry(tx, &stream)?;
+                entry.flight.get_or_insert(flight);
+                entry.incident_id.get_or_insert(opened.incident_id);
+                tx.insert_json(flight_key(&stream), &entry);
+                Ok(())
+            }
+            "incident.contact_planned" => {
+                let IncidentEvent::ContactPlanned(contact) =
+                    IncidentEvent::from_data(t, v, d).map_err(decode_error)?
+                else {
+                    return Err(format!("{t} decoded as another incident event"));
+                };
+                let incident_id = event
+                    .stream
+                    .strip_prefix("incident-")
+                    .and_then(|id| id.parse().ok());
+                match incident_id
+                    .map(|id| incident_flight(tx, id))
+                    .transpose()?
+                    .flatten()
+                {
+                    Some(flight) => add_passenger(tx, event.position, &flight, contact.passenger),
+                    None => Ok(()),
+                }
+            }
+            "complaint.received" => {
+                let ComplaintEvent::Received(received) =
+                    ComplaintEvent::from_data(t, v, d).map_err(decode_error)?
+                else {
+                    return Err(format!("{t} decoded as another complaint event"));
+                };
+                let Some(incident_id) = received.incident_id else {
+                    return Ok(());
+                };
+                match incident_flight(tx, incident_id)? {
+                    Some(flight) => add_passenger(tx, event.position, &flight, received.passenger),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Entitlements due after position `after`, in log order, at most `limit`.
+pub fn due_after(
+    tree: &sled::Tree,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<EntitlementsDue>, String> {
+    tree.range(due_key(after.saturating_add(1))..due_key(u64::MAX))
+        .take(limit)
+        .map(|entry| {
+            let (_, value) = entry.map_err(|err| err.to_string())?;
+            serde_json::from_slice(&value).map_err(|err| err.to_string())
+        })
+        .collect()
+}
+
+/// What the model knows of one flight.
+pub fn flight_entry(tree: &sled::Tree, flight: &FlightKey) -> Result<Option<FlightEntry>, String> {
+    tree.get(flight_key(&flight::stream_name(flight)))
+        .map_err(|err| err.to_string())?
+        .map(|value| serde_json::from_slice(&value).map_err(|err| err.to_string()))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::common::{AirportCode, Category, Channel, PersonalData, Severity};
+    use crate::domain::flight::{FlightArrived, FlightScheduled};
+    use crate::domain::signal::SignalRecorded;
+    use crate::domain::testing::at;
+    use crate::projection::rebuild;
+    use crate::store::{
+        Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
+    };
+
+    async fn append(store: &SledStore, stream: &str, event: &impl DomainEvent) {
+        let actor = Actor {
+            id: "ops".into(),
+            role: "flight_ops".into(),
+        };
+        let new = NewEvent::new(event.event_type(), event.to_data(), actor, Utc::now());
+        store
+            .append(AppendRequest::single(
+                stream,
+                ExpectedVersion::Any,
+                vec![new],
+            ))
+            .await
+            .unwrap();
+    }
+
+    fn lh400() -> FlightKey {
+        FlightKey::new("LH", "400", at(0).date_naive()).unwrap()
+    }
+
+    async fn signal(store: &SledStore, n: u128, passenger: &str) {
+        let event = SignalEvent::Recorded(SignalRecorded {
+            signal_id: Uuid::from_u128(n),
+            channel: Channel::Hotline,
+            category: Category::Delay,
+            severity: Severity::Medium,
+            flight: Some(lh400()),
+            passenger: Some(PassengerId(passenger.into())),
+            reach: 1,
+            summary: PersonalData("late".into()),
+            source_ref: None,
+            correlation_key: "k".into(),
+            observed_at: at(0),
+        });
+        let stream = crate::domain::signal::stream_name(Uuid::from_u128(n));
+        append(store, &stream, &event).await;
+    }
+
+    #[tokio::test]
+    async fn passengers_known_when_the_delay_is_final_and_later_ones_are_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let stream = flight::stream_name(&lh400());
+        let scheduled = FlightEvent::Scheduled(FlightScheduled {
+            flight: lh400(),
+            origin: AirportCode::parse("FRA").unwrap(),
+            destination: AirportCode::parse("JFK").unwrap(),
+            scheduled_departure: at(0),
+            scheduled_arrival: at(480),
+            passenger_count: 300,
+        });
+        append(&store, &stream, &scheduled).await; // 1
+        signal(&store, 1, "P2").await; // 2
+        signal(&store, 2, "P1").await; // 3
+        signal(&store, 3, "P1").await; // 4: known already
+        let arrived = FlightEvent::Arrived(FlightArrived {
+            actual_arrival: at(480 + 130),
+            airport: AirportCode::parse("JFK").unwrap(),
+        });
+        append(&store, &stream, &arrived).await; // 5: final
+        signal(&store, 4, "P3").await; // 6: due at once
+        signal(&store, 5, "P3").await; // 7: nothing new
+        rebuild(&store, Disruptions, |_, _| {}).unwrap();
+        let tree = store.model_tree(NAME).unwrap();
+        let p = |s: &str| PassengerId(s.into());
+        assert_eq!(
+            due_after(&tree, 0, 10).unwrap(),
+            vec![
+                EntitlementsDue {
+                    position: 5,
+                    flight: lh400(),
+                    passengers: vec![p("P1"), p("P2")],
+                    incident_id: None,
+                },
+                EntitlementsDue {
+                    position: 6,
+                    flight: lh400(),
+                    passengers: vec![p("P3")],
+                    incident_id: None,
+                },
+            ]
+        );
+        assert_eq!(
+            flight_entry(&tree, &lh400()).unwrap(),
+            Some(FlightEntry {
+                flight: Some(lh400()),
+                scheduled_arrival: Some(at(480)),
+                final_disruption: true,
+                passengers: vec![p("P1"), p("P2"), p("P3")],
+                incident_id: None,
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_short_delay_is_not_a_final_disruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let stream = flight::stream_name(&lh400());
+        let scheduled = FlightEvent::Scheduled(FlightScheduled {
+            flight: lh400(),
+            origin: AirportCode::parse("FRA").unwrap(),
+            destination: AirportCode::parse("JFK").unwrap(),
+            scheduled_departure: at(0),
+            scheduled_arrival: at(480),
+            passenger_count: 300,
+        });
+        append(&store, &stream, &scheduled).await;
+        signal(&store, 1, "P1").await;
+        let arrived = FlightEvent::Arrived(FlightArrived {
+            actual_arrival: at(480 + 119),
+            airport: AirportCode::parse("JFK").unwrap(),
+        });
+        append(&store, &stream, &arrived).await;
+        rebuild(&store, Disruptions, |_, _| {}).unwrap();
+        let tree = store.model_tree(NAME).unwrap();
+        assert_eq!(due_after(&tree, 0, 10).unwrap(), vec![]);
+    }
+}
