@@ -114,6 +114,39 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
             .unwrap(),
         );
     }
+    // LH400 arrives 4 h 10 min late; two passengers called about it: each is owed an
+    // EU 261 entitlement, computed by crisisd itself.
+    let late = json!({
+        "v": 1, "source_message_id": "aidx-late", "carrier": "LH", "flight_number": "400",
+        "origin_date": "2026-11-22", "origin": "FRA", "destination": "JFK",
+        "scheduled_departure": "2026-11-22T10:00:00Z", "scheduled_arrival": "2026-11-22T18:40:00Z",
+        "actual_departure": "2026-11-22T14:00:00Z", "actual_arrival": "2026-11-22T22:50:00Z",
+        "status": "delayed", "delays": [{"code": "41", "minutes": 240}], "passenger_count": 300
+    });
+    acks.push(
+        js.publish(
+            "crisis.ingest.flightops",
+            serde_json::to_vec(&late).unwrap().into(),
+        )
+        .await
+        .unwrap(),
+    );
+    for passenger in ["FF-LATE-1", "FF-LATE-2"] {
+        let call = json!({
+            "v": 1, "source_message_id": format!("call-{passenger}"), "channel": "hotline",
+            "text": "we landed four hours late", "passenger_ref": passenger,
+            "flight": {"carrier": "LH", "flight_number": "400", "origin_date": "2026-11-22"},
+            "category_hint": "delay", "received_at": "2026-11-23T08:00:00Z", "reach": 1
+        });
+        acks.push(
+            js.publish(
+                "crisis.ingest.feedback",
+                serde_json::to_vec(&call).unwrap().into(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
     acks.push(
         js.publish("crisis.ingest.flightops", b"{\"v\": 1}".to_vec().into())
             .await
@@ -187,9 +220,41 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
         .count();
     assert_eq!(
         (signals, complaints),
-        (200, 200),
+        (202, 202),
         "each feedback message once, despite the retries"
     );
+    // 200 delay posts with one correlation key are a spike: crisisd opens one incident
+    // by itself and attaches every signal to it.
+    let opened: Vec<&Value> = stored
+        .iter()
+        .filter(|e| e["type"] == "incident.opened")
+        .collect();
+    assert_eq!(opened.len(), 1, "one incident for the spike");
+    assert_eq!(opened[0]["actor"]["id"], "crisisd-spike-detector");
+    let attached = stored
+        .iter()
+        .filter(|e| e["type"] == "signal.attached_to_incident")
+        .count();
+    assert_eq!(attached, 200, "every signal of the spike is attached");
+    let entitlements: Vec<&Value> = stored
+        .iter()
+        .filter(|e| e["type"] == "compensation.computed")
+        .collect();
+    assert_eq!(
+        entitlements.len(),
+        2,
+        "one entitlement per passenger on LH400"
+    );
+    for entitlement in entitlements {
+        assert_eq!(
+            (
+                entitlement["data"]["governing"].as_str(),
+                entitlement["data"]["entitled"]["amount_minor"].as_u64()
+            ),
+            (Some("eu261"), Some(60_000)),
+            "{entitlement}"
+        );
+    }
     assert!(stored.iter().any(|e| e["type"] == "flight.scheduled"));
 
     let mut stream = js.get_stream("CRISIS_EVENTS").await.unwrap();
