@@ -83,8 +83,9 @@ where
     }
 }
 
-/// A deterministic id, unique per workload start, scenario and index.
-fn uuid(start: DateTime<Utc>, kind: &str, n: u64, i: u32) -> Uuid {
+/// A deterministic id, unique per workload start, scenario and index (`kind` is
+/// `incident`, `signal`, `complaint`, `contact`, `survey`, `assignment`, `improvement`).
+pub fn uuid(start: DateTime<Utc>, kind: &str, n: u64, i: u32) -> Uuid {
     let name = format!("{kind}/{}/{n}/{i}", start.timestamp_micros());
     Uuid::new_v5(&NAMESPACE, name.as_bytes())
 }
@@ -311,6 +312,12 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
             };
             comp.run(&mut steps, offer, &agent(60));
             match i % 4 {
+                // Accepted, payment still outstanding (until the incident closes).
+                2 if last_stage < 7 => comp.run(
+                    &mut steps,
+                    CompensationCommand::AcceptOffer { choice: cash },
+                    &agent(90),
+                ),
                 3 => comp.run(
                     &mut steps,
                     CompensationCommand::DeclineOffer {

@@ -6,6 +6,7 @@
 //! | [`sla_deadlines`] | every complaint service level still running, by deadline: what the deadline task watches |
 //! | [`spikes`] | the spike detector's state per correlation key and the log of its decisions (open, attach) |
 //! | [`disruptions`] | per flight: final disruption, passengers known on it, its incident; the log of entitlements due |
+//! | [`incidents`] | one summary per incident: the pipeline board, assess (impact, assignments, loads), plan, follow-up and review views |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
@@ -14,9 +15,12 @@
 #[cfg(test)]
 mod determinism;
 pub mod disruptions;
+pub mod incidents;
 pub mod runtime;
 pub mod sla_deadlines;
 pub mod spikes;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod timeline;
 
 pub use runtime::{
@@ -32,6 +36,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(sla_deadlines::SlaDeadlines::default()),
         Box::new(spikes::Spikes::default()),
         Box::new(disruptions::Disruptions),
+        Box::new(incidents::Incidents),
     ]
 }
 

@@ -1,0 +1,240 @@
+use super::*;
+use crate::app::command::load;
+use crate::cli::workload::uuid;
+use crate::domain::common::PassengerId;
+use crate::domain::compensation::{self, Compensation};
+use crate::domain::incident::PassengersByTier;
+use crate::projection::testing::{rebuilt, start, store_with};
+use chrono::Duration;
+
+fn incident(n: u64) -> Uuid {
+    uuid(start(), "incident", n, 0)
+}
+
+fn minutes(m: i64) -> DateTime<Utc> {
+    start() + Duration::minutes(m)
+}
+
+/// Scenario `n` goes through the pipeline up to stage `n % 8` (0 monitor … 7 closed).
+const SCENARIOS: [u64; 6] = [2, 3, 4, 5, 6, 7];
+
+#[tokio::test]
+async fn the_board_lists_open_incidents_most_severe_and_oldest_in_stage_first() {
+    let (_dir, store) = store_with(&SCENARIOS).await;
+    let tree = rebuilt(&store, Incidents);
+    // In scenarios 4 to 6, compensations 2 and 6 are accepted but unpaid: the next deadline.
+    let unpaid_deadline = |n: u64| {
+        let flight = summary(&tree, incident(n))
+            .unwrap()
+            .unwrap()
+            .flight
+            .unwrap();
+        let passenger = PassengerId(format!("P{}-{n}-2", start().timestamp()));
+        let id = compensation::compensation_id(&flight, &passenger);
+        let (unpaid, _) = load::<Compensation, _>(&store, &compensation::stream_name(id)).unwrap();
+        Some(unpaid.computed.unwrap().payment_deadline)
+    };
+    let now = minutes(60);
+    let row = |n: u64, stage, entered: i64, next_deadline| BoardRow {
+        incident_id: incident(n),
+        title: format!("LH{} delay", 400 + n),
+        category: Category::Delay,
+        stage,
+        severity: Severity::High,
+        age_in_stage_seconds: (60 - entered) * 60,
+        lead: Some(format!("lead-{}", n % 5)),
+        passengers_affected: 8,
+        next_deadline,
+    };
+    let mut expected = vec![
+        row(2, Stage::Plan, 2 + 30, None),
+        row(3, Stage::Plan, 3 + 30, None),
+        row(4, Stage::Execute, 4 + 50, unpaid_deadline(4)),
+    ];
+    // Follow-up (5) and review (6) started later than now: negative ages clamp to 0.
+    let later = |n: u64, stage| BoardRow {
+        age_in_stage_seconds: 0,
+        ..row(n, stage, 60, unpaid_deadline(n))
+    };
+    expected.push(later(5, Stage::FollowUp));
+    expected.push(later(6, Stage::Review));
+    expected.sort_by(|a, b| {
+        (b.age_in_stage_seconds, a.incident_id).cmp(&(a.age_in_stage_seconds, b.incident_id))
+    });
+    assert_eq!(
+        board(&tree, now, &BoardFilter::default()).unwrap(),
+        expected
+    );
+    let executing = BoardFilter {
+        stage: Some(Stage::Execute),
+        min_severity: None,
+    };
+    assert_eq!(
+        board(&tree, now, &executing).unwrap(),
+        vec![row(4, Stage::Execute, 4 + 50, unpaid_deadline(4))]
+    );
+    let critical = BoardFilter {
+        stage: None,
+        min_severity: Some(Severity::Critical),
+    };
+    assert_eq!(board(&tree, now, &critical).unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn assess_shows_impact_by_tier_and_each_persons_load() {
+    let (_dir, store) = store_with(&[3, 4]).await;
+    let tree = rebuilt(&store, Incidents);
+    let now = minutes(60);
+    let view = impact(&tree, incident(3), now).unwrap().unwrap();
+    // Scenario 3's passengers have tiers (3 + i) % 5 for i in 0..8.
+    assert_eq!(
+        view.impact.as_ref().unwrap().passengers,
+        PassengersByTier {
+            diamond: 2,
+            platinum: 1,
+            gold: 1,
+            silver: 2,
+            none: 2
+        }
+    );
+    assert_eq!(view.revision, 1);
+    assert_eq!(
+        view.active_assignments
+            .iter()
+            .map(|a| (a.person.as_str(), a.role))
+            .collect::<Vec<_>>(),
+        vec![
+            ("lead-3", IncidentRole::CrisisLead),
+            ("agent-3", IncidentRole::CustomerCare)
+        ]
+    );
+    let load = |person: &str, n, role| PersonLoad {
+        person: person.into(),
+        assignments: vec![(incident(n), role)],
+        load: 1,
+    };
+    assert_eq!(
+        loads(&tree, now).unwrap(),
+        vec![
+            load("agent-3", 3, IncidentRole::CustomerCare),
+            load("agent-4", 4, IncidentRole::CustomerCare),
+            load("lead-3", 3, IncidentRole::CrisisLead),
+            load("lead-4", 4, IncidentRole::CrisisLead),
+        ]
+    );
+    // The customer-care shifts end 8 h after they start.
+    let evening = minutes(3 + 16 + 8 * 60 + 5);
+    assert_eq!(
+        loads(&tree, evening)
+            .unwrap()
+            .iter()
+            .map(|l| l.person.as_str())
+            .collect::<Vec<_>>(),
+        vec!["lead-3", "lead-4"]
+    );
+}
+
+#[tokio::test]
+async fn plans_wait_for_approval_until_a_lead_approves_them() {
+    let (_dir, store) = store_with(&[2, 3]).await;
+    let tree = rebuilt(&store, Incidents);
+    assert_eq!(
+        awaiting_approval(&tree).unwrap(),
+        vec![
+            AwaitingApproval {
+                incident_id: incident(2),
+                kind: PlanKind::Communication,
+                version: 1
+            },
+            AwaitingApproval {
+                incident_id: incident(2),
+                kind: PlanKind::Compensation,
+                version: 1
+            },
+        ]
+    );
+    let plans = approved(&tree, incident(3)).unwrap().unwrap();
+    let (progress, communication) = plans.communication.unwrap();
+    assert_eq!(
+        progress,
+        PlanProgress {
+            drafted_version: 1,
+            approved_version: Some(1),
+            approved_by: Some("lead-3".into()),
+            approved_at: Some(minutes(3 + 40)),
+        }
+    );
+    assert_eq!(
+        communication.content,
+        "apology, new departure time, care vouchers"
+    );
+    assert_eq!(
+        plans.compensation.unwrap().1.summary,
+        "EU 261 art. 7 cash to every passenger"
+    );
+    let unapproved = approved(&tree, incident(2)).unwrap().unwrap();
+    assert_eq!(
+        (unapproved.communication, unapproved.compensation),
+        (None, None)
+    );
+}
+
+#[tokio::test]
+async fn follow_up_counts_responses_and_satisfaction_and_review_finds_owners() {
+    let (_dir, store) = store_with(&SCENARIOS).await;
+    let tree = rebuilt(&store, Incidents);
+    let view = follow_up(&tree, incident(5)).unwrap().unwrap();
+    // Four surveys by e-mail, three answered with scores 1, 2, 3.
+    assert_eq!(
+        view,
+        FollowUpView {
+            incident_id: incident(5),
+            stage: Stage::FollowUp,
+            surveys: Surveys {
+                sent: 4,
+                answered: 3,
+                score_sum: 6,
+                by_method: [(SurveyMethod::Email, (4, 3))].into(),
+            },
+            response_rate: 0.75,
+            satisfaction: Some(2.0),
+            open_problems: 0,
+        }
+    );
+    assert_eq!(
+        open_follow_ups(&tree)
+            .unwrap()
+            .iter()
+            .map(|v| v.incident_id)
+            .collect::<Vec<_>>(),
+        vec![incident(5)],
+        "6 and 7 moved on to review"
+    );
+    let found = review(&tree, Some(Category::Delay), Some("ops-planning")).unwrap();
+    let mut ids: Vec<Uuid> = found.iter().map(|e| e.incident_id).collect();
+    ids.sort();
+    let mut expected = vec![incident(6), incident(7)];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(
+        found[0].lessons,
+        vec!["swap aircraft earlier when the inbound is late".to_owned()]
+    );
+    assert_eq!(found[0].improvements[0].improvement.owner, "ops-planning");
+    assert!(review(&tree, None, Some("nobody")).unwrap().is_empty());
+    assert!(
+        review(&tree, Some(Category::Safety), None)
+            .unwrap()
+            .is_empty()
+    );
+    let closed = summary(&tree, incident(7)).unwrap().unwrap();
+    assert_eq!(
+        (
+            closed.stage,
+            closed.compensations_linked,
+            closed.compensations_settled,
+            closed.unsettled_deadlines.len()
+        ),
+        (Stage::Closed, 8, 8, 0)
+    );
+}
