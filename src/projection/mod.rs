@@ -8,12 +8,14 @@
 //! | [`disruptions`] | per flight: final disruption, passengers known on it, its incident; the log of entitlements due |
 //! | [`incidents`] | one summary per incident: the pipeline board, assess (impact, assignments, loads), plan, follow-up and review views |
 //! | [`compensations`] | every entitlement's status and amounts, totals per incident and currency, open legal deadlines: the money side of the execute view |
+//! | [`complaints`] | complaint summaries (no customer words) and KPIs per agent, department, tier, channel and day |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
 //! benchmarks take that list, so adding a model is one file and one line there.
 
 pub mod compensations;
+pub mod complaints;
 #[cfg(test)]
 mod determinism;
 pub mod disruptions;
@@ -40,6 +42,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(disruptions::Disruptions),
         Box::new(incidents::Incidents),
         Box::new(compensations::Compensations),
+        Box::new(complaints::Complaints),
     ]
 }
 
