@@ -9,6 +9,7 @@
 //! | [`incidents`] | one summary per incident: the pipeline board, assess (impact, assignments, loads), plan, follow-up and review views |
 //! | [`compensations`] | every entitlement's status and amounts, totals per incident and currency, open legal deadlines: the money side of the execute view |
 //! | [`complaints`] | complaint summaries (no customer words) and KPIs per agent, department, tier, channel and day |
+//! | [`passengers`] | the passenger view: tier, contact record (personal data), complaints, contacts, compensations |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
@@ -20,6 +21,7 @@ pub mod complaints;
 mod determinism;
 pub mod disruptions;
 pub mod incidents;
+pub mod passengers;
 pub mod runtime;
 pub mod sla_deadlines;
 pub mod spikes;
@@ -43,6 +45,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(incidents::Incidents),
         Box::new(compensations::Compensations),
         Box::new(complaints::Complaints),
+        Box::new(passengers::Passengers),
     ]
 }
 

@@ -1,0 +1,353 @@
+//! Passenger view read model: for each passenger, the tier and contact record, and
+//! every complaint, contact attempt and compensation entitlement about them.
+//!
+//! This is the one model that holds personal data (the contact details of
+//! `passenger.registered` / `passenger.contact_details_updated`, typed
+//! [`PersonalData`](crate::domain::common::PersonalData)); the HTTP layer decides who
+//! may read it and redacts it for auditors. Complaint texts are not kept.
+//!
+//! Keys:
+//! - `V <passenger id>` → [`PassengerView`] (JSON);
+//! - `c <complaint:16>`, `m <compensation:16>`, `t <incident:16> <contact:16>` → the
+//!   passenger id the later events of that complaint, entitlement or contact concern.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::compensations::Status as CompensationStatus;
+use super::complaints::Status as ComplaintStatus;
+use super::runtime::{ModelTx, Projection};
+use crate::domain::DomainEvent;
+use crate::domain::common::{FlightKey, Money, PassengerId, Tier};
+use crate::domain::compensation::{CompensationEvent, OfferOption};
+use crate::domain::complaint::ComplaintEvent;
+use crate::domain::incident::{ContactMethod, ContactOutcome, IncidentEvent};
+use crate::domain::passenger::{ContactConsent, ContactDetails, PassengerEvent};
+use crate::store::RecordedEvent;
+
+pub const NAME: &str = "passengers";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplaintRef {
+    pub complaint_id: Uuid,
+    pub incident_id: Option<Uuid>,
+    pub status: ComplaintStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRef {
+    pub incident_id: Uuid,
+    pub contact_id: Uuid,
+    pub method: ContactMethod,
+    pub outcome: Option<ContactOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompensationRef {
+    pub compensation_id: Uuid,
+    pub flight: FlightKey,
+    pub status: CompensationStatus,
+    pub entitled: Money,
+    pub paid: Option<OfferOption>,
+}
+
+/// Everything about one passenger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassengerView {
+    pub passenger: Option<PassengerId>,
+    pub tier: Option<Tier>,
+    /// Personal data: the HTTP layer restricts and redacts it.
+    pub contact: Option<ContactDetails>,
+    pub consent: Option<ContactConsent>,
+    pub complaints: Vec<ComplaintRef>,
+    pub contacts: Vec<ContactRef>,
+    pub compensations: Vec<CompensationRef>,
+}
+
+/// The passenger view projection.
+#[derive(Debug, Default)]
+pub struct Passengers;
+
+fn view_key(passenger: &PassengerId) -> Vec<u8> {
+    let mut key = vec![b'V'];
+    key.extend_from_slice(passenger.0.as_bytes());
+    key
+}
+
+fn ref_key(tag: u8, ids: &[Uuid]) -> Vec<u8> {
+    let mut key = vec![tag];
+    for id in ids {
+        key.extend_from_slice(id.as_bytes());
+    }
+    key
+}
+
+fn stream_id(stream: &str, prefix: &str) -> Option<Uuid> {
+    stream.strip_prefix(prefix)?.parse().ok()
+}
+
+/// Loads the passenger's view, changes it, stores it.
+fn change(
+    tx: &mut ModelTx<'_>,
+    passenger: &PassengerId,
+    f: impl FnOnce(&mut PassengerView),
+) -> Result<(), String> {
+    let key = view_key(passenger);
+    let mut view: PassengerView = tx.get_json(&key)?.unwrap_or_default();
+    view.passenger.get_or_insert_with(|| passenger.clone());
+    f(&mut view);
+    tx.insert_json(key, &view);
+    Ok(())
+}
+
+/// The passenger a later event refers to through `key`.
+fn owner(tx: &ModelTx<'_>, key: &[u8]) -> Result<Option<PassengerId>, String> {
+    tx.get_json(key)
+}
+
+fn decode_error(err: crate::domain::EventDecodeError) -> String {
+    err.to_string()
+}
+
+impl Passengers {
+    fn passenger(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        let id = PassengerId(
+            event
+                .stream
+                .strip_prefix("passenger-")
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        let decoded =
+            PassengerEvent::from_data(&event.event_type, event.schema_version, event.data.get())
+                .map_err(decode_error)?;
+        change(tx, &id, |view| match decoded {
+            PassengerEvent::Registered(r) => {
+                view.passenger = Some(r.passenger_id);
+                view.tier = Some(r.tier);
+                view.contact = Some(r.contact);
+                view.consent = Some(r.consent);
+            }
+            PassengerEvent::TierChanged(t) => view.tier = Some(t.to),
+            PassengerEvent::ContactDetailsUpdated(c) => view.contact = Some(c.contact),
+            PassengerEvent::ConsentChanged(c) => view.consent = Some(c.consent),
+        })
+    }
+
+    fn complaint(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        let Some(id) = stream_id(&event.stream, "complaint-") else {
+            return Ok(());
+        };
+        let decoded =
+            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())
+                .map_err(decode_error)?;
+        use ComplaintEvent as E;
+        let status = match decoded {
+            E::Received(r) => {
+                tx.insert_json(ref_key(b'c', &[id]), &r.passenger);
+                return change(tx, &r.passenger, |view| {
+                    view.complaints.push(ComplaintRef {
+                        complaint_id: id,
+                        incident_id: r.incident_id,
+                        status: ComplaintStatus::Received,
+                    })
+                });
+            }
+            E::Acknowledged(_) => ComplaintStatus::Acknowledged,
+            E::Routed(_) => ComplaintStatus::Routed,
+            E::ResolutionProposed(_) => ComplaintStatus::ResolutionProposed,
+            E::Closed(_) => ComplaintStatus::Closed,
+            E::Reopened(_) => ComplaintStatus::Reopened,
+            E::ProgressUpdated(_) | E::Escalated(_) | E::SlaBreached(_) => return Ok(()),
+        };
+        let Some(passenger) = owner(tx, &ref_key(b'c', &[id]))? else {
+            return Err(format!("{} before complaint.received", event.event_type));
+        };
+        change(tx, &passenger, |view| {
+            if let Some(c) = view.complaints.iter_mut().find(|c| c.complaint_id == id) {
+                // Routing keeps an acknowledged complaint's place in the loop only once.
+                if !(status == ComplaintStatus::Routed && c.status != ComplaintStatus::Acknowledged)
+                {
+                    c.status = status;
+                }
+            }
+        })
+    }
+
+    fn incident(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        if !matches!(
+            event.event_type.as_str(),
+            "incident.contact_planned" | "incident.contact_outcome_recorded"
+        ) {
+            return Ok(());
+        }
+        let Some(incident_id) = stream_id(&event.stream, "incident-") else {
+            return Ok(());
+        };
+        let decoded =
+            IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())
+                .map_err(decode_error)?;
+        match decoded {
+            IncidentEvent::ContactPlanned(p) => {
+                tx.insert_json(ref_key(b't', &[incident_id, p.contact_id]), &p.passenger);
+                change(tx, &p.passenger, |view| {
+                    view.contacts.push(ContactRef {
+                        incident_id,
+                        contact_id: p.contact_id,
+                        method: p.method,
+                        outcome: None,
+                    })
+                })
+            }
+            IncidentEvent::ContactOutcomeRecorded(o) => {
+                let Some(passenger) = owner(tx, &ref_key(b't', &[incident_id, o.contact_id]))?
+                else {
+                    return Err(format!("outcome of unplanned contact {}", o.contact_id));
+                };
+                change(tx, &passenger, |view| {
+                    if let Some(c) = view
+                        .contacts
+                        .iter_mut()
+                        .find(|c| c.contact_id == o.contact_id && c.incident_id == incident_id)
+                    {
+                        c.outcome = Some(o.outcome);
+                    }
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        let Some(id) = stream_id(&event.stream, "compensation-") else {
+            return Ok(());
+        };
+        let decoded =
+            CompensationEvent::from_data(&event.event_type, event.schema_version, event.data.get())
+                .map_err(decode_error)?;
+        if let CompensationEvent::Computed(c) = &decoded {
+            tx.insert_json(ref_key(b'm', &[id]), &c.passenger);
+            return change(tx, &c.passenger, |view| {
+                view.compensations.push(CompensationRef {
+                    compensation_id: id,
+                    flight: c.flight.clone(),
+                    status: CompensationStatus::Computed,
+                    entitled: c.entitled,
+                    paid: None,
+                })
+            });
+        }
+        let Some(passenger) = owner(tx, &ref_key(b'm', &[id]))? else {
+            return Err(format!("{} before compensation.computed", event.event_type));
+        };
+        change(tx, &passenger, |view| {
+            let Some(c) = view
+                .compensations
+                .iter_mut()
+                .find(|c| c.compensation_id == id)
+            else {
+                return;
+            };
+            c.status = match decoded {
+                CompensationEvent::Computed(_) => CompensationStatus::Computed,
+                CompensationEvent::Offered(_) => CompensationStatus::Offered,
+                CompensationEvent::Accepted(_) => CompensationStatus::Accepted,
+                CompensationEvent::Declined(_) => CompensationStatus::Declined,
+                CompensationEvent::Paid(p) => {
+                    c.paid = Some(p.paid);
+                    CompensationStatus::Paid
+                }
+                CompensationEvent::Failed(_) => CompensationStatus::Failed,
+            };
+        })
+    }
+}
+
+impl Projection for Passengers {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        let aggregate = event.stream.split('-').next().unwrap_or_default();
+        match aggregate {
+            "passenger" => self.passenger(event, tx),
+            "complaint" => self.complaint(event, tx),
+            "incident" => self.incident(event, tx),
+            "compensation" => self.compensation(event, tx),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Everything about one passenger (personal data included: restrict access).
+pub fn view(tree: &sled::Tree, passenger: &PassengerId) -> Result<Option<PassengerView>, String> {
+    tree.get(view_key(passenger))
+        .map_err(|err| err.to_string())?
+        .map(|v| serde_json::from_slice(&v).map_err(|err| err.to_string()))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::workload::uuid;
+    use crate::domain::common::Currency;
+    use crate::projection::testing::{rebuilt, start, store_with};
+
+    #[tokio::test]
+    async fn a_passenger_sees_their_complaints_contacts_and_compensations() {
+        let (_dir, store) = store_with(&[4, 5]).await;
+        let tree = rebuilt(&store, Passengers);
+        // Scenario 5's passenger 0: tier (5 + 0) % 5 = Diamond, complaint 0 at depth
+        // 5 (closed), contact 0 reached, compensation paid.
+        let p = PassengerId(format!("P{}-5-0", start().timestamp()));
+        let view = view(&tree, &p).unwrap().unwrap();
+        let incident = uuid(start(), "incident", 5, 0);
+        assert_eq!(view.tier, Some(Tier::Diamond));
+        assert_eq!(
+            view.contact
+                .as_ref()
+                .and_then(|c| c.email.as_ref())
+                .map(|e| e.0.as_str()),
+            Some(format!("{}@example.org", p.0).as_str())
+        );
+        assert_eq!(
+            view.complaints,
+            vec![ComplaintRef {
+                complaint_id: uuid(start(), "complaint", 5, 0),
+                incident_id: Some(incident),
+                status: ComplaintStatus::Closed,
+            }]
+        );
+        assert_eq!(
+            view.contacts,
+            vec![ContactRef {
+                incident_id: incident,
+                contact_id: uuid(start(), "contact", 5, 0),
+                method: ContactMethod::Email,
+                outcome: Some(ContactOutcome::Reached),
+            }]
+        );
+        assert_eq!(view.compensations.len(), 1);
+        let c = &view.compensations[0];
+        assert_eq!(
+            (c.status, c.entitled, c.paid.clone()),
+            (
+                CompensationStatus::Paid,
+                Money::new(60_000, Currency::EUR),
+                Some(OfferOption::Cash {
+                    amount: Money::new(60_000, Currency::EUR)
+                })
+            )
+        );
+        // Scenario 4's passenger 3 declined; nobody else's data is in this view.
+        let other = PassengerId(format!("P{}-4-3", start().timestamp()));
+        let other = super::view(&tree, &other).unwrap().unwrap();
+        assert_eq!(other.compensations[0].status, CompensationStatus::Declined);
+        assert!(
+            other.complaints.is_empty(),
+            "complaints come from passengers 0, 1 and 2 only"
+        );
+    }
+}
