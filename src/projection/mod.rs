@@ -10,6 +10,7 @@
 //! | [`compensations`] | every entitlement's status and amounts, totals per incident and currency, open legal deadlines: the money side of the execute view |
 //! | [`complaints`] | complaint summaries (no customer words) and KPIs per agent, department, tier, channel and day |
 //! | [`passengers`] | the passenger view: tier, contact record (personal data), complaints, contacts, compensations |
+//! | [`monitor`] | the live signal feed and counts per category, channel, flight and airport over 15 min, 1 h and 24 h |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
@@ -21,6 +22,7 @@ pub mod complaints;
 mod determinism;
 pub mod disruptions;
 pub mod incidents;
+pub mod monitor;
 pub mod passengers;
 pub mod runtime;
 pub mod sla_deadlines;
@@ -46,6 +48,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(compensations::Compensations),
         Box::new(complaints::Complaints),
         Box::new(passengers::Passengers),
+        Box::new(monitor::Monitor),
     ]
 }
 
