@@ -2,18 +2,18 @@
 //! flight and airport over sliding windows (15 min, 1 h, 24 h). Detected spikes are in
 //! the `spikes` model ([`super::spikes::detected`]).
 //!
-//! Counts are kept in per-minute buckets keyed by the signal's observation time, so a
-//! window is summed at query time from any `now` and live processing and rebuilds
-//! agree. The airport of a signal is its flight's origin, once flight ops has scheduled
+//! Counts are kept in one bucket per minute of observation time (all dimensions in
+//! it), so a window is summed at query time from any `now`, live processing and
+//! rebuilds agree, and a burst of signals rewrites one key per minute. The airport of a signal is its flight's origin, once flight ops has scheduled
 //! the flight. The feed holds no passenger reference and no words.
 //!
 //! Keys:
 //! - `F <position:u64 BE>` → [`FeedEntry`] (JSON);
-//! - `B <dimension> 0x00 <value> 0x00 <minute:u64 BE>` → count (u64 BE);
+//! - `M <minute:u64 BE>` → [`MinuteCounts`] (JSON): dimension → value → signals;
 //! - `A <flight stream>` → the flight's origin airport (IATA, UTF-8).
 //!
-//! Buckets older than the longest window are never read; they stay on disk (a few
-//! bytes per dimension value and minute with signals).
+//! Buckets older than the longest window are never read; they stay on disk (one small
+//! key per minute with signals).
 
 use std::collections::BTreeMap;
 
@@ -67,6 +67,9 @@ impl Window {
 
 const DIMENSIONS: [&str; 4] = ["airport", "category", "channel", "flight"];
 
+/// The signals of one minute: dimension → value → count.
+pub type MinuteCounts = BTreeMap<String, BTreeMap<String, u64>>;
+
 /// The monitor projection.
 #[derive(Debug, Default)]
 pub struct Monitor;
@@ -75,12 +78,9 @@ fn minute(at: DateTime<Utc>) -> u64 {
     u64::try_from(at.timestamp().div_euclid(60)).unwrap_or(0)
 }
 
-fn bucket_prefix(dimension: &str, value: &str) -> Vec<u8> {
-    let mut key = vec![b'B'];
-    key.extend_from_slice(dimension.as_bytes());
-    key.push(0);
-    key.extend_from_slice(value.as_bytes());
-    key.push(0);
+fn minute_key(minute: u64) -> Vec<u8> {
+    let mut key = vec![b'M'];
+    key.extend_from_slice(&minute.to_be_bytes());
     key
 }
 
@@ -150,15 +150,16 @@ impl Projection for Monitor {
                 if let Some(airport) = airport {
                     values.push(("airport", airport));
                 }
-                let minute = minute(s.observed_at).to_be_bytes();
+                let key = minute_key(minute(s.observed_at));
+                let mut bucket: MinuteCounts = tx.get_json(&key)?.unwrap_or_default();
                 for (dimension, value) in values {
-                    let mut key = bucket_prefix(dimension, &value);
-                    key.extend_from_slice(&minute);
-                    let count = tx.get(&key)?.map_or(0, |b| {
-                        u64::from_be_bytes(b.as_slice().try_into().unwrap_or([0; 8]))
-                    });
-                    tx.insert(key, (count + 1).to_be_bytes().to_vec());
+                    *bucket
+                        .entry(dimension.to_owned())
+                        .or_default()
+                        .entry(value)
+                        .or_default() += 1;
                 }
+                tx.insert_json(key, &bucket);
                 let mut key = vec![b'F'];
                 key.extend_from_slice(&event.position.to_be_bytes());
                 tx.insert_json(key, &entry);
@@ -197,26 +198,24 @@ pub fn counts(
 ) -> Result<BTreeMap<&'static str, BTreeMap<String, u64>>, String> {
     let last = minute(now);
     let first = minute(now - window.duration()) + 1;
-    let mut all = BTreeMap::new();
-    for dimension in DIMENSIONS {
-        let mut prefix = vec![b'B'];
-        prefix.extend_from_slice(dimension.as_bytes());
-        prefix.push(0);
-        let mut per_value: BTreeMap<String, u64> = BTreeMap::new();
-        for entry in tree.scan_prefix(&prefix) {
-            let (key, count) = entry.map_err(|err| err.to_string())?;
-            let rest = &key[prefix.len()..];
-            let (value, minute) = rest.split_at(rest.len() - 9);
-            let minute = u64::from_be_bytes(minute[1..].try_into().map_err(|_| "bad bucket key")?);
-            if !(first..=last).contains(&minute) {
+    let mut all: BTreeMap<&'static str, BTreeMap<String, u64>> =
+        DIMENSIONS.iter().map(|d| (*d, BTreeMap::new())).collect();
+    for entry in tree.range(minute_key(first)..=minute_key(last)) {
+        let (_, bucket) = entry.map_err(|err| err.to_string())?;
+        let bucket: MinuteCounts =
+            serde_json::from_slice(&bucket).map_err(|err| err.to_string())?;
+        for (dimension, values) in bucket {
+            let Some(totals) = DIMENSIONS
+                .iter()
+                .find(|d| **d == dimension)
+                .and_then(|d| all.get_mut(d))
+            else {
                 continue;
+            };
+            for (value, count) in values {
+                *totals.entry(value).or_default() += count;
             }
-            let count = u64::from_be_bytes(count.as_ref().try_into().map_err(|_| "bad count")?);
-            *per_value
-                .entry(String::from_utf8_lossy(value).into_owned())
-                .or_default() += count;
         }
-        all.insert(dimension, per_value);
     }
     Ok(all)
 }

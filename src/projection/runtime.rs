@@ -11,6 +11,7 @@
 //! position and the type; its status says so (the service reports it unhealthy). It
 //! never skips an event.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -58,9 +59,39 @@ impl Projection for Box<dyn Projection> {
 }
 
 /// The model writes of one batch, readable before they are committed.
+///
+/// Values written with [`ModelTx::insert_json`] stay typed objects until the commit:
+/// a model that reads and rewrites the same document for many events of a batch (an
+/// incident's summary) pays for one JSON encoding per batch, not one parse and one
+/// encoding per event.
 pub struct ModelTx<'a> {
     tree: &'a sled::Tree,
-    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pending: BTreeMap<Vec<u8>, Pending>,
+}
+
+/// A write waiting for the commit.
+enum Pending {
+    Bytes(Option<Vec<u8>>),
+    Object {
+        value: Box<dyn Any>,
+        encode: fn(&dyn Any) -> Vec<u8>,
+    },
+}
+
+fn encode<T: serde::Serialize + 'static>(value: &dyn Any) -> Vec<u8> {
+    let value = value
+        .downcast_ref::<T>()
+        .expect("a pending object is encoded with its own type's encoder");
+    serde_json::to_vec(value).expect("model values serialize")
+}
+
+impl Pending {
+    fn bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Pending::Bytes(bytes) => bytes.clone(),
+            Pending::Object { value, encode } => Some(encode(value.as_ref())),
+        }
+    }
 }
 
 impl<'a> ModelTx<'a> {
@@ -73,7 +104,7 @@ impl<'a> ModelTx<'a> {
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
         match self.pending.get(key) {
-            Some(value) => Ok(value.clone()),
+            Some(value) => Ok(value.bytes()),
             None => self
                 .tree
                 .get(key)
@@ -88,34 +119,51 @@ impl<'a> ModelTx<'a> {
             key.first() != Some(&0xff),
             "model keys must not start with 0xff (reserved)"
         );
-        self.pending.insert(key, Some(value.into()));
+        self.pending.insert(key, Pending::Bytes(Some(value.into())));
     }
 
     pub fn remove(&mut self, key: impl Into<Vec<u8>>) {
-        self.pending.insert(key.into(), None);
+        self.pending.insert(key.into(), Pending::Bytes(None));
     }
 
-    /// A JSON value stored under `key`.
-    pub fn get_json<T: serde::de::DeserializeOwned>(
+    /// A JSON value stored under `key` (a copy of the pending object if this batch
+    /// wrote one of the same type).
+    pub fn get_json<T: serde::de::DeserializeOwned + Clone + 'static>(
         &self,
         key: &[u8],
     ) -> Result<Option<T>, String> {
+        if let Some(Pending::Object { value, .. }) = self.pending.get(key)
+            && let Some(value) = value.downcast_ref::<T>()
+        {
+            return Ok(Some(value.clone()));
+        }
         self.get(key)?
             .map(|bytes| serde_json::from_slice(&bytes).map_err(|err| err.to_string()))
             .transpose()
     }
 
-    pub fn insert_json<T: serde::Serialize>(&mut self, key: impl Into<Vec<u8>>, value: &T) {
-        self.insert(
-            key,
-            serde_json::to_vec(value).expect("model values serialize"),
+    /// Stores `value` as JSON under `key` (encoded at the commit).
+    pub fn insert_json<T: serde::Serialize + Clone + 'static>(
+        &mut self,
+        key: impl Into<Vec<u8>>,
+        value: &T,
+    ) {
+        let key = key.into();
+        assert!(
+            key.first() != Some(&0xff),
+            "model keys must not start with 0xff (reserved)"
         );
+        let pending = Pending::Object {
+            value: Box::new(value.clone()),
+            encode: encode::<T>,
+        };
+        self.pending.insert(key, pending);
     }
 
     fn commit(self, checkpoint: u64) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (key, value) in self.pending {
-            match value {
+            match value.bytes() {
                 Some(value) => batch.insert(key, value),
                 None => batch.remove(key),
             }
