@@ -35,7 +35,8 @@ struct ProjectionsReport {
     log_events: u64,
     baseline_scan_parse_events_per_s: f64,
     projections: Vec<ProjectionFigures>,
-    /// Every projection rebuilt one after the other: log events / total time.
+    /// Every projection rebuilt one after the other (each reads the whole log):
+    /// log events / the sum of the best times.
     all_events_per_s: f64,
     slowest_vs_baseline: f64,
     peak_rss_mib: Option<f64>,
@@ -175,9 +176,14 @@ fn measure(store: &SledStore) -> anyhow::Result<Measured> {
     let mut total = 0.0;
     for projection in all() {
         let name = projection.name();
-        let started = Instant::now();
-        rebuild(store, projection, |_, _| {})?;
-        let seconds = started.elapsed().as_secs_f64();
+        // Best of two, as for the baseline: the machine is shared and noisy.
+        let mut seconds = f64::INFINITY;
+        for _ in 0..2 {
+            let projection = crate::projection::by_name(name).expect("a registered projection");
+            let started = Instant::now();
+            rebuild(store, projection, |_, _| {})?;
+            seconds = seconds.min(started.elapsed().as_secs_f64());
+        }
         total += seconds;
         let events_per_s = head as f64 / seconds;
         figures.push(ProjectionFigures {

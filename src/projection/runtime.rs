@@ -20,8 +20,11 @@ use tokio::sync::watch;
 
 use crate::store::{EventStore, RecordedEvent, SledStore, StoreError, SubscriptionFilter};
 
-/// Most events applied in one atomic model batch.
+/// Most events applied in one atomic model batch while following the log live.
 pub const APPLY_BATCH_EVENTS_MAX: usize = 1_000;
+/// Most events applied in one atomic model batch by a rebuild: larger batches let a
+/// document rewritten by many events (an incident's summary) be written once.
+pub const REBUILD_BATCH_EVENTS_MAX: usize = 8_192;
 /// The checkpoint key inside a model's tree (no model key starts with 0xff).
 const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
@@ -323,7 +326,7 @@ pub fn rebuild<P: Projection>(
     let head = store.head().position;
     let mut next = 1;
     while next <= head {
-        let events = store.read_all(next, APPLY_BATCH_EVENTS_MAX)?;
+        let events = store.read_all(next, REBUILD_BATCH_EVENTS_MAX)?;
         let mut tx = ModelTx::new(&tree);
         for event in &events {
             projection

@@ -2,12 +2,17 @@
 //! actor — the archive an auditor reads. Entries carry no event data (personal data stays
 //! in the log, behind the HTTP layer's redaction); the position leads to the full event.
 //!
-//! Keys: `<stream> 0x00 <position:u64 BE>` → [`TimelineEntry`] as JSON.
+//! Keys: `<stream> 0x00 <chunk:u64 BE>` → up to [`CHUNK_EVENTS`] [`TimelineEntry`]s as a
+//! JSON list, chunk `n` holding stream versions `16n + 1 ..= 16n + 16`: a rebuild writes
+//! one key per chunk rather than one per event.
 
 use serde::{Deserialize, Serialize};
 
 use super::runtime::{ModelTx, Projection};
 use crate::store::RecordedEvent;
+
+/// Entries per chunk key.
+pub const CHUNK_EVENTS: u64 = 16;
 
 /// Streams that have a timeline.
 const TIMELINE_AGGREGATES: [&str; 2] = ["incident-", "complaint-"];
@@ -50,7 +55,9 @@ impl Projection for Timeline {
             return Ok(());
         }
         let mut key = stream_prefix(&event.stream);
-        key.extend_from_slice(&event.position.to_be_bytes());
+        let chunk = event.stream_version.saturating_sub(1) / CHUNK_EVENTS;
+        key.extend_from_slice(&chunk.to_be_bytes());
+        let mut entries: Vec<TimelineEntry> = tx.get_json(&key)?.unwrap_or_default();
         let entry = TimelineEntry {
             position: event.position,
             stream_version: event.stream_version,
@@ -61,19 +68,22 @@ impl Projection for Timeline {
             actor_role: event.actor.role.clone(),
             correlation_id: event.correlation_id,
         };
-        tx.insert_json(key, &entry);
+        entries.push(entry);
+        tx.insert_json(key, &entries);
         Ok(())
     }
 }
 
 /// A stream's timeline from a model tree, in order.
 pub fn read(tree: &sled::Tree, stream: &str) -> Result<Vec<TimelineEntry>, String> {
-    tree.scan_prefix(stream_prefix(stream))
-        .map(|entry| {
-            let (_, value) = entry.map_err(|err| err.to_string())?;
-            serde_json::from_slice(&value).map_err(|err| err.to_string())
-        })
-        .collect()
+    let mut entries = Vec::new();
+    for chunk in tree.scan_prefix(stream_prefix(stream)) {
+        let (_, value) = chunk.map_err(|err| err.to_string())?;
+        let chunk: Vec<TimelineEntry> =
+            serde_json::from_slice(&value).map_err(|err| err.to_string())?;
+        entries.extend(chunk);
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]
@@ -84,6 +94,45 @@ mod tests {
         Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
     };
     use chrono::Utc;
+
+    #[tokio::test]
+    async fn long_timelines_span_chunks_in_order_live_and_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let actor = Actor {
+            id: "lead-1".into(),
+            role: "crisis_lead".into(),
+        };
+        for n in 0..40 {
+            let event = NewEvent::new(
+                "incident.x",
+                serde_json::json!({"n": n}),
+                actor.clone(),
+                Utc::now(),
+            );
+            store
+                .append(AppendRequest::single(
+                    "incident-7",
+                    ExpectedVersion::Any,
+                    vec![event],
+                ))
+                .await
+                .unwrap();
+        }
+        rebuild(&store, Timeline, |_, _| {}).unwrap();
+        let tree = store.model_tree("timeline").unwrap();
+        let versions: Vec<u64> = read(&tree, "incident-7")
+            .unwrap()
+            .iter()
+            .map(|e| e.stream_version)
+            .collect();
+        assert_eq!(versions, (1..=40).collect::<Vec<_>>());
+        assert_eq!(
+            tree.scan_prefix(stream_prefix("incident-7")).count(),
+            3,
+            "16 + 16 + 8"
+        );
+    }
 
     #[tokio::test]
     async fn incidents_and_complaints_get_a_timeline_with_actors_in_order() {
