@@ -12,7 +12,8 @@
 //! Keys:
 //! - `N <incident:16>` → [`IncidentSummary`] (JSON);
 //! - `C <incident:16> <contact:16>` → the contact's latest outcome (JSON, `null` if none);
-//! - `S <incident:16> <survey:16>` → [`SurveyMethod`] of a sent survey, `A…` once answered;
+//! - `S <incident:16> <survey:16>` → a sent survey's method, passenger tier, answered flag;
+//! - `T <passenger id>` → the passenger's tier (from the passenger's own stream);
 //! - `P <incident:16> <kind:u8> <version:u32 BE>` → the drafted plan (JSON);
 //! - `M <compensation:16>` → [`CompensationDue`]: its incident, deadline and settlement.
 
@@ -24,7 +25,7 @@ use uuid::Uuid;
 
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
-use crate::domain::common::{Category, FlightKey, Severity};
+use crate::domain::common::{Category, FlightKey, Severity, Tier};
 use crate::domain::compensation::CompensationEvent;
 use crate::domain::incident::{
     CommunicationPlan, CompensationPlan, ContactOutcome, ImpactAssessment, Improvement,
@@ -74,14 +75,53 @@ pub struct ImprovementEntry {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// Survey figures of one incident.
+/// Surveys sent, answered and the sum of the answers' scores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveyCounts {
+    pub sent: u64,
+    pub answered: u64,
+    pub score_sum: u64,
+}
+
+impl SurveyCounts {
+    /// Answered / sent (0 when none was sent).
+    pub fn response_rate(&self) -> f64 {
+        if self.sent == 0 {
+            0.0
+        } else {
+            self.answered as f64 / self.sent as f64
+        }
+    }
+
+    /// Mean score 1–5 of the answers.
+    pub fn satisfaction(&self) -> Option<f64> {
+        (self.answered > 0).then(|| self.score_sum as f64 / self.answered as f64)
+    }
+
+    fn add(&mut self, other: &SurveyCounts) {
+        self.sent += other.sent;
+        self.answered += other.answered;
+        self.score_sum += other.score_sum;
+    }
+}
+
+/// Survey figures of one incident, in all and per channel (survey method) and tier.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Surveys {
     pub sent: u64,
     pub answered: u64,
     pub score_sum: u64,
-    /// Sent and answered per survey method (the survey's channel).
-    pub by_method: BTreeMap<SurveyMethod, (u64, u64)>,
+    pub by_method: BTreeMap<SurveyMethod, SurveyCounts>,
+    /// By the passenger's tier when the survey was sent (`none` if not registered).
+    pub by_tier: BTreeMap<Tier, SurveyCounts>,
+}
+
+/// What the model remembers of a sent survey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct SentSurvey {
+    method: SurveyMethod,
+    tier: Tier,
+    answered: bool,
 }
 
 /// What the model knows of one incident.
@@ -257,18 +297,40 @@ impl Incidents {
                 tx.insert_json(contact, &Some(e.outcome));
             }
             E::SurveySent(e) => {
+                let tier = tx
+                    .get_json::<Tier>(&key(b'T', &[e.passenger.0.as_bytes()]))?
+                    .unwrap_or(Tier::None);
                 s.surveys.sent += 1;
-                s.surveys.by_method.entry(e.method).or_default().0 += 1;
+                s.surveys.by_method.entry(e.method).or_default().sent += 1;
+                s.surveys.by_tier.entry(tier).or_default().sent += 1;
                 let survey = key(b'S', &[id.as_bytes(), e.survey_id.as_bytes()]);
-                tx.insert_json(survey, &(e.method, false));
+                let sent = SentSurvey {
+                    method: e.method,
+                    tier,
+                    answered: false,
+                };
+                tx.insert_json(survey, &sent);
             }
             E::SatisfactionRecorded(e) => {
                 let survey = key(b'S', &[id.as_bytes(), e.survey_id.as_bytes()]);
-                if let Some((method, false)) = tx.get_json::<(SurveyMethod, bool)>(&survey)? {
+                if let Some(sent) = tx.get_json::<SentSurvey>(&survey)?
+                    && !sent.answered
+                {
+                    let score = u64::from(e.score);
                     s.surveys.answered += 1;
-                    s.surveys.score_sum += u64::from(e.score);
-                    s.surveys.by_method.entry(method).or_default().1 += 1;
-                    tx.insert_json(survey, &(method, true));
+                    s.surveys.score_sum += score;
+                    for counts in [
+                        s.surveys.by_method.entry(sent.method).or_default(),
+                        s.surveys.by_tier.entry(sent.tier).or_default(),
+                    ] {
+                        counts.answered += 1;
+                        counts.score_sum += score;
+                    }
+                    let answered = SentSurvey {
+                        answered: true,
+                        ..sent
+                    };
+                    tx.insert_json(survey, &answered);
                 }
             }
             E::OpenProblemsSummarised(e) => s.open_problems = e.problems.len() as u64,
@@ -366,7 +428,27 @@ impl Projection for Incidents {
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
-        if event.stream.starts_with("incident-") {
+        if event.stream.starts_with("passenger-") {
+            let tier = match event.event_type.as_str() {
+                "passenger.registered" | "passenger.tier_changed" => {
+                    let decoded = crate::domain::passenger::PassengerEvent::from_data(
+                        &event.event_type,
+                        event.schema_version,
+                        event.data.get(),
+                    )
+                    .map_err(decode_error)?;
+                    match decoded {
+                        crate::domain::passenger::PassengerEvent::Registered(r) => r.tier,
+                        crate::domain::passenger::PassengerEvent::TierChanged(t) => t.to,
+                        _ => return Ok(()),
+                    }
+                }
+                _ => return Ok(()),
+            };
+            let passenger = event.stream.strip_prefix("passenger-").unwrap_or_default();
+            tx.insert_json(key(b'T', &[passenger.as_bytes()]), &tier);
+            Ok(())
+        } else if event.stream.starts_with("incident-") {
             self.incident(event, tx)
         } else if event.stream.starts_with("compensation-") {
             self.compensation(event, tx)
@@ -593,16 +675,16 @@ pub struct FollowUpView {
 }
 
 fn follow_up_view(s: IncidentSummary) -> FollowUpView {
-    let sv = &s.surveys;
+    let all = SurveyCounts {
+        sent: s.surveys.sent,
+        answered: s.surveys.answered,
+        score_sum: s.surveys.score_sum,
+    };
     FollowUpView {
         incident_id: s.incident_id,
         stage: s.stage,
-        response_rate: if sv.sent == 0 {
-            0.0
-        } else {
-            sv.answered as f64 / sv.sent as f64
-        },
-        satisfaction: (sv.answered > 0).then(|| sv.score_sum as f64 / sv.answered as f64),
+        response_rate: all.response_rate(),
+        satisfaction: all.satisfaction(),
         open_problems: s.open_problems,
         surveys: s.surveys,
     }
@@ -624,6 +706,27 @@ pub fn open_follow_ups(tree: &sled::Tree) -> Result<Vec<FollowUpView>, String> {
         }
     }
     Ok(open)
+}
+
+/// Survey figures across every incident, per channel (survey method) and tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FollowUpSummary {
+    pub by_method: BTreeMap<SurveyMethod, SurveyCounts>,
+    pub by_tier: BTreeMap<Tier, SurveyCounts>,
+}
+
+pub fn follow_up_summary(tree: &sled::Tree) -> Result<FollowUpSummary, String> {
+    let mut summary = FollowUpSummary::default();
+    for incident in summaries(tree) {
+        let s = incident?;
+        for (method, counts) in &s.surveys.by_method {
+            summary.by_method.entry(*method).or_default().add(counts);
+        }
+        for (tier, counts) in &s.surveys.by_tier {
+            summary.by_tier.entry(*tier).or_default().add(counts);
+        }
+    }
+    Ok(summary)
 }
 
 /// A lesson or improvement found by the review search.

@@ -1,7 +1,7 @@
 use super::*;
 use crate::app::command::load;
 use crate::cli::workload::uuid;
-use crate::domain::common::PassengerId;
+use crate::domain::common::{PassengerId, Tier};
 use crate::domain::compensation::{self, Compensation};
 use crate::domain::incident::PassengersByTier;
 use crate::projection::testing::{rebuilt, start, store_with};
@@ -194,7 +194,51 @@ async fn follow_up_counts_responses_and_satisfaction_and_review_finds_owners() {
                 sent: 4,
                 answered: 3,
                 score_sum: 6,
-                by_method: [(SurveyMethod::Email, (4, 3))].into(),
+                by_method: [(
+                    SurveyMethod::Email,
+                    SurveyCounts {
+                        sent: 4,
+                        answered: 3,
+                        score_sum: 6
+                    }
+                )]
+                .into(),
+                // Passenger i of scenario 5 has tier (5 + i) % 5: Diamond, Platinum, Gold, Silver.
+                by_tier: [
+                    (
+                        Tier::Diamond,
+                        SurveyCounts {
+                            sent: 1,
+                            answered: 1,
+                            score_sum: 1
+                        }
+                    ),
+                    (
+                        Tier::Platinum,
+                        SurveyCounts {
+                            sent: 1,
+                            answered: 1,
+                            score_sum: 2
+                        }
+                    ),
+                    (
+                        Tier::Gold,
+                        SurveyCounts {
+                            sent: 1,
+                            answered: 1,
+                            score_sum: 3
+                        }
+                    ),
+                    (
+                        Tier::Silver,
+                        SurveyCounts {
+                            sent: 1,
+                            answered: 0,
+                            score_sum: 0
+                        }
+                    ),
+                ]
+                .into(),
             },
             response_rate: 0.75,
             satisfaction: Some(2.0),
@@ -210,6 +254,13 @@ async fn follow_up_counts_responses_and_satisfaction_and_review_finds_owners() {
         vec![incident(5)],
         "6 and 7 moved on to review"
     );
+    let across = follow_up_summary(&tree).unwrap();
+    assert_eq!(
+        across.by_method[&SurveyMethod::Email].sent,
+        12,
+        "scenarios 5, 6 and 7 sent 4 surveys each"
+    );
+    assert_eq!(across.by_tier.values().map(|c| c.answered).sum::<u64>(), 9);
     let found = review(&tree, Some(Category::Delay), Some("ops-planning")).unwrap();
     let mut ids: Vec<Uuid> = found.iter().map(|e| e.incident_id).collect();
     ids.sort();
