@@ -6,6 +6,7 @@
 //! | [`store`] | the event store: trait, sled implementation, hash chain, subscriptions |
 //! | [`app`] | command handling: load → decide → append, retries, idempotency keys |
 //! | [`bus`] | NATS: subjects, CloudEvents headers, the outbox publisher |
+//! | [`http`] | the HTTP API: commands, queries, SSE, audit; bearer tokens and roles |
 //! | [`projection`] | projector runtime: read models built from the log, exactly once |
 //! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, bench |
 //!
@@ -15,5 +16,6 @@ pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod domain;
+pub mod http;
 pub mod projection;
 pub mod store;

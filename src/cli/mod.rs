@@ -7,6 +7,7 @@
 //! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
 //! | [`bench_projections`] | `bench projections`: rebuild speed of every read model beside a scan + typed parse |
 //! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing |
+//! | [`token`] | `token add`: issue a bearer token for the HTTP API |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
 //! | [`workload`] | synthetic, valid crisis histories (scenarios through the domain's `decide`) for load and benchmarks |
 
@@ -16,6 +17,7 @@ pub mod bench_pipeline;
 pub mod bench_projections;
 pub mod load;
 pub mod serve;
+pub mod token;
 pub mod workload;
 
 use std::path::PathBuf;
@@ -79,6 +81,9 @@ pub enum Command {
         #[arg(long, conflicts_with = "projection")]
         all: bool,
     },
+    /// HTTP API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -108,6 +113,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Repair { truncate_from, yes } => audit::repair(config, truncate_from, yes),
         Command::Rebuild { projection, all } => audit::rebuild(config, projection, all),
+        Command::Token(command) => token::run(&cli.data_dir, command),
         Command::Bench(bench) => runtime()?.block_on(bench::run(bench)),
         Command::Load(args) => runtime()?.block_on(load::run(config, args)),
     }

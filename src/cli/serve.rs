@@ -3,6 +3,7 @@
 //! the publisher collects its in-flight acks and saves its checkpoint, then the store
 //! finishes the queued appends, all within [`SHUTDOWN_DEADLINE`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,8 @@ use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
 use crate::domain::compensation::input::CarrierProfile;
 use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
 use crate::domain::policy::goodwill::GoodwillPolicy;
+use crate::http::AppState;
+use crate::http::auth::Tokens;
 use crate::projection::{ProjectionStatus, Projector};
 use crate::store::{EventStore, SledStore, StoreConfig};
 
@@ -50,15 +53,25 @@ pub struct ServeArgs {
     /// built-in policy, which is that file.
     #[arg(long, env = "CRISISD_GOODWILL_POLICY")]
     pub goodwill_policy: Option<PathBuf>,
+    /// Address of the HTTP API.
+    #[arg(long, env = "CRISISD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: std::net::SocketAddr,
+    #[command(flatten)]
+    pub tokens: super::token::TokensFileArg,
 }
 
 /// Parses a snake_case enum value the way its JSON form is written.
-fn parse_snake<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+pub fn parse_snake<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|err| format!("{text:?}: {err}"))
 }
 
 pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let tokens_path = args.tokens.path(&config.path);
+    let tokens = Tokens::load(&tokens_path).map_err(anyhow::Error::msg)?;
+    if tokens.is_empty() {
+        tracing::warn!(tokens_file = %tokens_path.display(), "no HTTP API tokens: every request is refused; create one with `crisisd token add --role admin --actor <you>`");
+    }
     let goodwill = match &args.goodwill_policy {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|err| {
@@ -104,10 +117,12 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         ),
     }
     let mut statuses = Vec::new();
+    let mut by_name = BTreeMap::new();
     for projection in crate::projection::all() {
         let name = projection.name();
         let projector = Projector::new(store.clone(), projection)?;
         statuses.push(projector.status());
+        by_name.insert(name, projector.status());
         let projector_shutdown = shutdown_rx.clone();
         tasks.spawn(async move {
             if let Err(err) = projector.run(projector_shutdown).await {
@@ -116,6 +131,15 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         });
     }
     tasks.spawn(report_lag(store.clone(), statuses, shutdown_rx.clone()));
+    let http_state = AppState::new(store.clone(), tokens, by_name, shutdown_rx.clone());
+    let http_shutdown = shutdown_rx.clone();
+    let http_addr = args.http_addr;
+    let listener = crate::http::bind(http_addr).await?;
+    tasks.spawn(async move {
+        if let Err(err) = crate::http::serve(listener, http_state, http_shutdown).await {
+            tracing::error!(cause = %err, "the HTTP API stopped");
+        }
+    });
     let deadlines = DeadlineTask::new(store.clone(), DeadlineConfig::default())?;
     tasks.spawn(deadlines.run(shutdown_rx.clone()));
     let spikes = SpikeReaction::new(store.clone())?;

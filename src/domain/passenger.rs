@@ -33,7 +33,10 @@ pub struct ContactConsent {
 }
 
 /// A request to a passenger record.
-#[derive(Debug, Clone, PartialEq)]
+/// Over HTTP the variant is named by the route (`start_assessment`) and its fields are
+/// the JSON body.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PassengerCommand {
     /// Creates the record.
     RegisterPassenger {

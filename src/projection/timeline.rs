@@ -42,9 +42,12 @@ pub fn stream_prefix(stream: &str) -> Vec<u8> {
     key
 }
 
+/// The projection's name (tree `model/timeline`).
+pub const NAME: &str = "timeline";
+
 impl Projection for Timeline {
     fn name(&self) -> &'static str {
-        "timeline"
+        NAME
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {

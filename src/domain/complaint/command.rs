@@ -9,7 +9,10 @@ use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
 use crate::domain::policy::sla::SlaKind;
 
 /// A request to a complaint; `decide` answers with events or a refusal.
-#[derive(Debug, Clone, PartialEq)]
+/// Over HTTP the variant is named by the route (`start_assessment`) and its fields are
+/// the JSON body.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ComplaintCommand {
     /// Registers a new complaint.
     ReceiveComplaint {

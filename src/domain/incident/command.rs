@@ -7,7 +7,10 @@ use super::values::*;
 use crate::domain::common::{Category, FlightKey, PassengerId, Settlement, Severity};
 
 /// A request to an incident; `decide` answers with events or a refusal.
-#[derive(Debug, Clone, PartialEq)]
+/// Over HTTP the variant is named by the route (`start_assessment`) and its fields are
+/// the JSON body.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IncidentCommand {
     /// Opens the incident in the monitor stage.
     OpenIncident {

@@ -1,0 +1,405 @@
+//! Commands: `POST /v1/<aggregate>/{id}/{command}` with the command's fields as the JSON
+//! body, e.g. `POST /v1/incidents/{id}/approve_communication_plan` `{"version": 2}`.
+//!
+//! One mechanism serves every aggregate: the route names the command (the snake_case
+//! variant of the domain's command enum), the role table says who may issue it, the body
+//! is deserialized into the domain command with the path's id where the command carries
+//! it, and [`crate::app::command::execute`] loads, decides and appends. The actor comes
+//! from the token. `Idempotency-Key` makes a retry return the original result; `If-Match`
+//! (the stream version) turns a concurrent change into 412.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::Caller;
+use super::problem::Problem;
+use crate::app::command::{CommandMeta, Executed, execute};
+use crate::domain::Aggregate;
+use crate::domain::common::{PassengerId, Role::*, Role};
+use crate::domain::compensation::Compensation;
+use crate::domain::complaint::Complaint;
+use crate::domain::incident::Incident;
+use crate::domain::passenger::Passenger;
+
+/// Longest accepted `Idempotency-Key`.
+const IDEMPOTENCY_KEY_MAX: usize = 200;
+/// Namespace of ids that `POST /v1/incidents` and `/v1/complaints` derive from an
+/// `Idempotency-Key`, so a retried creation names the same aggregate.
+const CREATE_NAMESPACE: Uuid = Uuid::from_u128(0x1c5e_77a2_0f3b_4d61_8a9e_5b20_c4d7_93f1);
+
+const LEAD: &[Role] = &[CrisisLead];
+const CARE: &[Role] = &[Agent, CrisisLead];
+/// Commands the service issues itself (spike detection, entitlements, deadlines).
+const SYSTEM: &[Role] = &[Admin];
+
+/// An aggregate the API drives.
+pub trait CommandTarget: Aggregate<Command: DeserializeOwned> {
+    /// Path segment after `/v1/`.
+    const COLLECTION: &'static str;
+    /// The command that creates the aggregate and the field that holds its id, filled
+    /// in from the path.
+    const CREATE: (&'static str, &'static str);
+    /// Every command the API accepts, with the roles that may issue it.
+    const COMMANDS: &'static [(&'static str, &'static [Role])];
+
+    /// The stream of the id in the path, or why the id is not valid.
+    fn stream(id: &str) -> Result<(String, Value), Problem>;
+}
+
+fn uuid_id(collection: &str, id: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(id).map_err(|_| {
+        Problem::not_found(format!("{collection} ids are UUIDs; {id:?} is not one")).field("id")
+    })
+}
+
+impl CommandTarget for Incident {
+    const COLLECTION: &'static str = "incidents";
+    const CREATE: (&'static str, &'static str) = ("open_incident", "incident_id");
+    const COMMANDS: &'static [(&'static str, &'static [Role])] = &[
+        ("open_incident", LEAD),
+        ("attach_signal", SYSTEM),
+        ("start_assessment", LEAD),
+        ("assess_impact", LEAD),
+        ("start_planning", LEAD),
+        ("draft_communication_plan", LEAD),
+        ("draft_compensation_plan", LEAD),
+        ("approve_communication_plan", LEAD),
+        ("approve_compensation_plan", LEAD),
+        ("start_execution", LEAD),
+        ("publish_information", CARE),
+        ("plan_contact", CARE),
+        ("record_contact_outcome", CARE),
+        ("start_follow_up", LEAD),
+        ("send_survey", CARE),
+        ("record_satisfaction", CARE),
+        ("summarise_open_problems", LEAD),
+        ("start_review", LEAD),
+        ("record_lesson", LEAD),
+        ("record_improvement", LEAD),
+        ("close_incident", LEAD),
+        ("reopen_incident", LEAD),
+        ("escalate_severity", LEAD),
+        ("deescalate_severity", LEAD),
+        ("assign_role", LEAD),
+        ("end_role_assignment", LEAD),
+        ("link_compensation", SYSTEM),
+        ("record_compensation_settlement", SYSTEM),
+    ];
+
+    fn stream(id: &str) -> Result<(String, Value), Problem> {
+        let id = uuid_id(Self::COLLECTION, id)?;
+        Ok((crate::domain::incident::stream_name(id), Value::String(id.to_string())))
+    }
+}
+
+impl CommandTarget for Complaint {
+    const COLLECTION: &'static str = "complaints";
+    const CREATE: (&'static str, &'static str) = ("receive_complaint", "complaint_id");
+    const COMMANDS: &'static [(&'static str, &'static [Role])] = &[
+        ("receive_complaint", CARE),
+        ("acknowledge_complaint", CARE),
+        ("route_complaint", CARE),
+        ("send_progress_update", CARE),
+        ("propose_resolution", CARE),
+        ("confirm_satisfaction", CARE),
+        ("report_dissatisfaction", CARE),
+        ("escalate_to_supervisor", CARE),
+        ("record_sla_breach", SYSTEM),
+    ];
+
+    fn stream(id: &str) -> Result<(String, Value), Problem> {
+        let id = uuid_id(Self::COLLECTION, id)?;
+        Ok((crate::domain::complaint::stream_name(id), Value::String(id.to_string())))
+    }
+}
+
+impl CommandTarget for Compensation {
+    const COLLECTION: &'static str = "compensations";
+    const CREATE: (&'static str, &'static str) = ("compute_entitlement", "compensation_id");
+    const COMMANDS: &'static [(&'static str, &'static [Role])] = &[
+        ("compute_entitlement", SYSTEM),
+        ("offer_compensation", CARE),
+        ("accept_offer", CARE),
+        ("decline_offer", CARE),
+        ("record_payment", CARE),
+        ("record_payment_failure", CARE),
+    ];
+
+    fn stream(id: &str) -> Result<(String, Value), Problem> {
+        let id = uuid_id(Self::COLLECTION, id)?;
+        Ok((crate::domain::compensation::stream_name(id), Value::String(id.to_string())))
+    }
+}
+
+impl CommandTarget for Passenger {
+    const COLLECTION: &'static str = "passengers";
+    const CREATE: (&'static str, &'static str) = ("register_passenger", "passenger_id");
+    const COMMANDS: &'static [(&'static str, &'static [Role])] = &[
+        ("register_passenger", CARE),
+        ("change_tier", CARE),
+        ("update_contact_details", CARE),
+        ("change_consent", CARE),
+    ];
+
+    fn stream(id: &str) -> Result<(String, Value), Problem> {
+        let id = passenger_id(id)?;
+        Ok((crate::domain::passenger::stream_name(&id), Value::String(id.0)))
+    }
+}
+
+/// Passenger ids are pseudonymous keys (loyalty or customer numbers) that go into
+/// stream names: 1–64 of `A–Z a–z 0–9 - _ .`.
+pub fn passenger_id(id: &str) -> Result<PassengerId, Problem> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !ok {
+        return Err(Problem::not_found(
+            "passenger ids are 1-64 characters of A-Z, a-z, 0-9, '-', '_' and '.'",
+        )
+        .field("id"));
+    }
+    Ok(PassengerId(id.to_owned()))
+}
+
+/// What a command answers: where its events landed.
+#[derive(Debug, Serialize)]
+pub struct CommandResult {
+    pub stream: String,
+    /// The stream's version after the command: send it as `If-Match` next time.
+    pub stream_version: u64,
+    /// Global position of the last event: pass it as `?after=` to read your writes.
+    pub position: u64,
+    /// True when an `Idempotency-Key` retry found the original events.
+    pub duplicate: bool,
+    pub events: Vec<EventRef>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventRef {
+    pub id: Uuid,
+    pub stream_version: u64,
+    pub position: u64,
+}
+
+impl IntoResponse for CommandResult {
+    fn into_response(self) -> Response {
+        let etag = HeaderValue::from_str(&format!("\"{}\"", self.stream_version))
+            .expect("a number is a valid header value");
+        let mut response = (StatusCode::OK, Json(self)).into_response();
+        response.headers_mut().insert(header::ETAG, etag);
+        response
+    }
+}
+
+impl From<Executed> for CommandResult {
+    fn from(executed: Executed) -> Self {
+        CommandResult {
+            stream: executed.stream,
+            stream_version: executed.stream_version,
+            position: executed.position,
+            duplicate: executed.duplicate,
+            events: executed
+                .events
+                .into_iter()
+                .map(|e| EventRef {
+                    id: e.id,
+                    stream_version: e.stream_version,
+                    position: e.position,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Runs `command` (a route segment) with `body` on the aggregate `id` for `caller`.
+pub async fn run<A: CommandTarget>(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<CommandResult, Problem> {
+    let Some((_, roles)) = A::COMMANDS.iter().find(|(name, _)| *name == command) else {
+        let known: Vec<&str> = A::COMMANDS.iter().map(|(name, _)| *name).collect();
+        return Err(Problem::not_found(format!(
+            "{} has no command {command:?}; it has: {}",
+            A::COLLECTION,
+            known.join(", ")
+        ))
+        .field("command"));
+    };
+    caller.require(roles)?;
+    let (stream, id_value) = A::stream(id)?;
+    let mut fields = body_object(body)?;
+    if fields.contains_key("command") {
+        return Err(Problem::bad_request(
+            "invalid_body",
+            "the route names the command; remove \"command\" from the body",
+        )
+        .field("/command"));
+    }
+    let (create, id_field) = A::CREATE;
+    if command == create {
+        match fields.get(id_field) {
+            Some(given) if *given != id_value => {
+                return Err(Problem::bad_request(
+                    "invalid_body",
+                    format!("{id_field} in the body differs from the id in the path; omit it"),
+                )
+                .field(format!("/{id_field}")));
+            }
+            _ => {
+                fields.insert(id_field.to_owned(), id_value);
+            }
+        }
+    }
+    fields.insert("command".to_owned(), Value::String(command.to_owned()));
+    let parsed: A::Command =
+        serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
+            let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
+            Problem::bad_request("invalid_body", format!("{}: {}", err.path(), err.inner()))
+                .field(pointer)
+        })?;
+    let mut meta = CommandMeta::new(caller.actor.clone(), Utc::now());
+    meta.idempotency_key = idempotency_key(headers)?;
+    meta.expected_version = if_match(headers)?;
+    let executed = execute::<A, _>(state.store(), &stream, &parsed, &meta).await?;
+    Ok(executed.into())
+}
+
+fn body_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        Ok(_) => Err(Problem::bad_request("invalid_body", "the body must be a JSON object").field("")),
+        Err(err) => Err(Problem::bad_request(
+            "invalid_json",
+            format!("the body is not JSON: {err}"),
+        )
+        .field("")),
+    }
+}
+
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        Problem::bad_request(
+            "invalid_header",
+            format!("Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} visible ASCII characters"),
+        )
+        .field("Idempotency-Key")
+    };
+    let key = value.to_str().map_err(|_| bad())?.trim();
+    if key.is_empty() || key.len() > IDEMPOTENCY_KEY_MAX {
+        return Err(bad());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// `If-Match: "3"` (or `3`): the stream version the caller decided against.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_matches('"'))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::bad_request(
+                "invalid_header",
+                "If-Match must be the stream version from the ETag of your last read or command, e.g. \"3\"",
+            )
+            .field("If-Match")
+        })
+}
+
+type CommandPath = Path<(String, String)>;
+
+pub async fn incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): CommandPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    run::<Incident>(&state, &caller, &id, &command, &headers, &body).await
+}
+
+pub async fn complaint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): CommandPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    run::<Complaint>(&state, &caller, &id, &command, &headers, &body).await
+}
+
+pub async fn compensation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): CommandPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    run::<Compensation>(&state, &caller, &id, &command, &headers, &body).await
+}
+
+pub async fn passenger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): CommandPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    run::<Passenger>(&state, &caller, &id, &command, &headers, &body).await
+}
+
+/// A new aggregate's id: derived from the `Idempotency-Key` (a retry names the same
+/// aggregate) or a fresh UUID v7.
+fn new_id<A: CommandTarget>(headers: &HeaderMap) -> Result<Uuid, Problem> {
+    Ok(match idempotency_key(headers)? {
+        Some(key) => Uuid::new_v5(&CREATE_NAMESPACE, format!("{}/{key}", A::COLLECTION).as_bytes()),
+        None => Uuid::now_v7(),
+    })
+}
+
+/// `POST /v1/incidents`: opens an incident under a new id.
+pub async fn open_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    let id = new_id::<Incident>(&headers)?.to_string();
+    run::<Incident>(&state, &caller, &id, Incident::CREATE.0, &headers, &body).await
+}
+
+/// `POST /v1/complaints`: registers a complaint under a new id.
+pub async fn receive_complaint(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    let id = new_id::<Complaint>(&headers)?.to_string();
+    run::<Complaint>(&state, &caller, &id, Complaint::CREATE.0, &headers, &body).await
+}

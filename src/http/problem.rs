@@ -1,0 +1,113 @@
+//! Errors as `application/problem+json` (RFC 9457): a stable `code` clients match on,
+//! a human `detail` that says what to do, and the offending `field` when there is one.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::app::command::CommandError;
+use crate::store::{AppendError, StoreError};
+
+/// One error answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(skip)]
+    pub status: StatusCode,
+    /// Stable, machine-readable (`unknown_command`, `version_mismatch`, ...).
+    pub code: &'static str,
+    pub title: String,
+    pub detail: String,
+    /// JSON pointer (body) or name (header, query parameter) of the offending input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            status,
+            code,
+            title: status.canonical_reason().unwrap_or("error").to_owned(),
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"crisisd\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(cause = %err, "event store read failed");
+        Problem::unavailable(format!("the event store cannot be read: {err}"))
+    }
+}
+
+impl<E: std::error::Error> From<CommandError<E>> for Problem {
+    fn from(err: CommandError<E>) -> Self {
+        let detail = err.to_string();
+        match err {
+            CommandError::Refused(_) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", detail)
+            }
+            CommandError::PreconditionFailed { .. } => {
+                Problem::new(StatusCode::PRECONDITION_FAILED, "version_mismatch", detail)
+                    .field("If-Match")
+            }
+            CommandError::Contended { .. } => Problem::new(StatusCode::CONFLICT, "contended", detail),
+            CommandError::IdempotencyKeyReused { .. } => {
+                Problem::new(StatusCode::CONFLICT, "idempotency_key_reused", detail)
+                    .field("Idempotency-Key")
+            }
+            CommandError::Undecodable { .. } => Problem::internal(detail),
+            CommandError::Append(AppendError::WrongExpectedVersion { .. }) => {
+                Problem::new(StatusCode::CONFLICT, "conflict", detail)
+            }
+            CommandError::Append(AppendError::Unavailable { .. }) => Problem::unavailable(detail),
+            CommandError::Append(AppendError::PartiallyStored { .. }) => {
+                Problem::new(StatusCode::CONFLICT, "idempotency_key_reused", detail)
+                    .field("Idempotency-Key")
+            }
+            CommandError::Append(_) => Problem::bad_request("invalid_event", detail),
+            CommandError::Store(err) => Problem::from(err),
+        }
+    }
+}
