@@ -42,7 +42,7 @@ const CARE: &[Role] = &[Agent, CrisisLead];
 const SYSTEM: &[Role] = &[Admin];
 
 /// An aggregate the API drives.
-pub trait CommandTarget: Aggregate<Command: DeserializeOwned> {
+pub trait CommandTarget: Aggregate<Command: DeserializeOwned + schemars::JsonSchema> {
     /// Path segment after `/v1/`.
     const COLLECTION: &'static str;
     /// The command that creates the aggregate and the field that holds its id, filled
@@ -221,6 +221,20 @@ impl From<Executed> for CommandResult {
     }
 }
 
+fn parse_fields<C: DeserializeOwned>(command: &str, fields: Map<String, Value>) -> Result<C, Problem> {
+    let tagged = serde_json::json!({"command": command, "fields": fields});
+    serde_path_to_error::deserialize(tagged).map_err(|err| {
+        let path = err.path().to_string();
+        let path = path.strip_prefix("fields").unwrap_or(&path).trim_start_matches('.');
+        let pointer = format!("/{}", path.replace('.', "/"));
+        let detail = match err.inner().to_string() {
+            unit if unit.contains("expected unit variant") => format!("{command} takes no fields; send an empty body"),
+            other => format!("{pointer}: {other}"),
+        };
+        Problem::bad_request("invalid_body", detail).field(pointer)
+    })
+}
+
 /// Runs `command` (a route segment) with `body` on the aggregate `id` for `caller`.
 pub async fn run<A: CommandTarget>(
     state: &AppState,
@@ -264,13 +278,19 @@ pub async fn run<A: CommandTarget>(
             }
         }
     }
-    fields.insert("command".to_owned(), Value::String(command.to_owned()));
-    let parsed: A::Command =
-        serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
-            let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
-            Problem::bad_request("invalid_body", format!("{}: {}", err.path(), err.inner()))
-                .field(pointer)
-        })?;
+    // Adjacently tagged, so the field path of an error survives deserialization.
+    // A command without fields (`start_assessment`) is a unit variant: no content.
+    let empty = fields.is_empty();
+    let parsed = if empty {
+        serde_json::from_value(serde_json::json!({"command": command})).ok()
+    } else {
+        None
+    };
+    let parsed: A::Command = match parsed {
+        Some(parsed) => parsed,
+        None => parse_fields(command, fields)?,
+    };
+
     let mut meta = CommandMeta::new(caller.actor.clone(), Utc::now());
     meta.idempotency_key = idempotency_key(headers)?;
     meta.expected_version = if_match(headers)?;
