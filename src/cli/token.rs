@@ -49,7 +49,8 @@ pub fn run(data_dir: &Path, command: TokenCommand) -> anyhow::Result<ExitCode> {
             file,
         } => {
             let path = file.path(data_dir);
-            let token = auth::add_token(&path, &actor, role, personal_data).map_err(anyhow::Error::msg)?;
+            let token =
+                auth::add_token(&path, &actor, role, personal_data).map_err(anyhow::Error::msg)?;
             eprintln!(
                 "token for {actor} ({}) added to {}; it is shown only now:",
                 auth::role_name(role),

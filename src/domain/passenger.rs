@@ -36,7 +36,12 @@ pub struct ContactConsent {
 /// Over HTTP the variant is named by the route (`start_assessment`) and its fields are
 /// the JSON body.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, schemars::JsonSchema)]
-#[serde(tag = "command", content = "fields", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "command",
+    content = "fields",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum PassengerCommand {
     /// Creates the record.
     RegisterPassenger {

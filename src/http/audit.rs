@@ -38,9 +38,14 @@ pub async fn events(
 ) -> Result<Response, Problem> {
     caller.require(AUDITORS)?;
     let from = query.from.unwrap_or(1).max(1);
-    let to = query.to.unwrap_or(u64::MAX).min(state.store().head().position);
+    let to = query
+        .to
+        .unwrap_or(u64::MAX)
+        .min(state.store().head().position);
     if query.from.is_some() && query.to.is_some() && from > to {
-        return Err(Problem::bad_request("invalid_query", "from must not be after to").field("from"));
+        return Err(
+            Problem::bad_request("invalid_query", "from must not be after to").field("from"),
+        );
     }
     let redact = !caller.sees_personal_data;
     let chunks = futures_util::stream::unfold(from, move |next| {
@@ -64,7 +69,9 @@ pub async fn events(
             let mut lines = Vec::new();
             for event in events.iter().filter(|e| e.position <= to) {
                 if query_stream.as_deref().is_some_and(|s| s != event.stream)
-                    || query_type.as_deref().is_some_and(|t| !event.event_type.starts_with(t))
+                    || query_type
+                        .as_deref()
+                        .is_some_and(|t| !event.event_type.starts_with(t))
                 {
                     continue;
                 }

@@ -61,7 +61,11 @@ impl Caller {
             format!(
                 "role {} may not do this; it needs one of: {}",
                 role_name(self.actor.role),
-                roles.iter().map(|r| role_name(*r)).collect::<Vec<_>>().join(", ")
+                roles
+                    .iter()
+                    .map(|r| role_name(*r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ))
     }
@@ -139,7 +143,12 @@ fn read_file(path: &Path) -> Result<TokensFile, String> {
 
 /// Adds a token for `actor` with `role` to the file (created with mode 0600 if
 /// missing, replaced atomically) and returns the token, which is stored nowhere.
-pub fn add_token(path: &Path, actor: &str, role: Role, personal_data: bool) -> Result<String, String> {
+pub fn add_token(
+    path: &Path,
+    actor: &str,
+    role: Role,
+    personal_data: bool,
+) -> Result<String, String> {
     if actor.trim().is_empty() {
         return Err("--actor must name who uses the token (e.g. lead-anna)".into());
     }
@@ -158,11 +167,16 @@ pub fn add_token(path: &Path, actor: &str, role: Role, personal_data: bool) -> R
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp: PathBuf = dir.join(format!(
         ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("tokens")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("tokens")
     ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -182,10 +196,9 @@ impl FromRequestParts<AppState> for Caller {
         let unauthorized = |detail: &str| {
             Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).field("Authorization")
         };
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`; `crisisd token add` issues tokens"))?;
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            unauthorized("send `Authorization: Bearer <token>`; `crisisd token add` issues tokens")
+        })?;
         let token = value
             .to_str()
             .ok()
@@ -233,15 +246,31 @@ mod tests {
         std::fs::write(&path, "{not json").unwrap();
         let err = Tokens::load(&path).unwrap_err();
         assert!(err.contains("crisisd token add"), "{err}");
-        assert!(Tokens::load(&dir.path().join("missing.json")).unwrap().is_empty());
+        assert!(
+            Tokens::load(&dir.path().join("missing.json"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn admins_pass_every_role_check_and_others_only_theirs() {
-        let caller = |role| Caller { actor: Actor { id: "x".into(), role }, sees_personal_data: true };
+        let caller = |role| Caller {
+            actor: Actor {
+                id: "x".into(),
+                role,
+            },
+            sees_personal_data: true,
+        };
         assert!(caller(Role::Admin).require(&[Role::Agent]).is_ok());
-        assert!(caller(Role::Agent).require(&[Role::Agent, Role::CrisisLead]).is_ok());
-        let refused = caller(Role::Auditor).require(&[Role::CrisisLead]).unwrap_err();
+        assert!(
+            caller(Role::Agent)
+                .require(&[Role::Agent, Role::CrisisLead])
+                .is_ok()
+        );
+        let refused = caller(Role::Auditor)
+            .require(&[Role::CrisisLead])
+            .unwrap_err();
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert!(refused.detail.contains("crisis_lead"), "{}", refused.detail);
     }

@@ -24,7 +24,7 @@ use super::auth::Caller;
 use super::problem::Problem;
 use crate::app::command::{CommandMeta, Executed, execute};
 use crate::domain::Aggregate;
-use crate::domain::common::{PassengerId, Role::*, Role};
+use crate::domain::common::{PassengerId, Role, Role::*};
 use crate::domain::compensation::Compensation;
 use crate::domain::complaint::Complaint;
 use crate::domain::incident::Incident;
@@ -97,7 +97,10 @@ impl CommandTarget for Incident {
 
     fn stream(id: &str) -> Result<(String, Value), Problem> {
         let id = uuid_id(Self::COLLECTION, id)?;
-        Ok((crate::domain::incident::stream_name(id), Value::String(id.to_string())))
+        Ok((
+            crate::domain::incident::stream_name(id),
+            Value::String(id.to_string()),
+        ))
     }
 }
 
@@ -118,7 +121,10 @@ impl CommandTarget for Complaint {
 
     fn stream(id: &str) -> Result<(String, Value), Problem> {
         let id = uuid_id(Self::COLLECTION, id)?;
-        Ok((crate::domain::complaint::stream_name(id), Value::String(id.to_string())))
+        Ok((
+            crate::domain::complaint::stream_name(id),
+            Value::String(id.to_string()),
+        ))
     }
 }
 
@@ -136,7 +142,10 @@ impl CommandTarget for Compensation {
 
     fn stream(id: &str) -> Result<(String, Value), Problem> {
         let id = uuid_id(Self::COLLECTION, id)?;
-        Ok((crate::domain::compensation::stream_name(id), Value::String(id.to_string())))
+        Ok((
+            crate::domain::compensation::stream_name(id),
+            Value::String(id.to_string()),
+        ))
     }
 }
 
@@ -152,7 +161,10 @@ impl CommandTarget for Passenger {
 
     fn stream(id: &str) -> Result<(String, Value), Problem> {
         let id = passenger_id(id)?;
-        Ok((crate::domain::passenger::stream_name(&id), Value::String(id.0)))
+        Ok((
+            crate::domain::passenger::stream_name(&id),
+            Value::String(id.0),
+        ))
     }
 }
 
@@ -161,7 +173,9 @@ impl CommandTarget for Passenger {
 pub fn passenger_id(id: &str) -> Result<PassengerId, Problem> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if !ok {
         return Err(Problem::not_found(
             "passenger ids are 1-64 characters of A-Z, a-z, 0-9, '-', '_' and '.'",
@@ -221,14 +235,22 @@ impl From<Executed> for CommandResult {
     }
 }
 
-fn parse_fields<C: DeserializeOwned>(command: &str, fields: Map<String, Value>) -> Result<C, Problem> {
+fn parse_fields<C: DeserializeOwned>(
+    command: &str,
+    fields: Map<String, Value>,
+) -> Result<C, Problem> {
     let tagged = serde_json::json!({"command": command, "fields": fields});
     serde_path_to_error::deserialize(tagged).map_err(|err| {
         let path = err.path().to_string();
-        let path = path.strip_prefix("fields").unwrap_or(&path).trim_start_matches('.');
+        let path = path
+            .strip_prefix("fields")
+            .unwrap_or(&path)
+            .trim_start_matches('.');
         let pointer = format!("/{}", path.replace('.', "/"));
         let detail = match err.inner().to_string() {
-            unit if unit.contains("expected unit variant") => format!("{command} takes no fields; send an empty body"),
+            unit if unit.contains("expected unit variant") => {
+                format!("{command} takes no fields; send an empty body")
+            }
             other => format!("{pointer}: {other}"),
         };
         Problem::bad_request("invalid_body", detail).field(pointer)
@@ -304,7 +326,9 @@ fn body_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) => Ok(fields),
-        Ok(_) => Err(Problem::bad_request("invalid_body", "the body must be a JSON object").field("")),
+        Ok(_) => {
+            Err(Problem::bad_request("invalid_body", "the body must be a JSON object").field(""))
+        }
         Err(err) => Err(Problem::bad_request(
             "invalid_json",
             format!("the body is not JSON: {err}"),
@@ -397,7 +421,10 @@ pub async fn passenger(
 /// aggregate) or a fresh UUID v7.
 fn new_id<A: CommandTarget>(headers: &HeaderMap) -> Result<Uuid, Problem> {
     Ok(match idempotency_key(headers)? {
-        Some(key) => Uuid::new_v5(&CREATE_NAMESPACE, format!("{}/{key}", A::COLLECTION).as_bytes()),
+        Some(key) => Uuid::new_v5(
+            &CREATE_NAMESPACE,
+            format!("{}/{key}", A::COLLECTION).as_bytes(),
+        ),
         None => Uuid::now_v7(),
     })
 }

@@ -104,23 +104,37 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(queries::healthz))
         .route("/readyz", get(queries::readyz))
-        .route("/v1/incidents", post(commands::open_incident).get(queries::incident_board))
+        .route(
+            "/v1/incidents",
+            post(commands::open_incident).get(queries::incident_board),
+        )
         .route("/v1/incidents/{id}", get(queries::incident))
-        .route("/v1/incidents/{id}/timeline", get(queries::incident_timeline))
+        .route(
+            "/v1/incidents/{id}/timeline",
+            get(queries::incident_timeline),
+        )
         .route("/v1/incidents/{id}/{command}", post(commands::incident))
         .route("/v1/complaints", post(commands::receive_complaint))
         .route("/v1/complaints/{id}", get(queries::complaint))
         .route("/v1/complaints/{id}/{command}", post(commands::complaint))
         .route("/v1/passengers/{id}", get(queries::passenger))
         .route("/v1/passengers/{id}/{command}", post(commands::passenger))
-        .route("/v1/compensations/overdue", get(queries::overdue_compensations))
+        .route(
+            "/v1/compensations/overdue",
+            get(queries::overdue_compensations),
+        )
         .route("/v1/compensations/{id}", get(queries::compensation))
-        .route("/v1/compensations/{id}/{command}", post(commands::compensation))
+        .route(
+            "/v1/compensations/{id}/{command}",
+            post(commands::compensation),
+        )
         .route("/v1/projections", get(queries::projections))
         .route("/v1/stream", get(stream::stream))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/verify", get(audit::verify))
-        .fallback(|| async { problem::Problem::not_found("no such route; see the README for the API") })
+        .fallback(|| async {
+            problem::Problem::not_found("no such route; see the README for the API")
+        })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(state)
 }

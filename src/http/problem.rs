@@ -92,7 +92,9 @@ impl<E: std::error::Error> From<CommandError<E>> for Problem {
                 Problem::new(StatusCode::PRECONDITION_FAILED, "version_mismatch", detail)
                     .field("If-Match")
             }
-            CommandError::Contended { .. } => Problem::new(StatusCode::CONFLICT, "contended", detail),
+            CommandError::Contended { .. } => {
+                Problem::new(StatusCode::CONFLICT, "contended", detail)
+            }
             CommandError::IdempotencyKeyReused { .. } => {
                 Problem::new(StatusCode::CONFLICT, "idempotency_key_reused", detail)
                     .field("Idempotency-Key")

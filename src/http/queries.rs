@@ -35,7 +35,11 @@ pub struct After {
 }
 
 /// Waits until `projection` has applied `after` (if given).
-pub async fn wait_for(state: &AppState, projection: &str, after: Option<u64>) -> Result<(), Problem> {
+pub async fn wait_for(
+    state: &AppState,
+    projection: &str,
+    after: Option<u64>,
+) -> Result<(), Problem> {
     let Some(after) = after else { return Ok(()) };
     let head = state.store().head().position;
     if after > head {
@@ -47,9 +51,9 @@ pub async fn wait_for(state: &AppState, projection: &str, after: Option<u64>) ->
     }
     let deadline = tokio::time::Instant::now() + WAIT_MAX;
     loop {
-        let status = state
-            .projection(projection)
-            .ok_or_else(|| Problem::unavailable(format!("read model {projection} is not running")))?;
+        let status = state.projection(projection).ok_or_else(|| {
+            Problem::unavailable(format!("read model {projection} is not running"))
+        })?;
         if let Some(reason) = status.failed {
             return Err(Problem::unavailable(format!(
                 "read model {projection} stopped at position {}: {reason}; an operator must fix it and run `crisisd rebuild {projection}`",
@@ -79,15 +83,23 @@ fn model(state: &AppState, name: &str) -> Result<sled::Tree, Problem> {
 }
 
 fn read_failed(name: &str) -> impl Fn(String) -> Problem + '_ {
-    move |reason| Problem::internal(format!("read model {name} cannot be read: {reason}; `crisisd rebuild {name}` rebuilds it"))
+    move |reason| {
+        Problem::internal(format!(
+            "read model {name} cannot be read: {reason}; `crisisd rebuild {name}` rebuilds it"
+        ))
+    }
 }
 
 fn found<T: Serialize>(value: Option<T>, what: &str) -> Result<Json<T>, Problem> {
-    value.map(Json).ok_or_else(|| Problem::not_found(format!("no {what} with this id")))
+    value
+        .map(Json)
+        .ok_or_else(|| Problem::not_found(format!("no {what} with this id")))
 }
 
 fn uuid(id: &str, what: &str) -> Result<Uuid, Problem> {
-    Uuid::parse_str(id).map_err(|_| Problem::not_found(format!("{what} ids are UUIDs; {id:?} is not one")).field("id"))
+    Uuid::parse_str(id).map_err(|_| {
+        Problem::not_found(format!("{what} ids are UUIDs; {id:?} is not one")).field("id")
+    })
 }
 
 pub async fn healthz() -> &'static str {
@@ -118,7 +130,10 @@ fn lags(state: &AppState) -> Result<Vec<crate::projection::ProjectionLag>, Probl
 }
 
 /// `GET /v1/projections`: every read model's position and lag.
-pub async fn projections(State(state): State<AppState>, caller: Caller) -> Result<Response, Problem> {
+pub async fn projections(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, Problem> {
     caller.require(READERS)?;
     Ok(Json(lags(&state)?).into_response())
 }

@@ -76,9 +76,8 @@ fn redact(schema: &Value, defs: &Map<String, Value>, value: &mut Value) {
             let properties = schema.get("properties").and_then(Value::as_object);
             let additional = schema.get("additionalProperties").filter(|s| s.is_object());
             for (name, field) in fields.iter_mut() {
-                match properties.and_then(|p| p.get(name)).or(additional) {
-                    Some(sub) => redact(sub, defs, field),
-                    None => {}
+                if let Some(sub) = properties.and_then(|p| p.get(name)).or(additional) {
+                    redact(sub, defs, field);
                 }
             }
         }

@@ -49,7 +49,10 @@ pub struct StreamQuery {
 enum Item {
     Event(Event),
     /// The last item: where to resume and why the stream ended.
-    Dropped { resume_from: u64, reason: String },
+    Dropped {
+        resume_from: u64,
+        reason: String,
+    },
 }
 
 pub async fn stream(
@@ -61,7 +64,9 @@ pub async fn stream(
     caller.require(&[Role::Agent, Role::CrisisLead, Role::Auditor])?;
     let from = match last_event_id(&headers)? {
         Some(seen) => seen + 1,
-        None => query.from.unwrap_or_else(|| state.store().head().position + 1),
+        None => query
+            .from
+            .unwrap_or_else(|| state.store().head().position + 1),
     };
     let filter = SubscriptionFilter {
         stream: query.stream.clone(),
@@ -85,12 +90,22 @@ pub async fn stream(
                 Some(Ok(event)) => event,
                 Some(Err(err)) => {
                     let reason = format!("the event store cannot be read: {err}");
-                    let _ = tx.send(Item::Dropped { resume_from, reason }).await;
+                    let _ = tx
+                        .send(Item::Dropped {
+                            resume_from,
+                            reason,
+                        })
+                        .await;
                     return;
                 }
                 None => {
                     let reason = "crisisd is shutting down; reconnect".to_owned();
-                    let _ = tx.send(Item::Dropped { resume_from, reason }).await;
+                    let _ = tx
+                        .send(Item::Dropped {
+                            resume_from,
+                            reason,
+                        })
+                        .await;
                     return;
                 }
             };
@@ -107,7 +122,10 @@ pub async fn stream(
                         "the client read nothing for {}s; reconnect with ?from=<resume_from>",
                         SLOW_CLIENT_TIMEOUT.as_secs()
                     );
-                    let dropped = Item::Dropped { resume_from: event.position, reason };
+                    let dropped = Item::Dropped {
+                        resume_from: event.position,
+                        reason,
+                    };
                     let _ = tx.send_timeout(dropped, SLOW_CLIENT_TIMEOUT).await;
                     return;
                 }
@@ -119,9 +137,15 @@ pub async fn stream(
         let mut rx = rx?;
         match rx.recv().await? {
             Item::Event(event) => Some((Ok(event), Some(rx))),
-            Item::Dropped { resume_from, reason } => {
+            Item::Dropped {
+                resume_from,
+                reason,
+            } => {
                 let data = serde_json::json!({"resume_from": resume_from, "reason": reason});
-                Some((Ok(Event::default().event("dropped").data(data.to_string())), None))
+                Some((
+                    Ok(Event::default().event("dropped").data(data.to_string())),
+                    None,
+                ))
             }
         }
     });

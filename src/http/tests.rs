@@ -71,7 +71,14 @@ async fn api() -> Api {
 }
 
 impl Api {
-    fn request(&self, role: Option<&str>, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<Value>) -> Request<Body> {
+    fn request(
+        &self,
+        role: Option<&str>,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Request<Body> {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(role) = role {
             request = request.header("authorization", format!("Bearer {}", self.tokens[role]));
@@ -83,7 +90,14 @@ impl Api {
         request.body(body).unwrap()
     }
 
-    async fn call(&self, role: Option<&str>, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+    async fn call(
+        &self,
+        role: Option<&str>,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
         let request = self.request(role, method, uri, headers, body);
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
@@ -91,11 +105,17 @@ impl Api {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     async fn post(&self, role: &str, uri: &str, body: Value) -> Reply {
-        self.call(Some(role), Method::POST, uri, &[], Some(body)).await
+        self.call(Some(role), Method::POST, uri, &[], Some(body))
+            .await
     }
 
     async fn get(&self, role: &str, uri: &str) -> Reply {
@@ -121,16 +141,37 @@ async fn a_request_without_a_valid_token_is_401_and_the_wrong_role_403() {
     let api = api().await;
     let uri = "/v1/incidents";
     let body = json!({"title": "t", "category": "delay", "severity": "high", "flight": null, "correlation_key": null, "signal_ids": []});
-    let reply = api.call(None, Method::POST, uri, &[], Some(body.clone())).await;
+    let reply = api
+        .call(None, Method::POST, uri, &[], Some(body.clone()))
+        .await;
     problem(&reply, StatusCode::UNAUTHORIZED, "unauthorized");
     assert!(reply.headers.contains_key("www-authenticate"));
-    let forged = api.call(None, Method::GET, uri, &[("authorization", "Bearer crisisd_forged")], None).await;
+    let forged = api
+        .call(
+            None,
+            Method::GET,
+            uri,
+            &[("authorization", "Bearer crisisd_forged")],
+            None,
+        )
+        .await;
     problem(&forged, StatusCode::UNAUTHORIZED, "unauthorized");
     for role in ["agent", "auditor", "flight_ops"] {
-        problem(&api.post(role, uri, body.clone()).await, StatusCode::FORBIDDEN, "forbidden");
+        problem(
+            &api.post(role, uri, body.clone()).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        );
     }
-    problem(&api.get("flight_ops", uri).await, StatusCode::FORBIDDEN, "forbidden");
-    assert_eq!(api.post("crisis_lead", uri, body.clone()).await.status, StatusCode::OK);
+    problem(
+        &api.get("flight_ops", uri).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_eq!(
+        api.post("crisis_lead", uri, body.clone()).await.status,
+        StatusCode::OK
+    );
     assert_eq!(api.post("admin", uri, body).await.status, StatusCode::OK);
 }
 
@@ -138,32 +179,82 @@ async fn a_request_without_a_valid_token_is_401_and_the_wrong_role_403() {
 async fn bad_commands_name_what_to_fix() {
     let api = api().await;
     let id = uuid::Uuid::now_v7();
-    let unknown = api.post("crisis_lead", &format!("/v1/incidents/{id}/launch_rockets"), json!({})).await;
+    let unknown = api
+        .post(
+            "crisis_lead",
+            &format!("/v1/incidents/{id}/launch_rockets"),
+            json!({}),
+        )
+        .await;
     problem(&unknown, StatusCode::NOT_FOUND, "not_found");
-    assert!(unknown.body["detail"].as_str().unwrap().contains("start_assessment"));
-    let not_uuid = api.post("crisis_lead", "/v1/incidents/abc/start_assessment", json!({})).await;
+    assert!(
+        unknown.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("start_assessment")
+    );
+    let not_uuid = api
+        .post(
+            "crisis_lead",
+            "/v1/incidents/abc/start_assessment",
+            json!({}),
+        )
+        .await;
     problem(&not_uuid, StatusCode::NOT_FOUND, "not_found");
     let open = format!("/v1/incidents/{id}/open_incident");
-    let missing = api.post("crisis_lead", &open, json!({"title": "t", "category": "delay"})).await;
+    let missing = api
+        .post(
+            "crisis_lead",
+            &open,
+            json!({"title": "t", "category": "delay"}),
+        )
+        .await;
     problem(&missing, StatusCode::BAD_REQUEST, "invalid_body");
-    assert!(missing.body["detail"].as_str().unwrap().contains("severity"), "{}", missing.text);
+    assert!(
+        missing.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("severity"),
+        "{}",
+        missing.text
+    );
     let wrong = api.post("crisis_lead", &open, json!({"title": "t", "category": "volcano", "severity": "high", "flight": null, "correlation_key": null, "signal_ids": []})).await;
     problem(&wrong, StatusCode::BAD_REQUEST, "invalid_body");
     assert_eq!(wrong.body["field"], "/category");
     let extra = api.post("crisis_lead", &open, json!({"title": "t", "category": "delay", "severity": "high", "flight": null, "correlation_key": null, "signal_ids": [], "actor": "mallory"})).await;
     problem(&extra, StatusCode::BAD_REQUEST, "invalid_body");
-    let not_json = api.call(Some("crisis_lead"), Method::POST, &open, &[], None).await;
+    let not_json = api
+        .call(Some("crisis_lead"), Method::POST, &open, &[], None)
+        .await;
     problem(&not_json, StatusCode::BAD_REQUEST, "invalid_body");
-    let request = Request::builder().method(Method::POST).uri(&open)
-        .header("authorization", format!("Bearer {}", api.tokens["crisis_lead"]))
-        .body(Body::from("{not json")).unwrap();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(&open)
+        .header(
+            "authorization",
+            format!("Bearer {}", api.tokens["crisis_lead"]),
+        )
+        .body(Body::from("{not json"))
+        .unwrap();
     let response = api.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let refused = api.post("crisis_lead", &format!("/v1/incidents/{id}/start_planning"), json!({})).await;
+    let refused = api
+        .post(
+            "crisis_lead",
+            &format!("/v1/incidents/{id}/start_planning"),
+            json!({}),
+        )
+        .await;
     problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "refused");
-    let huge = json!({"title": "x".repeat(BODY_BYTES_MAX), "category": "delay", "severity": "high"});
+    let huge =
+        json!({"title": "x".repeat(BODY_BYTES_MAX), "category": "delay", "severity": "high"});
     let too_big = api.post("crisis_lead", &open, huge).await;
-    assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", too_big.text);
+    assert_eq!(
+        too_big.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        too_big.text
+    );
 }
 
 fn open_body(title: &str) -> Value {
@@ -173,27 +264,77 @@ fn open_body(title: &str) -> Value {
 #[tokio::test]
 async fn if_match_and_idempotency_keys_protect_concurrent_and_retried_commands() {
     let api = api().await;
-    let opened = api.ok("crisis_lead", "/v1/incidents", open_body("LH400 delayed")).await;
+    let opened = api
+        .ok("crisis_lead", "/v1/incidents", open_body("LH400 delayed"))
+        .await;
     let stream = opened["stream"].as_str().unwrap().to_owned();
     let id = stream.strip_prefix("incident-").unwrap().to_owned();
     assert_eq!(opened["stream_version"], 1);
     let uri = format!("/v1/incidents/{id}/start_assessment");
-    let stale = api.call(Some("crisis_lead"), Method::POST, &uri, &[("if-match", "\"7\"")], Some(json!({}))).await;
+    let stale = api
+        .call(
+            Some("crisis_lead"),
+            Method::POST,
+            &uri,
+            &[("if-match", "\"7\"")],
+            Some(json!({})),
+        )
+        .await;
     problem(&stale, StatusCode::PRECONDITION_FAILED, "version_mismatch");
-    let bad = api.call(Some("crisis_lead"), Method::POST, &uri, &[("if-match", "soon")], Some(json!({}))).await;
+    let bad = api
+        .call(
+            Some("crisis_lead"),
+            Method::POST,
+            &uri,
+            &[("if-match", "soon")],
+            Some(json!({})),
+        )
+        .await;
     problem(&bad, StatusCode::BAD_REQUEST, "invalid_header");
     let headers = [("if-match", "\"1\""), ("idempotency-key", "assess-1")];
-    let first = api.call(Some("crisis_lead"), Method::POST, &uri, &headers, Some(json!({}))).await;
+    let first = api
+        .call(
+            Some("crisis_lead"),
+            Method::POST,
+            &uri,
+            &headers,
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     assert_eq!(first.headers["etag"], "\"2\"");
-    let retry = api.call(Some("crisis_lead"), Method::POST, &uri, &[("idempotency-key", "assess-1")], Some(json!({}))).await;
+    let retry = api
+        .call(
+            Some("crisis_lead"),
+            Method::POST,
+            &uri,
+            &[("idempotency-key", "assess-1")],
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(retry.status, StatusCode::OK, "{}", retry.text);
     assert_eq!(retry.body["duplicate"], true);
     assert_eq!(retry.body["position"], first.body["position"]);
     // A create retried with the same key names the same incident, once.
     let key = [("idempotency-key", "open-7")];
-    let a = api.call(Some("crisis_lead"), Method::POST, "/v1/incidents", &key, Some(open_body("x"))).await;
-    let b = api.call(Some("crisis_lead"), Method::POST, "/v1/incidents", &key, Some(open_body("x"))).await;
+    let a = api
+        .call(
+            Some("crisis_lead"),
+            Method::POST,
+            "/v1/incidents",
+            &key,
+            Some(open_body("x")),
+        )
+        .await;
+    let b = api
+        .call(
+            Some("crisis_lead"),
+            Method::POST,
+            "/v1/incidents",
+            &key,
+            Some(open_body("x")),
+        )
+        .await;
     assert_eq!(a.body["stream"], b.body["stream"]);
     assert_eq!(b.body["duplicate"], true);
 }
@@ -203,10 +344,22 @@ async fn if_match_and_idempotency_keys_protect_concurrent_and_retried_commands()
 #[tokio::test]
 async fn an_incident_runs_from_open_to_close_through_the_api() {
     let api = api().await;
-    let opened = api.ok("crisis_lead", "/v1/incidents", open_body("LH400 cancelled")).await;
-    let id = opened["stream"].as_str().unwrap().strip_prefix("incident-").unwrap().to_owned();
+    let opened = api
+        .ok("crisis_lead", "/v1/incidents", open_body("LH400 cancelled"))
+        .await;
+    let id = opened["stream"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("incident-")
+        .unwrap()
+        .to_owned();
     let at = |command: &str| format!("/v1/incidents/{id}/{command}");
-    let board = api.get("auditor", &format!("/v1/incidents?after={}", opened["position"])).await;
+    let board = api
+        .get(
+            "auditor",
+            &format!("/v1/incidents?after={}", opened["position"]),
+        )
+        .await;
     assert_eq!(board.status, StatusCode::OK, "{}", board.text);
     assert_eq!(board.body[0]["stage"], "monitor");
     let lead = "crisis_lead";
@@ -214,48 +367,159 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
     api.ok(lead, &at("assess_impact"), json!({"impact": {"passengers": {"diamond": 0, "platinum": 1, "gold": 3, "silver": 0, "none": 140},
         "operations": "high", "operations_note": "aircraft swap", "reputation": "medium", "reputation_note": "trending"}})).await;
     api.ok(lead, &at("start_planning"), json!({})).await;
-    api.ok(lead, &at("draft_communication_plan"), json!({"plan": {"content": "We are sorry", "channels": ["sms", "website"]}})).await;
-    api.ok(lead, &at("draft_compensation_plan"), json!({"plan": {"summary": "EU261 cash", "goodwill": null, "budget": null}})).await;
+    api.ok(
+        lead,
+        &at("draft_communication_plan"),
+        json!({"plan": {"content": "We are sorry", "channels": ["sms", "website"]}}),
+    )
+    .await;
+    api.ok(
+        lead,
+        &at("draft_compensation_plan"),
+        json!({"plan": {"summary": "EU261 cash", "goodwill": null, "budget": null}}),
+    )
+    .await;
     // Agents may not approve.
-    problem(&api.post("agent", &at("approve_communication_plan"), json!({"version": 1})).await, StatusCode::FORBIDDEN, "forbidden");
-    api.ok(lead, &at("approve_communication_plan"), json!({"version": 1})).await;
-    api.ok(lead, &at("approve_compensation_plan"), json!({"version": 1})).await;
+    problem(
+        &api.post(
+            "agent",
+            &at("approve_communication_plan"),
+            json!({"version": 1}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    api.ok(
+        lead,
+        &at("approve_communication_plan"),
+        json!({"version": 1}),
+    )
+    .await;
+    api.ok(
+        lead,
+        &at("approve_compensation_plan"),
+        json!({"version": 1}),
+    )
+    .await;
     api.ok(lead, &at("start_execution"), json!({})).await;
-    api.ok("agent", &at("publish_information"), json!({"channel": "sms", "content": "Rebooked on LH402"})).await;
+    api.ok(
+        "agent",
+        &at("publish_information"),
+        json!({"channel": "sms", "content": "Rebooked on LH402"}),
+    )
+    .await;
     let contact = uuid::Uuid::now_v7();
-    api.ok("agent", &at("plan_contact"), json!({"contact_id": contact, "passenger": "FF1001", "method": "phone"})).await;
+    api.ok(
+        "agent",
+        &at("plan_contact"),
+        json!({"contact_id": contact, "passenger": "FF1001", "method": "phone"}),
+    )
+    .await;
     // Follow-up needs every contact's outcome.
-    problem(&api.post(lead, &at("start_follow_up"), json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "refused");
-    api.ok("agent", &at("record_contact_outcome"), json!({"contact_id": contact, "outcome": "reached", "note": "rebooked"})).await;
+    problem(
+        &api.post(lead, &at("start_follow_up"), json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "refused",
+    );
+    api.ok(
+        "agent",
+        &at("record_contact_outcome"),
+        json!({"contact_id": contact, "outcome": "reached", "note": "rebooked"}),
+    )
+    .await;
     api.ok(lead, &at("start_follow_up"), json!({})).await;
     let survey = uuid::Uuid::now_v7();
-    api.ok("agent", &at("send_survey"), json!({"survey_id": survey, "passenger": "FF1001", "method": "email"})).await;
-    api.ok("agent", &at("record_satisfaction"), json!({"survey_id": survey, "score": 4})).await;
+    api.ok(
+        "agent",
+        &at("send_survey"),
+        json!({"survey_id": survey, "passenger": "FF1001", "method": "email"}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("record_satisfaction"),
+        json!({"survey_id": survey, "score": 4}),
+    )
+    .await;
     api.ok(lead, &at("start_review"), json!({})).await;
-    problem(&api.post(lead, &at("close_incident"), json!({"summary": "done"})).await, StatusCode::UNPROCESSABLE_ENTITY, "refused");
-    api.ok(lead, &at("record_lesson"), json!({"lesson": "notify sooner"})).await;
-    api.ok(lead, &at("record_improvement"), json!({"improvement_id": uuid::Uuid::now_v7(),
-        "improvement": {"description": "SMS earlier", "owner": "ops-lead", "due": null}})).await;
-    let closed = api.ok(lead, &at("close_incident"), json!({"summary": "all rebooked"})).await;
+    problem(
+        &api.post(lead, &at("close_incident"), json!({"summary": "done"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "refused",
+    );
+    api.ok(
+        lead,
+        &at("record_lesson"),
+        json!({"lesson": "notify sooner"}),
+    )
+    .await;
+    api.ok(
+        lead,
+        &at("record_improvement"),
+        json!({"improvement_id": uuid::Uuid::now_v7(),
+        "improvement": {"description": "SMS earlier", "owner": "ops-lead", "due": null}}),
+    )
+    .await;
+    let closed = api
+        .ok(
+            lead,
+            &at("close_incident"),
+            json!({"summary": "all rebooked"}),
+        )
+        .await;
 
     let after = closed["position"].as_u64().unwrap();
-    let summary = api.get("auditor", &format!("/v1/incidents/{id}?after={after}")).await;
+    let summary = api
+        .get("auditor", &format!("/v1/incidents/{id}?after={after}"))
+        .await;
     assert_eq!(summary.status, StatusCode::OK, "{}", summary.text);
     assert_eq!(summary.body["stage"], "closed", "{}", summary.text);
-    let timeline = api.get("auditor", &format!("/v1/incidents/{id}/timeline?after={after}")).await;
-    let types: Vec<&str> = timeline.body.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let timeline = api
+        .get(
+            "auditor",
+            &format!("/v1/incidents/{id}/timeline?after={after}"),
+        )
+        .await;
+    let types: Vec<&str> = timeline
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types.first(), Some(&"incident.opened"));
     assert_eq!(types.last(), Some(&"incident.closed"));
-    assert_eq!(types.len() as u64, closed["stream_version"].as_u64().unwrap());
-    let actors: Vec<&str> = timeline.body.as_array().unwrap().iter().map(|e| e["actor_id"].as_str().unwrap()).collect();
-    assert!(actors.contains(&"agent-1") && actors.contains(&"crisis_lead-1"), "actors come from tokens: {actors:?}");
-    let board = api.get("agent", &format!("/v1/incidents?after={after}")).await;
+    assert_eq!(
+        types.len() as u64,
+        closed["stream_version"].as_u64().unwrap()
+    );
+    let actors: Vec<&str> = timeline
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        actors.contains(&"agent-1") && actors.contains(&"crisis_lead-1"),
+        "actors come from tokens: {actors:?}"
+    );
+    let board = api
+        .get("agent", &format!("/v1/incidents?after={after}"))
+        .await;
     assert_eq!(board.body, json!([]), "a closed incident leaves the board");
     let lags = api.get("auditor", "/v1/projections").await;
     assert!(lags.body.as_array().unwrap().len() >= 5, "{}", lags.text);
     let ready = api.call(None, Method::GET, "/readyz", &[], None).await;
     assert_eq!(ready.status, StatusCode::OK);
-    let too_far = api.get("auditor", &format!("/v1/incidents/{id}?after={}", after + 1000)).await;
+    let too_far = api
+        .get(
+            "auditor",
+            &format!("/v1/incidents/{id}?after={}", after + 1000),
+        )
+        .await;
     problem(&too_far, StatusCode::BAD_REQUEST, "invalid_query");
 }
 
@@ -272,19 +536,37 @@ async fn auditors_replay_and_verify_without_personal_data() {
     let audit = api.get("auditor", "/v1/audit/events?from=1").await;
     assert_eq!(audit.status, StatusCode::OK, "{}", audit.text);
     assert_eq!(audit.headers["content-type"], "application/x-ndjson");
-    let lines: Vec<Value> = audit.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = audit
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len() as u64, after);
-    assert!(!audit.text.contains("Ada") && !audit.text.contains("medicine"), "{}", audit.text);
+    assert!(
+        !audit.text.contains("Ada") && !audit.text.contains("medicine"),
+        "{}",
+        audit.text
+    );
     assert_eq!(lines[0]["data"]["contact"]["name"], redact::REDACTED);
     assert_eq!(lines[0]["position"], 1);
     let full = api.get("admin", "/v1/audit/events?type=passenger.").await;
     assert!(full.text.contains("Ada Lovelace"));
     assert_eq!(full.text.lines().count(), 1);
-    problem(&api.get("agent", "/v1/audit/events").await, StatusCode::FORBIDDEN, "forbidden");
+    problem(
+        &api.get("agent", "/v1/audit/events").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
 
-    let view = api.get("auditor", &format!("/v1/passengers/FF2002?after={after}")).await;
+    let view = api
+        .get("auditor", &format!("/v1/passengers/FF2002?after={after}"))
+        .await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.text);
-    assert_eq!(view.body["contact"], Value::Null, "auditors get no contact details");
+    assert_eq!(
+        view.body["contact"],
+        Value::Null,
+        "auditors get no contact details"
+    );
     let view = api.get("agent", "/v1/passengers/FF2002").await;
     assert_eq!(view.body["contact"]["name"], "Ada Lovelace");
 
@@ -295,7 +577,10 @@ async fn auditors_replay_and_verify_without_personal_data() {
 }
 
 /// Reads SSE frames from `body` until `count` events (not comments) arrived.
-async fn sse_events(body: &mut Body, count: usize) -> Vec<(Option<String>, Option<String>, String)> {
+async fn sse_events(
+    body: &mut Body,
+    count: usize,
+) -> Vec<(Option<String>, Option<String>, String)> {
     let mut buffer = String::new();
     let mut events = Vec::new();
     while events.len() < count {
@@ -304,15 +589,23 @@ async fn sse_events(body: &mut Body, count: usize) -> Vec<(Option<String>, Optio
             .expect("an SSE event within 10 s")
             .expect("the stream stays open")
             .unwrap();
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         buffer.push_str(std::str::from_utf8(&data).unwrap());
         while let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
             let (mut id, mut name, mut data) = (None, None, String::new());
             for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id: ") { id = Some(v.to_owned()) }
-                if let Some(v) = line.strip_prefix("event: ") { name = Some(v.to_owned()) }
-                if let Some(v) = line.strip_prefix("data: ") { data.push_str(v) }
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = Some(v.to_owned())
+                }
+                if let Some(v) = line.strip_prefix("event: ") {
+                    name = Some(v.to_owned())
+                }
+                if let Some(v) = line.strip_prefix("data: ") {
+                    data.push_str(v)
+                }
             }
             if id.is_some() || name.is_some() {
                 events.push((id, name, data));
@@ -326,35 +619,82 @@ async fn sse_events(body: &mut Body, count: usize) -> Vec<(Option<String>, Optio
 async fn sse_resumes_from_last_event_id_with_no_gap_and_no_duplicate() {
     let api = api().await;
     for i in 0..5 {
-        api.ok("crisis_lead", "/v1/incidents", open_body(&format!("incident {i}"))).await;
+        api.ok(
+            "crisis_lead",
+            "/v1/incidents",
+            open_body(&format!("incident {i}")),
+        )
+        .await;
     }
-    let request = api.request(Some("agent"), Method::GET, "/v1/stream?from=1&type=incident.", &[], None);
+    let request = api.request(
+        Some("agent"),
+        Method::GET,
+        "/v1/stream?from=1&type=incident.",
+        &[],
+        None,
+    );
     let response = api.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut body = response.into_body();
     let first = sse_events(&mut body, 3).await;
-    let ids: Vec<u64> = first.iter().map(|(id, _, _)| id.as_ref().unwrap().parse().unwrap()).collect();
+    let ids: Vec<u64> = first
+        .iter()
+        .map(|(id, _, _)| id.as_ref().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(ids, [1, 2, 3]);
     let envelope: Value = serde_json::from_str(&first[0].2).unwrap();
     assert_eq!(envelope["type"], "incident.opened");
     drop(body);
     // More commits while disconnected, then resume after the last id seen.
     for i in 5..8 {
-        api.ok("crisis_lead", "/v1/incidents", open_body(&format!("incident {i}"))).await;
+        api.ok(
+            "crisis_lead",
+            "/v1/incidents",
+            open_body(&format!("incident {i}")),
+        )
+        .await;
     }
-    let request = api.request(Some("agent"), Method::GET, "/v1/stream", &[("last-event-id", "3")], None);
-    let mut body = api.router.clone().oneshot(request).await.unwrap().into_body();
+    let request = api.request(
+        Some("agent"),
+        Method::GET,
+        "/v1/stream",
+        &[("last-event-id", "3")],
+        None,
+    );
+    let mut body = api
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .into_body();
     let rest = sse_events(&mut body, 5).await;
-    let ids: Vec<u64> = rest.iter().map(|(id, _, _)| id.as_ref().unwrap().parse().unwrap()).collect();
+    let ids: Vec<u64> = rest
+        .iter()
+        .map(|(id, _, _)| id.as_ref().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(ids, [4, 5, 6, 7, 8]);
     // Live: an event committed now arrives on the open stream.
-    api.ok("crisis_lead", "/v1/incidents", open_body("live")).await;
+    api.ok("crisis_lead", "/v1/incidents", open_body("live"))
+        .await;
     let live = sse_events(&mut body, 1).await;
     assert_eq!(live[0].0.as_deref(), Some("9"));
-    let bad = api.call(Some("agent"), Method::GET, "/v1/stream", &[("last-event-id", "x")], None).await;
+    let bad = api
+        .call(
+            Some("agent"),
+            Method::GET,
+            "/v1/stream",
+            &[("last-event-id", "x")],
+            None,
+        )
+        .await;
     problem(&bad, StatusCode::BAD_REQUEST, "invalid_header");
-    problem(&api.get("flight_ops", "/v1/stream").await, StatusCode::FORBIDDEN, "forbidden");
+    problem(
+        &api.get("flight_ops", "/v1/stream").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
 }
 
 #[tokio::test]
@@ -363,15 +703,31 @@ async fn every_command_in_the_role_tables_is_a_command_of_its_aggregate() {
     fn check<A: CommandTarget>() {
         let schema = serde_json::to_value(schemars::schema_for!(A::Command)).unwrap();
         let text = schema.to_string();
-        let mut variants: Vec<String> = schema["oneOf"].as_array().unwrap().iter()
-            .map(|v| v["properties"]["command"]["const"].as_str().map(str::to_owned)
-                .or_else(|| v["properties"]["command"]["enum"][0].as_str().map(str::to_owned))
-                .unwrap_or_else(|| panic!("variant without a tag in {text}")))
+        let mut variants: Vec<String> = schema["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                v["properties"]["command"]["const"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        v["properties"]["command"]["enum"][0]
+                            .as_str()
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| panic!("variant without a tag in {text}"))
+            })
             .collect();
         variants.sort();
         let mut table: Vec<String> = A::COMMANDS.iter().map(|(n, _)| (*n).to_owned()).collect();
         table.sort();
-        assert_eq!(table, variants, "{}: the role table must list every command", A::COLLECTION);
+        assert_eq!(
+            table,
+            variants,
+            "{}: the role table must list every command",
+            A::COLLECTION
+        );
     }
     check::<crate::domain::incident::Incident>();
     check::<crate::domain::complaint::Complaint>();

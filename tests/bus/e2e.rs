@@ -23,14 +23,14 @@ impl Drop for Crisisd {
 
 impl Crisisd {
     fn start(data_dir: &std::path::Path, nats_url: &str) -> Crisisd {
+        Crisisd::start_with(data_dir, &["--nats-url", nats_url], free_port())
+    }
+
+    fn start_with(data_dir: &std::path::Path, args: &[&str], http_port: u16) -> Crisisd {
         let child = Command::new(env!("CARGO_BIN_EXE_crisisd"))
-            .args([
-                "--data-dir",
-                data_dir.to_str().unwrap(),
-                "serve",
-                "--nats-url",
-                nats_url,
-            ])
+            .args(["--data-dir", data_dir.to_str().unwrap(), "serve"])
+            .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -49,6 +49,95 @@ impl Crisisd {
             "crisisd exits cleanly on SIGTERM: {status}"
         );
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.0 request (so no chunked encoding) over a fresh connection: (status, body).
+fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("crisisd listens");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `crisisd token add` issues a token that the real `serve` accepts over HTTP, with the
+/// token's actor recorded in the event; no NATS needed.
+#[test]
+fn serve_answers_http_commands_with_tokens_from_token_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "token",
+            "add",
+            "--role",
+            "crisis_lead",
+            "--actor",
+            "lead-anna",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let port = free_port();
+    let crisisd = Crisisd::start_with(dir.path(), &[], port);
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "crisisd serves HTTP within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, body) = http(port, "GET", "/v1/incidents", "crisisd_wrong", "");
+    assert_eq!(status, 401, "{body}");
+    let open = r#"{"title":"LH400 cancelled","category":"cancellation","severity":"high","flight":null,"correlation_key":null,"signal_ids":[]}"#;
+    let (status, body) = http(port, "POST", "/v1/incidents", &token, open);
+    assert_eq!(status, 200, "{body}");
+    let result: Value = serde_json::from_str(&body).unwrap();
+    let position = result["position"].as_u64().unwrap();
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/v1/incidents?after={position}"),
+        &token,
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let board: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(board[0]["title"], "LH400 cancelled", "{body}");
+    let (status, body) = http(port, "GET", "/v1/audit/events", &token, "");
+    assert_eq!(status, 200, "{body}");
+    let event: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        event["actor"],
+        json!({"id": "lead-anna", "role": "crisis_lead"})
+    );
+    crisisd.stop();
 }
 
 fn flight_ops(n: u32) -> Value {

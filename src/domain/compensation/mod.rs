@@ -48,7 +48,12 @@ pub fn stream_name(compensation_id: Uuid) -> String {
 /// Over HTTP the variant is named by the route (`start_assessment`) and its fields are
 /// the JSON body.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, schemars::JsonSchema)]
-#[serde(tag = "command", content = "fields", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "command",
+    content = "fields",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum CompensationCommand {
     /// Records what the policy decided the passenger is owed: every
     /// applicable regime's decision, and the one the claim is paid under

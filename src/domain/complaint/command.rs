@@ -12,7 +12,12 @@ use crate::domain::policy::sla::SlaKind;
 /// Over HTTP the variant is named by the route (`start_assessment`) and its fields are
 /// the JSON body.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, schemars::JsonSchema)]
-#[serde(tag = "command", content = "fields", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "command",
+    content = "fields",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ComplaintCommand {
     /// Registers a new complaint.
     ReceiveComplaint {

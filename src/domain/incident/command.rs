@@ -10,7 +10,12 @@ use crate::domain::common::{Category, FlightKey, PassengerId, Settlement, Severi
 /// Over HTTP the variant is named by the route (`start_assessment`) and its fields are
 /// the JSON body.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, schemars::JsonSchema)]
-#[serde(tag = "command", content = "fields", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "command",
+    content = "fields",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum IncidentCommand {
     /// Opens the incident in the monitor stage.
     OpenIncident {
