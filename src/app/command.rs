@@ -106,12 +106,25 @@ pub fn load<A: Aggregate, S: EventStore>(
     store: &S,
     stream: &str,
 ) -> Result<(A, Option<u64>), CommandError<A::Error>> {
+    load_as_of(store, stream, None)
+}
+
+/// Like [`load`], from the events recorded at or before `as_of` only (`None`: all):
+/// the state as crisisd knew it at that instant.
+pub fn load_as_of<A: Aggregate, S: EventStore>(
+    store: &S,
+    stream: &str,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<(A, Option<u64>), CommandError<A::Error>> {
     let mut state = A::default();
     let mut version = None;
     loop {
         let from = version.map_or(1, |v| v + 1);
         let page = store.read_stream(stream, from, Direction::Forward, LOAD_PAGE_EVENTS)?;
         for recorded in &page {
+            if as_of.is_some_and(|t| recorded.recorded_at > t) {
+                return Ok((state, version));
+            }
             let event = A::Event::from_data(
                 &recorded.event_type,
                 recorded.schema_version,

@@ -169,6 +169,19 @@ impl IngestHandler for CrisisIngest {
         payload: &[u8],
         _nats_message_id: Option<&str>,
     ) -> Result<Handled, String> {
+        self.ingest(kind, payload, &ingest_actor(kind)).await
+    }
+}
+
+impl CrisisIngest {
+    /// Validates and stores one ingest message of `kind` on behalf of `actor` (the NATS
+    /// consumer's `ingest-<kind>`, or the token's actor over HTTP).
+    pub async fn ingest(
+        &self,
+        kind: &str,
+        payload: &[u8],
+        actor: &Actor,
+    ) -> Result<Handled, String> {
         match kind {
             "flightops" => {
                 let message =
@@ -183,7 +196,7 @@ impl IngestHandler for CrisisIngest {
                 let commands = flight_commands(&state, &update);
                 let meta = CommandMeta {
                     idempotency_key: Some(message.source_message_id.clone()),
-                    ..CommandMeta::new(ingest_actor(kind), Utc::now())
+                    ..CommandMeta::new(actor.clone(), Utc::now())
                 };
                 let result = execute_all::<Flight, _>(&self.store, &stream, &commands, &meta)
                     .await
@@ -200,7 +213,7 @@ impl IngestHandler for CrisisIngest {
                     &self.store,
                     &message.feedback(),
                     message.severity(),
-                    &ingest_actor(kind),
+                    actor,
                     Utc::now(),
                 )
                 .await

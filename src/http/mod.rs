@@ -6,6 +6,7 @@
 //! | [`auth`] | tokens file, `Caller` extractor, role checks |
 //! | [`problem`] | `application/problem+json` errors |
 //! | [`commands`] | `POST /v1/<aggregate>/{id}/{command}`: one route per aggregate, every command |
+//! | [`ingest`] | `POST /v1/ingest/{kind}`: the NATS ingest formats over HTTP |
 //! | [`queries`] | read models, waiting for a position (read-your-writes) |
 //! | [`stream`] | `GET /v1/stream`: Server-Sent Events of envelopes, resumable |
 //! | [`audit`] | NDJSON replay and hash-chain verification |
@@ -14,6 +15,7 @@
 pub mod audit;
 pub mod auth;
 pub mod commands;
+pub mod ingest;
 pub mod problem;
 pub mod queries;
 pub mod redact;
@@ -50,6 +52,7 @@ struct Inner {
     tokens: Tokens,
     projections: BTreeMap<&'static str, Arc<Mutex<ProjectionStatus>>>,
     redactor: redact::Redactor,
+    ingest: crate::app::ingest::CrisisIngest,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -62,10 +65,11 @@ impl AppState {
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
-                store,
+                store: store.clone(),
                 tokens,
                 projections,
                 redactor: redact::Redactor::from_event_schemas(),
+                ingest: crate::app::ingest::CrisisIngest::new(store.clone()),
                 shutdown,
             }),
         }
@@ -82,6 +86,10 @@ impl AppState {
     /// Turns true when crisisd shuts down (long-lived responses end then).
     pub fn shutdown(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.clone()
+    }
+
+    pub fn ingest(&self) -> &crate::app::ingest::CrisisIngest {
+        &self.inner.ingest
     }
 
     pub fn redactor(&self) -> &redact::Redactor {
@@ -101,6 +109,8 @@ impl AppState {
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
+    // Static segments first: a route with a parameter in the same place (`{id}`,
+    // `{command}`) must not shadow them.
     Router::new()
         .route("/healthz", get(queries::healthz))
         .route("/readyz", get(queries::readyz))
@@ -108,34 +118,64 @@ pub fn router(state: AppState) -> Router {
             "/v1/incidents",
             post(commands::open_incident).get(queries::incident_board),
         )
+        .route("/v1/complaints", post(commands::receive_complaint))
+        .route("/v1/complaints/kpis", get(queries::complaint_kpis))
+        .route(
+            "/v1/compensations/overdue",
+            get(queries::overdue_compensations),
+        )
+        .route(
+            "/v1/plans/awaiting-approval",
+            get(queries::awaiting_approval),
+        )
+        .route("/v1/people/loads", get(queries::loads))
+        .route("/v1/follow-ups", get(queries::open_follow_ups))
+        .route("/v1/follow-ups/summary", get(queries::follow_up_summary))
+        .route("/v1/reviews", get(queries::reviews))
+        .route("/v1/monitor/feed", get(queries::monitor_feed))
+        .route("/v1/monitor/counts", get(queries::monitor_counts))
+        .route("/v1/monitor/spikes", get(queries::spikes))
+        .route("/v1/projections", get(queries::projections))
+        .route("/v1/stream", get(stream::stream))
+        .route("/v1/audit/events", get(audit::events))
+        .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/ingest/{kind}", post(ingest::ingest))
         .route("/v1/incidents/{id}", get(queries::incident))
         .route(
             "/v1/incidents/{id}/timeline",
             get(queries::incident_timeline),
         )
-        .route("/v1/incidents/{id}/{command}", post(commands::incident))
-        .route("/v1/complaints", post(commands::receive_complaint))
-        .route("/v1/complaints/{id}", get(queries::complaint))
-        .route("/v1/complaints/{id}/{command}", post(commands::complaint))
-        .route("/v1/passengers/{id}", get(queries::passenger))
-        .route("/v1/passengers/{id}/{command}", post(commands::passenger))
+        .route("/v1/incidents/{id}/impact", get(queries::incident_impact))
+        .route("/v1/incidents/{id}/plans", get(queries::incident_plans))
         .route(
-            "/v1/compensations/overdue",
-            get(queries::overdue_compensations),
+            "/v1/incidents/{id}/execution",
+            get(queries::incident_execution),
         )
+        .route(
+            "/v1/incidents/{id}/follow-up",
+            get(queries::incident_follow_up),
+        )
+        .route("/v1/complaints/{id}", get(queries::complaint))
+        .route(
+            "/v1/complaints/{id}/timeline",
+            get(queries::complaint_timeline),
+        )
+        .route("/v1/passengers/{id}", get(queries::passenger))
         .route("/v1/compensations/{id}", get(queries::compensation))
+        .route("/v1/incidents/{id}/{command}", post(commands::incident))
+        .route("/v1/complaints/{id}/{command}", post(commands::complaint))
+        .route("/v1/passengers/{id}/{command}", post(commands::passenger))
         .route(
             "/v1/compensations/{id}/{command}",
             post(commands::compensation),
         )
-        .route("/v1/projections", get(queries::projections))
-        .route("/v1/stream", get(stream::stream))
-        .route("/v1/audit/events", get(audit::events))
-        .route("/v1/audit/verify", get(audit::verify))
         .fallback(|| async {
             problem::Problem::not_found("no such route; see the README for the API")
         })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::map_response(
+            problem::plain_errors_as_problems,
+        ))
         .with_state(state)
 }
 

@@ -1,6 +1,8 @@
 //! Errors as `application/problem+json` (RFC 9457): a stable `code` clients match on,
 //! a human `detail` that says what to do, and the offending `field` when there is one.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -14,7 +16,7 @@ pub struct Problem {
     #[serde(skip)]
     pub status: StatusCode,
     /// Stable, machine-readable (`unknown_command`, `version_mismatch`, ...).
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     pub title: String,
     pub detail: String,
     /// JSON pointer (body) or name (header, query parameter) of the offending input.
@@ -23,10 +25,14 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<String>,
+    ) -> Self {
         Problem {
             status,
-            code,
+            code: code.into(),
             title: status.canonical_reason().unwrap_or("error").to_owned(),
             detail: detail.into(),
             field: None,
@@ -112,4 +118,37 @@ impl<E: std::error::Error> From<CommandError<E>> for Problem {
             CommandError::Store(err) => Problem::from(err),
         }
     }
+}
+
+/// Turns axum's own plain-text rejections (a query string that does not parse, a body
+/// over the limit, a method the route lacks) into problems, so every error a client
+/// sees has the same shape.
+pub async fn plain_errors_as_problems(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !is_error || is_problem {
+        return response;
+    }
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_FOUND => "not_found",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    };
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let detail = if detail.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        detail
+    };
+    Problem::new(status, code, detail).into_response()
 }

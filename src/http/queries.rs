@@ -6,20 +6,25 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::auth::Caller;
 use super::commands::passenger_id;
 use super::problem::Problem;
-use super::{AppState, WAIT_MAX};
-use crate::domain::common::{Role, Severity};
+use super::{AppState, WAIT_MAX, redact};
+use crate::app::command::load_as_of;
+use crate::domain::Aggregate;
+use crate::domain::common::{Category, Role, Severity};
+use crate::domain::complaint::Complaint;
+use crate::domain::incident::Incident;
 use crate::domain::incident::Stage;
-use crate::projection::{compensations, complaints, incidents, passengers, timeline};
+use crate::projection::{compensations, complaints, incidents, monitor, passengers, timeline};
 use crate::store::EventStore;
 
 /// Who may read the crisis read models (auditors too: these hold no personal data).
@@ -76,6 +81,79 @@ pub async fn wait_for(
         }
         tokio::time::sleep(WAIT_POLL).await;
     }
+}
+
+/// Most items a list answers with (`limit` defaults to it).
+pub const PAGE_ITEMS_MAX: usize = 500;
+
+/// A page of a list: `next_cursor` (opaque) fetches the next one, `null` at the end.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Paging {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl Paging {
+    fn limit(&self) -> Result<usize, Problem> {
+        match self.limit {
+            Some(0) => Err(
+                Problem::bad_request("invalid_query", "limit must be at least 1").field("limit"),
+            ),
+            Some(n) => Ok(n.min(PAGE_ITEMS_MAX)),
+            None => Ok(PAGE_ITEMS_MAX),
+        }
+    }
+
+    /// Cuts one page out of a list whose order is fixed by the read model.
+    pub fn page<T>(&self, items: Vec<T>) -> Result<Page<T>, Problem> {
+        let offset = match &self.cursor {
+            None => 0,
+            Some(cursor) => cursor.parse::<usize>().map_err(|_| {
+                Problem::bad_request(
+                    "invalid_query",
+                    "cursor must be a next_cursor this API returned",
+                )
+                .field("cursor")
+            })?,
+        };
+        let limit = self.limit()?;
+        let total = items.len();
+        let items: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+        let end = offset + items.len();
+        Ok(Page {
+            items,
+            next_cursor: (end < total).then(|| end.to_string()),
+        })
+    }
+}
+
+/// Refuses query parameters the route does not know (a typo must not silently widen
+/// a filter).
+pub fn known_params(query: Option<&str>, known: &[&str]) -> Result<(), Problem> {
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let name = pair.split('=').next().unwrap_or_default();
+        if !known.contains(&name) {
+            return Err(Problem::bad_request(
+                "invalid_query",
+                format!(
+                    "unknown query parameter {name:?}; this route takes: {}",
+                    known.join(", ")
+                ),
+            )
+            .field(name.to_owned()));
+        }
+    }
+    Ok(())
 }
 
 fn model(state: &AppState, name: &str) -> Result<sled::Tree, Problem> {
@@ -139,20 +217,26 @@ pub async fn projections(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BoardQuery {
     pub stage: Option<Stage>,
     pub min_severity: Option<Severity>,
     pub after: Option<u64>,
 }
 
-/// `GET /v1/incidents`: the pipeline board of open incidents.
+/// `GET /v1/incidents`: the pipeline board of open incidents (most severe first, then
+/// longest in their stage), a page at a time.
 pub async fn incident_board(
     State(state): State<AppState>,
     caller: Caller,
+    RawQuery(raw): RawQuery,
     Query(query): Query<BoardQuery>,
-) -> Result<Json<Vec<incidents::BoardRow>>, Problem> {
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<incidents::BoardRow>>, Problem> {
     caller.require(READERS)?;
+    known_params(
+        raw.as_deref(),
+        &["stage", "min_severity", "after", "limit", "cursor"],
+    )?;
     wait_for(&state, incidents::NAME, query.after).await?;
     let filter = incidents::BoardFilter {
         stage: query.stage,
@@ -160,22 +244,69 @@ pub async fn incident_board(
     };
     let rows = incidents::board(&model(&state, incidents::NAME)?, Utc::now(), &filter)
         .map_err(read_failed(incidents::NAME))?;
-    Ok(Json(rows))
+    Ok(Json(paging.page(rows)?))
 }
 
-/// `GET /v1/incidents/{id}`: one incident's summary.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneQuery {
+    pub after: Option<u64>,
+    /// The state as crisisd knew it at this instant, rebuilt from the events recorded
+    /// up to it.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// An aggregate's state as of an instant, as `GET ...?as_of=` answers it.
+#[derive(Debug, Serialize)]
+pub struct AsOf {
+    pub as_of: DateTime<Utc>,
+    /// Version of the stream's last event recorded by then.
+    pub stream_version: u64,
+    pub state: serde_json::Value,
+}
+
+fn as_of<A: Aggregate + Serialize + schemars::JsonSchema>(
+    state: &AppState,
+    caller: &Caller,
+    stream: &str,
+    at: DateTime<Utc>,
+) -> Result<Json<AsOf>, Problem> {
+    let (aggregate, version) = load_as_of::<A, _>(state.store(), stream, Some(at))?;
+    let Some(version) = version else {
+        return Err(Problem::not_found(format!(
+            "{stream} had no events at {at}"
+        )));
+    };
+    let mut json =
+        serde_json::to_value(&aggregate).map_err(|err| Problem::internal(err.to_string()))?;
+    if !caller.sees_personal_data {
+        let schema = schemars::schema_for!(A).to_value();
+        redact::redact_by_schema(&schema, &mut json);
+    }
+    Ok(Json(AsOf {
+        as_of: at,
+        stream_version: version,
+        state: json,
+    }))
+}
+
+/// `GET /v1/incidents/{id}`: one incident's summary, or with `?as_of=` its state then.
 pub async fn incident(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<After>,
-) -> Result<Json<incidents::IncidentSummary>, Problem> {
+    Query(query): Query<OneQuery>,
+) -> Result<Response, Problem> {
     caller.require(READERS)?;
     let id = uuid(&id, "incident")?;
+    if let Some(at) = query.as_of {
+        let stream = crate::domain::incident::stream_name(id);
+        return Ok(as_of::<Incident>(&state, &caller, &stream, at)?.into_response());
+    }
     wait_for(&state, incidents::NAME, query.after).await?;
     let summary = incidents::summary(&model(&state, incidents::NAME)?, id)
         .map_err(read_failed(incidents::NAME))?;
-    found(summary, "incident")
+    Ok(found(summary, "incident")?.into_response())
 }
 
 /// `GET /v1/incidents/{id}/timeline`: every event of the incident, in order.
@@ -197,19 +328,24 @@ pub async fn incident_timeline(
     Ok(Json(entries))
 }
 
-/// `GET /v1/complaints/{id}`: one complaint (without the customer's words).
+/// `GET /v1/complaints/{id}`: one complaint (without the customer's words), or with
+/// `?as_of=` its state then.
 pub async fn complaint(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<After>,
-) -> Result<Json<complaints::ComplaintSummary>, Problem> {
+    Query(query): Query<OneQuery>,
+) -> Result<Response, Problem> {
     caller.require(READERS)?;
     let id = uuid(&id, "complaint")?;
+    if let Some(at) = query.as_of {
+        let stream = crate::domain::complaint::stream_name(id);
+        return Ok(as_of::<Complaint>(&state, &caller, &stream, at)?.into_response());
+    }
     wait_for(&state, complaints::NAME, query.after).await?;
     let summary = complaints::complaint(&model(&state, complaints::NAME)?, id)
         .map_err(read_failed(complaints::NAME))?;
-    found(summary, "complaint")
+    Ok(found(summary, "complaint")?.into_response())
 }
 
 /// `GET /v1/passengers/{id}`: everything about a passenger; contact details only for
@@ -248,15 +384,362 @@ pub async fn compensation(
     found(entitlement, "compensation")
 }
 
-/// `GET /v1/compensations/overdue`: unsettled entitlements past their legal deadline.
+/// `GET /v1/compensations/overdue`: unsettled entitlements past their legal deadline,
+/// earliest first.
 pub async fn overdue_compensations(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<After>,
-) -> Result<Json<Vec<compensations::Entitlement>>, Problem> {
+    RawQuery(raw): RawQuery,
+    Query(query): Query<AfterOnly>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<compensations::Entitlement>>, Problem> {
     caller.require(READERS)?;
+    known_params(raw.as_deref(), &["after", "limit", "cursor"])?;
     wait_for(&state, compensations::NAME, query.after).await?;
     let rows = compensations::overdue(&model(&state, compensations::NAME)?, Utc::now())
         .map_err(read_failed(compensations::NAME))?;
-    Ok(Json(rows))
+    Ok(Json(paging.page(rows)?))
+}
+
+/// `after` next to paging parameters (checked by [`known_params`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct AfterOnly {
+    pub after: Option<u64>,
+}
+
+/// Answers one incident's view of a model by a query function.
+async fn incident_view<T: Serialize>(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    after: Option<u64>,
+    view: impl FnOnce(&sled::Tree, Uuid) -> Result<Option<T>, String>,
+) -> Result<Json<T>, Problem> {
+    caller.require(READERS)?;
+    let id = uuid(id, "incident")?;
+    wait_for(state, incidents::NAME, after).await?;
+    let found_view =
+        view(&model(state, incidents::NAME)?, id).map_err(read_failed(incidents::NAME))?;
+    found(found_view, "incident")
+}
+
+/// `GET /v1/incidents/{id}/impact`: the assessment with passengers by tier and roles.
+pub async fn incident_impact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<incidents::ImpactView>, Problem> {
+    incident_view(&state, &caller, &id, query.after, |tree, id| {
+        incidents::impact(tree, id, Utc::now())
+    })
+    .await
+}
+
+/// `GET /v1/incidents/{id}/plans`: the approved communication and compensation plans.
+pub async fn incident_plans(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<incidents::ApprovedPlans>, Problem> {
+    incident_view(&state, &caller, &id, query.after, incidents::approved).await
+}
+
+/// `GET /v1/incidents/{id}/follow-up`: surveys, satisfaction and open problems.
+pub async fn incident_follow_up(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<incidents::FollowUpView>, Problem> {
+    incident_view(&state, &caller, &id, query.after, incidents::follow_up).await
+}
+
+/// `GET /v1/incidents/{id}/execution`: contacts and compensations of an incident.
+pub async fn incident_execution(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<compensations::ExecutionView>, Problem> {
+    caller.require(READERS)?;
+    let id = uuid(&id, "incident")?;
+    wait_for(&state, incidents::NAME, query.after).await?;
+    wait_for(&state, compensations::NAME, query.after).await?;
+    let view = compensations::execution(
+        &model(&state, incidents::NAME)?,
+        &model(&state, compensations::NAME)?,
+        id,
+        Utc::now(),
+    )
+    .map_err(read_failed(compensations::NAME))?;
+    found(view, "incident")
+}
+
+/// `GET /v1/complaints/{id}/timeline` and the incidents' twin: a stream's events.
+pub async fn complaint_timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
+    caller.require(READERS)?;
+    let id = uuid(&id, "complaint")?;
+    wait_for(&state, timeline::NAME, query.after).await?;
+    let stream = crate::domain::complaint::stream_name(id);
+    let entries = timeline::read(&model(&state, timeline::NAME)?, &stream)
+        .map_err(read_failed(timeline::NAME))?;
+    if entries.is_empty() {
+        return Err(Problem::not_found("no complaint with this id"));
+    }
+    Ok(Json(entries))
+}
+
+/// Answers a list read from the incidents model, a page at a time.
+async fn incidents_list<T: Serialize>(
+    state: &AppState,
+    caller: &Caller,
+    raw: Option<&str>,
+    known: &[&str],
+    after: Option<u64>,
+    paging: &Paging,
+    list: impl FnOnce(&sled::Tree) -> Result<Vec<T>, String>,
+) -> Result<Json<Page<T>>, Problem> {
+    caller.require(READERS)?;
+    known_params(raw, known)?;
+    wait_for(state, incidents::NAME, after).await?;
+    let rows = list(&model(state, incidents::NAME)?).map_err(read_failed(incidents::NAME))?;
+    Ok(Json(paging.page(rows)?))
+}
+
+const LIST_PARAMS: &[&str] = &["after", "limit", "cursor"];
+
+/// `GET /v1/plans/awaiting-approval`: drafted plans no crisis lead approved yet.
+pub async fn awaiting_approval(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<AfterOnly>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<incidents::AwaitingApproval>>, Problem> {
+    incidents_list(
+        &state,
+        &caller,
+        raw.as_deref(),
+        LIST_PARAMS,
+        query.after,
+        &paging,
+        incidents::awaiting_approval,
+    )
+    .await
+}
+
+/// `GET /v1/people/loads`: who holds which incident roles now.
+pub async fn loads(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<AfterOnly>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<incidents::PersonLoad>>, Problem> {
+    incidents_list(
+        &state,
+        &caller,
+        raw.as_deref(),
+        LIST_PARAMS,
+        query.after,
+        &paging,
+        |tree| incidents::loads(tree, Utc::now()),
+    )
+    .await
+}
+
+/// `GET /v1/follow-ups`: incidents in follow-up with unanswered surveys or open problems.
+pub async fn open_follow_ups(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<AfterOnly>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<incidents::FollowUpView>>, Problem> {
+    incidents_list(
+        &state,
+        &caller,
+        raw.as_deref(),
+        LIST_PARAMS,
+        query.after,
+        &paging,
+        incidents::open_follow_ups,
+    )
+    .await
+}
+
+/// `GET /v1/follow-ups/summary`: survey response and satisfaction across incidents.
+pub async fn follow_up_summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<After>,
+) -> Result<Json<incidents::FollowUpSummary>, Problem> {
+    caller.require(READERS)?;
+    wait_for(&state, incidents::NAME, query.after).await?;
+    let summary = incidents::follow_up_summary(&model(&state, incidents::NAME)?)
+        .map_err(read_failed(incidents::NAME))?;
+    Ok(Json(summary))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReviewQuery {
+    pub category: Option<Category>,
+    pub owner: Option<String>,
+    pub after: Option<u64>,
+}
+
+/// `GET /v1/reviews?category=&owner=`: lessons and improvements of reviewed incidents.
+pub async fn reviews(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<ReviewQuery>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<incidents::ReviewEntry>>, Problem> {
+    let known = &["category", "owner", "after", "limit", "cursor"];
+    incidents_list(
+        &state,
+        &caller,
+        raw.as_deref(),
+        known,
+        query.after,
+        &paging,
+        |tree| incidents::review(tree, query.category, query.owner.as_deref()),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KpiQuery {
+    pub dimension: complaints::Dimension,
+    pub value: Option<String>,
+    pub after: Option<u64>,
+}
+
+/// `GET /v1/complaints/kpis?dimension=agent|department|tier|channel|day&value=`.
+pub async fn complaint_kpis(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    query: Result<Query<KpiQuery>, QueryRejection>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<complaints::KpiRow>>, Problem> {
+    caller.require(READERS)?;
+    known_params(
+        raw.as_deref(),
+        &["dimension", "value", "after", "limit", "cursor"],
+    )?;
+    let Query(query) = query.map_err(|err| {
+        Problem::bad_request(
+            "invalid_query",
+            format!(
+                "{}; dimension is one of agent, department, tier, channel, day",
+                err.body_text()
+            ),
+        )
+        .field("dimension")
+    })?;
+    wait_for(&state, complaints::NAME, query.after).await?;
+    let rows = complaints::kpis(
+        &model(&state, complaints::NAME)?,
+        query.dimension,
+        query.value.as_deref(),
+    )
+    .map_err(read_failed(complaints::NAME))?;
+    Ok(Json(paging.page(rows)?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FeedQuery {
+    pub limit: Option<usize>,
+    /// Signals before this position (the `next_cursor` of the previous page).
+    pub cursor: Option<u64>,
+    pub after: Option<u64>,
+}
+
+/// `GET /v1/monitor/feed`: the newest signals first (no passenger data), a page at a time.
+pub async fn monitor_feed(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<FeedQuery>,
+) -> Result<Json<Page<monitor::FeedEntry>>, Problem> {
+    caller.require(READERS)?;
+    known_params(raw.as_deref(), &["after", "limit", "cursor"])?;
+    wait_for(&state, monitor::NAME, query.after).await?;
+    let limit = Paging {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let mut items = monitor::feed(&model(&state, monitor::NAME)?, limit + 1, query.cursor)
+        .map_err(read_failed(monitor::NAME))?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = more
+        .then(|| items.last().map(|e| e.position.to_string()))
+        .flatten();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountsQuery {
+    pub window: monitor::Window,
+    pub after: Option<u64>,
+}
+
+/// `GET /v1/monitor/counts?window=15m|1h|24h`: signals per category, channel, flight and
+/// airport over the window.
+pub async fn monitor_counts(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<CountsQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    caller.require(READERS)?;
+    let Query(query) = query.map_err(|err| {
+        Problem::bad_request(
+            "invalid_query",
+            format!("{}; window is 15m, 1h or 24h", err.body_text()),
+        )
+        .field("window")
+    })?;
+    wait_for(&state, monitor::NAME, query.after).await?;
+    let counts = monitor::counts(&model(&state, monitor::NAME)?, query.window, Utc::now())
+        .map_err(read_failed(monitor::NAME))?;
+    Ok(Json(counts).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikesQuery {
+    /// Default: the last 24 hours.
+    pub since: Option<DateTime<Utc>>,
+    pub after: Option<u64>,
+}
+
+/// `GET /v1/monitor/spikes?since=`: spikes that opened incidents, newest first.
+pub async fn spikes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<SpikesQuery>,
+) -> Result<Json<Vec<crate::projection::spikes::Decided>>, Problem> {
+    caller.require(READERS)?;
+    wait_for(&state, crate::projection::spikes::NAME, query.after).await?;
+    let since = query
+        .since
+        .unwrap_or_else(|| Utc::now() - chrono::Duration::hours(24));
+    let found = crate::projection::spikes::detected(
+        &model(&state, crate::projection::spikes::NAME)?,
+        since,
+    )
+    .map_err(read_failed(crate::projection::spikes::NAME))?;
+    Ok(Json(found))
 }

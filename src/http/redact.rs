@@ -32,14 +32,7 @@ impl Redactor {
     /// `data` of an event of `event_type` v`version`, with personal data redacted.
     pub fn data(&self, event_type: &str, version: u32, data: &mut Value) {
         match self.schemas.get(&(event_type.to_owned(), version)) {
-            Some(schema) => {
-                let defs = schema
-                    .get("$defs")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                redact(schema, &defs, data);
-            }
+            Some(schema) => redact_by_schema(schema, data),
             None => *data = Value::String(REDACTED.to_owned()),
         }
     }
@@ -52,6 +45,16 @@ impl Redactor {
         }
         envelope.to_string()
     }
+}
+
+/// Redacts `value` by its JSON Schema (a root schema with its `$defs`).
+pub fn redact_by_schema(schema: &Value, value: &mut Value) {
+    let empty = Map::new();
+    let defs = schema
+        .get("$defs")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    redact(schema, defs, value);
 }
 
 fn redact(schema: &Value, defs: &Map<String, Value>, value: &mut Value) {

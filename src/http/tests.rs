@@ -130,8 +130,15 @@ impl Api {
     }
 }
 
+#[track_caller]
 fn problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{}", reply.text);
+    assert_eq!(
+        reply.status,
+        status,
+        "{} {}",
+        reply.text,
+        std::panic::Location::caller()
+    );
     assert_eq!(reply.headers["content-type"], "application/problem+json");
     assert_eq!(reply.body["code"], code, "{}", reply.text);
 }
@@ -361,7 +368,7 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
         )
         .await;
     assert_eq!(board.status, StatusCode::OK, "{}", board.text);
-    assert_eq!(board.body[0]["stage"], "monitor");
+    assert_eq!(board.body["items"][0]["stage"], "monitor");
     let lead = "crisis_lead";
     api.ok(lead, &at("start_assessment"), json!({})).await;
     api.ok(lead, &at("assess_impact"), json!({"impact": {"passengers": {"diamond": 0, "platinum": 1, "gold": 3, "silver": 0, "none": 140},
@@ -509,7 +516,11 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
     let board = api
         .get("agent", &format!("/v1/incidents?after={after}"))
         .await;
-    assert_eq!(board.body, json!([]), "a closed incident leaves the board");
+    assert_eq!(
+        board.body,
+        json!({"items": [], "next_cursor": null}),
+        "a closed incident leaves the board"
+    );
     let lags = api.get("auditor", "/v1/projections").await;
     assert!(lags.body.as_array().unwrap().len() >= 5, "{}", lags.text);
     let ready = api.call(None, Method::GET, "/readyz", &[], None).await;
@@ -733,4 +744,257 @@ async fn every_command_in_the_role_tables_is_a_command_of_its_aggregate() {
     check::<crate::domain::complaint::Complaint>();
     check::<crate::domain::compensation::Compensation>();
     check::<crate::domain::passenger::Passenger>();
+}
+
+#[tokio::test]
+async fn http_ingest_stores_valid_messages_once_and_rejects_bad_ones_with_the_field() {
+    let api = api().await;
+    let message = json!({"v": 1, "source_message_id": "fb-1", "channel": "email", "text": "my bag never arrived",
+        "passenger_ref": "FF3003", "flight": {"carrier": "LH", "flight_number": "400", "origin_date": "2026-11-22"},
+        "category_hint": "baggage_lost", "received_at": "2026-11-22T12:00:00Z"});
+    let stored = api
+        .post("flight_ops", "/v1/ingest/feedback", message.clone())
+        .await;
+    assert_eq!(stored.status, StatusCode::ACCEPTED, "{}", stored.text);
+    let again = api
+        .post("flight_ops", "/v1/ingest/feedback", message.clone())
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::ACCEPTED,
+        "a retry is accepted and changes nothing"
+    );
+    let events = api.get("admin", "/v1/audit/events").await;
+    let lines: Vec<Value> = events
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let signals = lines
+        .iter()
+        .filter(|e| e["type"] == "signal.recorded")
+        .count();
+    assert_eq!(signals, 1, "{}", events.text);
+    assert_eq!(
+        lines[0]["actor"]["id"], "flight_ops-1",
+        "the actor comes from the token"
+    );
+
+    let mut bad = message.clone();
+    bad["received_at"] = json!("yesterday");
+    bad["source_message_id"] = json!("fb-2");
+    let rejected = api.post("flight_ops", "/v1/ingest/feedback", bad).await;
+    assert_eq!(
+        rejected.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        rejected.text
+    );
+    assert_eq!(rejected.body["field"], "/received_at", "{}", rejected.text);
+    let mut version = message.clone();
+    version["v"] = json!(9);
+    let rejected = api.post("flight_ops", "/v1/ingest/feedback", version).await;
+    problem(
+        &rejected,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unsupported_version",
+    );
+    problem(
+        &api.post("flight_ops", "/v1/ingest/weather", json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    problem(
+        &api.post("agent", "/v1/ingest/feedback", message).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+}
+
+#[tokio::test]
+async fn as_of_an_instant_between_two_events_is_the_state_after_the_first() {
+    let api = api().await;
+    let opened = api
+        .ok("crisis_lead", "/v1/incidents", open_body("LH400"))
+        .await;
+    let id = opened["stream"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("incident-")
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    api.ok(
+        "crisis_lead",
+        &format!("/v1/incidents/{id}/start_assessment"),
+        json!({}),
+    )
+    .await;
+    let then = api
+        .get(
+            "auditor",
+            &format!(
+                "/v1/incidents/{id}?as_of={}",
+                between
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                    .replace('+', "%2B")
+            ),
+        )
+        .await;
+    assert_eq!(then.status, StatusCode::OK, "{}", then.text);
+    assert_eq!(then.body["stream_version"], 1);
+    assert_eq!(then.body["state"]["stage"], "monitor");
+    assert_eq!(then.body["state"]["title"], "LH400");
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let latest = api
+        .get("auditor", &format!("/v1/incidents/{id}?as_of={now}"))
+        .await;
+    assert_eq!(latest.body["stream_version"], 2);
+    assert_eq!(latest.body["state"]["stage"], "assess");
+    let before = api
+        .get(
+            "auditor",
+            &format!("/v1/incidents/{id}?as_of=2001-01-01T00:00:00Z"),
+        )
+        .await;
+    problem(&before, StatusCode::NOT_FOUND, "not_found");
+    let garbage = api
+        .get("auditor", &format!("/v1/incidents/{id}?as_of=soon"))
+        .await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+
+    // Complaints too, and an auditor does not see the customer's words.
+    let complaint = api.ok("agent", "/v1/complaints", json!({"channel": "email", "passenger": "FF9", "tier": "none",
+        "category": "service", "remedy_sought": "apology", "description": "rude staff at gate B4", "incident_id": null})).await;
+    let cid = complaint["stream"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("complaint-")
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let audited = api
+        .get("auditor", &format!("/v1/complaints/{cid}?as_of={now}"))
+        .await;
+    assert_eq!(audited.status, StatusCode::OK, "{}", audited.text);
+    assert!(!audited.text.contains("rude staff"), "{}", audited.text);
+    let agent = api
+        .get("agent", &format!("/v1/complaints/{cid}?as_of={now}"))
+        .await;
+    assert!(agent.text.contains("rude staff"), "{}", agent.text);
+}
+
+#[tokio::test]
+async fn lists_page_with_cursors_and_refuse_unknown_parameters() {
+    let api = api().await;
+    let mut last = 0;
+    for i in 0..5 {
+        last = api
+            .ok(
+                "crisis_lead",
+                "/v1/incidents",
+                open_body(&format!("incident {i}")),
+            )
+            .await["position"]
+            .as_u64()
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut uri = format!("/v1/incidents?after={last}&limit=2");
+    loop {
+        let page = api.get("agent", &uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let items = page.body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|r| r["incident_id"].as_str().unwrap().to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => uri = format!("/v1/incidents?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "every incident once across the pages");
+    let typo = api.get("agent", "/v1/incidents?min_severty=high").await;
+    problem(&typo, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(typo.body["field"], "min_severty");
+    let bad_cursor = api.get("agent", "/v1/incidents?cursor=xyz").await;
+    problem(&bad_cursor, StatusCode::BAD_REQUEST, "invalid_query");
+    let kpis = api.get("agent", "/v1/complaints/kpis?dimension=mood").await;
+    problem(&kpis, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(
+        api.get("agent", "/v1/complaints/kpis?dimension=tier")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+/// Every GET route: 401 without a token, 403 for a role it does not serve, and an
+/// answer (not a server error) for a role it serves.
+#[tokio::test]
+async fn every_query_route_checks_token_and_role() {
+    let api = api().await;
+    let opened = api.ok("crisis_lead", "/v1/incidents", open_body("x")).await;
+    let id = opened["stream"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("incident-")
+        .unwrap()
+        .to_owned();
+    let routes = [
+        "/v1/incidents".to_owned(),
+        format!("/v1/incidents/{id}"),
+        format!("/v1/incidents/{id}/timeline"),
+        format!("/v1/incidents/{id}/impact"),
+        format!("/v1/incidents/{id}/plans"),
+        format!("/v1/incidents/{id}/execution"),
+        format!("/v1/incidents/{id}/follow-up"),
+        "/v1/plans/awaiting-approval".to_owned(),
+        "/v1/people/loads".to_owned(),
+        "/v1/follow-ups".to_owned(),
+        "/v1/follow-ups/summary".to_owned(),
+        "/v1/reviews".to_owned(),
+        "/v1/complaints/kpis?dimension=agent".to_owned(),
+        format!("/v1/complaints/{id}"),
+        format!("/v1/complaints/{id}/timeline"),
+        "/v1/passengers/FF1".to_owned(),
+        format!("/v1/compensations/{id}"),
+        "/v1/compensations/overdue".to_owned(),
+        "/v1/monitor/feed".to_owned(),
+        "/v1/monitor/counts?window=1h".to_owned(),
+        "/v1/monitor/spikes".to_owned(),
+        "/v1/projections".to_owned(),
+        "/v1/audit/verify".to_owned(),
+        "/v1/audit/events".to_owned(),
+    ];
+    for route in &routes {
+        let anonymous = api.call(None, Method::GET, route, &[], None).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{route}");
+        problem(&anonymous, StatusCode::UNAUTHORIZED, "unauthorized");
+        let wrong = api.get("flight_ops", route).await;
+        problem(&wrong, StatusCode::FORBIDDEN, "forbidden");
+        let uri = match route.starts_with("/v1/audit") {
+            true => route.clone(),
+            false => format!(
+                "{route}{}after={}",
+                if route.contains('?') { "&" } else { "?" },
+                opened["position"]
+            ),
+        };
+        let answer = api.get("crisis_lead", &uri).await;
+        assert!(
+            answer.status == StatusCode::OK || answer.status == StatusCode::NOT_FOUND,
+            "{route}: {} {}",
+            answer.status,
+            answer.text
+        );
+    }
 }

@@ -129,7 +129,7 @@ fn serve_answers_http_commands_with_tokens_from_token_add() {
     );
     assert_eq!(status, 200, "{body}");
     let board: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(board[0]["title"], "LH400 cancelled", "{body}");
+    assert_eq!(board["items"][0]["title"], "LH400 cancelled", "{body}");
     let (status, body) = http(port, "GET", "/v1/audit/events", &token, "");
     assert_eq!(status, 200, "{body}");
     let event: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();

@@ -10,7 +10,19 @@ use crate::domain::common::{PassengerId, Tier};
 use crate::domain::policy::sla::SlaKind;
 
 /// Where a complaint is in its loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 pub enum ComplaintStatus {
     /// Not received yet (no events).
     #[default]
@@ -24,7 +36,7 @@ pub enum ComplaintStatus {
 }
 
 /// The state of one complaint stream.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct Complaint {
     pub status: ComplaintStatus,
     /// The `complaint.received` fact, kept whole.

@@ -9,7 +9,7 @@ use super::values::*;
 use crate::domain::common::{Category, FlightKey, PassengerId, Settlement, Severity};
 
 /// The state of one incident stream. `id == None` means not opened yet.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct Incident {
     pub id: Option<Uuid>,
     pub stage: Stage,
@@ -36,7 +36,7 @@ pub struct Incident {
 }
 
 /// A compensation the incident tracks for its close rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct CompensationLink {
     pub passenger: PassengerId,
     pub settlement: Option<Settlement>,

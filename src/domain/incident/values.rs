@@ -78,7 +78,7 @@ pub struct CompensationPlan {
 }
 
 /// A plan as the incident holds it: the current draft and who approved it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct PlanRecord<T> {
     /// Starts at 1; every new draft increments it and withdraws the approval.
     pub version: u32,
@@ -155,7 +155,7 @@ pub enum IncidentRole {
 }
 
 /// A person holding an incident role from `from` until `until` (open-ended when `None`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct RoleAssignment {
     pub role: IncidentRole,
     pub person: String,
@@ -197,7 +197,7 @@ pub enum ContactOutcome {
 }
 
 /// A planned contact with one passenger and, once known, its outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Contact {
     pub passenger: PassengerId,
     pub method: ContactMethod,
@@ -215,7 +215,7 @@ pub enum SurveyMethod {
 }
 
 /// A survey sent to one passenger and, once answered, its score (1–5).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Survey {
     pub passenger: PassengerId,
     pub method: SurveyMethod,
