@@ -186,7 +186,7 @@ pub fn passenger_id(id: &str) -> Result<PassengerId, Problem> {
 }
 
 /// What a command answers: where its events landed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CommandResult {
     pub stream: String,
     /// The stream's version after the command: send it as `If-Match` next time.
@@ -198,7 +198,7 @@ pub struct CommandResult {
     pub events: Vec<EventRef>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct EventRef {
     pub id: Uuid,
     pub stream_version: u64,

@@ -10,6 +10,7 @@
 //! | [`queries`] | read models, waiting for a position (read-your-writes) |
 //! | [`stream`] | `GET /v1/stream`: Server-Sent Events of envelopes, resumable |
 //! | [`audit`] | NDJSON replay and hash-chain verification |
+//! | [`routes`] | the route table: router, role checks and OpenAPI document from one declaration |
 //! | [`redact`] | personal data removed from event data, driven by the event schemas |
 
 pub mod audit;
@@ -19,6 +20,7 @@ pub mod ingest;
 pub mod problem;
 pub mod queries;
 pub mod redact;
+pub mod routes;
 pub mod stream;
 
 #[cfg(test)]
@@ -31,7 +33,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
+
+use crate::domain::common::Role;
 use tokio::sync::watch;
 
 use crate::projection::ProjectionStatus;
@@ -107,76 +111,373 @@ impl AppState {
     }
 }
 
-/// Every route of the API.
+/// Every route of the API, and `/openapi.json` describing them.
 pub fn router(state: AppState) -> Router {
-    // Static segments first: a route with a parameter in the same place (`{id}`,
-    // `{command}`) must not shadow them.
-    Router::new()
-        .route("/healthz", get(queries::healthz))
-        .route("/readyz", get(queries::readyz))
+    let (routes, document) = routes(state.clone());
+    let document = Arc::new(document);
+    routes
         .route(
-            "/v1/incidents",
-            post(commands::open_incident).get(queries::incident_board),
-        )
-        .route("/v1/complaints", post(commands::receive_complaint))
-        .route("/v1/complaints/kpis", get(queries::complaint_kpis))
-        .route(
-            "/v1/compensations/overdue",
-            get(queries::overdue_compensations),
-        )
-        .route(
-            "/v1/plans/awaiting-approval",
-            get(queries::awaiting_approval),
-        )
-        .route("/v1/people/loads", get(queries::loads))
-        .route("/v1/follow-ups", get(queries::open_follow_ups))
-        .route("/v1/follow-ups/summary", get(queries::follow_up_summary))
-        .route("/v1/reviews", get(queries::reviews))
-        .route("/v1/monitor/feed", get(queries::monitor_feed))
-        .route("/v1/monitor/counts", get(queries::monitor_counts))
-        .route("/v1/monitor/spikes", get(queries::spikes))
-        .route("/v1/projections", get(queries::projections))
-        .route("/v1/stream", get(stream::stream))
-        .route("/v1/audit/events", get(audit::events))
-        .route("/v1/audit/verify", get(audit::verify))
-        .route("/v1/ingest/{kind}", post(ingest::ingest))
-        .route("/v1/incidents/{id}", get(queries::incident))
-        .route(
-            "/v1/incidents/{id}/timeline",
-            get(queries::incident_timeline),
-        )
-        .route("/v1/incidents/{id}/impact", get(queries::incident_impact))
-        .route("/v1/incidents/{id}/plans", get(queries::incident_plans))
-        .route(
-            "/v1/incidents/{id}/execution",
-            get(queries::incident_execution),
-        )
-        .route(
-            "/v1/incidents/{id}/follow-up",
-            get(queries::incident_follow_up),
-        )
-        .route("/v1/complaints/{id}", get(queries::complaint))
-        .route(
-            "/v1/complaints/{id}/timeline",
-            get(queries::complaint_timeline),
-        )
-        .route("/v1/passengers/{id}", get(queries::passenger))
-        .route("/v1/compensations/{id}", get(queries::compensation))
-        .route("/v1/incidents/{id}/{command}", post(commands::incident))
-        .route("/v1/complaints/{id}/{command}", post(commands::complaint))
-        .route("/v1/passengers/{id}/{command}", post(commands::passenger))
-        .route(
-            "/v1/compensations/{id}/{command}",
-            post(commands::compensation),
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json((*document).clone()) }
+            }),
         )
         .fallback(|| async {
-            problem::Problem::not_found("no such route; see the README for the API")
+            problem::Problem::not_found("no such route; /openapi.json lists them")
         })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::map_response(
             problem::plain_errors_as_problems,
         ))
         .with_state(state)
+}
+
+/// The OpenAPI document of [`router`].
+pub fn openapi(state: AppState) -> serde_json::Value {
+    routes(state).1
+}
+
+fn schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
+    use crate::domain::common::Role::*;
+    use crate::projection::{
+        compensations as comp, complaints as compl, incidents as inc, monitor, passengers, timeline,
+    };
+    use commands::CommandTarget;
+    use queries::Page;
+    use routes::op;
+    const READERS: &[Role] = &[Agent, CrisisLead, Auditor];
+    const CARE: &[Role] = &[Agent, CrisisLead];
+    const AUDIT: &[Role] = &[Auditor, CrisisLead];
+    const AFTER: (&str, &str) = (
+        "after",
+        "answer once the read model has applied this position",
+    );
+    const LIMIT: (&str, &str) = ("limit", "items per page (at most 500)");
+    const CURSOR: (&str, &str) = ("cursor", "next_cursor of the previous page");
+    const ONE: &[(&str, &str)] = &[AFTER];
+    const LIST: &[(&str, &str)] = &[AFTER, LIMIT, CURSOR];
+    const AS_OF: &[(&str, &str)] = &[
+        AFTER,
+        ("as_of", "RFC 3339 instant: the state as known then"),
+    ];
+    type Incident = crate::domain::incident::Incident;
+    type Complaint = crate::domain::complaint::Complaint;
+    type Compensation = crate::domain::compensation::Compensation;
+    type Passenger = crate::domain::passenger::Passenger;
+    type Lags = Vec<crate::projection::ProjectionLag>;
+    // Static segments first: a route with a parameter in the same place (`{id}`,
+    // `{command}`) must not shadow them.
+    routes::Routes::new(state)
+        .get("/healthz", op("Liveness"), queries::healthz)
+        .get(
+            "/readyz",
+            op("Readiness: every read model runs").response(schema::<Lags>),
+            queries::readyz,
+        )
+        .post(
+            "/v1/incidents",
+            op("Open an incident under a new id (incident_id is chosen by crisisd)")
+                .roles(&[CrisisLead])
+                .commands(&[("open_incident", &[CrisisLead])])
+                .request(schema::<<Incident as crate::domain::Aggregate>::Command>)
+                .response(schema::<commands::CommandResult>),
+            commands::open_incident,
+        )
+        .get(
+            "/v1/incidents",
+            op("Pipeline board of open incidents")
+                .roles(READERS)
+                .query(&[
+                    ("stage", "only this stage"),
+                    ("min_severity", "at least this severity"),
+                    AFTER,
+                    LIMIT,
+                    CURSOR,
+                ])
+                .response(schema::<Page<inc::BoardRow>>),
+            queries::incident_board,
+        )
+        .post(
+            "/v1/complaints",
+            op("Register a complaint under a new id (complaint_id is chosen by crisisd)")
+                .roles(CARE)
+                .commands(&[("receive_complaint", CARE)])
+                .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
+                .response(schema::<commands::CommandResult>),
+            commands::receive_complaint,
+        )
+        .get(
+            "/v1/complaints/kpis",
+            op("Complaint KPIs per dimension value")
+                .roles(READERS)
+                .query(&[
+                    (
+                        "dimension",
+                        "agent, department, tier, channel or day (required)",
+                    ),
+                    ("value", "only this value"),
+                    AFTER,
+                    LIMIT,
+                    CURSOR,
+                ])
+                .response(schema::<Page<compl::KpiRow>>),
+            queries::complaint_kpis,
+        )
+        .get(
+            "/v1/compensations/overdue",
+            op("Unsettled entitlements past their legal deadline")
+                .roles(READERS)
+                .query(LIST)
+                .response(schema::<Page<comp::Entitlement>>),
+            queries::overdue_compensations,
+        )
+        .get(
+            "/v1/plans/awaiting-approval",
+            op("Plans waiting for a crisis lead")
+                .roles(READERS)
+                .query(LIST)
+                .response(schema::<Page<inc::AwaitingApproval>>),
+            queries::awaiting_approval,
+        )
+        .get(
+            "/v1/people/loads",
+            op("Who holds which incident roles now")
+                .roles(READERS)
+                .query(LIST)
+                .response(schema::<Page<inc::PersonLoad>>),
+            queries::loads,
+        )
+        .get(
+            "/v1/follow-ups",
+            op("Incidents in follow-up with open work")
+                .roles(READERS)
+                .query(LIST)
+                .response(schema::<Page<inc::FollowUpView>>),
+            queries::open_follow_ups,
+        )
+        .get(
+            "/v1/follow-ups/summary",
+            op("Survey response and satisfaction across incidents")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<inc::FollowUpSummary>),
+            queries::follow_up_summary,
+        )
+        .get(
+            "/v1/reviews",
+            op("Lessons and improvements of reviewed incidents")
+                .roles(READERS)
+                .query(&[
+                    ("category", "only this incident category"),
+                    ("owner", "only this owner"),
+                    AFTER,
+                    LIMIT,
+                    CURSOR,
+                ])
+                .response(schema::<Page<inc::ReviewEntry>>),
+            queries::reviews,
+        )
+        .get(
+            "/v1/monitor/feed",
+            op("Newest signals first")
+                .roles(READERS)
+                .query(&[
+                    AFTER,
+                    LIMIT,
+                    ("cursor", "next_cursor of the previous page (a position)"),
+                ])
+                .response(schema::<Page<monitor::FeedEntry>>),
+            queries::monitor_feed,
+        )
+        .get(
+            "/v1/monitor/counts",
+            op("Signal counts per dimension over a window")
+                .roles(READERS)
+                .query(&[("window", "15m, 1h or 24h (required)"), AFTER]),
+            queries::monitor_counts,
+        )
+        .get(
+            "/v1/monitor/spikes",
+            op("Spikes that opened incidents")
+                .roles(READERS)
+                .query(&[("since", "RFC 3339; default the last 24 h"), AFTER])
+                .response(schema::<Vec<crate::projection::spikes::Decided>>),
+            queries::spikes,
+        )
+        .get(
+            "/v1/projections",
+            op("Read model positions and lag")
+                .roles(READERS)
+                .response(schema::<Lags>),
+            queries::projections,
+        )
+        .get(
+            "/v1/stream",
+            op("Server-Sent Events of envelopes, resumable with Last-Event-ID")
+                .roles(READERS)
+                .query(&[
+                    ("from", "first position (default: new events only)"),
+                    ("stream", "only this stream"),
+                    (
+                        "aggregate",
+                        "only this aggregate (incident, complaint, ...)",
+                    ),
+                    ("type", "only types with this prefix"),
+                    ("incident", "the incident's stream and events naming it"),
+                ])
+                .media("text/event-stream"),
+            stream::stream,
+        )
+        .get(
+            "/v1/audit/events",
+            op("NDJSON replay of envelopes")
+                .roles(AUDIT)
+                .query(&[
+                    ("from", "first position"),
+                    ("to", "last position"),
+                    ("stream", "only this stream"),
+                    ("type", "only types with this prefix"),
+                ])
+                .media("application/x-ndjson"),
+            audit::events,
+        )
+        .get(
+            "/v1/audit/verify",
+            op("Hash-chain verification")
+                .roles(AUDIT)
+                .query(&[("from", "first position"), ("to", "last position")])
+                .response(schema::<crate::store::VerifyReport>),
+            audit::verify,
+        )
+        .post(
+            "/v1/ingest/{kind}",
+            op("Ingest a flightops or feedback message (the NATS formats)")
+                .roles(&[FlightOps])
+                .request(schema::<serde_json::Value>),
+            ingest::ingest,
+        )
+        .get(
+            "/v1/incidents/{id}",
+            op("An incident's summary, or its state as of an instant")
+                .roles(READERS)
+                .query(AS_OF)
+                .response(schema::<inc::IncidentSummary>),
+            queries::incident,
+        )
+        .get(
+            "/v1/incidents/{id}/timeline",
+            op("An incident's events with their actors")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<Vec<timeline::TimelineEntry>>),
+            queries::incident_timeline,
+        )
+        .get(
+            "/v1/incidents/{id}/impact",
+            op("An incident's impact assessment")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<inc::ImpactView>),
+            queries::incident_impact,
+        )
+        .get(
+            "/v1/incidents/{id}/plans",
+            op("An incident's approved plans")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<inc::ApprovedPlans>),
+            queries::incident_plans,
+        )
+        .get(
+            "/v1/incidents/{id}/execution",
+            op("An incident's contacts and compensations")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<comp::ExecutionView>),
+            queries::incident_execution,
+        )
+        .get(
+            "/v1/incidents/{id}/follow-up",
+            op("An incident's surveys and open problems")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<inc::FollowUpView>),
+            queries::incident_follow_up,
+        )
+        .get(
+            "/v1/complaints/{id}",
+            op("A complaint's summary, or its state as of an instant")
+                .roles(READERS)
+                .query(AS_OF)
+                .response(schema::<compl::ComplaintSummary>),
+            queries::complaint,
+        )
+        .get(
+            "/v1/complaints/{id}/timeline",
+            op("A complaint's events with their actors")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<Vec<timeline::TimelineEntry>>),
+            queries::complaint_timeline,
+        )
+        .get(
+            "/v1/passengers/{id}",
+            op("Everything about a passenger")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<passengers::PassengerView>),
+            queries::passenger,
+        )
+        .get(
+            "/v1/compensations/{id}",
+            op("A compensation entitlement")
+                .roles(READERS)
+                .query(ONE)
+                .response(schema::<comp::Entitlement>),
+            queries::compensation,
+        )
+        .post(
+            "/v1/incidents/{id}/{command}",
+            op("Incident command")
+                .roles(CARE)
+                .commands(Incident::COMMANDS)
+                .request(schema::<<Incident as crate::domain::Aggregate>::Command>)
+                .response(schema::<commands::CommandResult>),
+            commands::incident,
+        )
+        .post(
+            "/v1/complaints/{id}/{command}",
+            op("Complaint command")
+                .roles(CARE)
+                .commands(Complaint::COMMANDS)
+                .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
+                .response(schema::<commands::CommandResult>),
+            commands::complaint,
+        )
+        .post(
+            "/v1/passengers/{id}/{command}",
+            op("Passenger command")
+                .roles(CARE)
+                .commands(Passenger::COMMANDS)
+                .request(schema::<<Passenger as crate::domain::Aggregate>::Command>)
+                .response(schema::<commands::CommandResult>),
+            commands::passenger,
+        )
+        .post(
+            "/v1/compensations/{id}/{command}",
+            op("Compensation command")
+                .roles(CARE)
+                .commands(Compensation::COMMANDS)
+                .request(schema::<<Compensation as crate::domain::Aggregate>::Command>)
+                .response(schema::<commands::CommandResult>),
+            commands::compensation,
+        )
+        .finish()
 }
 
 /// Binds the API's address (at start, so a taken port stops `serve` with a clear error).

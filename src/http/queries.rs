@@ -20,15 +20,13 @@ use super::problem::Problem;
 use super::{AppState, WAIT_MAX, redact};
 use crate::app::command::load_as_of;
 use crate::domain::Aggregate;
-use crate::domain::common::{Category, Role, Severity};
+use crate::domain::common::{Category, Severity};
 use crate::domain::complaint::Complaint;
 use crate::domain::incident::Incident;
 use crate::domain::incident::Stage;
 use crate::projection::{compensations, complaints, incidents, monitor, passengers, timeline};
 use crate::store::EventStore;
 
-/// Who may read the crisis read models (auditors too: these hold no personal data).
-const READERS: &[Role] = &[Role::Agent, Role::CrisisLead, Role::Auditor];
 /// How often a waiting query looks at its projection again.
 const WAIT_POLL: Duration = Duration::from_millis(5);
 
@@ -87,7 +85,7 @@ pub async fn wait_for(
 pub const PAGE_ITEMS_MAX: usize = 500;
 
 /// A page of a list: `next_cursor` (opaque) fetches the next one, `null` at the end.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -208,11 +206,7 @@ fn lags(state: &AppState) -> Result<Vec<crate::projection::ProjectionLag>, Probl
 }
 
 /// `GET /v1/projections`: every read model's position and lag.
-pub async fn projections(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Response, Problem> {
-    caller.require(READERS)?;
+pub async fn projections(State(state): State<AppState>) -> Result<Response, Problem> {
     Ok(Json(lags(&state)?).into_response())
 }
 
@@ -227,12 +221,10 @@ pub struct BoardQuery {
 /// longest in their stage), a page at a time.
 pub async fn incident_board(
     State(state): State<AppState>,
-    caller: Caller,
     RawQuery(raw): RawQuery,
     Query(query): Query<BoardQuery>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<incidents::BoardRow>>, Problem> {
-    caller.require(READERS)?;
     known_params(
         raw.as_deref(),
         &["stage", "min_severity", "after", "limit", "cursor"],
@@ -297,7 +289,6 @@ pub async fn incident(
     Path(id): Path<String>,
     Query(query): Query<OneQuery>,
 ) -> Result<Response, Problem> {
-    caller.require(READERS)?;
     let id = uuid(&id, "incident")?;
     if let Some(at) = query.as_of {
         let stream = crate::domain::incident::stream_name(id);
@@ -312,11 +303,9 @@ pub async fn incident(
 /// `GET /v1/incidents/{id}/timeline`: every event of the incident, in order.
 pub async fn incident_timeline(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
-    caller.require(READERS)?;
     let id = uuid(&id, "incident")?;
     wait_for(&state, timeline::NAME, query.after).await?;
     let stream = crate::domain::incident::stream_name(id);
@@ -336,7 +325,6 @@ pub async fn complaint(
     Path(id): Path<String>,
     Query(query): Query<OneQuery>,
 ) -> Result<Response, Problem> {
-    caller.require(READERS)?;
     let id = uuid(&id, "complaint")?;
     if let Some(at) = query.as_of {
         let stream = crate::domain::complaint::stream_name(id);
@@ -356,7 +344,6 @@ pub async fn passenger(
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<passengers::PassengerView>, Problem> {
-    caller.require(READERS)?;
     let id = passenger_id(&id)?;
     wait_for(&state, passengers::NAME, query.after).await?;
     let mut view = passengers::view(&model(&state, passengers::NAME)?, &id)
@@ -372,11 +359,9 @@ pub async fn passenger(
 /// `GET /v1/compensations/{id}`: one entitlement and where it stands.
 pub async fn compensation(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<compensations::Entitlement>, Problem> {
-    caller.require(READERS)?;
     let id = uuid(&id, "compensation")?;
     wait_for(&state, compensations::NAME, query.after).await?;
     let entitlement = compensations::entitlement(&model(&state, compensations::NAME)?, id)
@@ -388,12 +373,10 @@ pub async fn compensation(
 /// earliest first.
 pub async fn overdue_compensations(
     State(state): State<AppState>,
-    caller: Caller,
     RawQuery(raw): RawQuery,
     Query(query): Query<AfterOnly>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<compensations::Entitlement>>, Problem> {
-    caller.require(READERS)?;
     known_params(raw.as_deref(), &["after", "limit", "cursor"])?;
     wait_for(&state, compensations::NAME, query.after).await?;
     let rows = compensations::overdue(&model(&state, compensations::NAME)?, Utc::now())
@@ -410,12 +393,10 @@ pub struct AfterOnly {
 /// Answers one incident's view of a model by a query function.
 async fn incident_view<T: Serialize>(
     state: &AppState,
-    caller: &Caller,
     id: &str,
     after: Option<u64>,
     view: impl FnOnce(&sled::Tree, Uuid) -> Result<Option<T>, String>,
 ) -> Result<Json<T>, Problem> {
-    caller.require(READERS)?;
     let id = uuid(id, "incident")?;
     wait_for(state, incidents::NAME, after).await?;
     let found_view =
@@ -426,11 +407,10 @@ async fn incident_view<T: Serialize>(
 /// `GET /v1/incidents/{id}/impact`: the assessment with passengers by tier and roles.
 pub async fn incident_impact(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<incidents::ImpactView>, Problem> {
-    incident_view(&state, &caller, &id, query.after, |tree, id| {
+    incident_view(&state, &id, query.after, |tree, id| {
         incidents::impact(tree, id, Utc::now())
     })
     .await
@@ -439,31 +419,27 @@ pub async fn incident_impact(
 /// `GET /v1/incidents/{id}/plans`: the approved communication and compensation plans.
 pub async fn incident_plans(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<incidents::ApprovedPlans>, Problem> {
-    incident_view(&state, &caller, &id, query.after, incidents::approved).await
+    incident_view(&state, &id, query.after, incidents::approved).await
 }
 
 /// `GET /v1/incidents/{id}/follow-up`: surveys, satisfaction and open problems.
 pub async fn incident_follow_up(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<incidents::FollowUpView>, Problem> {
-    incident_view(&state, &caller, &id, query.after, incidents::follow_up).await
+    incident_view(&state, &id, query.after, incidents::follow_up).await
 }
 
 /// `GET /v1/incidents/{id}/execution`: contacts and compensations of an incident.
 pub async fn incident_execution(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<compensations::ExecutionView>, Problem> {
-    caller.require(READERS)?;
     let id = uuid(&id, "incident")?;
     wait_for(&state, incidents::NAME, query.after).await?;
     wait_for(&state, compensations::NAME, query.after).await?;
@@ -480,11 +456,9 @@ pub async fn incident_execution(
 /// `GET /v1/complaints/{id}/timeline` and the incidents' twin: a stream's events.
 pub async fn complaint_timeline(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
-    caller.require(READERS)?;
     let id = uuid(&id, "complaint")?;
     wait_for(&state, timeline::NAME, query.after).await?;
     let stream = crate::domain::complaint::stream_name(id);
@@ -499,14 +473,12 @@ pub async fn complaint_timeline(
 /// Answers a list read from the incidents model, a page at a time.
 async fn incidents_list<T: Serialize>(
     state: &AppState,
-    caller: &Caller,
     raw: Option<&str>,
     known: &[&str],
     after: Option<u64>,
     paging: &Paging,
     list: impl FnOnce(&sled::Tree) -> Result<Vec<T>, String>,
 ) -> Result<Json<Page<T>>, Problem> {
-    caller.require(READERS)?;
     known_params(raw, known)?;
     wait_for(state, incidents::NAME, after).await?;
     let rows = list(&model(state, incidents::NAME)?).map_err(read_failed(incidents::NAME))?;
@@ -518,14 +490,12 @@ const LIST_PARAMS: &[&str] = &["after", "limit", "cursor"];
 /// `GET /v1/plans/awaiting-approval`: drafted plans no crisis lead approved yet.
 pub async fn awaiting_approval(
     State(state): State<AppState>,
-    caller: Caller,
     RawQuery(raw): RawQuery,
     Query(query): Query<AfterOnly>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<incidents::AwaitingApproval>>, Problem> {
     incidents_list(
         &state,
-        &caller,
         raw.as_deref(),
         LIST_PARAMS,
         query.after,
@@ -538,14 +508,12 @@ pub async fn awaiting_approval(
 /// `GET /v1/people/loads`: who holds which incident roles now.
 pub async fn loads(
     State(state): State<AppState>,
-    caller: Caller,
     RawQuery(raw): RawQuery,
     Query(query): Query<AfterOnly>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<incidents::PersonLoad>>, Problem> {
     incidents_list(
         &state,
-        &caller,
         raw.as_deref(),
         LIST_PARAMS,
         query.after,
@@ -558,14 +526,12 @@ pub async fn loads(
 /// `GET /v1/follow-ups`: incidents in follow-up with unanswered surveys or open problems.
 pub async fn open_follow_ups(
     State(state): State<AppState>,
-    caller: Caller,
     RawQuery(raw): RawQuery,
     Query(query): Query<AfterOnly>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<incidents::FollowUpView>>, Problem> {
     incidents_list(
         &state,
-        &caller,
         raw.as_deref(),
         LIST_PARAMS,
         query.after,
@@ -578,10 +544,8 @@ pub async fn open_follow_ups(
 /// `GET /v1/follow-ups/summary`: survey response and satisfaction across incidents.
 pub async fn follow_up_summary(
     State(state): State<AppState>,
-    caller: Caller,
     Query(query): Query<After>,
 ) -> Result<Json<incidents::FollowUpSummary>, Problem> {
-    caller.require(READERS)?;
     wait_for(&state, incidents::NAME, query.after).await?;
     let summary = incidents::follow_up_summary(&model(&state, incidents::NAME)?)
         .map_err(read_failed(incidents::NAME))?;
@@ -598,7 +562,6 @@ pub struct ReviewQuery {
 /// `GET /v1/reviews?category=&owner=`: lessons and improvements of reviewed incidents.
 pub async fn reviews(
     State(state): State<AppState>,
-    caller: Caller,
     RawQuery(raw): RawQuery,
     Query(query): Query<ReviewQuery>,
     Query(paging): Query<Paging>,
@@ -606,7 +569,6 @@ pub async fn reviews(
     let known = &["category", "owner", "after", "limit", "cursor"];
     incidents_list(
         &state,
-        &caller,
         raw.as_deref(),
         known,
         query.after,
@@ -626,12 +588,10 @@ pub struct KpiQuery {
 /// `GET /v1/complaints/kpis?dimension=agent|department|tier|channel|day&value=`.
 pub async fn complaint_kpis(
     State(state): State<AppState>,
-    caller: Caller,
     RawQuery(raw): RawQuery,
     query: Result<Query<KpiQuery>, QueryRejection>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<complaints::KpiRow>>, Problem> {
-    caller.require(READERS)?;
     known_params(
         raw.as_deref(),
         &["dimension", "value", "after", "limit", "cursor"],
@@ -667,11 +627,9 @@ pub struct FeedQuery {
 /// `GET /v1/monitor/feed`: the newest signals first (no passenger data), a page at a time.
 pub async fn monitor_feed(
     State(state): State<AppState>,
-    caller: Caller,
     RawQuery(raw): RawQuery,
     Query(query): Query<FeedQuery>,
 ) -> Result<Json<Page<monitor::FeedEntry>>, Problem> {
-    caller.require(READERS)?;
     known_params(raw.as_deref(), &["after", "limit", "cursor"])?;
     wait_for(&state, monitor::NAME, query.after).await?;
     let limit = Paging {
@@ -700,10 +658,8 @@ pub struct CountsQuery {
 /// airport over the window.
 pub async fn monitor_counts(
     State(state): State<AppState>,
-    caller: Caller,
     query: Result<Query<CountsQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
-    caller.require(READERS)?;
     let Query(query) = query.map_err(|err| {
         Problem::bad_request(
             "invalid_query",
@@ -728,10 +684,8 @@ pub struct SpikesQuery {
 /// `GET /v1/monitor/spikes?since=`: spikes that opened incidents, newest first.
 pub async fn spikes(
     State(state): State<AppState>,
-    caller: Caller,
     Query(query): Query<SpikesQuery>,
 ) -> Result<Json<Vec<crate::projection::spikes::Decided>>, Problem> {
-    caller.require(READERS)?;
     wait_for(&state, crate::projection::spikes::NAME, query.after).await?;
     let since = query
         .since

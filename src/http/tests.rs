@@ -998,3 +998,103 @@ async fn every_query_route_checks_token_and_role() {
         );
     }
 }
+
+/// Every `$ref` in `value` points into `components/schemas` of `document`.
+fn refs_resolve(document: &Value, value: &Value, broken: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                let target = r.strip_prefix('#').and_then(|p| document.pointer(p));
+                if target.is_none() {
+                    broken.push(r.clone());
+                }
+            }
+            map.values().for_each(|v| refs_resolve(document, v, broken));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs_resolve(document, v, broken)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_every_route_in_it_is_served() {
+    let api = api().await;
+    let reply = api
+        .call(None, Method::GET, "/openapi.json", &[], None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let document = reply.body;
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut broken = Vec::new();
+    refs_resolve(&document, &document, &mut broken);
+    assert!(broken.is_empty(), "unresolved $refs: {broken:?}");
+    let paths = document["paths"].as_object().unwrap();
+    let mut operation_ids = std::collections::HashSet::new();
+    let mut walked = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(
+                operation_ids.insert(operation["operationId"].as_str().unwrap().to_owned()),
+                "{path}: duplicate operationId"
+            );
+            assert!(operation["responses"]["200"].is_object(), "{method} {path}");
+            if path.starts_with("/v1/") {
+                assert!(
+                    operation["security"].is_array(),
+                    "{method} {path} declares its roles"
+                );
+                assert!(
+                    operation["x-roles"]
+                        .as_array()
+                        .is_some_and(|r| !r.is_empty()),
+                    "{method} {path}"
+                );
+            }
+            if method == "post" && path.contains("/{id}/") {
+                assert!(
+                    operation["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                    "{path}"
+                );
+            }
+            let uri = path
+                .replace(
+                    "{id}",
+                    if path.starts_with("/v1/passengers") {
+                        "FF1"
+                    } else {
+                        "0190a4b2-0000-7000-8000-000000000001"
+                    },
+                )
+                .replace("{kind}", "feedback");
+            let uri = if uri == "/v1/stream" {
+                "/v1/stream?from=999999".to_owned()
+            } else {
+                uri
+            };
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            if uri.starts_with("/v1/stream") {
+                let request = api.request(Some("admin"), m, &uri, &[], None);
+                let response = api.router.clone().oneshot(request).await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "{uri}");
+                walked += 1;
+                continue;
+            }
+            let answer = api.call(Some("admin"), m, &uri, &[], Some(json!({}))).await;
+            assert!(
+                answer.status != StatusCode::METHOD_NOT_ALLOWED
+                    && !answer.text.contains("no such route")
+                    && !answer.status.is_server_error(),
+                "{method} {uri}: {} {}",
+                answer.status,
+                answer.text
+            );
+            walked += 1;
+        }
+    }
+    assert!(walked > 60, "walked {walked} operations");
+    // Each command is its own documented path with its own body schema.
+    let approve = &paths["/v1/incidents/{id}/approve_communication_plan"]["post"];
+    assert_eq!(approve["x-roles"], json!(["crisis_lead"]));
+    let body = approve["requestBody"]["content"]["application/json"]["schema"].to_string();
+    assert!(body.contains("version"), "{body}");
+}

@@ -28,7 +28,7 @@ use crate::store::RecordedEvent;
 pub const NAME: &str = "compensations";
 
 /// Where an entitlement stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Computed,
@@ -40,7 +40,7 @@ pub enum Status {
 }
 
 /// One entitlement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Entitlement {
     pub compensation_id: Uuid,
     pub incident_id: Option<Uuid>,
@@ -62,7 +62,9 @@ impl Entitlement {
 }
 
 /// Counts and sums of one currency.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Totals {
     pub owed: (u64, u64),
     pub offered: (u64, u64),
@@ -74,7 +76,7 @@ pub struct Totals {
 
 /// An incident's compensation totals: per currency `(count, amount in minor units)`,
 /// and miles accepted and paid.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IncidentTotals {
     pub by_currency: BTreeMap<Currency, Totals>,
     pub miles_accepted: u64,
@@ -321,7 +323,7 @@ pub fn overdue(tree: &sled::Tree, now: DateTime<Utc>) -> Result<Vec<Entitlement>
 }
 
 /// The execute view of one incident: contacts made and compensation money.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ExecutionView {
     pub incident_id: Uuid,
     pub contacts_planned: u64,

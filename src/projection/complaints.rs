@@ -27,7 +27,7 @@ use crate::store::RecordedEvent;
 pub const NAME: &str = "complaints";
 
 /// Where a complaint stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Received,
@@ -39,7 +39,7 @@ pub enum Status {
 }
 
 /// One complaint, without the customer's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ComplaintSummary {
     pub complaint_id: Uuid,
     pub passenger: PassengerId,
@@ -61,7 +61,9 @@ pub struct ComplaintSummary {
 }
 
 /// KPI counters of one dimension value (sums of integer seconds, counts).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Counters {
     pub received: u64,
     pub acknowledged: u64,
@@ -117,7 +119,7 @@ impl Counters {
 }
 
 /// A KPI dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     Agent,
@@ -299,7 +301,7 @@ pub fn complaint(tree: &sled::Tree, id: Uuid) -> Result<Option<ComplaintSummary>
 }
 
 /// The KPIs of one dimension value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct KpiRow {
     pub value: String,
     pub counters: Counters,

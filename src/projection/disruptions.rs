@@ -32,7 +32,7 @@ use crate::store::RecordedEvent;
 pub const NAME: &str = "disruptions";
 
 /// What the model knows of one flight.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FlightEntry {
     pub flight: Option<FlightKey>,
     pub scheduled_arrival: Option<DateTime<Utc>>,
@@ -45,7 +45,7 @@ pub struct FlightEntry {
 }
 
 /// Entitlements to compute: these passengers on this (finally disrupted) flight.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EntitlementsDue {
     pub position: u64,
     pub flight: FlightKey,

@@ -36,7 +36,7 @@ use crate::store::RecordedEvent;
 pub const NAME: &str = "incidents";
 
 /// A role assignment inside an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Assignment {
     pub assignment_id: Uuid,
     pub role: IncidentRole,
@@ -58,7 +58,7 @@ impl Assignment {
 }
 
 /// One plan's progress: the latest drafted version and the approved one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanProgress {
     pub drafted_version: u32,
     pub approved_version: Option<u32>,
@@ -67,7 +67,7 @@ pub struct PlanProgress {
 }
 
 /// A recorded improvement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImprovementEntry {
     pub improvement_id: Uuid,
     #[serde(flatten)]
@@ -76,7 +76,9 @@ pub struct ImprovementEntry {
 }
 
 /// Surveys sent, answered and the sum of the answers' scores.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct SurveyCounts {
     pub sent: u64,
     pub answered: u64,
@@ -106,7 +108,7 @@ impl SurveyCounts {
 }
 
 /// Survey figures of one incident, in all and per channel (survey method) and tier.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Surveys {
     pub sent: u64,
     pub answered: u64,
@@ -117,7 +119,7 @@ pub struct Surveys {
 }
 
 /// What the model remembers of a sent survey.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 struct SentSurvey {
     method: SurveyMethod,
     tier: Tier,
@@ -125,7 +127,7 @@ struct SentSurvey {
 }
 
 /// What the model knows of one incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IncidentSummary {
     pub incident_id: Uuid,
     pub title: String,
@@ -156,7 +158,7 @@ pub struct IncidentSummary {
 }
 
 /// A compensation as far as incidents care.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompensationDue {
     pub incident_id: Option<Uuid>,
     pub deadline: Option<DateTime<Utc>>,
@@ -481,7 +483,7 @@ pub struct BoardFilter {
 }
 
 /// One line of the pipeline board.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BoardRow {
     pub incident_id: Uuid,
     pub title: String,
@@ -537,7 +539,7 @@ pub fn board(
 }
 
 /// The assess view of one incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ImpactView {
     pub incident_id: Uuid,
     pub revision: u32,
@@ -563,7 +565,7 @@ pub fn impact(
 }
 
 /// One person's active roles across open incidents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PersonLoad {
     pub person: String,
     /// (incident, role) pairs, in incident order.
@@ -599,7 +601,7 @@ pub fn loads(tree: &sled::Tree, now: DateTime<Utc>) -> Result<Vec<PersonLoad>, S
 }
 
 /// A plan version waiting for a crisis lead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AwaitingApproval {
     pub incident_id: Uuid,
     pub kind: PlanKind,
@@ -629,7 +631,7 @@ pub fn awaiting_approval(tree: &sled::Tree) -> Result<Vec<AwaitingApproval>, Str
 }
 
 /// The approved plans of one incident, with who approved them and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ApprovedPlans {
     pub communication: Option<(PlanProgress, CommunicationPlan)>,
     pub compensation: Option<(PlanProgress, CompensationPlan)>,
@@ -662,7 +664,7 @@ pub fn approved(tree: &sled::Tree, id: Uuid) -> Result<Option<ApprovedPlans>, St
 }
 
 /// Survey response and satisfaction of one incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FollowUpView {
     pub incident_id: Uuid,
     pub stage: Stage,
@@ -709,7 +711,7 @@ pub fn open_follow_ups(tree: &sled::Tree) -> Result<Vec<FollowUpView>, String> {
 }
 
 /// Survey figures across every incident, per channel (survey method) and tier.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FollowUpSummary {
     pub by_method: BTreeMap<SurveyMethod, SurveyCounts>,
     pub by_tier: BTreeMap<Tier, SurveyCounts>,
@@ -730,7 +732,7 @@ pub fn follow_up_summary(tree: &sled::Tree) -> Result<FollowUpSummary, String> {
 }
 
 /// A lesson or improvement found by the review search.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ReviewEntry {
     pub incident_id: Uuid,
     pub category: Category,

@@ -31,7 +31,7 @@ use crate::store::RecordedEvent;
 pub const NAME: &str = "monitor";
 
 /// One signal in the feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FeedEntry {
     pub position: u64,
     pub signal_id: Uuid,
@@ -45,7 +45,7 @@ pub struct FeedEntry {
 }
 
 /// The windows the monitor counts over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Window {
     #[serde(rename = "15m")]
     Minutes15,

@@ -27,14 +27,14 @@ use crate::store::RecordedEvent;
 
 pub const NAME: &str = "passengers";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ComplaintRef {
     pub complaint_id: Uuid,
     pub incident_id: Option<Uuid>,
     pub status: ComplaintStatus,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContactRef {
     pub incident_id: Uuid,
     pub contact_id: Uuid,
@@ -42,7 +42,7 @@ pub struct ContactRef {
     pub outcome: Option<ContactOutcome>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompensationRef {
     pub compensation_id: Uuid,
     pub flight: FlightKey,
@@ -52,7 +52,7 @@ pub struct CompensationRef {
 }
 
 /// Everything about one passenger.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PassengerView {
     pub passenger: Option<PassengerId>,
     pub tier: Option<Tier>,

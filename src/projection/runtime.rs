@@ -178,7 +178,7 @@ impl<'a> ModelTx<'a> {
 }
 
 /// Where a projector is, for health checks and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ProjectionStatus {
     pub name: String,
     /// Last position applied.
@@ -188,7 +188,7 @@ pub struct ProjectionStatus {
 }
 
 /// How far a projection is behind the log: what health checks and metrics show.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ProjectionLag {
     pub name: String,
     /// Last position applied.

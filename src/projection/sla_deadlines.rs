@@ -22,7 +22,7 @@ use crate::domain::policy::sla::{SlaConfig, SlaKind};
 use crate::store::RecordedEvent;
 
 /// A service level still running for one complaint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PendingDeadline {
     pub complaint_id: Uuid,
     pub kind: SlaKind,

@@ -30,7 +30,7 @@ use crate::store::RecordedEvent;
 pub const NAME: &str = "spikes";
 
 /// What the detector decided for one signal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum SpikeAction {
     /// A burst of signals with one key: open this incident with them.
@@ -48,7 +48,7 @@ pub enum SpikeAction {
 }
 
 /// A decision and the position of the signal that caused it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Decided {
     pub position: u64,
     #[serde(flatten)]

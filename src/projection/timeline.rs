@@ -18,7 +18,7 @@ pub const CHUNK_EVENTS: u64 = 16;
 const TIMELINE_AGGREGATES: [&str; 2] = ["incident-", "complaint-"];
 
 /// One line of a timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     pub position: u64,
     pub stream_version: u64,

@@ -39,6 +39,20 @@ const JSON_SAFE_INTEGER_MAX: u64 = (1 << 53) - 1;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct HashBytes(pub [u8; 32]);
 
+impl schemars::JsonSchema for HashBytes {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HashBytes".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "BLAKE3 hash, 64 lowercase hex digits",
+            "pattern": "^[0-9a-f]{64}$"
+        })
+    }
+}
+
 impl HashBytes {
     /// The `prev_hash` of position 1.
     pub const ZERO: HashBytes = HashBytes([0; 32]);

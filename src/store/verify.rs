@@ -19,7 +19,7 @@ use super::codec::{HashBytes, RawRecord};
 pub const LOOKAHEAD_RECORDS: usize = 4096;
 
 /// The kind of damage found in the chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DamageKind {
     Edited,
@@ -29,7 +29,7 @@ pub enum DamageKind {
 }
 
 /// The first bad position and what is wrong there.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Damage {
     pub position: u64,
     pub kind: DamageKind,
@@ -47,7 +47,7 @@ impl std::fmt::Display for Damage {
 }
 
 /// The result of verifying a range of the log.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     pub from: u64,
     pub to: u64,
