@@ -1,9 +1,11 @@
-//! Offline tools on a data directory: `verify`, `replay`, `repair`, `rebuild`.
+//! Offline tools on a data directory: `verify`, `replay`, `export`, `import`, `repair`,
+//! `rebuild`.
 //!
 //! They open the store for inspection (no writer, works on a damaged store) and need
 //! the directory to themselves: stop `crisisd serve` first (sled locks the directory).
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -56,23 +58,92 @@ pub fn replay(
     let store = SledStore::open_for_inspection(config)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    write_envelopes(&store, from, to, stream.as_deref(), &mut out, |_| {})?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the envelopes of `[from, to]` (of one stream, if given) as NDJSON; returns how
+/// many.
+fn write_envelopes(
+    store: &SledStore,
+    from: u64,
+    to: u64,
+    stream: Option<&str>,
+    out: &mut impl Write,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<u64> {
+    let mut written = 0u64;
     for entry in store.raw_range(from, to) {
         let (position, bytes) = entry?;
         let raw = RawRecord::decode(&bytes).with_context(|| {
             format!("position {position} is not a readable record; run `crisisd verify`")
         })?;
-        if let Some(stream) = &stream {
+        if let Some(stream) = stream {
             let event = raw.parse().with_context(|| {
                 format!("position {position} cannot be parsed; run `crisisd verify`")
             })?;
-            if &event.stream != stream {
+            if event.stream != stream {
                 continue;
             }
         }
         out.write_all(&raw.envelope_json())?;
         out.write_all(b"\n")?;
+        written += 1;
+        if written.is_multiple_of(10_000) {
+            progress(written);
+        }
     }
-    out.flush()?;
+    Ok(written)
+}
+
+/// Exports `[from, to]` as NDJSON envelopes to `out` (written to a temporary file,
+/// fsynced, then renamed: a file named `out` is always complete).
+pub fn export(config: StoreConfig, from: u64, to: u64, out: &Path) -> anyhow::Result<ExitCode> {
+    let store = SledStore::open_for_inspection(config)?;
+    let head = store.head().position;
+    let total = to.min(head).saturating_sub(from.max(1)) + 1;
+    let partial = out.with_extension("partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let started = Instant::now();
+    let written = write_envelopes(&store, from, to, None, &mut writer, |done| {
+        eprint!(
+            "\rexporting: {done}/{total} events ({:.0}%)",
+            done as f64 * 100.0 / total as f64
+        );
+    })?;
+    let file = writer.into_inner().map_err(|err| err.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, out)?;
+    eprintln!(
+        "\rexported {written} events (positions {}..={}) to {} in {:.1}s{:>20}",
+        from.max(1),
+        to.min(head),
+        out.display(),
+        started.elapsed().as_secs_f64(),
+        ""
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Verifies an export, then imports it (see [`crate::store::import`]).
+pub fn import(config: StoreConfig, file: &Path) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let report = crate::store::import::import(&config, file, |done, pass| {
+        let what = if pass == 1 { "verifying" } else { "importing" };
+        eprint!("\r{what}: {done} events");
+    })?;
+    eprintln!(
+        "\rimported {} events in {:.1}s; head {} ({}){:>20}",
+        report.imported,
+        started.elapsed().as_secs_f64(),
+        report.head,
+        report.head_hash,
+        ""
+    );
+    println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }
 

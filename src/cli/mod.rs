@@ -3,7 +3,7 @@
 //! | module | subcommands |
 //! |---|---|
 //! | [`serve`] | `serve`: open the store and run until Ctrl-C / SIGTERM |
-//! | [`audit`] | `verify`, `replay`, `repair`, `rebuild`: offline tools on a data directory |
+//! | [`audit`] | `verify`, `replay`, `export`, `import`, `repair`, `rebuild`: offline tools on a data directory |
 //! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
 //! | [`bench_projections`] | `bench projections`: rebuild speed of every read model beside a scan + typed parse |
 //! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing |
@@ -65,6 +65,22 @@ pub enum Command {
         #[arg(long)]
         stream: Option<String>,
     },
+    /// Write stored envelopes as NDJSON to a file (complete or absent), with progress.
+    Export {
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify an export (hashes, chain, positions, versions, ids) and only then append
+    /// it to this store, keeping positions and hashes.
+    Import {
+        /// An NDJSON file written by `crisisd export`.
+        file: PathBuf,
+    },
     /// Drop a damaged tail: removes position N and everything after it. Keep a copy first.
     Repair {
         #[arg(long, value_name = "N")]
@@ -111,6 +127,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay { from, to, stream } => {
             audit::replay(config, from, to.unwrap_or(u64::MAX), stream)
         }
+        Command::Export { from, to, out } => {
+            audit::export(config, from, to.unwrap_or(u64::MAX), &out)
+        }
+        Command::Import { file } => audit::import(config, &file),
         Command::Repair { truncate_from, yes } => audit::repair(config, truncate_from, yes),
         Command::Rebuild { projection, all } => audit::rebuild(config, projection, all),
         Command::Token(command) => token::run(&cli.data_dir, command),

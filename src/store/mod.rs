@@ -20,6 +20,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod import;
 pub mod keys;
 pub mod sled_store;
 pub mod subscription;

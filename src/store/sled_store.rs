@@ -496,7 +496,7 @@ fn read_event(tree: &sled::Tree, position: u64) -> Result<Option<RecordedEvent>,
         .transpose()
 }
 
-fn open_tree(config: &StoreConfig) -> Result<(sled::Db, sled::Tree, Head), StoreError> {
+pub(crate) fn open_tree(config: &StoreConfig) -> Result<(sled::Db, sled::Tree, Head), StoreError> {
     let path = &config.path;
     let fresh = !path.join("db").exists();
     std::fs::create_dir_all(path).map_err(|err| {
@@ -566,7 +566,7 @@ fn open_tree(config: &StoreConfig) -> Result<(sled::Db, sled::Tree, Head), Store
 }
 
 /// Verifies the last [`TAIL_CHECK_RECORDS`] records and that the log ends at the head.
-fn check_tail(tree: &sled::Tree, head: &Head) -> Result<(), Damage> {
+pub(crate) fn check_tail(tree: &sled::Tree, head: &Head) -> Result<(), Damage> {
     let last_key = tree
         .scan_prefix([keys::LOG])
         .next_back()

@@ -198,3 +198,55 @@ async fn replay_output_verifies_with_off_the_shelf_jcs_and_blake3() {
     }
     assert_eq!(lines, EVENTS);
 }
+
+/// `crisisd export` then `crisisd import` into an empty directory gives the same log;
+/// an edited export is refused and imports nothing.
+#[tokio::test]
+async fn export_and_import_move_a_log_intact_and_refuse_an_edited_one() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path()).await;
+    let crisisd = |data: &std::path::Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crisisd"))
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let export = dir.path().join("log.ndjson");
+    let out = crisisd(dir.path(), &["export", "--out", export.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(text.lines().count() as u64, EVENTS);
+
+    let edited = dir.path().join("edited.ndjson");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[41] = lines[41].replacen("\"stream_version\":", "\"stream_version\":1", 1);
+    std::fs::write(&edited, lines.join("\n")).unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let refused = crisisd(target.path(), &["import", edited.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("line 42") && message.contains("nothing was imported"),
+        "{message}"
+    );
+
+    let imported = crisisd(target.path(), &["import", export.to_str().unwrap()]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let replayed = crisisd(target.path(), &["replay"]);
+    assert_eq!(
+        String::from_utf8(replayed.stdout).unwrap(),
+        text,
+        "the same log, byte for byte"
+    );
+    let verified = crisisd(target.path(), &["verify"]);
+    assert!(verified.status.success());
+}
