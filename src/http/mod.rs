@@ -7,6 +7,7 @@
 //! | [`problem`] | `application/problem+json` errors |
 //! | [`commands`] | `POST /v1/<aggregate>/{id}/{command}`: one route per aggregate, every command |
 //! | [`ingest`] | `POST /v1/ingest/{kind}`: the NATS ingest formats over HTTP |
+//! | [`metrics`] | `GET /metrics` in Prometheus text format |
 //! | [`queries`] | read models, waiting for a position (read-your-writes) |
 //! | [`stream`] | `GET /v1/stream`: Server-Sent Events of envelopes, resumable |
 //! | [`audit`] | NDJSON replay and hash-chain verification |
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod auth;
 pub mod commands;
 pub mod ingest;
+pub mod metrics;
 pub mod problem;
 pub mod queries;
 pub mod redact;
@@ -57,6 +59,8 @@ struct Inner {
     projections: BTreeMap<&'static str, Arc<Mutex<ProjectionStatus>>>,
     redactor: redact::Redactor,
     ingest: crate::app::ingest::CrisisIngest,
+    stream_limits: stream::StreamLimits,
+    http_counters: metrics::HttpCounters,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -74,9 +78,27 @@ impl AppState {
                 projections,
                 redactor: redact::Redactor::from_event_schemas(),
                 ingest: crate::app::ingest::CrisisIngest::new(store.clone()),
+                stream_limits: stream::StreamLimits::default(),
+                http_counters: metrics::HttpCounters::default(),
                 shutdown,
             }),
         }
+    }
+
+    /// Other limits for SSE clients (tests use small ones); call before serving.
+    pub fn with_stream_limits(mut self, limits: stream::StreamLimits) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("stream limits are set before the state is shared")
+            .stream_limits = limits;
+        self
+    }
+
+    pub fn http_counters(&self) -> &metrics::HttpCounters {
+        &self.inner.http_counters
+    }
+
+    pub fn stream_limits(&self) -> stream::StreamLimits {
+        self.inner.stream_limits
     }
 
     pub fn store(&self) -> &SledStore {
@@ -127,6 +149,11 @@ pub fn router(state: AppState) -> Router {
             problem::Problem::not_found("no such route; /openapi.json lists them")
         })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn(time_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_responses,
+        ))
         .layer(axum::middleware::map_response(
             problem::plain_errors_as_problems,
         ))
@@ -174,6 +201,12 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
     // `{command}`) must not shadow them.
     routes::Routes::new(state)
         .get("/healthz", op("Liveness"), queries::healthz)
+        .get(
+            "/metrics",
+            op("Prometheus metrics: log head, read model and follower lag, HTTP answers")
+                .media("text/plain"),
+            metrics::metrics,
+        )
         .get(
             "/readyz",
             op("Readiness: every read model runs").response(schema::<Lags>),
@@ -502,6 +535,35 @@ pub async fn serve(
             let _ = shutdown.wait_for(|stop| *stop).await;
         })
         .await
+}
+
+/// Longest a request may take to produce its answer (a streamed body — SSE, replay —
+/// then flows for as long as the client reads).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn count_responses(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    state.http_counters().count(response.status().as_u16());
+    response
+}
+
+async fn time_limit(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => problem::Problem::unavailable(format!(
+            "the request took over {}s; retry (commands with an Idempotency-Key are safe to retry)",
+            REQUEST_TIMEOUT.as_secs()
+        ))
+        .into_response(),
+    }
 }
 
 /// How long a query may wait for its read model to reach a position.

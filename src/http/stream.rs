@@ -6,10 +6,11 @@
 //! (prefix, e.g. `incident.` or `complaint.acknowledged`) and `incident` (the incident's
 //! own stream and every event whose data names it as `incident_id`). Comments keep idle
 //! connections alive. Every client reads the store at its own pace through a bounded
-//! queue; one that takes nothing for [`SLOW_CLIENT_TIMEOUT`] gets a final `dropped`
+//! queue; one that takes nothing for [`StreamLimits::slow_client_timeout`] gets a final `dropped`
 //! event naming the position to resume from, and never holds up anyone else.
 
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -25,12 +26,26 @@ use super::auth::Caller;
 use super::problem::Problem;
 use crate::store::{EventStore, RecordedEvent, SubscriptionFilter};
 
-/// Events queued for one client.
-pub const CLIENT_QUEUE_EVENTS: usize = 1024;
-/// A client whose queue stays full this long is dropped.
-pub const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Interval of keep-alive comments.
-pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How much a client may lag and how often idle streams are kept alive.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    /// Events queued for one client.
+    pub queue_events: usize,
+    /// A client whose queue stays full this long is dropped.
+    pub slow_client_timeout: Duration,
+    /// Interval of keep-alive comments.
+    pub heartbeat: Duration,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits {
+            queue_events: 1024,
+            slow_client_timeout: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(15),
+        }
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,14 +59,10 @@ pub struct StreamQuery {
     pub incident: Option<Uuid>,
 }
 
-/// What a client's queue carries.
-enum Item {
-    Event(Event),
-    /// The last item: where to resume and why the stream ended.
-    Dropped {
-        resume_from: u64,
-        reason: String,
-    },
+/// Why a stream ended before the client left.
+struct Ended {
+    resume_from: u64,
+    reason: String,
 }
 
 pub async fn stream(
@@ -75,8 +86,18 @@ pub async fn stream(
     let redact = !caller.sees_personal_data;
     let mut subscription = state.store().subscribe(from, filter);
     let mut shutdown = state.shutdown();
-    let (tx, rx) = mpsc::channel::<Item>(CLIENT_QUEUE_EVENTS);
+    let limits = state.stream_limits();
+    let (tx, rx) = mpsc::channel::<Event>(limits.queue_events);
+    // Why the stream ended early, given to the client once it has drained its queue.
+    let ended: Arc<Mutex<Option<Ended>>> = Arc::default();
+    let end = ended.clone();
     tokio::spawn(async move {
+        let stop = |resume_from: u64, reason: String| {
+            *end.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ended {
+                resume_from,
+                reason,
+            });
+        };
         loop {
             let resume_from = subscription.next_position();
             let next = tokio::select! {
@@ -87,67 +108,50 @@ pub async fn stream(
             let event = match next {
                 Some(Ok(event)) => event,
                 Some(Err(err)) => {
-                    let reason = format!("the event store cannot be read: {err}");
-                    let _ = tx
-                        .send(Item::Dropped {
-                            resume_from,
-                            reason,
-                        })
-                        .await;
-                    return;
+                    return stop(
+                        resume_from,
+                        format!("the event store cannot be read: {err}"),
+                    );
                 }
-                None => {
-                    let reason = "crisisd is shutting down; reconnect".to_owned();
-                    let _ = tx
-                        .send(Item::Dropped {
-                            resume_from,
-                            reason,
-                        })
-                        .await;
-                    return;
-                }
+                None => return stop(resume_from, "crisisd is shutting down; reconnect".into()),
             };
             if !wanted(&event, aggregate.as_deref(), incident) {
                 continue;
             }
-            let item = Item::Event(sse_event(&state, &event, redact));
-            match tx.send_timeout(item, SLOW_CLIENT_TIMEOUT).await {
+            let item = sse_event(&state, &event, redact);
+            match tx.send_timeout(item, limits.slow_client_timeout).await {
                 Ok(()) => {}
                 Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
                     tracing::info!(resume_from = event.position, "dropping a slow SSE client");
-                    // The client may still drain its queue and read this last item.
                     let reason = format!(
-                        "the client read nothing for {}s; reconnect with ?from=<resume_from>",
-                        SLOW_CLIENT_TIMEOUT.as_secs()
+                        "the client read nothing for {}s; reconnect with ?from={}",
+                        limits.slow_client_timeout.as_secs_f64(),
+                        event.position
                     );
-                    let dropped = Item::Dropped {
-                        resume_from: event.position,
-                        reason,
-                    };
-                    let _ = tx.send_timeout(dropped, SLOW_CLIENT_TIMEOUT).await;
-                    return;
+                    return stop(event.position, reason);
                 }
                 Err(mpsc::error::SendTimeoutError::Closed(_)) => return,
             }
         }
     });
-    let body = futures_util::stream::unfold(Some(rx), |rx| async move {
-        let mut rx = rx?;
-        match rx.recv().await? {
-            Item::Event(event) => Some((Ok(event), Some(rx))),
-            Item::Dropped {
-                resume_from,
-                reason,
-            } => {
-                let data = serde_json::json!({"resume_from": resume_from, "reason": reason});
-                Some((
-                    Ok(Event::default().event("dropped").data(data.to_string())),
-                    None,
-                ))
+    let body = futures_util::stream::unfold(Some(rx), move |rx| {
+        let ended = ended.clone();
+        async move {
+            let mut rx = rx?;
+            if let Some(event) = rx.recv().await {
+                return Some((Ok(event), Some(rx)));
             }
+            // The producer stopped: after the last queued event, say where to resume.
+            let ended = ended.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+            let data =
+                serde_json::json!({"resume_from": ended.resume_from, "reason": ended.reason});
+            Some((
+                Ok(Event::default().event("dropped").data(data.to_string())),
+                None,
+            ))
         }
     });
-    Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+    Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(limits.heartbeat)))
 }
 
 fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, Problem> {

@@ -39,6 +39,10 @@ const ROLES: [(&str, Role); 5] = [
 ];
 
 async fn api() -> Api {
+    api_with(stream::StreamLimits::default()).await
+}
+
+async fn api_with(limits: stream::StreamLimits) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreConfig::new(dir.path().join("data"))).unwrap();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -61,7 +65,8 @@ async fn api() -> Api {
         statuses.insert(name, projector.status());
         tokio::spawn(projector.run(shutdown_rx.clone()));
     }
-    let state = AppState::new(store, Tokens::from_entries(entries), statuses, shutdown_rx);
+    let state = AppState::new(store, Tokens::from_entries(entries), statuses, shutdown_rx)
+        .with_stream_limits(limits);
     Api {
         router: router(state),
         tokens,
@@ -1097,4 +1102,216 @@ async fn the_openapi_document_is_valid_and_every_route_in_it_is_served() {
     assert_eq!(approve["x-roles"], json!(["crisis_lead"]));
     let body = approve["requestBody"]["content"]["application/json"]["schema"].to_string();
     assert!(body.contains("version"), "{body}");
+}
+
+fn positions(events: &[(Option<String>, Option<String>, String)]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|(id, _, _)| id.as_ref()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_slow_sse_client_is_dropped_with_where_to_resume_and_loses_nothing() {
+    let limits = stream::StreamLimits {
+        queue_events: 4,
+        slow_client_timeout: std::time::Duration::from_millis(200),
+        heartbeat: std::time::Duration::from_secs(15),
+    };
+    let api = api_with(limits).await;
+    for i in 0..12 {
+        api.ok(
+            "crisis_lead",
+            "/v1/incidents",
+            open_body(&format!("incident {i}")),
+        )
+        .await;
+    }
+    let request = api.request(Some("agent"), Method::GET, "/v1/stream?from=1", &[], None);
+    let mut body = api
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .into_body();
+    // Read nothing for a while: the queue fills and the client is dropped.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let got = sse_events(&mut body, 5).await;
+    assert_eq!(positions(&got), [1, 2, 3, 4], "the queued events first");
+    assert_eq!(got[4].1.as_deref(), Some("dropped"));
+    let dropped: Value = serde_json::from_str(&got[4].2).unwrap();
+    assert_eq!(dropped["resume_from"], 5, "{dropped}");
+    assert!(
+        body.frame().await.is_none(),
+        "the stream ends after the dropped event"
+    );
+    // Resuming where it says gives the rest.
+    let request = api.request(Some("agent"), Method::GET, "/v1/stream?from=5", &[], None);
+    let mut body = api
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .into_body();
+    assert_eq!(
+        positions(&sse_events(&mut body, 8).await),
+        (5..=12).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn an_sse_client_resuming_during_load_sees_every_event_exactly_once() {
+    let api = std::sync::Arc::new(api().await);
+    const EVENTS: u64 = 150;
+    let writer = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            for i in 0..EVENTS {
+                api.ok(
+                    "crisis_lead",
+                    "/v1/incidents",
+                    open_body(&format!("incident {i}")),
+                )
+                .await;
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut last: Option<u64> = None;
+    while (seen.len() as u64) < EVENTS {
+        let headers: Vec<(&str, String)> = last
+            .map(|l| ("last-event-id", l.to_string()))
+            .into_iter()
+            .collect();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let uri = if last.is_none() {
+            "/v1/stream?from=1"
+        } else {
+            "/v1/stream"
+        };
+        let request = api.request(Some("auditor"), Method::GET, uri, &headers, None);
+        let mut body = api
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap()
+            .into_body();
+        // Read a few, then hang up in the middle of the load.
+        let take = 17.min(EVENTS as usize - seen.len());
+        let got = positions(&sse_events(&mut body, take).await);
+        last = got.last().copied().or(last);
+        seen.extend(got);
+        drop(body);
+    }
+    writer.await.unwrap();
+    assert_eq!(
+        seen,
+        (1..=EVENTS).collect::<Vec<_>>(),
+        "no gap, no duplicate, in order"
+    );
+}
+
+/// Every operation of the document: 401 without a token, 403 for a role it does not
+/// serve, a problem for invalid input from a role it serves.
+#[tokio::test]
+async fn every_operation_refuses_missing_tokens_wrong_roles_and_invalid_input() {
+    let api = api().await;
+    let document = api
+        .call(None, Method::GET, "/openapi.json", &[], None)
+        .await
+        .body;
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            let uri = path
+                .replace(
+                    "{id}",
+                    if path.starts_with("/v1/passengers") {
+                        "FF1"
+                    } else {
+                        "0190a4b2-0000-7000-8000-000000000001"
+                    },
+                )
+                .replace("{kind}", "feedback");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = (method == "post").then(|| json!({"bogus": 1}));
+            let anonymous = api.call(None, m.clone(), &uri, &[], body.clone()).await;
+            problem(&anonymous, StatusCode::UNAUTHORIZED, "unauthorized");
+            let roles: Vec<&str> = operation["x-roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            let outsider = ["flight_ops", "auditor", "agent", "crisis_lead"]
+                .into_iter()
+                .find(|r| !roles.contains(r))
+                .unwrap();
+            let refused = api
+                .call(Some(outsider), m.clone(), &uri, &[], body.clone())
+                .await;
+            problem(&refused, StatusCode::FORBIDDEN, "forbidden");
+            let has_params = operation["parameters"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty());
+            if method == "post" || has_params {
+                let uri = if method == "get" {
+                    format!("{uri}?bogus=1")
+                } else {
+                    uri
+                };
+                let invalid = api.call(Some(roles[0]), m, &uri, &[], body).await;
+                assert!(
+                    invalid.status.is_client_error()
+                        && invalid.headers["content-type"] == "application/problem+json",
+                    "{method} {uri}: {} {}",
+                    invalid.status,
+                    invalid.text
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "{checked}");
+}
+
+#[tokio::test]
+async fn metrics_show_head_lag_and_answers_without_ids_or_personal_data() {
+    let api = api().await;
+    let opened = api
+        .ok("crisis_lead", "/v1/incidents", open_body("Ada's flight"))
+        .await;
+    api.get(
+        "auditor",
+        &format!("/v1/incidents?after={}", opened["position"]),
+    )
+    .await;
+    let metrics = api.call(None, Method::GET, "/metrics", &[], None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = metrics.text;
+    assert!(text.contains("crisisd_store_head_position 1\n"), "{text}");
+    assert!(
+        text.contains("crisisd_projection_position{projection=\"incidents\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("crisisd_projection_lag_events{projection=\"timeline\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("crisisd_follower_lag_events{follower=\"nats-publisher\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("crisisd_http_responses_total{class=\"2xx\"} 0\n"),
+        "{text}"
+    );
+    let stream = opened["stream"].as_str().unwrap();
+    assert!(!text.contains(stream) && !text.contains("Ada"), "{text}");
 }

@@ -1,0 +1,115 @@
+//! `GET /metrics`: Prometheus text format. Labels are projection and follower names
+//! and status classes only — never ids or anything a passenger wrote.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use chrono::Utc;
+
+use super::AppState;
+use crate::projection::ProjectionLag;
+use crate::store::EventStore;
+
+/// Log followers whose checkpoints are reported (publisher and reactors).
+const FOLLOWERS: [&str; 3] = [
+    crate::bus::publisher::CHECKPOINT_NAME,
+    <crate::app::spikes::SpikeReaction as crate::app::reactor::Reaction>::CHECKPOINT,
+    <crate::app::entitlements::EntitlementReaction as crate::app::reactor::Reaction>::CHECKPOINT,
+];
+
+/// HTTP answers counted by status class (1xx..5xx).
+#[derive(Debug, Default)]
+pub struct HttpCounters {
+    by_class: [AtomicU64; 5],
+}
+
+impl HttpCounters {
+    pub fn count(&self, status: u16) {
+        if let Some(counter) = self.by_class.get(usize::from(status / 100).wrapping_sub(1)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::new();
+    let head = state.store().head().position;
+    let _ = writeln!(
+        out,
+        "# HELP crisisd_store_head_position Last committed position of the event log."
+    );
+    let _ = writeln!(out, "# TYPE crisisd_store_head_position gauge");
+    let _ = writeln!(out, "crisisd_store_head_position {head}");
+    let now = Utc::now();
+    let lags: Vec<_> = state
+        .projection_names()
+        .filter_map(|name| state.projection(name))
+        .filter_map(|status| status.lag(state.store(), now).ok())
+        .collect();
+    type Read = fn(&ProjectionLag) -> f64;
+    let gauges: [(&str, &str, Read); 4] = [
+        (
+            "crisisd_projection_position",
+            "Last position a read model applied.",
+            |l| l.position as f64,
+        ),
+        (
+            "crisisd_projection_lag_events",
+            "Events committed but not yet applied by a read model.",
+            |l| l.lag_events as f64,
+        ),
+        (
+            "crisisd_projection_lag_seconds",
+            "Age of the oldest event a read model has not applied.",
+            |l| l.lag_seconds,
+        ),
+        (
+            "crisisd_projection_failed",
+            "1 when a read model stopped on an event it cannot apply.",
+            |l| f64::from(u8::from(l.failed.is_some())),
+        ),
+    ];
+    for (metric, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {metric} {help}");
+        let _ = writeln!(out, "# TYPE {metric} gauge");
+        for lag in &lags {
+            let _ = writeln!(
+                out,
+                "{metric}{{projection=\"{}\"}} {}",
+                lag.name,
+                value(lag)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP crisisd_follower_lag_events Events a log follower (NATS publisher, reactor) has not yet handled."
+    );
+    let _ = writeln!(out, "# TYPE crisisd_follower_lag_events gauge");
+    for follower in FOLLOWERS {
+        if let Ok(checkpoint) = state.store().checkpoint(follower) {
+            let _ = writeln!(
+                out,
+                "crisisd_follower_lag_events{{follower=\"{follower}\"}} {}",
+                head.saturating_sub(checkpoint)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP crisisd_http_responses_total HTTP answers by status class."
+    );
+    let _ = writeln!(out, "# TYPE crisisd_http_responses_total counter");
+    for (i, counter) in state.http_counters().by_class.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "crisisd_http_responses_total{{class=\"{}xx\"}} {}",
+            i + 1,
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
