@@ -48,18 +48,29 @@ pub fn verify(config: StoreConfig, from: u64, to: u64) -> anyhow::Result<ExitCod
     }
 }
 
-/// Prints envelopes as NDJSON on stdout.
+/// Prints envelopes as NDJSON on stdout (progress on stderr when it is a terminal).
 pub fn replay(
     config: StoreConfig,
     from: u64,
     to: u64,
     stream: Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
     let store = SledStore::open_for_inspection(config)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    write_envelopes(&store, from, to, stream.as_deref(), &mut out, |_| {})?;
+    // Progress only for a person watching, never into a redirected stderr.
+    let show = std::io::stderr().is_terminal();
+    let total = to.min(store.head().position).saturating_sub(from.max(1)) + 1;
+    let written = write_envelopes(&store, from, to, stream.as_deref(), &mut out, |done| {
+        if show {
+            eprint!("\rreplaying: {done}/{total} events");
+        }
+    })?;
     out.flush()?;
+    if show {
+        eprintln!("\rreplayed {written} events{:>30}", "");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -378,7 +378,17 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
     api.ok(lead, &at("start_assessment"), json!({})).await;
     api.ok(lead, &at("assess_impact"), json!({"impact": {"passengers": {"diamond": 0, "platinum": 1, "gold": 3, "silver": 0, "none": 140},
         "operations": "high", "operations_note": "aircraft swap", "reputation": "medium", "reputation_note": "trending"}})).await;
-    api.ok(lead, &at("start_planning"), json!({})).await;
+    let planning = api.ok(lead, &at("start_planning"), json!({})).await;
+    let view = |what: &str, reply: &Value| {
+        format!("/v1/incidents/{id}/{what}?after={}", reply["position"])
+    };
+    let impact = api.get("auditor", &view("impact", &planning)).await;
+    assert_eq!(impact.status, StatusCode::OK, "{}", impact.text);
+    assert!(
+        impact.text.contains("140"),
+        "passengers by tier: {}",
+        impact.text
+    );
     api.ok(
         lead,
         &at("draft_communication_plan"),
@@ -1314,4 +1324,187 @@ async fn metrics_show_head_lag_and_answers_without_ids_or_personal_data() {
     );
     let stream = opened["stream"].as_str().unwrap();
     assert!(!text.contains(stream) && !text.contains("Ada"), "{text}");
+}
+
+/// What the compensation policy owes for a 4 h delay FRA → JFK on an EU carrier.
+fn real_decisions() -> Value {
+    use crate::domain::common::{AirportCode, Tier};
+    use crate::domain::flight::Controllability;
+    use crate::domain::policy::compensation::*;
+    use crate::domain::policy::goodwill::GoodwillPolicy;
+    let input = CompensationInput {
+        origin: AirportCode::parse("FRA").unwrap(),
+        destination: AirportCode::parse("JFK").unwrap(),
+        origin_country: "DE".into(),
+        destination_country: "US".into(),
+        distance_km: 6_200,
+        carrier: "LH".into(),
+        carrier_home: CarrierHome::Eu,
+        carrier_size: CarrierSize::Large,
+        disruption: Disruption::Delay {
+            departure_delay_minutes: 240,
+            arrival_delay_minutes: 240,
+            overnight: false,
+        },
+        controllability: Controllability::CarrierCaused,
+        passenger_accepted_change: false,
+        payment_method: PaymentMethod::Card,
+        tier: Tier::Gold,
+        decided_at: chrono::Utc::now(),
+    };
+    serde_json::to_value(decide(&input, &GoodwillPolicy::default_policy())).unwrap()
+}
+
+/// The complaint loop and a compensation from computed to paid, through the API only.
+#[tokio::test]
+async fn the_complaint_loop_and_a_compensation_run_through_the_api() {
+    let api = api().await;
+    api.ok("agent", "/v1/passengers/FF4004/register_passenger", json!({"tier": "gold",
+        "contact": {"name": "Grace Hopper", "email": null, "phone": "+1 555 0100", "language": null},
+        "consent": {"email": false, "sms": false, "phone": true, "app_push": false}})).await;
+    api.ok(
+        "agent",
+        "/v1/passengers/FF4004/change_tier",
+        json!({"tier": "platinum"}),
+    )
+    .await;
+    let received = api.ok("agent", "/v1/complaints", json!({"channel": "hotline", "passenger": "FF4004", "tier": "platinum",
+        "category": "delay", "remedy_sought": "compensation", "description": "four hours late", "incident_id": null})).await;
+    let id = received["stream"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("complaint-")
+        .unwrap()
+        .to_owned();
+    let at = |command: &str| format!("/v1/complaints/{id}/{command}");
+    api.ok(
+        "agent",
+        &at("acknowledge_complaint"),
+        json!({"apology": "We are sorry"}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("route_complaint"),
+        json!({"departments": ["customer_care", "refunds"]}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("send_progress_update"),
+        json!({"message": "Refunds is on it"}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("propose_resolution"),
+        json!({"resolution": "EUR 600", "compensation_id": null}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("report_dissatisfaction"),
+        json!({"reason": "want miles too"}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("propose_resolution"),
+        json!({"resolution": "EUR 600 + miles", "compensation_id": null}),
+    )
+    .await;
+    let closed = api
+        .ok(
+            "agent",
+            &at("confirm_satisfaction"),
+            json!({"comment": "thanks"}),
+        )
+        .await;
+    let summary = api
+        .get(
+            "auditor",
+            &format!("/v1/complaints/{id}?after={}", closed["position"]),
+        )
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.text);
+    assert_eq!(
+        (
+            summary.body["reopens"].as_u64(),
+            summary.body["proposals"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{}",
+        summary.text
+    );
+    let timeline = api
+        .get(
+            "auditor",
+            &format!("/v1/complaints/{id}/timeline?after={}", closed["position"]),
+        )
+        .await;
+    assert_eq!(
+        timeline.body.as_array().unwrap().len(),
+        8,
+        "{}",
+        timeline.text
+    );
+
+    // A compensation: crisisd computes it (a system command), agents carry it to paid.
+    let flight = json!({"carrier": "LH", "number": "400", "date": "2026-11-22"});
+    let key: crate::domain::common::FlightKey = serde_json::from_value(flight.clone()).unwrap();
+    let cid = crate::domain::compensation::compensation_id(
+        &key,
+        &crate::domain::common::PassengerId("FF4004".into()),
+    );
+    let compute = json!({"flight": flight, "passenger": "FF4004", "incident_id": null, "decisions": real_decisions(), "governing": "eu261"});
+    let uri = |command: &str| format!("/v1/compensations/{cid}/{command}");
+    problem(
+        &api.post("agent", &uri("compute_entitlement"), compute.clone())
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    api.ok("admin", &uri("compute_entitlement"), compute).await;
+    let cash = json!({"form": "cash", "amount": {"amount_minor": 60000, "currency": "EUR"}});
+    api.ok(
+        "agent",
+        &uri("offer_compensation"),
+        json!({"options": [cash, {"form": "miles", "miles": 40000}]}),
+    )
+    .await;
+    api.ok("agent", &uri("accept_offer"), json!({"choice": cash}))
+        .await;
+    let paid = api
+        .ok(
+            "agent",
+            &uri("record_payment"),
+            json!({"reference": "SEPA-1"}),
+        )
+        .await;
+    let entitlement = api
+        .get(
+            "auditor",
+            &format!("/v1/compensations/{cid}?after={}", paid["position"]),
+        )
+        .await;
+    assert_eq!(entitlement.status, StatusCode::OK, "{}", entitlement.text);
+    assert_eq!(entitlement.body["status"], "paid", "{}", entitlement.text);
+    let view = api
+        .get(
+            "agent",
+            &format!("/v1/passengers/FF4004?after={}", paid["position"]),
+        )
+        .await;
+    assert_eq!(view.body["tier"], "platinum", "{}", view.text);
+    assert_eq!(
+        view.body["complaints"].as_array().unwrap().len(),
+        1,
+        "{}",
+        view.text
+    );
+    assert_eq!(
+        view.body["compensations"][0]["status"], "paid",
+        "{}",
+        view.text
+    );
 }
