@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::Utc;
@@ -192,27 +190,29 @@ async fn append_phase(
     count: u64,
     padding: &str,
 ) -> anyhow::Result<AppendFigures> {
-    let next = Arc::new(AtomicU64::new(0));
+    // Requests are built before the clock starts, as the raw baseline's records are:
+    // the figure is the store's work (validation, canonical JSON, hashing, writing,
+    // fsync), not the client's JSON building.
+    let mut requests: Vec<Vec<AppendRequest>> = (0..writers).map(|_| Vec::new()).collect();
+    for seq in 0..count {
+        requests[seq as usize % writers].push(AppendRequest::single(
+            bench_stream(seq),
+            ExpectedVersion::Any,
+            vec![bench_event(seq, padding)],
+        ));
+    }
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(writers);
-    for _ in 0..writers {
-        let (store, next, padding) = (store.clone(), next.clone(), padding.to_owned());
+    for own in requests {
+        let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let mut latencies_us = Vec::new();
-            loop {
-                let seq = next.fetch_add(1, Ordering::Relaxed);
-                if seq >= count {
-                    return anyhow::Ok(latencies_us);
-                }
-                let request = AppendRequest::single(
-                    bench_stream(seq),
-                    ExpectedVersion::Any,
-                    vec![bench_event(seq, &padding)],
-                );
+            let mut latencies_us = Vec::with_capacity(own.len());
+            for request in own {
                 let sent = Instant::now();
                 store.append(request).await?;
                 latencies_us.push(sent.elapsed().as_micros() as u64);
             }
+            anyhow::Ok(latencies_us)
         }));
     }
     let mut latencies = Vec::with_capacity(count as usize);

@@ -302,25 +302,57 @@ impl PreparedEvent {
         position: u64,
         recorded_at: &DateTime<Utc>,
     ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.canonical_len_max());
+        self.write_canonical(
+            &mut out,
+            stream_version,
+            position,
+            &format_timestamp(recorded_at),
+        );
+        out
+    }
+
+    /// The stored record (see the module docs) and its hash, built in one buffer: the
+    /// writer's hot path. `recorded_at` is the formatted timestamp, shared by a batch.
+    pub fn record(
+        &self,
+        prev_hash: &HashBytes,
+        stream_version: u64,
+        position: u64,
+        recorded_at: &str,
+    ) -> (Vec<u8>, HashBytes) {
+        let mut out = Vec::with_capacity(RECORD_HEADER_BYTES + self.canonical_len_max());
+        out.push(RECORD_FORMAT);
+        out.extend_from_slice(&[0; 32]);
+        out.extend_from_slice(&prev_hash.0);
+        self.write_canonical(&mut out, stream_version, position, recorded_at);
+        // prev_hash ‖ canonical is contiguous from byte 33: exactly what the hash covers.
+        let hash = HashBytes(*blake3::hash(&out[33..]).as_bytes());
+        out[1..33].copy_from_slice(&hash.0);
+        (out, hash)
+    }
+
+    fn write_canonical(
+        &self,
+        out: &mut Vec<u8>,
+        stream_version: u64,
+        position: u64,
+        recorded_at: &str,
+    ) {
         assert!(
             position <= JSON_SAFE_INTEGER_MAX && stream_version <= JSON_SAFE_INTEGER_MAX,
             "position {position} / version {stream_version} beyond 2^53"
         );
-        let mut out = Vec::with_capacity(self.canonical_len_max());
+        use std::io::Write;
         out.extend_from_slice(self.head.as_bytes());
-        out.extend_from_slice(itoa(position).as_bytes());
+        let _ = write!(out, "{position}");
         out.extend_from_slice(b",\"recorded_at\":\"");
-        out.extend_from_slice(format_timestamp(recorded_at).as_bytes());
+        out.extend_from_slice(recorded_at.as_bytes());
         out.push(b'"');
         out.extend_from_slice(self.middle.as_bytes());
-        out.extend_from_slice(itoa(stream_version).as_bytes());
+        let _ = write!(out, "{stream_version}");
         out.extend_from_slice(self.tail.as_bytes());
-        out
     }
-}
-
-fn itoa(n: u64) -> String {
-    n.to_string()
 }
 
 /// A JSON string literal; serde_json's escaping is the JCS escaping for Rust strings

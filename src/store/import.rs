@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::codec::{self, HashBytes, RawRecord};
+use super::index::{self, Index};
 use super::keys;
 use super::sled_store::{check_tail, open_tree};
 use super::types::Head;
@@ -60,7 +61,7 @@ struct Checked {
 
 /// Verification state carried from line to line.
 struct Chain<'a> {
-    tree: &'a sled::Tree,
+    index: &'a Index,
     head: Head,
     recorded_at: Option<DateTime<Utc>>,
     versions: HashMap<String, u64>,
@@ -102,13 +103,7 @@ impl Chain<'_> {
         }
         let stored_version = match self.versions.get(&event.stream) {
             Some(v) => *v,
-            None => self
-                .tree
-                .scan_prefix(keys::stream_prefix(&event.stream))
-                .next_back()
-                .transpose()
-                .map_err(|err| err.to_string())?
-                .map_or(0, |(key, _)| keys::version_of_stream_key(&key)),
+            None => self.index.version(&event.stream).unwrap_or(0),
         };
         if event.stream_version != stored_version + 1 {
             return Err(format!(
@@ -118,11 +113,7 @@ impl Chain<'_> {
                 stored_version + 1
             ));
         }
-        let known = self.ids.contains(&event.id)
-            || self
-                .tree
-                .contains_key(keys::id(&event.id))
-                .map_err(|err| err.to_string())?;
+        let known = self.ids.contains(&event.id) || self.index.position_of(&event.id).is_some();
         if known {
             return Err(format!("event id {} is already stored", event.id));
         }
@@ -172,15 +163,17 @@ pub fn import(
             .map_err(|err| ImportError::Read(format!("{}: {err}", file.display())))?;
         Ok(BufReader::with_capacity(1 << 20, reader).lines())
     };
-    let chain = |tree| Chain {
-        tree,
+    let index = Index::load(&tree, head.position)?;
+    let recorded_at = last_recorded_at(&tree, &head);
+    let chain = |index| Chain {
+        index,
         head,
-        recorded_at: last_recorded_at(tree, &head),
+        recorded_at,
         versions: HashMap::new(),
         ids: HashSet::new(),
     };
     // Pass 1: verify everything, write nothing.
-    let mut verifying = chain(&tree);
+    let mut verifying = chain(&index);
     let mut count = 0u64;
     for (n, line) in lines()?.enumerate() {
         let line = line.map_err(|err| ImportError::Read(format!("{}: {err}", file.display())))?;
@@ -199,8 +192,9 @@ pub fn import(
         }
     }
     // Pass 2: the same checks again (cheap) while writing, batch by batch.
-    let mut writing = chain(&tree);
+    let mut writing = chain(&index);
     let mut batch = sled::Batch::default();
+    let mut entries = Vec::new();
     let mut in_batch = 0;
     let mut written = 0u64;
     for (n, line) in lines()?.enumerate() {
@@ -215,17 +209,20 @@ pub fn import(
                 reason: format!("{reason} (the file changed during the import)"),
             })?;
         batch.insert(&keys::log(checked.position), checked.record);
-        batch.insert(
-            keys::stream_version(&checked.stream, checked.stream_version),
-            &checked.position.to_be_bytes(),
-        );
-        batch.insert(&keys::id(&checked.id), &checked.position.to_be_bytes());
+        entries.push(index::Entry {
+            id: checked.id,
+            stream: checked.stream,
+            version: checked.stream_version,
+        });
         in_batch += 1;
         written += 1;
         if in_batch == IMPORT_BATCH_RECORDS {
+            let first = checked.position + 1 - in_batch as u64;
+            batch.insert(&keys::index_chunk(first), index::encode_chunk(&entries));
             batch.insert(keys::HEAD, head_value(checked.position, &checked.hash));
             tree.apply_batch(std::mem::take(&mut batch))
                 .map_err(StoreError::from)?;
+            entries.clear();
             in_batch = 0;
         }
         if written.is_multiple_of(10_000) {
@@ -233,6 +230,8 @@ pub fn import(
         }
     }
     if in_batch > 0 {
+        let first = writing.head.position + 1 - in_batch as u64;
+        batch.insert(&keys::index_chunk(first), index::encode_chunk(&entries));
         batch.insert(
             keys::HEAD,
             head_value(writing.head.position, &writing.head.hash),

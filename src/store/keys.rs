@@ -7,8 +7,7 @@
 //! | key | value |
 //! |---|---|
 //! | `L` position:u64 | stored record ([`super::codec`]) |
-//! | `S` stream `0x00` version:u64 | position:u64 |
-//! | `I` event id:16 | position:u64 |
+//! | `X` first position:u64 | index chunk of one batch: id, stream, version per event ([`super::index`]) |
 //! | `M/head` | position:u64 hash:32 |
 //! | `M/format` | format name |
 //! | `C/` name | checkpoint position:u64 of a log follower (publisher, projector) |
@@ -18,7 +17,10 @@ pub const STREAM: u8 = b'S';
 pub const ID: u8 = b'I';
 pub const HEAD: &[u8] = b"M/head";
 pub const FORMAT: &[u8] = b"M/format";
-pub const FORMAT_NAME: &[u8] = b"crisisd-event-store-1";
+pub const INDEX: u8 = b'X';
+pub const FORMAT_NAME: &[u8] = b"crisisd-event-store-2";
+/// The format before the index moved to chunks (per-event `S` and `I` keys).
+pub const FORMAT_NAME_1: &[u8] = b"crisisd-event-store-1";
 
 pub fn log(position: u64) -> [u8; 9] {
     let mut key = [LOG; 9];
@@ -31,7 +33,22 @@ pub fn log_position(key: &[u8]) -> u64 {
     u64::from_be_bytes(key[1..9].try_into().expect("length checked"))
 }
 
-/// `S stream 0x00`: every version key of the stream starts with this.
+pub fn index_chunk(first_position: u64) -> [u8; 9] {
+    let mut key = [INDEX; 9];
+    key[1..].copy_from_slice(&first_position.to_be_bytes());
+    key
+}
+
+pub fn index_chunk_position(key: &[u8]) -> u64 {
+    assert!(
+        key.len() == 9 && key[0] == INDEX,
+        "not an index key: {key:?}"
+    );
+    u64::from_be_bytes(key[1..9].try_into().expect("length checked"))
+}
+
+/// `S stream 0x00`: every version key of the stream starts with this (format 1, and the
+/// benchmark's per-event index baseline).
 pub fn stream_prefix(stream: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(stream.len() + 10);
     key.push(STREAM);

@@ -21,6 +21,7 @@
 pub mod codec;
 pub mod error;
 pub mod import;
+pub(crate) mod index;
 pub mod keys;
 pub mod sled_store;
 pub mod subscription;

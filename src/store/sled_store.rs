@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::EventStore;
 use super::codec::{HashBytes, PreparedEvent, RawRecord};
 use super::error::{AppendError, StoreError};
+use super::index::{self, Index, SharedIndex};
 use super::keys;
 use super::subscription::{Subscription, SubscriptionFilter};
 use super::types::{AppendOutcome, AppendRequest, Direction, Head, RecordedEvent};
@@ -66,6 +67,7 @@ struct Inner {
     path: PathBuf,
     head_rx: watch::Receiver<Head>,
     writer_tx: Option<mpsc::Sender<WriterMsg>>,
+    index: SharedIndex,
 }
 
 impl SledStore {
@@ -81,6 +83,7 @@ impl SledStore {
                 .map(|e| e.recorded_at)
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
         };
+        let index = SharedIndex::new(Index::load(&tree, head.position)?);
         let (head_tx, head_rx) = watch::channel(head);
         let (writer_tx, writer_rx) = mpsc::channel(config.queue_requests_max);
         let failure = Failure::default();
@@ -100,7 +103,7 @@ impl SledStore {
             batch_events_max: config.batch_events_max,
             batch_bytes_max: config.batch_bytes_max,
             failure,
-            stream_versions: Default::default(),
+            index: index.clone(),
             stats: Default::default(),
             syncer: Some(syncer),
         };
@@ -114,6 +117,7 @@ impl SledStore {
                 path: config.path,
                 head_rx,
                 writer_tx: Some(writer_tx),
+                index,
             }),
         })
     }
@@ -123,6 +127,11 @@ impl SledStore {
     pub fn open_for_inspection(config: StoreConfig) -> Result<SledStore, StoreError> {
         let (db, tree, head) = open_tree(&config)?;
         let (_head_tx, head_rx) = watch::channel(head);
+        // A damaged log may not index; inspection reads the log by position anyway.
+        let index = Index::load(&tree, head.position).unwrap_or_else(|err| {
+            tracing::warn!(cause = %err, "the store cannot be indexed; reads by stream and id find nothing");
+            Index::default()
+        });
         Ok(SledStore {
             inner: Arc::new(Inner {
                 db,
@@ -130,6 +139,7 @@ impl SledStore {
                 path: config.path,
                 head_rx,
                 writer_tx: None,
+                index: SharedIndex::new(index),
             }),
         })
     }
@@ -349,6 +359,11 @@ impl SledStore {
         Ok(PreparedAppend { streams, bytes })
     }
 
+    #[cfg(test)]
+    pub(crate) fn inner_tree(&self) -> sled::Tree {
+        self.inner.tree.clone()
+    }
+
     fn read_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
         read_event(&self.inner.tree, position)?.ok_or_else(|| StoreError::Damaged(format!("position {position} is below the head but has no readable record; run `crisisd verify`")))
     }
@@ -380,36 +395,28 @@ impl EventStore for SledStore {
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let head = self.head().position;
-        let prefix = keys::stream_prefix(stream);
-        let range = match direction {
-            Direction::Forward => {
-                keys::stream_version(stream, from_version)..keys::stream_version(stream, u64::MAX)
-            }
-            Direction::Backward => {
-                keys::stream_version(stream, 0)
-                    ..keys::stream_version(stream, from_version.saturating_add(1))
+        // Positions of the wanted versions, copied out so no lock is held while reading.
+        let positions: Vec<u64> = {
+            let index = self.inner.index.read();
+            let all = index.stream(stream);
+            let visible = &all[..all.partition_point(|p| *p <= head)];
+            let from = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
+            match direction {
+                Direction::Forward => visible.iter().skip(from).take(max_count).copied().collect(),
+                Direction::Backward => {
+                    let end = usize::try_from(from_version)
+                        .unwrap_or(usize::MAX)
+                        .min(visible.len());
+                    visible[..end]
+                        .iter()
+                        .rev()
+                        .take(max_count)
+                        .copied()
+                        .collect()
+                }
             }
         };
-        let entries = self.inner.tree.range(range);
-        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            match direction {
-                Direction::Forward => Box::new(entries),
-                Direction::Backward => Box::new(entries.rev()),
-            };
-        let mut events = Vec::new();
-        for entry in entries {
-            let (key, value) = entry?;
-            debug_assert!(key.starts_with(&prefix));
-            let position = keys::u64_value(&value);
-            if position > head {
-                continue;
-            }
-            events.push(self.read_at(position)?);
-            if events.len() >= max_count {
-                break;
-            }
-        }
-        Ok(events)
+        positions.into_iter().map(|p| self.read_at(p)).collect()
     }
 
     fn read_all(&self, from: u64, max_count: usize) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -422,12 +429,7 @@ impl EventStore for SledStore {
     }
 
     fn read_event(&self, id: &uuid::Uuid) -> Result<Option<RecordedEvent>, StoreError> {
-        let Some(position) = self
-            .inner
-            .tree
-            .get(keys::id(id))?
-            .map(|v| keys::u64_value(&v))
-        else {
+        let Some(position) = self.inner.index.read().position_of(id) else {
             return Ok(None);
         };
         if position > self.head().position {
@@ -438,18 +440,9 @@ impl EventStore for SledStore {
 
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
         let head = self.head().position;
-        for entry in self
-            .inner
-            .tree
-            .scan_prefix(keys::stream_prefix(stream))
-            .rev()
-        {
-            let (key, value) = entry?;
-            if keys::u64_value(&value) <= head {
-                return Ok(Some(keys::version_of_stream_key(&key)));
-            }
-        }
-        Ok(None)
+        let index = self.inner.index.read();
+        let visible = index.stream(stream).partition_point(|p| *p <= head);
+        Ok((visible > 0).then_some(visible as u64))
     }
 
     fn head(&self) -> Head {
@@ -522,6 +515,12 @@ pub(crate) fn open_tree(config: &StoreConfig) -> Result<(sled::Db, sled::Tree, H
     let tree: sled::Tree = (*db).clone();
     match tree.get(keys::FORMAT)? {
         Some(format) if format.as_ref() == keys::FORMAT_NAME => {}
+        Some(format) if format.as_ref() == keys::FORMAT_NAME_1 => {
+            return Err(StoreError::Storage(format!(
+                "{} holds store format 1 (per-event index keys); this build reads format 2. Move the log over, keeping every position and hash: `crisisd replay > log.ndjson` with the previous build, then `crisisd --data-dir NEW import log.ndjson` with this one",
+                path.display()
+            )));
+        }
         Some(format) => {
             return Err(StoreError::Storage(format!(
                 "{} holds store format {:?}, this build reads {:?}",
@@ -662,12 +661,23 @@ pub fn truncate_from(config: &StoreConfig, from: u64) -> Result<u64, StoreError>
         batch.remove(entry?.0);
         dropped += 1;
     }
-    for prefix in [keys::STREAM, keys::ID] {
-        for entry in tree.scan_prefix([prefix]) {
-            let (key, value) = entry?;
-            if keys::u64_value(&value) >= from {
-                batch.remove(key);
-            }
+    // Index chunks: drop those that start at `from` or later, cut the one it falls in.
+    for entry in tree.scan_prefix([keys::INDEX]) {
+        let (key, value) = entry?;
+        let first = keys::index_chunk_position(&key);
+        if first >= from {
+            batch.remove(key);
+            continue;
+        }
+        let Some(mut entries) = index::decode_chunk(&value) else {
+            // Unreadable: drop it; the next open indexes its records from the log.
+            batch.remove(key);
+            continue;
+        };
+        let keep = usize::try_from(from - first).unwrap_or(usize::MAX);
+        if entries.len() > keep {
+            entries.truncate(keep);
+            batch.insert(key, index::encode_chunk(&entries));
         }
     }
     let new_head = match from - 1 {

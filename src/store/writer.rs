@@ -3,13 +3,16 @@
 //! One thread owns every write. It takes the queued appends (bounded by
 //! [`StoreConfig::batch_events_max`] and [`StoreConfig::batch_bytes_max`]), checks
 //! idempotency and expected versions, assigns positions and hashes and writes ONE atomic
-//! sled batch (log, stream index, id index, head). It then hands the batch to the
+//! sled batch (the records, the batch's index chunk, the head) and adds the batch to the
+//! in-memory index ([`super::index`]). It then hands the batch to the
 //! syncer thread, which makes it durable (sled flush, then fdatasync of sled's files),
 //! publishes the new head and only then answers every waiter, while the writer already
 //! applies the next batches: CPU work overlaps the disk wait. Batches applied while the
 //! syncer is busy are merged and made durable by its next single flush + fdatasync, so
 //! the sync rate never limits throughput; at most [`UNSYNCED_APPENDS_MAX`] applied
-//! appends wait for it (the writer blocks beyond that).
+//! appends wait for it (the writer blocks beyond that). sled charges each `apply_batch` a
+//! fixed price, so while the syncer is busy the writer gathers at least
+//! [`GATHER_EVENTS`] events before applying; when it is idle, the writer applies at once.
 //!
 //! Every answer — success, duplicate, version conflict — leaves through the syncer, in
 //! batch order, after everything before it is durable: no caller learns of a version or
@@ -34,6 +37,7 @@ use uuid::Uuid;
 
 use super::codec::{self, PreparedEvent, RawRecord};
 use super::error::AppendError;
+use super::index::{self, SharedIndex};
 use super::keys;
 use super::types::{AppendOutcome, Committed, ExpectedVersion, Head};
 
@@ -61,10 +65,6 @@ impl PreparedAppend {
     }
 }
 
-/// Streams whose version the writer remembers between batches; the cache is dropped
-/// whole when it grows past this (a miss costs one index read).
-const STREAM_VERSION_CACHE_MAX: usize = 100_000;
-
 pub(crate) type Reply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
 
 pub(crate) enum WriterMsg {
@@ -83,8 +83,8 @@ pub(crate) struct Writer {
     pub batch_bytes_max: usize,
     /// Set by whichever thread meets a write or fsync failure; ends all appends.
     pub failure: Failure,
-    /// Current version of recently written streams (`None`: the stream does not exist).
-    pub stream_versions: HashMap<String, Option<u64>>,
+    /// Stream and id index, shared with readers; the writer alone inserts.
+    pub index: SharedIndex,
     pub stats: WriterStats,
     /// Moved to its own thread when the writer starts.
     pub syncer: Option<Syncer>,
@@ -128,6 +128,12 @@ struct Applied {
     answers: Vec<(Result<AppendOutcome, AppendError>, Reply)>,
 }
 
+/// While the syncer is busy, the writer waits for this many events before applying
+/// (measured: 32–128 are alike; 256 loses the overlap of apply and fsync).
+const GATHER_EVENTS: usize = 64;
+/// How often the writer looks for more requests while it gathers a batch.
+const GATHER_POLL: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// Most applied appends (requests) that wait for the syncer; the writer blocks beyond.
 pub(crate) const UNSYNCED_APPENDS_MAX: usize = 4096;
 
@@ -144,6 +150,8 @@ struct Waiting {
     appends: usize,
     /// The writer is done: the syncer drains what waits and stops.
     closed: bool,
+    /// The syncer is making a batch durable.
+    syncing: bool,
     /// The syncer stopped: nothing waiting will ever be synced.
     syncer_gone: bool,
 }
@@ -178,9 +186,11 @@ impl Handoff {
     /// The next work for the syncer; `None` once the writer closed and all is drained.
     fn take(&self) -> Option<Applied> {
         let mut waiting = self.lock();
+        waiting.syncing = false;
         loop {
             if let Some(work) = waiting.work.take() {
                 waiting.appends = 0;
+                waiting.syncing = true;
                 self.changed.notify_all();
                 return Some(work);
             }
@@ -192,6 +202,12 @@ impl Handoff {
                 .wait(waiting)
                 .unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Whether a batch applied now would wait for the syncer anyway.
+    fn syncer_busy(&self) -> bool {
+        let waiting = self.lock();
+        (waiting.syncing || waiting.work.is_some()) && !waiting.syncer_gone
     }
 
     fn set(&self, flag: impl FnOnce(&mut Waiting)) {
@@ -280,7 +296,15 @@ impl Writer {
                         batch.push((req, reply));
                     }
                     Ok(WriterMsg::Close(done)) => close = Some(done),
-                    Err(_) => break,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        // sled charges every apply_batch a fixed price: while the
+                        // syncer is busy anyway, gather a batch worth applying.
+                        if events >= GATHER_EVENTS || !handoff.syncer_busy() {
+                            break;
+                        }
+                        std::thread::sleep(GATHER_POLL);
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
                 }
             }
             if !batch.is_empty() {
@@ -309,12 +333,11 @@ impl Writer {
         }
         let started = Instant::now();
         let recorded_at = codec::truncate_to_micros(Utc::now()).max(self.last_recorded_at);
+        let recorded_at_text = codec::format_timestamp(&recorded_at);
         let mut sled_batch = sled::Batch::default();
-        // The writer is the only one who appends, so cached versions stay exact.
-        let mut versions = std::mem::take(&mut self.stream_versions);
-        if versions.len() > STREAM_VERSION_CACHE_MAX {
-            versions.clear();
-        }
+        // Versions of the streams this batch touches, ahead of the index.
+        let mut versions = HashMap::new();
+        let mut chunk = Vec::new();
         let mut pending: HashMap<Uuid, Committed> = HashMap::new();
         let mut head = self.head;
         let mut planned = Vec::with_capacity(batch.len());
@@ -323,8 +346,14 @@ impl Writer {
             let plan = plan.map(|p| match p {
                 Planned::Duplicate(ids) => Planned::Duplicate(ids),
                 Planned::New(_) => {
-                    let committed =
-                        self.assign(req, &mut head, &recorded_at, &mut versions, &mut sled_batch);
+                    let committed = self.assign(
+                        req,
+                        &mut head,
+                        &recorded_at_text,
+                        &mut versions,
+                        &mut sled_batch,
+                        &mut chunk,
+                    );
                     for c in &committed {
                         pending.insert(c.id, c.clone());
                     }
@@ -335,6 +364,10 @@ impl Writer {
         }
         let advanced = head.position != self.head.position;
         if advanced {
+            sled_batch.insert(
+                &keys::index_chunk(self.head.position + 1),
+                index::encode_chunk(&chunk),
+            );
             let mut head_value = head.position.to_be_bytes().to_vec();
             head_value.extend_from_slice(&head.hash.0);
             sled_batch.insert(keys::HEAD, head_value);
@@ -353,10 +386,18 @@ impl Writer {
                 set_failure(&self.failure, &reason);
                 return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
             }
+            if let Err(reason) = self.index.write().insert(self.head.position + 1, &chunk) {
+                let reason = format!(
+                    "the index refused batch ending at {}: {reason}; restart crisisd",
+                    head.position
+                );
+                tracing::error!(%reason, "event store index inconsistent; refusing further appends");
+                set_failure(&self.failure, &reason);
+                return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
+            }
             self.head = head;
             self.last_recorded_at = recorded_at;
         }
-        self.stream_versions = versions;
         let answers = planned
             .into_iter()
             .map(|(plan, reply)| {
@@ -390,15 +431,16 @@ impl Writer {
     ) -> Result<Planned, AppendError> {
         let mut stored = None;
         let mut new = None;
+        let index = self.index.read();
         for id in req.event_ids() {
-            let known = pending.contains_key(&id)
-                || self.tree.contains_key(keys::id(&id)).map_err(unavailable)?;
+            let known = pending.contains_key(&id) || index.position_of(&id).is_some();
             if known {
                 stored.get_or_insert(id)
             } else {
                 new.get_or_insert(id)
             };
         }
+        drop(index);
         match (stored, new) {
             (Some(stored), Some(new)) => return Err(AppendError::PartiallyStored { stored, new }),
             (Some(_), None) => return Ok(Planned::Duplicate(req.event_ids().collect())),
@@ -430,13 +472,7 @@ impl Writer {
         if let Some(v) = versions.get(stream) {
             return Ok(*v);
         }
-        let last = self
-            .tree
-            .scan_prefix(keys::stream_prefix(stream))
-            .next_back()
-            .transpose()
-            .map_err(unavailable)?;
-        let version = last.map(|(key, _)| keys::version_of_stream_key(&key));
+        let version = self.index.read().version(stream);
         versions.insert(stream.to_owned(), version);
         Ok(version)
     }
@@ -446,9 +482,10 @@ impl Writer {
         &self,
         req: PreparedAppend,
         head: &mut Head,
-        recorded_at: &DateTime<Utc>,
+        recorded_at: &str,
         versions: &mut HashMap<String, Option<u64>>,
         sled_batch: &mut sled::Batch,
+        chunk: &mut Vec<index::Entry>,
     ) -> Vec<Committed> {
         let mut committed = Vec::with_capacity(req.event_count());
         for s in req.streams {
@@ -456,17 +493,13 @@ impl Writer {
             for event in s.events {
                 version += 1;
                 let position = head.position + 1;
-                let canonical = event.canonical(version, position, recorded_at);
-                let hash = codec::chain_hash(&head.hash, &canonical);
-                sled_batch.insert(
-                    &keys::log(position),
-                    codec::encode_record(&head.hash, &hash, &canonical),
-                );
-                sled_batch.insert(
-                    keys::stream_version(&s.stream, version),
-                    &position.to_be_bytes(),
-                );
-                sled_batch.insert(&keys::id(&event.id), &position.to_be_bytes());
+                let (record, hash) = event.record(&head.hash, version, position, recorded_at);
+                sled_batch.insert(&keys::log(position), record);
+                chunk.push(index::Entry {
+                    id: event.id,
+                    stream: s.stream.clone(),
+                    version,
+                });
                 *head = Head { position, hash };
                 committed.push(Committed {
                     id: event.id,
@@ -492,7 +525,7 @@ impl Writer {
                 if let Some(c) = pending.get(id) {
                     return Ok(c.clone());
                 }
-                let position = self.tree.get(keys::id(id)).map_err(unavailable)?.map(|v| keys::u64_value(&v));
+                let position = self.index.read().position_of(id);
                 let record = position.map(|p| self.tree.get(keys::log(p))).transpose().map_err(unavailable)?.flatten();
                 let event = record
                     .as_deref()
