@@ -6,7 +6,9 @@
 //! | [`error`] | [`AppendError`] and [`StoreError`]: what went wrong and what the caller does about it |
 //! | [`codec`] | the stored record: RFC 8785 canonical bytes and the BLAKE3 hash chain |
 //! | [`verify`] | chain verification that names the first bad position and the kind of damage |
-//! | [`keys`] | the key layout of the single sled tree (log, stream index, id index, head) |
+//! | [`keys`] | the key layout of the single sled tree (log, index chunks, head) |
+//! | [`index`] | the stream and id indexes: in memory, one persisted chunk per batch |
+//! | [`import`] | offline import of exported envelopes, verified before anything is written |
 //! | [`sled_store`] | [`SledStore`]: open (with a tail check), reads, verify |
 //! | [`writer`] | the single writer thread: group commit, one atomic batch, fdatasync, ack |
 //! | [`subscription`] | history-then-live subscriptions that never block the writer |
@@ -21,7 +23,7 @@
 pub mod codec;
 pub mod error;
 pub mod import;
-pub(crate) mod index;
+pub mod index;
 pub mod keys;
 pub mod sled_store;
 pub mod subscription;
