@@ -72,7 +72,7 @@ pub async fn stream(
     Query(query): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let from = match last_event_id(&headers)? {
-        Some(seen) => seen + 1,
+        Some(seen) => seen.saturating_add(1),
         None => query
             .from
             .unwrap_or_else(|| state.store().head().position + 1),

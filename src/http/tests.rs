@@ -1508,3 +1508,62 @@ async fn the_complaint_loop_and_a_compensation_run_through_the_api() {
         view.text
     );
 }
+
+#[tokio::test]
+async fn sse_filters_by_incident_aggregate_and_type() {
+    let api = api().await;
+    let opened = api
+        .ok("crisis_lead", "/v1/incidents", open_body("LH400"))
+        .await;
+    let id = opened["stream"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("incident-")
+        .unwrap()
+        .to_owned();
+    api.ok("crisis_lead", "/v1/incidents", open_body("another"))
+        .await;
+    api.ok(
+        "agent",
+        "/v1/complaints",
+        json!({"channel": "email", "passenger": "FF5", "tier": "none",
+        "category": "delay", "remedy_sought": "apology", "description": "late", "incident_id": id}),
+    )
+    .await;
+    api.ok("agent", "/v1/complaints", json!({"channel": "email", "passenger": "FF6", "tier": "none",
+        "category": "delay", "remedy_sought": "apology", "description": "late", "incident_id": null})).await;
+    let read = |uri: String, count: usize| {
+        let api = &api;
+        async move {
+            let request = api.request(Some("agent"), Method::GET, &uri, &[], None);
+            let mut body = api
+                .router
+                .clone()
+                .oneshot(request)
+                .await
+                .unwrap()
+                .into_body();
+            let events = sse_events(&mut body, count).await;
+            events
+                .iter()
+                .map(|(_, _, data)| serde_json::from_str::<Value>(data).unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let linked = read(format!("/v1/stream?from=1&incident={id}"), 2).await;
+    assert_eq!(linked[0]["type"], "incident.opened");
+    assert_eq!(
+        linked[1]["type"], "complaint.received",
+        "the complaint naming the incident"
+    );
+    let complaints = read("/v1/stream?from=1&aggregate=complaint".into(), 2).await;
+    assert!(
+        complaints
+            .iter()
+            .all(|e| e["stream"].as_str().unwrap().starts_with("complaint-"))
+    );
+    let opened = read("/v1/stream?from=1&type=incident.opened".into(), 2).await;
+    assert!(opened.iter().all(|e| e["type"] == "incident.opened"));
+    let unknown = api.get("agent", "/v1/stream?colour=red").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+}
