@@ -34,6 +34,7 @@ use crate::store::{AppendError, SledStore};
 pub struct CrisisIngest {
     store: SledStore,
     max_bytes: usize,
+    severity: SeverityConfig,
 }
 
 impl CrisisIngest {
@@ -41,7 +42,14 @@ impl CrisisIngest {
         CrisisIngest {
             store,
             max_bytes: INGEST_MESSAGE_BYTES_MAX,
+            severity: SeverityConfig::default(),
         }
+    }
+
+    /// Signals get their severity under these thresholds (default: the shipped policy).
+    pub fn with_severity(mut self, severity: SeverityConfig) -> Self {
+        self.severity = severity;
+        self
     }
 }
 
@@ -138,14 +146,14 @@ impl FeedbackMessageV1 {
     }
 
     /// One message's severity under the severity policy (one passenger, its reach).
-    fn severity(&self) -> Severity {
+    fn severity(&self, config: &SeverityConfig) -> Severity {
         let inputs = SeverityInputs {
             passengers_affected: u32::from(self.passenger_ref.is_some()),
             vip_passengers: 0,
             safety: self.category_hint == Some(Category::Safety),
             reach: self.reach.unwrap_or(1),
         };
-        severity::assess(&inputs, &SeverityConfig::default()).severity
+        severity::assess(&inputs, config).severity
     }
 }
 
@@ -212,7 +220,7 @@ impl CrisisIngest {
                 match record_feedback(
                     &self.store,
                     &message.feedback(),
-                    message.severity(),
+                    message.severity(&self.severity),
                     actor,
                     Utc::now(),
                 )

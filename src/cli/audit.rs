@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::domain::policy::crisis::CrisisPolicy;
 use crate::store::codec::RawRecord;
 use crate::store::{EventStore, SledStore, StoreConfig};
 
@@ -177,11 +178,12 @@ pub fn rebuild(
     config: StoreConfig,
     projection: Option<String>,
     all: bool,
+    policy: CrisisPolicy,
 ) -> anyhow::Result<ExitCode> {
     let known = crate::projection::names().join(", ");
     let projections = match (projection, all) {
-        (_, true) => crate::projection::all(),
-        (Some(name), false) => match crate::projection::by_name(&name) {
+        (_, true) => crate::projection::all(&policy),
+        (Some(name), false) => match crate::projection::by_name(&name, &policy) {
             Some(projection) => vec![projection],
             None => anyhow::bail!("unknown projection {name:?}; known: {known}"),
         },

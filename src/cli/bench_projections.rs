@@ -174,12 +174,13 @@ fn measure(store: &SledStore) -> anyhow::Result<Measured> {
     let baseline = scan()?.max(scan()?);
     let mut figures = Vec::new();
     let mut total = 0.0;
-    for projection in all() {
+    for projection in all(&Default::default()) {
         let name = projection.name();
         // Best of two, as for the baseline: the machine is shared and noisy.
         let mut seconds = f64::INFINITY;
         for _ in 0..2 {
-            let projection = crate::projection::by_name(name).expect("a registered projection");
+            let projection = crate::projection::by_name(name, &Default::default())
+                .expect("a registered projection");
             let started = Instant::now();
             rebuild(store, projection, |_, _| {})?;
             seconds = seconds.min(started.elapsed().as_secs_f64());

@@ -41,7 +41,7 @@ pub async fn run(config: StoreConfig, args: LoadArgs) -> anyhow::Result<ExitCode
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
     let (_never_tx, never_rx) = tokio::sync::watch::channel(false);
     if args.project {
-        for projection in crate::projection::all() {
+        for projection in crate::projection::all(&Default::default()) {
             let projector = crate::projection::Projector::new(store.clone(), projection)?;
             tokio::spawn(projector.run(never_rx.clone()));
         }

@@ -96,6 +96,8 @@ pub enum Command {
         /// Rebuild every projection.
         #[arg(long, conflicts_with = "projection")]
         all: bool,
+        #[command(flatten)]
+        policy: serve::PolicyFileArg,
     },
     /// HTTP API tokens.
     #[command(subcommand)]
@@ -132,7 +134,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Import { file } => audit::import(config, &file),
         Command::Repair { truncate_from, yes } => audit::repair(config, truncate_from, yes),
-        Command::Rebuild { projection, all } => audit::rebuild(config, projection, all),
+        Command::Rebuild {
+            projection,
+            all,
+            policy,
+        } => audit::rebuild(config, projection, all, policy.load()?),
         Command::Token(command) => token::run(&cli.data_dir, command),
         Command::Bench(bench) => runtime()?.block_on(bench::run(bench)),
         Command::Load(args) => runtime()?.block_on(load::run(config, args)),

@@ -20,6 +20,7 @@ use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
 use crate::domain::compensation::input::CarrierProfile;
 use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
+use crate::domain::policy::crisis::CrisisPolicy;
 use crate::domain::policy::goodwill::GoodwillPolicy;
 use crate::http::AppState;
 use crate::http::auth::Tokens;
@@ -58,6 +59,32 @@ pub struct ServeArgs {
     pub http_addr: std::net::SocketAddr,
     #[command(flatten)]
     pub tokens: super::token::TokensFileArg,
+    #[command(flatten)]
+    pub policy: PolicyFileArg,
+}
+
+/// The crisis policy file, shared by `serve` and `rebuild` (a rebuild derives deadlines
+/// and spikes under the policy it is given, so give it the one `serve` runs with).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyFileArg {
+    /// Severity thresholds, spike detection and SLA targets with their calendar (JSON,
+    /// see deploy/crisis-policy.json; fields left out keep that file's values). Default:
+    /// the built-in policy, which is that file.
+    #[arg(long = "policy", env = "CRISISD_POLICY")]
+    pub policy_file: Option<PathBuf>,
+}
+
+impl PolicyFileArg {
+    pub fn load(&self) -> anyhow::Result<CrisisPolicy> {
+        let Some(path) = &self.policy_file else {
+            return Ok(CrisisPolicy::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            anyhow::anyhow!("cannot read the crisis policy {}: {err}", path.display())
+        })?;
+        CrisisPolicy::parse(&text)
+            .map_err(|err| anyhow::anyhow!("crisis policy {}: {err}; fix the file", path.display()))
+    }
 }
 
 /// Parses a snake_case enum value the way its JSON form is written.
@@ -67,6 +94,7 @@ pub fn parse_snake<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Stri
 }
 
 pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let policy = args.policy.load()?;
     let tokens_path = args.tokens.path(&config.path);
     let tokens = Tokens::load(&tokens_path).map_err(anyhow::Error::msg)?;
     if tokens.is_empty() {
@@ -91,6 +119,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
     let head = store.head();
     tracing::info!(data_dir = %path.display(), head_position = head.position, head_hash = %head.hash, "event store open");
+    let ingest = CrisisIngest::new(store.clone()).with_severity(policy.severity.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     match &args.nats_url {
@@ -104,11 +133,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             let publisher =
                 Publisher::new(store.clone(), client.clone(), PublisherConfig::default());
             tasks.spawn(publisher.run(shutdown_rx.clone()));
-            let consumer = IngestConsumer::new(
-                client,
-                CrisisIngest::new(store.clone()),
-                IngestConfig::default(),
-            );
+            let consumer = IngestConsumer::new(client, ingest.clone(), IngestConfig::default());
             tasks.spawn(consumer.run(shutdown_rx.clone()));
             tracing::info!(nats_url = %url, "publishing to JetStream CRISIS_EVENTS and consuming CRISIS_INGEST (both wait for NATS if it is not reachable yet)");
         }
@@ -118,7 +143,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     }
     let mut statuses = Vec::new();
     let mut by_name = BTreeMap::new();
-    for projection in crate::projection::all() {
+    for projection in crate::projection::all(&policy) {
         let name = projection.name();
         let projector = Projector::new(store.clone(), projection)?;
         statuses.push(projector.status());
@@ -131,7 +156,8 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         });
     }
     tasks.spawn(report_lag(store.clone(), statuses, shutdown_rx.clone()));
-    let http_state = AppState::new(store.clone(), tokens, by_name, shutdown_rx.clone());
+    let http_state =
+        AppState::new(store.clone(), tokens, by_name, shutdown_rx.clone()).with_ingest(ingest);
     let http_shutdown = shutdown_rx.clone();
     let http_addr = args.http_addr;
     let listener = crate::http::bind(http_addr).await?;

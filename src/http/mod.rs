@@ -85,6 +85,14 @@ impl AppState {
         }
     }
 
+    /// Ingest over HTTP with this handler (the one NATS ingest uses, same policy).
+    pub fn with_ingest(mut self, ingest: crate::app::ingest::CrisisIngest) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the ingest handler is set before the state is shared")
+            .ingest = ingest;
+        self
+    }
+
     /// Other limits for SSE clients (tests use small ones); call before serving.
     pub fn with_stream_limits(mut self, limits: stream::StreamLimits) -> Self {
         Arc::get_mut(&mut self.inner)

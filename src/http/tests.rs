@@ -59,7 +59,7 @@ async fn api_with(limits: stream::StreamLimits) -> Api {
         tokens.insert(name, token);
     }
     let mut statuses = BTreeMap::new();
-    for projection in crate::projection::all() {
+    for projection in crate::projection::all(&Default::default()) {
         let name = projection.name();
         let projector = Projector::new(store.clone(), projection).unwrap();
         statuses.insert(name, projector.status());

@@ -158,7 +158,7 @@ fn interleave(logs: [Vec<Scripted>; 4], order: &[u8]) -> Vec<Scripted> {
 type Snapshot = Vec<(&'static str, Vec<(Vec<u8>, Vec<u8>)>)>;
 
 fn snapshot(store: &SledStore) -> Snapshot {
-    all()
+    all(&Default::default())
         .iter()
         .map(|p| {
             let tree = store.model_tree(p.name()).expect("model tree");
@@ -178,7 +178,7 @@ async fn live_then_rebuild(history: Vec<Scripted>, chunks: Vec<usize>) -> (Snaps
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut statuses = Vec::new();
     let mut tasks = Vec::new();
-    for projection in all() {
+    for projection in all(&Default::default()) {
         let projector = Projector::new(store.clone(), projection).expect("projector");
         statuses.push(projector.status());
         tasks.push(tokio::spawn(projector.run(stop_rx.clone())));
@@ -223,7 +223,7 @@ async fn live_then_rebuild(history: Vec<Scripted>, chunks: Vec<usize>) -> (Snaps
         task.await.expect("join").expect("projector ran");
     }
     let live = snapshot(&store);
-    for projection in all() {
+    for projection in all(&Default::default()) {
         rebuild(&store, projection, |_, _| {}).expect("rebuild");
     }
     (live, snapshot(&store))

@@ -31,18 +31,26 @@ pub mod spikes;
 pub(crate) mod testing;
 pub mod timeline;
 
+use crate::domain::policy::crisis::CrisisPolicy;
+
 pub use runtime::{
     APPLY_BATCH_EVENTS_MAX, ModelTx, Projection, ProjectionError, ProjectionLag, ProjectionStatus,
     Projector, rebuild,
 };
 
 /// Every read model crisisd maintains, each fresh (models keep their state in their
-/// own tree, never in memory, so a fresh value resumes from its checkpoint).
-pub fn all() -> Vec<Box<dyn Projection>> {
+/// own tree, never in memory, so a fresh value resumes from its checkpoint). Deadlines
+/// and spikes are derived under `policy`: a changed policy applies to the events that
+/// follow, and a rebuild derives the whole model under the policy it is given.
+pub fn all(policy: &CrisisPolicy) -> Vec<Box<dyn Projection>> {
     vec![
         Box::new(timeline::Timeline),
-        Box::new(sla_deadlines::SlaDeadlines::default()),
-        Box::new(spikes::Spikes::default()),
+        Box::new(sla_deadlines::SlaDeadlines {
+            policy: policy.sla.clone(),
+        }),
+        Box::new(spikes::Spikes {
+            config: policy.spike.clone(),
+        }),
         Box::new(disruptions::Disruptions),
         Box::new(incidents::Incidents),
         Box::new(compensations::Compensations),
@@ -53,11 +61,14 @@ pub fn all() -> Vec<Box<dyn Projection>> {
 }
 
 /// The read model called `name`.
-pub fn by_name(name: &str) -> Option<Box<dyn Projection>> {
-    all().into_iter().find(|p| p.name() == name)
+pub fn by_name(name: &str, policy: &CrisisPolicy) -> Option<Box<dyn Projection>> {
+    all(policy).into_iter().find(|p| p.name() == name)
 }
 
 /// The names of every read model, in [`all`] order.
 pub fn names() -> Vec<&'static str> {
-    all().iter().map(|p| p.name()).collect()
+    all(&CrisisPolicy::default())
+        .iter()
+        .map(|p| p.name())
+        .collect()
 }

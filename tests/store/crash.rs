@@ -165,7 +165,7 @@ fn kill_9_during_projection_leaves_models_equal_to_a_rebuild() {
         assert!(head > 1000, "the load must run ({head} events)");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut running = Vec::new();
-        for projection in all() {
+        for projection in all(&Default::default()) {
             let projector = Projector::new(store.clone(), projection).unwrap();
             let status = projector.status();
             running.push((status, tokio::spawn(projector.run(stop_rx.clone()))));
@@ -196,7 +196,7 @@ fn kill_9_during_projection_leaves_models_equal_to_a_rebuild() {
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .collect()
         };
-        for projection in all() {
+        for projection in all(&Default::default()) {
             let name = projection.name();
             let live = snapshot(&store, name);
             rebuild(&store, projection, |_, _| {}).unwrap();

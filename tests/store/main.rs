@@ -5,6 +5,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod model;
+mod policy;
 mod reads;
 mod subscribe;
 mod tamper;

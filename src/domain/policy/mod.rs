@@ -3,6 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`compensation`] | which regimes apply and their explainable decisions (`compensation_eu`, `compensation_other`, cases in `compensation_cases.rs`) |
+//! | [`crisis`] | the crisis policy file (`deploy/crisis-policy.json`): severity, spike and SLA settings |
 //! | [`goodwill`] | the airline's goodwill policy file (`deploy/goodwill-policy.json`) |
 //! | [`airports`] | the shipped airport table, great-circle distances, territories |
 //! | [`sla`] | response deadlines per tier and channel, working-day calendar, breaches |
@@ -13,6 +14,7 @@ pub mod airports;
 pub mod compensation;
 pub mod compensation_eu;
 pub mod compensation_other;
+pub mod crisis;
 pub mod goodwill;
 pub mod severity;
 pub mod sla;

@@ -23,7 +23,7 @@ pub struct SeverityInputs {
 
 /// Thresholds at which each input reaches Medium, High and Critical.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SeverityConfig {
     pub passengers: [u32; 3],
     /// VIP share in percent of the passengers affected.

@@ -38,7 +38,7 @@ pub enum SlaKind {
 
 /// The SLA policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SlaConfig {
     /// The calendar's offset from UTC, in minutes (e.g. 60 for CET).
     pub utc_offset_minutes: i32,

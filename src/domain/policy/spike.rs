@@ -19,7 +19,7 @@ const SPIKE_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0e7a_93d2_4f61_8a4e_2c9f_d1
 
 /// When a burst of signals is a spike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SpikeConfig {
     pub signals_min: usize,
     pub window_minutes: i64,
