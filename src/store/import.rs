@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::codec::{self, HashBytes, RawRecord};
 use super::index::{self, Index};
 use super::keys;
+use super::log;
 use super::sled_store::{check_tail, open_tree};
 use super::types::Head;
 use super::{StoreConfig, StoreError};
@@ -193,6 +194,7 @@ pub fn import(
     }
     // Pass 2: the same checks again (cheap) while writing, batch by batch.
     let mut writing = chain(&index);
+    let mut appender = log::Appender::after(&tree, head.position).map_err(StoreError::from)?;
     let mut batch = sled::Batch::default();
     let mut entries = Vec::new();
     let mut in_batch = 0;
@@ -208,7 +210,7 @@ pub fn import(
                 line: n as u64 + 1,
                 reason: format!("{reason} (the file changed during the import)"),
             })?;
-        batch.insert(&keys::log(checked.position), checked.record);
+        appender.push(&checked.record, &mut batch);
         entries.push(index::Entry {
             id: checked.id,
             stream: checked.stream,
@@ -218,6 +220,7 @@ pub fn import(
         written += 1;
         if in_batch == IMPORT_BATCH_RECORDS {
             let first = checked.position + 1 - in_batch as u64;
+            appender.finish(&mut batch);
             batch.insert(&keys::index_chunk(first), index::encode_chunk(&entries));
             batch.insert(keys::HEAD, head_value(checked.position, &checked.hash));
             tree.apply_batch(std::mem::take(&mut batch))
@@ -231,6 +234,7 @@ pub fn import(
     }
     if in_batch > 0 {
         let first = writing.head.position + 1 - in_batch as u64;
+        appender.finish(&mut batch);
         batch.insert(&keys::index_chunk(first), index::encode_chunk(&entries));
         batch.insert(
             keys::HEAD,
@@ -257,7 +261,7 @@ fn head_value(position: u64, hash: &HashBytes) -> Vec<u8> {
 }
 
 fn last_recorded_at(tree: &sled::Tree, head: &Head) -> Option<DateTime<Utc>> {
-    let bytes = tree.get(keys::log(head.position)).ok()??;
+    let bytes = log::get(tree, head.position).ok()??;
     RawRecord::decode(&bytes)?
         .parse()
         .ok()

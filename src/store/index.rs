@@ -162,9 +162,8 @@ impl Index {
     }
 
     fn add_from_log(&mut self, tree: &sled::Tree, head: u64) -> Result<(), StoreError> {
-        for record in tree.range(keys::log(self.position + 1)..keys::log(head + 1)) {
-            let (key, bytes) = record?;
-            let position = keys::log_position(&key);
+        for record in super::log::range(tree, self.position + 1, head) {
+            let (position, bytes) = record?;
             let event = RawRecord::decode(&bytes)
                 .and_then(|raw| raw.parse().ok())
                 .ok_or_else(|| {

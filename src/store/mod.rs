@@ -7,6 +7,7 @@
 //! | [`codec`] | the stored record: RFC 8785 canonical bytes and the BLAKE3 hash chain |
 //! | [`verify`] | chain verification that names the first bad position and the kind of damage |
 //! | [`keys`] | the key layout of the single sled tree (log, index chunks, head) |
+//! | [`log`] | the stored records, eight to a sled key, read by position or range |
 //! | [`index`] | the stream and id indexes: in memory, one persisted chunk per batch |
 //! | [`import`] | offline import of exported envelopes, verified before anything is written |
 //! | [`sled_store`] | [`SledStore`]: open (with a tail check), reads, verify |
@@ -25,6 +26,7 @@ pub mod error;
 pub mod import;
 pub mod index;
 pub mod keys;
+pub mod log;
 pub mod sled_store;
 pub mod subscription;
 pub mod types;

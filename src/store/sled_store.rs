@@ -17,6 +17,7 @@ use super::codec::{HashBytes, PreparedEvent, RawRecord};
 use super::error::{AppendError, StoreError};
 use super::index::{self, Index, SharedIndex};
 use super::keys;
+use super::log;
 use super::subscription::{Subscription, SubscriptionFilter};
 use super::types::{AppendOutcome, AppendRequest, Direction, Head, RecordedEvent};
 use super::verify::{
@@ -97,6 +98,7 @@ impl SledStore {
             stats: Default::default(),
         };
         let writer = Writer {
+            appender: log::Appender::after(&tree, head.position)?,
             tree: tree.clone(),
             head,
             last_recorded_at,
@@ -213,17 +215,8 @@ impl SledStore {
         from: u64,
         to: u64,
     ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
-        let (from, to) = (from.max(1), to.min(self.head().position));
-        let range = if from > to {
-            keys::log(1)..keys::log(1)
-        } else {
-            keys::log(from)..keys::log(to + 1)
-        };
-        self.inner.tree.range(range).map(|entry| {
-            entry
-                .map(|(k, v)| (keys::log_position(&k), v))
-                .map_err(StoreError::from)
-        })
+        let to = to.min(self.head().position);
+        log::range(&self.inner.tree, from, to).map(|entry| entry.map_err(StoreError::from))
     }
 
     /// Verifies `[from, to]`, calling `progress(verified)` every `every` records.
@@ -239,10 +232,7 @@ impl SledStore {
         let to = to.min(head.position);
         let prev_hash = match from {
             1 => HashBytes::ZERO,
-            p => match self
-                .inner
-                .tree
-                .get(keys::log(p - 1))?
+            p => match log::get(&self.inner.tree, p - 1)?
                 .as_deref()
                 .and_then(RawRecord::decode)
             {
@@ -484,7 +474,7 @@ pub(crate) fn parse_record(position: u64, bytes: &[u8]) -> Result<RecordedEvent,
 }
 
 fn read_event(tree: &sled::Tree, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
-    tree.get(keys::log(position))?
+    log::get(tree, position)?
         .map(|bytes| parse_record(position, &bytes))
         .transpose()
 }
@@ -515,10 +505,12 @@ pub(crate) fn open_tree(config: &StoreConfig) -> Result<(sled::Db, sled::Tree, H
     let tree: sled::Tree = (*db).clone();
     match tree.get(keys::FORMAT)? {
         Some(format) if format.as_ref() == keys::FORMAT_NAME => {}
-        Some(format) if format.as_ref() == keys::FORMAT_NAME_1 => {
+        Some(format) if keys::OLDER_FORMAT_NAMES.contains(&format.as_ref()) => {
             return Err(StoreError::Storage(format!(
-                "{} holds store format 1 (per-event index keys); this build reads format 2. Move the log over, keeping every position and hash: `crisisd replay > log.ndjson` with the previous build, then `crisisd --data-dir NEW import log.ndjson` with this one",
-                path.display()
+                "{} holds the older store format {:?}; this build reads {:?}. Move the log over, keeping every position and hash: `crisisd replay > log.ndjson` with the previous build, then `crisisd --data-dir NEW import log.ndjson` with this one",
+                path.display(),
+                String::from_utf8_lossy(&format),
+                String::from_utf8_lossy(keys::FORMAT_NAME)
             )));
         }
         Some(format) => {
@@ -566,12 +558,11 @@ pub(crate) fn open_tree(config: &StoreConfig) -> Result<(sled::Db, sled::Tree, H
 
 /// Verifies the last [`TAIL_CHECK_RECORDS`] records and that the log ends at the head.
 pub(crate) fn check_tail(tree: &sled::Tree, head: &Head) -> Result<(), Damage> {
-    let last_key = tree
-        .scan_prefix([keys::LOG])
-        .next_back()
-        .and_then(Result::ok)
-        .map(|(k, _)| keys::log_position(&k));
-    let last = last_key.unwrap_or(0);
+    let last = log::last_slot(tree).map_err(|err| Damage {
+        position: head.position,
+        kind: DamageKind::Missing,
+        detail: format!("the log's last key cannot be read: {err}"),
+    })?;
     if last > head.position {
         return Err(Damage {
             position: head.position + 1,
@@ -598,8 +589,7 @@ pub(crate) fn check_tail(tree: &sled::Tree, head: &Head) -> Result<(), Damage> {
     let from = head.position.saturating_sub(TAIL_CHECK_RECORDS - 1).max(1);
     let prev_hash = match from {
         1 => HashBytes::ZERO,
-        p => tree
-            .get(keys::log(p - 1))
+        p => log::get(tree, p - 1)
             .ok()
             .flatten()
             .as_deref()
@@ -611,10 +601,9 @@ pub(crate) fn check_tail(tree: &sled::Tree, head: &Head) -> Result<(), Damage> {
                 detail: "record missing or unreadable".into(),
             })?,
     };
-    let items = tree
-        .range(keys::log(from)..=keys::log(head.position))
+    let items = log::range(tree, from, head.position)
         .filter_map(Result::ok)
-        .map(|(k, v)| StoredItem::new(keys::log_position(&k), v));
+        .map(|(slot, v)| StoredItem::new(slot, v));
     let mut verifier = ChainVerifier::new(items, from, prev_hash);
     if let Some(Err(damage)) = verifier.by_ref().find(Result::is_err) {
         return Err(damage);
@@ -656,11 +645,7 @@ pub fn truncate_from(config: &StoreConfig, from: u64) -> Result<u64, StoreError>
     let from = from.max(1);
     let (db, tree, _head) = open_tree(config)?;
     let mut batch = sled::Batch::default();
-    let mut dropped = 0;
-    for entry in tree.range(keys::log(from)..keys::log(u64::MAX)) {
-        batch.remove(entry?.0);
-        dropped += 1;
-    }
+    let dropped = log::truncate_from(&tree, from, &mut batch)?;
     // Index chunks: drop those that start at `from` or later, cut the one it falls in.
     for entry in tree.scan_prefix([keys::INDEX]) {
         let (key, value) = entry?;
@@ -686,7 +671,7 @@ pub fn truncate_from(config: &StoreConfig, from: u64) -> Result<u64, StoreError>
             hash: HashBytes::ZERO,
         },
         p => {
-            let bytes = tree.get(keys::log(p))?.ok_or_else(|| {
+            let bytes = log::get(&tree, p)?.ok_or_else(|| {
                 StoreError::Damaged(format!(
                     "position {p} has no record either; truncate from a lower position"
                 ))

@@ -39,6 +39,7 @@ use super::codec::{self, PreparedEvent, RawRecord};
 use super::error::AppendError;
 use super::index::{self, SharedIndex};
 use super::keys;
+use super::log;
 use super::types::{AppendOutcome, Committed, ExpectedVersion, Head};
 
 /// A validated append on its way to the writer.
@@ -75,6 +76,8 @@ pub(crate) enum WriterMsg {
 
 pub(crate) struct Writer {
     pub tree: sled::Tree,
+    /// Puts records into log keys, holding the partly filled last one.
+    pub appender: log::Appender,
     /// Head of what is applied to sled (ahead of the published head by at most the
     /// batches the syncer has not finished).
     pub head: Head,
@@ -364,6 +367,7 @@ impl Writer {
         }
         let advanced = head.position != self.head.position;
         if advanced {
+            self.appender.finish(&mut sled_batch);
             sled_batch.insert(
                 &keys::index_chunk(self.head.position + 1),
                 index::encode_chunk(&chunk),
@@ -479,7 +483,7 @@ impl Writer {
 
     /// Assigns versions, positions and hashes, and adds the keys to the batch.
     fn assign(
-        &self,
+        &mut self,
         req: PreparedAppend,
         head: &mut Head,
         recorded_at: &str,
@@ -494,7 +498,7 @@ impl Writer {
                 version += 1;
                 let position = head.position + 1;
                 let (record, hash) = event.record(&head.hash, version, position, recorded_at);
-                sled_batch.insert(&keys::log(position), record);
+                self.appender.push(&record, sled_batch);
                 chunk.push(index::Entry {
                     id: event.id,
                     stream: s.stream.clone(),
@@ -526,7 +530,7 @@ impl Writer {
                     return Ok(c.clone());
                 }
                 let position = self.index.read().position_of(id);
-                let record = position.map(|p| self.tree.get(keys::log(p))).transpose().map_err(unavailable)?.flatten();
+                let record = position.map(|p| log::get(&self.tree, p)).transpose().map_err(unavailable)?.flatten();
                 let event = record
                     .as_deref()
                     .and_then(RawRecord::decode)

@@ -205,3 +205,29 @@ async fn closed_store_refuses_appends_and_reopens_with_everything() {
     assert_eq!(store.head().position, 10);
     assert_eq!(store.read_all(1, 100).unwrap().len(), 10);
 }
+
+#[test]
+fn an_older_store_format_is_refused_with_how_to_move_it() {
+    for older in crisisd::store::keys::OLDER_FORMAT_NAMES {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new()
+                .path(dir.path())
+                .segment_size(crisisd::store::sled_store::SEGMENT_BYTES)
+                .open()
+                .unwrap();
+            db.insert(crisisd::store::keys::FORMAT, older).unwrap();
+            db.flush().unwrap();
+        }
+        let err = SledStore::open(StoreConfig::new(dir.path()))
+            .err()
+            .expect("an older format is refused");
+        let message = err.to_string();
+        assert!(
+            message.contains(std::str::from_utf8(older).unwrap())
+                && message.contains("crisisd replay")
+                && message.contains("import"),
+            "{message}"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crisisd::store::sled_store::SEGMENT_BYTES;
-use crisisd::store::{DamageKind, EventStore, SledStore, StoreConfig, StoreError, keys};
+use crisisd::store::{DamageKind, EventStore, SledStore, StoreConfig, StoreError, log};
 
 use crate::common::{fill_concurrently, open};
 
@@ -50,14 +50,14 @@ async fn edits_deletions_swaps_and_insertions_are_named() {
 
     // Edit one byte of the data of position 100 (deep in the log: open still serves).
     tampered(dir.path(), |db| {
-        let mut value = db.get(keys::log(100)).unwrap().unwrap().to_vec();
+        let mut value = log::get(db, 100).unwrap().unwrap().to_vec();
         let at = value.iter().rposition(|b| b.is_ascii_digit()).unwrap();
         value[at] = if value[at] == b'9' {
             b'8'
         } else {
             value[at] + 1
         };
-        db.insert(keys::log(100), value).unwrap();
+        log::put(db, 100, &value).unwrap();
     });
     assert_eq!(inspect(dir.path()), Some((100, DamageKind::Edited)));
     assert!(
@@ -71,7 +71,7 @@ async fn deletion_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path()).await;
     tampered(dir.path(), |db| {
-        db.remove(keys::log(200)).unwrap();
+        log::remove(db, 200).unwrap();
     });
     assert_eq!(inspect(dir.path()), Some((200, DamageKind::Missing)));
 }
@@ -81,10 +81,10 @@ async fn swap_is_reordered() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path()).await;
     tampered(dir.path(), |db| {
-        let a = db.get(keys::log(300)).unwrap().unwrap();
-        let b = db.get(keys::log(301)).unwrap().unwrap();
-        db.insert(keys::log(300), b).unwrap();
-        db.insert(keys::log(301), a).unwrap();
+        let a = log::get(db, 300).unwrap().unwrap();
+        let b = log::get(db, 301).unwrap().unwrap();
+        log::put(db, 300, &b).unwrap();
+        log::put(db, 301, &a).unwrap();
     });
     assert_eq!(inspect(dir.path()), Some((300, DamageKind::Reordered)));
 }
@@ -96,11 +96,11 @@ async fn insertion_is_named() {
     // Shift 500.. up by one slot and put a copy of 499 (a forged record) at 500.
     tampered(dir.path(), |db| {
         for p in (500..=EVENTS).rev() {
-            let v = db.get(keys::log(p)).unwrap().unwrap();
-            db.insert(keys::log(p + 1), v).unwrap();
+            let v = log::get(db, p).unwrap().unwrap();
+            log::put(db, p + 1, &v).unwrap();
         }
-        let forged = db.get(keys::log(499)).unwrap().unwrap();
-        db.insert(keys::log(500), forged).unwrap();
+        let forged = log::get(db, 499).unwrap().unwrap();
+        log::put(db, 500, &forged).unwrap();
     });
     let damage = inspect(dir.path()).expect("insertion is detected");
     assert_eq!(damage.0, 500, "{damage:?}");
@@ -115,10 +115,10 @@ async fn damage_at_the_tail_stops_the_store_from_serving() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path()).await;
     tampered(dir.path(), |db| {
-        let mut value = db.get(keys::log(EVENTS - 10)).unwrap().unwrap().to_vec();
+        let mut value = log::get(db, EVENTS - 10).unwrap().unwrap().to_vec();
         let last = value.len() - 5;
         value[last] ^= 0x01;
-        db.insert(keys::log(EVENTS - 10), value).unwrap();
+        log::put(db, EVENTS - 10, &value).unwrap();
     });
     let err = SledStore::open(StoreConfig::new(dir.path()))
         .err()
@@ -157,8 +157,8 @@ async fn records_past_the_head_stop_the_store_from_serving() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path()).await;
     tampered(dir.path(), |db| {
-        let v = db.get(keys::log(EVENTS)).unwrap().unwrap();
-        db.insert(keys::log(EVENTS + 1), v).unwrap();
+        let v = log::get(db, EVENTS).unwrap().unwrap();
+        log::put(db, EVENTS + 1, &v).unwrap();
     });
     let err = SledStore::open(StoreConfig::new(dir.path()))
         .err()
