@@ -100,7 +100,6 @@ struct StoreReport {
     append_p50_ms: f64,
     append_p99_ms: f64,
     baseline_batch_events_per_s: f64,
-    baseline_layout_events_per_s: f64,
     replay_verify_events_per_s: f64,
     baseline_scan_events_per_s: f64,
     append_vs_baseline: f64,
@@ -111,12 +110,9 @@ struct StoreReport {
 
 async fn bench_store(scratch: &Path, events: u64) -> anyhow::Result<StoreReport> {
     let padding = padding_for(BENCH_EVENT_BYTES)?;
-    let raw = |name: &str, indexes: bool| {
-        let dir = scratch.join(name);
-        tokio::task::spawn_blocking(move || raw_batch_baseline(&dir, events, indexes))
-    };
-    let baseline_batch_events_per_s = raw("raw", false).await??;
-    let baseline_layout_events_per_s = raw("raw-indexed", true).await??;
+    let raw = scratch.join("raw");
+    let baseline_batch_events_per_s =
+        tokio::task::spawn_blocking(move || raw_batch_baseline(&raw, events)).await??;
     let store = SledStore::open(StoreConfig::new(scratch.join("store")))?;
     let mut appends = Vec::new();
     for writers in [1usize, 16, 256] {
@@ -140,7 +136,6 @@ async fn bench_store(scratch: &Path, events: u64) -> anyhow::Result<StoreReport>
         append_p50_ms: top.p50_ms,
         append_p99_ms: top.p99_ms,
         baseline_batch_events_per_s,
-        baseline_layout_events_per_s,
         replay_verify_events_per_s,
         baseline_scan_events_per_s,
         append_vs_baseline: top.events_per_s / baseline_batch_events_per_s,
@@ -232,11 +227,10 @@ async fn append_phase(
     })
 }
 
-/// Raw sled: batches of 256 pre-built records on one tree, flush, fdatasync. With
-/// `indexes`, each event also writes the store's two index keys (stream version and
-/// event id, as [`crate::store::keys`] lays them out): the floor any sled layout with
-/// per-event indexes pays.
-fn raw_batch_baseline(dir: &Path, count: u64, indexes: bool) -> anyhow::Result<f64> {
+/// Raw sled: batches of 256 pre-built records on one tree, one key per record, flush,
+/// fdatasync. The directory is removed afterwards so the store's phases start on the
+/// same footing.
+fn raw_batch_baseline(dir: &Path, count: u64) -> anyhow::Result<f64> {
     let padding = padding_for(BENCH_EVENT_BYTES)?;
     let db = sled::Config::new()
         .path(dir)
@@ -259,20 +253,15 @@ fn raw_batch_baseline(dir: &Path, count: u64, indexes: bool) -> anyhow::Result<f
         for value in &values {
             written += 1;
             batch.insert(&crate::store::keys::log(written), value.as_slice());
-            if indexes {
-                let id = uuid::Uuid::now_v7();
-                batch.insert(&crate::store::keys::id(&id), &written.to_be_bytes());
-                batch.insert(
-                    crate::store::keys::stream_version(&bench_stream(written), written),
-                    &written.to_be_bytes(),
-                );
-            }
         }
         db.apply_batch(batch)?;
         db.flush()?;
         data_file.sync_data()?;
     }
-    Ok(written as f64 / started.elapsed().as_secs_f64())
+    let events_per_s = written as f64 / started.elapsed().as_secs_f64();
+    drop((data_file, db));
+    std::fs::remove_dir_all(dir)?;
+    Ok(events_per_s)
 }
 
 /// A stored record parsed once, for both the chain check and the caller.
@@ -355,10 +344,6 @@ fn print_table(r: &StoreReport) {
     println!(
         "{:<44} {:>12.0}",
         "baseline: raw sled apply_batch(256)+flush+fdatasync", r.baseline_batch_events_per_s
-    );
-    println!(
-        "{:<44} {:>12.0}",
-        "baseline: same, + stream and id index keys", r.baseline_layout_events_per_s
     );
     for a in &r.appends {
         println!(
