@@ -52,6 +52,10 @@ pub enum BenchCommand {
         /// Feedback messages published to crisis.ingest.feedback.
         #[arg(long, default_value_t = 20_000)]
         messages: u64,
+        /// Offer this many messages/s (default: as fast as JetStream takes them, so the
+        /// latency includes the backlog).
+        #[arg(long)]
+        rate: Option<u64>,
         #[arg(long)]
         json: bool,
     },
@@ -63,8 +67,12 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Projections { events, json, dir } => {
             return super::bench_projections::run(events, json, dir).await;
         }
-        BenchCommand::Pipeline { messages, json } => {
-            return super::bench_pipeline::run(messages, json).await;
+        BenchCommand::Pipeline {
+            messages,
+            rate,
+            json,
+        } => {
+            return super::bench_pipeline::run(messages, rate, json).await;
         }
     };
     let scratch = match dir {

@@ -2,7 +2,9 @@
 //! through the ingest consumer, the store and the publisher to `crisis.events.>`. It
 //! measures messages/s and end-to-end latency (publish → the message's `signal.recorded`
 //! arriving on `crisis.events.>`), beside raw JetStream async publishing measured in the
-//! same run against the same server. It starts its own `nats-server` (from PATH or
+//! same run against the same server. By default the messages are offered as fast as
+//! JetStream takes them, so the latency includes the backlog; `--rate N` offers N
+//! messages/s, which gives the latency at that sustained rate. It starts its own `nats-server` (from PATH or
 //! `NATS_SERVER_BIN`) on a free loopback port with a scratch directory.
 
 use std::collections::HashMap;
@@ -73,11 +75,14 @@ struct PipelineReport {
     latency_p50_ms: f64,
     latency_p99_ms: f64,
     baseline_publish_messages_per_s: f64,
+    /// Messages/s the bench offered (None: as fast as JetStream accepts them).
+    offered_messages_per_s: Option<f64>,
     target_messages_per_s: f64,
     target_p99_ms: f64,
 }
 
-pub async fn run(messages: u64, json_out: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(rate != Some(0), "--rate must be above 0 messages/s");
     let scratch = tempfile::Builder::new()
         .prefix("crisisd-bench-pipeline-")
         .tempdir()?;
@@ -161,6 +166,15 @@ pub async fn run(messages: u64, json_out: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut pending = std::collections::VecDeque::new();
     for n in 0..messages {
+        if let Some(rate) = rate {
+            // Message n is due at n / rate seconds; sleeping in 1 ms steps keeps the pace
+            // without a timer per message.
+            let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
+            let now = Instant::now();
+            if due > now + Duration::from_millis(1) {
+                tokio::time::sleep(due - now).await;
+            }
+        }
         sent.lock()
             .expect("lock")
             .insert(format!("bench-{n}"), Instant::now());
@@ -201,14 +215,19 @@ pub async fn run(messages: u64, json_out: bool) -> anyhow::Result<ExitCode> {
         latency_p50_ms: percentile(0.50),
         latency_p99_ms: percentile(0.99),
         baseline_publish_messages_per_s: baseline,
+        offered_messages_per_s: rate.map(|r| r as f64),
         target_messages_per_s: 20_000.0,
         target_p99_ms: 50.0,
     };
     if json_out {
         println!("{}", serde_json::to_string(&report)?);
     } else {
+        let offered = match rate {
+            Some(rate) => format!("offered at {rate} messages/s"),
+            None => "offered as fast as JetStream takes them".into(),
+        };
         println!(
-            "crisisd bench pipeline — {messages} feedback messages (half of them complaints), {seen} events"
+            "crisisd bench pipeline — {messages} feedback messages (half of them complaints), {seen} events, {offered}"
         );
         println!(
             "{:<52} {:>12.0}",
