@@ -617,9 +617,9 @@ impl Syncer {
         Ok(())
     }
 
-    /// sled writes pages over a quarter segment as separate blob files and never
-    /// fsyncs them. Events are capped well below that size, but a sync here keeps the
-    /// guarantee true even if a page ever ends up there.
+    /// sled writes pages over a quarter segment (2 MiB) as separate blob files and
+    /// never fsyncs them; a log key holds up to eight events of up to 64 KiB, and a
+    /// leaf of such keys can pass that size.
     fn sync_new_blobs(&mut self) -> std::io::Result<()> {
         let mut synced_any = false;
         let mut present = HashSet::new();

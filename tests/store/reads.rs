@@ -231,3 +231,47 @@ fn an_older_store_format_is_refused_with_how_to_move_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn events_near_the_size_cap_fill_log_keys_and_read_back_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let big = "x".repeat(60 * 1024);
+    let mut appends = Vec::new();
+    for n in 0..40u64 {
+        let event = NewEvent::new("test.big", json!({"n": n, "pad": big}), actor(), Utc::now());
+        // Alternate single appends and pairs, so keys are filled across batches.
+        let events = if n % 3 == 0 {
+            let second =
+                NewEvent::new("test.big", json!({"n": n, "pad": "y"}), actor(), Utc::now());
+            vec![event, second]
+        } else {
+            vec![event]
+        };
+        appends.push(AppendRequest::single("big-1", ExpectedVersion::Any, events));
+    }
+    for request in appends {
+        store.append(request).await.unwrap();
+    }
+    let head = store.head().position;
+    store.close().await;
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.head().position, head);
+    assert!(store.verify(1, u64::MAX).unwrap().is_ok());
+    let events = store
+        .read_stream("big-1", 1, Direction::Forward, 1_000)
+        .unwrap();
+    assert_eq!(events.len() as u64, head);
+    assert!(
+        events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.position == i as u64 + 1)
+    );
+    let big_ones = events
+        .iter()
+        .filter(|e| e.data.get().len() > 60 * 1024)
+        .count();
+    assert_eq!(big_ones, 40);
+}
