@@ -68,6 +68,8 @@ pub struct IngestConfig {
     pub lane_queue_messages: usize,
     /// Messages delivered but not yet acknowledged, across all lanes.
     pub max_ack_pending: i64,
+    /// Messages asked for in one pull request.
+    pub pull_batch_messages: usize,
     /// Redelivery after this long without an ack.
     pub ack_wait: Duration,
     /// Delay before a nak'ed message comes back.
@@ -81,6 +83,7 @@ impl Default for IngestConfig {
             lanes: 256,
             lane_queue_messages: 16,
             max_ack_pending: 8_192,
+            pull_batch_messages: 1_024,
             ack_wait: Duration::from_secs(30),
             nak_delay: Duration::from_secs(1),
         }
@@ -150,6 +153,8 @@ impl<H: IngestHandler> IngestConsumer<H> {
             .await
             .map_err(|err| format!("creating consumer {}: {err}", self.config.consumer_name))?;
         let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(self.config.pull_batch_messages.max(1))
             .messages()
             .await
             .map_err(|err| format!("pulling messages: {err}"))?;

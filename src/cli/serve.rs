@@ -124,16 +124,19 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     let mut tasks = tokio::task::JoinSet::new();
     match &args.nats_url {
         Some(url) => {
-            let nats = NatsConfig {
+            // One connection each: a connection is one task reading and writing its socket,
+            // so the publisher's traffic and the ingest's run on both cores and neither
+            // queues behind the other.
+            let nats = |name: &str| NatsConfig {
                 url: url.clone(),
                 credentials: args.nats_creds.clone(),
-                name: "crisisd".into(),
+                name: name.into(),
             };
-            let client = connection::connect(&nats).await?;
-            let publisher =
-                Publisher::new(store.clone(), client.clone(), PublisherConfig::default());
+            let publishing = connection::connect(&nats("crisisd-publisher")).await?;
+            let publisher = Publisher::new(store.clone(), publishing, PublisherConfig::default());
             tasks.spawn(publisher.run(shutdown_rx.clone()));
-            let consumer = IngestConsumer::new(client, ingest.clone(), IngestConfig::default());
+            let consuming = connection::connect(&nats("crisisd-ingest")).await?;
+            let consumer = IngestConsumer::new(consuming, ingest.clone(), IngestConfig::default());
             tasks.spawn(consumer.run(shutdown_rx.clone()));
             tracing::info!(nats_url = %url, "publishing to JetStream CRISIS_EVENTS and consuming CRISIS_INGEST (both wait for NATS if it is not reachable yet)");
         }
