@@ -190,25 +190,25 @@ pub fn rebuild(
         (None, false) => anyhow::bail!("name a projection ({known}) or pass --all"),
     };
     let store = SledStore::open_for_inspection(config)?;
-    for projection in projections {
-        let name = projection.name();
-        let started = Instant::now();
-        let progress = |done: u64, head: u64| {
-            eprint!(
-                "\rrebuilding {name}: {done}/{head} events ({:.0}%)",
-                if head == 0 {
-                    100.0
-                } else {
-                    done as f64 * 100.0 / head as f64
-                }
-            );
-        };
-        let events = crate::projection::rebuild(&store, projection, progress)?;
-        eprintln!(
-            "\rrebuilt {name} from {events} events in {:.1}s{:>20}",
-            started.elapsed().as_secs_f64(),
-            ""
+    let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
+    let names = names.join(", ");
+    let started = Instant::now();
+    let progress = |done: u64, head: u64| {
+        eprint!(
+            "\rrebuilding {names}: {done}/{head} events ({:.0}%)",
+            if head == 0 {
+                100.0
+            } else {
+                done as f64 * 100.0 / head as f64
+            }
         );
-    }
+    };
+    // One pass over the log feeds every model asked for.
+    let events = crate::projection::rebuild_together(&store, projections, progress)?;
+    eprintln!(
+        "\rrebuilt {names} from {events} events in {:.1}s{:>20}",
+        started.elapsed().as_secs_f64(),
+        ""
+    );
     Ok(ExitCode::SUCCESS)
 }

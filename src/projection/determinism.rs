@@ -172,7 +172,11 @@ fn snapshot(store: &SledStore) -> Snapshot {
         .collect()
 }
 
-async fn live_then_rebuild(history: Vec<Scripted>, chunks: Vec<usize>) -> (Snapshot, Snapshot) {
+/// The models built live, then rebuilt one by one, then rebuilt together in one pass.
+async fn live_then_rebuild(
+    history: Vec<Scripted>,
+    chunks: Vec<usize>,
+) -> (Snapshot, Snapshot, Snapshot) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SledStore::open(crate::store::StoreConfig::new(dir.path())).expect("open store");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -226,7 +230,10 @@ async fn live_then_rebuild(history: Vec<Scripted>, chunks: Vec<usize>) -> (Snaps
     for projection in all(&Default::default()) {
         rebuild(&store, projection, |_, _| {}).expect("rebuild");
     }
-    (live, snapshot(&store))
+    let one_by_one = snapshot(&store);
+    crate::projection::rebuild_together(&store, all(&Default::default()), |_, _| {})
+        .expect("rebuild together");
+    (live, one_by_one, snapshot(&store))
 }
 
 proptest! {
@@ -243,9 +250,10 @@ proptest! {
             .build()
             .expect("runtime");
         let events = history.len();
-        let (live, rebuilt) = runtime.block_on(live_then_rebuild(history, chunks));
-        for ((name, live), (_, rebuilt)) in live.iter().zip(&rebuilt) {
+        let (live, rebuilt, together) = runtime.block_on(live_then_rebuild(history, chunks));
+        for (((name, live), (_, rebuilt)), (_, together)) in live.iter().zip(&rebuilt).zip(&together) {
             prop_assert!(live == rebuilt, "model {name} differs after {events} events: live {} entries, rebuilt {}", live.len(), rebuilt.len());
+            prop_assert!(live == together, "model {name} rebuilt with the others differs after {events} events");
         }
     }
 }

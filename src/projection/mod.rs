@@ -35,7 +35,7 @@ use crate::domain::policy::crisis::CrisisPolicy;
 
 pub use runtime::{
     APPLY_BATCH_EVENTS_MAX, ModelTx, Projection, ProjectionError, ProjectionLag, ProjectionStatus,
-    Projector, rebuild,
+    Projector, rebuild, rebuild_together,
 };
 
 /// Every read model crisisd maintains, each fresh (models keep their state in their

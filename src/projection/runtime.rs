@@ -315,40 +315,57 @@ fn checkpoint(tree: &sled::Tree) -> Result<u64, StoreError> {
 
 /// Rebuilds a model from position 1 to the current head, calling `progress(position,
 /// head)` after each batch. Works on a store opened for inspection (offline).
-pub fn rebuild<P: Projection>(
+pub fn rebuild<P: Projection + 'static>(
     store: &SledStore,
-    mut projection: P,
+    projection: P,
+    progress: impl FnMut(u64, u64),
+) -> Result<u64, ProjectionError> {
+    rebuild_together(store, vec![Box::new(projection)], progress)
+}
+
+/// Rebuilds several models in one pass over the log: each batch of events is read and
+/// parsed once and applied to every model (`crisisd rebuild --all`). A model that
+/// refuses an event stops the rebuild; every model keeps the batches it committed.
+pub fn rebuild_together(
+    store: &SledStore,
+    mut projections: Vec<Box<dyn Projection>>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, ProjectionError> {
     let started = Instant::now();
-    store.drop_model_tree(projection.name())?;
-    let tree = store.model_tree(projection.name())?;
+    let mut trees = Vec::with_capacity(projections.len());
+    for projection in &projections {
+        store.drop_model_tree(projection.name())?;
+        trees.push(store.model_tree(projection.name())?);
+    }
     let head = store.head().position;
     let mut next = 1;
     while next <= head {
         let events = store.read_all(next, REBUILD_BATCH_EVENTS_MAX)?;
-        let mut tx = ModelTx::new(&tree);
-        for event in &events {
-            projection
-                .apply(event, &mut tx)
-                .map_err(|reason| ProjectionError::CannotApply {
-                    projection: projection.name().to_owned(),
-                    position: event.position,
-                    event_type: event.event_type.clone(),
-                    reason,
-                })?;
-        }
         let last = events.last().map_or(head, |e| e.position);
-        tx.commit(last)?;
+        for (projection, tree) in projections.iter_mut().zip(&trees) {
+            let mut tx = ModelTx::new(tree);
+            for event in &events {
+                projection.apply(event, &mut tx).map_err(|reason| {
+                    ProjectionError::CannotApply {
+                        projection: projection.name().to_owned(),
+                        position: event.position,
+                        event_type: event.event_type.clone(),
+                        reason,
+                    }
+                })?;
+            }
+            tx.commit(last)?;
+        }
         next = last + 1;
         progress(last, head);
     }
     store.flush_models()?;
+    let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
     tracing::info!(
-        projection = projection.name(),
+        projections = %names.join(","),
         events = head,
         seconds = started.elapsed().as_secs_f64(),
-        "projection rebuilt"
+        "projections rebuilt"
     );
     Ok(head)
 }
