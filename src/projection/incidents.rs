@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::common::{Category, FlightKey, Severity, Tier};
-use crate::domain::compensation::CompensationEvent;
+use crate::domain::compensation::ComputedOutline;
 use crate::domain::incident::{
     CommunicationPlan, CompensationPlan, ContactOutcome, ImpactAssessment, Improvement,
     IncidentEvent, IncidentRole, PlanKind, Stage, SurveyMethod,
@@ -394,19 +394,23 @@ impl Incidents {
         else {
             return Ok(());
         };
-        let decoded =
-            CompensationEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(decode_error)?;
         let due_key = key(b'M', &[compensation_id.as_bytes()]);
-        let mut due: CompensationDue = tx.get_json(&due_key)?.unwrap_or_default();
-        match decoded {
-            CompensationEvent::Computed(computed) => {
+        let due: CompensationDue = match event.event_type.as_str() {
+            ComputedOutline::EVENT_TYPE => {
+                let computed = ComputedOutline::from_data(event.schema_version, event.data.get())
+                    .map_err(decode_error)?;
+                let mut due: CompensationDue = tx.get_json(&due_key)?.unwrap_or_default();
                 due.deadline = Some(computed.payment_deadline);
                 due.incident_id = due.incident_id.or(computed.incident_id);
+                due
             }
-            CompensationEvent::Paid(_) | CompensationEvent::Declined(_) => due.settled = true,
+            "compensation.paid" | "compensation.declined" => {
+                let mut due: CompensationDue = tx.get_json(&due_key)?.unwrap_or_default();
+                due.settled = true;
+                due
+            }
             _ => return Ok(()),
-        }
+        };
         if let Some(incident) = due.incident_id
             && let Some(mut summary) = tx.get_json::<IncidentSummary>(&summary_key(incident))?
         {

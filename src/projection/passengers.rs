@@ -19,7 +19,7 @@ use super::complaints::Status as ComplaintStatus;
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::common::{FlightKey, Money, PassengerId, Tier};
-use crate::domain::compensation::{CompensationEvent, OfferOption};
+use crate::domain::compensation::{CompensationEvent, ComputedOutline, OfferOption};
 use crate::domain::complaint::ComplaintEvent;
 use crate::domain::incident::{ContactMethod, ContactOutcome, IncidentEvent};
 use crate::domain::passenger::{ContactConsent, ContactDetails, PassengerEvent};
@@ -222,10 +222,9 @@ impl Passengers {
         let Some(id) = stream_id(&event.stream, "compensation-") else {
             return Ok(());
         };
-        let decoded =
-            CompensationEvent::from_data(&event.event_type, event.schema_version, event.data.get())
+        if event.event_type == ComputedOutline::EVENT_TYPE {
+            let c = ComputedOutline::from_data(event.schema_version, event.data.get())
                 .map_err(decode_error)?;
-        if let CompensationEvent::Computed(c) = &decoded {
             tx.insert_json(ref_key(b'm', &[id]), &c.passenger);
             return change(tx, &c.passenger, |view| {
                 view.compensations.push(CompensationRef {
@@ -237,6 +236,9 @@ impl Passengers {
                 })
             });
         }
+        let decoded =
+            CompensationEvent::from_data(&event.event_type, event.schema_version, event.data.get())
+                .map_err(decode_error)?;
         let Some(passenger) = owner(tx, &ref_key(b'm', &[id]))? else {
             return Err(format!("{} before compensation.computed", event.event_type));
         };

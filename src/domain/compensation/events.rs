@@ -52,6 +52,34 @@ pub struct CompensationComputed {
     pub computed_at: DateTime<Utc>,
 }
 
+/// `compensation.computed` as read models need it: everything but `decisions`, the
+/// explanation kept for audit. Decoding skips those (inputs and reasoning of every
+/// regime) instead of building them, which made up most of a read model's rebuild time
+/// for this event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ComputedOutline {
+    pub compensation_id: Uuid,
+    pub flight: FlightKey,
+    pub passenger: PassengerId,
+    pub incident_id: Option<Uuid>,
+    pub governing: Regime,
+    pub entitled: Money,
+    pub payment_deadline: DateTime<Utc>,
+    pub computed_at: DateTime<Utc>,
+}
+
+impl ComputedOutline {
+    pub const EVENT_TYPE: &'static str = "compensation.computed";
+
+    /// Decodes the data of a `compensation.computed` event, checking its schema version.
+    pub fn from_data(
+        schema_version: u32,
+        data: &str,
+    ) -> Result<ComputedOutline, crate::domain::EventDecodeError> {
+        crate::domain::event::decode(Self::EVENT_TYPE, schema_version, data)
+    }
+}
+
 /// `compensation.offered`: the options put to the passenger (replaces earlier offers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CompensationOffered {
