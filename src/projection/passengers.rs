@@ -138,6 +138,13 @@ impl Passengers {
         let Some(id) = stream_id(&event.stream, "complaint-") else {
             return Ok(());
         };
+        // Facts that do not move the complaint's status in the passenger's view.
+        if matches!(
+            event.event_type.as_str(),
+            "complaint.progress_updated" | "complaint.escalated" | "complaint.sla_breached"
+        ) {
+            return Ok(());
+        }
         let decoded =
             ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())
                 .map_err(decode_error)?;
