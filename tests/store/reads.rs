@@ -214,14 +214,22 @@ fn an_older_store_format_is_refused_with_how_to_move_it() {
             let db = sled::Config::new()
                 .path(dir.path())
                 .segment_size(crisisd::store::sled_store::SEGMENT_BYTES)
+                .flush_every_ms(None)
                 .open()
                 .unwrap();
             db.insert(crisisd::store::keys::FORMAT, older).unwrap();
             db.flush().unwrap();
         }
-        let err = SledStore::open(StoreConfig::new(dir.path()))
-            .err()
-            .expect("an older format is refused");
+        // sled lets go of the directory lock a moment after the drop.
+        let mut err = SledStore::open(StoreConfig::new(dir.path())).err();
+        for _ in 0..250 {
+            if !matches!(err, Some(StoreError::Locked(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            err = SledStore::open(StoreConfig::new(dir.path())).err();
+        }
+        let err = err.expect("an older format is refused");
         let message = err.to_string();
         assert!(
             message.contains(std::str::from_utf8(older).unwrap())

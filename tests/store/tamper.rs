@@ -23,12 +23,26 @@ fn raw_tree(dir: &Path) -> sled::Db {
     sled::Config::new()
         .path(dir)
         .segment_size(SEGMENT_BYTES)
+        // No background flusher: it could hold the directory lock after the drop.
+        .flush_every_ms(None)
         .open()
         .unwrap()
 }
 
+/// Opens the store once the tampering process's sled has let go of the directory lock
+/// (sled's threads release it a moment after the drop).
+fn when_released<T>(mut open: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    for _ in 0..250 {
+        match open() {
+            Err(StoreError::Locked(_)) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            other => return other,
+        }
+    }
+    open()
+}
+
 fn inspect(dir: &Path) -> Option<(u64, DamageKind)> {
-    let store = SledStore::open_for_inspection(StoreConfig::new(dir)).unwrap();
+    let store = when_released(|| SledStore::open_for_inspection(StoreConfig::new(dir))).unwrap();
     store
         .verify(1, u64::MAX)
         .unwrap()
@@ -61,7 +75,7 @@ async fn edits_deletions_swaps_and_insertions_are_named() {
     });
     assert_eq!(inspect(dir.path()), Some((100, DamageKind::Edited)));
     assert!(
-        SledStore::open(StoreConfig::new(dir.path())).is_ok(),
+        when_released(|| SledStore::open(StoreConfig::new(dir.path()))).is_ok(),
         "damage outside the tail window is verify's job"
     );
 }
@@ -120,7 +134,7 @@ async fn damage_at_the_tail_stops_the_store_from_serving() {
         value[last] ^= 0x01;
         log::put(db, EVENTS - 10, &value).unwrap();
     });
-    let err = SledStore::open(StoreConfig::new(dir.path()))
+    let err = when_released(|| SledStore::open(StoreConfig::new(dir.path())))
         .err()
         .expect("a damaged tail refuses to open");
     let message = err.to_string();
@@ -160,7 +174,7 @@ async fn records_past_the_head_stop_the_store_from_serving() {
         let v = log::get(db, EVENTS).unwrap().unwrap();
         log::put(db, EVENTS + 1, &v).unwrap();
     });
-    let err = SledStore::open(StoreConfig::new(dir.path()))
+    let err = when_released(|| SledStore::open(StoreConfig::new(dir.path())))
         .err()
         .expect("refuses");
     assert!(
