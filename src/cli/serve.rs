@@ -76,15 +76,22 @@ pub struct PolicyFileArg {
 
 impl PolicyFileArg {
     pub fn load(&self) -> anyhow::Result<CrisisPolicy> {
-        let Some(path) = &self.policy_file else {
-            return Ok(CrisisPolicy::default());
-        };
-        let text = std::fs::read_to_string(path).map_err(|err| {
-            anyhow::anyhow!("cannot read the crisis policy {}: {err}", path.display())
-        })?;
-        CrisisPolicy::parse(&text)
-            .map_err(|err| anyhow::anyhow!("crisis policy {}: {err}; fix the file", path.display()))
+        match &self.policy_file {
+            Some(path) => read_policy(path, "crisis policy", CrisisPolicy::parse),
+            None => Ok(CrisisPolicy::default()),
+        }
     }
+}
+
+/// Reads and parses a policy file, naming the file in any error.
+fn read_policy<T, E: std::fmt::Display>(
+    path: &std::path::Path,
+    what: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| anyhow::anyhow!("cannot read the {what} {}: {err}", path.display()))?;
+    parse(&text).map_err(|err| anyhow::anyhow!("{what} {}: {err}; fix the file", path.display()))
 }
 
 /// Parses a snake_case enum value the way its JSON form is written.
@@ -101,14 +108,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         tracing::warn!(tokens_file = %tokens_path.display(), "no HTTP API tokens: every request is refused; create one with `crisisd token add --role admin --actor <you>`");
     }
     let goodwill = match &args.goodwill_policy {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|err| {
-                anyhow::anyhow!("cannot read the goodwill policy {}: {err}", path.display())
-            })?;
-            GoodwillPolicy::parse(&text).map_err(|err| {
-                anyhow::anyhow!("goodwill policy {}: {err}; fix the file", path.display())
-            })?
-        }
+        Some(path) => read_policy(path, "goodwill policy", GoodwillPolicy::parse)?,
         None => GoodwillPolicy::default_policy(),
     };
     let carrier = CarrierProfile {

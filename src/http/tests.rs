@@ -359,12 +359,7 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
     let opened = api
         .ok("crisis_lead", "/v1/incidents", open_body("LH400 cancelled"))
         .await;
-    let id = opened["stream"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("incident-")
-        .unwrap()
-        .to_owned();
+    let id = incident_id(&opened);
     let at = |command: &str| format!("/v1/incidents/{id}/{command}");
     let board = api
         .get(
@@ -603,6 +598,15 @@ async fn auditors_replay_and_verify_without_personal_data() {
 }
 
 /// Reads SSE frames from `body` until `count` events (not comments) arrived.
+/// The incident id of a command answer (`"stream": "incident-<id>"`).
+fn incident_id(answer: &Value) -> String {
+    answer["stream"]
+        .as_str()
+        .and_then(|s| s.strip_prefix("incident-"))
+        .expect("an incident stream")
+        .to_owned()
+}
+
 async fn sse_events(
     body: &mut Body,
     count: usize,
@@ -833,12 +837,7 @@ async fn as_of_an_instant_between_two_events_is_the_state_after_the_first() {
     let opened = api
         .ok("crisis_lead", "/v1/incidents", open_body("LH400"))
         .await;
-    let id = opened["stream"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("incident-")
-        .unwrap()
-        .to_owned();
+    let id = incident_id(&opened);
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let between = chrono::Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -958,12 +957,7 @@ async fn lists_page_with_cursors_and_refuse_unknown_parameters() {
 async fn every_query_route_checks_token_and_role() {
     let api = api().await;
     let opened = api.ok("crisis_lead", "/v1/incidents", open_body("x")).await;
-    let id = opened["stream"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("incident-")
-        .unwrap()
-        .to_owned();
+    let id = incident_id(&opened);
     let routes = [
         "/v1/incidents".to_owned(),
         format!("/v1/incidents/{id}"),
@@ -1515,12 +1509,7 @@ async fn sse_filters_by_incident_aggregate_and_type() {
     let opened = api
         .ok("crisis_lead", "/v1/incidents", open_body("LH400"))
         .await;
-    let id = opened["stream"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("incident-")
-        .unwrap()
-        .to_owned();
+    let id = incident_id(&opened);
     api.ok("crisis_lead", "/v1/incidents", open_body("another"))
         .await;
     api.ok(

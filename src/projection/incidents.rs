@@ -395,22 +395,22 @@ impl Incidents {
             return Ok(());
         };
         let due_key = key(b'M', &[compensation_id.as_bytes()]);
-        let due: CompensationDue = match event.event_type.as_str() {
-            ComputedOutline::EVENT_TYPE => {
-                let computed = ComputedOutline::from_data(event.schema_version, event.data.get())
-                    .map_err(decode_error)?;
-                let mut due: CompensationDue = tx.get_json(&due_key)?.unwrap_or_default();
-                due.deadline = Some(computed.payment_deadline);
-                due.incident_id = due.incident_id.or(computed.incident_id);
-                due
-            }
-            "compensation.paid" | "compensation.declined" => {
-                let mut due: CompensationDue = tx.get_json(&due_key)?.unwrap_or_default();
-                due.settled = true;
-                due
-            }
+        let computed = match event.event_type.as_str() {
+            ComputedOutline::EVENT_TYPE => Some(
+                ComputedOutline::from_data(event.schema_version, event.data.get())
+                    .map_err(decode_error)?,
+            ),
+            "compensation.paid" | "compensation.declined" => None,
             _ => return Ok(()),
         };
+        let mut due: CompensationDue = tx.get_json(&due_key)?.unwrap_or_default();
+        match computed {
+            Some(computed) => {
+                due.deadline = Some(computed.payment_deadline);
+                due.incident_id = due.incident_id.or(computed.incident_id);
+            }
+            None => due.settled = true,
+        }
         if let Some(incident) = due.incident_id
             && let Some(mut summary) = tx.get_json::<IncidentSummary>(&summary_key(incident))?
         {

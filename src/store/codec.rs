@@ -358,14 +358,12 @@ impl PreparedEvent {
     }
 }
 
-/// A JSON string literal; serde_json's escaping is the JCS escaping for Rust strings
-/// (short escapes for \b \t \n \f \r, lower-case \u00xx for other controls, nothing else).
 /// RFC 8785 canonical JSON of a value without floating-point numbers (None when it has
-/// one: the number rules of RFC 8785 are left to `serde_json_canonicalizer`). Four
-/// times cheaper than the general library on event data, and byte-identical to it (a
-/// property test compares them): members sorted by their UTF-16 code units, strings
-/// escaped as ECMAScript's JSON.stringify does (serde_json's escaping is the same),
-/// integers in decimal, no whitespace.
+/// one: the number rules of RFC 8785 are left to `serde_json_canonicalizer`). Cheaper
+/// than the general library, which builds and sorts an intermediate form of every
+/// object, and byte-identical to it (a property test compares them): members sorted by
+/// their UTF-16 code units, strings escaped as `json_string` does, integers in
+/// decimal, no whitespace.
 pub fn canonical_without_floats(value: &serde_json::Value) -> Option<String> {
     fn write(value: &serde_json::Value, out: &mut Vec<u8>) -> Option<()> {
         use serde_json::Value;
@@ -422,6 +420,8 @@ pub fn canonical_without_floats(value: &serde_json::Value) -> Option<String> {
     Some(String::from_utf8(out).expect("JSON text is UTF-8"))
 }
 
+/// A JSON string literal; serde_json's escaping is the JCS escaping for Rust strings
+/// (short escapes for \b \t \n \f \r, lower-case \u00xx for other controls, nothing else).
 fn json_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string always serializes")
 }

@@ -36,28 +36,35 @@ pub fn key_of(position: u64) -> [u8; 9] {
     keys::log(key_number(position))
 }
 
-/// Splits a key's value into its records. Bytes that do not split (a length running
-/// past the end) come out as one last record, which the chain check then refuses.
-pub fn split(value: &IVec) -> Vec<IVec> {
-    let mut records = Vec::with_capacity(RECORDS_PER_KEY as usize);
+/// The records of a key's value, in order, as slices of it (no copy). Bytes that do
+/// not split (a length running past the end) come out as one last record, which the
+/// chain check then refuses.
+pub fn records(value: &IVec) -> impl Iterator<Item = IVec> + '_ {
     let mut at = 0;
-    while at < value.len() {
+    std::iter::from_fn(move || {
+        if at >= value.len() {
+            return None;
+        }
         let rest = value.len() - at;
         let len = (rest >= 4)
             .then(|| u32::from_be_bytes(value[at..at + 4].try_into().expect("4 bytes")) as usize)
             .filter(|len| *len <= rest - 4);
-        match len {
+        Some(match len {
             Some(len) => {
-                records.push(value.subslice(at + 4, len));
                 at += 4 + len;
+                value.subslice(at - len, len)
             }
             None => {
-                records.push(value.subslice(at, rest));
-                break;
+                at = value.len();
+                value.subslice(value.len() - rest, rest)
             }
-        }
-    }
-    records
+        })
+    })
+}
+
+/// All the records of a key's value (see [`records`]).
+pub fn split(value: &IVec) -> Vec<IVec> {
+    records(value).collect()
 }
 
 /// Appends one record to a key's value.
@@ -85,7 +92,7 @@ pub fn get(tree: &sled::Tree, position: u64) -> sled::Result<Option<IVec>> {
         return Ok(None);
     };
     let index = (position - first_position(key_number(position))) as usize;
-    Ok(split(&value).into_iter().nth(index))
+    Ok(records(&value).nth(index))
 }
 
 /// Stored records with their slots, for slots in `[from, to]`, in key order.
@@ -101,20 +108,16 @@ pub fn range(
         keys::log(key_number(from))..keys::log(key_number(to).saturating_add(1))
     };
     tree.range(keys).flat_map(move |entry| {
-        let items: Vec<sled::Result<(u64, IVec)>> = match entry {
-            Err(err) => vec![Err(err)],
-            Ok((key, value)) => {
-                let first = first_position(keys::log_number(&key));
-                split(&value)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, record)| (first + i as u64, record))
-                    .filter(|(slot, _)| (from..=to).contains(slot))
-                    .map(Ok)
-                    .collect()
-            }
+        let (first, records) = match entry {
+            Err(err) => return vec![Err(err)],
+            Ok((key, value)) => (first_position(keys::log_number(&key)), split(&value)),
         };
-        items
+        records
+            .into_iter()
+            .zip(first..)
+            .filter(|(_, slot)| (from..=to).contains(slot))
+            .map(|(record, slot)| Ok((slot, record)))
+            .collect()
     })
 }
 
@@ -123,7 +126,7 @@ pub fn last_slot(tree: &sled::Tree) -> sled::Result<u64> {
     let Some((key, value)) = tree.scan_prefix([keys::LOG]).next_back().transpose()? else {
         return Ok(0);
     };
-    let count = split(&value).len() as u64;
+    let count = records(&value).count() as u64;
     Ok((first_position(keys::log_number(&key)) + count).saturating_sub(1))
 }
 

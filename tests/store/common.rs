@@ -81,3 +81,19 @@ fn try_flock(file: &std::fs::File) -> bool {
         Err(_) => false,
     }
 }
+
+/// Opens the store once a raw sled handle (a test tampering or writing an old format)
+/// has let go of the directory lock: sled's threads release it a moment after the drop.
+pub fn when_released<T>(
+    mut open: impl FnMut() -> Result<T, crisisd::store::StoreError>,
+) -> Result<T, crisisd::store::StoreError> {
+    for _ in 0..250 {
+        match open() {
+            Err(crisisd::store::StoreError::Locked(_)) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other,
+        }
+    }
+    open()
+}

@@ -9,7 +9,7 @@ use crisisd::store::{
 };
 use serde_json::json;
 
-use crate::common::{actor, event, fill, open};
+use crate::common::{actor, event, fill, open, when_released};
 
 #[tokio::test]
 async fn streams_read_forwards_and_backwards_from_a_version() {
@@ -220,16 +220,9 @@ fn an_older_store_format_is_refused_with_how_to_move_it() {
             db.insert(crisisd::store::keys::FORMAT, older).unwrap();
             db.flush().unwrap();
         }
-        // sled lets go of the directory lock a moment after the drop.
-        let mut err = SledStore::open(StoreConfig::new(dir.path())).err();
-        for _ in 0..250 {
-            if !matches!(err, Some(StoreError::Locked(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-            err = SledStore::open(StoreConfig::new(dir.path())).err();
-        }
-        let err = err.expect("an older format is refused");
+        let err = when_released(|| SledStore::open(StoreConfig::new(dir.path())))
+            .err()
+            .expect("an older format is refused");
         let message = err.to_string();
         assert!(
             message.contains(std::str::from_utf8(older).unwrap())

@@ -8,7 +8,7 @@ use std::process::Command;
 use crisisd::store::sled_store::SEGMENT_BYTES;
 use crisisd::store::{DamageKind, EventStore, SledStore, StoreConfig, StoreError, log};
 
-use crate::common::{fill_concurrently, open};
+use crate::common::{fill_concurrently, open, when_released};
 
 const EVENTS: u64 = 3_000;
 
@@ -27,18 +27,6 @@ fn raw_tree(dir: &Path) -> sled::Db {
         .flush_every_ms(None)
         .open()
         .unwrap()
-}
-
-/// Opens the store once the tampering process's sled has let go of the directory lock
-/// (sled's threads release it a moment after the drop).
-fn when_released<T>(mut open: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
-    for _ in 0..250 {
-        match open() {
-            Err(StoreError::Locked(_)) => std::thread::sleep(std::time::Duration::from_millis(20)),
-            other => return other,
-        }
-    }
-    open()
 }
 
 fn inspect(dir: &Path) -> Option<(u64, DamageKind)> {
