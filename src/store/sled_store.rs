@@ -18,7 +18,7 @@ use super::error::{AppendError, StoreError};
 use super::index::{self, Index, SharedIndex};
 use super::keys;
 use super::log;
-use super::subscription::{Subscription, SubscriptionFilter};
+use super::subscription::{SUBSCRIPTION_CHUNK_EVENTS, Subscription, SubscriptionFilter};
 use super::types::{AppendOutcome, AppendRequest, Direction, Head, RecordedEvent};
 use super::verify::{
     ChainVerifier, Damage, DamageKind, StoredItem, VerifyReport, with_hashes_ahead,
@@ -410,7 +410,7 @@ impl EventStore for SledStore {
     }
 
     fn read_all(&self, from: u64, max_count: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut events = Vec::new();
+        let mut events = Vec::with_capacity(max_count.min(SUBSCRIPTION_CHUNK_EVENTS));
         for entry in self.raw_range(from.max(1), u64::MAX - 1).take(max_count) {
             let (position, bytes) = entry?;
             events.push(parse_record(position, &bytes)?);

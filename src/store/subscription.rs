@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::EventStore;
 use super::error::StoreError;
@@ -44,6 +45,15 @@ pub struct Subscription {
     filter: SubscriptionFilter,
     buffer: VecDeque<RecordedEvent>,
     head_rx: watch::Receiver<Head>,
+    /// The chunk being read, kept across a cancelled [`Subscription::next`].
+    reading: Option<Reading>,
+}
+
+/// A chunk read in flight: from `from` towards `head`.
+struct Reading {
+    from: u64,
+    head: u64,
+    task: JoinHandle<Result<Vec<RecordedEvent>, StoreError>>,
 }
 
 impl Subscription {
@@ -55,6 +65,7 @@ impl Subscription {
             filter,
             buffer: VecDeque::new(),
             head_rx,
+            reading: None,
         }
     }
 
@@ -67,16 +78,35 @@ impl Subscription {
 
     /// The next matching event; waits for new commits when caught up. `None` once the
     /// store has shut down and everything committed before was delivered.
+    ///
+    /// Cancel-safe: a chunk whose read was under way when the caller stopped waiting
+    /// (`select!`, a zero timeout) is kept and delivered by the next call, not read again.
     pub async fn next(&mut self) -> Option<Result<RecordedEvent, StoreError>> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 return Some(Ok(event));
             }
-            let head = self.head_rx.borrow_and_update().position;
-            if self.next_position <= head {
-                if let Err(err) = self.read_chunk(head).await {
+            if let Some(reading) = &mut self.reading {
+                let outcome = (&mut reading.task).await;
+                let Reading { from, head, .. } = self.reading.take().expect("reading is set");
+                let events = match outcome {
+                    Ok(events) => events,
+                    Err(err) => Err(StoreError::Storage(format!(
+                        "subscription read task failed: {err}"
+                    ))),
+                };
+                if let Err(err) = events.and_then(|events| self.accept(from, head, events)) {
                     return Some(Err(err));
                 }
+                continue;
+            }
+            let head = self.head_rx.borrow_and_update().position;
+            if self.next_position <= head {
+                let store = self.store.clone();
+                let from = self.next_position;
+                let count = SUBSCRIPTION_CHUNK_EVENTS.min((head - from + 1) as usize);
+                let task = tokio::task::spawn_blocking(move || store.read_all(from, count));
+                self.reading = Some(Reading { from, head, task });
                 continue;
             }
             if self.head_rx.changed().await.is_err() {
@@ -85,15 +115,13 @@ impl Subscription {
         }
     }
 
-    async fn read_chunk(&mut self, head: u64) -> Result<(), StoreError> {
-        let store = self.store.clone();
-        let from = self.next_position;
-        let count = SUBSCRIPTION_CHUNK_EVENTS.min((head - from + 1) as usize);
-        let events = tokio::task::spawn_blocking(move || store.read_all(from, count))
-            .await
-            .map_err(|err| {
-                StoreError::Storage(format!("subscription read task failed: {err}"))
-            })??;
+    /// Takes a chunk read from `from` (below or at `head`) into the buffer.
+    fn accept(
+        &mut self,
+        from: u64,
+        head: u64,
+        events: Vec<RecordedEvent>,
+    ) -> Result<(), StoreError> {
         let Some(last) = events.last() else {
             return Err(StoreError::Damaged(format!(
                 "position {from} is below the head {head} but the log has no record there; run `crisisd verify`"

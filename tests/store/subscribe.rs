@@ -93,3 +93,39 @@ async fn stalled_subscriber_does_not_block_appends_and_resumes_without_gaps() {
         "a closed store ends its subscriptions"
     );
 }
+
+/// `next` is cancel-safe: a caller that only ever polls with a zero timeout (the
+/// publisher and the projection runtime take "what is ready now" this way) still gets
+/// every event once, in order. Before, each cancelled poll dropped the chunk being read
+/// and the next poll read it again, so such a caller re-read the log without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_next_keeps_the_chunk_it_was_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    const TOTAL: u64 = 3_000;
+    fill_concurrently(&store, TOTAL).await;
+    let mut subscription = store.subscribe(1, SubscriptionFilter::default());
+    let mut expected = 1;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while expected <= TOTAL {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stuck at position {expected}: a cancelled read was thrown away"
+        );
+        match tokio::time::timeout(Duration::ZERO, subscription.next()).await {
+            Ok(event) => {
+                assert_eq!(event.unwrap().unwrap().position, expected);
+                expected += 1;
+            }
+            // The chunk is being read on a blocking thread; give it time and poll again.
+            Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), subscription.next())
+            .await
+            .is_err(),
+        "no duplicate after the end"
+    );
+    store.close().await;
+}
