@@ -18,12 +18,14 @@
 //!   and the publisher resumes from its checkpoint with bounded backoff. Commands are
 //!   never held up: the store does not wait for the publisher.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, context::PublishAckFuture};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use tokio::sync::watch;
 
 use super::cloudevents;
@@ -71,6 +73,23 @@ pub struct Publisher {
     js: jetstream::Context,
     config: PublisherConfig,
     published: Arc<AtomicU64>,
+}
+
+/// What the publishing loop does next.
+enum Step {
+    Event(Option<Result<crate::store::RecordedEvent, crate::store::StoreError>>),
+    Acked(u64, Result<(), String>),
+}
+
+/// Resolves to `position` once JetStream confirmed it (`None`: it was there already).
+async fn confirmed(position: u64, ack: Option<PublishAckFuture>) -> (u64, Result<(), String>) {
+    match ack {
+        Some(ack) => (
+            position,
+            ack.await.map(|_| ()).map_err(|err| err.to_string()),
+        ),
+        None => (position, Ok(())),
+    }
 }
 
 /// Why a publishing run stopped before shutdown.
@@ -241,31 +260,27 @@ impl Publisher {
             1 => None,
             p => self.store.read_all(p - 1, 1)?.first().map(|e| e.id),
         };
-        let mut inflight: VecDeque<(u64, Option<PublishAckFuture>)> = VecDeque::new();
+        // Acks in publish order; an entry without an ack is a position the stream holds already.
+        let mut inflight = FuturesOrdered::new();
         let mut acked = from - 1;
         let mut saved = acked;
         let mut saved_at = Instant::now();
         let result = loop {
-            let next = if inflight.is_empty() {
-                tokio::select! {
-                    next = subscription.next() => Some(next),
-                    _ = shutdown.changed() => break Ok(()),
-                }
-            } else if inflight.len() < self.config.window_max {
-                // Take what is ready now; otherwise collect an ack.
-                tokio::time::timeout(Duration::ZERO, subscription.next())
-                    .await
-                    .ok()
-            } else {
-                None
+            // Whichever comes first: shutdown, the oldest ack, or the next event while the
+            // window has room. Both futures below are cancel-safe.
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.changed() => break Ok(()),
+                Some((position, ack)) = inflight.next(), if !inflight.is_empty() => Step::Acked(position, ack),
+                next = subscription.next(), if inflight.len() < self.config.window_max => Step::Event(next),
             };
-            match next {
-                Some(None) => break Ok(()), // the store closed
-                Some(Some(event)) => {
+            match step {
+                Step::Event(None) => break Ok(()), // the store closed
+                Step::Event(Some(event)) => {
                     let event = event?;
                     let expected_previous = previous_id.replace(event.id);
                     if skip.contains(&event.position) {
-                        inflight.push_back((event.position, None));
+                        inflight.push_back(confirmed(event.position, None));
                         continue;
                     }
                     let subject = subjects::event_subject(&event.stream, &event.event_type);
@@ -282,7 +297,7 @@ impl Publisher {
                         .publish_with_headers(subject, headers, payload)
                         .await
                     {
-                        Ok(ack) => inflight.push_back((event.position, Some(ack))),
+                        Ok(ack) => inflight.push_back(confirmed(event.position, Some(ack))),
                         Err(err) => {
                             break Err(RunError::Nats(format!(
                                 "publishing position {}: {err}",
@@ -291,15 +306,12 @@ impl Publisher {
                         }
                     }
                 }
-                None => {
-                    let (position, ack) = inflight.pop_front().expect("inflight is not empty here");
-                    if let Some(ack) = ack
-                        && let Err(err) = ack.await
-                    {
-                        break Err(RunError::Nats(format!(
-                            "ack for position {position}: {err}"
-                        )));
-                    }
+                Step::Acked(position, Err(err)) => {
+                    break Err(RunError::Nats(format!(
+                        "ack for position {position}: {err}"
+                    )));
+                }
+                Step::Acked(position, Ok(())) => {
                     assert_eq!(position, acked + 1, "publisher acks must be contiguous");
                     acked = position;
                     self.published.store(acked, Ordering::Relaxed);
@@ -313,12 +325,8 @@ impl Publisher {
         // Collect the acks still in flight (each bounded by the ack timeout) so the
         // checkpoint covers everything JetStream confirmed.
         if result.is_ok() {
-            for (position, ack) in inflight {
-                let confirmed = match ack {
-                    Some(ack) => ack.await.is_ok(),
-                    None => true,
-                };
-                if !confirmed || position != acked + 1 {
+            while let Some((position, ack)) = inflight.next().await {
+                if ack.is_err() || position != acked + 1 {
                     break;
                 }
                 acked = position;

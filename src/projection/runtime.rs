@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use crate::store::{EventStore, RecordedEvent, SledStore, StoreError, SubscriptionFilter};
@@ -274,8 +275,9 @@ impl<P: Projection> Projector<P> {
             let Some(first) = first else { return Ok(()) };
             let mut batch = vec![first?];
             while batch.len() < APPLY_BATCH_EVENTS_MAX {
-                match tokio::time::timeout(std::time::Duration::ZERO, subscription.next()).await {
-                    Ok(Some(event)) => batch.push(event?),
+                // Only what is ready now (no timer: `next` is cancel-safe).
+                match subscription.next().now_or_never() {
+                    Some(Some(event)) => batch.push(event?),
                     _ => break,
                 }
             }
