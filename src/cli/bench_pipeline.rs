@@ -1,16 +1,20 @@
 //! `crisisd bench pipeline`: feedback messages published to `crisis.ingest.feedback` go
 //! through the ingest consumer, the store and the publisher to `crisis.events.>`. It
-//! measures messages/s and end-to-end latency (publish → the message's `signal.recorded`
-//! arriving on `crisis.events.>`), beside raw JetStream async publishing measured in the
-//! same run against the same server. By default the messages are offered as fast as
-//! JetStream takes them, so the latency includes the backlog; `--rate N` offers N
-//! messages/s, which gives the latency at that sustained rate. It starts its own `nats-server` (from PATH or
-//! `NATS_SERVER_BIN`) on a free loopback port with a scratch directory.
+//! measures messages/s up to the last event acknowledged by JetStream (and, apart, up to
+//! the last event durable in the store) and end-to-end latency: publish → the message's
+//! `signal.recorded` arriving on `crisis.events.>`. Beside it, raw JetStream async
+//! publishing is measured in the same run against the same server. At the end the
+//! `CRISIS_EVENTS` stream must hold exactly the expected number of events. By default the
+//! messages are offered as fast as JetStream takes them, so the latency includes the
+//! backlog; `--rate N` offers N messages/s, which gives the latency at that sustained
+//! rate. It starts its own `nats-server` (from PATH or `NATS_SERVER_BIN`) on a free
+//! loopback port with a scratch directory.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -19,10 +23,12 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::app::feedback::signal_id;
 use crate::app::ingest::CrisisIngest;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
-use crate::bus::{Publisher, PublisherConfig};
-use crate::store::{SledStore, StoreConfig};
+use crate::bus::{Publisher, PublisherConfig, cloudevents};
+use crate::store::codec::HashBytes;
+use crate::store::{RecordedEvent, SledStore, StoreConfig};
 
 struct NatsServer(Child);
 
@@ -66,6 +72,68 @@ fn message(n: u64) -> Vec<u8> {
     .expect("JSON")
 }
 
+/// Raw JetStream async publish of `events` messages shaped like crisisd's: an event's
+/// data as payload, the publisher's CloudEvents headers, `Nats-Msg-Id` and
+/// `Nats-Expected-Last-Msg-Id`. What the server takes with crisisd's headers, in events/s.
+async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Result<f64> {
+    js.create_stream(jetstream::stream::Config {
+        name: "BENCH_HEADERS".into(),
+        subjects: vec!["bench.headers.>".into()],
+        duplicate_window: PublisherConfig::default().duplicate_window,
+        ..Default::default()
+    })
+    .await?;
+    let data = serde_json::to_string(&json!({
+        "signal_id": uuid::Uuid::nil(), "channel": "social_media", "category": "delay",
+        "severity": "high", "reach": 120, "summary": "our flight is delayed again and the lounge is closed",
+        "source_ref": "bench-0", "observed_at": "2026-11-22T12:00:00Z"
+    }))?;
+    let mut event = RecordedEvent {
+        id: uuid::Uuid::nil(),
+        stream: String::new(),
+        stream_version: 1,
+        position: 0,
+        event_type: "signal.recorded".into(),
+        schema_version: 1,
+        occurred_at: chrono::Utc::now(),
+        recorded_at: chrono::Utc::now(),
+        actor: crate::store::Actor {
+            id: "ingest-feedback".into(),
+            role: "flight_ops".into(),
+        },
+        correlation_id: uuid::Uuid::now_v7(),
+        causation_id: uuid::Uuid::now_v7(),
+        data: serde_json::value::RawValue::from_string(data)?,
+        prev_hash: HashBytes([7; 32]),
+        hash: HashBytes([9; 32]),
+    };
+    let started = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    let mut previous: Option<uuid::Uuid> = None;
+    for n in 1..=events {
+        event.id = uuid::Uuid::now_v7();
+        event.position = n;
+        event.stream = format!("signal-{}", event.id);
+        let mut headers = cloudevents::headers(&event, "/crisisd");
+        if let Some(previous) = previous.replace(event.id) {
+            headers.insert(
+                async_nats::header::NATS_EXPECTED_LAST_MESSAGE_ID,
+                previous.to_string().as_str(),
+            );
+        }
+        let subject = format!("bench.headers.{}", event.id);
+        let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
+        pending.push_back(js.publish_with_headers(subject, headers, payload).await?);
+        if pending.len() >= 512 {
+            pending.pop_front().expect("non-empty").await?;
+        }
+    }
+    for ack in pending {
+        ack.await?;
+    }
+    Ok(events as f64 / started.elapsed().as_secs_f64())
+}
+
 #[derive(Debug, serde::Serialize)]
 struct PipelineReport {
     messages: u64,
@@ -77,6 +145,8 @@ struct PipelineReport {
     latency_p50_ms: f64,
     latency_p99_ms: f64,
     baseline_publish_messages_per_s: f64,
+    /// Raw JetStream publish of events with crisisd's headers, events/s.
+    baseline_publish_with_headers_events_per_s: f64,
     /// Messages/s the bench offered (None: as fast as JetStream accepts them).
     offered_messages_per_s: Option<f64>,
     target_messages_per_s: f64,
@@ -111,6 +181,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         ack.await?;
     }
     let baseline = messages as f64 / started.elapsed().as_secs_f64();
+    let baseline_headers = headers_baseline(&js, messages + messages.div_ceil(2)).await?;
 
     // crisisd in process: store, ingest consumer, publisher.
     let store = SledStore::open(StoreConfig::new(scratch.path().join("store")))?;
@@ -122,6 +193,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         async_nats::connect(&url).await?,
         PublisherConfig::default(),
     );
+    let published_position = publisher.published_position();
     let publisher = tokio::spawn(publisher.run(shutdown_rx.clone()));
     let consumer = IngestConsumer::new(
         async_nats::connect(&url).await?,
@@ -136,42 +208,38 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     })
     .await?;
 
-    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let mut events = client.subscribe("crisis.events.>").await?;
+    // Latency is measured on each message's `signal.recorded` (its stream id derives from
+    // the message's source id), so the collector subscribes to those only and does not
+    // decode every event; that all events were published is read from the publisher's
+    // acknowledged position and checked against the JetStream stream at the end.
+    let ids: HashMap<String, usize> = (0..messages as usize)
+        .map(|n| (signal_id(&format!("bench-{n}")).to_string(), n))
+        .collect();
+    let sent_ns: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
+    let mut signals = client.subscribe("crisis.events.signal.*.recorded").await?;
     client.flush().await?;
     let expected_events = messages + messages.div_ceil(2);
+    let started = Instant::now();
     let collector = tokio::spawn({
-        let sent = sent.clone();
+        let sent_ns = sent_ns.clone();
         async move {
             let mut latencies_us = Vec::with_capacity(messages as usize);
-            let mut seen = 0u64;
-            while seen < expected_events {
+            while (latencies_us.len() as u64) < messages {
                 let Ok(Some(event)) =
-                    tokio::time::timeout(Duration::from_secs(60), events.next()).await
+                    tokio::time::timeout(Duration::from_secs(60), signals.next()).await
                 else {
                     break;
                 };
-                seen += 1;
-                let is_signal = event
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get("ce-type"))
-                    .is_some_and(|t| t.as_str() == "signal.recorded");
-                if is_signal {
-                    let data: serde_json::Value =
-                        serde_json::from_slice(&event.payload).unwrap_or_default();
-                    if let Some(at) = data["source_ref"]
-                        .as_str()
-                        .and_then(|s| sent.lock().expect("lock").get(s).copied())
-                    {
-                        latencies_us.push(at.elapsed().as_micros() as u64);
-                    }
+                let arrived_ns = started.elapsed().as_nanos() as u64;
+                let n = event.subject.split('.').nth(3).and_then(|id| ids.get(id));
+                if let Some(&n) = n {
+                    let sent = sent_ns[n].load(Ordering::Relaxed);
+                    latencies_us.push(arrived_ns.saturating_sub(sent) / 1_000);
                 }
             }
-            (seen, latencies_us, Instant::now())
+            (latencies_us, Instant::now())
         }
     });
-    let started = Instant::now();
     // When the last event is durable (before it is published): tells which half limits.
     let stored = tokio::spawn({
         let mut head = store.watch_head();
@@ -184,6 +252,15 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
             Instant::now()
         }
     });
+    let published = tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while published_position.load(Ordering::Relaxed) < expected_events
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Instant::now()
+    });
     let mut pending = std::collections::VecDeque::new();
     for n in 0..messages {
         if let Some(rate) = rate {
@@ -195,9 +272,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
                 tokio::time::sleep(due - now).await;
             }
         }
-        sent.lock()
-            .expect("lock")
-            .insert(format!("bench-{n}"), Instant::now());
+        sent_ns[n as usize].store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         pending.push_back(
             js.publish("crisis.ingest.feedback", message(n).into())
                 .await?,
@@ -209,11 +284,25 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     for ack in pending {
         ack.await?;
     }
-    let (seen, mut latencies, finished) = collector.await?;
+    let (mut latencies, last_signal) = collector.await?;
+    let finished = published.await?;
+    // Done when the last event is acknowledged by JetStream and the last signal arrived.
+    let finished = finished.max(last_signal);
+
+    let in_stream = js
+        .get_stream(crate::bus::subjects::EVENTS_STREAM)
+        .await?
+        .info()
+        .await?
+        .state
+        .messages;
     anyhow::ensure!(
-        seen == expected_events,
-        "only {seen} of {expected_events} events arrived within 60 s of the last"
+        latencies.len() as u64 == messages && in_stream == expected_events,
+        "{} of {messages} signals arrived within 60 s of the last, and {in_stream} of {expected_events} events are in {}",
+        latencies.len(),
+        crate::bus::subjects::EVENTS_STREAM
     );
+    let seen = in_stream;
     let elapsed = (finished - started).as_secs_f64();
     let stored_elapsed = (stored.await? - started).as_secs_f64();
     let _ = shutdown_tx.send(true);
@@ -237,6 +326,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         latency_p50_ms: percentile(0.50),
         latency_p99_ms: percentile(0.99),
         baseline_publish_messages_per_s: baseline,
+        baseline_publish_with_headers_events_per_s: baseline_headers,
         offered_messages_per_s: rate.map(|r| r as f64),
         target_messages_per_s: 20_000.0,
         target_p99_ms: 50.0,
@@ -255,6 +345,11 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
             "{:<52} {:>12.0}",
             "baseline: raw JetStream async publish, messages/s",
             report.baseline_publish_messages_per_s
+        );
+        println!(
+            "{:<52} {:>12.0}",
+            "baseline: the same with crisisd's headers, events/s",
+            report.baseline_publish_with_headers_events_per_s
         );
         println!(
             "{:<52} {:>12.0}",
