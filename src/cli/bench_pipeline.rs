@@ -32,6 +32,16 @@ use crate::store::{RecordedEvent, SledStore, StoreConfig};
 
 struct NatsServer(Child);
 
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`
+/// (Linux; `None` elsewhere). Clock ticks are taken as 1/100 s, Linux's `USER_HZ`.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -147,6 +157,11 @@ struct PipelineReport {
     baseline_publish_messages_per_s: f64,
     /// Raw JetStream publish of events with crisisd's headers, events/s.
     baseline_publish_with_headers_events_per_s: f64,
+    /// CPU time per message of this process (crisisd and the benchmark's own client),
+    /// microseconds, from the pipeline's start until its end.
+    process_cpu_us_per_message: Option<f64>,
+    /// CPU time per message of nats-server over the same span, microseconds.
+    nats_server_cpu_us_per_message: Option<f64>,
     /// Messages/s the bench offered (None: as fast as JetStream accepts them).
     offered_messages_per_s: Option<f64>,
     target_messages_per_s: f64,
@@ -158,7 +173,8 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     let scratch = tempfile::Builder::new()
         .prefix("crisisd-bench-pipeline-")
         .tempdir()?;
-    let (_server, url) = start_nats(&scratch.path().join("nats"))?;
+    let (server, url) = start_nats(&scratch.path().join("nats"))?;
+    let server_pid = server.0.id().to_string();
     let client = async_nats::connect(&url).await?;
     let js = jetstream::new(client.clone());
 
@@ -219,6 +235,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     let mut signals = client.subscribe("crisis.events.signal.*.recorded").await?;
     client.flush().await?;
     let expected_events = messages + messages.div_ceil(2);
+    let cpu_at_start = (cpu_seconds("self"), cpu_seconds(&server_pid));
     let started = Instant::now();
     let collector = tokio::spawn({
         let sent_ns = sent_ns.clone();
@@ -288,6 +305,11 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     let finished = published.await?;
     // Done when the last event is acknowledged by JetStream and the last signal arrived.
     let finished = finished.max(last_signal);
+    let cpu_per_message_us = |now: Option<f64>, start: Option<f64>| {
+        Some((now? - start?) * 1e6 / messages as f64)
+    };
+    let crisisd_cpu_us = cpu_per_message_us(cpu_seconds("self"), cpu_at_start.0);
+    let server_cpu_us = cpu_per_message_us(cpu_seconds(&server_pid), cpu_at_start.1);
 
     let in_stream = js
         .get_stream(crate::bus::subjects::EVENTS_STREAM)
@@ -327,6 +349,8 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         latency_p99_ms: percentile(0.99),
         baseline_publish_messages_per_s: baseline,
         baseline_publish_with_headers_events_per_s: baseline_headers,
+        process_cpu_us_per_message: crisisd_cpu_us,
+        nats_server_cpu_us_per_message: server_cpu_us,
         offered_messages_per_s: rate.map(|r| r as f64),
         target_messages_per_s: 20_000.0,
         target_p99_ms: 50.0,
@@ -363,6 +387,13 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         println!(
             "{:<52} {:>9.1} / {:.1}",
             "end-to-end latency p50 / p99, ms", report.latency_p50_ms, report.latency_p99_ms
+        );
+        let show = |us: Option<f64>| us.map_or("n/a".to_owned(), |us| format!("{us:.0}"));
+        println!(
+            "{:<52} {:>9} / {}",
+            "CPU per message: crisisd + bench client / nats, µs",
+            show(report.process_cpu_us_per_message),
+            show(report.nats_server_cpu_us_per_message)
         );
         println!("target: ≥ 20,000 messages/s with p99 ≤ 50 ms");
     }
