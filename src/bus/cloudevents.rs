@@ -2,47 +2,68 @@
 //! payload. Extension attribute names are lower-case alphanumerics, as the spec requires.
 
 use async_nats::HeaderMap;
+use async_nats::header::{HeaderName, NATS_MESSAGE_ID};
+use uuid::Uuid;
 
 use crate::store::RecordedEvent;
 use crate::store::codec::format_timestamp;
 
 pub const SPEC_VERSION: &str = "1.0";
 
+// Names built once, at compile time: a name parsed from a string is validated and
+// copied for every event.
+const SPECVERSION: HeaderName = HeaderName::from_static("ce-specversion");
+const ID: HeaderName = HeaderName::from_static("ce-id");
+const SOURCE: HeaderName = HeaderName::from_static("ce-source");
+const TYPE: HeaderName = HeaderName::from_static("ce-type");
+const TIME: HeaderName = HeaderName::from_static("ce-time");
+const SUBJECT: HeaderName = HeaderName::from_static("ce-subject");
+const DATASCHEMA: HeaderName = HeaderName::from_static("ce-dataschema");
+const SEQUENCE: HeaderName = HeaderName::from_static("ce-sequence");
+const STREAMVERSION: HeaderName = HeaderName::from_static("ce-streamversion");
+const CORRELATIONID: HeaderName = HeaderName::from_static("ce-correlationid");
+const CAUSATIONID: HeaderName = HeaderName::from_static("ce-causationid");
+const ACTORID: HeaderName = HeaderName::from_static("ce-actorid");
+const ACTORROLE: HeaderName = HeaderName::from_static("ce-actorrole");
+const RECORDEDTIME: HeaderName = HeaderName::from_static("ce-recordedtime");
+const HASH: HeaderName = HeaderName::from_static("ce-hash");
+const PREVHASH: HeaderName = HeaderName::from_static("ce-prevhash");
+const CONTENT_TYPE: HeaderName = HeaderName::from_static("content-type");
+
 /// The headers of one published event.
 pub fn headers(event: &RecordedEvent, source: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let id = event.id.to_string();
-    headers.insert("ce-specversion", SPEC_VERSION);
-    headers.insert("ce-id", id.as_str());
-    headers.insert("ce-source", source);
-    headers.insert("ce-type", event.event_type.as_str());
-    headers.insert("ce-time", format_timestamp(&event.occurred_at).as_str());
-    headers.insert("ce-subject", event.stream.as_str());
+    let id = uuid_text(&event.id);
+    headers.insert(SPECVERSION, SPEC_VERSION);
+    headers.insert(NATS_MESSAGE_ID, id.as_str());
+    headers.insert(ID, id);
+    headers.insert(SOURCE, source);
+    headers.insert(TYPE, event.event_type.as_str());
+    headers.insert(TIME, format_timestamp(&event.occurred_at));
+    headers.insert(SUBJECT, event.stream.as_str());
     headers.insert(
-        "ce-dataschema",
-        dataschema(&event.event_type, event.schema_version).as_str(),
+        DATASCHEMA,
+        dataschema(&event.event_type, event.schema_version),
     );
-    headers.insert("ce-sequence", event.position.to_string().as_str());
-    headers.insert(
-        "ce-streamversion",
-        event.stream_version.to_string().as_str(),
-    );
-    headers.insert(
-        "ce-correlationid",
-        event.correlation_id.to_string().as_str(),
-    );
-    headers.insert("ce-causationid", event.causation_id.to_string().as_str());
-    headers.insert("ce-actorid", event.actor.id.as_str());
-    headers.insert("ce-actorrole", event.actor.role.as_str());
-    headers.insert(
-        "ce-recordedtime",
-        format_timestamp(&event.recorded_at).as_str(),
-    );
-    headers.insert("ce-hash", event.hash.to_hex().as_str());
-    headers.insert("ce-prevhash", event.prev_hash.to_hex().as_str());
-    headers.insert("content-type", "application/json");
-    headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+    headers.insert(SEQUENCE, event.position.to_string());
+    headers.insert(STREAMVERSION, event.stream_version.to_string());
+    headers.insert(CORRELATIONID, uuid_text(&event.correlation_id));
+    headers.insert(CAUSATIONID, uuid_text(&event.causation_id));
+    headers.insert(ACTORID, event.actor.id.as_str());
+    headers.insert(ACTORROLE, event.actor.role.as_str());
+    headers.insert(RECORDEDTIME, format_timestamp(&event.recorded_at));
+    headers.insert(HASH, event.hash.to_hex());
+    headers.insert(PREVHASH, event.prev_hash.to_hex());
+    headers.insert(CONTENT_TYPE, "application/json");
     headers
+}
+
+/// The hyphenated lower-case form, as `Uuid`'s `Display` writes it, without the
+/// formatting machinery.
+pub fn uuid_text(id: &Uuid) -> String {
+    id.hyphenated()
+        .encode_lower(&mut Uuid::encode_buffer())
+        .to_owned()
 }
 
 /// The schema of an event type, as a path under the repository's `schemas/`.

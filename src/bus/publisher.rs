@@ -288,7 +288,7 @@ impl Publisher {
                     if let Some(previous) = expected_previous {
                         headers.insert(
                             async_nats::header::NATS_EXPECTED_LAST_MESSAGE_ID,
-                            previous.to_string().as_str(),
+                            cloudevents::uuid_text(&previous),
                         );
                     }
                     let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());

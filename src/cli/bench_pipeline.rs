@@ -305,9 +305,8 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     let finished = published.await?;
     // Done when the last event is acknowledged by JetStream and the last signal arrived.
     let finished = finished.max(last_signal);
-    let cpu_per_message_us = |now: Option<f64>, start: Option<f64>| {
-        Some((now? - start?) * 1e6 / messages as f64)
-    };
+    let cpu_per_message_us =
+        |now: Option<f64>, start: Option<f64>| Some((now? - start?) * 1e6 / messages as f64);
     let crisisd_cpu_us = cpu_per_message_us(cpu_seconds("self"), cpu_at_start.0);
     let server_cpu_us = cpu_per_message_us(cpu_seconds(&server_pid), cpu_at_start.1);
 

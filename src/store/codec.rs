@@ -13,7 +13,7 @@
 //! writer only splices in what it assigns. A test checks the result byte for byte
 //! against a JCS library.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -58,7 +58,9 @@ impl HashBytes {
     pub const ZERO: HashBytes = HashBytes([0; 32]);
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut text = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut text).expect("64 hex digits for 32 bytes");
+        String::from_utf8(text.to_vec()).expect("hex digits are ASCII")
     }
 
     pub fn from_hex(text: &str) -> Result<Self, hex::FromHexError> {
@@ -103,7 +105,29 @@ pub fn chain_hash(prev_hash: &HashBytes, canonical: &[u8]) -> HashBytes {
 
 /// RFC 3339 with microseconds and `Z`: the one timestamp form stored.
 pub fn format_timestamp(instant: &DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+    // Every event carries several timestamps; chrono's general formatter is a visible
+    // share of the publisher's time. Years 0-9999 without a leap second are written
+    // directly, byte for byte what chrono writes (a property test compares them).
+    let (date, time) = (instant.date_naive(), instant.time());
+    let (year, nanos) = (date.year(), time.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return instant.to_rfc3339_opts(SecondsFormat::Micros, true);
+    }
+    let mut out = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for slot in out[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, date.month());
+    put(8, 2, date.day());
+    put(11, 2, time.hour());
+    put(14, 2, time.minute());
+    put(17, 2, time.second());
+    put(20, 6, nanos / 1_000);
+    String::from_utf8(out.to_vec()).expect("ASCII digits")
 }
 
 /// Drops sub-microsecond precision, so a stored timestamp reads back equal.
@@ -532,6 +556,40 @@ mod tests {
                     .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
             ]
         })
+    }
+
+    proptest! {
+        /// The direct timestamp writer matches chrono's RFC 3339 (micros, `Z`) over
+        /// the whole range chrono represents, leap seconds included.
+        #[test]
+        fn timestamps_are_written_as_chrono_writes_them(
+            micros in -8_000_000_000_000_000_000i64..8_000_000_000_000_000_000i64,
+            near_now in 0i64..4_102_444_800_000_000,
+            leap in any::<bool>(),
+        ) {
+            for micros in [micros / 30, near_now] {
+                let Some(instant) = DateTime::<Utc>::from_timestamp_micros(micros) else { continue };
+                prop_assert_eq!(
+                    format_timestamp(&instant),
+                    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+                );
+                // A leap second (nanoseconds past 1e9) at the end of a minute.
+                if leap {
+                    let base = instant.timestamp() - instant.timestamp().rem_euclid(60) + 59;
+                    if let Some(leap) = DateTime::<Utc>::from_timestamp(base, 1_000_000_000 + 1_000) {
+                        prop_assert_eq!(
+                            format_timestamp(&leap),
+                            leap.to_rfc3339_opts(SecondsFormat::Micros, true)
+                        );
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn hashes_are_lower_case_hex(bytes in any::<[u8; 32]>()) {
+            prop_assert_eq!(HashBytes(bytes).to_hex(), hex::encode(bytes));
+        }
     }
 
     proptest! {
