@@ -16,7 +16,7 @@ use crate::domain::common::Actor as DomainActor;
 use crate::domain::{Aggregate, Context, DomainEvent, EventDecodeError};
 use crate::store::{
     Actor, AppendError, AppendRequest, Committed, Direction, EventStore, ExpectedVersion, NewEvent,
-    StoreError,
+    StoreError, StreamAppend,
 };
 
 /// Decide-and-append attempts before giving up on a contended stream.
@@ -248,6 +248,23 @@ pub async fn execute_all<A: Aggregate, S: EventStore>(
         stream: stream.to_owned(),
         attempts: COMMAND_ATTEMPTS_MAX,
     })
+}
+
+/// The append that creates `stream` with what `command` decides on a new aggregate, with
+/// the ids and metadata [`execute`] would give them: for writing several new streams in
+/// one atomic append. `None` when the command decides nothing.
+pub fn new_stream_append<A: Aggregate>(
+    stream: &str,
+    command: &A::Command,
+    meta: &CommandMeta,
+) -> Result<Option<StreamAppend>, A::Error> {
+    let ctx = Context::new(meta.now, meta.actor.clone());
+    let decided = decide_all(A::default(), std::slice::from_ref(command), &ctx)?;
+    Ok((!decided.is_empty()).then(|| StreamAppend {
+        stream: stream.to_owned(),
+        expected: ExpectedVersion::NoStream,
+        events: new_events(stream, &decided, meta),
+    }))
 }
 
 /// Decides `commands` in order on the evolving state.

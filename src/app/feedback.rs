@@ -2,20 +2,22 @@
 //! it is a passenger's complaint, a Complaint.
 //!
 //! Ids derive from the source message id (UUID v5), and each append carries the source id
-//! as its idempotency key, so a redelivered message changes nothing — also when a crash
-//! fell between the signal and the complaint (the redelivery stores the missing one).
+//! as its idempotency key, so a redelivered message changes nothing. A complaint's signal
+//! and complaint are stored in one atomic append on first delivery; a redelivery (or a
+//! store written by an older build, which stored them one after the other) takes them
+//! one at a time and stores only what is missing.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::command::{CommandError, CommandMeta, execute, load};
+use super::command::{CommandError, CommandMeta, execute, load, new_stream_append};
 use crate::domain::common::{
     Actor, Category, Channel, FlightKey, PassengerId, PersonalData, Severity, Tier,
 };
 use crate::domain::complaint::{self, Complaint, ComplaintCommand, RemedySought};
 use crate::domain::passenger::{self, Passenger};
 use crate::domain::signal::{self, Signal, SignalCommand};
-use crate::store::EventStore;
+use crate::store::{AppendError, AppendRequest, EventStore};
 
 /// Namespace of ids derived from channel message ids.
 const FEEDBACK_NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_91c4_7f0a_4d3e_b6a1_58c2_e7d9_0f14);
@@ -110,19 +112,15 @@ pub async fn record_feedback<S: EventStore>(
         source_ref: Some(feedback.source_message_id.clone()),
         observed_at: feedback.received_at,
     };
-    execute::<Signal, S>(
-        store,
-        &signal::stream_name(signal_id),
-        &record,
-        &meta("signal"),
-    )
-    .await
-    .map_err(FeedbackError::Signal)?;
+    let signal_stream = signal::stream_name(signal_id);
     let (Some(passenger), Some(category), true) = (
         &feedback.passenger,
         feedback.category,
         is_complaint(feedback),
     ) else {
+        execute::<Signal, S>(store, &signal_stream, &record, &meta("signal"))
+            .await
+            .map_err(FeedbackError::Signal)?;
         return Ok(Recorded {
             signal_id,
             complaint_id: None,
@@ -131,6 +129,7 @@ pub async fn record_feedback<S: EventStore>(
     let (known, _) = load::<Passenger, S>(store, &passenger::stream_name(passenger))
         .map_err(FeedbackError::Passenger)?;
     let complaint_id = complaint_id(&feedback.source_message_id);
+    let complaint_stream = complaint::stream_name(complaint_id);
     let receive = ComplaintCommand::ReceiveComplaint {
         complaint_id,
         channel: feedback.channel,
@@ -141,18 +140,44 @@ pub async fn record_feedback<S: EventStore>(
         description: feedback.text.clone(),
         incident_id: None,
     };
-    execute::<Complaint, S>(
-        store,
-        &complaint::stream_name(complaint_id),
-        &receive,
-        &meta("complaint"),
-    )
-    .await
-    .map_err(FeedbackError::Complaint)?;
-    Ok(Recorded {
+    let recorded = Recorded {
         signal_id,
         complaint_id: Some(complaint_id),
-    })
+    };
+    // A first delivery creates both streams: one atomic append, one wait for the disk.
+    // Anything else (a redelivery, a signal whose complaint a crash kept from being
+    // stored, another delivery racing this one) goes command by command below, which
+    // finds what is stored and adds what is missing.
+    let new_stream = |stream: &str| {
+        store
+            .stream_version(stream)
+            .map(|version| version.is_none())
+            .map_err(|err| FeedbackError::Signal(CommandError::Store(err)))
+    };
+    if new_stream(&signal_stream)? && new_stream(&complaint_stream)? {
+        let signal_append = new_stream_append::<Signal>(&signal_stream, &record, &meta("signal"))
+            .map_err(|err| FeedbackError::Signal(CommandError::Refused(err)))?;
+        let complaint_append =
+            new_stream_append::<Complaint>(&complaint_stream, &receive, &meta("complaint"))
+                .map_err(|err| FeedbackError::Complaint(CommandError::Refused(err)))?;
+        let streams = [signal_append, complaint_append]
+            .into_iter()
+            .flatten()
+            .collect();
+        match store.append(AppendRequest { streams }).await {
+            Ok(_) => return Ok(recorded),
+            Err(AppendError::WrongExpectedVersion { .. } | AppendError::PartiallyStored { .. }) => {
+            }
+            Err(err) => return Err(FeedbackError::Signal(CommandError::Append(err))),
+        }
+    }
+    execute::<Signal, S>(store, &signal_stream, &record, &meta("signal"))
+        .await
+        .map_err(FeedbackError::Signal)?;
+    execute::<Complaint, S>(store, &complaint_stream, &receive, &meta("complaint"))
+        .await
+        .map_err(FeedbackError::Complaint)?;
+    Ok(recorded)
 }
 
 #[cfg(test)]
@@ -203,6 +228,55 @@ mod tests {
             !format!("{complaint:?}").contains("nobody tells us"),
             "the customer's words never show in Debug"
         );
+    }
+
+    #[tokio::test]
+    async fn signal_and_complaint_are_stored_together_on_first_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let message = feedback("tw-7", Some("FF7"), Some(Category::BaggageLost));
+        record_feedback(&store, &message, Severity::Low, &actor(), Utc::now())
+            .await
+            .unwrap();
+        let stored = store.read_all(1, 10).unwrap();
+        let types: Vec<_> = stored.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["signal.recorded", "complaint.received"]);
+        assert_eq!(stored[0].stream, signal::stream_name(signal_id("tw-7")));
+        assert_eq!(
+            stored[1].stream,
+            complaint::stream_name(complaint_id("tw-7"))
+        );
+    }
+
+    /// A store where only the signal was written (a crash between two appends, as an
+    /// older build made them): the redelivery adds the complaint, not a second signal.
+    #[tokio::test]
+    async fn a_redelivery_adds_the_complaint_a_crash_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let message = feedback("tw-8", Some("FF8"), Some(Category::Delay));
+        let only_the_signal = feedback("tw-8", None, Some(Category::Delay));
+        record_feedback(
+            &store,
+            &only_the_signal,
+            Severity::Low,
+            &actor(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(store.head().position, 1);
+        let recorded = record_feedback(&store, &message, Severity::Low, &actor(), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(recorded.complaint_id, Some(complaint_id("tw-8")));
+        let types: Vec<_> = store
+            .read_all(1, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect();
+        assert_eq!(types, ["signal.recorded", "complaint.received"]);
     }
 
     #[tokio::test]
