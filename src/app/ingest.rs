@@ -160,13 +160,25 @@ impl FeedbackMessageV1 {
 impl IngestHandler for CrisisIngest {
     fn lane_key(&self, kind: &str, payload: &[u8]) -> u64 {
         // One flight's messages stay in order; a message that does not parse goes anywhere.
-        let value: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
+        // Only the keys are read (borrowed when unescaped); the rest is skipped unparsed.
+        #[derive(serde::Deserialize, Default)]
+        struct Keys<'a> {
+            #[serde(borrow)]
+            carrier: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow)]
+            flight_number: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow)]
+            origin_date: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow)]
+            source_message_id: Option<std::borrow::Cow<'a, str>>,
+        }
+        let keys: Keys = serde_json::from_slice(payload).unwrap_or_default();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         match kind {
-            "flightops" => ["carrier", "flight_number", "origin_date"]
+            "flightops" => [keys.carrier, keys.flight_number, keys.origin_date]
                 .iter()
-                .for_each(|f| value[*f].as_str().hash(&mut hasher)),
-            _ => value["source_message_id"].as_str().hash(&mut hasher),
+                .for_each(|f| f.as_deref().hash(&mut hasher)),
+            _ => keys.source_message_id.as_deref().hash(&mut hasher),
         }
         hasher.finish()
     }
@@ -240,6 +252,55 @@ impl CrisisIngest {
                 pointer: String::new(),
                 source_message_id: None,
             })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+
+    #[test]
+    fn one_flights_messages_share_a_lane_key_and_bad_input_still_gets_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let ingest = CrisisIngest::new(SledStore::open(StoreConfig::new(dir.path())).unwrap());
+        let flight = |number: &str, extra: &str| {
+            format!(
+                r#"{{"v":1,"carrier":"LH","flight_number":"{number}","origin_date":"2026-11-22",{extra}"status":"delayed"}}"#
+            )
+        };
+        let key = |kind: &str, payload: &str| ingest.lane_key(kind, payload.as_bytes());
+        assert_eq!(
+            key("flightops", &flight("123", "")),
+            key(
+                "flightops",
+                &flight("123", r#""source_message_id":"m-2","passenger_count":180,"#)
+            ),
+            "the same flight, whatever else the message holds"
+        );
+        assert_ne!(
+            key("flightops", &flight("123", "")),
+            key("flightops", &flight("124", ""))
+        );
+        // An escaped key is read as its text.
+        assert_eq!(
+            key("flightops", &flight("123", "")),
+            key("flightops", &flight("12\\u0033", ""))
+        );
+        assert_ne!(
+            key("feedback", r#"{"source_message_id":"a"}"#),
+            key("feedback", r#"{"source_message_id":"b"}"#)
+        );
+        for hostile in [
+            "",
+            "not json",
+            "[1,2]",
+            r#"{"carrier":7}"#,
+            "{\"carrier\":\"LH\"",
+        ] {
+            key("flightops", hostile);
+            key("feedback", hostile);
         }
     }
 }

