@@ -148,10 +148,21 @@ async fn check_stream_matches_store(url: &str, store: &SledStore) {
         assert_eq!(header("ce-actorid"), "agent-7");
         assert_eq!(header("ce-actorrole"), "crisis_lead");
         assert_eq!(header("ce-hash"), event.hash.to_hex());
-        assert_eq!(
-            header("ce-time"),
-            crisisd::store::codec::format_timestamp(&event.occurred_at)
-        );
+        // Written by crisisd's own formatters; compared with chrono's and hex's here.
+        let rfc3339 = |t: &chrono::DateTime<chrono::Utc>| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        };
+        assert_eq!(header("ce-time"), rfc3339(&event.occurred_at));
+        assert_eq!(header("ce-recordedtime"), rfc3339(&event.recorded_at));
+        assert_eq!(header("ce-prevhash"), hex::encode(event.prev_hash.0));
+        assert_eq!(header("content-type"), "application/json");
+        if event.position > 1 {
+            let previous = header("Nats-Expected-Last-Msg-Id");
+            assert!(
+                uuid::Uuid::parse_str(&previous).is_ok(),
+                "each message names its predecessor: {previous}"
+            );
+        }
         let (aggregate, id) = event.stream.split_once('-').unwrap();
         assert_eq!(
             message.subject.as_str(),
