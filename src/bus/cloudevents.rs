@@ -1,8 +1,10 @@
 //! CloudEvents 1.0 in NATS binary mode: attributes as `ce-` headers, the event data as the
 //! payload. Extension attribute names are lower-case alphanumerics, as the spec requires.
+//! Beside them, the two JetStream headers the publisher relies on: `Nats-Msg-Id` (duplicates
+//! are dropped) and `Nats-Expected-Last-Msg-Id` (nothing lands after a missing message).
 
 use async_nats::HeaderMap;
-use async_nats::header::{HeaderName, NATS_MESSAGE_ID};
+use async_nats::header::{HeaderName, NATS_EXPECTED_LAST_MESSAGE_ID, NATS_MESSAGE_ID};
 use uuid::Uuid;
 
 use crate::store::RecordedEvent;
@@ -30,8 +32,9 @@ const HASH: HeaderName = HeaderName::from_static("ce-hash");
 const PREVHASH: HeaderName = HeaderName::from_static("ce-prevhash");
 const CONTENT_TYPE: HeaderName = HeaderName::from_static("content-type");
 
-/// The headers of one published event.
-pub fn headers(event: &RecordedEvent, source: &str) -> HeaderMap {
+/// The headers of one published event; `previous` is the id of the event published just
+/// before it (`None` for the first one).
+pub fn headers(event: &RecordedEvent, source: &str, previous: Option<&Uuid>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let id = uuid_text(&event.id);
     headers.insert(SPECVERSION, SPEC_VERSION);
@@ -55,6 +58,9 @@ pub fn headers(event: &RecordedEvent, source: &str) -> HeaderMap {
     headers.insert(HASH, event.hash.to_hex());
     headers.insert(PREVHASH, event.prev_hash.to_hex());
     headers.insert(CONTENT_TYPE, "application/json");
+    if let Some(previous) = previous {
+        headers.insert(NATS_EXPECTED_LAST_MESSAGE_ID, uuid_text(previous));
+    }
     headers
 }
 

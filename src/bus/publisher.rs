@@ -287,13 +287,11 @@ impl Publisher {
                         continue;
                     }
                     let subject = subjects::event_subject(&event.stream, &event.event_type);
-                    let mut headers = cloudevents::headers(&event, &self.config.source);
-                    if let Some(previous) = expected_previous {
-                        headers.insert(
-                            async_nats::header::NATS_EXPECTED_LAST_MESSAGE_ID,
-                            cloudevents::uuid_text(&previous),
-                        );
-                    }
+                    let headers = cloudevents::headers(
+                        &event,
+                        &self.config.source,
+                        expected_previous.as_ref(),
+                    );
                     let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
                     match self
                         .js

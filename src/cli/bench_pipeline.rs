@@ -82,6 +82,27 @@ fn message(n: u64) -> Vec<u8> {
     .expect("JSON")
 }
 
+/// Publishes pipelined: at most 512 acks outstanding, the oldest awaited first.
+#[derive(Default)]
+struct AckWindow(std::collections::VecDeque<jetstream::context::PublishAckFuture>);
+
+impl AckWindow {
+    async fn push(&mut self, ack: jetstream::context::PublishAckFuture) -> anyhow::Result<()> {
+        self.0.push_back(ack);
+        if self.0.len() >= 512 {
+            self.0.pop_front().expect("non-empty").await?;
+        }
+        Ok(())
+    }
+
+    async fn drain(self) -> anyhow::Result<()> {
+        for ack in self.0 {
+            ack.await?;
+        }
+        Ok(())
+    }
+}
+
 /// Raw JetStream async publish of `events` messages shaped like crisisd's: an event's
 /// data as payload, the publisher's CloudEvents headers, `Nats-Msg-Id` and
 /// `Nats-Expected-Last-Msg-Id`. What the server takes with crisisd's headers, in events/s.
@@ -118,29 +139,21 @@ async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Resul
         hash: HashBytes([9; 32]),
     };
     let started = Instant::now();
-    let mut pending = std::collections::VecDeque::new();
+    let mut pending = AckWindow::default();
     let mut previous: Option<uuid::Uuid> = None;
     for n in 1..=events {
         event.id = uuid::Uuid::now_v7();
         event.position = n;
         event.stream = format!("signal-{}", event.id);
-        let mut headers = cloudevents::headers(&event, "/crisisd");
-        if let Some(previous) = previous.replace(event.id) {
-            headers.insert(
-                async_nats::header::NATS_EXPECTED_LAST_MESSAGE_ID,
-                previous.to_string().as_str(),
-            );
-        }
+        let headers = cloudevents::headers(&event, "/crisisd", previous.as_ref());
+        previous = Some(event.id);
         let subject = format!("bench.headers.{}", event.id);
         let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
-        pending.push_back(js.publish_with_headers(subject, headers, payload).await?);
-        if pending.len() >= 512 {
-            pending.pop_front().expect("non-empty").await?;
-        }
+        pending
+            .push(js.publish_with_headers(subject, headers, payload).await?)
+            .await?;
     }
-    for ack in pending {
-        ack.await?;
-    }
+    pending.drain().await?;
     Ok(events as f64 / started.elapsed().as_secs_f64())
 }
 
@@ -188,16 +201,13 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     // Payloads are built before any clock starts: the sender's work is not crisisd's.
     let payloads: Vec<bytes::Bytes> = (0..messages).map(|n| message(n).into()).collect();
     let started = Instant::now();
-    let mut pending = std::collections::VecDeque::new();
+    let mut pending = AckWindow::default();
     for payload in &payloads {
-        pending.push_back(js.publish("bench.raw", payload.clone()).await?);
-        if pending.len() >= 512 {
-            pending.pop_front().expect("non-empty").await?;
-        }
+        pending
+            .push(js.publish("bench.raw", payload.clone()).await?)
+            .await?;
     }
-    for ack in pending {
-        ack.await?;
-    }
+    pending.drain().await?;
     let baseline = messages as f64 / started.elapsed().as_secs_f64();
     let baseline_headers = headers_baseline(&js, messages + messages.div_ceil(2)).await?;
 
@@ -280,7 +290,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         }
         Instant::now()
     });
-    let mut pending = std::collections::VecDeque::new();
+    let mut pending = AckWindow::default();
     for n in 0..messages {
         if let Some(rate) = rate {
             // Message n is due at n / rate seconds; sleeping in 1 ms steps keeps the pace
@@ -292,17 +302,14 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
             }
         }
         sent_ns[n as usize].store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        pending.push_back(
-            js.publish("crisis.ingest.feedback", payloads[n as usize].clone())
-                .await?,
-        );
-        if pending.len() >= 512 {
-            pending.pop_front().expect("non-empty").await?;
-        }
+        pending
+            .push(
+                js.publish("crisis.ingest.feedback", payloads[n as usize].clone())
+                    .await?,
+            )
+            .await?;
     }
-    for ack in pending {
-        ack.await?;
-    }
+    pending.drain().await?;
     let (mut latencies, last_signal) = collector.await?;
     let finished = published.await?;
     // Done when the last event is acknowledged by JetStream and the last signal arrived.
