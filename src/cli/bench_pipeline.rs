@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_nats::jetstream;
-use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::arrivals::Arrivals;
 use crate::app::feedback::signal_id;
 use crate::app::ingest::CrisisIngest;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
@@ -244,8 +244,8 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         .map(|n| (signal_id(&format!("bench-{n}")).to_string(), n))
         .collect();
     let sent_ns: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
-    let mut signals = client.subscribe("crisis.events.signal.*.recorded").await?;
-    client.flush().await?;
+    let address = url.trim_start_matches("nats://");
+    let mut signals = Arrivals::subscribe(address, "crisis.events.signal.*.recorded").await?;
     let expected_events = messages + messages.div_ceil(2);
     let cpu_at_start = (cpu_seconds("self"), cpu_seconds(&server_pid));
     let started = Instant::now();
@@ -254,19 +254,21 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         async move {
             let mut latencies_us = Vec::with_capacity(messages as usize);
             while (latencies_us.len() as u64) < messages {
-                let Ok(Some(event)) =
-                    tokio::time::timeout(Duration::from_secs(60), signals.next()).await
+                // A quiet minute or a closed connection ends the count, which the check
+                // after the run reports; a protocol error ends the benchmark.
+                let Ok(next) = tokio::time::timeout(Duration::from_secs(60), signals.next()).await
                 else {
                     break;
                 };
+                let Some(subject) = next? else { break };
                 let arrived_ns = started.elapsed().as_nanos() as u64;
-                let n = event.subject.split('.').nth(3).and_then(|id| ids.get(id));
+                let n = subject.split('.').nth(3).and_then(|id| ids.get(id));
                 if let Some(&n) = n {
                     let sent = sent_ns[n].load(Ordering::Relaxed);
                     latencies_us.push(arrived_ns.saturating_sub(sent) / 1_000);
                 }
             }
-            (latencies_us, Instant::now())
+            anyhow::Ok((latencies_us, Instant::now()))
         }
     });
     // When the last event is durable (before it is published): tells which half limits.
@@ -310,7 +312,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
             .await?;
     }
     pending.drain().await?;
-    let (mut latencies, last_signal) = collector.await?;
+    let (mut latencies, last_signal) = collector.await??;
     let finished = published.await?;
     // Done when the last event is acknowledged by JetStream and the last signal arrived.
     let finished = finished.max(last_signal);

@@ -11,6 +11,7 @@
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
 //! | [`workload`] | synthetic, valid crisis histories (scenarios through the domain's `decide`) for load and benchmarks |
 
+pub mod arrivals;
 pub mod audit;
 pub mod bench;
 pub mod bench_pipeline;

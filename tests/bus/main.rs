@@ -1,5 +1,6 @@
 //! NATS integration tests, against a real `nats-server` started by the tests.
 
+mod arrivals;
 mod e2e;
 mod ingest;
 mod nats_server;

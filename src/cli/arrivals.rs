@@ -1,0 +1,103 @@
+//! The benchmark's arrival clock: a NATS subscriber that speaks just enough of the
+//! protocol to see each message's subject and skip the rest.
+//!
+//! `async-nats` parses every header of every message it delivers into a map; crisisd's
+//! events carry about twenty, and in `bench pipeline` that parsing was the load
+//! generator's largest single cost (about 5 % of all CPU, on the cores crisisd and
+//! nats-server share). Latency needs only the subject and the moment the bytes arrive,
+//! so this reader takes the `MSG`/`HMSG` control line and skips the body unread.
+
+use anyhow::{Context, bail, ensure};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+pub struct Arrivals {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    line: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl Arrivals {
+    /// Connects to `address` (`host:port`) and subscribes to `subject`; returns once the
+    /// server has registered the subscription.
+    pub async fn subscribe(address: &str, subject: &str) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(address)
+            .await
+            .with_context(|| format!("connecting to nats-server at {address}"))?;
+        stream.set_nodelay(true)?;
+        let (read, writer) = stream.into_split();
+        let mut arrivals = Arrivals {
+            reader: BufReader::with_capacity(256 * 1024, read),
+            writer,
+            line: Vec::with_capacity(256),
+            body: Vec::new(),
+        };
+        let connect = r#"{"verbose":false,"pedantic":false,"headers":true,"lang":"rust","version":"bench","protocol":1}"#;
+        arrivals
+            .writer
+            .write_all(format!("CONNECT {connect}\r\nSUB {subject} 1\r\nPING\r\n").as_bytes())
+            .await?;
+        // The PONG answers the PING sent after SUB: the subscription is in place.
+        loop {
+            let line = arrivals.read_line().await?;
+            if line == b"PONG" {
+                return Ok(arrivals);
+            }
+            ensure!(
+                !line.starts_with(b"-ERR"),
+                "nats-server refused the subscription: {}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    /// The subject of the next message, or `None` when the server closed the connection.
+    pub async fn next(&mut self) -> anyhow::Result<Option<String>> {
+        loop {
+            let line = match self.read_line().await {
+                Ok(line) => line,
+                Err(err) if is_eof(&err) => return Ok(None),
+                Err(err) => return Err(err),
+            };
+            let mut fields = line.split(|b| *b == b' ');
+            match fields.next() {
+                Some(b"MSG" | b"HMSG") => {
+                    let fields: Vec<&[u8]> = fields.collect();
+                    let (Some(subject), Some(total)) = (fields.first(), fields.last()) else {
+                        bail!("malformed message line from nats-server");
+                    };
+                    let subject = String::from_utf8_lossy(subject).into_owned();
+                    let total: usize = std::str::from_utf8(total)?
+                        .parse()
+                        .context("message length from nats-server")?;
+                    // The body and its trailing CRLF, skipped.
+                    self.body.resize(total + 2, 0);
+                    self.reader.read_exact(&mut self.body).await?;
+                    return Ok(Some(subject));
+                }
+                Some(b"PING") => self.writer.write_all(b"PONG\r\n").await?,
+                Some(b"-ERR") => bail!("nats-server: {}", String::from_utf8_lossy(line)),
+                // INFO, PONG, +OK.
+                _ => {}
+            }
+        }
+    }
+
+    /// One control line without its CRLF.
+    async fn read_line(&mut self) -> anyhow::Result<&[u8]> {
+        self.line.clear();
+        let n = self.reader.read_until(b'\n', &mut self.line).await?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+        Ok(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+}
+
+fn is_eof(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<std::io::Error>()
+        .is_some_and(|err| err.kind() == std::io::ErrorKind::UnexpectedEof)
+}
