@@ -76,11 +76,8 @@ pub struct Publisher {
 }
 
 /// What the publishing loop does next.
-// One loop iteration's value, never stored: boxing the event would cost an allocation
-// per event for nothing.
-#[allow(clippy::large_enum_variant)]
 enum Step {
-    Event(Option<Result<crate::store::RecordedEvent, crate::store::StoreError>>),
+    Event(Option<Result<Arc<crate::store::RecordedEvent>, crate::store::StoreError>>),
     Acked(u64, Result<(), String>),
 }
 

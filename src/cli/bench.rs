@@ -56,6 +56,10 @@ pub enum BenchCommand {
         /// latency includes the backlog).
         #[arg(long)]
         rate: Option<u64>,
+        /// Also run every read model's projector live, as `serve` does; the run then
+        /// ends when they have all applied the last event, and their CPU counts.
+        #[arg(long)]
+        projections: bool,
         #[arg(long)]
         json: bool,
     },
@@ -70,9 +74,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Pipeline {
             messages,
             rate,
+            projections,
             json,
         } => {
-            return super::bench_pipeline::run(messages, rate, json).await;
+            return super::bench_pipeline::run(messages, rate, projections, json).await;
         }
     };
     let scratch = match dir {

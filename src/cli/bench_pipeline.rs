@@ -7,7 +7,8 @@
 //! `CRISIS_EVENTS` stream must hold exactly the expected number of events. By default the
 //! messages are offered as fast as JetStream takes them, so the latency includes the
 //! backlog; `--rate N` offers N messages/s, which gives the latency at that sustained
-//! rate. It starts its own `nats-server` (from PATH or `NATS_SERVER_BIN`) on a free
+//! rate. With `--projections` every read model's projector follows the log as under
+//! `serve`, and the run ends when they have applied the last event. It starts its own `nats-server` (from PATH or `NATS_SERVER_BIN`) on a free
 //! loopback port with a scratch directory.
 
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ use crate::app::feedback::signal_id;
 use crate::app::ingest::CrisisIngest;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{Publisher, PublisherConfig, cloudevents};
+use crate::domain::policy::crisis::CrisisPolicy;
+use crate::projection::Projector;
 use crate::store::codec::HashBytes;
 use crate::store::{RecordedEvent, SledStore, StoreConfig};
 
@@ -177,11 +180,18 @@ struct PipelineReport {
     nats_server_cpu_us_per_message: Option<f64>,
     /// Messages/s the bench offered (None: as fast as JetStream accepts them).
     offered_messages_per_s: Option<f64>,
+    /// Whether every read model's projector ran live (`--projections`).
+    projections: bool,
     target_messages_per_s: f64,
     target_p99_ms: f64,
 }
 
-pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    messages: u64,
+    rate: Option<u64>,
+    projections: bool,
+    json_out: bool,
+) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(rate != Some(0), "--rate must be above 0 messages/s");
     let scratch = tempfile::Builder::new()
         .prefix("crisisd-bench-pipeline-")
@@ -229,6 +239,15 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         IngestConfig::default(),
     );
     let consumer = tokio::spawn(consumer.run(shutdown_rx.clone()));
+    let mut projectors = tokio::task::JoinSet::new();
+    let mut statuses = Vec::new();
+    if projections {
+        for projection in crate::projection::all(&CrisisPolicy::default()) {
+            let projector = Projector::new(store.clone(), projection)?;
+            statuses.push(projector.status());
+            projectors.spawn(projector.run(shutdown_rx.clone()));
+        }
+    }
     js.get_or_create_stream(jetstream::stream::Config {
         name: "CRISIS_INGEST".into(),
         subjects: vec!["crisis.ingest.>".into()],
@@ -316,6 +335,34 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     let finished = published.await?;
     // Done when the last event is acknowledged by JetStream and the last signal arrived.
     let finished = finished.max(last_signal);
+    // With --projections: done when every read model has applied the last event too.
+    let finished = if projections {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let lowest = statuses
+                .iter()
+                .map(|s| {
+                    let s = s.lock().expect("status lock");
+                    (s.position, s.failed.clone())
+                })
+                .min_by_key(|(position, _)| *position)
+                .unwrap_or((u64::MAX, None));
+            if let (_, Some(failed)) = lowest {
+                anyhow::bail!("a projection stopped: {failed}");
+            }
+            if lowest.0 >= expected_events {
+                break finished.max(Instant::now());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "projections still at position {} of {expected_events} after 600 s",
+                lowest.0
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    } else {
+        finished
+    };
     let cpu_per_message_us =
         |now: Option<f64>, start: Option<f64>| Some((now? - start?) * 1e6 / messages as f64);
     let crisisd_cpu_us = cpu_per_message_us(cpu_seconds("self"), cpu_at_start.0);
@@ -339,6 +386,9 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
     let stored_elapsed = (stored.await? - started).as_secs_f64();
     let _ = shutdown_tx.send(true);
     let _ = tokio::join!(publisher, consumer);
+    while let Some(stopped) = projectors.join_next().await {
+        stopped??;
+    }
     store.close().await;
 
     latencies.sort_unstable();
@@ -362,6 +412,7 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         process_cpu_us_per_message: crisisd_cpu_us,
         nats_server_cpu_us_per_message: server_cpu_us,
         offered_messages_per_s: rate.map(|r| r as f64),
+        projections,
         target_messages_per_s: 20_000.0,
         target_p99_ms: 50.0,
     };
@@ -371,6 +422,11 @@ pub async fn run(messages: u64, rate: Option<u64>, json_out: bool) -> anyhow::Re
         let offered = match rate {
             Some(rate) => format!("offered at {rate} messages/s"),
             None => "offered as fast as JetStream takes them".into(),
+        };
+        let offered = if projections {
+            format!("{offered}, every read model following live")
+        } else {
+            offered
         };
         println!(
             "crisisd bench pipeline — {messages} feedback messages (half of them complaints), {seen} events, {offered}"

@@ -289,7 +289,7 @@ impl<P: Projection> Projector<P> {
         }
     }
 
-    fn apply_batch(&mut self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    fn apply_batch(&mut self, events: &[Arc<RecordedEvent>]) -> Result<(), ProjectionError> {
         let mut tx = ModelTx::new(&self.tree);
         for event in events {
             self.projection.apply(event, &mut tx).map_err(|reason| {

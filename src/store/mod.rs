@@ -29,6 +29,7 @@ pub mod keys;
 pub mod log;
 pub mod sled_store;
 pub mod subscription;
+pub mod tail;
 pub mod types;
 pub mod verify;
 pub mod writer;

@@ -19,6 +19,7 @@ use super::index::{self, Index, SharedIndex};
 use super::keys;
 use super::log;
 use super::subscription::{SUBSCRIPTION_CHUNK_EVENTS, Subscription, SubscriptionFilter};
+use super::tail::{TAIL_EVENTS, Tail};
 use super::types::{AppendOutcome, AppendRequest, Direction, Head, RecordedEvent};
 use super::verify::{
     ChainVerifier, Damage, DamageKind, StoredItem, VerifyReport, with_hashes_ahead,
@@ -69,6 +70,8 @@ struct Inner {
     head_rx: watch::Receiver<Head>,
     writer_tx: Option<mpsc::Sender<WriterMsg>>,
     index: SharedIndex,
+    /// Recent records for live subscribers (empty for a store opened for inspection).
+    tail: Arc<Tail>,
 }
 
 impl SledStore {
@@ -88,12 +91,14 @@ impl SledStore {
         let (head_tx, head_rx) = watch::channel(head);
         let (writer_tx, writer_rx) = mpsc::channel(config.queue_requests_max);
         let failure = Failure::default();
+        let tail = Arc::new(Tail::new(TAIL_EVENTS));
         let syncer = Syncer {
             db: db.clone(),
             data_file: File::open(config.path.join("db"))?,
             blobs_dir: config.path.join("blobs"),
             synced_blobs: HashSet::new(),
             head_tx,
+            tail: tail.clone(),
             failure: failure.clone(),
             stats: Default::default(),
         };
@@ -120,6 +125,7 @@ impl SledStore {
                 head_rx,
                 writer_tx: Some(writer_tx),
                 index,
+                tail,
             }),
         })
     }
@@ -142,6 +148,7 @@ impl SledStore {
                 head_rx,
                 writer_tx: None,
                 index: SharedIndex::new(index),
+                tail: Arc::new(Tail::new(0)),
             }),
         })
     }
@@ -202,6 +209,11 @@ impl SledStore {
             .insert(keys::checkpoint(name), &position.to_be_bytes())?;
         self.inner.tree.flush()?;
         Ok(())
+    }
+
+    /// The in-memory tail of recent records (see [`super::tail`]).
+    pub(crate) fn tail(&self) -> &Tail {
+        &self.inner.tail
     }
 
     /// A receiver that changes whenever new events are durable.

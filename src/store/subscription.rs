@@ -1,12 +1,17 @@
 //! Subscriptions: history, then live, with no gap and no duplicate.
 //!
-//! A subscription is a cursor over the committed log. It reads the log in chunks up to
-//! the durable head and, once caught up, waits for the head to move. The writer only
+//! A subscription is a cursor over the committed log. It takes events up to the
+//! durable head in chunks — from the in-memory tail of recent records when it holds the
+//! next position ([`super::tail`]: parsed once for every subscriber), from sled
+//! otherwise — and, once caught up, waits for the head to move. The writer only
 //! publishes a new head (a `watch` channel, which never blocks), so a slow or stalled
 //! subscriber costs the writer nothing: it simply reads further back in the log when
 //! it resumes.
+//!
+//! Events come as `Arc<RecordedEvent>`: subscribers at the tip share one parsed copy.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -14,6 +19,7 @@ use tokio::task::JoinHandle;
 use super::EventStore;
 use super::error::StoreError;
 use super::sled_store::SledStore;
+use super::tail::Slot;
 use super::types::{Head, RecordedEvent};
 
 /// Records read from the log per chunk.
@@ -43,10 +49,26 @@ pub struct Subscription {
     store: SledStore,
     next_position: u64,
     filter: SubscriptionFilter,
-    buffer: VecDeque<RecordedEvent>,
+    /// Taken, not yet delivered (nor filtered): from the tail (parsed on delivery) or
+    /// read from sled.
+    buffer: VecDeque<Buffered>,
     head_rx: watch::Receiver<Head>,
     /// The chunk being read, kept across a cancelled [`Subscription::next`].
     reading: Option<Reading>,
+}
+
+enum Buffered {
+    Read(Arc<RecordedEvent>),
+    Tail(Arc<Slot>),
+}
+
+impl Buffered {
+    fn position(&self) -> u64 {
+        match self {
+            Buffered::Read(event) => event.position,
+            Buffered::Tail(slot) => slot.position,
+        }
+    }
 }
 
 /// A chunk read in flight: from `from` towards `head`.
@@ -73,7 +95,7 @@ impl Subscription {
     pub fn next_position(&self) -> u64 {
         self.buffer
             .front()
-            .map_or(self.next_position, |e| e.position)
+            .map_or(self.next_position, Buffered::position)
     }
 
     /// The next matching event; waits for new commits when caught up. `None` once the
@@ -81,10 +103,24 @@ impl Subscription {
     ///
     /// Cancel-safe: a chunk whose read was under way when the caller stopped waiting
     /// (`select!`, a zero timeout) is kept and delivered by the next call, not read again.
-    pub async fn next(&mut self) -> Option<Result<RecordedEvent, StoreError>> {
+    pub async fn next(&mut self) -> Option<Result<Arc<RecordedEvent>, StoreError>> {
         loop {
-            if let Some(event) = self.buffer.pop_front() {
-                return Some(Ok(event));
+            if let Some(buffered) = self.buffer.pop_front() {
+                let event = match buffered {
+                    Buffered::Read(event) => event,
+                    Buffered::Tail(slot) => match slot.event() {
+                        Ok(event) => event,
+                        Err(err) => {
+                            // Kept: the next call meets the same damage, not a gap.
+                            self.buffer.push_front(Buffered::Tail(slot));
+                            return Some(Err(err));
+                        }
+                    },
+                };
+                if self.filter.matches(&event) {
+                    return Some(Ok(event));
+                }
+                continue;
             }
             if let Some(reading) = &mut self.reading {
                 let outcome = (&mut reading.task).await;
@@ -102,6 +138,13 @@ impl Subscription {
             }
             let head = self.head_rx.borrow_and_update().position;
             if self.next_position <= head {
+                let tail = self.store.tail();
+                if let Some(slots) = tail.take(self.next_position, head, SUBSCRIPTION_CHUNK_EVENTS)
+                {
+                    self.next_position += slots.len() as u64;
+                    self.buffer.extend(slots.into_iter().map(Buffered::Tail));
+                    continue;
+                }
                 let store = self.store.clone();
                 let from = self.next_position;
                 let count = SUBSCRIPTION_CHUNK_EVENTS.min((head - from + 1) as usize);
@@ -133,7 +176,7 @@ impl Subscription {
         );
         self.next_position = last.position + 1;
         self.buffer
-            .extend(events.into_iter().filter(|e| self.filter.matches(e)));
+            .extend(events.into_iter().map(|e| Buffered::Read(Arc::new(e))));
         Ok(())
     }
 }

@@ -6,7 +6,8 @@
 //! sled batch (the records, the batch's index chunk, the head) and adds the batch to the
 //! in-memory index ([`super::index`]). It then hands the batch to the
 //! syncer thread, which makes it durable (sled flush, then fdatasync of sled's files),
-//! publishes the new head and only then answers every waiter, while the writer already
+//! hands its records to the in-memory tail ([`super::tail`]), publishes the new head and
+//! only then answers every waiter, while the writer already
 //! applies the next batches: CPU work overlaps the disk wait. Batches applied while the
 //! syncer is busy are merged and made durable by its next single flush + fdatasync, so
 //! the sync rate never limits throughput; at most [`UNSYNCED_APPENDS_MAX`] applied
@@ -40,6 +41,7 @@ use super::error::AppendError;
 use super::index::{self, SharedIndex};
 use super::keys;
 use super::log;
+use super::tail::Tail;
 use super::types::{AppendOutcome, Committed, ExpectedVersion, Head};
 
 /// A validated append on its way to the writer.
@@ -100,6 +102,8 @@ pub(crate) struct Syncer {
     pub blobs_dir: PathBuf,
     pub synced_blobs: HashSet<OsString>,
     pub head_tx: watch::Sender<Head>,
+    /// Recent records for live subscribers, filled before each head is published.
+    pub tail: Arc<Tail>,
     pub failure: Failure,
     pub stats: SyncStats,
 }
@@ -129,6 +133,8 @@ pub(crate) struct SyncStats {
 struct Applied {
     head: Option<Head>,
     answers: Vec<(Result<AppendOutcome, AppendError>, Reply)>,
+    /// The batch's records with their positions, for the in-memory tail once durable.
+    records: Vec<(u64, Vec<u8>)>,
 }
 
 /// While the syncer is busy, the writer waits for this many events before applying
@@ -226,6 +232,15 @@ impl Drop for SyncerGone<'_> {
     fn drop(&mut self) {
         self.0.set(|w| w.syncer_gone = true);
     }
+}
+
+/// What a batch's new events add beside their log keys.
+#[derive(Default)]
+struct NewEntries {
+    /// The batch's index chunk.
+    index: Vec<index::Entry>,
+    /// Their records, for the in-memory tail once durable.
+    records: Vec<(u64, Vec<u8>)>,
 }
 
 /// What one request turned into while planning a batch.
@@ -340,7 +355,7 @@ impl Writer {
         let mut sled_batch = sled::Batch::default();
         // Versions of the streams this batch touches, ahead of the index.
         let mut versions = HashMap::new();
-        let mut chunk = Vec::new();
+        let mut entries = NewEntries::default();
         let mut pending: HashMap<Uuid, Committed> = HashMap::new();
         let mut head = self.head;
         let mut planned = Vec::with_capacity(batch.len());
@@ -355,7 +370,7 @@ impl Writer {
                         &recorded_at_text,
                         &mut versions,
                         &mut sled_batch,
-                        &mut chunk,
+                        &mut entries,
                     );
                     for c in &committed {
                         pending.insert(c.id, c.clone());
@@ -370,7 +385,7 @@ impl Writer {
             self.appender.finish(&mut sled_batch);
             sled_batch.insert(
                 &keys::index_chunk(self.head.position + 1),
-                index::encode_chunk(&chunk),
+                index::encode_chunk(&entries.index),
             );
             let mut head_value = head.position.to_be_bytes().to_vec();
             head_value.extend_from_slice(&head.hash.0);
@@ -390,7 +405,11 @@ impl Writer {
                 set_failure(&self.failure, &reason);
                 return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
             }
-            if let Err(reason) = self.index.write().insert(self.head.position + 1, &chunk) {
+            if let Err(reason) = self
+                .index
+                .write()
+                .insert(self.head.position + 1, &entries.index)
+            {
                 let reason = format!(
                     "the index refused batch ending at {}: {reason}; restart crisisd",
                     head.position
@@ -423,6 +442,7 @@ impl Writer {
         Applied {
             head: advanced.then_some(head),
             answers,
+            records: entries.records,
         }
     }
 
@@ -489,7 +509,7 @@ impl Writer {
         recorded_at: &str,
         versions: &mut HashMap<String, Option<u64>>,
         sled_batch: &mut sled::Batch,
-        chunk: &mut Vec<index::Entry>,
+        entries: &mut NewEntries,
     ) -> Vec<Committed> {
         let mut committed = Vec::with_capacity(req.event_count());
         for s in req.streams {
@@ -499,7 +519,8 @@ impl Writer {
                 let position = head.position + 1;
                 let (record, hash) = event.record(&head.hash, version, position, recorded_at);
                 self.appender.push(&record, sled_batch);
-                chunk.push(index::Entry {
+                entries.records.push((position, record));
+                entries.index.push(index::Entry {
                     id: event.id,
                     stream: s.stream.clone(),
                     version,
@@ -555,12 +576,14 @@ impl Applied {
         Applied {
             head: None,
             answers,
+            records: Vec::new(),
         }
     }
 
     /// Appends a later batch: its answers follow, its head (if any) supersedes.
     fn merge(&mut self, later: Applied) {
         self.answers.extend(later.answers);
+        self.records.extend(later.records);
         self.head = later.head.or(self.head);
     }
 
@@ -574,7 +597,7 @@ impl Applied {
 impl Syncer {
     fn run(mut self, handoff: &Handoff) -> SyncStats {
         let _gone = SyncerGone(handoff);
-        while let Some(applied) = handoff.take() {
+        while let Some(mut applied) = handoff.take() {
             // Checked even for batches that wrote nothing: their answers (duplicates,
             // conflicts) may name events of an earlier batch whose sync failed.
             if let Some(reason) = current_failure(&self.failure) {
@@ -597,6 +620,8 @@ impl Syncer {
                 Applied::failed(replies, &reason).answer();
                 continue;
             }
+            // The tail first: a subscriber that sees the new head finds its records there.
+            self.tail.extend(std::mem::take(&mut applied.records));
             self.head_tx.send_replace(head);
             applied.answer();
         }
