@@ -103,8 +103,14 @@ impl Subscription {
     ///
     /// Cancel-safe: a chunk whose read was under way when the caller stopped waiting
     /// (`select!`, a zero timeout) is kept and delivered by the next call, not read again.
+    /// Cooperative: it uses the task's tokio budget, so a long run of ready events still
+    /// lets other tasks on the worker run.
     pub async fn next(&mut self) -> Option<Result<Arc<RecordedEvent>, StoreError>> {
         loop {
+            // Taking from the tail never waits: without this, a subscriber catching up
+            // through it (or filtering most events out) would hold its worker thread for
+            // thousands of events. Cancel-safe: nothing has changed yet.
+            tokio::task::consume_budget().await;
             if let Some(buffered) = self.buffer.pop_front() {
                 let event = match buffered {
                     Buffered::Read(event) => event,

@@ -8,9 +8,10 @@
 //! position is in the tail takes its events from here, and the first one that needs a
 //! record parses it for all of them ([`Slot::event`]).
 //!
-//! The tail keeps the last [`TAIL_EVENTS`] positions, contiguous; a subscriber further
-//! behind reads sled as before. Subscribers never take a slot beyond the head they
-//! observed, so nothing is seen before its head is published.
+//! The tail keeps the last [`TAIL_EVENTS`] positions, contiguous, and at most
+//! [`TAIL_RECORD_BYTES_MAX`] of record bytes (events run up to 64 KiB); a subscriber
+//! further behind reads sled as before. Subscribers never take a slot beyond the head
+//! they observed, so nothing is seen before its head is published.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -19,8 +20,11 @@ use super::error::StoreError;
 use super::sled_store::parse_record;
 use super::types::RecordedEvent;
 
-/// Positions kept in memory (about 2.5 KB each with the parsed event).
+/// Positions kept in memory (about 2.5 KB each with the parsed event, for a typical
+/// 1 KB record).
 pub const TAIL_EVENTS: usize = 8_192;
+/// Record bytes kept in memory; the parsed events take about as much again.
+pub const TAIL_RECORD_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// One record of the tail, parsed at most once.
 pub(crate) struct Slot {
@@ -44,19 +48,25 @@ impl Slot {
 }
 
 pub(crate) struct Tail {
-    slots: Mutex<VecDeque<Arc<Slot>>>,
+    slots: Mutex<Slots>,
     capacity: usize,
+}
+
+#[derive(Default)]
+struct Slots {
+    slots: VecDeque<Arc<Slot>>,
+    record_bytes: usize,
 }
 
 impl Tail {
     pub fn new(capacity: usize) -> Tail {
         Tail {
-            slots: Mutex::new(VecDeque::with_capacity(capacity.min(TAIL_EVENTS))),
+            slots: Mutex::new(Slots::default()),
             capacity,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Slot>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -67,41 +77,63 @@ impl Tail {
         if self.capacity == 0 || records.is_empty() {
             return;
         }
-        let mut slots = self.lock();
-        for (position, record) in records {
-            if slots
-                .back()
-                .is_some_and(|last| last.position + 1 != position)
+        // Allocated before the lock, freed after it: the syncer calls this between the
+        // fsync and publishing the head.
+        let new: Vec<Arc<Slot>> = records
+            .into_iter()
+            .map(|(position, record)| {
+                Arc::new(Slot {
+                    position,
+                    record,
+                    event: OnceLock::new(),
+                })
+            })
+            .collect();
+        let mut evicted = Vec::new();
+        let mut tail = self.lock();
+        for slot in new {
+            if let Some(last) = tail.slots.back()
+                && last.position + 1 != slot.position
             {
-                slots.clear();
+                debug_assert!(false, "tail gap: {} after {}", slot.position, last.position);
+                tracing::warn!(
+                    position = slot.position,
+                    last = last.position,
+                    "records reached the in-memory tail out of order; it restarts empty (subscribers read the store)"
+                );
+                evicted.extend(tail.slots.drain(..));
+                tail.record_bytes = 0;
             }
-            slots.push_back(Arc::new(Slot {
-                position,
-                record,
-                event: OnceLock::new(),
-            }));
-            if slots.len() > self.capacity {
-                slots.pop_front();
+            tail.record_bytes += slot.record.len();
+            tail.slots.push_back(slot);
+            while tail.slots.len() > self.capacity
+                || (tail.record_bytes > TAIL_RECORD_BYTES_MAX && tail.slots.len() > 1)
+            {
+                let oldest = tail.slots.pop_front().expect("more than one slot");
+                tail.record_bytes -= oldest.record.len();
+                evicted.push(oldest);
             }
         }
+        drop(tail);
+        drop(evicted);
     }
 
     /// The slots of positions `from..=to`, at most `max` of them, if the tail holds
     /// `from`; `None` sends the caller to sled.
     pub fn take(&self, from: u64, to: u64, max: usize) -> Option<Vec<Arc<Slot>>> {
-        let slots = self.lock();
-        let first = slots.front()?.position;
-        if from < first || from > to {
+        let tail = self.lock();
+        let first = tail.slots.front()?.position;
+        if from < first || from > to || max == 0 {
             return None;
         }
         let start = usize::try_from(from - first).ok()?;
-        if start >= slots.len() {
+        if start >= tail.slots.len() {
             return None;
         }
         let count = usize::try_from(to - from + 1)
             .unwrap_or(usize::MAX)
             .min(max);
-        Some(slots.range(start..).take(count).cloned().collect())
+        Some(tail.slots.range(start..).take(count).cloned().collect())
     }
 }
 
@@ -146,12 +178,36 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(debug_assertions))]
     fn a_gap_empties_the_tail_rather_than_lie() {
         let tail = Tail::new(8);
         tail.extend(records(1, 3));
         tail.extend(records(5, 6));
         assert_eq!(positions(tail.take(1, 6, 10)), None);
         assert_eq!(positions(tail.take(5, 6, 10)), Some(vec![5, 6]));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "tail gap")]
+    fn a_gap_is_a_bug_caught_in_debug_builds() {
+        let tail = Tail::new(8);
+        tail.extend(records(1, 3));
+        tail.extend(records(5, 6));
+    }
+
+    #[test]
+    fn record_bytes_are_bounded_too() {
+        let tail = Tail::new(1_000);
+        let big = TAIL_RECORD_BYTES_MAX / 4 + 1;
+        tail.extend((1..=5).map(|p| (p, vec![0; big])).collect());
+        assert_eq!(positions(tail.take(1, 5, 10)), None, "the oldest left");
+        assert_eq!(positions(tail.take(3, 5, 10)), Some(vec![3, 4, 5]));
+        assert_eq!(
+            positions(tail.take(3, 5, 0)),
+            None,
+            "nothing asked, nothing given"
+        );
     }
 
     #[test]

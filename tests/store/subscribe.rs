@@ -168,4 +168,70 @@ async fn events_from_the_tail_equal_those_from_sled_and_are_shared() {
         shared >= crisisd::store::tail::TAIL_EVENTS - 512,
         "only {shared} events were shared"
     );
+    store.close().await;
+}
+
+/// Events ready in the tail never make `next` wait, so it must give way by itself: on
+/// a single-threaded runtime another task runs long before a subscriber has taken
+/// 5,000 ready events.
+#[tokio::test(flavor = "current_thread")]
+async fn a_subscriber_catching_up_through_the_tail_lets_other_tasks_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    const TOTAL: u64 = 5_000;
+    fill_concurrently(&store, TOTAL).await;
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn({
+        let ran = ran.clone();
+        async move { ran.store(true, std::sync::atomic::Ordering::SeqCst) }
+    });
+    let mut subscription = store.subscribe(1, SubscriptionFilter::default());
+    let mut taken = 0;
+    while !ran.load(std::sync::atomic::Ordering::SeqCst) {
+        subscription.next().await.unwrap().unwrap();
+        taken += 1;
+        assert!(
+            taken < TOTAL,
+            "the subscriber took every event before the other task ran"
+        );
+    }
+    store.close().await;
+}
+
+/// Under live appends, several subscribers never get an event past the durable head
+/// they could observe, and get every position once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_subscribers_never_get_ahead_of_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    const TOTAL: u64 = 4_000;
+    let load = tokio::spawn({
+        let store = store.clone();
+        async move { fill_concurrently(&store, TOTAL).await }
+    });
+    let followers: Vec<_> = (0..3)
+        .map(|_| {
+            let store = store.clone();
+            let mut subscription = store.subscribe(1, SubscriptionFilter::default());
+            tokio::spawn(async move {
+                for expected in 1..=TOTAL {
+                    let event = subscription.next().await.unwrap().unwrap();
+                    assert_eq!(event.position, expected);
+                    assert!(
+                        event.position <= store.head().position,
+                        "position {} delivered before the head reached it",
+                        event.position
+                    );
+                }
+            })
+        })
+        .collect();
+    for follower in followers {
+        tokio::time::timeout(Duration::from_secs(60), follower)
+            .await
+            .expect("followers keep up")
+            .unwrap();
+    }
+    load.await.unwrap();
+    store.close().await;
 }
