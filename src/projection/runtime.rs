@@ -275,8 +275,9 @@ impl<P: Projection> Projector<P> {
             let Some(first) = first else { return Ok(()) };
             let mut batch = vec![first?];
             while batch.len() < APPLY_BATCH_EVENTS_MAX {
-                // Only what is ready now (no timer: `next` is cancel-safe).
-                match subscription.next().now_or_never() {
+                // Only what is ready now (no timer: `next` is cancel-safe). Outside tokio's
+                // budget, which `next` spends: the batch is bounded here, not after 128.
+                match tokio::task::unconstrained(subscription.next()).now_or_never() {
                     Some(Some(event)) => batch.push(event?),
                     _ => break,
                 }
