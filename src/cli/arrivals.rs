@@ -68,10 +68,8 @@ impl Arrivals {
     /// Reads one protocol operation: a message (its body skipped), a PONG, the end of
     /// the connection, or anything else (INFO, +OK; a PING is answered here).
     async fn read_op(&mut self) -> anyhow::Result<Op> {
-        let line = match self.read_line().await {
-            Ok(line) => line,
-            Err(err) if is_eof(&err) => return Ok(Op::Eof),
-            Err(err) => return Err(err),
+        let Some(line) = self.read_line().await? else {
+            return Ok(Op::Eof);
         };
         // Fields are separated by spaces or tabs, possibly several.
         let fields: Vec<&[u8]> = line
@@ -82,12 +80,9 @@ impl Arrivals {
             Some(b"MSG" | b"HMSG") => {
                 // MSG <subject> <sid> [reply-to] <bytes>; HMSG adds <header bytes> before
                 // <total bytes>: the subject is the second field, the body length the last.
-                let (Some(subject), Some(total)) = (fields.get(1), fields.last()) else {
-                    bail!("malformed message line from nats-server");
-                };
                 ensure!(fields.len() >= 4, "malformed message line from nats-server");
-                let subject = String::from_utf8_lossy(subject).into_owned();
-                let total: usize = std::str::from_utf8(total)?
+                let subject = String::from_utf8_lossy(fields[1]).into_owned();
+                let total: usize = std::str::from_utf8(fields[fields.len() - 1])?
                     .parse()
                     .context("message length from nats-server")?;
                 // The body and its trailing CRLF, skipped.
@@ -105,15 +100,14 @@ impl Arrivals {
         }
     }
 
-    /// One control line without its CRLF.
-    async fn read_line(&mut self) -> anyhow::Result<&[u8]> {
+    /// One control line without its CRLF; `None` when the server closed the connection.
+    async fn read_line(&mut self) -> anyhow::Result<Option<&[u8]>> {
         self.line.clear();
-        let n = self.reader.read_until(b'\n', &mut self.line).await?;
-        if n == 0 {
-            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        if self.reader.read_until(b'\n', &mut self.line).await? == 0 {
+            return Ok(None);
         }
         let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
-        Ok(line.strip_suffix(b"\r").unwrap_or(line))
+        Ok(Some(line.strip_suffix(b"\r").unwrap_or(line)))
     }
 }
 
@@ -122,9 +116,4 @@ enum Op {
     Pong,
     Eof,
     Other,
-}
-
-fn is_eof(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<std::io::Error>()
-        .is_some_and(|err| err.kind() == std::io::ErrorKind::UnexpectedEof)
 }

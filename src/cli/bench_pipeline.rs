@@ -339,24 +339,20 @@ pub async fn run(
     let finished = if projections {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
-            let lowest = statuses
-                .iter()
-                .map(|s| {
-                    let s = s.lock().expect("status lock");
-                    (s.position, s.failed.clone())
-                })
-                .min_by_key(|(position, _)| *position)
-                .unwrap_or((u64::MAX, None));
-            if let (_, Some(failed)) = lowest {
-                anyhow::bail!("a projection stopped: {failed}");
+            let mut lowest = u64::MAX;
+            for status in &statuses {
+                let status = status.lock().expect("status lock");
+                if let Some(failed) = &status.failed {
+                    anyhow::bail!("a projection stopped: {failed}");
+                }
+                lowest = lowest.min(status.position);
             }
-            if lowest.0 >= expected_events {
+            if lowest >= expected_events {
                 break finished.max(Instant::now());
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "projections still at position {} of {expected_events} after 600 s",
-                lowest.0
+                "projections still at position {lowest} of {expected_events} after 600 s"
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
