@@ -2,16 +2,24 @@
 //! through the ingest consumer, the store and the publisher to `crisis.events.>`. It
 //! measures messages/s up to the last event acknowledged by JetStream (and, apart, up to
 //! the last event durable in the store) and end-to-end latency: publish → the message's
-//! `signal.recorded` arriving on `crisis.events.>`. Beside it, raw JetStream async
-//! publishing is measured in the same run against the same server. At the end the
-//! `CRISIS_EVENTS` stream must hold exactly the expected number of events. By default the
-//! messages are offered as fast as JetStream takes them, so the latency includes the
-//! backlog; `--rate N` offers N messages/s, which gives the latency at that sustained
-//! rate. With `--projections` every read model's projector follows the log as under
-//! `serve`, and the run ends when they have applied the last event. It starts its own `nats-server` (from PATH or `NATS_SERVER_BIN`) on a free
-//! loopback port with a scratch directory.
+//! `signal.recorded` arriving on `crisis.events.>`. At the end the `CRISIS_EVENTS` stream
+//! must hold exactly the expected number of events. By default the messages are offered as
+//! fast as JetStream takes them, so the latency includes the backlog; `--rate N` offers N
+//! messages/s, which gives the latency at that sustained rate. With `--projections` every
+//! read model's projector follows the log as under `serve`, and the run ends when they have
+//! applied the last event.
+//!
+//! Measured in the same run, against the same server: raw JetStream async publishing
+//! (plain, and with crisisd's headers), and the relay floor — crisisd's ingest consumer
+//! handing each message's events straight to a publisher with crisisd's headers, with no
+//! domain and no store, offered and timed like the pipeline. The relay is what the NATS
+//! edges alone cost; the pipeline cannot beat it.
+//!
+//! It starts its own `nats-server` (from PATH or `NATS_SERVER_BIN`) on a free loopback port
+//! with a scratch directory.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -21,12 +29,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use async_nats::jetstream;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::arrivals::Arrivals;
-use crate::app::feedback::signal_id;
+use crate::app::feedback::{complaint_id, signal_id};
 use crate::app::ingest::CrisisIngest;
-use crate::bus::ingest::{IngestConfig, IngestConsumer};
+use crate::bus::ingest::{
+    Handled, INGEST_STREAM, INGEST_SUBJECTS, IngestConfig, IngestConsumer, IngestHandler,
+};
 use crate::bus::{Publisher, PublisherConfig, cloudevents};
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::projection::Projector;
@@ -106,23 +116,14 @@ impl AckWindow {
     }
 }
 
-/// Raw JetStream async publish of `events` messages shaped like crisisd's: an event's
-/// data as payload, the publisher's CloudEvents headers, `Nats-Msg-Id` and
-/// `Nats-Expected-Last-Msg-Id`. What the server takes with crisisd's headers, in events/s.
-async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Result<f64> {
-    js.create_stream(jetstream::stream::Config {
-        name: "BENCH_HEADERS".into(),
-        subjects: vec!["bench.headers.>".into()],
-        duplicate_window: PublisherConfig::default().duplicate_window,
-        ..Default::default()
-    })
-    .await?;
+/// An event shaped like a `signal.recorded` of the pipeline: its data, actor and hashes.
+fn shaped_event() -> anyhow::Result<RecordedEvent> {
     let data = serde_json::to_string(&json!({
         "signal_id": uuid::Uuid::nil(), "channel": "social_media", "category": "delay",
         "severity": "high", "reach": 120, "summary": "our flight is delayed again and the lounge is closed",
         "source_ref": "bench-0", "observed_at": "2026-11-22T12:00:00Z"
     }))?;
-    let mut event = RecordedEvent {
+    Ok(RecordedEvent {
         id: uuid::Uuid::nil(),
         stream: String::new(),
         stream_version: 1,
@@ -140,7 +141,21 @@ async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Resul
         data: serde_json::value::RawValue::from_string(data)?,
         prev_hash: HashBytes([7; 32]),
         hash: HashBytes([9; 32]),
-    };
+    })
+}
+
+/// Raw JetStream async publish of `events` messages shaped like crisisd's: an event's
+/// data as payload, the publisher's CloudEvents headers, `Nats-Msg-Id` and
+/// `Nats-Expected-Last-Msg-Id`. What the server takes with crisisd's headers, in events/s.
+async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Result<f64> {
+    js.create_stream(jetstream::stream::Config {
+        name: "BENCH_HEADERS".into(),
+        subjects: vec!["bench.headers.>".into()],
+        duplicate_window: PublisherConfig::default().duplicate_window,
+        ..Default::default()
+    })
+    .await?;
+    let mut event = shaped_event()?;
     let started = Instant::now();
     let mut pending = AckWindow::default();
     let mut previous: Option<uuid::Uuid> = None;
@@ -160,6 +175,290 @@ async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Resul
     Ok(events as f64 / started.elapsed().as_secs_f64())
 }
 
+/// `host:port` of a `nats://` URL, for the arrival reader.
+fn nats_address(url: &str) -> &str {
+    url.trim_start_matches("nats://")
+}
+
+/// `CRISIS_INGEST` as the ingest consumer creates it, so the load can start before the
+/// consumer has.
+async fn create_ingest_stream(js: &jetstream::Context) -> anyhow::Result<()> {
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: INGEST_STREAM.into(),
+        subjects: vec![INGEST_SUBJECTS.into()],
+        ..Default::default()
+    })
+    .await?;
+    Ok(())
+}
+
+/// CPU seconds used so far by this process and by nats-server.
+struct CpuMark {
+    process: Option<f64>,
+    server: Option<f64>,
+}
+
+impl CpuMark {
+    fn now(server_pid: &str) -> Self {
+        CpuMark {
+            process: cpu_seconds("self"),
+            server: cpu_seconds(server_pid),
+        }
+    }
+}
+
+/// One measured run: its span, the latency percentiles and the CPU per message.
+struct Measured {
+    elapsed_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    process_cpu_us: Option<f64>,
+    nats_cpu_us: Option<f64>,
+}
+
+impl Measured {
+    fn new(mut offered: Offered, finished: Instant, (start, end): (&CpuMark, &CpuMark)) -> Self {
+        let messages = offered.latencies_us.len().max(1) as f64;
+        offered.latencies_us.sort_unstable();
+        let percentile = |p: f64| {
+            let latencies = &offered.latencies_us;
+            latencies
+                .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
+                .copied()
+                .unwrap_or(0) as f64
+                / 1000.0
+        };
+        let per_message =
+            |end: Option<f64>, start: Option<f64>| Some((end? - start?) * 1e6 / messages);
+        Measured {
+            elapsed_s: (finished - offered.started).as_secs_f64(),
+            p50_ms: percentile(0.50),
+            p99_ms: percentile(0.99),
+            process_cpu_us: per_message(end.process, start.process),
+            nats_cpu_us: per_message(end.server, start.server),
+        }
+    }
+}
+
+/// What the load generator saw: when it started, each message's publish → arrival time
+/// in µs, and when the last arrival came.
+struct Offered {
+    started: Instant,
+    latencies_us: Vec<u64>,
+    last_arrival: Instant,
+}
+
+/// Offers every payload to `crisis.ingest.feedback` — at `rate` messages/s, or as fast as
+/// JetStream takes them — and times each message's `signal.recorded` arriving on
+/// `arrivals`: the subject's fourth token is the signal's id, derived from the message's
+/// source id and looked up in `ids`. A quiet minute or a closed connection ends the
+/// count, which the caller checks.
+async fn offer(
+    js: &jetstream::Context,
+    payloads: &[bytes::Bytes],
+    rate: Option<u64>,
+    mut arrivals: Arrivals,
+    ids: Arc<HashMap<String, usize>>,
+) -> anyhow::Result<Offered> {
+    let messages = payloads.len();
+    let sent_ns: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
+    let started = Instant::now();
+    let collector = tokio::spawn({
+        let sent_ns = sent_ns.clone();
+        async move {
+            let mut latencies_us = Vec::with_capacity(messages);
+            while latencies_us.len() < messages {
+                // A protocol error ends the benchmark.
+                let Ok(next) = tokio::time::timeout(Duration::from_secs(60), arrivals.next()).await
+                else {
+                    break;
+                };
+                let Some(subject) = next? else { break };
+                let arrived_ns = started.elapsed().as_nanos() as u64;
+                let n = subject.split('.').nth(3).and_then(|id| ids.get(id));
+                if let Some(&n) = n {
+                    let sent = sent_ns[n].load(Ordering::Relaxed);
+                    latencies_us.push(arrived_ns.saturating_sub(sent) / 1_000);
+                }
+            }
+            anyhow::Ok((latencies_us, Instant::now()))
+        }
+    });
+    let mut pending = AckWindow::default();
+    for (n, payload) in payloads.iter().enumerate() {
+        if let Some(rate) = rate {
+            // Message n is due at n / rate seconds; sleeping in 1 ms steps keeps the pace
+            // without a timer per message.
+            let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
+            let now = Instant::now();
+            if due > now + Duration::from_millis(1) {
+                tokio::time::sleep(due - now).await;
+            }
+        }
+        sent_ns[n].store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        pending
+            .push(
+                js.publish("crisis.ingest.feedback", payload.clone())
+                    .await?,
+            )
+            .await?;
+    }
+    pending.drain().await?;
+    let (latencies_us, last_arrival) = collector.await??;
+    Ok(Offered {
+        started,
+        latencies_us,
+        last_arrival,
+    })
+}
+
+/// The relay floor's handler: what crisisd's ingest consumer hands each message to, minus
+/// the domain and the store. It reads the source id and whether a passenger is named,
+/// derives the event ids as crisisd does, and passes them to the relay's publisher.
+#[derive(Clone)]
+struct Relay(mpsc::Sender<(uuid::Uuid, Option<uuid::Uuid>)>);
+
+#[derive(serde::Deserialize)]
+struct RelayKeys<'a> {
+    #[serde(borrow)]
+    source_message_id: std::borrow::Cow<'a, str>,
+    passenger_ref: Option<serde::de::IgnoredAny>,
+}
+
+impl IngestHandler for Relay {
+    fn lane_key(&self, _kind: &str, payload: &[u8]) -> u64 {
+        let keys = serde_json::from_slice::<RelayKeys>(payload).ok();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        keys.as_ref()
+            .map(|keys| keys.source_message_id.as_ref())
+            .hash(&mut hasher);
+        hasher.finish()
+    }
+
+    async fn handle(
+        &self,
+        _kind: &str,
+        payload: &[u8],
+        _nats_message_id: Option<&str>,
+    ) -> Result<Handled, String> {
+        let keys: RelayKeys =
+            serde_json::from_slice(payload).map_err(|err| format!("relay: {err}"))?;
+        let complaint = keys
+            .passenger_ref
+            .is_some()
+            .then(|| complaint_id(&keys.source_message_id));
+        self.0
+            .send((signal_id(&keys.source_message_id), complaint))
+            .await
+            .map_err(|_| "the relay's publisher stopped".to_owned())?;
+        Ok(Handled::Stored)
+    }
+}
+
+/// Publishes what the relay hands over as crisisd's publisher does: positions in the
+/// order received, crisisd's headers with `Nats-Expected-Last-Msg-Id`, acks pipelined.
+/// Returns when JetStream has acknowledged `events`.
+async fn relay_publish(
+    js: jetstream::Context,
+    mut handed: mpsc::Receiver<(uuid::Uuid, Option<uuid::Uuid>)>,
+    events: u64,
+) -> anyhow::Result<Instant> {
+    let mut event = shaped_event()?;
+    let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
+    let mut pending = AckWindow::default();
+    let mut previous: Option<uuid::Uuid> = None;
+    while event.position < events {
+        let (signal, complaint) = handed
+            .recv()
+            .await
+            .context("the relay stopped handing over events")?;
+        let facts = [
+            (Some(signal), "signal", "recorded"),
+            (complaint, "complaint", "received"),
+        ];
+        for (aggregate, fact, id) in facts
+            .into_iter()
+            .filter_map(|(id, aggregate, fact)| Some((aggregate, fact, id?)))
+        {
+            event.id = id;
+            event.position += 1;
+            event.stream = format!("{aggregate}-{id}");
+            event.event_type = format!("{aggregate}.{fact}");
+            let headers = cloudevents::headers(&event, "/crisisd", previous.as_ref());
+            previous = Some(id);
+            let subject = format!("bench.relay.{aggregate}.{id}.{fact}");
+            pending
+                .push(
+                    js.publish_with_headers(subject, headers, payload.clone())
+                        .await?,
+                )
+                .await?;
+        }
+    }
+    pending.drain().await?;
+    Ok(Instant::now())
+}
+
+/// The relay floor, offered and timed like the pipeline: crisisd's ingest consumer (the
+/// same pull, lanes and acks) with a handler that skips the domain and the store and hands
+/// each message's events straight to a publisher with crisisd's headers. What the NATS
+/// edges alone cost on these cores; the pipeline adds the domain, the durable store and
+/// following the log, so it cannot do better.
+async fn relay_baseline(
+    url: &str,
+    js: &jetstream::Context,
+    payloads: &[bytes::Bytes],
+    rate: Option<u64>,
+    ids: Arc<HashMap<String, usize>>,
+    server_pid: &str,
+) -> anyhow::Result<Measured> {
+    let messages = payloads.len() as u64;
+    js.create_stream(jetstream::stream::Config {
+        name: "BENCH_RELAY".into(),
+        subjects: vec!["bench.relay.>".into()],
+        duplicate_window: PublisherConfig::default().duplicate_window,
+        ..Default::default()
+    })
+    .await?;
+    create_ingest_stream(js).await?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (handed, handed_rx) = mpsc::channel(8_192);
+    let publisher = tokio::spawn(relay_publish(
+        jetstream::new(async_nats::connect(url).await?),
+        handed_rx,
+        messages + messages.div_ceil(2),
+    ));
+    let consumer = IngestConsumer::new(
+        async_nats::connect(url).await?,
+        Relay(handed),
+        IngestConfig::default(),
+    );
+    let consumer = tokio::spawn(consumer.run(shutdown_rx));
+    let arrivals = Arrivals::subscribe(nats_address(url), "bench.relay.signal.*.recorded").await?;
+    let cpu_at_start = CpuMark::now(server_pid);
+    let offered = offer(js, payloads, rate, arrivals, ids).await?;
+    let published = tokio::time::timeout(Duration::from_secs(600), publisher)
+        .await
+        .context("the relay's publisher did not finish within 600 s")???;
+    let cpu_at_end = CpuMark::now(server_pid);
+    let _ = shutdown_tx.send(true);
+    consumer.await?;
+    anyhow::ensure!(
+        offered.latencies_us.len() as u64 == messages,
+        "relay floor: {} of {messages} signals arrived within 60 s of the last",
+        offered.latencies_us.len()
+    );
+    // The pipeline's consumer starts on a fresh ingest stream.
+    js.delete_stream(INGEST_STREAM).await?;
+    js.delete_stream("BENCH_RELAY").await?;
+    let finished = published.max(offered.last_arrival);
+    Ok(Measured::new(
+        offered,
+        finished,
+        (&cpu_at_start, &cpu_at_end),
+    ))
+}
+
 #[derive(Debug, serde::Serialize)]
 struct PipelineReport {
     messages: u64,
@@ -173,6 +472,12 @@ struct PipelineReport {
     baseline_publish_messages_per_s: f64,
     /// Raw JetStream publish of events with crisisd's headers, events/s.
     baseline_publish_with_headers_events_per_s: f64,
+    /// The relay floor (see [`relay_baseline`]): messages/s, latency and CPU per message.
+    relay_messages_per_s: f64,
+    relay_latency_p50_ms: f64,
+    relay_latency_p99_ms: f64,
+    relay_process_cpu_us_per_message: Option<f64>,
+    relay_nats_server_cpu_us_per_message: Option<f64>,
     /// CPU time per message of this process (crisisd and the benchmark's own client),
     /// microseconds, from the pipeline's start until its end.
     process_cpu_us_per_message: Option<f64>,
@@ -221,6 +526,15 @@ pub async fn run(
     let baseline = messages as f64 / started.elapsed().as_secs_f64();
     let baseline_headers = headers_baseline(&js, messages + messages.div_ceil(2)).await?;
 
+    // The same messages and arrival clock serve the relay floor and the pipeline.
+    let ids: Arc<HashMap<String, usize>> = Arc::new(
+        (0..messages as usize)
+            .map(|n| (signal_id(&format!("bench-{n}")).to_string(), n))
+            .collect(),
+    );
+    let expected_events = messages + messages.div_ceil(2);
+    let relay = relay_baseline(&url, &js, &payloads, rate, ids.clone(), &server_pid).await?;
+
     // crisisd in process: store, ingest consumer, publisher.
     let store = SledStore::open(StoreConfig::new(scratch.path().join("store")))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -248,48 +562,15 @@ pub async fn run(
             projectors.spawn(projector.run(shutdown_rx.clone()));
         }
     }
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: "CRISIS_INGEST".into(),
-        subjects: vec!["crisis.ingest.>".into()],
-        ..Default::default()
-    })
-    .await?;
+    create_ingest_stream(&js).await?;
 
     // Latency is measured on each message's `signal.recorded` (its stream id derives from
     // the message's source id), so the collector subscribes to those only and does not
     // decode every event; that all events were published is read from the publisher's
     // acknowledged position and checked against the JetStream stream at the end.
-    let ids: HashMap<String, usize> = (0..messages as usize)
-        .map(|n| (signal_id(&format!("bench-{n}")).to_string(), n))
-        .collect();
-    let sent_ns: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
-    let address = url.trim_start_matches("nats://");
-    let mut signals = Arrivals::subscribe(address, "crisis.events.signal.*.recorded").await?;
-    let expected_events = messages + messages.div_ceil(2);
-    let cpu_at_start = (cpu_seconds("self"), cpu_seconds(&server_pid));
-    let started = Instant::now();
-    let collector = tokio::spawn({
-        let sent_ns = sent_ns.clone();
-        async move {
-            let mut latencies_us = Vec::with_capacity(messages as usize);
-            while (latencies_us.len() as u64) < messages {
-                // A quiet minute or a closed connection ends the count, which the check
-                // after the run reports; a protocol error ends the benchmark.
-                let Ok(next) = tokio::time::timeout(Duration::from_secs(60), signals.next()).await
-                else {
-                    break;
-                };
-                let Some(subject) = next? else { break };
-                let arrived_ns = started.elapsed().as_nanos() as u64;
-                let n = subject.split('.').nth(3).and_then(|id| ids.get(id));
-                if let Some(&n) = n {
-                    let sent = sent_ns[n].load(Ordering::Relaxed);
-                    latencies_us.push(arrived_ns.saturating_sub(sent) / 1_000);
-                }
-            }
-            anyhow::Ok((latencies_us, Instant::now()))
-        }
-    });
+    let signals =
+        Arrivals::subscribe(nats_address(&url), "crisis.events.signal.*.recorded").await?;
+    let cpu_at_start = CpuMark::now(&server_pid);
     // When the last event is durable (before it is published): tells which half limits.
     let stored = tokio::spawn({
         let mut head = store.watch_head();
@@ -311,30 +592,9 @@ pub async fn run(
         }
         Instant::now()
     });
-    let mut pending = AckWindow::default();
-    for n in 0..messages {
-        if let Some(rate) = rate {
-            // Message n is due at n / rate seconds; sleeping in 1 ms steps keeps the pace
-            // without a timer per message.
-            let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
-            let now = Instant::now();
-            if due > now + Duration::from_millis(1) {
-                tokio::time::sleep(due - now).await;
-            }
-        }
-        sent_ns[n as usize].store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        pending
-            .push(
-                js.publish("crisis.ingest.feedback", payloads[n as usize].clone())
-                    .await?,
-            )
-            .await?;
-    }
-    pending.drain().await?;
-    let (mut latencies, last_signal) = collector.await??;
-    let finished = published.await?;
+    let offered = offer(&js, &payloads, rate, signals, ids).await?;
     // Done when the last event is acknowledged by JetStream and the last signal arrived.
-    let finished = finished.max(last_signal);
+    let finished = published.await?.max(offered.last_arrival);
     // With --projections: done when every read model has applied the last event too.
     let finished = if projections {
         let deadline = Instant::now() + Duration::from_secs(600);
@@ -359,10 +619,7 @@ pub async fn run(
     } else {
         finished
     };
-    let cpu_per_message_us =
-        |now: Option<f64>, start: Option<f64>| Some((now? - start?) * 1e6 / messages as f64);
-    let crisisd_cpu_us = cpu_per_message_us(cpu_seconds("self"), cpu_at_start.0);
-    let server_cpu_us = cpu_per_message_us(cpu_seconds(&server_pid), cpu_at_start.1);
+    let cpu_at_end = CpuMark::now(&server_pid);
 
     let in_stream = js
         .get_stream(crate::bus::subjects::EVENTS_STREAM)
@@ -372,41 +629,37 @@ pub async fn run(
         .state
         .messages;
     anyhow::ensure!(
-        latencies.len() as u64 == messages && in_stream == expected_events,
+        offered.latencies_us.len() as u64 == messages && in_stream == expected_events,
         "{} of {messages} signals arrived within 60 s of the last, and {in_stream} of {expected_events} events are in {}",
-        latencies.len(),
+        offered.latencies_us.len(),
         crate::bus::subjects::EVENTS_STREAM
     );
     let seen = in_stream;
-    let elapsed = (finished - started).as_secs_f64();
-    let stored_elapsed = (stored.await? - started).as_secs_f64();
+    let stored_elapsed = (stored.await? - offered.started).as_secs_f64();
     let _ = shutdown_tx.send(true);
     let _ = tokio::join!(publisher, consumer);
     while let Some(stopped) = projectors.join_next().await {
         stopped??;
     }
     store.close().await;
-
-    latencies.sort_unstable();
-    let percentile = |p: f64| {
-        latencies
-            .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
+    let pipeline = Measured::new(offered, finished, (&cpu_at_start, &cpu_at_end));
     let report = PipelineReport {
         messages,
         events: seen,
-        ingest_messages_per_s: messages as f64 / elapsed,
+        ingest_messages_per_s: messages as f64 / pipeline.elapsed_s,
         stored_messages_per_s: messages as f64 / stored_elapsed,
-        events_per_s: seen as f64 / elapsed,
-        latency_p50_ms: percentile(0.50),
-        latency_p99_ms: percentile(0.99),
+        events_per_s: seen as f64 / pipeline.elapsed_s,
+        latency_p50_ms: pipeline.p50_ms,
+        latency_p99_ms: pipeline.p99_ms,
         baseline_publish_messages_per_s: baseline,
         baseline_publish_with_headers_events_per_s: baseline_headers,
-        process_cpu_us_per_message: crisisd_cpu_us,
-        nats_server_cpu_us_per_message: server_cpu_us,
+        relay_messages_per_s: messages as f64 / relay.elapsed_s,
+        relay_latency_p50_ms: relay.p50_ms,
+        relay_latency_p99_ms: relay.p99_ms,
+        relay_process_cpu_us_per_message: relay.process_cpu_us,
+        relay_nats_server_cpu_us_per_message: relay.nats_cpu_us,
+        process_cpu_us_per_message: pipeline.process_cpu_us,
+        nats_server_cpu_us_per_message: pipeline.nats_cpu_us,
         offered_messages_per_s: rate.map(|r| r as f64),
         projections,
         target_messages_per_s: 20_000.0,
@@ -427,35 +680,49 @@ pub async fn run(
         println!(
             "crisisd bench pipeline — {messages} feedback messages (half of them complaints), {seen} events, {offered}"
         );
-        println!(
-            "{:<52} {:>12.0}",
-            "baseline: raw JetStream async publish, messages/s",
-            report.baseline_publish_messages_per_s
-        );
-        println!(
-            "{:<52} {:>12.0}",
-            "baseline: the same with crisisd's headers, events/s",
-            report.baseline_publish_with_headers_events_per_s
-        );
-        println!(
-            "{:<52} {:>12.0}",
-            "ingest → durable → published, messages/s", report.ingest_messages_per_s
-        );
-        println!("{:<52} {:>12.0}", "events/s", report.events_per_s);
-        println!(
-            "{:<52} {:>12.0}",
-            "  of which ingest → durable alone, messages/s", report.stored_messages_per_s
-        );
-        println!(
-            "{:<52} {:>9.1} / {:.1}",
-            "end-to-end latency p50 / p99, ms", report.latency_p50_ms, report.latency_p99_ms
-        );
         let show = |us: Option<f64>| us.map_or("n/a".to_owned(), |us| format!("{us:.0}"));
-        println!(
-            "{:<52} {:>9} / {}",
+        let row = |label: &str, value: f64| println!("{label:<56} {value:>12.0}");
+        let pair = |label: &str, a: String, b: String| println!("{label:<56} {a:>9} / {b}");
+        row(
+            "baseline: raw JetStream async publish, messages/s",
+            report.baseline_publish_messages_per_s,
+        );
+        row(
+            "baseline: the same with crisisd's headers, events/s",
+            report.baseline_publish_with_headers_events_per_s,
+        );
+        row(
+            "relay floor: ingest consumer → publish, no store, msgs/s",
+            report.relay_messages_per_s,
+        );
+        pair(
+            "  its latency p50 / p99, ms",
+            format!("{:.1}", report.relay_latency_p50_ms),
+            format!("{:.1}", report.relay_latency_p99_ms),
+        );
+        pair(
+            "  its CPU per message: process / nats, µs",
+            show(report.relay_process_cpu_us_per_message),
+            show(report.relay_nats_server_cpu_us_per_message),
+        );
+        row(
+            "ingest → durable → published, messages/s",
+            report.ingest_messages_per_s,
+        );
+        row("events/s", report.events_per_s);
+        row(
+            "  of which ingest → durable alone, messages/s",
+            report.stored_messages_per_s,
+        );
+        pair(
+            "end-to-end latency p50 / p99, ms",
+            format!("{:.1}", report.latency_p50_ms),
+            format!("{:.1}", report.latency_p99_ms),
+        );
+        pair(
             "CPU per message: crisisd + bench client / nats, µs",
             show(report.process_cpu_us_per_message),
-            show(report.nats_server_cpu_us_per_message)
+            show(report.nats_server_cpu_us_per_message),
         );
         println!("target: ≥ 20,000 messages/s with p99 ≤ 50 ms");
     }

@@ -1,6 +1,7 @@
 //! NATS integration tests, against a real `nats-server` started by the tests.
 
 mod arrivals;
+mod bench;
 mod e2e;
 mod ingest;
 mod nats_server;

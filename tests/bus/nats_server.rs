@@ -12,7 +12,7 @@ pub struct NatsServer {
     store_dir: tempfile::TempDir,
 }
 
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     if let Ok(path) = std::env::var("NATS_SERVER_BIN") {
         return PathBuf::from(path);
     }
