@@ -157,30 +157,35 @@ impl FeedbackMessageV1 {
     }
 }
 
+/// The ingest lane of a message of `kind`: one flight's messages stay in order (and one
+/// feedback message's redeliveries); a message that does not parse goes anywhere. Only
+/// the keys are read (borrowed when unescaped); the rest is skipped unparsed.
+pub fn lane_key(kind: &str, payload: &[u8]) -> u64 {
+    #[derive(serde::Deserialize, Default)]
+    struct Keys<'a> {
+        #[serde(borrow)]
+        carrier: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        flight_number: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        origin_date: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        source_message_id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let keys: Keys = serde_json::from_slice(payload).unwrap_or_default();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    match kind {
+        "flightops" => [keys.carrier, keys.flight_number, keys.origin_date]
+            .iter()
+            .for_each(|f| f.as_deref().hash(&mut hasher)),
+        _ => keys.source_message_id.as_deref().hash(&mut hasher),
+    }
+    hasher.finish()
+}
+
 impl IngestHandler for CrisisIngest {
     fn lane_key(&self, kind: &str, payload: &[u8]) -> u64 {
-        // One flight's messages stay in order; a message that does not parse goes anywhere.
-        // Only the keys are read (borrowed when unescaped); the rest is skipped unparsed.
-        #[derive(serde::Deserialize, Default)]
-        struct Keys<'a> {
-            #[serde(borrow)]
-            carrier: Option<std::borrow::Cow<'a, str>>,
-            #[serde(borrow)]
-            flight_number: Option<std::borrow::Cow<'a, str>>,
-            #[serde(borrow)]
-            origin_date: Option<std::borrow::Cow<'a, str>>,
-            #[serde(borrow)]
-            source_message_id: Option<std::borrow::Cow<'a, str>>,
-        }
-        let keys: Keys = serde_json::from_slice(payload).unwrap_or_default();
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        match kind {
-            "flightops" => [keys.carrier, keys.flight_number, keys.origin_date]
-                .iter()
-                .for_each(|f| f.as_deref().hash(&mut hasher)),
-            _ => keys.source_message_id.as_deref().hash(&mut hasher),
-        }
-        hasher.finish()
+        lane_key(kind, payload)
     }
 
     async fn handle(

@@ -25,6 +25,17 @@ use super::connection::Backoff;
 pub const INGEST_STREAM: &str = "CRISIS_INGEST";
 pub const INGEST_SUBJECTS: &str = "crisis.ingest.>";
 
+/// `CRISIS_INGEST` as the consumer creates it when it is missing (file storage, every
+/// `crisis.ingest.>` subject).
+pub fn stream_config() -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: INGEST_STREAM.into(),
+        subjects: vec![INGEST_SUBJECTS.into()],
+        storage: jetstream::stream::StorageType::File,
+        ..Default::default()
+    }
+}
+
 /// A message the handler refuses, with what the sender must fix.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Rejection {
@@ -131,12 +142,7 @@ impl<H: IngestHandler> IngestConsumer<H> {
     ) -> Result<(), String> {
         let stream = self
             .js
-            .get_or_create_stream(jetstream::stream::Config {
-                name: INGEST_STREAM.into(),
-                subjects: vec![INGEST_SUBJECTS.into()],
-                storage: jetstream::stream::StorageType::File,
-                ..Default::default()
-            })
+            .get_or_create_stream(stream_config())
             .await
             .map_err(|err| format!("creating stream {INGEST_STREAM}: {err}"))?;
         let consumer = stream

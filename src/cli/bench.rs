@@ -47,7 +47,9 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Ingest → durable → published, against a nats-server this command starts.
+    /// Ingest → durable → published, against a nats-server this command starts, beside
+    /// raw JetStream baselines and the relay floor (crisisd's NATS edges with no store),
+    /// which is offered the same messages first.
     Pipeline {
         /// Feedback messages published to crisis.ingest.feedback.
         #[arg(long, default_value_t = 20_000)]

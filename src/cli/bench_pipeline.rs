@@ -10,16 +10,14 @@
 //! applied the last event.
 //!
 //! Measured in the same run, against the same server: raw JetStream async publishing
-//! (plain, and with crisisd's headers), and the relay floor — crisisd's ingest consumer
-//! handing each message's events straight to a publisher with crisisd's headers, with no
-//! domain and no store, offered and timed like the pipeline. The relay is what the NATS
-//! edges alone cost; the pipeline cannot beat it.
+//! (plain, and with crisisd's headers), and the relay floor ([`super::bench_relay`]):
+//! crisisd's NATS edges as built, with no domain and no store, offered the same messages
+//! and timed the same way.
 //!
 //! It starts its own `nats-server` (from PATH or `NATS_SERVER_BIN`) on a free loopback port
 //! with a scratch directory.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -29,15 +27,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use async_nats::jetstream;
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::arrivals::Arrivals;
-use crate::app::feedback::{complaint_id, signal_id};
+use super::bench_relay::relay_floor;
+use crate::app::feedback::signal_id;
 use crate::app::ingest::CrisisIngest;
-use crate::bus::ingest::{
-    Handled, INGEST_STREAM, INGEST_SUBJECTS, IngestConfig, IngestConsumer, IngestHandler,
-};
-use crate::bus::{Publisher, PublisherConfig, cloudevents};
+use crate::bus::ingest::{self as bus_ingest, IngestConfig, IngestConsumer};
+use crate::bus::{Publisher, PublisherConfig, cloudevents, subjects};
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::projection::Projector;
 use crate::store::codec::HashBytes;
@@ -84,6 +81,7 @@ fn start_nats(dir: &std::path::Path) -> anyhow::Result<(NatsServer, String)> {
     Ok((server, format!("nats://127.0.0.1:{port}")))
 }
 
+/// Feedback message `n` (source id `bench-{n}`): the even ones name a passenger.
 fn message(n: u64) -> Vec<u8> {
     let complaint = n.is_multiple_of(2);
     serde_json::to_vec(&json!({
@@ -95,20 +93,31 @@ fn message(n: u64) -> Vec<u8> {
     .expect("JSON")
 }
 
-/// Publishes pipelined: at most 512 acks outstanding, the oldest awaited first.
+/// Events made of the first `messages` of [`message`]: a signal each, and a complaint for
+/// each message that names a passenger (with the category hint `delay`, crisisd files a
+/// complaint exactly when a passenger is named, which is the relay's rule too).
+pub(super) fn events_for(messages: u64) -> u64 {
+    messages + messages.div_ceil(2)
+}
+
+/// Publishes pipelined, with as many acks outstanding as crisisd's publisher allows, the
+/// oldest awaited first.
 #[derive(Default)]
-struct AckWindow(std::collections::VecDeque<jetstream::context::PublishAckFuture>);
+pub(super) struct AckWindow(std::collections::VecDeque<jetstream::context::PublishAckFuture>);
 
 impl AckWindow {
-    async fn push(&mut self, ack: jetstream::context::PublishAckFuture) -> anyhow::Result<()> {
+    pub(super) async fn push(
+        &mut self,
+        ack: jetstream::context::PublishAckFuture,
+    ) -> anyhow::Result<()> {
         self.0.push_back(ack);
-        if self.0.len() >= 512 {
+        if self.0.len() >= PublisherConfig::default().window_max {
             self.0.pop_front().expect("non-empty").await?;
         }
         Ok(())
     }
 
-    async fn drain(self) -> anyhow::Result<()> {
+    pub(super) async fn drain(self) -> anyhow::Result<()> {
         for ack in self.0 {
             ack.await?;
         }
@@ -117,7 +126,7 @@ impl AckWindow {
 }
 
 /// An event shaped like a `signal.recorded` of the pipeline: its data, actor and hashes.
-fn shaped_event() -> anyhow::Result<RecordedEvent> {
+pub(super) fn shaped_event() -> anyhow::Result<RecordedEvent> {
     let data = serde_json::to_string(&json!({
         "signal_id": uuid::Uuid::nil(), "channel": "social_media", "category": "delay",
         "severity": "high", "reach": 120, "summary": "our flight is delayed again and the lounge is closed",
@@ -148,10 +157,11 @@ fn shaped_event() -> anyhow::Result<RecordedEvent> {
 /// data as payload, the publisher's CloudEvents headers, `Nats-Msg-Id` and
 /// `Nats-Expected-Last-Msg-Id`. What the server takes with crisisd's headers, in events/s.
 async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Result<f64> {
+    let publisher_config = PublisherConfig::default();
     js.create_stream(jetstream::stream::Config {
         name: "BENCH_HEADERS".into(),
         subjects: vec!["bench.headers.>".into()],
-        duplicate_window: PublisherConfig::default().duplicate_window,
+        duplicate_window: publisher_config.duplicate_window,
         ..Default::default()
     })
     .await?;
@@ -163,7 +173,7 @@ async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Resul
         event.id = uuid::Uuid::now_v7();
         event.position = n;
         event.stream = format!("signal-{}", event.id);
-        let headers = cloudevents::headers(&event, "/crisisd", previous.as_ref());
+        let headers = cloudevents::headers(&event, &publisher_config.source, previous.as_ref());
         previous = Some(event.id);
         let subject = format!("bench.headers.{}", event.id);
         let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
@@ -176,30 +186,18 @@ async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Resul
 }
 
 /// `host:port` of a `nats://` URL, for the arrival reader.
-fn nats_address(url: &str) -> &str {
+pub(super) fn nats_address(url: &str) -> &str {
     url.trim_start_matches("nats://")
 }
 
-/// `CRISIS_INGEST` as the ingest consumer creates it, so the load can start before the
-/// consumer has.
-async fn create_ingest_stream(js: &jetstream::Context) -> anyhow::Result<()> {
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: INGEST_STREAM.into(),
-        subjects: vec![INGEST_SUBJECTS.into()],
-        ..Default::default()
-    })
-    .await?;
-    Ok(())
-}
-
 /// CPU seconds used so far by this process and by nats-server.
-struct CpuMark {
+pub(super) struct CpuMark {
     process: Option<f64>,
     server: Option<f64>,
 }
 
 impl CpuMark {
-    fn now(server_pid: &str) -> Self {
+    pub(super) fn now(server_pid: &str) -> Self {
         CpuMark {
             process: cpu_seconds("self"),
             server: cpu_seconds(server_pid),
@@ -207,21 +205,26 @@ impl CpuMark {
     }
 }
 
-/// One measured run: its span, the latency percentiles and the CPU per message.
-struct Measured {
+/// One measured phase: its span, the latency percentiles and the CPU per message.
+pub(super) struct Measured {
     elapsed_s: f64,
     p50_ms: f64,
     p99_ms: f64,
-    process_cpu_us: Option<f64>,
-    nats_cpu_us: Option<f64>,
+    process_cpu_us_per_message: Option<f64>,
+    nats_cpu_us_per_message: Option<f64>,
 }
 
 impl Measured {
-    fn new(mut offered: Offered, finished: Instant, (start, end): (&CpuMark, &CpuMark)) -> Self {
-        let messages = offered.latencies_us.len().max(1) as f64;
+    /// `offered` ran from its start until `finished`, between the two CPU marks.
+    pub(super) fn new(
+        mut offered: Offered,
+        finished: Instant,
+        (start, end): (&CpuMark, &CpuMark),
+        messages: u64,
+    ) -> Self {
         offered.latencies_us.sort_unstable();
+        let latencies = &offered.latencies_us;
         let percentile = |p: f64| {
-            let latencies = &offered.latencies_us;
             latencies
                 .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
                 .copied()
@@ -229,30 +232,31 @@ impl Measured {
                 / 1000.0
         };
         let per_message =
-            |end: Option<f64>, start: Option<f64>| Some((end? - start?) * 1e6 / messages);
+            |end: Option<f64>, start: Option<f64>| Some((end? - start?) * 1e6 / messages as f64);
         Measured {
             elapsed_s: (finished - offered.started).as_secs_f64(),
             p50_ms: percentile(0.50),
             p99_ms: percentile(0.99),
-            process_cpu_us: per_message(end.process, start.process),
-            nats_cpu_us: per_message(end.server, start.server),
+            process_cpu_us_per_message: per_message(end.process, start.process),
+            nats_cpu_us_per_message: per_message(end.server, start.server),
         }
     }
 }
 
 /// What the load generator saw: when it started, each message's publish → arrival time
-/// in µs, and when the last arrival came.
-struct Offered {
+/// in µs (once per message), and when the last arrival came.
+pub(super) struct Offered {
     started: Instant,
-    latencies_us: Vec<u64>,
-    last_arrival: Instant,
+    pub(super) latencies_us: Vec<u64>,
+    pub(super) last_arrival: Instant,
 }
 
 /// Offers every payload to `crisis.ingest.feedback` — at `rate` messages/s, or as fast as
 /// JetStream takes them — and times each message's `signal.recorded` arriving on
 /// `arrivals`: the subject's fourth token is the signal's id, derived from the message's
-/// source id and looked up in `ids`. A quiet minute or a closed connection ends the
-/// count, which the caller checks.
+/// source id and looked up in `ids`. A message counts once (a redelivered one may be
+/// published again). A quiet minute or a closed connection ends the count, which the
+/// caller checks.
 async fn offer(
     js: &jetstream::Context,
     payloads: &[bytes::Bytes],
@@ -267,16 +271,19 @@ async fn offer(
         let sent_ns = sent_ns.clone();
         async move {
             let mut latencies_us = Vec::with_capacity(messages);
+            let mut arrived = vec![false; messages];
             while latencies_us.len() < messages {
-                // A protocol error ends the benchmark.
                 let Ok(next) = tokio::time::timeout(Duration::from_secs(60), arrivals.next()).await
                 else {
                     break;
                 };
+                // A protocol error ends the benchmark.
                 let Some(subject) = next? else { break };
                 let arrived_ns = started.elapsed().as_nanos() as u64;
                 let n = subject.split('.').nth(3).and_then(|id| ids.get(id));
-                if let Some(&n) = n {
+                if let Some(&n) = n
+                    && !std::mem::replace(&mut arrived[n], true)
+                {
                     let sent = sent_ns[n].load(Ordering::Relaxed);
                     latencies_us.push(arrived_ns.saturating_sub(sent) / 1_000);
                 }
@@ -312,151 +319,165 @@ async fn offer(
     })
 }
 
-/// The relay floor's handler: what crisisd's ingest consumer hands each message to, minus
-/// the domain and the store. It reads the source id and whether a passenger is named,
-/// derives the event ids as crisisd does, and passes them to the relay's publisher.
-#[derive(Clone)]
-struct Relay(mpsc::Sender<(uuid::Uuid, Option<uuid::Uuid>)>);
-
-#[derive(serde::Deserialize)]
-struct RelayKeys<'a> {
-    #[serde(borrow)]
-    source_message_id: std::borrow::Cow<'a, str>,
-    passenger_ref: Option<serde::de::IgnoredAny>,
+/// What both measured phases share: the server, the messages, the pace and the arrival
+/// clock's id lookup.
+pub(super) struct Load<'a> {
+    pub(super) url: &'a str,
+    pub(super) js: &'a jetstream::Context,
+    pub(super) payloads: &'a [bytes::Bytes],
+    pub(super) rate: Option<u64>,
+    pub(super) ids: Arc<HashMap<String, usize>>,
+    pub(super) server_pid: &'a str,
 }
 
-impl IngestHandler for Relay {
-    fn lane_key(&self, _kind: &str, payload: &[u8]) -> u64 {
-        let keys = serde_json::from_slice::<RelayKeys>(payload).ok();
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        keys.as_ref()
-            .map(|keys| keys.source_message_id.as_ref())
-            .hash(&mut hasher);
-        hasher.finish()
-    }
-
-    async fn handle(
-        &self,
-        _kind: &str,
-        payload: &[u8],
-        _nats_message_id: Option<&str>,
-    ) -> Result<Handled, String> {
-        let keys: RelayKeys =
-            serde_json::from_slice(payload).map_err(|err| format!("relay: {err}"))?;
-        let complaint = keys
-            .passenger_ref
-            .is_some()
-            .then(|| complaint_id(&keys.source_message_id));
-        self.0
-            .send((signal_id(&keys.source_message_id), complaint))
-            .await
-            .map_err(|_| "the relay's publisher stopped".to_owned())?;
-        Ok(Handled::Stored)
+impl Load<'_> {
+    /// [`offer`] this load's messages, timed on `arrivals`.
+    pub(super) async fn offer(&self, arrivals: Arrivals) -> anyhow::Result<Offered> {
+        offer(
+            self.js,
+            self.payloads,
+            self.rate,
+            arrivals,
+            self.ids.clone(),
+        )
+        .await
     }
 }
 
-/// Publishes what the relay hands over as crisisd's publisher does: positions in the
-/// order received, crisisd's headers with `Nats-Expected-Last-Msg-Id`, acks pipelined.
-/// Returns when JetStream has acknowledged `events`.
-async fn relay_publish(
-    js: jetstream::Context,
-    mut handed: mpsc::Receiver<(uuid::Uuid, Option<uuid::Uuid>)>,
+/// The pipeline phase: what [`Measured`] holds, when the last event was durable, and how
+/// many events `CRISIS_EVENTS` holds at the end.
+struct PipelineMeasured {
+    measured: Measured,
+    stored_elapsed_s: f64,
     events: u64,
-) -> anyhow::Result<Instant> {
-    let mut event = shaped_event()?;
-    let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
-    let mut pending = AckWindow::default();
-    let mut previous: Option<uuid::Uuid> = None;
-    while event.position < events {
-        let (signal, complaint) = handed
-            .recv()
-            .await
-            .context("the relay stopped handing over events")?;
-        let facts = [
-            (Some(signal), "signal", "recorded"),
-            (complaint, "complaint", "received"),
-        ];
-        for (aggregate, fact, id) in facts
-            .into_iter()
-            .filter_map(|(id, aggregate, fact)| Some((aggregate, fact, id?)))
-        {
-            event.id = id;
-            event.position += 1;
-            event.stream = format!("{aggregate}-{id}");
-            event.event_type = format!("{aggregate}.{fact}");
-            let headers = cloudevents::headers(&event, "/crisisd", previous.as_ref());
-            previous = Some(id);
-            let subject = format!("bench.relay.{aggregate}.{id}.{fact}");
-            pending
-                .push(
-                    js.publish_with_headers(subject, headers, payload.clone())
-                        .await?,
-                )
-                .await?;
-        }
-    }
-    pending.drain().await?;
-    Ok(Instant::now())
 }
 
-/// The relay floor, offered and timed like the pipeline: crisisd's ingest consumer (the
-/// same pull, lanes and acks) with a handler that skips the domain and the store and hands
-/// each message's events straight to a publisher with crisisd's headers. What the NATS
-/// edges alone cost on these cores; the pipeline adds the domain, the durable store and
-/// following the log, so it cannot do better.
-async fn relay_baseline(
-    url: &str,
-    js: &jetstream::Context,
-    payloads: &[bytes::Bytes],
-    rate: Option<u64>,
-    ids: Arc<HashMap<String, usize>>,
-    server_pid: &str,
-) -> anyhow::Result<Measured> {
-    let messages = payloads.len() as u64;
-    js.create_stream(jetstream::stream::Config {
-        name: "BENCH_RELAY".into(),
-        subjects: vec!["bench.relay.>".into()],
-        duplicate_window: PublisherConfig::default().duplicate_window,
-        ..Default::default()
-    })
-    .await?;
-    create_ingest_stream(js).await?;
+/// crisisd in process — store, ingest consumer, publisher, and with `projections` every
+/// read model's projector — offered `payloads` and timed until every event is acknowledged
+/// by JetStream (and applied by every projector).
+async fn measure_pipeline(
+    load: &Load<'_>,
+    projections: bool,
+    store_dir: std::path::PathBuf,
+) -> anyhow::Result<PipelineMeasured> {
+    let Load {
+        url,
+        js,
+        server_pid,
+        ..
+    } = *load;
+    let messages = load.payloads.len() as u64;
+    let expected_events = events_for(messages);
+    let store = SledStore::open(StoreConfig::new(store_dir))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (handed, handed_rx) = mpsc::channel(8_192);
-    let publisher = tokio::spawn(relay_publish(
-        jetstream::new(async_nats::connect(url).await?),
-        handed_rx,
-        messages + messages.div_ceil(2),
-    ));
+    // crisisd's own connections, as `serve` makes them (one for publishing, one for
+    // ingest), apart from the benchmark's client.
+    let publisher = Publisher::new(
+        store.clone(),
+        async_nats::connect(url).await?,
+        PublisherConfig::default(),
+    );
+    let published_position = publisher.published_position();
+    let publisher = tokio::spawn(publisher.run(shutdown_rx.clone()));
     let consumer = IngestConsumer::new(
         async_nats::connect(url).await?,
-        Relay(handed),
+        CrisisIngest::new(store.clone()),
         IngestConfig::default(),
     );
-    let consumer = tokio::spawn(consumer.run(shutdown_rx));
-    let arrivals = Arrivals::subscribe(nats_address(url), "bench.relay.signal.*.recorded").await?;
+    let consumer = tokio::spawn(consumer.run(shutdown_rx.clone()));
+    let mut projectors = tokio::task::JoinSet::new();
+    let mut statuses = Vec::new();
+    if projections {
+        for projection in crate::projection::all(&CrisisPolicy::default()) {
+            let projector = Projector::new(store.clone(), projection)?;
+            statuses.push(projector.status());
+            projectors.spawn(projector.run(shutdown_rx.clone()));
+        }
+    }
+    // The load may start before the consumer has created the stream.
+    js.get_or_create_stream(bus_ingest::stream_config()).await?;
+
+    // Latency is measured on each message's `signal.recorded` (its stream id derives from
+    // the message's source id), so the collector subscribes to those only and does not
+    // decode every event; that all events were published is read from the publisher's
+    // acknowledged position and checked against the JetStream stream at the end.
+    let signals = Arrivals::subscribe(nats_address(url), "crisis.events.signal.*.recorded").await?;
     let cpu_at_start = CpuMark::now(server_pid);
-    let offered = offer(js, payloads, rate, arrivals, ids).await?;
-    let published = tokio::time::timeout(Duration::from_secs(600), publisher)
-        .await
-        .context("the relay's publisher did not finish within 600 s")???;
+    // When the last event is durable (before it is published): tells which half limits.
+    let stored = tokio::spawn({
+        let mut head = store.watch_head();
+        async move {
+            while head.borrow_and_update().position < expected_events {
+                if head.changed().await.is_err() {
+                    break;
+                }
+            }
+            Instant::now()
+        }
+    });
+    let published = tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while published_position.load(Ordering::Relaxed) < expected_events
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Instant::now()
+    });
+    let offered = load.offer(signals).await?;
+    // Done when the last event is acknowledged by JetStream and the last signal arrived.
+    let finished = published.await?.max(offered.last_arrival);
+    // With --projections: done when every read model has applied the last event too.
+    let finished = if projections {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let mut lowest = u64::MAX;
+            for status in &statuses {
+                let status = status.lock().expect("status lock");
+                if let Some(failed) = &status.failed {
+                    anyhow::bail!("a projection stopped: {failed}");
+                }
+                lowest = lowest.min(status.position);
+            }
+            if lowest >= expected_events {
+                break finished.max(Instant::now());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "projections still at position {lowest} of {expected_events} after 600 s"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    } else {
+        finished
+    };
     let cpu_at_end = CpuMark::now(server_pid);
-    let _ = shutdown_tx.send(true);
-    consumer.await?;
+
+    let in_stream = js
+        .get_stream(subjects::EVENTS_STREAM)
+        .await?
+        .info()
+        .await?
+        .state
+        .messages;
     anyhow::ensure!(
-        offered.latencies_us.len() as u64 == messages,
-        "relay floor: {} of {messages} signals arrived within 60 s of the last",
-        offered.latencies_us.len()
+        offered.latencies_us.len() as u64 == messages && in_stream == expected_events,
+        "{} of {messages} signals arrived within 60 s of the last, and {in_stream} of {expected_events} events are in {}",
+        offered.latencies_us.len(),
+        subjects::EVENTS_STREAM
     );
-    // The pipeline's consumer starts on a fresh ingest stream.
-    js.delete_stream(INGEST_STREAM).await?;
-    js.delete_stream("BENCH_RELAY").await?;
-    let finished = published.max(offered.last_arrival);
-    Ok(Measured::new(
-        offered,
-        finished,
-        (&cpu_at_start, &cpu_at_end),
-    ))
+    let stored_elapsed_s = (stored.await? - offered.started).as_secs_f64();
+    let _ = shutdown_tx.send(true);
+    let _ = tokio::join!(publisher, consumer);
+    while let Some(stopped) = projectors.join_next().await {
+        stopped??;
+    }
+    store.close().await;
+    Ok(PipelineMeasured {
+        measured: Measured::new(offered, finished, (&cpu_at_start, &cpu_at_end), messages),
+        stored_elapsed_s,
+        events: in_stream,
+    })
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -472,10 +493,12 @@ struct PipelineReport {
     baseline_publish_messages_per_s: f64,
     /// Raw JetStream publish of events with crisisd's headers, events/s.
     baseline_publish_with_headers_events_per_s: f64,
-    /// The relay floor (see [`relay_baseline`]): messages/s, latency and CPU per message.
+    /// The relay floor (crisisd's NATS edges, no domain, no store): messages/s.
     relay_messages_per_s: f64,
+    /// The relay floor's end-to-end latency, ms.
     relay_latency_p50_ms: f64,
     relay_latency_p99_ms: f64,
+    /// The relay floor's CPU time per message: this process, then nats-server, µs.
     relay_process_cpu_us_per_message: Option<f64>,
     relay_nats_server_cpu_us_per_message: Option<f64>,
     /// CPU time per message of this process (crisisd and the benchmark's own client),
@@ -524,7 +547,7 @@ pub async fn run(
     }
     pending.drain().await?;
     let baseline = messages as f64 / started.elapsed().as_secs_f64();
-    let baseline_headers = headers_baseline(&js, messages + messages.div_ceil(2)).await?;
+    let baseline_headers = headers_baseline(&js, events_for(messages)).await?;
 
     // The same messages and arrival clock serve the relay floor and the pipeline.
     let ids: Arc<HashMap<String, usize>> = Arc::new(
@@ -532,134 +555,35 @@ pub async fn run(
             .map(|n| (signal_id(&format!("bench-{n}")).to_string(), n))
             .collect(),
     );
-    let expected_events = messages + messages.div_ceil(2);
-    let relay = relay_baseline(&url, &js, &payloads, rate, ids.clone(), &server_pid).await?;
-
-    // crisisd in process: store, ingest consumer, publisher.
-    let store = SledStore::open(StoreConfig::new(scratch.path().join("store")))?;
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    // crisisd's own connections, as `serve` makes them (one for publishing, one for
-    // ingest), apart from the benchmark's client.
-    let publisher = Publisher::new(
-        store.clone(),
-        async_nats::connect(&url).await?,
-        PublisherConfig::default(),
-    );
-    let published_position = publisher.published_position();
-    let publisher = tokio::spawn(publisher.run(shutdown_rx.clone()));
-    let consumer = IngestConsumer::new(
-        async_nats::connect(&url).await?,
-        CrisisIngest::new(store.clone()),
-        IngestConfig::default(),
-    );
-    let consumer = tokio::spawn(consumer.run(shutdown_rx.clone()));
-    let mut projectors = tokio::task::JoinSet::new();
-    let mut statuses = Vec::new();
-    if projections {
-        for projection in crate::projection::all(&CrisisPolicy::default()) {
-            let projector = Projector::new(store.clone(), projection)?;
-            statuses.push(projector.status());
-            projectors.spawn(projector.run(shutdown_rx.clone()));
-        }
-    }
-    create_ingest_stream(&js).await?;
-
-    // Latency is measured on each message's `signal.recorded` (its stream id derives from
-    // the message's source id), so the collector subscribes to those only and does not
-    // decode every event; that all events were published is read from the publisher's
-    // acknowledged position and checked against the JetStream stream at the end.
-    let signals =
-        Arrivals::subscribe(nats_address(&url), "crisis.events.signal.*.recorded").await?;
-    let cpu_at_start = CpuMark::now(&server_pid);
-    // When the last event is durable (before it is published): tells which half limits.
-    let stored = tokio::spawn({
-        let mut head = store.watch_head();
-        async move {
-            while head.borrow_and_update().position < expected_events {
-                if head.changed().await.is_err() {
-                    break;
-                }
-            }
-            Instant::now()
-        }
-    });
-    let published = tokio::spawn(async move {
-        let deadline = Instant::now() + Duration::from_secs(600);
-        while published_position.load(Ordering::Relaxed) < expected_events
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        Instant::now()
-    });
-    let offered = offer(&js, &payloads, rate, signals, ids).await?;
-    // Done when the last event is acknowledged by JetStream and the last signal arrived.
-    let finished = published.await?.max(offered.last_arrival);
-    // With --projections: done when every read model has applied the last event too.
-    let finished = if projections {
-        let deadline = Instant::now() + Duration::from_secs(600);
-        loop {
-            let mut lowest = u64::MAX;
-            for status in &statuses {
-                let status = status.lock().expect("status lock");
-                if let Some(failed) = &status.failed {
-                    anyhow::bail!("a projection stopped: {failed}");
-                }
-                lowest = lowest.min(status.position);
-            }
-            if lowest >= expected_events {
-                break finished.max(Instant::now());
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "projections still at position {lowest} of {expected_events} after 600 s"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    } else {
-        finished
+    let load = Load {
+        url: &url,
+        js: &js,
+        payloads: &payloads,
+        rate,
+        ids,
+        server_pid: &server_pid,
     };
-    let cpu_at_end = CpuMark::now(&server_pid);
+    let relay = relay_floor(&load).await?;
+    let pipeline = measure_pipeline(&load, projections, scratch.path().join("store")).await?;
 
-    let in_stream = js
-        .get_stream(crate::bus::subjects::EVENTS_STREAM)
-        .await?
-        .info()
-        .await?
-        .state
-        .messages;
-    anyhow::ensure!(
-        offered.latencies_us.len() as u64 == messages && in_stream == expected_events,
-        "{} of {messages} signals arrived within 60 s of the last, and {in_stream} of {expected_events} events are in {}",
-        offered.latencies_us.len(),
-        crate::bus::subjects::EVENTS_STREAM
-    );
-    let seen = in_stream;
-    let stored_elapsed = (stored.await? - offered.started).as_secs_f64();
-    let _ = shutdown_tx.send(true);
-    let _ = tokio::join!(publisher, consumer);
-    while let Some(stopped) = projectors.join_next().await {
-        stopped??;
-    }
-    store.close().await;
-    let pipeline = Measured::new(offered, finished, (&cpu_at_start, &cpu_at_end));
+    let elapsed_s = pipeline.measured.elapsed_s;
     let report = PipelineReport {
         messages,
-        events: seen,
-        ingest_messages_per_s: messages as f64 / pipeline.elapsed_s,
-        stored_messages_per_s: messages as f64 / stored_elapsed,
-        events_per_s: seen as f64 / pipeline.elapsed_s,
-        latency_p50_ms: pipeline.p50_ms,
-        latency_p99_ms: pipeline.p99_ms,
+        events: pipeline.events,
+        ingest_messages_per_s: messages as f64 / elapsed_s,
+        stored_messages_per_s: messages as f64 / pipeline.stored_elapsed_s,
+        events_per_s: pipeline.events as f64 / elapsed_s,
+        latency_p50_ms: pipeline.measured.p50_ms,
+        latency_p99_ms: pipeline.measured.p99_ms,
         baseline_publish_messages_per_s: baseline,
         baseline_publish_with_headers_events_per_s: baseline_headers,
         relay_messages_per_s: messages as f64 / relay.elapsed_s,
         relay_latency_p50_ms: relay.p50_ms,
         relay_latency_p99_ms: relay.p99_ms,
-        relay_process_cpu_us_per_message: relay.process_cpu_us,
-        relay_nats_server_cpu_us_per_message: relay.nats_cpu_us,
-        process_cpu_us_per_message: pipeline.process_cpu_us,
-        nats_server_cpu_us_per_message: pipeline.nats_cpu_us,
+        relay_process_cpu_us_per_message: relay.process_cpu_us_per_message,
+        relay_nats_server_cpu_us_per_message: relay.nats_cpu_us_per_message,
+        process_cpu_us_per_message: pipeline.measured.process_cpu_us_per_message,
+        nats_server_cpu_us_per_message: pipeline.measured.nats_cpu_us_per_message,
         offered_messages_per_s: rate.map(|r| r as f64),
         projections,
         target_messages_per_s: 20_000.0,
@@ -668,63 +592,68 @@ pub async fn run(
     if json_out {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        let offered = match rate {
-            Some(rate) => format!("offered at {rate} messages/s"),
-            None => "offered as fast as JetStream takes them".into(),
-        };
-        let offered = if projections {
-            format!("{offered}, every read model following live")
-        } else {
-            offered
-        };
-        println!(
-            "crisisd bench pipeline — {messages} feedback messages (half of them complaints), {seen} events, {offered}"
-        );
-        let show = |us: Option<f64>| us.map_or("n/a".to_owned(), |us| format!("{us:.0}"));
-        let row = |label: &str, value: f64| println!("{label:<56} {value:>12.0}");
-        let pair = |label: &str, a: String, b: String| println!("{label:<56} {a:>9} / {b}");
-        row(
-            "baseline: raw JetStream async publish, messages/s",
-            report.baseline_publish_messages_per_s,
-        );
-        row(
-            "baseline: the same with crisisd's headers, events/s",
-            report.baseline_publish_with_headers_events_per_s,
-        );
-        row(
-            "relay floor: ingest consumer → publish, no store, msgs/s",
-            report.relay_messages_per_s,
-        );
-        pair(
-            "  its latency p50 / p99, ms",
-            format!("{:.1}", report.relay_latency_p50_ms),
-            format!("{:.1}", report.relay_latency_p99_ms),
-        );
-        pair(
-            "  its CPU per message: process / nats, µs",
-            show(report.relay_process_cpu_us_per_message),
-            show(report.relay_nats_server_cpu_us_per_message),
-        );
-        row(
-            "ingest → durable → published, messages/s",
-            report.ingest_messages_per_s,
-        );
-        row("events/s", report.events_per_s);
-        row(
-            "  of which ingest → durable alone, messages/s",
-            report.stored_messages_per_s,
-        );
-        pair(
-            "end-to-end latency p50 / p99, ms",
-            format!("{:.1}", report.latency_p50_ms),
-            format!("{:.1}", report.latency_p99_ms),
-        );
-        pair(
-            "CPU per message: crisisd + bench client / nats, µs",
-            show(report.process_cpu_us_per_message),
-            show(report.nats_server_cpu_us_per_message),
-        );
-        println!("target: ≥ 20,000 messages/s with p99 ≤ 50 ms");
+        print_report(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &PipelineReport) {
+    let offered = match report.offered_messages_per_s {
+        Some(rate) => format!("offered at {rate} messages/s"),
+        None => "offered as fast as JetStream takes them".into(),
+    };
+    let offered = if report.projections {
+        format!("{offered}, every read model following live")
+    } else {
+        offered
+    };
+    println!(
+        "crisisd bench pipeline — {} feedback messages (half of them complaints), {} events, {offered}",
+        report.messages, report.events
+    );
+    let show = |us: Option<f64>| us.map_or("n/a".to_owned(), |us| format!("{us:.0}"));
+    let row = |label: &str, value: f64| println!("{label:<56} {value:>12.0}");
+    let pair = |label: &str, a: String, b: String| println!("{label:<56} {a:>9} / {b}");
+    row(
+        "baseline: raw JetStream async publish, messages/s",
+        report.baseline_publish_messages_per_s,
+    );
+    row(
+        "baseline: the same with crisisd's headers, events/s",
+        report.baseline_publish_with_headers_events_per_s,
+    );
+    row(
+        "relay floor: ingest consumer → publish, no store, msgs/s",
+        report.relay_messages_per_s,
+    );
+    pair(
+        "  its latency p50 / p99, ms",
+        format!("{:.1}", report.relay_latency_p50_ms),
+        format!("{:.1}", report.relay_latency_p99_ms),
+    );
+    pair(
+        "  its CPU per message: process / nats, µs",
+        show(report.relay_process_cpu_us_per_message),
+        show(report.relay_nats_server_cpu_us_per_message),
+    );
+    row(
+        "ingest → durable → published, messages/s",
+        report.ingest_messages_per_s,
+    );
+    row("events/s", report.events_per_s);
+    row(
+        "  of which ingest → durable alone, messages/s",
+        report.stored_messages_per_s,
+    );
+    pair(
+        "end-to-end latency p50 / p99, ms",
+        format!("{:.1}", report.latency_p50_ms),
+        format!("{:.1}", report.latency_p99_ms),
+    );
+    pair(
+        "CPU per message: crisisd + bench client / nats, µs",
+        show(report.process_cpu_us_per_message),
+        show(report.nats_server_cpu_us_per_message),
+    );
+    println!("target: ≥ 20,000 messages/s with p99 ≤ 50 ms");
 }

@@ -7,6 +7,7 @@
 //! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
 //! | [`bench_projections`] | `bench projections`: rebuild speed of every read model beside a scan + typed parse |
 //! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing |
+//! | [`bench_relay`] | the relay floor of `bench pipeline`: crisisd's NATS edges with no domain and no store |
 //! | [`token`] | `token add`: issue a bearer token for the HTTP API |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
 //! | [`workload`] | synthetic, valid crisis histories (scenarios through the domain's `decide`) for load and benchmarks |
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod bench;
 pub mod bench_pipeline;
 pub mod bench_projections;
+pub mod bench_relay;
 pub mod load;
 pub mod serve;
 pub mod token;
