@@ -185,6 +185,11 @@ async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Resul
     Ok(events as f64 / started.elapsed().as_secs_f64())
 }
 
+/// How many messages JetStream stream `name` holds.
+pub(super) async fn stream_messages(js: &jetstream::Context, name: &str) -> anyhow::Result<u64> {
+    Ok(js.get_stream(name).await?.info().await?.state.messages)
+}
+
 /// `host:port` of a `nats://` URL, for the arrival reader.
 pub(super) fn nats_address(url: &str) -> &str {
     url.trim_start_matches("nats://")
@@ -453,13 +458,7 @@ async fn measure_pipeline(
     };
     let cpu_at_end = CpuMark::now(server_pid);
 
-    let in_stream = js
-        .get_stream(subjects::EVENTS_STREAM)
-        .await?
-        .info()
-        .await?
-        .state
-        .messages;
+    let in_stream = stream_messages(js, subjects::EVENTS_STREAM).await?;
     anyhow::ensure!(
         offered.latencies_us.len() as u64 == messages && in_stream == expected_events,
         "{} of {messages} signals arrived within 60 s of the last, and {in_stream} of {expected_events} events are in {}",

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::arrivals::Arrivals;
 use super::bench_pipeline::{
-    AckWindow, CpuMark, Load, Measured, events_for, nats_address, shaped_event,
+    AckWindow, CpuMark, Load, Measured, events_for, nats_address, shaped_event, stream_messages,
 };
 use crate::app::feedback::{Recorded, complaint_id, signal_id};
 use crate::bus::ingest::{
@@ -189,13 +189,7 @@ pub(super) async fn relay_floor(load: &Load<'_>) -> anyhow::Result<Measured> {
     let cpu_at_end = CpuMark::now(server_pid);
     let _ = shutdown_tx.send(true);
     consumer.await?;
-    let in_stream = js
-        .get_stream(RELAY_STREAM)
-        .await?
-        .info()
-        .await?
-        .state
-        .messages;
+    let in_stream = stream_messages(js, RELAY_STREAM).await?;
     anyhow::ensure!(
         in_stream == events,
         "relay floor: {in_stream} of {events} events are in {RELAY_STREAM}"
