@@ -6,7 +6,7 @@
 //! | [`audit`] | `verify`, `replay`, `export`, `import`, `repair`, `rebuild`: offline tools on a data directory |
 //! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
 //! | [`bench_projections`] | `bench projections`: rebuild speed of every read model beside a scan + typed parse |
-//! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing |
+//! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing and the relay floor |
 //! | [`bench_relay`] | the relay floor of `bench pipeline`: crisisd's NATS edges with no domain and no store |
 //! | [`token`] | `token add`: issue a bearer token for the HTTP API |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
