@@ -266,74 +266,6 @@ pub(super) struct Offered {
     pub(super) last_arrival: Instant,
 }
 
-/// Offers every payload to `crisis.ingest.feedback` — at `rate` messages/s, or as fast as
-/// JetStream takes them — and times each message's `signal.recorded` arriving on
-/// `arrivals`: the subject's fourth token is the signal's id, derived from the message's
-/// source id and looked up in `ids`. A message counts once (a redelivered one may be
-/// published again). A quiet minute or a closed connection ends the count, which the
-/// caller checks.
-async fn offer(
-    js: &jetstream::Context,
-    payloads: &[bytes::Bytes],
-    rate: Option<u64>,
-    mut arrivals: Arrivals,
-    ids: Arc<HashMap<String, usize>>,
-) -> anyhow::Result<Offered> {
-    let messages = payloads.len();
-    let sent_ns: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
-    let started = Instant::now();
-    let collector = tokio::spawn({
-        let sent_ns = sent_ns.clone();
-        async move {
-            let mut latencies_us = Vec::with_capacity(messages);
-            let mut arrived = vec![false; messages];
-            while latencies_us.len() < messages {
-                let Ok(next) = tokio::time::timeout(Duration::from_secs(60), arrivals.next()).await
-                else {
-                    break;
-                };
-                // A protocol error ends the benchmark.
-                let Some(subject) = next? else { break };
-                let arrived_ns = started.elapsed().as_nanos() as u64;
-                let n = subject.split('.').nth(3).and_then(|id| ids.get(id));
-                if let Some(&n) = n
-                    && !std::mem::replace(&mut arrived[n], true)
-                {
-                    let sent = sent_ns[n].load(Ordering::Relaxed);
-                    latencies_us.push(arrived_ns.saturating_sub(sent) / 1_000);
-                }
-            }
-            anyhow::Ok((latencies_us, Instant::now()))
-        }
-    });
-    let mut pending = AckWindow::new();
-    for (n, payload) in payloads.iter().enumerate() {
-        if let Some(rate) = rate {
-            // Message n is due at n / rate seconds; sleeping in 1 ms steps keeps the pace
-            // without a timer per message.
-            let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
-            let now = Instant::now();
-            if due > now + Duration::from_millis(1) {
-                tokio::time::sleep(due - now).await;
-            }
-        }
-        sent_ns[n].store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        pending
-            .push(
-                js.publish("crisis.ingest.feedback", payload.clone())
-                    .await?,
-            )
-            .await?;
-    }
-    pending.drain().await?;
-    let (latencies_us, last_arrival) = collector.await??;
-    Ok(Offered {
-        started,
-        latencies_us,
-        last_arrival,
-    })
-}
-
 /// What both measured phases share: the server, the messages, the pace and the arrival
 /// clock's id lookup.
 pub(super) struct Load<'a> {
@@ -346,16 +278,78 @@ pub(super) struct Load<'a> {
 }
 
 impl Load<'_> {
-    /// [`offer`] this load's messages, timed on `arrivals`.
-    pub(super) async fn offer(&self, arrivals: Arrivals) -> anyhow::Result<Offered> {
-        offer(
-            self.js,
-            self.payloads,
-            self.rate,
-            arrivals,
-            self.ids.clone(),
-        )
-        .await
+    pub(super) fn messages(&self) -> u64 {
+        self.payloads.len() as u64
+    }
+
+    /// Offers every payload to `crisis.ingest.feedback` — at `rate` messages/s, or as fast
+    /// as JetStream takes them — and times each message's `signal.recorded` arriving on
+    /// `arrivals`: the subject's fourth token is the signal's id, derived from the message's
+    /// source id and looked up in `ids`. A message counts once (a redelivered one may be
+    /// published again). A quiet minute or a closed connection ends the count, which the
+    /// caller checks. `CRISIS_INGEST` is created first, as the consumer would create it:
+    /// the load may start before the consumer has.
+    pub(super) async fn offer(&self, mut arrivals: Arrivals) -> anyhow::Result<Offered> {
+        let messages = self.payloads.len();
+        self.js
+            .get_or_create_stream(bus_ingest::stream_config())
+            .await?;
+        let sent_ns: Arc<Vec<AtomicU64>> =
+            Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
+        let started = Instant::now();
+        let collector = tokio::spawn({
+            let sent_ns = sent_ns.clone();
+            let ids = self.ids.clone();
+            async move {
+                let mut latencies_us = Vec::with_capacity(messages);
+                let mut arrived = vec![false; messages];
+                while latencies_us.len() < messages {
+                    let Ok(next) =
+                        tokio::time::timeout(Duration::from_secs(60), arrivals.next()).await
+                    else {
+                        break;
+                    };
+                    // A protocol error ends the benchmark.
+                    let Some(subject) = next? else { break };
+                    let arrived_ns = started.elapsed().as_nanos() as u64;
+                    let n = subject.split('.').nth(3).and_then(|id| ids.get(id));
+                    if let Some(&n) = n
+                        && !std::mem::replace(&mut arrived[n], true)
+                    {
+                        let sent = sent_ns[n].load(Ordering::Relaxed);
+                        latencies_us.push(arrived_ns.saturating_sub(sent) / 1_000);
+                    }
+                }
+                anyhow::Ok((latencies_us, Instant::now()))
+            }
+        });
+        let mut pending = AckWindow::new();
+        for (n, payload) in self.payloads.iter().enumerate() {
+            if let Some(rate) = self.rate {
+                // Message n is due at n / rate seconds; sleeping in 1 ms steps keeps the pace
+                // without a timer per message.
+                let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
+                let now = Instant::now();
+                if due > now + Duration::from_millis(1) {
+                    tokio::time::sleep(due - now).await;
+                }
+            }
+            sent_ns[n].store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            pending
+                .push(
+                    self.js
+                        .publish("crisis.ingest.feedback", payload.clone())
+                        .await?,
+                )
+                .await?;
+        }
+        pending.drain().await?;
+        let (latencies_us, last_arrival) = collector.await??;
+        Ok(Offered {
+            started,
+            latencies_us,
+            last_arrival,
+        })
     }
 }
 
@@ -375,13 +369,8 @@ async fn measure_pipeline(
     projections: bool,
     store_dir: std::path::PathBuf,
 ) -> anyhow::Result<PipelineMeasured> {
-    let Load {
-        url,
-        js,
-        server_pid,
-        ..
-    } = *load;
-    let messages = load.payloads.len() as u64;
+    let (js, server_pid) = (load.js, load.server_pid);
+    let messages = load.messages();
     let expected_events = events_for(messages);
     let store = SledStore::open(StoreConfig::new(store_dir))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -389,13 +378,13 @@ async fn measure_pipeline(
     // ingest), apart from the benchmark's client.
     let publisher = Publisher::new(
         store.clone(),
-        async_nats::connect(url).await?,
+        async_nats::connect(load.url).await?,
         PublisherConfig::default(),
     );
     let published_position = publisher.published_position();
     let publisher = tokio::spawn(publisher.run(shutdown_rx.clone()));
     let consumer = IngestConsumer::new(
-        async_nats::connect(url).await?,
+        async_nats::connect(load.url).await?,
         CrisisIngest::new(store.clone()),
         IngestConfig::default(),
     );
@@ -409,14 +398,12 @@ async fn measure_pipeline(
             projectors.spawn(projector.run(shutdown_rx.clone()));
         }
     }
-    // The load may start before the consumer has created the stream.
-    js.get_or_create_stream(bus_ingest::stream_config()).await?;
-
     // Latency is measured on each message's `signal.recorded` (its stream id derives from
     // the message's source id), so the collector subscribes to those only and does not
     // decode every event; that all events were published is read from the publisher's
     // acknowledged position and checked against the JetStream stream at the end.
-    let signals = Arrivals::subscribe(nats_address(url), "crisis.events.signal.*.recorded").await?;
+    let signals =
+        Arrivals::subscribe(nats_address(load.url), "crisis.events.signal.*.recorded").await?;
     let cpu_at_start = CpuMark::now(server_pid);
     // When the last event is durable (before it is published): tells which half limits.
     let stored = tokio::spawn({

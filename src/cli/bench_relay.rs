@@ -28,8 +28,7 @@ use super::bench_pipeline::{
 };
 use crate::app::feedback::{Recorded, complaint_id, signal_id};
 use crate::bus::ingest::{
-    self as bus_ingest, Handled, INGEST_STREAM, IngestConfig, IngestConsumer, IngestHandler,
-    Rejection,
+    Handled, INGEST_STREAM, IngestConfig, IngestConsumer, IngestHandler, Rejection,
 };
 use crate::bus::{PublisherConfig, cloudevents};
 
@@ -139,13 +138,8 @@ async fn relay_publish(
 /// Measures the relay floor on `payloads` (see the module doc), then removes its streams
 /// so the pipeline's consumer starts on a fresh `CRISIS_INGEST`.
 pub(super) async fn relay_floor(load: &Load<'_>) -> anyhow::Result<Measured> {
-    let Load {
-        url,
-        js,
-        server_pid,
-        ..
-    } = *load;
-    let messages = load.payloads.len() as u64;
+    let (js, url, server_pid) = (load.js, load.url, load.server_pid);
+    let messages = load.messages();
     let events = events_for(messages);
     js.create_stream(jetstream::stream::Config {
         name: RELAY_STREAM.into(),
@@ -154,8 +148,6 @@ pub(super) async fn relay_floor(load: &Load<'_>) -> anyhow::Result<Measured> {
         ..Default::default()
     })
     .await?;
-    // The load may start before the consumer has created the stream.
-    js.get_or_create_stream(bus_ingest::stream_config()).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // Messages handed over and not yet published: as many as the consumer may have
     // unacknowledged (the relay acks on handing over).
