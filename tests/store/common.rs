@@ -17,8 +17,10 @@ pub fn event(n: u64) -> NewEvent {
     NewEvent::new("test.happened", json!({"n": n}), actor(), Utc::now())
 }
 
+/// Opens the store for serving, waiting for an earlier handle of this process (the
+/// test's previous store) to let go of the directory lock first.
 pub fn open(dir: &Path) -> SledStore {
-    SledStore::open(StoreConfig::new(dir)).expect("store opens")
+    when_released(|| SledStore::open(StoreConfig::new(dir))).expect("store opens")
 }
 
 /// Appends `count` single-event appends round-robin over `streams` streams.

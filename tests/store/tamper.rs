@@ -8,7 +8,7 @@ use std::process::Command;
 use crisisd::store::sled_store::SEGMENT_BYTES;
 use crisisd::store::{DamageKind, EventStore, SledStore, StoreConfig, StoreError, log};
 
-use crate::common::{fill_concurrently, open, when_released};
+use crate::common::{fill_concurrently, open, wait_until_unlocked, when_released};
 
 const EVENTS: u64 = 3_000;
 
@@ -19,7 +19,10 @@ async fn build(dir: &Path) {
     store.close().await;
 }
 
+/// A raw sled handle on the store, once the store's own handles have let go of the
+/// directory lock (sled's IO threads hold it a moment after the last drop).
 fn raw_tree(dir: &Path) -> sled::Db {
+    wait_until_unlocked(dir);
     sled::Config::new()
         .path(dir)
         .segment_size(SEGMENT_BYTES)
