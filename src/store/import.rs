@@ -309,18 +309,18 @@ mod tests {
             .collect()
     }
 
-    /// sled's IO threads may hold the directory lock a moment after an offline tool
-    /// returns (a process exit releases it at once).
+    /// sled's IO threads hold the directory lock a moment after a handle (the previous
+    /// import's, the source store's) is dropped; a new process would not have to wait.
+    fn released(config: &StoreConfig) -> &StoreConfig {
+        assert!(crate::store::sled_store::wait_for_release(
+            &config.path,
+            std::time::Duration::from_secs(10)
+        ));
+        config
+    }
+
     fn open_when_released(config: StoreConfig) -> SledStore {
-        for _ in 0..100 {
-            match SledStore::open(config.clone()) {
-                Err(StoreError::Locked(_)) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                other => return other.unwrap(),
-            }
-        }
-        panic!("the store stayed locked for 2 s");
+        SledStore::open(released(&config).clone()).unwrap()
     }
 
     fn write(dir: &Path, lines: &[String]) -> std::path::PathBuf {
@@ -338,10 +338,10 @@ mod tests {
         let target_config = StoreConfig::new(dir.path().join("b"));
         // In two parts: an export extends the store it continues.
         let first = write(dir.path(), &lines[..10]);
-        let report = import(&target_config, &first, |_, _| {}).unwrap();
+        let report = import(released(&target_config), &first, |_, _| {}).unwrap();
         assert_eq!((report.imported, report.head), (10, 10));
         std::fs::write(&file, lines[10..].join("\n")).unwrap();
-        let report = import(&target_config, &file, |_, _| {}).unwrap();
+        let report = import(released(&target_config), &file, |_, _| {}).unwrap();
         assert_eq!((report.first_position, report.head), (11, 25));
         let target = open_when_released(target_config);
         assert_eq!(
@@ -403,7 +403,7 @@ mod tests {
             ("not json", not_json, 10, "not a JSON envelope"),
         ] {
             let file = write(dir.path(), &bad);
-            match import(&config, &file, |_, _| {}) {
+            match import(released(&config), &file, |_, _| {}) {
                 Err(ImportError::Invalid { line: l, reason }) => {
                     assert_eq!(l, line, "{what}: {reason}");
                     assert!(reason.contains(words), "{what}: {reason}");
@@ -417,16 +417,11 @@ mod tests {
         drop(target);
         // The good file imports; importing it again is refused whole.
         let file = write(dir.path(), &lines);
-        let mut imported = import(&config, &file, |_, _| {});
-        for _ in 0..100 {
-            if !matches!(imported, Err(ImportError::Store(StoreError::Locked(_)))) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            imported = import(&config, &file, |_, _| {});
-        }
+        let imported = import(released(&config), &file, |_, _| {});
         assert_eq!(imported.unwrap().imported, 12);
-        let again = import(&config, &file, |_, _| {}).unwrap_err().to_string();
+        let again = import(released(&config), &file, |_, _| {})
+            .unwrap_err()
+            .to_string();
         assert!(
             again.contains("line 1") && again.contains("position 1 where 13"),
             "{again}"

@@ -314,16 +314,13 @@ mod tests {
             store
         }
 
+        /// Opens `dir` again once the previous handle's sled threads have let go of it.
         fn reopen(dir: &std::path::Path) -> SledStore {
-            for _ in 0..100 {
-                match SledStore::open(StoreConfig::new(dir)) {
-                    Err(StoreError::Locked(_)) => {
-                        std::thread::sleep(std::time::Duration::from_millis(20))
-                    }
-                    other => return other.unwrap(),
-                }
-            }
-            panic!("still locked");
+            assert!(crate::store::sled_store::wait_for_release(
+                dir,
+                std::time::Duration::from_secs(10)
+            ));
+            SledStore::open(StoreConfig::new(dir)).unwrap()
         }
 
         #[tokio::test]
@@ -332,15 +329,11 @@ mod tests {
             let store = build(dir.path()).await;
             store.close().await;
             drop(store);
-            let config = StoreConfig::new(dir.path());
-            let mut dropped = truncate_from(&config, 4);
-            for _ in 0..100 {
-                if !matches!(dropped, Err(StoreError::Locked(_))) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                dropped = truncate_from(&config, 4);
-            }
+            assert!(crate::store::sled_store::wait_for_release(
+                dir.path(),
+                std::time::Duration::from_secs(10)
+            ));
+            let dropped = truncate_from(&StoreConfig::new(dir.path()), 4);
             assert_eq!(dropped.unwrap(), 7);
             let store = reopen(dir.path());
             let index = Index::from_chunks(&store.inner_tree(), 3).unwrap();
@@ -375,20 +368,16 @@ mod tests {
             store.close().await;
             drop(store);
             {
-                let open = || {
-                    sled::Config::new()
-                        .path(dir.path())
-                        .segment_size(crate::store::sled_store::SEGMENT_BYTES)
-                        .open()
-                };
-                let mut db = open();
-                for _ in 0..100 {
-                    if db.is_ok() {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                    db = open();
-                }
+                assert!(crate::store::sled_store::wait_for_release(
+                    dir.path(),
+                    std::time::Duration::from_secs(10)
+                ));
+                // No background flusher: it would hold the lock after the drop.
+                let db = sled::Config::new()
+                    .path(dir.path())
+                    .segment_size(crate::store::sled_store::SEGMENT_BYTES)
+                    .flush_every_ms(None)
+                    .open();
                 let db = db.unwrap();
                 db.remove(keys::index_chunk(1)).unwrap();
                 db.flush().unwrap();

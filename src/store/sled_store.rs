@@ -491,6 +491,28 @@ fn read_event(tree: &sled::Tree, position: u64) -> Result<Option<RecordedEvent>,
         .transpose()
 }
 
+/// Waits up to `within` until nothing holds the lock of the store in `dir` and says
+/// whether it was released. sled's IO threads let go of it a moment after the last
+/// handle of this process is dropped (a process's exit releases it at once), so code
+/// that reopens a directory in the same process — tests, an offline step after a
+/// store was closed — waits here instead of failing with [`StoreError::Locked`].
+pub fn wait_for_release(dir: &Path, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let released = match File::options().read(true).write(true).open(dir.join("db")) {
+            // The lock sled takes: an exclusive flock on the `db` file.
+            Ok(file) => file.try_lock().is_ok(),
+            // No store there, or one this process cannot open: nothing to wait for
+            // (opening it says what is wrong).
+            Err(_) => true,
+        };
+        if released || std::time::Instant::now() >= deadline {
+            return released;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 pub(crate) fn open_tree(config: &StoreConfig) -> Result<(sled::Db, sled::Tree, Head), StoreError> {
     let path = &config.path;
     let fresh = !path.join("db").exists();

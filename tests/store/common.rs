@@ -57,31 +57,14 @@ pub async fn fill_concurrently(store: &SledStore, count: u64) {
     }
 }
 
-/// Waits (up to 5 s) until no sled handle of this process holds the directory: sled's
+/// Waits (up to 10 s) until no sled handle of this process holds the directory: sled's
 /// background threads let go of it shortly after the last handle is dropped.
 pub fn wait_until_unlocked(dir: &Path) {
-    for _ in 0..250 {
-        let lock = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(dir.join("db"))
-            .unwrap();
-        if try_flock(&lock) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!("{} stayed locked", dir.display());
-}
-
-fn try_flock(file: &std::fs::File) -> bool {
-    match file.try_lock() {
-        Ok(()) => {
-            file.unlock().unwrap();
-            true
-        }
-        Err(_) => false,
-    }
+    assert!(
+        crisisd::store::sled_store::wait_for_release(dir, std::time::Duration::from_secs(10)),
+        "{} stayed locked for 10 s",
+        dir.display()
+    );
 }
 
 /// Opens the store once a raw sled handle (a test tampering or writing an old format)
@@ -89,7 +72,7 @@ fn try_flock(file: &std::fs::File) -> bool {
 pub fn when_released<T>(
     mut open: impl FnMut() -> Result<T, crisisd::store::StoreError>,
 ) -> Result<T, crisisd::store::StoreError> {
-    for _ in 0..250 {
+    for _ in 0..500 {
         match open() {
             Err(crisisd::store::StoreError::Locked(_)) => {
                 std::thread::sleep(std::time::Duration::from_millis(20))

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crisisd::store::{
     AppendError, AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent,
-    SledStore, StoreError, StreamAppend,
+    SledStore, StreamAppend,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -126,16 +126,9 @@ fn summary(
     })
 }
 
-/// Reopens, retrying briefly while sled's background threads release the lock.
+/// Reopens once sled's background threads have released the lock.
 fn reopen(dir: &Path) -> SledStore {
-    for _ in 0..100 {
-        match SledStore::open(crisisd::store::StoreConfig::new(dir)) {
-            Ok(store) => return store,
-            Err(StoreError::Locked(_)) => std::thread::sleep(std::time::Duration::from_millis(20)),
-            Err(other) => panic!("reopen failed: {other}"),
-        }
-    }
-    panic!("the store stayed locked after close");
+    crate::common::open(dir)
 }
 
 fn check_reads(store: &SledStore, model: &Model) {

@@ -12,11 +12,14 @@ use crate::common::{fill_concurrently, open, wait_until_unlocked, when_released}
 
 const EVENTS: u64 = 3_000;
 
-/// A store of EVENTS events, built once per test in its own directory.
+/// A store of EVENTS events, built once per test in its own directory; returns once
+/// sled's threads have let go of the directory (a raw handle or a child crisisd is next).
 async fn build(dir: &Path) {
     let store = open(dir);
     fill_concurrently(&store, EVENTS).await;
     store.close().await;
+    drop(store);
+    wait_until_unlocked(dir);
 }
 
 /// A raw sled handle on the store, once the store's own handles have let go of the
@@ -139,7 +142,9 @@ async fn damage_at_the_tail_stops_the_store_from_serving() {
         "{message}"
     );
 
-    // The repair command drops the damaged tail; the rest serves again.
+    // The repair command drops the damaged tail; the rest serves again (once the
+    // refused open above has let go of the directory).
+    wait_until_unlocked(dir.path());
     let status = Command::new(env!("CARGO_BIN_EXE_crisisd"))
         .args([
             "--data-dir",
