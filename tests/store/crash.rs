@@ -19,22 +19,24 @@ fn kill_9_loses_no_acknowledged_event_and_leaves_no_partial_append() {
     let mut acked: HashSet<Uuid> = HashSet::new();
     let mut total_acks = 0usize;
     for round in 0..ROUNDS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crisisd"))
-            .args([
-                "--data-dir",
-                dir.path().to_str().unwrap(),
-                "load",
-                "--writers",
-                "16",
-                "--events-per-append",
-                "4",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start crisisd load");
-        let stdout = child.stdout.take().unwrap();
+        let mut child = Child(
+            Command::new(env!("CARGO_BIN_EXE_crisisd"))
+                .args([
+                    "--data-dir",
+                    dir.path().to_str().unwrap(),
+                    "load",
+                    "--writers",
+                    "16",
+                    "--events-per-append",
+                    "4",
+                ])
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start crisisd load"),
+        );
+        let stdout = child.0.stdout.take().unwrap();
         // Read acks on a thread so the pipe never fills; the first line says the store is open.
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
@@ -64,8 +66,7 @@ fn kill_9_loses_no_acknowledged_event_and_leaves_no_partial_append() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         std::thread::sleep(Duration::from_millis(20 + seed % 380));
-        child.kill().expect("kill -9");
-        child.wait().unwrap();
+        child.kill();
         let ids = reader.join().unwrap();
         total_acks += ids.len();
         acked.extend(ids);
@@ -75,6 +76,24 @@ fn kill_9_loses_no_acknowledged_event_and_leaves_no_partial_append() {
         total_acks > ROUNDS * 100,
         "the load must actually run between kills ({total_acks} acks)"
     );
+}
+
+/// A `crisisd load` child, killed with SIGKILL (and reaped) on `kill` or when a failed
+/// assertion unwinds: it runs until killed and would otherwise hold a core.
+struct Child(std::process::Child);
+
+impl Child {
+    fn kill(&mut self) {
+        self.0.kill().expect("kill -9");
+        self.0.wait().expect("reap the killed child");
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn check_store(dir: &std::path::Path, acked: &HashSet<Uuid>, round: usize) {
@@ -127,33 +146,44 @@ fn check_store(dir: &std::path::Path, acked: &HashSet<Uuid>, round: usize) {
 fn kill_9_during_projection_leaves_models_equal_to_a_rebuild() {
     use crisisd::projection::{Projector, all, rebuild};
     let dir = tempfile::tempdir().unwrap();
-    for round in 0..6u64 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crisisd"))
-            .args([
-                "--data-dir",
-                dir.path().to_str().unwrap(),
-                "load",
-                "--writers",
-                "8",
-                "--project",
-                "--scenarios",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start crisisd load");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        assert!(
-            lines
-                .next()
-                .is_some_and(|l| l.is_ok_and(|l| l.starts_with("ready"))),
-            "round {round}: no ready line"
+    // At least six kills, and on until the log holds over 1000 events however slow the
+    // disk (each child prints the head it opened at).
+    let mut round = 0u64;
+    loop {
+        let mut child = Child(
+            Command::new(env!("CARGO_BIN_EXE_crisisd"))
+                .args([
+                    "--data-dir",
+                    dir.path().to_str().unwrap(),
+                    "load",
+                    "--writers",
+                    "8",
+                    "--project",
+                    "--scenarios",
+                ])
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start crisisd load"),
         );
+        let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+        let opened_at: u64 = lines
+            .next()
+            .and_then(|l| l.ok())
+            .and_then(|l| l.strip_prefix("ready ").and_then(|h| h.parse().ok()))
+            .unwrap_or_else(|| panic!("round {round}: no ready line"));
         let drain = std::thread::spawn(move || lines.count());
-        std::thread::sleep(Duration::from_millis(150 + round * 70));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(150 + (round % 6) * 70));
+        child.kill();
         drain.join().unwrap();
+        round += 1;
+        if round >= 6 && opened_at > 1000 {
+            break;
+        }
+        assert!(
+            round < 60,
+            "the load does not run: {opened_at} events after {round} rounds"
+        );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
