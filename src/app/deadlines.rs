@@ -230,11 +230,17 @@ mod tests {
         // Wait until the model has applied the breaches (it then holds only the fresh
         // complaint's deadlines), then a few more ticks to prove nothing repeats.
         let model = store.model_tree(sla_deadlines::NAME).unwrap();
-        for _ in 0..500 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
             let left = sla_deadlines::running(&model).unwrap();
             if left.len() == 3 && status.lock().unwrap().position == store.head().position {
                 break;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "breaches not applied after 60 s: {} deadlines running",
+                left.len()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

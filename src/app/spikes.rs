@@ -179,15 +179,17 @@ mod tests {
 
     const CHECKPOINT: &str = SpikeReaction::CHECKPOINT;
 
-    async fn record(store: &SledStore, n: u128, minute: i64) -> Uuid {
+    /// Records signal `n` observed `minute` minutes after `start`; every signal is about
+    /// the same flight (its date is `start`'s, even when the burst crosses midnight).
+    async fn record(store: &SledStore, n: u128, start: chrono::DateTime<Utc>, minute: i64) -> Uuid {
         let signal_id = Uuid::from_u128(n);
-        let observed_at = Utc::now() - chrono::Duration::minutes(60 - minute);
+        let observed_at = start + chrono::Duration::minutes(minute);
         let command = SignalCommand::RecordSignal {
             signal_id,
             channel: Channel::SocialMedia,
             category: Category::Delay,
             severity: Severity::High,
-            flight: Some(FlightKey::new("LH", "400", observed_at.date_naive()).unwrap()),
+            flight: Some(FlightKey::new("LH", "400", start.date_naive()).unwrap()),
             passenger: None,
             reach: 100,
             summary: PersonalData("late".into()),
@@ -228,15 +230,21 @@ mod tests {
             stop_rx.clone(),
         ));
         let mut signals = Vec::new();
+        let start = Utc::now() - chrono::Duration::hours(1);
         for n in 1..=7 {
-            signals.push(record(&store, n, n as i64).await);
+            signals.push(record(&store, n, start, n as i64).await);
         }
         let model = store.model_tree(spikes::NAME).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let decisions = loop {
             let decisions = spikes::decisions_after(&model, 0, 10).unwrap();
             if decisions.len() == 3 && store.checkpoint(CHECKPOINT).unwrap() >= 7 {
                 break decisions;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no three decisions after 60 s: {decisions:?}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         let SpikeAction::Open { incident_id, .. } = decisions[0].action else {

@@ -1139,8 +1139,9 @@ async fn a_slow_sse_client_is_dropped_with_where_to_resume_and_loses_nothing() {
         .await
         .unwrap()
         .into_body();
-    // Read nothing for a while: the queue fills and the client is dropped.
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    // Read nothing for a while: the queue fills and the client is dropped (waiting
+    // well over the 200 ms timeout: the test runtime's one thread is shared).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let got = sse_events(&mut body, 5).await;
     assert_eq!(positions(&got), [1, 2, 3, 4], "the queued events first");
     assert_eq!(got[4].1.as_deref(), Some("dropped"));

@@ -414,6 +414,19 @@ mod tests {
         store.append(request).await.unwrap();
     }
 
+    /// Waits (up to 60 s) until the projection has applied `position`.
+    async fn applied_up_to(status: &Mutex<ProjectionStatus>, position: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while status.lock().unwrap().position < position {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the projection is at {} of {position} after 60 s",
+                status.lock().unwrap().position
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     fn model(store: &SledStore) -> Vec<(Vec<u8>, Vec<u8>)> {
         store
             .model_tree("test-counts")
@@ -438,9 +451,7 @@ mod tests {
         for n in 300..600 {
             append(&store, n, serde_json::json!({"n": n})).await;
         }
-        while status.lock().unwrap().position < 600 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        applied_up_to(&status, 600).await;
         // Abort (no clean stop) and run again: the checkpoint resumes without re-applying.
         task.abort();
         let _ = task.await;
@@ -450,9 +461,7 @@ mod tests {
         let projector = Projector::new(store.clone(), Counts).unwrap();
         let status = projector.status();
         let task = tokio::spawn(projector.run(stop_rx.clone()));
-        while status.lock().unwrap().position < 700 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        applied_up_to(&status, 700).await;
         stop_tx.send(true).unwrap();
         task.await.unwrap().unwrap();
         let live = model(&store);

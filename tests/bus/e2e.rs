@@ -274,19 +274,32 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
             break;
         }
     }
-    let mut last = 0;
+    // The reactors go on after ingest has drained (the spike reactor attaches 200
+    // signals, the entitlement reactor computes): wait for their last facts to be
+    // published, then for the stream to stay unchanged for two seconds.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut last, mut unchanged_since) = (0, Instant::now());
     loop {
-        assert!(Instant::now() < deadline, "events keep flowing after 90 s");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            Instant::now() < deadline,
+            "events not all published after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let attached = published(&js, "crisis.events.signal.*.attached_to_incident").await;
+        let computed = published(&js, "crisis.events.compensation.*.computed").await;
         let now = js
             .get_stream("CRISIS_EVENTS")
             .await
             .map(|s| s.cached_info().state.messages)
             .unwrap_or(0);
-        if now > 0 && now == last {
+        if now != last {
+            (last, unchanged_since) = (now, Instant::now());
+        } else if attached >= 200
+            && computed >= 2
+            && unchanged_since.elapsed() >= Duration::from_secs(2)
+        {
             break;
         }
-        last = now;
     }
     crisisd.stop();
     let replay = Command::new(env!("CARGO_BIN_EXE_crisisd"))
@@ -371,4 +384,19 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
         );
         assert!(ids.insert(header("ce-id")));
     }
+}
+
+/// How many messages `CRISIS_EVENTS` holds on subjects matching `filter` (0 while the
+/// stream is not there yet).
+async fn published(js: &jetstream::Context, filter: &str) -> usize {
+    let Ok(stream) = js.get_stream("CRISIS_EVENTS").await else {
+        return 0;
+    };
+    let Ok(subjects) = stream.info_with_subjects(filter).await else {
+        return 0;
+    };
+    subjects
+        .filter_map(|entry| async move { entry.ok().map(|(_, count)| count) })
+        .fold(0, |sum, count| async move { sum + count })
+        .await
 }

@@ -184,9 +184,7 @@ async fn redelivered_and_repeated_messages_store_one_set_of_events() {
         .collect();
     publish(&nats.url(), batch).await;
     let consumer = start_consumer(&store, &nats.url()).await;
-    while store.head().position < 150 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for_head(&store, 150).await;
     consumer.stop().await;
     let consumer = start_consumer(&store, &nats.url()).await;
     wait_for_head(&store, 600).await;

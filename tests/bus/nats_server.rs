@@ -29,19 +29,26 @@ pub fn binary() -> PathBuf {
 }
 
 impl NatsServer {
+    /// Starts a server on a free port (another one if a process took the port between
+    /// picking it and the server binding it).
     pub fn start() -> NatsServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut server = NatsServer {
             child: None,
-            port,
+            port: 0,
             store_dir: tempfile::tempdir().unwrap(),
         };
-        server.restart();
-        server
+        for _ in 0..5 {
+            server.port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(exited) => eprintln!("nats-server on port {}: {exited}", server.port),
+            }
+        }
+        panic!("nats-server did not start on any of five free ports (see above)");
     }
 
     pub fn url(&self) -> String {
@@ -50,8 +57,19 @@ impl NatsServer {
 
     /// Starts the server (again) on the same port and JetStream directory.
     pub fn restart(&mut self) {
+        if let Err(exited) = self.spawn() {
+            panic!(
+                "nats-server did not restart on port {}: {exited}",
+                self.port
+            );
+        }
+    }
+
+    /// Spawns the server and waits until it listens; says how it ended if it exited
+    /// first (e.g. the port was taken).
+    fn spawn(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "already running");
-        let child = Command::new(binary())
+        let mut child = Command::new(binary())
             .args([
                 "-js",
                 "-a",
@@ -65,16 +83,23 @@ impl NatsServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start nats-server");
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not listen on port {} within 15 s",
-                self.port
-            );
+            if let Some(status) = child.try_wait().unwrap() {
+                return Err(format!("exited with {status} before listening"));
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "nats-server did not listen on port {} within 15 s",
+                    self.port
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        self.child = Some(child);
+        Ok(())
     }
 
     /// Stops the server gracefully (SIGTERM) and waits for it to exit.

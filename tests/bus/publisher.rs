@@ -178,8 +178,9 @@ async fn every_event_is_published_once_in_order_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
     append(&store, 0, 1500).await;
-    let live = async_nats::connect(nats.url()).await.unwrap();
-    let mut live = live.subscribe("crisis.events.>").await.unwrap();
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let mut live = client.subscribe("crisis.events.>").await.unwrap();
+    client.flush().await.unwrap(); // the server knows the subscription before we publish
 
     let publisher = start_publisher(&store, &nats.url()).await;
     append(&store, 1500, 500).await; // published live, after the backlog
@@ -247,13 +248,18 @@ async fn nats_outage_during_load_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
     let publisher = start_publisher(&store, &nats.url()).await;
+    // The load runs until NATS is back (and at least 40 chunks), however fast the disk.
+    let (outage_over, mut over) = tokio::sync::watch::channel(false);
     let load = tokio::spawn({
         let store = store.clone();
         async move {
-            for chunk in 0..40u64 {
-                append(&store, chunk * 100, 100).await;
+            let mut appended = 0;
+            while appended < 4000 || !*over.borrow_and_update() {
+                append(&store, appended, 100).await;
+                appended += 100;
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
+            appended
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -265,9 +271,10 @@ async fn nats_outage_during_load_loses_and_duplicates_nothing() {
         "commands keep being accepted while NATS is down"
     );
     nats.restart();
-    load.await.unwrap();
-    assert_eq!(store.head().position, 4000);
-    wait_for_messages(&nats.url(), 4000).await;
+    outage_over.send(true).unwrap();
+    let appended = load.await.unwrap();
+    assert_eq!(store.head().position, appended);
+    wait_for_messages(&nats.url(), appended).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     publisher.stop().await;
     check_stream_matches_store(&nats.url(), &store).await;
