@@ -372,7 +372,7 @@ mod tests {
                     dir.path(),
                     std::time::Duration::from_secs(10)
                 ));
-                // No background flusher: it would hold the lock after the drop.
+                // No background flusher: nothing flushes behind the test's back.
                 let db = sled::Config::new()
                     .path(dir.path())
                     .segment_size(crate::store::sled_store::SEGMENT_BYTES)

@@ -494,14 +494,14 @@ fn read_event(tree: &sled::Tree, position: u64) -> Result<Option<RecordedEvent>,
 /// Waits up to `within` until nothing holds the lock of the store in `dir` and says
 /// whether it was released. sled's IO threads let go of it a moment after the last
 /// handle of this process is dropped (a process's exit releases it at once), so code
-/// that reopens a directory in the same process — tests, an offline step after a
-/// store was closed — waits here instead of failing with [`StoreError::Locked`].
+/// that reopens a directory in the same process (the tests do) waits here instead of
+/// failing with [`StoreError::Locked`]. Blocks the calling thread.
 pub fn wait_for_release(dir: &Path, within: std::time::Duration) -> bool {
     let deadline = std::time::Instant::now() + within;
     loop {
         let released = match File::options().read(true).write(true).open(dir.join("db")) {
             // The lock sled takes: an exclusive flock on the `db` file.
-            Ok(file) => file.try_lock().is_ok(),
+            Ok(file) => !matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
             // No store there, or one this process cannot open: nothing to wait for
             // (opening it says what is wrong).
             Err(_) => true,

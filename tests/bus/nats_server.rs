@@ -1,6 +1,7 @@
 //! Starts a real `nats-server` with JetStream on a free loopback port, and stops it in
 //! `Drop`. A missing binary fails the test with how to install it; it never skips.
 
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -69,6 +70,8 @@ impl NatsServer {
     /// first (e.g. the port was taken).
     fn spawn(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "already running");
+        // A name of its own, so that another process answering on the port is told apart.
+        let name = format!("crisisd-test-{}-{}", std::process::id(), self.port);
         let mut child = Command::new(binary())
             .args([
                 "-js",
@@ -76,6 +79,8 @@ impl NatsServer {
                 "127.0.0.1",
                 "-p",
                 &self.port.to_string(),
+                "--server_name",
+                &name,
                 "-sd",
             ])
             .arg(self.store_dir.path())
@@ -84,9 +89,11 @@ impl NatsServer {
             .spawn()
             .expect("start nats-server");
         let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while !answers_as(self.port, &name) {
             if let Some(status) = child.try_wait().unwrap() {
-                return Err(format!("exited with {status} before listening"));
+                return Err(format!(
+                    "exited with {status} before listening (was the port taken?)"
+                ));
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
@@ -117,6 +124,17 @@ impl NatsServer {
             }
         }
     }
+}
+
+/// Whether the server listening on `port` introduces itself (its `INFO` line) as `name`.
+fn answers_as(port: u16, name: &str) -> bool {
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut info = String::new();
+    let _ = BufReader::new(stream).read_line(&mut info);
+    info.starts_with("INFO ") && info.contains(&format!("\"server_name\":\"{name}\""))
 }
 
 impl Drop for NatsServer {

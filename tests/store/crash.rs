@@ -182,7 +182,7 @@ fn kill_9_during_projection_leaves_models_equal_to_a_rebuild() {
         }
         assert!(
             round < 60,
-            "the load does not run: {opened_at} events after {round} rounds"
+            "the load does not run: the log held {opened_at} events when round {round} started"
         );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -23,16 +23,23 @@ async fn build(dir: &Path) {
 }
 
 /// A raw sled handle on the store, once the store's own handles have let go of the
-/// directory lock (sled's IO threads hold it a moment after the last drop).
+/// directory lock (sled's IO threads hold it a moment after the last drop; a child
+/// another test is forking may hold a copy of it until it execs).
 fn raw_tree(dir: &Path) -> sled::Db {
-    wait_until_unlocked(dir);
-    sled::Config::new()
-        .path(dir)
-        .segment_size(SEGMENT_BYTES)
-        // No background flusher: it could hold the directory lock after the drop.
-        .flush_every_ms(None)
-        .open()
-        .unwrap()
+    for _ in 0..100 {
+        wait_until_unlocked(dir);
+        let opened = sled::Config::new()
+            .path(dir)
+            .segment_size(SEGMENT_BYTES)
+            .flush_every_ms(None)
+            .open();
+        match opened {
+            Ok(db) => return db,
+            Err(err) if err.to_string().contains("could not acquire lock") => {}
+            Err(err) => panic!("raw open of {}: {err}", dir.display()),
+        }
+    }
+    panic!("{} stayed locked", dir.display());
 }
 
 fn inspect(dir: &Path) -> Option<(u64, DamageKind)> {
