@@ -19,23 +19,7 @@ fn kill_9_loses_no_acknowledged_event_and_leaves_no_partial_append() {
     let mut acked: HashSet<Uuid> = HashSet::new();
     let mut total_acks = 0usize;
     for round in 0..ROUNDS {
-        let mut child = Child(
-            Command::new(env!("CARGO_BIN_EXE_crisisd"))
-                .args([
-                    "--data-dir",
-                    dir.path().to_str().unwrap(),
-                    "load",
-                    "--writers",
-                    "16",
-                    "--events-per-append",
-                    "4",
-                ])
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start crisisd load"),
-        );
+        let mut child = Child::load(dir.path(), &["--writers", "16", "--events-per-append", "4"]);
         let stdout = child.0.stdout.take().unwrap();
         // Read acks on a thread so the pipe never fills; the first line says the store is open.
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -83,6 +67,20 @@ fn kill_9_loses_no_acknowledged_event_and_leaves_no_partial_append() {
 struct Child(std::process::Child);
 
 impl Child {
+    /// `crisisd load` on `dir` with `args`, its acks on a pipe.
+    fn load(dir: &std::path::Path, args: &[&str]) -> Child {
+        Child(
+            Command::new(env!("CARGO_BIN_EXE_crisisd"))
+                .args(["--data-dir", dir.to_str().unwrap(), "load"])
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start crisisd load"),
+        )
+    }
+
     fn kill(&mut self) {
         self.0.kill().expect("kill -9");
         self.0.wait().expect("reap the killed child");
@@ -150,22 +148,7 @@ fn kill_9_during_projection_leaves_models_equal_to_a_rebuild() {
     // disk (each child prints the head it opened at).
     let mut round = 0u64;
     loop {
-        let mut child = Child(
-            Command::new(env!("CARGO_BIN_EXE_crisisd"))
-                .args([
-                    "--data-dir",
-                    dir.path().to_str().unwrap(),
-                    "load",
-                    "--writers",
-                    "8",
-                    "--project",
-                    "--scenarios",
-                ])
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("start crisisd load"),
-        );
+        let mut child = Child::load(dir.path(), &["--writers", "8", "--project", "--scenarios"]);
         let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
         let opened_at: u64 = lines
             .next()
