@@ -67,8 +67,9 @@ pub fn wait_until_unlocked(dir: &Path) {
     );
 }
 
-/// Opens the store once a raw sled handle (a test tampering or writing an old format)
-/// has let go of the directory lock: sled's threads release it a moment after the drop.
+/// Runs `open` until no earlier handle of this process (the test's previous store, a raw
+/// sled handle, a forked child's inherited copy) holds the directory lock, for up to
+/// 10 s: sled's threads release it a moment after the drop.
 pub fn when_released<T>(
     mut open: impl FnMut() -> Result<T, crisisd::store::StoreError>,
 ) -> Result<T, crisisd::store::StoreError> {
