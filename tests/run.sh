@@ -24,6 +24,16 @@ if [ -z "${NATS_SERVER_BIN:-}" ] && ! command -v nats-server >/dev/null; then
     fi
 fi
 
+# The independent hash-chain check (tests/tools/verify_chain.py) uses RFC 8785 and
+# BLAKE3 libraries that share no code with crisisd.
+if ! python3 -c "import rfc8785, blake3" 2>/dev/null; then
+    echo "== installing rfc8785 and blake3 for Python (pip)"
+    python3 -m pip install --quiet rfc8785 blake3 || {
+        echo "could not install them: run 'python3 -m pip install rfc8785 blake3'" >&2
+        exit 2
+    }
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

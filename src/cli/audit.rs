@@ -13,13 +13,14 @@ use anyhow::Context;
 
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::store::codec::RawRecord;
-use crate::store::{EventStore, SledStore, StoreConfig};
+use crate::store::{EventStore, SledStore, StoreConfig, position_range};
 
 /// Verifies `[from, to]` with a progress line on stderr; exit 0 when intact, 1 on damage.
 pub fn verify(config: StoreConfig, from: u64, to: u64) -> anyhow::Result<ExitCode> {
     let store = SledStore::open_for_inspection(config)?;
     let head = store.head();
-    let total = to.min(head.position).saturating_sub(from.max(1)) + 1;
+    let (from, to) = position_range(Some(from), Some(to), head.position)?;
+    let total = to.saturating_sub(from) + 1;
     let started = Instant::now();
     let report = store.verify_with_progress(from, to, 100_000, |done| {
         eprint!(
@@ -58,6 +59,7 @@ pub fn replay(
 ) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let store = SledStore::open_for_inspection(config)?;
+    let (from, to) = position_range(Some(from), Some(to), store.head().position)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     // Progress only for a person watching, never into a redirected stderr.
@@ -114,7 +116,8 @@ fn write_envelopes(
 pub fn export(config: StoreConfig, from: u64, to: u64, out: &Path) -> anyhow::Result<ExitCode> {
     let store = SledStore::open_for_inspection(config)?;
     let head = store.head().position;
-    let total = to.min(head).saturating_sub(from.max(1)) + 1;
+    let (from, to) = position_range(Some(from), Some(to), head)?;
+    let total = to.saturating_sub(from) + 1;
     let partial = out.with_extension("partial");
     let file = std::fs::File::create(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::auth::Caller;
 use super::problem::Problem;
-use crate::store::{EventStore, VerifyReport};
+use crate::store::codec::RawRecord;
+use crate::store::{EventStore, StoreError, VerifyReport, position_range};
 
 /// Events read per step of a replay.
 const REPLAY_CHUNK_EVENTS: usize = 1_000;
@@ -27,22 +28,15 @@ pub struct EventsQuery {
 }
 
 /// `GET /v1/audit/events?from=&to=&stream=&type=`: envelopes in position order, one per
-/// line, up to `to` or the head at the time of the request.
+/// line, up to `to` or the head at the time of the request. Unredacted lines are the
+/// stored canonical bytes with their hashes spliced in, exactly what `crisisd export`
+/// writes, so an auditor recomputes the chain from them with any JCS and BLAKE3 library.
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<EventsQuery>,
 ) -> Result<Response, Problem> {
-    let from = query.from.unwrap_or(1).max(1);
-    let to = query
-        .to
-        .unwrap_or(u64::MAX)
-        .min(state.store().head().position);
-    if query.from.is_some() && query.to.is_some() && from > to {
-        return Err(
-            Problem::bad_request("invalid_query", "from must not be after to").field("from"),
-        );
-    }
+    let (from, to) = range(query.from, query.to, state.store().head().position)?;
     let redact = !caller.sees_personal_data;
     let chunks = futures_util::stream::unfold(from, move |next| {
         let state = state.clone();
@@ -52,33 +46,20 @@ pub async fn events(
             if next > to {
                 return None;
             }
-            let store = state.store().clone();
-            let count = REPLAY_CHUNK_EVENTS.min((to - next + 1) as usize);
-            let read = tokio::task::spawn_blocking(move || store.read_all(next, count)).await;
-            let events = match read {
-                Ok(Ok(events)) if !events.is_empty() => events,
-                Ok(Ok(_)) => return None,
-                Ok(Err(err)) => return Some((Err(std::io::Error::other(err.to_string())), to + 1)),
-                Err(err) => return Some((Err(std::io::Error::other(err.to_string())), to + 1)),
-            };
-            let after = events.last().map_or(to + 1, |e| e.position + 1);
-            let mut lines = Vec::new();
-            for event in events.iter().filter(|e| e.position <= to) {
-                if query_stream.as_deref().is_some_and(|s| s != event.stream)
-                    || query_type
-                        .as_deref()
-                        .is_some_and(|t| !event.event_type.starts_with(t))
-                {
-                    continue;
-                }
-                if redact {
-                    lines.extend_from_slice(state.redactor().envelope(event).as_bytes());
-                } else {
-                    lines.extend_from_slice(&serde_json::to_vec(event).unwrap_or_default());
-                }
-                lines.push(b'\n');
+            let last = to.min(next.saturating_add(REPLAY_CHUNK_EVENTS as u64 - 1));
+            let read = tokio::task::spawn_blocking(move || {
+                let filter = Filter {
+                    stream: query_stream.as_deref(),
+                    type_prefix: query_type.as_deref(),
+                };
+                ndjson(&state, next, last, &filter, redact)
+            })
+            .await;
+            match read {
+                Ok(Ok(lines)) => Some((Ok(bytes::Bytes::from(lines)), last + 1)),
+                Ok(Err(err)) => Some((Err(std::io::Error::other(err.to_string())), to + 1)),
+                Err(err) => Some((Err(std::io::Error::other(err.to_string())), to + 1)),
             }
-            Some((Ok(bytes::Bytes::from(lines)), after))
         }
     });
     let mut response = Body::from_stream(chunks).into_response();
@@ -87,6 +68,57 @@ pub async fn events(
         HeaderValue::from_static("application/x-ndjson"),
     );
     Ok(response)
+}
+
+/// Which envelopes a replay keeps.
+struct Filter<'a> {
+    stream: Option<&'a str>,
+    type_prefix: Option<&'a str>,
+}
+
+/// The NDJSON lines of `[from, to]` that pass `filter`.
+fn ndjson(
+    state: &AppState,
+    from: u64,
+    to: u64,
+    filter: &Filter<'_>,
+    redact: bool,
+) -> Result<Vec<u8>, StoreError> {
+    let mut lines = Vec::new();
+    for entry in state.store().raw_range(from, to) {
+        let (position, bytes) = entry?;
+        let damaged = || {
+            StoreError::Damaged(format!(
+                "position {position} is not a readable record; run `crisisd verify`"
+            ))
+        };
+        let raw = RawRecord::decode(&bytes).ok_or_else(damaged)?;
+        let parse = filter.stream.is_some() || filter.type_prefix.is_some() || redact;
+        if parse {
+            let event = raw.parse().map_err(|_| damaged())?;
+            if filter.stream.is_some_and(|s| s != event.stream)
+                || filter
+                    .type_prefix
+                    .is_some_and(|t| !event.event_type.starts_with(t))
+            {
+                continue;
+            }
+            if redact {
+                lines.extend_from_slice(state.redactor().envelope(&event).as_bytes());
+                lines.push(b'\n');
+                continue;
+            }
+        }
+        lines.extend_from_slice(&raw.envelope_json());
+        lines.push(b'\n');
+    }
+    Ok(lines)
+}
+
+/// The range a query asks for, or a 400 naming what to fix.
+fn range(from: Option<u64>, to: Option<u64>, head: u64) -> Result<(u64, u64), Problem> {
+    position_range(from, to, head)
+        .map_err(|err| Problem::bad_request("invalid_query", err.to_string()).field("from"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,8 +135,7 @@ pub async fn verify(
     Query(query): Query<VerifyQuery>,
 ) -> Result<Json<VerifyReport>, Problem> {
     let store = state.store().clone();
-    let from = query.from.unwrap_or(1).max(1);
-    let to = query.to.unwrap_or(u64::MAX);
+    let (from, to) = range(query.from, query.to, store.head().position)?;
     let report = tokio::task::spawn_blocking(move || store.verify(from, to))
         .await
         .map_err(|err| Problem::internal(format!("verification task failed: {err}")))??;

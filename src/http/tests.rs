@@ -597,6 +597,36 @@ async fn auditors_replay_and_verify_without_personal_data() {
     assert_eq!(verify.body["damage"], Value::Null);
 }
 
+/// A range past the head or reversed is a 400 naming `from` on both audit routes, never
+/// a report of damage or an empty "verified 0".
+#[tokio::test]
+async fn audit_ranges_past_the_head_or_reversed_are_refused() {
+    let api = api().await;
+    for n in 0..3 {
+        api.ok(
+            "crisis_lead",
+            "/v1/incidents",
+            json!({"title": format!("incident {n}"), "category": "delay",
+            "severity": "low", "flight": null, "correlation_key": null, "signal_ids": []}),
+        )
+        .await;
+    }
+    for route in ["/v1/audit/verify", "/v1/audit/events"] {
+        for query in ["from=3&to=1", "from=9", "from=4"] {
+            let reply = api.get("auditor", &format!("{route}?{query}")).await;
+            problem(&reply, StatusCode::BAD_REQUEST, "invalid_query");
+            assert_eq!(reply.body["field"], "from", "{route}?{query}");
+        }
+        let last = api.get("auditor", &format!("{route}?from=3&to=99")).await;
+        assert_eq!(last.status, StatusCode::OK, "{route}: {}", last.text);
+    }
+    let verify = api.get("auditor", "/v1/audit/verify?from=2").await;
+    assert_eq!(
+        (verify.body["verified"].as_u64(), &verify.body["damage"]),
+        (Some(2), &Value::Null)
+    );
+}
+
 /// Reads SSE frames from `body` until `count` events (not comments) arrived.
 /// The incident id of a command answer (`"stream": "incident-<id>"`).
 fn incident_id(answer: &Value) -> String {

@@ -130,6 +130,14 @@ pub fn format_timestamp(instant: &DateTime<Utc>) -> String {
     String::from_utf8(out.to_vec()).expect("ASCII digits")
 }
 
+/// Serializes a timestamp in the stored form ([`format_timestamp`]).
+pub fn serialize_timestamp<S: Serializer>(
+    instant: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_timestamp(instant))
+}
+
 /// Drops sub-microsecond precision, so a stored timestamp reads back equal.
 pub fn truncate_to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(instant.timestamp_micros())
@@ -682,6 +690,29 @@ mod tests {
         assert_eq!(line["hash"], hash.to_hex());
         assert_eq!(line["prev_hash"], HashBytes::ZERO.to_hex());
         assert_eq!(serde_json::to_value(&parsed).unwrap(), line);
+    }
+
+    /// A serialized envelope is the stored one: recomputing its hash from it (as an
+    /// auditor does from the HTTP API's answers) gives the stored hash, even for times
+    /// whose microseconds end in zeros (chrono alone writes `.647Z` for `.647000Z`).
+    #[test]
+    fn a_serialized_envelope_hashes_to_its_stored_hash() {
+        let mut ev = event("agent-1", "complaint.received", json!({"x": 1}));
+        ev.occurred_at = DateTime::from_timestamp(1_790_000_000, 647_000_000).unwrap();
+        let prepared = PreparedEvent::prepare("complaint-1", &ev).unwrap();
+        let recorded_at = DateTime::from_timestamp(1_790_000_001, 0).unwrap();
+        let canonical = prepared.canonical(1, 1, &recorded_at);
+        let hash = chain_hash(&HashBytes::ZERO, &canonical);
+        let stored = encode_record(&HashBytes::ZERO, &hash, &canonical);
+        let parsed = RawRecord::decode(&stored).unwrap().parse().unwrap();
+        let mut served = serde_json::to_value(&parsed).unwrap();
+        assert_eq!(served["occurred_at"], "2026-09-21T14:13:20.647000Z");
+        assert_eq!(served["recorded_at"], "2026-09-21T14:13:21.000000Z");
+        let object = served.as_object_mut().unwrap();
+        object.remove("hash");
+        object.remove("prev_hash");
+        let recomputed = serde_json_canonicalizer::to_vec(&served).unwrap();
+        assert_eq!(chain_hash(&HashBytes::ZERO, &recomputed), hash);
     }
 
     #[test]

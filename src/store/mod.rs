@@ -41,7 +41,7 @@ pub use sled_store::{SledStore, StoreConfig, truncate_from};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use types::{
     Actor, AppendOutcome, AppendRequest, Committed, Direction, ExpectedVersion, Head, NewEvent,
-    RecordedEvent, StreamAppend,
+    RangeError, RecordedEvent, StreamAppend, position_range,
 };
 pub use verify::{Damage, DamageKind, VerifyReport};
 

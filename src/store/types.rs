@@ -160,7 +160,11 @@ pub struct RecordedEvent {
     #[serde(rename = "type")]
     pub event_type: String,
     pub schema_version: u32,
+    /// Written as stored (RFC 3339, microseconds, `Z`), so a serialized envelope hashes
+    /// to its stored hash; chrono's own form drops trailing zeros.
+    #[serde(serialize_with = "super::codec::serialize_timestamp")]
     pub occurred_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::codec::serialize_timestamp")]
     pub recorded_at: DateTime<Utc>,
     pub actor: Actor,
     pub correlation_id: Uuid,
@@ -187,5 +191,60 @@ impl PartialEq for RecordedEvent {
             && self.correlation_id == other.correlation_id
             && self.causation_id == other.causation_id
             && self.data.get() == other.data.get()
+    }
+}
+
+/// A range of positions asked for by a reader (`verify`, `replay`, `export`, the audit
+/// API) that cannot be read as asked. Not damage: the caller fixes the range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("from ({from}) is after to ({to}); give from <= to")]
+    Reversed { from: u64, to: u64 },
+    #[error("from ({from}) is beyond the log's head ({head}); give a position from 1 to {head}")]
+    BeyondHead { from: u64, head: u64 },
+}
+
+/// The positions `[from, to]` to read of a log whose head is `head`: `from` defaults to
+/// 1 (0 counts as 1), `to` to the head and is clamped to it. A reversed range, or a
+/// `from` past the head of a non-empty log, is refused; an empty log reads as empty.
+pub fn position_range(
+    from: Option<u64>,
+    to: Option<u64>,
+    head: u64,
+) -> Result<(u64, u64), RangeError> {
+    let first = from.unwrap_or(1).max(1);
+    if let Some(to) = to
+        && first > to
+    {
+        return Err(RangeError::Reversed { from: first, to });
+    }
+    if from.is_some() && first > head && head > 0 {
+        return Err(RangeError::BeyondHead { from: first, head });
+    }
+    Ok((first, to.unwrap_or(head).min(head)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_past_the_head_or_reversed_are_refused_and_the_rest_clamped() {
+        assert_eq!(position_range(None, None, 10), Ok((1, 10)));
+        assert_eq!(position_range(Some(0), Some(99), 10), Ok((1, 10)));
+        assert_eq!(position_range(Some(10), None, 10), Ok((10, 10)));
+        assert_eq!(
+            position_range(None, None, 0),
+            Ok((1, 0)),
+            "an empty log is empty"
+        );
+        assert_eq!(
+            position_range(Some(11), None, 10),
+            Err(RangeError::BeyondHead { from: 11, head: 10 })
+        );
+        assert_eq!(
+            position_range(Some(3), Some(1), 10),
+            Err(RangeError::Reversed { from: 3, to: 1 })
+        );
     }
 }

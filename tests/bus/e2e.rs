@@ -400,3 +400,159 @@ async fn published(js: &jetstream::Context, filter: &str) -> usize {
         .fold(0, |sum, count| async move { sum + count })
         .await
 }
+
+/// Issues a token with `crisisd token add`.
+fn token(data_dir: &std::path::Path, role: &str, actor: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", data_dir.to_str().unwrap(), "token", "add"])
+        .args(["--role", role, "--actor", actor])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn wait_for_http(port: u16) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "crisisd serves HTTP within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The `data:` lines of `GET /v1/stream?from=1` until position `head` has arrived.
+fn sse_envelopes(port: u16, token: &str, head: u64) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /v1/stream?from=1 HTTP/1.0\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut envelopes = Vec::new();
+    for line in BufReader::new(stream).lines() {
+        let line = line.expect("the stream sends every event within 30 s");
+        if let Some(data) = line.strip_prefix("data: ") {
+            let position = serde_json::from_str::<Value>(data).unwrap()["position"]
+                .as_u64()
+                .unwrap();
+            envelopes.push(data.to_owned());
+            if position >= head {
+                break;
+            }
+        }
+    }
+    envelopes
+}
+
+/// Runs tests/tools/verify_chain.py (RFC 8785 and BLAKE3 from PyPI, no crisisd code)
+/// over NDJSON envelopes; returns its output.
+fn verify_independently(envelopes: &str) -> String {
+    let check = Command::new("python3")
+        .args(["-c", "import rfc8785, blake3"])
+        .output()
+        .expect("python3 runs the independent chain check");
+    assert!(
+        check.status.success(),
+        "the independent chain check needs Python's rfc8785 and blake3: run `python3 -m pip install rfc8785 blake3` (tests/run.sh does)"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), envelopes).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_chain.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "independent recomputation failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
+}
+
+/// What auditors download over HTTP — `/v1/audit/events` and the live `/v1/stream` —
+/// verifies with independent JCS and BLAKE3 libraries, exactly as `crisisd export` does:
+/// the API serves the stored canonical bytes, timestamps included (a time whose
+/// microseconds end in zeros was re-serialized shorter, and failed).
+#[test]
+fn the_http_audit_export_and_stream_verify_with_independent_libraries() {
+    let dir = tempfile::tempdir().unwrap();
+    // Events that happened on a whole millisecond (a flight-ops clock's precision): the
+    // stored form is `…10:00:00.647000Z`, which chrono alone writes `…10:00:00.647Z`.
+    {
+        let store =
+            crisisd::store::SledStore::open(crisisd::store::StoreConfig::new(dir.path())).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        for n in 0..5u64 {
+            let occurred_at =
+                chrono::DateTime::from_timestamp_millis(1_795_000_000_647 + n as i64 * 1000)
+                    .unwrap();
+            let event = crisisd::store::NewEvent {
+                occurred_at,
+                ..crisisd::store::NewEvent::new(
+                    "audit.probe_recorded",
+                    json!({"n": n, "at": "2026-11-22T10:00:00.647Z"}),
+                    crisisd::store::Actor {
+                        id: "probe".into(),
+                        role: "admin".into(),
+                    },
+                    occurred_at,
+                )
+            };
+            let append = crisisd::store::AppendRequest::single(
+                format!("probe-{n}"),
+                crisisd::store::ExpectedVersion::NoStream,
+                vec![event],
+            );
+            runtime
+                .block_on(crisisd::store::EventStore::append(&store, append))
+                .unwrap();
+        }
+        drop(store);
+        assert!(crisisd::store::sled_store::wait_for_release(
+            dir.path(),
+            Duration::from_secs(10)
+        ));
+    }
+    let lead = token(dir.path(), "crisis_lead", "lead-anna");
+    let admin = token(dir.path(), "admin", "auditor-with-rights");
+    let port = free_port();
+    let crisisd = Crisisd::start_with(dir.path(), &[], port);
+    wait_for_http(port);
+    for n in 0..20 {
+        let open = json!({"title": format!("LH{n} cancelled — “storm” ✈"), "category": "cancellation",
+            "severity": "high", "flight": null, "correlation_key": null, "signal_ids": []});
+        let (status, body) = http(port, "POST", "/v1/incidents", &lead, &open.to_string());
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, export) = http(port, "GET", "/v1/audit/events", &admin, "");
+    assert_eq!(status, 200, "{export}");
+    assert_eq!(export.lines().count(), 25);
+    assert!(export.contains("\"occurred_at\":\"2026-11-18T11:06:40.647000Z\""));
+    assert_eq!(verify_independently(&export).trim(), "verified 25");
+    let streamed = sse_envelopes(port, &admin, 25).join("\n");
+    assert_eq!(verify_independently(&streamed).trim(), "verified 25");
+    crisisd.stop();
+    let offline = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "replay"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(offline.stdout).unwrap(),
+        export,
+        "the HTTP export is byte for byte what `crisisd replay` prints"
+    );
+}

@@ -267,3 +267,37 @@ async fn export_and_import_move_a_log_intact_and_refuse_an_edited_one() {
     let verified = crisisd(target.path(), &["verify"]);
     assert!(verified.status.success());
 }
+
+/// A range past the head or reversed is the caller's mistake, not damage: `verify`
+/// says what to fix and exits 2 (usage), never 1 (damage); `replay` and `export` too.
+#[tokio::test]
+async fn verify_ranges_past_the_head_or_reversed_are_usage_errors_not_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path()).await;
+    let crisisd = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crisisd"))
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let past = (EVENTS + 5).to_string();
+    for args in [
+        vec!["verify", "--from", &past],
+        vec!["verify", "--from", "3", "--to", "1"],
+        vec!["replay", "--from", &past],
+        vec!["replay", "--from", "3", "--to", "1"],
+    ] {
+        let output = crisisd(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("beyond the log's head") || stderr.contains("is after to"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("DAMAGED"), "{args:?}: {stderr}");
+    }
+    let last = EVENTS.to_string();
+    let output = crisisd(&["verify", "--from", &last]);
+    assert!(output.status.success(), "the last position verifies alone");
+}
