@@ -7,6 +7,12 @@
 //! - An idempotency key makes the event ids deterministic (UUID v5 of stream, key and
 //!   index), so a retried command finds its events already stored and gets the original
 //!   positions back instead of writing a second set.
+//! - A key is bound to its request by a fingerprint (a BLAKE3 hash of the request the
+//!   caller made): the events record the request's id as their `causation_id`, UUID v5
+//!   of key and fingerprint. The same key with another request finds events caused by
+//!   another request and is refused ([`CommandError::IdempotencyKeyReused`]), never
+//!   answered with the first request's result while its own is dropped. The check
+//!   lives in the events themselves, so it holds across crashes and restarts.
 //! - A refusal by the domain is returned as a value, naming the rule.
 
 use chrono::{DateTime, Utc};
@@ -25,6 +31,8 @@ pub const COMMAND_ATTEMPTS_MAX: u32 = 10;
 const LOAD_PAGE_EVENTS: usize = 1_000;
 /// Namespace of the UUID v5 event ids derived from idempotency keys.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_3c8e_52d4_4b0f_9e21_c7d3_0b8a_4e15);
+/// Namespace of request ids: UUID v5 of an idempotency key and its request's fingerprint.
+const REQUEST_NAMESPACE: Uuid = Uuid::from_u128(0x91d2_4e6b_0c7a_4f38_b5e1_2a9c_6d03_7f4e);
 
 /// Who issues a command, when, and how it relates to others.
 #[derive(Debug, Clone)]
@@ -37,6 +45,9 @@ pub struct CommandMeta {
     pub causation_id: Option<Uuid>,
     /// Same key, same stream → same result, never a second set of events.
     pub idempotency_key: Option<String>,
+    /// With a key: what the request was (a hash of its content). The same key with
+    /// another fingerprint is refused as a reused key.
+    pub request_fingerprint: Option<[u8; 32]>,
     /// `If-Match`: the stream version the caller decided against.
     pub expected_version: Option<u64>,
 }
@@ -49,9 +60,31 @@ impl CommandMeta {
             correlation_id: None,
             causation_id: None,
             idempotency_key: None,
+            request_fingerprint: None,
             expected_version: None,
         }
     }
+
+    /// The id of the request that a keyed, fingerprinted command carries out: recorded
+    /// as the `causation_id` of its events.
+    pub fn request_id(&self) -> Option<Uuid> {
+        let (key, fingerprint) = (self.idempotency_key.as_ref()?, self.request_fingerprint?);
+        let mut name = Vec::with_capacity(key.len() + 33);
+        name.extend_from_slice(key.as_bytes());
+        name.push(b'\n');
+        name.extend_from_slice(&fingerprint);
+        Some(Uuid::new_v5(&REQUEST_NAMESPACE, &name))
+    }
+}
+
+/// The fingerprint of a request's content: BLAKE3 of its canonical JSON (RFC 8785), so
+/// key order and whitespace do not make two requests differ.
+pub fn fingerprint(request: &serde_json::Value) -> [u8; 32] {
+    let canonical = crate::store::codec::canonical_without_floats(request)
+        .map(String::into_bytes)
+        .or_else(|| serde_json_canonicalizer::to_vec(request).ok())
+        .unwrap_or_else(|| request.to_string().into_bytes());
+    *blake3::hash(&canonical).as_bytes()
 }
 
 /// The result of a command.
@@ -83,9 +116,10 @@ pub enum CommandError<E: std::error::Error> {
     /// Other writers kept winning (HTTP 409): retry later.
     #[error("stream {stream} changed under every one of {attempts} attempts; retry later")]
     Contended { stream: String, attempts: u32 },
-    /// The idempotency key was used before for a command that produced other events.
+    /// The idempotency key was used before for another request (another body, or a
+    /// command that produced other events): use a new key for a new request.
     #[error(
-        "idempotency key {key:?} was already used on {stream} for a different command; use a new key"
+        "this idempotency key was already used on {stream} for a different request; send the original request again to get its result, or use a new key"
     )]
     IdempotencyKeyReused { stream: String, key: String },
     /// A stored event of the stream cannot be decoded by this build.
@@ -169,6 +203,10 @@ pub async fn execute_all<A: Aggregate, S: EventStore>(
             // Let the winner's batch land before reloading (bounded: at most 45 ms in all).
             tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt))).await;
         }
+        // A keyed command already carried out is answered from its stored events.
+        if let Some(executed) = stored_outcome(store, stream, meta).await? {
+            return Ok(executed);
+        }
         let (state, version) = load::<A, S>(store, stream)?;
         if let Some(expected) = meta.expected_version
             && version != Some(expected)
@@ -212,6 +250,17 @@ pub async fn execute_all<A: Aggregate, S: EventStore>(
             .append(AppendRequest::single(stream, expected, events))
             .await
         {
+            Ok(outcome) if outcome.duplicate => {
+                // Another delivery of a keyed command won the race; its events answer
+                // this one, if it was the same request.
+                if let Some(executed) = stored_outcome(store, stream, meta).await? {
+                    return Ok(executed);
+                }
+                return Err(CommandError::IdempotencyKeyReused {
+                    stream: stream.to_owned(),
+                    key: meta.idempotency_key.clone().unwrap_or_default(),
+                });
+            }
             Ok(outcome) => {
                 let last = outcome.events.last().expect("an append has events");
                 return Ok(Executed {
@@ -284,7 +333,8 @@ fn decide_all<A: Aggregate>(
     Ok(all)
 }
 
-/// With an idempotency key, the events a previous run of this command stored, if any.
+/// With an idempotency key, the events a previous run of this command stored, if any;
+/// refused when they were caused by another request (another fingerprint).
 async fn stored_outcome<E: std::error::Error, S: EventStore>(
     store: &S,
     stream: &str,
@@ -300,6 +350,20 @@ async fn stored_outcome<E: std::error::Error, S: EventStore>(
         };
         if event.stream != stream {
             break;
+        }
+        // Events stored before requests were fingerprinted are caused by themselves:
+        // nothing to compare them with, so they answer any request with their key.
+        let recorded_before_fingerprints = event.causation_id == event.id;
+        if index == 0
+            && !recorded_before_fingerprints
+            && meta
+                .request_id()
+                .is_some_and(|request| request != event.causation_id)
+        {
+            return Err(CommandError::IdempotencyKeyReused {
+                stream: stream.to_owned(),
+                key: key.clone(),
+            });
         }
         events.push(Committed {
             id: event.id,
@@ -329,7 +393,10 @@ fn new_events<E: DomainEvent>(stream: &str, decided: &[E], meta: &CommandMeta) -
         })
         .collect();
     let correlation_id = meta.correlation_id.unwrap_or(ids[0]);
-    let causation_id = meta.causation_id.unwrap_or(ids[0]);
+    let causation_id = meta
+        .causation_id
+        .or_else(|| meta.request_id())
+        .unwrap_or(ids[0]);
     decided
         .iter()
         .zip(ids)

@@ -35,6 +35,9 @@ pub struct Feedback {
     pub received_at: DateTime<Utc>,
     /// Audience of the message (followers of a social post; 1 otherwise).
     pub reach: u64,
+    /// What the message said, hashed: a redelivery matches it, another message reusing
+    /// the source id does not and is refused.
+    pub fingerprint: Option<[u8; 32]>,
 }
 
 /// Where a feedback message landed.
@@ -97,6 +100,7 @@ pub async fn record_feedback<S: EventStore>(
 ) -> Result<Recorded, FeedbackError> {
     let meta = |purpose: &str| CommandMeta {
         idempotency_key: Some(format!("{purpose}:{}", feedback.source_message_id)),
+        request_fingerprint: feedback.fingerprint,
         ..CommandMeta::new(actor.clone(), now)
     };
     let signal_id = signal_id(&feedback.source_message_id);
@@ -196,6 +200,7 @@ mod tests {
             category,
             received_at: Utc::now(),
             reach: 12_000,
+            fingerprint: None,
         }
     }
 

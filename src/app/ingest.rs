@@ -16,7 +16,7 @@ use std::hash::{Hash, Hasher};
 
 use chrono::Utc;
 
-use super::command::{CommandError, CommandMeta, execute_all, load};
+use super::command::{CommandError, CommandMeta, execute_all, fingerprint, load};
 use super::feedback::{Feedback, FeedbackError, record_feedback};
 use super::flight_ops::{FlightUpdate, flight_commands};
 use crate::bus::ingest::{Handled, IngestHandler, Rejection};
@@ -85,9 +85,13 @@ fn outcome<E: std::error::Error>(
 ) -> Result<Handled, String> {
     match result {
         Ok(()) => Ok(Handled::Stored),
-        Err(err @ (CommandError::Refused(_) | CommandError::IdempotencyKeyReused { .. })) => {
-            Ok(refused(err.to_string(), source))
-        }
+        Err(CommandError::IdempotencyKeyReused { .. }) => Ok(Handled::Rejected(Rejection {
+            code: "source_message_id_reused".into(),
+            message: "a different message with this source_message_id was stored before; a sender gives every new message a new id (a redelivery repeats the same message exactly)".into(),
+            pointer: "/source_message_id".into(),
+            source_message_id: Some(source.to_owned()),
+        })),
+        Err(err @ CommandError::Refused(_)) => Ok(refused(err.to_string(), source)),
         Err(CommandError::Append(
             AppendError::InvalidEvent { .. } | AppendError::EventTooLarge { .. },
         )) => Ok(refused(
@@ -142,6 +146,7 @@ impl FeedbackMessageV1 {
             category: self.category_hint,
             received_at: self.received_at,
             reach: self.reach.unwrap_or(1),
+            fingerprint: Some(message_fingerprint(self)),
         }
     }
 
@@ -155,6 +160,12 @@ impl FeedbackMessageV1 {
         };
         severity::assess(&inputs, config).severity
     }
+}
+
+/// What a message says, as a fingerprint: a redelivery has the same, a different
+/// message reusing its source id has another.
+fn message_fingerprint(message: &impl serde::Serialize) -> [u8; 32] {
+    fingerprint(&serde_json::to_value(message).unwrap_or_default())
 }
 
 /// The ingest lane of a message of `kind`: one flight's messages stay in order (and one
@@ -221,6 +232,7 @@ impl CrisisIngest {
                 let commands = flight_commands(&state, &update);
                 let meta = CommandMeta {
                     idempotency_key: Some(message.source_message_id.clone()),
+                    request_fingerprint: Some(message_fingerprint(&message)),
                     ..CommandMeta::new(actor.clone(), Utc::now())
                 };
                 let result = execute_all::<Flight, _>(&self.store, &stream, &commands, &meta)
@@ -264,7 +276,79 @@ impl CrisisIngest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreConfig;
+    use crate::store::{EventStore, StoreConfig};
+
+    /// A source message id names one message: its redelivery changes nothing, a
+    /// different message under the same id is rejected with its own code, never
+    /// acknowledged as stored while its content is dropped.
+    #[tokio::test]
+    async fn a_source_message_id_reused_for_other_content_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let ingest = CrisisIngest::new(store.clone());
+        let actor = ingest_actor("test");
+        let received_at = Utc::now().to_rfc3339();
+        let feedback = |text: &str| {
+            serde_json::json!({"v": 1, "source_message_id": "tw-1", "channel": "social_media",
+                "text": text, "passenger_ref": "FF1", "category_hint": "delay",
+                "received_at": received_at, "reach": 10})
+            .to_string()
+        };
+        let stored = ingest
+            .ingest("feedback", feedback("late").as_bytes(), &actor)
+            .await;
+        assert!(matches!(stored, Ok(Handled::Stored)), "{stored:?}");
+        let head = store.head().position;
+        let again = ingest
+            .ingest("feedback", feedback("late").as_bytes(), &actor)
+            .await;
+        assert!(
+            matches!(again, Ok(Handled::Stored)),
+            "a redelivery: {again:?}"
+        );
+        let other = ingest
+            .ingest("feedback", feedback("my bag is gone").as_bytes(), &actor)
+            .await;
+        let Ok(Handled::Rejected(rejection)) = other else {
+            panic!("another message under a used id: {other:?}")
+        };
+        assert_eq!(
+            (rejection.code.as_str(), rejection.pointer.as_str()),
+            ("source_message_id_reused", "/source_message_id")
+        );
+        assert!(
+            !rejection.message.contains("bag"),
+            "no customer words in a rejection"
+        );
+        assert_eq!(store.head().position, head, "nothing more stored");
+
+        let today = Utc::now().date_naive();
+        let flight = |minutes: u32| {
+            serde_json::json!({"v": 1, "source_message_id": "aidx-1", "carrier": "LH",
+                "flight_number": "400", "origin_date": today.to_string(), "origin": "FRA",
+                "destination": "JFK",
+                "scheduled_departure": format!("{today}T10:00:00Z"),
+                "scheduled_arrival": format!("{today}T18:00:00Z"),
+                "status": "delayed", "delays": [{"code": "93", "minutes": minutes}],
+                "passenger_count": 300})
+            .to_string()
+        };
+        let stored = ingest
+            .ingest("flightops", flight(30).as_bytes(), &actor)
+            .await;
+        assert!(matches!(stored, Ok(Handled::Stored)), "{stored:?}");
+        let again = ingest
+            .ingest("flightops", flight(30).as_bytes(), &actor)
+            .await;
+        assert!(matches!(again, Ok(Handled::Stored)), "{again:?}");
+        let other = ingest
+            .ingest("flightops", flight(90).as_bytes(), &actor)
+            .await;
+        assert!(
+            matches!(&other, Ok(Handled::Rejected(r)) if r.code == "source_message_id_reused"),
+            "{other:?}"
+        );
+    }
 
     #[test]
     fn one_flights_messages_share_a_lane_key_and_bad_input_still_gets_one() {

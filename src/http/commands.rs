@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::auth::Caller;
 use super::problem::Problem;
-use crate::app::command::{CommandMeta, Executed, execute};
+use crate::app::command::{CommandMeta, Executed, execute, fingerprint};
 use crate::domain::Aggregate;
 use crate::domain::common::{PassengerId, Role, Role::*};
 use crate::domain::compensation::Compensation;
@@ -300,6 +300,7 @@ pub async fn run<A: CommandTarget>(
             }
         }
     }
+    let request = serde_json::json!({"command": command, "fields": fields});
     // Adjacently tagged, so the field path of an error survives deserialization.
     // A command without fields (`start_assessment`) is a unit variant: no content.
     let empty = fields.is_empty();
@@ -314,7 +315,10 @@ pub async fn run<A: CommandTarget>(
     };
 
     let mut meta = CommandMeta::new(caller.actor.clone(), Utc::now());
-    meta.idempotency_key = idempotency_key(headers)?;
+    if let Some(key) = idempotency_key(headers)? {
+        meta.idempotency_key = Some(scoped_key(caller, A::COLLECTION, command, &key));
+        meta.request_fingerprint = Some(fingerprint(&request));
+    }
     meta.expected_version = if_match(headers)?;
     let executed = execute::<A, _>(state.store(), &stream, &parsed, &meta).await?;
     Ok(executed.into())
@@ -335,6 +339,13 @@ fn body_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
         )
         .field("")),
     }
+}
+
+/// An `Idempotency-Key` belongs to its caller and route: the same key sent by another
+/// actor, or to another command, is another key (the stream is part of every id
+/// derived from it already).
+fn scoped_key(caller: &Caller, collection: &str, command: &str, key: &str) -> String {
+    format!("{}\n{collection}/{command}\n{key}", caller.actor.id)
 }
 
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
@@ -417,13 +428,13 @@ pub async fn passenger(
     run::<Passenger>(&state, &caller, &id, &command, &headers, &body).await
 }
 
-/// A new aggregate's id: derived from the `Idempotency-Key` (a retry names the same
-/// aggregate) or a fresh UUID v7.
-fn new_id<A: CommandTarget>(headers: &HeaderMap) -> Result<Uuid, Problem> {
+/// A new aggregate's id: derived from the caller's `Idempotency-Key` (a retry names
+/// the same aggregate; another caller's key names another) or a fresh UUID v7.
+fn new_id<A: CommandTarget>(caller: &Caller, headers: &HeaderMap) -> Result<Uuid, Problem> {
     Ok(match idempotency_key(headers)? {
         Some(key) => Uuid::new_v5(
             &CREATE_NAMESPACE,
-            format!("{}/{key}", A::COLLECTION).as_bytes(),
+            scoped_key(caller, A::COLLECTION, A::CREATE.0, &key).as_bytes(),
         ),
         None => Uuid::now_v7(),
     })
@@ -436,7 +447,7 @@ pub async fn open_incident(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<CommandResult, Problem> {
-    let id = new_id::<Incident>(&headers)?.to_string();
+    let id = new_id::<Incident>(&caller, &headers)?.to_string();
     run::<Incident>(&state, &caller, &id, Incident::CREATE.0, &headers, &body).await
 }
 
@@ -447,6 +458,6 @@ pub async fn receive_complaint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<CommandResult, Problem> {
-    let id = new_id::<Complaint>(&headers)?.to_string();
+    let id = new_id::<Complaint>(&caller, &headers)?.to_string();
     run::<Complaint>(&state, &caller, &id, Complaint::CREATE.0, &headers, &body).await
 }

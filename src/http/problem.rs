@@ -101,19 +101,23 @@ impl<E: std::error::Error> From<CommandError<E>> for Problem {
             CommandError::Contended { .. } => {
                 Problem::new(StatusCode::CONFLICT, "contended", detail)
             }
-            CommandError::IdempotencyKeyReused { .. } => {
-                Problem::new(StatusCode::CONFLICT, "idempotency_key_reused", detail)
-                    .field("Idempotency-Key")
-            }
+            CommandError::IdempotencyKeyReused { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                detail,
+            )
+            .field("Idempotency-Key"),
             CommandError::Undecodable { .. } => Problem::internal(detail),
             CommandError::Append(AppendError::WrongExpectedVersion { .. }) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", detail)
             }
             CommandError::Append(AppendError::Unavailable { .. }) => Problem::unavailable(detail),
-            CommandError::Append(AppendError::PartiallyStored { .. }) => {
-                Problem::new(StatusCode::CONFLICT, "idempotency_key_reused", detail)
-                    .field("Idempotency-Key")
-            }
+            CommandError::Append(AppendError::PartiallyStored { .. }) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                detail,
+            )
+            .field("Idempotency-Key"),
             CommandError::Append(_) => Problem::bad_request("invalid_event", detail),
             CommandError::Store(err) => Problem::from(err),
         }

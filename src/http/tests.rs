@@ -273,6 +273,99 @@ fn open_body(title: &str) -> Value {
     json!({"title": title, "category": "delay", "severity": "high", "flight": null, "correlation_key": null, "signal_ids": []})
 }
 
+/// An `Idempotency-Key` is scoped to its caller and route and bound to its request:
+/// another caller's same key is their own command; the same caller's key with another
+/// body is 422, never the first result with the second command silently dropped.
+#[tokio::test]
+async fn idempotency_keys_belong_to_their_caller_and_request() {
+    let api = api().await;
+    let keyed = |role: &'static str, uri: &str, body: Value| {
+        let uri = uri.to_owned();
+        let api = &api;
+        async move {
+            api.call(
+                Some(role),
+                Method::POST,
+                &uri,
+                &[("idempotency-key", "k-1")],
+                Some(body),
+            )
+            .await
+        }
+    };
+    let complaint = |words: &str| {
+        json!({"channel": "email", "passenger": "FF1", "tier": "gold",
+        "category": "delay", "remedy_sought": "apology", "description": words, "incident_id": null})
+    };
+    let mine = keyed("agent", "/v1/complaints", complaint("late")).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
+    let theirs = keyed("crisis_lead", "/v1/complaints", complaint("lost bag")).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.text);
+    assert_ne!(
+        theirs.body["stream"], mine.body["stream"],
+        "another caller's key is another complaint"
+    );
+    assert_eq!(theirs.body["duplicate"], false);
+    let reused = keyed("agent", "/v1/complaints", complaint("lost bag")).await;
+    problem(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    );
+    assert_eq!(reused.body["field"], "Idempotency-Key");
+    let retry = keyed("agent", "/v1/complaints", complaint("late")).await;
+    assert_eq!(
+        (retry.body["duplicate"].as_bool(), &retry.body["position"]),
+        (Some(true), &mine.body["position"])
+    );
+
+    // On an existing stream: the same key by two callers is two commands; a second
+    // body under one caller's key is refused, and its events are not stored.
+    let stream = mine.body["stream"].as_str().unwrap();
+    let uri = format!(
+        "/v1/complaints/{}/send_progress_update",
+        stream.strip_prefix("complaint-").unwrap()
+    );
+    let id = stream.strip_prefix("complaint-").unwrap();
+    api.ok(
+        "agent",
+        &format!("/v1/complaints/{id}/acknowledge_complaint"),
+        json!({"apology": "sorry"}),
+    )
+    .await;
+    let acked = api
+        .ok(
+            "agent",
+            &format!("/v1/complaints/{id}/route_complaint"),
+            json!({"departments": ["baggage"]}),
+        )
+        .await;
+    let first = keyed("agent", &uri, json!({"message": "we are on it"})).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let other = keyed("crisis_lead", &uri, json!({"message": "the bag is found"})).await;
+    assert_eq!(
+        (other.status, other.body["duplicate"].as_bool()),
+        (StatusCode::OK, Some(false)),
+        "{}",
+        other.text
+    );
+    let reused = keyed("agent", &uri, json!({"message": "something else"})).await;
+    problem(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    );
+    let same = keyed("agent", &uri, json!({"message": "we are on it"})).await;
+    assert_eq!(same.body["duplicate"], true, "{}", same.text);
+    assert_eq!(same.body["position"], first.body["position"]);
+    let version = other.body["stream_version"].as_u64().unwrap();
+    assert_eq!(
+        version,
+        acked["stream_version"].as_u64().unwrap() + 2,
+        "two updates, not three"
+    );
+}
+
 #[tokio::test]
 async fn if_match_and_idempotency_keys_protect_concurrent_and_retried_commands() {
     let api = api().await;
