@@ -368,7 +368,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
             let record = I::RecordContactOutcome {
                 contact_id,
                 outcome,
-                note: String::new(),
+                note: String::new().into(),
             };
             inc.run(&mut steps, record, &agent(70));
             let link = I::LinkCompensation {

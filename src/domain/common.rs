@@ -306,6 +306,18 @@ impl<T> PersonalData<T> {
     }
 }
 
+impl From<&str> for PersonalData<String> {
+    fn from(text: &str) -> Self {
+        PersonalData(text.to_owned())
+    }
+}
+
+impl From<String> for PersonalData<String> {
+    fn from(text: String) -> Self {
+        PersonalData(text)
+    }
+}
+
 impl<T> std::fmt::Debug for PersonalData<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PersonalData(<redacted>)")

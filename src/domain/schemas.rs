@@ -169,7 +169,11 @@ mod tests {
             .map(|f| f.path)
             .collect();
         let expected: BTreeSet<_> = [
+            "compensation.declined",
+            "complaint.closed",
             "complaint.received",
+            "complaint.reopened",
+            "incident.contact_outcome_recorded",
             "passenger.contact_details_updated",
             "passenger.registered",
             "signal.recorded",
@@ -182,5 +186,192 @@ mod tests {
             marked, expected,
             "HTTP redaction for auditors relies on these markers"
         );
+    }
+
+    /// Free text in events that is NOT personal data: written by staff or by crisisd,
+    /// reviewed one by one. Anything a passenger can author (a complaint, a comment on a
+    /// resolution, a reason for declining) or that records what they said (a contact
+    /// note) is `PersonalData`, never on this list.
+    const STAFF_WRITTEN: &[(&str, &str)] = &[
+        ("compensation.computed", "/decisions/*/inputs/carrier"), // airline code
+        ("compensation.computed", "/decisions/*/reasoning/*"),    // crisisd's explanation
+        ("compensation.computed", "/decisions/*/refund/rule_id"), // policy rule id
+        ("compensation.computed", "/decisions/*/rule_id"),        // policy rule id
+        ("compensation.failed", "/reason"),                       // the payment provider's answer
+        ("compensation.offered", "/offered_by"),                  // staff id
+        ("compensation.paid", "/reference"),                      // payment reference
+        ("complaint.acknowledged", "/acknowledged_by"),
+        ("complaint.acknowledged", "/apology"), // an agent writes it
+        ("complaint.escalated", "/escalated_by"),
+        ("complaint.escalated", "/reason"), // why the agent escalates
+        ("complaint.escalated", "/supervisor"),
+        ("complaint.progress_updated", "/message"), // an agent to the customer
+        ("complaint.progress_updated", "/sent_by"),
+        ("complaint.resolution_proposed", "/proposed_by"),
+        ("complaint.resolution_proposed", "/resolution"), // the airline's proposal
+        ("complaint.routed", "/routed_by"),
+        ("flight.controllability_overridden", "/overridden_by"),
+        ("flight.controllability_overridden", "/reason"),
+        ("flight.status_changed", "/reason"), // flight ops' operational reason
+        ("incident.assessed", "/impact/operations_note"),
+        ("incident.assessed", "/impact/reputation_note"),
+        ("incident.closed", "/closed_by"),
+        ("incident.closed", "/summary"),
+        ("incident.communication_plan_approved", "/approved_by"),
+        ("incident.communication_plan_drafted", "/drafted_by"),
+        ("incident.communication_plan_drafted", "/plan/content"), // public message
+        ("incident.compensation_plan_approved", "/approved_by"),
+        ("incident.compensation_plan_drafted", "/drafted_by"),
+        ("incident.compensation_plan_drafted", "/plan/goodwill"),
+        ("incident.compensation_plan_drafted", "/plan/summary"),
+        ("incident.compensation_settled", "/settlement/reason"), // from compensation.failed
+        ("incident.improvement_recorded", "/improvement/description"),
+        ("incident.improvement_recorded", "/improvement/owner"),
+        ("incident.information_published", "/content"), // public message
+        ("incident.lesson_recorded", "/lesson"),
+        ("incident.open_problems_summarised", "/problems/*"),
+        ("incident.opened", "/correlation_key"), // flight, date and category
+        ("incident.opened", "/title"),
+        ("incident.reopened", "/reason"),
+        ("incident.reopened", "/reopened_by"),
+        ("incident.role_assigned", "/person"), // staff id
+        ("incident.severity_deescalated", "/reason"),
+        ("incident.severity_escalated", "/reason"),
+        ("signal.dismissed", "/dismissed_by"),
+        ("signal.dismissed", "/reason"),
+        ("signal.recorded", "/correlation_key"),
+        ("signal.recorded", "/source_ref"), // the channel's message id
+    ];
+
+    /// Every string field of every event schema that can hold free text (no enum,
+    /// format, pattern or constant), as `(type, pointer)`, with whether it is marked.
+    fn free_text_fields() -> Vec<(String, String, bool)> {
+        fn walk(
+            schema: &serde_json::Value,
+            defs: &serde_json::Map<String, serde_json::Value>,
+            path: &str,
+            depth: usize,
+            out: &mut Vec<(String, bool)>,
+        ) {
+            if depth > 16 {
+                return;
+            }
+            if let Some(name) = schema
+                .get("$ref")
+                .and_then(|r| r.as_str())
+                .and_then(|r| r.rsplit('/').next())
+            {
+                if let Some(target) = defs.get(name) {
+                    walk(target, defs, path, depth + 1, out);
+                }
+                return;
+            }
+            if schema.get("x-personal-data") == Some(&serde_json::Value::Bool(true)) {
+                out.push((path.to_owned(), true));
+                return;
+            }
+            let is_string = match schema.get("type") {
+                Some(serde_json::Value::String(t)) => t == "string",
+                Some(serde_json::Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            let constrained = ["enum", "format", "pattern", "const"]
+                .iter()
+                .any(|k| schema.get(*k).is_some());
+            if is_string && !constrained {
+                out.push((path.to_owned(), false));
+            }
+            if let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) {
+                for (name, sub) in properties {
+                    walk(sub, defs, &format!("{path}/{name}"), depth + 1, out);
+                }
+            }
+            for key in ["items", "additionalProperties"] {
+                if let Some(sub) = schema.get(key).filter(|s| s.is_object()) {
+                    walk(sub, defs, &format!("{path}/*"), depth + 1, out);
+                }
+            }
+            for key in ["anyOf", "oneOf", "allOf"] {
+                for sub in schema
+                    .get(key)
+                    .and_then(|s| s.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    walk(sub, defs, path, depth + 1, out);
+                }
+            }
+        }
+        let mut fields = Vec::new();
+        for (event_type, _, schema) in event_schemas() {
+            let schema = schema.to_value();
+            let defs = schema
+                .get("$defs")
+                .and_then(|d| d.as_object())
+                .cloned()
+                .unwrap_or_default();
+            let mut found = Vec::new();
+            walk(&schema, &defs, "", 0, &mut found);
+            fields.extend(
+                found
+                    .into_iter()
+                    .map(|(path, marked)| (event_type.to_owned(), path, marked)),
+            );
+        }
+        fields
+    }
+
+    /// Currency codes, passenger ids (pseudonymous), countries and languages are
+    /// constrained strings or identifiers, not free text.
+    fn is_identifier(path: &str) -> bool {
+        [
+            "currency",
+            "passenger",
+            "passenger_id",
+            "country",
+            "language",
+        ]
+        .iter()
+        .any(|end| path.ends_with(&format!("/{end}")) || path.ends_with(&format!("_{end}")))
+    }
+
+    #[test]
+    fn every_free_text_field_is_personal_data_or_reviewed_as_staff_written() {
+        let fields = free_text_fields();
+        let unreviewed: Vec<_> = fields
+            .iter()
+            .filter(|(t, path, marked)| {
+                !marked
+                    && !is_identifier(path)
+                    && !STAFF_WRITTEN.contains(&(t.as_str(), path.as_str()))
+            })
+            .collect();
+        assert!(
+            unreviewed.is_empty(),
+            "free text that is neither PersonalData nor reviewed as staff-written: {unreviewed:?}; \
+             if a passenger can author it or it records what they said, make it PersonalData<String>, \
+             otherwise add it to STAFF_WRITTEN with why"
+        );
+        let stale: Vec<_> = STAFF_WRITTEN
+            .iter()
+            .filter(|(t, path)| !fields.iter().any(|(ft, fp, m)| ft == t && fp == path && !m))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "STAFF_WRITTEN names fields that are gone or marked: {stale:?}"
+        );
+        for (event_type, path) in [
+            ("complaint.received", "/description"),
+            ("complaint.closed", "/comment"),
+            ("complaint.reopened", "/reason"),
+            ("compensation.declined", "/reason"),
+            ("incident.contact_outcome_recorded", "/note"),
+            ("signal.recorded", "/summary"),
+        ] {
+            assert!(
+                fields.contains(&(event_type.into(), path.into(), true)),
+                "{event_type}{path} is the passenger's words"
+            );
+        }
     }
 }

@@ -143,6 +143,14 @@ mod tests {
         let mut data = json!({"description": "my bag is gone", "complaint_id": "x"});
         redactor.data("complaint.received", 1, &mut data);
         assert_eq!(data["description"], REDACTED);
+        for (event_type, field) in [
+            ("complaint.closed", "comment"),
+            ("complaint.reopened", "reason"),
+        ] {
+            let mut data = json!({field: "the customer's own words"});
+            redactor.data(event_type, 1, &mut data);
+            assert_eq!(data[field], REDACTED, "{event_type}");
+        }
         let mut unknown = json!({"secret": "words"});
         redactor.data("future.thing", 1, &mut unknown);
         assert_eq!(unknown, json!(REDACTED));

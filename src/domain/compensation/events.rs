@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{CompensationDecision, Regime};
-use crate::domain::common::{FlightKey, Money, PassengerId};
+use crate::domain::common::{FlightKey, Money, PassengerId, PersonalData};
 use crate::domain::event::domain_events;
 
 /// One way the passenger may take the compensation.
@@ -98,7 +98,8 @@ pub struct CompensationAccepted {
 /// `compensation.declined`: the passenger refused every option (settled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CompensationDeclined {
-    pub reason: String,
+    /// Why the passenger refused, as they said it: personal data.
+    pub reason: PersonalData<String>,
     pub declined_at: DateTime<Utc>,
 }
 

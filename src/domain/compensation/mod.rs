@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 pub use events::*;
 
-use crate::domain::common::{FlightKey, Money, PassengerId, Settlement};
+use crate::domain::common::{FlightKey, Money, PassengerId, PersonalData, Settlement};
 use crate::domain::{Aggregate, Context};
 
 /// The explainable decisions of [`policy::compensation`](crate::domain::policy::compensation),
@@ -72,7 +72,7 @@ pub enum CompensationCommand {
     /// The passenger takes one offered option.
     AcceptOffer { choice: OfferOption },
     /// The passenger refuses the offer.
-    DeclineOffer { reason: String },
+    DeclineOffer { reason: PersonalData<String> },
     /// The accepted option was paid out.
     RecordPayment { reference: String },
     /// Paying the accepted option failed.

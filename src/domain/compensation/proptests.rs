@@ -38,7 +38,7 @@ fn command() -> impl Strategy<Value = C> {
         1 => (0u64..100_000).prop_map(|cents| compute_command(eur(cents))),
         4 => proptest::collection::vec(option(), 0..3).prop_map(|options| C::OfferCompensation { options }),
         3 => option().prop_map(|choice| C::AcceptOffer { choice }),
-        1 => text().prop_map(|reason| C::DeclineOffer { reason }),
+        1 => text().prop_map(|reason| C::DeclineOffer { reason: reason.into() }),
         2 => text().prop_map(|reference| C::RecordPayment { reference }),
         2 => text().prop_map(|reason| C::RecordPaymentFailure { reason }),
     ]

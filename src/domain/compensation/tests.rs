@@ -241,7 +241,7 @@ fn compute_entitlement() {
         when(
             &[],
             C::DeclineOffer {
-                reason: String::new()
+                reason: String::new().into()
             }
         ),
         Err(Err_::NotComputed)
@@ -386,7 +386,7 @@ fn decline_offer_settles() {
         when(
             &accepted(),
             C::DeclineOffer {
-                reason: String::new()
+                reason: String::new().into()
             }
         ),
         Err(Err_::NoOpenOffer)

@@ -42,9 +42,9 @@ pub enum ComplaintCommand {
         compensation_id: Option<Uuid>,
     },
     /// The customer accepts the proposal: the complaint closes.
-    ConfirmSatisfaction { comment: String },
+    ConfirmSatisfaction { comment: PersonalData<String> },
     /// The customer rejects the proposal: the complaint reopens.
-    ReportDissatisfaction { reason: String },
+    ReportDissatisfaction { reason: PersonalData<String> },
     /// Hands the complaint to a supervisor.
     EscalateToSupervisor { supervisor: String, reason: String },
     /// Records that a service-level deadline passed with its work undone (the deadline

@@ -8,6 +8,7 @@ use super::error::ComplaintError as Error;
 use super::events::*;
 use super::state::{Complaint, ComplaintStatus as S};
 use crate::domain::Context;
+use crate::domain::common::PersonalData;
 
 type Decision = Result<Vec<ComplaintEvent>, Error>;
 
@@ -155,24 +156,24 @@ fn propose(
     )])
 }
 
-fn close(state: &Complaint, comment: &str, ctx: &Context) -> Decision {
+fn close(state: &Complaint, comment: &PersonalData<String>, ctx: &Context) -> Decision {
     if state.status != S::ResolutionProposed {
         return Err(Error::NoResolutionPending);
     }
     Ok(vec![ComplaintEvent::Closed(ComplaintClosed {
-        comment: comment.to_owned(),
+        comment: comment.clone(),
         closed_at: ctx.now,
         handling_secs: secs_since_receipt(state, ctx.now),
     })])
 }
 
-fn reopen(state: &Complaint, reason: &str, ctx: &Context) -> Decision {
+fn reopen(state: &Complaint, reason: &PersonalData<String>, ctx: &Context) -> Decision {
     if state.status != S::ResolutionProposed {
         return Err(Error::NoResolutionPending);
     }
-    require_text("reason", reason)?;
+    require_text("reason", reason.expose())?;
     Ok(vec![ComplaintEvent::Reopened(ComplaintReopened {
-        reason: reason.to_owned(),
+        reason: reason.clone(),
         reopened_at: ctx.now,
     })])
 }

@@ -95,7 +95,8 @@ pub struct ResolutionProposed {
 /// `complaint.closed`: the customer is satisfied; carries the handling time (KPI).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ComplaintClosed {
-    pub comment: String,
+    /// The customer's own words: personal data.
+    pub comment: PersonalData<String>,
     pub closed_at: DateTime<Utc>,
     /// Seconds from receipt to closing (never negative).
     pub handling_secs: u64,
@@ -104,7 +105,8 @@ pub struct ComplaintClosed {
 /// `complaint.reopened`: the customer is not satisfied with the proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ComplaintReopened {
-    pub reason: String,
+    /// Why the customer is not satisfied, in their words: personal data.
+    pub reason: PersonalData<String>,
     pub reopened_at: DateTime<Utc>,
 }
 

@@ -27,8 +27,8 @@ pub(crate) fn command() -> impl Strategy<Value = C> {
         2 => proptest::collection::btree_set(department, 0..2).prop_map(|departments| C::RouteComplaint { departments }),
         1 => text().prop_map(|message| C::SendProgressUpdate { message }),
         3 => text().prop_map(|resolution| C::ProposeResolution { resolution, compensation_id: None }),
-        1 => text().prop_map(|comment| C::ConfirmSatisfaction { comment }),
-        3 => text().prop_map(|reason| C::ReportDissatisfaction { reason }),
+        1 => text().prop_map(|comment| C::ConfirmSatisfaction { comment: comment.into() }),
+        3 => text().prop_map(|reason| C::ReportDissatisfaction { reason: reason.into() }),
         1 => (text(), text()).prop_map(|(supervisor, reason)| C::EscalateToSupervisor { supervisor, reason }),
         1 => (prop_oneof![Just(SlaKind::Acknowledge), Just(SlaKind::FirstFeedback), Just(SlaKind::Resolve)], 0i64..600)
             .prop_map(|(kind, minute)| C::RecordSlaBreach { kind, deadline: at(minute) }),

@@ -96,7 +96,7 @@ fn reopened() -> Vec<E> {
 fn closed() -> Vec<E> {
     let mut events = proposed();
     events.push(E::Closed(ComplaintClosed {
-        comment: String::new(),
+        comment: String::new().into(),
         closed_at: at(80),
         handling_secs: 4800,
     }));
@@ -280,7 +280,7 @@ fn confirm_satisfaction_closes_with_handling_time() {
         when(
             &routed(),
             C::ConfirmSatisfaction {
-                comment: String::new()
+                comment: String::new().into()
             }
         ),
         Err(Err_::NoResolutionPending)
@@ -289,7 +289,7 @@ fn confirm_satisfaction_closes_with_handling_time() {
         when(
             &closed(),
             C::ConfirmSatisfaction {
-                comment: String::new()
+                comment: String::new().into()
             }
         ),
         Err(Err_::ComplaintClosed)

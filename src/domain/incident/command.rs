@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::values::*;
-use crate::domain::common::{Category, FlightKey, PassengerId, Settlement, Severity};
+use crate::domain::common::{Category, FlightKey, PassengerId, PersonalData, Settlement, Severity};
 
 /// A request to an incident; `decide` answers with events or a refusal.
 /// Over HTTP the variant is named by the route (`start_assessment`) and its fields are
@@ -60,7 +60,7 @@ pub enum IncidentCommand {
     RecordContactOutcome {
         contact_id: Uuid,
         outcome: ContactOutcome,
-        note: String,
+        note: PersonalData<String>,
     },
     /// Leaves execution for follow-up; needs an outcome for every contact.
     StartFollowUp,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::values::*;
-use crate::domain::common::{Category, FlightKey, PassengerId, Settlement, Severity};
+use crate::domain::common::{Category, FlightKey, PassengerId, PersonalData, Settlement, Severity};
 use crate::domain::event::domain_events;
 
 /// `incident.opened`: a crisis is being monitored.
@@ -84,7 +84,8 @@ pub struct ContactPlanned {
 pub struct ContactOutcomeRecorded {
     pub contact_id: Uuid,
     pub outcome: ContactOutcome,
-    pub note: String,
+    /// What the passenger said or asked for, as noted by the agent: personal data.
+    pub note: PersonalData<String>,
 }
 
 /// `incident.survey_sent`.

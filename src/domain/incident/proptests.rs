@@ -86,7 +86,7 @@ fn command() -> impl Strategy<Value = C> {
             contact_id, passenger, method: ContactMethod::Sms,
         }),
         3 => small_id().prop_map(|contact_id| C::RecordContactOutcome {
-            contact_id, outcome: ContactOutcome::Reached, note: String::new(),
+            contact_id, outcome: ContactOutcome::Reached, note: String::new().into(),
         }),
         4 => Just(C::StartFollowUp),
         1 => (small_id(), passenger()).prop_map(|(survey_id, passenger)| C::SendSurvey {
@@ -161,7 +161,7 @@ fn happy_path() -> Vec<C> {
         path.push(C::RecordContactOutcome {
             contact_id: id(n),
             outcome: ContactOutcome::Reached,
-            note: String::new(),
+            note: String::new().into(),
         });
     }
     path.extend([

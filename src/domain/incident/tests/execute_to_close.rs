@@ -79,7 +79,7 @@ fn start_follow_up_requires_every_contact_outcome() {
         [E::ContactOutcomeRecorded(ContactOutcomeRecorded {
             contact_id: id(10),
             outcome: ContactOutcome::Unreachable,
-            note: String::new(),
+            note: String::new().into(),
         })],
     );
     assert_eq!(

@@ -142,7 +142,7 @@ pub(super) fn following_up() -> Vec<E> {
     events.push(E::ContactOutcomeRecorded(ContactOutcomeRecorded {
         contact_id: id(10),
         outcome: ContactOutcome::Reached,
-        note: String::new(),
+        note: String::new().into(),
     }));
     events.push(E::FollowUpStarted(stage(Stage::FollowUp)));
     events.push(E::SurveySent(SurveySent {
