@@ -257,12 +257,58 @@ impl std::fmt::Display for FlightKey {
 }
 
 /// A passenger's stable, pseudonymous identifier (loyalty or customer number,
-/// never a name or an e-mail address): it appears in stream names.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(transparent)]
+/// never a name or an e-mail address): it appears in stream names, so it is 1–64 of
+/// `A–Z a–z 0–9 - _ .`, checked wherever one is read (a body, a path, a message).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct PassengerId(pub String);
+
+impl PassengerId {
+    /// Longest passenger id, in bytes.
+    pub const BYTES_MAX: usize = 64;
+    /// What a valid id looks like, for error messages.
+    pub const RULE: &'static str = "passenger ids are 1-64 characters of A-Z, a-z, 0-9, '-', '_' and '.' (a loyalty or customer number, never a name or e-mail address)";
+
+    pub fn parse(id: &str) -> Result<PassengerId, &'static str> {
+        let valid = !id.is_empty()
+            && id.len() <= Self::BYTES_MAX
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if valid {
+            Ok(PassengerId(id.to_owned()))
+        } else {
+            Err(Self::RULE)
+        }
+    }
+}
+
+impl TryFrom<String> for PassengerId {
+    type Error = &'static str;
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        PassengerId::parse(&id)
+    }
+}
+
+impl From<PassengerId> for String {
+    fn from(id: PassengerId) -> String {
+        id.0
+    }
+}
+
+impl JsonSchema for PassengerId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PassengerId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A passenger's pseudonymous id (loyalty or customer number, never a name or e-mail address).",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._-]{1,64}$"
+        })
+    }
+}
 
 impl std::fmt::Display for PassengerId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

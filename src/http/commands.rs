@@ -171,18 +171,7 @@ impl CommandTarget for Passenger {
 /// Passenger ids are pseudonymous keys (loyalty or customer numbers) that go into
 /// stream names: 1–64 of `A–Z a–z 0–9 - _ .`.
 pub fn passenger_id(id: &str) -> Result<PassengerId, Problem> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if !ok {
-        return Err(Problem::not_found(
-            "passenger ids are 1-64 characters of A-Z, a-z, 0-9, '-', '_' and '.'",
-        )
-        .field("id"));
-    }
-    Ok(PassengerId(id.to_owned()))
+    PassengerId::parse(id).map_err(|rule| Problem::not_found(rule).field("id"))
 }
 
 /// What a command answers: where its events landed.

@@ -273,6 +273,33 @@ fn open_body(title: &str) -> Value {
     json!({"title": title, "category": "delay", "severity": "high", "flight": null, "correlation_key": null, "signal_ids": []})
 }
 
+/// Passenger references in bodies follow the same rules as in paths and messages: a
+/// NUL byte or markup is a 400 naming the field, never a stored id.
+#[tokio::test]
+async fn passenger_references_in_bodies_are_validated() {
+    let api = api().await;
+    for bad in [
+        "FF1\u{0}",
+        "<script>alert(1)</script>",
+        "",
+        "a@b.example",
+        &"9".repeat(65),
+    ] {
+        let reply = api.post("agent", "/v1/complaints", json!({"channel": "email", "passenger": bad, "tier": "gold",
+            "category": "delay", "remedy_sought": "apology", "description": "late", "incident_id": null})).await;
+        problem(&reply, StatusCode::BAD_REQUEST, "invalid_body");
+        assert_eq!(reply.body["field"], "/passenger", "{bad:?}: {}", reply.text);
+    }
+    let metrics = api.get("admin", "/metrics").await;
+    assert!(
+        metrics.text.contains("crisisd_store_head_position 0\n"),
+        "nothing stored"
+    );
+    let good = api.post("agent", "/v1/complaints", json!({"channel": "email", "passenger": "FF-12.3_x", "tier": "gold",
+        "category": "delay", "remedy_sought": "apology", "description": "late", "incident_id": null})).await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.text);
+}
+
 /// An `Idempotency-Key` is scoped to its caller and route and bound to its request:
 /// another caller's same key is their own command; the same caller's key with another
 /// body is 422, never the first result with the second command silently dropped.
