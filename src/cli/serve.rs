@@ -24,6 +24,7 @@ use crate::domain::policy::crisis::CrisisPolicy;
 use crate::domain::policy::goodwill::GoodwillPolicy;
 use crate::http::AppState;
 use crate::http::auth::Tokens;
+use crate::http::server::ServerLimits;
 use crate::projection::{ProjectionStatus, Projector};
 use crate::store::{EventStore, SledStore, StoreConfig};
 
@@ -163,9 +164,11 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         AppState::new(store.clone(), tokens, by_name, shutdown_rx.clone()).with_ingest(ingest);
     let http_shutdown = shutdown_rx.clone();
     let http_addr = args.http_addr;
+    let http_limits = ServerLimits::default();
     let listener = crate::http::bind(http_addr).await?;
     tasks.spawn(async move {
-        if let Err(err) = crate::http::serve(listener, http_state, http_shutdown).await {
+        if let Err(err) = crate::http::serve(listener, http_state, http_limits, http_shutdown).await
+        {
             tracing::error!(cause = %err, "the HTTP API stopped");
         }
     });
