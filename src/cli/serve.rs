@@ -24,6 +24,7 @@ use crate::domain::policy::crisis::CrisisPolicy;
 use crate::domain::policy::goodwill::GoodwillPolicy;
 use crate::http::AppState;
 use crate::http::auth::Tokens;
+use crate::http::server::ServerLimits;
 use crate::projection::{ProjectionStatus, Projector};
 use crate::store::{EventStore, SledStore, StoreConfig};
 
@@ -57,10 +58,46 @@ pub struct ServeArgs {
     /// Address of the HTTP API.
     #[arg(long, env = "CRISISD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: std::net::SocketAddr,
+    /// Longest an HTTP client may take to send a request's headers, from connecting or
+    /// from the first byte of a later request on the connection (milliseconds).
+    #[arg(long, env = "CRISISD_HTTP_HEADER_TIMEOUT_MS", value_parser = limit(3_600_000),
+        default_value_t = ServerLimits::default().header_timeout.as_millis() as u64)]
+    pub http_header_timeout_ms: u64,
+    /// Longest a kept-alive HTTP connection may wait for its next request (seconds); keep
+    /// it above the idle timeout of a load balancer in front of crisisd.
+    #[arg(long, env = "CRISISD_HTTP_IDLE_TIMEOUT_S", value_parser = limit(86_400),
+        default_value_t = ServerLimits::default().idle_timeout.as_secs())]
+    pub http_idle_timeout_s: u64,
+    /// HTTP connections served at once; one more is answered 503 with Retry-After (keep
+    /// it below the open-files limit).
+    #[arg(long, env = "CRISISD_HTTP_CONNECTIONS_MAX", value_parser = limit(1_000_000),
+        default_value_t = ServerLimits::default().connections_max as u64)]
+    pub http_connections_max: u64,
     #[command(flatten)]
     pub tokens: super::token::TokensFileArg,
     #[command(flatten)]
     pub policy: PolicyFileArg,
+}
+
+impl ServeArgs {
+    pub fn server_limits(&self) -> ServerLimits {
+        ServerLimits {
+            header_timeout: Duration::from_millis(self.http_header_timeout_ms),
+            idle_timeout: Duration::from_secs(self.http_idle_timeout_s),
+            connections_max: self.http_connections_max as usize,
+        }
+    }
+}
+
+/// Parses an HTTP limit, from 1 to `max`.
+fn limit(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |text| match text.parse::<u64>() {
+        Ok(value @ 1..) if value <= max => Ok(value),
+        Ok(0) => Err(format!(
+            "0 would close or refuse every connection; give 1 to {max}"
+        )),
+        _ => Err(format!("give a whole number from 1 to {max}")),
+    }
 }
 
 /// The crisis policy file, shared by `serve` and `rebuild` (a rebuild derives deadlines
@@ -163,9 +200,11 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         AppState::new(store.clone(), tokens, by_name, shutdown_rx.clone()).with_ingest(ingest);
     let http_shutdown = shutdown_rx.clone();
     let http_addr = args.http_addr;
+    let http_limits = args.server_limits();
     let listener = crate::http::bind(http_addr).await?;
     tasks.spawn(async move {
-        if let Err(err) = crate::http::serve(listener, http_state, http_shutdown).await {
+        if let Err(err) = crate::http::serve(listener, http_state, http_limits, http_shutdown).await
+        {
             tracing::error!(cause = %err, "the HTTP API stopped");
         }
     });

@@ -13,16 +13,20 @@
 //! | [`audit`] | NDJSON replay and hash-chain verification |
 //! | [`routes`] | the route table: router, role checks and OpenAPI document from one declaration |
 //! | [`redact`] | personal data removed from event data, driven by the event schemas |
+//! | [`server`] | the accept loop: header and idle timeouts, the connection limit, shutdown |
+//! | [`head_timeout`] | how long a connection may wait for a request head |
 
 pub mod audit;
 pub mod auth;
 pub mod commands;
+mod head_timeout;
 pub mod ingest;
 pub mod metrics;
 pub mod problem;
 pub mod queries;
 pub mod redact;
 pub mod routes;
+pub mod server;
 pub mod stream;
 
 #[cfg(test)]
@@ -531,18 +535,22 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     })
 }
 
-/// Serves the API until `shutdown` turns true.
+/// Serves the API within `limits` until `shutdown` turns true, then lets the requests in
+/// flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
-    mut shutdown: watch::Receiver<bool>,
+    limits: server::ServerLimits,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    tracing::info!(http_addr = %listener.local_addr()?, "HTTP API listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+    tracing::info!(
+        http_addr = %listener.local_addr()?,
+        header_timeout_ms = limits.header_timeout.as_millis() as u64,
+        idle_timeout_s = limits.idle_timeout.as_secs(),
+        connections_max = limits.connections_max,
+        "HTTP API listening"
+    );
+    server::serve(listener, router(state), limits, shutdown).await
 }
 
 /// Longest a request may take to produce its answer (a streamed body — SSE, replay —
