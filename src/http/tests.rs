@@ -18,6 +18,8 @@ use crate::store::{SledStore, StoreConfig};
 
 struct Api {
     router: Router,
+    /// The store behind the router, for tests that need a log no command can write.
+    store: SledStore,
     tokens: HashMap<&'static str, String>,
     _shutdown: watch::Sender<bool>,
     _dir: tempfile::TempDir,
@@ -65,10 +67,16 @@ async fn api_with(limits: stream::StreamLimits) -> Api {
         statuses.insert(name, projector.status());
         tokio::spawn(projector.run(shutdown_rx.clone()));
     }
-    let state = AppState::new(store, Tokens::from_entries(entries), statuses, shutdown_rx)
-        .with_stream_limits(limits);
+    let state = AppState::new(
+        store.clone(),
+        Tokens::from_entries(entries),
+        statuses,
+        shutdown_rx,
+    )
+    .with_stream_limits(limits);
     Api {
         router: router(state),
+        store,
         tokens,
         _shutdown: shutdown_tx,
         _dir: dir,
@@ -899,6 +907,67 @@ async fn as_of_an_instant_between_two_events_is_the_state_after_the_first() {
         .get("agent", &format!("/v1/complaints/{cid}?as_of={now}"))
         .await;
     assert!(agent.text.contains("rude staff"), "{}", agent.text);
+}
+
+/// A survey has one answer, the first: the API refuses a second, and for a log written
+/// before that rule (two answers) the `as_of` state and the follow-up summary agree.
+#[tokio::test]
+async fn a_second_satisfaction_answer_is_refused_and_every_view_keeps_the_first() {
+    use crate::cli::workload;
+    use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent};
+    let api = api().await;
+    // Scenario 5 stops in follow-up; its first survey (a Diamond passenger's) scored 1.
+    let start = crate::projection::testing::start();
+    for step in workload::scenario(5, start) {
+        let request = AppendRequest::single(step.stream, ExpectedVersion::Any, step.events);
+        api.store.append(request).await.unwrap();
+    }
+    let id = workload::uuid(start, "incident", 5, 0);
+    let survey = workload::uuid(start, "survey", 5, 0);
+    let refused = api
+        .post(
+            "agent",
+            &format!("/v1/incidents/{id}/record_satisfaction"),
+            json!({"survey_id": survey, "score": 5}),
+        )
+        .await;
+    problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "refused");
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&survey.to_string()) && detail.contains("already answered with score 1"),
+        "{detail}"
+    );
+    let legacy = NewEvent::new(
+        "incident.satisfaction_recorded",
+        json!({"survey_id": survey, "score": 5}),
+        Actor {
+            id: "agent-5".into(),
+            role: "agent".into(),
+        },
+        chrono::Utc::now(),
+    );
+    let stream = crate::domain::incident::stream_name(id);
+    let request = AppendRequest::single(stream, ExpectedVersion::Any, vec![legacy]);
+    let after = api.store.append(request).await.unwrap().events[0].position;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let state = api
+        .get("auditor", &format!("/v1/incidents/{id}?as_of={now}"))
+        .await;
+    assert_eq!(state.status, StatusCode::OK, "{}", state.text);
+    assert_eq!(
+        state.body["state"]["surveys"][survey.to_string()]["score"],
+        1
+    );
+    let summary = api
+        .get("auditor", &format!("/v1/follow-ups/summary?after={after}"))
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.text);
+    assert_eq!(
+        summary.body["by_tier"]["diamond"],
+        json!({"sent": 1, "answered": 1, "score_sum": 1}),
+        "{}",
+        summary.text
+    );
 }
 
 #[tokio::test]

@@ -314,6 +314,8 @@ impl Incidents {
                 tx.insert_json(survey, &sent);
             }
             E::SatisfactionRecorded(e) => {
+                // A survey has one answer, the first (as in `evolve`): a second answer in
+                // a log written before `decide` refused it counts for nothing.
                 let survey = key(b'S', &[id.as_bytes(), e.survey_id.as_bytes()]);
                 if let Some(sent) = tx.get_json::<SentSurvey>(&survey)?
                     && !sent.answered

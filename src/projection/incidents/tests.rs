@@ -289,3 +289,48 @@ async fn follow_up_counts_responses_and_satisfaction_and_review_finds_owners() {
         (Stage::Closed, 8, 8, 0)
     );
 }
+
+/// Logs written before a survey had one answer may hold two for it: the incident state
+/// (which `as_of` shows), the follow-up view and the follow-up summary all keep the first.
+#[tokio::test]
+async fn a_legacy_second_answer_changes_no_view() {
+    use crate::domain::incident::{self as domain, Incident};
+    use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent};
+    let (_clean_dir, clean) = store_with(&[5]).await;
+    let (_dir, store) = store_with(&[5]).await;
+    // Scenario 5 answered its first survey (a Diamond passenger's) with score 1.
+    let survey = uuid(start(), "survey", 5, 0);
+    let stream = domain::stream_name(incident(5));
+    let second = NewEvent::new(
+        "incident.satisfaction_recorded",
+        serde_json::json!({"survey_id": survey, "score": 5}),
+        Actor {
+            id: "agent-5".into(),
+            role: "agent".into(),
+        },
+        minutes(3 * 24 * 60),
+    );
+    let request = AppendRequest::single(stream.clone(), ExpectedVersion::Any, vec![second]);
+    store
+        .append(request)
+        .await
+        .expect("append the legacy answer");
+
+    let (state, _) = load::<Incident, _>(&store, &stream).unwrap();
+    assert_eq!(state.surveys[&survey].score, Some(1), "the first answer");
+    let tree = rebuilt(&store, Incidents);
+    let view = follow_up(&tree, incident(5)).unwrap().unwrap();
+    assert_eq!(
+        view.surveys.by_tier[&Tier::Diamond],
+        SurveyCounts {
+            sent: 1,
+            answered: 1,
+            score_sum: 1
+        }
+    );
+    let across = follow_up_summary(&tree).unwrap();
+    assert_eq!(across.by_tier[&Tier::Diamond].score_sum, 1);
+    let clean_tree = rebuilt(&clean, Incidents);
+    assert_eq!(view, follow_up(&clean_tree, incident(5)).unwrap().unwrap());
+    assert_eq!(across, follow_up_summary(&clean_tree).unwrap());
+}
