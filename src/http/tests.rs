@@ -1020,6 +1020,106 @@ async fn lists_page_with_cursors_and_refuse_unknown_parameters() {
     );
 }
 
+/// The board's cursor is a place in its order, not an offset: incidents opened between
+/// pages (one sorting before the cursor, one after) make no earlier row skip or repeat,
+/// and a cursor this API did not write is 400.
+#[tokio::test]
+async fn board_pages_keep_their_place_while_incidents_open() {
+    let api = api().await;
+    let open = |title: String, severity: &str| {
+        let mut body = open_body(&title);
+        body["severity"] = json!(severity);
+        body
+    };
+    let mut last = 0;
+    for (i, severity) in ["medium", "high", "medium", "high", "high"]
+        .iter()
+        .enumerate()
+    {
+        let reply = api
+            .ok(
+                "crisis_lead",
+                "/v1/incidents",
+                open(format!("earlier {i}"), severity),
+            )
+            .await;
+        last = reply["position"].as_u64().unwrap();
+    }
+    let whole = api
+        .get("agent", &format!("/v1/incidents?after={last}"))
+        .await;
+    let rows = whole.body["items"].as_array().unwrap().clone();
+    let rank = |row: &Value| match row["severity"].as_str().unwrap() {
+        "high" => 0,
+        _ => 1,
+    };
+    let key = |row: &Value| {
+        let entered: chrono::DateTime<chrono::Utc> =
+            serde_json::from_value(row["stage_entered_at"].clone()).unwrap();
+        (
+            rank(row),
+            entered,
+            row["incident_id"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert!(
+        rows.windows(2).all(|w| key(&w[0]) < key(&w[1])),
+        "most severe first, then earliest into its stage, then id: {rows:?}"
+    );
+    let expected: Vec<String> = rows
+        .iter()
+        .map(|r| r["incident_id"].as_str().unwrap().to_owned())
+        .collect();
+    for limit in [1, 2] {
+        let mut seen = Vec::new();
+        let mut uri = format!("/v1/incidents?limit={limit}");
+        for turn in 0.. {
+            assert!(turn < 20, "the walk ends");
+            let page = api.get("agent", &uri).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+            seen.extend(
+                page.body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["incident_id"].as_str().unwrap().to_owned()),
+            );
+            let Some(cursor) = page.body["next_cursor"].as_str() else {
+                break;
+            };
+            uri = format!("/v1/incidents?limit={limit}&cursor={cursor}");
+            if turn < 2 {
+                for severity in ["critical", "low"] {
+                    let title = format!("later {limit} {turn} {severity}");
+                    let reply = api
+                        .ok("crisis_lead", "/v1/incidents", open(title, severity))
+                        .await;
+                    let after = reply["position"].as_u64().unwrap();
+                    // The board has the new incident before the next page is read.
+                    api.get("agent", &format!("/v1/incidents?after={after}&limit=1"))
+                        .await;
+                }
+            }
+        }
+        let earlier: Vec<String> = seen
+            .iter()
+            .filter(|id| expected.contains(id))
+            .cloned()
+            .collect();
+        assert_eq!(
+            earlier, expected,
+            "limit {limit}: every earlier row once, in order"
+        );
+    }
+    for bad in ["0", "xyz", "high.1.2"] {
+        let reply = api
+            .get("agent", &format!("/v1/incidents?cursor={bad}"))
+            .await;
+        problem(&reply, StatusCode::BAD_REQUEST, "invalid_query");
+        assert_eq!(reply.body["field"], "cursor");
+    }
+}
+
 /// Every GET route: 401 without a token, 403 for a role it does not serve, and an
 /// answer (not a server error) for a role it serves.
 #[tokio::test]
