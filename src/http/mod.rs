@@ -235,7 +235,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         )
         .get(
             "/v1/incidents",
-            op("Pipeline board of open incidents")
+            op("Pipeline board of open incidents: most severe first, then longest in their stage, then id")
                 .roles(READERS)
                 .query(&[
                     ("stage", "only this stage"),

@@ -112,13 +112,7 @@ impl Paging {
     pub fn page<T>(&self, items: Vec<T>) -> Result<Page<T>, Problem> {
         let offset = match &self.cursor {
             None => 0,
-            Some(cursor) => cursor.parse::<usize>().map_err(|_| {
-                Problem::bad_request(
-                    "invalid_query",
-                    "cursor must be a next_cursor this API returned",
-                )
-                .field("cursor")
-            })?,
+            Some(cursor) => cursor.parse::<usize>().map_err(|_| bad_cursor())?,
         };
         let limit = self.limit()?;
         let total = items.len();
@@ -129,6 +123,14 @@ impl Paging {
             next_cursor: (end < total).then(|| end.to_string()),
         })
     }
+}
+
+fn bad_cursor() -> Problem {
+    Problem::bad_request(
+        "invalid_query",
+        "cursor must be a next_cursor this API returned",
+    )
+    .field("cursor")
 }
 
 /// Refuses query parameters the route does not know (a typo must not silently widen
@@ -218,7 +220,10 @@ pub struct BoardQuery {
 }
 
 /// `GET /v1/incidents`: the pipeline board of open incidents (most severe first, then
-/// longest in their stage), a page at a time.
+/// longest in their stage, then id), a page at a time. Its cursor is the last row's
+/// place on the board ([`incidents::BoardKey`]), not an offset: the next page starts
+/// strictly after it, so incidents opened or closed meanwhile and the clock moving on
+/// never make a page skip or repeat a row.
 pub async fn incident_board(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -234,9 +239,18 @@ pub async fn incident_board(
         stage: query.stage,
         min_severity: query.min_severity,
     };
-    let rows = incidents::board(&model(&state, incidents::NAME)?, Utc::now(), &filter)
+    let after = paging
+        .cursor
+        .as_deref()
+        .map(|cursor| incidents::BoardKey::decode(cursor).ok_or_else(bad_cursor))
+        .transpose()?;
+    let tree = model(&state, incidents::NAME)?;
+    let page = incidents::board(&tree, Utc::now(), &filter, after.as_ref(), paging.limit()?)
         .map_err(read_failed(incidents::NAME))?;
-    Ok(Json(paging.page(rows)?))
+    Ok(Json(Page {
+        items: page.rows,
+        next_cursor: page.next.map(|key| key.encode()),
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]

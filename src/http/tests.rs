@@ -18,6 +18,8 @@ use crate::store::{SledStore, StoreConfig};
 
 struct Api {
     router: Router,
+    /// The store behind the router, for tests that need a log no command can write.
+    store: SledStore,
     tokens: HashMap<&'static str, String>,
     _shutdown: watch::Sender<bool>,
     _dir: tempfile::TempDir,
@@ -65,10 +67,16 @@ async fn api_with(limits: stream::StreamLimits) -> Api {
         statuses.insert(name, projector.status());
         tokio::spawn(projector.run(shutdown_rx.clone()));
     }
-    let state = AppState::new(store, Tokens::from_entries(entries), statuses, shutdown_rx)
-        .with_stream_limits(limits);
+    let state = AppState::new(
+        store.clone(),
+        Tokens::from_entries(entries),
+        statuses,
+        shutdown_rx,
+    )
+    .with_stream_limits(limits);
     Api {
         router: router(state),
+        store,
         tokens,
         _shutdown: shutdown_tx,
         _dir: dir,
@@ -1051,6 +1059,67 @@ async fn as_of_an_instant_between_two_events_is_the_state_after_the_first() {
     assert!(agent.text.contains("rude staff"), "{}", agent.text);
 }
 
+/// A survey has one answer, the first: the API refuses a second, and for a log written
+/// before that rule (two answers) the `as_of` state and the follow-up summary agree.
+#[tokio::test]
+async fn a_second_satisfaction_answer_is_refused_and_every_view_keeps_the_first() {
+    use crate::cli::workload;
+    use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent};
+    let api = api().await;
+    // Scenario 5 stops in follow-up; its first survey (a Diamond passenger's) scored 1.
+    let start = crate::projection::testing::start();
+    for step in workload::scenario(5, start) {
+        let request = AppendRequest::single(step.stream, ExpectedVersion::Any, step.events);
+        api.store.append(request).await.unwrap();
+    }
+    let id = workload::uuid(start, "incident", 5, 0);
+    let survey = workload::uuid(start, "survey", 5, 0);
+    let refused = api
+        .post(
+            "agent",
+            &format!("/v1/incidents/{id}/record_satisfaction"),
+            json!({"survey_id": survey, "score": 5}),
+        )
+        .await;
+    problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "refused");
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&survey.to_string()) && detail.contains("already answered with score 1"),
+        "{detail}"
+    );
+    let legacy = NewEvent::new(
+        "incident.satisfaction_recorded",
+        json!({"survey_id": survey, "score": 5}),
+        Actor {
+            id: "agent-5".into(),
+            role: "agent".into(),
+        },
+        chrono::Utc::now(),
+    );
+    let stream = crate::domain::incident::stream_name(id);
+    let request = AppendRequest::single(stream, ExpectedVersion::Any, vec![legacy]);
+    let after = api.store.append(request).await.unwrap().events[0].position;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let state = api
+        .get("auditor", &format!("/v1/incidents/{id}?as_of={now}"))
+        .await;
+    assert_eq!(state.status, StatusCode::OK, "{}", state.text);
+    assert_eq!(
+        state.body["state"]["surveys"][survey.to_string()]["score"],
+        1
+    );
+    let summary = api
+        .get("auditor", &format!("/v1/follow-ups/summary?after={after}"))
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.text);
+    assert_eq!(
+        summary.body["by_tier"]["diamond"],
+        json!({"sent": 1, "answered": 1, "score_sum": 1}),
+        "{}",
+        summary.text
+    );
+}
+
 #[tokio::test]
 async fn lists_page_with_cursors_and_refuse_unknown_parameters() {
     let api = api().await;
@@ -1099,6 +1168,106 @@ async fn lists_page_with_cursors_and_refuse_unknown_parameters() {
             .status,
         StatusCode::OK
     );
+}
+
+/// The board's cursor is a place in its order, not an offset: incidents opened between
+/// pages (one sorting before the cursor, one after) make no earlier row skip or repeat,
+/// and a cursor this API did not write is 400.
+#[tokio::test]
+async fn board_pages_keep_their_place_while_incidents_open() {
+    let api = api().await;
+    let open = |title: String, severity: &str| {
+        let mut body = open_body(&title);
+        body["severity"] = json!(severity);
+        body
+    };
+    let mut last = 0;
+    for (i, severity) in ["medium", "high", "medium", "high", "high"]
+        .iter()
+        .enumerate()
+    {
+        let reply = api
+            .ok(
+                "crisis_lead",
+                "/v1/incidents",
+                open(format!("earlier {i}"), severity),
+            )
+            .await;
+        last = reply["position"].as_u64().unwrap();
+    }
+    let whole = api
+        .get("agent", &format!("/v1/incidents?after={last}"))
+        .await;
+    let rows = whole.body["items"].as_array().unwrap().clone();
+    let rank = |row: &Value| match row["severity"].as_str().unwrap() {
+        "high" => 0,
+        _ => 1,
+    };
+    let key = |row: &Value| {
+        let entered: chrono::DateTime<chrono::Utc> =
+            serde_json::from_value(row["stage_entered_at"].clone()).unwrap();
+        (
+            rank(row),
+            entered,
+            row["incident_id"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert!(
+        rows.windows(2).all(|w| key(&w[0]) < key(&w[1])),
+        "most severe first, then earliest into its stage, then id: {rows:?}"
+    );
+    let expected: Vec<String> = rows
+        .iter()
+        .map(|r| r["incident_id"].as_str().unwrap().to_owned())
+        .collect();
+    for limit in [1, 2] {
+        let mut seen = Vec::new();
+        let mut uri = format!("/v1/incidents?limit={limit}");
+        for turn in 0.. {
+            assert!(turn < 20, "the walk ends");
+            let page = api.get("agent", &uri).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+            seen.extend(
+                page.body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["incident_id"].as_str().unwrap().to_owned()),
+            );
+            let Some(cursor) = page.body["next_cursor"].as_str() else {
+                break;
+            };
+            uri = format!("/v1/incidents?limit={limit}&cursor={cursor}");
+            if turn < 2 {
+                for severity in ["critical", "low"] {
+                    let title = format!("later {limit} {turn} {severity}");
+                    let reply = api
+                        .ok("crisis_lead", "/v1/incidents", open(title, severity))
+                        .await;
+                    let after = reply["position"].as_u64().unwrap();
+                    // The board has the new incident before the next page is read.
+                    api.get("agent", &format!("/v1/incidents?after={after}&limit=1"))
+                        .await;
+                }
+            }
+        }
+        let earlier: Vec<String> = seen
+            .iter()
+            .filter(|id| expected.contains(id))
+            .cloned()
+            .collect();
+        assert_eq!(
+            earlier, expected,
+            "limit {limit}: every earlier row once, in order"
+        );
+    }
+    for bad in ["0", "xyz", "high.1.2"] {
+        let reply = api
+            .get("agent", &format!("/v1/incidents?cursor={bad}"))
+            .await;
+        problem(&reply, StatusCode::BAD_REQUEST, "invalid_query");
+        assert_eq!(reply.body["field"], "cursor");
+    }
 }
 
 /// Every GET route: 401 without a token, 403 for a role it does not serve, and an

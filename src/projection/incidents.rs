@@ -314,6 +314,8 @@ impl Incidents {
                 tx.insert_json(survey, &sent);
             }
             E::SatisfactionRecorded(e) => {
+                // A survey has one answer, the first (as in `evolve`): a second answer in
+                // a log written before `decide` refused it counts for nothing.
                 let survey = key(b'S', &[id.as_bytes(), e.survey_id.as_bytes()]);
                 if let Some(sent) = tx.get_json::<SentSurvey>(&survey)?
                     && !sent.answered
@@ -494,6 +496,11 @@ pub struct BoardRow {
     pub category: Category,
     pub stage: Stage,
     pub severity: Severity,
+    /// When the incident entered its current stage. The board's order: most severe
+    /// first, then earliest into its stage (longest in it), then incident id.
+    pub stage_entered_at: DateTime<Utc>,
+    /// Seconds from `stage_entered_at` to the moment of the answer (0 if later); it
+    /// grows with the clock, so it does not order the board.
     pub age_in_stage_seconds: i64,
     pub lead: Option<String>,
     pub passengers_affected: u64,
@@ -501,12 +508,95 @@ pub struct BoardRow {
     pub next_deadline: Option<DateTime<Utc>>,
 }
 
-/// Every open incident, most severe first, then longest in its stage.
+impl BoardRow {
+    /// The row's place on the board.
+    pub fn key(&self) -> BoardKey {
+        BoardKey {
+            severity: self.severity,
+            stage_entered_at: self.stage_entered_at,
+            incident_id: self.incident_id,
+        }
+    }
+}
+
+/// A place on the pipeline board: most severe first, then earliest into its stage, then
+/// incident id. Only facts from the log enter it, never the clock, so a page that starts
+/// after a key neither skips nor repeats a row that kept its severity and stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoardKey {
+    pub severity: Severity,
+    pub stage_entered_at: DateTime<Utc>,
+    pub incident_id: Uuid,
+}
+
+impl Ord for BoardKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .severity
+            .cmp(&self.severity)
+            .then(self.stage_entered_at.cmp(&other.stage_entered_at))
+            .then(self.incident_id.cmp(&other.incident_id))
+    }
+}
+
+impl PartialOrd for BoardKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl BoardKey {
+    /// The key as a cursor: `<severity>.<seconds>.<nanoseconds>.<incident id>`, every
+    /// character URL-safe. Clients treat it as opaque.
+    pub fn encode(&self) -> String {
+        let severity = serde_json::to_value(self.severity)
+            .ok()
+            .and_then(|name| name.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let at = self.stage_entered_at;
+        format!(
+            "{severity}.{}.{}.{}",
+            at.timestamp(),
+            at.timestamp_subsec_nanos(),
+            self.incident_id
+        )
+    }
+
+    /// The key [`BoardKey::encode`] wrote, or `None` for any other text.
+    pub fn decode(cursor: &str) -> Option<Self> {
+        let [severity, seconds, nanos, incident_id] =
+            <[&str; 4]>::try_from(cursor.split('.').collect::<Vec<_>>()).ok()?;
+        let severity = serde_json::from_value(serde_json::Value::from(severity)).ok()?;
+        let stage_entered_at =
+            DateTime::from_timestamp(seconds.parse().ok()?, nanos.parse().ok()?)?;
+        let key = BoardKey {
+            severity,
+            stage_entered_at,
+            incident_id: incident_id.parse().ok()?,
+        };
+        // One text per key: a cursor that merely parses (`+1`, `00`, upper-case ids) is
+        // not one this API returned.
+        (key.encode() == cursor).then_some(key)
+    }
+}
+
+/// A page of the board and the key of its last row when more rows follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardPage {
+    pub rows: Vec<BoardRow>,
+    pub next: Option<BoardKey>,
+}
+
+/// Up to `limit` open incidents in board order (see [`BoardKey`]), strictly after
+/// `after` when given. `now` only computes ages and the active lead.
 pub fn board(
     tree: &sled::Tree,
     now: DateTime<Utc>,
     filter: &BoardFilter,
-) -> Result<Vec<BoardRow>, String> {
+    after: Option<&BoardKey>,
+    limit: usize,
+) -> Result<BoardPage, String> {
+    assert!(limit > 0, "a board page holds at least one row");
     let mut rows = Vec::new();
     for summary in summaries(tree) {
         let s = summary?;
@@ -516,30 +606,34 @@ pub fn board(
         {
             continue;
         }
-        rows.push(BoardRow {
-            incident_id: s.incident_id,
-            lead: s
-                .assignments
-                .iter()
-                .find(|a| a.role == IncidentRole::CrisisLead && a.active_at(now))
-                .map(|a| a.person.clone()),
-            passengers_affected: s.impact.as_ref().map_or(0, |i| i.passengers.total()),
-            next_deadline: s.unsettled_deadlines.values().flatten().min().copied(),
-            age_in_stage_seconds: (now - s.stage_entered_at).num_seconds().max(0),
-            title: s.title,
-            category: s.category,
-            stage: s.stage,
-            severity: s.severity,
-        });
+        let row = board_row(s, now);
+        if after.is_none_or(|after| row.key() > *after) {
+            rows.push(row);
+        }
     }
-    rows.sort_by(|a, b| {
-        (b.severity, b.age_in_stage_seconds, a.incident_id).cmp(&(
-            a.severity,
-            a.age_in_stage_seconds,
-            b.incident_id,
-        ))
-    });
-    Ok(rows)
+    rows.sort_by_key(BoardRow::key);
+    let next = (rows.len() > limit).then(|| rows[limit - 1].key());
+    rows.truncate(limit);
+    Ok(BoardPage { rows, next })
+}
+
+fn board_row(s: IncidentSummary, now: DateTime<Utc>) -> BoardRow {
+    BoardRow {
+        incident_id: s.incident_id,
+        lead: s
+            .assignments
+            .iter()
+            .find(|a| a.role == IncidentRole::CrisisLead && a.active_at(now))
+            .map(|a| a.person.clone()),
+        passengers_affected: s.impact.as_ref().map_or(0, |i| i.passengers.total()),
+        next_deadline: s.unsettled_deadlines.values().flatten().min().copied(),
+        stage_entered_at: s.stage_entered_at,
+        age_in_stage_seconds: (now - s.stage_entered_at).num_seconds().max(0),
+        title: s.title,
+        category: s.category,
+        stage: s.stage,
+        severity: s.severity,
+    }
 }
 
 /// The assess view of one incident.

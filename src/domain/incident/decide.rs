@@ -405,8 +405,12 @@ fn publish(state: &Incident, channel: CommChannel, content: &str) -> Decision {
 
 fn record_satisfaction(state: &Incident, survey_id: uuid::Uuid, score: u8) -> Decision {
     require_stage(state, "RecordSatisfaction", &[Stage::FollowUp])?;
-    if !state.surveys.contains_key(&survey_id) {
-        return Err(Error::UnknownSurvey { survey_id });
+    let survey = state
+        .surveys
+        .get(&survey_id)
+        .ok_or(Error::UnknownSurvey { survey_id })?;
+    if let Some(score) = survey.score {
+        return Err(Error::SurveyAlreadyAnswered { survey_id, score });
     }
     if !SCORE_RANGE.contains(&score) {
         return Err(Error::ScoreOutOfRange { score });

@@ -53,6 +53,8 @@ pub enum IncidentError {
     SurveyAlreadySent { survey_id: Uuid },
     #[error("survey {survey_id} was never sent")]
     UnknownSurvey { survey_id: Uuid },
+    #[error("survey {survey_id} was already answered with score {score}; a survey has one answer")]
+    SurveyAlreadyAnswered { survey_id: Uuid, score: u8 },
     #[error("satisfaction score {score} is outside 1..=5")]
     ScoreOutOfRange { score: u8 },
     #[error("improvement {improvement_id} is already recorded")]

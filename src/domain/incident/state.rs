@@ -151,8 +151,10 @@ impl Incident {
                 self.surveys.insert(e.survey_id, survey);
             }
             E::SatisfactionRecorded(e) => {
+                // A survey has one answer, the first: `decide` refuses a second, and
+                // logs written before that rule keep their first answer here too.
                 if let Some(survey) = self.surveys.get_mut(&e.survey_id) {
-                    survey.score = Some(e.score);
+                    survey.score = survey.score.or(Some(e.score));
                 }
             }
             E::OpenProblemsSummarised(e) => self.open_problems = e.problems.clone(),

@@ -137,6 +137,48 @@ fn record_satisfaction() {
     );
 }
 
+/// A survey has one answer, the first: a second is refused, naming the score it has.
+#[test]
+fn record_satisfaction_refuses_a_second_answer() {
+    let answered = with(
+        following_up(),
+        [E::SatisfactionRecorded(SatisfactionRecorded {
+            survey_id: id(20),
+            score: 2,
+        })],
+    );
+    let again = C::RecordSatisfaction {
+        survey_id: id(20),
+        score: 5,
+    };
+    let refused = when(&answered, again);
+    assert_eq!(
+        refused,
+        Err(Err_::SurveyAlreadyAnswered {
+            survey_id: id(20),
+            score: 2
+        })
+    );
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains(&id(20).to_string()) && message.contains("already answered with score 2"),
+        "{message}"
+    );
+}
+
+/// Logs written before the one-answer rule may hold two answers: the first stands.
+#[test]
+fn evolve_keeps_the_first_answer_of_a_legacy_log() {
+    let answer = |score| {
+        E::SatisfactionRecorded(SatisfactionRecorded {
+            survey_id: id(20),
+            score,
+        })
+    };
+    let state = given(&with(following_up(), [answer(2), answer(5)]));
+    assert_eq!(state.surveys[&id(20)].score, Some(2));
+}
+
 #[test]
 fn summarise_open_problems() {
     let command = || C::SummariseOpenProblems {
