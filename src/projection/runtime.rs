@@ -28,6 +28,8 @@ pub const APPLY_BATCH_EVENTS_MAX: usize = 1_000;
 pub const REBUILD_BATCH_EVENTS_MAX: usize = 8_192;
 /// The checkpoint key inside a model's tree (no model key starts with 0xff).
 const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
+/// The format version of what a model's tree holds (absent: version 1).
+const VERSION_KEY: &[u8] = b"\xffversion";
 
 /// Why a projection stopped.
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +53,20 @@ pub trait Projection: Send + 'static {
     fn name(&self) -> &'static str;
     /// Applies one event; an `Err` reason stops the projection at this event.
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String>;
+    /// The format of what the model stores. Raise it when a change makes stored values
+    /// unreadable or incomplete (a new key, a new decision kind): a model stored under
+    /// another version is dropped and rebuilt from position 1 when its projector starts.
+    fn version(&self) -> u32 {
+        1
+    }
 }
 
 impl Projection for Box<dyn Projection> {
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+    fn version(&self) -> u32 {
+        (**self).version()
     }
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
         (**self).apply(event, tx)
@@ -242,7 +253,7 @@ pub struct Projector<P: Projection> {
 
 impl<P: Projection> Projector<P> {
     pub fn new(store: SledStore, projection: P) -> Result<Self, StoreError> {
-        let tree = store.model_tree(projection.name())?;
+        let tree = open_model(&store, &projection)?;
         let position = checkpoint(&tree)?;
         let status = Arc::new(Mutex::new(ProjectionStatus {
             name: projection.name().to_owned(),
@@ -309,6 +320,31 @@ impl<P: Projection> Projector<P> {
     }
 }
 
+/// A model's tree, emptied first when it was stored under another format version (so
+/// the projector rebuilds it from position 1), and marked with this one.
+fn open_model(store: &SledStore, projection: &dyn Projection) -> Result<sled::Tree, StoreError> {
+    let name = projection.name();
+    let tree = store.model_tree(name)?;
+    let stored = match tree.get(VERSION_KEY)? {
+        Some(v) => u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4])),
+        None => 1,
+    };
+    let tree = if stored != projection.version() && !tree.is_empty() {
+        tracing::info!(
+            projection = name,
+            stored_version = stored,
+            version = projection.version(),
+            "the read model was stored in another format: rebuilding it from position 1"
+        );
+        store.drop_model_tree(name)?;
+        store.model_tree(name)?
+    } else {
+        tree
+    };
+    tree.insert(VERSION_KEY, &projection.version().to_be_bytes())?;
+    Ok(tree)
+}
+
 /// The last position a model has applied (0 for a new model).
 fn checkpoint(tree: &sled::Tree) -> Result<u64, StoreError> {
     Ok(tree.get(CHECKPOINT_KEY)?.map_or(0, |v| {
@@ -338,7 +374,7 @@ pub fn rebuild_together(
     let mut trees = Vec::with_capacity(projections.len());
     for projection in &projections {
         store.drop_model_tree(projection.name())?;
-        trees.push(store.model_tree(projection.name())?);
+        trees.push(open_model(store, projection.as_ref())?);
     }
     let head = store.head().position;
     let mut next = 1;
@@ -484,6 +520,73 @@ mod tests {
             model(&store),
             live,
             "the live model equals a rebuild from zero"
+        );
+    }
+
+    /// [`Counts`] under another format version.
+    struct CountsV2;
+
+    impl Projection for CountsV2 {
+        fn name(&self) -> &'static str {
+            Counts.name()
+        }
+        fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+            Counts.apply(event, tx)
+        }
+        fn version(&self) -> u32 {
+            2
+        }
+    }
+
+    /// A model stored under another format version is dropped and rebuilt from
+    /// position 1 when its projector starts; under its own version it resumes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_model_of_another_format_version_is_rebuilt_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        for n in 0..10 {
+            append(&store, n, serde_json::json!({"n": n})).await;
+        }
+        rebuild(&store, Counts, |_, _| {}).unwrap();
+        let v1 = model(&store);
+        assert_eq!(
+            Projector::new(store.clone(), Counts)
+                .unwrap()
+                .status()
+                .lock()
+                .unwrap()
+                .position,
+            10
+        );
+        let projector = Projector::new(store.clone(), CountsV2).unwrap();
+        assert_eq!(
+            projector.status().lock().unwrap().position,
+            0,
+            "starts over"
+        );
+        let status = projector.status();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(projector.run(stop_rx));
+        applied_up_to(&status, 10).await;
+        stop_tx.send(true).unwrap();
+        task.await.unwrap().unwrap();
+        let v2 = model(&store);
+        let without_version = |m: &[(Vec<u8>, Vec<u8>)]| {
+            m.iter()
+                .filter(|(k, _)| k.as_slice() != VERSION_KEY)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            without_version(&v2),
+            without_version(&v1),
+            "applied once, not twice"
+        );
+        let restarted = Projector::new(store.clone(), CountsV2).unwrap();
+        assert_eq!(
+            restarted.status().lock().unwrap().position,
+            10,
+            "same version resumes"
         );
     }
 
