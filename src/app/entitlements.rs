@@ -1,4 +1,5 @@
-//! The entitlement reaction: computes compensation entitlements for disrupted flights.
+//! The entitlement reaction: computes compensation entitlements for disrupted flights,
+//! and joins what exists about a flight to the incident that opens for it.
 //!
 //! The `disruptions` read model says, in log order, which passengers on which finally
 //! disrupted flight are due an entitlement computation. For each, this reaction loads
@@ -8,6 +9,12 @@
 //! repeat is refused as already computed and counts as done. When the flight has an
 //! incident, the entitlement is linked to it so the incident cannot close before it is
 //! settled.
+//!
+//! When an incident opens for a flight after its entitlements were computed or its
+//! complaints received (the natural order: passengers complain, then a spike opens the
+//! incident), the model says so too: the computed entitlements are linked to the
+//! incident and the complaints record `complaint.linked_to_incident`. One reaction does
+//! both, in log order, so a join never runs ahead of the computation it links.
 //!
 //! The governing regime is the decision owing the most cash (legal regimes before
 //! goodwill on a tie), which is what the entitlement aggregate requires: no regime in
@@ -23,12 +30,13 @@ use crate::domain::compensation::input::{CarrierProfile, compensation_input};
 use crate::domain::compensation::{
     self, Compensation, CompensationCommand, CompensationDecision, CompensationError, Regime,
 };
+use crate::domain::complaint::{self, Complaint, ComplaintCommand, ComplaintError};
 use crate::domain::flight::{self, Flight};
 use crate::domain::incident::{self, Incident, IncidentCommand, IncidentError};
 use crate::domain::passenger::{self, Passenger};
 use crate::domain::policy::compensation::decide;
 use crate::domain::policy::goodwill::GoodwillPolicy;
-use crate::projection::disruptions::{self, EntitlementsDue};
+use crate::projection::disruptions::{self, Due, DueAction};
 use crate::store::{AppendError, SledStore, StoreError};
 
 /// The actor recorded on computed entitlements.
@@ -64,7 +72,7 @@ impl EntitlementReaction {
     async fn compute(
         &self,
         flight: &Flight,
-        due: &EntitlementsDue,
+        due: &Due,
         passenger: &PassengerId,
     ) -> Result<(), ReactorError> {
         let (record, _) = load::<Passenger, _>(&self.store, &passenger::stream_name(passenger))
@@ -101,19 +109,61 @@ impl EntitlementReaction {
             Ok(_) | Err(CommandError::Refused(CompensationError::AlreadyComputed)) => {}
             Err(err) => return outcome(err, &stream),
         }
-        let Some(incident_id) = due.incident_id else {
+        match due.incident_id {
+            Some(incident_id) => self.link(incident_id, &due.flight, passenger).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Links the passenger's entitlement on `flight`, if it was computed, to the incident.
+    async fn link(
+        &self,
+        incident_id: uuid::Uuid,
+        flight: &crate::domain::common::FlightKey,
+        passenger: &PassengerId,
+    ) -> Result<(), ReactorError> {
+        let compensation_id = compensation::compensation_id(flight, passenger);
+        let (entitlement, _) =
+            load::<Compensation, _>(&self.store, &compensation::stream_name(compensation_id))
+                .map_err(|err| ReactorError::Retry(err.to_string()))?;
+        if entitlement.computed.is_none() {
+            // No regime owed anything: nothing to settle, nothing to link.
             return Ok(());
-        };
+        }
         let link = IncidentCommand::LinkCompensation {
             compensation_id,
             passenger: passenger.clone(),
         };
         let stream = incident::stream_name(incident_id);
-        let key = format!("link:{compensation_id}");
-        match execute::<Incident, _>(&self.store, &stream, &link, &meta(&key)).await {
+        let meta = CommandMeta {
+            idempotency_key: Some(format!("link:{compensation_id}")),
+            ..CommandMeta::new(entitlement_actor(), Utc::now())
+        };
+        match execute::<Incident, _>(&self.store, &stream, &link, &meta).await {
             Ok(_) | Err(CommandError::Refused(IncidentError::CompensationAlreadyLinked { .. })) => {
                 Ok(())
             }
+            Err(err) => outcome(err, &stream),
+        }
+    }
+
+    /// Makes a complaint received before the incident part of it.
+    async fn join_complaint(
+        &self,
+        incident_id: uuid::Uuid,
+        complaint_id: uuid::Uuid,
+    ) -> Result<(), ReactorError> {
+        let stream = complaint::stream_name(complaint_id);
+        let command = ComplaintCommand::LinkToIncident { incident_id };
+        let meta = CommandMeta {
+            idempotency_key: Some(format!("join:{incident_id}")),
+            ..CommandMeta::new(entitlement_actor(), Utc::now())
+        };
+        match execute::<Complaint, _>(&self.store, &stream, &command, &meta).await {
+            Ok(_) => Ok(()),
+            Err(CommandError::Refused(ComplaintError::AlreadyLinked {
+                incident_id: linked,
+            })) if linked == incident_id => Ok(()),
             Err(err) => outcome(err, &stream),
         }
     }
@@ -150,23 +200,37 @@ pub fn governing_regime(decisions: &[CompensationDecision]) -> Option<Regime> {
 }
 
 impl Reaction for EntitlementReaction {
-    type Decision = EntitlementsDue;
+    type Decision = Due;
     const CHECKPOINT: &'static str = "entitlement-reactor";
 
-    fn decisions_after(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, EntitlementsDue)>, String> {
+    fn decisions_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Due)>, String> {
         let due = disruptions::due_after(&self.model, after, limit)?;
         Ok(due.into_iter().map(|d| (d.position, d)).collect())
     }
 
-    async fn carry_out(&self, due: &EntitlementsDue) -> Result<(), ReactorError> {
-        let (flight, _) = load::<Flight, _>(&self.store, &flight::stream_name(&due.flight))
-            .map_err(|err| ReactorError::Retry(err.to_string()))?;
-        for passenger in &due.passengers {
-            self.compute(&flight, due, passenger).await?;
+    async fn carry_out(&self, due: &Due) -> Result<(), ReactorError> {
+        match &due.action {
+            DueAction::Compute { passengers } => {
+                let (flight, _) = load::<Flight, _>(&self.store, &flight::stream_name(&due.flight))
+                    .map_err(|err| ReactorError::Retry(err.to_string()))?;
+                for passenger in passengers {
+                    self.compute(&flight, due, passenger).await?;
+                }
+            }
+            DueAction::Join {
+                passengers,
+                complaints,
+            } => {
+                let Some(incident_id) = due.incident_id else {
+                    return Ok(());
+                };
+                for passenger in passengers {
+                    self.link(incident_id, &due.flight, passenger).await?;
+                }
+                for complaint_id in complaints {
+                    self.join_complaint(incident_id, *complaint_id).await?;
+                }
+            }
         }
         Ok(())
     }

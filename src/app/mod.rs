@@ -8,7 +8,8 @@
 //! | [`deadlines`] | the deadline task: passed SLA deadlines become `complaint.sla_breached` events |
 //! | [`reactor`] | the loop reactors share: follow a read model's decision log from a checkpoint, act idempotently |
 //! | [`spikes`] | the spike reactor: spike decisions of the `spikes` model become incidents with their signals attached |
-//! | [`entitlements`] | the entitlement reaction: finally disrupted flights → compensation entitlements per known passenger, linked to the incident |
+//! | [`entitlements`] | the entitlement reaction: finally disrupted flights → compensation entitlements per known passenger, linked to the incident; what existed before an incident joins it |
+//! | [`settlements`] | the settlement reaction: final states of linked compensations → recorded on their incident |
 //! | [`command`] | load a stream → `decide` → append with the expected version; retries, idempotency keys |
 
 pub mod command;
@@ -18,6 +19,7 @@ pub mod feedback;
 pub mod flight_ops;
 pub mod ingest;
 pub mod reactor;
+pub mod settlements;
 pub mod spikes;
 
 pub use command::{CommandError, CommandMeta, Executed, execute, execute_all, load};

@@ -15,6 +15,7 @@ use crate::app::deadlines::{DeadlineConfig, DeadlineTask};
 use crate::app::entitlements::EntitlementReaction;
 use crate::app::ingest::CrisisIngest;
 use crate::app::reactor::{self, ReactorConfig};
+use crate::app::settlements::SettlementReaction;
 use crate::app::spikes::SpikeReaction;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
@@ -222,6 +223,13 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     let entitlements = EntitlementReaction::new(store.clone(), carrier, goodwill)?;
     tasks.spawn(reactor::run(
         entitlements,
+        store.clone(),
+        reactor_config.clone(),
+        shutdown_rx.clone(),
+    ));
+    let settlements = SettlementReaction::new(store.clone())?;
+    tasks.spawn(reactor::run(
+        settlements,
         store.clone(),
         reactor_config,
         shutdown_rx.clone(),

@@ -117,6 +117,7 @@ impl CommandTarget for Complaint {
         ("report_dissatisfaction", CARE),
         ("escalate_to_supervisor", CARE),
         ("record_sla_breach", SYSTEM),
+        ("link_to_incident", SYSTEM),
     ];
 
     fn stream(id: &str) -> Result<(String, Value), Problem> {

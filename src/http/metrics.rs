@@ -14,10 +14,11 @@ use crate::projection::ProjectionLag;
 use crate::store::EventStore;
 
 /// Log followers whose checkpoints are reported (publisher and reactors).
-const FOLLOWERS: [&str; 3] = [
+const FOLLOWERS: [&str; 4] = [
     crate::bus::publisher::CHECKPOINT_NAME,
     <crate::app::spikes::SpikeReaction as crate::app::reactor::Reaction>::CHECKPOINT,
     <crate::app::entitlements::EntitlementReaction as crate::app::reactor::Reaction>::CHECKPOINT,
+    <crate::app::settlements::SettlementReaction as crate::app::reactor::Reaction>::CHECKPOINT,
 ];
 
 /// HTTP answers counted by status class (1xx..5xx).

@@ -1876,3 +1876,212 @@ async fn sse_filters_by_incident_aggregate_and_type() {
     let unknown = api.get("agent", "/v1/stream?colour=red").await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
 }
+
+/// The service's reactors on the API's store, polling often (as `serve` runs them).
+fn spawn_reactors(api: &Api) {
+    use crate::app::reactor::{self, ReactorConfig};
+    let config = ReactorConfig {
+        poll: std::time::Duration::from_millis(10),
+        ..ReactorConfig::default()
+    };
+    let store = api.store.clone();
+    let stop = api._shutdown.subscribe();
+    let carrier = crate::domain::compensation::input::CarrierProfile {
+        home: crate::domain::policy::compensation::CarrierHome::Eu,
+        size: crate::domain::policy::compensation::CarrierSize::Large,
+    };
+    let spikes = crate::app::spikes::SpikeReaction::new(store.clone()).unwrap();
+    tokio::spawn(reactor::run(
+        spikes,
+        store.clone(),
+        config.clone(),
+        stop.clone(),
+    ));
+    let goodwill = crate::domain::policy::goodwill::GoodwillPolicy::default_policy();
+    let entitlements =
+        crate::app::entitlements::EntitlementReaction::new(store.clone(), carrier, goodwill)
+            .unwrap();
+    tokio::spawn(reactor::run(
+        entitlements,
+        store.clone(),
+        config.clone(),
+        stop.clone(),
+    ));
+    let settlements = crate::app::settlements::SettlementReaction::new(store.clone()).unwrap();
+    tokio::spawn(reactor::run(settlements, store, config, stop));
+}
+
+/// Polls `check` every 20 ms until it answers `Some`, for at most 60 s.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A whole crisis in the natural order, through the API with the service's own
+/// reactors: a flight lands four hours late, five passengers complain, and only then
+/// does the spike open the incident. Everything that existed joins it (entitlements,
+/// complaints); the team runs the pipeline, pays every passenger, and can close the
+/// incident because crisisd records each payment on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
+    let api = api().await;
+    spawn_reactors(&api);
+    let now = chrono::Utc::now();
+    let departure = (now - chrono::Duration::hours(30))
+        .with_nanosecond(0)
+        .unwrap();
+    use chrono::Timelike;
+    let date = departure.date_naive();
+    let rfc =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let flight = json!({"v": 1, "source_message_id": "aidx-1", "carrier": "LH", "flight_number": "400",
+        "origin_date": date.to_string(), "origin": "FRA", "destination": "JFK",
+        "scheduled_departure": rfc(departure), "scheduled_arrival": rfc(departure + chrono::Duration::hours(8)),
+        "actual_departure": rfc(departure + chrono::Duration::minutes(250)),
+        "actual_arrival": rfc(departure + chrono::Duration::minutes(8 * 60 + 250)),
+        "status": "delayed", "delays": [{"code": "41", "minutes": 250}], "passenger_count": 300});
+    let reply = api.post("flight_ops", "/v1/ingest/flightops", flight).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    let passengers: Vec<String> = (1..=5).map(|n| format!("FF{n}")).collect();
+    for (n, passenger) in passengers.iter().enumerate() {
+        let message = json!({"v": 1, "source_message_id": format!("call-{n}"), "channel": "hotline",
+            "text": "we landed four hours late", "passenger_ref": passenger,
+            "flight": {"carrier": "LH", "flight_number": "400", "origin_date": date.to_string()},
+            "category_hint": "delay", "received_at": rfc(now - chrono::Duration::minutes(20 - n as i64)),
+            "reach": 1});
+        let reply = api.post("flight_ops", "/v1/ingest/feedback", message).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    }
+    let incident = eventually("the spike opens an incident", || async {
+        let board = api.get("crisis_lead", "/v1/incidents").await;
+        board.body["items"][0]["incident_id"]
+            .as_str()
+            .map(str::to_owned)
+    })
+    .await;
+    let flight_key = crate::domain::common::FlightKey::new("LH", "400", date).unwrap();
+    let compensation_ids: Vec<uuid::Uuid> = passengers
+        .iter()
+        .map(|p| {
+            crate::domain::compensation::compensation_id(
+                &flight_key,
+                &crate::domain::common::PassengerId(p.clone()),
+            )
+        })
+        .collect();
+    // What existed before the incident joins it: the five entitlements, computed while
+    // there was no incident, and the five complaints.
+    eventually("the entitlements join the incident", || async {
+        let view = api
+            .get(
+                "crisis_lead",
+                &format!("/v1/incidents/{incident}/execution"),
+            )
+            .await;
+        (view.body["compensation"]["by_currency"]["EUR"]["owed"][0] == 5).then_some(())
+    })
+    .await;
+    for n in 0..5 {
+        let complaint = crate::app::feedback::complaint_id(&format!("call-{n}"));
+        eventually("the complaint joins the incident", || async {
+            let view = api
+                .get("agent", &format!("/v1/complaints/{complaint}"))
+                .await;
+            (view.body["incident_id"] == incident.as_str()).then_some(())
+        })
+        .await;
+    }
+    let board = api.get("crisis_lead", "/v1/incidents").await;
+    assert!(
+        board.body["items"][0]["next_deadline"].is_string(),
+        "{}",
+        board.text
+    );
+
+    let lead = |command: &str, body: Value| {
+        let uri = format!("/v1/incidents/{incident}/{command}");
+        let api = &api;
+        async move { api.ok("crisis_lead", &uri, body).await }
+    };
+    lead("start_assessment", json!({})).await;
+    lead("assess_impact", json!({"impact": {"passengers": {"diamond": 0, "platinum": 0, "gold": 0, "silver": 0, "none": 5},
+        "operations": "medium", "operations_note": "aircraft swap", "reputation": "low", "reputation_note": "calls"}})).await;
+    lead("start_planning", json!({})).await;
+    lead(
+        "draft_communication_plan",
+        json!({"plan": {"content": "we apologise", "channels": ["sms"]}}),
+    )
+    .await;
+    lead(
+        "draft_compensation_plan",
+        json!({"plan": {"summary": "EU 261 art. 7 cash", "goodwill": null, "budget": null}}),
+    )
+    .await;
+    lead("approve_communication_plan", json!({"version": 1})).await;
+    lead("approve_compensation_plan", json!({"version": 1})).await;
+    lead("start_execution", json!({})).await;
+    for (n, id) in compensation_ids.iter().enumerate() {
+        let entitlement = api.get("agent", &format!("/v1/compensations/{id}")).await;
+        assert_eq!(
+            entitlement.body["incident_id"],
+            incident.as_str(),
+            "{}",
+            entitlement.text
+        );
+        let cash = json!({"form": "cash", "amount": entitlement.body["entitled"]});
+        api.ok(
+            "agent",
+            &format!("/v1/compensations/{id}/offer_compensation"),
+            json!({"options": [cash]}),
+        )
+        .await;
+        api.ok(
+            "agent",
+            &format!("/v1/compensations/{id}/accept_offer"),
+            json!({"choice": cash}),
+        )
+        .await;
+        api.ok(
+            "agent",
+            &format!("/v1/compensations/{id}/record_payment"),
+            json!({"reference": format!("PAY-{n}")}),
+        )
+        .await;
+    }
+    lead("start_follow_up", json!({})).await;
+    lead("start_review", json!({})).await;
+    lead("record_lesson", json!({"lesson": "swap aircraft earlier"})).await;
+    lead("record_improvement", json!({"improvement_id": uuid::Uuid::now_v7(),
+        "improvement": {"description": "alert at 60 min inbound delay", "owner": "ops-planning", "due": null}})).await;
+    // crisisd records each payment on the incident; then it closes.
+    let uri = format!("/v1/incidents/{incident}/close_incident");
+    let closed = eventually(
+        "the incident closes once every payment is recorded",
+        || async {
+            let reply = api
+                .post("crisis_lead", &uri, json!({"summary": "all paid"}))
+                .await;
+            (reply.status == StatusCode::OK).then_some(reply.body["position"].clone())
+        },
+    )
+    .await;
+    let summary = api
+        .get(
+            "auditor",
+            &format!("/v1/incidents/{incident}?after={closed}"),
+        )
+        .await;
+    assert_eq!(summary.body["stage"], "closed", "{}", summary.text);
+}

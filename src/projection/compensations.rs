@@ -7,10 +7,19 @@
 //! exactly one of accepted (awaiting payment), paid, failed (payment failed: still
 //! owed) or declined. Paid and declined entitlements leave the open-deadline index.
 //!
+//! An incident cannot close before each compensation linked to it is settled, so the
+//! model also keeps, in log order, the settlements an incident must record: one each
+//! time a linked entitlement reaches a final state (paid, declined, failed), or an
+//! entitlement already in one is linked. The settlement reactor
+//! ([`crate::app::settlements`]) records them on the incident.
+//!
 //! Keys:
 //! - `E <compensation:16>` → [`Entitlement`] (JSON);
 //! - `T <incident:16>` → [`IncidentTotals`] (JSON): per currency, counts and amounts;
-//! - `D <deadline µs:u64 BE> <compensation:16>` → empty: unsettled entitlements by deadline.
+//! - `D <deadline µs:u64 BE> <compensation:16>` → empty: unsettled entitlements by deadline;
+//! - `L <compensation:16>` → the incident it is linked to (16 bytes);
+//! - `X <compensation:16>` → its last final state ([`Settlement`], JSON);
+//! - `S <position:u64 BE>` → [`SettlementDue`] (JSON), in log order.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +29,7 @@ use uuid::Uuid;
 
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
-use crate::domain::common::{Currency, FlightKey, Money, PassengerId};
+use crate::domain::common::{Currency, FlightKey, Money, PassengerId, Settlement};
 use crate::domain::compensation::{CompensationEvent, ComputedOutline, OfferOption, Regime};
 use crate::domain::incident::IncidentEvent;
 use crate::store::RecordedEvent;
@@ -83,9 +92,56 @@ pub struct IncidentTotals {
     pub miles_paid: u64,
 }
 
+/// A settlement an incident must record: its linked compensation reached a final state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SettlementDue {
+    pub position: u64,
+    pub incident_id: Uuid,
+    pub compensation_id: Uuid,
+    pub settlement: Settlement,
+}
+
 /// The compensations projection.
 #[derive(Debug, Default)]
 pub struct Compensations;
+
+fn settlement_key(position: u64) -> Vec<u8> {
+    let mut key = vec![b'S'];
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// Records that `incident_id` must learn `settlement` of `compensation_id`.
+fn settlement_due(
+    tx: &mut ModelTx<'_>,
+    position: u64,
+    incident_id: Uuid,
+    compensation_id: Uuid,
+    settlement: Settlement,
+) {
+    let due = SettlementDue {
+        position,
+        incident_id,
+        compensation_id,
+        settlement,
+    };
+    tx.insert_json(settlement_key(position), &due);
+}
+
+/// Settlements due after position `after`, in log order, at most `limit`.
+pub fn settlements_after(
+    tree: &sled::Tree,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<SettlementDue>, String> {
+    tree.range(settlement_key(after.saturating_add(1))..settlement_key(u64::MAX))
+        .take(limit)
+        .map(|entry| {
+            let (_, value) = entry.map_err(|err| err.to_string())?;
+            serde_json::from_slice(&value).map_err(|err| err.to_string())
+        })
+        .collect()
+}
 
 fn key(tag: u8, id: Uuid) -> Vec<u8> {
     let mut key = vec![tag];
@@ -218,6 +274,11 @@ impl Projection for Compensations {
         NAME
     }
 
+    /// 2: links, final states and the settlements due (`L`, `X`, `S` keys).
+    fn version(&self) -> u32 {
+        2
+    }
+
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
         let (t, v, d) = (
             event.event_type.as_str(),
@@ -234,6 +295,17 @@ impl Projection for Compensations {
                 .stream
                 .strip_prefix("incident-")
                 .and_then(|id| id.parse::<Uuid>().ok());
+            if let Some(incident) = incident_id {
+                tx.insert(
+                    key(b'L', link.compensation_id),
+                    incident.as_bytes().to_vec(),
+                );
+                if let Some(settled) =
+                    tx.get_json::<Settlement>(&key(b'X', link.compensation_id))?
+                {
+                    settlement_due(tx, event.position, incident, link.compensation_id, settled);
+                }
+            }
             let Some(before) = tx.get_json::<Entitlement>(&key(b'E', link.compensation_id))? else {
                 // Linked before it was computed: the computation names its incident.
                 return Ok(());
@@ -273,6 +345,21 @@ impl Projection for Compensations {
             return Self::update(tx, before.as_ref(), &after);
         }
         let decoded = CompensationEvent::from_data(t, v, d).map_err(|err| err.to_string())?;
+        let settled = match &decoded {
+            CompensationEvent::Paid(_) => Some(Settlement::Paid),
+            CompensationEvent::Declined(_) => Some(Settlement::Declined),
+            CompensationEvent::Failed(f) => Some(Settlement::Failed {
+                reason: f.reason.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(settled) = settled {
+            tx.insert_json(key(b'X', id), &settled);
+            if let Some(incident) = tx.get(&key(b'L', id))? {
+                let incident = Uuid::from_slice(&incident).map_err(|err| err.to_string())?;
+                settlement_due(tx, event.position, incident, id, settled);
+            }
+        }
         let after = match (decoded, &before) {
             // Handled above through its outline.
             (CompensationEvent::Computed(_), _) => return Ok(()),

@@ -256,6 +256,10 @@ impl Projection for Complaints {
                 c.progress_updates += 1;
                 c
             }
+            (E::LinkedToIncident(l), Some(mut c)) => {
+                c.incident_id = Some(l.incident_id);
+                c
+            }
             (E::ResolutionProposed(p), Some(mut c)) => {
                 c.proposals = p.proposal;
                 c.status = Status::ResolutionProposed;

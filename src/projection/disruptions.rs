@@ -1,8 +1,12 @@
 //! Disruptions read model: per flight, whether its disruption is final (cancelled, or
 //! arrived at least [`DISRUPTED_ARRIVAL_MINUTES`] late), which passengers are known to
-//! be on it, and its incident; plus the log of entitlements to compute — one entry each
-//! time a flight's disruption becomes final (for the passengers known then) or a new
-//! passenger turns up on a flight already disrupted.
+//! be on it, its complaints and its incident; plus the log of what is due, in log order:
+//! - **compute** entitlements each time a flight's disruption becomes final (for the
+//!   passengers known then) or a new passenger turns up on a flight already disrupted;
+//! - **join** the flight's incident: when an incident opens for a flight, what already
+//!   exists about it — the entitlements computed before, the complaints received before
+//!   (from passengers' messages about the flight) — joins it; a complaint about the
+//!   flight received later joins it at once.
 //!
 //! Flight ops sends no passenger list, so passengers are learnt from what names them
 //! with the flight: signals (a passenger's post or call about the flight), contacts the
@@ -13,7 +17,9 @@
 //! Keys:
 //! - `F <flight stream>` → [`FlightEntry`] (JSON);
 //! - `I <incident id:16>` → the incident's flight stream (UTF-8);
-//! - `D <position:u64 BE>` → [`EntitlementsDue`] (JSON), in log order.
+//! - `Q <complaint id:16>` → the flight stream a passenger's message named, until the
+//!   complaint it becomes is received;
+//! - `D <position:u64 BE>` → [`Due`] (JSON), in log order.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -42,15 +48,34 @@ pub struct FlightEntry {
     pub passengers: Vec<PassengerId>,
     /// The first incident opened about the flight.
     pub incident_id: Option<Uuid>,
+    /// Complaints about the flight received while it had no incident, in log order.
+    #[serde(default)]
+    pub complaints: Vec<Uuid>,
 }
 
-/// Entitlements to compute: these passengers on this (finally disrupted) flight.
+/// What is due for one flight at one position of the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct EntitlementsDue {
+pub struct Due {
     pub position: u64,
     pub flight: FlightKey,
-    pub passengers: Vec<PassengerId>,
+    /// The flight's incident (always set for a join).
     pub incident_id: Option<Uuid>,
+    #[serde(flatten)]
+    pub action: DueAction,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum DueAction {
+    /// Compute these passengers' entitlements (and link them to the incident, if any).
+    Compute { passengers: Vec<PassengerId> },
+    /// Link to the incident these passengers' entitlements, if computed, and these
+    /// complaints: they existed before the incident opened.
+    Join {
+        passengers: Vec<PassengerId>,
+        complaints: Vec<Uuid>,
+    },
 }
 
 /// The disruptions projection.
@@ -69,6 +94,12 @@ fn incident_key(incident_id: Uuid) -> Vec<u8> {
     key
 }
 
+fn complaint_key(complaint_id: Uuid) -> Vec<u8> {
+    let mut key = vec![b'Q'];
+    key.extend_from_slice(complaint_id.as_bytes());
+    key
+}
+
 fn due_key(position: u64) -> Vec<u8> {
     let mut key = vec![b'D'];
     key.extend_from_slice(&position.to_be_bytes());
@@ -83,11 +114,37 @@ fn due(tx: &mut ModelTx<'_>, position: u64, entry: &FlightEntry, passengers: Vec
     let (Some(flight), false) = (&entry.flight, passengers.is_empty()) else {
         return;
     };
-    let due = EntitlementsDue {
+    let due = Due {
         position,
         flight: flight.clone(),
-        passengers,
         incident_id: entry.incident_id,
+        action: DueAction::Compute { passengers },
+    };
+    tx.insert_json(due_key(position), &due);
+}
+
+/// What exists about the flight joins its incident.
+fn join(
+    tx: &mut ModelTx<'_>,
+    position: u64,
+    entry: &FlightEntry,
+    passengers: Vec<PassengerId>,
+    complaints: Vec<Uuid>,
+) {
+    let (Some(flight), Some(incident_id)) = (&entry.flight, entry.incident_id) else {
+        return;
+    };
+    if passengers.is_empty() && complaints.is_empty() {
+        return;
+    }
+    let due = Due {
+        position,
+        flight: flight.clone(),
+        incident_id: Some(incident_id),
+        action: DueAction::Join {
+            passengers,
+            complaints,
+        },
     };
     tx.insert_json(due_key(position), &due);
 }
@@ -157,6 +214,11 @@ impl Projection for Disruptions {
         NAME
     }
 
+    /// 2: joins of what existed before an incident (the `Q` keys, [`DueAction`]).
+    fn version(&self) -> u32 {
+        2
+    }
+
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
         let (t, v, d) = (
             event.event_type.as_str(),
@@ -174,12 +236,21 @@ impl Projection for Disruptions {
                 else {
                     return Err(format!("{t} decoded as another signal event"));
                 };
-                match (signal.flight, signal.passenger) {
-                    (Some(flight), Some(passenger)) => {
-                        add_passenger(tx, event.position, &flight, passenger)
-                    }
-                    _ => Ok(()),
+                let (Some(flight), Some(passenger)) = (signal.flight, signal.passenger) else {
+                    return Ok(());
+                };
+                // A passenger's message about a named problem also becomes a complaint
+                // (in the same append, right after): remember which flight it is about.
+                if let Some(source) = &signal.source_ref
+                    && signal.category != crate::domain::common::Category::Other
+                {
+                    let complaint_id = crate::app::feedback::complaint_id(source);
+                    tx.insert(
+                        complaint_key(complaint_id),
+                        flight::stream_name(&flight).into_bytes(),
+                    );
                 }
+                add_passenger(tx, event.position, &flight, passenger)
             }
             "incident.opened" => {
                 let IncidentEvent::Opened(opened) =
@@ -194,7 +265,16 @@ impl Projection for Disruptions {
                 tx.insert(incident_key(opened.incident_id), stream.as_bytes().to_vec());
                 let mut entry = entry(tx, &stream)?;
                 entry.flight.get_or_insert(flight);
-                entry.incident_id.get_or_insert(opened.incident_id);
+                if entry.incident_id.is_none() {
+                    entry.incident_id = Some(opened.incident_id);
+                    let passengers = if entry.final_disruption {
+                        entry.passengers.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    let complaints = std::mem::take(&mut entry.complaints);
+                    join(tx, event.position, &entry, passengers, complaints);
+                }
                 tx.insert_json(flight_key(&stream), &entry);
                 Ok(())
             }
@@ -223,7 +303,27 @@ impl Projection for Disruptions {
                 else {
                     return Err(format!("{t} decoded as another complaint event"));
                 };
+                let about = tx.get(&complaint_key(received.complaint_id))?;
+                tx.remove(complaint_key(received.complaint_id));
                 let Some(incident_id) = received.incident_id else {
+                    // About a flight: it joins the flight's incident, now or when one opens.
+                    let Some(stream) = about else {
+                        return Ok(());
+                    };
+                    let stream = String::from_utf8(stream).map_err(|err| err.to_string())?;
+                    let mut entry = entry(tx, &stream)?;
+                    if entry.incident_id.is_some() {
+                        join(
+                            tx,
+                            event.position,
+                            &entry,
+                            Vec::new(),
+                            vec![received.complaint_id],
+                        );
+                    } else {
+                        entry.complaints.push(received.complaint_id);
+                        tx.insert_json(flight_key(&stream), &entry);
+                    }
                     return Ok(());
                 };
                 match incident_flight(tx, incident_id)? {
@@ -237,11 +337,7 @@ impl Projection for Disruptions {
 }
 
 /// Entitlements due after position `after`, in log order, at most `limit`.
-pub fn due_after(
-    tree: &sled::Tree,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<EntitlementsDue>, String> {
+pub fn due_after(tree: &sled::Tree, after: u64, limit: usize) -> Result<Vec<Due>, String> {
     tree.range(due_key(after.saturating_add(1))..due_key(u64::MAX))
         .take(limit)
         .map(|entry| {
@@ -339,17 +435,21 @@ mod tests {
         assert_eq!(
             due_after(&tree, 0, 10).unwrap(),
             vec![
-                EntitlementsDue {
+                Due {
                     position: 5,
                     flight: lh400(),
-                    passengers: vec![p("P1"), p("P2")],
                     incident_id: None,
+                    action: DueAction::Compute {
+                        passengers: vec![p("P1"), p("P2")]
+                    },
                 },
-                EntitlementsDue {
+                Due {
                     position: 6,
                     flight: lh400(),
-                    passengers: vec![p("P3")],
                     incident_id: None,
+                    action: DueAction::Compute {
+                        passengers: vec![p("P3")]
+                    },
                 },
             ]
         );
@@ -361,6 +461,7 @@ mod tests {
                 final_disruption: true,
                 passengers: vec![p("P1"), p("P2"), p("P3")],
                 incident_id: None,
+                complaints: vec![],
             })
         );
     }

@@ -166,6 +166,16 @@ impl Passengers {
             E::Closed(_) => ComplaintStatus::Closed,
             E::Reopened(_) => ComplaintStatus::Reopened,
             E::ProgressUpdated(_) | E::Escalated(_) | E::SlaBreached(_) => return Ok(()),
+            E::LinkedToIncident(l) => {
+                let Some(passenger) = owner(tx, &ref_key(b'c', &[id]))? else {
+                    return Err(format!("{} before complaint.received", event.event_type));
+                };
+                return change(tx, &passenger, |view| {
+                    if let Some(c) = view.complaints.iter_mut().find(|c| c.complaint_id == id) {
+                        c.incident_id = Some(l.incident_id);
+                    }
+                });
+            }
         };
         let Some(passenger) = owner(tx, &ref_key(b'c', &[id]))? else {
             return Err(format!("{} before complaint.received", event.event_type));

@@ -53,4 +53,6 @@ pub enum ComplaintCommand {
         kind: SlaKind,
         deadline: chrono::DateTime<chrono::Utc>,
     },
+    /// Makes the complaint part of an incident opened after it was received.
+    LinkToIncident { incident_id: Uuid },
 }

@@ -18,6 +18,8 @@ pub(super) fn decide(state: &Complaint, command: &C, ctx: &Context) -> Decision 
         (S::None, C::ReceiveComplaint { .. }) => receive(command, ctx),
         (_, C::ReceiveComplaint { .. }) => Err(Error::AlreadyReceived),
         (S::None, _) => Err(Error::NotReceived),
+        // A closed complaint still belongs to the incident it was about.
+        (_, C::LinkToIncident { incident_id }) => link(state, *incident_id, ctx),
         (S::Closed, _) => Err(Error::ComplaintClosed),
         (_, C::AcknowledgeComplaint { apology }) => acknowledge(state, apology, ctx),
         (_, C::RouteComplaint { departments }) => route(state, departments, ctx),
@@ -36,6 +38,18 @@ pub(super) fn decide(state: &Complaint, command: &C, ctx: &Context) -> Decision 
         }
         (_, C::RecordSlaBreach { kind, deadline }) => breach(state, *kind, *deadline, ctx),
     }
+}
+
+fn link(state: &Complaint, incident_id: uuid::Uuid, ctx: &Context) -> Decision {
+    if let Some(linked) = state.incident_id {
+        return Err(Error::AlreadyLinked {
+            incident_id: linked,
+        });
+    }
+    Ok(vec![ComplaintEvent::LinkedToIncident(LinkedToIncident {
+        incident_id,
+        linked_at: ctx.now,
+    })])
 }
 
 fn require_text(field: &'static str, text: &str) -> Result<(), Error> {

@@ -34,6 +34,8 @@ pub enum ComplaintError {
     SlaAlreadyBreached { kind: SlaKind },
     #[error("the {kind:?} work is done: its service level cannot be breached any more")]
     SlaMet { kind: SlaKind },
+    #[error("the complaint already belongs to incident {incident_id}")]
+    AlreadyLinked { incident_id: uuid::Uuid },
     #[error("the {kind:?} deadline {deadline} has not passed yet")]
     SlaNotDue {
         kind: SlaKind,

@@ -129,6 +129,15 @@ pub struct SlaBreached {
     pub detected_at: DateTime<Utc>,
 }
 
+/// `complaint.linked_to_incident`: the complaint belongs to an incident opened after it
+/// was received (crisisd links what already exists about a flight when an incident
+/// opens for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LinkedToIncident {
+    pub incident_id: Uuid,
+    pub linked_at: DateTime<Utc>,
+}
+
 domain_events! {
     /// Every fact a complaint stream holds.
     pub enum ComplaintEvent {
@@ -141,5 +150,6 @@ domain_events! {
         Reopened(ComplaintReopened) = "complaint.reopened",
         Escalated(ComplaintEscalated) = "complaint.escalated",
         SlaBreached(SlaBreached) = "complaint.sla_breached",
+        LinkedToIncident(LinkedToIncident) = "complaint.linked_to_incident",
     }
 }

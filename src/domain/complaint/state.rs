@@ -50,6 +50,9 @@ pub struct Complaint {
     pub closed_at: Option<DateTime<Utc>>,
     /// Service levels recorded as breached.
     pub breached: BTreeSet<SlaKind>,
+    /// The incident the complaint belongs to: named when it was received, or linked
+    /// later.
+    pub incident_id: Option<Uuid>,
 }
 
 impl Complaint {
@@ -83,6 +86,7 @@ impl Complaint {
         use ComplaintEvent as E;
         match event {
             E::Received(e) => {
+                self.incident_id = e.incident_id;
                 self.received = Some(e.clone());
                 self.status = ComplaintStatus::Received;
             }
@@ -113,6 +117,7 @@ impl Complaint {
             E::SlaBreached(e) => {
                 self.breached.insert(e.kind);
             }
+            E::LinkedToIncident(e) => self.incident_id = Some(e.incident_id),
         }
         self
     }
