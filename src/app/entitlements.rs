@@ -203,6 +203,10 @@ impl Reaction for EntitlementReaction {
     type Decision = Due;
     const CHECKPOINT: &'static str = "entitlement-reactor";
 
+    fn model(&self) -> &sled::Tree {
+        &self.model
+    }
+
     fn decisions_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Due)>, String> {
         let due = disruptions::due_after(&self.model, after, limit)?;
         Ok(due.into_iter().map(|d| (d.position, d)).collect())

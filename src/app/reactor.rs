@@ -7,6 +7,11 @@
 //! decision is carried out: a crash repeats at most the last one. Failures back off
 //! (doubling up to a limit) and retry the same decision, never skip it; a store that
 //! refuses writes ends the reactor.
+//!
+//! The checkpoint says how far the reactor has looked, not only its last decision:
+//! once every decision the model holds is carried out, it moves up to the position the
+//! model had applied, so a reactor's lag (head − checkpoint) counts what it still has
+//! to look at and falls to zero when idle.
 
 use std::time::Duration;
 
@@ -51,8 +56,10 @@ pub enum ReactorError {
 /// One kind of reaction: where its decisions are and how to carry one out.
 pub trait Reaction: Send + Sync + 'static {
     type Decision: Send + Sync;
-    /// The store checkpoint name (the last decision position carried out).
+    /// The store checkpoint name (the position up to which decisions are carried out).
     const CHECKPOINT: &'static str;
+    /// The read model whose decisions the reaction follows.
+    fn model(&self) -> &sled::Tree;
     /// Decisions after position `after`, in order, at most `limit`, with their positions.
     fn decisions_after(
         &self,
@@ -99,14 +106,56 @@ pub async fn round<R: Reaction>(
     store: &SledStore,
     batch: usize,
 ) -> Result<usize, ReactorError> {
-    let after = store.checkpoint(R::CHECKPOINT)?;
+    // Read before the decisions: every decision up to here is among those read below.
+    let seen = crate::projection::runtime::applied_position(reaction.model())?;
+    let mut checkpoint = store.checkpoint(R::CHECKPOINT)?;
     let decisions = reaction
-        .decisions_after(after, batch)
+        .decisions_after(checkpoint, batch)
         .map_err(ReactorError::Retry)?;
     let count = decisions.len();
     for (position, decision) in decisions {
         reaction.carry_out(&decision).await?;
         store.save_checkpoint(R::CHECKPOINT, position)?;
+        checkpoint = position;
+    }
+    if count < batch && seen > checkpoint {
+        store.save_checkpoint(R::CHECKPOINT, seen)?;
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::spikes::SpikeReaction;
+    use crate::projection::{rebuild, spikes::Spikes};
+    use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreConfig};
+
+    /// Events that decide nothing still count as looked at: once every decision is
+    /// carried out the checkpoint moves up to what the model applied, so the reactor's
+    /// lag (head − checkpoint) is zero when idle, not the distance to its last decision.
+    #[tokio::test]
+    async fn an_idle_reactor_has_looked_at_everything_its_model_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let actor = Actor {
+            id: "a".into(),
+            role: "admin".into(),
+        };
+        for n in 0..20 {
+            let event = NewEvent::new(
+                "test.noted",
+                serde_json::json!({"n": n}),
+                actor.clone(),
+                chrono::Utc::now(),
+            );
+            let append =
+                AppendRequest::single(format!("test-{n}"), ExpectedVersion::Any, vec![event]);
+            store.append(append).await.unwrap();
+        }
+        rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
+        let reaction = SpikeReaction::new(store.clone()).unwrap();
+        assert_eq!(round(&reaction, &store, 256).await.unwrap(), 0);
+        assert_eq!(store.checkpoint(SpikeReaction::CHECKPOINT).unwrap(), 20);
+    }
 }

@@ -41,6 +41,10 @@ impl Reaction for SettlementReaction {
     type Decision = SettlementDue;
     const CHECKPOINT: &'static str = "settlement-reactor";
 
+    fn model(&self) -> &sled::Tree {
+        &self.model
+    }
+
     fn decisions_after(
         &self,
         after: u64,

@@ -48,6 +48,10 @@ impl Reaction for SpikeReaction {
     type Decision = Decided;
     const CHECKPOINT: &'static str = "spike-reactor";
 
+    fn model(&self) -> &sled::Tree {
+        &self.model
+    }
+
     fn decisions_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Decided)>, String> {
         let decided = spikes::decisions_after(&self.model, after, limit)?;
         Ok(decided.into_iter().map(|d| (d.position, d)).collect())

@@ -79,6 +79,8 @@ pub struct Publisher {
 enum Step {
     Event(Option<Result<Arc<crate::store::RecordedEvent>, crate::store::StoreError>>),
     Acked(u64, Result<(), String>),
+    /// Time to save the checkpoint over the acks received since the last save.
+    Save,
 }
 
 /// Resolves to `position` once JetStream confirmed it (`None`: it was there already).
@@ -268,13 +270,22 @@ impl Publisher {
         let result = loop {
             // Whichever comes first: shutdown, the oldest ack, or the next event while the
             // window has room. Both futures below are cancel-safe.
+            // The checkpoint follows the acks at most `checkpoint_every` behind, also when
+            // the log goes quiet (otherwise the last acks of a burst stay unsaved and the
+            // publisher shows a lag with nothing left to publish).
+            let save_at = tokio::time::Instant::from_std(saved_at + self.config.checkpoint_every);
             let step = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break Ok(()),
                 Some((position, ack)) = inflight.next(), if !inflight.is_empty() => Step::Acked(position, ack),
                 next = subscription.next(), if inflight.len() < self.config.window_max => Step::Event(next),
+                () = tokio::time::sleep_until(save_at), if acked != saved => Step::Save,
             };
             match step {
+                Step::Save => {
+                    self.store.save_checkpoint(CHECKPOINT_NAME, acked)?;
+                    (saved, saved_at) = (acked, Instant::now());
+                }
                 Step::Event(None) => break Ok(()), // the store closed
                 Step::Event(Some(event)) => {
                     let event = event?;

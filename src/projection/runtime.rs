@@ -345,6 +345,11 @@ fn open_model(store: &SledStore, projection: &dyn Projection) -> Result<sled::Tr
     Ok(tree)
 }
 
+/// The last position the model in `tree` has applied (0 for a new model).
+pub fn applied_position(tree: &sled::Tree) -> Result<u64, StoreError> {
+    checkpoint(tree)
+}
+
 /// The last position a model has applied (0 for a new model).
 fn checkpoint(tree: &sled::Tree) -> Result<u64, StoreError> {
     Ok(tree.get(CHECKPOINT_KEY)?.map_or(0, |v| {

@@ -300,3 +300,40 @@ async fn futures_next(subscriber: &mut async_nats::Subscriber) -> async_nats::Me
     use futures_util::StreamExt;
     subscriber.next().await.expect("subscription open")
 }
+
+/// With nothing left to publish the publisher's checkpoint reaches the head, so its
+/// lag reads zero when idle (the last acks of a burst used to wait for the next event).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpoint_reaches_the_head_when_the_log_goes_quiet() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+    let config = PublisherConfig {
+        // Longer than the burst takes: its last acks arrive before a save is due.
+        checkpoint_every: Duration::from_millis(300),
+        ..PublisherConfig::default()
+    };
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let publisher = Publisher::new(store.clone(), client, config);
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(publisher.run(rx));
+    append(&store, 0, 200).await;
+    wait_for_messages(&nats.url(), 200).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store
+        .checkpoint(crisisd::bus::publisher::CHECKPOINT_NAME)
+        .unwrap()
+        < 200
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the checkpoint stays at {} of 200 with nothing left to publish",
+            store
+                .checkpoint(crisisd::bus::publisher::CHECKPOINT_NAME)
+                .unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.send(true).unwrap();
+    task.await.unwrap();
+}
