@@ -151,6 +151,8 @@ impl Projection for Spikes {
                 signal_id: signal.signal_id,
                 at: signal.observed_at,
                 severity: signal.severity,
+                category: signal.category,
+                with_flight: signal.flight.is_some(),
             };
             let decision = self.with_key(tx, &key, |detector| detector.observe(&key, observed))?;
             let action = match decision {
@@ -563,5 +565,60 @@ mod tests {
             }
         );
         assert_eq!(serde_json::to_string(&decided).unwrap(), old, "same shape");
+    }
+
+    /// Signals naming no flight open an incident only in the categories the policy
+    /// names for them, and only at their own, higher threshold: five "How do I add a
+    /// bag?" messages in half an hour are no crisis.
+    #[tokio::test]
+    async fn signals_without_a_flight_follow_their_own_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let noflight = |category| crate::domain::signal::correlation_key(None, category, at(0));
+        for n in 1..=30 {
+            let kind = (Category::Other, Severity::Low);
+            signal_of(
+                &store,
+                n,
+                n as i64 / 2,
+                kind,
+                None,
+                &noflight(Category::Other),
+            )
+            .await;
+        }
+        for n in 101..=105 {
+            let kind = (Category::Safety, Severity::High);
+            signal_of(&store, n, 20, kind, None, &noflight(Category::Safety)).await;
+        }
+        rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
+        let tree = store.model_tree(NAME).unwrap();
+        assert_eq!(
+            decisions_after(&tree, 0, 10).unwrap(),
+            vec![],
+            "30 inquiries without a flight open nothing; 5 safety signals are below the threshold"
+        );
+
+        for n in 106..=125 {
+            let kind = (Category::Safety, Severity::High);
+            signal_of(&store, n, 25, kind, None, &noflight(Category::Safety)).await;
+        }
+        rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
+        let tree = store.model_tree(NAME).unwrap();
+        let decided = decisions_after(&tree, 0, 10).unwrap();
+        let [
+            Decided {
+                action:
+                    SpikeAction::Open {
+                        signal_ids, flight, ..
+                    },
+                ..
+            },
+        ] = &decided[..]
+        else {
+            panic!("one opening: {decided:?}")
+        };
+        assert_eq!(signal_ids.len(), 25, "the 25th safety signal opens");
+        assert_eq!(*flight, None);
     }
 }

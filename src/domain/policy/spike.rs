@@ -2,6 +2,12 @@
 //! (flight + date + category) within `window_minutes` open an incident; later signals of
 //! that key attach to it until it closes.
 //!
+//! Signals naming no flight group per day and category, so they gather everything the
+//! customer channels hear about a topic, routine questions included: they follow their
+//! own rule (`without_flight`), a higher threshold and only the categories that can be a
+//! crisis without a flight. In other categories they never open an incident (they still
+//! attach to an incident a crisis lead opened under their key).
+//!
 //! Severity follows the most severe signal: an incident opens at the highest severity in
 //! its burst, and a later signal more severe than the incident (as the log last said,
 //! escalations and de-escalations included) asks for an escalation to its severity. The
@@ -20,7 +26,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::common::Severity;
+use crate::domain::common::{Category, Severity};
 
 const SPIKE_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0e7a_93d2_4f61_8a4e_2c9f_d1b3_7e08);
 
@@ -28,8 +34,30 @@ const SPIKE_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0e7a_93d2_4f61_8a4e_2c9f_d1
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SpikeConfig {
+    /// Signals about one flight (and date and category) that make a spike…
+    pub signals_min: usize,
+    /// …within this many minutes.
+    pub window_minutes: i64,
+    /// The rule for signals naming no flight.
+    pub without_flight: WithoutFlightConfig,
+}
+
+/// When a burst of signals naming no flight is a spike.
+///
+/// The defaults: 25 signals in 30 minutes, in `safety` and `baggage_lost` only. Without a
+/// flight a key is a whole day's topic across the airline, so five in half an hour is a
+/// normal morning of questions; 25 is a surge no routine question reaches. Safety
+/// concerns and lost bags can be systemic without one flight (a security scare, a hub's
+/// baggage system down). Delays, cancellations and overbooking belong to flights, which
+/// flight ops reports; `service`, `refund`, `other` and damaged bags are questions and
+/// individual claims that the complaint loop handles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct WithoutFlightConfig {
     pub signals_min: usize,
     pub window_minutes: i64,
+    /// The categories in which signals without a flight may open an incident.
+    pub categories: Vec<Category>,
 }
 
 impl Default for SpikeConfig {
@@ -37,20 +65,71 @@ impl Default for SpikeConfig {
         SpikeConfig {
             signals_min: 5,
             window_minutes: 30,
+            without_flight: WithoutFlightConfig::default(),
         }
     }
 }
 
+impl Default for WithoutFlightConfig {
+    fn default() -> Self {
+        WithoutFlightConfig {
+            signals_min: 25,
+            window_minutes: 30,
+            categories: vec![Category::BaggageLost, Category::Safety],
+        }
+    }
+}
+
+/// The threshold one key's signals are counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpikeRule {
+    pub signals_min: usize,
+    pub window_minutes: i64,
+}
+
 impl SpikeConfig {
     pub fn validate(&self) -> Result<(), String> {
-        if self.signals_min < 2 {
-            return Err("spike.signals_min must be at least 2".into());
-        }
-        if !(1..=24 * 60).contains(&self.window_minutes) {
-            return Err("spike.window_minutes must be between 1 and 1440".into());
-        }
-        Ok(())
+        validate_rule("spike", self.signals_min, self.window_minutes)?;
+        let without = &self.without_flight;
+        validate_rule(
+            "spike.without_flight",
+            without.signals_min,
+            without.window_minutes,
+        )
     }
+
+    /// The rule for signals of `category`, with or without a flight; `None` when they
+    /// never open an incident.
+    pub fn rule(&self, with_flight: bool, category: Category) -> Option<SpikeRule> {
+        if with_flight {
+            return Some(SpikeRule {
+                signals_min: self.signals_min,
+                window_minutes: self.window_minutes,
+            });
+        }
+        let without = &self.without_flight;
+        without.categories.contains(&category).then_some(SpikeRule {
+            signals_min: without.signals_min,
+            window_minutes: without.window_minutes,
+        })
+    }
+
+    /// The longest window of any rule: older signals matter to none.
+    fn window_minutes_max(&self) -> i64 {
+        self.window_minutes.max(self.without_flight.window_minutes)
+    }
+}
+
+fn validate_rule(section: &str, signals_min: usize, window_minutes: i64) -> Result<(), String> {
+    if signals_min < 2 {
+        return Err(format!("{section}.signals_min must be at least 2"));
+    }
+    if !(1..=24 * 60).contains(&window_minutes) {
+        return Err(format!(
+            "{section}.window_minutes must be between 1 and 1440"
+        ));
+    }
+    Ok(())
 }
 
 /// One signal as the detector sees it.
@@ -59,6 +138,9 @@ pub struct Observed {
     pub signal_id: Uuid,
     pub at: DateTime<Utc>,
     pub severity: Severity,
+    pub category: Category,
+    /// Whether the signal names a flight (which rule counts it).
+    pub with_flight: bool,
 }
 
 /// What to do with one signal.
@@ -182,7 +264,10 @@ impl SpikeDetector {
         if let Some(open) = self.open.get_mut(key) {
             return attach(open, signal);
         }
-        let window = Duration::minutes(self.config.window_minutes);
+        let Some(rule) = self.config.rule(signal.with_flight, signal.category) else {
+            return SpikeDecision::None;
+        };
+        let window = Duration::minutes(rule.window_minutes);
         let signals = self.recent.entry(key.to_owned()).or_default();
         let newest = signals.back().map_or(signal.at, |w| w.at.max(signal.at));
         signals.push_back(Windowed {
@@ -191,8 +276,8 @@ impl SpikeDetector {
             severity: signal.severity,
         });
         signals.retain(|w| w.at > newest - window && w.at <= newest);
-        if signals.len() < self.config.signals_min {
-            self.prune(newest - window);
+        if signals.len() < rule.signals_min {
+            self.prune(newest - Duration::minutes(self.config.window_minutes_max()));
             return SpikeDecision::None;
         }
         let signal_ids: Vec<Uuid> = signals.iter().map(|w| w.signal_id).collect();
@@ -313,6 +398,8 @@ mod tests {
             signal_id: id(n),
             at: at(minute),
             severity,
+            category: Category::Delay,
+            with_flight: true,
         }
     }
 
@@ -467,6 +554,66 @@ mod tests {
         let round_trip: KeyState =
             serde_json::from_str(&serde_json::to_string(&d.take_key("k")).unwrap()).unwrap();
         assert_eq!(round_trip.open_severity, Some(Severity::Medium));
+    }
+
+    #[test]
+    fn signals_without_a_flight_count_under_their_own_rule_in_their_categories_only() {
+        let config = SpikeConfig {
+            without_flight: WithoutFlightConfig {
+                signals_min: 8,
+                window_minutes: 10,
+                categories: vec![Category::Safety],
+            },
+            ..SpikeConfig::default()
+        };
+        let without_flight = |n: u128, minute, category| Observed {
+            category,
+            with_flight: false,
+            ..signal(n, minute)
+        };
+        let mut d = SpikeDetector::new(config.clone());
+        for n in 0..50 {
+            assert_eq!(
+                d.observe("noflight/other", without_flight(n, 0, Category::Other)),
+                SpikeDecision::None,
+                "never, however many"
+            );
+        }
+        assert_eq!(d.tracked_keys(), 0, "and not even kept");
+        for n in 0..7 {
+            let decision = d.observe(
+                "noflight/safety",
+                without_flight(n, n as i64, Category::Safety),
+            );
+            assert_eq!(decision, SpikeDecision::None, "7 < 8");
+        }
+        let opened = d.observe("noflight/safety", without_flight(7, 9, Category::Safety));
+        assert!(
+            matches!(opened, SpikeDecision::OpenIncident { ref signal_ids, .. } if signal_ids.len() == 8),
+            "{opened:?}"
+        );
+
+        let mut d = SpikeDetector::new(config.clone());
+        for n in 0..7 {
+            d.observe(
+                "noflight/safety",
+                without_flight(n, n as i64 * 2, Category::Safety),
+            );
+        }
+        assert_eq!(
+            d.observe("noflight/safety", without_flight(7, 14, Category::Safety)),
+            SpikeDecision::None,
+            "eight within 15 minutes, but the window is 10"
+        );
+        let mut d = SpikeDetector::new(config);
+        d.incident_opened("noflight/other", id(99), Severity::Low);
+        assert!(
+            matches!(
+                d.observe("noflight/other", without_flight(1, 0, Category::Other)),
+                SpikeDecision::AttachToIncident { .. }
+            ),
+            "an incident a crisis lead opened under the key still gathers its signals"
+        );
     }
 
     #[test]
