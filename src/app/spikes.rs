@@ -3,14 +3,19 @@
 //! The `spikes` read model decides, in log order, when a burst of signals with one
 //! correlation key is a crisis and which later signals belong to its incident. This
 //! task follows those decisions from its own checkpoint and carries them out through
-//! the normal command path: open the incident with the burst's signals and mark each
-//! signal attached; attach later signals to the open incident.
+//! the normal command path: open the incident with the burst's signals, at the highest
+//! severity among them, and mark each signal attached; attach later signals to the open
+//! incident, escalating it when the model found a signal more severe than the incident.
 //!
 //! Exactly-once in effect: the incident id comes from the decision (derived from the
 //! key and the signal that completed the burst), every command carries an idempotency
 //! key, and refusals that mean "already done" (incident already open, signal already
-//! attached) count as done. The checkpoint advances only past decisions carried out,
-//! so a crash repeats at most the last decision, harmlessly.
+//! attached, severity already at or above) count as done. The checkpoint advances only
+//! past decisions carried out, so a crash repeats at most the last decision, harmlessly.
+//!
+//! The reactor acts as the system (role Admin). The incident domain lets any actor
+//! escalate; only the HTTP route keeps `escalate_severity` for crisis leads. The reactor
+//! only ever escalates: lowering a severity stays a crisis lead's decision.
 
 use chrono::Utc;
 use uuid::Uuid;
@@ -106,6 +111,7 @@ impl SpikeReaction {
             SpikeAction::Attach {
                 incident_id,
                 signal_id,
+                escalate_to,
             } => {
                 let attach = IncidentCommand::AttachSignal {
                     signal_id: *signal_id,
@@ -115,6 +121,16 @@ impl SpikeReaction {
                 let attached =
                     execute::<Incident, _>(&self.store, &stream, &attach, &meta(key)).await;
                 incident_done(attached, &stream)?;
+                if let Some(to) = escalate_to {
+                    let escalate = IncidentCommand::EscalateSeverity {
+                        to: *to,
+                        reason: format!("signal {signal_id} attached with severity {to:?}"),
+                    };
+                    let key = format!("spike-escalate:{signal_id}");
+                    let escalated =
+                        execute::<Incident, _>(&self.store, &stream, &escalate, &meta(key)).await;
+                    incident_done(escalated, &stream)?;
+                }
                 self.mark_signal(*signal_id, *incident_id, &meta).await?;
             }
         }
@@ -155,7 +171,10 @@ fn incident_done(
     match result {
         Ok(_)
         | Err(CommandError::Refused(
-            IncidentError::AlreadyOpened | IncidentError::SignalAlreadyAttached { .. },
+            IncidentError::AlreadyOpened
+            | IncidentError::SignalAlreadyAttached { .. }
+            // Already at or above the severity asked for (a crisis lead was quicker).
+            | IncidentError::NotAnEscalation { .. },
         )) => Ok(()),
         Err(CommandError::Append(AppendError::Unavailable { reason })) => {
             Err(ReactorError::StoreClosed(reason))
@@ -186,13 +205,24 @@ mod tests {
     /// Records signal `n` observed `minute` minutes after `start`; every signal is about
     /// the same flight (its date is `start`'s, even when the burst crosses midnight).
     async fn record(store: &SledStore, n: u128, start: chrono::DateTime<Utc>, minute: i64) -> Uuid {
+        record_at(store, n, start, minute, Severity::High).await
+    }
+
+    /// Like [`record`], with the signal's severity.
+    async fn record_at(
+        store: &SledStore,
+        n: u128,
+        start: chrono::DateTime<Utc>,
+        minute: i64,
+        severity: Severity,
+    ) -> Uuid {
         let signal_id = Uuid::from_u128(n);
         let observed_at = start + chrono::Duration::minutes(minute);
         let command = SignalCommand::RecordSignal {
             signal_id,
             channel: Channel::SocialMedia,
             category: Category::Delay,
-            severity: Severity::High,
+            severity,
             flight: Some(FlightKey::new("LH", "400", start.date_naive()).unwrap()),
             passenger: None,
             reach: 100,
@@ -279,6 +309,50 @@ mod tests {
             let (signal, _) = load::<Signal, _>(&store, &signal::stream_name(signal_id)).unwrap();
             assert_eq!(signal.incident_id, Some(incident_id));
         }
+    }
+
+    /// A signal more severe than its incident escalates it, once, with a reason naming
+    /// the signal; a milder one never lowers it; a repeat writes nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_more_severe_signal_escalates_its_incident_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let start = Utc::now() - chrono::Duration::hours(1);
+        for n in 1..=5 {
+            record_at(&store, n, start, n as i64, Severity::Low).await;
+        }
+        let critical = record_at(&store, 6, start, 6, Severity::Critical).await;
+        record_at(&store, 7, start, 7, Severity::Medium).await;
+        crate::projection::rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
+        let reaction = SpikeReaction::new(store.clone()).unwrap();
+        assert_eq!(reactor::round(&reaction, &store, 256).await.unwrap(), 3);
+
+        let model = store.model_tree(spikes::NAME).unwrap();
+        let decisions = spikes::decisions_after(&model, 0, 10).unwrap();
+        let SpikeAction::Open { incident_id, .. } = decisions[0].action else {
+            panic!("{decisions:?}")
+        };
+        let stream = incident::stream_name(incident_id);
+        let (incident, _) = load::<Incident, _>(&store, &stream).unwrap();
+        assert_eq!(incident.severity, Some(Severity::Critical));
+        let escalations: Vec<String> = store
+            .read_stream(&stream, 1, crate::store::Direction::Forward, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == "incident.severity_escalated")
+            .map(|e| e.data.get().to_owned())
+            .collect();
+        assert_eq!(escalations.len(), 1, "{escalations:?}");
+        assert!(
+            escalations[0].contains(&critical.to_string()),
+            "the reason names the signal: {escalations:?}"
+        );
+
+        let head = store.head().position;
+        store.save_checkpoint(CHECKPOINT, 0).unwrap();
+        let again = SpikeReaction::new(store.clone()).unwrap();
+        assert_eq!(reactor::round(&again, &store, 256).await.unwrap(), 3);
+        assert_eq!(store.head().position, head, "a repeat writes nothing");
     }
 
     impl Decided {

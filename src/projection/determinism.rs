@@ -57,15 +57,22 @@ fn signal_command() -> impl Strategy<Value = (signal::SignalCommand, i64)> {
         Just(Category::Cancellation),
         Just(Category::BaggageLost)
     ];
-    (channel, category, 0u64..5_000, 0i64..3_000, any::<bool>()).prop_map(
-        |(channel, category, reach, minute, with_flight)| {
+    let severity = prop_oneof![
+        Just(Severity::Low),
+        Just(Severity::Medium),
+        Just(Severity::High),
+        Just(Severity::Critical)
+    ];
+    let kind = (channel, category, severity);
+    (kind, 0u64..5_000, 0i64..3_000, any::<bool>()).prop_map(
+        |((channel, category, severity), reach, minute, with_flight)| {
             let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("valid date");
             let flight = with_flight.then(|| FlightKey::new("LH", "400", date).expect("valid"));
             let command = signal::SignalCommand::RecordSignal {
                 signal_id: uuid::Uuid::from_u128(minute as u128 * 31 + reach as u128),
                 channel,
                 category,
-                severity: Severity::Medium,
+                severity,
                 flight,
                 passenger: None,
                 reach,
@@ -90,7 +97,9 @@ fn history() -> impl Strategy<Value = Vec<Scripted>> {
             let incident_stream = incident::stream_name(id(1));
             let incident_log = decided::<incident::Incident>(
                 &incident_stream,
-                incidents.into_iter().map(|(ctx, command)| (command, ctx)),
+                incidents
+                    .into_iter()
+                    .map(|(ctx, command)| (keyed(command), ctx)),
             );
             let mut minute = 0;
             let complaint_log = decided::<complaint::Complaint>(
@@ -138,6 +147,31 @@ fn history() -> impl Strategy<Value = Vec<Scripted>> {
             )
         },
     )
+}
+
+/// The incident opened under the key of the flight signals about delays, so the
+/// spikes model follows its severity, closing and reopening against those signals.
+fn keyed(command: incident::IncidentCommand) -> incident::IncidentCommand {
+    match command {
+        incident::IncidentCommand::OpenIncident {
+            incident_id,
+            title,
+            category,
+            severity,
+            flight,
+            signal_ids,
+            ..
+        } => incident::IncidentCommand::OpenIncident {
+            incident_id,
+            title,
+            category,
+            severity,
+            flight,
+            correlation_key: Some("LH400-2026-11-22/delay".into()),
+            signal_ids,
+        },
+        other => other,
+    }
 }
 
 /// Merges the logs, keeping each one's order, picking the next log from `order`.

@@ -49,6 +49,7 @@ impl CrisisPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::common::Category;
 
     #[test]
     fn the_shipped_file_is_the_default() {
@@ -76,6 +77,27 @@ mod tests {
     }
 
     #[test]
+    fn signals_without_a_flight_have_their_own_rule_a_file_may_change_in_part() {
+        let policy = CrisisPolicy::parse(
+            r#"{"spike": {"without_flight": {"categories": ["safety", "refund"]}}}"#,
+        )
+        .unwrap();
+        let without_flight = &policy.spike.without_flight;
+        assert_eq!(
+            without_flight.categories,
+            vec![Category::Safety, Category::Refund]
+        );
+        assert_eq!(without_flight.signals_min, 25, "the default stays");
+        assert_eq!(without_flight.window_minutes, 30);
+        assert_eq!(policy.spike.signals_min, 5, "the flight rule is untouched");
+        let defaults = SpikeConfig::default().without_flight;
+        assert!(defaults.signals_min > SpikeConfig::default().signals_min);
+        for inquiry in [Category::Other, Category::Service] {
+            assert!(!defaults.categories.contains(&inquiry), "{inquiry:?}");
+        }
+    }
+
+    #[test]
     fn mistakes_are_refused_naming_the_field() {
         let cases = [
             (r#"{"spike": {"signals_minimum": 3}}"#, "spike"),
@@ -89,6 +111,18 @@ mod tests {
             (
                 r#"{"sla": {"weekend": ["Mon","Tue","Wed","Thu","Fri","Sat","Sun"]}}"#,
                 "sla.weekend",
+            ),
+            (
+                r#"{"spike": {"without_flight": {"category": ["safety"]}}}"#,
+                "spike.without_flight",
+            ),
+            (
+                r#"{"spike": {"without_flight": {"categories": ["bags"]}}}"#,
+                "spike.without_flight.categories[0]",
+            ),
+            (
+                r#"{"spike": {"without_flight": {"signals_min": 1}}}"#,
+                "spike.without_flight.signals_min",
             ),
             ("not json", "expected"),
         ];
