@@ -23,7 +23,7 @@ use crate::bus::ingest::{Handled, IngestHandler, Rejection};
 use crate::domain::common::{Actor, Category, Role, Severity};
 use crate::domain::flight::{self, DelayCode, Flight};
 use crate::domain::ingest::{
-    self, FeedbackMessageV1, FlightOpsMessageV1, INGEST_MESSAGE_BYTES_MAX,
+    self, FeedbackMessageV1, FlightOpsMessageV1, INGEST_MESSAGE_BYTES_MAX, IngestLimits,
 };
 use crate::domain::policy::airports;
 use crate::domain::policy::severity::{self, SeverityConfig, SeverityInputs};
@@ -218,13 +218,18 @@ impl CrisisIngest {
         payload: &[u8],
         actor: &Actor,
     ) -> Result<Handled, String> {
+        let now = Utc::now();
+        let limits = IngestLimits {
+            max_bytes: self.max_bytes,
+            ..IngestLimits::at(now)
+        };
         match kind {
             "flightops" => {
-                let message =
-                    match ingest::parse_flight_ops(payload, self.max_bytes, &airports::is_known) {
-                        Ok(message) => message,
-                        Err(rejection) => return Ok(rejected(rejection)),
-                    };
+                let message = match ingest::parse_flight_ops(payload, &limits, &airports::is_known)
+                {
+                    Ok(message) => message,
+                    Err(rejection) => return Ok(rejected(rejection)),
+                };
                 let update = message.update();
                 let stream = flight::stream_name(&update.flight);
                 let (state, _) =
@@ -233,7 +238,7 @@ impl CrisisIngest {
                 let meta = CommandMeta {
                     idempotency_key: Some(message.source_message_id.clone()),
                     request_fingerprint: Some(message_fingerprint(&message)),
-                    ..CommandMeta::new(actor.clone(), Utc::now())
+                    ..CommandMeta::new(actor.clone(), now)
                 };
                 let result = execute_all::<Flight, _>(&self.store, &stream, &commands, &meta)
                     .await
@@ -241,7 +246,7 @@ impl CrisisIngest {
                 outcome(result, &message.source_message_id)
             }
             "feedback" => {
-                let message = match ingest::parse_feedback(payload, self.max_bytes) {
+                let message = match ingest::parse_feedback(payload, &limits) {
                     Ok(message) => message,
                     Err(rejection) => return Ok(rejected(rejection)),
                 };
@@ -251,7 +256,7 @@ impl CrisisIngest {
                     &message.feedback(),
                     message.severity(&self.severity),
                     actor,
-                    Utc::now(),
+                    now,
                 )
                 .await
                 {

@@ -115,3 +115,199 @@ fn one_flights_messages_share_a_lane_key_and_bad_input_still_gets_one() {
         key("feedback", hostile);
     }
 }
+
+fn open_store() -> (tempfile::TempDir, SledStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+    (dir, store)
+}
+
+fn stamp(at: chrono::DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Ingests `payload`; the rejection's (code, pointer), or `("stored", "")`.
+async fn outcome_of(ingest: &CrisisIngest, kind: &str, payload: &str) -> (String, String) {
+    match ingest
+        .ingest(kind, payload.as_bytes(), &ingest_actor("test"))
+        .await
+    {
+        Ok(Handled::Stored) => ("stored".into(), String::new()),
+        Ok(Handled::Rejected(rejection)) => (rejection.code, rejection.pointer),
+        Err(transient) => panic!("transient failure: {transient}"),
+    }
+}
+
+/// A message for LH400 departing on `day`, with `changes` over the base picture.
+fn lh400(source: &str, day: chrono::NaiveDate, changes: serde_json::Value) -> String {
+    let mut message = serde_json::json!({"v": 1, "source_message_id": source, "carrier": "LH",
+        "flight_number": "400", "origin_date": day.to_string(), "origin": "FRA",
+        "destination": "JFK", "scheduled_departure": format!("{day}T10:00:00Z"),
+        "scheduled_arrival": format!("{day}T18:40:00Z"), "status": "on_time",
+        "passenger_count": 300});
+    for (field, value) in changes.as_object().unwrap() {
+        message[field] = value.clone();
+    }
+    message.to_string()
+}
+
+/// Origin dates in year 1 or 9999, receipt times decades away, a ten-year block time,
+/// an origin date days from the departure, unknown fields and duplicate keys are each
+/// refused with their code and field, and nothing of them is stored.
+#[tokio::test]
+async fn implausible_messages_are_refused_with_their_code_and_field() {
+    let (_dir, store) = open_store();
+    let ingest = CrisisIngest::new(store.clone());
+    let day = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let years = |n: i64| stamp(Utc::now() + chrono::Duration::days(365 * n));
+    let on = |date: &str| {
+        serde_json::json!({"origin_date": date, "scheduled_departure": format!("{date}T10:00:00Z"),
+            "scheduled_arrival": format!("{date}T18:40:00Z")})
+    };
+    let with_second = |message: String, key_and_value: &str| {
+        format!("{},{key_and_value}}}", &message[..message.len() - 1])
+    };
+    let flight_cases = [
+        (
+            lh400("f-1", day, on("0001-01-01")),
+            "out_of_range",
+            "/origin_date",
+        ),
+        (
+            lh400("f-2", day, on("9999-12-31")),
+            "out_of_range",
+            "/origin_date",
+        ),
+        (
+            lh400(
+                "f-3",
+                day,
+                serde_json::json!({"scheduled_arrival": years(10)}),
+            ),
+            "out_of_range",
+            "/scheduled_arrival",
+        ),
+        (
+            lh400(
+                "f-4",
+                day,
+                serde_json::json!({
+                    "scheduled_departure": format!("{}T10:00:00Z", day + chrono::Days::new(5)),
+                    "scheduled_arrival": format!("{}T18:40:00Z", day + chrono::Days::new(5))}),
+            ),
+            "out_of_range",
+            "/origin_date",
+        ),
+        (
+            lh400("f-5", day, serde_json::json!({"gate": "B22"})),
+            "unknown_field",
+            "/gate",
+        ),
+        (
+            lh400(
+                "f-6",
+                day,
+                serde_json::json!({"delays": [{"code": "93", "minutes": 5, "note": "x"}]}),
+            ),
+            "unknown_field",
+            "/delays/0/note",
+        ),
+        (
+            with_second(
+                lh400("f-7", day, serde_json::json!({})),
+                r#""status":"cancelled""#,
+            ),
+            "duplicate_key",
+            "/status",
+        ),
+    ];
+    let feedback = |source: &str, changes: serde_json::Value| {
+        let mut message = serde_json::json!({"v": 1, "source_message_id": source,
+            "channel": "email", "text": "my bag never arrived", "passenger_ref": "FF9",
+            "flight": {"carrier": "LH", "flight_number": "400", "origin_date": day.to_string()},
+            "category_hint": "baggage_lost", "received_at": stamp(Utc::now())});
+        for (field, value) in changes.as_object().unwrap() {
+            message[field] = value.clone();
+        }
+        message.to_string()
+    };
+    let feedback_cases = [
+        (
+            feedback("b-1", serde_json::json!({"received_at": years(-30)})),
+            "out_of_range",
+            "/received_at",
+        ),
+        (
+            feedback("b-2", serde_json::json!({"received_at": years(30)})),
+            "out_of_range",
+            "/received_at",
+        ),
+        (
+            feedback(
+                "b-3",
+                serde_json::json!({"flight": {"carrier": "LH", "flight_number": "400",
+                    "origin_date": "9999-12-31"}}),
+            ),
+            "out_of_range",
+            "/flight/origin_date",
+        ),
+        (
+            feedback(
+                "b-4",
+                serde_json::json!({"flight": {"carrier": "LH", "flight_number": "400",
+                    "origin_date": day.to_string(), "seat": "12A"}}),
+            ),
+            "unknown_field",
+            "/flight/seat",
+        ),
+        (
+            feedback("b-5", serde_json::json!({})).replacen(
+                r#""flight":{"#,
+                r#""flight":{"carrier":"LX","#,
+                1,
+            ),
+            "duplicate_key",
+            "/flight/carrier",
+        ),
+        (
+            with_second(
+                feedback("b-6", serde_json::json!({})),
+                r#""text":"call me on +49 170 1234567""#,
+            ),
+            "duplicate_key",
+            "/text",
+        ),
+    ];
+    let head = store.head().position;
+    for (kind, cases) in [
+        ("flightops", &flight_cases[..]),
+        ("feedback", &feedback_cases[..]),
+    ] {
+        for (payload, code, pointer) in cases {
+            let rejection = ingest
+                .ingest(kind, payload.as_bytes(), &ingest_actor("test"))
+                .await;
+            let Ok(Handled::Rejected(rejection)) = rejection else {
+                panic!("{payload}: {rejection:?}")
+            };
+            assert_eq!(
+                (rejection.code.as_str(), rejection.pointer.as_str()),
+                (*code, *pointer),
+                "{payload}: {}",
+                rejection.message
+            );
+            assert!(
+                !rejection.message.contains("1234567") && !rejection.message.contains("bag"),
+                "no customer words in {}",
+                rejection.message
+            );
+        }
+    }
+    assert_eq!(store.head().position, head, "nothing implausible is stored");
+    let dotted = feedback("b-7", serde_json::json!({"passenger_ref": "FF.1234"}));
+    assert_eq!(
+        outcome_of(&ingest, "feedback", &dotted).await,
+        ("stored".into(), String::new()),
+        "a passenger id with '.' follows the one passenger-id rule"
+    );
+}
