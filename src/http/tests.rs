@@ -936,6 +936,53 @@ fn feedback_message(source: &str) -> Value {
         "category_hint": "baggage_lost", "received_at": received_at})
 }
 
+/// Ingest reads JSON only when the request says it is JSON (parameters such as charset
+/// allowed); anything else is 415 and nothing is stored.
+#[tokio::test]
+async fn http_ingest_refuses_a_body_not_declared_json() {
+    let api = api().await;
+    let message = feedback_message("fb-media");
+    let undeclared: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("content-type", "text/plain")],
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &[("content-type", "application/jsonl")],
+    ];
+    for headers in undeclared {
+        let reply = api
+            .call(
+                Some("flight_ops"),
+                Method::POST,
+                "/v1/ingest/feedback",
+                headers,
+                Some(message.clone()),
+            )
+            .await;
+        problem(
+            &reply,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        );
+    }
+    assert_eq!(
+        crate::store::EventStore::head(&api.store).position,
+        0,
+        "nothing stored"
+    );
+    for content_type in ["application/json", "Application/JSON; charset=utf-8"] {
+        let reply = api
+            .call(
+                Some("flight_ops"),
+                Method::POST,
+                "/v1/ingest/feedback",
+                &[("content-type", content_type)],
+                Some(message.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    }
+}
+
 #[tokio::test]
 async fn http_ingest_stores_valid_messages_once_and_rejects_bad_ones_with_the_field() {
     let api = api().await;
