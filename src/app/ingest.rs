@@ -6,24 +6,33 @@
 //! - `feedback`: parse → a signal and, for a passenger's complaint, a complaint
 //!   ([`super::feedback`]).
 //!
-//! Invalid input and domain refusals become rejections (never stored); a store that
-//! refuses writes is a transient failure (the message comes back).
+//! Invalid input and domain refusals become rejections (never stored), each naming the
+//! message field it concerns: a flight's refusal of a command is traced back to the
+//! field the command came from. A store that refuses writes is a transient failure (the
+//! message comes back).
 //!
-//! Not yet here (issue 4 follow-up): spike detection opening incidents from signals, and
-//! compensation entitlements from disruptions.
+//! Times are read against one `now` per message. A sender's clock may run ahead of
+//! crisisd's by the configured skew ([`CrisisIngest::with_clock_skew`]): a time within it
+//! is taken as `now` where the domain refuses the future (`notified_at`); the parsed
+//! message, and so its fingerprint, keeps the time as sent, so a redelivery still
+//! matches. Spikes and entitlements follow from the stored facts, in reactors
+//! ([`super::spikes`], [`super::entitlements`]).
 
 use std::hash::{Hash, Hasher};
 
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::command::{CommandError, CommandMeta, execute_all, fingerprint, load};
 use super::feedback::{Feedback, FeedbackError, record_feedback};
-use super::flight_ops::{FlightUpdate, flight_commands};
+use super::flight_ops::{FlightUpdate, flight_commands, refused_change};
 use crate::bus::ingest::{Handled, IngestHandler, Rejection};
+use crate::domain::Context;
 use crate::domain::common::{Actor, Category, Role, Severity};
+use crate::domain::complaint::ComplaintError;
 use crate::domain::flight::{self, DelayCode, Flight};
 use crate::domain::ingest::{
-    self, FeedbackMessageV1, FlightOpsMessageV1, INGEST_MESSAGE_BYTES_MAX, IngestLimits,
+    self, CLOCK_SKEW_S_DEFAULT, CLOCK_SKEW_S_MAX, FeedbackMessageV1, FlightOpsMessageV1,
+    INGEST_MESSAGE_BYTES_MAX, IngestLimits,
 };
 use crate::domain::policy::airports;
 use crate::domain::policy::severity::{self, SeverityConfig, SeverityInputs};
@@ -35,6 +44,7 @@ pub struct CrisisIngest {
     store: SledStore,
     max_bytes: usize,
     severity: SeverityConfig,
+    clock_skew: TimeDelta,
 }
 
 impl CrisisIngest {
@@ -43,12 +53,25 @@ impl CrisisIngest {
             store,
             max_bytes: INGEST_MESSAGE_BYTES_MAX,
             severity: SeverityConfig::default(),
+            clock_skew: TimeDelta::seconds(CLOCK_SKEW_S_DEFAULT as i64),
         }
     }
 
     /// Signals get their severity under these thresholds (default: the shipped policy).
     pub fn with_severity(mut self, severity: SeverityConfig) -> Self {
         self.severity = severity;
+        self
+    }
+
+    /// How far ahead of crisisd's clock a sender's may run (default 5 minutes): a time
+    /// something happened up to this far in the future is taken as now, a later one is
+    /// refused as `out_of_range`. At most [`CLOCK_SKEW_S_MAX`] seconds (`serve` checks).
+    pub fn with_clock_skew(mut self, clock_skew: std::time::Duration) -> Self {
+        assert!(
+            clock_skew.as_secs() <= CLOCK_SKEW_S_MAX,
+            "clock skew {clock_skew:?} is over {CLOCK_SKEW_S_MAX} s"
+        );
+        self.clock_skew = TimeDelta::from_std(clock_skew).expect("at most an hour");
         self
     }
 }
@@ -69,19 +92,22 @@ fn rejected(rejection: ingest::Rejection) -> Handled {
     })
 }
 
-fn refused(reason: String, source: &str) -> Handled {
+/// A domain rule refused what the message asks, at `pointer` (`""`: the message).
+fn refused(reason: String, pointer: &str, source: &str) -> Handled {
     Handled::Rejected(Rejection {
         code: "refused".into(),
         message: reason,
-        pointer: String::new(),
+        pointer: pointer.to_owned(),
         source_message_id: Some(source.to_owned()),
     })
 }
 
-/// A refusal is the message's fault; anything else (store unavailable) is transient.
+/// A refusal is the message's fault, at the field `field_of` names for it; anything else
+/// (store unavailable) is transient.
 fn outcome<E: std::error::Error>(
     result: Result<(), CommandError<E>>,
     source: &str,
+    field_of: impl FnOnce(&E) -> &'static str,
 ) -> Result<Handled, String> {
     match result {
         Ok(()) => Ok(Handled::Stored),
@@ -91,11 +117,16 @@ fn outcome<E: std::error::Error>(
             pointer: "/source_message_id".into(),
             source_message_id: Some(source.to_owned()),
         })),
-        Err(err @ CommandError::Refused(_)) => Ok(refused(err.to_string(), source)),
+        Err(CommandError::Refused(refusal)) => Ok(refused(
+            format!("refused: {refusal}"),
+            field_of(&refusal),
+            source,
+        )),
         Err(CommandError::Append(
             AppendError::InvalidEvent { .. } | AppendError::EventTooLarge { .. },
         )) => Ok(refused(
             "the message produces an event the store refuses".into(),
+            "",
             source,
         )),
         Err(other) => Err(other.to_string()),
@@ -103,7 +134,9 @@ fn outcome<E: std::error::Error>(
 }
 
 impl FlightOpsMessageV1 {
-    fn update(&self) -> FlightUpdate {
+    /// The update the message reports, handled at `now`: a notice time a skewed clock put
+    /// ahead of `now` is taken as `now`.
+    fn update(&self, now: DateTime<Utc>) -> FlightUpdate {
         let airport = |code: &str| {
             crate::domain::common::AirportCode::parse(code).expect("validated when parsed")
         };
@@ -129,7 +162,7 @@ impl FlightOpsMessageV1 {
                 })
                 .collect(),
             change_reason: self.change_reason.clone(),
-            notified_at: self.notified_at,
+            notified_at: self.notified_at.map(|at| at.min(now)),
             passenger_count: self.passenger_count,
         }
     }
@@ -218,54 +251,20 @@ impl CrisisIngest {
         payload: &[u8],
         actor: &Actor,
     ) -> Result<Handled, String> {
-        let now = Utc::now();
         let limits = IngestLimits {
             max_bytes: self.max_bytes,
-            ..IngestLimits::at(now)
+            clock_skew: self.clock_skew,
+            ..IngestLimits::at(Utc::now())
         };
         match kind {
-            "flightops" => {
-                let message = match ingest::parse_flight_ops(payload, &limits, &airports::is_known)
-                {
-                    Ok(message) => message,
-                    Err(rejection) => return Ok(rejected(rejection)),
-                };
-                let update = message.update();
-                let stream = flight::stream_name(&update.flight);
-                let (state, _) =
-                    load::<Flight, _>(&self.store, &stream).map_err(|err| err.to_string())?;
-                let commands = flight_commands(&state, &update);
-                let meta = CommandMeta {
-                    idempotency_key: Some(message.source_message_id.clone()),
-                    request_fingerprint: Some(message_fingerprint(&message)),
-                    ..CommandMeta::new(actor.clone(), now)
-                };
-                let result = execute_all::<Flight, _>(&self.store, &stream, &commands, &meta)
-                    .await
-                    .map(|_| ());
-                outcome(result, &message.source_message_id)
-            }
-            "feedback" => {
-                let message = match ingest::parse_feedback(payload, &limits) {
-                    Ok(message) => message,
-                    Err(rejection) => return Ok(rejected(rejection)),
-                };
-                let source = message.source_message_id.clone();
-                match record_feedback(
-                    &self.store,
-                    &message.feedback(),
-                    message.severity(&self.severity),
-                    actor,
-                    now,
-                )
-                .await
-                {
-                    Ok(_) => Ok(Handled::Stored),
-                    Err(FeedbackError::Signal(err)) => outcome(Err(err), &source),
-                    Err(FeedbackError::Complaint(err)) => outcome(Err(err), &source),
-                    Err(FeedbackError::Passenger(err)) => outcome(Err(err), &source),
-                }
-            }
+            "flightops" => match ingest::parse_flight_ops(payload, &limits, &airports::is_known) {
+                Ok(message) => self.flight_ops(&message, actor, limits.now).await,
+                Err(rejection) => Ok(rejected(rejection)),
+            },
+            "feedback" => match ingest::parse_feedback(payload, &limits) {
+                Ok(message) => self.feedback(&message, actor, limits.now).await,
+                Err(rejection) => Ok(rejected(rejection)),
+            },
             other => Ok(Handled::Rejected(Rejection {
                 code: "unknown_kind".into(),
                 message: format!(
@@ -275,6 +274,79 @@ impl CrisisIngest {
                 source_message_id: None,
             })),
         }
+    }
+
+    /// Brings the flight up to date in one append; a refusal names the field whose
+    /// command the flight refused.
+    async fn flight_ops(
+        &self,
+        message: &FlightOpsMessageV1,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, String> {
+        let source = &message.source_message_id;
+        let update = message.update(now);
+        let stream = flight::stream_name(&update.flight);
+        let (state, _) = load::<Flight, _>(&self.store, &stream).map_err(|err| err.to_string())?;
+        let changes = flight_commands(&state, &update);
+        let commands: Vec<_> = changes.iter().map(|c| c.command.clone()).collect();
+        let meta = CommandMeta {
+            idempotency_key: Some(source.clone()),
+            request_fingerprint: Some(message_fingerprint(message)),
+            ..CommandMeta::new(actor.clone(), now)
+        };
+        match execute_all::<Flight, _>(&self.store, &stream, &commands, &meta).await {
+            Err(CommandError::Refused(_)) => {
+                let ctx = Context::new(now, actor.clone());
+                match refused_change(&state, &changes, &ctx) {
+                    Some((change, refusal)) => Ok(refused(
+                        format!("refused: {refusal}"),
+                        &change.field,
+                        source,
+                    )),
+                    None => Err(format!(
+                        "flight {} changed while message {source} was handled; it is handled again",
+                        update.flight
+                    )),
+                }
+            }
+            result => outcome(result.map(|_| ()), source, |_| ""),
+        }
+    }
+
+    /// Records the signal and, for a complaint, the complaint.
+    async fn feedback(
+        &self,
+        message: &FeedbackMessageV1,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, String> {
+        let source = &message.source_message_id;
+        let recorded = record_feedback(
+            &self.store,
+            &message.feedback(),
+            message.severity(&self.severity),
+            actor,
+            now,
+        )
+        .await;
+        match recorded {
+            Ok(_) => Ok(Handled::Stored),
+            // The signal's id derives from the source id: the only refusal is that one
+            // is stored under it already.
+            Err(FeedbackError::Signal(err)) => outcome(Err(err), source, |_| "/source_message_id"),
+            Err(FeedbackError::Complaint(err)) => outcome(Err(err), source, complaint_field),
+            Err(FeedbackError::Passenger(err)) => outcome(Err(err), source, |_| "/passenger_ref"),
+        }
+    }
+}
+
+/// The feedback field a complaint's refusal concerns.
+fn complaint_field(refusal: &ComplaintError) -> &'static str {
+    match refusal {
+        ComplaintError::Required { .. } => "/passenger_ref",
+        ComplaintError::AlreadyReceived => "/source_message_id",
+        _ => "",
     }
 }
 

@@ -151,6 +151,99 @@ fn lh400(source: &str, day: chrono::NaiveDate, changes: serde_json::Value) -> St
     message.to_string()
 }
 
+/// A sender's clock a few seconds ahead loses nothing; a time far ahead is refused at
+/// its field, and a domain refusal names the message field its command came from.
+#[tokio::test]
+async fn a_notice_seconds_ahead_is_accepted_and_every_refusal_names_its_field() {
+    use crate::domain::flight::{Flight, FlightStatus};
+
+    let (_dir, store) = open_store();
+    let ingest = CrisisIngest::new(store.clone());
+    let day = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let ahead = |seconds: i64| stamp(Utc::now() + chrono::Duration::seconds(seconds));
+    let delayed = serde_json::json!({"status": "delayed", "change_reason": "late inbound",
+        "delays": [{"code": "93", "minutes": 45}], "notified_at": ahead(3)});
+    let first = lh400("ops-1", day, delayed);
+    assert_eq!(
+        outcome_of(&ingest, "flightops", &first).await,
+        ("stored".into(), String::new()),
+        "a notice 3 s ahead of crisisd's clock"
+    );
+    let stored = store.head().position;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        outcome_of(&ingest, "flightops", &first).await,
+        ("stored".into(), String::new()),
+        "its redelivery, the notice now taken as a later now"
+    );
+    assert_eq!(store.head().position, stored, "and stored once");
+    let key = crate::domain::common::FlightKey::new("LH", "400", day).unwrap();
+    let (state, _) = load::<Flight, _>(&store, &flight::stream_name(&key)).unwrap();
+    assert!(state.schedule.is_some(), "the schedule is kept");
+    assert_eq!(
+        (state.status, state.delays.len()),
+        (FlightStatus::Delayed, 1)
+    );
+    assert!(
+        state
+            .passengers_notified_at
+            .is_some_and(|at| at <= Utc::now())
+    );
+
+    let head = store.head().position;
+    let past = |hour: u32| format!("{day}T{hour:02}:00:00Z");
+    let cases = [
+        (
+            serde_json::json!({"notified_at": ahead(3600)}),
+            ("out_of_range", "/notified_at"),
+        ),
+        (
+            serde_json::json!({"actual_departure": ahead(3600)}),
+            ("out_of_range", "/actual_departure"),
+        ),
+        (
+            serde_json::json!({"actual_departure": past(11), "actual_arrival": ahead(3600)}),
+            ("out_of_range", "/actual_arrival"),
+        ),
+        (
+            serde_json::json!({"status": "diverted", "change_reason": "weather"}),
+            ("refused", "/status"),
+        ),
+        (
+            serde_json::json!({"status": "delayed", "delays": [{"code": "93", "minutes": 45}],
+                "actual_arrival": past(20)}),
+            ("refused", "/actual_arrival"),
+        ),
+    ];
+    for (n, (changes, (code, pointer))) in cases.into_iter().enumerate() {
+        let message = lh400(&format!("ops-bad-{n}"), day, changes.clone());
+        assert_eq!(
+            outcome_of(&ingest, "flightops", &message).await,
+            (code.to_owned(), pointer.to_owned()),
+            "{changes}"
+        );
+    }
+    assert_eq!(store.head().position, head, "nothing refused is stored");
+    let cancelled = serde_json::json!({"status": "cancelled", "change_reason": "crew"});
+    assert_eq!(
+        outcome_of(&ingest, "flightops", &lh400("ops-2", day, cancelled)).await,
+        ("stored".into(), String::new())
+    );
+    let departed = serde_json::json!({"status": "cancelled", "actual_departure": past(11)});
+    assert_eq!(
+        outcome_of(&ingest, "flightops", &lh400("ops-3", day, departed)).await,
+        ("refused".into(), "/actual_departure".into()),
+        "a cancelled flight does not depart"
+    );
+    let no_tolerance = CrisisIngest::new(store.clone()).with_clock_skew(std::time::Duration::ZERO);
+    let notice = serde_json::json!({"status": "cancelled", "notified_at": ahead(3)});
+    assert_eq!(
+        outcome_of(&no_tolerance, "flightops", &lh400("ops-4", day, notice)).await,
+        ("out_of_range".into(), "/notified_at".into()),
+        "the tolerance is configurable"
+    );
+}
+
 /// Origin dates in year 1 or 9999, receipt times decades away, a ten-year block time,
 /// an origin date days from the departure, unknown fields and duplicate keys are each
 /// refused with their code and field, and nothing of them is stored.

@@ -31,6 +31,10 @@
 //! | `scheduled_arrival` | after `scheduled_departure`, at most 30 h later (block time) |
 //! | `origin_date` against `scheduled_departure` | the UTC date of `scheduled_departure`, or the day before or after (the origin date is local to the origin airport, up to 14 h from UTC) |
 //!
+//! A time within the skew tolerance ahead of `now` is kept as sent in the parsed
+//! message (it is part of what the message says, so of its fingerprint, and a redelivery
+//! must match); the app takes it as `now` where the domain refuses the future.
+//!
 //! Passenger free text is personal data: it never appears in a rejection or in `Debug`.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
