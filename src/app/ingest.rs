@@ -13,9 +13,9 @@
 //!
 //! Times are read against one `now` per message. A sender's clock may run ahead of
 //! crisisd's by the configured skew ([`CrisisIngest::with_clock_skew`]): a time within it
-//! is taken as `now` where the domain refuses the future (`notified_at`); the parsed
-//! message, and so its fingerprint, keeps the time as sent, so a redelivery still
-//! matches. Spikes and entitlements follow from the stored facts, in reactors
+//! is taken as `now` where the domain refuses the future (`notified_at`, `received_at`);
+//! the parsed message, and so its fingerprint, keeps the time as sent, so a redelivery
+//! still matches. Spikes and entitlements follow from the stored facts, in reactors
 //! ([`super::spikes`], [`super::entitlements`]).
 
 use std::hash::{Hash, Hasher};
@@ -345,6 +345,7 @@ impl CrisisIngest {
 fn complaint_field(refusal: &ComplaintError) -> &'static str {
     match refusal {
         ComplaintError::Required { .. } => "/passenger_ref",
+        ComplaintError::ReceivedInFuture { .. } => "/received_at",
         ComplaintError::AlreadyReceived => "/source_message_id",
         _ => "",
     }

@@ -122,6 +122,11 @@ fn open_store() -> (tempfile::TempDir, SledStore) {
     (dir, store)
 }
 
+/// An instant in whole seconds, as senders write them.
+fn whole_seconds(at: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    chrono::DateTime::from_timestamp(at.timestamp(), 0).unwrap()
+}
+
 fn stamp(at: chrono::DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -149,6 +154,43 @@ fn lh400(source: &str, day: chrono::NaiveDate, changes: serde_json::Value) -> St
         message[field] = value.clone();
     }
     message.to_string()
+}
+
+/// A complaint's service levels run from when the channel received the message, not
+/// from when crisisd got to it (later still behind a NATS backlog).
+#[tokio::test]
+async fn a_complaint_from_feedback_counts_its_deadlines_from_the_message_s_receipt() {
+    use crate::app::feedback::complaint_id;
+    use crate::domain::common::{Channel, Tier};
+    use crate::domain::complaint::{self, Complaint};
+    use crate::domain::policy::sla::SlaConfig;
+    use crate::projection::sla_deadlines::{self, SlaDeadlines};
+
+    let (_dir, store) = open_store();
+    let ingest = CrisisIngest::new(store.clone());
+    let received_at = whole_seconds(Utc::now() - chrono::Duration::hours(2));
+    let message = serde_json::json!({"v": 1, "source_message_id": "hotline-7",
+        "channel": "hotline", "text": "we waited six hours at the gate",
+        "passenger_ref": "FF7", "category_hint": "delay", "received_at": stamp(received_at)});
+    assert_eq!(
+        outcome_of(&ingest, "feedback", &message.to_string()).await,
+        ("stored".into(), String::new())
+    );
+    let (complaint, _) =
+        load::<Complaint, _>(&store, &complaint::stream_name(complaint_id("hotline-7"))).unwrap();
+    assert_eq!(complaint.received.unwrap().received_at, received_at);
+    crate::projection::rebuild(&store, SlaDeadlines::default(), |_, _| {}).unwrap();
+    let running = sla_deadlines::running(&store.model_tree(sla_deadlines::NAME).unwrap()).unwrap();
+    assert_eq!(running.len(), 3, "{running:?}");
+    let policy = SlaConfig::default();
+    for pending in running {
+        assert_eq!(
+            pending.deadline,
+            policy.deadline(received_at, pending.kind, Tier::None, Channel::Hotline),
+            "{:?} counts from the message's received_at",
+            pending.kind
+        );
+    }
 }
 
 /// A sender's clock a few seconds ahead loses nothing; a time far ahead is refused at
