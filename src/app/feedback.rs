@@ -6,6 +6,11 @@
 //! and complaint are stored in one atomic append on first delivery; a redelivery (or a
 //! store written by an older build, which stored them one after the other) takes them
 //! one at a time and stores only what is missing.
+//!
+//! The complaint is received when the channel received the message, not when crisisd
+//! got to it (a NATS backlog can put hours between them): its service levels count from
+//! the message's `received_at`. A receipt time a skewed sender clock put ahead of `now`
+//! (ingest bounds how far) is taken as `now`.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -90,7 +95,8 @@ pub enum FeedbackError {
     Passenger(CommandError<passenger::PassengerError>),
 }
 
-/// Records the signal and, for a complaint, the complaint (tier from the passenger's stream).
+/// Records the signal and, for a complaint, the complaint (tier from the passenger's
+/// stream), both observed / received at the message's receipt time (at most `now`).
 pub async fn record_feedback<S: EventStore>(
     store: &S,
     feedback: &Feedback,
@@ -103,6 +109,7 @@ pub async fn record_feedback<S: EventStore>(
         request_fingerprint: feedback.fingerprint,
         ..CommandMeta::new(actor.clone(), now)
     };
+    let received_at = feedback.received_at.min(now);
     let signal_id = signal_id(&feedback.source_message_id);
     let record = SignalCommand::RecordSignal {
         signal_id,
@@ -114,7 +121,7 @@ pub async fn record_feedback<S: EventStore>(
         reach: feedback.reach.max(1),
         summary: feedback.text.clone(),
         source_ref: Some(feedback.source_message_id.clone()),
-        observed_at: feedback.received_at,
+        observed_at: received_at,
     };
     let signal_stream = signal::stream_name(signal_id);
     let (Some(passenger), Some(category), true) = (
@@ -143,6 +150,7 @@ pub async fn record_feedback<S: EventStore>(
         remedy_sought: remedy_for(category),
         description: feedback.text.clone(),
         incident_id: None,
+        received_at: Some(received_at),
     };
     let recorded = Recorded {
         signal_id,

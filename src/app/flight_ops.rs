@@ -9,11 +9,18 @@
 //!
 //! The schedule is fixed by the first update; later schedule changes are not applied
 //! (they are a new flight in airline systems).
+//!
+//! Each command carries the field of the message it comes from, so when the flight
+//! refuses one, the rejection names that field ([`refused_change`]) instead of refusing
+//! the message as a whole.
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::common::{AirportCode, FlightKey};
-use crate::domain::flight::{DelayCode, Flight, FlightCommand, FlightScheduled, FlightStatus};
+use crate::domain::flight::{
+    DelayCode, Flight, FlightCommand, FlightError, FlightScheduled, FlightStatus,
+};
+use crate::domain::{Aggregate, Context};
 
 /// What flight ops reports about one flight, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,25 +38,43 @@ pub struct FlightUpdate {
     /// Minutes per IATA delay code.
     pub delays: Vec<(DelayCode, u32)>,
     pub change_reason: Option<String>,
-    /// When passengers were told of the change.
+    /// When passengers were told of the change (never after the time it is handled: a
+    /// sender's clock a little ahead is taken as now).
     pub notified_at: Option<DateTime<Utc>>,
     pub passenger_count: u32,
 }
 
-/// The commands that bring `state` up to `update`, in the order they must be decided.
-pub fn flight_commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightCommand> {
+/// One command and the field of the flight-ops message it comes from (a JSON pointer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlightChange {
+    pub command: FlightCommand,
+    pub field: String,
+}
+
+/// The commands that bring `state` up to `update`, in the order they must be decided,
+/// each with the message field it comes from.
+pub fn flight_commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightChange> {
     let mut commands = Vec::new();
+    let mut push = |field: &str, command| {
+        commands.push(FlightChange {
+            command,
+            field: field.to_owned(),
+        })
+    };
     if state.schedule.is_none() {
-        commands.push(FlightCommand::ScheduleFlight {
-            schedule: FlightScheduled {
-                flight: update.flight.clone(),
-                origin: update.origin,
-                destination: update.destination,
-                scheduled_departure: update.scheduled_departure,
-                scheduled_arrival: update.scheduled_arrival,
-                passenger_count: update.passenger_count,
+        push(
+            "/scheduled_departure",
+            FlightCommand::ScheduleFlight {
+                schedule: FlightScheduled {
+                    flight: update.flight.clone(),
+                    origin: update.origin,
+                    destination: update.destination,
+                    scheduled_departure: update.scheduled_departure,
+                    scheduled_arrival: update.scheduled_arrival,
+                    passenger_count: update.passenger_count,
+                },
             },
-        });
+        );
     }
     let finished = state.actual_arrival.is_some() || state.status == FlightStatus::Cancelled;
     let estimates_changed = (update.estimated_departure.is_some()
@@ -57,17 +82,28 @@ pub fn flight_commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightComma
         || (update.estimated_arrival.is_some()
             && update.estimated_arrival != state.estimated_arrival);
     if estimates_changed && !finished && update.actual_arrival.is_none() {
-        commands.push(FlightCommand::UpdateEstimates {
-            departure: update.estimated_departure,
-            arrival: update.estimated_arrival,
-        });
+        let field = if update.estimated_arrival.is_some() {
+            "/estimated_arrival"
+        } else {
+            "/estimated_departure"
+        };
+        push(
+            field,
+            FlightCommand::UpdateEstimates {
+                departure: update.estimated_departure,
+                arrival: update.estimated_arrival,
+            },
+        );
     }
-    for (code, minutes) in &update.delays {
+    for (index, (code, minutes)) in update.delays.iter().enumerate() {
         if state.delays.get(code).copied().unwrap_or(0) != *minutes {
-            commands.push(FlightCommand::RecordDelay {
-                code: *code,
-                minutes: *minutes,
-            });
+            push(
+                &format!("/delays/{index}"),
+                FlightCommand::RecordDelay {
+                    code: *code,
+                    minutes: *minutes,
+                },
+            );
         }
     }
     if update.status != state.status {
@@ -75,26 +111,53 @@ pub fn flight_commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightComma
             .change_reason
             .clone()
             .unwrap_or_else(|| "reported by flight ops".to_owned());
-        commands.push(FlightCommand::ChangeStatus {
-            status: update.status,
-            reason,
-        });
+        push(
+            "/status",
+            FlightCommand::ChangeStatus {
+                status: update.status,
+                reason,
+            },
+        );
     }
     if let (Some(at), None) = (update.actual_departure, state.actual_departure) {
-        commands.push(FlightCommand::RecordDeparture { at });
+        push("/actual_departure", FlightCommand::RecordDeparture { at });
     }
     if let (Some(at), None) = (update.actual_arrival, state.actual_arrival) {
-        commands.push(FlightCommand::RecordArrival {
-            at,
-            airport: update.destination,
-        });
+        push(
+            "/actual_arrival",
+            FlightCommand::RecordArrival {
+                at,
+                airport: update.destination,
+            },
+        );
     }
     if let Some(at) = update.notified_at
         && state.passengers_notified_at.is_none_or(|known| at > known)
     {
-        commands.push(FlightCommand::RecordPassengerNotification { at });
+        push(
+            "/notified_at",
+            FlightCommand::RecordPassengerNotification { at },
+        );
     }
     commands
+}
+
+/// The first change `state` refuses and why, deciding them one by one as `execute_all`
+/// decides them together; `None` if the flight takes them all (it changed since the
+/// refusal: a retry will do).
+pub fn refused_change<'a>(
+    state: &Flight,
+    changes: &'a [FlightChange],
+    ctx: &Context,
+) -> Option<(&'a FlightChange, FlightError)> {
+    let mut state = state.clone();
+    for change in changes {
+        match state.decide(&change.command, ctx) {
+            Ok(events) => state = events.iter().fold(state, |s, e| s.evolve(e)),
+            Err(refusal) => return Some((change, refusal)),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -134,6 +197,13 @@ mod tests {
         }
     }
 
+    fn commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightCommand> {
+        flight_commands(state, update)
+            .into_iter()
+            .map(|change| change.command)
+            .collect()
+    }
+
     fn meta(source: &str) -> CommandMeta {
         CommandMeta {
             idempotency_key: Some(source.to_owned()),
@@ -149,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_first_update_schedules_and_a_repeat_changes_nothing() {
-        let first = flight_commands(&Flight::default(), &update());
+        let first = commands(&Flight::default(), &update());
         assert!(
             matches!(first.as_slice(), [FlightCommand::ScheduleFlight { .. }]),
             "{first:?}"
@@ -164,6 +234,47 @@ mod tests {
         assert!(flight_commands(&scheduled, &update()).is_empty());
     }
 
+    /// A refusal is traced to the change that caused it, and so to a message field.
+    #[test]
+    fn each_change_names_its_field_and_a_refusal_is_traced_to_it() {
+        let scheduled = commands(&Flight::default(), &update());
+        let cancel = FlightCommand::ChangeStatus {
+            status: FlightStatus::Cancelled,
+            reason: "crew".into(),
+        };
+        let ctx = Context::new(t(23, 0), meta("x").actor);
+        let state = scheduled
+            .iter()
+            .chain([&cancel])
+            .fold(Flight::default(), |state, command| {
+                let events = state.decide(command, &ctx).unwrap();
+                events.iter().fold(state, |s, e| s.evolve(e))
+            });
+        let departed_anyway = FlightUpdate {
+            status: FlightStatus::Cancelled,
+            delays: vec![(DelayCode::new(61).unwrap(), 30)],
+            actual_departure: Some(t(11, 0)),
+            notified_at: Some(t(9, 0)),
+            ..update()
+        };
+        let changes = flight_commands(&state, &departed_anyway);
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["/delays/0", "/actual_departure", "/notified_at"]);
+        let (change, refusal) = refused_change(&state, &changes, &ctx).unwrap();
+        assert_eq!(
+            (change.field.as_str(), refusal),
+            ("/actual_departure", FlightError::FlightCancelled)
+        );
+        let fine = FlightUpdate {
+            actual_departure: None,
+            ..departed_anyway
+        };
+        assert_eq!(
+            refused_change(&state, &flight_commands(&state, &fine), &ctx),
+            None
+        );
+    }
+
     #[tokio::test]
     async fn a_delay_then_a_departure_and_arrival_become_the_flight_s_facts() {
         let dir = tempfile::tempdir().unwrap();
@@ -174,7 +285,7 @@ mod tests {
             let stream = stream.clone();
             async move {
                 let (state, _) = load::<Flight, _>(&store, &stream).unwrap();
-                let commands = flight_commands(&state, &update);
+                let commands = commands(&state, &update);
                 execute_all::<Flight, _>(&store, &stream, &commands, &meta(source))
                     .await
                     .unwrap()

@@ -6,24 +6,33 @@
 //! - `feedback`: parse → a signal and, for a passenger's complaint, a complaint
 //!   ([`super::feedback`]).
 //!
-//! Invalid input and domain refusals become rejections (never stored); a store that
-//! refuses writes is a transient failure (the message comes back).
+//! Invalid input and domain refusals become rejections (never stored), each naming the
+//! message field it concerns: a flight's refusal of a command is traced back to the
+//! field the command came from. A store that refuses writes is a transient failure (the
+//! message comes back).
 //!
-//! Not yet here (issue 4 follow-up): spike detection opening incidents from signals, and
-//! compensation entitlements from disruptions.
+//! Times are read against one `now` per message. A sender's clock may run ahead of
+//! crisisd's by the configured skew ([`CrisisIngest::with_clock_skew`]): a time within it
+//! is taken as `now` where the domain refuses the future (`notified_at`, `received_at`);
+//! the parsed message, and so its fingerprint, keeps the time as sent, so a redelivery
+//! still matches. Spikes and entitlements follow from the stored facts, in reactors
+//! ([`super::spikes`], [`super::entitlements`]).
 
 use std::hash::{Hash, Hasher};
 
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::command::{CommandError, CommandMeta, execute_all, fingerprint, load};
 use super::feedback::{Feedback, FeedbackError, record_feedback};
-use super::flight_ops::{FlightUpdate, flight_commands};
+use super::flight_ops::{FlightUpdate, flight_commands, refused_change};
 use crate::bus::ingest::{Handled, IngestHandler, Rejection};
+use crate::domain::Context;
 use crate::domain::common::{Actor, Category, Role, Severity};
+use crate::domain::complaint::ComplaintError;
 use crate::domain::flight::{self, DelayCode, Flight};
 use crate::domain::ingest::{
-    self, FeedbackMessageV1, FlightOpsMessageV1, INGEST_MESSAGE_BYTES_MAX,
+    self, CLOCK_SKEW_S_DEFAULT, CLOCK_SKEW_S_MAX, FeedbackMessageV1, FlightOpsMessageV1,
+    INGEST_MESSAGE_BYTES_MAX, IngestLimits,
 };
 use crate::domain::policy::airports;
 use crate::domain::policy::severity::{self, SeverityConfig, SeverityInputs};
@@ -35,6 +44,7 @@ pub struct CrisisIngest {
     store: SledStore,
     max_bytes: usize,
     severity: SeverityConfig,
+    clock_skew: TimeDelta,
 }
 
 impl CrisisIngest {
@@ -43,12 +53,25 @@ impl CrisisIngest {
             store,
             max_bytes: INGEST_MESSAGE_BYTES_MAX,
             severity: SeverityConfig::default(),
+            clock_skew: TimeDelta::seconds(CLOCK_SKEW_S_DEFAULT as i64),
         }
     }
 
     /// Signals get their severity under these thresholds (default: the shipped policy).
     pub fn with_severity(mut self, severity: SeverityConfig) -> Self {
         self.severity = severity;
+        self
+    }
+
+    /// How far ahead of crisisd's clock a sender's may run (default 5 minutes): a time
+    /// something happened up to this far in the future is taken as now, a later one is
+    /// refused as `out_of_range`. At most [`CLOCK_SKEW_S_MAX`] seconds (`serve` checks).
+    pub fn with_clock_skew(mut self, clock_skew: std::time::Duration) -> Self {
+        assert!(
+            clock_skew.as_secs() <= CLOCK_SKEW_S_MAX,
+            "clock skew {clock_skew:?} is over {CLOCK_SKEW_S_MAX} s"
+        );
+        self.clock_skew = TimeDelta::from_std(clock_skew).expect("at most an hour");
         self
     }
 }
@@ -69,19 +92,22 @@ fn rejected(rejection: ingest::Rejection) -> Handled {
     })
 }
 
-fn refused(reason: String, source: &str) -> Handled {
+/// A domain rule refused what the message asks, at `pointer` (`""`: the message).
+fn refused(reason: String, pointer: &str, source: &str) -> Handled {
     Handled::Rejected(Rejection {
         code: "refused".into(),
         message: reason,
-        pointer: String::new(),
+        pointer: pointer.to_owned(),
         source_message_id: Some(source.to_owned()),
     })
 }
 
-/// A refusal is the message's fault; anything else (store unavailable) is transient.
+/// A refusal is the message's fault, at the field `field_of` names for it; anything else
+/// (store unavailable) is transient.
 fn outcome<E: std::error::Error>(
     result: Result<(), CommandError<E>>,
     source: &str,
+    field_of: impl FnOnce(&E) -> &'static str,
 ) -> Result<Handled, String> {
     match result {
         Ok(()) => Ok(Handled::Stored),
@@ -91,11 +117,16 @@ fn outcome<E: std::error::Error>(
             pointer: "/source_message_id".into(),
             source_message_id: Some(source.to_owned()),
         })),
-        Err(err @ CommandError::Refused(_)) => Ok(refused(err.to_string(), source)),
+        Err(CommandError::Refused(refusal)) => Ok(refused(
+            format!("refused: {refusal}"),
+            field_of(&refusal),
+            source,
+        )),
         Err(CommandError::Append(
             AppendError::InvalidEvent { .. } | AppendError::EventTooLarge { .. },
         )) => Ok(refused(
             "the message produces an event the store refuses".into(),
+            "",
             source,
         )),
         Err(other) => Err(other.to_string()),
@@ -103,7 +134,9 @@ fn outcome<E: std::error::Error>(
 }
 
 impl FlightOpsMessageV1 {
-    fn update(&self) -> FlightUpdate {
+    /// The update the message reports, handled at `now`: a notice time a skewed clock put
+    /// ahead of `now` is taken as `now`.
+    fn update(&self, now: DateTime<Utc>) -> FlightUpdate {
         let airport = |code: &str| {
             crate::domain::common::AirportCode::parse(code).expect("validated when parsed")
         };
@@ -129,7 +162,7 @@ impl FlightOpsMessageV1 {
                 })
                 .collect(),
             change_reason: self.change_reason.clone(),
-            notified_at: self.notified_at,
+            notified_at: self.notified_at.map(|at| at.min(now)),
             passenger_count: self.passenger_count,
         }
     }
@@ -218,49 +251,20 @@ impl CrisisIngest {
         payload: &[u8],
         actor: &Actor,
     ) -> Result<Handled, String> {
+        let limits = IngestLimits {
+            max_bytes: self.max_bytes,
+            clock_skew: self.clock_skew,
+            ..IngestLimits::at(Utc::now())
+        };
         match kind {
-            "flightops" => {
-                let message =
-                    match ingest::parse_flight_ops(payload, self.max_bytes, &airports::is_known) {
-                        Ok(message) => message,
-                        Err(rejection) => return Ok(rejected(rejection)),
-                    };
-                let update = message.update();
-                let stream = flight::stream_name(&update.flight);
-                let (state, _) =
-                    load::<Flight, _>(&self.store, &stream).map_err(|err| err.to_string())?;
-                let commands = flight_commands(&state, &update);
-                let meta = CommandMeta {
-                    idempotency_key: Some(message.source_message_id.clone()),
-                    request_fingerprint: Some(message_fingerprint(&message)),
-                    ..CommandMeta::new(actor.clone(), Utc::now())
-                };
-                let result = execute_all::<Flight, _>(&self.store, &stream, &commands, &meta)
-                    .await
-                    .map(|_| ());
-                outcome(result, &message.source_message_id)
-            }
-            "feedback" => {
-                let message = match ingest::parse_feedback(payload, self.max_bytes) {
-                    Ok(message) => message,
-                    Err(rejection) => return Ok(rejected(rejection)),
-                };
-                let source = message.source_message_id.clone();
-                match record_feedback(
-                    &self.store,
-                    &message.feedback(),
-                    message.severity(&self.severity),
-                    actor,
-                    Utc::now(),
-                )
-                .await
-                {
-                    Ok(_) => Ok(Handled::Stored),
-                    Err(FeedbackError::Signal(err)) => outcome(Err(err), &source),
-                    Err(FeedbackError::Complaint(err)) => outcome(Err(err), &source),
-                    Err(FeedbackError::Passenger(err)) => outcome(Err(err), &source),
-                }
-            }
+            "flightops" => match ingest::parse_flight_ops(payload, &limits, &airports::is_known) {
+                Ok(message) => self.flight_ops(&message, actor, limits.now).await,
+                Err(rejection) => Ok(rejected(rejection)),
+            },
+            "feedback" => match ingest::parse_feedback(payload, &limits) {
+                Ok(message) => self.feedback(&message, actor, limits.now).await,
+                Err(rejection) => Ok(rejected(rejection)),
+            },
             other => Ok(Handled::Rejected(Rejection {
                 code: "unknown_kind".into(),
                 message: format!(
@@ -271,125 +275,82 @@ impl CrisisIngest {
             })),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{EventStore, StoreConfig};
-
-    /// A source message id names one message: its redelivery changes nothing, a
-    /// different message under the same id is rejected with its own code, never
-    /// acknowledged as stored while its content is dropped.
-    #[tokio::test]
-    async fn a_source_message_id_reused_for_other_content_is_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
-        let ingest = CrisisIngest::new(store.clone());
-        let actor = ingest_actor("test");
-        let received_at = Utc::now().to_rfc3339();
-        let feedback = |text: &str| {
-            serde_json::json!({"v": 1, "source_message_id": "tw-1", "channel": "social_media",
-                "text": text, "passenger_ref": "FF1", "category_hint": "delay",
-                "received_at": received_at, "reach": 10})
-            .to_string()
+    /// Brings the flight up to date in one append; a refusal names the field whose
+    /// command the flight refused.
+    async fn flight_ops(
+        &self,
+        message: &FlightOpsMessageV1,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, String> {
+        let source = &message.source_message_id;
+        let update = message.update(now);
+        let stream = flight::stream_name(&update.flight);
+        let (state, _) = load::<Flight, _>(&self.store, &stream).map_err(|err| err.to_string())?;
+        let changes = flight_commands(&state, &update);
+        let commands: Vec<_> = changes.iter().map(|c| c.command.clone()).collect();
+        let meta = CommandMeta {
+            idempotency_key: Some(source.clone()),
+            request_fingerprint: Some(message_fingerprint(message)),
+            ..CommandMeta::new(actor.clone(), now)
         };
-        let stored = ingest
-            .ingest("feedback", feedback("late").as_bytes(), &actor)
-            .await;
-        assert!(matches!(stored, Ok(Handled::Stored)), "{stored:?}");
-        let head = store.head().position;
-        let again = ingest
-            .ingest("feedback", feedback("late").as_bytes(), &actor)
-            .await;
-        assert!(
-            matches!(again, Ok(Handled::Stored)),
-            "a redelivery: {again:?}"
-        );
-        let other = ingest
-            .ingest("feedback", feedback("my bag is gone").as_bytes(), &actor)
-            .await;
-        let Ok(Handled::Rejected(rejection)) = other else {
-            panic!("another message under a used id: {other:?}")
-        };
-        assert_eq!(
-            (rejection.code.as_str(), rejection.pointer.as_str()),
-            ("source_message_id_reused", "/source_message_id")
-        );
-        assert!(
-            !rejection.message.contains("bag"),
-            "no customer words in a rejection"
-        );
-        assert_eq!(store.head().position, head, "nothing more stored");
-
-        let today = Utc::now().date_naive();
-        let flight = |minutes: u32| {
-            serde_json::json!({"v": 1, "source_message_id": "aidx-1", "carrier": "LH",
-                "flight_number": "400", "origin_date": today.to_string(), "origin": "FRA",
-                "destination": "JFK",
-                "scheduled_departure": format!("{today}T10:00:00Z"),
-                "scheduled_arrival": format!("{today}T18:00:00Z"),
-                "status": "delayed", "delays": [{"code": "93", "minutes": minutes}],
-                "passenger_count": 300})
-            .to_string()
-        };
-        let stored = ingest
-            .ingest("flightops", flight(30).as_bytes(), &actor)
-            .await;
-        assert!(matches!(stored, Ok(Handled::Stored)), "{stored:?}");
-        let again = ingest
-            .ingest("flightops", flight(30).as_bytes(), &actor)
-            .await;
-        assert!(matches!(again, Ok(Handled::Stored)), "{again:?}");
-        let other = ingest
-            .ingest("flightops", flight(90).as_bytes(), &actor)
-            .await;
-        assert!(
-            matches!(&other, Ok(Handled::Rejected(r)) if r.code == "source_message_id_reused"),
-            "{other:?}"
-        );
+        match execute_all::<Flight, _>(&self.store, &stream, &commands, &meta).await {
+            Err(CommandError::Refused(_)) => {
+                let ctx = Context::new(now, actor.clone());
+                match refused_change(&state, &changes, &ctx) {
+                    Some((change, refusal)) => Ok(refused(
+                        format!("refused: {refusal}"),
+                        &change.field,
+                        source,
+                    )),
+                    None => Err(format!(
+                        "flight {} changed while message {source} was handled; it is handled again",
+                        update.flight
+                    )),
+                }
+            }
+            result => outcome(result.map(|_| ()), source, |_| ""),
+        }
     }
 
-    #[test]
-    fn one_flights_messages_share_a_lane_key_and_bad_input_still_gets_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let ingest = CrisisIngest::new(SledStore::open(StoreConfig::new(dir.path())).unwrap());
-        let flight = |number: &str, extra: &str| {
-            format!(
-                r#"{{"v":1,"carrier":"LH","flight_number":"{number}","origin_date":"2026-11-22",{extra}"status":"delayed"}}"#
-            )
-        };
-        let key = |kind: &str, payload: &str| ingest.lane_key(kind, payload.as_bytes());
-        assert_eq!(
-            key("flightops", &flight("123", "")),
-            key(
-                "flightops",
-                &flight("123", r#""source_message_id":"m-2","passenger_count":180,"#)
-            ),
-            "the same flight, whatever else the message holds"
-        );
-        assert_ne!(
-            key("flightops", &flight("123", "")),
-            key("flightops", &flight("124", ""))
-        );
-        // An escaped key is read as its text.
-        assert_eq!(
-            key("flightops", &flight("123", "")),
-            key("flightops", &flight("12\\u0033", ""))
-        );
-        assert_ne!(
-            key("feedback", r#"{"source_message_id":"a"}"#),
-            key("feedback", r#"{"source_message_id":"b"}"#)
-        );
-        for hostile in [
-            "",
-            "not json",
-            "[1,2]",
-            r#"{"carrier":7}"#,
-            "{\"carrier\":\"LH\"",
-        ] {
-            key("flightops", hostile);
-            key("feedback", hostile);
+    /// Records the signal and, for a complaint, the complaint.
+    async fn feedback(
+        &self,
+        message: &FeedbackMessageV1,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, String> {
+        let source = &message.source_message_id;
+        let recorded = record_feedback(
+            &self.store,
+            &message.feedback(),
+            message.severity(&self.severity),
+            actor,
+            now,
+        )
+        .await;
+        match recorded {
+            Ok(_) => Ok(Handled::Stored),
+            // The signal's id derives from the source id: the only refusal is that one
+            // is stored under it already.
+            Err(FeedbackError::Signal(err)) => outcome(Err(err), source, |_| "/source_message_id"),
+            Err(FeedbackError::Complaint(err)) => outcome(Err(err), source, complaint_field),
+            Err(FeedbackError::Passenger(err)) => outcome(Err(err), source, |_| "/passenger_ref"),
         }
     }
 }
+
+/// The feedback field a complaint's refusal concerns.
+fn complaint_field(refusal: &ComplaintError) -> &'static str {
+    match refusal {
+        ComplaintError::Required { .. } => "/passenger_ref",
+        ComplaintError::ReceivedInFuture { .. } => "/received_at",
+        ComplaintError::AlreadyReceived => "/source_message_id",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+#[path = "ingest_tests.rs"]
+mod tests;

@@ -81,14 +81,16 @@ fn start_nats(dir: &std::path::Path) -> anyhow::Result<(NatsServer, String)> {
     Ok((server, format!("nats://127.0.0.1:{port}")))
 }
 
-/// Feedback message `n` (source id `bench-{n}`): the even ones name a passenger.
-fn message(n: u64) -> Vec<u8> {
+/// Feedback message `n` (source id `bench-{n}`), received at `received_at` (RFC 3339):
+/// the even ones name a passenger. crisisd refuses a receipt time over a year old or in
+/// the future, so a run stamps its messages with its own start.
+fn message(n: u64, received_at: &str) -> Vec<u8> {
     let complaint = n.is_multiple_of(2);
     serde_json::to_vec(&json!({
         "v": 1, "source_message_id": format!("bench-{n}"), "channel": "social_media",
         "text": "our flight is delayed again and the lounge is closed",
         "passenger_ref": if complaint { json!(format!("FF{n:08}")) } else { json!(null) },
-        "category_hint": "delay", "received_at": "2026-11-22T12:00:00Z", "reach": 120
+        "category_hint": "delay", "received_at": received_at, "reach": 120
     }))
     .expect("JSON")
 }
@@ -544,7 +546,10 @@ pub async fn run(
     })
     .await?;
     // Payloads are built before any clock starts: the sender's work is not crisisd's.
-    let payloads: Vec<bytes::Bytes> = (0..messages).map(|n| message(n).into()).collect();
+    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let payloads: Vec<bytes::Bytes> = (0..messages)
+        .map(|n| message(n, &received_at).into())
+        .collect();
     let started = Instant::now();
     let mut pending = AckWindow::new();
     for payload in &payloads {

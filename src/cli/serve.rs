@@ -20,6 +20,7 @@ use crate::app::spikes::SpikeReaction;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
 use crate::domain::compensation::input::CarrierProfile;
+use crate::domain::ingest::{CLOCK_SKEW_S_DEFAULT, CLOCK_SKEW_S_MAX};
 use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::domain::policy::goodwill::GoodwillPolicy;
@@ -74,6 +75,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CRISISD_HTTP_CONNECTIONS_MAX", value_parser = limit(1_000_000),
         default_value_t = ServerLimits::default().connections_max as u64)]
     pub http_connections_max: u64,
+    /// How far ahead of this machine's clock a sender's clock may run (seconds, 0 to
+    /// 3600): a time in an ingest message that says when something happened (received,
+    /// notified, departed, arrived) up to this far in the future is taken as now; later
+    /// ones are refused as out_of_range.
+    #[arg(long, env = "CRISISD_CLOCK_SKEW_S", value_parser = clock_skew_s,
+        default_value_t = CLOCK_SKEW_S_DEFAULT)]
+    pub clock_skew_s: u64,
     #[command(flatten)]
     pub tokens: super::token::TokensFileArg,
     #[command(flatten)]
@@ -98,6 +106,16 @@ fn limit(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync
             "0 would close or refuse every connection; give 1 to {max}"
         )),
         _ => Err(format!("give a whole number from 1 to {max}")),
+    }
+}
+
+/// Parses the clock-skew tolerance: 0 (sender clocks must not run ahead) to an hour.
+fn clock_skew_s(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(seconds) if seconds <= CLOCK_SKEW_S_MAX => Ok(seconds),
+        _ => Err(format!(
+            "give whole seconds from 0 to {CLOCK_SKEW_S_MAX}; a sender's clock further off needs fixing (NTP), not tolerating"
+        )),
     }
 }
 
@@ -157,7 +175,9 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
     let head = store.head();
     tracing::info!(data_dir = %path.display(), head_position = head.position, head_hash = %head.hash, "event store open");
-    let ingest = CrisisIngest::new(store.clone()).with_severity(policy.severity.clone());
+    let ingest = CrisisIngest::new(store.clone())
+        .with_severity(policy.severity.clone())
+        .with_clock_skew(Duration::from_secs(args.clock_skew_s));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     match &args.nats_url {
@@ -302,4 +322,35 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn clock_skew(args: &[&str]) -> Result<u64, String> {
+        let argv = ["crisisd", "serve"].iter().chain(args);
+        match Cli::try_parse_from(argv)
+            .map_err(|err| err.to_string())?
+            .command
+        {
+            Command::Serve(serve) => Ok(serve.clock_skew_s),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// The tolerance defaults to 5 minutes, takes 0 to an hour, and refuses the rest at
+    /// startup with the fix.
+    #[test]
+    fn clock_skew_is_validated_at_startup() {
+        assert_eq!(clock_skew(&[]), Ok(300));
+        assert_eq!(clock_skew(&["--clock-skew-s", "0"]), Ok(0));
+        assert_eq!(clock_skew(&["--clock-skew-s", "3600"]), Ok(3600));
+        for bad in ["3601", "-1", "5m", ""] {
+            let refused = clock_skew(&[&format!("--clock-skew-s={bad}")]).unwrap_err();
+            assert!(refused.contains("from 0 to 3600"), "{bad}: {refused}");
+        }
+    }
 }

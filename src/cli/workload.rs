@@ -442,6 +442,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
             remedy_sought: RemedySought::Compensation,
             description: PersonalData("four hours late and nobody told us".into()),
             incident_id: Some(incident_id),
+            received_at: None,
         };
         let base = 30 + i64::from(c) * 7;
         script.run(&mut steps, receive, &agent(base));

@@ -8,29 +8,121 @@
 //! |---|---|
 //! | `too_large` | the message is over the size limit |
 //! | `not_json` | the bytes are not a JSON object |
+//! | `duplicate_key` | an object repeats a key (pointer: the second occurrence) |
 //! | `unsupported_version` | `v` is not a version this build reads |
+//! | `unknown_field` | a field this version does not have (pointer: that field) |
 //! | `missing_field` | a required field is absent or null |
 //! | `invalid_field` | a field has the wrong type or shape |
-//! | `out_of_range` | a value is outside its allowed range |
+//! | `out_of_range` | a value is outside its allowed range, or implausible (below) |
 //! | `unknown_airport` | an IATA code the airport table does not know |
 //!
-//! Unknown fields are ignored (senders may add fields before crisisd reads them).
+//! Unknown fields are refused, not ignored: a sender that adds a field crisisd does not
+//! read learns it at once instead of seeing it silently dropped. A new field comes with
+//! a new version. A repeated key is refused because JSON readers disagree on which
+//! occurrence counts (`ingest_json.rs` finds it while reading).
+//!
+//! Plausibility, relative to `now` ([`IngestLimits`]; the parse functions are pure and
+//! take it as input):
+//!
+//! | what | bound |
+//! |---|---|
+//! | `origin_date` (both formats) | from 366 days before to 731 days after today (UTC) |
+//! | `received_at`, `notified_at`, `actual_departure`, `actual_arrival` | at most 366 days ago; at most the clock-skew tolerance (default 5 min) ahead of `now` |
+//! | `scheduled_arrival` | after `scheduled_departure`, at most 30 h later (block time) |
+//! | `origin_date` against `scheduled_departure` | the UTC date of `scheduled_departure`, or the day before or after (the origin date is local to the origin airport, up to 14 h from UTC) |
+//!
+//! A time within the skew tolerance ahead of `now` is kept as sent in the parsed
+//! message (it is part of what the message says, so of its fingerprint, and a redelivery
+//! must match); the app takes it as `now` where the domain refuses the future.
+//!
 //! Passenger free text is personal data: it never appears in a rejection or in `Debug`.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::domain::common::{AirportCode, Category, Channel, FlightKey, PassengerId, PersonalData};
+use crate::domain::common::{Category, Channel, FlightKey, PassengerId, PersonalData};
 use crate::domain::flight::{DelayCode, FlightStatus};
+
+#[path = "ingest_fields.rs"]
+mod fields;
+#[path = "ingest_json.rs"]
+mod ingest_json;
+
+use fields::Fields;
+pub use fields::{AHEAD_DAYS_MAX, PAST_DAYS_MAX};
 
 /// Default size limit of one ingest message.
 pub const INGEST_MESSAGE_BYTES_MAX: usize = 64 * 1024;
+/// Default tolerance for a sender's clock running ahead of crisisd's, in seconds.
+pub const CLOCK_SKEW_S_DEFAULT: u64 = 300;
+/// Largest tolerance accepted: a clock an hour off is broken, not skewed.
+pub const CLOCK_SKEW_S_MAX: u64 = 3600;
+/// Longest scheduled block time: the longest non-stop flights take about 19 h; 30 h
+/// leaves room for a through flight with a stop under one flight number.
+pub const BLOCK_HOURS_MAX: i64 = 30;
 /// Delay codes one flight-ops message may carry.
 const DELAYS_MAX: usize = 32;
 /// Longest free text (characters) in a feedback message.
 const TEXT_CHARS_MAX: usize = 10_000;
+
+/// The fields each format has; any other is `unknown_field`.
+const FLIGHT_OPS_FIELDS: &[&str] = &[
+    "v",
+    "source_message_id",
+    "carrier",
+    "flight_number",
+    "origin_date",
+    "origin",
+    "destination",
+    "scheduled_departure",
+    "scheduled_arrival",
+    "estimated_departure",
+    "estimated_arrival",
+    "actual_departure",
+    "actual_arrival",
+    "status",
+    "delays",
+    "change_reason",
+    "notified_at",
+    "passenger_count",
+];
+const DELAY_FIELDS: &[&str] = &["code", "minutes"];
+const FEEDBACK_FIELDS: &[&str] = &[
+    "v",
+    "source_message_id",
+    "channel",
+    "text",
+    "passenger_ref",
+    "flight",
+    "category_hint",
+    "received_at",
+    "reach",
+];
+const FLIGHT_REF_FIELDS: &[&str] = &["carrier", "flight_number", "origin_date"];
+
+/// What a message is held against: its size, and the clock it is read by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    pub max_bytes: usize,
+    /// When the message is read; every time bound is relative to it.
+    pub now: DateTime<Utc>,
+    /// How far ahead of `now` a sender's clock may run: a time something happened may be
+    /// this far in the future.
+    pub clock_skew: TimeDelta,
+}
+
+impl IngestLimits {
+    /// The default limits at `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        IngestLimits {
+            max_bytes: INGEST_MESSAGE_BYTES_MAX,
+            now,
+            clock_skew: TimeDelta::seconds(CLOCK_SKEW_S_DEFAULT as i64),
+        }
+    }
+}
 
 /// A refused ingest message: what to fix, where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +137,7 @@ pub struct Rejection {
 
 /// One delay code with its minutes (IATA AHM 730).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DelayEntry {
     /// Two-digit numeric code, `"00"`–`"99"`.
     #[schemars(regex(pattern = r"^[0-9]{2}$"))]
@@ -54,8 +147,10 @@ pub struct DelayEntry {
 }
 
 /// `crisis.ingest.flightops`, version 1: what flight ops knows about one flight (as
-/// AIDX/MVT messages carry it). Each message is the whole current picture.
+/// AIDX/MVT messages carry it). Each message is the whole current picture. Fields not
+/// listed here are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FlightOpsMessageV1 {
     /// Format version: 1.
     pub v: u32,
@@ -65,22 +160,28 @@ pub struct FlightOpsMessageV1 {
     pub carrier: String,
     /// 1–4 digits and an optional letter, e.g. `400`.
     pub flight_number: String,
-    /// Scheduled departure date at the origin.
+    /// Scheduled departure date at the origin (local): from 366 days before to 731 days
+    /// after today, and the UTC date of `scheduled_departure` or the day before or after.
     pub origin_date: NaiveDate,
     pub origin: String,
     pub destination: String,
     pub scheduled_departure: DateTime<Utc>,
+    /// After `scheduled_departure`, at most 30 h later.
     pub scheduled_arrival: DateTime<Utc>,
     pub estimated_departure: Option<DateTime<Utc>>,
     pub estimated_arrival: Option<DateTime<Utc>>,
+    /// Off-block; at most 366 days ago and not in the future (beyond the clock-skew
+    /// tolerance).
     pub actual_departure: Option<DateTime<Utc>>,
+    /// On-block; after `actual_departure`; at most 366 days ago and not in the future.
     pub actual_arrival: Option<DateTime<Utc>>,
     pub status: FlightStatus,
     #[serde(default)]
     pub delays: Vec<DelayEntry>,
-    /// Operational reason (not personal data).
+    /// Operational reason (not personal data); not blank when given.
     pub change_reason: Option<String>,
-    /// When passengers were told of the change.
+    /// When passengers were told of the change: at most 366 days ago and not in the
+    /// future (beyond the clock-skew tolerance).
     pub notified_at: Option<DateTime<Utc>>,
     #[schemars(range(max = 1000))]
     pub passenger_count: u32,
@@ -88,14 +189,18 @@ pub struct FlightOpsMessageV1 {
 
 /// A flight named in a feedback message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FlightRef {
     pub carrier: String,
     pub flight_number: String,
+    /// From 366 days before to 731 days after today.
     pub origin_date: NaiveDate,
 }
 
-/// `crisis.ingest.feedback`, version 1: one message from a customer channel.
+/// `crisis.ingest.feedback`, version 1: one message from a customer channel. Fields not
+/// listed here are refused.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FeedbackMessageV1 {
     pub v: u32,
     pub source_message_id: String,
@@ -103,9 +208,12 @@ pub struct FeedbackMessageV1 {
     /// The customer's words (personal data).
     pub text: PersonalData<String>,
     /// Loyalty or customer number (pseudonymous; never a name or e-mail address).
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
     pub passenger_ref: Option<String>,
     pub flight: Option<FlightRef>,
     pub category_hint: Option<Category>,
+    /// When the channel received the message; complaint service levels count from it.
+    /// At most 366 days ago and not in the future (beyond the clock-skew tolerance).
     pub received_at: DateTime<Utc>,
     /// Audience of the message, e.g. followers of a social post.
     pub reach: Option<u64>,
@@ -143,159 +251,10 @@ impl FlightRef {
     }
 }
 
-/// Field access that turns every problem into a [`Rejection`] naming the field.
-struct Fields<'a> {
-    object: &'a Map<String, Value>,
-    base: String,
-    source_id: Option<String>,
-}
-
-impl<'a> Fields<'a> {
-    fn reject(&self, code: &'static str, field: &str, message: String) -> Rejection {
-        let pointer = if field.is_empty() {
-            self.base.clone()
-        } else {
-            format!("{}/{}", self.base, field)
-        };
-        Rejection {
-            code,
-            message,
-            pointer,
-            source_message_id: self.source_id.clone(),
-        }
-    }
-
-    fn value(&self, field: &str) -> Option<&'a Value> {
-        self.object.get(field).filter(|v| !v.is_null())
-    }
-
-    fn required(&self, field: &str) -> Result<&'a Value, Rejection> {
-        self.value(field)
-            .ok_or_else(|| self.reject("missing_field", field, format!("{field} is required")))
-    }
-
-    fn string(&self, field: &str, max_chars: usize) -> Result<Option<&'a str>, Rejection> {
-        let Some(value) = self.value(field) else {
-            return Ok(None);
-        };
-        let text = value.as_str().ok_or_else(|| {
-            self.reject("invalid_field", field, format!("{field} must be a string"))
-        })?;
-        if text.chars().count() > max_chars {
-            return Err(self.reject(
-                "out_of_range",
-                field,
-                format!("{field} is longer than {max_chars} characters"),
-            ));
-        }
-        Ok(Some(text))
-    }
-
-    fn required_string(&self, field: &str, max_chars: usize) -> Result<&'a str, Rejection> {
-        self.required(field)?;
-        Ok(self.string(field, max_chars)?.expect("required"))
-    }
-
-    fn time(&self, field: &str) -> Result<Option<DateTime<Utc>>, Rejection> {
-        let Some(text) = self.string(field, 64)? else {
-            return Ok(None);
-        };
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| {
-                self.reject(
-                    "invalid_field",
-                    field,
-                    format!("{field} must be an RFC 3339 time, e.g. 2026-11-22T10:05:00Z"),
-                )
-            })
-    }
-
-    fn required_time(&self, field: &str) -> Result<DateTime<Utc>, Rejection> {
-        self.required(field)?;
-        Ok(self.time(field)?.expect("required"))
-    }
-
-    fn date(&self, field: &str) -> Result<NaiveDate, Rejection> {
-        let text = self.required_string(field, 10)?;
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-            self.reject(
-                "invalid_field",
-                field,
-                format!("{field} must be a date YYYY-MM-DD"),
-            )
-        })
-    }
-
-    fn number(&self, field: &str, max: u64) -> Result<Option<u64>, Rejection> {
-        let Some(value) = self.value(field) else {
-            return Ok(None);
-        };
-        let n = value.as_u64().ok_or_else(|| {
-            self.reject(
-                "invalid_field",
-                field,
-                format!("{field} must be a non-negative integer"),
-            )
-        })?;
-        if n > max {
-            return Err(self.reject(
-                "out_of_range",
-                field,
-                format!("{field} must be at most {max}"),
-            ));
-        }
-        Ok(Some(n))
-    }
-
-    /// A serde enum from a string field (`status`, `channel`, `category_hint`).
-    fn enumeration<T: serde::de::DeserializeOwned>(
-        &self,
-        field: &str,
-        allowed: &str,
-    ) -> Result<Option<T>, Rejection> {
-        let Some(value) = self.value(field) else {
-            return Ok(None);
-        };
-        serde_json::from_value(value.clone())
-            .map(Some)
-            .map_err(|_| {
-                self.reject(
-                    "invalid_field",
-                    field,
-                    format!("{field} must be one of {allowed}"),
-                )
-            })
-    }
-
-    fn airport(
-        &self,
-        field: &str,
-        is_known_airport: &dyn Fn(&str) -> bool,
-    ) -> Result<String, Rejection> {
-        let code = self.required_string(field, 3)?;
-        AirportCode::parse(code).map_err(|_| {
-            self.reject(
-                "invalid_field",
-                field,
-                format!("{field} must be a three-letter IATA airport code"),
-            )
-        })?;
-        if !is_known_airport(code) {
-            return Err(self.reject(
-                "unknown_airport",
-                field,
-                format!("{field} {code} is not in the airport table"),
-            ));
-        }
-        Ok(code.to_owned())
-    }
-}
-
-/// Size, JSON object, version and source id: the checks every format shares.
+/// Size, JSON, repeated keys, version and source id: the checks every format shares.
 fn envelope<'a>(
     bytes: &[u8],
-    max_bytes: usize,
+    limits: &'a IngestLimits,
     value: &'a mut Value,
 ) -> Result<Fields<'a>, Rejection> {
     let whole = |code, message: String| Rejection {
@@ -304,17 +263,19 @@ fn envelope<'a>(
         pointer: String::new(),
         source_message_id: None,
     };
-    if bytes.len() > max_bytes {
+    if bytes.len() > limits.max_bytes {
         return Err(whole(
             "too_large",
             format!(
-                "the message is {} bytes, over the limit of {max_bytes}",
-                bytes.len()
+                "the message is {} bytes, over the limit of {}",
+                bytes.len(),
+                limits.max_bytes
             ),
         ));
     }
-    *value = serde_json::from_slice(bytes)
-        .map_err(|_| whole("not_json", "the message is not valid JSON".into()))?;
+    let read = ingest_json::read(bytes)
+        .ok_or_else(|| whole("not_json", "the message is not valid JSON".into()))?;
+    *value = read.value;
     let object = value
         .as_object()
         .ok_or_else(|| whole("not_json", "the message must be a JSON object".into()))?;
@@ -327,7 +288,16 @@ fn envelope<'a>(
         object,
         base: String::new(),
         source_id,
+        limits,
     };
+    if let Some(pointer) = read.duplicate_key {
+        return Err(Rejection {
+            code: "duplicate_key",
+            message: "this key repeats an earlier key of its object; JSON readers disagree on which one counts, so send each key once".into(),
+            pointer,
+            source_message_id: fields.source_id.clone(),
+        });
+    }
     match fields.required("v")?.as_u64() {
         Some(1) => {}
         _ => {
@@ -367,15 +337,16 @@ fn flight_key(fields: &Fields<'_>, date: NaiveDate) -> Result<(String, String), 
     Ok((carrier.to_owned(), number.to_owned()))
 }
 
-/// Parses and validates a flight-ops message.
+/// Parses and validates a flight-ops message read at `limits.now`.
 pub fn parse_flight_ops(
     bytes: &[u8],
-    max_bytes: usize,
+    limits: &IngestLimits,
     is_known_airport: &dyn Fn(&str) -> bool,
 ) -> Result<FlightOpsMessageV1, Rejection> {
     let mut value = Value::Null;
-    let f = envelope(bytes, max_bytes, &mut value)?;
-    let origin_date = f.date("origin_date")?;
+    let f = envelope(bytes, limits, &mut value)?;
+    f.only(FLIGHT_OPS_FIELDS)?;
+    let origin_date = f.origin_date("origin_date")?;
     let (carrier, flight_number) = flight_key(&f, origin_date)?;
     let origin = f.airport("origin", is_known_airport)?;
     let destination = f.airport("destination", is_known_airport)?;
@@ -386,17 +357,11 @@ pub fn parse_flight_ops(
             "destination must differ from origin".into(),
         ));
     }
-    let scheduled_departure = f.required_time("scheduled_departure")?;
-    let scheduled_arrival = f.required_time("scheduled_arrival")?;
-    if scheduled_arrival <= scheduled_departure {
-        return Err(f.reject(
-            "out_of_range",
-            "scheduled_arrival",
-            "scheduled_arrival must be after scheduled_departure".into(),
-        ));
-    }
-    let (actual_departure, actual_arrival) =
-        (f.time("actual_departure")?, f.time("actual_arrival")?);
+    let (scheduled_departure, scheduled_arrival) = schedule(&f, origin_date)?;
+    let (actual_departure, actual_arrival) = (
+        f.happened("actual_departure")?,
+        f.happened("actual_arrival")?,
+    );
     if let (Some(dep), Some(arr)) = (actual_departure, actual_arrival)
         && arr <= dep
     {
@@ -412,28 +377,15 @@ pub fn parse_flight_ops(
             "on_time, delayed, cancelled, diverted, return_to_ramp",
         )?
         .ok_or_else(|| f.reject("missing_field", "status", "status is required".into()))?;
-    let delays = match f.value("delays") {
-        None => Vec::new(),
-        Some(Value::Array(items)) if items.len() <= DELAYS_MAX => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| delay(&f, i, item))
-            .collect::<Result<_, _>>()?,
-        Some(Value::Array(_)) => {
-            return Err(f.reject(
-                "out_of_range",
-                "delays",
-                format!("at most {DELAYS_MAX} delay codes"),
-            ));
-        }
-        Some(_) => {
-            return Err(f.reject(
-                "invalid_field",
-                "delays",
-                "delays must be an array of {\"code\", \"minutes\"}".into(),
-            ));
-        }
-    };
+    let delays = delays(&f)?;
+    let change_reason = f.string("change_reason", 500)?;
+    if change_reason.is_some_and(|reason| reason.trim().is_empty()) {
+        return Err(f.reject(
+            "invalid_field",
+            "change_reason",
+            "change_reason must say the reason; leave it out if there is none".into(),
+        ));
+    }
     Ok(FlightOpsMessageV1 {
         v: 1,
         source_message_id: f.source_id.clone().expect("checked by envelope"),
@@ -450,8 +402,8 @@ pub fn parse_flight_ops(
         actual_arrival,
         status,
         delays,
-        change_reason: f.string("change_reason", 500)?.map(str::to_owned),
-        notified_at: f.time("notified_at")?,
+        change_reason: change_reason.map(str::to_owned),
+        notified_at: f.happened("notified_at")?,
         passenger_count: f.number("passenger_count", 1000)?.ok_or_else(|| {
             f.reject(
                 "missing_field",
@@ -462,6 +414,65 @@ pub fn parse_flight_ops(
     })
 }
 
+/// The scheduled departure and arrival: in order, a plausible block time, and a
+/// departure on the origin date (which is local, so one day either side of the UTC date).
+fn schedule(
+    f: &Fields<'_>,
+    origin_date: NaiveDate,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), Rejection> {
+    let departure = f.required_time("scheduled_departure")?;
+    let arrival = f.required_time("scheduled_arrival")?;
+    if arrival <= departure {
+        return Err(f.reject(
+            "out_of_range",
+            "scheduled_arrival",
+            "scheduled_arrival must be after scheduled_departure".into(),
+        ));
+    }
+    if arrival - departure > TimeDelta::hours(BLOCK_HOURS_MAX) {
+        return Err(f.reject(
+            "out_of_range",
+            "scheduled_arrival",
+            format!(
+                "scheduled_arrival is {} h after scheduled_departure; a scheduled block time is at most {BLOCK_HOURS_MAX} h",
+                (arrival - departure).num_hours()
+            ),
+        ));
+    }
+    if (origin_date - departure.date_naive()).num_days().abs() > 1 {
+        return Err(f.reject(
+            "out_of_range",
+            "origin_date",
+            format!(
+                "origin_date must be the scheduled departure's date at the origin: {} (UTC) or the day before or after",
+                departure.date_naive()
+            ),
+        ));
+    }
+    Ok((departure, arrival))
+}
+
+fn delays(f: &Fields<'_>) -> Result<Vec<DelayEntry>, Rejection> {
+    match f.value("delays") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) if items.len() <= DELAYS_MAX => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| delay(f, i, item))
+            .collect(),
+        Some(Value::Array(_)) => Err(f.reject(
+            "out_of_range",
+            "delays",
+            format!("at most {DELAYS_MAX} delay codes"),
+        )),
+        Some(_) => Err(f.reject(
+            "invalid_field",
+            "delays",
+            "delays must be an array of {\"code\", \"minutes\"}".into(),
+        )),
+    }
+}
+
 fn delay(f: &Fields<'_>, index: usize, item: &Value) -> Result<DelayEntry, Rejection> {
     let Some(object) = item.as_object() else {
         return Err(f.reject(
@@ -470,11 +481,8 @@ fn delay(f: &Fields<'_>, index: usize, item: &Value) -> Result<DelayEntry, Rejec
             "each delay is an object {\"code\", \"minutes\"}".into(),
         ));
     };
-    let entry = Fields {
-        object,
-        base: format!("{}/delays/{index}", f.base),
-        source_id: f.source_id.clone(),
-    };
+    let entry = f.nested(object, format!("{}/delays/{index}", f.base));
+    entry.only(DELAY_FIELDS)?;
     let code = entry.required_string("code", 2)?;
     let valid = code.len() == 2
         && code.bytes().all(|b| b.is_ascii_digit())
@@ -495,10 +503,11 @@ fn delay(f: &Fields<'_>, index: usize, item: &Value) -> Result<DelayEntry, Rejec
     })
 }
 
-/// Parses and validates a feedback message.
-pub fn parse_feedback(bytes: &[u8], max_bytes: usize) -> Result<FeedbackMessageV1, Rejection> {
+/// Parses and validates a feedback message read at `limits.now`.
+pub fn parse_feedback(bytes: &[u8], limits: &IngestLimits) -> Result<FeedbackMessageV1, Rejection> {
     let mut value = Value::Null;
-    let f = envelope(bytes, max_bytes, &mut value)?;
+    let f = envelope(bytes, limits, &mut value)?;
+    f.only(FEEDBACK_FIELDS)?;
     let channel = f
         .enumeration(
             "channel",
@@ -510,27 +519,17 @@ pub fn parse_feedback(bytes: &[u8], max_bytes: usize) -> Result<FeedbackMessageV
         .string("text", TEXT_CHARS_MAX)?
         .expect("required")
         .to_owned();
-    let passenger_ref = match f.string("passenger_ref", 64)? {
-        Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => Some(id.to_owned()),
-        Some(_) => return Err(f.reject("invalid_field", "passenger_ref", "passenger_ref must be a loyalty or customer number (A-Z, a-z, 0-9, '-', '_'), never a name or e-mail address".into())),
+    let passenger_ref = match f.string("passenger_ref", PassengerId::BYTES_MAX)? {
+        Some(id) => Some(
+            PassengerId::parse(id)
+                .map_err(|rule| f.reject("invalid_field", "passenger_ref", rule.into()))?
+                .0,
+        ),
         None => None,
     };
     let flight = match f.value("flight") {
         None => None,
-        Some(Value::Object(object)) => {
-            let nested = Fields {
-                object,
-                base: "/flight".into(),
-                source_id: f.source_id.clone(),
-            };
-            let origin_date = nested.date("origin_date")?;
-            let (carrier, flight_number) = flight_key(&nested, origin_date)?;
-            Some(FlightRef {
-                carrier,
-                flight_number,
-                origin_date,
-            })
-        }
+        Some(Value::Object(object)) => Some(flight_ref(&f.nested(object, "/flight".into()))?),
         Some(_) => {
             return Err(f.reject(
                 "invalid_field",
@@ -547,8 +546,19 @@ pub fn parse_feedback(bytes: &[u8], max_bytes: usize) -> Result<FeedbackMessageV
         passenger_ref,
         flight,
         category_hint: f.enumeration("category_hint", "delay, cancellation, baggage_lost, baggage_damaged, overbooking, service, refund, safety, other")?,
-        received_at: f.required_time("received_at")?,
+        received_at: f.required_happened("received_at")?,
         reach: f.number("reach", 10_000_000_000)?,
+    })
+}
+
+fn flight_ref(f: &Fields<'_>) -> Result<FlightRef, Rejection> {
+    f.only(FLIGHT_REF_FIELDS)?;
+    let origin_date = f.origin_date("origin_date")?;
+    let (carrier, flight_number) = flight_key(f, origin_date)?;
+    Ok(FlightRef {
+        carrier,
+        flight_number,
+        origin_date,
     })
 }
 

@@ -7,6 +7,19 @@ fn known(code: &str) -> bool {
     crate::domain::policy::airports::is_known(code)
 }
 
+/// Read at midnight after the fixtures' flight day (the parser is pure: `now` is input).
+fn limits() -> IngestLimits {
+    IngestLimits::at("2026-11-23T00:00:00Z".parse().unwrap())
+}
+
+fn flight_ops_at(payload: &[u8]) -> Result<FlightOpsMessageV1, Rejection> {
+    parse_flight_ops(payload, &limits(), &known)
+}
+
+fn feedback_at(payload: &[u8]) -> Result<FeedbackMessageV1, Rejection> {
+    parse_feedback(payload, &limits())
+}
+
 fn flight_ops() -> Value {
     json!({
         "v": 1, "source_message_id": "aidx-0001", "carrier": "LH", "flight_number": "400",
@@ -14,8 +27,7 @@ fn flight_ops() -> Value {
         "scheduled_departure": "2026-11-22T10:00:00Z", "scheduled_arrival": "2026-11-22T18:40:00Z",
         "estimated_departure": "2026-11-22T13:30:00+01:00", "status": "delayed",
         "delays": [{"code": "41", "minutes": 150}, {"code": "93", "minutes": 60}],
-        "change_reason": "aircraft defect", "notified_at": "2026-11-22T08:00:00Z", "passenger_count": 320,
-        "a_field_from_the_future": true
+        "change_reason": "aircraft defect", "notified_at": "2026-11-22T08:00:00Z", "passenger_count": 320
     })
 }
 
@@ -26,6 +38,21 @@ fn feedback() -> Value {
         "passenger_ref": "FF123456", "flight": {"carrier": "LH", "flight_number": "400", "origin_date": "2026-11-22"},
         "category_hint": "delay", "received_at": "2026-11-22T12:00:00Z", "reach": 15000
     })
+}
+
+/// Byte-level edits for payloads a `Value` cannot hold (repeated keys).
+trait ReplaceFirst {
+    fn replace_first(self, from: &[u8], to: &[u8]) -> Vec<u8>;
+}
+
+impl ReplaceFirst for Vec<u8> {
+    fn replace_first(self, from: &[u8], to: &[u8]) -> Vec<u8> {
+        let at = self
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("the text to replace is there");
+        [&self[..at], to, &self[at + from.len()..]].concat()
+    }
 }
 
 fn bytes(value: &Value) -> Vec<u8> {
@@ -54,8 +81,7 @@ fn with(mut value: Value, pointer: &str, new: Option<Value>) -> Value {
 
 #[test]
 fn valid_messages_parse_with_normalised_times() {
-    let message =
-        parse_flight_ops(&bytes(&flight_ops()), INGEST_MESSAGE_BYTES_MAX, &known).unwrap();
+    let message = flight_ops_at(&bytes(&flight_ops())).unwrap();
     assert_eq!(message.flight_key().to_string(), "LH400-2026-11-22");
     assert_eq!(
         message.estimated_departure.unwrap().to_rfc3339(),
@@ -63,14 +89,14 @@ fn valid_messages_parse_with_normalised_times() {
     );
     assert_eq!(message.delays.len(), 2);
     assert_eq!(message.status, FlightStatus::Delayed);
-    let fb = parse_feedback(&bytes(&feedback()), INGEST_MESSAGE_BYTES_MAX).unwrap();
+    let fb = feedback_at(&bytes(&feedback())).unwrap();
     assert_eq!(fb.passenger().unwrap().0, "FF123456");
     assert_eq!(
         fb.flight.unwrap().flight_key().to_string(),
         "LH400-2026-11-22"
     );
     let minimal = json!({"v": 1, "source_message_id": "m", "channel": "hotline", "text": "", "received_at": "2026-11-22T12:00:00Z"});
-    assert!(parse_feedback(&bytes(&minimal), INGEST_MESSAGE_BYTES_MAX).is_ok());
+    assert!(feedback_at(&bytes(&minimal)).is_ok());
 }
 
 #[test]
@@ -221,7 +247,7 @@ fn malformed_flight_ops_messages_name_code_and_field() {
         ),
     ];
     for (payload, code, pointer) in cases {
-        match parse_flight_ops(&payload, INGEST_MESSAGE_BYTES_MAX, &known) {
+        match flight_ops_at(&payload) {
             Ok(_) => assert_eq!(code, "ok", "{code} {pointer}: accepted"),
             Err(rejection) => {
                 assert_eq!(
@@ -234,12 +260,8 @@ fn malformed_flight_ops_messages_name_code_and_field() {
             }
         }
     }
-    let rejection = parse_flight_ops(
-        &bytes(&with(flight_ops(), "/origin", Some(json!("QQQ")))),
-        INGEST_MESSAGE_BYTES_MAX,
-        &known,
-    )
-    .unwrap_err();
+    let rejection =
+        flight_ops_at(&bytes(&with(flight_ops(), "/origin", Some(json!("QQQ"))))).unwrap_err();
     assert_eq!(
         rejection.source_message_id.as_deref(),
         Some("aidx-0001"),
@@ -305,7 +327,7 @@ fn malformed_feedback_messages_name_code_and_field_without_quoting_the_customer(
         ),
     ];
     for (message, code, pointer) in cases {
-        let rejection = parse_feedback(&bytes(&message), INGEST_MESSAGE_BYTES_MAX).unwrap_err();
+        let rejection = feedback_at(&bytes(&message)).unwrap_err();
         assert_eq!(
             (rejection.code, rejection.pointer.as_str()),
             (code, pointer),
@@ -318,12 +340,318 @@ fn malformed_feedback_messages_name_code_and_field_without_quoting_the_customer(
             rejection.message
         );
     }
-    let parsed = parse_feedback(&bytes(&feedback()), INGEST_MESSAGE_BYTES_MAX).unwrap();
+    let parsed = feedback_at(&bytes(&feedback())).unwrap();
     let debug = format!("{parsed:?}");
     assert!(
         !debug.contains("1234567") && !debug.contains("FF123456"),
         "Debug hides the text and the passenger: {debug}"
     );
+}
+
+/// Sets `changes` (pointer → value; `None` removes) on `message`.
+fn changed(message: Value, changes: &[(&str, Option<Value>)]) -> Value {
+    changes.iter().fold(message, |m, (pointer, value)| {
+        with(m, pointer, value.clone())
+    })
+}
+
+/// The fixtures' flight on another origin date (schedule moved with it, no notice).
+fn flight_on(date: &str) -> Value {
+    changed(
+        flight_ops(),
+        &[
+            ("/origin_date", Some(json!(date))),
+            (
+                "/scheduled_departure",
+                Some(json!(format!("{date}T10:00:00Z"))),
+            ),
+            (
+                "/scheduled_arrival",
+                Some(json!(format!("{date}T18:40:00Z"))),
+            ),
+            ("/estimated_departure", None),
+            ("/notified_at", None),
+        ],
+    )
+}
+
+fn outcome(result: Result<impl Sized, Rejection>) -> (&'static str, String) {
+    match result {
+        Ok(_) => ("ok", String::new()),
+        Err(rejection) => (rejection.code, rejection.pointer),
+    }
+}
+
+/// Bounds relative to `now` (2026-11-23T00:00Z here): origin dates 366 days back to 731
+/// ahead, facts at most 366 days old and at most the skew (5 min) ahead, block time at
+/// most 30 h, origin date within a day of the scheduled departure's UTC date.
+#[test]
+fn implausible_times_and_dates_are_out_of_range_at_their_field() {
+    let at = |t: &str| Some(json!(t));
+    let flight_cases = [
+        (flight_on("0001-01-01"), ("out_of_range", "/origin_date")),
+        (flight_on("9999-12-31"), ("out_of_range", "/origin_date")),
+        (flight_on("2025-11-21"), ("out_of_range", "/origin_date")),
+        (flight_on("2025-11-22"), ("ok", "")),
+        (flight_on("2028-11-23"), ("ok", "")),
+        (flight_on("2028-11-24"), ("out_of_range", "/origin_date")),
+        (
+            changed(flight_ops(), &[("/origin_date", at("2026-11-20"))]),
+            ("out_of_range", "/origin_date"),
+        ),
+        (
+            changed(flight_ops(), &[("/origin_date", at("2026-11-21"))]),
+            ("ok", ""),
+        ),
+        (
+            changed(flight_ops(), &[("/origin_date", at("2026-11-23"))]),
+            ("ok", ""),
+        ),
+        (
+            changed(
+                flight_ops(),
+                &[("/scheduled_arrival", at("2026-11-23T16:00:00Z"))],
+            ),
+            ("ok", ""),
+        ),
+        (
+            changed(
+                flight_ops(),
+                &[("/scheduled_arrival", at("2026-11-23T16:00:01Z"))],
+            ),
+            ("out_of_range", "/scheduled_arrival"),
+        ),
+        (
+            changed(
+                flight_ops(),
+                &[("/scheduled_arrival", at("2036-11-22T18:40:00Z"))],
+            ),
+            ("out_of_range", "/scheduled_arrival"),
+        ),
+        (
+            changed(
+                flight_ops(),
+                &[("/notified_at", at("2026-11-23T00:05:00Z"))],
+            ),
+            ("ok", ""),
+        ),
+        (
+            changed(
+                flight_ops(),
+                &[("/notified_at", at("2026-11-23T00:05:01Z"))],
+            ),
+            ("out_of_range", "/notified_at"),
+        ),
+        (
+            changed(
+                flight_ops(),
+                &[("/actual_departure", at("2027-01-01T10:00:00Z"))],
+            ),
+            ("out_of_range", "/actual_departure"),
+        ),
+        (
+            changed(
+                flight_ops(),
+                &[("/actual_departure", at("2025-11-21T23:59:59Z"))],
+            ),
+            ("out_of_range", "/actual_departure"),
+        ),
+        (
+            changed(
+                flight_ops(),
+                &[
+                    ("/actual_departure", at("2026-11-22T13:00:00Z")),
+                    ("/actual_arrival", at("2046-11-22T21:00:00Z")),
+                ],
+            ),
+            ("out_of_range", "/actual_arrival"),
+        ),
+        (
+            changed(flight_ops(), &[("/change_reason", at(" "))]),
+            ("invalid_field", "/change_reason"),
+        ),
+    ];
+    for (message, (code, pointer)) in flight_cases {
+        assert_eq!(
+            outcome(flight_ops_at(&bytes(&message))),
+            (code, pointer.to_owned()),
+            "{message}"
+        );
+    }
+    let feedback_cases = [
+        (
+            with(feedback(), "/received_at", at("2026-11-23T00:05:00Z")),
+            ("ok", ""),
+        ),
+        (
+            with(feedback(), "/received_at", at("2026-11-23T00:05:01Z")),
+            ("out_of_range", "/received_at"),
+        ),
+        (
+            with(feedback(), "/received_at", at("2056-11-22T12:00:00Z")),
+            ("out_of_range", "/received_at"),
+        ),
+        (
+            with(feedback(), "/received_at", at("2025-11-22T00:00:00Z")),
+            ("ok", ""),
+        ),
+        (
+            with(feedback(), "/received_at", at("1996-11-22T12:00:00Z")),
+            ("out_of_range", "/received_at"),
+        ),
+        (
+            with(feedback(), "/flight/origin_date", at("9999-12-31")),
+            ("out_of_range", "/flight/origin_date"),
+        ),
+        (
+            with(feedback(), "/flight/origin_date", at("0001-01-01")),
+            ("out_of_range", "/flight/origin_date"),
+        ),
+    ];
+    for (message, (code, pointer)) in feedback_cases {
+        assert_eq!(
+            outcome(feedback_at(&bytes(&message))),
+            (code, pointer.to_owned()),
+            "{message}"
+        );
+    }
+    let strict = IngestLimits {
+        clock_skew: TimeDelta::zero(),
+        ..limits()
+    };
+    let a_second_ahead = with(feedback(), "/received_at", at("2026-11-23T00:00:01Z"));
+    assert_eq!(
+        outcome(parse_feedback(&bytes(&a_second_ahead), &strict)),
+        ("out_of_range", "/received_at".to_owned()),
+        "no tolerance configured"
+    );
+}
+
+#[test]
+fn unknown_fields_and_repeated_keys_are_refused_at_their_pointer() {
+    let cases = [
+        (
+            bytes(&with(flight_ops(), "/gate", Some(json!("B22")))),
+            ("unknown_field", "/gate"),
+        ),
+        (
+            bytes(&with(
+                flight_ops(),
+                "/delays/0",
+                Some(json!({"code": "41", "minutes": 150, "note": "x"})),
+            )),
+            ("unknown_field", "/delays/0/note"),
+        ),
+        (
+            bytes(&with(
+                with(flight_ops(), "/v", Some(json!(2))),
+                "/gate",
+                Some(json!("B22")),
+            )),
+            ("unsupported_version", "/v"),
+        ),
+        (
+            br#"{"v": 1, "source_message_id": "m", "status": "delayed", "status": "cancelled"}"#
+                .to_vec(),
+            ("duplicate_key", "/status"),
+        ),
+        (
+            bytes(&flight_ops())
+                .into_iter()
+                .collect::<Vec<u8>>()
+                .replace_first(br#"{"code":"93","#, br#"{"code":"93","code":"41","#),
+            ("duplicate_key", "/delays/1/code"),
+        ),
+    ];
+    for (payload, (code, pointer)) in cases {
+        let text = String::from_utf8_lossy(&payload).into_owned();
+        assert_eq!(
+            outcome(flight_ops_at(&payload)),
+            (code, pointer.to_owned()),
+            "{text}"
+        );
+    }
+    let feedback_cases = [
+        (
+            bytes(&with(feedback(), "/flight/seat", Some(json!("12A")))),
+            ("unknown_field", "/flight/seat"),
+        ),
+        (
+            bytes(&{
+                let mut message = feedback();
+                message["a~b/c"] = json!(1);
+                message
+            }),
+            ("unknown_field", "/a~0b~1c"),
+        ),
+        (
+            bytes(&feedback())
+                .replace_first(br#""text":"#, br#""text":"call +49 170 7654321","text":"#),
+            ("duplicate_key", "/text"),
+        ),
+    ];
+    for (payload, (code, pointer)) in feedback_cases {
+        let rejection = feedback_at(&payload).unwrap_err();
+        assert_eq!(
+            (rejection.code, rejection.pointer.as_str()),
+            (code, pointer)
+        );
+        assert_eq!(rejection.source_message_id.as_deref(), Some("tw-99"));
+        assert!(
+            !rejection.message.contains("7654321") && !rejection.message.contains("1234567"),
+            "no customer words in {}",
+            rejection.message
+        );
+    }
+}
+
+#[test]
+fn passenger_ref_follows_the_one_passenger_id_rule() {
+    for (id, expected) in [
+        ("FF.123_4-5", ("ok", "")),
+        ("jane.doe@example.com", ("invalid_field", "/passenger_ref")),
+        ("FF 123", ("invalid_field", "/passenger_ref")),
+        ("", ("invalid_field", "/passenger_ref")),
+        ("Ä", ("invalid_field", "/passenger_ref")),
+    ] {
+        let message = with(feedback(), "/passenger_ref", Some(json!(id)));
+        assert_eq!(
+            outcome(feedback_at(&bytes(&message))),
+            (expected.0, expected.1.to_owned()),
+            "{id:?}"
+        );
+    }
+}
+
+/// The fields the parser knows are the schema's properties, and the schemas say that
+/// no other is allowed.
+#[test]
+fn known_fields_are_the_schemas_properties() {
+    fn properties(schema: &schemars::Schema) -> Vec<String> {
+        let value = schema.as_value();
+        assert_eq!(value["additionalProperties"], json!(false), "{value}");
+        let mut names: Vec<String> = value["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+    fn sorted(fields: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        names.sort();
+        names
+    }
+    for (schema, fields) in [
+        (schemars::schema_for!(FlightOpsMessageV1), FLIGHT_OPS_FIELDS),
+        (schemars::schema_for!(DelayEntry), DELAY_FIELDS),
+        (schemars::schema_for!(FeedbackMessageV1), FEEDBACK_FIELDS),
+        (schemars::schema_for!(FlightRef), FLIGHT_REF_FIELDS),
+    ] {
+        assert_eq!(properties(&schema), sorted(fields));
+    }
 }
 
 #[test]
@@ -339,8 +667,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
     #[test]
     fn hostile_bytes_never_panic(payload in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = parse_flight_ops(&payload, 256, &known);
-        let _ = parse_feedback(&payload, 256);
+        let small = IngestLimits { max_bytes: 256, ..limits() };
+        let _ = parse_flight_ops(&payload, &small, &known);
+        let _ = parse_feedback(&payload, &small);
     }
 
     #[test]
@@ -349,7 +678,7 @@ proptest! {
         replacement in prop_oneof![Just(Value::Null), any::<i64>().prop_map(Value::from), any::<bool>().prop_map(Value::from), ".{0,12}".prop_map(Value::from), Just(json!([{"code": 1}])), Just(json!({}))],
     ) {
         let message = with(flight_ops(), &format!("/{field}"), Some(replacement));
-        if let Err(rejection) = parse_flight_ops(&bytes(&message), INGEST_MESSAGE_BYTES_MAX, &known) {
+        if let Err(rejection) = flight_ops_at(&bytes(&message)) {
             prop_assert!(rejection.pointer.starts_with(&format!("/{field}")), "{} for field {}", rejection.pointer, field);
         }
     }

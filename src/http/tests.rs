@@ -127,7 +127,8 @@ impl Api {
     }
 
     async fn post(&self, role: &str, uri: &str, body: Value) -> Reply {
-        self.call(Some(role), Method::POST, uri, &[], Some(body))
+        let json = [("content-type", "application/json")];
+        self.call(Some(role), Method::POST, uri, &json, Some(body))
             .await
     }
 
@@ -923,12 +924,69 @@ async fn every_command_in_the_role_tables_is_a_command_of_its_aggregate() {
     check::<crate::domain::passenger::Passenger>();
 }
 
+/// A feedback message about yesterday's LH400, received a minute ago (ingest refuses
+/// implausible times, so tests that go through it use times relative to now).
+fn feedback_message(source: &str) -> Value {
+    let now = chrono::Utc::now();
+    let yesterday = (now - chrono::Duration::days(1)).date_naive();
+    let received_at =
+        (now - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({"v": 1, "source_message_id": source, "channel": "email", "text": "my bag never arrived",
+        "passenger_ref": "FF3003", "flight": {"carrier": "LH", "flight_number": "400", "origin_date": yesterday.to_string()},
+        "category_hint": "baggage_lost", "received_at": received_at})
+}
+
+/// Ingest reads JSON only when the request says it is JSON (parameters such as charset
+/// allowed); anything else is 415 and nothing is stored.
+#[tokio::test]
+async fn http_ingest_refuses_a_body_not_declared_json() {
+    let api = api().await;
+    let message = feedback_message("fb-media");
+    let undeclared: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("content-type", "text/plain")],
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &[("content-type", "application/jsonl")],
+    ];
+    for headers in undeclared {
+        let reply = api
+            .call(
+                Some("flight_ops"),
+                Method::POST,
+                "/v1/ingest/feedback",
+                headers,
+                Some(message.clone()),
+            )
+            .await;
+        problem(
+            &reply,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        );
+    }
+    assert_eq!(
+        crate::store::EventStore::head(&api.store).position,
+        0,
+        "nothing stored"
+    );
+    for content_type in ["application/json", "Application/JSON; charset=utf-8"] {
+        let reply = api
+            .call(
+                Some("flight_ops"),
+                Method::POST,
+                "/v1/ingest/feedback",
+                &[("content-type", content_type)],
+                Some(message.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    }
+}
+
 #[tokio::test]
 async fn http_ingest_stores_valid_messages_once_and_rejects_bad_ones_with_the_field() {
     let api = api().await;
-    let message = json!({"v": 1, "source_message_id": "fb-1", "channel": "email", "text": "my bag never arrived",
-        "passenger_ref": "FF3003", "flight": {"carrier": "LH", "flight_number": "400", "origin_date": "2026-11-22"},
-        "category_hint": "baggage_lost", "received_at": "2026-11-22T12:00:00Z"});
+    let message = feedback_message("fb-1");
     let stored = api
         .post("flight_ops", "/v1/ingest/feedback", message.clone())
         .await;

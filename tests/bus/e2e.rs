@@ -140,20 +140,47 @@ fn serve_answers_http_commands_with_tokens_from_token_add() {
     crisisd.stop();
 }
 
-fn flight_ops(n: u32) -> Value {
+/// When the test's messages were written: crisisd refuses implausible dates and times
+/// (an origin date over a year ago, a receipt in the future), so the flights are two days
+/// old and the feedback an hour old, whenever the test runs. Fixed once per run, so a
+/// producer's retry sends the very same message.
+struct Day {
+    /// The flights' origin date, two days ago (every time on it has passed).
+    date: chrono::NaiveDate,
+    /// When the channels received the feedback: an hour ago, so no service level of
+    /// the complaints runs out during the test.
+    received_at: String,
+}
+
+impl Day {
+    fn now() -> Day {
+        let now = chrono::Utc::now();
+        Day {
+            date: (now - chrono::Duration::days(2)).date_naive(),
+            received_at: (now - chrono::Duration::hours(1))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+
+    fn at(&self, time: &str) -> String {
+        format!("{}T{time}Z", self.date)
+    }
+}
+
+fn flight_ops(day: &Day, n: u32) -> Value {
     json!({
         "v": 1, "source_message_id": format!("aidx-{n}"), "carrier": "LH", "flight_number": format!("{}", 100 + n % 20),
-        "origin_date": "2026-11-22", "origin": "FRA", "destination": "JFK",
-        "scheduled_departure": "2026-11-22T10:00:00Z", "scheduled_arrival": "2026-11-22T18:40:00Z",
-        "estimated_departure": format!("2026-11-22T{:02}:{:02}:00Z", 11 + n / 60 % 10, n % 60), "status": "delayed",
+        "origin_date": day.date.to_string(), "origin": "FRA", "destination": "JFK",
+        "scheduled_departure": day.at("10:00:00"), "scheduled_arrival": day.at("18:40:00"),
+        "estimated_departure": day.at(&format!("{:02}:{:02}:00", 11 + n / 60 % 10, n % 60)), "status": "delayed",
         "delays": [{"code": "93", "minutes": 30 + n}], "passenger_count": 300
     })
 }
 
-fn feedback(n: u32) -> Value {
+fn feedback(day: &Day, n: u32) -> Value {
     json!({
         "v": 1, "source_message_id": format!("fb-{n}"), "channel": "social_media", "text": "still waiting at the gate",
-        "passenger_ref": format!("FF{n:06}"), "category_hint": "delay", "received_at": "2026-11-22T12:00:00Z", "reach": 50
+        "passenger_ref": format!("FF{n:06}"), "category_hint": "delay", "received_at": day.received_at, "reach": 50
     })
 }
 
@@ -173,12 +200,13 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
     .await
     .unwrap();
     let mut rejected = client.subscribe("crisis.rejected.>").await.unwrap();
+    let day = Day::now();
     let mut acks = Vec::new();
     for n in 0..200u32 {
         acks.push(
             js.publish(
                 "crisis.ingest.flightops",
-                serde_json::to_vec(&flight_ops(n)).unwrap().into(),
+                serde_json::to_vec(&flight_ops(&day, n)).unwrap().into(),
             )
             .await
             .unwrap(),
@@ -186,7 +214,7 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
         acks.push(
             js.publish(
                 "crisis.ingest.feedback",
-                serde_json::to_vec(&feedback(n)).unwrap().into(),
+                serde_json::to_vec(&feedback(&day, n)).unwrap().into(),
             )
             .await
             .unwrap(),
@@ -197,7 +225,7 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
         acks.push(
             js.publish(
                 "crisis.ingest.feedback",
-                serde_json::to_vec(&feedback(n)).unwrap().into(),
+                serde_json::to_vec(&feedback(&day, n)).unwrap().into(),
             )
             .await
             .unwrap(),
@@ -207,9 +235,9 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
     // EU 261 entitlement, computed by crisisd itself.
     let late = json!({
         "v": 1, "source_message_id": "aidx-late", "carrier": "LH", "flight_number": "400",
-        "origin_date": "2026-11-22", "origin": "FRA", "destination": "JFK",
-        "scheduled_departure": "2026-11-22T10:00:00Z", "scheduled_arrival": "2026-11-22T18:40:00Z",
-        "actual_departure": "2026-11-22T14:00:00Z", "actual_arrival": "2026-11-22T22:50:00Z",
+        "origin_date": day.date.to_string(), "origin": "FRA", "destination": "JFK",
+        "scheduled_departure": day.at("10:00:00"), "scheduled_arrival": day.at("18:40:00"),
+        "actual_departure": day.at("14:00:00"), "actual_arrival": day.at("22:50:00"),
         "status": "delayed", "delays": [{"code": "41", "minutes": 240}], "passenger_count": 300
     });
     acks.push(
@@ -224,8 +252,8 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
         let call = json!({
             "v": 1, "source_message_id": format!("call-{passenger}"), "channel": "hotline",
             "text": "we landed four hours late", "passenger_ref": passenger,
-            "flight": {"carrier": "LH", "flight_number": "400", "origin_date": "2026-11-22"},
-            "category_hint": "delay", "received_at": "2026-11-23T08:00:00Z", "reach": 1
+            "flight": {"carrier": "LH", "flight_number": "400", "origin_date": day.date.to_string()},
+            "category_hint": "delay", "received_at": day.received_at, "reach": 1
         });
         acks.push(
             js.publish(

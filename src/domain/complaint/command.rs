@@ -19,7 +19,9 @@ use crate::domain::policy::sla::SlaKind;
     deny_unknown_fields
 )]
 pub enum ComplaintCommand {
-    /// Registers a new complaint.
+    /// Registers a new complaint. Its service levels count from `received_at`: when the
+    /// channel received it (a feedback message's own time), or, left out, now. Never in
+    /// the future.
     ReceiveComplaint {
         complaint_id: Uuid,
         channel: Channel,
@@ -29,6 +31,8 @@ pub enum ComplaintCommand {
         remedy_sought: RemedySought,
         description: PersonalData<String>,
         incident_id: Option<Uuid>,
+        #[serde(default)]
+        received_at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Answers the customer with an apology (the first response).
     AcknowledgeComplaint { apology: String },

@@ -80,11 +80,16 @@ fn receive(command: &C, ctx: &Context) -> Decision {
         remedy_sought,
         description,
         incident_id,
+        received_at,
     } = command
     else {
         unreachable!("receive is only called with ReceiveComplaint")
     };
     require_text("passenger", &passenger.0)?;
+    let received_at = received_at.unwrap_or(ctx.now);
+    if received_at > ctx.now {
+        return Err(Error::ReceivedInFuture { received_at });
+    }
     Ok(vec![ComplaintEvent::Received(ComplaintReceived {
         complaint_id: *complaint_id,
         channel: *channel,
@@ -94,7 +99,7 @@ fn receive(command: &C, ctx: &Context) -> Decision {
         remedy_sought: *remedy_sought,
         description: description.clone(),
         incident_id: *incident_id,
-        received_at: ctx.now,
+        received_at,
     })])
 }
 

@@ -14,6 +14,10 @@ pub enum ComplaintError {
     ComplaintClosed,
     #[error("{field} must not be empty")]
     Required { field: &'static str },
+    #[error("received_at {received_at} is in the future")]
+    ReceivedInFuture {
+        received_at: chrono::DateTime<chrono::Utc>,
+    },
     #[error("the complaint was already acknowledged")]
     AlreadyAcknowledged,
     #[error("routing requires an acknowledgement (apology) first")]

@@ -36,6 +36,7 @@ fn receive_command() -> C {
         remedy_sought: RemedySought::BaggageTrace,
         description: PersonalData("my bag with my passport is gone".into()),
         incident_id: Some(id(9)),
+        received_at: None,
     }
 }
 
@@ -116,6 +117,47 @@ fn receive_complaint() {
     assert_eq!(
         when(&received(), receive_command()),
         Err(Err_::AlreadyReceived)
+    );
+    let with_receipt = |minute| {
+        let C::ReceiveComplaint {
+            complaint_id,
+            channel,
+            passenger,
+            tier,
+            category,
+            remedy_sought,
+            description,
+            incident_id,
+            ..
+        } = receive_command()
+        else {
+            unreachable!()
+        };
+        C::ReceiveComplaint {
+            complaint_id,
+            channel,
+            passenger,
+            tier,
+            category,
+            remedy_sought,
+            description,
+            incident_id,
+            received_at: Some(at(minute)),
+        }
+    };
+    // The channel's own receipt time, when given: SLA clocks count from it.
+    let events = when(&[], with_receipt(-30)).unwrap();
+    assert!(matches!(&events[0], E::Received(r) if r.received_at == at(-30)));
+    assert_eq!(
+        when(&[], with_receipt(90)).map(|e| e.len()),
+        Ok(1),
+        "now itself"
+    );
+    assert_eq!(
+        when(&[], with_receipt(91)),
+        Err(Err_::ReceivedInFuture {
+            received_at: at(91)
+        })
     );
     assert_eq!(
         when(
