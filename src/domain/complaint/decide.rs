@@ -12,6 +12,9 @@ use crate::domain::common::PersonalData;
 
 type Decision = Result<Vec<ComplaintEvent>, Error>;
 
+/// How far back a complaint's receipt may be dated (the ingest bound for messages).
+pub const RECEIVED_DAYS_MAX: i64 = 366;
+
 /// The events `command` produces on `state`, or the rule it breaks.
 pub(super) fn decide(state: &Complaint, command: &C, ctx: &Context) -> Decision {
     match (state.status, command) {
@@ -89,6 +92,12 @@ fn receive(command: &C, ctx: &Context) -> Decision {
     let received_at = received_at.unwrap_or(ctx.now);
     if received_at > ctx.now {
         return Err(Error::ReceivedInFuture { received_at });
+    }
+    if received_at < ctx.now - chrono::Duration::days(RECEIVED_DAYS_MAX) {
+        return Err(Error::ReceivedTooLongAgo {
+            received_at,
+            days_max: RECEIVED_DAYS_MAX,
+        });
     }
     Ok(vec![ComplaintEvent::Received(ComplaintReceived {
         complaint_id: *complaint_id,

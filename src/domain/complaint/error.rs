@@ -18,6 +18,13 @@ pub enum ComplaintError {
     ReceivedInFuture {
         received_at: chrono::DateTime<chrono::Utc>,
     },
+    #[error(
+        "received_at {received_at} is more than {days_max} days ago; a complaint's SLA clock cannot start that far back"
+    )]
+    ReceivedTooLongAgo {
+        received_at: chrono::DateTime<chrono::Utc>,
+        days_max: i64,
+    },
     #[error("the complaint was already acknowledged")]
     AlreadyAcknowledged,
     #[error("routing requires an acknowledgement (apology) first")]

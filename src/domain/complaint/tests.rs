@@ -159,6 +159,16 @@ fn receive_complaint() {
             received_at: at(91)
         })
     );
+    // Nor backdated beyond a year (the ingest bound): 366 days before now (minute 90).
+    let year = 366 * 24 * 60;
+    assert_eq!(when(&[], with_receipt(90 - year)).map(|e| e.len()), Ok(1));
+    assert_eq!(
+        when(&[], with_receipt(89 - year)),
+        Err(Err_::ReceivedTooLongAgo {
+            received_at: at(89 - year),
+            days_max: 366
+        })
+    );
     assert_eq!(
         when(
             &[],
