@@ -180,7 +180,8 @@ fn flight_ops(day: &Day, n: u32) -> Value {
 fn feedback(day: &Day, n: u32) -> Value {
     json!({
         "v": 1, "source_message_id": format!("fb-{n}"), "channel": "social_media", "text": "still waiting at the gate",
-        "passenger_ref": format!("FF{n:06}"), "category_hint": "delay", "received_at": day.received_at, "reach": 50
+        "passenger_ref": format!("FF{n:06}"), "category_hint": "delay", "received_at": day.received_at, "reach": 50,
+        "flight": {"carrier": "LH", "flight_number": "999", "origin_date": day.date.to_string()}
     })
 }
 
@@ -315,6 +316,7 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let attached = published(&js, "crisis.events.signal.*.attached_to_incident").await;
         let computed = published(&js, "crisis.events.compensation.*.computed").await;
+        let joined = published(&js, "crisis.events.complaint.*.linked_to_incident").await;
         let now = js
             .get_stream("CRISIS_EVENTS")
             .await
@@ -324,6 +326,7 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
             (last, unchanged_since) = (now, Instant::now());
         } else if attached >= 200
             && computed >= 2
+            && joined >= 200
             && unchanged_since.elapsed() >= Duration::from_secs(2)
         {
             break;
@@ -353,8 +356,9 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
         (202, 202),
         "each feedback message once, despite the retries"
     );
-    // 200 delay posts with one correlation key are a spike: crisisd opens one incident
-    // by itself and attaches every signal to it.
+    // 200 delay posts about one flight are a spike: crisisd opens one incident by
+    // itself, attaches every signal to it, and the complaints received before it opened
+    // join it.
     let opened: Vec<&Value> = stored
         .iter()
         .filter(|e| e["type"] == "incident.opened")
@@ -366,6 +370,15 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
         .filter(|e| e["type"] == "signal.attached_to_incident")
         .count();
     assert_eq!(attached, 200, "every signal of the spike is attached");
+    let joined = stored
+        .iter()
+        .filter(|e| e["type"] == "complaint.linked_to_incident")
+        .filter(|e| e["data"]["incident_id"] == opened[0]["data"]["incident_id"])
+        .count();
+    assert_eq!(
+        joined, 200,
+        "every complaint about the flight belongs to its incident"
+    );
     let entitlements: Vec<&Value> = stored
         .iter()
         .filter(|e| e["type"] == "compensation.computed")
