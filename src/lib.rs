@@ -8,6 +8,7 @@
 //! | [`bus`] | NATS: subjects, CloudEvents headers, the outbox publisher |
 //! | [`http`] | the HTTP API: commands, queries, SSE, audit; bearer tokens and roles |
 //! | [`projection`] | projector runtime: read models built from the log, exactly once |
+//! | [`privacy`] | personal data sealed with per-subject keys before append, revealed per role, erased by destroying keys |
 //! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, bench |
 //!
 //! Dependencies point inward: cli → bus → store, cli → domain; the store knows nothing of the domain.
@@ -17,5 +18,6 @@ pub mod bus;
 pub mod cli;
 pub mod domain;
 pub mod http;
+pub mod privacy;
 pub mod projection;
 pub mod store;

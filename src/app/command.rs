@@ -14,16 +14,50 @@
 //!   answered with the first request's result while its own is dropped. The check
 //!   lives in the events themselves, so it holds across crashes and restarts.
 //! - A refusal by the domain is returned as a value, naming the rule.
+//! - Personal data is sealed on the way in: each event's personal values are encrypted
+//!   with the key of the data subject its aggregate names (on the state before the
+//!   event) before the append, in the caller's task ([`Journal`]).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::common::Actor as DomainActor;
+use crate::domain::common::{Actor as DomainActor, DataSubject};
 use crate::domain::{Aggregate, Context, DomainEvent, EventDecodeError};
+use crate::privacy::{Privacy, PrivacyError};
 use crate::store::{
     Actor, AppendError, AppendRequest, Committed, Direction, EventStore, ExpectedVersion, NewEvent,
-    StoreError, StreamAppend,
+    SledStore, StoreError, StreamAppend,
 };
+
+/// Where commands write: the event store, and the key store that seals personal data
+/// before it is appended. Reads go to the store directly ([`Journal::store`]).
+#[derive(Clone, Debug)]
+pub struct Journal<S = SledStore> {
+    store: S,
+    privacy: Privacy,
+}
+
+impl<S: EventStore> Journal<S> {
+    pub fn new(store: S, privacy: Privacy) -> Self {
+        Journal { store, privacy }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn privacy(&self) -> &Privacy {
+        &self.privacy
+    }
+}
+
+impl Journal<SledStore> {
+    /// A journal whose key store has a random master key (tests and benchmarks).
+    pub fn ephemeral(store: SledStore) -> Self {
+        let privacy = Privacy::ephemeral(&store);
+        Journal { store, privacy }
+    }
+}
 
 /// Decide-and-append attempts before giving up on a contended stream.
 pub const COMMAND_ATTEMPTS_MAX: u32 = 10;
@@ -133,6 +167,9 @@ pub enum CommandError<E: std::error::Error> {
     Append(AppendError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Personal data could not be sealed (the key store failed): nothing was stored.
+    #[error("personal data cannot be sealed: {0}")]
+    Privacy(#[from] PrivacyError),
 }
 
 /// Rebuilds an aggregate from its stream: the state and its version (`None`: no stream).
@@ -180,23 +217,24 @@ pub fn load_as_of<A: Aggregate, S: EventStore>(
 
 /// Loads, decides and appends, retrying conflicts as the module docs describe.
 pub async fn execute<A: Aggregate, S: EventStore>(
-    store: &S,
+    journal: &Journal<S>,
     stream: &str,
     command: &A::Command,
     meta: &CommandMeta,
 ) -> Result<Executed, CommandError<A::Error>> {
-    execute_all::<A, S>(store, stream, std::slice::from_ref(command), meta).await
+    execute_all::<A, S>(journal, stream, std::slice::from_ref(command), meta).await
 }
 
 /// Decides several commands in order, each on the state the previous ones produced,
 /// and appends all their events atomically (one append, one version check). Used where
 /// one input means several commands, e.g. a flight-ops message.
 pub async fn execute_all<A: Aggregate, S: EventStore>(
-    store: &S,
+    journal: &Journal<S>,
     stream: &str,
     commands: &[A::Command],
     meta: &CommandMeta,
 ) -> Result<Executed, CommandError<A::Error>> {
+    let store = journal.store();
     let ctx = Context::new(meta.now, meta.actor.clone());
     for attempt in 0..COMMAND_ATTEMPTS_MAX {
         if attempt > 0 {
@@ -245,7 +283,7 @@ pub async fn execute_all<A: Aggregate, S: EventStore>(
             (None, Some(v)) => ExpectedVersion::Exact(v),
             (None, None) => ExpectedVersion::NoStream,
         };
-        let events = new_events(stream, &decided, meta);
+        let events = new_events(stream, &decided, meta, journal.privacy())?;
         match store
             .append(AppendRequest::single(stream, expected, events))
             .await
@@ -306,29 +344,39 @@ pub fn new_stream_append<A: Aggregate>(
     stream: &str,
     command: &A::Command,
     meta: &CommandMeta,
-) -> Result<Option<StreamAppend>, A::Error> {
+    privacy: &Privacy,
+) -> Result<Option<StreamAppend>, CommandError<A::Error>> {
     let ctx = Context::new(meta.now, meta.actor.clone());
-    let decided = decide_all(A::default(), std::slice::from_ref(command), &ctx)?;
-    Ok((!decided.is_empty()).then(|| StreamAppend {
+    let decided = decide_all(A::default(), std::slice::from_ref(command), &ctx)
+        .map_err(CommandError::Refused)?;
+    if decided.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(StreamAppend {
         stream: stream.to_owned(),
         expected: ExpectedVersion::NoStream,
-        events: new_events(stream, &decided, meta),
+        events: new_events(stream, &decided, meta, privacy)?,
     }))
 }
 
-/// Decides `commands` in order on the evolving state.
+/// An event decided, with the data subject whose key seals its personal data.
+type Decided<E> = (E, Option<DataSubject>);
+
+/// Decides `commands` in order on the evolving state; each event with the data subject
+/// its aggregate names on the state before it.
 fn decide_all<A: Aggregate>(
     mut state: A,
     commands: &[A::Command],
     ctx: &Context,
-) -> Result<Vec<A::Event>, A::Error> {
+) -> Result<Vec<Decided<A::Event>>, A::Error> {
     let mut all = Vec::new();
     for command in commands {
         let events = state.decide(command, ctx)?;
-        for event in &events {
-            state = state.evolve(event);
+        for event in events {
+            let subject = state.data_subject(&event);
+            state = state.evolve(&event);
+            all.push((event, subject));
         }
-        all.extend(events);
     }
     Ok(all)
 }
@@ -385,7 +433,12 @@ async fn stored_outcome<E: std::error::Error, S: EventStore>(
     }))
 }
 
-fn new_events<E: DomainEvent>(stream: &str, decided: &[E], meta: &CommandMeta) -> Vec<NewEvent> {
+fn new_events<E: DomainEvent>(
+    stream: &str,
+    decided: &[Decided<E>],
+    meta: &CommandMeta,
+    privacy: &Privacy,
+) -> Result<Vec<NewEvent>, PrivacyError> {
     let ids: Vec<Uuid> = (0..decided.len())
         .map(|index| match &meta.idempotency_key {
             Some(key) => event_id(stream, key, index as u32),
@@ -400,15 +453,20 @@ fn new_events<E: DomainEvent>(stream: &str, decided: &[E], meta: &CommandMeta) -
     decided
         .iter()
         .zip(ids)
-        .map(|(event, id)| NewEvent {
-            id,
-            event_type: event.event_type().to_owned(),
-            schema_version: event.schema_version(),
-            occurred_at: meta.now,
-            actor: store_actor(&meta.actor),
-            correlation_id,
-            causation_id,
-            data: event.to_data(),
+        .map(|((event, subject), id)| {
+            let mut data = event.to_data();
+            let (event_type, version) = (event.event_type(), event.schema_version());
+            privacy.seal(event_type, version, id, subject.as_ref(), &mut data)?;
+            Ok(NewEvent {
+                id,
+                event_type: event_type.to_owned(),
+                schema_version: version,
+                occurred_at: meta.now,
+                actor: store_actor(&meta.actor),
+                correlation_id,
+                causation_id,
+                data,
+            })
         })
         .collect()
 }
@@ -515,23 +573,24 @@ mod tests {
         )
     }
 
-    fn store() -> (tempfile::TempDir, SledStore) {
+    fn store() -> (tempfile::TempDir, Journal) {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
-        (dir, store)
+        (dir, Journal::ephemeral(store))
     }
 
     #[tokio::test]
     async fn commands_append_decided_events_with_actor_and_correlation() {
-        let (_dir, store) = store();
-        let first = execute::<Counter, _>(&store, "counter-1", &3, &meta())
+        let (_dir, journal) = store();
+        let store = journal.store().clone();
+        let first = execute::<Counter, _>(&journal, "counter-1", &3, &meta())
             .await
             .unwrap();
         assert_eq!(
             (first.stream_version, first.position, first.duplicate),
             (1, 1, false)
         );
-        let second = execute::<Counter, _>(&store, "counter-1", &4, &meta())
+        let second = execute::<Counter, _>(&journal, "counter-1", &4, &meta())
             .await
             .unwrap();
         assert_eq!(second.stream_version, 2);
@@ -549,7 +608,7 @@ mod tests {
             stored[1].correlation_id, stored[1].id,
             "a root command correlates to its first event"
         );
-        let nothing = execute::<Counter, _>(&store, "counter-1", &0, &meta())
+        let nothing = execute::<Counter, _>(&journal, "counter-1", &0, &meta())
             .await
             .unwrap();
         assert_eq!(
@@ -564,13 +623,14 @@ mod tests {
 
     #[tokio::test]
     async fn several_commands_decide_on_each_others_state_and_land_together() {
-        let (_dir, store) = store();
-        let done = execute_all::<Counter, _>(&store, "counter-1", &[3, 4, 0, 2], &meta())
+        let (_dir, journal) = store();
+        let store = journal.store().clone();
+        let done = execute_all::<Counter, _>(&journal, "counter-1", &[3, 4, 0, 2], &meta())
             .await
             .unwrap();
         assert_eq!((done.events.len(), done.stream_version), (3, 3));
         // 9 + 1 = 10 is allowed, the second +1 passes the limit only on the state the first made.
-        let err = execute_all::<Counter, _>(&store, "counter-1", &[1, 1, 9], &meta())
+        let err = execute_all::<Counter, _>(&journal, "counter-1", &[1, 1, 9], &meta())
             .await
             .unwrap_err();
         assert!(
@@ -586,11 +646,12 @@ mod tests {
 
     #[tokio::test]
     async fn refusals_name_the_rule_and_store_nothing() {
-        let (_dir, store) = store();
-        execute::<Counter, _>(&store, "counter-1", &9, &meta())
+        let (_dir, journal) = store();
+        let store = journal.store().clone();
+        execute::<Counter, _>(&journal, "counter-1", &9, &meta())
             .await
             .unwrap();
-        let err = execute::<Counter, _>(&store, "counter-1", &2, &meta())
+        let err = execute::<Counter, _>(&journal, "counter-1", &2, &meta())
             .await
             .unwrap_err();
         assert!(
@@ -602,12 +663,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_commands_on_one_stream_all_land_by_retrying() {
-        let (_dir, store) = store();
+        let (_dir, journal) = store();
+        let store = journal.store().clone();
         let tasks: Vec<_> = (0..8)
             .map(|_| {
-                let store = store.clone();
+                let journal = journal.clone();
                 tokio::spawn(async move {
-                    execute::<Counter, _>(&store, "counter-1", &1, &meta()).await
+                    execute::<Counter, _>(&journal, "counter-1", &1, &meta()).await
                 })
             })
             .collect();
@@ -626,16 +688,17 @@ mod tests {
 
     #[tokio::test]
     async fn an_idempotency_key_makes_a_retry_return_the_original_result() {
-        let (_dir, store) = store();
+        let (_dir, journal) = store();
+        let store = journal.store().clone();
         let keyed = CommandMeta {
             idempotency_key: Some("req-42".into()),
             ..meta()
         };
-        let first = execute::<Counter, _>(&store, "counter-1", &6, &keyed)
+        let first = execute::<Counter, _>(&journal, "counter-1", &6, &keyed)
             .await
             .unwrap();
         // The retry would now be refused (6 + 6 > 10): the stored outcome answers it.
-        let retry = execute::<Counter, _>(&store, "counter-1", &6, &keyed)
+        let retry = execute::<Counter, _>(&journal, "counter-1", &6, &keyed)
             .await
             .unwrap();
         assert!(retry.duplicate);
@@ -650,25 +713,25 @@ mod tests {
             ..meta()
         };
         assert!(matches!(
-            execute::<Counter, _>(&store, "counter-1", &6, &other).await,
+            execute::<Counter, _>(&journal, "counter-1", &6, &other).await,
             Err(CommandError::Refused(_))
         ));
     }
 
     #[tokio::test]
     async fn if_match_against_another_version_is_a_precondition_failure() {
-        let (_dir, store) = store();
-        execute::<Counter, _>(&store, "counter-1", &1, &meta())
+        let (_dir, journal) = store();
+        execute::<Counter, _>(&journal, "counter-1", &1, &meta())
             .await
             .unwrap();
-        execute::<Counter, _>(&store, "counter-1", &1, &meta())
+        execute::<Counter, _>(&journal, "counter-1", &1, &meta())
             .await
             .unwrap();
         let stale = CommandMeta {
             expected_version: Some(1),
             ..meta()
         };
-        let err = execute::<Counter, _>(&store, "counter-1", &1, &stale)
+        let err = execute::<Counter, _>(&journal, "counter-1", &1, &stale)
             .await
             .unwrap_err();
         assert!(
@@ -687,7 +750,7 @@ mod tests {
             ..meta()
         };
         assert_eq!(
-            execute::<Counter, _>(&store, "counter-1", &1, &current)
+            execute::<Counter, _>(&journal, "counter-1", &1, &current)
                 .await
                 .unwrap()
                 .stream_version,

@@ -15,11 +15,11 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use super::command::{CommandError, CommandMeta, execute};
+use super::command::{CommandError, CommandMeta, Journal, execute};
 use crate::domain::common::{Actor, Role};
 use crate::domain::complaint::{self, Complaint, ComplaintCommand, ComplaintError};
 use crate::projection::sla_deadlines::{self, PendingDeadline};
-use crate::store::{SledStore, StoreError};
+use crate::store::StoreError;
 
 /// How the deadline task runs.
 #[derive(Debug, Clone)]
@@ -52,16 +52,16 @@ pub fn deadline_actor() -> Actor {
 
 /// Watches the SLA deadlines model and records breaches.
 pub struct DeadlineTask {
-    store: SledStore,
+    journal: Journal,
     model: sled::Tree,
     config: DeadlineConfig,
 }
 
 impl DeadlineTask {
-    pub fn new(store: SledStore, config: DeadlineConfig) -> Result<Self, StoreError> {
-        let model = store.model_tree(sla_deadlines::NAME)?;
+    pub fn new(journal: Journal, config: DeadlineConfig) -> Result<Self, StoreError> {
+        let model = journal.store().model_tree(sla_deadlines::NAME)?;
         Ok(DeadlineTask {
-            store,
+            journal,
             model,
             config,
         })
@@ -116,7 +116,7 @@ impl DeadlineTask {
             idempotency_key: Some(format!("sla-breach-{:?}", pending.kind)),
             ..CommandMeta::new(deadline_actor(), Utc::now())
         };
-        match execute::<Complaint, _>(&self.store, &stream, &command, &meta).await {
+        match execute::<Complaint, _>(&self.journal, &stream, &command, &meta).await {
             Ok(executed) => Ok(!executed.duplicate),
             // The model has not yet applied what made the deadline moot; it will.
             Err(CommandError::Refused(
@@ -146,11 +146,12 @@ pub enum TickError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::Journal;
     use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
     use crate::domain::complaint::{ComplaintEvent, RemedySought};
     use crate::domain::policy::sla::SlaKind;
     use crate::projection::{Projector, sla_deadlines::SlaDeadlines};
-    use crate::store::{Direction, EventStore, StoreConfig};
+    use crate::store::{Direction, EventStore, SledStore, StoreConfig};
 
     fn agent() -> Actor {
         Actor {
@@ -159,7 +160,7 @@ mod tests {
         }
     }
 
-    async fn receive(store: &SledStore, n: u128, days_ago: i64) -> String {
+    async fn receive(journal: &Journal, n: u128, days_ago: i64) -> String {
         let id = uuid::Uuid::from_u128(n);
         let command = ComplaintCommand::ReceiveComplaint {
             complaint_id: id,
@@ -174,7 +175,7 @@ mod tests {
         };
         let meta = CommandMeta::new(agent(), Utc::now() - chrono::Duration::days(days_ago));
         let stream = complaint::stream_name(id);
-        execute::<Complaint, _>(store, &stream, &command, &meta)
+        execute::<Complaint, _>(journal, &stream, &command, &meta)
             .await
             .unwrap();
         stream
@@ -202,13 +203,14 @@ mod tests {
     async fn passed_deadlines_become_breach_events_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
-        let old = receive(&store, 1, 30).await; // every deadline passed
-        let fresh = receive(&store, 2, 0).await; // none passed
-        let acknowledged = receive(&store, 3, 30).await;
+        let journal = crate::app::Journal::ephemeral(store.clone());
+        let old = receive(&journal, 1, 30).await; // every deadline passed
+        let fresh = receive(&journal, 2, 0).await; // none passed
+        let acknowledged = receive(&journal, 3, 30).await;
         let in_time = Utc::now() - chrono::Duration::days(30) + chrono::Duration::minutes(10);
         let meta = CommandMeta::new(agent(), in_time);
         execute::<Complaint, _>(
-            &store,
+            &journal,
             &acknowledged,
             &ComplaintCommand::AcknowledgeComplaint {
                 apology: "sorry".into(),
@@ -226,7 +228,7 @@ mod tests {
             tick: Duration::from_millis(20),
             ..DeadlineConfig::default()
         };
-        let task = DeadlineTask::new(store.clone(), config).unwrap();
+        let task = DeadlineTask::new(journal.clone(), config).unwrap();
         let watching = tokio::spawn(task.run(stop_rx));
         // Wait until the model has applied the breaches (it then holds only the fresh
         // complaint's deadlines), then a few more ticks to prove nothing repeats.

@@ -23,7 +23,7 @@
 
 use chrono::Utc;
 
-use super::command::{CommandError, CommandMeta, execute, load};
+use super::command::{CommandError, CommandMeta, Journal, execute, load};
 use super::reactor::{Reaction, ReactorError};
 use crate::domain::common::{Actor, PassengerId, Role, Tier};
 use crate::domain::compensation::input::{CarrierProfile, compensation_input};
@@ -37,7 +37,7 @@ use crate::domain::passenger::{self, Passenger};
 use crate::domain::policy::compensation::decide;
 use crate::domain::policy::goodwill::GoodwillPolicy;
 use crate::projection::disruptions::{self, Due, DueAction};
-use crate::store::{AppendError, SledStore, StoreError};
+use crate::store::{AppendError, StoreError};
 
 /// The actor recorded on computed entitlements.
 pub fn entitlement_actor() -> Actor {
@@ -48,7 +48,7 @@ pub fn entitlement_actor() -> Actor {
 }
 
 pub struct EntitlementReaction {
-    store: SledStore,
+    journal: Journal,
     model: sled::Tree,
     carrier: CarrierProfile,
     goodwill: GoodwillPolicy,
@@ -56,13 +56,13 @@ pub struct EntitlementReaction {
 
 impl EntitlementReaction {
     pub fn new(
-        store: SledStore,
+        journal: Journal,
         carrier: CarrierProfile,
         goodwill: GoodwillPolicy,
     ) -> Result<Self, StoreError> {
-        let model = store.model_tree(disruptions::NAME)?;
+        let model = journal.store().model_tree(disruptions::NAME)?;
         Ok(EntitlementReaction {
-            store,
+            journal,
             model,
             carrier,
             goodwill,
@@ -75,8 +75,9 @@ impl EntitlementReaction {
         due: &Due,
         passenger: &PassengerId,
     ) -> Result<(), ReactorError> {
-        let (record, _) = load::<Passenger, _>(&self.store, &passenger::stream_name(passenger))
-            .map_err(|err| ReactorError::Retry(err.to_string()))?;
+        let (record, _) =
+            load::<Passenger, _>(self.journal.store(), &passenger::stream_name(passenger))
+                .map_err(|err| ReactorError::Retry(err.to_string()))?;
         let tier = record.tier.unwrap_or(Tier::None);
         let now = Utc::now();
         let input = match compensation_input(flight, tier, self.carrier, now) {
@@ -104,7 +105,8 @@ impl EntitlementReaction {
             ..CommandMeta::new(entitlement_actor(), now)
         };
         let stream = compensation::stream_name(compensation_id);
-        match execute::<Compensation, _>(&self.store, &stream, &command, &meta("entitlement")).await
+        match execute::<Compensation, _>(&self.journal, &stream, &command, &meta("entitlement"))
+            .await
         {
             Ok(_) | Err(CommandError::Refused(CompensationError::AlreadyComputed)) => {}
             Err(err) => return outcome(err, &stream),
@@ -123,9 +125,11 @@ impl EntitlementReaction {
         passenger: &PassengerId,
     ) -> Result<(), ReactorError> {
         let compensation_id = compensation::compensation_id(flight, passenger);
-        let (entitlement, _) =
-            load::<Compensation, _>(&self.store, &compensation::stream_name(compensation_id))
-                .map_err(|err| ReactorError::Retry(err.to_string()))?;
+        let (entitlement, _) = load::<Compensation, _>(
+            self.journal.store(),
+            &compensation::stream_name(compensation_id),
+        )
+        .map_err(|err| ReactorError::Retry(err.to_string()))?;
         if entitlement.computed.is_none() {
             // No regime owed anything: nothing to settle, nothing to link.
             return Ok(());
@@ -139,7 +143,7 @@ impl EntitlementReaction {
             idempotency_key: Some(format!("link:{compensation_id}")),
             ..CommandMeta::new(entitlement_actor(), Utc::now())
         };
-        match execute::<Incident, _>(&self.store, &stream, &link, &meta).await {
+        match execute::<Incident, _>(&self.journal, &stream, &link, &meta).await {
             Ok(_) | Err(CommandError::Refused(IncidentError::CompensationAlreadyLinked { .. })) => {
                 Ok(())
             }
@@ -159,7 +163,7 @@ impl EntitlementReaction {
             idempotency_key: Some(format!("join:{incident_id}")),
             ..CommandMeta::new(entitlement_actor(), Utc::now())
         };
-        match execute::<Complaint, _>(&self.store, &stream, &command, &meta).await {
+        match execute::<Complaint, _>(&self.journal, &stream, &command, &meta).await {
             Ok(_) => Ok(()),
             Err(CommandError::Refused(ComplaintError::AlreadyLinked {
                 incident_id: linked,
@@ -215,8 +219,9 @@ impl Reaction for EntitlementReaction {
     async fn carry_out(&self, due: &Due) -> Result<(), ReactorError> {
         match &due.action {
             DueAction::Compute { passengers } => {
-                let (flight, _) = load::<Flight, _>(&self.store, &flight::stream_name(&due.flight))
-                    .map_err(|err| ReactorError::Retry(err.to_string()))?;
+                let (flight, _) =
+                    load::<Flight, _>(self.journal.store(), &flight::stream_name(&due.flight))
+                        .map_err(|err| ReactorError::Retry(err.to_string()))?;
                 for passenger in passengers {
                     self.compute(&flight, due, passenger).await?;
                 }
@@ -251,7 +256,7 @@ mod tests {
     use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
     use crate::domain::signal::{self, Signal, SignalCommand};
     use crate::projection::{Projection, disruptions::Disruptions, rebuild};
-    use crate::store::{EventStore, StoreConfig};
+    use crate::store::{EventStore, SledStore, StoreConfig};
     use chrono::Duration;
 
     const LH: CarrierProfile = CarrierProfile {
@@ -270,6 +275,7 @@ mod tests {
     async fn a_four_hour_delay_gives_each_known_passenger_the_eu_amount_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = crate::app::Journal::ephemeral(store.clone());
         let departure = Utc::now() - Duration::hours(12);
         let flight = FlightKey::new("LH", "400", departure.date_naive()).unwrap();
         let stream = flight::stream_name(&flight);
@@ -284,7 +290,7 @@ mod tests {
                 passenger_count: 300,
             },
         };
-        execute::<Flight, _>(&store, &stream, &schedule, &meta)
+        execute::<Flight, _>(&journal, &stream, &schedule, &meta)
             .await
             .unwrap();
         for (n, passenger) in ["P1", "P2"].into_iter().enumerate() {
@@ -301,7 +307,7 @@ mod tests {
                 source_ref: None,
                 observed_at: departure,
             };
-            execute::<Signal, _>(&store, &signal::stream_name(signal_id), &record, &meta)
+            execute::<Signal, _>(&journal, &signal::stream_name(signal_id), &record, &meta)
                 .await
                 .unwrap();
         }
@@ -314,13 +320,14 @@ mod tests {
                 airport: AirportCode::parse("JFK").unwrap(),
             },
         ] {
-            execute::<Flight, _>(&store, &stream, &command, &meta)
+            execute::<Flight, _>(&journal, &stream, &command, &meta)
                 .await
                 .unwrap();
         }
         rebuild(&store, Disruptions, |_, _| {}).unwrap();
         let reaction =
-            EntitlementReaction::new(store.clone(), LH, GoodwillPolicy::default_policy()).unwrap();
+            EntitlementReaction::new(journal.clone(), LH, GoodwillPolicy::default_policy())
+                .unwrap();
         assert_eq!(reactor::round(&reaction, &store, 10).await.unwrap(), 1);
         let head = store.head().position;
         store

@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::command::{CommandError, CommandMeta, execute, load, new_stream_append};
+use super::command::{CommandError, CommandMeta, Journal, execute, load, new_stream_append};
 use crate::domain::common::{
     Actor, Category, Channel, FlightKey, PassengerId, PersonalData, Severity, Tier,
 };
@@ -98,12 +98,13 @@ pub enum FeedbackError {
 /// Records the signal and, for a complaint, the complaint (tier from the passenger's
 /// stream), both observed / received at the message's receipt time (at most `now`).
 pub async fn record_feedback<S: EventStore>(
-    store: &S,
+    journal: &Journal<S>,
     feedback: &Feedback,
     severity: Severity,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Recorded, FeedbackError> {
+    let store = journal.store();
     let meta = |purpose: &str| CommandMeta {
         idempotency_key: Some(format!("{purpose}:{}", feedback.source_message_id)),
         request_fingerprint: feedback.fingerprint,
@@ -129,7 +130,7 @@ pub async fn record_feedback<S: EventStore>(
         feedback.category,
         is_complaint(feedback),
     ) else {
-        execute::<Signal, S>(store, &signal_stream, &record, &meta("signal"))
+        execute::<Signal, S>(journal, &signal_stream, &record, &meta("signal"))
             .await
             .map_err(FeedbackError::Signal)?;
         return Ok(Recorded {
@@ -167,11 +168,17 @@ pub async fn record_feedback<S: EventStore>(
             .map_err(|err| FeedbackError::Signal(CommandError::Store(err)))
     };
     if new_stream(&signal_stream)? && new_stream(&complaint_stream)? {
-        let signal_append = new_stream_append::<Signal>(&signal_stream, &record, &meta("signal"))
-            .map_err(|err| FeedbackError::Signal(CommandError::Refused(err)))?;
-        let complaint_append =
-            new_stream_append::<Complaint>(&complaint_stream, &receive, &meta("complaint"))
-                .map_err(|err| FeedbackError::Complaint(CommandError::Refused(err)))?;
+        let privacy = journal.privacy();
+        let signal_append =
+            new_stream_append::<Signal>(&signal_stream, &record, &meta("signal"), privacy)
+                .map_err(FeedbackError::Signal)?;
+        let complaint_append = new_stream_append::<Complaint>(
+            &complaint_stream,
+            &receive,
+            &meta("complaint"),
+            privacy,
+        )
+        .map_err(FeedbackError::Complaint)?;
         let streams = [signal_append, complaint_append]
             .into_iter()
             .flatten()
@@ -183,10 +190,10 @@ pub async fn record_feedback<S: EventStore>(
             Err(err) => return Err(FeedbackError::Signal(CommandError::Append(err))),
         }
     }
-    execute::<Signal, S>(store, &signal_stream, &record, &meta("signal"))
+    execute::<Signal, S>(journal, &signal_stream, &record, &meta("signal"))
         .await
         .map_err(FeedbackError::Signal)?;
-    execute::<Complaint, S>(store, &complaint_stream, &receive, &meta("complaint"))
+    execute::<Complaint, S>(journal, &complaint_stream, &receive, &meta("complaint"))
         .await
         .map_err(FeedbackError::Complaint)?;
     Ok(recorded)
@@ -223,13 +230,14 @@ mod tests {
     async fn a_passenger_complaint_becomes_a_signal_and_a_complaint_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = Journal::ephemeral(store.clone());
         let message = feedback("tw-1", Some("FF123456"), Some(Category::Delay));
-        let first = record_feedback(&store, &message, Severity::Medium, &actor(), Utc::now())
+        let first = record_feedback(&journal, &message, Severity::Medium, &actor(), Utc::now())
             .await
             .unwrap();
         assert_eq!(first.complaint_id, Some(complaint_id("tw-1")));
         let head = store.head().position;
-        let again = record_feedback(&store, &message, Severity::Medium, &actor(), Utc::now())
+        let again = record_feedback(&journal, &message, Severity::Medium, &actor(), Utc::now())
             .await
             .unwrap();
         assert_eq!(again, first);
@@ -247,8 +255,9 @@ mod tests {
     async fn signal_and_complaint_are_stored_together_on_first_delivery() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = Journal::ephemeral(store.clone());
         let message = feedback("tw-7", Some("FF7"), Some(Category::BaggageLost));
-        record_feedback(&store, &message, Severity::Low, &actor(), Utc::now())
+        record_feedback(&journal, &message, Severity::Low, &actor(), Utc::now())
             .await
             .unwrap();
         let stored = store.read_all(1, 10).unwrap();
@@ -267,10 +276,11 @@ mod tests {
     async fn a_redelivery_adds_the_complaint_a_crash_left_out() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = Journal::ephemeral(store.clone());
         let message = feedback("tw-8", Some("FF8"), Some(Category::Delay));
         let only_the_signal = feedback("tw-8", None, Some(Category::Delay));
         record_feedback(
-            &store,
+            &journal,
             &only_the_signal,
             Severity::Low,
             &actor(),
@@ -279,7 +289,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(store.head().position, 1);
-        let recorded = record_feedback(&store, &message, Severity::Low, &actor(), Utc::now())
+        let recorded = record_feedback(&journal, &message, Severity::Low, &actor(), Utc::now())
             .await
             .unwrap();
         assert_eq!(recorded.complaint_id, Some(complaint_id("tw-8")));
@@ -296,13 +306,14 @@ mod tests {
     async fn anonymous_or_uncategorised_feedback_is_only_a_signal() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = Journal::ephemeral(store.clone());
         for (source, passenger, category) in [
             ("a", None, Some(Category::Delay)),
             ("b", Some("FF1"), None),
             ("c", Some("FF1"), Some(Category::Other)),
         ] {
             let recorded = record_feedback(
-                &store,
+                &journal,
                 &feedback(source, passenger, category),
                 Severity::Low,
                 &actor(),

@@ -279,14 +279,16 @@ mod tests {
     async fn a_delay_then_a_departure_and_arrival_become_the_flight_s_facts() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = crate::app::Journal::ephemeral(store.clone());
         let stream = flight::stream_name(&update().flight);
         let apply = |update: FlightUpdate, source: &'static str| {
             let store = store.clone();
+            let journal = journal.clone();
             let stream = stream.clone();
             async move {
                 let (state, _) = load::<Flight, _>(&store, &stream).unwrap();
                 let commands = commands(&state, &update);
-                execute_all::<Flight, _>(&store, &stream, &commands, &meta(source))
+                execute_all::<Flight, _>(&journal, &stream, &commands, &meta(source))
                     .await
                     .unwrap()
             }

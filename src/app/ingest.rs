@@ -22,7 +22,7 @@ use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::command::{CommandError, CommandMeta, execute_all, fingerprint, load};
+use super::command::{CommandError, CommandMeta, Journal, execute_all, fingerprint, load};
 use super::feedback::{Feedback, FeedbackError, record_feedback};
 use super::flight_ops::{FlightUpdate, flight_commands, refused_change};
 use crate::bus::ingest::{Handled, IngestHandler, Rejection};
@@ -36,21 +36,21 @@ use crate::domain::ingest::{
 };
 use crate::domain::policy::airports;
 use crate::domain::policy::severity::{self, SeverityConfig, SeverityInputs};
-use crate::store::{AppendError, SledStore};
+use crate::store::AppendError;
 
 /// crisisd's ingest handler.
 #[derive(Clone)]
 pub struct CrisisIngest {
-    store: SledStore,
+    journal: Journal,
     max_bytes: usize,
     severity: SeverityConfig,
     clock_skew: TimeDelta,
 }
 
 impl CrisisIngest {
-    pub fn new(store: SledStore) -> Self {
+    pub fn new(journal: Journal) -> Self {
         CrisisIngest {
-            store,
+            journal,
             max_bytes: INGEST_MESSAGE_BYTES_MAX,
             severity: SeverityConfig::default(),
             clock_skew: TimeDelta::seconds(CLOCK_SKEW_S_DEFAULT as i64),
@@ -287,7 +287,8 @@ impl CrisisIngest {
         let source = &message.source_message_id;
         let update = message.update(now);
         let stream = flight::stream_name(&update.flight);
-        let (state, _) = load::<Flight, _>(&self.store, &stream).map_err(|err| err.to_string())?;
+        let (state, _) =
+            load::<Flight, _>(self.journal.store(), &stream).map_err(|err| err.to_string())?;
         let changes = flight_commands(&state, &update);
         let commands: Vec<_> = changes.iter().map(|c| c.command.clone()).collect();
         let meta = CommandMeta {
@@ -295,7 +296,7 @@ impl CrisisIngest {
             request_fingerprint: Some(message_fingerprint(message)),
             ..CommandMeta::new(actor.clone(), now)
         };
-        match execute_all::<Flight, _>(&self.store, &stream, &commands, &meta).await {
+        match execute_all::<Flight, _>(&self.journal, &stream, &commands, &meta).await {
             Err(CommandError::Refused(_)) => {
                 let ctx = Context::new(now, actor.clone());
                 match refused_change(&state, &changes, &ctx) {
@@ -323,7 +324,7 @@ impl CrisisIngest {
     ) -> Result<Handled, String> {
         let source = &message.source_message_id;
         let recorded = record_feedback(
-            &self.store,
+            &self.journal,
             &message.feedback(),
             message.severity(&self.severity),
             actor,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::{EventStore, StoreConfig};
+use crate::store::{EventStore, SledStore, StoreConfig};
 
 /// A source message id names one message: its redelivery changes nothing, a
 /// different message under the same id is rejected with its own code, never
@@ -8,7 +8,8 @@ use crate::store::{EventStore, StoreConfig};
 async fn a_source_message_id_reused_for_other_content_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
-    let ingest = CrisisIngest::new(store.clone());
+    let journal = crate::app::Journal::ephemeral(store.clone());
+    let ingest = CrisisIngest::new(journal.clone());
     let actor = ingest_actor("test");
     let received_at = Utc::now().to_rfc3339();
     let feedback = |text: &str| {
@@ -76,7 +77,8 @@ async fn a_source_message_id_reused_for_other_content_is_rejected() {
 #[test]
 fn one_flights_messages_share_a_lane_key_and_bad_input_still_gets_one() {
     let dir = tempfile::tempdir().unwrap();
-    let ingest = CrisisIngest::new(SledStore::open(StoreConfig::new(dir.path())).unwrap());
+    let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+    let ingest = CrisisIngest::new(crate::app::Journal::ephemeral(store));
     let flight = |number: &str, extra: &str| {
         format!(
             r#"{{"v":1,"carrier":"LH","flight_number":"{number}","origin_date":"2026-11-22",{extra}"status":"delayed"}}"#
@@ -116,10 +118,11 @@ fn one_flights_messages_share_a_lane_key_and_bad_input_still_gets_one() {
     }
 }
 
-fn open_store() -> (tempfile::TempDir, SledStore) {
+fn open_store() -> (tempfile::TempDir, SledStore, crate::app::Journal) {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
-    (dir, store)
+    let journal = crate::app::Journal::ephemeral(store.clone());
+    (dir, store, journal)
 }
 
 /// An instant in whole seconds, as senders write them.
@@ -166,8 +169,8 @@ async fn a_complaint_from_feedback_counts_its_deadlines_from_the_message_s_recei
     use crate::domain::policy::sla::SlaConfig;
     use crate::projection::sla_deadlines::{self, SlaDeadlines};
 
-    let (_dir, store) = open_store();
-    let ingest = CrisisIngest::new(store.clone());
+    let (_dir, store, journal) = open_store();
+    let ingest = CrisisIngest::new(journal.clone());
     let received_at = whole_seconds(Utc::now() - chrono::Duration::hours(2));
     let message = serde_json::json!({"v": 1, "source_message_id": "hotline-7",
         "channel": "hotline", "text": "we waited six hours at the gate",
@@ -199,8 +202,8 @@ async fn a_complaint_from_feedback_counts_its_deadlines_from_the_message_s_recei
 async fn a_notice_seconds_ahead_is_accepted_and_every_refusal_names_its_field() {
     use crate::domain::flight::{Flight, FlightStatus};
 
-    let (_dir, store) = open_store();
-    let ingest = CrisisIngest::new(store.clone());
+    let (_dir, store, journal) = open_store();
+    let ingest = CrisisIngest::new(journal.clone());
     let day = (Utc::now() - chrono::Duration::days(1)).date_naive();
     let ahead = |seconds: i64| stamp(Utc::now() + chrono::Duration::seconds(seconds));
     let delayed = serde_json::json!({"status": "delayed", "change_reason": "late inbound",
@@ -277,7 +280,8 @@ async fn a_notice_seconds_ahead_is_accepted_and_every_refusal_names_its_field() 
         ("refused".into(), "/actual_departure".into()),
         "a cancelled flight does not depart"
     );
-    let no_tolerance = CrisisIngest::new(store.clone()).with_clock_skew(std::time::Duration::ZERO);
+    let no_tolerance =
+        CrisisIngest::new(journal.clone()).with_clock_skew(std::time::Duration::ZERO);
     let notice = serde_json::json!({"status": "cancelled", "notified_at": ahead(3)});
     assert_eq!(
         outcome_of(&no_tolerance, "flightops", &lh400("ops-4", day, notice)).await,
@@ -291,8 +295,8 @@ async fn a_notice_seconds_ahead_is_accepted_and_every_refusal_names_its_field() 
 /// refused with their code and field, and nothing of them is stored.
 #[tokio::test]
 async fn implausible_messages_are_refused_with_their_code_and_field() {
-    let (_dir, store) = open_store();
-    let ingest = CrisisIngest::new(store.clone());
+    let (_dir, store, journal) = open_store();
+    let ingest = CrisisIngest::new(journal.clone());
     let day = (Utc::now() - chrono::Duration::days(1)).date_naive();
     let years = |n: i64| stamp(Utc::now() + chrono::Duration::days(365 * n));
     let on = |date: &str| {

@@ -9,12 +9,14 @@
 //! | [`reactor`] | the loop reactors share: follow a read model's decision log from a checkpoint, act idempotently |
 //! | [`spikes`] | the spike reactor: spike decisions of the `spikes` model become incidents with their signals attached |
 //! | [`entitlements`] | the entitlement reaction: finally disrupted flights → compensation entitlements per known passenger, linked to the incident; what existed before an incident joins it |
+//! | [`erasures`] | every `passenger.erased` destroys the passenger's data key, also after a crash in between |
 //! | [`settlements`] | the settlement reaction: final states of linked compensations → recorded on their incident |
 //! | [`command`] | load a stream → `decide` → append with the expected version; retries, idempotency keys |
 
 pub mod command;
 pub mod deadlines;
 pub mod entitlements;
+pub mod erasures;
 pub mod feedback;
 pub mod flight_ops;
 pub mod ingest;
@@ -22,4 +24,4 @@ pub mod reactor;
 pub mod settlements;
 pub mod spikes;
 
-pub use command::{CommandError, CommandMeta, Executed, execute, execute_all, load};
+pub use command::{CommandError, CommandMeta, Executed, Journal, execute, execute_all, load};

@@ -138,6 +138,7 @@ mod tests {
     async fn an_idle_reactor_has_looked_at_everything_its_model_applied() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = crate::app::Journal::ephemeral(store.clone());
         let actor = Actor {
             id: "a".into(),
             role: "admin".into(),
@@ -154,7 +155,7 @@ mod tests {
             store.append(append).await.unwrap();
         }
         rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
-        let reaction = SpikeReaction::new(store.clone()).unwrap();
+        let reaction = SpikeReaction::new(journal.clone()).unwrap();
         assert_eq!(round(&reaction, &store, 256).await.unwrap(), 0);
         assert_eq!(store.checkpoint(SpikeReaction::CHECKPOINT).unwrap(), 20);
     }

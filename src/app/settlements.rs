@@ -10,12 +10,12 @@
 
 use chrono::Utc;
 
-use super::command::{CommandError, CommandMeta, execute};
+use super::command::{CommandError, CommandMeta, Journal, execute};
 use super::reactor::{Reaction, ReactorError};
 use crate::domain::common::{Actor, Role};
 use crate::domain::incident::{self, Incident, IncidentCommand};
 use crate::projection::compensations::{self, SettlementDue};
-use crate::store::{AppendError, SledStore, StoreError};
+use crate::store::{AppendError, StoreError};
 
 /// The actor recorded on settlements.
 pub fn settlement_actor() -> Actor {
@@ -26,14 +26,14 @@ pub fn settlement_actor() -> Actor {
 }
 
 pub struct SettlementReaction {
-    store: SledStore,
+    journal: Journal,
     model: sled::Tree,
 }
 
 impl SettlementReaction {
-    pub fn new(store: SledStore) -> Result<Self, StoreError> {
-        let model = store.model_tree(compensations::NAME)?;
-        Ok(SettlementReaction { store, model })
+    pub fn new(journal: Journal) -> Result<Self, StoreError> {
+        let model = journal.store().model_tree(compensations::NAME)?;
+        Ok(SettlementReaction { journal, model })
     }
 }
 
@@ -64,7 +64,7 @@ impl Reaction for SettlementReaction {
             idempotency_key: Some(format!("settle:{}:{}", due.compensation_id, due.position)),
             ..CommandMeta::new(settlement_actor(), Utc::now())
         };
-        match execute::<Incident, _>(&self.store, &stream, &command, &meta).await {
+        match execute::<Incident, _>(&self.journal, &stream, &command, &meta).await {
             Ok(_) => Ok(()),
             Err(CommandError::Append(AppendError::Unavailable { reason })) => {
                 Err(ReactorError::StoreClosed(reason))

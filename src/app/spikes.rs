@@ -20,17 +20,17 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::command::{CommandError, CommandMeta, execute};
+use super::command::{CommandError, CommandMeta, Journal, execute};
 use super::reactor::{Reaction, ReactorError};
 use crate::domain::common::{Actor, Role};
 use crate::domain::incident::{self, Incident, IncidentCommand, IncidentError};
 use crate::domain::signal::{self, Signal, SignalCommand, SignalError};
 use crate::projection::spikes::{self, Decided, SpikeAction};
-use crate::store::{AppendError, SledStore, StoreError};
+use crate::store::{AppendError, StoreError};
 
 /// The spike reaction: carries out the `spikes` model's decisions.
 pub struct SpikeReaction {
-    store: SledStore,
+    journal: Journal,
     model: sled::Tree,
 }
 
@@ -43,9 +43,9 @@ pub fn reactor_actor() -> Actor {
 }
 
 impl SpikeReaction {
-    pub fn new(store: SledStore) -> Result<Self, StoreError> {
-        let model = store.model_tree(spikes::NAME)?;
-        Ok(SpikeReaction { store, model })
+    pub fn new(journal: Journal) -> Result<Self, StoreError> {
+        let model = journal.store().model_tree(spikes::NAME)?;
+        Ok(SpikeReaction { journal, model })
     }
 }
 
@@ -100,9 +100,13 @@ impl SpikeReaction {
                     signal_ids: signal_ids.clone(),
                 };
                 let stream = incident::stream_name(*incident_id);
-                let opened =
-                    execute::<Incident, _>(&self.store, &stream, &open, &meta("spike-open".into()))
-                        .await;
+                let opened = execute::<Incident, _>(
+                    &self.journal,
+                    &stream,
+                    &open,
+                    &meta("spike-open".into()),
+                )
+                .await;
                 incident_done(opened, &stream)?;
                 for signal_id in signal_ids {
                     self.mark_signal(*signal_id, *incident_id, &meta).await?;
@@ -119,7 +123,7 @@ impl SpikeReaction {
                 let stream = incident::stream_name(*incident_id);
                 let key = format!("spike-attach:{signal_id}");
                 let attached =
-                    execute::<Incident, _>(&self.store, &stream, &attach, &meta(key)).await;
+                    execute::<Incident, _>(&self.journal, &stream, &attach, &meta(key)).await;
                 incident_done(attached, &stream)?;
                 if let Some(to) = escalate_to {
                     let escalate = IncidentCommand::EscalateSeverity {
@@ -128,7 +132,7 @@ impl SpikeReaction {
                     };
                     let key = format!("spike-escalate:{signal_id}");
                     let escalated =
-                        execute::<Incident, _>(&self.store, &stream, &escalate, &meta(key)).await;
+                        execute::<Incident, _>(&self.journal, &stream, &escalate, &meta(key)).await;
                     incident_done(escalated, &stream)?;
                 }
                 self.mark_signal(*signal_id, *incident_id, &meta).await?;
@@ -146,7 +150,7 @@ impl SpikeReaction {
         let stream = signal::stream_name(signal_id);
         let command = SignalCommand::AttachToIncident { incident_id };
         let key = format!("spike-incident:{incident_id}");
-        match execute::<Signal, _>(&self.store, &stream, &command, &meta(key)).await {
+        match execute::<Signal, _>(&self.journal, &stream, &command, &meta(key)).await {
             Ok(_)
             | Err(CommandError::Refused(
                 SignalError::AlreadyAttached { .. } | SignalError::Dismissed,
@@ -196,7 +200,7 @@ mod tests {
     use crate::app::reactor::{self, ReactorConfig};
     use crate::domain::common::{Category, Channel, FlightKey, PersonalData, Severity};
     use crate::projection::{Projector, spikes::Spikes};
-    use crate::store::{EventStore, StoreConfig};
+    use crate::store::{EventStore, SledStore, StoreConfig};
     use std::time::Duration;
     use tokio::sync::watch;
 
@@ -204,13 +208,13 @@ mod tests {
 
     /// Records signal `n` observed `minute` minutes after `start`; every signal is about
     /// the same flight (its date is `start`'s, even when the burst crosses midnight).
-    async fn record(store: &SledStore, n: u128, start: chrono::DateTime<Utc>, minute: i64) -> Uuid {
-        record_at(store, n, start, minute, Severity::High).await
+    async fn record(journal: &Journal, n: u128, start: chrono::DateTime<Utc>, minute: i64) -> Uuid {
+        record_at(journal, n, start, minute, Severity::High).await
     }
 
     /// Like [`record`], with the signal's severity.
     async fn record_at(
-        store: &SledStore,
+        journal: &Journal,
         n: u128,
         start: chrono::DateTime<Utc>,
         minute: i64,
@@ -235,7 +239,7 @@ mod tests {
             role: Role::FlightOps,
         };
         execute::<Signal, _>(
-            store,
+            journal,
             &signal::stream_name(signal_id),
             &command,
             &CommandMeta::new(actor, Utc::now()),
@@ -249,6 +253,7 @@ mod tests {
     async fn a_burst_of_signals_becomes_one_incident_with_every_signal_attached() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = crate::app::Journal::ephemeral(store.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let projector = Projector::new(store.clone(), Spikes::default()).unwrap();
         let projecting = tokio::spawn(projector.run(stop_rx.clone()));
@@ -256,7 +261,7 @@ mod tests {
             poll: Duration::from_millis(10),
             ..ReactorConfig::default()
         };
-        let reaction = SpikeReaction::new(store.clone()).unwrap();
+        let reaction = SpikeReaction::new(journal.clone()).unwrap();
         let reacting = tokio::spawn(reactor::run(
             reaction,
             store.clone(),
@@ -266,7 +271,7 @@ mod tests {
         let mut signals = Vec::new();
         let start = Utc::now() - chrono::Duration::hours(1);
         for n in 1..=7 {
-            signals.push(record(&store, n, start, n as i64).await);
+            signals.push(record(&journal, n, start, n as i64).await);
         }
         let model = store.model_tree(spikes::NAME).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -287,7 +292,7 @@ mod tests {
         // Run the same decisions again (a crash before the checkpoint): nothing changes.
         let head = store.head().position;
         store.save_checkpoint(CHECKPOINT, 0).unwrap();
-        let again = SpikeReaction::new(store.clone()).unwrap();
+        let again = SpikeReaction::new(journal.clone()).unwrap();
         assert_eq!(reactor::round(&again, &store, 256).await.unwrap(), 3);
         assert_eq!(store.head().position, head, "a repeat writes nothing");
         stop_tx.send(true).unwrap();
@@ -317,14 +322,15 @@ mod tests {
     async fn a_more_severe_signal_escalates_its_incident_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = crate::app::Journal::ephemeral(store.clone());
         let start = Utc::now() - chrono::Duration::hours(1);
         for n in 1..=5 {
-            record_at(&store, n, start, n as i64, Severity::Low).await;
+            record_at(&journal, n, start, n as i64, Severity::Low).await;
         }
-        let critical = record_at(&store, 6, start, 6, Severity::Critical).await;
-        record_at(&store, 7, start, 7, Severity::Medium).await;
+        let critical = record_at(&journal, 6, start, 6, Severity::Critical).await;
+        record_at(&journal, 7, start, 7, Severity::Medium).await;
         crate::projection::rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
-        let reaction = SpikeReaction::new(store.clone()).unwrap();
+        let reaction = SpikeReaction::new(journal.clone()).unwrap();
         assert_eq!(reactor::round(&reaction, &store, 256).await.unwrap(), 3);
 
         let model = store.model_tree(spikes::NAME).unwrap();
@@ -350,7 +356,7 @@ mod tests {
 
         let head = store.head().position;
         store.save_checkpoint(CHECKPOINT, 0).unwrap();
-        let again = SpikeReaction::new(store.clone()).unwrap();
+        let again = SpikeReaction::new(journal.clone()).unwrap();
         assert_eq!(reactor::round(&again, &store, 256).await.unwrap(), 3);
         assert_eq!(store.head().position, head, "a repeat writes nothing");
     }

@@ -387,7 +387,7 @@ async fn measure_pipeline(
     let publisher = tokio::spawn(publisher.run(shutdown_rx.clone()));
     let consumer = IngestConsumer::new(
         async_nats::connect(load.url).await?,
-        CrisisIngest::new(store.clone()),
+        CrisisIngest::new(crate::app::Journal::ephemeral(store.clone())),
         IngestConfig::default(),
     );
     let consumer = tokio::spawn(consumer.run(shutdown_rx.clone()));

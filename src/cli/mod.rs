@@ -8,6 +8,7 @@
 //! | [`bench_projections`] | `bench projections`: rebuild speed of every read model beside a scan + typed parse |
 //! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing and the relay floor |
 //! | [`bench_relay`] | the relay floor of `bench pipeline`: crisisd's NATS edges with no domain and no store |
+//! | [`keys`] | `keys new-master`, `keys rotate`, `erase-passenger`; where `serve` finds the master key |
 //! | [`token`] | `token add`: issue a bearer token for the HTTP API |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
 //! | [`workload`] | synthetic, valid crisis histories (scenarios through the domain's `decide`) for load and benchmarks |
@@ -18,6 +19,7 @@ pub mod bench;
 pub mod bench_pipeline;
 pub mod bench_projections;
 pub mod bench_relay;
+pub mod keys;
 pub mod load;
 pub mod serve;
 pub mod token;
@@ -105,6 +107,19 @@ pub enum Command {
     /// HTTP API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// The master key and the key store of personal data.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Erase a passenger's personal data (offline; over HTTP: POST /v1/passengers/{id}/erase).
+    ErasePassenger {
+        /// The passenger id.
+        passenger: String,
+        /// Why (the request's reference); recorded, never the passenger's words.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        master: keys::MasterKeyArg,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -143,6 +158,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             policy,
         } => audit::rebuild(config, projection, all, policy.load()?),
         Command::Token(command) => token::run(&cli.data_dir, command),
+        Command::Keys(command) => keys::run(config, command),
+        Command::ErasePassenger {
+            passenger,
+            reason,
+            master,
+        } => runtime()?.block_on(keys::erase_passenger_command(
+            config, passenger, reason, master,
+        )),
         Command::Bench(bench) => runtime()?.block_on(bench::run(bench)),
         Command::Load(args) => runtime()?.block_on(load::run(config, args)),
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::app::Journal;
 use crate::app::deadlines::{DeadlineConfig, DeadlineTask};
 use crate::app::entitlements::EntitlementReaction;
 use crate::app::ingest::CrisisIngest;
@@ -86,6 +87,8 @@ pub struct ServeArgs {
     pub tokens: super::token::TokensFileArg,
     #[command(flatten)]
     pub policy: PolicyFileArg,
+    #[command(flatten)]
+    pub master: super::keys::MasterKeyArg,
 }
 
 impl ServeArgs {
@@ -175,7 +178,15 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
     let head = store.head();
     tracing::info!(data_dir = %path.display(), head_position = head.position, head_hash = %head.hash, "event store open");
-    let ingest = CrisisIngest::new(store.clone())
+    let privacy = super::keys::open_privacy(&store, &args.master)?;
+    let journal = Journal::new(store.clone(), privacy);
+    // An erasure a crash interrupted (its event stored, its key not yet destroyed) is
+    // finished before anything is served.
+    let finished = crate::app::erasures::catch_up(&journal).await?;
+    if finished > 0 {
+        tracing::info!(erasures = finished, "erasures finished from the log");
+    }
+    let ingest = CrisisIngest::new(journal.clone())
         .with_severity(policy.severity.clone())
         .with_clock_skew(Duration::from_secs(args.clock_skew_s));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -218,7 +229,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     }
     tasks.spawn(report_lag(store.clone(), statuses, shutdown_rx.clone()));
     let http_state =
-        AppState::new(store.clone(), tokens, by_name, shutdown_rx.clone()).with_ingest(ingest);
+        AppState::new(journal.clone(), tokens, by_name, shutdown_rx.clone()).with_ingest(ingest);
     let http_shutdown = shutdown_rx.clone();
     let http_addr = args.http_addr;
     let http_limits = args.server_limits();
@@ -229,9 +240,13 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             tracing::error!(cause = %err, "the HTTP API stopped");
         }
     });
-    let deadlines = DeadlineTask::new(store.clone(), DeadlineConfig::default())?;
+    tasks.spawn(crate::app::erasures::follow(
+        journal.clone(),
+        shutdown_rx.clone(),
+    ));
+    let deadlines = DeadlineTask::new(journal.clone(), DeadlineConfig::default())?;
     tasks.spawn(deadlines.run(shutdown_rx.clone()));
-    let spikes = SpikeReaction::new(store.clone())?;
+    let spikes = SpikeReaction::new(journal.clone())?;
     let reactor_config = ReactorConfig::default();
     tasks.spawn(reactor::run(
         spikes,
@@ -240,14 +255,14 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         shutdown_rx.clone(),
     ));
     tracing::info!(carrier_home = ?carrier.home, carrier_size = ?carrier.size, "computing compensation entitlements for disrupted flights");
-    let entitlements = EntitlementReaction::new(store.clone(), carrier, goodwill)?;
+    let entitlements = EntitlementReaction::new(journal.clone(), carrier, goodwill)?;
     tasks.spawn(reactor::run(
         entitlements,
         store.clone(),
         reactor_config.clone(),
         shutdown_rx.clone(),
     ));
-    let settlements = SettlementReaction::new(store.clone())?;
+    let settlements = SettlementReaction::new(journal.clone())?;
     tasks.spawn(reactor::run(
         settlements,
         store.clone(),

@@ -316,6 +316,26 @@ impl std::fmt::Display for PassengerId {
     }
 }
 
+/// Whose personal data an event holds: the data key that seals it is this subject's,
+/// and erasing the subject destroys it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DataSubject {
+    /// An identified passenger.
+    Passenger(PassengerId),
+    /// Feedback from someone not identified: the signal itself.
+    Signal(uuid::Uuid),
+}
+
+impl DataSubject {
+    /// The subject as the key store names it: `p.<passenger id>` or `s.<signal id>`.
+    pub fn key_subject(&self) -> String {
+        match self {
+            DataSubject::Passenger(id) => format!("p.{}", id.0),
+            DataSubject::Signal(id) => format!("s.{}", id.simple()),
+        }
+    }
+}
+
 /// A role of the system's access model (DESIGN.md "Roles").
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,

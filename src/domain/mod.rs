@@ -95,6 +95,11 @@ pub trait Aggregate: Default + Clone {
     ) -> Result<Vec<Self::Event>, Self::Error>;
     /// Applies one fact. Never fails, never decides.
     fn evolve(self, event: &Self::Event) -> Self;
+    /// Whose personal data `event` holds, judged on the state before it (`None`: the
+    /// event holds none). Its personal values are sealed with that subject's key.
+    fn data_subject(&self, _event: &Self::Event) -> Option<common::DataSubject> {
+        None
+    }
 }
 
 /// A stored event this build cannot turn into a domain event.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::common::{PassengerId, PersonalData, Tier};
+use crate::domain::common::{DataSubject, PassengerId, PersonalData, Tier};
 use crate::domain::event::domain_events;
 use crate::domain::{Aggregate, Context};
 
@@ -56,6 +56,15 @@ pub enum PassengerCommand {
     UpdateContactDetails { contact: ContactDetails },
     /// Replaces the contact consent.
     ChangeConsent { consent: ContactConsent },
+    /// Erases the passenger's personal data (right to erasure): recorded without any
+    /// personal data; the passenger's data key is then destroyed, so every personal
+    /// value sealed with it, in every copy of the log, reads as erased. A passenger known
+    /// only from complaints or signals (never registered) can be erased too.
+    ErasePassenger {
+        passenger_id: PassengerId,
+        /// Why (e.g. the request's reference); staff-written, never the passenger's words.
+        reason: String,
+    },
 }
 
 /// `passenger.registered`.
@@ -87,6 +96,14 @@ pub struct ConsentChanged {
     pub changed_at: DateTime<Utc>,
 }
 
+/// `passenger.erased`: the passenger's data key is destroyed; no personal data here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PassengerErased {
+    pub passenger_id: PassengerId,
+    pub reason: String,
+    pub erased_at: DateTime<Utc>,
+}
+
 domain_events! {
     /// Every fact a passenger stream holds.
     pub enum PassengerEvent {
@@ -94,6 +111,7 @@ domain_events! {
         TierChanged(TierChanged) = "passenger.tier_changed",
         ContactDetailsUpdated(ContactDetailsUpdated) = "passenger.contact_details_updated",
         ConsentChanged(ConsentChanged) = "passenger.consent_changed",
+        Erased(PassengerErased) = "passenger.erased",
     }
 }
 
@@ -114,6 +132,10 @@ pub enum PassengerError {
     TierUnchanged { tier: Tier },
     #[error("consent for a channel needs contact details for it: {channel}")]
     ConsentWithoutContact { channel: &'static str },
+    #[error("the passenger's personal data is already erased")]
+    AlreadyErased,
+    #[error("an erasure needs a reason (the request's reference)")]
+    ReasonRequired,
 }
 
 /// The state of one passenger stream.
@@ -123,6 +145,8 @@ pub struct Passenger {
     pub tier: Option<Tier>,
     pub contact: ContactDetails,
     pub consent: ContactConsent,
+    /// Erased: the personal data sealed so far cannot be read any more.
+    pub erased: bool,
 }
 
 /// The stream holding one passenger: `passenger-<id>`.
@@ -173,6 +197,23 @@ impl Aggregate for Passenger {
         ctx: &Context,
     ) -> Result<Vec<PassengerEvent>, PassengerError> {
         use PassengerCommand as C;
+        if let C::ErasePassenger {
+            passenger_id,
+            reason,
+        } = command
+        {
+            if self.erased {
+                return Err(PassengerError::AlreadyErased);
+            }
+            if reason.trim().is_empty() {
+                return Err(PassengerError::ReasonRequired);
+            }
+            return Ok(vec![PassengerEvent::Erased(PassengerErased {
+                passenger_id: passenger_id.clone(),
+                reason: reason.clone(),
+                erased_at: ctx.now,
+            })]);
+        }
         let current_tier = match (self.tier, command) {
             (None, C::RegisterPassenger { .. }) => None,
             (Some(_), C::RegisterPassenger { .. }) => {
@@ -221,6 +262,7 @@ impl Aggregate for Passenger {
                     changed_at: ctx.now,
                 })
             }
+            C::ErasePassenger { .. } => unreachable!("decided above"),
         };
         Ok(vec![event])
     }
@@ -236,8 +278,21 @@ impl Aggregate for Passenger {
             PassengerEvent::TierChanged(e) => self.tier = Some(e.to),
             PassengerEvent::ContactDetailsUpdated(e) => self.contact = e.contact.clone(),
             PassengerEvent::ConsentChanged(e) => self.consent = e.consent,
+            PassengerEvent::Erased(e) => {
+                self.id = Some(e.passenger_id.clone());
+                self.erased = true;
+                self.contact = ContactDetails::default();
+            }
         }
         self
+    }
+
+    fn data_subject(&self, event: &PassengerEvent) -> Option<DataSubject> {
+        let id = match event {
+            PassengerEvent::Registered(e) => &e.passenger_id,
+            _ => self.id.as_ref()?,
+        };
+        Some(DataSubject::Passenger(id.clone()))
     }
 }
 

@@ -48,13 +48,35 @@ pub fn all() -> Vec<SchemaFile> {
         .collect()
 }
 
+/// What the event schemas say of a personal value: the form it is stored in.
+const SEALED_FORM: &str = "pd:v1:<key id>:<event id>:<field>:<base64url(nonce|ciphertext|tag)>";
+
 fn render(dir: &str, name: &str, version: u32, mut schema: Schema) -> SchemaFile {
     // The derived title is the Rust struct name, shared by several event types; the type name is unique.
     schema.insert("title".to_owned(), format!("{name} v{version}").into());
-    let json = serde_json::to_string_pretty(&schema).expect("schemas are JSON values") + "\n";
+    let mut value = schema.to_value();
+    if dir == "events" {
+        mark_sealed(&mut value);
+    }
+    let json = serde_json::to_string_pretty(&value).expect("schemas are JSON values") + "\n";
     SchemaFile {
         path: format!("schemas/{dir}/{name}.v{version}.json"),
         json,
+    }
+}
+
+/// In stored events a personal value is sealed (see `crate::privacy::sealed`): the
+/// schema says so beside its `x-personal-data` marker, so consumers know what they read.
+fn mark_sealed(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("x-personal-data") == Some(&serde_json::Value::Bool(true)) {
+                map.insert("x-sealed".to_owned(), SEALED_FORM.into());
+            }
+            map.values_mut().for_each(mark_sealed);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mark_sealed),
+        _ => {}
     }
 }
 
@@ -232,6 +254,7 @@ mod tests {
         ("incident.open_problems_summarised", "/problems/*"),
         ("incident.opened", "/correlation_key"), // flight, date and category
         ("incident.opened", "/title"),
+        ("passenger.erased", "/reason"), // the erasure request's reference
         ("incident.reopened", "/reason"),
         ("incident.reopened", "/reopened_by"),
         ("incident.role_assigned", "/person"), // staff id

@@ -10,7 +10,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::common::{Category, Channel, FlightKey, PassengerId, PersonalData, Severity};
+use crate::domain::common::{
+    Category, Channel, DataSubject, FlightKey, PassengerId, PersonalData, Severity,
+};
 use crate::domain::event::domain_events;
 use crate::domain::{Aggregate, Context};
 
@@ -181,6 +183,17 @@ impl Aggregate for Signal {
             SignalEvent::Dismissed(_) => self.dismissed = true,
         }
         self
+    }
+
+    /// The passenger who wrote, or for someone not identified, the signal itself.
+    fn data_subject(&self, event: &SignalEvent) -> Option<DataSubject> {
+        match event {
+            SignalEvent::Recorded(r) => Some(match &r.passenger {
+                Some(passenger) => DataSubject::Passenger(passenger.clone()),
+                None => DataSubject::Signal(r.signal_id),
+            }),
+            _ => None,
+        }
     }
 }
 

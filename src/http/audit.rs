@@ -25,19 +25,48 @@ pub struct EventsQuery {
     pub stream: Option<String>,
     #[serde(rename = "type")]
     pub type_prefix: Option<String>,
+    /// With personal-data rights: personal values opened (the lines then no longer hash
+    /// to the chain; without it they are the stored, sealed form).
+    #[serde(default)]
+    pub reveal: bool,
+}
+
+/// How personal data appears in a replay line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Personal {
+    /// As stored: sealed values stay sealed (plaintext of older events too).
+    Stored,
+    /// Plaintext of events written before sealing is redacted; sealed values stay.
+    Redacted,
+    /// Sealed values opened.
+    Revealed,
 }
 
 /// `GET /v1/audit/events?from=&to=&stream=&type=`: envelopes in position order, one per
-/// line, up to `to` or the head at the time of the request. Unredacted lines are the
-/// stored canonical bytes with their hashes spliced in, exactly what `crisisd export`
-/// writes, so an auditor recomputes the chain from them with any JCS and BLAKE3 library.
+/// line, up to `to` or the head at the time of the request. Lines are the stored
+/// canonical bytes with their hashes spliced in, exactly what `crisisd export` writes, so
+/// an auditor recomputes the chain from them with any JCS and BLAKE3 library; personal
+/// data in them is sealed. Callers without personal-data rights get plaintext of events
+/// older than sealing redacted; callers with them may ask for `reveal=true`.
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<EventsQuery>,
 ) -> Result<Response, Problem> {
     let (from, to) = range(query.from, query.to, state.store().head().position)?;
-    let redact = !caller.sees_personal_data;
+    let personal = match (caller.sees_personal_data, query.reveal) {
+        (true, true) => Personal::Revealed,
+        (true, false) => Personal::Stored,
+        (false, false) => Personal::Redacted,
+        (false, true) => {
+            return Err(Problem::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "reveal=true needs a token allowed personal data (`crisisd token add --personal-data`)",
+            )
+            .field("reveal"));
+        }
+    };
     let chunks = futures_util::stream::unfold(from, move |next| {
         let state = state.clone();
         let query_stream = query.stream.clone();
@@ -52,7 +81,7 @@ pub async fn events(
                     stream: query_stream.as_deref(),
                     type_prefix: query_type.as_deref(),
                 };
-                ndjson(&state, next, last, &filter, redact)
+                ndjson(&state, next, last, &filter, personal)
             })
             .await;
             match read {
@@ -82,7 +111,7 @@ fn ndjson(
     from: u64,
     to: u64,
     filter: &Filter<'_>,
-    redact: bool,
+    personal: Personal,
 ) -> Result<Vec<u8>, StoreError> {
     let mut lines = Vec::new();
     for entry in state.store().raw_range(from, to) {
@@ -93,7 +122,8 @@ fn ndjson(
             ))
         };
         let raw = RawRecord::decode(&bytes).ok_or_else(damaged)?;
-        let parse = filter.stream.is_some() || filter.type_prefix.is_some() || redact;
+        let parse =
+            filter.stream.is_some() || filter.type_prefix.is_some() || personal != Personal::Stored;
         if parse {
             let event = raw.parse().map_err(|_| damaged())?;
             if filter.stream.is_some_and(|s| s != event.stream)
@@ -103,8 +133,15 @@ fn ndjson(
             {
                 continue;
             }
-            if redact {
-                lines.extend_from_slice(state.redactor().envelope(&event).as_bytes());
+            let holds_personal = state
+                .redactor()
+                .may_hold_personal_data(&event.event_type, event.schema_version);
+            if holds_personal && personal != Personal::Stored {
+                let line = match personal {
+                    Personal::Revealed => super::stream::revealed_envelope(state, &event),
+                    _ => state.redactor().envelope(&event),
+                };
+                lines.extend_from_slice(line.as_bytes());
                 lines.push(b'\n');
                 continue;
             }

@@ -310,7 +310,7 @@ pub async fn run<A: CommandTarget>(
         meta.request_fingerprint = Some(fingerprint(&request));
     }
     meta.expected_version = if_match(headers)?;
-    let executed = execute::<A, _>(state.store(), &stream, &parsed, &meta).await?;
+    let executed = execute::<A, _>(state.journal(), &stream, &parsed, &meta).await?;
     Ok(executed.into())
 }
 
@@ -450,4 +450,40 @@ pub async fn receive_complaint(
 ) -> Result<CommandResult, Problem> {
     let id = new_id::<Complaint>(&caller, &headers)?.to_string();
     run::<Complaint>(&state, &caller, &id, Complaint::CREATE.0, &headers, &body).await
+}
+
+/// The body of `POST /v1/passengers/{id}/erase`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    /// Why (e.g. the erasure request's reference): recorded, so staff-written, never
+    /// the passenger's words.
+    pub reason: String,
+}
+
+/// `POST /v1/passengers/{id}/erase`: records `passenger.erased` and destroys the
+/// passenger's data key before answering; from then on every personal value sealed with
+/// it, in every copy of the log, reads as erased. Repeating it changes nothing.
+pub async fn erase_passenger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    let passenger = passenger_id(&id)?;
+    let fields = body_object(&body)?;
+    let body: EraseBody =
+        serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
+            let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
+            Problem::bad_request("invalid_body", format!("{pointer}: {}", err.inner()))
+                .field(pointer)
+        })?;
+    let executed = crate::app::erasures::erase_passenger(
+        state.journal(),
+        &passenger,
+        &body.reason,
+        caller.actor.clone(),
+    )
+    .await?;
+    Ok(executed.into())
 }

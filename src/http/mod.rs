@@ -58,7 +58,7 @@ pub struct AppState {
 }
 
 struct Inner {
-    store: SledStore,
+    journal: crate::app::Journal,
     tokens: Tokens,
     projections: BTreeMap<&'static str, Arc<Mutex<ProjectionStatus>>>,
     redactor: redact::Redactor,
@@ -70,18 +70,18 @@ struct Inner {
 
 impl AppState {
     pub fn new(
-        store: SledStore,
+        journal: crate::app::Journal,
         tokens: Tokens,
         projections: BTreeMap<&'static str, Arc<Mutex<ProjectionStatus>>>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
-                store: store.clone(),
+                journal: journal.clone(),
                 tokens,
                 projections,
                 redactor: redact::Redactor::from_event_schemas(),
-                ingest: crate::app::ingest::CrisisIngest::new(store.clone()),
+                ingest: crate::app::ingest::CrisisIngest::new(journal),
                 stream_limits: stream::StreamLimits::default(),
                 http_counters: metrics::HttpCounters::default(),
                 shutdown,
@@ -114,7 +114,16 @@ impl AppState {
     }
 
     pub fn store(&self) -> &SledStore {
-        &self.inner.store
+        self.inner.journal.store()
+    }
+
+    /// Where commands write (the store and the key store that seals personal data).
+    pub fn journal(&self) -> &crate::app::Journal {
+        &self.inner.journal
+    }
+
+    pub fn privacy(&self) -> &crate::privacy::Privacy {
+        self.inner.journal.privacy()
     }
 
     pub fn tokens(&self) -> &Tokens {
@@ -503,6 +512,14 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
                 .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
                 .response(schema::<commands::CommandResult>),
             commands::complaint,
+        )
+        .post(
+            "/v1/passengers/{id}/erase",
+            op("Erase a passenger's personal data: records passenger.erased and destroys their data key")
+                .roles(&[Admin])
+                .request(schema::<commands::EraseBody>)
+                .response(schema::<commands::CommandResult>),
+            commands::erase_passenger,
         )
         .post(
             "/v1/passengers/{id}/{command}",

@@ -120,6 +120,12 @@ impl<E: std::error::Error> From<CommandError<E>> for Problem {
             .field("Idempotency-Key"),
             CommandError::Append(_) => Problem::bad_request("invalid_event", detail),
             CommandError::Store(err) => Problem::from(err),
+            CommandError::Privacy(err) => {
+                tracing::error!(cause = %err, "personal data could not be sealed");
+                Problem::unavailable(
+                    "personal data cannot be sealed now (the key store failed); nothing was stored: retry, and tell an operator if it persists",
+                )
+            }
         }
     }
 }

@@ -1,13 +1,22 @@
-//! Personal data out of event data, for callers who may not see it (auditors without
-//! an explicit grant). Driven by the event schemas: every field whose schema carries
-//! `"x-personal-data": true` (see [`crate::domain::common::PersonalData`]) becomes
-//! `"[redacted]"`; an event type this build has no schema for loses its data entirely.
-//! Nothing here knows field names, so a new personal field is redacted by its type.
+//! Personal data out of what callers without personal-data rights receive. Driven by
+//! the event schemas: a value whose schema carries `"x-personal-data": true` (see
+//! [`crate::domain::common::PersonalData`]) is either sealed (encrypted before append,
+//! [`crate::privacy`]) or, in events written before sealing existed, plaintext.
+//!
+//! - Envelopes (replay, live stream) keep sealed values as they are — unreadable without
+//!   the key, and exactly what the hash chain covers, so an auditor still recomputes it —
+//!   and replace plaintext ones by `"[redacted]"`.
+//! - Views (states, read models) replace every personal value by `"[redacted]"`.
+//!
+//! An event type this build has no schema for loses its data entirely. Nothing here
+//! knows field names, so a new personal field is covered by its type.
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::privacy::fields::for_each_personal;
+use crate::privacy::sealed::is_sealed;
 use crate::store::RecordedEvent;
 
 pub const REDACTED: &str = "[redacted]";
@@ -16,6 +25,8 @@ pub const REDACTED: &str = "[redacted]";
 #[derive(Debug, Default)]
 pub struct Redactor {
     schemas: HashMap<(String, u32), Value>,
+    /// The (type, version) pairs whose data can hold personal data.
+    personal: std::collections::HashSet<(String, u32)>,
 }
 
 impl Redactor {
@@ -25,19 +36,36 @@ impl Redactor {
             .map(|(event_type, version, schema)| {
                 ((event_type.to_owned(), version), schema.to_value())
             })
+            .collect::<HashMap<_, Value>>();
+        let personal = schemas
+            .iter()
+            .filter(|(_, schema)| schema.to_string().contains("\"x-personal-data\":true"))
+            .map(|(key, _)| key.clone())
             .collect();
-        Redactor { schemas }
+        Redactor { schemas, personal }
     }
 
-    /// `data` of an event of `event_type` v`version`, with personal data redacted.
+    /// `data` of an event of `event_type` v`version`, with plaintext personal data
+    /// redacted and sealed values kept.
     pub fn data(&self, event_type: &str, version: u32, data: &mut Value) {
         match self.schemas.get(&(event_type.to_owned(), version)) {
-            Some(schema) => redact_by_schema(schema, data),
+            Some(schema) => for_each_personal(schema, data, &mut |_, value| {
+                if !value.as_str().is_some_and(is_sealed) {
+                    *value = Value::String(REDACTED.to_owned());
+                }
+            }),
             None => *data = Value::String(REDACTED.to_owned()),
         }
     }
 
-    /// The envelope of `event` as JSON, its data redacted.
+    /// Whether the data of events of this type can hold personal data (or this build
+    /// does not know the type, which counts as holding it).
+    pub fn may_hold_personal_data(&self, event_type: &str, version: u32) -> bool {
+        let key = (event_type.to_owned(), version);
+        self.personal.contains(&key) || !self.schemas.contains_key(&key)
+    }
+
+    /// The envelope of `event` as JSON, its plaintext personal data redacted.
     pub fn envelope(&self, event: &RecordedEvent) -> String {
         let mut envelope = serde_json::to_value(event).unwrap_or(Value::Null);
         if let Some(data) = envelope.get_mut("data") {
@@ -47,71 +75,12 @@ impl Redactor {
     }
 }
 
-/// Redacts `value` by its JSON Schema (a root schema with its `$defs`).
+/// Redacts every personal value of `value` (sealed or not) by its JSON Schema (a root
+/// schema with its `$defs`): for views.
 pub fn redact_by_schema(schema: &Value, value: &mut Value) {
-    let empty = Map::new();
-    let defs = schema
-        .get("$defs")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    redact(schema, defs, value);
-}
-
-fn redact(schema: &Value, defs: &Map<String, Value>, value: &mut Value) {
-    let schema = resolve(schema, defs);
-    if value.is_null() {
-        return;
-    }
-    if schema.get("x-personal-data") == Some(&Value::Bool(true)) {
+    for_each_personal(schema, value, &mut |_, value| {
         *value = Value::String(REDACTED.to_owned());
-        return;
-    }
-    for combinator in ["anyOf", "oneOf", "allOf"] {
-        if let Some(branches) = schema.get(combinator).and_then(Value::as_array) {
-            // Over-redacting a branch that does not match is safe; missing one is not.
-            for branch in branches {
-                redact(branch, defs, value);
-            }
-        }
-    }
-    match value {
-        Value::Object(fields) => {
-            let properties = schema.get("properties").and_then(Value::as_object);
-            let additional = schema.get("additionalProperties").filter(|s| s.is_object());
-            for (name, field) in fields.iter_mut() {
-                if let Some(sub) = properties.and_then(|p| p.get(name)).or(additional) {
-                    redact(sub, defs, field);
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(sub) = schema.get("items") {
-                for item in items {
-                    redact(sub, defs, item);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn resolve<'a>(schema: &'a Value, defs: &'a Map<String, Value>) -> &'a Value {
-    let mut schema = schema;
-    // Bounded: a chain of references longer than the definitions is a cycle.
-    for _ in 0..=defs.len() {
-        let Some(name) = schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix("#/$defs/"))
-        else {
-            return schema;
-        };
-        match defs.get(name) {
-            Some(target) => schema = target,
-            None => return schema,
-        }
-    }
-    schema
+    });
 }
 
 #[cfg(test)]

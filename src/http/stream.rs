@@ -83,7 +83,7 @@ pub async fn stream(
     };
     let aggregate = query.aggregate.map(|a| format!("{a}-"));
     let incident = query.incident;
-    let redact = !caller.sees_personal_data;
+    let reveal = caller.sees_personal_data;
     let mut subscription = state.store().subscribe(from, filter);
     let mut shutdown = state.shutdown();
     let limits = state.stream_limits();
@@ -118,7 +118,7 @@ pub async fn stream(
             if !wanted(&event, aggregate.as_deref(), incident) {
                 continue;
             }
-            let item = sse_event(&state, &event, redact);
+            let item = sse_event(&state, &event, reveal);
             match tx.send_timeout(item, limits.slow_client_timeout).await {
                 Ok(()) => {}
                 Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
@@ -190,11 +190,26 @@ fn wanted(event: &RecordedEvent, aggregate: Option<&str>, incident: Option<Uuid>
         .is_ok_and(|linked| linked.incident_id == Some(incident))
 }
 
-fn sse_event(state: &AppState, event: &RecordedEvent, redact: bool) -> Event {
-    let json = if redact {
-        state.redactor().envelope(event)
-    } else {
-        serde_json::to_string(event).unwrap_or_default()
+/// An event as a caller receives it: personal values opened for callers allowed personal
+/// data; for the others, sealed values as stored and older plaintext redacted.
+fn sse_event(state: &AppState, event: &RecordedEvent, reveal: bool) -> Event {
+    let personal = state
+        .redactor()
+        .may_hold_personal_data(&event.event_type, event.schema_version);
+    let json = match (personal, reveal) {
+        (false, _) => serde_json::to_string(event).unwrap_or_default(),
+        (true, true) => revealed_envelope(state, event),
+        (true, false) => state.redactor().envelope(event),
     };
     Event::default().id(event.position.to_string()).data(json)
+}
+
+/// The envelope of `event` with its sealed personal values opened (checked against the
+/// event and field they were sealed for).
+pub fn revealed_envelope(state: &AppState, event: &RecordedEvent) -> String {
+    let mut envelope = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+    if let Some(data) = envelope.get_mut("data") {
+        state.privacy().reveal(data, Some(event.id));
+    }
+    envelope.to_string()
 }

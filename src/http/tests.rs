@@ -20,6 +20,7 @@ struct Api {
     router: Router,
     /// The store behind the router, for tests that need a log no command can write.
     store: SledStore,
+    journal: crate::app::Journal,
     tokens: HashMap<&'static str, String>,
     _shutdown: watch::Sender<bool>,
     _dir: tempfile::TempDir,
@@ -67,8 +68,9 @@ async fn api_with(limits: stream::StreamLimits) -> Api {
         statuses.insert(name, projector.status());
         tokio::spawn(projector.run(shutdown_rx.clone()));
     }
+    let journal = crate::app::Journal::ephemeral(store.clone());
     let state = AppState::new(
-        store.clone(),
+        journal.clone(),
         Tokens::from_entries(entries),
         statuses,
         shutdown_rx,
@@ -77,6 +79,7 @@ async fn api_with(limits: stream::StreamLimits) -> Api {
     Api {
         router: router(state),
         store,
+        journal,
         tokens,
         _shutdown: shutdown_tx,
         _dir: dir,
@@ -697,10 +700,19 @@ async fn auditors_replay_and_verify_without_personal_data() {
         "{}",
         audit.text
     );
-    assert_eq!(lines[0]["data"]["contact"]["name"], redact::REDACTED);
+    // Sealed as stored: the line hashes to the chain, its personal values do not read.
+    let sealed = lines[0]["data"]["contact"]["name"].as_str().unwrap();
+    assert!(sealed.starts_with("pd:v1:p.FF2002~"), "{sealed}");
     assert_eq!(lines[0]["position"], 1);
-    let full = api.get("admin", "/v1/audit/events?type=passenger.").await;
-    assert!(full.text.contains("Ada Lovelace"));
+    let stored = api.get("admin", "/v1/audit/events?type=passenger.").await;
+    assert!(!stored.text.contains("Ada Lovelace"), "sealed unless revealed");
+    problem(
+        &api.get("auditor", "/v1/audit/events?reveal=true").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let full = api.get("admin", "/v1/audit/events?type=passenger.&reveal=true").await;
+    assert!(full.text.contains("Ada Lovelace"), "{}", full.text);
     assert_eq!(full.text.lines().count(), 1);
     problem(
         &api.get("agent", "/v1/audit/events").await,
@@ -909,6 +921,8 @@ async fn every_command_in_the_role_tables_is_a_command_of_its_aggregate() {
             })
             .collect();
         variants.sort();
+        // Commands with a route of their own (erasure also destroys a key).
+        variants.retain(|v| v != "erase_passenger");
         let mut table: Vec<String> = A::COMMANDS.iter().map(|(n, _)| (*n).to_owned()).collect();
         table.sort();
         assert_eq!(
@@ -1948,7 +1962,7 @@ fn spawn_reactors(api: &Api) {
         home: crate::domain::policy::compensation::CarrierHome::Eu,
         size: crate::domain::policy::compensation::CarrierSize::Large,
     };
-    let spikes = crate::app::spikes::SpikeReaction::new(store.clone()).unwrap();
+    let spikes = crate::app::spikes::SpikeReaction::new(api.journal.clone()).unwrap();
     tokio::spawn(reactor::run(
         spikes,
         store.clone(),
@@ -1957,7 +1971,7 @@ fn spawn_reactors(api: &Api) {
     ));
     let goodwill = crate::domain::policy::goodwill::GoodwillPolicy::default_policy();
     let entitlements =
-        crate::app::entitlements::EntitlementReaction::new(store.clone(), carrier, goodwill)
+        crate::app::entitlements::EntitlementReaction::new(api.journal.clone(), carrier, goodwill)
             .unwrap();
     tokio::spawn(reactor::run(
         entitlements,
@@ -1965,7 +1979,8 @@ fn spawn_reactors(api: &Api) {
         config.clone(),
         stop.clone(),
     ));
-    let settlements = crate::app::settlements::SettlementReaction::new(store.clone()).unwrap();
+    let settlements =
+        crate::app::settlements::SettlementReaction::new(api.journal.clone()).unwrap();
     tokio::spawn(reactor::run(settlements, store, config, stop));
 }
 

@@ -56,12 +56,16 @@ pub struct CompensationRef {
 pub struct PassengerView {
     pub passenger: Option<PassengerId>,
     pub tier: Option<Tier>,
-    /// Personal data: the HTTP layer restricts and redacts it.
+    /// Personal data, in its sealed form: the HTTP layer reveals it to callers allowed
+    /// personal data and drops it for the others.
     pub contact: Option<ContactDetails>,
     pub consent: Option<ContactConsent>,
     pub complaints: Vec<ComplaintRef>,
     pub contacts: Vec<ContactRef>,
     pub compensations: Vec<CompensationRef>,
+    /// The passenger's personal data was erased (`passenger.erased`).
+    #[serde(default)]
+    pub erased: bool,
 }
 
 /// The passenger view projection.
@@ -131,6 +135,10 @@ impl Passengers {
             PassengerEvent::TierChanged(t) => view.tier = Some(t.to),
             PassengerEvent::ContactDetailsUpdated(c) => view.contact = Some(c.contact),
             PassengerEvent::ConsentChanged(c) => view.consent = Some(c.consent),
+            PassengerEvent::Erased(_) => {
+                view.contact = None;
+                view.erased = true;
+            }
         })
     }
 
@@ -285,6 +293,11 @@ impl Passengers {
 impl Projection for Passengers {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// 2: contact details kept sealed, as the events hold them; erasure.
+    fn version(&self) -> u32 {
+        2
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {

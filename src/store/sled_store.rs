@@ -160,6 +160,13 @@ impl SledStore {
         Ok(self.inner.db.open_tree(format!("model/{name}"))?)
     }
 
+    /// A tree of the service's own beside the log (the key store's data keys): not a
+    /// derived model, never dropped by a rebuild. Its writes reach the disk with the
+    /// next commit's flush, or [`SledStore::flush_models`].
+    pub fn aux_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.inner.db.open_tree(format!("aux/{name}"))?)
+    }
+
     /// Deletes a model's tree (before a rebuild).
     pub fn drop_model_tree(&self, name: &str) -> Result<(), StoreError> {
         self.inner.db.drop_tree(format!("model/{name}"))?;

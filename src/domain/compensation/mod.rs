@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 pub use events::*;
 
-use crate::domain::common::{FlightKey, Money, PassengerId, PersonalData, Settlement};
+use crate::domain::common::{DataSubject, FlightKey, Money, PassengerId, PersonalData, Settlement};
 use crate::domain::{Aggregate, Context};
 
 /// The explainable decisions of [`policy::compensation`](crate::domain::policy::compensation),
@@ -309,6 +309,15 @@ impl Aggregate for Compensation {
             }
         }
         self
+    }
+
+    /// The passenger the entitlement is for (a declining passenger's reason).
+    fn data_subject(&self, event: &CompensationEvent) -> Option<DataSubject> {
+        let passenger = match event {
+            CompensationEvent::Computed(c) => &c.passenger,
+            _ => &self.computed.as_ref()?.passenger,
+        };
+        Some(DataSubject::Passenger(passenger.clone()))
     }
 }
 

@@ -22,6 +22,7 @@ pub use error::ComplaintError;
 pub use events::*;
 pub use state::{Complaint, ComplaintStatus};
 
+use crate::domain::common::DataSubject;
 use crate::domain::{Aggregate, Context};
 
 /// The stream holding one complaint: `complaint-<uuid>`.
@@ -46,5 +47,13 @@ impl Aggregate for Complaint {
 
     fn evolve(self, event: &ComplaintEvent) -> Self {
         self.apply(event)
+    }
+
+    fn data_subject(&self, event: &ComplaintEvent) -> Option<DataSubject> {
+        let passenger = match event {
+            ComplaintEvent::Received(r) => &r.passenger,
+            _ => self.passenger()?,
+        };
+        Some(DataSubject::Passenger(passenger.clone()))
     }
 }

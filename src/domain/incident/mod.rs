@@ -23,6 +23,7 @@ pub use events::*;
 pub use state::{CompensationLink, Incident};
 pub use values::*;
 
+use crate::domain::common::DataSubject;
 use crate::domain::{Aggregate, Context};
 
 /// The stream holding one incident: `incident-<uuid>`.
@@ -47,5 +48,16 @@ impl Aggregate for Incident {
 
     fn evolve(self, event: &IncidentEvent) -> Self {
         self.apply(event)
+    }
+
+    /// Only a contact's outcome holds personal data (what the passenger said).
+    fn data_subject(&self, event: &IncidentEvent) -> Option<DataSubject> {
+        match event {
+            IncidentEvent::ContactOutcomeRecorded(o) => self
+                .contacts
+                .get(&o.contact_id)
+                .map(|c| DataSubject::Passenger(c.passenger.clone())),
+            _ => None,
+        }
     }
 }

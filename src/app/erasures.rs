@@ -1,0 +1,142 @@
+//! Erasures finished from the log: every `passenger.erased` event destroys the
+//! passenger's data key. The HTTP route and the command line destroy it right after
+//! appending the event; this follower makes that hold across a crash in between (run to
+//! the head before `serve` serves anything, then live). Destroying a key twice is
+//! harmless, so the follower's checkpoint may lag.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::command::{CommandMeta, Journal};
+use crate::domain::DomainEvent;
+use crate::domain::common::{Actor, DataSubject, PassengerId};
+use crate::domain::passenger::{self, Passenger, PassengerCommand, PassengerError, PassengerEvent};
+use crate::store::{EventStore, RecordedEvent, StoreError, SubscriptionFilter};
+
+/// The follower's checkpoint name.
+pub const CHECKPOINT: &str = "erasures";
+const ERASED: &str = "passenger.erased";
+
+/// Why an erasure could not be finished.
+#[derive(Debug, thiserror::Error)]
+pub enum ErasureError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the key store cannot destroy a key: {0}")]
+    Keys(#[from] crate::privacy::KeyError),
+    #[error("a passenger.erased event cannot be read: {0}")]
+    Undecodable(#[from] crate::domain::EventDecodeError),
+}
+
+fn erase(journal: &Journal, event: &RecordedEvent) -> Result<(), ErasureError> {
+    let PassengerEvent::Erased(erased) =
+        PassengerEvent::from_data(&event.event_type, event.schema_version, event.data.get())?
+    else {
+        return Ok(());
+    };
+    journal
+        .privacy()
+        .erase(&DataSubject::Passenger(erased.passenger_id))?;
+    Ok(())
+}
+
+/// Appends `passenger.erased` for `passenger` (if not yet) and destroys its data key.
+pub async fn erase_passenger(
+    journal: &Journal,
+    passenger: &PassengerId,
+    reason: &str,
+    actor: Actor,
+) -> Result<super::command::Executed, super::command::CommandError<PassengerError>> {
+    let stream = passenger::stream_name(passenger);
+    let command = PassengerCommand::ErasePassenger {
+        passenger_id: passenger.clone(),
+        reason: reason.to_owned(),
+    };
+    let meta = CommandMeta::new(actor, chrono::Utc::now());
+    let executed =
+        match super::command::execute::<Passenger, _>(journal, &stream, &command, &meta).await {
+            Ok(executed) => executed,
+            Err(super::command::CommandError::Refused(PassengerError::AlreadyErased)) => {
+                super::command::Executed {
+                    stream: stream.clone(),
+                    stream_version: journal_version(journal, &stream)?,
+                    position: journal.store().head().position,
+                    events: Vec::new(),
+                    duplicate: true,
+                }
+            }
+            Err(err) => return Err(err),
+        };
+    // The event is durable: the key goes now (a crash before this is finished at the
+    // next start, from the event).
+    journal
+        .privacy()
+        .erase(&DataSubject::Passenger(passenger.clone()))
+        .map_err(|err| super::command::CommandError::Privacy(err.into()))?;
+    Ok(executed)
+}
+
+fn journal_version(
+    journal: &Journal,
+    stream: &str,
+) -> Result<u64, super::command::CommandError<PassengerError>> {
+    Ok(journal.store().stream_version(stream)?.unwrap_or(0))
+}
+
+/// Finishes every erasure from the checkpoint to the head; returns how many events it
+/// looked at.
+pub async fn catch_up(journal: &Journal) -> Result<u64, ErasureError> {
+    let store = journal.store();
+    let mut next = store.checkpoint(CHECKPOINT)? + 1;
+    let head = store.head().position;
+    let mut seen = 0;
+    while next <= head {
+        let events = store.read_all(next, 1_000)?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            break;
+        };
+        for event in events.iter().filter(|e| e.event_type == ERASED) {
+            erase(journal, event)?;
+            seen += 1;
+        }
+        store.save_checkpoint(CHECKPOINT, last)?;
+        next = last + 1;
+    }
+    Ok(seen)
+}
+
+/// Follows the log live until `shutdown`, retrying a failure after a pause.
+pub async fn follow(journal: Journal, mut shutdown: watch::Receiver<bool>) {
+    let store = journal.store().clone();
+    let from = store.checkpoint(CHECKPOINT).unwrap_or(0) + 1;
+    let filter = SubscriptionFilter {
+        stream: None,
+        type_prefix: Some(ERASED.to_owned()),
+    };
+    let mut subscription = store.subscribe(from, filter);
+    loop {
+        let next = tokio::select! {
+            next = subscription.next() => next,
+            _ = shutdown.changed() => return,
+        };
+        let event = match next {
+            Some(Ok(event)) => event,
+            Some(Err(err)) => {
+                tracing::error!(cause = %err, "erasure follower cannot read the log; it stops (restart finishes erasures)");
+                return;
+            }
+            None => return,
+        };
+        let mut wait = Duration::from_millis(100);
+        while let Err(err) = erase(&journal, &event) {
+            tracing::error!(cause = %err, position = event.position, "an erasure cannot be finished; retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+        let _ = store.save_checkpoint(CHECKPOINT, event.position);
+    }
+}

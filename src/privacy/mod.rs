@@ -1,0 +1,255 @@
+//! Personal data protection: every personal value is sealed (encrypted) before its event
+//! is appended, with the data key of its data subject, and can be erased by destroying
+//! that key — crypto-shredding — without touching the immutable, hash-chained log.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`sealed`] | the sealed form of one value (`pd:v1:…`): XChaCha20-Poly1305, bound to its event and field |
+//! | [`keys`] | the key store: master key → epoch keys → one data key per subject; erasure that leaves nothing recoverable; rotation |
+//! | [`fields`] | which values are personal, from the event schemas (`x-personal-data`) |
+//!
+//! Who is a data subject: the passenger an event is about, or for feedback from someone
+//! not identified, the signal itself ([`crate::domain::common::DataSubject`]; each
+//! aggregate names it for its events). The chain covers the sealed form, so `verify`,
+//! exports and an outside recomputation are unchanged by sealing and by erasure.
+//!
+//! Reading: only callers allowed personal data get plaintext ([`Privacy::reveal`]), in
+//! what they receive; everyone else gets the sealed form, which an auditor can hash but
+//! not read. A value whose key was erased reads as [`ERASED`].
+
+pub mod fields;
+pub mod keys;
+pub mod sealed;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use keys::{KeyError, KeyStore};
+use sealed::{Sealed, SecretKey, Unopened};
+
+use crate::domain::common::DataSubject;
+use crate::store::SledStore;
+
+/// What an erased value reads as.
+pub const ERASED: &str = "[erased]";
+/// What a value that does not authenticate (tampered, or moved) reads as.
+pub const UNREADABLE: &str = "[unreadable]";
+
+/// Why personal data could not be sealed.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// A bug: an event carries personal data but its aggregate names no data subject.
+    #[error("{event_type} carries personal data but names no data subject")]
+    NoSubject { event_type: String },
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+/// Sealing, revealing and erasing personal data of one data directory.
+#[derive(Clone)]
+pub struct Privacy {
+    keys: KeyStore,
+    /// Event schemas by (type, version), with personal values marked.
+    schemas: Arc<HashMap<(String, u32), Value>>,
+}
+
+impl std::fmt::Debug for Privacy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Privacy")
+    }
+}
+
+impl Privacy {
+    /// Opens the key store of `store`'s data directory under `master`.
+    pub fn open(store: &SledStore, master: SecretKey) -> Result<Privacy, KeyError> {
+        let schemas = crate::domain::schemas::event_schemas()
+            .into_iter()
+            .filter_map(|(event_type, version, schema)| {
+                let schema = schema.to_value();
+                let personal = schema.to_string().contains("\"x-personal-data\":true");
+                personal.then(|| ((event_type.to_owned(), version), schema))
+            })
+            .collect();
+        Ok(Privacy {
+            keys: KeyStore::open(store, master)?,
+            schemas: Arc::new(schemas),
+        })
+    }
+
+    /// A key store under a random master key (tests and benchmarks).
+    pub fn ephemeral(store: &SledStore) -> Privacy {
+        Privacy::open(store, SecretKey::random()).expect("a fresh key store opens")
+    }
+
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// Whether events of this type and version carry personal data.
+    pub fn has_personal_data(&self, event_type: &str, version: u32) -> bool {
+        self.schemas.contains_key(&(event_type.to_owned(), version))
+    }
+
+    /// Seals every personal value of `data` (an event `event_id` of `event_type`) with
+    /// the data key of `subject`, creating the key on first use.
+    pub fn seal(
+        &self,
+        event_type: &str,
+        version: u32,
+        event_id: Uuid,
+        subject: Option<&DataSubject>,
+        data: &mut Value,
+    ) -> Result<(), PrivacyError> {
+        let Some(schema) = self.schemas.get(&(event_type.to_owned(), version)) else {
+            return Ok(());
+        };
+        let mut personal = false;
+        fields::for_each_personal(schema, data, &mut |_, _| personal = true);
+        if !personal {
+            return Ok(());
+        }
+        let subject = subject.ok_or_else(|| PrivacyError::NoSubject {
+            event_type: event_type.to_owned(),
+        })?;
+        let key = self
+            .keys
+            .key_for(&subject.key_subject(), true)?
+            .expect("key_for creates a missing key");
+        fields::for_each_personal(schema, data, &mut |pointer, value| {
+            if value.as_str().is_some_and(sealed::is_sealed) {
+                return;
+            }
+            let plaintext = serde_json::to_vec(value).expect("a JSON value serializes");
+            *value = Value::String(sealed::seal(
+                &key.key,
+                &key.key_id,
+                event_id,
+                pointer,
+                &plaintext,
+            ));
+        });
+        Ok(())
+    }
+
+    /// Opens every sealed value in `value` in place: its plaintext, [`ERASED`] when its
+    /// key was destroyed, [`UNREADABLE`] when it does not authenticate. With `event_id`
+    /// (an envelope's data) a value sealed for another event or field is unreadable.
+    pub fn reveal(&self, value: &mut Value, event_id: Option<Uuid>) {
+        fields::for_each_string(value, &mut |pointer, text| {
+            let Some(string) = text.as_str() else { return };
+            let Some(sealed) = Sealed::parse(string) else {
+                return;
+            };
+            let expected = event_id.map(|id| (id, pointer));
+            let opened = match self.keys.key_by_id(sealed.key_id) {
+                Ok(Some(key)) => sealed::open(&sealed, &key, expected),
+                Ok(None) => Err(Unopened::Erased),
+                Err(err) => {
+                    tracing::warn!(cause = %err, "a data key cannot be read");
+                    Err(Unopened::Tampered)
+                }
+            };
+            *text = match opened {
+                Ok(plain) => serde_json::from_slice(&plain)
+                    .unwrap_or_else(|_| Value::String(UNREADABLE.to_owned())),
+                Err(Unopened::Erased) => Value::String(ERASED.to_owned()),
+                Err(Unopened::Tampered) => Value::String(UNREADABLE.to_owned()),
+            };
+        });
+    }
+
+    /// Destroys `subject`'s data key (see [`keys`]); true if it had one.
+    pub fn erase(&self, subject: &DataSubject) -> Result<bool, KeyError> {
+        self.keys.erase(&subject.key_subject())
+    }
+}
+
+/// Replaces every sealed value in `value` by `with` (views for callers without
+/// personal-data rights, where the sealed form would only be noise).
+pub fn conceal(value: &mut Value, with: &str) {
+    fields::for_each_string(value, &mut |_, text| {
+        if text.as_str().is_some_and(sealed::is_sealed) {
+            *text = Value::String(with.to_owned());
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::common::PassengerId;
+    use crate::store::StoreConfig;
+    use serde_json::json;
+
+    #[test]
+    fn personal_values_are_sealed_by_schema_revealed_in_their_event_and_erased_with_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let privacy = Privacy::ephemeral(&store);
+        let subject = DataSubject::Passenger(PassengerId("FF1".into()));
+        let event_id = Uuid::now_v7();
+        let original = json!({"passenger_id": "FF1", "tier": "gold",
+            "contact": {"name": "Ada Lovelace", "email": "ada@example.org", "phone": null, "language": "en-GB"},
+            "consent": {"email": true, "sms": false, "phone": false, "app_push": false}});
+        let mut data = original.clone();
+        privacy
+            .seal(
+                "passenger.registered",
+                1,
+                event_id,
+                Some(&subject),
+                &mut data,
+            )
+            .unwrap();
+        let text = data.to_string();
+        assert!(
+            !text.contains("Ada") && !text.contains("example.org"),
+            "{text}"
+        );
+        assert!(
+            data["contact"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("pd:v1:p.FF1~")
+        );
+        assert_eq!(data["contact"]["phone"], Value::Null);
+        assert_eq!(data["contact"]["language"], "en-GB", "not personal: kept");
+        let mut revealed = data.clone();
+        privacy.reveal(&mut revealed, Some(event_id));
+        assert_eq!(revealed, original);
+        // Read as another event's data: unreadable.
+        let mut moved = data.clone();
+        privacy.reveal(&mut moved, Some(Uuid::now_v7()));
+        assert_eq!(moved["contact"]["name"], UNREADABLE);
+        // A field moved inside the event: unreadable too.
+        let mut swapped = data.clone();
+        swapped["contact"]["name"] = data["contact"]["email"].clone();
+        privacy.reveal(&mut swapped, Some(event_id));
+        assert_eq!(swapped["contact"]["name"], UNREADABLE);
+        assert_eq!(swapped["contact"]["email"], "ada@example.org");
+
+        assert!(privacy.erase(&subject).unwrap());
+        let mut erased = data.clone();
+        privacy.reveal(&mut erased, Some(event_id));
+        assert_eq!(erased["contact"]["name"], ERASED);
+        assert_eq!(erased["tier"], "gold");
+
+        let mut no_subject = original.clone();
+        assert!(matches!(
+            privacy.seal("passenger.registered", 1, event_id, None, &mut no_subject),
+            Err(PrivacyError::NoSubject { .. })
+        ));
+        let mut plain = json!({"incident_id": "x"});
+        privacy
+            .seal("incident.opened", 1, event_id, None, &mut plain)
+            .unwrap();
+        assert_eq!(
+            plain,
+            json!({"incident_id": "x"}),
+            "no personal data: untouched"
+        );
+    }
+}
