@@ -26,12 +26,16 @@ pub const INGEST_STREAM: &str = "CRISIS_INGEST";
 pub const INGEST_SUBJECTS: &str = "crisis.ingest.>";
 
 /// `CRISIS_INGEST` as the consumer creates it when it is missing (file storage, every
-/// `crisis.ingest.>` subject).
+/// `crisis.ingest.>` subject), and as producers that create it first must: with
+/// work-queue retention, so a message is removed once crisisd has acknowledged (or
+/// rejected) it — feedback holds customers' own words, which crisisd keeps only
+/// sealed in its log.
 pub fn stream_config() -> jetstream::stream::Config {
     jetstream::stream::Config {
         name: INGEST_STREAM.into(),
         subjects: vec![INGEST_SUBJECTS.into()],
         storage: jetstream::stream::StorageType::File,
+        retention: jetstream::stream::RetentionPolicy::WorkQueue,
         ..Default::default()
     }
 }
@@ -140,11 +144,16 @@ impl<H: IngestHandler> IngestConsumer<H> {
         shutdown: &mut watch::Receiver<bool>,
         backoff: &mut Backoff,
     ) -> Result<(), String> {
-        let stream = self
+        let mut stream = self
             .js
             .get_or_create_stream(stream_config())
             .await
             .map_err(|err| format!("creating stream {INGEST_STREAM}: {err}"))?;
+        let retention = stream.cached_info().config.retention;
+        if retention != jetstream::stream::RetentionPolicy::WorkQueue {
+            let messages = stream.info().await.map_or(0, |info| info.state.messages);
+            tracing::warn!(stream = INGEST_STREAM, ?retention, messages, "the ingest stream keeps messages crisisd has acknowledged, customers' words among them: once it is drained, delete it (`nats stream rm CRISIS_INGEST`) and crisisd recreates it with work-queue retention");
+        }
         let consumer = stream
             .get_or_create_consumer(
                 &self.config.consumer_name,

@@ -193,11 +193,7 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = jetstream::new(client.clone());
     // Producers create the ingest stream if crisisd has not yet: durable handoff either way.
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: "CRISIS_INGEST".into(),
-        subjects: vec!["crisis.ingest.>".into()],
-        ..Default::default()
-    })
+    js.get_or_create_stream(crisisd::bus::ingest::stream_config())
     .await
     .unwrap();
     let mut rejected = client.subscribe("crisis.rejected.>").await.unwrap();
@@ -299,7 +295,14 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
             continue;
         };
         let info = consumer.info().await.unwrap();
-        if info.num_pending == 0 && info.num_ack_pending == 0 {
+        // Acknowledged and rejected messages leave CRISIS_INGEST (work-queue retention):
+        // the customers' words stay only sealed, in crisisd's log.
+        let left = js
+            .get_stream("CRISIS_INGEST")
+            .await
+            .map(|s| s.cached_info().state.messages)
+            .unwrap_or(u64::MAX);
+        if info.num_pending == 0 && info.num_ack_pending == 0 && left == 0 {
             break;
         }
     }

@@ -126,11 +126,7 @@ impl Running {
 async fn publish(url: &str, messages: impl IntoIterator<Item = Vec<u8>>) {
     let js = jetstream::new(async_nats::connect(url).await.unwrap());
     // The stream exists before any consumer starts: producers rely on it (durable handoff).
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: "CRISIS_INGEST".into(),
-        subjects: vec!["crisis.ingest.>".into()],
-        ..Default::default()
-    })
+    js.get_or_create_stream(crisisd::bus::ingest::stream_config())
     .await
     .unwrap();
     for payload in messages {
