@@ -152,7 +152,12 @@ impl<H: IngestHandler> IngestConsumer<H> {
         let retention = stream.cached_info().config.retention;
         if retention != jetstream::stream::RetentionPolicy::WorkQueue {
             let messages = stream.info().await.map_or(0, |info| info.state.messages);
-            tracing::warn!(stream = INGEST_STREAM, ?retention, messages, "the ingest stream keeps messages crisisd has acknowledged, customers' words among them: once it is drained, delete it (`nats stream rm CRISIS_INGEST`) and crisisd recreates it with work-queue retention");
+            tracing::warn!(
+                stream = INGEST_STREAM,
+                ?retention,
+                messages,
+                "the ingest stream keeps messages crisisd has acknowledged, customers' words among them: once it is drained, delete it (`nats stream rm CRISIS_INGEST`) and crisisd recreates it with work-queue retention"
+            );
         }
         let consumer = stream
             .get_or_create_consumer(

@@ -10,12 +10,14 @@
 //! | [`metrics`] | `GET /metrics` in Prometheus text format |
 //! | [`queries`] | read models, waiting for a position (read-your-writes) |
 //! | [`stream`] | `GET /v1/stream`: Server-Sent Events of envelopes, resumable |
+//! | [`admin`] | operator actions: master key rotation |
 //! | [`audit`] | NDJSON replay and hash-chain verification |
 //! | [`routes`] | the route table: router, role checks and OpenAPI document from one declaration |
 //! | [`redact`] | personal data removed from event data, driven by the event schemas |
 //! | [`server`] | the accept loop: header and idle timeouts, the connection limit, shutdown |
 //! | [`head_timeout`] | how long a connection may wait for a request head |
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod commands;
@@ -407,6 +409,14 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
                 .query(&[("from", "first position"), ("to", "last position")])
                 .response(schema::<crate::store::VerifyReport>),
             audit::verify,
+        )
+        .post(
+            "/v1/admin/keys/rotate",
+            op("Re-wrap every key of personal data under a new master key (no event is rewritten)")
+                .roles(&[Admin])
+                .request(schema::<admin::RotateBody>)
+                .response(schema::<admin::Rotated>),
+            admin::rotate_keys,
         )
         .post(
             "/v1/ingest/{kind}",

@@ -705,13 +705,18 @@ async fn auditors_replay_and_verify_without_personal_data() {
     assert!(sealed.starts_with("pd:v1:p.FF2002~"), "{sealed}");
     assert_eq!(lines[0]["position"], 1);
     let stored = api.get("admin", "/v1/audit/events?type=passenger.").await;
-    assert!(!stored.text.contains("Ada Lovelace"), "sealed unless revealed");
+    assert!(
+        !stored.text.contains("Ada Lovelace"),
+        "sealed unless revealed"
+    );
     problem(
         &api.get("auditor", "/v1/audit/events?reveal=true").await,
         StatusCode::FORBIDDEN,
         "forbidden",
     );
-    let full = api.get("admin", "/v1/audit/events?type=passenger.&reveal=true").await;
+    let full = api
+        .get("admin", "/v1/audit/events?type=passenger.&reveal=true")
+        .await;
     assert!(full.text.contains("Ada Lovelace"), "{}", full.text);
     assert_eq!(full.text.lines().count(), 1);
     problem(

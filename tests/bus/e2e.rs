@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::nats_server::NatsServer;
 
-struct Crisisd(Child);
+pub(crate) struct Crisisd(pub(crate) Child);
 
 impl Drop for Crisisd {
     fn drop(&mut self) {
@@ -22,24 +22,37 @@ impl Drop for Crisisd {
 }
 
 impl Crisisd {
-    fn start(data_dir: &std::path::Path, nats_url: &str) -> Crisisd {
+    pub(crate) fn start(data_dir: &std::path::Path, nats_url: &str) -> Crisisd {
         Crisisd::start_with(data_dir, &["--nats-url", nats_url], free_port())
     }
 
-    fn start_with(data_dir: &std::path::Path, args: &[&str], http_port: u16) -> Crisisd {
-        let child = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+    pub(crate) fn start_with(data_dir: &std::path::Path, args: &[&str], http_port: u16) -> Crisisd {
+        Crisisd::start_logged(data_dir, args, http_port, None)
+    }
+
+    /// Like [`Crisisd::start_with`], logging at `info` into `log` when given.
+    pub(crate) fn start_logged(
+        data_dir: &std::path::Path,
+        args: &[&str],
+        http_port: u16,
+        log: Option<&std::path::Path>,
+    ) -> Crisisd {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crisisd"));
+        command
             .args(["--data-dir", data_dir.to_str().unwrap(), "serve"])
             .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
             .args(args)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start crisisd serve");
-        Crisisd(child)
+            .stdout(Stdio::null());
+        if let Some(log) = log {
+            let file = std::fs::File::create(log).unwrap();
+            command.env("RUST_LOG", "info").stderr(file);
+        }
+        Crisisd(command.spawn().expect("start crisisd serve"))
     }
 
     /// SIGTERM and wait for a clean exit.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
             .status();
@@ -51,7 +64,7 @@ impl Crisisd {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -60,7 +73,7 @@ fn free_port() -> u16 {
 }
 
 /// One HTTP/1.0 request (so no chunked encoding) over a fresh connection: (status, body).
-fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+pub(crate) fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("crisisd listens");
     write!(
@@ -194,8 +207,8 @@ async fn ingest_to_published_events_exactly_once_and_identical_to_replay() {
     let js = jetstream::new(client.clone());
     // Producers create the ingest stream if crisisd has not yet: durable handoff either way.
     js.get_or_create_stream(crisisd::bus::ingest::stream_config())
-    .await
-    .unwrap();
+        .await
+        .unwrap();
     let mut rejected = client.subscribe("crisis.rejected.>").await.unwrap();
     let day = Day::now();
     let mut acks = Vec::new();
@@ -446,7 +459,7 @@ async fn published(js: &jetstream::Context, filter: &str) -> usize {
 }
 
 /// Issues a token with `crisisd token add`.
-fn token(data_dir: &std::path::Path, role: &str, actor: &str) -> String {
+pub(crate) fn token(data_dir: &std::path::Path, role: &str, actor: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_crisisd"))
         .args(["--data-dir", data_dir.to_str().unwrap(), "token", "add"])
         .args(["--role", role, "--actor", actor])
@@ -460,7 +473,7 @@ fn token(data_dir: &std::path::Path, role: &str, actor: &str) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-fn wait_for_http(port: u16) {
+pub(crate) fn wait_for_http(port: u16) {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -472,7 +485,7 @@ fn wait_for_http(port: u16) {
 }
 
 /// The `data:` lines of `GET /v1/stream?from=1` until position `head` has arrived.
-fn sse_envelopes(port: u16, token: &str, head: u64) -> Vec<String> {
+pub(crate) fn sse_envelopes(port: u16, token: &str, head: u64) -> Vec<String> {
     use std::io::{BufRead, BufReader, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
@@ -501,7 +514,7 @@ fn sse_envelopes(port: u16, token: &str, head: u64) -> Vec<String> {
 
 /// Runs tests/tools/verify_chain.py (RFC 8785 and BLAKE3 from PyPI, no crisisd code)
 /// over NDJSON envelopes; returns its output.
-fn verify_independently(envelopes: &str) -> String {
+pub(crate) fn verify_independently(envelopes: &str) -> String {
     let check = Command::new("python3")
         .args(["-c", "import rfc8785, blake3"])
         .output()

@@ -127,8 +127,8 @@ async fn publish(url: &str, messages: impl IntoIterator<Item = Vec<u8>>) {
     let js = jetstream::new(async_nats::connect(url).await.unwrap());
     // The stream exists before any consumer starts: producers rely on it (durable handoff).
     js.get_or_create_stream(crisisd::bus::ingest::stream_config())
-    .await
-    .unwrap();
+        .await
+        .unwrap();
     for payload in messages {
         js.publish("crisis.ingest.test", payload.into())
             .await

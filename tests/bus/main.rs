@@ -5,4 +5,5 @@ mod bench;
 mod e2e;
 mod ingest;
 mod nats_server;
+mod privacy;
 mod publisher;

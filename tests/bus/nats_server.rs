@@ -56,6 +56,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The JetStream store directory (`-sd`).
+    pub fn store_dir(&self) -> &std::path::Path {
+        self.store_dir.path()
+    }
+
     /// Starts the server (again) on the same port and JetStream directory.
     pub fn restart(&mut self) {
         if let Err(exited) = self.spawn() {
