@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::domain::common::{Actor as DomainActor, DataSubject};
 use crate::domain::{Aggregate, Context, DomainEvent, EventDecodeError};
-use crate::privacy::{Privacy, PrivacyError};
+use crate::privacy::{KeyGrant, Privacy, PrivacyError};
 use crate::store::{
     Actor, AppendError, AppendRequest, Committed, Direction, EventStore, ExpectedVersion, NewEvent,
     SledStore, StoreError, StreamAppend,
@@ -283,11 +283,9 @@ pub async fn execute_all<A: Aggregate, S: EventStore>(
             (None, Some(v)) => ExpectedVersion::Exact(v),
             (None, None) => ExpectedVersion::NoStream,
         };
-        let events = new_events(stream, &decided, meta, journal.privacy())?;
-        match store
-            .append(AppendRequest::single(stream, expected, events))
-            .await
-        {
+        let (events, grant) = new_events(stream, &decided, meta, journal.privacy())?;
+        let request = AppendRequest::single(stream, expected, events).with_side(grant.side.clone());
+        match store.append(request).await {
             Ok(outcome) if outcome.duplicate => {
                 // Another delivery of a keyed command won the race; its events answer
                 // this one, if it was the same request.
@@ -300,6 +298,7 @@ pub async fn execute_all<A: Aggregate, S: EventStore>(
                 });
             }
             Ok(outcome) => {
+                grant.written();
                 let last = outcome.events.last().expect("an append has events");
                 return Ok(Executed {
                     stream: stream.to_owned(),
@@ -340,23 +339,27 @@ pub async fn execute_all<A: Aggregate, S: EventStore>(
 /// The append that creates `stream` with what `command` decides on a new aggregate, with
 /// the ids and metadata [`execute`] would give them: for writing several new streams in
 /// one atomic append. `None` when the command decides nothing.
+/// The grant that comes with it seals the events' personal data: append its side record
+/// with them and mark it written once stored.
 pub fn new_stream_append<A: Aggregate>(
     stream: &str,
     command: &A::Command,
     meta: &CommandMeta,
     privacy: &Privacy,
-) -> Result<Option<StreamAppend>, CommandError<A::Error>> {
+) -> Result<Option<(StreamAppend, KeyGrant)>, CommandError<A::Error>> {
     let ctx = Context::new(meta.now, meta.actor.clone());
     let decided = decide_all(A::default(), std::slice::from_ref(command), &ctx)
         .map_err(CommandError::Refused)?;
     if decided.is_empty() {
         return Ok(None);
     }
-    Ok(Some(StreamAppend {
+    let (events, grant) = new_events(stream, &decided, meta, privacy)?;
+    let append = StreamAppend {
         stream: stream.to_owned(),
         expected: ExpectedVersion::NoStream,
-        events: new_events(stream, &decided, meta, privacy)?,
-    }))
+        events,
+    };
+    Ok(Some((append, grant)))
 }
 
 /// An event decided, with the data subject whose key seals its personal data.
@@ -438,7 +441,17 @@ fn new_events<E: DomainEvent>(
     decided: &[Decided<E>],
     meta: &CommandMeta,
     privacy: &Privacy,
-) -> Result<Vec<NewEvent>, PrivacyError> {
+) -> Result<(Vec<NewEvent>, KeyGrant), PrivacyError> {
+    let mut subjects: Vec<DataSubject> = Vec::new();
+    for (event, subject) in decided {
+        if let Some(subject) = subject
+            && privacy.has_personal_data(event.event_type(), event.schema_version())
+            && !subjects.contains(subject)
+        {
+            subjects.push(subject.clone());
+        }
+    }
+    let grant = privacy.keys_for(&subjects)?;
     let ids: Vec<Uuid> = (0..decided.len())
         .map(|index| match &meta.idempotency_key {
             Some(key) => event_id(stream, key, index as u32),
@@ -456,7 +469,10 @@ fn new_events<E: DomainEvent>(
         .map(|((event, subject), id)| {
             let mut data = event.to_data();
             let (event_type, version) = (event.event_type(), event.schema_version());
-            privacy.seal(event_type, version, id, subject.as_ref(), &mut data)?;
+            let key = subject
+                .as_ref()
+                .and_then(|s| grant.keys.get(&s.key_subject()));
+            privacy.seal(event_type, version, id, key, &mut data)?;
             Ok(NewEvent {
                 id,
                 event_type: event_type.to_owned(),
@@ -468,7 +484,8 @@ fn new_events<E: DomainEvent>(
                 data,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .map(|events| (events, grant))
 }
 
 /// The id of the `index`-th event a keyed command produces on `stream`.

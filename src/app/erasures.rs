@@ -29,16 +29,26 @@ pub enum ErasureError {
     Undecodable(#[from] crate::domain::EventDecodeError),
 }
 
-fn erase(journal: &Journal, event: &RecordedEvent) -> Result<(), ErasureError> {
+async fn erase(journal: &Journal, event: &RecordedEvent) -> Result<(), ErasureError> {
     let PassengerEvent::Erased(erased) =
         PassengerEvent::from_data(&event.event_type, event.schema_version, event.data.get())?
     else {
         return Ok(());
     };
-    journal
-        .privacy()
-        .erase(&DataSubject::Passenger(erased.passenger_id))?;
+    destroy_key(journal, &erased.passenger_id).await?;
     Ok(())
+}
+
+/// Destroys a passenger's data key (blocking work: off the async threads).
+async fn destroy_key(
+    journal: &Journal,
+    passenger: &PassengerId,
+) -> Result<bool, crate::privacy::KeyError> {
+    let privacy = journal.privacy().clone();
+    let subject = DataSubject::Passenger(passenger.clone());
+    tokio::task::spawn_blocking(move || privacy.erase(&subject))
+        .await
+        .map_err(|err| crate::privacy::KeyError::Storage(format!("erasure task failed: {err}")))?
 }
 
 /// Appends `passenger.erased` for `passenger` (if not yet) and destroys its data key.
@@ -70,9 +80,8 @@ pub async fn erase_passenger(
         };
     // The event is durable: the key goes now (a crash before this is finished at the
     // next start, from the event).
-    journal
-        .privacy()
-        .erase(&DataSubject::Passenger(passenger.clone()))
+    destroy_key(journal, passenger)
+        .await
         .map_err(|err| super::command::CommandError::Privacy(err.into()))?;
     Ok(executed)
 }
@@ -97,7 +106,7 @@ pub async fn catch_up(journal: &Journal) -> Result<u64, ErasureError> {
             break;
         };
         for event in events.iter().filter(|e| e.event_type == ERASED) {
-            erase(journal, event)?;
+            erase(journal, event).await?;
             seen += 1;
         }
         store.save_checkpoint(CHECKPOINT, last)?;
@@ -129,7 +138,7 @@ pub async fn follow(journal: Journal, mut shutdown: watch::Receiver<bool>) {
             None => return,
         };
         let mut wait = Duration::from_millis(100);
-        while let Err(err) = erase(&journal, &event) {
+        while let Err(err) = erase(&journal, &event).await {
             tracing::error!(cause = %err, position = event.position, "an erasure cannot be finished; retrying");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}

@@ -179,12 +179,23 @@ pub async fn record_feedback<S: EventStore>(
             privacy,
         )
         .map_err(FeedbackError::Complaint)?;
-        let streams = [signal_append, complaint_append]
-            .into_iter()
-            .flatten()
-            .collect();
-        match store.append(AppendRequest { streams }).await {
-            Ok(_) => return Ok(recorded),
+        let mut streams = Vec::new();
+        let mut grant: Option<crate::privacy::KeyGrant> = None;
+        for (append, keys) in [signal_append, complaint_append].into_iter().flatten() {
+            streams.push(append);
+            match &mut grant {
+                Some(grant) => grant.absorb(keys),
+                None => grant = Some(keys),
+            }
+        }
+        let side = grant.as_ref().map(|g| g.side.clone()).unwrap_or_default();
+        match store.append(AppendRequest { streams, side }).await {
+            Ok(outcome) => {
+                if let (Some(grant), false) = (grant, outcome.duplicate) {
+                    grant.written();
+                }
+                return Ok(recorded);
+            }
             Err(AppendError::WrongExpectedVersion { .. } | AppendError::PartiallyStored { .. }) => {
             }
             Err(err) => return Err(FeedbackError::Signal(CommandError::Append(err))),

@@ -133,7 +133,10 @@ fn scenario_request(n: u64, start: DateTime<Utc>) -> AppendRequest {
             }),
         }
     }
-    AppendRequest { streams }
+    AppendRequest {
+        streams,
+        ..Default::default()
+    }
 }
 
 /// Decodes a stored event into its aggregate's event type (the typed parse).

@@ -159,6 +159,7 @@ fn group_append(writer: usize, n: u64, size: usize) -> (Uuid, AppendRequest) {
                 events: (half..size).map(event).collect(),
             },
         ],
+        side: Vec::new(),
     };
     (group, request)
 }

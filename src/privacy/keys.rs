@@ -1,39 +1,41 @@
-//! The key store: one data key per data subject, apart from the log, and a way to
+//! The key store: one data key per data subject, apart from the events, and a way to
 //! destroy one so that nothing left on disk can bring it back.
 //!
 //! Three layers:
 //! - the **master key** (32 bytes, a file or secret `serve` reads) wraps
 //! - the **epoch keys**, kept in `keys/epochs.json`, a small file rewritten whole
 //!   (temporary file, fsync, rename, directory fsync) whenever it changes; they wrap
-//! - the **data keys**, one per subject, in a sled tree beside the log (`aux/keys`).
+//! - the **data keys**, one per subject, written as side records of the store's own
+//!   batches ([`crate::store::AppendRequest::side`]): a new key travels with the first
+//!   event it seals, in the same atomic, fsynced batch, so a key is durable exactly
+//!   when that event is — no extra write, no extra fsync — and an event never outlives
+//!   its key. They are read back into memory when the store opens (about 100 bytes per
+//!   subject).
 //!
-//! Why epochs: sled keeps removed and overwritten values in its files until their
-//! segments are reused, so deleting a data key's record does not destroy it. Erasing a
-//! subject therefore re-wraps every other key of its epoch under a fresh epoch key,
-//! makes that durable, and only then drops the old epoch key from `epochs.json`. What
-//! sled still holds of the erased key is wrapped under an epoch key that exists nowhere
-//! any more: with the master key and every file under the data directory, it cannot be
-//! unwrapped. An epoch holds at most [`EPOCH_KEYS_MAX`] keys, which bounds that re-wrap.
+//! Why epochs: side records, like everything sled stores, are never truly overwritten,
+//! so deleting a data key does not destroy it. Erasing a subject therefore moves every
+//! other key of its epoch to a fresh epoch (a side record re-wraps them, durably), and
+//! only then drops the old epoch key from `epochs.json`. What the store still holds of
+//! the erased key is wrapped under an epoch key that exists nowhere any more: with the
+//! master key and every file under the data directory, it cannot be unwrapped. An
+//! epoch wraps at most [`EPOCH_KEYS_MAX`] keys, which bounds that re-wrap.
 //!
-//! Durability: a new data key is written to sled before the event it seals is appended,
-//! and sled's log is one ordered sequence for every tree, so the flush and fdatasync
-//! that make the event durable make its key durable too: no event survives a crash
-//! without its key. Erasure and epoch changes flush and fdatasync themselves.
+//! Keys handed out but not yet written are leased ([`KeyGrant`]); an erasure waits for
+//! the leases of the epoch it destroys, so no key of that epoch is written after it.
 //! A crash in the middle of an erasure leaves either the old epoch (the subject still
-//! readable) or none; a rerun finishes it ([`KeyStore::erase`] is idempotent, and
-//! opening drops every epoch left without keys).
+//! readable; the erasure's event makes the next start finish it) or none.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::sealed::{SecretKey, decrypt, encrypt, random_bytes};
-use crate::store::SledStore;
+use crate::store::{AppendRequest, EventStore, SledStore};
 
 /// Most data keys one epoch wraps (what an erasure re-wraps at most).
 pub const EPOCH_KEYS_MAX: u32 = 4_096;
@@ -42,6 +44,8 @@ const CACHE_KEYS_MAX: usize = 65_536;
 const EPOCHS_FILE: &str = "epochs.json";
 const MASTER_CHECK: &[u8] = b"crisisd key store";
 const MASTER_CHECK_AAD: &[u8] = b"crisisd-master-check-v1";
+/// Format byte of a side record of the key store.
+const SIDE_FORMAT: u8 = 1;
 
 /// Why the key store cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -58,12 +62,6 @@ pub enum KeyError {
     Damaged { dir: PathBuf, reason: String },
     #[error("key store storage: {0}")]
     Storage(String),
-}
-
-impl From<sled::Error> for KeyError {
-    fn from(err: sled::Error) -> Self {
-        KeyError::Storage(err.to_string())
-    }
 }
 
 impl From<std::io::Error> for KeyError {
@@ -131,20 +129,110 @@ struct EpochEntry {
     key: String,
 }
 
-/// What is in memory under the lock.
+/// A data key as stored: its epoch, serial and wrapped bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Record {
+    epoch: u32,
+    serial: u32,
+    wrapped: Vec<u8>,
+}
+
+impl Record {
+    fn key_id(&self, subject: &str) -> String {
+        format!("{subject}~{:08x}", self.serial)
+    }
+}
+
+/// One entry of a side record.
+enum Entry {
+    Key(String, Record),
+    Tombstone(String),
+}
+
+fn encode_entries(entries: &[Entry]) -> Vec<u8> {
+    let mut out = vec![SIDE_FORMAT];
+    for entry in entries {
+        let (kind, subject) = match entry {
+            Entry::Key(subject, _) => (1u8, subject),
+            Entry::Tombstone(subject) => (2u8, subject),
+        };
+        out.push(kind);
+        out.extend_from_slice(&(subject.len() as u16).to_be_bytes());
+        out.extend_from_slice(subject.as_bytes());
+        if let Entry::Key(_, record) = entry {
+            out.extend_from_slice(&record.epoch.to_be_bytes());
+            out.extend_from_slice(&record.serial.to_be_bytes());
+            out.extend_from_slice(&(record.wrapped.len() as u16).to_be_bytes());
+            out.extend_from_slice(&record.wrapped);
+        }
+    }
+    out
+}
+
+fn decode_entries(bytes: &[u8]) -> Option<Vec<Entry>> {
+    let (&format, mut rest) = bytes.split_first()?;
+    if format != SIDE_FORMAT {
+        return None;
+    }
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        rest = tail;
+        Some(head)
+    };
+    let mut entries = Vec::new();
+    while let Some(kind) = take(1) {
+        let len = u16::from_be_bytes(take(2)?.try_into().ok()?) as usize;
+        let subject = String::from_utf8(take(len)?.to_vec()).ok()?;
+        match kind[0] {
+            1 => {
+                let epoch = u32::from_be_bytes(take(4)?.try_into().ok()?);
+                let serial = u32::from_be_bytes(take(4)?.try_into().ok()?);
+                let len = u16::from_be_bytes(take(2)?.try_into().ok()?) as usize;
+                let wrapped = take(len)?.to_vec();
+                entries.push(Entry::Key(
+                    subject,
+                    Record {
+                        epoch,
+                        serial,
+                        wrapped,
+                    },
+                ));
+            }
+            2 => entries.push(Entry::Tombstone(subject)),
+            _ => return None,
+        }
+    }
+    Some(entries)
+}
+
+fn epoch_aad(epoch: u32) -> Vec<u8> {
+    format!("crisisd-epoch-v1:{epoch}").into_bytes()
+}
+
+fn data_key_aad(key_id: &str, epoch: u32) -> Vec<u8> {
+    format!("crisisd-data-key-v1:{key_id}:{epoch}").into_bytes()
+}
+
+/// A subject's data key and its id (`<subject>~<serial>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKey {
+    pub key_id: String,
+    pub key: SecretKey,
+}
+
+/// What the lock guards.
 struct State {
     master: SecretKey,
     epochs: HashMap<u32, SecretKey>,
     current: u32,
     /// Keys in the current epoch.
     current_keys: u32,
-}
-
-/// A subject's data key and its id (`<subject>~<serial>`).
-#[derive(Debug, Clone)]
-pub struct DataKey {
-    pub key_id: String,
-    pub key: SecretKey,
+    /// Durable keys by subject.
+    written: HashMap<String, Record>,
+    /// Keys handed out but not yet written with an event.
+    pending: HashMap<String, Record>,
+    /// Unwrapped keys.
+    cache: HashMap<String, DataKey>,
 }
 
 /// The key store of one data directory.
@@ -156,68 +244,66 @@ pub struct KeyStore {
 struct Inner {
     dir: PathBuf,
     store: SledStore,
-    tree: sled::Tree,
     state: Mutex<State>,
-    cache: Mutex<HashMap<String, DataKey>>,
+    /// Outstanding grants per epoch.
+    leases: Mutex<HashMap<u32, usize>>,
+    released: Condvar,
+    /// One erasure (or rotation) at a time.
+    erasing: Mutex<()>,
 }
 
-fn subject_key(subject: &str) -> Vec<u8> {
-    let mut key = vec![b's'];
-    key.extend_from_slice(subject.as_bytes());
-    key
+/// Keys for the events about to be appended: the side record to append with them (the
+/// keys not yet written), and a lease on their epochs until the append is done.
+pub struct KeyGrant {
+    inner: Arc<Inner>,
+    pub keys: HashMap<String, DataKey>,
+    /// New keys, as a side record ([`AppendRequest::side`]); empty if none.
+    pub side: Vec<u8>,
+    fresh: Vec<String>,
+    epochs: Vec<u32>,
 }
 
-fn epoch_key(epoch: u32, subject: &str) -> Vec<u8> {
-    let mut key = vec![b'e'];
-    key.extend_from_slice(&epoch.to_be_bytes());
-    key.extend_from_slice(subject.as_bytes());
-    key
-}
-
-fn epoch_prefix(epoch: u32) -> Vec<u8> {
-    let mut key = vec![b'e'];
-    key.extend_from_slice(&epoch.to_be_bytes());
-    key
-}
-
-fn epoch_aad(epoch: u32) -> Vec<u8> {
-    format!("crisisd-epoch-v1:{epoch}").into_bytes()
-}
-
-fn data_key_aad(key_id: &str, epoch: u32) -> Vec<u8> {
-    format!("crisisd-data-key-v1:{key_id}:{epoch}").into_bytes()
-}
-
-/// A data key record: epoch, serial, wrapped key.
-struct Record {
-    epoch: u32,
-    serial: u32,
-    wrapped: Vec<u8>,
-}
-
-impl Record {
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + self.wrapped.len());
-        out.extend_from_slice(&self.epoch.to_be_bytes());
-        out.extend_from_slice(&self.serial.to_be_bytes());
-        out.extend_from_slice(&self.wrapped);
-        out
-    }
-
-    fn decode(bytes: &[u8]) -> Option<Record> {
-        if bytes.len() < 8 {
-            return None;
+impl KeyGrant {
+    /// Takes `other` in: one side record and one lease for both (one append).
+    pub fn absorb(&mut self, mut other: KeyGrant) {
+        if self.side.is_empty() {
+            self.side = std::mem::take(&mut other.side);
+        } else if other.side.len() > 1 {
+            self.side.extend_from_slice(&other.side[1..]);
         }
-        Some(Record {
-            epoch: u32::from_be_bytes(bytes[0..4].try_into().ok()?),
-            serial: u32::from_be_bytes(bytes[4..8].try_into().ok()?),
-            wrapped: bytes[8..].to_vec(),
-        })
+        self.keys.extend(std::mem::take(&mut other.keys));
+        self.fresh.append(&mut other.fresh);
+        self.epochs.append(&mut other.epochs);
     }
 
-    fn key_id(&self, subject: &str) -> String {
-        format!("{subject}~{:08x}", self.serial)
+    /// The append carrying [`KeyGrant::side`] was written: its keys are durable.
+    pub fn written(self) {
+        let mut state = lock(&self.inner.state);
+        for subject in &self.fresh {
+            if let Some(record) = state.pending.remove(subject) {
+                state.written.insert(subject.clone(), record);
+            }
+        }
     }
+}
+
+impl Drop for KeyGrant {
+    fn drop(&mut self) {
+        let mut leases = lock(&self.inner.leases);
+        for epoch in &self.epochs {
+            if let Some(count) = leases.get_mut(epoch) {
+                *count -= 1;
+                if *count == 0 {
+                    leases.remove(epoch);
+                }
+            }
+        }
+        self.inner.released.notify_all();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl KeyStore {
@@ -225,7 +311,19 @@ impl KeyStore {
     pub fn open(store: &SledStore, master: SecretKey) -> Result<KeyStore, KeyError> {
         let dir = store.path().join("keys");
         std::fs::create_dir_all(&dir)?;
-        let tree = store.aux_tree("keys")?;
+        let mut written = HashMap::new();
+        for side in store.side_records() {
+            let side = side?;
+            let Some(entries) = decode_entries(&side) else {
+                continue; // not the key store's
+            };
+            for entry in entries {
+                match entry {
+                    Entry::Key(subject, record) => written.insert(subject, record),
+                    Entry::Tombstone(subject) => written.remove(&subject),
+                };
+            }
+        }
         let file = match read_epochs(&dir)? {
             Some(file) => {
                 let check = STANDARD.decode(&file.master_check).unwrap_or_default();
@@ -235,7 +333,7 @@ impl KeyStore {
                 file
             }
             None => {
-                if tree.iter().next().is_some() {
+                if !written.is_empty() {
                     return Err(KeyError::Damaged {
                         dir,
                         reason: format!("{EPOCHS_FILE} is missing but data keys exist"),
@@ -254,16 +352,12 @@ impl KeyStore {
         let mut epochs = HashMap::new();
         for entry in &file.epochs {
             let sealed = STANDARD.decode(&entry.key).unwrap_or_default();
-            let key = decrypt(&master, &sealed, &epoch_aad(entry.id)).ok_or_else(|| {
-                KeyError::Damaged {
+            let key = decrypt(&master, &sealed, &epoch_aad(entry.id))
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .ok_or_else(|| KeyError::Damaged {
                     dir: dir.clone(),
                     reason: format!("epoch {} does not open under the master key", entry.id),
-                }
-            })?;
-            let key: [u8; 32] = key.try_into().map_err(|_| KeyError::Damaged {
-                dir: dir.clone(),
-                reason: format!("epoch {} is not a 32-byte key", entry.id),
-            })?;
+                })?;
             epochs.insert(entry.id, SecretKey(key));
         }
         if !epochs.contains_key(&file.current) {
@@ -272,119 +366,114 @@ impl KeyStore {
                 reason: format!("the current epoch {} is not in {EPOCHS_FILE}", file.current),
             });
         }
-        let current_keys = tree.scan_prefix(epoch_prefix(file.current)).count() as u32;
+        // Keys of a destroyed epoch are erased.
+        written.retain(|_, record| epochs.contains_key(&record.epoch));
+        let current_keys = written.values().filter(|r| r.epoch == file.current).count() as u32;
         let keys = KeyStore {
             inner: Arc::new(Inner {
                 dir,
                 store: store.clone(),
-                tree,
                 state: Mutex::new(State {
                     master,
                     epochs,
                     current: file.current,
                     current_keys,
+                    written,
+                    pending: HashMap::new(),
+                    cache: HashMap::new(),
                 }),
-                cache: Mutex::new(HashMap::new()),
+                leases: Mutex::new(HashMap::new()),
+                released: Condvar::new(),
+                erasing: Mutex::new(()),
             }),
         };
         // An erasure that stopped after re-wrapping leaves its old epoch without keys:
         // dropping it finishes the destruction.
-        let mut state = keys.lock();
+        let mut state = lock(&keys.inner.state);
         keys.drop_empty_epochs(&mut state)?;
         drop(state);
         Ok(keys)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// Keys of `subjects` (created where missing), leased until the grant is dropped.
+    pub fn grant(&self, subjects: &[String]) -> Result<KeyGrant, KeyError> {
+        let mut state = lock(&self.inner.state);
+        let mut grant = KeyGrant {
+            inner: self.inner.clone(),
+            keys: HashMap::new(),
+            side: Vec::new(),
+            fresh: Vec::new(),
+            epochs: Vec::new(),
+        };
+        let mut fresh_entries = Vec::new();
+        for subject in subjects {
+            if grant.keys.contains_key(subject) {
+                continue;
+            }
+            let (record, written) = match state.written.get(subject) {
+                Some(record) => (record.clone(), true),
+                None => match state.pending.get(subject) {
+                    Some(record) => (record.clone(), false),
+                    None => (self.create(&mut state, subject)?, false),
+                },
+            };
+            let key = self.unwrap(&mut state, subject, &record)?;
+            if !written {
+                fresh_entries.push(Entry::Key(subject.clone(), record.clone()));
+                grant.fresh.push(subject.clone());
+            }
+            if !grant.epochs.contains(&record.epoch) {
+                grant.epochs.push(record.epoch);
+            }
+            grant.keys.insert(subject.clone(), key);
+        }
+        if !fresh_entries.is_empty() {
+            grant.side = encode_entries(&fresh_entries);
+        }
+        let mut leases = lock(&self.inner.leases);
+        for epoch in &grant.epochs {
+            *leases.entry(*epoch).or_default() += 1;
+        }
+        Ok(grant)
     }
 
-    /// The data key of `subject`, created if it has none (and `create`).
-    pub fn key_for(&self, subject: &str, create: bool) -> Result<Option<DataKey>, KeyError> {
-        if let Some(key) = self.cached(subject) {
-            return Ok(Some(key));
-        }
-        if let Some(key) = self.load(subject)? {
-            return Ok(Some(key));
-        }
-        if !create {
-            return Ok(None);
-        }
-        let mut state = self.lock();
-        // Another task may have created it meanwhile.
-        if let Some(key) = self.load_locked(subject, &state)? {
-            return Ok(Some(key));
-        }
+    /// A new key for `subject` in the current epoch, pending until written.
+    fn create(&self, state: &mut State, subject: &str) -> Result<Record, KeyError> {
         if state.current_keys >= EPOCH_KEYS_MAX {
-            self.start_epoch(&mut state)?;
+            self.start_epoch(state)?;
         }
         let key = SecretKey::random();
         let serial = u32::from_be_bytes(random_bytes());
         let epoch = state.current;
         let key_id = format!("{subject}~{serial:08x}");
-        let wrapped = encrypt(&state.epochs[&epoch], &key.0, &data_key_aad(&key_id, epoch));
         let record = Record {
             epoch,
             serial,
-            wrapped,
+            wrapped: encrypt(&state.epochs[&epoch], &key.0, &data_key_aad(&key_id, epoch)),
         };
-        let mut batch = sled::Batch::default();
-        batch.insert(subject_key(subject), record.encode());
-        batch.insert(epoch_key(epoch, subject), Vec::new());
-        self.inner.tree.apply_batch(batch)?;
         state.current_keys += 1;
-        let data_key = DataKey { key_id, key };
-        self.remember(subject, &data_key);
-        Ok(Some(data_key))
+        state.pending.insert(subject.to_owned(), record.clone());
+        remember(state, subject, DataKey { key_id, key });
+        Ok(record)
     }
 
-    /// The data key named `key_id` (`<subject>~<serial>`), if it still exists.
-    pub fn key_by_id(&self, key_id: &str) -> Result<Option<SecretKey>, KeyError> {
-        let subject = key_id.split_once('~').map_or(key_id, |(s, _)| s);
-        Ok(self
-            .key_for(subject, false)?
-            .filter(|key| key.key_id == key_id)
-            .map(|key| key.key))
-    }
-
-    fn cached(&self, subject: &str) -> Option<DataKey> {
-        let cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(subject).cloned()
-    }
-
-    fn remember(&self, subject: &str, key: &DataKey) {
-        let mut cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_KEYS_MAX {
-            cache.clear();
-        }
-        cache.insert(subject.to_owned(), key.clone());
-    }
-
-    fn forget(&self, subject: &str) {
-        let mut cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.remove(subject);
-    }
-
-    /// Reads and unwraps `subject`'s key from sled.
-    fn load(&self, subject: &str) -> Result<Option<DataKey>, KeyError> {
-        let state = self.lock();
-        self.load_locked(subject, &state)
-    }
-
-    fn load_locked(&self, subject: &str, state: &State) -> Result<Option<DataKey>, KeyError> {
-        let Some(bytes) = self.inner.tree.get(subject_key(subject))? else {
-            return Ok(None);
-        };
-        let record =
-            Record::decode(&bytes).ok_or_else(|| self.damaged("a data key record is short"))?;
+    /// The unwrapped key of `record`.
+    fn unwrap(
+        &self,
+        state: &mut State,
+        subject: &str,
+        record: &Record,
+    ) -> Result<DataKey, KeyError> {
         let key_id = record.key_id(subject);
-        let epoch_key = state.epochs.get(&record.epoch).cloned();
-        // An epoch that is gone means the key was destroyed (an erasure under way).
-        let Some(epoch_key) = epoch_key else {
-            return Ok(None);
-        };
+        if let Some(key) = state.cache.get(subject).filter(|k| k.key_id == key_id) {
+            return Ok(key.clone());
+        }
+        let epoch_key = state
+            .epochs
+            .get(&record.epoch)
+            .ok_or_else(|| self.damaged("a data key names an epoch that is gone"))?;
         let key = decrypt(
-            &epoch_key,
+            epoch_key,
             &record.wrapped,
             &data_key_aad(&key_id, record.epoch),
         )
@@ -394,8 +483,30 @@ impl KeyStore {
             key_id,
             key: SecretKey(key),
         };
-        self.remember(subject, &data_key);
-        Ok(Some(data_key))
+        remember(state, subject, data_key.clone());
+        Ok(data_key)
+    }
+
+    /// The data key of `subject`, if it has one (written or pending).
+    pub fn key_of(&self, subject: &str) -> Result<Option<DataKey>, KeyError> {
+        let mut state = lock(&self.inner.state);
+        let record = state
+            .written
+            .get(subject)
+            .or_else(|| state.pending.get(subject))
+            .cloned();
+        record
+            .map(|record| self.unwrap(&mut state, subject, &record))
+            .transpose()
+    }
+
+    /// The data key named `key_id` (`<subject>~<serial>`), if it still exists.
+    pub fn key_by_id(&self, key_id: &str) -> Result<Option<SecretKey>, KeyError> {
+        let subject = key_id.split_once('~').map_or(key_id, |(s, _)| s);
+        Ok(self
+            .key_of(subject)?
+            .filter(|key| key.key_id == key_id)
+            .map(|key| key.key))
     }
 
     fn damaged(&self, reason: &str) -> KeyError {
@@ -406,63 +517,96 @@ impl KeyStore {
     }
 
     /// Destroys `subject`'s data key for good (see the module docs); true if there was
-    /// one. Idempotent; returns once nothing on disk can bring the key back.
+    /// one. Idempotent; returns once nothing on disk can bring the key back. Blocking:
+    /// call it from a blocking context (it waits for leases and for the disk).
     pub fn erase(&self, subject: &str) -> Result<bool, KeyError> {
-        let mut state = self.lock();
-        self.forget(subject);
-        let Some(bytes) = self.inner.tree.get(subject_key(subject))? else {
-            self.drop_empty_epochs(&mut state)?;
-            return Ok(false);
+        let _one = lock(&self.inner.erasing);
+        // 1. New keys go to a fresh epoch from now on.
+        let old = {
+            let mut state = lock(&self.inner.state);
+            state.cache.remove(subject);
+            let record = state
+                .written
+                .get(subject)
+                .or_else(|| state.pending.get(subject))
+                .cloned();
+            let Some(record) = record else {
+                self.drop_empty_epochs(&mut state)?;
+                return Ok(false);
+            };
+            if state.current == record.epoch {
+                self.start_epoch(&mut state)?;
+            }
+            record.epoch
         };
-        let record =
-            Record::decode(&bytes).ok_or_else(|| self.damaged("a data key record is short"))?;
-        let old = record.epoch;
-        // 1. A fresh epoch to carry the other keys of the old one.
-        let fresh = next_epoch_id(&state);
-        let fresh_key = SecretKey::random();
-        state.epochs.insert(fresh, fresh_key.clone());
-        let was_current = state.current == old;
-        if was_current {
-            state.current = fresh;
+        // 2. No key of the old epoch is on its way to the disk any more.
+        let mut leases = lock(&self.inner.leases);
+        while leases.get(&old).is_some_and(|n| *n > 0) {
+            leases = self
+                .inner
+                .released
+                .wait(leases)
+                .unwrap_or_else(|e| e.into_inner());
         }
-        self.save_epochs(&state)?;
-        // 2. Re-wrap them, drop the subject, make it durable.
-        let mut batch = sled::Batch::default();
-        let mut moved = 0u32;
-        if let Some(old_key) = state.epochs.get(&old).cloned() {
-            for entry in self.inner.tree.scan_prefix(epoch_prefix(old)) {
-                let (index_key, _) = entry?;
-                let other = String::from_utf8_lossy(&index_key[5..]).into_owned();
-                batch.remove(index_key.to_vec());
-                if other == subject {
-                    continue;
-                }
-                let Some(bytes) = self.inner.tree.get(subject_key(&other))? else {
-                    continue;
-                };
-                let rec = Record::decode(&bytes)
-                    .ok_or_else(|| self.damaged("a data key record is short"))?;
-                let key_id = rec.key_id(&other);
-                let key = decrypt(&old_key, &rec.wrapped, &data_key_aad(&key_id, old))
+        drop(leases);
+        // 3. Re-wrap the old epoch's other keys under a fresh epoch, durably.
+        let (rewrapped, side) = {
+            let mut state = lock(&self.inner.state);
+            let fresh = next_epoch_id(&state);
+            let fresh_key = SecretKey::random();
+            state.epochs.insert(fresh, fresh_key.clone());
+            self.save_epochs(&state)?;
+            let old_key = state
+                .epochs
+                .get(&old)
+                .cloned()
+                .ok_or_else(|| self.damaged("the epoch being erased is gone"))?;
+            let mut entries = vec![Entry::Tombstone(subject.to_owned())];
+            let mut rewrapped = Vec::new();
+            let keys_of_old = state
+                .written
+                .iter()
+                .chain(state.pending.iter())
+                .filter(|(s, r)| r.epoch == old && s.as_str() != subject)
+                .map(|(s, r)| (s.clone(), r.clone()))
+                .collect::<Vec<_>>();
+            for (other, record) in keys_of_old {
+                let key_id = record.key_id(&other);
+                let key = decrypt(&old_key, &record.wrapped, &data_key_aad(&key_id, old))
                     .ok_or_else(|| self.damaged("a data key does not open under its epoch key"))?;
-                let rewrapped = Record {
+                let moved = Record {
                     epoch: fresh,
-                    serial: rec.serial,
+                    serial: record.serial,
                     wrapped: encrypt(&fresh_key, &key, &data_key_aad(&key_id, fresh)),
                 };
-                batch.insert(subject_key(&other), rewrapped.encode());
-                batch.insert(epoch_key(fresh, &other), Vec::new());
-                moved += 1;
+                if state.written.contains_key(&other) {
+                    entries.push(Entry::Key(other.clone(), moved.clone()));
+                }
+                rewrapped.push((other, moved));
+            }
+            (rewrapped, encode_entries(&entries))
+        };
+        let store = self.inner.store.clone();
+        let append = AppendRequest::default().with_side(side);
+        let written = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.block_on(store.append(append)),
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .build()?
+                .block_on(store.append(append)),
+        };
+        written.map_err(|err| KeyError::Storage(err.to_string()))?;
+        // 4. Only now the old epoch key goes.
+        let mut state = lock(&self.inner.state);
+        state.written.remove(subject);
+        state.pending.remove(subject);
+        for (other, record) in rewrapped {
+            match state.written.get_mut(&other) {
+                Some(written) => *written = record,
+                None => {
+                    state.pending.insert(other, record);
+                }
             }
         }
-        batch.remove(subject_key(subject));
-        self.inner.tree.apply_batch(batch)?;
-        self.inner.store.flush_models()?;
-        if was_current {
-            state.current_keys = moved;
-        }
-        // 3. Only now the old epoch key goes: what sled keeps of the erased key is
-        //    wrapped under a key that no longer exists.
         state.epochs.remove(&old);
         self.save_epochs(&state)?;
         self.drop_empty_epochs(&mut state)?;
@@ -472,15 +616,13 @@ impl KeyStore {
     /// Re-wraps every epoch key under `new_master` (no data key and no event is
     /// rewritten); from then on only `new_master` opens the store.
     pub fn rotate(&self, new_master: SecretKey) -> Result<(), KeyError> {
-        let mut state = self.lock();
-        // Data keys created before this are durable with their events already; make
-        // sure nothing in sled refers to an epoch the new file could lack.
-        self.inner.store.flush_models()?;
+        let _one = lock(&self.inner.erasing);
+        let mut state = lock(&self.inner.state);
         state.master = new_master;
         self.save_epochs(&state)
     }
 
-    /// Starts a new current epoch (the current one is full).
+    /// Starts a new current epoch.
     fn start_epoch(&self, state: &mut State) -> Result<(), KeyError> {
         let id = next_epoch_id(state);
         state.epochs.insert(id, SecretKey::random());
@@ -491,18 +633,18 @@ impl KeyStore {
 
     /// Drops epochs (other than the current one) that wrap no key.
     fn drop_empty_epochs(&self, state: &mut State) -> Result<(), KeyError> {
+        let used: std::collections::HashSet<u32> = state
+            .written
+            .values()
+            .chain(state.pending.values())
+            .map(|r| r.epoch)
+            .collect();
+        let leased: Vec<u32> = lock(&self.inner.leases).keys().copied().collect();
         let empty: Vec<u32> = state
             .epochs
             .keys()
             .copied()
-            .filter(|id| *id != state.current)
-            .filter(|id| {
-                self.inner
-                    .tree
-                    .scan_prefix(epoch_prefix(*id))
-                    .next()
-                    .is_none()
-            })
+            .filter(|id| *id != state.current && !used.contains(id) && !leased.contains(id))
             .collect();
         if empty.is_empty() {
             return Ok(());
@@ -530,11 +672,18 @@ impl KeyStore {
 
     /// Epoch ids in the file (for tests and `keys` commands).
     pub fn epoch_ids(&self) -> Vec<u32> {
-        let state = self.lock();
+        let state = lock(&self.inner.state);
         let mut ids: Vec<u32> = state.epochs.keys().copied().collect();
         ids.sort_unstable();
         ids
     }
+}
+
+fn remember(state: &mut State, subject: &str, key: DataKey) {
+    if state.cache.len() >= CACHE_KEYS_MAX {
+        state.cache.clear();
+    }
+    state.cache.insert(subject.to_owned(), key);
 }
 
 fn next_epoch_id(state: &State) -> u32 {
@@ -595,18 +744,43 @@ mod tests {
         (dir, store)
     }
 
+    /// A key as commands get it: granted, then written with its (here eventless) append.
+    fn create(store: &SledStore, keys: &KeyStore, subject: &str) -> DataKey {
+        let grant = keys.grant(&[subject.to_owned()]).unwrap();
+        let key = grant.keys[subject].clone();
+        if !grant.side.is_empty() {
+            let append = AppendRequest::default().with_side(grant.side.clone());
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(store.append(append))
+                .unwrap();
+            grant.written();
+        }
+        key
+    }
+
     #[test]
     fn a_subject_keeps_its_key_across_reopening_and_a_wrong_master_is_refused() {
         let (_dir, store) = store();
         let master = SecretKey::random();
         let keys = KeyStore::open(&store, master.clone()).unwrap();
-        assert!(keys.key_for("p.FF1", false).unwrap().is_none());
-        let first = keys.key_for("p.FF1", true).unwrap().unwrap();
+        assert!(keys.key_of("p.FF1").unwrap().is_none());
+        let first = create(&store, &keys, "p.FF1");
         assert!(first.key_id.starts_with("p.FF1~"));
+        assert_eq!(
+            keys.grant(&["p.FF1".into()]).unwrap().side,
+            Vec::<u8>::new(),
+            "written once"
+        );
+        // A key granted but never written (its append failed) is not kept.
+        let unwritten = keys.grant(&["p.LOST".into()]).unwrap();
+        assert!(!unwritten.side.is_empty());
+        drop(unwritten);
         drop(keys);
         let keys = KeyStore::open(&store, master).unwrap();
-        let again = keys.key_for("p.FF1", false).unwrap().unwrap();
-        assert_eq!((again.key_id, again.key), (first.key_id.clone(), first.key));
+        assert_eq!(keys.key_of("p.FF1").unwrap(), Some(first));
+        assert!(keys.key_of("p.LOST").unwrap().is_none());
         drop(keys);
         let err = KeyStore::open(&store, SecretKey::random()).err().unwrap();
         assert!(matches!(err, KeyError::WrongMasterKey { .. }), "{err}");
@@ -614,64 +788,69 @@ mod tests {
     }
 
     /// After an erasure, nothing left on disk opens the erased key, even with the master
-    /// key: what sled still holds of it is wrapped under an epoch key that is gone. The
-    /// other subjects of its epoch keep their keys.
+    /// key: what the store still holds of it is wrapped under an epoch key that is gone.
+    /// The other subjects of its epoch keep their keys.
     #[test]
     fn an_erased_key_cannot_be_recovered_from_disk_and_the_others_survive() {
         let (dir, store) = store();
         let master = SecretKey::random();
         let keys = KeyStore::open(&store, master.clone()).unwrap();
-        let erased = keys.key_for("p.ERASE", true).unwrap().unwrap();
-        let kept = keys.key_for("p.KEEP", true).unwrap().unwrap();
-        store.flush_models().unwrap();
-        // What an attacker could keep from before: the wrapped record and the epoch.
-        let record_before = keys
-            .inner
-            .tree
-            .get(subject_key("p.ERASE"))
-            .unwrap()
-            .unwrap();
+        let erased = create(&store, &keys, "p.ERASE");
+        let kept = create(&store, &keys, "p.KEEP");
         let epochs_before = keys.epoch_ids();
         assert!(keys.erase("p.ERASE").unwrap());
         assert!(!keys.erase("p.ERASE").unwrap(), "idempotent");
-        assert!(keys.key_for("p.ERASE", false).unwrap().is_none());
+        assert!(keys.key_of("p.ERASE").unwrap().is_none());
         assert_eq!(
             keys.key_by_id(&kept.key_id).unwrap(),
             Some(kept.key.clone())
         );
         assert!(keys.key_by_id(&erased.key_id).unwrap().is_none());
-        // The epoch that wrapped the erased key is gone from the file...
         let epochs_after = keys.epoch_ids();
         assert!(
             epochs_before.iter().all(|e| !epochs_after.contains(e)),
             "{epochs_before:?} {epochs_after:?}"
         );
         drop(keys);
-        // ...so even the old record, unwrapped with every epoch key the master key
-        // opens from the files left on disk, does not give the key.
+        // Every record the store ever held of the erased key, unwrapped with every epoch
+        // key the master key opens from the files left on disk: none gives the key.
         let file = read_epochs(&dir.path().join("keys")).unwrap().unwrap();
-        let record = Record::decode(&record_before).unwrap();
-        let key_id = record.key_id("p.ERASE");
-        for entry in &file.epochs {
-            let epoch_key = decrypt(
-                &master,
-                &STANDARD.decode(&entry.key).unwrap(),
-                &epoch_aad(entry.id),
-            )
-            .unwrap();
-            let epoch_key = SecretKey(epoch_key.try_into().unwrap());
-            for epoch in [record.epoch, entry.id] {
-                assert!(
-                    decrypt(&epoch_key, &record.wrapped, &data_key_aad(&key_id, epoch)).is_none()
-                );
+        let mut tried = 0;
+        for side in store.side_records() {
+            for entry in decode_entries(&side.unwrap()).unwrap() {
+                let Entry::Key(subject, record) = entry else {
+                    continue;
+                };
+                if subject != "p.ERASE" {
+                    continue;
+                }
+                let key_id = record.key_id(&subject);
+                for epoch in &file.epochs {
+                    let sealed = STANDARD.decode(&epoch.key).unwrap();
+                    let epoch_key = decrypt(&master, &sealed, &epoch_aad(epoch.id)).unwrap();
+                    let epoch_key = SecretKey(epoch_key.try_into().unwrap());
+                    for id in [record.epoch, epoch.id] {
+                        assert!(
+                            decrypt(&epoch_key, &record.wrapped, &data_key_aad(&key_id, id))
+                                .is_none()
+                        );
+                        tried += 1;
+                    }
+                }
             }
         }
+        assert!(
+            tried > 0,
+            "the erased key's record is still on disk, wrapped"
+        );
         let keys = KeyStore::open(&store, master).unwrap();
         assert_eq!(keys.key_by_id(&kept.key_id).unwrap(), Some(kept.key));
-        assert!(keys.key_for("p.ERASE", false).unwrap().is_none());
-        // A new key for the same subject is another key, with another id.
-        let new = keys.key_for("p.ERASE", true).unwrap().unwrap();
-        assert_ne!(new.key_id, erased.key_id);
+        assert!(keys.key_of("p.ERASE").unwrap().is_none());
+        let new = create(&store, &keys, "p.ERASE");
+        assert_ne!(
+            new.key_id, erased.key_id,
+            "a key after erasure is another key"
+        );
     }
 
     #[test]
@@ -679,11 +858,10 @@ mod tests {
         let (_dir, store) = store();
         let old = SecretKey::random();
         let keys = KeyStore::open(&store, old.clone()).unwrap();
-        let key = keys.key_for("s.1", true).unwrap().unwrap();
+        let key = create(&store, &keys, "s.1");
         let new = SecretKey::random();
         keys.rotate(new.clone()).unwrap();
-        let after = keys.key_for("s.2", true).unwrap().unwrap();
-        store.flush_models().unwrap();
+        let after = create(&store, &keys, "s.2");
         drop(keys);
         assert!(matches!(
             KeyStore::open(&store, old),
@@ -698,17 +876,39 @@ mod tests {
     fn a_full_epoch_starts_another_and_an_erasure_rewraps_only_its_own() {
         let (_dir, store) = store();
         let keys = KeyStore::open(&store, SecretKey::random()).unwrap();
-        keys.lock().current_keys = EPOCH_KEYS_MAX - 1;
-        let a = keys.key_for("p.A", true).unwrap().unwrap();
-        let b = keys.key_for("p.B", true).unwrap().unwrap();
+        lock(&keys.inner.state).current_keys = EPOCH_KEYS_MAX - 1;
+        let a = create(&store, &keys, "p.A");
+        let b = create(&store, &keys, "p.B");
         assert_eq!(keys.epoch_ids(), vec![1, 2]);
         assert!(keys.erase("p.A").unwrap());
-        assert_eq!(
-            keys.epoch_ids(),
-            vec![2],
-            "epoch 1 held only A: dropped, nothing re-wrapped"
-        );
+        assert_eq!(keys.epoch_ids(), vec![2], "epoch 1 held only A: dropped");
         assert_eq!(keys.key_by_id(&b.key_id).unwrap(), Some(b.key));
         assert!(keys.key_by_id(&a.key_id).unwrap().is_none());
+    }
+
+    /// An erasure waits for keys of its epoch that are on their way to the disk, and
+    /// re-wraps them too: a key granted just before an erasure still opens after it.
+    #[test]
+    fn an_erasure_waits_for_keys_of_its_epoch_being_written() {
+        let (_dir, store) = store();
+        let keys = KeyStore::open(&store, SecretKey::random()).unwrap();
+        create(&store, &keys, "p.GONE");
+        let grant = keys.grant(&["p.BUSY".into()]).unwrap();
+        let busy = grant.keys["p.BUSY"].clone();
+        let erasing = {
+            let keys = keys.clone();
+            std::thread::spawn(move || keys.erase("p.GONE").unwrap())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!erasing.is_finished(), "waits for the lease");
+        let append = AppendRequest::default().with_side(grant.side.clone());
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(store.append(append))
+            .unwrap();
+        grant.written();
+        assert!(erasing.join().unwrap());
+        assert_eq!(keys.key_by_id(&busy.key_id).unwrap(), Some(busy.key));
     }
 }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use keys::{KeyError, KeyStore};
+pub use keys::{DataKey, KeyError, KeyGrant, KeyStore};
 use sealed::{Sealed, SecretKey, Unopened};
 
 use crate::domain::common::DataSubject;
@@ -52,8 +52,8 @@ pub enum PrivacyError {
 #[derive(Clone)]
 pub struct Privacy {
     keys: KeyStore,
-    /// Event schemas by (type, version), with personal values marked.
-    schemas: Arc<HashMap<(String, u32), Value>>,
+    /// Schemas of the event types that can carry personal data, by type and version.
+    schemas: Arc<HashMap<String, HashMap<u32, Value>>>,
 }
 
 impl std::fmt::Debug for Privacy {
@@ -65,14 +65,16 @@ impl std::fmt::Debug for Privacy {
 impl Privacy {
     /// Opens the key store of `store`'s data directory under `master`.
     pub fn open(store: &SledStore, master: SecretKey) -> Result<Privacy, KeyError> {
-        let schemas = crate::domain::schemas::event_schemas()
-            .into_iter()
-            .filter_map(|(event_type, version, schema)| {
-                let schema = schema.to_value();
-                let personal = schema.to_string().contains("\"x-personal-data\":true");
-                personal.then(|| ((event_type.to_owned(), version), schema))
-            })
-            .collect();
+        let mut schemas: HashMap<String, HashMap<u32, Value>> = HashMap::new();
+        for (event_type, version, schema) in crate::domain::schemas::event_schemas() {
+            let schema = schema.to_value();
+            if schema.to_string().contains("\"x-personal-data\":true") {
+                schemas
+                    .entry(event_type.to_owned())
+                    .or_default()
+                    .insert(version, schema);
+            }
+        }
         Ok(Privacy {
             keys: KeyStore::open(store, master)?,
             schemas: Arc::new(schemas),
@@ -88,40 +90,45 @@ impl Privacy {
         &self.keys
     }
 
-    /// Whether events of this type and version carry personal data.
+    /// Whether events of this type and version can carry personal data.
     pub fn has_personal_data(&self, event_type: &str, version: u32) -> bool {
-        self.schemas.contains_key(&(event_type.to_owned(), version))
+        self.schema(event_type, version).is_some()
+    }
+
+    fn schema(&self, event_type: &str, version: u32) -> Option<&Value> {
+        self.schemas.get(event_type)?.get(&version)
+    }
+
+    /// The data keys of `subjects` (created where missing), leased until the grant is
+    /// dropped: append [`KeyGrant::side`] with the events they seal, and call
+    /// [`KeyGrant::written`] once that append is stored.
+    pub fn keys_for(&self, subjects: &[DataSubject]) -> Result<KeyGrant, PrivacyError> {
+        let names: Vec<String> = subjects.iter().map(DataSubject::key_subject).collect();
+        Ok(self.keys.grant(&names)?)
     }
 
     /// Seals every personal value of `data` (an event `event_id` of `event_type`) with
-    /// the data key of `subject`, creating the key on first use.
+    /// `key`, its data subject's (from [`Privacy::keys_for`]).
     pub fn seal(
         &self,
         event_type: &str,
         version: u32,
         event_id: Uuid,
-        subject: Option<&DataSubject>,
+        key: Option<&keys::DataKey>,
         data: &mut Value,
     ) -> Result<(), PrivacyError> {
-        let Some(schema) = self.schemas.get(&(event_type.to_owned(), version)) else {
+        let Some(schema) = self.schema(event_type, version) else {
             return Ok(());
         };
-        let mut personal = false;
-        fields::for_each_personal(schema, data, &mut |_, _| personal = true);
-        if !personal {
-            return Ok(());
-        }
-        let subject = subject.ok_or_else(|| PrivacyError::NoSubject {
-            event_type: event_type.to_owned(),
-        })?;
-        let key = self
-            .keys
-            .key_for(&subject.key_subject(), true)?
-            .expect("key_for creates a missing key");
+        let mut missing_key = false;
         fields::for_each_personal(schema, data, &mut |pointer, value| {
             if value.as_str().is_some_and(sealed::is_sealed) {
                 return;
             }
+            let Some(key) = key else {
+                missing_key = true;
+                return;
+            };
             let plaintext = serde_json::to_vec(value).expect("a JSON value serializes");
             *value = Value::String(sealed::seal(
                 &key.key,
@@ -131,6 +138,11 @@ impl Privacy {
                 &plaintext,
             ));
         });
+        if missing_key {
+            return Err(PrivacyError::NoSubject {
+                event_type: event_type.to_owned(),
+            });
+        }
         Ok(())
     }
 
@@ -184,8 +196,9 @@ mod tests {
     use crate::store::StoreConfig;
     use serde_json::json;
 
-    #[test]
-    fn personal_values_are_sealed_by_schema_revealed_in_their_event_and_erased_with_their_key() {
+    #[tokio::test]
+    async fn personal_values_are_sealed_by_schema_revealed_in_their_event_and_erased_with_their_key()
+     {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
         let privacy = Privacy::ephemeral(&store);
@@ -195,15 +208,16 @@ mod tests {
             "contact": {"name": "Ada Lovelace", "email": "ada@example.org", "phone": null, "language": "en-GB"},
             "consent": {"email": true, "sms": false, "phone": false, "app_push": false}});
         let mut data = original.clone();
+        let grant = privacy.keys_for(std::slice::from_ref(&subject)).unwrap();
+        let key = grant.keys.get(&subject.key_subject()).cloned();
         privacy
-            .seal(
-                "passenger.registered",
-                1,
-                event_id,
-                Some(&subject),
-                &mut data,
-            )
+            .seal("passenger.registered", 1, event_id, key.as_ref(), &mut data)
             .unwrap();
+        let append = crate::store::AppendRequest::default().with_side(grant.side.clone());
+        crate::store::EventStore::append(&store, append)
+            .await
+            .unwrap();
+        grant.written();
         let text = data.to_string();
         assert!(
             !text.contains("Ada") && !text.contains("example.org"),
@@ -231,7 +245,13 @@ mod tests {
         assert_eq!(swapped["contact"]["name"], UNREADABLE);
         assert_eq!(swapped["contact"]["email"], "ada@example.org");
 
-        assert!(privacy.erase(&subject).unwrap());
+        let erasing = privacy.clone();
+        let erase = subject.clone();
+        assert!(
+            tokio::task::spawn_blocking(move || erasing.erase(&erase).unwrap())
+                .await
+                .unwrap()
+        );
         let mut erased = data.clone();
         privacy.reveal(&mut erased, Some(event_id));
         assert_eq!(erased["contact"]["name"], ERASED);

@@ -47,10 +47,12 @@ impl SecretKey {
     }
 }
 
-/// Random bytes from the operating system.
+/// Random bytes from a cryptographically secure generator (the thread's ChaCha
+/// generator, seeded and reseeded from the operating system: no system call per nonce).
 pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore;
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    rand::rng().fill_bytes(&mut bytes);
     bytes
 }
 

@@ -11,11 +11,20 @@
 //! | `M/head` | position:u64 hash:32 |
 //! | `M/format` | format name |
 //! | `C/` name | checkpoint position:u64 of a log follower (publisher, projector) |
+//! | `K` sequence:u64 | the side records of one batch, each length-prefixed (u32) |
 
 pub const LOG: u8 = b'L';
 pub const HEAD: &[u8] = b"M/head";
 pub const FORMAT: &[u8] = b"M/format";
 pub const INDEX: u8 = b'X';
+pub const SIDE: u8 = b'K';
+
+/// The key of the `sequence`-th batch of side records.
+pub fn side(sequence: u64) -> [u8; 9] {
+    let mut key = [SIDE; 9];
+    key[1..].copy_from_slice(&sequence.to_be_bytes());
+    key
+}
 pub const FORMAT_NAME: &[u8] = b"crisisd-event-store-3";
 /// Earlier formats this build refuses, with how to move their logs over: 1 kept
 /// per-event index keys, 2 kept one record per log key.

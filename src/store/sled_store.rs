@@ -113,6 +113,7 @@ impl SledStore {
             index: index.clone(),
             stats: Default::default(),
             syncer: Some(syncer),
+            side_sequence: last_side_sequence(&tree)?,
         };
         std::thread::Builder::new()
             .name("crisisd-store-writer".into())
@@ -160,17 +161,21 @@ impl SledStore {
         Ok(self.inner.db.open_tree(format!("model/{name}"))?)
     }
 
-    /// A tree of the service's own beside the log (the key store's data keys): not a
-    /// derived model, never dropped by a rebuild. Its writes reach the disk with the
-    /// next commit's flush, or [`SledStore::flush_models`].
-    pub fn aux_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.inner.db.open_tree(format!("aux/{name}"))?)
-    }
-
     /// Deletes a model's tree (before a rebuild).
     pub fn drop_model_tree(&self, name: &str) -> Result<(), StoreError> {
         self.inner.db.drop_tree(format!("model/{name}"))?;
         Ok(())
+    }
+
+    /// Every side record ever appended ([`AppendRequest::side`]), in write order.
+    pub fn side_records(&self) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + '_ {
+        self.inner
+            .tree
+            .scan_prefix([keys::SIDE])
+            .flat_map(|entry| match entry {
+                Ok((_, chunk)) => split_side_chunk(&chunk).into_iter().map(Ok).collect(),
+                Err(err) => vec![Err(StoreError::from(err))],
+            })
     }
 
     /// Makes model writes durable now (sled flush + fdatasync), e.g. after a rebuild.
@@ -340,9 +345,17 @@ impl SledStore {
     }
 
     fn prepare(request: AppendRequest) -> Result<PreparedAppend, AppendError> {
-        if request.event_count() == 0 {
+        if request.event_count() == 0 && request.side.is_empty() {
             return Err(AppendError::InvalidRequest {
                 reason: "an append needs at least one event".into(),
+            });
+        }
+        if request.side.len() > SIDE_BYTES_MAX {
+            return Err(AppendError::InvalidRequest {
+                reason: format!(
+                    "a side record is {} bytes, over the limit of {SIDE_BYTES_MAX}",
+                    request.side.len()
+                ),
             });
         }
         let mut streams_seen = HashSet::new();
@@ -375,7 +388,11 @@ impl SledStore {
                 events,
             });
         }
-        Ok(PreparedAppend { streams, bytes })
+        Ok(PreparedAppend {
+            streams,
+            bytes: bytes + request.side.len(),
+            side: request.side,
+        })
     }
 
     #[cfg(test)]
@@ -489,6 +506,33 @@ impl EventStore for SledStore {
     fn subscribe(&self, from: u64, filter: SubscriptionFilter) -> Subscription {
         Subscription::new(self.clone(), from, filter)
     }
+}
+
+/// Largest side record of one append.
+pub const SIDE_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// The sequence number of the last batch of side records (0: none yet).
+fn last_side_sequence(tree: &sled::Tree) -> Result<u64, StoreError> {
+    Ok(tree
+        .scan_prefix([keys::SIDE])
+        .next_back()
+        .transpose()?
+        .map_or(0, |(key, _)| keys::u64_value(&key[1..])))
+}
+
+/// The side records of one batch (each length-prefixed).
+fn split_side_chunk(chunk: &[u8]) -> Vec<Vec<u8>> {
+    let mut records = Vec::new();
+    let mut rest = chunk;
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let Some(record) = rest.get(4..4 + len) else {
+            break;
+        };
+        records.push(record.to_vec());
+        rest = &rest[4 + len..];
+    }
+    records
 }
 
 /// Parses a stored record, naming the position when it cannot be read.

@@ -86,6 +86,12 @@ pub struct StreamAppend {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AppendRequest {
     pub streams: Vec<StreamAppend>,
+    /// An opaque side record written in the same atomic batch as the events (and only if
+    /// they are written: not for a duplicate or a refused append), read back in write
+    /// order with [`crate::store::SledStore::side_records`]. The key store keeps its new
+    /// keys there, so a key is durable exactly when the first event it seals is. An
+    /// append may carry a side record and no events.
+    pub side: Vec<u8>,
 }
 
 impl AppendRequest {
@@ -101,7 +107,14 @@ impl AppendRequest {
                 expected,
                 events,
             }],
+            side: Vec::new(),
         }
+    }
+
+    /// This append, carrying `side` too.
+    pub fn with_side(mut self, side: Vec<u8>) -> Self {
+        self.side = side;
+        self
     }
 
     pub fn event_count(&self) -> usize {

@@ -48,6 +48,8 @@ use super::types::{AppendOutcome, Committed, ExpectedVersion, Head};
 pub(crate) struct PreparedAppend {
     pub streams: Vec<PreparedStream>,
     pub bytes: usize,
+    /// See [`crate::store::AppendRequest::side`].
+    pub side: Vec<u8>,
 }
 
 pub(crate) struct PreparedStream {
@@ -93,6 +95,8 @@ pub(crate) struct Writer {
     pub stats: WriterStats,
     /// Moved to its own thread when the writer starts.
     pub syncer: Option<Syncer>,
+    /// The sequence number of the last batch of side records written.
+    pub side_sequence: u64,
 }
 
 /// Makes applied batches durable, publishes the head and answers the waiters.
@@ -132,6 +136,8 @@ pub(crate) struct SyncStats {
 /// and the answers to give once it is durable.
 struct Applied {
     head: Option<Head>,
+    /// Something was written (events or side records): answer once it is durable.
+    wrote: bool,
     answers: Vec<(Result<AppendOutcome, AppendError>, Reply)>,
     /// The batch's records with their positions, for the in-memory tail once durable.
     records: Vec<(u64, Vec<u8>)>,
@@ -359,11 +365,17 @@ impl Writer {
         let mut pending: HashMap<Uuid, Committed> = HashMap::new();
         let mut head = self.head;
         let mut planned = Vec::with_capacity(batch.len());
-        for (req, reply) in batch {
+        let mut sides: Vec<u8> = Vec::new();
+        for (mut req, reply) in batch {
             let plan = self.plan(&req, &mut versions, &pending);
             let plan = plan.map(|p| match p {
                 Planned::Duplicate(ids) => Planned::Duplicate(ids),
                 Planned::New(_) => {
+                    if !req.side.is_empty() {
+                        let side = std::mem::take(&mut req.side);
+                        sides.extend_from_slice(&(side.len() as u32).to_be_bytes());
+                        sides.extend_from_slice(&side);
+                    }
                     let committed = self.assign(
                         req,
                         &mut head,
@@ -381,17 +393,24 @@ impl Writer {
             planned.push((plan, reply));
         }
         let advanced = head.position != self.head.position;
-        if advanced {
-            self.appender.finish(&mut sled_batch);
-            sled_batch.insert(
-                &keys::index_chunk(self.head.position + 1),
-                index::encode_chunk(&entries.index),
-            );
-            let mut head_value = head.position.to_be_bytes().to_vec();
-            head_value.extend_from_slice(&head.hash.0);
-            sled_batch.insert(keys::HEAD, head_value);
-            self.stats.batches += 1;
-            self.stats.events += head.position - self.head.position;
+        let wrote_side = !sides.is_empty();
+        if wrote_side {
+            self.side_sequence += 1;
+            sled_batch.insert(&keys::side(self.side_sequence), sides);
+        }
+        if advanced || wrote_side {
+            if advanced {
+                self.appender.finish(&mut sled_batch);
+                sled_batch.insert(
+                    &keys::index_chunk(self.head.position + 1),
+                    index::encode_chunk(&entries.index),
+                );
+                let mut head_value = head.position.to_be_bytes().to_vec();
+                head_value.extend_from_slice(&head.hash.0);
+                sled_batch.insert(keys::HEAD, head_value);
+                self.stats.batches += 1;
+                self.stats.events += head.position - self.head.position;
+            }
             let applying = Instant::now();
             self.stats.plan_us += (applying - started).as_micros() as u64;
             let result = self.tree.apply_batch(sled_batch);
@@ -405,21 +424,23 @@ impl Writer {
                 set_failure(&self.failure, &reason);
                 return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
             }
-            if let Err(reason) = self
-                .index
-                .write()
-                .insert(self.head.position + 1, &entries.index)
-            {
-                let reason = format!(
-                    "the index refused batch ending at {}: {reason}; restart crisisd",
-                    head.position
-                );
-                tracing::error!(%reason, "event store index inconsistent; refusing further appends");
-                set_failure(&self.failure, &reason);
-                return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
+            if advanced {
+                if let Err(reason) = self
+                    .index
+                    .write()
+                    .insert(self.head.position + 1, &entries.index)
+                {
+                    let reason = format!(
+                        "the index refused batch ending at {}: {reason}; restart crisisd",
+                        head.position
+                    );
+                    tracing::error!(%reason, "event store index inconsistent; refusing further appends");
+                    set_failure(&self.failure, &reason);
+                    return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
+                }
+                self.head = head;
+                self.last_recorded_at = recorded_at;
             }
-            self.head = head;
-            self.last_recorded_at = recorded_at;
         }
         let answers = planned
             .into_iter()
@@ -441,6 +462,7 @@ impl Writer {
             .collect();
         Applied {
             head: advanced.then_some(head),
+            wrote: advanced || wrote_side,
             answers,
             records: entries.records,
         }
@@ -575,6 +597,7 @@ impl Applied {
             .collect();
         Applied {
             head: None,
+            wrote: false,
             answers,
             records: Vec::new(),
         }
@@ -585,6 +608,7 @@ impl Applied {
         self.answers.extend(later.answers);
         self.records.extend(later.records);
         self.head = later.head.or(self.head);
+        self.wrote |= later.wrote;
     }
 
     fn answer(self) {
@@ -605,24 +629,26 @@ impl Syncer {
                 Applied::failed(replies, &reason).answer();
                 continue;
             }
-            let Some(head) = applied.head else {
+            if !applied.wrote {
                 applied.answer();
                 continue;
-            };
+            }
             if let Err(err) = self.make_durable() {
+                let at = applied.head.map_or(0, |h| h.position);
                 let reason = format!(
-                    "making the batch ending at position {} durable failed: {err}; restart crisisd to recover from disk",
-                    head.position
+                    "making the batch ending at position {at} durable failed: {err}; restart crisisd to recover from disk"
                 );
-                tracing::error!(cause = %err, position = head.position, "event store fsync failed; refusing further appends");
+                tracing::error!(cause = %err, position = at, "event store fsync failed; refusing further appends");
                 set_failure(&self.failure, &reason);
                 let replies = applied.answers.into_iter().map(|(_, reply)| reply);
                 Applied::failed(replies, &reason).answer();
                 continue;
             }
-            // The tail first: a subscriber that sees the new head finds its records there.
-            self.tail.extend(std::mem::take(&mut applied.records));
-            self.head_tx.send_replace(head);
+            if let Some(head) = applied.head {
+                // The tail first: a subscriber that sees the new head finds its records there.
+                self.tail.extend(std::mem::take(&mut applied.records));
+                self.head_tx.send_replace(head);
+            }
             applied.answer();
         }
         self.stats

@@ -220,6 +220,7 @@ fn run_case(ops: Vec<Op>) {
                     });
                     AppendRequest {
                         streams: streams.collect(),
+                        ..Default::default()
                     }
                 }
                 Op::Retry(k) if !sent.is_empty() => sent[k % sent.len()].clone(),

@@ -67,6 +67,7 @@ async fn multi_stream_appends_are_atomic() {
                 events: vec![event(2)],
             },
         ],
+        ..Default::default()
     };
     let err = store.append(request).await.unwrap_err();
     assert_eq!(
@@ -275,4 +276,56 @@ async fn events_near_the_size_cap_fill_log_keys_and_read_back_verified() {
         .filter(|e| e.data.get().len() > 60 * 1024)
         .count();
     assert_eq!(big_ones, 40);
+}
+
+/// Side records (the key store's new keys) are written with their events in one atomic
+/// batch, only when the events are: not for a refused or duplicate append. An append
+/// may carry one alone. They read back in write order, also after reopening.
+#[tokio::test]
+async fn side_records_are_written_with_their_events_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let with = |n: u64, side: &[u8]| {
+        AppendRequest::single(
+            format!("side-{n}"),
+            ExpectedVersion::NoStream,
+            vec![event(n)],
+        )
+        .with_side(side.to_vec())
+    };
+    store.append(with(1, b"one")).await.unwrap();
+    let refused = store.append(with(1, b"refused")).await;
+    assert!(refused.is_err(), "the stream exists: a conflict");
+    let first = event(2);
+    let request = AppendRequest::single("side-2", ExpectedVersion::Any, vec![first])
+        .with_side(b"two".to_vec());
+    store.append(request.clone()).await.unwrap();
+    let again = store
+        .append(request.with_side(b"duplicate".to_vec()))
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    store
+        .append(AppendRequest::default().with_side(b"alone".to_vec()))
+        .await
+        .unwrap();
+    assert!(
+        store.append(AppendRequest::default()).await.is_err(),
+        "nothing to append"
+    );
+    let read = |store: &crisisd::store::SledStore| -> Vec<Vec<u8>> {
+        store.side_records().map(|r| r.unwrap()).collect()
+    };
+    let expected: Vec<Vec<u8>> = vec![b"one".to_vec(), b"two".to_vec(), b"alone".to_vec()];
+    assert_eq!(read(&store), expected);
+    assert_eq!(
+        store.head().position,
+        2,
+        "a side record alone moves no position"
+    );
+    store.close().await;
+    drop(store);
+    let store = when_released(|| SledStore::open(StoreConfig::new(dir.path()))).unwrap();
+    assert_eq!(read(&store), expected);
+    assert!(store.verify(1, u64::MAX).unwrap().is_ok());
 }
