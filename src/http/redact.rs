@@ -15,41 +15,39 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::privacy::fields::for_each_personal;
+use crate::privacy::fields::{PersonalPaths, for_each_personal};
 use crate::privacy::sealed::is_sealed;
 use crate::store::RecordedEvent;
 
 pub const REDACTED: &str = "[redacted]";
 
-/// Event schemas by (type, schema version).
+/// Where each event type carries personal data, by type and schema version.
 #[derive(Debug, Default)]
 pub struct Redactor {
-    schemas: HashMap<(String, u32), Value>,
-    /// The (type, version) pairs whose data can hold personal data.
-    personal: std::collections::HashSet<(String, u32)>,
+    schemas: HashMap<String, HashMap<u32, PersonalPaths>>,
 }
 
 impl Redactor {
     pub fn from_event_schemas() -> Self {
-        let schemas = crate::domain::schemas::event_schemas()
-            .into_iter()
-            .map(|(event_type, version, schema)| {
-                ((event_type.to_owned(), version), schema.to_value())
-            })
-            .collect::<HashMap<_, Value>>();
-        let personal = schemas
-            .iter()
-            .filter(|(_, schema)| schema.to_string().contains("\"x-personal-data\":true"))
-            .map(|(key, _)| key.clone())
-            .collect();
-        Redactor { schemas, personal }
+        let mut schemas: HashMap<String, HashMap<u32, PersonalPaths>> = HashMap::new();
+        for (event_type, version, schema) in crate::domain::schemas::event_schemas() {
+            schemas
+                .entry(event_type.to_owned())
+                .or_default()
+                .insert(version, PersonalPaths::compile(&schema.to_value()));
+        }
+        Redactor { schemas }
+    }
+
+    fn paths(&self, event_type: &str, version: u32) -> Option<&PersonalPaths> {
+        self.schemas.get(event_type)?.get(&version)
     }
 
     /// `data` of an event of `event_type` v`version`, with plaintext personal data
     /// redacted and sealed values kept.
     pub fn data(&self, event_type: &str, version: u32, data: &mut Value) {
-        match self.schemas.get(&(event_type.to_owned(), version)) {
-            Some(schema) => for_each_personal(schema, data, &mut |_, value| {
+        match self.paths(event_type, version) {
+            Some(paths) => paths.for_each(data, &mut |_, value| {
                 if !value.as_str().is_some_and(is_sealed) {
                     *value = Value::String(REDACTED.to_owned());
                 }
@@ -61,8 +59,8 @@ impl Redactor {
     /// Whether the data of events of this type can hold personal data (or this build
     /// does not know the type, which counts as holding it).
     pub fn may_hold_personal_data(&self, event_type: &str, version: u32) -> bool {
-        let key = (event_type.to_owned(), version);
-        self.personal.contains(&key) || !self.schemas.contains_key(&key)
+        self.paths(event_type, version)
+            .is_none_or(|paths| !paths.is_empty())
     }
 
     /// The envelope of `event` as JSON, its plaintext personal data redacted.

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use uuid::Uuid;
 
+use fields::PersonalPaths;
 pub use keys::{DataKey, KeyError, KeyGrant, KeyStore};
 use sealed::{Sealed, SecretKey, Unopened};
 
@@ -52,8 +53,8 @@ pub enum PrivacyError {
 #[derive(Clone)]
 pub struct Privacy {
     keys: KeyStore,
-    /// Schemas of the event types that can carry personal data, by type and version.
-    schemas: Arc<HashMap<String, HashMap<u32, Value>>>,
+    /// Where the event types that can carry personal data carry it, by type and version.
+    schemas: Arc<HashMap<String, HashMap<u32, PersonalPaths>>>,
 }
 
 impl std::fmt::Debug for Privacy {
@@ -65,14 +66,14 @@ impl std::fmt::Debug for Privacy {
 impl Privacy {
     /// Opens the key store of `store`'s data directory under `master`.
     pub fn open(store: &SledStore, master: SecretKey) -> Result<Privacy, KeyError> {
-        let mut schemas: HashMap<String, HashMap<u32, Value>> = HashMap::new();
+        let mut schemas: HashMap<String, HashMap<u32, PersonalPaths>> = HashMap::new();
         for (event_type, version, schema) in crate::domain::schemas::event_schemas() {
-            let schema = schema.to_value();
-            if schema.to_string().contains("\"x-personal-data\":true") {
+            let paths = PersonalPaths::compile(&schema.to_value());
+            if !paths.is_empty() {
                 schemas
                     .entry(event_type.to_owned())
                     .or_default()
-                    .insert(version, schema);
+                    .insert(version, paths);
             }
         }
         Ok(Privacy {
@@ -95,7 +96,7 @@ impl Privacy {
         self.schema(event_type, version).is_some()
     }
 
-    fn schema(&self, event_type: &str, version: u32) -> Option<&Value> {
+    fn schema(&self, event_type: &str, version: u32) -> Option<&PersonalPaths> {
         self.schemas.get(event_type)?.get(&version)
     }
 
@@ -117,11 +118,11 @@ impl Privacy {
         key: Option<&keys::DataKey>,
         data: &mut Value,
     ) -> Result<(), PrivacyError> {
-        let Some(schema) = self.schema(event_type, version) else {
+        let Some(paths) = self.schema(event_type, version) else {
             return Ok(());
         };
         let mut missing_key = false;
-        fields::for_each_personal(schema, data, &mut |pointer, value| {
+        paths.for_each(data, &mut |pointer, value| {
             if value.as_str().is_some_and(sealed::is_sealed) {
                 return;
             }
