@@ -790,7 +790,7 @@ async fn sse_events(
     let mut buffer = String::new();
     let mut events = Vec::new();
     while events.len() < count {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(60), body.frame())
             .await
             .expect("an SSE event within 10 s")
             .expect("the stream stays open")

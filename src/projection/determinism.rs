@@ -246,13 +246,18 @@ async fn live_then_rebuild(
         tokio::task::yield_now().await;
     }
     let head = store.head().position;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for status in &statuses {
-        for _ in 0..2_000 {
+        loop {
             let status = status.lock().expect("status").clone();
             assert!(status.failed.is_none(), "{status:?}");
             if status.position == head {
                 break;
             }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a live projector did not reach the head ({head}) within 60 s: {status:?}"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }

@@ -581,7 +581,7 @@ fn the_http_audit_export_and_stream_verify_with_independent_libraries() {
         drop(store);
         assert!(crisisd::store::sled_store::wait_for_release(
             dir.path(),
-            Duration::from_secs(10)
+            Duration::from_secs(60)
         ));
     }
     let lead = token(dir.path(), "crisis_lead", "lead-anna");

@@ -96,7 +96,7 @@ async fn start_consumer(store: &SledStore, url: &str) -> Running {
     let config = IngestConfig {
         lanes: 8,
         nak_delay: Duration::from_millis(50),
-        ack_wait: Duration::from_secs(2),
+        ack_wait: Duration::from_secs(10), // long enough for a loaded machine, short for the restart test
         ..IngestConfig::default()
     };
     let consumer = IngestConsumer::new(

@@ -61,7 +61,7 @@ pub async fn fill_concurrently(store: &SledStore, count: u64) {
 /// background threads let go of it shortly after the last handle is dropped.
 pub fn wait_until_unlocked(dir: &Path) {
     assert!(
-        crisisd::store::sled_store::wait_for_release(dir, std::time::Duration::from_secs(10)),
+        crisisd::store::sled_store::wait_for_release(dir, std::time::Duration::from_secs(60)),
         "{} stayed locked for 10 s",
         dir.display()
     );
