@@ -9,9 +9,12 @@
 //! | [`http`] | the HTTP API: commands, queries, SSE, audit; bearer tokens and roles |
 //! | [`projection`] | projector runtime: read models built from the log, exactly once |
 //! | [`privacy`] | personal data sealed with per-subject keys before append, revealed per role, erased by destroying keys |
-//! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, bench |
+//! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, keys, tokens |
+//! | [`tools`] | benchmarks (`crisisd bench …`) and the crash tests' load generator, apart from the product |
+//! | [`testing`] | synthetic, valid crisis histories for tests, benchmarks and load |
 //!
-//! Dependencies point inward: cli → bus → store, cli → domain; the store knows nothing of the domain.
+//! Dependencies point inward: cli, tools → bus → store, → domain; the store knows nothing of the
+//! domain, and the product nothing of tools (only the command line dispatches to them).
 
 pub mod app;
 pub mod bus;
@@ -21,3 +24,5 @@ pub mod http;
 pub mod privacy;
 pub mod projection;
 pub mod store;
+pub mod testing;
+pub mod tools;

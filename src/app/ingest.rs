@@ -216,7 +216,7 @@ pub fn lane_key(kind: &str, payload: &[u8]) -> u64 {
         #[serde(borrow)]
         source_message_id: Option<std::borrow::Cow<'a, str>>,
     }
-    let keys: Keys = serde_json::from_slice(payload).unwrap_or_default();
+    let keys: Keys<'_> = serde_json::from_slice(payload).unwrap_or_default();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     match kind {
         "flightops" => [keys.carrier, keys.flight_number, keys.origin_date]

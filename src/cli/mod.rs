@@ -4,26 +4,15 @@
 //! |---|---|
 //! | [`serve`] | `serve`: open the store and run until Ctrl-C / SIGTERM |
 //! | [`audit`] | `verify`, `replay`, `export`, `import`, `repair`, `rebuild`: offline tools on a data directory |
-//! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines |
-//! | [`bench_projections`] | `bench projections`: rebuild speed of every read model beside a scan + typed parse |
-//! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing and the relay floor |
-//! | [`bench_relay`] | the relay floor of `bench pipeline`: crisisd's NATS edges with no domain and no store |
 //! | [`keys`] | `keys new-master`, `keys rotate`, `erase-passenger`; where `serve` finds the master key |
 //! | [`token`] | `token add`: issue a bearer token for the HTTP API |
-//! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
-//! | [`workload`] | synthetic, valid crisis histories (scenarios through the domain's `decide`) for load and benchmarks |
+//!
+//! `bench` and the hidden `load` run the tooling in [`crate::tools`].
 
-pub mod arrivals;
 pub mod audit;
-pub mod bench;
-pub mod bench_pipeline;
-pub mod bench_projections;
-pub mod bench_relay;
 pub mod keys;
-pub mod load;
 pub mod serve;
 pub mod token;
-pub mod workload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::store::StoreConfig;
+use crate::tools::{bench, load};
 
 /// crisisd: event-sourced crisis management for airline customer service.
 #[derive(Debug, Parser)]

@@ -459,15 +459,15 @@ pub fn execution(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::workload::uuid;
     use crate::domain::incident::ContactOutcome;
     use crate::projection::incidents::Incidents;
     use crate::projection::testing::{rebuilt, start, store_with};
+    use crate::testing::workload::uuid;
     use chrono::Duration;
 
     #[test]
     fn the_computed_outline_reads_what_the_full_event_holds_but_its_decisions() {
-        let computed: Vec<_> = crate::cli::workload::scenario(4, start())
+        let computed: Vec<_> = crate::testing::workload::scenario(4, start())
             .into_iter()
             .flat_map(|step| step.events)
             .filter(|e| e.event_type == ComputedOutline::EVENT_TYPE)

@@ -433,7 +433,7 @@ mod tests {
         let (_dir, store) = store_with(&[5]).await;
         let tree = rebuilt(&store, Complaints);
         // Scenario 5, complaint 0: depth 5, closed.
-        let id = crate::cli::workload::uuid(start(), "complaint", 5, 0);
+        let id = crate::testing::workload::uuid(start(), "complaint", 5, 0);
         let c = complaint(&tree, id).unwrap().unwrap();
         assert_eq!(
             (c.status, c.proposals, c.handling_secs, c.agent.as_deref()),

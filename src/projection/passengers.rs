@@ -323,9 +323,9 @@ pub fn view(tree: &sled::Tree, passenger: &PassengerId) -> Result<Option<Passeng
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::workload::uuid;
     use crate::domain::common::Currency;
     use crate::projection::testing::{rebuilt, start, store_with};
+    use crate::testing::workload::uuid;
 
     #[tokio::test]
     async fn a_passenger_sees_their_complaints_contacts_and_compensations() {

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::workload;
 use crate::projection::{Projection, rebuild};
 use crate::store::{AppendRequest, EventStore, ExpectedVersion, SledStore, StoreConfig};
+use crate::testing::workload;
 
 /// Where every test scenario starts: 2026-11-22 06:00 UTC (a Sunday).
 pub fn start() -> DateTime<Utc> {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crisisd::cli::arrivals::Arrivals;
+use crisisd::tools::arrivals::Arrivals;
 
 use crate::nats_server::NatsServer;
 

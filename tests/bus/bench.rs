@@ -9,7 +9,7 @@ async fn bench_pipeline_runs_every_phase_and_accounts_for_every_event() {
     // only say it could not start it).
     super::nats_server::binary();
     // The bench checks its own counts and returns an error when one is short.
-    crisisd::cli::bench_pipeline::run(300, Some(3_000), true, true)
+    crisisd::tools::bench_pipeline::run(300, Some(3_000), true, true)
         .await
         .expect("bench pipeline completes a small run");
 }

@@ -1,10 +1,10 @@
 use super::*;
 use crate::app::command::load;
-use crate::cli::workload::uuid;
 use crate::domain::common::{PassengerId, Tier};
 use crate::domain::compensation::{self, Compensation};
 use crate::domain::incident::PassengersByTier;
 use crate::projection::testing::{rebuilt, start, store_with};
+use crate::testing::workload::uuid;
 use chrono::Duration;
 
 fn incident(n: u64) -> Uuid {

@@ -105,7 +105,10 @@ async fn run_scenarios(
             let mut done = 0u64;
             let mut n = writer;
             loop {
-                for (k, step) in super::workload::scenario(n, start).into_iter().enumerate() {
+                for (k, step) in crate::testing::workload::scenario(n, start)
+                    .into_iter()
+                    .enumerate()
+                {
                     if appends.is_some_and(|max| done >= max) {
                         return anyhow::Ok(());
                     }

@@ -530,9 +530,7 @@ pub async fn run(
     json_out: bool,
 ) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(rate != Some(0), "--rate must be above 0 messages/s");
-    let scratch = tempfile::Builder::new()
-        .prefix("crisisd-bench-pipeline-")
-        .tempdir()?;
+    let scratch = super::scratch::Scratch::new("crisisd-bench-pipeline-", None)?;
     let (server, url) = start_nats(&scratch.path().join("nats"))?;
     let server_pid = server.0.id().to_string();
     let client = async_nats::connect(&url).await?;

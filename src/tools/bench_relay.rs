@@ -58,7 +58,7 @@ impl IngestHandler for Relay {
         payload: &[u8],
         _nats_message_id: Option<&str>,
     ) -> Result<Handled, String> {
-        let keys: RelayKeys = match serde_json::from_slice(payload) {
+        let keys: RelayKeys<'_> = match serde_json::from_slice(payload) {
             Ok(keys) => keys,
             // The bench makes every message; one the relay cannot read is terminated
             // like any invalid message rather than redelivered.

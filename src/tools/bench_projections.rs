@@ -1,7 +1,7 @@
 //! `crisisd bench projections`: how fast every read model rebuilds, beside a raw scan
 //! with typed parse of the same log in the same run.
 //!
-//! The log is made of [`workload`](super::workload) scenarios (signals, incidents
+//! The log is made of [`workload`](crate::testing::workload) scenarios (signals, incidents
 //! through the pipeline, passengers, compensations, complaints), so every projection
 //! has real work. The baseline reads the log through the same API a rebuild uses and
 //! decodes every event into its domain type: what a rebuild costs beyond that is the
@@ -13,12 +13,12 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::workload;
 use crate::domain::{DomainEvent, compensation, complaint, incident, passenger, signal};
 use crate::projection::{APPLY_BATCH_EVENTS_MAX, all, rebuild};
 use crate::store::{
     AppendRequest, EventStore, ExpectedVersion, RecordedEvent, SledStore, StoreConfig, StreamAppend,
 };
+use crate::testing::workload;
 
 /// Scenarios appended concurrently while the log is built.
 const BUILDERS: u64 = 32;
@@ -43,14 +43,7 @@ struct ProjectionsReport {
 }
 
 pub async fn run(events: u64, json: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let scratch = match dir {
-        Some(dir) => tempfile::Builder::new()
-            .prefix("crisisd-bench-")
-            .tempdir_in(dir)?,
-        None => tempfile::Builder::new()
-            .prefix("crisisd-bench-")
-            .tempdir()?,
-    };
+    let scratch = super::scratch::Scratch::new("crisisd-bench-", dir.as_deref())?;
     let report = bench(scratch.path(), events.max(1_000)).await?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

@@ -82,14 +82,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             return super::bench_pipeline::run(messages, rate, projections, json).await;
         }
     };
-    let scratch = match dir {
-        Some(dir) => tempfile::Builder::new()
-            .prefix("crisisd-bench-")
-            .tempdir_in(dir)?,
-        None => tempfile::Builder::new()
-            .prefix("crisisd-bench-")
-            .tempdir()?,
-    };
+    let scratch = super::scratch::Scratch::new("crisisd-bench-", dir.as_deref())?;
     let report = bench_store(scratch.path(), events.max(1_000)).await?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

@@ -1,0 +1,20 @@
+//! The tooling beside the product: benchmarks users run as `crisisd bench …` and the load
+//! generator the crash tests drive (`crisisd load`). Nothing in the product depends on it.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`bench`] | `bench store`: throughput and latency beside raw sled baselines; dispatches the others |
+//! | [`bench_projections`] | `bench projections`: rebuild speed of every read model beside a scan + typed parse |
+//! | [`bench_pipeline`] | `bench pipeline`: ingest → durable → published, beside raw JetStream publishing and the relay floor |
+//! | [`bench_relay`] | the relay floor of `bench pipeline`: crisisd's NATS edges with no domain and no store |
+//! | [`arrivals`] | the latency collector's subject reader, straight off its socket |
+//! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
+//! | [`scratch`] | a benchmark's scratch directory, removed when done |
+
+pub mod arrivals;
+pub mod bench;
+pub mod bench_pipeline;
+pub mod bench_projections;
+pub mod bench_relay;
+pub mod load;
+pub mod scratch;
