@@ -300,7 +300,6 @@ impl Aggregate for Passenger {
 mod tests {
     use super::*;
     use crate::domain::common::Role;
-    use crate::domain::event::assert_round_trip;
     use crate::domain::testing::{at, ctx_as};
 
     use PassengerCommand as C;
@@ -332,12 +331,7 @@ mod tests {
     }
 
     fn when(events: &[E], command: C) -> Result<Vec<E>, PassengerError> {
-        let state = events.iter().fold(Passenger::default(), |s, e| s.evolve(e));
-        let result = state.decide(&command, &ctx_as(Role::Agent));
-        for event in result.iter().flatten() {
-            assert_round_trip(event);
-        }
-        result
+        crate::domain::testing::when_in::<Passenger>(events, &command, &ctx_as(Role::Agent))
     }
 
     fn register(contact: ContactDetails, consent: ContactConsent) -> C {

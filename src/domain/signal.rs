@@ -232,7 +232,6 @@ fn record(command: &SignalCommand) -> SignalRecorded {
 mod tests {
     use super::*;
     use crate::domain::common::Role;
-    use crate::domain::event::assert_round_trip;
     use crate::domain::testing::{at, ctx_as, id};
 
     use SignalCommand as C;
@@ -263,12 +262,7 @@ mod tests {
     }
 
     fn when(events: &[E], command: C) -> Result<Vec<E>, SignalError> {
-        let state = events.iter().fold(Signal::default(), |s, e| s.evolve(e));
-        let result = state.decide(&command, &ctx_as(Role::Agent));
-        for event in result.iter().flatten() {
-            assert_round_trip(event);
-        }
-        result
+        crate::domain::testing::when_in::<Signal>(events, &command, &ctx_as(Role::Agent))
     }
 
     fn recorded() -> Vec<E> {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::common::{Currency, Role};
-use crate::domain::event::assert_round_trip;
+use crate::domain::testing;
 use crate::domain::testing::{at, ctx_at, id};
 use crate::domain::{DomainEvent, EventDecodeError};
 
@@ -112,18 +112,12 @@ pub(super) fn compute_command(entitled: Money) -> C {
 }
 
 fn given(events: &[E]) -> Compensation {
-    events
-        .iter()
-        .fold(Compensation::default(), |s, e| s.evolve(e))
+    testing::given(events)
 }
 
 /// Decides as an agent at `minute` and checks every produced event round-trips.
 fn when_at(events: &[E], command: C, minute: i64) -> Result<Vec<E>, CompensationError> {
-    let result = given(events).decide(&command, &ctx_at(Role::Agent, minute));
-    for event in result.iter().flatten() {
-        assert_round_trip(event);
-    }
-    result
+    testing::when_in::<Compensation>(events, &command, &ctx_at(Role::Agent, minute))
 }
 
 fn when(events: &[E], command: C) -> Result<Vec<E>, CompensationError> {

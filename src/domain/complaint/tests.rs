@@ -3,8 +3,8 @@
 use super::*;
 use crate::domain::Aggregate;
 use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, Tier};
-use crate::domain::event::assert_round_trip;
 use crate::domain::policy::sla::SlaKind;
+use crate::domain::testing;
 use crate::domain::testing::{at, ctx_at, id};
 
 use ComplaintCommand as C;
@@ -12,18 +12,12 @@ use ComplaintError as Err_;
 use ComplaintEvent as E;
 
 fn given(events: &[E]) -> Complaint {
-    events
-        .iter()
-        .fold(Complaint::default(), |state, event| state.evolve(event))
+    testing::given(events)
 }
 
 /// Decides as an agent at minute 90 and checks every produced event round-trips.
 fn when(events: &[E], command: C) -> Result<Vec<E>, ComplaintError> {
-    let result = given(events).decide(&command, &ctx_at(Role::Agent, 90));
-    for event in result.iter().flatten() {
-        assert_round_trip(event);
-    }
-    result
+    testing::when_in::<Complaint>(events, &command, &ctx_at(Role::Agent, 90))
 }
 
 fn receive_command() -> C {

@@ -1,7 +1,7 @@
 //! Given events / when command / then events (or the refusal) for every flight command.
 
 use super::*;
-use crate::domain::event::assert_round_trip;
+use crate::domain::testing;
 use crate::domain::testing::{at, ctx_at};
 
 use FlightCommand as C;
@@ -33,16 +33,12 @@ fn schedule() -> FlightScheduled {
 }
 
 fn given(events: &[E]) -> Flight {
-    events.iter().fold(Flight::default(), |s, e| s.evolve(e))
+    testing::given(events)
 }
 
 /// Decides at minute 600 as `role` and checks every produced event round-trips.
 fn when_as(events: &[E], command: C, role: Role) -> Result<Vec<E>, FlightError> {
-    let result = given(events).decide(&command, &ctx_at(role, 600));
-    for event in result.iter().flatten() {
-        assert_round_trip(event);
-    }
-    result
+    testing::when_in::<Flight>(events, &command, &ctx_at(role, 600))
 }
 
 fn when(events: &[E], command: C) -> Result<Vec<E>, FlightError> {

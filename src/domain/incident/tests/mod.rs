@@ -8,7 +8,7 @@ mod monitor_to_plan;
 pub(super) use super::*;
 pub(super) use crate::domain::Aggregate;
 pub(super) use crate::domain::common::{Category, PassengerId, Role, Settlement, Severity};
-use crate::domain::event::assert_round_trip;
+use crate::domain::testing;
 pub(super) use crate::domain::testing::{at, ctx_as, id};
 
 pub(super) use IncidentCommand as C;
@@ -16,9 +16,7 @@ pub(super) use IncidentError as Err_;
 pub(super) use IncidentEvent as E;
 
 pub(super) fn given(events: &[E]) -> Incident {
-    events
-        .iter()
-        .fold(Incident::default(), |state, event| state.evolve(event))
+    testing::given(events)
 }
 
 /// Decides as a crisis lead and checks every produced event round-trips.
@@ -27,11 +25,7 @@ pub(super) fn when(events: &[E], command: C) -> Result<Vec<E>, IncidentError> {
 }
 
 pub(super) fn when_as(events: &[E], command: C, role: Role) -> Result<Vec<E>, IncidentError> {
-    let result = given(events).decide(&command, &ctx_as(role));
-    for event in result.iter().flatten() {
-        assert_round_trip(event);
-    }
-    result
+    testing::when_in::<Incident>(events, &command, &ctx_as(role))
 }
 
 pub(super) fn stage(stage: Stage) -> StageEntered {
