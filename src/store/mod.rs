@@ -16,7 +16,7 @@
 //!
 //! The store knows nothing of the domain: events are typed strings with JSON data.
 //!
-//! Guarantees (see the README for the full statement): an append is acknowledged only
+//! Guarantees (see docs/store.md for the full statement): an append is acknowledged only
 //! after its batch is on disk (sled flush + fdatasync); positions are contiguous from 1
 //! in commit order; each stream's versions are contiguous from 1; an event id is stored
 //! at most once; every record links to its predecessor by hash.
