@@ -496,7 +496,7 @@ pub fn event_id(stream: &str, key: &str, index: u32) -> Uuid {
     )
 }
 
-/// The envelope's actor for a domain actor (role in snake_case, as in DESIGN.md).
+/// The envelope's actor for a domain actor (role in snake_case, as in docs/architecture.md "Roles").
 pub fn store_actor(actor: &DomainActor) -> Actor {
     let role = serde_json::to_value(actor.role)
         .ok()

@@ -1,4 +1,4 @@
-//! NATS: the contract of DESIGN.md ("NATS contract").
+//! NATS: the contract of docs/architecture.md ("NATS subjects and headers").
 //!
 //! | module | owns |
 //! |---|---|

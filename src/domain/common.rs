@@ -336,7 +336,7 @@ impl DataSubject {
     }
 }
 
-/// A role of the system's access model (DESIGN.md "Roles").
+/// A role of the system's access model (docs/architecture.md "Roles").
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]

@@ -11,7 +11,7 @@
 //!
 //! Memory: about 40–70 bytes per event (1 million events ≈ 60 MB); opening reads every
 //! chunk once. Past what one machine's memory holds, the store is outgrown anyway
-//! (DESIGN.md: a replicated backend takes over behind the same trait).
+//! (a replicated backend would take over behind the same trait).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};

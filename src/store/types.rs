@@ -163,7 +163,7 @@ pub enum Direction {
     Backward,
 }
 
-/// A stored event, as in the envelope of DESIGN.md.
+/// A stored event, as in the envelope of docs/architecture.md ("Event envelope").
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordedEvent {
     pub id: Uuid,

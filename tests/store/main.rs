@@ -1,4 +1,4 @@
-//! Event store integration tests: the guarantees of DESIGN.md, checked the way users
+//! Event store integration tests: the guarantees of docs/store.md, checked the way users
 //! break them (concurrent writers, kill -9, tampering, stalled subscribers).
 
 mod common;
