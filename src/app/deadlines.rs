@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use super::command::{CommandError, CommandMeta, Journal, execute};
 use crate::domain::common::{Actor, Role};
 use crate::domain::complaint::{self, Complaint, ComplaintCommand, ComplaintError};
+use crate::projection::ReadModel;
 use crate::projection::sla_deadlines::{self, PendingDeadline};
 use crate::store::StoreError;
 
@@ -53,13 +54,13 @@ pub fn deadline_actor() -> Actor {
 /// Watches the SLA deadlines model and records breaches.
 pub struct DeadlineTask {
     journal: Journal,
-    model: sled::Tree,
+    model: ReadModel,
     config: DeadlineConfig,
 }
 
 impl DeadlineTask {
     pub fn new(journal: Journal, config: DeadlineConfig) -> Result<Self, StoreError> {
-        let model = journal.store().model_tree(sla_deadlines::NAME)?;
+        let model = ReadModel::open(journal.store(), sla_deadlines::NAME)?;
         Ok(DeadlineTask {
             journal,
             model,
@@ -95,7 +96,7 @@ impl DeadlineTask {
     pub async fn tick(&self) -> Result<usize, TickError> {
         let now = Utc::now();
         let due = sla_deadlines::due(&self.model, now, self.config.per_tick_max)
-            .map_err(TickError::Failed)?;
+            .map_err(|err| TickError::Failed(err.to_string()))?;
         let mut recorded = 0;
         for pending in due {
             if self.record(&pending).await? {
@@ -232,7 +233,7 @@ mod tests {
         let watching = tokio::spawn(task.run(stop_rx));
         // Wait until the model has applied the breaches (it then holds only the fresh
         // complaint's deadlines), then a few more ticks to prove nothing repeats.
-        let model = store.model_tree(sla_deadlines::NAME).unwrap();
+        let model = crate::projection::ReadModel::open(&store, sla_deadlines::NAME).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             let left = sla_deadlines::running(&model).unwrap();

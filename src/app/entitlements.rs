@@ -37,6 +37,7 @@ use crate::domain::passenger::{self, Passenger};
 use crate::domain::policy::compensation::decide;
 use crate::domain::policy::goodwill::GoodwillPolicy;
 use crate::projection::disruptions::{self, Due, DueAction};
+use crate::projection::{ModelError, ReadModel};
 use crate::store::{AppendError, StoreError};
 
 /// The actor recorded on computed entitlements.
@@ -49,7 +50,7 @@ pub fn entitlement_actor() -> Actor {
 
 pub struct EntitlementReaction {
     journal: Journal,
-    model: sled::Tree,
+    model: ReadModel,
     carrier: CarrierProfile,
     goodwill: GoodwillPolicy,
 }
@@ -60,7 +61,7 @@ impl EntitlementReaction {
         carrier: CarrierProfile,
         goodwill: GoodwillPolicy,
     ) -> Result<Self, StoreError> {
-        let model = journal.store().model_tree(disruptions::NAME)?;
+        let model = ReadModel::open(journal.store(), disruptions::NAME)?;
         Ok(EntitlementReaction {
             journal,
             model,
@@ -207,11 +208,11 @@ impl Reaction for EntitlementReaction {
     type Decision = Due;
     const CHECKPOINT: &'static str = "entitlement-reactor";
 
-    fn model(&self) -> &sled::Tree {
+    fn model(&self) -> &ReadModel {
         &self.model
     }
 
-    fn decisions_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Due)>, String> {
+    fn decisions_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Due)>, ModelError> {
         let due = disruptions::due_after(&self.model, after, limit)?;
         Ok(due.into_iter().map(|d| (d.position, d)).collect())
     }

@@ -183,7 +183,10 @@ async fn a_complaint_from_feedback_counts_its_deadlines_from_the_message_s_recei
         load::<Complaint, _>(&store, &complaint::stream_name(complaint_id("hotline-7"))).unwrap();
     assert_eq!(complaint.received.unwrap().received_at, received_at);
     crate::projection::rebuild(&store, SlaDeadlines::default(), |_, _| {}).unwrap();
-    let running = sla_deadlines::running(&store.model_tree(sla_deadlines::NAME).unwrap()).unwrap();
+    let running = sla_deadlines::running(
+        &crate::projection::ReadModel::open(&store, sla_deadlines::NAME).unwrap(),
+    )
+    .unwrap();
     assert_eq!(running.len(), 3, "{running:?}");
     let policy = SlaConfig::default();
     for pending in running {

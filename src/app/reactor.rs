@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::projection::{ModelError, ReadModel};
 use crate::store::{SledStore, StoreError};
 
 /// How a reactor runs.
@@ -59,13 +60,13 @@ pub trait Reaction: Send + Sync + 'static {
     /// The store checkpoint name (the position up to which decisions are carried out).
     const CHECKPOINT: &'static str;
     /// The read model whose decisions the reaction follows.
-    fn model(&self) -> &sled::Tree;
+    fn model(&self) -> &ReadModel;
     /// Decisions after position `after`, in order, at most `limit`, with their positions.
     fn decisions_after(
         &self,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, Self::Decision)>, String>;
+    ) -> Result<Vec<(u64, Self::Decision)>, ModelError>;
     /// Carries one decision out, idempotently.
     fn carry_out(
         &self,
@@ -107,11 +108,11 @@ pub async fn round<R: Reaction>(
     batch: usize,
 ) -> Result<usize, ReactorError> {
     // Read before the decisions: every decision up to here is among those read below.
-    let seen = crate::projection::runtime::applied_position(reaction.model())?;
+    let seen = reaction.model().applied_position()?;
     let mut checkpoint = store.checkpoint(R::CHECKPOINT)?;
     let decisions = reaction
         .decisions_after(checkpoint, batch)
-        .map_err(ReactorError::Retry)?;
+        .map_err(|err| ReactorError::Retry(err.to_string()))?;
     let count = decisions.len();
     for (position, decision) in decisions {
         reaction.carry_out(&decision).await?;

@@ -15,6 +15,7 @@ use super::reactor::{Reaction, ReactorError};
 use crate::domain::common::{Actor, Role};
 use crate::domain::incident::{self, Incident, IncidentCommand};
 use crate::projection::compensations::{self, SettlementDue};
+use crate::projection::{ModelError, ReadModel};
 use crate::store::{AppendError, StoreError};
 
 /// The actor recorded on settlements.
@@ -27,12 +28,12 @@ pub fn settlement_actor() -> Actor {
 
 pub struct SettlementReaction {
     journal: Journal,
-    model: sled::Tree,
+    model: ReadModel,
 }
 
 impl SettlementReaction {
     pub fn new(journal: Journal) -> Result<Self, StoreError> {
-        let model = journal.store().model_tree(compensations::NAME)?;
+        let model = ReadModel::open(journal.store(), compensations::NAME)?;
         Ok(SettlementReaction { journal, model })
     }
 }
@@ -41,7 +42,7 @@ impl Reaction for SettlementReaction {
     type Decision = SettlementDue;
     const CHECKPOINT: &'static str = "settlement-reactor";
 
-    fn model(&self) -> &sled::Tree {
+    fn model(&self) -> &ReadModel {
         &self.model
     }
 
@@ -49,7 +50,7 @@ impl Reaction for SettlementReaction {
         &self,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, SettlementDue)>, String> {
+    ) -> Result<Vec<(u64, SettlementDue)>, ModelError> {
         let due = compensations::settlements_after(&self.model, after, limit)?;
         Ok(due.into_iter().map(|d| (d.position, d)).collect())
     }

@@ -26,12 +26,13 @@ use crate::domain::common::{Actor, Role};
 use crate::domain::incident::{self, Incident, IncidentCommand, IncidentError};
 use crate::domain::signal::{self, Signal, SignalCommand, SignalError};
 use crate::projection::spikes::{self, Decided, SpikeAction};
+use crate::projection::{ModelError, ReadModel};
 use crate::store::{AppendError, StoreError};
 
 /// The spike reaction: carries out the `spikes` model's decisions.
 pub struct SpikeReaction {
     journal: Journal,
-    model: sled::Tree,
+    model: ReadModel,
 }
 
 /// The actor recorded on what the reactor does.
@@ -44,7 +45,7 @@ pub fn reactor_actor() -> Actor {
 
 impl SpikeReaction {
     pub fn new(journal: Journal) -> Result<Self, StoreError> {
-        let model = journal.store().model_tree(spikes::NAME)?;
+        let model = ReadModel::open(journal.store(), spikes::NAME)?;
         Ok(SpikeReaction { journal, model })
     }
 }
@@ -53,11 +54,11 @@ impl Reaction for SpikeReaction {
     type Decision = Decided;
     const CHECKPOINT: &'static str = "spike-reactor";
 
-    fn model(&self) -> &sled::Tree {
+    fn model(&self) -> &ReadModel {
         &self.model
     }
 
-    fn decisions_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Decided)>, String> {
+    fn decisions_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Decided)>, ModelError> {
         let decided = spikes::decisions_after(&self.model, after, limit)?;
         Ok(decided.into_iter().map(|d| (d.position, d)).collect())
     }
@@ -273,7 +274,7 @@ mod tests {
         for n in 1..=7 {
             signals.push(record(&journal, n, start, n as i64).await);
         }
-        let model = store.model_tree(spikes::NAME).unwrap();
+        let model = crate::projection::ReadModel::open(&store, spikes::NAME).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let decisions = loop {
             let decisions = spikes::decisions_after(&model, 0, 10).unwrap();
@@ -337,7 +338,7 @@ mod tests {
         let reaction = SpikeReaction::new(journal.clone()).unwrap();
         assert_eq!(reactor::round(&reaction, &store, 256).await.unwrap(), 3);
 
-        let model = store.model_tree(spikes::NAME).unwrap();
+        let model = crate::projection::ReadModel::open(&store, spikes::NAME).unwrap();
         let decisions = spikes::decisions_after(&model, 0, 10).unwrap();
         let SpikeAction::Open { incident_id, .. } = decisions[0].action else {
             panic!("{decisions:?}")

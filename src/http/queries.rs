@@ -24,7 +24,9 @@ use crate::domain::common::{Category, Severity};
 use crate::domain::complaint::Complaint;
 use crate::domain::incident::Incident;
 use crate::domain::incident::Stage;
-use crate::projection::{compensations, complaints, incidents, monitor, passengers, timeline};
+use crate::projection::{
+    ModelError, ReadModel, compensations, complaints, incidents, monitor, passengers, timeline,
+};
 use crate::store::EventStore;
 
 /// How often a waiting query looks at its projection again.
@@ -156,11 +158,11 @@ pub fn known_params(query: Option<&str>, known: &[&str]) -> Result<(), Problem> 
     Ok(())
 }
 
-fn model(state: &AppState, name: &str) -> Result<sled::Tree, Problem> {
-    Ok(state.store().model_tree(name)?)
+fn model(state: &AppState, name: &str) -> Result<ReadModel, Problem> {
+    Ok(ReadModel::open(state.store(), name)?)
 }
 
-fn read_failed(name: &str) -> impl Fn(String) -> Problem + '_ {
+fn read_failed(name: &str) -> impl Fn(ModelError) -> Problem + '_ {
     move |reason| {
         Problem::internal(format!(
             "read model {name} cannot be read: {reason}; `crisisd rebuild {name}` rebuilds it"
@@ -416,7 +418,7 @@ async fn incident_view<T: Serialize>(
     state: &AppState,
     id: &str,
     after: Option<u64>,
-    view: impl FnOnce(&sled::Tree, Uuid) -> Result<Option<T>, String>,
+    view: impl FnOnce(&ReadModel, Uuid) -> Result<Option<T>, ModelError>,
 ) -> Result<Json<T>, Problem> {
     let id = uuid(id, "incident")?;
     wait_for(state, incidents::NAME, after).await?;
@@ -498,7 +500,7 @@ async fn incidents_list<T: Serialize>(
     known: &[&str],
     after: Option<u64>,
     paging: &Paging,
-    list: impl FnOnce(&sled::Tree) -> Result<Vec<T>, String>,
+    list: impl FnOnce(&ReadModel) -> Result<Vec<T>, ModelError>,
 ) -> Result<Json<Page<T>>, Problem> {
     known_params(raw, known)?;
     wait_for(state, incidents::NAME, after).await?;

@@ -21,6 +21,7 @@
 //! - `X <compensation:16>` → its last final state ([`Settlement`], JSON);
 //! - `S <position:u64 BE>` → [`SettlementDue`] (JSON), in log order.
 
+use crate::projection::model::{ModelError, ReadModel};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -130,16 +131,13 @@ fn settlement_due(
 
 /// Settlements due after position `after`, in log order, at most `limit`.
 pub fn settlements_after(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     after: u64,
     limit: usize,
-) -> Result<Vec<SettlementDue>, String> {
+) -> Result<Vec<SettlementDue>, ModelError> {
     tree.range(settlement_key(after.saturating_add(1))..settlement_key(u64::MAX))
         .take(limit)
-        .map(|entry| {
-            let (_, value) = entry.map_err(|err| err.to_string())?;
-            serde_json::from_slice(&value).map_err(|err| err.to_string())
-        })
+        .map(|entry| entry.map(|(_, due)| due))
         .collect()
 }
 
@@ -240,7 +238,7 @@ impl Compensations {
         tx: &mut ModelTx<'_>,
         before: Option<&Entitlement>,
         after: &Entitlement,
-    ) -> Result<(), String> {
+    ) -> Result<(), ModelError> {
         if let Some(before) = before {
             if let Some(incident) = before.incident_id {
                 let mut totals: IncidentTotals =
@@ -279,7 +277,7 @@ impl Projection for Compensations {
         2
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let (t, v, d) = (
             event.event_type.as_str(),
             event.schema_version,
@@ -287,9 +285,11 @@ impl Projection for Compensations {
         );
         if t == "incident.compensation_linked" {
             let IncidentEvent::CompensationLinked(link) =
-                IncidentEvent::from_data(t, v, d).map_err(|err| err.to_string())?
+                IncidentEvent::from_data(t, v, d).map_err(ModelError::from)?
             else {
-                return Err(format!("{t} decoded as another incident event"));
+                return Err(ModelError::Invalid(format!(
+                    "{t} decoded as another incident event"
+                )));
             };
             let incident_id = event
                 .stream
@@ -328,7 +328,7 @@ impl Projection for Compensations {
         };
         let before: Option<Entitlement> = tx.get_json(&key(b'E', id))?;
         if t == ComputedOutline::EVENT_TYPE {
-            let c = ComputedOutline::from_data(v, d).map_err(|err| err.to_string())?;
+            let c = ComputedOutline::from_data(v, d).map_err(ModelError::from)?;
             let after = Entitlement {
                 compensation_id: id,
                 incident_id: c.incident_id,
@@ -344,7 +344,7 @@ impl Projection for Compensations {
             };
             return Self::update(tx, before.as_ref(), &after);
         }
-        let decoded = CompensationEvent::from_data(t, v, d).map_err(|err| err.to_string())?;
+        let decoded = CompensationEvent::from_data(t, v, d).map_err(ModelError::from)?;
         let settled = match &decoded {
             CompensationEvent::Paid(_) => Some(Settlement::Paid),
             CompensationEvent::Declined(_) => Some(Settlement::Declined),
@@ -356,14 +356,18 @@ impl Projection for Compensations {
         if let Some(settled) = settled {
             tx.insert_json(key(b'X', id), &settled);
             if let Some(incident) = tx.get(&key(b'L', id))? {
-                let incident = Uuid::from_slice(&incident).map_err(|err| err.to_string())?;
+                let incident = Uuid::from_slice(&incident).map_err(ModelError::from)?;
                 settlement_due(tx, event.position, incident, id, settled);
             }
         }
         let after = match (decoded, &before) {
             // Handled above through its outline.
             (CompensationEvent::Computed(_), _) => return Ok(()),
-            (_, None) => return Err(format!("{t} before compensation.computed")),
+            (_, None) => {
+                return Err(ModelError::Invalid(format!(
+                    "{t} before compensation.computed"
+                )));
+            }
             (CompensationEvent::Offered(_), Some(b)) => Entitlement {
                 status: Status::Offered,
                 ..b.clone()
@@ -393,21 +397,18 @@ impl Projection for Compensations {
 }
 
 /// One entitlement.
-pub fn entitlement(tree: &sled::Tree, id: Uuid) -> Result<Option<Entitlement>, String> {
+pub fn entitlement(tree: &ReadModel, id: Uuid) -> Result<Option<Entitlement>, ModelError> {
     tree.get(key(b'E', id))
-        .map_err(|err| err.to_string())?
-        .map(|v| serde_json::from_slice(&v).map_err(|err| err.to_string()))
-        .transpose()
 }
 
 /// Unsettled entitlements whose legal payment deadline passed before `now`, earliest
 /// first (failed payments included: the money is still owed).
-pub fn overdue(tree: &sled::Tree, now: DateTime<Utc>) -> Result<Vec<Entitlement>, String> {
+pub fn overdue(tree: &ReadModel, now: DateTime<Utc>) -> Result<Vec<Entitlement>, ModelError> {
     let end = deadline_key(now, Uuid::nil());
     let mut found = Vec::new();
-    for entry in tree.range(b"D".to_vec()..end) {
-        let (k, _) = entry.map_err(|err| err.to_string())?;
-        let id = Uuid::from_slice(&k[9..]).map_err(|err| err.to_string())?;
+    for k in tree.keys(b"D".to_vec()..end) {
+        let k = k?;
+        let id = Uuid::from_slice(&k[9..]).map_err(ModelError::from)?;
         if let Some(e) = entitlement(tree, id)? {
             found.push(e);
         }
@@ -428,19 +429,16 @@ pub struct ExecutionView {
 
 /// Joins the incidents model (contacts) and this one (money) for one incident.
 pub fn execution(
-    incidents: &sled::Tree,
-    compensations: &sled::Tree,
+    incidents: &ReadModel,
+    compensations: &ReadModel,
     incident_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<ExecutionView>, String> {
+) -> Result<Option<ExecutionView>, ModelError> {
     let Some(summary) = super::incidents::summary(incidents, incident_id)? else {
         return Ok(None);
     };
     let compensation = compensations
-        .get(key(b'T', incident_id))
-        .map_err(|err| err.to_string())?
-        .map(|v| serde_json::from_slice(&v).map_err(|err| err.to_string()))
-        .transpose()?
+        .get(key(b'T', incident_id))?
         .unwrap_or_default();
     let overdue = overdue(compensations, now)?
         .into_iter()

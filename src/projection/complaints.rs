@@ -13,6 +13,7 @@
 //! - `Q <complaint:16>` → [`ComplaintSummary`] (JSON);
 //! - `K <dimension> 0x00 <value>` → [`Counters`] (JSON).
 
+use crate::projection::model::{ModelError, ReadModel};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -184,7 +185,7 @@ fn summary_key(id: Uuid) -> Vec<u8> {
 #[derive(Debug, Default)]
 pub struct Complaints;
 
-fn account(tx: &mut ModelTx<'_>, c: &ComplaintSummary, add: bool) -> Result<(), String> {
+fn account(tx: &mut ModelTx<'_>, c: &ComplaintSummary, add: bool) -> Result<(), ModelError> {
     let counters = Counters::of(c);
     for (dimension, value) in dimensions(c) {
         let key = kpi_key(dimension, &value);
@@ -200,7 +201,7 @@ impl Projection for Complaints {
         NAME
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let Some(id) = event
             .stream
             .strip_prefix("complaint-")
@@ -210,7 +211,7 @@ impl Projection for Complaints {
         };
         let decoded =
             ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(|err| err.to_string())?;
+                .map_err(ModelError::from)?;
         let before: Option<ComplaintSummary> = tx.get_json(&summary_key(id))?;
         use ComplaintEvent as E;
         let mut c = match (decoded, before.clone()) {
@@ -233,7 +234,12 @@ impl Projection for Complaints {
                 handling_secs: None,
                 breaches: Vec::new(),
             },
-            (_, None) => return Err(format!("{} before complaint.received", event.event_type)),
+            (_, None) => {
+                return Err(ModelError::Invalid(format!(
+                    "{} before complaint.received",
+                    event.event_type
+                )));
+            }
             (E::Acknowledged(a), Some(mut c)) => {
                 c.status = Status::Acknowledged;
                 c.agent = Some(a.acknowledged_by);
@@ -297,11 +303,8 @@ impl Projection for Complaints {
 }
 
 /// One complaint's summary.
-pub fn complaint(tree: &sled::Tree, id: Uuid) -> Result<Option<ComplaintSummary>, String> {
+pub fn complaint(tree: &ReadModel, id: Uuid) -> Result<Option<ComplaintSummary>, ModelError> {
     tree.get(summary_key(id))
-        .map_err(|err| err.to_string())?
-        .map(|v| serde_json::from_slice(&v).map_err(|err| err.to_string()))
-        .transpose()
 }
 
 /// The KPIs of one dimension value.
@@ -327,19 +330,18 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
 
 /// KPIs per value of `dimension` (all values, or only `value`), in value order.
 pub fn kpis(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     dimension: Dimension,
     value: Option<&str>,
-) -> Result<Vec<KpiRow>, String> {
+) -> Result<Vec<KpiRow>, ModelError> {
     let prefix = kpi_key(dimension, "");
     let mut rows = Vec::new();
-    for entry in tree.scan_prefix(&prefix) {
-        let (key, v) = entry.map_err(|err| err.to_string())?;
+    for entry in tree.prefix(&prefix) {
+        let (key, c): (_, Counters) = entry?;
         let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
         if value.is_some_and(|wanted| wanted != name) {
             continue;
         }
-        let c: Counters = serde_json::from_slice(&v).map_err(|err| err.to_string())?;
         rows.push(KpiRow {
             value: name,
             first_response_avg_secs: ratio(c.first_response_secs, c.acknowledged),
@@ -439,7 +441,12 @@ mod tests {
             (c.status, c.proposals, c.handling_secs, c.agent.as_deref()),
             (Status::Closed, 1, Some(24 * 3600), Some("agent-5"))
         );
-        let raw: Vec<u8> = tree.iter().flat_map(|e| e.unwrap().1.to_vec()).collect();
+        let raw: Vec<u8> = store
+            .model_tree(NAME)
+            .unwrap()
+            .iter()
+            .flat_map(|e| e.unwrap().1.to_vec())
+            .collect();
         assert!(!String::from_utf8_lossy(&raw).contains("nobody told us"));
     }
 }

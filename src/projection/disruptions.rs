@@ -21,6 +21,7 @@
 //!   complaint it becomes is received;
 //! - `D <position:u64 BE>` → [`Due`] (JSON), in log order.
 
+use crate::projection::model::{ModelError, ReadModel};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -106,7 +107,7 @@ fn due_key(position: u64) -> Vec<u8> {
     key
 }
 
-fn entry(tx: &ModelTx<'_>, stream: &str) -> Result<FlightEntry, String> {
+fn entry(tx: &ModelTx<'_>, stream: &str) -> Result<FlightEntry, ModelError> {
     Ok(tx.get_json(&flight_key(stream))?.unwrap_or_default())
 }
 
@@ -155,7 +156,7 @@ fn add_passenger(
     position: u64,
     flight: &FlightKey,
     passenger: PassengerId,
-) -> Result<(), String> {
+) -> Result<(), ModelError> {
     let stream = flight::stream_name(flight);
     let mut entry = entry(tx, &stream)?;
     entry.flight.get_or_insert_with(|| flight.clone());
@@ -170,19 +171,19 @@ fn add_passenger(
     Ok(())
 }
 
-fn incident_flight(tx: &ModelTx<'_>, incident_id: Uuid) -> Result<Option<FlightKey>, String> {
+fn incident_flight(tx: &ModelTx<'_>, incident_id: Uuid) -> Result<Option<FlightKey>, ModelError> {
     let Some(stream) = tx.get(&incident_key(incident_id))? else {
         return Ok(None);
     };
-    let stream = String::from_utf8(stream).map_err(|err| err.to_string())?;
+    let stream = String::from_utf8(stream).map_err(ModelError::from)?;
     Ok(entry(tx, &stream)?.flight)
 }
 
 impl Disruptions {
-    fn flight_event(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn flight_event(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let decoded =
             FlightEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(|err| err.to_string())?;
+                .map_err(ModelError::from)?;
         let mut entry = entry(tx, &event.stream)?;
         let was_final = entry.final_disruption;
         match decoded {
@@ -219,22 +220,23 @@ impl Projection for Disruptions {
         2
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let (t, v, d) = (
             event.event_type.as_str(),
             event.schema_version,
             event.data.get(),
         );
-        let decode_error = |err: crate::domain::EventDecodeError| err.to_string();
         match t {
             "flight.scheduled" | "flight.arrived" | "flight.status_changed" => {
                 self.flight_event(event, tx)
             }
             "signal.recorded" => {
                 let SignalEvent::Recorded(signal) =
-                    SignalEvent::from_data(t, v, d).map_err(decode_error)?
+                    SignalEvent::from_data(t, v, d).map_err(ModelError::from)?
                 else {
-                    return Err(format!("{t} decoded as another signal event"));
+                    return Err(ModelError::Invalid(format!(
+                        "{t} decoded as another signal event"
+                    )));
                 };
                 let (Some(flight), Some(passenger)) = (signal.flight, signal.passenger) else {
                     return Ok(());
@@ -254,9 +256,11 @@ impl Projection for Disruptions {
             }
             "incident.opened" => {
                 let IncidentEvent::Opened(opened) =
-                    IncidentEvent::from_data(t, v, d).map_err(decode_error)?
+                    IncidentEvent::from_data(t, v, d).map_err(ModelError::from)?
                 else {
-                    return Err(format!("{t} decoded as another incident event"));
+                    return Err(ModelError::Invalid(format!(
+                        "{t} decoded as another incident event"
+                    )));
                 };
                 let Some(flight) = opened.flight else {
                     return Ok(());
@@ -280,9 +284,11 @@ impl Projection for Disruptions {
             }
             "incident.contact_planned" => {
                 let IncidentEvent::ContactPlanned(contact) =
-                    IncidentEvent::from_data(t, v, d).map_err(decode_error)?
+                    IncidentEvent::from_data(t, v, d).map_err(ModelError::from)?
                 else {
-                    return Err(format!("{t} decoded as another incident event"));
+                    return Err(ModelError::Invalid(format!(
+                        "{t} decoded as another incident event"
+                    )));
                 };
                 let incident_id = event
                     .stream
@@ -299,9 +305,11 @@ impl Projection for Disruptions {
             }
             "complaint.received" => {
                 let ComplaintEvent::Received(received) =
-                    ComplaintEvent::from_data(t, v, d).map_err(decode_error)?
+                    ComplaintEvent::from_data(t, v, d).map_err(ModelError::from)?
                 else {
-                    return Err(format!("{t} decoded as another complaint event"));
+                    return Err(ModelError::Invalid(format!(
+                        "{t} decoded as another complaint event"
+                    )));
                 };
                 let about = tx.get(&complaint_key(received.complaint_id))?;
                 tx.remove(complaint_key(received.complaint_id));
@@ -310,7 +318,7 @@ impl Projection for Disruptions {
                     let Some(stream) = about else {
                         return Ok(());
                     };
-                    let stream = String::from_utf8(stream).map_err(|err| err.to_string())?;
+                    let stream = String::from_utf8(stream).map_err(ModelError::from)?;
                     let mut entry = entry(tx, &stream)?;
                     if entry.incident_id.is_some() {
                         join(
@@ -337,22 +345,19 @@ impl Projection for Disruptions {
 }
 
 /// Entitlements due after position `after`, in log order, at most `limit`.
-pub fn due_after(tree: &sled::Tree, after: u64, limit: usize) -> Result<Vec<Due>, String> {
+pub fn due_after(tree: &ReadModel, after: u64, limit: usize) -> Result<Vec<Due>, ModelError> {
     tree.range(due_key(after.saturating_add(1))..due_key(u64::MAX))
         .take(limit)
-        .map(|entry| {
-            let (_, value) = entry.map_err(|err| err.to_string())?;
-            serde_json::from_slice(&value).map_err(|err| err.to_string())
-        })
+        .map(|entry| entry.map(|(_, value)| value))
         .collect()
 }
 
 /// What the model knows of one flight.
-pub fn flight_entry(tree: &sled::Tree, flight: &FlightKey) -> Result<Option<FlightEntry>, String> {
+pub fn flight_entry(
+    tree: &ReadModel,
+    flight: &FlightKey,
+) -> Result<Option<FlightEntry>, ModelError> {
     tree.get(flight_key(&flight::stream_name(flight)))
-        .map_err(|err| err.to_string())?
-        .map(|value| serde_json::from_slice(&value).map_err(|err| err.to_string()))
-        .transpose()
 }
 
 #[cfg(test)]
@@ -430,7 +435,7 @@ mod tests {
         signal(&store, 4, "P3").await; // 6: due at once
         signal(&store, 5, "P3").await; // 7: nothing new
         rebuild(&store, Disruptions, |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         let p = |s: &str| PassengerId(s.into());
         assert_eq!(
             due_after(&tree, 0, 10).unwrap(),
@@ -487,7 +492,7 @@ mod tests {
         });
         append(&store, &stream, &arrived).await;
         rebuild(&store, Disruptions, |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         assert_eq!(due_after(&tree, 0, 10).unwrap(), vec![]);
     }
 }

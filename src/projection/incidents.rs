@@ -17,6 +17,7 @@
 //! - `P <incident:16> <kind:u8> <version:u32 BE>` → the drafted plan (JSON);
 //! - `M <compensation:16>` → [`CompensationDue`]: its incident, deadline and settlement.
 
+use crate::projection::model::{ModelError, ReadModel};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -193,18 +194,14 @@ fn incident_id(stream: &str) -> Option<Uuid> {
     stream.strip_prefix("incident-")?.parse().ok()
 }
 
-fn decode_error(err: crate::domain::EventDecodeError) -> String {
-    err.to_string()
-}
-
 impl Incidents {
-    fn incident(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn incident(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let Some(id) = incident_id(&event.stream) else {
             return Ok(());
         };
         let decoded =
             IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(decode_error)?;
+                .map_err(ModelError::from)?;
         let at = event.occurred_at;
         use IncidentEvent as E;
         let mut summary = match decoded {
@@ -241,7 +238,10 @@ impl Incidents {
             }
             other => {
                 let Some(summary) = tx.get_json::<IncidentSummary>(&summary_key(id))? else {
-                    return Err(format!("{} before incident.opened", event.event_type));
+                    return Err(ModelError::Invalid(format!(
+                        "{} before incident.opened",
+                        event.event_type
+                    )));
                 };
                 (summary, other)
             }
@@ -388,7 +388,7 @@ impl Incidents {
     }
 
     /// Keeps the deadlines of compensations on their incidents' summaries.
-    fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let Some(compensation_id) = event
             .stream
             .strip_prefix("compensation-")
@@ -400,7 +400,7 @@ impl Incidents {
         let computed = match event.event_type.as_str() {
             ComputedOutline::EVENT_TYPE => Some(
                 ComputedOutline::from_data(event.schema_version, event.data.get())
-                    .map_err(decode_error)?,
+                    .map_err(ModelError::from)?,
             ),
             "compensation.paid" | "compensation.declined" => None,
             _ => return Ok(()),
@@ -435,7 +435,7 @@ impl Projection for Incidents {
         NAME
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         if event.stream.starts_with("passenger-") {
             let tier = match event.event_type.as_str() {
                 "passenger.registered" | "passenger.tier_changed" => {
@@ -444,7 +444,7 @@ impl Projection for Incidents {
                         event.schema_version,
                         event.data.get(),
                     )
-                    .map_err(decode_error)?;
+                    .map_err(ModelError::from)?;
                     match decoded {
                         crate::domain::passenger::PassengerEvent::Registered(r) => r.tier,
                         crate::domain::passenger::PassengerEvent::TierChanged(t) => t.to,
@@ -466,19 +466,13 @@ impl Projection for Incidents {
     }
 }
 
-fn summaries(tree: &sled::Tree) -> impl Iterator<Item = Result<IncidentSummary, String>> + '_ {
-    tree.scan_prefix(b"N").map(|entry| {
-        let (_, value) = entry.map_err(|err| err.to_string())?;
-        serde_json::from_slice(&value).map_err(|err| err.to_string())
-    })
+fn summaries(tree: &ReadModel) -> impl Iterator<Item = Result<IncidentSummary, ModelError>> + '_ {
+    tree.prefix(b"N").map(|entry| entry.map(|(_, value)| value))
 }
 
 /// One incident's summary.
-pub fn summary(tree: &sled::Tree, id: Uuid) -> Result<Option<IncidentSummary>, String> {
+pub fn summary(tree: &ReadModel, id: Uuid) -> Result<Option<IncidentSummary>, ModelError> {
     tree.get(summary_key(id))
-        .map_err(|err| err.to_string())?
-        .map(|value| serde_json::from_slice(&value).map_err(|err| err.to_string()))
-        .transpose()
 }
 
 /// Which open incidents the board shows.
@@ -590,12 +584,12 @@ pub struct BoardPage {
 /// Up to `limit` open incidents in board order (see [`BoardKey`]), strictly after
 /// `after` when given. `now` only computes ages and the active lead.
 pub fn board(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     now: DateTime<Utc>,
     filter: &BoardFilter,
     after: Option<&BoardKey>,
     limit: usize,
-) -> Result<BoardPage, String> {
+) -> Result<BoardPage, ModelError> {
     assert!(limit > 0, "a board page holds at least one row");
     let mut rows = Vec::new();
     for summary in summaries(tree) {
@@ -646,10 +640,10 @@ pub struct ImpactView {
 }
 
 pub fn impact(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<ImpactView>, String> {
+) -> Result<Option<ImpactView>, ModelError> {
     Ok(summary(tree, id)?.map(|s| ImpactView {
         incident_id: s.incident_id,
         revision: s.impact_revision,
@@ -672,7 +666,7 @@ pub struct PersonLoad {
 }
 
 /// Who is assigned where at `now` (open incidents only), busiest first.
-pub fn loads(tree: &sled::Tree, now: DateTime<Utc>) -> Result<Vec<PersonLoad>, String> {
+pub fn loads(tree: &ReadModel, now: DateTime<Utc>) -> Result<Vec<PersonLoad>, ModelError> {
     let mut people: BTreeMap<String, Vec<(Uuid, IncidentRole)>> = BTreeMap::new();
     for summary in summaries(tree) {
         let s = summary?;
@@ -707,7 +701,7 @@ pub struct AwaitingApproval {
 }
 
 /// Plans whose latest draft is not approved, per incident and kind.
-pub fn awaiting_approval(tree: &sled::Tree) -> Result<Vec<AwaitingApproval>, String> {
+pub fn awaiting_approval(tree: &ReadModel) -> Result<Vec<AwaitingApproval>, ModelError> {
     let mut waiting = Vec::new();
     for summary in summaries(tree) {
         let s = summary?;
@@ -735,24 +729,22 @@ pub struct ApprovedPlans {
     pub compensation: Option<(PlanProgress, CompensationPlan)>,
 }
 
-pub fn approved(tree: &sled::Tree, id: Uuid) -> Result<Option<ApprovedPlans>, String> {
+pub fn approved(tree: &ReadModel, id: Uuid) -> Result<Option<ApprovedPlans>, ModelError> {
     let Some(s) = summary(tree, id)? else {
         return Ok(None);
     };
     fn load<T: serde::de::DeserializeOwned>(
-        tree: &sled::Tree,
+        tree: &ReadModel,
         id: Uuid,
         kind: PlanKind,
         progress: &PlanProgress,
-    ) -> Result<Option<(PlanProgress, T)>, String> {
+    ) -> Result<Option<(PlanProgress, T)>, ModelError> {
         let Some(version) = progress.approved_version else {
             return Ok(None);
         };
-        let plan = tree
-            .get(plan_key(id, kind, version))
-            .map_err(|err| err.to_string())?
-            .ok_or_else(|| format!("approved plan version {version} is missing"))?;
-        let plan = serde_json::from_slice(&plan).map_err(|err| err.to_string())?;
+        let plan = tree.get(plan_key(id, kind, version))?.ok_or_else(|| {
+            ModelError::Invalid(format!("approved plan version {version} is missing"))
+        })?;
         Ok(Some((progress.clone(), plan)))
     }
     Ok(Some(ApprovedPlans {
@@ -790,12 +782,12 @@ fn follow_up_view(s: IncidentSummary) -> FollowUpView {
     }
 }
 
-pub fn follow_up(tree: &sled::Tree, id: Uuid) -> Result<Option<FollowUpView>, String> {
+pub fn follow_up(tree: &ReadModel, id: Uuid) -> Result<Option<FollowUpView>, ModelError> {
     Ok(summary(tree, id)?.map(follow_up_view))
 }
 
 /// Incidents in follow-up with unanswered surveys or open problems.
-pub fn open_follow_ups(tree: &sled::Tree) -> Result<Vec<FollowUpView>, String> {
+pub fn open_follow_ups(tree: &ReadModel) -> Result<Vec<FollowUpView>, ModelError> {
     let mut open = Vec::new();
     for summary in summaries(tree) {
         let s = summary?;
@@ -815,7 +807,7 @@ pub struct FollowUpSummary {
     pub by_tier: BTreeMap<Tier, SurveyCounts>,
 }
 
-pub fn follow_up_summary(tree: &sled::Tree) -> Result<FollowUpSummary, String> {
+pub fn follow_up_summary(tree: &ReadModel) -> Result<FollowUpSummary, ModelError> {
     let mut summary = FollowUpSummary::default();
     for incident in summaries(tree) {
         let s = incident?;
@@ -840,10 +832,10 @@ pub struct ReviewEntry {
 
 /// Lessons and improvements, by incident category and improvement owner.
 pub fn review(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     category: Option<Category>,
     owner: Option<&str>,
-) -> Result<Vec<ReviewEntry>, String> {
+) -> Result<Vec<ReviewEntry>, ModelError> {
     let mut found = Vec::new();
     for summary in summaries(tree) {
         let s = summary?;

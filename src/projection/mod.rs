@@ -11,6 +11,7 @@
 //! | [`complaints`] | complaint summaries (no customer words) and KPIs per agent, department, tier, channel and day |
 //! | [`passengers`] | the passenger view: tier, contact record (personal data), complaints, contacts, compensations |
 //! | [`monitor`] | the live signal feed and counts per category, channel, flight and airport over 15 min, 1 h and 24 h |
+//! | [`model`] | the read side's interface: [`ReadModel`] (typed reads and the checkpoint) and [`ModelError`] |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
@@ -22,6 +23,7 @@ pub mod complaints;
 mod determinism;
 pub mod disruptions;
 pub mod incidents;
+pub mod model;
 pub mod monitor;
 pub mod passengers;
 pub mod runtime;
@@ -33,6 +35,7 @@ pub mod timeline;
 
 use crate::domain::policy::crisis::CrisisPolicy;
 
+pub use model::{ModelError, ReadModel};
 pub use runtime::{
     APPLY_BATCH_EVENTS_MAX, ModelTx, Projection, ProjectionError, ProjectionLag, ProjectionStatus,
     Projector, rebuild, rebuild_together,

@@ -15,6 +15,7 @@
 //! Buckets older than the longest window are never read; they stay on disk (one small
 //! key per minute with signals).
 
+use crate::projection::model::{ModelError, ReadModel};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -96,7 +97,7 @@ impl Projection for Monitor {
         NAME
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let (t, v, d) = (
             event.event_type.as_str(),
             event.schema_version,
@@ -105,9 +106,11 @@ impl Projection for Monitor {
         match t {
             "flight.scheduled" => {
                 let FlightEvent::Scheduled(s) =
-                    FlightEvent::from_data(t, v, d).map_err(|err| err.to_string())?
+                    FlightEvent::from_data(t, v, d).map_err(ModelError::from)?
                 else {
-                    return Err(format!("{t} decoded as another flight event"));
+                    return Err(ModelError::Invalid(format!(
+                        "{t} decoded as another flight event"
+                    )));
                 };
                 let mut key = vec![b'A'];
                 key.extend_from_slice(flight::stream_name(&s.flight).as_bytes());
@@ -116,9 +119,11 @@ impl Projection for Monitor {
             }
             "signal.recorded" => {
                 let SignalEvent::Recorded(s) =
-                    SignalEvent::from_data(t, v, d).map_err(|err| err.to_string())?
+                    SignalEvent::from_data(t, v, d).map_err(ModelError::from)?
                 else {
-                    return Err(format!("{t} decoded as another signal event"));
+                    return Err(ModelError::Invalid(format!(
+                        "{t} decoded as another signal event"
+                    )));
                 };
                 let airport = match &s.flight {
                     Some(flight) => {
@@ -173,37 +178,32 @@ impl Projection for Monitor {
 /// The latest signals, newest first, at most `limit`, before position `before` (for
 /// paging back; `None`: from the newest).
 pub fn feed(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     limit: usize,
     before: Option<u64>,
-) -> Result<Vec<FeedEntry>, String> {
+) -> Result<Vec<FeedEntry>, ModelError> {
     let mut end = vec![b'F'];
     end.extend_from_slice(&before.unwrap_or(u64::MAX).to_be_bytes());
     tree.range(b"F".to_vec()..end)
         .rev()
         .take(limit)
-        .map(|entry| {
-            let (_, value) = entry.map_err(|err| err.to_string())?;
-            serde_json::from_slice(&value).map_err(|err| err.to_string())
-        })
+        .map(|entry| entry.map(|(_, value)| value))
         .collect()
 }
 
 /// Signal counts per dimension and value over `window` ending at `now` (the minute of
 /// `now` included), values with no signal left out.
 pub fn counts(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     window: Window,
     now: DateTime<Utc>,
-) -> Result<BTreeMap<&'static str, BTreeMap<String, u64>>, String> {
+) -> Result<BTreeMap<&'static str, BTreeMap<String, u64>>, ModelError> {
     let last = minute(now);
     let first = minute(now - window.duration()) + 1;
     let mut all: BTreeMap<&'static str, BTreeMap<String, u64>> =
         DIMENSIONS.iter().map(|d| (*d, BTreeMap::new())).collect();
     for entry in tree.range(minute_key(first)..=minute_key(last)) {
-        let (_, bucket) = entry.map_err(|err| err.to_string())?;
-        let bucket: MinuteCounts =
-            serde_json::from_slice(&bucket).map_err(|err| err.to_string())?;
+        let (_, bucket): (_, MinuteCounts) = entry?;
         for (dimension, values) in bucket {
             let Some(totals) = DIMENSIONS
                 .iter()

@@ -11,6 +11,7 @@
 //! - `c <complaint:16>`, `m <compensation:16>`, `t <incident:16> <contact:16>` → the
 //!   passenger id the later events of that complaint, entitlement or contact concern.
 
+use crate::projection::model::{ModelError, ReadModel};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -95,7 +96,7 @@ fn change(
     tx: &mut ModelTx<'_>,
     passenger: &PassengerId,
     f: impl FnOnce(&mut PassengerView),
-) -> Result<(), String> {
+) -> Result<(), ModelError> {
     let key = view_key(passenger);
     let mut view: PassengerView = tx.get_json(&key)?.unwrap_or_default();
     view.passenger.get_or_insert_with(|| passenger.clone());
@@ -105,16 +106,12 @@ fn change(
 }
 
 /// The passenger a later event refers to through `key`.
-fn owner(tx: &ModelTx<'_>, key: &[u8]) -> Result<Option<PassengerId>, String> {
+fn owner(tx: &ModelTx<'_>, key: &[u8]) -> Result<Option<PassengerId>, ModelError> {
     tx.get_json(key)
 }
 
-fn decode_error(err: crate::domain::EventDecodeError) -> String {
-    err.to_string()
-}
-
 impl Passengers {
-    fn passenger(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn passenger(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let id = PassengerId(
             event
                 .stream
@@ -124,7 +121,7 @@ impl Passengers {
         );
         let decoded =
             PassengerEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(decode_error)?;
+                .map_err(ModelError::from)?;
         change(tx, &id, |view| match decoded {
             PassengerEvent::Registered(r) => {
                 view.passenger = Some(r.passenger_id);
@@ -142,7 +139,7 @@ impl Passengers {
         })
     }
 
-    fn complaint(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn complaint(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let Some(id) = stream_id(&event.stream, "complaint-") else {
             return Ok(());
         };
@@ -155,7 +152,7 @@ impl Passengers {
         }
         let decoded =
             ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(decode_error)?;
+                .map_err(ModelError::from)?;
         use ComplaintEvent as E;
         let status = match decoded {
             E::Received(r) => {
@@ -176,7 +173,10 @@ impl Passengers {
             E::ProgressUpdated(_) | E::Escalated(_) | E::SlaBreached(_) => return Ok(()),
             E::LinkedToIncident(l) => {
                 let Some(passenger) = owner(tx, &ref_key(b'c', &[id]))? else {
-                    return Err(format!("{} before complaint.received", event.event_type));
+                    return Err(ModelError::Invalid(format!(
+                        "{} before complaint.received",
+                        event.event_type
+                    )));
                 };
                 return change(tx, &passenger, |view| {
                     if let Some(c) = view.complaints.iter_mut().find(|c| c.complaint_id == id) {
@@ -186,7 +186,10 @@ impl Passengers {
             }
         };
         let Some(passenger) = owner(tx, &ref_key(b'c', &[id]))? else {
-            return Err(format!("{} before complaint.received", event.event_type));
+            return Err(ModelError::Invalid(format!(
+                "{} before complaint.received",
+                event.event_type
+            )));
         };
         change(tx, &passenger, |view| {
             if let Some(c) = view.complaints.iter_mut().find(|c| c.complaint_id == id) {
@@ -199,7 +202,7 @@ impl Passengers {
         })
     }
 
-    fn incident(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn incident(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         if !matches!(
             event.event_type.as_str(),
             "incident.contact_planned" | "incident.contact_outcome_recorded"
@@ -211,7 +214,7 @@ impl Passengers {
         };
         let decoded =
             IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(decode_error)?;
+                .map_err(ModelError::from)?;
         match decoded {
             IncidentEvent::ContactPlanned(p) => {
                 tx.insert_json(ref_key(b't', &[incident_id, p.contact_id]), &p.passenger);
@@ -227,7 +230,10 @@ impl Passengers {
             IncidentEvent::ContactOutcomeRecorded(o) => {
                 let Some(passenger) = owner(tx, &ref_key(b't', &[incident_id, o.contact_id]))?
                 else {
-                    return Err(format!("outcome of unplanned contact {}", o.contact_id));
+                    return Err(ModelError::Invalid(format!(
+                        "outcome of unplanned contact {}",
+                        o.contact_id
+                    )));
                 };
                 change(tx, &passenger, |view| {
                     if let Some(c) = view
@@ -243,13 +249,13 @@ impl Passengers {
         }
     }
 
-    fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let Some(id) = stream_id(&event.stream, "compensation-") else {
             return Ok(());
         };
         if event.event_type == ComputedOutline::EVENT_TYPE {
             let c = ComputedOutline::from_data(event.schema_version, event.data.get())
-                .map_err(decode_error)?;
+                .map_err(ModelError::from)?;
             tx.insert_json(ref_key(b'm', &[id]), &c.passenger);
             return change(tx, &c.passenger, |view| {
                 view.compensations.push(CompensationRef {
@@ -263,9 +269,12 @@ impl Passengers {
         }
         let decoded =
             CompensationEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(decode_error)?;
+                .map_err(ModelError::from)?;
         let Some(passenger) = owner(tx, &ref_key(b'm', &[id]))? else {
-            return Err(format!("{} before compensation.computed", event.event_type));
+            return Err(ModelError::Invalid(format!(
+                "{} before compensation.computed",
+                event.event_type
+            )));
         };
         change(tx, &passenger, |view| {
             let Some(c) = view
@@ -300,7 +309,7 @@ impl Projection for Passengers {
         2
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let aggregate = event.stream.split('-').next().unwrap_or_default();
         match aggregate {
             "passenger" => self.passenger(event, tx),
@@ -313,11 +322,11 @@ impl Projection for Passengers {
 }
 
 /// Everything about one passenger (personal data included: restrict access).
-pub fn view(tree: &sled::Tree, passenger: &PassengerId) -> Result<Option<PassengerView>, String> {
+pub fn view(
+    tree: &ReadModel,
+    passenger: &PassengerId,
+) -> Result<Option<PassengerView>, ModelError> {
     tree.get(view_key(passenger))
-        .map_err(|err| err.to_string())?
-        .map(|v| serde_json::from_slice(&v).map_err(|err| err.to_string()))
-        .transpose()
 }
 
 #[cfg(test)]

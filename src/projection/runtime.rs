@@ -19,6 +19,7 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use tokio::sync::watch;
 
+use super::model::ModelError;
 use crate::store::{EventStore, RecordedEvent, SledStore, StoreError, SubscriptionFilter};
 
 /// Most events applied in one atomic model batch while following the log live.
@@ -52,7 +53,7 @@ pub trait Projection: Send + 'static {
     /// Stable name: the tree is `model/<name>`, the rebuild command takes it.
     fn name(&self) -> &'static str;
     /// Applies one event; an `Err` reason stops the projection at this event.
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String>;
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError>;
     /// The format of what the model stores. Raise it when a change makes stored values
     /// unreadable or incomplete (a new key, a new decision kind): a model stored under
     /// another version is dropped and rebuilt from position 1 when its projector starts.
@@ -68,7 +69,7 @@ impl Projection for Box<dyn Projection> {
     fn version(&self) -> u32 {
         (**self).version()
     }
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         (**self).apply(event, tx)
     }
 }
@@ -117,14 +118,10 @@ impl<'a> ModelTx<'a> {
         }
     }
 
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ModelError> {
         match self.pending.get(key) {
             Some(value) => Ok(value.bytes()),
-            None => self
-                .tree
-                .get(key)
-                .map(|v| v.map(|v| v.to_vec()))
-                .map_err(|err| err.to_string()),
+            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
         }
     }
 
@@ -146,15 +143,16 @@ impl<'a> ModelTx<'a> {
     pub fn get_json<T: serde::de::DeserializeOwned + Clone + 'static>(
         &self,
         key: &[u8],
-    ) -> Result<Option<T>, String> {
+    ) -> Result<Option<T>, ModelError> {
         if let Some(Pending::Object { value, .. }) = self.pending.get(key)
             && let Some(value) = value.downcast_ref::<T>()
         {
             return Ok(Some(value.clone()));
         }
-        self.get(key)?
-            .map(|bytes| serde_json::from_slice(&bytes).map_err(|err| err.to_string()))
-            .transpose()
+        match self.get(key)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
     }
 
     /// Stores `value` as JSON under `key` (encoded at the commit).
@@ -304,14 +302,14 @@ impl<P: Projection> Projector<P> {
     fn apply_batch(&mut self, events: &[Arc<RecordedEvent>]) -> Result<(), ProjectionError> {
         let mut tx = ModelTx::new(&self.tree);
         for event in events {
-            self.projection.apply(event, &mut tx).map_err(|reason| {
-                ProjectionError::CannotApply {
+            self.projection
+                .apply(event, &mut tx)
+                .map_err(|err| ProjectionError::CannotApply {
                     projection: self.projection.name().to_owned(),
                     position: event.position,
                     event_type: event.event_type.clone(),
-                    reason,
-                }
-            })?;
+                    reason: err.to_string(),
+                })?;
         }
         let last = events.last().expect("batches are not empty").position;
         tx.commit(last)?;
@@ -346,7 +344,7 @@ fn open_model(store: &SledStore, projection: &dyn Projection) -> Result<sled::Tr
 }
 
 /// The last position the model in `tree` has applied (0 for a new model).
-pub fn applied_position(tree: &sled::Tree) -> Result<u64, StoreError> {
+pub(crate) fn applied_position(tree: &sled::Tree) -> Result<u64, StoreError> {
     checkpoint(tree)
 }
 
@@ -389,14 +387,14 @@ pub fn rebuild_together(
         for (projection, tree) in projections.iter_mut().zip(&trees) {
             let mut tx = ModelTx::new(tree);
             for event in &events {
-                projection.apply(event, &mut tx).map_err(|reason| {
-                    ProjectionError::CannotApply {
+                projection
+                    .apply(event, &mut tx)
+                    .map_err(|err| ProjectionError::CannotApply {
                         projection: projection.name().to_owned(),
                         position: event.position,
                         event_type: event.event_type.clone(),
-                        reason,
-                    }
-                })?;
+                        reason: err.to_string(),
+                    })?;
             }
             tx.commit(last)?;
         }
@@ -427,11 +425,10 @@ mod tests {
         fn name(&self) -> &'static str {
             "test-counts"
         }
-        fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
-            let data: serde_json::Value =
-                serde_json::from_str(event.data.get()).map_err(|e| e.to_string())?;
+        fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
+            let data: serde_json::Value = serde_json::from_str(event.data.get())?;
             if data["poison"] == true {
-                return Err("poison pill".into());
+                return Err(ModelError::Invalid("poison pill".into()));
             }
             let key = format!("count/{}", event.stream);
             let count: u64 = tx.get_json(key.as_bytes())?.unwrap_or(0);
@@ -535,7 +532,7 @@ mod tests {
         fn name(&self) -> &'static str {
             Counts.name()
         }
-        fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+        fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
             Counts.apply(event, tx)
         }
         fn version(&self) -> u32 {

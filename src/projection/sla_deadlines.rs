@@ -11,6 +11,7 @@
 //! - `C <complaint id:16>` → the complaint's running deadlines (JSON list), to find the
 //!   `D` keys when work is done.
 
+use crate::projection::model::{ModelError, ReadModel};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -95,7 +96,7 @@ impl SlaDeadlines {
     }
 
     /// Ends the deadlines of `kinds` for one complaint (those still running).
-    fn end(tx: &mut ModelTx<'_>, complaint_id: Uuid, kinds: &[SlaKind]) -> Result<(), String> {
+    fn end(tx: &mut ModelTx<'_>, complaint_id: Uuid, kinds: &[SlaKind]) -> Result<(), ModelError> {
         let key = complaint_key(complaint_id);
         let Some(pending) = tx.get_json::<Vec<PendingDeadline>>(&key)? else {
             return Ok(());
@@ -119,13 +120,13 @@ impl Projection for SlaDeadlines {
         NAME
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let Some(id) = complaint_id(&event.stream) else {
             return Ok(());
         };
         let complaint_event =
             ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(|err| err.to_string())?;
+                .map_err(ModelError::from)?;
         use ComplaintEvent as E;
         match complaint_event {
             E::Received(received) => self.start(tx, &received),
@@ -143,24 +144,21 @@ impl Projection for SlaDeadlines {
 
 /// Running deadlines that passed before `now`, earliest first, at most `limit`.
 pub fn due(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<PendingDeadline>, String> {
+) -> Result<Vec<PendingDeadline>, ModelError> {
     let now_micros = u64::try_from(now.timestamp_micros()).unwrap_or(0);
     let mut end = vec![b'D'];
     end.extend_from_slice(&now_micros.to_be_bytes());
     tree.range(b"D".to_vec()..end)
         .take(limit)
-        .map(|entry| {
-            let (_, value) = entry.map_err(|err| err.to_string())?;
-            serde_json::from_slice(&value).map_err(|err| err.to_string())
-        })
+        .map(|entry| entry.map(|(_, value)| value))
         .collect()
 }
 
 /// Every running deadline, earliest first.
-pub fn running(tree: &sled::Tree) -> Result<Vec<PendingDeadline>, String> {
+pub fn running(tree: &ReadModel) -> Result<Vec<PendingDeadline>, ModelError> {
     due(tree, DateTime::<Utc>::MAX_UTC, usize::MAX)
 }
 
@@ -243,7 +241,7 @@ mod tests {
         )
         .await;
         rebuild(&store, SlaDeadlines::default(), |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         let pending = |n: u128, kind, minute| PendingDeadline {
             complaint_id: Uuid::from_u128(n),
             kind,

@@ -19,6 +19,7 @@
 //! - `D <position:u64 BE>` → [`SpikeAction`] (JSON): the decision the signal at that
 //!   position caused, in log order.
 
+use crate::projection::model::{ModelError, ReadModel};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -104,7 +105,7 @@ impl Spikes {
         tx: &mut ModelTx<'_>,
         correlation_key: &str,
         change: impl FnOnce(&mut SpikeDetector) -> T,
-    ) -> Result<T, String> {
+    ) -> Result<T, ModelError> {
         let key = key_key(correlation_key);
         let mut detector = SpikeDetector::new(self.config.clone());
         detector.load_key(correlation_key, tx.get_json(&key)?.unwrap_or_default());
@@ -118,9 +119,9 @@ impl Spikes {
         Ok(result)
     }
 
-    fn incident_key_of(tx: &ModelTx<'_>, incident_id: Uuid) -> Result<Option<String>, String> {
+    fn incident_key_of(tx: &ModelTx<'_>, incident_id: Uuid) -> Result<Option<String>, ModelError> {
         tx.get(&incident_key(incident_id))?
-            .map(|bytes| String::from_utf8(bytes).map_err(|err| err.to_string()))
+            .map(|bytes| String::from_utf8(bytes).map_err(ModelError::from))
             .transpose()
     }
 }
@@ -130,7 +131,7 @@ impl Projection for Spikes {
         NAME
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let (t, v, d) = (
             event.event_type.as_str(),
             event.schema_version,
@@ -142,9 +143,11 @@ impl Projection for Spikes {
                 return Ok(());
             }
             let SignalEvent::Recorded(signal) =
-                SignalEvent::from_data(t, v, d).map_err(|err| err.to_string())?
+                SignalEvent::from_data(t, v, d).map_err(ModelError::from)?
             else {
-                return Err(format!("{t} decoded as another signal event"));
+                return Err(ModelError::Invalid(format!(
+                    "{t} decoded as another signal event"
+                )));
             };
             let key = signal.correlation_key.clone();
             let observed = Observed {
@@ -208,7 +211,7 @@ impl Projection for Spikes {
             .stream
             .strip_prefix("incident-")
             .and_then(|id| id.parse::<Uuid>().ok());
-        match IncidentEvent::from_data(t, v, d).map_err(|err| err.to_string())? {
+        match IncidentEvent::from_data(t, v, d).map_err(ModelError::from)? {
             IncidentEvent::Opened(opened) => {
                 if let Some(key) = opened.correlation_key {
                     let (id, severity) = (opened.incident_id, opened.severity);
@@ -256,25 +259,21 @@ impl Projection for Spikes {
 
 /// Decisions caused by signals after position `after`, in log order, at most `limit`.
 pub fn decisions_after(
-    tree: &sled::Tree,
+    tree: &ReadModel,
     after: u64,
     limit: usize,
-) -> Result<Vec<Decided>, String> {
+) -> Result<Vec<Decided>, ModelError> {
     tree.range(decision_key(after.saturating_add(1))..decision_key(u64::MAX))
         .take(limit)
-        .map(|entry| {
-            let (_, value) = entry.map_err(|err| err.to_string())?;
-            serde_json::from_slice(&value).map_err(|err| err.to_string())
-        })
+        .map(|entry| entry.map(|(_, value)| value))
         .collect()
 }
 
 /// Spikes detected (incident openings) since `since`, newest first: the monitor's list.
-pub fn detected(tree: &sled::Tree, since: DateTime<Utc>) -> Result<Vec<Decided>, String> {
+pub fn detected(tree: &ReadModel, since: DateTime<Utc>) -> Result<Vec<Decided>, ModelError> {
     let mut found = Vec::new();
-    for entry in tree.scan_prefix(b"D").rev() {
-        let (_, value) = entry.map_err(|err| err.to_string())?;
-        let decided: Decided = serde_json::from_slice(&value).map_err(|err| err.to_string())?;
+    for entry in tree.prefix(b"D").rev() {
+        let (_, decided): (_, Decided) = entry?;
         if let SpikeAction::Open { detected_at, .. } = &decided.action {
             if *detected_at < since {
                 continue;
@@ -373,7 +372,7 @@ mod tests {
         }
         let late = signal(&store, 6, 40).await; // position 6
         rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         let decided = decisions_after(&tree, 0, 10).unwrap();
         let SpikeAction::Open { incident_id, .. } = decided[0].action.clone() else {
             panic!("{decided:?}")
@@ -430,7 +429,7 @@ mod tests {
         append(&store, &stream, &closed).await;
         signal(&store, 7, 55).await;
         rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap(); // a rebuild replaces the tree
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap(); // a rebuild replaces the tree
         assert_eq!(
             decisions_after(&tree, 6, 10).unwrap(),
             vec![],
@@ -457,7 +456,7 @@ mod tests {
             signal_of(&store, n, n as i64, kind, Some(flight()), key).await;
         }
         rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         let decided = decisions_after(&tree, 0, 10).unwrap();
         let [
             Decided {
@@ -526,7 +525,7 @@ mod tests {
         signal_of(&store, 6, 6, high, Some(flight()), key).await;
 
         rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         let asked: Vec<(u128, Option<Severity>)> = decisions_after(&tree, 0, 10)
             .unwrap()
             .into_iter()
@@ -592,7 +591,7 @@ mod tests {
             signal_of(&store, n, 20, kind, None, &noflight(Category::Safety)).await;
         }
         rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         assert_eq!(
             decisions_after(&tree, 0, 10).unwrap(),
             vec![],
@@ -604,7 +603,7 @@ mod tests {
             signal_of(&store, n, 25, kind, None, &noflight(Category::Safety)).await;
         }
         rebuild(&store, Spikes::default(), |_, _| {}).unwrap();
-        let tree = store.model_tree(NAME).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         let decided = decisions_after(&tree, 0, 10).unwrap();
         let [
             Decided {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::projection::{Projection, rebuild};
+use crate::projection::{Projection, ReadModel, rebuild};
 use crate::store::{AppendRequest, EventStore, ExpectedVersion, SledStore, StoreConfig};
 use crate::testing::workload;
 
@@ -25,8 +25,8 @@ pub async fn store_with(scenarios: &[u64]) -> (tempfile::TempDir, SledStore) {
 }
 
 /// Rebuilds `projection` and returns its tree.
-pub fn rebuilt(store: &SledStore, projection: impl Projection) -> sled::Tree {
+pub fn rebuilt(store: &SledStore, projection: impl Projection) -> ReadModel {
     let name = projection.name();
     rebuild(store, projection, |_, _| {}).expect("rebuild");
-    store.model_tree(name).expect("model tree")
+    ReadModel::open(store, name).expect("model tree")
 }

@@ -6,6 +6,7 @@
 //! JSON list, chunk `n` holding stream versions `16n + 1 ..= 16n + 16`: a rebuild writes
 //! one key per chunk rather than one per event.
 
+use crate::projection::model::{ModelError, ReadModel};
 use serde::{Deserialize, Serialize};
 
 use super::runtime::{ModelTx, Projection};
@@ -50,7 +51,7 @@ impl Projection for Timeline {
         NAME
     }
 
-    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), String> {
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         if !TIMELINE_AGGREGATES
             .iter()
             .any(|prefix| event.stream.starts_with(prefix))
@@ -78,12 +79,10 @@ impl Projection for Timeline {
 }
 
 /// A stream's timeline from a model tree, in order.
-pub fn read(tree: &sled::Tree, stream: &str) -> Result<Vec<TimelineEntry>, String> {
+pub fn read(tree: &ReadModel, stream: &str) -> Result<Vec<TimelineEntry>, ModelError> {
     let mut entries = Vec::new();
-    for chunk in tree.scan_prefix(stream_prefix(stream)) {
-        let (_, value) = chunk.map_err(|err| err.to_string())?;
-        let chunk: Vec<TimelineEntry> =
-            serde_json::from_slice(&value).map_err(|err| err.to_string())?;
+    for chunk in tree.prefix(stream_prefix(stream)) {
+        let (_, chunk): (_, Vec<TimelineEntry>) = chunk?;
         entries.extend(chunk);
     }
     Ok(entries)
@@ -123,7 +122,7 @@ mod tests {
                 .unwrap();
         }
         rebuild(&store, Timeline, |_, _| {}).unwrap();
-        let tree = store.model_tree("timeline").unwrap();
+        let tree = crate::projection::ReadModel::open(&store, "timeline").unwrap();
         let versions: Vec<u64> = read(&tree, "incident-7")
             .unwrap()
             .iter()
@@ -131,7 +130,8 @@ mod tests {
             .collect();
         assert_eq!(versions, (1..=40).collect::<Vec<_>>());
         assert_eq!(
-            tree.scan_prefix(stream_prefix("incident-7")).count(),
+            tree.prefix::<_, Vec<TimelineEntry>>(stream_prefix("incident-7"))
+                .count(),
             3,
             "16 + 16 + 8"
         );
@@ -171,7 +171,7 @@ mod tests {
                 .unwrap();
         }
         rebuild(&store, Timeline, |_, _| {}).unwrap();
-        let tree = store.model_tree("timeline").unwrap();
+        let tree = crate::projection::ReadModel::open(&store, "timeline").unwrap();
         let incident = read(&tree, "incident-1").unwrap();
         assert_eq!(
             incident
@@ -192,7 +192,12 @@ mod tests {
             read(&tree, "incident-10").unwrap().is_empty(),
             "prefixes do not leak into longer ids"
         );
-        let raw: Vec<u8> = tree.iter().flat_map(|e| e.unwrap().1.to_vec()).collect();
+        let raw: Vec<u8> = store
+            .model_tree("timeline")
+            .unwrap()
+            .iter()
+            .flat_map(|e| e.unwrap().1.to_vec())
+            .collect();
         assert!(
             !String::from_utf8_lossy(&raw).contains("private"),
             "no event data (personal data) in the timeline"
