@@ -34,9 +34,26 @@ if ! python3 -c "import rfc8785, blake3" 2>/dev/null; then
     }
 fi
 
+# The API conformance run (tests/api/schemathesis.sh) uses schemathesis.
+if ! command -v schemathesis >/dev/null; then
+    echo "== installing schemathesis (pip)"
+    python3 -m pip install --quiet schemathesis || {
+        echo "could not install schemathesis: run 'python3 -m pip install schemathesis'" >&2
+        exit 2
+    }
+    hash -r
+    if ! command -v schemathesis >/dev/null; then
+        bin_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+        export PATH="$bin_dir:$PATH"
+    fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --all-targets
+echo "== API conformance (schemathesis, all checks)"
+cargo build --locked
+bash tests/api/schemathesis.sh target/debug/crisisd

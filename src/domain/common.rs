@@ -79,12 +79,23 @@ pub enum Severity {
 }
 
 /// ISO 4217 currency code (three upper-case ASCII letters).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schemars(with = "String")]
 pub struct Currency([u8; 3]);
+
+impl JsonSchema for Currency {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Currency".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "ISO 4217 currency code (three upper-case ASCII letters).",
+            "type": "string",
+            "pattern": "^[A-Z]{3}$"
+        })
+    }
+}
 
 impl Currency {
     pub const EUR: Currency = Currency(*b"EUR");
@@ -218,6 +229,20 @@ pub struct FlightKey {
 impl FlightKey {
     /// Builds a key, refusing designators and numbers of the wrong shape.
     pub fn new(carrier: &str, number: &str, date: chrono::NaiveDate) -> Result<Self, String> {
+        let key = FlightKey {
+            carrier: carrier.to_owned(),
+            number: number.to_owned(),
+            date,
+        };
+        key.check()?;
+        Ok(key)
+    }
+
+    /// Whether the designator and number have their shape (a key decoded from a
+    /// command body has not been through [`FlightKey::new`]; stored events are decoded
+    /// as they are).
+    pub fn check(&self) -> Result<(), String> {
+        let (carrier, number) = (self.carrier.as_str(), self.number.as_str());
         let carrier_ok = (2..=3).contains(&carrier.len())
             && carrier
                 .bytes()
@@ -236,11 +261,7 @@ impl FlightKey {
                 "flight number {number:?} is not 1-4 digits with an optional letter"
             ));
         }
-        Ok(FlightKey {
-            carrier: carrier.to_owned(),
-            number: number.to_owned(),
-            date,
-        })
+        Ok(())
     }
 }
 

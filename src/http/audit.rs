@@ -3,13 +3,14 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
 use super::auth::Caller;
+use super::params::Params;
 use super::problem::Problem;
 use crate::store::codec::RawRecord;
 use crate::store::{EventStore, StoreError, VerifyReport, position_range};
@@ -17,12 +18,16 @@ use crate::store::{EventStore, StoreError, VerifyReport, position_range};
 /// Events read per step of a replay.
 const REPLAY_CHUNK_EVENTS: usize = 1_000;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
+    /// First log position (default 1).
     pub from: Option<u64>,
+    /// Last log position (default: the head).
     pub to: Option<u64>,
+    /// Only this stream.
     pub stream: Option<String>,
+    /// Only event types starting with this.
     #[serde(rename = "type")]
     pub type_prefix: Option<String>,
     /// With personal-data rights: personal values opened (the lines then no longer hash
@@ -51,7 +56,7 @@ enum Personal {
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<EventsQuery>,
+    Params(query): Params<EventsQuery>,
 ) -> Result<Response, Problem> {
     let (from, to) = range(query.from, query.to, state.store().head().position)?;
     let personal = match (caller.sees_personal_data, query.reveal) {
@@ -158,10 +163,12 @@ fn range(from: Option<u64>, to: Option<u64>, head: u64) -> Result<(u64, u64), Pr
         .map_err(|err| Problem::bad_request("invalid_query", err.to_string()).field("from"))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyQuery {
+    /// First log position (default 1).
     pub from: Option<u64>,
+    /// Last log position (default: the head).
     pub to: Option<u64>,
 }
 
@@ -169,7 +176,7 @@ pub struct VerifyQuery {
 /// the last good one, and the first damage (position and kind) if any.
 pub async fn verify(
     State(state): State<AppState>,
-    Query(query): Query<VerifyQuery>,
+    Params(query): Params<VerifyQuery>,
 ) -> Result<Json<VerifyReport>, Problem> {
     let store = state.store().clone();
     let (from, to) = range(query.from, query.to, store.head().position)?;

@@ -171,7 +171,16 @@ impl CommandTarget for Passenger {
 
 /// Passenger ids are pseudonymous keys (loyalty or customer numbers) that go into
 /// stream names: 1–64 of `A–Z a–z 0–9 - _ .`.
+/// The passenger of a `/v1/passengers/{id}` route. A '.' is refused here although
+/// passenger ids may hold one: the passenger's stream is named after the id and stream
+/// names (NATS subject tokens) take no '.', so no such passenger can have a record.
 pub fn passenger_id(id: &str) -> Result<PassengerId, Problem> {
+    if id.contains('.') {
+        return Err(Problem::not_found(
+            "passenger records are kept for ids of A-Z, a-z, 0-9, '-' and '_' only (the id names the passenger's stream, which takes no '.')",
+        )
+        .field("id"));
+    }
     PassengerId::parse(id).map_err(|rule| Problem::not_found(rule).field("id"))
 }
 
@@ -319,7 +328,10 @@ fn body_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(fields)) => Ok(fields),
+        Ok(Value::Object(mut fields)) => {
+            fields.values_mut().for_each(integral_numbers);
+            Ok(fields)
+        }
         Ok(_) => {
             Err(Problem::bad_request("invalid_body", "the body must be a JSON object").field(""))
         }
@@ -328,6 +340,27 @@ fn body_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
             format!("the body is not JSON: {err}"),
         )
         .field("")),
+    }
+}
+
+/// Writes `790.0` as `790`: JSON does not tell the two apart (JSON Schema calls both an
+/// integer), but the typed commands would refuse the first for an integer field. Only
+/// numbers an f64 holds exactly (up to 2^53) are rewritten.
+fn integral_numbers(value: &mut Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64())
+                && float.fract() == 0.0
+                && float.abs() <= EXACT
+            {
+                // In range and without a fraction: the cast is exact.
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
     }
 }
 

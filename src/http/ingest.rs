@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -16,23 +16,41 @@ use super::auth::Caller;
 use super::problem::Problem;
 use crate::bus::ingest::Handled;
 
-/// The kinds of ingest message (the `crisis.ingest.<kind>` subject token).
-pub const KINDS: [&str; 2] = ["flightops", "feedback"];
+/// What an ingest answers once the message's events are durable (202).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Stored {
+    /// Always true: a message that is not stored is answered with a problem.
+    pub stored: bool,
+}
 
-pub async fn ingest(
+/// `POST /v1/ingest/flightops`: a flight-ops message, as on `crisis.ingest.flightops`.
+pub async fn flightops(
     State(state): State<AppState>,
     caller: Caller,
-    Path(kind): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let Some(kind) = KINDS.iter().find(|k| **k == kind) else {
-        return Err(Problem::not_found(format!(
-            "no ingest kind {kind:?}; post to /v1/ingest/flightops or /v1/ingest/feedback"
-        ))
-        .field("kind"));
-    };
-    if !declares_json(&headers) {
+    ingest(&state, &caller, "flightops", &headers, &body).await
+}
+
+/// `POST /v1/ingest/feedback`: a channel's feedback message, as on `crisis.ingest.feedback`.
+pub async fn feedback(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    ingest(&state, &caller, "feedback", &headers, &body).await
+}
+
+async fn ingest(
+    state: &AppState,
+    caller: &Caller,
+    kind: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, Problem> {
+    if !declares_json(headers) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -40,12 +58,10 @@ pub async fn ingest(
         )
         .field("Content-Type"));
     }
-    match state.ingest().ingest(kind, &body, &caller.actor).await {
-        Ok(Handled::Stored) => Ok((
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"stored": true})),
-        )
-            .into_response()),
+    match state.ingest().ingest(kind, body, &caller.actor).await {
+        Ok(Handled::Stored) => {
+            Ok((StatusCode::ACCEPTED, Json(Stored { stored: true })).into_response())
+        }
         Ok(Handled::Rejected(rejection)) => Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             rejection.code,

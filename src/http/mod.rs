@@ -24,6 +24,7 @@ pub mod commands;
 mod head_timeout;
 pub mod ingest;
 pub mod metrics;
+pub mod params;
 pub mod problem;
 pub mod queries;
 pub mod redact;
@@ -203,18 +204,8 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
     const READERS: &[Role] = &[Agent, CrisisLead, Auditor];
     const CARE: &[Role] = &[Agent, CrisisLead];
     const AUDIT: &[Role] = &[Auditor, CrisisLead];
-    const AFTER: (&str, &str) = (
-        "after",
-        "answer once the read model has applied this position",
-    );
-    const LIMIT: (&str, &str) = ("limit", "items per page (at most 500)");
-    const CURSOR: (&str, &str) = ("cursor", "next_cursor of the previous page");
-    const ONE: &[(&str, &str)] = &[AFTER];
-    const LIST: &[(&str, &str)] = &[AFTER, LIMIT, CURSOR];
-    const AS_OF: &[(&str, &str)] = &[
-        AFTER,
-        ("as_of", "RFC 3339 instant: the state as known then"),
-    ];
+    use params::{IdPath, PassengerPath};
+    use queries::{After as ONE, ListQuery as LIST, OneQuery as AS_OF};
     type Incident = crate::domain::incident::Incident;
     type Complaint = crate::domain::complaint::Complaint;
     type Compensation = crate::domain::compensation::Compensation;
@@ -240,6 +231,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             op("Open an incident under a new id (incident_id is chosen by crisisd)")
                 .roles(&[CrisisLead])
                 .commands(&[("open_incident", &[CrisisLead])])
+                .id_field(<Incident as CommandTarget>::CREATE.1)
                 .request(schema::<<Incident as crate::domain::Aggregate>::Command>)
                 .response(schema::<commands::CommandResult>),
             commands::open_incident,
@@ -248,13 +240,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/incidents",
             op("Pipeline board of open incidents: most severe first, then longest in their stage, then id")
                 .roles(READERS)
-                .query(&[
-                    ("stage", "only this stage"),
-                    ("min_severity", "at least this severity"),
-                    AFTER,
-                    LIMIT,
-                    CURSOR,
-                ])
+                .query(schema::<queries::BoardQuery>)
                 .response(schema::<Page<inc::BoardRow>>),
             queries::incident_board,
         )
@@ -263,6 +249,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             op("Register a complaint under a new id (complaint_id is chosen by crisisd)")
                 .roles(CARE)
                 .commands(&[("receive_complaint", CARE)])
+                .id_field(<Complaint as CommandTarget>::CREATE.1)
                 .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
                 .response(schema::<commands::CommandResult>),
             commands::receive_complaint,
@@ -271,16 +258,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/complaints/kpis",
             op("Complaint KPIs per dimension value")
                 .roles(READERS)
-                .query(&[
-                    (
-                        "dimension",
-                        "agent, department, tier, channel or day (required)",
-                    ),
-                    ("value", "only this value"),
-                    AFTER,
-                    LIMIT,
-                    CURSOR,
-                ])
+                .query(schema::<queries::KpiQuery>)
                 .response(schema::<Page<compl::KpiRow>>),
             queries::complaint_kpis,
         )
@@ -288,7 +266,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/compensations/overdue",
             op("Unsettled entitlements past their legal deadline")
                 .roles(READERS)
-                .query(LIST)
+                .query(schema::<LIST>)
                 .response(schema::<Page<comp::Entitlement>>),
             queries::overdue_compensations,
         )
@@ -296,7 +274,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/plans/awaiting-approval",
             op("Plans waiting for a crisis lead")
                 .roles(READERS)
-                .query(LIST)
+                .query(schema::<LIST>)
                 .response(schema::<Page<inc::AwaitingApproval>>),
             queries::awaiting_approval,
         )
@@ -304,7 +282,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/people/loads",
             op("Who holds which incident roles now")
                 .roles(READERS)
-                .query(LIST)
+                .query(schema::<LIST>)
                 .response(schema::<Page<inc::PersonLoad>>),
             queries::loads,
         )
@@ -312,7 +290,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/follow-ups",
             op("Incidents in follow-up with open work")
                 .roles(READERS)
-                .query(LIST)
+                .query(schema::<LIST>)
                 .response(schema::<Page<inc::FollowUpView>>),
             queries::open_follow_ups,
         )
@@ -320,7 +298,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/follow-ups/summary",
             op("Survey response and satisfaction across incidents")
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<inc::FollowUpSummary>),
             queries::follow_up_summary,
         )
@@ -328,13 +306,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/reviews",
             op("Lessons and improvements of reviewed incidents")
                 .roles(READERS)
-                .query(&[
-                    ("category", "only this incident category"),
-                    ("owner", "only this owner"),
-                    AFTER,
-                    LIMIT,
-                    CURSOR,
-                ])
+                .query(schema::<queries::ReviewQuery>)
                 .response(schema::<Page<inc::ReviewEntry>>),
             queries::reviews,
         )
@@ -342,11 +314,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/monitor/feed",
             op("Newest signals first")
                 .roles(READERS)
-                .query(&[
-                    AFTER,
-                    LIMIT,
-                    ("cursor", "next_cursor of the previous page (a position)"),
-                ])
+                .query(schema::<queries::FeedQuery>)
                 .response(schema::<Page<monitor::FeedEntry>>),
             queries::monitor_feed,
         )
@@ -354,14 +322,14 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/monitor/counts",
             op("Signal counts per dimension over a window")
                 .roles(READERS)
-                .query(&[("window", "15m, 1h or 24h (required)"), AFTER]),
+                .query(schema::<queries::CountsQuery>),
             queries::monitor_counts,
         )
         .get(
             "/v1/monitor/spikes",
             op("Spikes that opened incidents")
                 .roles(READERS)
-                .query(&[("since", "RFC 3339; default the last 24 h"), AFTER])
+                .query(schema::<queries::SpikesQuery>)
                 .response(schema::<Vec<crate::projection::spikes::Decided>>),
             queries::spikes,
         )
@@ -376,16 +344,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/stream",
             op("Server-Sent Events of envelopes, resumable with Last-Event-ID")
                 .roles(READERS)
-                .query(&[
-                    ("from", "first position (default: new events only)"),
-                    ("stream", "only this stream"),
-                    (
-                        "aggregate",
-                        "only this aggregate (incident, complaint, ...)",
-                    ),
-                    ("type", "only types with this prefix"),
-                    ("incident", "the incident's stream and events naming it"),
-                ])
+                .query(schema::<stream::StreamQuery>)
                 .media("text/event-stream"),
             stream::stream,
         )
@@ -393,12 +352,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/audit/events",
             op("NDJSON replay of envelopes")
                 .roles(AUDIT)
-                .query(&[
-                    ("from", "first position"),
-                    ("to", "last position"),
-                    ("stream", "only this stream"),
-                    ("type", "only types with this prefix"),
-                ])
+                .query(schema::<audit::EventsQuery>)
                 .media("application/x-ndjson"),
             audit::events,
         )
@@ -406,7 +360,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             "/v1/audit/verify",
             op("Hash-chain verification")
                 .roles(AUDIT)
-                .query(&[("from", "first position"), ("to", "last position")])
+                .query(schema::<audit::VerifyQuery>)
                 .response(schema::<crate::store::VerifyReport>),
             audit::verify,
         )
@@ -419,97 +373,120 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
             admin::rotate_keys,
         )
         .post(
-            "/v1/ingest/{kind}",
-            op("Ingest a flightops or feedback message (the NATS formats)")
+            "/v1/ingest/flightops",
+            op("Ingest a flight-ops message (the format of crisis.ingest.flightops)")
                 .roles(&[FlightOps])
-                .request(schema::<serde_json::Value>),
-            ingest::ingest,
+                .request(schema::<crate::domain::ingest::FlightOpsMessageV1>)
+                .status(202)
+                .response(schema::<ingest::Stored>),
+            ingest::flightops,
+        )
+        .post(
+            "/v1/ingest/feedback",
+            op("Ingest a channel's feedback message (the format of crisis.ingest.feedback)")
+                .roles(&[FlightOps])
+                .request(schema::<crate::domain::ingest::FeedbackMessageV1>)
+                .status(202)
+                .response(schema::<ingest::Stored>),
+            ingest::feedback,
         )
         .get(
             "/v1/incidents/{id}",
             op("An incident's summary, or its state as of an instant")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(AS_OF)
+                .query(schema::<AS_OF>)
                 .response(schema::<inc::IncidentSummary>),
             queries::incident,
         )
         .get(
             "/v1/incidents/{id}/timeline",
             op("An incident's events with their actors")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<Vec<timeline::TimelineEntry>>),
             queries::incident_timeline,
         )
         .get(
             "/v1/incidents/{id}/impact",
             op("An incident's impact assessment")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<inc::ImpactView>),
             queries::incident_impact,
         )
         .get(
             "/v1/incidents/{id}/plans",
             op("An incident's approved plans")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<inc::ApprovedPlans>),
             queries::incident_plans,
         )
         .get(
             "/v1/incidents/{id}/execution",
             op("An incident's contacts and compensations")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<comp::ExecutionView>),
             queries::incident_execution,
         )
         .get(
             "/v1/incidents/{id}/follow-up",
             op("An incident's surveys and open problems")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<inc::FollowUpView>),
             queries::incident_follow_up,
         )
         .get(
             "/v1/complaints/{id}",
             op("A complaint's summary, or its state as of an instant")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(AS_OF)
+                .query(schema::<AS_OF>)
                 .response(schema::<compl::ComplaintSummary>),
             queries::complaint,
         )
         .get(
             "/v1/complaints/{id}/timeline",
             op("A complaint's events with their actors")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<Vec<timeline::TimelineEntry>>),
             queries::complaint_timeline,
         )
         .get(
             "/v1/passengers/{id}",
             op("Everything about a passenger")
+                .path(schema::<PassengerPath>)
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<passengers::PassengerView>),
             queries::passenger,
         )
         .get(
             "/v1/compensations/{id}",
             op("A compensation entitlement")
+                .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(ONE)
+                .query(schema::<ONE>)
                 .response(schema::<comp::Entitlement>),
             queries::compensation,
         )
         .post(
             "/v1/incidents/{id}/{command}",
             op("Incident command")
+                .path(schema::<IdPath>)
                 .roles(CARE)
                 .commands(Incident::COMMANDS)
+                .id_field(<Incident as CommandTarget>::CREATE.1)
                 .request(schema::<<Incident as crate::domain::Aggregate>::Command>)
                 .response(schema::<commands::CommandResult>),
             commands::incident,
@@ -517,8 +494,10 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         .post(
             "/v1/complaints/{id}/{command}",
             op("Complaint command")
+                .path(schema::<IdPath>)
                 .roles(CARE)
                 .commands(Complaint::COMMANDS)
+                .id_field(<Complaint as CommandTarget>::CREATE.1)
                 .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
                 .response(schema::<commands::CommandResult>),
             commands::complaint,
@@ -526,6 +505,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         .post(
             "/v1/passengers/{id}/erase",
             op("Erase a passenger's personal data: records passenger.erased and destroys their data key")
+                .path(schema::<PassengerPath>)
                 .roles(&[Admin])
                 .request(schema::<commands::EraseBody>)
                 .response(schema::<commands::CommandResult>),
@@ -534,8 +514,10 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         .post(
             "/v1/passengers/{id}/{command}",
             op("Passenger command")
+                .path(schema::<PassengerPath>)
                 .roles(CARE)
                 .commands(Passenger::COMMANDS)
+                .id_field(<Passenger as CommandTarget>::CREATE.1)
                 .request(schema::<<Passenger as crate::domain::Aggregate>::Command>)
                 .response(schema::<commands::CommandResult>),
             commands::passenger,
@@ -543,8 +525,10 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         .post(
             "/v1/compensations/{id}/{command}",
             op("Compensation command")
+                .path(schema::<IdPath>)
                 .roles(CARE)
                 .commands(Compensation::COMMANDS)
+                .id_field(<Compensation as CommandTarget>::CREATE.1)
                 .request(schema::<<Compensation as crate::domain::Aggregate>::Command>)
                 .response(schema::<commands::CommandResult>),
             commands::compensation,

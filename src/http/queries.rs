@@ -6,16 +6,17 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::auth::Caller;
 use super::commands::passenger_id;
+use super::params::Params;
 use super::problem::Problem;
 use super::{AppState, WAIT_MAX, redact};
 use crate::app::command::load_as_of;
@@ -32,11 +33,34 @@ use crate::store::EventStore;
 /// How often a waiting query looks at its projection again.
 const WAIT_POLL: Duration = Duration::from_millis(5);
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct After {
-    /// Answer once the read model has applied this position.
+    /// Answer once the read model has applied this log position (a command's answer
+    /// gives it), to read your own writes.
     pub after: Option<u64>,
+}
+
+/// The query of a list: `after` and a page.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Answer once the read model has applied this log position.
+    pub after: Option<u64>,
+    /// Items per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    fn paging(&self) -> Paging {
+        Paging {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+    }
 }
 
 /// Waits until `projection` has applied `after` (if given).
@@ -93,7 +117,7 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Paging {
     pub limit: Option<usize>,
     pub cursor: Option<String>,
@@ -133,29 +157,6 @@ fn bad_cursor() -> Problem {
         "cursor must be a next_cursor this API returned",
     )
     .field("cursor")
-}
-
-/// Refuses query parameters the route does not know (a typo must not silently widen
-/// a filter).
-pub fn known_params(query: Option<&str>, known: &[&str]) -> Result<(), Problem> {
-    for pair in query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let name = pair.split('=').next().unwrap_or_default();
-        if !known.contains(&name) {
-            return Err(Problem::bad_request(
-                "invalid_query",
-                format!(
-                    "unknown query parameter {name:?}; this route takes: {}",
-                    known.join(", ")
-                ),
-            )
-            .field(name.to_owned()));
-        }
-    }
-    Ok(())
 }
 
 fn model(state: &AppState, name: &str) -> Result<ReadModel, Problem> {
@@ -214,11 +215,20 @@ pub async fn projections(State(state): State<AppState>) -> Result<Response, Prob
     Ok(Json(lags(&state)?).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BoardQuery {
+    /// Only incidents in this stage.
     pub stage: Option<Stage>,
+    /// Only incidents of at least this severity.
     pub min_severity: Option<Severity>,
+    /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
+    /// Rows per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// `GET /v1/incidents`: the pipeline board of open incidents (most severe first, then
@@ -228,14 +238,12 @@ pub struct BoardQuery {
 /// never make a page skip or repeat a row.
 pub async fn incident_board(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    Query(query): Query<BoardQuery>,
-    Query(paging): Query<Paging>,
+    Params(query): Params<BoardQuery>,
 ) -> Result<Json<Page<incidents::BoardRow>>, Problem> {
-    known_params(
-        raw.as_deref(),
-        &["stage", "min_severity", "after", "limit", "cursor"],
-    )?;
+    let paging = Paging {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
     wait_for(&state, incidents::NAME, query.after).await?;
     let filter = incidents::BoardFilter {
         stage: query.stage,
@@ -255,9 +263,10 @@ pub async fn incident_board(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OneQuery {
+    /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
     /// The state as crisisd knew it at this instant, rebuilt from the events recorded
     /// up to it.
@@ -305,7 +314,7 @@ pub async fn incident(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<OneQuery>,
+    Params(query): Params<OneQuery>,
 ) -> Result<Response, Problem> {
     let id = uuid(&id, "incident")?;
     if let Some(at) = query.as_of {
@@ -322,7 +331,7 @@ pub async fn incident(
 pub async fn incident_timeline(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
     let id = uuid(&id, "incident")?;
     wait_for(&state, timeline::NAME, query.after).await?;
@@ -341,7 +350,7 @@ pub async fn complaint(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<OneQuery>,
+    Params(query): Params<OneQuery>,
 ) -> Result<Response, Problem> {
     let id = uuid(&id, "complaint")?;
     if let Some(at) = query.as_of {
@@ -360,7 +369,7 @@ pub async fn passenger(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let id = passenger_id(&id)?;
     wait_for(&state, passengers::NAME, query.after).await?;
@@ -383,7 +392,7 @@ pub async fn passenger(
 pub async fn compensation(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<compensations::Entitlement>, Problem> {
     let id = uuid(&id, "compensation")?;
     wait_for(&state, compensations::NAME, query.after).await?;
@@ -396,21 +405,12 @@ pub async fn compensation(
 /// earliest first.
 pub async fn overdue_compensations(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    Query(query): Query<AfterOnly>,
-    Query(paging): Query<Paging>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Page<compensations::Entitlement>>, Problem> {
-    known_params(raw.as_deref(), &["after", "limit", "cursor"])?;
     wait_for(&state, compensations::NAME, query.after).await?;
     let rows = compensations::overdue(&model(&state, compensations::NAME)?, Utc::now())
         .map_err(read_failed(compensations::NAME))?;
-    Ok(Json(paging.page(rows)?))
-}
-
-/// `after` next to paging parameters (checked by [`known_params`]).
-#[derive(Debug, Default, Deserialize)]
-pub struct AfterOnly {
-    pub after: Option<u64>,
+    Ok(Json(query.paging().page(rows)?))
 }
 
 /// Answers one incident's view of a model by a query function.
@@ -431,7 +431,7 @@ async fn incident_view<T: Serialize>(
 pub async fn incident_impact(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<incidents::ImpactView>, Problem> {
     incident_view(&state, &id, query.after, |tree, id| {
         incidents::impact(tree, id, Utc::now())
@@ -443,7 +443,7 @@ pub async fn incident_impact(
 pub async fn incident_plans(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<incidents::ApprovedPlans>, Problem> {
     incident_view(&state, &id, query.after, incidents::approved).await
 }
@@ -452,7 +452,7 @@ pub async fn incident_plans(
 pub async fn incident_follow_up(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<incidents::FollowUpView>, Problem> {
     incident_view(&state, &id, query.after, incidents::follow_up).await
 }
@@ -461,7 +461,7 @@ pub async fn incident_follow_up(
 pub async fn incident_execution(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<compensations::ExecutionView>, Problem> {
     let id = uuid(&id, "incident")?;
     wait_for(&state, incidents::NAME, query.after).await?;
@@ -480,7 +480,7 @@ pub async fn incident_execution(
 pub async fn complaint_timeline(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
     let id = uuid(&id, "complaint")?;
     wait_for(&state, timeline::NAME, query.after).await?;
@@ -496,33 +496,24 @@ pub async fn complaint_timeline(
 /// Answers a list read from the incidents model, a page at a time.
 async fn incidents_list<T: Serialize>(
     state: &AppState,
-    raw: Option<&str>,
-    known: &[&str],
     after: Option<u64>,
     paging: &Paging,
     list: impl FnOnce(&ReadModel) -> Result<Vec<T>, ModelError>,
 ) -> Result<Json<Page<T>>, Problem> {
-    known_params(raw, known)?;
     wait_for(state, incidents::NAME, after).await?;
     let rows = list(&model(state, incidents::NAME)?).map_err(read_failed(incidents::NAME))?;
     Ok(Json(paging.page(rows)?))
 }
 
-const LIST_PARAMS: &[&str] = &["after", "limit", "cursor"];
-
 /// `GET /v1/plans/awaiting-approval`: drafted plans no crisis lead approved yet.
 pub async fn awaiting_approval(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    Query(query): Query<AfterOnly>,
-    Query(paging): Query<Paging>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Page<incidents::AwaitingApproval>>, Problem> {
     incidents_list(
         &state,
-        raw.as_deref(),
-        LIST_PARAMS,
         query.after,
-        &paging,
+        &query.paging(),
         incidents::awaiting_approval,
     )
     .await
@@ -531,34 +522,23 @@ pub async fn awaiting_approval(
 /// `GET /v1/people/loads`: who holds which incident roles now.
 pub async fn loads(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    Query(query): Query<AfterOnly>,
-    Query(paging): Query<Paging>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Page<incidents::PersonLoad>>, Problem> {
-    incidents_list(
-        &state,
-        raw.as_deref(),
-        LIST_PARAMS,
-        query.after,
-        &paging,
-        |tree| incidents::loads(tree, Utc::now()),
-    )
+    incidents_list(&state, query.after, &query.paging(), |tree| {
+        incidents::loads(tree, Utc::now())
+    })
     .await
 }
 
 /// `GET /v1/follow-ups`: incidents in follow-up with unanswered surveys or open problems.
 pub async fn open_follow_ups(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    Query(query): Query<AfterOnly>,
-    Query(paging): Query<Paging>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Page<incidents::FollowUpView>>, Problem> {
     incidents_list(
         &state,
-        raw.as_deref(),
-        LIST_PARAMS,
         query.after,
-        &paging,
+        &query.paging(),
         incidents::open_follow_ups,
     )
     .await
@@ -567,7 +547,7 @@ pub async fn open_follow_ups(
 /// `GET /v1/follow-ups/summary`: survey response and satisfaction across incidents.
 pub async fn follow_up_summary(
     State(state): State<AppState>,
-    Query(query): Query<After>,
+    Params(query): Params<After>,
 ) -> Result<Json<incidents::FollowUpSummary>, Problem> {
     wait_for(&state, incidents::NAME, query.after).await?;
     let summary = incidents::follow_up_summary(&model(&state, incidents::NAME)?)
@@ -575,60 +555,62 @@ pub async fn follow_up_summary(
     Ok(Json(summary))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewQuery {
+    /// Only incidents of this category.
     pub category: Option<Category>,
+    /// Only improvements with this owner.
     pub owner: Option<String>,
+    /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
+    /// Entries per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// `GET /v1/reviews?category=&owner=`: lessons and improvements of reviewed incidents.
 pub async fn reviews(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    Query(query): Query<ReviewQuery>,
-    Query(paging): Query<Paging>,
+    Params(query): Params<ReviewQuery>,
 ) -> Result<Json<Page<incidents::ReviewEntry>>, Problem> {
-    let known = &["category", "owner", "after", "limit", "cursor"];
-    incidents_list(
-        &state,
-        raw.as_deref(),
-        known,
-        query.after,
-        &paging,
-        |tree| incidents::review(tree, query.category, query.owner.as_deref()),
-    )
+    let paging = Paging {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    incidents_list(&state, query.after, &paging, |tree| {
+        incidents::review(tree, query.category, query.owner.as_deref())
+    })
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct KpiQuery {
+    /// What the KPIs are counted by.
     pub dimension: complaints::Dimension,
+    /// Only this value of the dimension (an agent, a tier, a day...).
     pub value: Option<String>,
+    /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
+    /// Rows per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// `GET /v1/complaints/kpis?dimension=agent|department|tier|channel|day&value=`.
 pub async fn complaint_kpis(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    query: Result<Query<KpiQuery>, QueryRejection>,
-    Query(paging): Query<Paging>,
+    Params(query): Params<KpiQuery>,
 ) -> Result<Json<Page<complaints::KpiRow>>, Problem> {
-    known_params(
-        raw.as_deref(),
-        &["dimension", "value", "after", "limit", "cursor"],
-    )?;
-    let Query(query) = query.map_err(|err| {
-        Problem::bad_request(
-            "invalid_query",
-            format!(
-                "{}; dimension is one of agent, department, tier, channel, day",
-                err.body_text()
-            ),
-        )
-        .field("dimension")
-    })?;
+    let paging = Paging {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
     wait_for(&state, complaints::NAME, query.after).await?;
     let rows = complaints::kpis(
         &model(&state, complaints::NAME)?,
@@ -639,21 +621,23 @@ pub async fn complaint_kpis(
     Ok(Json(paging.page(rows)?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FeedQuery {
+    /// Signals per page (default and most: 500).
+    #[schemars(range(min = 1))]
     pub limit: Option<usize>,
-    /// Signals before this position (the `next_cursor` of the previous page).
+    /// Signals before this log position (the `next_cursor` of the previous page).
     pub cursor: Option<u64>,
+    /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
 }
 
 /// `GET /v1/monitor/feed`: the newest signals first (no passenger data), a page at a time.
 pub async fn monitor_feed(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    Query(query): Query<FeedQuery>,
+    Params(query): Params<FeedQuery>,
 ) -> Result<Json<Page<monitor::FeedEntry>>, Problem> {
-    known_params(raw.as_deref(), &["after", "limit", "cursor"])?;
     wait_for(&state, monitor::NAME, query.after).await?;
     let limit = Paging {
         limit: query.limit,
@@ -670,10 +654,12 @@ pub async fn monitor_feed(
     Ok(Json(Page { items, next_cursor }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountsQuery {
+    /// The window the counts cover, ending now.
     pub window: monitor::Window,
+    /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
 }
 
@@ -681,33 +667,27 @@ pub struct CountsQuery {
 /// airport over the window.
 pub async fn monitor_counts(
     State(state): State<AppState>,
-    query: Result<Query<CountsQuery>, QueryRejection>,
+    Params(query): Params<CountsQuery>,
 ) -> Result<Response, Problem> {
-    let Query(query) = query.map_err(|err| {
-        Problem::bad_request(
-            "invalid_query",
-            format!("{}; window is 15m, 1h or 24h", err.body_text()),
-        )
-        .field("window")
-    })?;
     wait_for(&state, monitor::NAME, query.after).await?;
     let counts = monitor::counts(&model(&state, monitor::NAME)?, query.window, Utc::now())
         .map_err(read_failed(monitor::NAME))?;
     Ok(Json(counts).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpikesQuery {
-    /// Default: the last 24 hours.
+    /// Spikes detected at or after this instant (RFC 3339; default: the last 24 hours).
     pub since: Option<DateTime<Utc>>,
+    /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
 }
 
 /// `GET /v1/monitor/spikes?since=`: spikes that opened incidents, newest first.
 pub async fn spikes(
     State(state): State<AppState>,
-    Query(query): Query<SpikesQuery>,
+    Params(query): Params<SpikesQuery>,
 ) -> Result<Json<Vec<crate::projection::spikes::Decided>>, Problem> {
     wait_for(&state, crate::projection::spikes::NAME, query.after).await?;
     let since = query

@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Caller;
+use super::params::Params;
 use super::problem::Problem;
 use crate::store::{EventStore, RecordedEvent, SubscriptionFilter};
 
@@ -47,15 +48,20 @@ impl Default for StreamLimits {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
-    /// First position to send (default: the next event committed).
+    /// First log position to send (default: the next event committed; a
+    /// `Last-Event-ID` header resumes after it instead).
     pub from: Option<u64>,
+    /// Only this stream.
     pub stream: Option<String>,
+    /// Only this aggregate (incident, complaint, passenger, compensation, flight, signal).
     pub aggregate: Option<String>,
+    /// Only event types starting with this.
     #[serde(rename = "type")]
     pub type_prefix: Option<String>,
+    /// The incident's own stream and the events that name it.
     pub incident: Option<Uuid>,
 }
 
@@ -69,7 +75,7 @@ pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
+    Params(query): Params<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let from = match last_event_id(&headers)? {
         Some(seen) => seen.saturating_add(1),

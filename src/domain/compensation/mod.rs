@@ -84,6 +84,8 @@ pub enum CompensationCommand {
 pub enum CompensationError {
     #[error("the entitlement has not been computed")]
     NotComputed,
+    #[error("{reason}")]
+    InvalidFlight { reason: String },
     #[error("the entitlement was already computed")]
     AlreadyComputed,
     #[error("the id must be the UUID v5 of flight and passenger ({expected})")]
@@ -336,6 +338,9 @@ fn compute(
     else {
         unreachable!("compute is only called with ComputeEntitlement")
     };
+    flight
+        .check()
+        .map_err(|reason| CompensationError::InvalidFlight { reason })?;
     let expected = compensation_id(flight, passenger);
     if *id != expected {
         return Err(CompensationError::IdMismatch { expected });

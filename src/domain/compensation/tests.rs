@@ -229,6 +229,14 @@ fn compute_entitlement() {
     };
     let expected = compensation_id(&self::flight(), &self::passenger());
     assert_eq!(when(&[], wrong_id), Err(Err_::IdMismatch { expected }));
+    let mut odd_flight = compute_command(eur(1));
+    if let C::ComputeEntitlement { flight, .. } = &mut odd_flight {
+        flight.carrier = "l\u{16}".into();
+    }
+    assert!(matches!(
+        when(&[], odd_flight),
+        Err(Err_::InvalidFlight { .. })
+    ));
     let late = when_at(&[], compute_command(eur(1)), 8 * 24 * 60);
     assert_eq!(late, Err(Err_::DeadlineBeforeComputation));
     assert_eq!(

@@ -260,6 +260,11 @@ fn open(command: &C, ctx: &Context) -> Decision {
         unreachable!("open is only called with OpenIncident")
     };
     require_text("title", title)?;
+    if let Some(flight) = flight {
+        flight
+            .check()
+            .map_err(|reason| Error::InvalidFlight { reason })?;
+    }
     let mut signal_ids = signal_ids.clone();
     signal_ids.sort();
     signal_ids.dedup();

@@ -87,4 +87,6 @@ pub enum IncidentError {
     UnknownCompensation { compensation_id: Uuid },
     #[error("a failed compensation needs a reason")]
     FailureRequiresReason,
+    #[error("{reason}")]
+    InvalidFlight { reason: String },
 }

@@ -26,6 +26,30 @@ fn open_incident() {
 }
 
 #[test]
+fn a_flight_of_the_wrong_shape_is_refused() {
+    // A body decodes any strings into a flight key; the decision checks their shape.
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    let mut command = open_command("delay");
+    let C::OpenIncident { flight, .. } = &mut command else {
+        unreachable!()
+    };
+    *flight = Some(crate::domain::common::FlightKey {
+        carrier: "\u{16}L".into(),
+        number: "400".into(),
+        date,
+    });
+    assert!(matches!(
+        when(&[], command.clone()),
+        Err(Err_::InvalidFlight { .. })
+    ));
+    let C::OpenIncident { flight, .. } = &mut command else {
+        unreachable!()
+    };
+    *flight = Some(crate::domain::common::FlightKey::new("LH", "400", date).unwrap());
+    assert!(when(&[], command).is_ok());
+}
+
+#[test]
 fn attach_signal() {
     let accepted = when(&opened(), C::AttachSignal { signal_id: id(101) });
     assert_eq!(
