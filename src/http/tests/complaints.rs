@@ -1,0 +1,314 @@
+//! The complaint loop, compensations and the crisis end to end.
+
+use super::*;
+
+/// The complaint loop and a compensation from computed to paid, through the API only.
+#[tokio::test]
+async fn the_complaint_loop_and_a_compensation_run_through_the_api() {
+    let api = api().await;
+    api.ok("agent", "/v1/passengers/FF4004/register_passenger", json!({"tier": "gold",
+        "contact": {"name": "Grace Hopper", "email": null, "phone": "+1 555 0100", "language": null},
+        "consent": {"email": false, "sms": false, "phone": true, "app_push": false}})).await;
+    api.ok(
+        "agent",
+        "/v1/passengers/FF4004/change_tier",
+        json!({"tier": "platinum"}),
+    )
+    .await;
+    let received = api.ok("agent", "/v1/complaints", json!({"channel": "hotline", "passenger": "FF4004", "tier": "platinum",
+        "category": "delay", "remedy_sought": "compensation", "description": "four hours late", "incident_id": null})).await;
+    let id = received["stream"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("complaint-")
+        .unwrap()
+        .to_owned();
+    let at = |command: &str| format!("/v1/complaints/{id}/{command}");
+    api.ok(
+        "agent",
+        &at("acknowledge_complaint"),
+        json!({"apology": "We are sorry"}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("route_complaint"),
+        json!({"departments": ["customer_care", "refunds"]}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("send_progress_update"),
+        json!({"message": "Refunds is on it"}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("propose_resolution"),
+        json!({"resolution": "EUR 600", "compensation_id": null}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("report_dissatisfaction"),
+        json!({"reason": "want miles too"}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("propose_resolution"),
+        json!({"resolution": "EUR 600 + miles", "compensation_id": null}),
+    )
+    .await;
+    let closed = api
+        .ok(
+            "agent",
+            &at("confirm_satisfaction"),
+            json!({"comment": "thanks"}),
+        )
+        .await;
+    let summary = api
+        .get(
+            "auditor",
+            &format!("/v1/complaints/{id}?after={}", closed["position"]),
+        )
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.text);
+    assert_eq!(
+        (
+            summary.body["reopens"].as_u64(),
+            summary.body["proposals"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{}",
+        summary.text
+    );
+    let timeline = api
+        .get(
+            "auditor",
+            &format!("/v1/complaints/{id}/timeline?after={}", closed["position"]),
+        )
+        .await;
+    assert_eq!(
+        timeline.body.as_array().unwrap().len(),
+        8,
+        "{}",
+        timeline.text
+    );
+
+    // A compensation: crisisd computes it (a system command), agents carry it to paid.
+    let flight = json!({"carrier": "LH", "number": "400", "date": "2026-11-22"});
+    let key: crate::domain::common::FlightKey = serde_json::from_value(flight.clone()).unwrap();
+    let cid = crate::domain::compensation::compensation_id(
+        &key,
+        &crate::domain::common::PassengerId("FF4004".into()),
+    );
+    let compute = json!({"flight": flight, "passenger": "FF4004", "incident_id": null, "decisions": real_decisions(), "governing": "eu261"});
+    let uri = |command: &str| format!("/v1/compensations/{cid}/{command}");
+    problem(
+        &api.post("agent", &uri("compute_entitlement"), compute.clone())
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    api.ok("admin", &uri("compute_entitlement"), compute).await;
+    let cash = json!({"form": "cash", "amount": {"amount_minor": 60000, "currency": "EUR"}});
+    api.ok(
+        "agent",
+        &uri("offer_compensation"),
+        json!({"options": [cash, {"form": "miles", "miles": 40000}]}),
+    )
+    .await;
+    api.ok("agent", &uri("accept_offer"), json!({"choice": cash}))
+        .await;
+    let paid = api
+        .ok(
+            "agent",
+            &uri("record_payment"),
+            json!({"reference": "SEPA-1"}),
+        )
+        .await;
+    let entitlement = api
+        .get(
+            "auditor",
+            &format!("/v1/compensations/{cid}?after={}", paid["position"]),
+        )
+        .await;
+    assert_eq!(entitlement.status, StatusCode::OK, "{}", entitlement.text);
+    assert_eq!(entitlement.body["status"], "paid", "{}", entitlement.text);
+    let view = api
+        .get(
+            "agent",
+            &format!("/v1/passengers/FF4004?after={}", paid["position"]),
+        )
+        .await;
+    assert_eq!(view.body["tier"], "platinum", "{}", view.text);
+    assert_eq!(
+        view.body["complaints"].as_array().unwrap().len(),
+        1,
+        "{}",
+        view.text
+    );
+    assert_eq!(
+        view.body["compensations"][0]["status"], "paid",
+        "{}",
+        view.text
+    );
+}
+
+/// A whole crisis in the natural order, through the API with the service's own
+/// reactors: a flight lands four hours late, five passengers complain, and only then
+/// does the spike open the incident. Everything that existed joins it (entitlements,
+/// complaints); the team runs the pipeline, pays every passenger, and can close the
+/// incident because crisisd records each payment on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
+    let api = api().await;
+    spawn_reactors(&api);
+    let now = chrono::Utc::now();
+    let departure = (now - chrono::Duration::hours(30))
+        .with_nanosecond(0)
+        .unwrap();
+    use chrono::Timelike;
+    let date = departure.date_naive();
+    let rfc =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let flight = json!({"v": 1, "source_message_id": "aidx-1", "carrier": "LH", "flight_number": "400",
+        "origin_date": date.to_string(), "origin": "FRA", "destination": "JFK",
+        "scheduled_departure": rfc(departure), "scheduled_arrival": rfc(departure + chrono::Duration::hours(8)),
+        "actual_departure": rfc(departure + chrono::Duration::minutes(250)),
+        "actual_arrival": rfc(departure + chrono::Duration::minutes(8 * 60 + 250)),
+        "status": "delayed", "delays": [{"code": "41", "minutes": 250}], "passenger_count": 300});
+    let reply = api.post("flight_ops", "/v1/ingest/flightops", flight).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    let passengers: Vec<String> = (1..=5).map(|n| format!("FF{n}")).collect();
+    for (n, passenger) in passengers.iter().enumerate() {
+        let message = json!({"v": 1, "source_message_id": format!("call-{n}"), "channel": "hotline",
+            "text": "we landed four hours late", "passenger_ref": passenger,
+            "flight": {"carrier": "LH", "flight_number": "400", "origin_date": date.to_string()},
+            "category_hint": "delay", "received_at": rfc(now - chrono::Duration::minutes(20 - n as i64)),
+            "reach": 1});
+        let reply = api.post("flight_ops", "/v1/ingest/feedback", message).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    }
+    let incident = eventually("the spike opens an incident", || async {
+        let board = api.get("crisis_lead", "/v1/incidents").await;
+        board.body["items"][0]["incident_id"]
+            .as_str()
+            .map(str::to_owned)
+    })
+    .await;
+    let flight_key = crate::domain::common::FlightKey::new("LH", "400", date).unwrap();
+    let compensation_ids: Vec<uuid::Uuid> = passengers
+        .iter()
+        .map(|p| {
+            crate::domain::compensation::compensation_id(
+                &flight_key,
+                &crate::domain::common::PassengerId(p.clone()),
+            )
+        })
+        .collect();
+    // What existed before the incident joins it: the five entitlements, computed while
+    // there was no incident, and the five complaints.
+    eventually("the entitlements join the incident", || async {
+        let view = api
+            .get(
+                "crisis_lead",
+                &format!("/v1/incidents/{incident}/execution"),
+            )
+            .await;
+        (view.body["compensation"]["by_currency"]["EUR"]["owed"][0] == 5).then_some(())
+    })
+    .await;
+    for n in 0..5 {
+        let complaint = crate::app::feedback::complaint_id(&format!("call-{n}"));
+        eventually("the complaint joins the incident", || async {
+            let view = api
+                .get("agent", &format!("/v1/complaints/{complaint}"))
+                .await;
+            (view.body["incident_id"] == incident.as_str()).then_some(())
+        })
+        .await;
+    }
+    let board = api.get("crisis_lead", "/v1/incidents").await;
+    assert!(
+        board.body["items"][0]["next_deadline"].is_string(),
+        "{}",
+        board.text
+    );
+
+    let lead = |command: &str, body: Value| {
+        let uri = format!("/v1/incidents/{incident}/{command}");
+        let api = &api;
+        async move { api.ok("crisis_lead", &uri, body).await }
+    };
+    lead("start_assessment", json!({})).await;
+    lead("assess_impact", json!({"impact": {"passengers": {"diamond": 0, "platinum": 0, "gold": 0, "silver": 0, "none": 5},
+        "operations": "medium", "operations_note": "aircraft swap", "reputation": "low", "reputation_note": "calls"}})).await;
+    lead("start_planning", json!({})).await;
+    lead(
+        "draft_communication_plan",
+        json!({"plan": {"content": "we apologise", "channels": ["sms"]}}),
+    )
+    .await;
+    lead(
+        "draft_compensation_plan",
+        json!({"plan": {"summary": "EU 261 art. 7 cash", "goodwill": null, "budget": null}}),
+    )
+    .await;
+    lead("approve_communication_plan", json!({"version": 1})).await;
+    lead("approve_compensation_plan", json!({"version": 1})).await;
+    lead("start_execution", json!({})).await;
+    for (n, id) in compensation_ids.iter().enumerate() {
+        let entitlement = api.get("agent", &format!("/v1/compensations/{id}")).await;
+        assert_eq!(
+            entitlement.body["incident_id"],
+            incident.as_str(),
+            "{}",
+            entitlement.text
+        );
+        let cash = json!({"form": "cash", "amount": entitlement.body["entitled"]});
+        api.ok(
+            "agent",
+            &format!("/v1/compensations/{id}/offer_compensation"),
+            json!({"options": [cash]}),
+        )
+        .await;
+        api.ok(
+            "agent",
+            &format!("/v1/compensations/{id}/accept_offer"),
+            json!({"choice": cash}),
+        )
+        .await;
+        api.ok(
+            "agent",
+            &format!("/v1/compensations/{id}/record_payment"),
+            json!({"reference": format!("PAY-{n}")}),
+        )
+        .await;
+    }
+    lead("start_follow_up", json!({})).await;
+    lead("start_review", json!({})).await;
+    lead("record_lesson", json!({"lesson": "swap aircraft earlier"})).await;
+    lead("record_improvement", json!({"improvement_id": uuid::Uuid::now_v7(),
+        "improvement": {"description": "alert at 60 min inbound delay", "owner": "ops-planning", "due": null}})).await;
+    // crisisd records each payment on the incident; then it closes.
+    let uri = format!("/v1/incidents/{incident}/close_incident");
+    let closed = eventually(
+        "the incident closes once every payment is recorded",
+        || async {
+            let reply = api
+                .post("crisis_lead", &uri, json!({"summary": "all paid"}))
+                .await;
+            (reply.status == StatusCode::OK).then_some(reply.body["position"].clone())
+        },
+    )
+    .await;
+    let summary = api
+        .get(
+            "auditor",
+            &format!("/v1/incidents/{incident}?after={closed}"),
+        )
+        .await;
+    assert_eq!(summary.body["stage"], "closed", "{}", summary.text);
+}

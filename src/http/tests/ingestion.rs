@@ -1,0 +1,114 @@
+//! Ingest over HTTP.
+
+use super::*;
+
+/// Ingest reads JSON only when the request says it is JSON (parameters such as charset
+/// allowed); anything else is 415 and nothing is stored.
+#[tokio::test]
+async fn http_ingest_refuses_a_body_not_declared_json() {
+    let api = api().await;
+    let message = feedback_message("fb-media");
+    let undeclared: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("content-type", "text/plain")],
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &[("content-type", "application/jsonl")],
+    ];
+    for headers in undeclared {
+        let reply = api
+            .call(
+                Some("flight_ops"),
+                Method::POST,
+                "/v1/ingest/feedback",
+                headers,
+                Some(message.clone()),
+            )
+            .await;
+        problem(
+            &reply,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        );
+    }
+    assert_eq!(
+        crate::store::EventStore::head(&api.store).position,
+        0,
+        "nothing stored"
+    );
+    for content_type in ["application/json", "Application/JSON; charset=utf-8"] {
+        let reply = api
+            .call(
+                Some("flight_ops"),
+                Method::POST,
+                "/v1/ingest/feedback",
+                &[("content-type", content_type)],
+                Some(message.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn http_ingest_stores_valid_messages_once_and_rejects_bad_ones_with_the_field() {
+    let api = api().await;
+    let message = feedback_message("fb-1");
+    let stored = api
+        .post("flight_ops", "/v1/ingest/feedback", message.clone())
+        .await;
+    assert_eq!(stored.status, StatusCode::ACCEPTED, "{}", stored.text);
+    let again = api
+        .post("flight_ops", "/v1/ingest/feedback", message.clone())
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::ACCEPTED,
+        "a retry is accepted and changes nothing"
+    );
+    let events = api.get("admin", "/v1/audit/events").await;
+    let lines: Vec<Value> = events
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let signals = lines
+        .iter()
+        .filter(|e| e["type"] == "signal.recorded")
+        .count();
+    assert_eq!(signals, 1, "{}", events.text);
+    assert_eq!(
+        lines[0]["actor"]["id"], "flight_ops-1",
+        "the actor comes from the token"
+    );
+
+    let mut bad = message.clone();
+    bad["received_at"] = json!("yesterday");
+    bad["source_message_id"] = json!("fb-2");
+    let rejected = api.post("flight_ops", "/v1/ingest/feedback", bad).await;
+    assert_eq!(
+        rejected.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        rejected.text
+    );
+    assert_eq!(rejected.body["field"], "/received_at", "{}", rejected.text);
+    let mut version = message.clone();
+    version["v"] = json!(9);
+    let rejected = api.post("flight_ops", "/v1/ingest/feedback", version).await;
+    problem(
+        &rejected,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unsupported_version",
+    );
+    problem(
+        &api.post("flight_ops", "/v1/ingest/weather", json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    problem(
+        &api.post("agent", "/v1/ingest/feedback", message).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+}
