@@ -8,6 +8,20 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::problem::Problem;
+use super::routes::{Routes, op, schema};
+use crate::domain::common::Role;
+
+/// This resource's routes.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes.post(
+        "/v1/admin/keys/rotate",
+        op("Re-wrap every key of personal data under a new master key (no event is rewritten)")
+            .roles(&[Role::Admin])
+            .request(schema::<RotateBody>)
+            .response(schema::<Rotated>),
+        rotate_keys,
+    )
+}
 
 /// The body of `POST /v1/admin/keys/rotate`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -12,8 +12,30 @@ use super::AppState;
 use super::auth::Caller;
 use super::params::Params;
 use super::problem::Problem;
+use super::routes::{AUDIT, Routes, op, schema};
 use crate::store::codec::RawRecord;
 use crate::store::{EventStore, StoreError, VerifyReport, position_range};
+
+/// This resource's routes.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .get(
+            "/v1/audit/events",
+            op("NDJSON replay of envelopes")
+                .roles(AUDIT)
+                .query(schema::<EventsQuery>)
+                .media("application/x-ndjson"),
+            events,
+        )
+        .get(
+            "/v1/audit/verify",
+            op("Hash-chain verification")
+                .roles(AUDIT)
+                .query(schema::<VerifyQuery>)
+                .response(schema::<crate::store::VerifyReport>),
+            verify,
+        )
+}
 
 /// Events read per step of a replay.
 const REPLAY_CHUNK_EVENTS: usize = 1_000;

@@ -9,8 +9,7 @@
 //! (the stream version) turns a concurrent change into 412.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -323,7 +322,7 @@ pub async fn run<A: CommandTarget>(
     Ok(executed.into())
 }
 
-fn body_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
+pub(super) fn body_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -409,51 +408,14 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         })
 }
 
-type CommandPath = Path<(String, String)>;
-
-pub async fn incident(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command)): CommandPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    run::<Incident>(&state, &caller, &id, &command, &headers, &body).await
-}
-
-pub async fn complaint(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command)): CommandPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    run::<Complaint>(&state, &caller, &id, &command, &headers, &body).await
-}
-
-pub async fn compensation(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command)): CommandPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    run::<Compensation>(&state, &caller, &id, &command, &headers, &body).await
-}
-
-pub async fn passenger(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command)): CommandPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    run::<Passenger>(&state, &caller, &id, &command, &headers, &body).await
-}
+pub(super) type CommandPath = Path<(String, String)>;
 
 /// A new aggregate's id: derived from the caller's `Idempotency-Key` (a retry names
 /// the same aggregate; another caller's key names another) or a fresh UUID v7.
-fn new_id<A: CommandTarget>(caller: &Caller, headers: &HeaderMap) -> Result<Uuid, Problem> {
+pub(super) fn new_id<A: CommandTarget>(
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Result<Uuid, Problem> {
     Ok(match idempotency_key(headers)? {
         Some(key) => Uuid::new_v5(
             &CREATE_NAMESPACE,
@@ -461,62 +423,4 @@ fn new_id<A: CommandTarget>(caller: &Caller, headers: &HeaderMap) -> Result<Uuid
         ),
         None => Uuid::now_v7(),
     })
-}
-
-/// `POST /v1/incidents`: opens an incident under a new id.
-pub async fn open_incident(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    let id = new_id::<Incident>(&caller, &headers)?.to_string();
-    run::<Incident>(&state, &caller, &id, Incident::CREATE.0, &headers, &body).await
-}
-
-/// `POST /v1/complaints`: registers a complaint under a new id.
-pub async fn receive_complaint(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    let id = new_id::<Complaint>(&caller, &headers)?.to_string();
-    run::<Complaint>(&state, &caller, &id, Complaint::CREATE.0, &headers, &body).await
-}
-
-/// The body of `POST /v1/passengers/{id}/erase`.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EraseBody {
-    /// Why (e.g. the erasure request's reference): recorded, so staff-written, never
-    /// the passenger's words.
-    pub reason: String,
-}
-
-/// `POST /v1/passengers/{id}/erase`: records `passenger.erased` and destroys the
-/// passenger's data key before answering; from then on every personal value sealed with
-/// it, in every copy of the log, reads as erased. Repeating it changes nothing.
-pub async fn erase_passenger(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    let passenger = passenger_id(&id)?;
-    let fields = body_object(&body)?;
-    let body: EraseBody =
-        serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
-            let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
-            Problem::bad_request("invalid_body", format!("{pointer}: {}", err.inner()))
-                .field(pointer)
-        })?;
-    let executed = crate::app::erasures::erase_passenger(
-        state.journal(),
-        &passenger,
-        &body.reason,
-        caller.actor.clone(),
-    )
-    .await?;
-    Ok(executed.into())
 }

@@ -14,7 +14,32 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::auth::Caller;
 use super::problem::Problem;
+use super::routes::{Routes, op, schema};
 use crate::bus::ingest::Handled;
+use crate::domain::common::Role;
+
+/// This resource's routes.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .post(
+            "/v1/ingest/flightops",
+            op("Ingest a flight-ops message (the format of crisis.ingest.flightops)")
+                .roles(&[Role::FlightOps])
+                .request(schema::<crate::domain::ingest::FlightOpsMessageV1>)
+                .status(202)
+                .response(schema::<Stored>),
+            flightops,
+        )
+        .post(
+            "/v1/ingest/feedback",
+            op("Ingest a channel's feedback message (the format of crisis.ingest.feedback)")
+                .roles(&[Role::FlightOps])
+                .request(schema::<crate::domain::ingest::FeedbackMessageV1>)
+                .status(202)
+                .response(schema::<Stored>),
+            feedback,
+        )
+}
 
 /// What an ingest answers once the message's events are durable (202).
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]

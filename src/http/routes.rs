@@ -17,6 +17,19 @@ use super::auth::{Caller, role_name};
 use super::problem::Problem;
 use crate::domain::common::Role;
 
+/// Who reads: every role that works on incidents and complaints.
+pub const READERS: &[Role] = &[Role::Agent, Role::CrisisLead, Role::Auditor];
+/// Who cares for passengers: agents and crisis leads.
+pub const CARE: &[Role] = &[Role::Agent, Role::CrisisLead];
+/// Who audits: auditors and crisis leads.
+pub const AUDIT: &[Role] = &[Role::Auditor, Role::CrisisLead];
+
+/// The schema of `T` for [`Op::request`], [`Op::response`], [`Op::query`] and
+/// [`Op::path`]: a reference into the document's components.
+pub fn schema<T: schemars::JsonSchema>(generator: &mut SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
 /// Makes the schema of a type, registering its definitions in the document.
 pub type SchemaFn = fn(&mut SchemaGenerator) -> schemars::Schema;
 

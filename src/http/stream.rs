@@ -25,7 +25,20 @@ use super::AppState;
 use super::auth::Caller;
 use super::params::Params;
 use super::problem::Problem;
+use super::routes::{READERS, Routes, op, schema};
 use crate::store::{EventStore, RecordedEvent, SubscriptionFilter};
+
+/// This resource's routes.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes.get(
+        "/v1/stream",
+        op("Server-Sent Events of envelopes, resumable with Last-Event-ID")
+            .roles(READERS)
+            .query(schema::<StreamQuery>)
+            .media("text/event-stream"),
+        stream,
+    )
+}
 
 /// How much a client may lag and how often idle streams are kept alive.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,165 @@
+//! Complaints: registering one, its commands, its views and the KPIs.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::AppState;
+use super::auth::Caller;
+use super::commands::{CommandPath, CommandResult, CommandTarget, new_id, run};
+use super::params::{IdPath, Params};
+use super::problem::Problem;
+use super::queries::{
+    After, OneQuery, Page, Paging, as_of, found, model, read_failed, uuid, wait_for,
+};
+use super::routes::{CARE, READERS, Routes, op, schema};
+use crate::domain::complaint::Complaint;
+use crate::projection::{complaints, timeline};
+
+/// This resource's routes.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .post(
+            "/v1/complaints",
+            op("Register a complaint under a new id (complaint_id is chosen by crisisd)")
+                .roles(CARE)
+                .commands(&[("receive_complaint", CARE)])
+                .id_field(<Complaint as CommandTarget>::CREATE.1)
+                .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
+                .response(schema::<CommandResult>),
+            receive,
+        )
+        .get(
+            "/v1/complaints/kpis",
+            op("Complaint KPIs per dimension value")
+                .roles(READERS)
+                .query(schema::<KpiQuery>)
+                .response(schema::<Page<complaints::KpiRow>>),
+            complaint_kpis,
+        )
+        .get(
+            "/v1/complaints/{id}",
+            op("A complaint's summary, or its state as of an instant")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<OneQuery>)
+                .response(schema::<complaints::ComplaintSummary>),
+            complaint,
+        )
+        .get(
+            "/v1/complaints/{id}/timeline",
+            op("A complaint's events with their actors")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<Vec<timeline::TimelineEntry>>),
+            complaint_timeline,
+        )
+        .post(
+            "/v1/complaints/{id}/{command}",
+            op("Complaint command")
+                .path(schema::<IdPath>)
+                .roles(CARE)
+                .commands(Complaint::COMMANDS)
+                .id_field(<Complaint as CommandTarget>::CREATE.1)
+                .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
+                .response(schema::<CommandResult>),
+            command,
+        )
+}
+
+/// `POST /v1/complaints`: registers a complaint under a new id.
+pub async fn receive(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    let id = new_id::<Complaint>(&caller, &headers)?.to_string();
+    run::<Complaint>(&state, &caller, &id, Complaint::CREATE.0, &headers, &body).await
+}
+
+pub async fn command(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): CommandPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    run::<Complaint>(&state, &caller, &id, &command, &headers, &body).await
+}
+
+/// `GET /v1/complaints/{id}`: one complaint (without the customer's words), or with
+/// `?as_of=` its state then.
+pub async fn complaint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(query): Params<OneQuery>,
+) -> Result<Response, Problem> {
+    let id = uuid(&id, "complaint")?;
+    if let Some(at) = query.as_of {
+        let stream = crate::domain::complaint::stream_name(id);
+        return Ok(as_of::<Complaint>(&state, &caller, &stream, at)?.into_response());
+    }
+    wait_for(&state, complaints::NAME, query.after).await?;
+    let summary = complaints::complaint(&model(&state, complaints::NAME)?, id)
+        .map_err(read_failed(complaints::NAME))?;
+    Ok(found(summary, "complaint")?.into_response())
+}
+
+/// `GET /v1/complaints/{id}/timeline` and the incidents' twin: a stream's events.
+pub async fn complaint_timeline(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(query): Params<After>,
+) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
+    let id = uuid(&id, "complaint")?;
+    wait_for(&state, timeline::NAME, query.after).await?;
+    let stream = crate::domain::complaint::stream_name(id);
+    let entries = timeline::read(&model(&state, timeline::NAME)?, &stream)
+        .map_err(read_failed(timeline::NAME))?;
+    if entries.is_empty() {
+        return Err(Problem::not_found("no complaint with this id"));
+    }
+    Ok(Json(entries))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KpiQuery {
+    /// What the KPIs are counted by.
+    pub dimension: complaints::Dimension,
+    /// Only this value of the dimension (an agent, a tier, a day...).
+    pub value: Option<String>,
+    /// Answer once the read model has applied this log position.
+    pub after: Option<u64>,
+    /// Rows per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/complaints/kpis?dimension=agent|department|tier|channel|day&value=`.
+pub async fn complaint_kpis(
+    State(state): State<AppState>,
+    Params(query): Params<KpiQuery>,
+) -> Result<Json<Page<complaints::KpiRow>>, Problem> {
+    let paging = Paging {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    wait_for(&state, complaints::NAME, query.after).await?;
+    let rows = complaints::kpis(
+        &model(&state, complaints::NAME)?,
+        query.dimension,
+        query.value.as_deref(),
+    )
+    .map_err(read_failed(complaints::NAME))?;
+    Ok(Json(paging.page(rows)?))
+}

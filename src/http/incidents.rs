@@ -1,0 +1,413 @@
+//! Incidents: opening one, its commands, the pipeline board and the views of each stage.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::Caller;
+use super::commands::{CommandPath, CommandResult, CommandTarget, new_id, run};
+use super::params::{IdPath, Params};
+use super::problem::Problem;
+use super::queries::{
+    After, ListQuery, OneQuery, Page, Paging, as_of, bad_cursor, found, model, read_failed, uuid,
+    wait_for,
+};
+use super::routes::{CARE, READERS, Routes, op, schema};
+use crate::domain::common::{Category, Role, Severity};
+use crate::domain::incident::{Incident, Stage};
+use crate::projection::{ModelError, ReadModel, compensations, incidents, timeline};
+
+/// This resource's routes.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+    .post(
+        "/v1/incidents",
+        op("Open an incident under a new id (incident_id is chosen by crisisd)")
+            .roles(&[Role::CrisisLead])
+            .commands(&[("open_incident", &[Role::CrisisLead])])
+            .id_field(<Incident as CommandTarget>::CREATE.1)
+            .request(schema::<<Incident as crate::domain::Aggregate>::Command>)
+            .response(schema::<CommandResult>),
+        open,
+    )
+    .get(
+        "/v1/incidents",
+        op("Pipeline board of open incidents: most severe first, then longest in their stage, then id")
+            .roles(READERS)
+            .query(schema::<BoardQuery>)
+            .response(schema::<Page<incidents::BoardRow>>),
+        incident_board,
+    )
+    .get(
+        "/v1/plans/awaiting-approval",
+        op("Plans waiting for a crisis lead")
+            .roles(READERS)
+            .query(schema::<ListQuery>)
+            .response(schema::<Page<incidents::AwaitingApproval>>),
+        awaiting_approval,
+    )
+    .get(
+        "/v1/people/loads",
+        op("Who holds which incident roles now")
+            .roles(READERS)
+            .query(schema::<ListQuery>)
+            .response(schema::<Page<incidents::PersonLoad>>),
+        loads,
+    )
+    .get(
+        "/v1/follow-ups",
+        op("Incidents in follow-up with open work")
+            .roles(READERS)
+            .query(schema::<ListQuery>)
+            .response(schema::<Page<incidents::FollowUpView>>),
+        open_follow_ups,
+    )
+    .get(
+        "/v1/follow-ups/summary",
+        op("Survey response and satisfaction across incidents")
+            .roles(READERS)
+            .query(schema::<After>)
+            .response(schema::<incidents::FollowUpSummary>),
+        follow_up_summary,
+    )
+    .get(
+        "/v1/reviews",
+        op("Lessons and improvements of reviewed incidents")
+            .roles(READERS)
+            .query(schema::<ReviewQuery>)
+            .response(schema::<Page<incidents::ReviewEntry>>),
+        reviews,
+    )
+    .get(
+        "/v1/incidents/{id}",
+        op("An incident's summary, or its state as of an instant")
+            .path(schema::<IdPath>)
+            .roles(READERS)
+            .query(schema::<OneQuery>)
+            .response(schema::<incidents::IncidentSummary>),
+        incident,
+    )
+    .get(
+        "/v1/incidents/{id}/timeline",
+        op("An incident's events with their actors")
+            .path(schema::<IdPath>)
+            .roles(READERS)
+            .query(schema::<After>)
+            .response(schema::<Vec<timeline::TimelineEntry>>),
+        incident_timeline,
+    )
+    .get(
+        "/v1/incidents/{id}/impact",
+        op("An incident's impact assessment")
+            .path(schema::<IdPath>)
+            .roles(READERS)
+            .query(schema::<After>)
+            .response(schema::<incidents::ImpactView>),
+        incident_impact,
+    )
+    .get(
+        "/v1/incidents/{id}/plans",
+        op("An incident's approved plans")
+            .path(schema::<IdPath>)
+            .roles(READERS)
+            .query(schema::<After>)
+            .response(schema::<incidents::ApprovedPlans>),
+        incident_plans,
+    )
+    .get(
+        "/v1/incidents/{id}/execution",
+        op("An incident's contacts and compensations")
+            .path(schema::<IdPath>)
+            .roles(READERS)
+            .query(schema::<After>)
+            .response(schema::<compensations::ExecutionView>),
+        incident_execution,
+    )
+    .get(
+        "/v1/incidents/{id}/follow-up",
+        op("An incident's surveys and open problems")
+            .path(schema::<IdPath>)
+            .roles(READERS)
+            .query(schema::<After>)
+            .response(schema::<incidents::FollowUpView>),
+        incident_follow_up,
+    )
+    .post(
+        "/v1/incidents/{id}/{command}",
+        op("Incident command")
+            .path(schema::<IdPath>)
+            .roles(CARE)
+            .commands(Incident::COMMANDS)
+            .id_field(<Incident as CommandTarget>::CREATE.1)
+            .request(schema::<<Incident as crate::domain::Aggregate>::Command>)
+            .response(schema::<CommandResult>),
+        command,
+    )
+}
+
+/// `POST /v1/incidents`: opens an incident under a new id.
+pub async fn open(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    let id = new_id::<Incident>(&caller, &headers)?.to_string();
+    run::<Incident>(&state, &caller, &id, Incident::CREATE.0, &headers, &body).await
+}
+
+pub async fn command(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): CommandPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    run::<Incident>(&state, &caller, &id, &command, &headers, &body).await
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BoardQuery {
+    /// Only incidents in this stage.
+    pub stage: Option<Stage>,
+    /// Only incidents of at least this severity.
+    pub min_severity: Option<Severity>,
+    /// Answer once the read model has applied this log position.
+    pub after: Option<u64>,
+    /// Rows per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/incidents`: the pipeline board of open incidents (most severe first, then
+/// longest in their stage, then id), a page at a time. Its cursor is the last row's
+/// place on the board ([`incidents::BoardKey`]), not an offset: the next page starts
+/// strictly after it, so incidents opened or closed meanwhile and the clock moving on
+/// never make a page skip or repeat a row.
+pub async fn incident_board(
+    State(state): State<AppState>,
+    Params(query): Params<BoardQuery>,
+) -> Result<Json<Page<incidents::BoardRow>>, Problem> {
+    let paging = Paging {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    wait_for(&state, incidents::NAME, query.after).await?;
+    let filter = incidents::BoardFilter {
+        stage: query.stage,
+        min_severity: query.min_severity,
+    };
+    let after = paging
+        .cursor
+        .as_deref()
+        .map(|cursor| incidents::BoardKey::decode(cursor).ok_or_else(bad_cursor))
+        .transpose()?;
+    let tree = model(&state, incidents::NAME)?;
+    let page = incidents::board(&tree, Utc::now(), &filter, after.as_ref(), paging.limit()?)
+        .map_err(read_failed(incidents::NAME))?;
+    Ok(Json(Page {
+        items: page.rows,
+        next_cursor: page.next.map(|key| key.encode()),
+    }))
+}
+
+/// `GET /v1/incidents/{id}`: one incident's summary, or with `?as_of=` its state then.
+pub async fn incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(query): Params<OneQuery>,
+) -> Result<Response, Problem> {
+    let id = uuid(&id, "incident")?;
+    if let Some(at) = query.as_of {
+        let stream = crate::domain::incident::stream_name(id);
+        return Ok(as_of::<Incident>(&state, &caller, &stream, at)?.into_response());
+    }
+    wait_for(&state, incidents::NAME, query.after).await?;
+    let summary = incidents::summary(&model(&state, incidents::NAME)?, id)
+        .map_err(read_failed(incidents::NAME))?;
+    Ok(found(summary, "incident")?.into_response())
+}
+
+/// `GET /v1/incidents/{id}/timeline`: every event of the incident, in order.
+pub async fn incident_timeline(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(query): Params<After>,
+) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
+    let id = uuid(&id, "incident")?;
+    wait_for(&state, timeline::NAME, query.after).await?;
+    let stream = crate::domain::incident::stream_name(id);
+    let entries = timeline::read(&model(&state, timeline::NAME)?, &stream)
+        .map_err(read_failed(timeline::NAME))?;
+    if entries.is_empty() {
+        return Err(Problem::not_found("no incident with this id"));
+    }
+    Ok(Json(entries))
+}
+
+/// Answers one incident's view of a model by a query function.
+async fn incident_view<T: Serialize>(
+    state: &AppState,
+    id: &str,
+    after: Option<u64>,
+    view: impl FnOnce(&ReadModel, Uuid) -> Result<Option<T>, ModelError>,
+) -> Result<Json<T>, Problem> {
+    let id = uuid(id, "incident")?;
+    wait_for(state, incidents::NAME, after).await?;
+    let found_view =
+        view(&model(state, incidents::NAME)?, id).map_err(read_failed(incidents::NAME))?;
+    found(found_view, "incident")
+}
+
+/// `GET /v1/incidents/{id}/impact`: the assessment with passengers by tier and roles.
+pub async fn incident_impact(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(query): Params<After>,
+) -> Result<Json<incidents::ImpactView>, Problem> {
+    incident_view(&state, &id, query.after, |tree, id| {
+        incidents::impact(tree, id, Utc::now())
+    })
+    .await
+}
+
+/// `GET /v1/incidents/{id}/plans`: the approved communication and compensation plans.
+pub async fn incident_plans(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(query): Params<After>,
+) -> Result<Json<incidents::ApprovedPlans>, Problem> {
+    incident_view(&state, &id, query.after, incidents::approved).await
+}
+
+/// `GET /v1/incidents/{id}/follow-up`: surveys, satisfaction and open problems.
+pub async fn incident_follow_up(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(query): Params<After>,
+) -> Result<Json<incidents::FollowUpView>, Problem> {
+    incident_view(&state, &id, query.after, incidents::follow_up).await
+}
+
+/// `GET /v1/incidents/{id}/execution`: contacts and compensations of an incident.
+pub async fn incident_execution(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(query): Params<After>,
+) -> Result<Json<compensations::ExecutionView>, Problem> {
+    let id = uuid(&id, "incident")?;
+    wait_for(&state, incidents::NAME, query.after).await?;
+    wait_for(&state, compensations::NAME, query.after).await?;
+    let view = compensations::execution(
+        &model(&state, incidents::NAME)?,
+        &model(&state, compensations::NAME)?,
+        id,
+        Utc::now(),
+    )
+    .map_err(read_failed(compensations::NAME))?;
+    found(view, "incident")
+}
+
+/// Answers a list read from the incidents model, a page at a time.
+async fn incidents_list<T: Serialize>(
+    state: &AppState,
+    after: Option<u64>,
+    paging: &Paging,
+    list: impl FnOnce(&ReadModel) -> Result<Vec<T>, ModelError>,
+) -> Result<Json<Page<T>>, Problem> {
+    wait_for(state, incidents::NAME, after).await?;
+    let rows = list(&model(state, incidents::NAME)?).map_err(read_failed(incidents::NAME))?;
+    Ok(Json(paging.page(rows)?))
+}
+
+/// `GET /v1/plans/awaiting-approval`: drafted plans no crisis lead approved yet.
+pub async fn awaiting_approval(
+    State(state): State<AppState>,
+    Params(query): Params<ListQuery>,
+) -> Result<Json<Page<incidents::AwaitingApproval>>, Problem> {
+    incidents_list(
+        &state,
+        query.after,
+        &query.paging(),
+        incidents::awaiting_approval,
+    )
+    .await
+}
+
+/// `GET /v1/people/loads`: who holds which incident roles now.
+pub async fn loads(
+    State(state): State<AppState>,
+    Params(query): Params<ListQuery>,
+) -> Result<Json<Page<incidents::PersonLoad>>, Problem> {
+    incidents_list(&state, query.after, &query.paging(), |tree| {
+        incidents::loads(tree, Utc::now())
+    })
+    .await
+}
+
+/// `GET /v1/follow-ups`: incidents in follow-up with unanswered surveys or open problems.
+pub async fn open_follow_ups(
+    State(state): State<AppState>,
+    Params(query): Params<ListQuery>,
+) -> Result<Json<Page<incidents::FollowUpView>>, Problem> {
+    incidents_list(
+        &state,
+        query.after,
+        &query.paging(),
+        incidents::open_follow_ups,
+    )
+    .await
+}
+
+/// `GET /v1/follow-ups/summary`: survey response and satisfaction across incidents.
+pub async fn follow_up_summary(
+    State(state): State<AppState>,
+    Params(query): Params<After>,
+) -> Result<Json<incidents::FollowUpSummary>, Problem> {
+    wait_for(&state, incidents::NAME, query.after).await?;
+    let summary = incidents::follow_up_summary(&model(&state, incidents::NAME)?)
+        .map_err(read_failed(incidents::NAME))?;
+    Ok(Json(summary))
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewQuery {
+    /// Only incidents of this category.
+    pub category: Option<Category>,
+    /// Only improvements with this owner.
+    pub owner: Option<String>,
+    /// Answer once the read model has applied this log position.
+    pub after: Option<u64>,
+    /// Entries per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/reviews?category=&owner=`: lessons and improvements of reviewed incidents.
+pub async fn reviews(
+    State(state): State<AppState>,
+    Params(query): Params<ReviewQuery>,
+) -> Result<Json<Page<incidents::ReviewEntry>>, Problem> {
+    let paging = Paging {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    incidents_list(&state, query.after, &paging, |tree| {
+        incidents::review(tree, query.category, query.owner.as_deref())
+    })
+    .await
+}

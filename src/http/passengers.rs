@@ -1,0 +1,124 @@
+//! Passengers: the passenger view, their commands and erasure.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use super::AppState;
+use super::auth::Caller;
+use super::commands::{CommandPath, CommandResult, CommandTarget, body_object, passenger_id, run};
+use super::params::Params;
+use super::params::PassengerPath;
+use super::problem::Problem;
+use super::queries::{After, found, model, read_failed, wait_for};
+use super::routes::{CARE, READERS, Routes, op, schema};
+use crate::domain::common::Role;
+use crate::domain::passenger::Passenger;
+use crate::projection::passengers;
+
+/// This resource's routes.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+    .get(
+        "/v1/passengers/{id}",
+        op("Everything about a passenger")
+            .path(schema::<PassengerPath>)
+            .roles(READERS)
+            .query(schema::<After>)
+            .response(schema::<passengers::PassengerView>),
+        passenger,
+    )
+    .post(
+        "/v1/passengers/{id}/erase",
+        op("Erase a passenger's personal data: records passenger.erased and destroys their data key")
+            .path(schema::<PassengerPath>)
+            .roles(&[Role::Admin])
+            .request(schema::<EraseBody>)
+            .response(schema::<CommandResult>),
+        erase,
+    )
+    .post(
+        "/v1/passengers/{id}/{command}",
+        op("Passenger command")
+            .path(schema::<PassengerPath>)
+            .roles(CARE)
+            .commands(Passenger::COMMANDS)
+            .id_field(<Passenger as CommandTarget>::CREATE.1)
+            .request(schema::<<Passenger as crate::domain::Aggregate>::Command>)
+            .response(schema::<CommandResult>),
+        command,
+    )
+}
+
+/// The body of `POST /v1/passengers/{id}/erase`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    /// Why (e.g. the erasure request's reference): recorded, so staff-written, never
+    /// the passenger's words.
+    pub reason: String,
+}
+
+/// `POST /v1/passengers/{id}/erase`: records `passenger.erased` and destroys the
+/// passenger's data key before answering; from then on every personal value sealed with
+/// it, in every copy of the log, reads as erased. Repeating it changes nothing.
+pub async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    let passenger = passenger_id(&id)?;
+    let fields = body_object(&body)?;
+    let body: EraseBody =
+        serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
+            let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
+            Problem::bad_request("invalid_body", format!("{pointer}: {}", err.inner()))
+                .field(pointer)
+        })?;
+    let executed = crate::app::erasures::erase_passenger(
+        state.journal(),
+        &passenger,
+        &body.reason,
+        caller.actor.clone(),
+    )
+    .await?;
+    Ok(executed.into())
+}
+
+pub async fn command(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): CommandPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    run::<Passenger>(&state, &caller, &id, &command, &headers, &body).await
+}
+
+/// `GET /v1/passengers/{id}`: everything about a passenger; contact details only for
+/// callers who may see personal data.
+pub async fn passenger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(query): Params<After>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let id = passenger_id(&id)?;
+    wait_for(&state, passengers::NAME, query.after).await?;
+    let mut view = passengers::view(&model(&state, passengers::NAME)?, &id)
+        .map_err(read_failed(passengers::NAME))?;
+    if !caller.sees_personal_data
+        && let Some(view) = &mut view
+    {
+        view.contact = None;
+    }
+    let Json(view) = found(view, "passenger")?;
+    let mut json = serde_json::to_value(&view).map_err(|err| Problem::internal(err.to_string()))?;
+    if caller.sees_personal_data {
+        state.privacy().reveal(&mut json, None);
+    }
+    Ok(Json(json))
+}
