@@ -21,13 +21,13 @@
 //! - `X <compensation:16>` → its last final state ([`Settlement`], JSON);
 //! - `S <position:u64 BE>` → [`SettlementDue`] (JSON), in log order.
 
-use crate::projection::model::{ModelError, ReadModel};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::common::{Currency, FlightKey, Money, PassengerId, Settlement};

@@ -13,11 +13,11 @@
 //! - `Q <complaint:16>` → [`ComplaintSummary`] (JSON);
 //! - `K <dimension> 0x00 <value>` → [`Counters`] (JSON).
 
-use crate::projection::model::{ModelError, ReadModel};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::common::{Category, Channel, PassengerId, Tier};

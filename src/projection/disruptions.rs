@@ -21,11 +21,11 @@
 //!   complaint it becomes is received;
 //! - `D <position:u64 BE>` → [`Due`] (JSON), in log order.
 
-use crate::projection::model::{ModelError, ReadModel};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::common::{FlightKey, PassengerId};

@@ -15,13 +15,13 @@
 //! Buckets older than the longest window are never read; they stay on disk (one small
 //! key per minute with signals).
 
-use crate::projection::model::{ModelError, ReadModel};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::common::{Category, Channel, FlightKey, Severity};

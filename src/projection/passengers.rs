@@ -11,12 +11,12 @@
 //! - `c <complaint:16>`, `m <compensation:16>`, `t <incident:16> <contact:16>` → the
 //!   passenger id the later events of that complaint, entitlement or contact concern.
 
-use crate::projection::model::{ModelError, ReadModel};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::compensations::Status as CompensationStatus;
 use super::complaints::Status as ComplaintStatus;
+use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::common::{FlightKey, Money, PassengerId, Tier};

@@ -11,11 +11,11 @@
 //! - `C <complaint id:16>` → the complaint's running deadlines (JSON list), to find the
 //!   `D` keys when work is done.
 
-use crate::projection::model::{ModelError, ReadModel};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::complaint::ComplaintEvent;

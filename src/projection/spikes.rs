@@ -19,11 +19,11 @@
 //! - `D <position:u64 BE>` → [`SpikeAction`] (JSON): the decision the signal at that
 //!   position caused, in log order.
 
-use crate::projection::model::{ModelError, ReadModel};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
 use crate::domain::DomainEvent;
 use crate::domain::common::{Category, FlightKey, Severity};

@@ -6,9 +6,9 @@
 //! JSON list, chunk `n` holding stream versions `16n + 1 ..= 16n + 16`: a rebuild writes
 //! one key per chunk rather than one per event.
 
-use crate::projection::model::{ModelError, ReadModel};
 use serde::{Deserialize, Serialize};
 
+use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
 use crate::store::RecordedEvent;
 
