@@ -55,5 +55,5 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --all-targets
 echo "== API conformance (schemathesis, all checks)"
-cargo build --locked
+# cargo test built target/debug/crisisd for the integration tests.
 bash tests/api/schemathesis.sh target/debug/crisisd

@@ -21,7 +21,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -64,15 +64,52 @@ impl Arrivals {
     }
 }
 
-/// A connection's socket that notes in [`Arrivals`] when bytes come in.
+/// A connection's socket that notes in [`Arrivals`] when bytes come in, and answers
+/// hyper's own empty-bodied refusals with a problem ([`super::refusals`]).
 pub(super) struct Watched<T> {
     io: T,
     arrivals: Arc<Arrivals>,
+    /// A problem answer going out in place of one of hyper's refusals, and how much of
+    /// it is written.
+    replacement: Option<(Vec<u8>, usize)>,
 }
 
 impl<T> Watched<T> {
     pub(super) fn new(io: T, arrivals: Arc<Arrivals>) -> Self {
-        Watched { io, arrivals }
+        Watched {
+            io,
+            arrivals,
+            replacement: None,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> Watched<T> {
+    /// Writes what is left of a replacement answer.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((bytes, written)) = &mut self.replacement {
+            if *written == bytes.len() {
+                self.replacement = None;
+                break;
+            }
+            match ready!(Pin::new(&mut self.io).poll_write(cx, &bytes[*written..])) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => *written += n,
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes `head` as written when it is one of hyper's refusals, sending a problem
+    /// answer in its place (now, or from the next write, flush or shutdown on).
+    fn replace(&mut self, cx: &mut Context<'_>, head: &[u8]) -> Option<Poll<io::Result<usize>>> {
+        let answer = super::refusals::as_problem(head)?;
+        self.replacement = Some((answer, 0));
+        Some(match self.drain(cx) {
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            _ => Poll::Ready(Ok(head.len())),
+        })
     }
 }
 
@@ -97,6 +134,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        ready!(self.drain(cx))?;
+        if let Some(replaced) = self.replace(cx, buf) {
+            return replaced;
+        }
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
@@ -105,6 +146,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        ready!(self.drain(cx))?;
+        let first = bufs.iter().find(|b| !b.is_empty());
+        if first.is_some_and(|b| b.starts_with(b"HTTP/1.1 4")) {
+            let whole: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            if let Some(replaced) = self.replace(cx, &whole) {
+                return replaced;
+            }
+        }
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
@@ -113,10 +162,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.drain(cx))?;
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.drain(cx))?;
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -26,6 +26,7 @@
 //! | [`redact`] | personal data removed from event data, driven by the event schemas |
 //! | [`server`] | the accept loop: header and idle timeouts, the connection limit, shutdown |
 //! | [`head_timeout`] | how long a connection may wait for a request head |
+//! | [`refusals`] | hyper's own refusals (414, 431, 400) answered as problems |
 
 pub mod admin;
 pub mod audit;
@@ -43,6 +44,7 @@ pub mod passengers;
 pub mod problem;
 pub mod queries;
 pub mod redact;
+mod refusals;
 pub mod routes;
 pub mod server;
 pub mod service;

@@ -140,6 +140,29 @@ async fn a_client_that_does_not_finish_a_request_head_in_time_is_disconnected() 
 }
 
 #[tokio::test]
+async fn requests_hyper_refuses_before_any_handler_are_answered_as_problems() {
+    let server = start(LONG, LONG, 16).await;
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let not_http = "GET / HTTP/1.1\r\nHost x\r\n\r\n".to_owned();
+    for (request, status, code) in [
+        (long_uri, "414", "uri_too_long"),
+        (not_http, "400", "invalid_request"),
+    ] {
+        let mut stream = connect(&server).await;
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let (head, body) = response(&mut stream).await;
+        assert!(head.starts_with(&format!("http/1.1 {status}")), "{head}");
+        assert!(head.contains("content-type: application/problem+json"), "{head}");
+        let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(problem["code"], code, "{body}");
+        assert!(closed(&mut stream).await, "the connection ends after a refusal");
+    }
+    // What crisisd answers itself is untouched.
+    let mut stream = connect(&server).await;
+    assert_eq!(get_healthz(&mut stream).await.1, "ok");
+}
+
+#[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed_and_a_busy_one_is_not() {
     let server = start(LONG, SHORT_IDLE, 16).await;
 

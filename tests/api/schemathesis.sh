@@ -36,7 +36,7 @@ done
 seed_args=()
 [ -n "${SCHEMATHESIS_SEED:-}" ] && seed_args=(--seed "$SCHEMATHESIS_SEED")
 status=0
-schemathesis --config-file tests/api/schemathesis.toml run \
+SCHEMATHESIS_HOOKS=tests/api/hooks.py schemathesis --config-file tests/api/schemathesis.toml run \
     "http://127.0.0.1:$port/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks all \
