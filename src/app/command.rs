@@ -25,33 +25,31 @@ use crate::domain::common::{Actor as DomainActor, DataSubject};
 use crate::domain::{Aggregate, Context, DomainEvent, EventDecodeError};
 use crate::privacy::{KeyGrant, Privacy, PrivacyError};
 use crate::store::{
-    Actor, AppendError, AppendRequest, Committed, Direction, EventStore, ExpectedVersion, NewEvent,
-    SledStore, StoreError, StreamAppend,
+    Actor, AppendError, AppendRequest, Committed, Direction, ExpectedVersion, NewEvent, SledStore,
+    StoreError, StreamAppend,
 };
 
 /// Where commands write: the event store, and the key store that seals personal data
 /// before it is appended. Reads go to the store directly ([`Journal::store`]).
 #[derive(Clone, Debug)]
-pub struct Journal<S = SledStore> {
-    store: S,
+pub struct Journal {
+    store: SledStore,
     privacy: Privacy,
 }
 
-impl<S: EventStore> Journal<S> {
-    pub fn new(store: S, privacy: Privacy) -> Self {
+impl Journal {
+    pub fn new(store: SledStore, privacy: Privacy) -> Self {
         Journal { store, privacy }
     }
 
-    pub fn store(&self) -> &S {
+    pub fn store(&self) -> &SledStore {
         &self.store
     }
 
     pub fn privacy(&self) -> &Privacy {
         &self.privacy
     }
-}
 
-impl Journal<SledStore> {
     /// A journal whose key store has a random master key (tests and benchmarks).
     pub fn ephemeral(store: SledStore) -> Self {
         let privacy = Privacy::ephemeral(&store);
@@ -173,8 +171,8 @@ pub enum CommandError<E: std::error::Error> {
 }
 
 /// Rebuilds an aggregate from its stream: the state and its version (`None`: no stream).
-pub fn load<A: Aggregate, S: EventStore>(
-    store: &S,
+pub fn load<A: Aggregate>(
+    store: &SledStore,
     stream: &str,
 ) -> Result<(A, Option<u64>), CommandError<A::Error>> {
     load_as_of(store, stream, None)
@@ -182,8 +180,8 @@ pub fn load<A: Aggregate, S: EventStore>(
 
 /// Like [`load`], from the events recorded at or before `as_of` only (`None`: all):
 /// the state as crisisd knew it at that instant.
-pub fn load_as_of<A: Aggregate, S: EventStore>(
-    store: &S,
+pub fn load_as_of<A: Aggregate>(
+    store: &SledStore,
     stream: &str,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<(A, Option<u64>), CommandError<A::Error>> {
@@ -216,20 +214,20 @@ pub fn load_as_of<A: Aggregate, S: EventStore>(
 }
 
 /// Loads, decides and appends, retrying conflicts as the module docs describe.
-pub async fn execute<A: Aggregate, S: EventStore>(
-    journal: &Journal<S>,
+pub async fn execute<A: Aggregate>(
+    journal: &Journal,
     stream: &str,
     command: &A::Command,
     meta: &CommandMeta,
 ) -> Result<Executed, CommandError<A::Error>> {
-    execute_all::<A, S>(journal, stream, std::slice::from_ref(command), meta).await
+    execute_all::<A>(journal, stream, std::slice::from_ref(command), meta).await
 }
 
 /// Decides several commands in order, each on the state the previous ones produced,
 /// and appends all their events atomically (one append, one version check). Used where
 /// one input means several commands, e.g. a flight-ops message.
-pub async fn execute_all<A: Aggregate, S: EventStore>(
-    journal: &Journal<S>,
+pub async fn execute_all<A: Aggregate>(
+    journal: &Journal,
     stream: &str,
     commands: &[A::Command],
     meta: &CommandMeta,
@@ -245,7 +243,7 @@ pub async fn execute_all<A: Aggregate, S: EventStore>(
         if let Some(executed) = stored_outcome(store, stream, meta).await? {
             return Ok(executed);
         }
-        let (state, version) = load::<A, S>(store, stream)?;
+        let (state, version) = load::<A>(store, stream)?;
         if let Some(expected) = meta.expected_version
             && version != Some(expected)
             && meta.idempotency_key.is_none()
@@ -386,8 +384,8 @@ fn decide_all<A: Aggregate>(
 
 /// With an idempotency key, the events a previous run of this command stored, if any;
 /// refused when they were caused by another request (another fingerprint).
-async fn stored_outcome<E: std::error::Error, S: EventStore>(
-    store: &S,
+async fn stored_outcome<E: std::error::Error>(
+    store: &SledStore,
     stream: &str,
     meta: &CommandMeta,
 ) -> Result<Option<Executed>, CommandError<E>> {
@@ -600,18 +598,18 @@ mod tests {
     async fn commands_append_decided_events_with_actor_and_correlation() {
         let (_dir, journal) = store();
         let store = journal.store().clone();
-        let first = execute::<Counter, _>(&journal, "counter-1", &3, &meta())
+        let first = execute::<Counter>(&journal, "counter-1", &3, &meta())
             .await
             .unwrap();
         assert_eq!(
             (first.stream_version, first.position, first.duplicate),
             (1, 1, false)
         );
-        let second = execute::<Counter, _>(&journal, "counter-1", &4, &meta())
+        let second = execute::<Counter>(&journal, "counter-1", &4, &meta())
             .await
             .unwrap();
         assert_eq!(second.stream_version, 2);
-        let (state, version) = load::<Counter, _>(&store, "counter-1").unwrap();
+        let (state, version) = load::<Counter>(&store, "counter-1").unwrap();
         assert_eq!((state.total, version), (7, Some(2)));
         let stored = store.read_all(1, 10).unwrap();
         assert_eq!(
@@ -625,7 +623,7 @@ mod tests {
             stored[1].correlation_id, stored[1].id,
             "a root command correlates to its first event"
         );
-        let nothing = execute::<Counter, _>(&journal, "counter-1", &0, &meta())
+        let nothing = execute::<Counter>(&journal, "counter-1", &0, &meta())
             .await
             .unwrap();
         assert_eq!(
@@ -642,12 +640,12 @@ mod tests {
     async fn several_commands_decide_on_each_others_state_and_land_together() {
         let (_dir, journal) = store();
         let store = journal.store().clone();
-        let done = execute_all::<Counter, _>(&journal, "counter-1", &[3, 4, 0, 2], &meta())
+        let done = execute_all::<Counter>(&journal, "counter-1", &[3, 4, 0, 2], &meta())
             .await
             .unwrap();
         assert_eq!((done.events.len(), done.stream_version), (3, 3));
         // 9 + 1 = 10 is allowed, the second +1 passes the limit only on the state the first made.
-        let err = execute_all::<Counter, _>(&journal, "counter-1", &[1, 1, 9], &meta())
+        let err = execute_all::<Counter>(&journal, "counter-1", &[1, 1, 9], &meta())
             .await
             .unwrap_err();
         assert!(
@@ -665,10 +663,10 @@ mod tests {
     async fn refusals_name_the_rule_and_store_nothing() {
         let (_dir, journal) = store();
         let store = journal.store().clone();
-        execute::<Counter, _>(&journal, "counter-1", &9, &meta())
+        execute::<Counter>(&journal, "counter-1", &9, &meta())
             .await
             .unwrap();
-        let err = execute::<Counter, _>(&journal, "counter-1", &2, &meta())
+        let err = execute::<Counter>(&journal, "counter-1", &2, &meta())
             .await
             .unwrap_err();
         assert!(
@@ -685,9 +683,9 @@ mod tests {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let journal = journal.clone();
-                tokio::spawn(async move {
-                    execute::<Counter, _>(&journal, "counter-1", &1, &meta()).await
-                })
+                tokio::spawn(
+                    async move { execute::<Counter>(&journal, "counter-1", &1, &meta()).await },
+                )
             })
             .collect();
         let mut versions = Vec::new();
@@ -700,7 +698,7 @@ mod tests {
             (1..=8).collect::<Vec<_>>(),
             "each command decided on the state before it"
         );
-        assert_eq!(load::<Counter, _>(&store, "counter-1").unwrap().0.total, 8);
+        assert_eq!(load::<Counter>(&store, "counter-1").unwrap().0.total, 8);
     }
 
     #[tokio::test]
@@ -711,11 +709,11 @@ mod tests {
             idempotency_key: Some("req-42".into()),
             ..meta()
         };
-        let first = execute::<Counter, _>(&journal, "counter-1", &6, &keyed)
+        let first = execute::<Counter>(&journal, "counter-1", &6, &keyed)
             .await
             .unwrap();
         // The retry would now be refused (6 + 6 > 10): the stored outcome answers it.
-        let retry = execute::<Counter, _>(&journal, "counter-1", &6, &keyed)
+        let retry = execute::<Counter>(&journal, "counter-1", &6, &keyed)
             .await
             .unwrap();
         assert!(retry.duplicate);
@@ -730,7 +728,7 @@ mod tests {
             ..meta()
         };
         assert!(matches!(
-            execute::<Counter, _>(&journal, "counter-1", &6, &other).await,
+            execute::<Counter>(&journal, "counter-1", &6, &other).await,
             Err(CommandError::Refused(_))
         ));
     }
@@ -738,17 +736,17 @@ mod tests {
     #[tokio::test]
     async fn if_match_against_another_version_is_a_precondition_failure() {
         let (_dir, journal) = store();
-        execute::<Counter, _>(&journal, "counter-1", &1, &meta())
+        execute::<Counter>(&journal, "counter-1", &1, &meta())
             .await
             .unwrap();
-        execute::<Counter, _>(&journal, "counter-1", &1, &meta())
+        execute::<Counter>(&journal, "counter-1", &1, &meta())
             .await
             .unwrap();
         let stale = CommandMeta {
             expected_version: Some(1),
             ..meta()
         };
-        let err = execute::<Counter, _>(&journal, "counter-1", &1, &stale)
+        let err = execute::<Counter>(&journal, "counter-1", &1, &stale)
             .await
             .unwrap_err();
         assert!(
@@ -767,7 +765,7 @@ mod tests {
             ..meta()
         };
         assert_eq!(
-            execute::<Counter, _>(&journal, "counter-1", &1, &current)
+            execute::<Counter>(&journal, "counter-1", &1, &current)
                 .await
                 .unwrap()
                 .stream_version,

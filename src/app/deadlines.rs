@@ -117,7 +117,7 @@ impl DeadlineTask {
             idempotency_key: Some(format!("sla-breach-{:?}", pending.kind)),
             ..CommandMeta::new(deadline_actor(), Utc::now())
         };
-        match execute::<Complaint, _>(&self.journal, &stream, &command, &meta).await {
+        match execute::<Complaint>(&self.journal, &stream, &command, &meta).await {
             Ok(executed) => Ok(!executed.duplicate),
             // The model has not yet applied what made the deadline moot; it will.
             Err(CommandError::Refused(
@@ -152,7 +152,7 @@ mod tests {
     use crate::domain::complaint::{ComplaintEvent, RemedySought};
     use crate::domain::policy::sla::SlaKind;
     use crate::projection::{Projector, sla_deadlines::SlaDeadlines};
-    use crate::store::{Direction, EventStore, SledStore, StoreConfig};
+    use crate::store::{Direction, SledStore, StoreConfig};
 
     fn agent() -> Actor {
         Actor {
@@ -176,7 +176,7 @@ mod tests {
         };
         let meta = CommandMeta::new(agent(), Utc::now() - chrono::Duration::days(days_ago));
         let stream = complaint::stream_name(id);
-        execute::<Complaint, _>(journal, &stream, &command, &meta)
+        execute::<Complaint>(journal, &stream, &command, &meta)
             .await
             .unwrap();
         stream
@@ -210,7 +210,7 @@ mod tests {
         let acknowledged = receive(&journal, 3, 30).await;
         let in_time = Utc::now() - chrono::Duration::days(30) + chrono::Duration::minutes(10);
         let meta = CommandMeta::new(agent(), in_time);
-        execute::<Complaint, _>(
+        execute::<Complaint>(
             &journal,
             &acknowledged,
             &ComplaintCommand::AcknowledgeComplaint {

@@ -77,7 +77,7 @@ impl EntitlementReaction {
         passenger: &PassengerId,
     ) -> Result<(), ReactorError> {
         let (record, _) =
-            load::<Passenger, _>(self.journal.store(), &passenger::stream_name(passenger))
+            load::<Passenger>(self.journal.store(), &passenger::stream_name(passenger))
                 .map_err(|err| ReactorError::Retry(err.to_string()))?;
         let tier = record.tier.unwrap_or(Tier::None);
         let now = Utc::now();
@@ -106,8 +106,7 @@ impl EntitlementReaction {
             ..CommandMeta::new(entitlement_actor(), now)
         };
         let stream = compensation::stream_name(compensation_id);
-        match execute::<Compensation, _>(&self.journal, &stream, &command, &meta("entitlement"))
-            .await
+        match execute::<Compensation>(&self.journal, &stream, &command, &meta("entitlement")).await
         {
             Ok(_) | Err(CommandError::Refused(CompensationError::AlreadyComputed)) => {}
             Err(err) => return outcome(err, &stream),
@@ -126,7 +125,7 @@ impl EntitlementReaction {
         passenger: &PassengerId,
     ) -> Result<(), ReactorError> {
         let compensation_id = compensation::compensation_id(flight, passenger);
-        let (entitlement, _) = load::<Compensation, _>(
+        let (entitlement, _) = load::<Compensation>(
             self.journal.store(),
             &compensation::stream_name(compensation_id),
         )
@@ -144,7 +143,7 @@ impl EntitlementReaction {
             idempotency_key: Some(format!("link:{compensation_id}")),
             ..CommandMeta::new(entitlement_actor(), Utc::now())
         };
-        match execute::<Incident, _>(&self.journal, &stream, &link, &meta).await {
+        match execute::<Incident>(&self.journal, &stream, &link, &meta).await {
             Ok(_) | Err(CommandError::Refused(IncidentError::CompensationAlreadyLinked { .. })) => {
                 Ok(())
             }
@@ -164,7 +163,7 @@ impl EntitlementReaction {
             idempotency_key: Some(format!("join:{incident_id}")),
             ..CommandMeta::new(entitlement_actor(), Utc::now())
         };
-        match execute::<Complaint, _>(&self.journal, &stream, &command, &meta).await {
+        match execute::<Complaint>(&self.journal, &stream, &command, &meta).await {
             Ok(_) => Ok(()),
             Err(CommandError::Refused(ComplaintError::AlreadyLinked {
                 incident_id: linked,
@@ -221,7 +220,7 @@ impl Reaction for EntitlementReaction {
         match &due.action {
             DueAction::Compute { passengers } => {
                 let (flight, _) =
-                    load::<Flight, _>(self.journal.store(), &flight::stream_name(&due.flight))
+                    load::<Flight>(self.journal.store(), &flight::stream_name(&due.flight))
                         .map_err(|err| ReactorError::Retry(err.to_string()))?;
                 for passenger in passengers {
                     self.compute(&flight, due, passenger).await?;
@@ -257,7 +256,7 @@ mod tests {
     use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
     use crate::domain::signal::{self, Signal, SignalCommand};
     use crate::projection::{Projection, disruptions::Disruptions, rebuild};
-    use crate::store::{EventStore, SledStore, StoreConfig};
+    use crate::store::{SledStore, StoreConfig};
     use chrono::Duration;
 
     const LH: CarrierProfile = CarrierProfile {
@@ -291,7 +290,7 @@ mod tests {
                 passenger_count: 300,
             },
         };
-        execute::<Flight, _>(&journal, &stream, &schedule, &meta)
+        execute::<Flight>(&journal, &stream, &schedule, &meta)
             .await
             .unwrap();
         for (n, passenger) in ["P1", "P2"].into_iter().enumerate() {
@@ -308,7 +307,7 @@ mod tests {
                 source_ref: None,
                 observed_at: departure,
             };
-            execute::<Signal, _>(&journal, &signal::stream_name(signal_id), &record, &meta)
+            execute::<Signal>(&journal, &signal::stream_name(signal_id), &record, &meta)
                 .await
                 .unwrap();
         }
@@ -321,7 +320,7 @@ mod tests {
                 airport: AirportCode::parse("JFK").unwrap(),
             },
         ] {
-            execute::<Flight, _>(&journal, &stream, &command, &meta)
+            execute::<Flight>(&journal, &stream, &command, &meta)
                 .await
                 .unwrap();
         }
@@ -339,7 +338,7 @@ mod tests {
         for passenger in ["P1", "P2"] {
             let id = compensation::compensation_id(&flight, &PassengerId(passenger.into()));
             let (entitlement, _) =
-                load::<Compensation, _>(&store, &compensation::stream_name(id)).unwrap();
+                load::<Compensation>(&store, &compensation::stream_name(id)).unwrap();
             let computed = entitlement.computed.expect("computed");
             assert_eq!(computed.governing, Regime::Eu261);
             assert_eq!(

@@ -12,7 +12,7 @@ use super::command::{CommandMeta, Journal};
 use crate::domain::DomainEvent;
 use crate::domain::common::{Actor, DataSubject, PassengerId};
 use crate::domain::passenger::{self, Passenger, PassengerCommand, PassengerError, PassengerEvent};
-use crate::store::{EventStore, RecordedEvent, StoreError, SubscriptionFilter};
+use crate::store::{RecordedEvent, StoreError, SubscriptionFilter};
 
 /// The follower's checkpoint name.
 pub const CHECKPOINT: &str = "erasures";
@@ -65,7 +65,7 @@ pub async fn erase_passenger(
     };
     let meta = CommandMeta::new(actor, chrono::Utc::now());
     let executed =
-        match super::command::execute::<Passenger, _>(journal, &stream, &command, &meta).await {
+        match super::command::execute::<Passenger>(journal, &stream, &command, &meta).await {
             Ok(executed) => executed,
             Err(super::command::CommandError::Refused(PassengerError::AlreadyErased)) => {
                 super::command::Executed {

@@ -22,7 +22,7 @@ use crate::domain::common::{
 use crate::domain::complaint::{self, Complaint, ComplaintCommand, RemedySought};
 use crate::domain::passenger::{self, Passenger};
 use crate::domain::signal::{self, Signal, SignalCommand};
-use crate::store::{AppendError, AppendRequest, EventStore};
+use crate::store::{AppendError, AppendRequest};
 
 /// Namespace of ids derived from channel message ids.
 const FEEDBACK_NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_91c4_7f0a_4d3e_b6a1_58c2_e7d9_0f14);
@@ -97,8 +97,8 @@ pub enum FeedbackError {
 
 /// Records the signal and, for a complaint, the complaint (tier from the passenger's
 /// stream), both observed / received at the message's receipt time (at most `now`).
-pub async fn record_feedback<S: EventStore>(
-    journal: &Journal<S>,
+pub async fn record_feedback(
+    journal: &Journal,
     feedback: &Feedback,
     severity: Severity,
     actor: &Actor,
@@ -130,7 +130,7 @@ pub async fn record_feedback<S: EventStore>(
         feedback.category,
         is_complaint(feedback),
     ) else {
-        execute::<Signal, S>(journal, &signal_stream, &record, &meta("signal"))
+        execute::<Signal>(journal, &signal_stream, &record, &meta("signal"))
             .await
             .map_err(FeedbackError::Signal)?;
         return Ok(Recorded {
@@ -138,7 +138,7 @@ pub async fn record_feedback<S: EventStore>(
             complaint_id: None,
         });
     };
-    let (known, _) = load::<Passenger, S>(store, &passenger::stream_name(passenger))
+    let (known, _) = load::<Passenger>(store, &passenger::stream_name(passenger))
         .map_err(FeedbackError::Passenger)?;
     let complaint_id = complaint_id(&feedback.source_message_id);
     let complaint_stream = complaint::stream_name(complaint_id);
@@ -201,10 +201,10 @@ pub async fn record_feedback<S: EventStore>(
             Err(err) => return Err(FeedbackError::Signal(CommandError::Append(err))),
         }
     }
-    execute::<Signal, S>(journal, &signal_stream, &record, &meta("signal"))
+    execute::<Signal>(journal, &signal_stream, &record, &meta("signal"))
         .await
         .map_err(FeedbackError::Signal)?;
-    execute::<Complaint, S>(journal, &complaint_stream, &receive, &meta("complaint"))
+    execute::<Complaint>(journal, &complaint_stream, &receive, &meta("complaint"))
         .await
         .map_err(FeedbackError::Complaint)?;
     Ok(recorded)
@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(again, first);
         assert_eq!(store.head().position, head, "a redelivery stores nothing");
         let (complaint, _) =
-            load::<Complaint, _>(&store, &complaint::stream_name(complaint_id("tw-1"))).unwrap();
+            load::<Complaint>(&store, &complaint::stream_name(complaint_id("tw-1"))).unwrap();
         assert!(format!("{complaint:?}").contains("FF123456"));
         assert!(
             !format!("{complaint:?}").contains("nobody tells us"),

@@ -166,7 +166,7 @@ mod tests {
     use crate::app::{CommandMeta, execute_all, load};
     use crate::domain::common::{Actor, Role};
     use crate::domain::flight;
-    use crate::store::{EventStore, SledStore, StoreConfig};
+    use crate::store::{SledStore, StoreConfig};
     use chrono::TimeZone;
 
     fn t(hour: u32, minute: u32) -> DateTime<Utc> {
@@ -286,9 +286,9 @@ mod tests {
             let journal = journal.clone();
             let stream = stream.clone();
             async move {
-                let (state, _) = load::<Flight, _>(&store, &stream).unwrap();
+                let (state, _) = load::<Flight>(&store, &stream).unwrap();
                 let commands = commands(&state, &update);
-                execute_all::<Flight, _>(&journal, &stream, &commands, &meta(source))
+                execute_all::<Flight>(&journal, &stream, &commands, &meta(source))
                     .await
                     .unwrap()
             }
@@ -320,7 +320,7 @@ mod tests {
             ..delayed
         };
         apply(arrived, "msg-3").await;
-        let (state, _) = load::<Flight, _>(&store, &stream).unwrap();
+        let (state, _) = load::<Flight>(&store, &stream).unwrap();
         assert_eq!(state.arrival_delay_minutes(), Some(230));
         assert_eq!(state.delays.len(), 2);
         assert_eq!(state.status, FlightStatus::Delayed);

@@ -288,7 +288,7 @@ impl CrisisIngest {
         let update = message.update(now);
         let stream = flight::stream_name(&update.flight);
         let (state, _) =
-            load::<Flight, _>(self.journal.store(), &stream).map_err(|err| err.to_string())?;
+            load::<Flight>(self.journal.store(), &stream).map_err(|err| err.to_string())?;
         let changes = flight_commands(&state, &update);
         let commands: Vec<_> = changes.iter().map(|c| c.command.clone()).collect();
         let meta = CommandMeta {
@@ -296,7 +296,7 @@ impl CrisisIngest {
             request_fingerprint: Some(message_fingerprint(message)),
             ..CommandMeta::new(actor.clone(), now)
         };
-        match execute_all::<Flight, _>(&self.journal, &stream, &commands, &meta).await {
+        match execute_all::<Flight>(&self.journal, &stream, &commands, &meta).await {
             Err(CommandError::Refused(_)) => {
                 let ctx = Context::new(now, actor.clone());
                 match refused_change(&state, &changes, &ctx) {

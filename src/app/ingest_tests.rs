@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::{EventStore, SledStore, StoreConfig};
+use crate::store::{SledStore, StoreConfig};
 
 /// A source message id names one message: its redelivery changes nothing, a
 /// different message under the same id is rejected with its own code, never
@@ -180,7 +180,7 @@ async fn a_complaint_from_feedback_counts_its_deadlines_from_the_message_s_recei
         ("stored".into(), String::new())
     );
     let (complaint, _) =
-        load::<Complaint, _>(&store, &complaint::stream_name(complaint_id("hotline-7"))).unwrap();
+        load::<Complaint>(&store, &complaint::stream_name(complaint_id("hotline-7"))).unwrap();
     assert_eq!(complaint.received.unwrap().received_at, received_at);
     crate::projection::rebuild(&store, SlaDeadlines::default(), |_, _| {}).unwrap();
     let running = sla_deadlines::running(
@@ -226,7 +226,7 @@ async fn a_notice_seconds_ahead_is_accepted_and_every_refusal_names_its_field() 
     );
     assert_eq!(store.head().position, stored, "and stored once");
     let key = crate::domain::common::FlightKey::new("LH", "400", day).unwrap();
-    let (state, _) = load::<Flight, _>(&store, &flight::stream_name(&key)).unwrap();
+    let (state, _) = load::<Flight>(&store, &flight::stream_name(&key)).unwrap();
     assert!(state.schedule.is_some(), "the schedule is kept");
     assert_eq!(
         (state.status, state.delays.len()),

@@ -130,7 +130,7 @@ mod tests {
     use super::*;
     use crate::app::spikes::SpikeReaction;
     use crate::projection::{rebuild, spikes::Spikes};
-    use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreConfig};
+    use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, StoreConfig};
 
     /// Events that decide nothing still count as looked at: once every decision is
     /// carried out the checkpoint moves up to what the model applied, so the reactor's

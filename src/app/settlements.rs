@@ -65,7 +65,7 @@ impl Reaction for SettlementReaction {
             idempotency_key: Some(format!("settle:{}:{}", due.compensation_id, due.position)),
             ..CommandMeta::new(settlement_actor(), Utc::now())
         };
-        match execute::<Incident, _>(&self.journal, &stream, &command, &meta).await {
+        match execute::<Incident>(&self.journal, &stream, &command, &meta).await {
             Ok(_) => Ok(()),
             Err(CommandError::Append(AppendError::Unavailable { reason })) => {
                 Err(ReactorError::StoreClosed(reason))

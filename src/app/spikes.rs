@@ -101,13 +101,9 @@ impl SpikeReaction {
                     signal_ids: signal_ids.clone(),
                 };
                 let stream = incident::stream_name(*incident_id);
-                let opened = execute::<Incident, _>(
-                    &self.journal,
-                    &stream,
-                    &open,
-                    &meta("spike-open".into()),
-                )
-                .await;
+                let opened =
+                    execute::<Incident>(&self.journal, &stream, &open, &meta("spike-open".into()))
+                        .await;
                 incident_done(opened, &stream)?;
                 for signal_id in signal_ids {
                     self.mark_signal(*signal_id, *incident_id, &meta).await?;
@@ -124,7 +120,7 @@ impl SpikeReaction {
                 let stream = incident::stream_name(*incident_id);
                 let key = format!("spike-attach:{signal_id}");
                 let attached =
-                    execute::<Incident, _>(&self.journal, &stream, &attach, &meta(key)).await;
+                    execute::<Incident>(&self.journal, &stream, &attach, &meta(key)).await;
                 incident_done(attached, &stream)?;
                 if let Some(to) = escalate_to {
                     let escalate = IncidentCommand::EscalateSeverity {
@@ -133,7 +129,7 @@ impl SpikeReaction {
                     };
                     let key = format!("spike-escalate:{signal_id}");
                     let escalated =
-                        execute::<Incident, _>(&self.journal, &stream, &escalate, &meta(key)).await;
+                        execute::<Incident>(&self.journal, &stream, &escalate, &meta(key)).await;
                     incident_done(escalated, &stream)?;
                 }
                 self.mark_signal(*signal_id, *incident_id, &meta).await?;
@@ -151,7 +147,7 @@ impl SpikeReaction {
         let stream = signal::stream_name(signal_id);
         let command = SignalCommand::AttachToIncident { incident_id };
         let key = format!("spike-incident:{incident_id}");
-        match execute::<Signal, _>(&self.journal, &stream, &command, &meta(key)).await {
+        match execute::<Signal>(&self.journal, &stream, &command, &meta(key)).await {
             Ok(_)
             | Err(CommandError::Refused(
                 SignalError::AlreadyAttached { .. } | SignalError::Dismissed,
@@ -201,7 +197,7 @@ mod tests {
     use crate::app::reactor::{self, ReactorConfig};
     use crate::domain::common::{Category, Channel, FlightKey, PersonalData, Severity};
     use crate::projection::{Projector, spikes::Spikes};
-    use crate::store::{EventStore, SledStore, StoreConfig};
+    use crate::store::{SledStore, StoreConfig};
     use std::time::Duration;
     use tokio::sync::watch;
 
@@ -239,7 +235,7 @@ mod tests {
             id: "ingest-feedback".into(),
             role: Role::FlightOps,
         };
-        execute::<Signal, _>(
+        execute::<Signal>(
             journal,
             &signal::stream_name(signal_id),
             &command,
@@ -304,8 +300,7 @@ mod tests {
         assert_eq!(reactor::round(&again, &store, 256).await.unwrap(), 3);
         assert_eq!(store.head().position, head, "a repeat writes nothing");
 
-        let (incident, _) =
-            load::<Incident, _>(&store, &incident::stream_name(incident_id)).unwrap();
+        let (incident, _) = load::<Incident>(&store, &incident::stream_name(incident_id)).unwrap();
         assert_eq!(
             incident.signals,
             signals.iter().copied().collect(),
@@ -316,7 +311,7 @@ mod tests {
             Some(decisions[0].action_key())
         );
         for signal_id in signals {
-            let (signal, _) = load::<Signal, _>(&store, &signal::stream_name(signal_id)).unwrap();
+            let (signal, _) = load::<Signal>(&store, &signal::stream_name(signal_id)).unwrap();
             assert_eq!(signal.incident_id, Some(incident_id));
         }
     }
@@ -344,7 +339,7 @@ mod tests {
             panic!("{decisions:?}")
         };
         let stream = incident::stream_name(incident_id);
-        let (incident, _) = load::<Incident, _>(&store, &stream).unwrap();
+        let (incident, _) = load::<Incident>(&store, &stream).unwrap();
         assert_eq!(incident.severity, Some(Severity::Critical));
         let escalations: Vec<String> = store
             .read_stream(&stream, 1, crate::store::Direction::Forward, 100)

@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use super::cloudevents;
 use super::connection::Backoff;
 use super::subjects;
-use crate::store::{EventStore, SledStore, SubscriptionFilter};
+use crate::store::{SledStore, SubscriptionFilter};
 
 /// Name of the publisher's checkpoint in the store.
 pub const CHECKPOINT_NAME: &str = "nats-publisher";

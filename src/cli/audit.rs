@@ -13,7 +13,7 @@ use anyhow::Context;
 
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::store::codec::RawRecord;
-use crate::store::{EventStore, SledStore, StoreConfig, position_range};
+use crate::store::{SledStore, StoreConfig, position_range};
 
 /// Verifies `[from, to]` with a progress line on stderr; exit 0 when intact, 1 on damage.
 pub fn verify(config: StoreConfig, from: u64, to: u64) -> anyhow::Result<ExitCode> {

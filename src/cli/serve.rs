@@ -29,7 +29,7 @@ use crate::http::AppState;
 use crate::http::auth::Tokens;
 use crate::http::server::ServerLimits;
 use crate::projection::{ProjectionStatus, Projector};
-use crate::store::{EventStore, SledStore, StoreConfig};
+use crate::store::{SledStore, StoreConfig};
 
 /// How long shutdown may take before the process exits anyway.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);

@@ -14,7 +14,7 @@ use super::params::Params;
 use super::problem::Problem;
 use super::routes::{AUDIT, Routes, op, schema};
 use crate::store::codec::RawRecord;
-use crate::store::{EventStore, StoreError, VerifyReport, position_range};
+use crate::store::{StoreError, VerifyReport, position_range};
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {

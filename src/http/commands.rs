@@ -318,7 +318,7 @@ pub async fn run<A: CommandTarget>(
         meta.request_fingerprint = Some(fingerprint(&request));
     }
     meta.expected_version = if_match(headers)?;
-    let executed = execute::<A, _>(state.journal(), &stream, &parsed, &meta).await?;
+    let executed = execute::<A>(state.journal(), &stream, &parsed, &meta).await?;
     Ok(executed.into())
 }
 

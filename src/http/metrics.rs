@@ -11,7 +11,6 @@ use chrono::Utc;
 
 use super::AppState;
 use crate::projection::ProjectionLag;
-use crate::store::EventStore;
 
 /// Log followers whose checkpoints are reported (publisher and reactors).
 const FOLLOWERS: [&str; 4] = [

@@ -19,7 +19,6 @@ use super::{AppState, WAIT_MAX, redact};
 use crate::app::command::load_as_of;
 use crate::domain::Aggregate;
 use crate::projection::{ModelError, ReadModel};
-use crate::store::EventStore;
 
 /// How often a waiting query looks at its projection again.
 const WAIT_POLL: Duration = Duration::from_millis(5);
@@ -200,7 +199,7 @@ pub(super) fn as_of<A: Aggregate + Serialize + schemars::JsonSchema>(
     stream: &str,
     at: DateTime<Utc>,
 ) -> Result<Json<AsOf>, Problem> {
-    let (aggregate, version) = load_as_of::<A, _>(state.store(), stream, Some(at))?;
+    let (aggregate, version) = load_as_of::<A>(state.store(), stream, Some(at))?;
     let Some(version) = version else {
         return Err(Problem::not_found(format!(
             "{stream} had no events at {at}"

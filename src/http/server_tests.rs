@@ -152,10 +152,16 @@ async fn requests_hyper_refuses_before_any_handler_are_answered_as_problems() {
         stream.write_all(request.as_bytes()).await.unwrap();
         let (head, body) = response(&mut stream).await;
         assert!(head.starts_with(&format!("http/1.1 {status}")), "{head}");
-        assert!(head.contains("content-type: application/problem+json"), "{head}");
+        assert!(
+            head.contains("content-type: application/problem+json"),
+            "{head}"
+        );
         let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(problem["code"], code, "{body}");
-        assert!(closed(&mut stream).await, "the connection ends after a refusal");
+        assert!(
+            closed(&mut stream).await,
+            "the connection ends after a refusal"
+        );
     }
     // What crisisd answers itself is untouched.
     let mut stream = connect(&server).await;

@@ -26,7 +26,7 @@ use super::auth::Caller;
 use super::params::Params;
 use super::problem::Problem;
 use super::routes::{READERS, Routes, op, schema};
-use crate::store::{EventStore, RecordedEvent, SubscriptionFilter};
+use crate::store::{RecordedEvent, SubscriptionFilter};
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {

@@ -35,7 +35,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::sealed::{SecretKey, decrypt, encrypt, random_bytes};
-use crate::store::{AppendRequest, EventStore, SledStore};
+use crate::store::{AppendRequest, SledStore};
 
 /// Most data keys one epoch wraps (what an erasure re-wraps at most).
 pub const EPOCH_KEYS_MAX: u32 = 4_096;

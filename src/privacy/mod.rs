@@ -215,9 +215,7 @@ mod tests {
             .seal("passenger.registered", 1, event_id, key.as_ref(), &mut data)
             .unwrap();
         let append = crate::store::AppendRequest::default().with_side(grant.side.clone());
-        crate::store::EventStore::append(&store, append)
-            .await
-            .unwrap();
+        store.append(append).await.unwrap();
         grant.written();
         let text = data.to_string();
         assert!(

@@ -15,7 +15,7 @@ use crate::domain::common::{Category, Channel, FlightKey, PersonalData, Role, Se
 use crate::domain::testing::{at, ctx_at, id};
 use crate::domain::{Aggregate, DomainEvent, compensation, complaint, incident, signal};
 use crate::projection::{Projector, all, rebuild};
-use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore};
+use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore};
 
 /// One event to append: stream, type, data, occurred at.
 type Scripted = (String, &'static str, serde_json::Value, DateTime<Utc>);

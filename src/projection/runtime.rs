@@ -20,7 +20,7 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::model::ModelError;
-use crate::store::{EventStore, RecordedEvent, SledStore, StoreError, SubscriptionFilter};
+use crate::store::{RecordedEvent, SledStore, StoreError, SubscriptionFilter};
 
 /// Most events applied in one atomic model batch while following the log live.
 pub const APPLY_BATCH_EVENTS_MAX: usize = 1_000;

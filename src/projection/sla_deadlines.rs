@@ -169,9 +169,7 @@ mod tests {
     use crate::domain::complaint::{ComplaintAcknowledged, ComplaintReceived, RemedySought};
     use crate::domain::testing::at;
     use crate::projection::rebuild;
-    use crate::store::{
-        Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
-    };
+    use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
 
     async fn append(store: &SledStore, stream: &str, event: ComplaintEvent) {
         let actor = Actor {

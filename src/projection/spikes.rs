@@ -292,9 +292,7 @@ mod tests {
     use crate::domain::signal::SignalRecorded;
     use crate::domain::testing::at;
     use crate::projection::rebuild;
-    use crate::store::{
-        Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
-    };
+    use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
 
     async fn append(store: &SledStore, stream: &str, event: &impl DomainEvent) {
         let actor = Actor {

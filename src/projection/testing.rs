@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::projection::{Projection, ReadModel, rebuild};
-use crate::store::{AppendRequest, EventStore, ExpectedVersion, SledStore, StoreConfig};
+use crate::store::{AppendRequest, ExpectedVersion, SledStore, StoreConfig};
 use crate::testing::workload;
 
 /// Where every test scenario starts: 2026-11-22 06:00 UTC (a Sunday).

@@ -92,9 +92,7 @@ pub fn read(tree: &ReadModel, stream: &str) -> Result<Vec<TimelineEntry>, ModelE
 mod tests {
     use super::*;
     use crate::projection::rebuild;
-    use crate::store::{
-        Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
-    };
+    use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
     use chrono::Utc;
 
     #[tokio::test]

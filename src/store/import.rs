@@ -273,9 +273,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::{
-        Actor, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent, SledStore,
-    };
+    use crate::store::{Actor, AppendRequest, Direction, ExpectedVersion, NewEvent, SledStore};
 
     fn event(n: u64) -> NewEvent {
         NewEvent::new(

@@ -274,8 +274,8 @@ mod tests {
 
         use super::super::*;
         use crate::store::{
-            Actor, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent, SledStore,
-            StoreConfig, truncate_from,
+            Actor, AppendRequest, Direction, ExpectedVersion, NewEvent, SledStore, StoreConfig,
+            truncate_from,
         };
 
         fn events(n: usize) -> Vec<NewEvent> {

@@ -15,6 +15,9 @@
 //! | [`subscription`] | history-then-live subscriptions that never block the writer |
 //!
 //! The store knows nothing of the domain: events are typed strings with JSON data.
+//! sled is the store: [`SledStore`] is one type, not an implementation of a trait, since
+//! the read models, checkpoints and the key store share its database and its atomic
+//! batches (docs/architecture.md, "Shape", says why).
 //!
 //! Guarantees (see docs/store.md for the full statement): an append is acknowledged only
 //! after its batch is on disk (sled flush + fdatasync); positions are contiguous from 1
@@ -34,8 +37,6 @@ pub mod types;
 pub mod verify;
 pub mod writer;
 
-use std::future::Future;
-
 pub use error::{AppendError, StoreError};
 pub use sled_store::{SledStore, StoreConfig, truncate_from};
 pub use subscription::{Subscription, SubscriptionFilter};
@@ -44,48 +45,3 @@ pub use types::{
     RangeError, RecordedEvent, StreamAppend, position_range,
 };
 pub use verify::{Damage, DamageKind, VerifyReport};
-
-/// The event store contract. The sled implementation is [`SledStore`]; a replicated
-/// backend (JetStream) can implement the same trait when one machine is outgrown.
-pub trait EventStore: Clone + Send + Sync + 'static {
-    /// Appends events to one or more streams atomically, each checked against its
-    /// expected version. Resolves only once the events are durable.
-    fn append(
-        &self,
-        request: AppendRequest,
-    ) -> impl Future<Output = Result<AppendOutcome, AppendError>> + Send;
-
-    /// Reads up to `max_count` events of one stream starting at `from_version`
-    /// (inclusive) in `direction`.
-    fn read_stream(
-        &self,
-        stream: &str,
-        from_version: u64,
-        direction: Direction,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError>;
-
-    /// Reads up to `max_count` committed events from global position `from` (inclusive).
-    fn read_all(&self, from: u64, max_count: usize) -> Result<Vec<RecordedEvent>, StoreError>;
-
-    /// The committed event with this id, if it is stored.
-    fn read_event(&self, id: &uuid::Uuid) -> Result<Option<RecordedEvent>, StoreError>;
-
-    /// The current version of a stream, `None` when it has no events.
-    fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError>;
-
-    /// The last committed position and its hash.
-    fn head(&self) -> Head;
-
-    /// The first position whose `recorded_at` is at or after `instant`, `None` if none is.
-    fn position_at(
-        &self,
-        instant: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<u64>, StoreError>;
-
-    /// Verifies the hash chain over `[from, to]` (clamped to the log).
-    fn verify(&self, from: u64, to: u64) -> Result<VerifyReport, StoreError>;
-
-    /// Events from `from` (inclusive) matching `filter`: history, then live.
-    fn subscribe(&self, from: u64, filter: SubscriptionFilter) -> Subscription;
-}

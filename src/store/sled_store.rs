@@ -1,4 +1,4 @@
-//! [`SledStore`]: the sled implementation of [`EventStore`].
+//! [`SledStore`]: the event store, on sled.
 //!
 //! Opening checks the tail of the log (contiguous positions, chain links, the stored
 //! head) and refuses to serve a damaged store, naming the position and the command
@@ -12,7 +12,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::EventStore;
 use super::codec::{HashBytes, PreparedEvent, RawRecord};
 use super::error::{AppendError, StoreError};
 use super::index::{self, Index, SharedIndex};
@@ -405,8 +404,20 @@ impl SledStore {
     }
 }
 
-impl EventStore for SledStore {
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("path", &self.path())
+            .field("head", &self.head().position)
+            .finish()
+    }
+}
+
+/// The log: what commands, projections, subscribers and auditors read and write.
+impl SledStore {
+    /// Appends events to one or more streams atomically, each checked against its
+    /// expected version. Resolves only once the events are durable.
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
         let Some(tx) = &self.inner.writer_tx else {
             return Err(AppendError::Unavailable {
                 reason: "the store was opened for inspection only".into(),
@@ -423,7 +434,9 @@ impl EventStore for SledStore {
         reply_rx.await.map_err(|_| closed())?
     }
 
-    fn read_stream(
+    /// Reads up to `max_count` events of one stream starting at `from_version`
+    /// (inclusive) in `direction`.
+    pub fn read_stream(
         &self,
         stream: &str,
         from_version: u64,
@@ -455,7 +468,8 @@ impl EventStore for SledStore {
         positions.into_iter().map(|p| self.read_at(p)).collect()
     }
 
-    fn read_all(&self, from: u64, max_count: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+    /// Reads up to `max_count` committed events from global position `from` (inclusive).
+    pub fn read_all(&self, from: u64, max_count: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut events = Vec::with_capacity(max_count.min(SUBSCRIPTION_CHUNK_EVENTS));
         for entry in self.raw_range(from.max(1), u64::MAX - 1).take(max_count) {
             let (position, bytes) = entry?;
@@ -464,7 +478,8 @@ impl EventStore for SledStore {
         Ok(events)
     }
 
-    fn read_event(&self, id: &uuid::Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+    /// The committed event with this id, if it is stored.
+    pub fn read_event(&self, id: &uuid::Uuid) -> Result<Option<RecordedEvent>, StoreError> {
         let Some(position) = self.inner.index.read().position_of(id) else {
             return Ok(None);
         };
@@ -474,18 +489,21 @@ impl EventStore for SledStore {
         self.read_at(position).map(Some)
     }
 
-    fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+    /// The current version of a stream, `None` when it has no events.
+    pub fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
         let head = self.head().position;
         let index = self.inner.index.read();
         let visible = index.stream(stream).partition_point(|p| *p <= head);
         Ok((visible > 0).then_some(visible as u64))
     }
 
-    fn head(&self) -> Head {
+    /// The last committed position and its hash.
+    pub fn head(&self) -> Head {
         *self.inner.head_rx.borrow()
     }
 
-    fn position_at(&self, instant: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
+    /// The first position whose `recorded_at` is at or after `instant`, `None` if none is.
+    pub fn position_at(&self, instant: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
         // recorded_at never decreases with position (the writer clamps it), so bisect.
         let (mut low, mut high) = (1, self.head().position + 1);
         while low < high {
@@ -499,11 +517,13 @@ impl EventStore for SledStore {
         Ok((low <= self.head().position).then_some(low))
     }
 
-    fn verify(&self, from: u64, to: u64) -> Result<VerifyReport, StoreError> {
+    /// Verifies the hash chain over `[from, to]` (clamped to the log).
+    pub fn verify(&self, from: u64, to: u64) -> Result<VerifyReport, StoreError> {
         self.verify_with_progress(from, to, u64::MAX, |_| {})
     }
 
-    fn subscribe(&self, from: u64, filter: SubscriptionFilter) -> Subscription {
+    /// Events from `from` (inclusive) matching `filter`: history, then live.
+    pub fn subscribe(&self, from: u64, filter: SubscriptionFilter) -> Subscription {
         Subscription::new(self.clone(), from, filter)
     }
 }

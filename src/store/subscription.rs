@@ -13,14 +13,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-use super::EventStore;
 use super::error::StoreError;
 use super::sled_store::SledStore;
 use super::tail::Slot;
 use super::types::{Head, RecordedEvent};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// Records read from the log per chunk.
 pub const SUBSCRIPTION_CHUNK_EVENTS: usize = 512;

@@ -13,8 +13,7 @@ use serde_json::json;
 use crate::store::codec::{PreparedEvent, RawRecord};
 use crate::store::verify::{ChainItem, ChainVerifier, with_hashes_ahead};
 use crate::store::{
-    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, RecordedEvent, SledStore,
-    StoreConfig,
+    Actor, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, SledStore, StoreConfig,
 };
 
 /// Canonical size of every benchmark event, as the issue specifies.

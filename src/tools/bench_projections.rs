@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{DomainEvent, compensation, complaint, incident, passenger, signal};
 use crate::projection::{APPLY_BATCH_EVENTS_MAX, all, rebuild};
 use crate::store::{
-    AppendRequest, EventStore, ExpectedVersion, RecordedEvent, SledStore, StoreConfig, StreamAppend,
+    AppendRequest, ExpectedVersion, RecordedEvent, SledStore, StoreConfig, StreamAppend,
 };
 use crate::testing::workload;
 

@@ -13,8 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::store::{
-    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
-    StreamAppend,
+    Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig, StreamAppend,
 };
 
 #[derive(Debug, clap::Args)]

@@ -574,9 +574,7 @@ fn the_http_audit_export_and_stream_verify_with_independent_libraries() {
                 crisisd::store::ExpectedVersion::NoStream,
                 vec![event],
             );
-            runtime
-                .block_on(crisisd::store::EventStore::append(&store, append))
-                .unwrap();
+            runtime.block_on(store.append(append)).unwrap();
         }
         drop(store);
         assert!(crisisd::store::sled_store::wait_for_release(

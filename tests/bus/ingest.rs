@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use chrono::Utc;
 use crisisd::bus::ingest::{Handled, IngestConfig, IngestConsumer, IngestHandler, Rejection};
-use crisisd::store::{
-    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
-};
+use crisisd::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::watch;

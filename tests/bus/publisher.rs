@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use chrono::Utc;
 use crisisd::bus::{Publisher, PublisherConfig};
-use crisisd::store::{
-    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
-};
+use crisisd::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
 use serde_json::json;
 use tokio::sync::watch;
 

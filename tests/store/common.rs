@@ -1,9 +1,7 @@
 use std::path::Path;
 
 use chrono::Utc;
-use crisisd::store::{
-    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreConfig,
-};
+use crisisd::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
 use serde_json::json;
 
 pub fn actor() -> Actor {

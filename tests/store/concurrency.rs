@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crisisd::store::{AppendError, AppendRequest, Direction, EventStore, ExpectedVersion};
+use crisisd::store::{AppendError, AppendRequest, Direction, ExpectedVersion};
 
 use crate::common::{event, open};
 

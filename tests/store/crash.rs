@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crisisd::store::{EventStore, SledStore, StoreConfig};
+use crisisd::store::{SledStore, StoreConfig};
 use uuid::Uuid;
 
 const ROUNDS: usize = 24;

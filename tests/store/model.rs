@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crisisd::store::{
-    AppendError, AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent,
-    SledStore, StreamAppend,
+    AppendError, AppendOutcome, AppendRequest, Direction, ExpectedVersion, NewEvent, SledStore,
+    StreamAppend,
 };
 use proptest::prelude::*;
 use uuid::Uuid;

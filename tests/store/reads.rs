@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use crisisd::store::{
-    AppendError, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent, SledStore,
-    StoreConfig, StoreError, StreamAppend,
+    AppendError, AppendRequest, Direction, ExpectedVersion, NewEvent, SledStore, StoreConfig,
+    StoreError, StreamAppend,
 };
 use serde_json::json;
 
@@ -179,9 +179,7 @@ async fn invalid_appends_say_what_to_fix_and_store_nothing() {
 async fn a_second_process_cannot_open_the_same_directory() {
     let dir = tempfile::tempdir().unwrap();
     let _store = open(dir.path());
-    let err = SledStore::open(StoreConfig::new(dir.path()))
-        .err()
-        .expect("locked");
+    let err = SledStore::open(StoreConfig::new(dir.path())).expect_err("locked");
     assert!(matches!(err, StoreError::Locked(_)), "{err}");
     assert!(err.to_string().contains("already running"), "{err}");
 }
@@ -222,8 +220,7 @@ fn an_older_store_format_is_refused_with_how_to_move_it() {
             db.flush().unwrap();
         }
         let err = when_released(|| SledStore::open(StoreConfig::new(dir.path())))
-            .err()
-            .expect("an older format is refused");
+            .expect_err("an older format is refused");
         let message = err.to_string();
         assert!(
             message.contains(std::str::from_utf8(older).unwrap())

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crisisd::store::{EventStore, SubscriptionFilter};
+use crisisd::store::SubscriptionFilter;
 
 use crate::common::{fill_concurrently, open};
 

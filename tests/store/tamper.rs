@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crisisd::store::sled_store::SEGMENT_BYTES;
-use crisisd::store::{DamageKind, EventStore, SledStore, StoreConfig, StoreError, log};
+use crisisd::store::{DamageKind, SledStore, StoreConfig, StoreError, log};
 
 use crate::common::{fill_concurrently, open, wait_until_unlocked, when_released};
 
@@ -136,8 +136,7 @@ async fn damage_at_the_tail_stops_the_store_from_serving() {
         log::put(db, EVENTS - 10, &value).unwrap();
     });
     let err = when_released(|| SledStore::open(StoreConfig::new(dir.path())))
-        .err()
-        .expect("a damaged tail refuses to open");
+        .expect_err("a damaged tail refuses to open");
     let message = err.to_string();
     assert!(matches!(err, StoreError::Damaged(_)), "{message}");
     assert!(
@@ -177,9 +176,7 @@ async fn records_past_the_head_stop_the_store_from_serving() {
         let v = log::get(db, EVENTS).unwrap().unwrap();
         log::put(db, EVENTS + 1, &v).unwrap();
     });
-    let err = when_released(|| SledStore::open(StoreConfig::new(dir.path())))
-        .err()
-        .expect("refuses");
+    let err = when_released(|| SledStore::open(StoreConfig::new(dir.path()))).expect_err("refuses");
     assert!(
         err.to_string().contains("Inserted at position 3001"),
         "{err}"

@@ -269,7 +269,7 @@ async fn as_of_an_instant_between_two_events_is_the_state_after_the_first() {
 /// before that rule (two answers) the `as_of` state and the follow-up summary agree.
 #[tokio::test]
 async fn a_second_satisfaction_answer_is_refused_and_every_view_keeps_the_first() {
-    use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent};
+    use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent};
     use crate::testing::workload;
     let api = api().await;
     // Scenario 5 stops in follow-up; its first survey (a Diamond passenger's) scored 1.

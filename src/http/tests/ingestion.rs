@@ -30,11 +30,7 @@ async fn http_ingest_refuses_a_body_not_declared_json() {
             "unsupported_media_type",
         );
     }
-    assert_eq!(
-        crate::store::EventStore::head(&api.store).position,
-        0,
-        "nothing stored"
-    );
+    assert_eq!(api.store.head().position, 0, "nothing stored");
     for content_type in ["application/json", "Application/JSON; charset=utf-8"] {
         let reply = api
             .call(

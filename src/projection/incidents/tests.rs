@@ -31,7 +31,7 @@ async fn the_board_lists_open_incidents_most_severe_and_earliest_into_their_stag
             .unwrap();
         let passenger = PassengerId(format!("P{}-{n}-2", start().timestamp()));
         let id = compensation::compensation_id(&flight, &passenger);
-        let (unpaid, _) = load::<Compensation, _>(&store, &compensation::stream_name(id)).unwrap();
+        let (unpaid, _) = load::<Compensation>(&store, &compensation::stream_name(id)).unwrap();
         Some(unpaid.computed.unwrap().payment_deadline)
     };
     let now = minutes(60);
@@ -298,7 +298,7 @@ async fn follow_up_counts_responses_and_satisfaction_and_review_finds_owners() {
 #[tokio::test]
 async fn a_legacy_second_answer_changes_no_view() {
     use crate::domain::incident::{self as domain, Incident};
-    use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent};
+    use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent};
     let (_clean_dir, clean) = store_with(&[5]).await;
     let (_dir, store) = store_with(&[5]).await;
     // Scenario 5 answered its first survey (a Diamond passenger's) with score 1.
@@ -319,7 +319,7 @@ async fn a_legacy_second_answer_changes_no_view() {
         .await
         .expect("append the legacy answer");
 
-    let (state, _) = load::<Incident, _>(&store, &stream).unwrap();
+    let (state, _) = load::<Incident>(&store, &stream).unwrap();
     assert_eq!(state.surveys[&survey].score, Some(1), "the first answer");
     let tree = rebuilt(&store, Incidents);
     let view = follow_up(&tree, incident(5)).unwrap().unwrap();
@@ -346,7 +346,7 @@ async fn open_at(
     opened_at: DateTime<Utc>,
 ) {
     use crate::domain::incident::{self as domain, IncidentOpened};
-    use crate::store::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent};
+    use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent};
     let incident_id = Uuid::from_u128(n);
     let opened = IncidentEvent::Opened(IncidentOpened {
         incident_id,
