@@ -1,53 +1,53 @@
 //! The HTTP API under `/v1` (axum): commands, queries, the live event stream (SSE) and
 //! the auditors' replay and verification, behind bearer tokens with roles.
 //!
-//! Each resource's module declares its routes beside its handlers; [`routes`] builds
+//! Each resource's module declares its routes beside its handlers; `routes` builds
 //! the router and the OpenAPI document from those declarations.
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`incidents`] | opening, commands, the board and the views of each pipeline stage |
-//! | [`complaints`] | registering, commands, views, KPIs |
-//! | [`passengers`] | the passenger view, commands, erasure |
-//! | [`compensations`] | entitlements, commands, the overdue list |
-//! | [`monitor`] | the signal feed, counts, detected spikes |
+//! | `incidents` | opening, commands, the board and the views of each pipeline stage |
+//! | `complaints` | registering, commands, views, KPIs |
+//! | `passengers` | the passenger view, commands, erasure |
+//! | `compensations` | entitlements, commands, the overdue list |
+//! | `monitor` | the signal feed, counts, detected spikes |
 //! | [`stream`] | `GET /v1/stream`: Server-Sent Events of envelopes, resumable |
 //! | [`audit`] | NDJSON replay and hash-chain verification |
-//! | [`admin`] | operator actions: master key rotation |
+//! | `admin` | operator actions: master key rotation |
 //! | [`ingest`] | `POST /v1/ingest/flightops`, `/v1/ingest/feedback`: the NATS ingest formats over HTTP |
-//! | [`service`] | liveness, readiness, metrics, read model positions |
-//! | [`routes`] | the route table: router, role checks and OpenAPI document from one declaration |
-//! | [`params`] | typed query strings and path parameters |
-//! | [`commands`] | the command mechanism every aggregate's `POST .../{id}/{command}` shares |
-//! | [`queries`] | what every read shares: waiting for a position (read-your-writes), pages |
+//! | `service` | liveness, readiness, metrics, read model positions |
+//! | `routes` | the route table: router, role checks and OpenAPI document from one declaration |
+//! | `params` | typed query strings and path parameters |
+//! | `commands` | the command mechanism every aggregate's `POST .../{id}/{command}` shares |
+//! | `queries` | what every read shares: waiting for a position (read-your-writes), pages |
 //! | [`auth`] | tokens file, `Caller` extractor, role checks |
 //! | [`problem`] | `application/problem+json` errors |
 //! | [`metrics`] | `GET /metrics` in Prometheus text format |
 //! | [`redact`] | personal data removed from event data, driven by the event schemas |
 //! | [`server`] | the accept loop: header and idle timeouts, the connection limit, shutdown |
-//! | [`head_timeout`] | how long a connection may wait for a request head |
-//! | [`refusals`] | hyper's own refusals (414, 431, 400) answered as problems |
+//! | `head_timeout` | how long a connection may wait for a request head |
+//! | `refusals` | hyper's own refusals (414, 431, 400) answered as problems |
 
-pub mod admin;
+mod admin;
 pub mod audit;
 pub mod auth;
-pub mod commands;
-pub mod compensations;
-pub mod complaints;
+mod commands;
+mod compensations;
+mod complaints;
 mod head_timeout;
-pub mod incidents;
+mod incidents;
 pub mod ingest;
 pub mod metrics;
-pub mod monitor;
-pub mod params;
-pub mod passengers;
+mod monitor;
+mod params;
+mod passengers;
 pub mod problem;
-pub mod queries;
+mod queries;
 pub mod redact;
 mod refusals;
-pub mod routes;
+mod routes;
 pub mod server;
-pub mod service;
+mod service;
 pub mod stream;
 
 #[cfg(test)]

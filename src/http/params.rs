@@ -52,14 +52,20 @@ fn invalid_query(text: &str) -> Problem {
 }
 
 /// The `{id}` of an incident, complaint or compensation route.
+///
+/// Read by the document only, for now: the handlers parse `{id}` with `queries::uuid`
+/// into the same type, keeping their 404 that names what the id should look like.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
 pub struct IdPath {
     /// The incident's, complaint's or compensation's id (a UUID crisisd chose).
     pub id: Uuid,
 }
 
-/// The `{id}` of a passenger route.
+/// The `{id}` of a passenger route (read by the document only, like [`IdPath`]: the
+/// handlers parse it with `commands::passenger_id`).
 #[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
 pub struct PassengerPath {
     /// The passenger's pseudonymous id: 1-64 of A-Z, a-z, 0-9, '-' and '_' (a
     /// passenger's record lives in a stream named after it, and stream names take no
