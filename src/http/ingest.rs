@@ -1,4 +1,4 @@
-//! `POST /v1/ingest/{kind}` (`flightops`, `feedback`): the NATS ingest formats over HTTP,
+//! `POST /v1/ingest/flightops` and `/v1/ingest/feedback`: the NATS ingest formats over HTTP,
 //! for systems without NATS. Same validation, same idempotency (event ids derive from
 //! `source_message_id`, so a retried post changes nothing); the actor is the token's.
 //! 202 once the events are durable; 422 with the rejection's code and JSON pointer; 415
