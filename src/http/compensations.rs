@@ -11,7 +11,7 @@ use super::auth::Caller;
 use super::commands::{CommandPath, CommandResult, CommandTarget, run};
 use super::params::{IdPath, Params};
 use super::problem::Problem;
-use super::queries::{After, ListQuery, Page, found, model, read_failed, uuid, wait_for};
+use super::queries::{After, ListQuery, Page, found, model, read_failed, wait_for};
 use super::routes::{CARE, READERS, Routes, op, schema};
 use crate::domain::compensation::Compensation;
 use crate::projection::compensations;
@@ -62,10 +62,9 @@ pub async fn command(
 /// `GET /v1/compensations/{id}`: one entitlement and where it stands.
 pub async fn compensation(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<compensations::Entitlement>, Problem> {
-    let id = uuid(&id, "compensation")?;
     wait_for(&state, compensations::NAME, query.after).await?;
     let entitlement = compensations::entitlement(&model(&state, compensations::NAME)?, id)
         .map_err(read_failed(compensations::NAME))?;

@@ -13,9 +13,7 @@ use super::auth::Caller;
 use super::commands::{CommandPath, CommandResult, CommandTarget, new_id, run};
 use super::params::{IdPath, Params};
 use super::problem::Problem;
-use super::queries::{
-    After, OneQuery, Page, Paging, as_of, found, model, read_failed, uuid, wait_for,
-};
+use super::queries::{After, OneQuery, Page, Paging, as_of, found, model, read_failed, wait_for};
 use super::routes::{CARE, READERS, Routes, op, schema};
 use crate::domain::complaint::Complaint;
 use crate::projection::{complaints, timeline};
@@ -98,10 +96,9 @@ pub async fn command(
 pub async fn complaint(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<OneQuery>,
 ) -> Result<Response, Problem> {
-    let id = uuid(&id, "complaint")?;
     if let Some(at) = query.as_of {
         let stream = crate::domain::complaint::stream_name(id);
         return Ok(as_of::<Complaint>(&state, &caller, &stream, at)?.into_response());
@@ -115,10 +112,9 @@ pub async fn complaint(
 /// `GET /v1/complaints/{id}/timeline` and the incidents' twin: a stream's events.
 pub async fn complaint_timeline(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
-    let id = uuid(&id, "complaint")?;
     wait_for(&state, timeline::NAME, query.after).await?;
     let stream = crate::domain::complaint::stream_name(id);
     let entries = timeline::read(&model(&state, timeline::NAME)?, &stream)

@@ -16,7 +16,7 @@ use super::commands::{CommandPath, CommandResult, CommandTarget, new_id, run};
 use super::params::{IdPath, Params};
 use super::problem::Problem;
 use super::queries::{
-    After, ListQuery, OneQuery, Page, Paging, as_of, bad_cursor, found, model, read_failed, uuid,
+    After, ListQuery, OneQuery, Page, Paging, as_of, bad_cursor, found, model, read_failed,
     wait_for,
 };
 use super::routes::{CARE, READERS, Routes, op, schema};
@@ -225,10 +225,9 @@ pub async fn incident_board(
 pub async fn incident(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<OneQuery>,
 ) -> Result<Response, Problem> {
-    let id = uuid(&id, "incident")?;
     if let Some(at) = query.as_of {
         let stream = crate::domain::incident::stream_name(id);
         return Ok(as_of::<Incident>(&state, &caller, &stream, at)?.into_response());
@@ -242,10 +241,9 @@ pub async fn incident(
 /// `GET /v1/incidents/{id}/timeline`: every event of the incident, in order.
 pub async fn incident_timeline(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
-    let id = uuid(&id, "incident")?;
     wait_for(&state, timeline::NAME, query.after).await?;
     let stream = crate::domain::incident::stream_name(id);
     let entries = timeline::read(&model(&state, timeline::NAME)?, &stream)
@@ -259,11 +257,10 @@ pub async fn incident_timeline(
 /// Answers one incident's view of a model by a query function.
 async fn incident_view<T: Serialize>(
     state: &AppState,
-    id: &str,
+    id: Uuid,
     after: Option<u64>,
     view: impl FnOnce(&ReadModel, Uuid) -> Result<Option<T>, ModelError>,
 ) -> Result<Json<T>, Problem> {
-    let id = uuid(id, "incident")?;
     wait_for(state, incidents::NAME, after).await?;
     let found_view =
         view(&model(state, incidents::NAME)?, id).map_err(read_failed(incidents::NAME))?;
@@ -273,10 +270,10 @@ async fn incident_view<T: Serialize>(
 /// `GET /v1/incidents/{id}/impact`: the assessment with passengers by tier and roles.
 pub async fn incident_impact(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<incidents::ImpactView>, Problem> {
-    incident_view(&state, &id, query.after, |tree, id| {
+    incident_view(&state, id, query.after, |tree, id| {
         incidents::impact(tree, id, Utc::now())
     })
     .await
@@ -285,28 +282,27 @@ pub async fn incident_impact(
 /// `GET /v1/incidents/{id}/plans`: the approved communication and compensation plans.
 pub async fn incident_plans(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<incidents::ApprovedPlans>, Problem> {
-    incident_view(&state, &id, query.after, incidents::approved).await
+    incident_view(&state, id, query.after, incidents::approved).await
 }
 
 /// `GET /v1/incidents/{id}/follow-up`: surveys, satisfaction and open problems.
 pub async fn incident_follow_up(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<incidents::FollowUpView>, Problem> {
-    incident_view(&state, &id, query.after, incidents::follow_up).await
+    incident_view(&state, id, query.after, incidents::follow_up).await
 }
 
 /// `GET /v1/incidents/{id}/execution`: contacts and compensations of an incident.
 pub async fn incident_execution(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<compensations::ExecutionView>, Problem> {
-    let id = uuid(&id, "incident")?;
     wait_for(&state, incidents::NAME, query.after).await?;
     wait_for(&state, compensations::NAME, query.after).await?;
     let view = compensations::execution(

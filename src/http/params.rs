@@ -3,7 +3,7 @@
 //! The route table documents both from the same types ([`super::routes::Op::query`],
 //! [`super::routes::Op::path`]), so the OpenAPI document says what the server takes.
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -51,27 +51,69 @@ fn invalid_query(text: &str) -> Problem {
     }
 }
 
-/// The `{id}` of an incident, complaint or compensation route.
-///
-/// Read by the document only, for now: the handlers parse `{id}` with `queries::uuid`
-/// into the same type, keeping their 404 that names what the id should look like.
+/// The `{id}` of an incident, complaint or compensation route: handlers take it as an
+/// extractor, the route table documents it; an id that is no UUID is a 404 saying so.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[allow(dead_code)]
 pub struct IdPath {
     /// The incident's, complaint's or compensation's id (a UUID crisisd chose).
     pub id: Uuid,
 }
 
-/// The `{id}` of a passenger route (read by the document only, like [`IdPath`]: the
-/// handlers parse it with `commands::passenger_id`).
+/// The `{id}` of a passenger route, taken and documented like [`IdPath`].
 #[derive(Debug, Deserialize, JsonSchema)]
-#[allow(dead_code)]
 pub struct PassengerPath {
     /// The passenger's pseudonymous id: 1-64 of A-Z, a-z, 0-9, '-' and '_' (a
     /// passenger's record lives in a stream named after it, and stream names take no
     /// '.'; complaints may still name such a passenger).
     #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
     pub id: String,
+}
+
+/// The route's `{id}` as written.
+async fn raw_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, Problem> {
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+        .await
+        .map_err(|err| Problem::not_found(err.body_text()).field("id"))?;
+    Ok(params
+        .into_iter()
+        .find_map(|(name, value)| (name == "id").then_some(value))
+        .unwrap_or_default())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let raw = raw_id(parts, state).await?;
+        // `/v1/incidents/{id}` → "incident ids are UUIDs; ..."
+        let what = parts
+            .uri
+            .path()
+            .split('/')
+            .nth(2)
+            .and_then(|collection| collection.strip_suffix('s'))
+            .unwrap_or("resource");
+        Ok(IdPath {
+            id: super::queries::uuid(&raw, what)?,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PassengerPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let raw = raw_id(parts, state).await?;
+        super::commands::passenger_id(&raw)?;
+        Ok(PassengerPath { id: raw })
+    }
+}
+
+impl PassengerPath {
+    /// The passenger, checked when the path was taken.
+    pub fn passenger(self) -> crate::domain::common::PassengerId {
+        crate::domain::common::PassengerId(self.id)
+    }
 }
 
 #[cfg(test)]

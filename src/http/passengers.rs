@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::auth::Caller;
-use super::commands::{CommandPath, CommandResult, CommandTarget, body_object, passenger_id, run};
+use super::commands::{CommandPath, CommandResult, CommandTarget, body_object, run};
 use super::params::Params;
 use super::params::PassengerPath;
 use super::problem::Problem;
@@ -67,10 +67,10 @@ pub struct EraseBody {
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: PassengerPath,
     body: Bytes,
 ) -> Result<CommandResult, Problem> {
-    let passenger = passenger_id(&id)?;
+    let passenger = path.passenger();
     let fields = body_object(&body)?;
     let body: EraseBody =
         serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
@@ -103,10 +103,10 @@ pub async fn command(
 pub async fn passenger(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: PassengerPath,
     Params(query): Params<After>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let id = passenger_id(&id)?;
+    let id = path.passenger();
     wait_for(&state, passengers::NAME, query.after).await?;
     let mut view = passengers::view(&model(&state, passengers::NAME)?, &id)
         .map_err(read_failed(passengers::NAME))?;
