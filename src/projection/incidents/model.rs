@@ -2,6 +2,7 @@
 //! the incident's events and by the passenger and compensation events it depends on.
 
 use super::*;
+use crate::domain::incident::{IncidentOpened, SatisfactionRecorded, SurveySent};
 
 impl Incidents {
     fn incident(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
@@ -15,34 +16,7 @@ impl Incidents {
         use IncidentEvent as E;
         let mut summary = match decoded {
             E::Opened(opened) => {
-                let summary = IncidentSummary {
-                    incident_id: opened.incident_id,
-                    title: opened.title,
-                    category: opened.category,
-                    severity: opened.severity,
-                    flight: opened.flight,
-                    stage: Stage::Monitor,
-                    opened_at: opened.opened_at,
-                    stage_entered_at: opened.opened_at,
-                    reopened: 0,
-                    signals: opened.signal_ids.len() as u64,
-                    impact: None,
-                    impact_revision: 0,
-                    assignments: Vec::new(),
-                    communication_plan: PlanProgress::default(),
-                    compensation_plan: PlanProgress::default(),
-                    information_published: 0,
-                    contacts_planned: 0,
-                    contacts_by_outcome: BTreeMap::new(),
-                    surveys: Surveys::default(),
-                    open_problems: 0,
-                    lessons: Vec::new(),
-                    improvements: Vec::new(),
-                    compensations_linked: 0,
-                    compensations_settled: 0,
-                    unsettled_deadlines: BTreeMap::new(),
-                };
-                tx.insert_json(summary_key(id), &summary);
+                tx.insert_json(summary_key(id), &opened_summary(opened));
                 return Ok(());
             }
             other => {
@@ -107,45 +81,8 @@ impl Incidents {
                 *s.contacts_by_outcome.entry(e.outcome).or_default() += 1;
                 tx.insert_json(contact, &Some(e.outcome));
             }
-            E::SurveySent(e) => {
-                let tier = tx
-                    .get_json::<Tier>(&key(b'T', &[e.passenger.0.as_bytes()]))?
-                    .unwrap_or(Tier::None);
-                s.surveys.sent += 1;
-                s.surveys.by_method.entry(e.method).or_default().sent += 1;
-                s.surveys.by_tier.entry(tier).or_default().sent += 1;
-                let survey = key(b'S', &[id.as_bytes(), e.survey_id.as_bytes()]);
-                let sent = SentSurvey {
-                    method: e.method,
-                    tier,
-                    answered: false,
-                };
-                tx.insert_json(survey, &sent);
-            }
-            E::SatisfactionRecorded(e) => {
-                // A survey has one answer, the first (as in `evolve`): a second answer in
-                // a log written before `decide` refused it counts for nothing.
-                let survey = key(b'S', &[id.as_bytes(), e.survey_id.as_bytes()]);
-                if let Some(sent) = tx.get_json::<SentSurvey>(&survey)?
-                    && !sent.answered
-                {
-                    let score = u64::from(e.score);
-                    s.surveys.answered += 1;
-                    s.surveys.score_sum += score;
-                    for counts in [
-                        s.surveys.by_method.entry(sent.method).or_default(),
-                        s.surveys.by_tier.entry(sent.tier).or_default(),
-                    ] {
-                        counts.answered += 1;
-                        counts.score_sum += score;
-                    }
-                    let answered = SentSurvey {
-                        answered: true,
-                        ..sent
-                    };
-                    tx.insert_json(survey, &answered);
-                }
-            }
+            E::SurveySent(e) => survey_sent(s, id, &e, tx)?,
+            E::SatisfactionRecorded(e) => satisfaction_recorded(s, id, &e, tx)?,
             E::OpenProblemsSummarised(e) => s.open_problems = e.problems.len() as u64,
             E::LessonRecorded(e) => s.lessons.push(e.lesson),
             E::ImprovementRecorded(e) => s.improvements.push(ImprovementEntry {
@@ -273,4 +210,90 @@ impl Projection for Incidents {
             Ok(())
         }
     }
+}
+
+/// A new incident's summary: in monitor, nothing assessed, planned or done yet.
+fn opened_summary(opened: IncidentOpened) -> IncidentSummary {
+    IncidentSummary {
+        incident_id: opened.incident_id,
+        title: opened.title,
+        category: opened.category,
+        severity: opened.severity,
+        flight: opened.flight,
+        stage: Stage::Monitor,
+        opened_at: opened.opened_at,
+        stage_entered_at: opened.opened_at,
+        reopened: 0,
+        signals: opened.signal_ids.len() as u64,
+        impact: None,
+        impact_revision: 0,
+        assignments: Vec::new(),
+        communication_plan: PlanProgress::default(),
+        compensation_plan: PlanProgress::default(),
+        information_published: 0,
+        contacts_planned: 0,
+        contacts_by_outcome: BTreeMap::new(),
+        surveys: Surveys::default(),
+        open_problems: 0,
+        lessons: Vec::new(),
+        improvements: Vec::new(),
+        compensations_linked: 0,
+        compensations_settled: 0,
+        unsettled_deadlines: BTreeMap::new(),
+    }
+}
+
+/// Counts a sent survey by method and by the passenger's tier, and remembers both for
+/// its answer.
+fn survey_sent(
+    s: &mut IncidentSummary,
+    id: Uuid,
+    e: &SurveySent,
+    tx: &mut ModelTx<'_>,
+) -> Result<(), ModelError> {
+    let tier = tx
+        .get_json::<Tier>(&key(b'T', &[e.passenger.0.as_bytes()]))?
+        .unwrap_or(Tier::None);
+    s.surveys.sent += 1;
+    s.surveys.by_method.entry(e.method).or_default().sent += 1;
+    s.surveys.by_tier.entry(tier).or_default().sent += 1;
+    let survey = key(b'S', &[id.as_bytes(), e.survey_id.as_bytes()]);
+    let sent = SentSurvey {
+        method: e.method,
+        tier,
+        answered: false,
+    };
+    tx.insert_json(survey, &sent);
+    Ok(())
+}
+
+/// Counts a survey's answer. A survey has one answer, the first (as in `evolve`): a
+/// second answer in a log written before `decide` refused it counts for nothing.
+fn satisfaction_recorded(
+    s: &mut IncidentSummary,
+    id: Uuid,
+    e: &SatisfactionRecorded,
+    tx: &mut ModelTx<'_>,
+) -> Result<(), ModelError> {
+    let survey = key(b'S', &[id.as_bytes(), e.survey_id.as_bytes()]);
+    if let Some(sent) = tx.get_json::<SentSurvey>(&survey)?
+        && !sent.answered
+    {
+        let score = u64::from(e.score);
+        s.surveys.answered += 1;
+        s.surveys.score_sum += score;
+        for counts in [
+            s.surveys.by_method.entry(sent.method).or_default(),
+            s.surveys.by_tier.entry(sent.tier).or_default(),
+        ] {
+            counts.answered += 1;
+            counts.score_sum += score;
+        }
+        let answered = SentSurvey {
+            answered: true,
+            ..sent
+        };
+        tx.insert_json(survey, &answered);
+    }
+    Ok(())
 }
