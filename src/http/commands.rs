@@ -9,7 +9,8 @@
 //! (the stream version) turns a concurrent change into 412.
 
 use axum::Json;
-use axum::extract::Path;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -21,6 +22,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::auth::Caller;
 use super::problem::Problem;
+use super::routes::CARE;
 use crate::app::command::{CommandMeta, Executed, execute, fingerprint};
 use crate::domain::Aggregate;
 use crate::domain::common::{PassengerId, Role, Role::*};
@@ -36,12 +38,19 @@ const IDEMPOTENCY_KEY_MAX: usize = 200;
 const CREATE_NAMESPACE: Uuid = Uuid::from_u128(0x1c5e_77a2_0f3b_4d61_8a9e_5b20_c4d7_93f1);
 
 const LEAD: &[Role] = &[CrisisLead];
-const CARE: &[Role] = &[Agent, CrisisLead];
 /// Commands the service issues itself (spike detection, entitlements, deadlines).
 const SYSTEM: &[Role] = &[Admin];
 
 /// An aggregate the API drives.
-pub trait CommandTarget: Aggregate<Command: DeserializeOwned + schemars::JsonSchema> {
+pub trait CommandTarget:
+    Aggregate<
+        Command: DeserializeOwned + schemars::JsonSchema + Send + Sync,
+        Event: Send + Sync,
+        Error: Send + Sync,
+    > + Send
+    + Sync
+    + 'static
+{
     /// Path segment after `/v1/`.
     const COLLECTION: &'static str;
     /// The command that creates the aggregate and the field that holds its id, filled
@@ -168,11 +177,10 @@ impl CommandTarget for Passenger {
     }
 }
 
-/// Passenger ids are pseudonymous keys (loyalty or customer numbers) that go into
-/// stream names: 1–64 of `A–Z a–z 0–9 - _ .`.
-/// The passenger of a `/v1/passengers/{id}` route. A '.' is refused here although
-/// passenger ids may hold one: the passenger's stream is named after the id and stream
-/// names (NATS subject tokens) take no '.', so no such passenger can have a record.
+/// The passenger of a `/v1/passengers/{id}` route. Passenger ids are pseudonymous keys
+/// (loyalty or customer numbers), 1–64 of `A–Z a–z 0–9 - _ .`; a '.' is refused here
+/// all the same: the passenger's stream is named after the id and stream names (NATS
+/// subject tokens) take no '.', so no such passenger can have a record.
 pub fn passenger_id(id: &str) -> Result<PassengerId, Problem> {
     if id.contains('.') {
         return Err(Problem::not_found(
@@ -408,14 +416,11 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         })
 }
 
-pub(super) type CommandPath = Path<(String, String)>;
+type CommandPath = Path<(String, String)>;
 
 /// A new aggregate's id: derived from the caller's `Idempotency-Key` (a retry names
 /// the same aggregate; another caller's key names another) or a fresh UUID v7.
-pub(super) fn new_id<A: CommandTarget>(
-    caller: &Caller,
-    headers: &HeaderMap,
-) -> Result<Uuid, Problem> {
+fn new_id<A: CommandTarget>(caller: &Caller, headers: &HeaderMap) -> Result<Uuid, Problem> {
     Ok(match idempotency_key(headers)? {
         Some(key) => Uuid::new_v5(
             &CREATE_NAMESPACE,
@@ -423,4 +428,26 @@ pub(super) fn new_id<A: CommandTarget>(
         ),
         None => Uuid::now_v7(),
     })
+}
+
+/// `POST /v1/<collection>/{id}/{command}`: any command of `A` on one aggregate.
+pub(super) async fn command<A: CommandTarget>(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): CommandPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    run::<A>(&state, &caller, &id, &command, &headers, &body).await
+}
+
+/// `POST /v1/<collection>`: `A`'s creating command under a new id.
+pub(super) async fn create<A: CommandTarget>(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    let id = new_id::<A>(&caller, &headers)?.to_string();
+    run::<A>(&state, &caller, &id, A::CREATE.0, &headers, &body).await
 }

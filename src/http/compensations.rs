@@ -1,18 +1,14 @@
 //! Compensations: entitlements, their commands and the overdue list.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use chrono::Utc;
 
 use super::AppState;
-use super::auth::Caller;
-use super::commands::{CommandPath, CommandResult, CommandTarget, run};
 use super::params::{IdPath, Params};
 use super::problem::Problem;
 use super::queries::{After, ListQuery, Page, found, model, read_failed, wait_for};
-use super::routes::{CARE, READERS, Routes, op, schema};
+use super::routes::{READERS, Routes, op, schema};
 use crate::domain::compensation::Compensation;
 use crate::projection::compensations;
 
@@ -36,27 +32,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .response(schema::<compensations::Entitlement>),
             compensation,
         )
-        .post(
-            "/v1/compensations/{id}/{command}",
-            op("Compensation command")
-                .path(schema::<IdPath>)
-                .roles(CARE)
-                .commands(Compensation::COMMANDS)
-                .id_field(<Compensation as CommandTarget>::CREATE.1)
-                .request(schema::<<Compensation as crate::domain::Aggregate>::Command>)
-                .response(schema::<CommandResult>),
-            command,
-        )
-}
-
-pub async fn command(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command)): CommandPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    run::<Compensation>(&state, &caller, &id, &command, &headers, &body).await
+        .commands_of::<Compensation>("Compensation command", schema::<IdPath>)
 }
 
 /// `GET /v1/compensations/{id}`: one entitlement and where it stands.

@@ -1,35 +1,25 @@
 //! Complaints: registering one, its commands, its views and the KPIs.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::AppState;
 use super::auth::Caller;
-use super::commands::{CommandPath, CommandResult, CommandTarget, new_id, run};
 use super::params::{IdPath, Params};
 use super::problem::Problem;
 use super::queries::{After, OneQuery, Page, Paging, as_of, found, model, read_failed, wait_for};
-use super::routes::{CARE, READERS, Routes, op, schema};
+use super::routes::{READERS, Routes, op, schema};
 use crate::domain::complaint::Complaint;
 use crate::projection::{complaints, timeline};
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
-        .post(
-            "/v1/complaints",
-            op("Register a complaint under a new id (complaint_id is chosen by crisisd)")
-                .roles(CARE)
-                .commands(&[("receive_complaint", CARE)])
-                .id_field(<Complaint as CommandTarget>::CREATE.1)
-                .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
-                .response(schema::<CommandResult>),
-            receive,
+        .create::<Complaint>(
+            "Register a complaint under a new id (complaint_id is chosen by crisisd)",
         )
         .get(
             "/v1/complaints/kpis",
@@ -57,38 +47,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .response(schema::<Vec<timeline::TimelineEntry>>),
             complaint_timeline,
         )
-        .post(
-            "/v1/complaints/{id}/{command}",
-            op("Complaint command")
-                .path(schema::<IdPath>)
-                .roles(CARE)
-                .commands(Complaint::COMMANDS)
-                .id_field(<Complaint as CommandTarget>::CREATE.1)
-                .request(schema::<<Complaint as crate::domain::Aggregate>::Command>)
-                .response(schema::<CommandResult>),
-            command,
-        )
-}
-
-/// `POST /v1/complaints`: registers a complaint under a new id.
-pub async fn receive(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    let id = new_id::<Complaint>(&caller, &headers)?.to_string();
-    run::<Complaint>(&state, &caller, &id, Complaint::CREATE.0, &headers, &body).await
-}
-
-pub async fn command(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command)): CommandPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    run::<Complaint>(&state, &caller, &id, &command, &headers, &body).await
+        .commands_of::<Complaint>("Complaint command", schema::<IdPath>)
 }
 
 /// `GET /v1/complaints/{id}`: one complaint (without the customer's words), or with

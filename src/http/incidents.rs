@@ -1,9 +1,7 @@
 //! Incidents: opening one, its commands, the pipeline board and the views of each stage.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use schemars::JsonSchema;
@@ -12,165 +10,127 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Caller;
-use super::commands::{CommandPath, CommandResult, CommandTarget, new_id, run};
 use super::params::{IdPath, Params};
 use super::problem::Problem;
 use super::queries::{
     After, ListQuery, OneQuery, Page, Paging, as_of, bad_cursor, found, model, read_failed,
     wait_for,
 };
-use super::routes::{CARE, READERS, Routes, op, schema};
-use crate::domain::common::{Category, Role, Severity};
+use super::routes::{READERS, Routes, op, schema};
+use crate::domain::common::{Category, Severity};
 use crate::domain::incident::{Incident, Stage};
 use crate::projection::{ModelError, ReadModel, compensations, incidents, timeline};
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
-    .post(
-        "/v1/incidents",
-        op("Open an incident under a new id (incident_id is chosen by crisisd)")
-            .roles(&[Role::CrisisLead])
-            .commands(&[("open_incident", &[Role::CrisisLead])])
-            .id_field(<Incident as CommandTarget>::CREATE.1)
-            .request(schema::<<Incident as crate::domain::Aggregate>::Command>)
-            .response(schema::<CommandResult>),
-        open,
-    )
-    .get(
-        "/v1/incidents",
-        op("Pipeline board of open incidents: most severe first, then longest in their stage, then id")
+        .create::<Incident>("Open an incident under a new id (incident_id is chosen by crisisd)")
+        .get(
+            "/v1/incidents",
+            op(concat!(
+                "Pipeline board of open incidents: most severe first, ",
+                "then longest in their stage, then id"
+            ))
             .roles(READERS)
             .query(schema::<BoardQuery>)
             .response(schema::<Page<incidents::BoardRow>>),
-        incident_board,
-    )
-    .get(
-        "/v1/plans/awaiting-approval",
-        op("Plans waiting for a crisis lead")
-            .roles(READERS)
-            .query(schema::<ListQuery>)
-            .response(schema::<Page<incidents::AwaitingApproval>>),
-        awaiting_approval,
-    )
-    .get(
-        "/v1/people/loads",
-        op("Who holds which incident roles now")
-            .roles(READERS)
-            .query(schema::<ListQuery>)
-            .response(schema::<Page<incidents::PersonLoad>>),
-        loads,
-    )
-    .get(
-        "/v1/follow-ups",
-        op("Incidents in follow-up with open work")
-            .roles(READERS)
-            .query(schema::<ListQuery>)
-            .response(schema::<Page<incidents::FollowUpView>>),
-        open_follow_ups,
-    )
-    .get(
-        "/v1/follow-ups/summary",
-        op("Survey response and satisfaction across incidents")
-            .roles(READERS)
-            .query(schema::<After>)
-            .response(schema::<incidents::FollowUpSummary>),
-        follow_up_summary,
-    )
-    .get(
-        "/v1/reviews",
-        op("Lessons and improvements of reviewed incidents")
-            .roles(READERS)
-            .query(schema::<ReviewQuery>)
-            .response(schema::<Page<incidents::ReviewEntry>>),
-        reviews,
-    )
-    .get(
-        "/v1/incidents/{id}",
-        op("An incident's summary, or its state as of an instant")
-            .path(schema::<IdPath>)
-            .roles(READERS)
-            .query(schema::<OneQuery>)
-            .response(schema::<incidents::IncidentSummary>),
-        incident,
-    )
-    .get(
-        "/v1/incidents/{id}/timeline",
-        op("An incident's events with their actors")
-            .path(schema::<IdPath>)
-            .roles(READERS)
-            .query(schema::<After>)
-            .response(schema::<Vec<timeline::TimelineEntry>>),
-        incident_timeline,
-    )
-    .get(
-        "/v1/incidents/{id}/impact",
-        op("An incident's impact assessment")
-            .path(schema::<IdPath>)
-            .roles(READERS)
-            .query(schema::<After>)
-            .response(schema::<incidents::ImpactView>),
-        incident_impact,
-    )
-    .get(
-        "/v1/incidents/{id}/plans",
-        op("An incident's approved plans")
-            .path(schema::<IdPath>)
-            .roles(READERS)
-            .query(schema::<After>)
-            .response(schema::<incidents::ApprovedPlans>),
-        incident_plans,
-    )
-    .get(
-        "/v1/incidents/{id}/execution",
-        op("An incident's contacts and compensations")
-            .path(schema::<IdPath>)
-            .roles(READERS)
-            .query(schema::<After>)
-            .response(schema::<compensations::ExecutionView>),
-        incident_execution,
-    )
-    .get(
-        "/v1/incidents/{id}/follow-up",
-        op("An incident's surveys and open problems")
-            .path(schema::<IdPath>)
-            .roles(READERS)
-            .query(schema::<After>)
-            .response(schema::<incidents::FollowUpView>),
-        incident_follow_up,
-    )
-    .post(
-        "/v1/incidents/{id}/{command}",
-        op("Incident command")
-            .path(schema::<IdPath>)
-            .roles(CARE)
-            .commands(Incident::COMMANDS)
-            .id_field(<Incident as CommandTarget>::CREATE.1)
-            .request(schema::<<Incident as crate::domain::Aggregate>::Command>)
-            .response(schema::<CommandResult>),
-        command,
-    )
-}
-
-/// `POST /v1/incidents`: opens an incident under a new id.
-pub async fn open(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    let id = new_id::<Incident>(&caller, &headers)?.to_string();
-    run::<Incident>(&state, &caller, &id, Incident::CREATE.0, &headers, &body).await
-}
-
-pub async fn command(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command)): CommandPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    run::<Incident>(&state, &caller, &id, &command, &headers, &body).await
+            incident_board,
+        )
+        .get(
+            "/v1/plans/awaiting-approval",
+            op("Plans waiting for a crisis lead")
+                .roles(READERS)
+                .query(schema::<ListQuery>)
+                .response(schema::<Page<incidents::AwaitingApproval>>),
+            awaiting_approval,
+        )
+        .get(
+            "/v1/people/loads",
+            op("Who holds which incident roles now")
+                .roles(READERS)
+                .query(schema::<ListQuery>)
+                .response(schema::<Page<incidents::PersonLoad>>),
+            loads,
+        )
+        .get(
+            "/v1/follow-ups",
+            op("Incidents in follow-up with open work")
+                .roles(READERS)
+                .query(schema::<ListQuery>)
+                .response(schema::<Page<incidents::FollowUpView>>),
+            open_follow_ups,
+        )
+        .get(
+            "/v1/follow-ups/summary",
+            op("Survey response and satisfaction across incidents")
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<incidents::FollowUpSummary>),
+            follow_up_summary,
+        )
+        .get(
+            "/v1/reviews",
+            op("Lessons and improvements of reviewed incidents")
+                .roles(READERS)
+                .query(schema::<ReviewQuery>)
+                .response(schema::<Page<incidents::ReviewEntry>>),
+            reviews,
+        )
+        .get(
+            "/v1/incidents/{id}",
+            op("An incident's summary, or its state as of an instant")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<OneQuery>)
+                .response(schema::<incidents::IncidentSummary>),
+            incident,
+        )
+        .get(
+            "/v1/incidents/{id}/timeline",
+            op("An incident's events with their actors")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<Vec<timeline::TimelineEntry>>),
+            incident_timeline,
+        )
+        .get(
+            "/v1/incidents/{id}/impact",
+            op("An incident's impact assessment")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<incidents::ImpactView>),
+            incident_impact,
+        )
+        .get(
+            "/v1/incidents/{id}/plans",
+            op("An incident's approved plans")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<incidents::ApprovedPlans>),
+            incident_plans,
+        )
+        .get(
+            "/v1/incidents/{id}/execution",
+            op("An incident's contacts and compensations")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<compensations::ExecutionView>),
+            incident_execution,
+        )
+        .get(
+            "/v1/incidents/{id}/follow-up",
+            op("An incident's surveys and open problems")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<incidents::FollowUpView>),
+            incident_follow_up,
+        )
+        .commands_of::<Incident>("Incident command", schema::<IdPath>)
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -2,18 +2,16 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use serde_json::Value;
 
 use super::AppState;
 use super::auth::Caller;
-use super::commands::{CommandPath, CommandResult, CommandTarget, body_object, run};
-use super::params::Params;
-use super::params::PassengerPath;
+use super::commands::{CommandResult, body_object};
+use super::params::{Params, PassengerPath};
 use super::problem::Problem;
 use super::queries::{After, found, model, read_failed, wait_for};
-use super::routes::{CARE, READERS, Routes, op, schema};
+use super::routes::{READERS, Routes, op, schema};
 use crate::domain::common::Role;
 use crate::domain::passenger::Passenger;
 use crate::projection::passengers;
@@ -21,35 +19,28 @@ use crate::projection::passengers;
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
-    .get(
-        "/v1/passengers/{id}",
-        op("Everything about a passenger")
-            .path(schema::<PassengerPath>)
-            .roles(READERS)
-            .query(schema::<After>)
-            .response(schema::<passengers::PassengerView>),
-        passenger,
-    )
-    .post(
-        "/v1/passengers/{id}/erase",
-        op("Erase a passenger's personal data: records passenger.erased and destroys their data key")
+        .get(
+            "/v1/passengers/{id}",
+            op("Everything about a passenger")
+                .path(schema::<PassengerPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<passengers::PassengerView>),
+            passenger,
+        )
+        .post(
+            "/v1/passengers/{id}/erase",
+            op(concat!(
+                "Erase a passenger's personal data: ",
+                "records passenger.erased and destroys their data key"
+            ))
             .path(schema::<PassengerPath>)
             .roles(&[Role::Admin])
             .request(schema::<EraseBody>)
             .response(schema::<CommandResult>),
-        erase,
-    )
-    .post(
-        "/v1/passengers/{id}/{command}",
-        op("Passenger command")
-            .path(schema::<PassengerPath>)
-            .roles(CARE)
-            .commands(Passenger::COMMANDS)
-            .id_field(<Passenger as CommandTarget>::CREATE.1)
-            .request(schema::<<Passenger as crate::domain::Aggregate>::Command>)
-            .response(schema::<CommandResult>),
-        command,
-    )
+            erase,
+        )
+        .commands_of::<Passenger>("Passenger command", schema::<PassengerPath>)
 }
 
 /// The body of `POST /v1/passengers/{id}/erase`.
@@ -86,16 +77,6 @@ pub async fn erase(
     )
     .await?;
     Ok(executed.into())
-}
-
-pub async fn command(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command)): CommandPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<CommandResult, Problem> {
-    run::<Passenger>(&state, &caller, &id, &command, &headers, &body).await
 }
 
 /// `GET /v1/passengers/{id}`: everything about a passenger; contact details only for

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::auth::{Caller, role_name};
+use super::commands::{self, CommandResult, CommandTarget};
 use super::problem::Problem;
 use crate::domain::common::Role;
 
@@ -153,6 +154,39 @@ impl Routes {
         T: 'static,
     {
         self.add("post", path, op, post(handler))
+    }
+
+    /// `POST /v1/<collection>/{id}/{command}` for every command of `A`, documented once
+    /// per command with its roles and fields (`{id}` as `id` describes it).
+    pub fn commands_of<A: CommandTarget>(self, summary: &'static str, id: SchemaFn) -> Self {
+        let path = format!("/v1/{}/{{id}}/{{command}}", A::COLLECTION);
+        let op = op(summary)
+            .path(id)
+            .roles(CARE)
+            .commands(A::COMMANDS)
+            .id_field(A::CREATE.1)
+            .request(schema::<A::Command>)
+            .response(schema::<CommandResult>);
+        self.post(&path, op, commands::command::<A>)
+    }
+
+    /// `POST /v1/<collection>`: `A`'s creating command under an id crisisd chooses, for
+    /// the roles that may issue it.
+    pub fn create<A: CommandTarget>(self, summary: &'static str) -> Self {
+        let path = format!("/v1/{}", A::COLLECTION);
+        let i = A::COMMANDS
+            .iter()
+            .position(|(name, _)| *name == A::CREATE.0)
+            .expect("every creating command is in its aggregate's role table");
+        let creating = &A::COMMANDS[i..=i];
+        let roles = creating[0].1;
+        let op = op(summary)
+            .roles(roles)
+            .commands(creating)
+            .id_field(A::CREATE.1)
+            .request(schema::<A::Command>)
+            .response(schema::<CommandResult>);
+        self.post(&path, op, commands::create::<A>)
     }
 
     fn add(mut self, method: &str, path: &str, op: Op, route: MethodRouter<AppState>) -> Self {

@@ -284,9 +284,7 @@ impl Projection for Compensations {
             event.data.get(),
         );
         if t == "incident.compensation_linked" {
-            let IncidentEvent::CompensationLinked(link) =
-                IncidentEvent::from_data(t, v, d).map_err(ModelError::from)?
-            else {
+            let IncidentEvent::CompensationLinked(link) = IncidentEvent::from_data(t, v, d)? else {
                 return Err(ModelError::Invalid(format!(
                     "{t} decoded as another incident event"
                 )));
@@ -328,7 +326,7 @@ impl Projection for Compensations {
         };
         let before: Option<Entitlement> = tx.get_json(&key(b'E', id))?;
         if t == ComputedOutline::EVENT_TYPE {
-            let c = ComputedOutline::from_data(v, d).map_err(ModelError::from)?;
+            let c = ComputedOutline::from_data(v, d)?;
             let after = Entitlement {
                 compensation_id: id,
                 incident_id: c.incident_id,
@@ -344,7 +342,7 @@ impl Projection for Compensations {
             };
             return Self::update(tx, before.as_ref(), &after);
         }
-        let decoded = CompensationEvent::from_data(t, v, d).map_err(ModelError::from)?;
+        let decoded = CompensationEvent::from_data(t, v, d)?;
         let settled = match &decoded {
             CompensationEvent::Paid(_) => Some(Settlement::Paid),
             CompensationEvent::Declined(_) => Some(Settlement::Declined),
@@ -356,7 +354,7 @@ impl Projection for Compensations {
         if let Some(settled) = settled {
             tx.insert_json(key(b'X', id), &settled);
             if let Some(incident) = tx.get(&key(b'L', id))? {
-                let incident = Uuid::from_slice(&incident).map_err(ModelError::from)?;
+                let incident = Uuid::from_slice(&incident)?;
                 settlement_due(tx, event.position, incident, id, settled);
             }
         }
@@ -408,7 +406,7 @@ pub fn overdue(tree: &ReadModel, now: DateTime<Utc>) -> Result<Vec<Entitlement>,
     let mut found = Vec::new();
     for k in tree.keys(b"D".to_vec()..end) {
         let k = k?;
-        let id = Uuid::from_slice(&k[9..]).map_err(ModelError::from)?;
+        let id = Uuid::from_slice(&k[9..])?;
         if let Some(e) = entitlement(tree, id)? {
             found.push(e);
         }

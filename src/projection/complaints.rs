@@ -210,8 +210,7 @@ impl Projection for Complaints {
             return Ok(());
         };
         let decoded =
-            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
         let before: Option<ComplaintSummary> = tx.get_json(&summary_key(id))?;
         use ComplaintEvent as E;
         let mut c = match (decoded, before.clone()) {

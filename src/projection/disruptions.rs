@@ -175,15 +175,14 @@ fn incident_flight(tx: &ModelTx<'_>, incident_id: Uuid) -> Result<Option<FlightK
     let Some(stream) = tx.get(&incident_key(incident_id))? else {
         return Ok(None);
     };
-    let stream = String::from_utf8(stream).map_err(ModelError::from)?;
+    let stream = String::from_utf8(stream)?;
     Ok(entry(tx, &stream)?.flight)
 }
 
 impl Disruptions {
     fn flight_event(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let decoded =
-            FlightEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+            FlightEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
         let mut entry = entry(tx, &event.stream)?;
         let was_final = entry.final_disruption;
         match decoded {
@@ -231,9 +230,7 @@ impl Projection for Disruptions {
                 self.flight_event(event, tx)
             }
             "signal.recorded" => {
-                let SignalEvent::Recorded(signal) =
-                    SignalEvent::from_data(t, v, d).map_err(ModelError::from)?
-                else {
+                let SignalEvent::Recorded(signal) = SignalEvent::from_data(t, v, d)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another signal event"
                     )));
@@ -255,9 +252,7 @@ impl Projection for Disruptions {
                 add_passenger(tx, event.position, &flight, passenger)
             }
             "incident.opened" => {
-                let IncidentEvent::Opened(opened) =
-                    IncidentEvent::from_data(t, v, d).map_err(ModelError::from)?
-                else {
+                let IncidentEvent::Opened(opened) = IncidentEvent::from_data(t, v, d)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another incident event"
                     )));
@@ -283,8 +278,7 @@ impl Projection for Disruptions {
                 Ok(())
             }
             "incident.contact_planned" => {
-                let IncidentEvent::ContactPlanned(contact) =
-                    IncidentEvent::from_data(t, v, d).map_err(ModelError::from)?
+                let IncidentEvent::ContactPlanned(contact) = IncidentEvent::from_data(t, v, d)?
                 else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another incident event"
@@ -304,9 +298,7 @@ impl Projection for Disruptions {
                 }
             }
             "complaint.received" => {
-                let ComplaintEvent::Received(received) =
-                    ComplaintEvent::from_data(t, v, d).map_err(ModelError::from)?
-                else {
+                let ComplaintEvent::Received(received) = ComplaintEvent::from_data(t, v, d)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another complaint event"
                     )));
@@ -318,7 +310,7 @@ impl Projection for Disruptions {
                     let Some(stream) = about else {
                         return Ok(());
                     };
-                    let stream = String::from_utf8(stream).map_err(ModelError::from)?;
+                    let stream = String::from_utf8(stream)?;
                     let mut entry = entry(tx, &stream)?;
                     if entry.incident_id.is_some() {
                         join(

@@ -27,12 +27,6 @@ pub enum ModelError {
     Invalid(String),
 }
 
-impl From<StoreError> for ModelError {
-    fn from(err: StoreError) -> Self {
-        ModelError::Invalid(err.to_string())
-    }
-}
-
 impl From<crate::domain::EventDecodeError> for ModelError {
     fn from(err: crate::domain::EventDecodeError) -> Self {
         ModelError::Invalid(err.to_string())

@@ -105,9 +105,7 @@ impl Projection for Monitor {
         );
         match t {
             "flight.scheduled" => {
-                let FlightEvent::Scheduled(s) =
-                    FlightEvent::from_data(t, v, d).map_err(ModelError::from)?
-                else {
+                let FlightEvent::Scheduled(s) = FlightEvent::from_data(t, v, d)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another flight event"
                     )));
@@ -118,9 +116,7 @@ impl Projection for Monitor {
                 Ok(())
             }
             "signal.recorded" => {
-                let SignalEvent::Recorded(s) =
-                    SignalEvent::from_data(t, v, d).map_err(ModelError::from)?
-                else {
+                let SignalEvent::Recorded(s) = SignalEvent::from_data(t, v, d)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another signal event"
                     )));

@@ -120,8 +120,7 @@ impl Passengers {
                 .to_owned(),
         );
         let decoded =
-            PassengerEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+            PassengerEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
         change(tx, &id, |view| match decoded {
             PassengerEvent::Registered(r) => {
                 view.passenger = Some(r.passenger_id);
@@ -151,8 +150,7 @@ impl Passengers {
             return Ok(());
         }
         let decoded =
-            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
         use ComplaintEvent as E;
         let status = match decoded {
             E::Received(r) => {
@@ -213,8 +211,7 @@ impl Passengers {
             return Ok(());
         };
         let decoded =
-            IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+            IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
         match decoded {
             IncidentEvent::ContactPlanned(p) => {
                 tx.insert_json(ref_key(b't', &[incident_id, p.contact_id]), &p.passenger);
@@ -254,8 +251,7 @@ impl Passengers {
             return Ok(());
         };
         if event.event_type == ComputedOutline::EVENT_TYPE {
-            let c = ComputedOutline::from_data(event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+            let c = ComputedOutline::from_data(event.schema_version, event.data.get())?;
             tx.insert_json(ref_key(b'm', &[id]), &c.passenger);
             return change(tx, &c.passenger, |view| {
                 view.compensations.push(CompensationRef {
@@ -267,9 +263,11 @@ impl Passengers {
                 })
             });
         }
-        let decoded =
-            CompensationEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+        let decoded = CompensationEvent::from_data(
+            &event.event_type,
+            event.schema_version,
+            event.data.get(),
+        )?;
         let Some(passenger) = owner(tx, &ref_key(b'm', &[id]))? else {
             return Err(ModelError::Invalid(format!(
                 "{} before compensation.computed",

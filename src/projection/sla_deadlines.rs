@@ -125,8 +125,7 @@ impl Projection for SlaDeadlines {
             return Ok(());
         };
         let complaint_event =
-            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
         use ComplaintEvent as E;
         match complaint_event {
             E::Received(received) => self.start(tx, &received),

@@ -142,9 +142,7 @@ impl Projection for Spikes {
             if t != "signal.recorded" {
                 return Ok(());
             }
-            let SignalEvent::Recorded(signal) =
-                SignalEvent::from_data(t, v, d).map_err(ModelError::from)?
-            else {
+            let SignalEvent::Recorded(signal) = SignalEvent::from_data(t, v, d)? else {
                 return Err(ModelError::Invalid(format!(
                     "{t} decoded as another signal event"
                 )));
@@ -211,7 +209,7 @@ impl Projection for Spikes {
             .stream
             .strip_prefix("incident-")
             .and_then(|id| id.parse::<Uuid>().ok());
-        match IncidentEvent::from_data(t, v, d).map_err(ModelError::from)? {
+        match IncidentEvent::from_data(t, v, d)? {
             IncidentEvent::Opened(opened) => {
                 if let Some(key) = opened.correlation_key {
                     let (id, severity) = (opened.incident_id, opened.severity);

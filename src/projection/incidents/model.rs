@@ -10,8 +10,7 @@ impl Incidents {
             return Ok(());
         };
         let decoded =
-            IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())
-                .map_err(ModelError::from)?;
+            IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
         let at = event.occurred_at;
         use IncidentEvent as E;
         let mut summary = match decoded {
@@ -144,10 +143,10 @@ impl Incidents {
         };
         let due_key = key(b'M', &[compensation_id.as_bytes()]);
         let computed = match event.event_type.as_str() {
-            ComputedOutline::EVENT_TYPE => Some(
-                ComputedOutline::from_data(event.schema_version, event.data.get())
-                    .map_err(ModelError::from)?,
-            ),
+            ComputedOutline::EVENT_TYPE => Some(ComputedOutline::from_data(
+                event.schema_version,
+                event.data.get(),
+            )?),
             "compensation.paid" | "compensation.declined" => None,
             _ => return Ok(()),
         };
@@ -189,8 +188,7 @@ impl Projection for Incidents {
                         &event.event_type,
                         event.schema_version,
                         event.data.get(),
-                    )
-                    .map_err(ModelError::from)?;
+                    )?;
                     match decoded {
                         crate::domain::passenger::PassengerEvent::Registered(r) => r.tier,
                         crate::domain::passenger::PassengerEvent::TierChanged(t) => t.to,
