@@ -231,8 +231,17 @@ struct State {
     written: HashMap<String, Record>,
     /// Keys handed out but not yet written with an event.
     pending: HashMap<String, Record>,
-    /// Unwrapped keys.
-    cache: HashMap<String, DataKey>,
+    /// Unwrapped keys, with the serial of the record they came from.
+    cache: HashMap<String, (u32, DataKey)>,
+}
+
+/// Outstanding grants per epoch, and whether an erasure waits for them.
+#[derive(Default)]
+struct Leases {
+    per_epoch: HashMap<u32, usize>,
+    /// Erasures waiting on [`Inner::released`]: a grant's drop wakes them only then
+    /// (a wake-up is a system call; most drops have no one to wake).
+    waiting: usize,
 }
 
 /// The key store of one data directory.
@@ -245,8 +254,7 @@ struct Inner {
     dir: PathBuf,
     store: SledStore,
     state: Mutex<State>,
-    /// Outstanding grants per epoch.
-    leases: Mutex<HashMap<u32, usize>>,
+    leases: Mutex<Leases>,
     released: Condvar,
     /// One erasure (or rotation) at a time.
     erasing: Mutex<()>,
@@ -291,14 +299,16 @@ impl Drop for KeyGrant {
     fn drop(&mut self) {
         let mut leases = lock(&self.inner.leases);
         for epoch in &self.epochs {
-            if let Some(count) = leases.get_mut(epoch) {
+            if let Some(count) = leases.per_epoch.get_mut(epoch) {
                 *count -= 1;
                 if *count == 0 {
-                    leases.remove(epoch);
+                    leases.per_epoch.remove(epoch);
                 }
             }
         }
-        self.inner.released.notify_all();
+        if leases.waiting > 0 {
+            self.inner.released.notify_all();
+        }
     }
 }
 
@@ -382,7 +392,7 @@ impl KeyStore {
                     pending: HashMap::new(),
                     cache: HashMap::new(),
                 }),
-                leases: Mutex::new(HashMap::new()),
+                leases: Mutex::new(Leases::default()),
                 released: Condvar::new(),
                 erasing: Mutex::new(()),
             }),
@@ -410,20 +420,32 @@ impl KeyStore {
             if grant.keys.contains_key(subject) {
                 continue;
             }
-            let (record, written) = match state.written.get(subject) {
-                Some(record) => (record.clone(), true),
+            let (record, key, written) = match state.written.get(subject) {
+                Some(record) => {
+                    let record = record.clone();
+                    let key = self.unwrap(&mut state, subject, &record)?;
+                    (record, key, true)
+                }
                 None => match state.pending.get(subject) {
-                    Some(record) => (record.clone(), false),
-                    None => (self.create(&mut state, subject)?, false),
+                    Some(record) => {
+                        let record = record.clone();
+                        let key = self.unwrap(&mut state, subject, &record)?;
+                        (record, key, false)
+                    }
+                    None => {
+                        let (record, key) = self.create(&mut state, subject)?;
+                        (record, key, false)
+                    }
                 },
             };
-            let key = self.unwrap(&mut state, subject, &record)?;
             if !written {
-                fresh_entries.push(Entry::Key(subject.clone(), record.clone()));
                 grant.fresh.push(subject.clone());
             }
             if !grant.epochs.contains(&record.epoch) {
                 grant.epochs.push(record.epoch);
+            }
+            if !written {
+                fresh_entries.push(Entry::Key(subject.clone(), record));
             }
             grant.keys.insert(subject.clone(), key);
         }
@@ -432,13 +454,13 @@ impl KeyStore {
         }
         let mut leases = lock(&self.inner.leases);
         for epoch in &grant.epochs {
-            *leases.entry(*epoch).or_default() += 1;
+            *leases.per_epoch.entry(*epoch).or_default() += 1;
         }
         Ok(grant)
     }
 
     /// A new key for `subject` in the current epoch, pending until written.
-    fn create(&self, state: &mut State, subject: &str) -> Result<Record, KeyError> {
+    fn create(&self, state: &mut State, subject: &str) -> Result<(Record, DataKey), KeyError> {
         if state.current_keys >= EPOCH_KEYS_MAX {
             self.start_epoch(state)?;
         }
@@ -453,8 +475,9 @@ impl KeyStore {
         };
         state.current_keys += 1;
         state.pending.insert(subject.to_owned(), record.clone());
-        remember(state, subject, DataKey { key_id, key });
-        Ok(record)
+        let data_key = DataKey { key_id, key };
+        remember(state, subject, serial, data_key.clone());
+        Ok((record, data_key))
     }
 
     /// The unwrapped key of `record`.
@@ -464,10 +487,14 @@ impl KeyStore {
         subject: &str,
         record: &Record,
     ) -> Result<DataKey, KeyError> {
-        let key_id = record.key_id(subject);
-        if let Some(key) = state.cache.get(subject).filter(|k| k.key_id == key_id) {
+        if let Some((_, key)) = state
+            .cache
+            .get(subject)
+            .filter(|(serial, _)| *serial == record.serial)
+        {
             return Ok(key.clone());
         }
+        let key_id = record.key_id(subject);
         let epoch_key = state
             .epochs
             .get(&record.epoch)
@@ -483,7 +510,7 @@ impl KeyStore {
             key_id,
             key: SecretKey(key),
         };
-        remember(state, subject, data_key.clone());
+        remember(state, subject, record.serial, data_key.clone());
         Ok(data_key)
     }
 
@@ -541,13 +568,15 @@ impl KeyStore {
         };
         // 2. No key of the old epoch is on its way to the disk any more.
         let mut leases = lock(&self.inner.leases);
-        while leases.get(&old).is_some_and(|n| *n > 0) {
+        leases.waiting += 1;
+        while leases.per_epoch.get(&old).is_some_and(|n| *n > 0) {
             leases = self
                 .inner
                 .released
                 .wait(leases)
                 .unwrap_or_else(|e| e.into_inner());
         }
+        leases.waiting -= 1;
         drop(leases);
         // 3. Re-wrap the old epoch's other keys under a fresh epoch, durably.
         let (rewrapped, side) = {
@@ -639,7 +668,7 @@ impl KeyStore {
             .chain(state.pending.values())
             .map(|r| r.epoch)
             .collect();
-        let leased: Vec<u32> = lock(&self.inner.leases).keys().copied().collect();
+        let leased: Vec<u32> = lock(&self.inner.leases).per_epoch.keys().copied().collect();
         let empty: Vec<u32> = state
             .epochs
             .keys()
@@ -679,11 +708,11 @@ impl KeyStore {
     }
 }
 
-fn remember(state: &mut State, subject: &str, key: DataKey) {
+fn remember(state: &mut State, subject: &str, serial: u32, key: DataKey) {
     if state.cache.len() >= CACHE_KEYS_MAX {
         state.cache.clear();
     }
-    state.cache.insert(subject.to_owned(), key);
+    state.cache.insert(subject.to_owned(), (serial, key));
 }
 
 fn next_epoch_id(state: &State) -> u32 {

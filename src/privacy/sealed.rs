@@ -21,7 +21,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use uuid::Uuid;
 
@@ -29,6 +29,7 @@ use uuid::Uuid;
 pub const PREFIX: &str = "pd:v1:";
 /// Bytes of a nonce.
 const NONCE_BYTES: usize = 24;
+const TAG_BYTES: usize = 16;
 
 /// A 256-bit symmetric key (data key, epoch key or master key).
 #[derive(Clone, PartialEq, Eq)]
@@ -59,25 +60,20 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 /// AEAD encryption: `nonce ‖ ciphertext ‖ tag`.
 pub fn encrypt(key: &SecretKey, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
     let nonce: [u8; NONCE_BYTES] = random_bytes();
-    let cipher = XChaCha20Poly1305::new(Key::from_slice(&key.0));
-    let sealed = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        .expect("XChaCha20-Poly1305 encrypts any length a JSON value has");
-    let mut out = Vec::with_capacity(NONCE_BYTES + sealed.len());
+    // One buffer, encrypted in place: nonce ‖ plaintext → nonce ‖ ciphertext ‖ tag.
+    let mut out = Vec::with_capacity(NONCE_BYTES + plaintext.len() + TAG_BYTES);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
+    out.extend_from_slice(plaintext);
+    let tag = XChaCha20Poly1305::new(Key::from_slice(&key.0))
+        .encrypt_in_place_detached(XNonce::from_slice(&nonce), aad, &mut out[NONCE_BYTES..])
+        .expect("XChaCha20-Poly1305 encrypts any length a JSON value has");
+    out.extend_from_slice(&tag);
     out
 }
 
 /// AEAD decryption of `nonce ‖ ciphertext ‖ tag`; `None` when it does not authenticate.
 pub fn decrypt(key: &SecretKey, sealed: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
-    if sealed.len() < NONCE_BYTES + 16 {
+    if sealed.len() < NONCE_BYTES + TAG_BYTES {
         return None;
     }
     let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
@@ -142,9 +138,10 @@ pub fn seal(
     field: &str,
     plaintext: &[u8],
 ) -> String {
-    let header = format!("{PREFIX}{key_id}:{}:{field}:", event_id.simple());
-    let body = URL_SAFE_NO_PAD.encode(encrypt(key, plaintext, header.as_bytes()));
-    header + &body
+    let mut sealed = format!("{PREFIX}{key_id}:{}:{field}:", event_id.simple());
+    let body = encrypt(key, plaintext, sealed.as_bytes());
+    URL_SAFE_NO_PAD.encode_string(body, &mut sealed);
+    sealed
 }
 
 /// Why a sealed value did not open.
