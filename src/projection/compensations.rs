@@ -21,6 +21,7 @@
 //! - `X <compensation:16>` → its last final state ([`Settlement`], JSON);
 //! - `S <position:u64 BE>` → [`SettlementDue`] (JSON), in log order.
 
+use super::model::decoded;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -29,7 +30,6 @@ use uuid::Uuid;
 
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::DomainEvent;
 use crate::domain::common::{Currency, FlightKey, Money, PassengerId, Settlement};
 use crate::domain::compensation::{CompensationEvent, ComputedOutline, OfferOption, Regime};
 use crate::domain::incident::IncidentEvent;
@@ -284,7 +284,7 @@ impl Projection for Compensations {
             event.data.get(),
         );
         if t == "incident.compensation_linked" {
-            let IncidentEvent::CompensationLinked(link) = IncidentEvent::from_data(t, v, d)? else {
+            let IncidentEvent::CompensationLinked(link) = decoded::<IncidentEvent>(event)? else {
                 return Err(ModelError::Invalid(format!(
                     "{t} decoded as another incident event"
                 )));
@@ -342,7 +342,7 @@ impl Projection for Compensations {
             };
             return Self::update(tx, before.as_ref(), &after);
         }
-        let decoded = CompensationEvent::from_data(t, v, d)?;
+        let decoded = decoded::<CompensationEvent>(event)?;
         let settled = match &decoded {
             CompensationEvent::Paid(_) => Some(Settlement::Paid),
             CompensationEvent::Declined(_) => Some(Settlement::Declined),
@@ -455,6 +455,7 @@ pub fn execution(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::DomainEvent;
     use crate::domain::incident::ContactOutcome;
     use crate::projection::incidents::Incidents;
     use crate::projection::testing::{rebuilt, start, store_with};

@@ -13,13 +13,13 @@
 //! - `Q <complaint:16>` → [`ComplaintSummary`] (JSON);
 //! - `K <dimension> 0x00 <value>` → [`Counters`] (JSON).
 
+use super::model::decoded;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::DomainEvent;
 use crate::domain::common::{Category, Channel, PassengerId, Tier};
 use crate::domain::complaint::{ComplaintEvent, Department};
 use crate::domain::policy::sla::SlaKind;
@@ -209,8 +209,7 @@ impl Projection for Complaints {
         else {
             return Ok(());
         };
-        let decoded =
-            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
+        let decoded = decoded::<ComplaintEvent>(event)?;
         let before: Option<ComplaintSummary> = tx.get_json(&summary_key(id))?;
         use ComplaintEvent as E;
         let mut c = match (decoded, before.clone()) {

@@ -21,13 +21,13 @@
 //!   complaint it becomes is received;
 //! - `D <position:u64 BE>` → [`Due`] (JSON), in log order.
 
+use super::model::decoded;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::DomainEvent;
 use crate::domain::common::{FlightKey, PassengerId};
 use crate::domain::compensation::input::DISRUPTED_ARRIVAL_MINUTES;
 use crate::domain::complaint::ComplaintEvent;
@@ -181,8 +181,7 @@ fn incident_flight(tx: &ModelTx<'_>, incident_id: Uuid) -> Result<Option<FlightK
 
 impl Disruptions {
     fn flight_event(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
-        let decoded =
-            FlightEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
+        let decoded = decoded::<FlightEvent>(event)?;
         let mut entry = entry(tx, &event.stream)?;
         let was_final = entry.final_disruption;
         match decoded {
@@ -220,17 +219,13 @@ impl Projection for Disruptions {
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
-        let (t, v, d) = (
-            event.event_type.as_str(),
-            event.schema_version,
-            event.data.get(),
-        );
+        let t = event.event_type.as_str();
         match t {
             "flight.scheduled" | "flight.arrived" | "flight.status_changed" => {
                 self.flight_event(event, tx)
             }
             "signal.recorded" => {
-                let SignalEvent::Recorded(signal) = SignalEvent::from_data(t, v, d)? else {
+                let SignalEvent::Recorded(signal) = decoded::<SignalEvent>(event)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another signal event"
                     )));
@@ -252,7 +247,7 @@ impl Projection for Disruptions {
                 add_passenger(tx, event.position, &flight, passenger)
             }
             "incident.opened" => {
-                let IncidentEvent::Opened(opened) = IncidentEvent::from_data(t, v, d)? else {
+                let IncidentEvent::Opened(opened) = decoded::<IncidentEvent>(event)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another incident event"
                     )));
@@ -278,7 +273,7 @@ impl Projection for Disruptions {
                 Ok(())
             }
             "incident.contact_planned" => {
-                let IncidentEvent::ContactPlanned(contact) = IncidentEvent::from_data(t, v, d)?
+                let IncidentEvent::ContactPlanned(contact) = decoded::<IncidentEvent>(event)?
                 else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another incident event"
@@ -298,7 +293,7 @@ impl Projection for Disruptions {
                 }
             }
             "complaint.received" => {
-                let ComplaintEvent::Received(received) = ComplaintEvent::from_data(t, v, d)? else {
+                let ComplaintEvent::Received(received) = decoded::<ComplaintEvent>(event)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another complaint event"
                     )));
@@ -362,7 +357,7 @@ mod tests {
     use crate::projection::rebuild;
     use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
 
-    async fn append(store: &SledStore, stream: &str, event: &impl DomainEvent) {
+    async fn append(store: &SledStore, stream: &str, event: &impl crate::domain::DomainEvent) {
         let actor = Actor {
             id: "ops".into(),
             role: "flight_ops".into(),

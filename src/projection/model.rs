@@ -7,7 +7,8 @@ use std::ops::RangeBounds;
 
 use serde::de::DeserializeOwned;
 
-use crate::store::{SledStore, StoreError};
+use crate::domain::DomainEvent;
+use crate::store::{RecordedEvent, SledStore, StoreError};
 
 /// Why a read model could not be read, or an event not applied to it.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,17 @@ impl From<uuid::Error> for ModelError {
     fn from(err: uuid::Error) -> Self {
         ModelError::Invalid(format!("a model key holds no uuid: {err}"))
     }
+}
+
+/// `event`'s data as the aggregate's event enum `E`, decoded once for every model that
+/// reads the same copy of the event ([`crate::store::DecodedData`]).
+pub fn decoded<E>(event: &RecordedEvent) -> Result<E, crate::domain::EventDecodeError>
+where
+    E: DomainEvent + Clone + Send + Sync + 'static,
+{
+    event
+        .decoded
+        .get_or_decode(|| E::from_data(&event.event_type, event.schema_version, event.data.get()))
 }
 
 /// One read model's stored state, for reading.

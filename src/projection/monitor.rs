@@ -15,6 +15,7 @@
 //! Buckets older than the longest window are never read; they stay on disk (one small
 //! key per minute with signals).
 
+use super::model::decoded;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -23,7 +24,6 @@ use uuid::Uuid;
 
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::DomainEvent;
 use crate::domain::common::{Category, Channel, FlightKey, Severity};
 use crate::domain::flight::{self, FlightEvent};
 use crate::domain::signal::SignalEvent;
@@ -98,14 +98,10 @@ impl Projection for Monitor {
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
-        let (t, v, d) = (
-            event.event_type.as_str(),
-            event.schema_version,
-            event.data.get(),
-        );
+        let t = event.event_type.as_str();
         match t {
             "flight.scheduled" => {
-                let FlightEvent::Scheduled(s) = FlightEvent::from_data(t, v, d)? else {
+                let FlightEvent::Scheduled(s) = decoded::<FlightEvent>(event)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another flight event"
                     )));
@@ -116,7 +112,7 @@ impl Projection for Monitor {
                 Ok(())
             }
             "signal.recorded" => {
-                let SignalEvent::Recorded(s) = SignalEvent::from_data(t, v, d)? else {
+                let SignalEvent::Recorded(s) = decoded::<SignalEvent>(event)? else {
                     return Err(ModelError::Invalid(format!(
                         "{t} decoded as another signal event"
                     )));

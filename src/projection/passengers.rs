@@ -11,6 +11,7 @@
 //! - `c <complaint:16>`, `m <compensation:16>`, `t <incident:16> <contact:16>` → the
 //!   passenger id the later events of that complaint, entitlement or contact concern.
 
+use super::model::decoded;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -18,7 +19,6 @@ use super::compensations::Status as CompensationStatus;
 use super::complaints::Status as ComplaintStatus;
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::DomainEvent;
 use crate::domain::common::{FlightKey, Money, PassengerId, Tier};
 use crate::domain::compensation::{CompensationEvent, ComputedOutline, OfferOption};
 use crate::domain::complaint::ComplaintEvent;
@@ -119,8 +119,7 @@ impl Passengers {
                 .unwrap_or_default()
                 .to_owned(),
         );
-        let decoded =
-            PassengerEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
+        let decoded = decoded::<PassengerEvent>(event)?;
         change(tx, &id, |view| match decoded {
             PassengerEvent::Registered(r) => {
                 view.passenger = Some(r.passenger_id);
@@ -149,8 +148,7 @@ impl Passengers {
         ) {
             return Ok(());
         }
-        let decoded =
-            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
+        let decoded = decoded::<ComplaintEvent>(event)?;
         use ComplaintEvent as E;
         let status = match decoded {
             E::Received(r) => {
@@ -210,8 +208,7 @@ impl Passengers {
         let Some(incident_id) = stream_id(&event.stream, "incident-") else {
             return Ok(());
         };
-        let decoded =
-            IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
+        let decoded = decoded::<IncidentEvent>(event)?;
         match decoded {
             IncidentEvent::ContactPlanned(p) => {
                 tx.insert_json(ref_key(b't', &[incident_id, p.contact_id]), &p.passenger);
@@ -263,11 +260,7 @@ impl Passengers {
                 })
             });
         }
-        let decoded = CompensationEvent::from_data(
-            &event.event_type,
-            event.schema_version,
-            event.data.get(),
-        )?;
+        let decoded = decoded::<CompensationEvent>(event)?;
         let Some(passenger) = owner(tx, &ref_key(b'm', &[id]))? else {
             return Err(ModelError::Invalid(format!(
                 "{} before compensation.computed",

@@ -11,13 +11,13 @@
 //! - `C <complaint id:16>` → the complaint's running deadlines (JSON list), to find the
 //!   `D` keys when work is done.
 
+use super::model::decoded;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::DomainEvent;
 use crate::domain::complaint::ComplaintEvent;
 use crate::domain::policy::sla::{SlaConfig, SlaKind};
 use crate::store::RecordedEvent;
@@ -124,8 +124,7 @@ impl Projection for SlaDeadlines {
         let Some(id) = complaint_id(&event.stream) else {
             return Ok(());
         };
-        let complaint_event =
-            ComplaintEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
+        let complaint_event = decoded::<ComplaintEvent>(event)?;
         use ComplaintEvent as E;
         match complaint_event {
             E::Received(received) => self.start(tx, &received),
@@ -164,6 +163,7 @@ pub fn running(tree: &ReadModel) -> Result<Vec<PendingDeadline>, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::DomainEvent;
     use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
     use crate::domain::complaint::{ComplaintAcknowledged, ComplaintReceived, RemedySought};
     use crate::domain::testing::at;

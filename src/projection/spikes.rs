@@ -19,13 +19,13 @@
 //! - `D <position:u64 BE>` → [`SpikeAction`] (JSON): the decision the signal at that
 //!   position caused, in log order.
 
+use super::model::decoded;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::DomainEvent;
 use crate::domain::common::{Category, FlightKey, Severity};
 use crate::domain::incident::IncidentEvent;
 use crate::domain::policy::spike::{KeyState, Observed, SpikeConfig, SpikeDecision, SpikeDetector};
@@ -132,17 +132,13 @@ impl Projection for Spikes {
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
-        let (t, v, d) = (
-            event.event_type.as_str(),
-            event.schema_version,
-            event.data.get(),
-        );
+        let t = event.event_type.as_str();
         if event.stream.starts_with("signal-") {
             // Only recordings feed the detector (a dismissal comes too late to matter).
             if t != "signal.recorded" {
                 return Ok(());
             }
-            let SignalEvent::Recorded(signal) = SignalEvent::from_data(t, v, d)? else {
+            let SignalEvent::Recorded(signal) = decoded::<SignalEvent>(event)? else {
                 return Err(ModelError::Invalid(format!(
                     "{t} decoded as another signal event"
                 )));
@@ -209,7 +205,7 @@ impl Projection for Spikes {
             .stream
             .strip_prefix("incident-")
             .and_then(|id| id.parse::<Uuid>().ok());
-        match IncidentEvent::from_data(t, v, d)? {
+        match decoded::<IncidentEvent>(event)? {
             IncidentEvent::Opened(opened) => {
                 if let Some(key) = opened.correlation_key {
                     let (id, severity) = (opened.incident_id, opened.severity);
@@ -292,7 +288,7 @@ mod tests {
     use crate::projection::rebuild;
     use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
 
-    async fn append(store: &SledStore, stream: &str, event: &impl DomainEvent) {
+    async fn append(store: &SledStore, stream: &str, event: &impl crate::domain::DomainEvent) {
         let actor = Actor {
             id: "a-1".into(),
             role: "agent".into(),

@@ -206,6 +206,7 @@ impl<'a> RawRecord<'a> {
             data: body.data,
             prev_hash: self.prev_hash,
             hash: self.hash,
+            decoded: Default::default(),
         })
     }
 }

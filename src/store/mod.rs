@@ -41,7 +41,7 @@ pub use error::{AppendError, StoreError};
 pub use sled_store::{SledStore, StoreConfig, truncate_from};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use types::{
-    Actor, AppendOutcome, AppendRequest, Committed, Direction, ExpectedVersion, Head, NewEvent,
-    RangeError, RecordedEvent, StreamAppend, position_range,
+    Actor, AppendOutcome, AppendRequest, Committed, DecodedData, Direction, ExpectedVersion, Head,
+    NewEvent, RangeError, RecordedEvent, StreamAppend, position_range,
 };
 pub use verify::{Damage, DamageKind, VerifyReport};

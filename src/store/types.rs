@@ -185,6 +185,48 @@ pub struct RecordedEvent {
     pub data: Box<RawValue>,
     pub prev_hash: HashBytes,
     pub hash: HashBytes,
+    /// The data as its first reader decoded it, shared with every later reader of this
+    /// copy: see [`DecodedData`]. Not part of the envelope.
+    #[serde(skip)]
+    pub decoded: DecodedData,
+}
+
+/// An event's data decoded once and shared: read models at the log's tip receive one
+/// `Arc<RecordedEvent>` between them, and a rebuild hands each event to every model,
+/// so the first model to decode it parses the JSON and the others clone the result.
+/// The store never fills it; it holds whatever type the first reader decoded to (the
+/// aggregate's event enum), and a reader asking for another type decodes for itself.
+#[derive(Clone, Default)]
+pub struct DecodedData(std::sync::OnceLock<std::sync::Arc<dyn std::any::Any + Send + Sync>>);
+
+impl std::fmt::Debug for DecodedData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "DecodedData(decoded)"
+        } else {
+            "DecodedData(empty)"
+        })
+    }
+}
+
+impl DecodedData {
+    /// The shared decoded value if it is a `T`; otherwise `decode()`, kept for the next
+    /// reader when nothing was kept yet. A failed decode keeps nothing.
+    pub fn get_or_decode<T, E>(&self, decode: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        if let Some(value) = self.0.get() {
+            if let Some(value) = value.downcast_ref::<T>() {
+                return Ok(value.clone());
+            }
+            return decode();
+        }
+        let value = decode()?;
+        // Another reader may have been first; either copy is the same data.
+        let _ = self.0.set(std::sync::Arc::new(value.clone()));
+        Ok(value)
+    }
 }
 
 impl PartialEq for RecordedEvent {
@@ -259,5 +301,30 @@ mod tests {
             position_range(Some(3), Some(1), 10),
             Err(RangeError::Reversed { from: 3, to: 1 })
         );
+    }
+}
+
+#[cfg(test)]
+mod decoded_tests {
+    use super::DecodedData;
+
+    /// The first reader decodes, later readers of the same copy share its result; a
+    /// failure keeps nothing, and a reader of another type decodes for itself.
+    #[test]
+    fn data_is_decoded_once_per_copy_and_shared() {
+        let shared = DecodedData::default();
+        let failed: Result<u32, &str> = shared.get_or_decode(|| Err("bad data"));
+        assert_eq!(failed, Err("bad data"));
+        let first: Result<u32, &str> = shared.get_or_decode(|| Ok(7));
+        assert_eq!(first, Ok(7));
+        let again: Result<u32, &str> = shared.get_or_decode(|| panic!("decoded twice"));
+        assert_eq!(again, Ok(7));
+        let other: Result<String, &str> = shared.get_or_decode(|| Ok("outline".to_owned()));
+        assert_eq!(other.as_deref(), Ok("outline"));
+        let still: Result<u32, &str> = shared.get_or_decode(|| panic!("decoded twice"));
+        assert_eq!(still, Ok(7), "the first type stays shared");
+        let copy = shared.clone();
+        let cloned: Result<u32, &str> = copy.get_or_decode(|| panic!("a clone shares it"));
+        assert_eq!(cloned, Ok(7));
     }
 }

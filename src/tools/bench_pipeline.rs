@@ -162,6 +162,7 @@ pub(super) fn shaped_event() -> anyhow::Result<RecordedEvent> {
         data: serde_json::value::RawValue::from_string(data)?,
         prev_hash: HashBytes([7; 32]),
         hash: HashBytes([9; 32]),
+        decoded: Default::default(),
     })
 }
 

@@ -25,7 +25,6 @@ use uuid::Uuid;
 
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::DomainEvent;
 use crate::domain::common::{Category, FlightKey, Severity, Tier};
 use crate::domain::compensation::ComputedOutline;
 use crate::domain::incident::{

@@ -3,14 +3,14 @@
 
 use super::*;
 use crate::domain::incident::{IncidentOpened, SatisfactionRecorded, SurveySent};
+use crate::projection::model::decoded;
 
 impl Incidents {
     fn incident(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let Some(id) = incident_id(&event.stream) else {
             return Ok(());
         };
-        let decoded =
-            IncidentEvent::from_data(&event.event_type, event.schema_version, event.data.get())?;
+        let decoded = decoded::<IncidentEvent>(event)?;
         let at = event.occurred_at;
         use IncidentEvent as E;
         let mut summary = match decoded {
@@ -184,11 +184,7 @@ impl Projection for Incidents {
         if event.stream.starts_with("passenger-") {
             let tier = match event.event_type.as_str() {
                 "passenger.registered" | "passenger.tier_changed" => {
-                    let decoded = crate::domain::passenger::PassengerEvent::from_data(
-                        &event.event_type,
-                        event.schema_version,
-                        event.data.get(),
-                    )?;
+                    let decoded = decoded::<crate::domain::passenger::PassengerEvent>(event)?;
                     match decoded {
                         crate::domain::passenger::PassengerEvent::Registered(r) => r.tier,
                         crate::domain::passenger::PassengerEvent::TierChanged(t) => t.to,

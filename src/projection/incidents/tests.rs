@@ -1,5 +1,6 @@
 use super::*;
 use crate::app::command::load;
+use crate::domain::DomainEvent;
 use crate::domain::common::{PassengerId, Tier};
 use crate::domain::compensation::{self, Compensation};
 use crate::domain::incident::PassengersByTier;
