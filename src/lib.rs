@@ -16,13 +16,13 @@
 //! Dependencies point inward: cli, tools → bus → store, → domain; the store knows nothing of the
 //! domain, and the product nothing of tools (only the command line dispatches to them).
 
-pub mod app;
+pub(crate) mod app;
 pub mod bus;
 pub mod cli;
-pub mod domain;
-pub mod http;
+pub(crate) mod domain;
+pub(crate) mod http;
 pub mod privacy;
 pub mod projection;
 pub mod store;
-pub mod testing;
+pub(crate) mod testing;
 pub mod tools;

@@ -561,8 +561,6 @@ mod tests {
         type Command = u32;
         type Event = Counted;
         type Error = LimitReached;
-        const AGGREGATE: &'static str = "counter";
-
         fn decide(&self, by: &u32, _ctx: &Context) -> Result<Vec<Counted>, LimitReached> {
             match by {
                 0 => Ok(vec![]),

@@ -163,7 +163,7 @@ pub fn refused_change<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::{CommandMeta, execute_all, load};
+    use crate::app::command::{CommandMeta, execute_all, load};
     use crate::domain::common::{Actor, Role};
     use crate::domain::flight;
     use crate::store::{SledStore, StoreConfig};

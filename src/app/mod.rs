@@ -24,4 +24,4 @@ pub mod reactor;
 pub mod settlements;
 pub mod spikes;
 
-pub use command::{CommandError, CommandMeta, Executed, Journal, execute, execute_all, load};
+pub use command::Journal;

@@ -64,6 +64,7 @@ macro_rules! domain_events {
 
         impl $name {
             /// Every event type name of this aggregate, in declaration order.
+            #[cfg(test)]
             pub const EVENT_TYPES: &'static [&'static str] = &[$($type),+];
 
             /// Every event type with its current schema version and JSON Schema.

@@ -51,7 +51,6 @@ mod fields;
 mod ingest_json;
 
 use fields::Fields;
-pub use fields::{AHEAD_DAYS_MAX, PAST_DAYS_MAX};
 
 /// Default size limit of one ingest message.
 pub const INGEST_MESSAGE_BYTES_MAX: usize = 64 * 1024;
@@ -570,6 +569,7 @@ impl FeedbackMessageV1 {
 }
 
 /// The JSON Schemas of the ingest formats: (subject token, version, schema).
+#[cfg(test)]
 pub fn schemas() -> Vec<(&'static str, u32, schemars::Schema)> {
     vec![
         ("flightops", 1, schemars::schema_for!(FlightOpsMessageV1)),

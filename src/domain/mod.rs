@@ -84,9 +84,6 @@ pub trait Aggregate: Default + Clone {
     /// Its refusals, each naming the rule broken.
     type Error: std::error::Error;
 
-    /// Stream name prefix, also the event type prefix and the NATS subject token (`incident`).
-    const AGGREGATE: &'static str;
-
     /// Business rules: the events a command produces, or a refusal naming the rule.
     fn decide(
         &self,

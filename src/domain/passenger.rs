@@ -189,8 +189,6 @@ impl Aggregate for Passenger {
     type Event = PassengerEvent;
     type Error = PassengerError;
 
-    const AGGREGATE: &'static str = "passenger";
-
     fn decide(
         &self,
         command: &PassengerCommand,

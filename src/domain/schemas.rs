@@ -10,6 +10,7 @@ use crate::domain::{compensation, complaint, flight, incident, passenger, signal
 
 /// One schema file: its path relative to the repository root and its content
 /// (pretty JSON with a trailing newline, stable across runs).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaFile {
     pub path: String,
@@ -30,11 +31,13 @@ pub fn event_schemas() -> Vec<(&'static str, u32, Schema)> {
 
 /// Every ingest message name (the `crisis.ingest.<name>` subject token) with
 /// its version and schema.
+#[cfg(test)]
 pub fn ingest_schemas() -> Vec<(&'static str, u32, Schema)> {
     crate::domain::ingest::schemas()
 }
 
 /// All schema files, events first, each titled with its type name.
+#[cfg(test)]
 pub fn all() -> Vec<SchemaFile> {
     let events = event_schemas()
         .into_iter()
@@ -49,8 +52,10 @@ pub fn all() -> Vec<SchemaFile> {
 }
 
 /// What the event schemas say of a personal value: the form it is stored in.
+#[cfg(test)]
 const SEALED_FORM: &str = "pd:v1:<key id>:<event id>:<field>:<base64url(nonce|ciphertext|tag)>";
 
+#[cfg(test)]
 fn render(dir: &str, name: &str, version: u32, mut schema: Schema) -> SchemaFile {
     // The derived title is the Rust struct name, shared by several event types; the type name is unique.
     schema.insert("title".to_owned(), format!("{name} v{version}").into());
@@ -67,6 +72,7 @@ fn render(dir: &str, name: &str, version: u32, mut schema: Schema) -> SchemaFile
 
 /// In stored events a personal value is sealed (see `crate::privacy::sealed`): the
 /// schema says so beside its `x-personal-data` marker, so consumers know what they read.
+#[cfg(test)]
 fn mark_sealed(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
@@ -86,6 +92,33 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
+
+    /// Every aggregate's event types are named `<aggregate>.<fact>` after its streams'
+    /// prefix (the NATS subject carries the type), and each has exactly one schema.
+    #[test]
+    fn event_types_name_their_aggregate_and_each_has_one_schema() {
+        let aggregates: [(&str, &[&str]); 6] = [
+            ("flight", flight::FlightEvent::EVENT_TYPES),
+            ("signal", signal::SignalEvent::EVENT_TYPES),
+            ("incident", incident::IncidentEvent::EVENT_TYPES),
+            ("complaint", complaint::ComplaintEvent::EVENT_TYPES),
+            ("passenger", passenger::PassengerEvent::EVENT_TYPES),
+            ("compensation", compensation::CompensationEvent::EVENT_TYPES),
+        ];
+        let mut declared = BTreeSet::new();
+        for (aggregate, types) in aggregates {
+            for event_type in types {
+                let prefix = format!("{aggregate}.");
+                assert!(
+                    event_type.starts_with(&prefix),
+                    "{event_type} is not named {prefix}<fact>"
+                );
+                assert!(declared.insert(*event_type), "{event_type} declared twice");
+            }
+        }
+        let with_schema: BTreeSet<&str> = event_schemas().iter().map(|(t, _, _)| *t).collect();
+        assert_eq!(with_schema, declared);
+    }
 
     const HOW_TO_FIX: &str =
         "regenerate with `UPDATE_SCHEMAS=1 cargo test --lib schemas` and commit schemas/";

@@ -97,6 +97,7 @@ impl Tokens {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.by_hash.len()
     }

@@ -118,6 +118,7 @@ impl AppState {
     }
 
     /// Other limits for SSE clients (tests use small ones); call before serving.
+    #[cfg(test)]
     pub fn with_stream_limits(mut self, limits: stream::StreamLimits) -> Self {
         Arc::get_mut(&mut self.inner)
             .expect("stream limits are set before the state is shared")
@@ -199,11 +200,6 @@ pub fn router(state: AppState) -> Router {
             problem::plain_errors_as_problems,
         ))
         .with_state(state)
-}
-
-/// The OpenAPI document of [`router`].
-pub fn openapi(state: AppState) -> serde_json::Value {
-    routes(state).1
 }
 
 fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {

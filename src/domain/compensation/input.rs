@@ -43,6 +43,7 @@ pub enum NotFinal {
 }
 
 /// Whether `flight`'s disruption is final and worth computing entitlements for.
+#[cfg(test)]
 pub fn is_final_disruption(flight: &Flight) -> bool {
     match flight.status {
         FlightStatus::Cancelled => true,

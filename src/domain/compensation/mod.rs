@@ -9,7 +9,8 @@
 //! same stream and is refused there.
 mod events;
 pub mod input;
-pub mod invariants;
+#[cfg(test)]
+pub(crate) mod invariants;
 
 #[cfg(test)]
 pub(crate) mod proptests;
@@ -20,7 +21,9 @@ use uuid::Uuid;
 
 pub use events::*;
 
-use crate::domain::common::{DataSubject, FlightKey, Money, PassengerId, PersonalData, Settlement};
+#[cfg(test)]
+use crate::domain::common::Settlement;
+use crate::domain::common::{DataSubject, FlightKey, Money, PassengerId, PersonalData};
 use crate::domain::{Aggregate, Context};
 
 /// The explainable decisions of [`policy::compensation`](crate::domain::policy::compensation),
@@ -146,6 +149,7 @@ pub struct Compensation {
 
 impl Compensation {
     /// The final state the incident's close rule needs, once reached.
+    #[cfg(test)]
     pub fn settlement(&self) -> Option<Settlement> {
         match self.status {
             CompensationStatus::Paid => Some(Settlement::Paid),
@@ -215,8 +219,6 @@ impl Aggregate for Compensation {
     type Command = CompensationCommand;
     type Event = CompensationEvent;
     type Error = CompensationError;
-
-    const AGGREGATE: &'static str = "compensation";
 
     fn decide(
         &self,

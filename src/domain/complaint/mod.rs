@@ -9,7 +9,8 @@ mod command;
 mod decide;
 mod error;
 mod events;
-pub mod invariants;
+#[cfg(test)]
+pub(crate) mod invariants;
 mod state;
 
 #[cfg(test)]
@@ -20,7 +21,9 @@ mod tests;
 pub use command::ComplaintCommand;
 pub use error::ComplaintError;
 pub use events::*;
-pub use state::{Complaint, ComplaintStatus};
+pub use state::Complaint;
+#[cfg(test)]
+use state::ComplaintStatus;
 
 use crate::domain::common::DataSubject;
 use crate::domain::{Aggregate, Context};
@@ -34,8 +37,6 @@ impl Aggregate for Complaint {
     type Command = ComplaintCommand;
     type Event = ComplaintEvent;
     type Error = ComplaintError;
-
-    const AGGREGATE: &'static str = "complaint";
 
     fn decide(
         &self,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::events::*;
-use crate::domain::common::{PassengerId, Tier};
+use crate::domain::common::PassengerId;
 use crate::domain::policy::sla::SlaKind;
 
 /// Where a complaint is in its loop.
@@ -56,19 +56,9 @@ pub struct Complaint {
 }
 
 impl Complaint {
-    /// The complaint's id, once received.
-    pub fn id(&self) -> Option<Uuid> {
-        self.received.as_ref().map(|r| r.complaint_id)
-    }
-
     /// Who complained, once received.
     pub fn passenger(&self) -> Option<&PassengerId> {
         self.received.as_ref().map(|r| &r.passenger)
-    }
-
-    /// The passenger's tier when the complaint arrived (sets its SLA).
-    pub fn tier(&self) -> Option<Tier> {
-        self.received.as_ref().map(|r| r.tier)
     }
 
     /// Whether the work `kind` measures is done: acknowledged; first feedback (a

@@ -8,7 +8,8 @@ mod command;
 mod decide;
 mod error;
 mod events;
-pub mod invariants;
+#[cfg(test)]
+pub(crate) mod invariants;
 mod state;
 mod values;
 
@@ -20,7 +21,7 @@ mod tests;
 pub use command::*;
 pub use error::IncidentError;
 pub use events::*;
-pub use state::{CompensationLink, Incident};
+pub use state::Incident;
 pub use values::*;
 
 use crate::domain::common::DataSubject;
@@ -35,8 +36,6 @@ impl Aggregate for Incident {
     type Command = IncidentCommand;
     type Event = IncidentEvent;
     type Error = IncidentError;
-
-    const AGGREGATE: &'static str = "incident";
 
     fn decide(
         &self,

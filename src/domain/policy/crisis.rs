@@ -12,6 +12,7 @@ use super::sla::SlaConfig;
 use super::spike::SpikeConfig;
 
 /// The shipped policy, identical to [`CrisisPolicy::default`] (a test keeps them equal).
+#[cfg(test)]
 pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../deploy/crisis-policy.json");
 
 /// Thresholds and targets the running service decides by.

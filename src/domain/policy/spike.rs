@@ -354,6 +354,7 @@ impl SpikeDetector {
     }
 
     /// Keys tracked (for bounds checks).
+    #[cfg(test)]
     pub fn tracked_keys(&self) -> usize {
         self.recent.len()
     }
