@@ -1,0 +1,137 @@
+//! Compensations read model: every entitlement's status and amounts, totals per
+//! incident and currency, and the legal payment deadlines still open — the money side
+//! of the **execute** view (the contact side comes from the incidents model).
+//!
+//! Amounts are integer minor units per ISO 4217 currency; miles are counted apart. An
+//! entitlement counts as owed once computed, offered once an offer is made, and then in
+//! exactly one of accepted (awaiting payment), paid, failed (payment failed: still
+//! owed) or declined. Paid and declined entitlements leave the open-deadline index.
+//!
+//! An incident cannot close before each compensation linked to it is settled, so the
+//! model also keeps, in log order, the settlements an incident must record: one each
+//! time a linked entitlement reaches a final state (paid, declined, failed), or an
+//! entitlement already in one is linked. The settlement reactor
+//! ([`crate::app::settlements`]) records them on the incident.
+//!
+//! Keys:
+//! - `E <compensation:16>` → [`Entitlement`] (JSON);
+//! - `T <incident:16>` → [`IncidentTotals`] (JSON): per currency, counts and amounts;
+//! - `D <deadline µs:u64 BE> <compensation:16>` → empty: unsettled entitlements by deadline;
+//! - `L <compensation:16>` → the incident it is linked to (16 bytes);
+//! - `X <compensation:16>` → its last final state ([`Settlement`], JSON);
+//! - `S <position:u64 BE>` → [`SettlementDue`] (JSON), in log order.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `model.rs` | how each event changes the model |
+//! | `views.rs` | the reads HTTP and the settlement reactor make |
+
+mod model;
+#[cfg(test)]
+mod tests;
+mod views;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::common::{Currency, FlightKey, Money, PassengerId, Settlement};
+use crate::domain::compensation::{OfferOption, Regime};
+
+pub use views::{ExecutionView, entitlement, execution, overdue, settlements_after};
+
+pub const NAME: &str = "compensations";
+
+/// Where an entitlement stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Computed,
+    Offered,
+    Accepted,
+    Paid,
+    Failed,
+    Declined,
+}
+
+/// One entitlement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Entitlement {
+    pub compensation_id: Uuid,
+    pub incident_id: Option<Uuid>,
+    pub flight: FlightKey,
+    pub passenger: PassengerId,
+    pub governing: Regime,
+    pub status: Status,
+    pub entitled: Money,
+    pub choice: Option<OfferOption>,
+    pub paid: Option<OfferOption>,
+    pub payment_deadline: DateTime<Utc>,
+    pub paid_late: bool,
+}
+
+impl Entitlement {
+    fn settled(&self) -> bool {
+        matches!(self.status, Status::Paid | Status::Declined)
+    }
+}
+
+/// Counts and sums of one currency.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Totals {
+    pub owed: (u64, u64),
+    pub offered: (u64, u64),
+    pub accepted: (u64, u64),
+    pub paid: (u64, u64),
+    pub failed: (u64, u64),
+    pub declined: (u64, u64),
+}
+
+/// An incident's compensation totals: per currency `(count, amount in minor units)`,
+/// and miles accepted and paid.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct IncidentTotals {
+    pub by_currency: BTreeMap<Currency, Totals>,
+    pub miles_accepted: u64,
+    pub miles_paid: u64,
+}
+
+/// A settlement an incident must record: its linked compensation reached a final state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SettlementDue {
+    pub position: u64,
+    pub incident_id: Uuid,
+    pub compensation_id: Uuid,
+    pub settlement: Settlement,
+}
+
+/// The compensations projection.
+#[derive(Debug, Default)]
+pub struct Compensations;
+
+fn settlement_key(position: u64) -> Vec<u8> {
+    let mut key = vec![b'S'];
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+fn key(tag: u8, id: Uuid) -> Vec<u8> {
+    let mut key = vec![tag];
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn deadline_key(deadline: DateTime<Utc>, id: Uuid) -> Vec<u8> {
+    let mut key = vec![b'D'];
+    key.extend_from_slice(
+        &u64::try_from(deadline.timestamp_micros())
+            .unwrap_or(0)
+            .to_be_bytes(),
+    );
+    key.extend_from_slice(id.as_bytes());
+    key
+}

@@ -1,0 +1,264 @@
+//! How each event changes the compensations model (see the module docs for its keys).
+
+use super::{
+    Compensations, Entitlement, IncidentTotals, NAME, SettlementDue, Status, deadline_key, key,
+    settlement_key,
+};
+use crate::domain::common::{Money, Settlement};
+use crate::domain::compensation::{CompensationEvent, ComputedOutline, OfferOption};
+use crate::domain::incident::IncidentEvent;
+use crate::projection::model::{ModelError, decoded};
+use crate::projection::runtime::{ModelTx, Projection};
+use crate::store::RecordedEvent;
+use uuid::Uuid;
+
+fn settlement_due(
+    tx: &mut ModelTx<'_>,
+    position: u64,
+    incident_id: Uuid,
+    compensation_id: Uuid,
+    settlement: Settlement,
+) {
+    let due = SettlementDue {
+        position,
+        incident_id,
+        compensation_id,
+        settlement,
+    };
+    tx.insert_json(settlement_key(position), &due);
+}
+
+fn money(option: &Option<OfferOption>) -> Option<Money> {
+    match option {
+        Some(OfferOption::Cash { amount } | OfferOption::Voucher { amount }) => Some(*amount),
+        _ => None,
+    }
+}
+
+fn miles(option: &Option<OfferOption>) -> u64 {
+    match option {
+        Some(OfferOption::Miles { miles }) => *miles,
+        _ => 0,
+    }
+}
+
+/// Adds (`add`) or removes one entitlement's part of its incident totals.
+fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
+    let apply = |slot: &mut (u64, u64), amount: u64| {
+        if add {
+            slot.0 += 1;
+            slot.1 += amount;
+        } else {
+            slot.0 = slot.0.saturating_sub(1);
+            slot.1 = slot.1.saturating_sub(amount);
+        }
+    };
+    let entitled = e.entitled;
+    {
+        let t = totals.by_currency.entry(entitled.currency).or_default();
+        apply(&mut t.owed, entitled.amount_minor);
+        if e.status != Status::Computed {
+            apply(&mut t.offered, entitled.amount_minor);
+        }
+        if e.status == Status::Declined {
+            apply(&mut t.declined, entitled.amount_minor);
+        }
+    }
+    let chosen = money(&e.choice);
+    match e.status {
+        Status::Accepted | Status::Failed => {
+            if let Some(m) = chosen {
+                let t = totals.by_currency.entry(m.currency).or_default();
+                let target = if e.status == Status::Accepted {
+                    &mut t.accepted
+                } else {
+                    &mut t.failed
+                };
+                apply(target, m.amount_minor);
+            }
+            if e.status == Status::Accepted {
+                let m = miles(&e.choice);
+                totals.miles_accepted = if add {
+                    totals.miles_accepted + m
+                } else {
+                    totals.miles_accepted.saturating_sub(m)
+                };
+            }
+        }
+        Status::Paid => {
+            if let Some(m) = money(&e.paid) {
+                let t = totals.by_currency.entry(m.currency).or_default();
+                apply(&mut t.paid, m.amount_minor);
+            }
+            let m = miles(&e.paid);
+            totals.miles_paid = if add {
+                totals.miles_paid + m
+            } else {
+                totals.miles_paid.saturating_sub(m)
+            };
+        }
+        Status::Computed | Status::Offered | Status::Declined => {}
+    }
+}
+
+impl Compensations {
+    /// Replaces `before` by `after` in the incident totals and the deadline index.
+    fn update(
+        tx: &mut ModelTx<'_>,
+        before: Option<&Entitlement>,
+        after: &Entitlement,
+    ) -> Result<(), ModelError> {
+        if let Some(before) = before {
+            if let Some(incident) = before.incident_id {
+                let mut totals: IncidentTotals =
+                    tx.get_json(&key(b'T', incident))?.unwrap_or_default();
+                account(&mut totals, before, false);
+                tx.insert_json(key(b'T', incident), &totals);
+            }
+            tx.remove(deadline_key(
+                before.payment_deadline,
+                before.compensation_id,
+            ));
+        }
+        if let Some(incident) = after.incident_id {
+            let mut totals: IncidentTotals = tx.get_json(&key(b'T', incident))?.unwrap_or_default();
+            account(&mut totals, after, true);
+            tx.insert_json(key(b'T', incident), &totals);
+        }
+        if !after.settled() {
+            tx.insert(
+                deadline_key(after.payment_deadline, after.compensation_id),
+                Vec::new(),
+            );
+        }
+        tx.insert_json(key(b'E', after.compensation_id), after);
+        Ok(())
+    }
+}
+
+impl Projection for Compensations {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// 2: links, final states and the settlements due (`L`, `X`, `S` keys).
+    fn version(&self) -> u32 {
+        2
+    }
+
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
+        let (t, v, d) = (
+            event.event_type.as_str(),
+            event.schema_version,
+            event.data.get(),
+        );
+        if t == "incident.compensation_linked" {
+            let IncidentEvent::CompensationLinked(link) = decoded::<IncidentEvent>(event)? else {
+                return Err(ModelError::Invalid(format!(
+                    "{t} decoded as another incident event"
+                )));
+            };
+            let incident_id = event
+                .stream
+                .strip_prefix("incident-")
+                .and_then(|id| id.parse::<Uuid>().ok());
+            if let Some(incident) = incident_id {
+                tx.insert(
+                    key(b'L', link.compensation_id),
+                    incident.as_bytes().to_vec(),
+                );
+                if let Some(settled) =
+                    tx.get_json::<Settlement>(&key(b'X', link.compensation_id))?
+                {
+                    settlement_due(tx, event.position, incident, link.compensation_id, settled);
+                }
+            }
+            let Some(before) = tx.get_json::<Entitlement>(&key(b'E', link.compensation_id))? else {
+                // Linked before it was computed: the computation names its incident.
+                return Ok(());
+            };
+            if before.incident_id.is_some() || incident_id.is_none() {
+                return Ok(());
+            }
+            let after = Entitlement {
+                incident_id,
+                ..before.clone()
+            };
+            return Self::update(tx, Some(&before), &after);
+        }
+        let Some(id) = event
+            .stream
+            .strip_prefix("compensation-")
+            .and_then(|id| id.parse::<Uuid>().ok())
+        else {
+            return Ok(());
+        };
+        let before: Option<Entitlement> = tx.get_json(&key(b'E', id))?;
+        if t == ComputedOutline::EVENT_TYPE {
+            let c = ComputedOutline::from_data(v, d)?;
+            let after = Entitlement {
+                compensation_id: id,
+                incident_id: c.incident_id,
+                flight: c.flight,
+                passenger: c.passenger,
+                governing: c.governing,
+                status: Status::Computed,
+                entitled: c.entitled,
+                choice: None,
+                paid: None,
+                payment_deadline: c.payment_deadline,
+                paid_late: false,
+            };
+            return Self::update(tx, before.as_ref(), &after);
+        }
+        let decoded = decoded::<CompensationEvent>(event)?;
+        let settled = match &decoded {
+            CompensationEvent::Paid(_) => Some(Settlement::Paid),
+            CompensationEvent::Declined(_) => Some(Settlement::Declined),
+            CompensationEvent::Failed(f) => Some(Settlement::Failed {
+                reason: f.reason.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(settled) = settled {
+            tx.insert_json(key(b'X', id), &settled);
+            if let Some(incident) = tx.get(&key(b'L', id))? {
+                let incident = Uuid::from_slice(&incident)?;
+                settlement_due(tx, event.position, incident, id, settled);
+            }
+        }
+        let after = match (decoded, &before) {
+            // Handled above through its outline.
+            (CompensationEvent::Computed(_), _) => return Ok(()),
+            (_, None) => {
+                return Err(ModelError::Invalid(format!(
+                    "{t} before compensation.computed"
+                )));
+            }
+            (CompensationEvent::Offered(_), Some(b)) => Entitlement {
+                status: Status::Offered,
+                ..b.clone()
+            },
+            (CompensationEvent::Accepted(a), Some(b)) => Entitlement {
+                status: Status::Accepted,
+                choice: Some(a.choice),
+                ..b.clone()
+            },
+            (CompensationEvent::Declined(_), Some(b)) => Entitlement {
+                status: Status::Declined,
+                ..b.clone()
+            },
+            (CompensationEvent::Paid(p), Some(b)) => Entitlement {
+                status: Status::Paid,
+                paid: Some(p.paid),
+                paid_late: p.late,
+                ..b.clone()
+            },
+            (CompensationEvent::Failed(_), Some(b)) => Entitlement {
+                status: Status::Failed,
+                ..b.clone()
+            },
+        };
+        Self::update(tx, before.as_ref(), &after)
+    }
+}
