@@ -16,7 +16,8 @@
 //! kept-alive connection the wait that timer arms lasts the idle timeout unless a byte
 //! arrives first; from the first byte on, the header timeout runs. The first byte starts
 //! that clock, not the latest: a client sending a byte at a time still gets only the
-//! header timeout. When the wait ends hyper closes the connection without an answer.
+//! header timeout. When the wait ends hyper closes the connection without an answer; if
+//! part of a head had arrived, the server answers `408` first (see `server.rs`).
 
 use std::io;
 use std::pin::Pin;
@@ -53,6 +54,12 @@ impl Arrivals {
         let mut state = self.lock();
         state.first_since_armed = None;
         state.any
+    }
+
+    /// Whether part of a head arrived since the last wait for one began: a connection
+    /// closed now was closed on a request, not while idle.
+    pub(super) fn partial_head(&self) -> bool {
+        self.lock().first_since_armed.is_some()
     }
 
     fn first_since_armed(&self) -> Option<Instant> {

@@ -5,6 +5,9 @@
 //! writes through [`as_problem`], which gives those the same `application/problem+json`
 //! body every other error has, so a client always learns what to fix.
 //!
+//! A request whose head does not arrive in time gets no answer from hyper at all; the
+//! server then sends [`head_timeout`] itself on a second handle of the socket.
+//!
 //! The rule is narrow: a 4xx head with `content-length: 0` at the start of a write.
 //! crisisd's own errors always carry a problem body, and no body it sends starts with
 //! `HTTP/1.1 `, so only hyper's refusals match.
@@ -64,6 +67,25 @@ pub(super) fn as_problem(head: &[u8]) -> Option<Vec<u8>> {
     }
     answer.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
     Some(answer.into_bytes())
+}
+
+/// The whole answer to a request whose head did not arrive within `timeout`: hyper
+/// closes such a connection without a word, and the server sends this first.
+pub(super) fn head_timeout(timeout: std::time::Duration) -> Vec<u8> {
+    let body = json!({
+        "code": "request_timeout",
+        "title": "Request Timeout",
+        "detail": format!(
+            "the request's line and headers did not arrive within {} ms; send them in one go",
+            timeout.as_millis()
+        ),
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]

@@ -124,7 +124,10 @@ async fn a_client_that_does_not_finish_a_request_head_in_time_is_disconnected() 
         closed(&mut silent).await,
         "a silent new connection stays open"
     );
-    assert!(closed(&mut half).await, "half a head keeps its connection");
+    let mut nothing = Vec::new();
+    silent.read_to_end(&mut nothing).await.unwrap();
+    assert!(nothing.is_empty(), "no request, no answer: {nothing:?}");
+    assert_timed_out(&mut half).await;
 
     // On a kept-alive connection the idle timeout (long here) ends with the first byte.
     let mut kept = connect(&server).await;
@@ -133,10 +136,20 @@ async fn a_client_that_does_not_finish_a_request_head_in_time_is_disconnected() 
     for _ in 0..3 {
         kept.write_all(b"X-Trickle: 1\r\n").await.unwrap();
     }
+    assert_timed_out(&mut kept).await;
+}
+
+/// `stream`'s request head took too long: it is told so (`408`, a problem) and closed.
+async fn assert_timed_out(stream: &mut TcpStream) {
+    let (head, body) = response(stream).await;
+    assert!(head.starts_with("http/1.1 408"), "{head}");
     assert!(
-        closed(&mut kept).await,
-        "a second head sent by halves waits the idle timeout"
+        head.contains("content-type: application/problem+json"),
+        "{head}"
     );
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["code"], "request_timeout", "{body}");
+    assert!(closed(stream).await, "the connection ends after the answer");
 }
 
 #[tokio::test]
