@@ -77,9 +77,13 @@ pub fn compensation_input(
         let departure = flight.actual_departure.map_or(arrival, |at| {
             (at - schedule.scheduled_departure).num_minutes()
         });
-        let overnight = flight
-            .actual_departure
-            .is_some_and(|at| at.date_naive() > schedule.scheduled_departure.date_naive());
+        // Care follows the passenger's day where they wait: the origin's local dates.
+        let origin = airports::airport(&schedule.origin).ok_or(NotFinal::UnknownAirport {
+            code: schedule.origin.to_string(),
+        })?;
+        let overnight = flight.actual_departure.is_some_and(|at| {
+            origin.local_date(at) > origin.local_date(schedule.scheduled_departure)
+        });
         Disruption::Delay {
             departure_delay_minutes: u32::try_from(departure.max(0)).unwrap_or(u32::MAX),
             arrival_delay_minutes: u32::try_from(arrival).unwrap_or(u32::MAX),
@@ -169,6 +173,66 @@ mod tests {
             input.distance_km
         );
         assert_eq!((input.carrier.as_str(), input.tier), ("LH", Tier::Gold));
+    }
+
+    /// A flight from `origin` scheduled at `scheduled` (UTC) that left at `left` (UTC).
+    fn left_late(origin: &str, scheduled: &str, left: &str) -> Flight {
+        let scheduled: DateTime<Utc> = scheduled.parse().unwrap();
+        let left: DateTime<Utc> = left.parse().unwrap();
+        let mut flight = scheduled_flight(origin, scheduled);
+        flight.actual_departure = Some(left);
+        flight.actual_arrival = Some(left + chrono::Duration::hours(8));
+        flight
+    }
+
+    fn scheduled_flight(origin: &str, departure: DateTime<Utc>) -> Flight {
+        Flight {
+            schedule: Some(FlightScheduled {
+                flight: FlightKey::new("LH", "471", departure.date_naive()).unwrap(),
+                origin: AirportCode::parse(origin).unwrap(),
+                destination: AirportCode::parse("FRA").unwrap(),
+                scheduled_departure: departure,
+                scheduled_arrival: departure + chrono::Duration::hours(8),
+                passenger_count: 300,
+            }),
+            ..Flight::default()
+        }
+    }
+
+    fn overnight(flight: &Flight) -> bool {
+        let input = compensation_input(flight, Tier::None, LH, at(100_000)).unwrap();
+        matches!(
+            input.disruption,
+            Disruption::Delay {
+                overnight: true,
+                ..
+            }
+        )
+    }
+
+    /// Overnight (hotel owed: EU 261 Art. 9(1)(b), APPR s. 14(2)) is judged on the
+    /// local dates of the airport where the passenger waits, not on UTC dates.
+    #[test]
+    fn overnight_follows_the_local_day_at_the_departure_airport() {
+        // Toronto, winter (UTC-5): 09:00 scheduled, 19:00 left, the same local day,
+        // though 19:00 local is past midnight UTC.
+        let toronto = left_late("YYZ", "2026-12-01T14:00:00Z", "2026-12-02T00:00:00Z");
+        assert!(!overnight(&toronto), "a same-day evening departure");
+        // Beijing (UTC+8): 21:00 scheduled, 02:00 next local day, the same UTC day.
+        let beijing = left_late("PEK", "2026-12-01T13:00:00Z", "2026-12-01T18:00:00Z");
+        assert!(overnight(&beijing), "a departure after local midnight");
+        // Frankfurt (UTC+1): 23:30 local to 00:30 local, both on one UTC day.
+        let frankfurt = left_late("FRA", "2026-12-01T22:30:00Z", "2026-12-01T23:30:00Z");
+        let input = compensation_input(&frankfurt, Tier::None, LH, at(100_000));
+        assert!(
+            matches!(input, Err(NotFinal::NotDisrupted { .. })),
+            "an hour late is no disruption: {input:?}"
+        );
+        let frankfurt = left_late("FRA", "2026-12-01T21:30:00Z", "2026-12-02T00:30:00Z");
+        assert!(
+            overnight(&frankfurt),
+            "22:30 to 01:30 local crosses midnight"
+        );
     }
 
     #[test]

@@ -29,6 +29,15 @@ pub struct Airport {
     pub longitude: f64,
     /// IANA time zone, e.g. `Europe/Paris`.
     pub time_zone: String,
+    /// The same zone, to read instants as the airport's local time.
+    pub zone: chrono_tz::Tz,
+}
+
+impl Airport {
+    /// The airport's local calendar date at `at`: the day a passenger waiting there lives in.
+    pub fn local_date(&self, at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        at.with_timezone(&self.zone).date_naive()
+    }
 }
 
 fn table() -> &'static HashMap<String, Airport> {
@@ -47,6 +56,9 @@ fn table() -> &'static HashMap<String, Airport> {
                     latitude: lat.parse().expect("latitude"),
                     longitude: lon.parse().expect("longitude"),
                     time_zone: tz.to_owned(),
+                    zone: tz
+                        .parse()
+                        .expect("airports.csv holds IANA zones chrono-tz knows"),
                 };
                 (iata.to_owned(), airport)
             })
