@@ -17,7 +17,7 @@
 //! arrives first; from the first byte on, the header timeout runs. The first byte starts
 //! that clock, not the latest: a client sending a byte at a time still gets only the
 //! header timeout. When the wait ends hyper closes the connection without an answer; if
-//! part of a head had arrived, the server answers `408` first (see `server.rs`).
+//! part of a head had arrived, [`Watched`] answers `408` as hyper drops it.
 
 use std::io;
 use std::pin::Pin;
@@ -40,6 +40,8 @@ struct ArrivalState {
     any: bool,
     /// The first byte since the last wait began.
     first_since_armed: Option<Instant>,
+    /// A wait for a head ran out: hyper is closing the connection.
+    expired: bool,
 }
 
 impl Arrivals {
@@ -56,10 +58,15 @@ impl Arrivals {
         state.any
     }
 
-    /// Whether part of a head arrived since the last wait for one began: a connection
-    /// closed now was closed on a request, not while idle.
-    pub(super) fn partial_head(&self) -> bool {
-        self.lock().first_since_armed.is_some()
+    /// Whether a wait for a head ran out after part of the head had arrived: the
+    /// connection is closing on a request, not while idle.
+    fn expired_mid_head(&self) -> bool {
+        let state = self.lock();
+        state.expired && state.first_since_armed.is_some()
+    }
+
+    fn expire(&self) {
+        self.lock().expired = true;
     }
 
     fn first_since_armed(&self) -> Option<Instant> {
@@ -71,27 +78,54 @@ impl Arrivals {
     }
 }
 
-/// A connection's socket that notes in [`Arrivals`] when bytes come in, and answers
-/// hyper's own empty-bodied refusals with a problem ([`super::refusals`]).
-pub(super) struct Watched<T> {
+/// A socket that can take a few last bytes without waiting, as it is dropped.
+pub(super) trait LastWords {
+    fn try_write_now(&self, bytes: &[u8]) -> io::Result<usize>;
+}
+
+impl LastWords for tokio::net::TcpStream {
+    fn try_write_now(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.try_write(bytes)
+    }
+}
+
+/// A connection's socket that notes in [`Arrivals`] when bytes come in, answers
+/// hyper's own empty-bodied refusals with a problem ([`super::refusals`]), and, when a
+/// request head did not arrive in time, says so as it is dropped (hyper closes such a
+/// connection without a word).
+pub(super) struct Watched<T: LastWords> {
     io: T,
     arrivals: Arc<Arrivals>,
+    header_timeout: Duration,
     /// A problem answer going out in place of one of hyper's refusals, and how much of
     /// it is written.
     replacement: Option<(Vec<u8>, usize)>,
 }
 
-impl<T> Watched<T> {
-    pub(super) fn new(io: T, arrivals: Arc<Arrivals>) -> Self {
+impl<T: LastWords> Watched<T> {
+    pub(super) fn new(io: T, arrivals: Arc<Arrivals>, header_timeout: Duration) -> Self {
         Watched {
             io,
             arrivals,
+            header_timeout,
             replacement: None,
         }
     }
 }
 
-impl<T: AsyncWrite + Unpin> Watched<T> {
+impl<T: LastWords> Drop for Watched<T> {
+    fn drop(&mut self) {
+        // A few hundred bytes into a send buffer nothing else is using: written at once,
+        // or (a client that stopped reading) not at all, which costs nothing.
+        if self.arrivals.expired_mid_head() {
+            let _ = self
+                .io
+                .try_write_now(&super::refusals::head_timeout(self.header_timeout));
+        }
+    }
+}
+
+impl<T: AsyncWrite + LastWords + Unpin> Watched<T> {
     /// Writes what is left of a replacement answer.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some((bytes, written)) = &mut self.replacement {
@@ -120,7 +154,7 @@ impl<T: AsyncWrite + Unpin> Watched<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+impl<T: AsyncRead + LastWords + Unpin> AsyncRead for Watched<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -135,7 +169,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+impl<T: AsyncWrite + LastWords + Unpin> AsyncWrite for Watched<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -244,7 +278,9 @@ impl std::future::Future for HeadWait {
                 self.sleep.as_mut().reset(deadline);
             }
         }
-        self.sleep.as_mut().poll(cx)
+        ready!(self.sleep.as_mut().poll(cx));
+        self.arrivals.expire();
+        Poll::Ready(())
     }
 }
 

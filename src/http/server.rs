@@ -34,14 +34,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::head_timeout::{Arrivals, HeadTimer, Watched};
 use super::problem::Problem;
-use super::refusals;
 
 /// Connections answered `503` at a time, beyond [`ServerLimits::connections_max`].
 pub const REFUSALS_MAX: usize = 64;
@@ -142,17 +140,12 @@ async fn serve_connection(
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(cause = %err, "cannot set TCP_NODELAY on an HTTP connection");
     }
-    // A second handle on the socket, to answer a head that timed out after hyper has
-    // dropped its own.
-    let (stream, second) = match second_handle(stream) {
-        Ok(both) => both,
-        Err(err) => {
-            tracing::debug!(cause = %err, "cannot serve an HTTP connection");
-            return;
-        }
-    };
     let arrivals = Arc::new(Arrivals::default());
-    let io = TokioIo::new(Watched::new(stream, arrivals.clone()));
+    let io = TokioIo::new(Watched::new(
+        stream,
+        arrivals.clone(),
+        limits.header_timeout,
+    ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(HeadTimer::new(arrivals.clone(), &limits))
         .header_read_timeout(limits.header_timeout);
@@ -165,32 +158,7 @@ async fn serve_connection(
         }
     };
     if let Err(err) = ended {
-        if err.is_timeout() && arrivals.partial_head() {
-            answer_head_timeout(second, limits.header_timeout).await;
-        }
         tracing::debug!(cause = %err, "HTTP connection closed");
-    }
-}
-
-/// `stream` and a duplicate of its socket.
-fn second_handle(stream: TcpStream) -> io::Result<(TcpStream, std::net::TcpStream)> {
-    let stream = stream.into_std()?;
-    let second = stream.try_clone()?;
-    Ok((TcpStream::from_std(stream)?, second))
-}
-
-/// Tells a client whose request head did not arrive in time, then closes; a client that
-/// does not read its answer within a second loses it.
-async fn answer_head_timeout(socket: std::net::TcpStream, header_timeout: Duration) {
-    let answer = async {
-        let mut socket = TcpStream::from_std(socket)?;
-        socket
-            .write_all(&refusals::head_timeout(header_timeout))
-            .await?;
-        socket.shutdown().await
-    };
-    if let Ok(Err(err)) = tokio::time::timeout(Duration::from_secs(1), answer).await {
-        tracing::debug!(cause = %err, "could not answer a request head that timed out");
     }
 }
 
