@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -10,7 +10,9 @@ use super::AppState;
 use super::auth::Caller;
 use super::params::{IdPath, Params};
 use super::problem::Problem;
-use super::queries::{After, OneQuery, Page, Paging, as_of, found, model, read_failed, wait_for};
+use super::queries::{
+    After, OneQuery, Page, Paging, model, read_failed, summary_or_as_of, timeline_of, wait_for,
+};
 use super::routes::{READERS, Routes, op, schema};
 use crate::domain::complaint::Complaint;
 use crate::projection::{complaints, timeline};
@@ -58,30 +60,27 @@ pub async fn complaint(
     IdPath { id }: IdPath,
     Params(query): Params<OneQuery>,
 ) -> Result<Response, Problem> {
-    if let Some(at) = query.as_of {
-        let stream = crate::domain::complaint::stream_name(id);
-        return Ok(as_of::<Complaint>(&state, &caller, &stream, at)?.into_response());
-    }
-    wait_for(&state, complaints::NAME, query.after).await?;
-    let summary = complaints::complaint(&model(&state, complaints::NAME)?, id)
-        .map_err(read_failed(complaints::NAME))?;
-    Ok(found(summary, "complaint")?.into_response())
+    let stream = crate::domain::complaint::stream_name(id);
+    summary_or_as_of::<Complaint, _>(
+        &state,
+        &caller,
+        &stream,
+        query,
+        complaints::NAME,
+        "complaint",
+        |model| complaints::complaint(model, id),
+    )
+    .await
 }
 
-/// `GET /v1/complaints/{id}/timeline` and the incidents' twin: a stream's events.
+/// `GET /v1/complaints/{id}/timeline`: every event of the complaint, in order.
 pub async fn complaint_timeline(
     State(state): State<AppState>,
     IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
-    wait_for(&state, timeline::NAME, query.after).await?;
     let stream = crate::domain::complaint::stream_name(id);
-    let entries = timeline::read(&model(&state, timeline::NAME)?, &stream)
-        .map_err(read_failed(timeline::NAME))?;
-    if entries.is_empty() {
-        return Err(Problem::not_found("no complaint with this id"));
-    }
-    Ok(Json(entries))
+    timeline_of(&state, &stream, query.after, "complaint").await
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,8 +13,8 @@ use super::auth::Caller;
 use super::params::{IdPath, Params};
 use super::problem::Problem;
 use super::queries::{
-    After, ListQuery, OneQuery, Page, Paging, as_of, bad_cursor, found, model, read_failed,
-    wait_for,
+    After, ListQuery, OneQuery, Page, Paging, bad_cursor, found, model, read_failed,
+    summary_or_as_of, timeline_of, wait_for,
 };
 use super::routes::{READERS, Routes, op, schema};
 use crate::domain::common::{Category, Severity};
@@ -188,14 +188,17 @@ pub async fn incident(
     IdPath { id }: IdPath,
     Params(query): Params<OneQuery>,
 ) -> Result<Response, Problem> {
-    if let Some(at) = query.as_of {
-        let stream = crate::domain::incident::stream_name(id);
-        return Ok(as_of::<Incident>(&state, &caller, &stream, at)?.into_response());
-    }
-    wait_for(&state, incidents::NAME, query.after).await?;
-    let summary = incidents::summary(&model(&state, incidents::NAME)?, id)
-        .map_err(read_failed(incidents::NAME))?;
-    Ok(found(summary, "incident")?.into_response())
+    let stream = crate::domain::incident::stream_name(id);
+    summary_or_as_of::<Incident, _>(
+        &state,
+        &caller,
+        &stream,
+        query,
+        incidents::NAME,
+        "incident",
+        |model| incidents::summary(model, id),
+    )
+    .await
 }
 
 /// `GET /v1/incidents/{id}/timeline`: every event of the incident, in order.
@@ -204,14 +207,8 @@ pub async fn incident_timeline(
     IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
-    wait_for(&state, timeline::NAME, query.after).await?;
     let stream = crate::domain::incident::stream_name(id);
-    let entries = timeline::read(&model(&state, timeline::NAME)?, &stream)
-        .map_err(read_failed(timeline::NAME))?;
-    if entries.is_empty() {
-        return Err(Problem::not_found("no incident with this id"));
-    }
-    Ok(Json(entries))
+    timeline_of(&state, &stream, query.after, "incident").await
 }
 
 /// Answers one incident's view of a model by a query function.

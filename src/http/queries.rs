@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use super::problem::Problem;
 use super::{AppState, WAIT_MAX, redact};
 use crate::app::command::load_as_of;
 use crate::domain::Aggregate;
-use crate::projection::{ModelError, ReadModel};
+use crate::projection::{ModelError, ReadModel, timeline};
 
 /// How often a waiting query looks at its projection again.
 const WAIT_POLL: Duration = Duration::from_millis(5);
@@ -191,6 +192,46 @@ pub struct AsOf {
     /// Version of the stream's last event recorded by then.
     pub stream_version: u64,
     pub state: serde_json::Value,
+}
+
+/// `GET /v1/<resource>/{id}`: one aggregate's summary, read from `projection` by
+/// `read`, or with `?as_of=` its state rebuilt from `stream` as it stood then.
+pub(super) async fn summary_or_as_of<A, T>(
+    state: &AppState,
+    caller: &Caller,
+    stream: &str,
+    query: OneQuery,
+    projection: &'static str,
+    what: &str,
+    read: impl FnOnce(&ReadModel) -> Result<Option<T>, ModelError>,
+) -> Result<Response, Problem>
+where
+    A: Aggregate + Serialize + schemars::JsonSchema,
+    T: Serialize,
+{
+    if let Some(at) = query.as_of {
+        return Ok(as_of::<A>(state, caller, stream, at)?.into_response());
+    }
+    wait_for(state, projection, query.after).await?;
+    let summary = read(&model(state, projection)?).map_err(read_failed(projection))?;
+    Ok(found(summary, what)?.into_response())
+}
+
+/// `GET /v1/<resource>/{id}/timeline`: every event of `stream` with its actor; not
+/// found (naming `what`) when the stream has none.
+pub(super) async fn timeline_of(
+    state: &AppState,
+    stream: &str,
+    after: Option<u64>,
+    what: &str,
+) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
+    wait_for(state, timeline::NAME, after).await?;
+    let entries = timeline::read(&model(state, timeline::NAME)?, stream)
+        .map_err(read_failed(timeline::NAME))?;
+    if entries.is_empty() {
+        return Err(Problem::not_found(format!("no {what} with this id")));
+    }
+    Ok(Json(entries))
 }
 
 pub(super) fn as_of<A: Aggregate + Serialize + schemars::JsonSchema>(

@@ -21,9 +21,11 @@ use super::sled_store::parse_record;
 use super::types::RecordedEvent;
 
 /// Positions kept in memory (about 2.5 KB each with the parsed event, for a typical
-/// 1 KB record).
+/// 1 KB record; more once the read models have left its decoded data on it, see
+/// [`crate::store::DecodedData`]).
 pub const TAIL_EVENTS: usize = 8_192;
-/// Record bytes kept in memory; the parsed events take about as much again.
+/// Record bytes kept in memory; the parsed events take about as much again, and their
+/// decoded data more (not counted against this bound).
 pub const TAIL_RECORD_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// One record of the tail, parsed at most once.

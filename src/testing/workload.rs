@@ -266,26 +266,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
     for (i, ((passenger, tier), id)) in passengers.iter().zip(&compensation_ids).enumerate() {
         let mut comp = Script::<compensation::Compensation>::new(compensation::stream_name(*id));
         let decisions = decide(
-            &CompensationInput {
-                origin: AirportCode::parse("FRA").expect("valid"),
-                destination: AirportCode::parse("JFK").expect("valid"),
-                origin_country: "DE".into(),
-                destination_country: "US".into(),
-                distance_km: 6_200,
-                carrier: "LH".into(),
-                carrier_home: CarrierHome::Eu,
-                carrier_size: CarrierSize::Large,
-                disruption: Disruption::Delay {
-                    departure_delay_minutes: 240,
-                    arrival_delay_minutes: 240,
-                    overnight: false,
-                },
-                controllability: crate::domain::flight::Controllability::CarrierCaused,
-                passenger_accepted_change: true,
-                payment_method: PaymentMethod::Card,
-                tier: *tier,
-                decided_at: at(45),
-            },
+            &fra_jfk_delay(*tier, true, at(45)),
             &GoodwillPolicy::default_policy(),
         );
         let entitled = decisions
@@ -478,6 +459,35 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
         }
     }
     steps
+}
+
+/// A 4 h delay FRA → JFK on a large EU carrier, caused by the carrier: the compensation
+/// input the scenarios and tests decide on.
+pub fn fra_jfk_delay(
+    tier: Tier,
+    passenger_accepted_change: bool,
+    decided_at: DateTime<Utc>,
+) -> CompensationInput {
+    CompensationInput {
+        origin: AirportCode::parse("FRA").expect("valid"),
+        destination: AirportCode::parse("JFK").expect("valid"),
+        origin_country: "DE".into(),
+        destination_country: "US".into(),
+        distance_km: 6_200,
+        carrier: "LH".into(),
+        carrier_home: CarrierHome::Eu,
+        carrier_size: CarrierSize::Large,
+        disruption: Disruption::Delay {
+            departure_delay_minutes: 240,
+            arrival_delay_minutes: 240,
+            overnight: false,
+        },
+        controllability: crate::domain::flight::Controllability::CarrierCaused,
+        passenger_accepted_change,
+        payment_method: PaymentMethod::Card,
+        tier,
+        decided_at,
+    }
 }
 
 #[cfg(test)]

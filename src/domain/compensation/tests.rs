@@ -42,30 +42,10 @@ pub(super) fn decision(regime: Regime, cash: Option<Money>) -> CompensationDecis
 /// What the compensation policy decides for a 4 h arrival delay FRA → JFK on
 /// an EU carrier: EU 261 cash, US DOT, and goodwill.
 fn real_decisions() -> Vec<CompensationDecision> {
-    use crate::domain::common::{AirportCode, Tier};
-    use crate::domain::flight::Controllability;
-    use crate::domain::policy::compensation::*;
+    use crate::domain::common::Tier;
+    use crate::domain::policy::compensation::decide;
     use crate::domain::policy::goodwill::GoodwillPolicy;
-    let input = CompensationInput {
-        origin: AirportCode::parse("FRA").unwrap(),
-        destination: AirportCode::parse("JFK").unwrap(),
-        origin_country: "DE".into(),
-        destination_country: "US".into(),
-        distance_km: 6_200,
-        carrier: "LH".into(),
-        carrier_home: CarrierHome::Eu,
-        carrier_size: CarrierSize::Large,
-        disruption: Disruption::Delay {
-            departure_delay_minutes: 240,
-            arrival_delay_minutes: 240,
-            overnight: false,
-        },
-        controllability: Controllability::CarrierCaused,
-        passenger_accepted_change: true,
-        payment_method: PaymentMethod::Card,
-        tier: Tier::Gold,
-        decided_at: at(0),
-    };
+    let input = crate::testing::workload::fra_jfk_delay(Tier::Gold, true, at(0));
     decide(&input, &GoodwillPolicy::default_policy())
 }
 

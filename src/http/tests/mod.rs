@@ -196,30 +196,10 @@ fn feedback_message(source: &str) -> Value {
 
 /// What the compensation policy owes for a 4 h delay FRA → JFK on an EU carrier.
 fn real_decisions() -> Value {
-    use crate::domain::common::{AirportCode, Tier};
-    use crate::domain::flight::Controllability;
-    use crate::domain::policy::compensation::*;
+    use crate::domain::common::Tier;
+    use crate::domain::policy::compensation::decide;
     use crate::domain::policy::goodwill::GoodwillPolicy;
-    let input = CompensationInput {
-        origin: AirportCode::parse("FRA").unwrap(),
-        destination: AirportCode::parse("JFK").unwrap(),
-        origin_country: "DE".into(),
-        destination_country: "US".into(),
-        distance_km: 6_200,
-        carrier: "LH".into(),
-        carrier_home: CarrierHome::Eu,
-        carrier_size: CarrierSize::Large,
-        disruption: Disruption::Delay {
-            departure_delay_minutes: 240,
-            arrival_delay_minutes: 240,
-            overnight: false,
-        },
-        controllability: Controllability::CarrierCaused,
-        passenger_accepted_change: false,
-        payment_method: PaymentMethod::Card,
-        tier: Tier::Gold,
-        decided_at: chrono::Utc::now(),
-    };
+    let input = crate::testing::workload::fra_jfk_delay(Tier::Gold, false, chrono::Utc::now());
     serde_json::to_value(decide(&input, &GoodwillPolicy::default_policy())).unwrap()
 }
 
