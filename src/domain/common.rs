@@ -428,13 +428,16 @@ impl<T: JsonSchema> JsonSchema for PersonalData<T> {
 }
 
 /// The final state of a compensation entitlement, as an incident must know it
-/// before it may close: paid, declined by the passenger, or failed with a reason.
+/// before it may close: paid, declined by the passenger, failed with a reason, or
+/// nothing to pay (no regime and no goodwill rule owes cash, a voucher or miles: care
+/// at most, which is given at the airport, not paid afterwards).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Settlement {
     Paid,
     Declined,
     Failed { reason: String },
+    NothingOwed,
 }
 
 #[cfg(test)]

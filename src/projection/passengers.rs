@@ -254,7 +254,11 @@ impl Passengers {
                 view.compensations.push(CompensationRef {
                     compensation_id: id,
                     flight: c.flight.clone(),
-                    status: CompensationStatus::Computed,
+                    status: if c.owes_nothing() {
+                        CompensationStatus::NothingOwed
+                    } else {
+                        CompensationStatus::Computed
+                    },
                     entitled: c.entitled,
                     paid: None,
                 })
@@ -295,9 +299,10 @@ impl Projection for Passengers {
         NAME
     }
 
-    /// 2: contact details kept sealed, as the events hold them; erasure.
+    /// 2: contact details kept sealed, as the events hold them; erasure;
+    /// 3: entitlements owing nothing show as `nothing_owed`.
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {

@@ -52,13 +52,24 @@ pub struct CompensationComputed {
     pub computed_at: DateTime<Utc>,
 }
 
-/// `compensation.computed` as read models need it: everything but `decisions`, the
-/// explanation kept for audit. Decoding skips those (inputs and reasoning of every
-/// regime) instead of building them, which made up most of a read model's rebuild time
-/// for this event.
+impl CompensationComputed {
+    /// No decision owes cash, a voucher or miles: nothing will ever be paid, so the
+    /// entitlement is settled as computed.
+    pub fn owes_nothing(&self) -> bool {
+        self.decisions
+            .iter()
+            .all(CompensationDecision::owes_nothing)
+    }
+}
+
+/// `compensation.computed` as read models need it: everything but the explanation
+/// of each decision (inputs, reasoning), kept for audit. Decoding skips those instead
+/// of building them, which made up most of a read model's rebuild time for this event.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ComputedOutline {
     pub compensation_id: Uuid,
+    /// What each decision owes to pay, nothing else of it.
+    pub decisions: Vec<OwedOutline>,
     pub flight: FlightKey,
     pub passenger: PassengerId,
     pub incident_id: Option<Uuid>,
@@ -68,8 +79,24 @@ pub struct ComputedOutline {
     pub computed_at: DateTime<Utc>,
 }
 
+/// What one decision of a `compensation.computed` owes to pay.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OwedOutline {
+    pub cash: Option<Money>,
+    pub voucher: Option<Money>,
+    pub miles: Option<u64>,
+}
+
 impl ComputedOutline {
     pub const EVENT_TYPE: &'static str = "compensation.computed";
+
+    /// See [`CompensationComputed::owes_nothing`].
+    pub fn owes_nothing(&self) -> bool {
+        let zero = |m: Option<Money>| m.is_none_or(|m| m.amount_minor == 0);
+        self.decisions
+            .iter()
+            .all(|d| zero(d.cash) && zero(d.voucher) && d.miles.unwrap_or(0) == 0)
+    }
 
     /// Decodes the data of a `compensation.computed` event, checking its schema version.
     pub fn from_data(

@@ -22,6 +22,10 @@ pub fn violations(state: &Compensation) -> Vec<String> {
         state.payment_deadline_after_computation(),
         "the deadline is not before the computation",
     );
+    check(
+        !computed.owes_nothing() || state.status == S::Computed,
+        "nothing happens to an entitlement that owes nothing",
+    );
     if state.status >= S::Offered {
         check(!state.options.is_empty(), "an offer has options");
     }

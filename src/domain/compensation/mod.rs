@@ -105,6 +105,10 @@ pub enum CompensationError {
     OfferClosed { status: CompensationStatus },
     #[error("an offer needs at least one option")]
     NoOptions,
+    #[error(
+        "nothing is owed: no regime and no goodwill rule owes cash, a voucher or miles (care at most), so there is nothing to offer"
+    )]
+    NothingOwed,
     #[error("an offer option is worth nothing")]
     ZeroOption,
     #[error("a cash entitlement must be offered as cash (vouchers only in addition)")]
@@ -152,6 +156,11 @@ impl Compensation {
     #[cfg(test)]
     pub fn settlement(&self) -> Option<Settlement> {
         match self.status {
+            CompensationStatus::Computed
+                if self.computed.as_ref().is_some_and(|c| c.owes_nothing()) =>
+            {
+                Some(Settlement::NothingOwed)
+            }
             CompensationStatus::Paid => Some(Settlement::Paid),
             CompensationStatus::Declined => Some(Settlement::Declined),
             CompensationStatus::Failed => Some(Settlement::Failed {
@@ -174,6 +183,9 @@ impl Compensation {
             return Err(CompensationError::OfferClosed {
                 status: self.status,
             });
+        }
+        if self.computed.as_ref().is_some_and(|c| c.owes_nothing()) {
+            return Err(CompensationError::NothingOwed);
         }
         if options.is_empty() {
             return Err(CompensationError::NoOptions);

@@ -321,8 +321,11 @@ fn offer_compensation() {
 
 #[test]
 fn goodwill_only_entitlement_may_be_offered_as_miles() {
+    let mut goodwill = decision(Regime::Goodwill, None);
+    goodwill.miles = Some(10_000);
+    let compute = compute_with(vec![decision(Regime::Eu261, None), goodwill], Regime::Eu261);
     let zero = given(&[])
-        .decide(&compute_command(eur(0)), &ctx_at(Role::Agent, 0))
+        .decide(&compute, &ctx_at(Role::Agent, 0))
         .unwrap();
     let miles = C::OfferCompensation {
         options: vec![OfferOption::Miles { miles: 10_000 }],
@@ -532,4 +535,46 @@ fn settlement_feeds_the_incident_close_rule() {
         .expect("a failure with its reason is accepted");
     let incident = events.iter().fold(incident, |i, e| i.evolve(e));
     assert!(incident.unsettled_compensations().is_empty());
+}
+
+/// Issue 19, item 8: an entitlement that owes nothing to pay (care only) is settled as
+/// computed: nothing could ever be offered or paid on it, and an incident must be able
+/// to close over it.
+#[test]
+fn an_entitlement_owing_nothing_is_settled_as_computed() {
+    let nothing = compute_with(
+        vec![
+            decision(Regime::Eu261, None),
+            decision(Regime::Goodwill, None),
+        ],
+        Regime::Eu261,
+    );
+    let events = when_at(&[], nothing, 0).unwrap();
+    assert_eq!(given(&events).settlement(), Some(Settlement::NothingOwed));
+    let voucher = OfferOption::Voucher { amount: eur(5_000) };
+    assert_eq!(
+        when(
+            &events,
+            C::OfferCompensation {
+                options: vec![voucher.clone()]
+            }
+        ),
+        Err(Err_::NothingOwed),
+        "a gesture beyond the policy is not this entitlement's"
+    );
+    // Zero cash but a goodwill voucher owed: open until the voucher is settled.
+    let mut goodwill = decision(Regime::Goodwill, None);
+    goodwill.voucher = Some(eur(5_000));
+    let some = compute_with(vec![decision(Regime::Eu261, None), goodwill], Regime::Eu261);
+    let events = when_at(&[], some, 0).unwrap();
+    assert_eq!(given(&events).settlement(), None);
+    assert!(
+        when(
+            &events,
+            C::OfferCompensation {
+                options: vec![voucher]
+            }
+        )
+        .is_ok()
+    );
 }

@@ -43,6 +43,7 @@ fn settlement() -> impl Strategy<Value = Settlement> {
     prop_oneof![
         Just(Settlement::Paid),
         Just(Settlement::Declined),
+        Just(Settlement::NothingOwed),
         text().prop_map(|reason| Settlement::Failed { reason })
     ]
 }

@@ -189,6 +189,13 @@ impl CompensationDecision {
     pub fn entitled(&self) -> Money {
         self.cash.unwrap_or(Money::new(0, currency_of(self.regime)))
     }
+
+    /// Whether the decision owes nothing to pay: no cash, no voucher, no miles (care
+    /// and a refund right may still be due; they are not paid through the entitlement).
+    pub fn owes_nothing(&self) -> bool {
+        let zero = |m: Option<Money>| m.is_none_or(|m| m.amount_minor == 0);
+        zero(self.cash) && zero(self.voucher) && self.miles.unwrap_or(0) == 0
+    }
 }
 
 fn currency_of(regime: Regime) -> Currency {

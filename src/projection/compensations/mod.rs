@@ -6,10 +6,13 @@
 //! entitlement counts as owed once computed, offered once an offer is made, and then in
 //! exactly one of accepted (awaiting payment), paid, failed (payment failed: still
 //! owed) or declined. Paid and declined entitlements leave the open-deadline index.
+//! One that owes nothing to pay (care only) is `nothing_owed`: settled as computed,
+//! never in the deadline index nor in the totals.
 //!
 //! An incident cannot close before each compensation linked to it is settled, so the
 //! model also keeps, in log order, the settlements an incident must record: one each
-//! time a linked entitlement reaches a final state (paid, declined, failed), or an
+//! time a linked entitlement reaches a final state (paid, declined, failed, nothing
+//! owed), or an
 //! entitlement already in one is linked. The settlement reactor
 //! ([`crate::app::settlements`]) records them on the incident.
 //!
@@ -49,6 +52,8 @@ pub const NAME: &str = "compensations";
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Computed,
+    /// No regime and no goodwill rule owes cash, a voucher or miles: settled as computed.
+    NothingOwed,
     Offered,
     Accepted,
     Paid,
@@ -74,7 +79,10 @@ pub struct Entitlement {
 
 impl Entitlement {
     fn settled(&self) -> bool {
-        matches!(self.status, Status::Paid | Status::Declined)
+        matches!(
+            self.status,
+            Status::Paid | Status::Declined | Status::NothingOwed
+        )
     }
 }
 

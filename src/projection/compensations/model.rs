@@ -44,6 +44,9 @@ fn miles(option: &Option<OfferOption>) -> u64 {
 
 /// Adds (`add`) or removes one entitlement's part of its incident totals.
 fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
+    if e.status == Status::NothingOwed {
+        return;
+    }
     let apply = |slot: &mut (u64, u64), amount: u64| {
         if add {
             slot.0 += 1;
@@ -97,7 +100,7 @@ fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
                 totals.miles_paid.saturating_sub(m)
             };
         }
-        Status::Computed | Status::Offered | Status::Declined => {}
+        Status::Computed | Status::Offered | Status::Declined | Status::NothingOwed => {}
     }
 }
 
@@ -141,9 +144,10 @@ impl Projection for Compensations {
         NAME
     }
 
-    /// 2: links, final states and the settlements due (`L`, `X`, `S` keys).
+    /// 2: links, final states and the settlements due (`L`, `X`, `S` keys);
+    /// 3: entitlements owing nothing are settled as computed (`nothing_owed`).
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
@@ -196,13 +200,23 @@ impl Projection for Compensations {
         let before: Option<Entitlement> = tx.get_json(&key(b'E', id))?;
         if t == ComputedOutline::EVENT_TYPE {
             let c = ComputedOutline::from_data(v, d)?;
+            let status = if c.owes_nothing() {
+                tx.insert_json(key(b'X', id), &Settlement::NothingOwed);
+                if let Some(incident) = tx.get(&key(b'L', id))? {
+                    let incident = Uuid::from_slice(&incident)?;
+                    settlement_due(tx, event.position, incident, id, Settlement::NothingOwed);
+                }
+                Status::NothingOwed
+            } else {
+                Status::Computed
+            };
             let after = Entitlement {
                 compensation_id: id,
                 incident_id: c.incident_id,
                 flight: c.flight,
                 passenger: c.passenger,
                 governing: c.governing,
-                status: Status::Computed,
+                status,
                 entitled: c.entitled,
                 choice: None,
                 paid: None,

@@ -206,6 +206,7 @@ fn record_compensation_settlement() {
         settlement,
     };
     assert!(when(&linked, settle(Settlement::Paid)).is_ok());
+    assert!(when(&linked, settle(Settlement::NothingOwed)).is_ok());
     assert_eq!(
         when(&linked, settle(Settlement::Failed { reason: " ".into() })),
         Err(Err_::FailureRequiresReason)
