@@ -483,6 +483,8 @@ pub fn fra_jfk_delay(
             overnight: false,
         },
         controllability: crate::domain::flight::Controllability::CarrierCaused,
+        controllability_overridden: false,
+        delays: Default::default(),
         passenger_accepted_change,
         payment_method: PaymentMethod::Card,
         tier,

@@ -112,6 +112,8 @@ pub fn compensation_input(
         carrier_size: carrier.size,
         disruption,
         controllability: flight.controllability(),
+        controllability_overridden: flight.controllability_override.is_some(),
+        delays: flight.delays.clone(),
         passenger_accepted_change: false,
         payment_method: PaymentMethod::Card,
         tier,
@@ -232,6 +234,34 @@ mod tests {
         assert!(
             overnight(&frankfurt),
             "22:30 to 01:30 local crosses midnight"
+        );
+    }
+
+    /// Issue 19, item 4: the flight's own class for a bird strike is `safety`, which EU
+    /// 261 has no such exemption for; the decision reads the code under EU rules
+    /// (CJEU C-315/15 Pešková) and owes no cash, explaining why.
+    #[test]
+    fn each_regime_reads_the_delay_codes_itself() {
+        use crate::domain::flight::{Controllability, DelayCode, controllability};
+        use crate::domain::policy::compensation::{Regime, decide};
+        use crate::domain::policy::goodwill::GoodwillPolicy;
+        let mut flight = scheduled();
+        flight.actual_departure = Some(at(60 + 240));
+        flight.actual_arrival = Some(at(60 + 8 * 60 + 240));
+        flight.delays = [(DelayCode::new(51).unwrap(), 240)].into();
+        flight.derived_controllability = controllability::derive(&flight.delays);
+        assert_eq!(flight.derived_controllability, Controllability::Safety);
+        let input = compensation_input(&flight, Tier::None, LH, at(1_000)).unwrap();
+        let decisions = decide(&input, &GoodwillPolicy::default_policy());
+        let eu = decisions
+            .iter()
+            .find(|d| d.regime == Regime::Eu261)
+            .unwrap();
+        assert_eq!((eu.cash, eu.rule_id.as_str()), (None, "eu261.art5.3"));
+        assert!(
+            eu.reasoning.iter().any(|l| l.contains("C-315/15")),
+            "{:#?}",
+            eu.reasoning
         );
     }
 

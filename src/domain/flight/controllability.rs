@@ -16,9 +16,11 @@
 //! | others (40, 49, 50, 53, 54, 59, 60, 70, 78–80, 90) | unassigned | carrier_caused |
 //!
 //! `safety` means "within the carrier's control but required for safety"
-//! (Canada APPR s. 10–12). EU 261 treats technical defects as within control
-//! (C-257/14 van der Lans); that distinction belongs to the compensation
-//! policy, not here. Reactionary codes name only the knock-on effect, so they
+//! (Canada APPR s. 10–12). This class is the flight's summary for the crisis
+//! team; compensation does not use it: each regulation reads the delay codes
+//! with its own table ([`crate::domain::policy::causes`]: EU 261 treats technical
+//! defects as within control, C-257/14 van der Lans, and a bird strike as
+//! extraordinary, C-315/15 Pešková), unless a person recorded an override. Reactionary codes name only the knock-on effect, so they
 //! stay carrier_caused unless a person records an override with a reason.
 //!
 //! Several codes on one flight: the class with the most delay minutes wins.

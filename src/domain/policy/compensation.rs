@@ -128,7 +128,16 @@ pub struct CompensationInput {
     pub carrier_home: CarrierHome,
     pub carrier_size: CarrierSize,
     pub disruption: Disruption,
+    /// The flight's class (see [`flight::controllability`](crate::domain::flight)): a
+    /// crisis lead's override, or derived from the delay codes; each regime applies its
+    /// own reading of `delays` instead unless it was overridden (see [`super::causes`]).
     pub controllability: Controllability,
+    /// `controllability` was recorded by a person, with a reason: it stands for every regime.
+    #[serde(default)]
+    pub controllability_overridden: bool,
+    /// Delay minutes per IATA delay code, as flight ops reported them.
+    #[serde(default)]
+    pub delays: std::collections::BTreeMap<crate::domain::flight::DelayCode, u32>,
     /// The passenger accepted the alternative or the change (US DOT refunds).
     pub passenger_accepted_change: bool,
     pub payment_method: PaymentMethod,

@@ -35,6 +35,8 @@ fn trip(from: &str, to: &str, home: CarrierHome) -> CompensationInput {
             overnight: false,
         },
         controllability: Controllability::CarrierCaused,
+        controllability_overridden: false,
+        delays: Default::default(),
         passenger_accepted_change: false,
         payment_method: PaymentMethod::Card,
         tier: Tier::None,
@@ -74,6 +76,20 @@ fn cancelled(
         rerouting,
         overnight: false,
     };
+    input
+}
+
+/// The flight's delay minutes per IATA code, as flight ops reported them.
+fn coded(mut input: CompensationInput, delays: &[(u8, u32)]) -> CompensationInput {
+    input.delays = delays
+        .iter()
+        .map(|&(code, minutes)| {
+            (
+                crate::domain::flight::DelayCode::new(code).unwrap(),
+                minutes,
+            )
+        })
+        .collect();
     input
 }
 
@@ -480,6 +496,94 @@ fn table() -> Vec<Case> {
             None,
             "usdot.260.accepted",
         ),
+        // Causes per regulation, from the IATA delay codes (see policy::causes).
+        case(
+            "CJEU C-315/15 Pešková: a bird strike (51) is extraordinary under EU 261",
+            coded(late(fra_cdg(), 240), &[(51, 240)]),
+            Eu261,
+            None,
+            "eu261.art5.3",
+        ),
+        case(
+            "APPR s. 10(1)(i): a collision with wildlife (51) is outside the carrier's control",
+            coded(late(yyz_yvr(), 240), &[(51, 240)]),
+            CanadaAppr,
+            None,
+            "appr.s10",
+        ),
+        case(
+            "CJEU C-257/14 van der Lans: an aircraft defect (41) is within control under EU 261",
+            coded(late(fra_cdg(), 240), &[(41, 240)]),
+            Eu261,
+            Some(250_00),
+            "eu261.art7.1a",
+        ),
+        case(
+            "APPR s. 11: an aircraft defect (41) is required for safety",
+            coded(late(yyz_yvr(), 240), &[(41, 240)]),
+            CanadaAppr,
+            None,
+            "appr.s11",
+        ),
+        case(
+            "APPR s. 1: scheduled maintenance (42) is not required for safety",
+            coded(late(yyz_yvr(), 240), &[(42, 240)]),
+            CanadaAppr,
+            Some(400_00),
+            "appr.s19.1a.3to6h",
+        ),
+        case(
+            "CJEU C-28/20 Airhelp v SAS: the airline's own strike (97) is within its control",
+            coded(late(fra_cdg(), 240), &[(97, 240)]),
+            Eu261,
+            Some(250_00),
+            "eu261.art7.1a",
+        ),
+        case(
+            "APPR s. 10(1)(j): a labour disruption within the carrier (97) is outside its control",
+            coded(late(yyz_yvr(), 240), &[(97, 240)]),
+            CanadaAppr,
+            None,
+            "appr.s10",
+        ),
+        case(
+            "EU261 recital 14: weather (71) outweighs a shorter reactionary delay (93)",
+            coded(late(fra_cdg(), 240), &[(71, 180), (93, 60)]),
+            Eu261,
+            None,
+            "eu261.art5.3",
+        ),
+        case(
+            "EU261 Art. 5(3): a tie between causes goes to the passenger",
+            coded(late(fra_cdg(), 240), &[(71, 120), (93, 120)]),
+            Eu261,
+            Some(250_00),
+            "eu261.art7.1a",
+        ),
+        case(
+            "An override with a reason stands over the codes: a heavy landing under 51",
+            with(coded(late(fra_cdg(), 240), &[(51, 240)]), |i| {
+                i.controllability_overridden = true;
+                i.controllability = Controllability::CarrierCaused;
+            }),
+            Eu261,
+            Some(250_00),
+            "eu261.art7.1a",
+        ),
+        case(
+            "14 CFR 260.2: a later departure alone is no significant change (7h late out, 5h59 in)",
+            delayed(trip("JFK", "CDG", UsCarrier), 420, 359),
+            UsDot,
+            None,
+            "usdot.260.below_threshold",
+        ),
+        case(
+            "14 CFR 260.2: domestic, left 2h late, arrived 3h late: significant",
+            delayed(trip("JFK", "LAX", UsCarrier), 120, 180),
+            UsDot,
+            None,
+            "usdot.260.6",
+        ),
         // China CAAC: no statutory cash.
         case(
             "CAAC 2016 Art. 19: carrier-caused delay, care only",
@@ -629,6 +733,21 @@ fn care_and_refund_thresholds() {
     assert!(
         cancelled_eu.refund.is_some() && cancelled_eu.cash.is_none(),
         "Art. 5(1)(a): refund or rerouting even with notice"
+    );
+}
+
+/// CAAC Art. 19: who pays for meals and a hotel follows the cause, read from the codes.
+#[test]
+fn caac_care_follows_the_cause_in_the_codes() {
+    let care = |delays: &[(u8, u32)]| {
+        let input = coded(late(trip("PEK", "PVG", CarrierHome::China), 240), delays);
+        regime_decision(&input, ChinaCaac).unwrap().care
+    };
+    assert_eq!(care(&[(41, 240)]), vec![CareDuty::MealsAndRefreshments]);
+    assert_eq!(
+        care(&[(51, 240)]),
+        vec![CareDuty::AssistanceAtPassengerExpense],
+        "a bird strike is not the carrier's cause"
     );
 }
 

@@ -74,6 +74,8 @@ pub fn decide(input: &CompensationInput, rules: Rules) -> CompensationDecision {
         full.amount_minor / 100,
         rules.currency
     ));
+    let (cause, why) = super::causes::under(rules.regime, input);
+    d.reasoning.push(why);
     match input.disruption {
         Disruption::Delay {
             departure_delay_minutes,
@@ -103,7 +105,7 @@ pub fn decide(input: &CompensationInput, rules: Rules) -> CompensationDecision {
                     "arrival delay {} is under 3 hours: no compensation (Sturgeon, C-402/07)",
                     hours(arrival_delay_minutes)
                 ));
-            } else if input.controllability == Controllability::Extraordinary {
+            } else if cause == Controllability::Extraordinary {
                 d.rule_id = format!("{p}.art5.3");
                 d.reasoning.push(
                     "extraordinary circumstances: no compensation (Art. 5(3)); care remains due"
@@ -171,7 +173,7 @@ pub fn decide(input: &CompensationInput, rules: Rules) -> CompensationDecision {
             if let Some((rule, why)) = exempt {
                 d.rule_id = rule;
                 d.reasoning.push(why);
-            } else if input.controllability == Controllability::Extraordinary {
+            } else if cause == Controllability::Extraordinary {
                 d.rule_id = format!("{p}.art5.3");
                 d.reasoning.push("extraordinary circumstances: no compensation (Art. 5(3)); care and refund remain due".to_owned());
             } else if let Some(r) =

@@ -23,6 +23,8 @@ const APPR_DAYS: i64 = 30;
 pub fn appr(input: &CompensationInput) -> CompensationDecision {
     let deadline = input.decided_at + Duration::days(APPR_DAYS);
     let mut d = decision(Regime::CanadaAppr, input, deadline);
+    let (cause, why) = super::causes::under(Regime::CanadaAppr, input);
+    d.reasoning.push(why);
     let table = match input.carrier_size {
         CarrierSize::Large => APPR_LARGE,
         CarrierSize::Small => APPR_SMALL,
@@ -35,7 +37,7 @@ pub fn appr(input: &CompensationInput) -> CompensationDecision {
         } => (departure_delay_minutes, overnight),
         Disruption::Cancellation { overnight, .. } => (u32::MAX, overnight),
     };
-    if input.controllability != Controllability::Extraordinary && departure_delay >= 120 {
+    if cause != Controllability::Extraordinary && departure_delay >= 120 {
         d.care
             .extend([CareDuty::MealsAndRefreshments, CareDuty::Communication]);
         d.reasoning.push("within the carrier's control and a wait of 2 hours or more: food, drink and access to communication (s. 14(1))".to_owned());
@@ -54,7 +56,7 @@ pub fn appr(input: &CompensationInput) -> CompensationDecision {
         });
         d.reasoning.push(format!("cancellation or delay of 3 hours or more: refund within {APPR_DAYS} days if the passenger no longer travels (ss. 17, 18)"));
     }
-    match input.controllability {
+    match cause {
         Controllability::Extraordinary => {
             d.rule_id = "appr.s10".into();
             d.reasoning
@@ -138,26 +140,25 @@ pub fn us_dot(input: &CompensationInput) -> CompensationDecision {
     let threshold = if domestic { 180 } else { 360 };
     let (qualifies, what) = match input.disruption {
         Disruption::Cancellation { .. } => (true, "cancellation".to_owned()),
+        // 14 CFR 260.2: a significant change is a departure 3 h (domestic) / 6 h
+        // (international) or more *earlier*, or an arrival that much *later*, than
+        // scheduled; a delayed departure counts only through the arrival it delays.
         Disruption::Delay {
-            departure_delay_minutes,
             arrival_delay_minutes,
             ..
-        } => {
-            let change = departure_delay_minutes.max(arrival_delay_minutes);
-            (
-                change >= threshold,
-                format!(
-                    "schedule change of {} ({} threshold {}h)",
-                    hours(change),
-                    if domestic {
-                        "domestic"
-                    } else {
-                        "international"
-                    },
-                    threshold / 60
-                ),
-            )
-        }
+        } => (
+            arrival_delay_minutes >= threshold,
+            format!(
+                "arrival {} later than scheduled ({} threshold {}h, 14 CFR 260.2)",
+                hours(arrival_delay_minutes),
+                if domestic {
+                    "domestic"
+                } else {
+                    "international"
+                },
+                threshold / 60
+            ),
+        ),
     };
     d.reasoning.push(
         "no federal cash compensation for delays or cancellations; no federal care duty".into(),
@@ -190,6 +191,8 @@ pub fn caac(input: &CompensationInput) -> CompensationDecision {
     let deadline = add_business_days(input.decided_at, 7);
     let mut d = decision(Regime::ChinaCaac, input, deadline);
     d.rule_id = "caac.2016.care".into();
+    let (cause, why) = super::causes::under(Regime::ChinaCaac, input);
+    d.reasoning.push(why);
     let (delay, overnight, cancelled) = match input.disruption {
         Disruption::Delay {
             departure_delay_minutes,
@@ -198,7 +201,7 @@ pub fn caac(input: &CompensationInput) -> CompensationDecision {
         } => (departure_delay_minutes, overnight, false),
         Disruption::Cancellation { overnight, .. } => (u32::MAX, overnight, true),
     };
-    let carrier_caused = input.controllability != Controllability::Extraordinary;
+    let carrier_caused = cause != Controllability::Extraordinary;
     if delay >= 120 {
         if carrier_caused {
             d.care.push(CareDuty::MealsAndRefreshments);

@@ -5,12 +5,14 @@
 //! | [`compensation`] | which regimes apply and their explainable decisions (`compensation_eu`, `compensation_other`, cases in `compensation_cases.rs`) |
 //! | [`crisis`] | the crisis policy file (`deploy/crisis-policy.json`): severity, spike and SLA settings |
 //! | [`goodwill`] | the airline's goodwill policy file (`deploy/goodwill-policy.json`) |
+//! | [`causes`] | who answers for a disruption under each regulation, from the delay codes |
 //! | [`airports`] | the shipped airport table, great-circle distances, territories |
 //! | [`sla`] | response deadlines per tier and channel, working-day calendar, breaches |
 //! | [`severity`] | severity from scope, VIP share, safety and reach |
 //! | [`spike`] | spike detection: N signals of one key within a window open an incident |
 
 pub mod airports;
+pub mod causes;
 pub mod compensation;
 pub mod compensation_eu;
 pub mod compensation_other;

@@ -137,12 +137,12 @@ where
 /// it can close.
 #[tokio::test]
 async fn an_entitlement_owing_nothing_is_settled_and_never_overdue() {
+    use crate::domain::Context;
     use crate::domain::common::{Category, PassengerId, Severity, Tier};
     use crate::domain::compensation::{self as comp, Compensation, CompensationCommand};
     use crate::domain::incident::{self as inc, Incident, IncidentCommand};
     use crate::domain::policy::compensation::decide;
     use crate::domain::policy::goodwill::GoodwillPolicy;
-    use crate::domain::Context;
     use crate::store::{AppendRequest, ExpectedVersion};
 
     let dir = tempfile::tempdir().unwrap();
