@@ -16,9 +16,12 @@
 //! incident and the complaints record `complaint.linked_to_incident`. One reaction does
 //! both, in log order, so a join never runs ahead of the computation it links.
 //!
-//! The governing regime is the decision owing the most cash (legal regimes before
-//! goodwill on a tie), which is what the entitlement aggregate requires: no regime in
-//! the same currency may owe more than the governing one. An entitlement is computed
+//! The operating carrier's home and size come from the policy's carrier table (the
+//! service's defaults for a carrier not in it). The governing regime is the decision
+//! owing the most cash, amounts in different currencies compared at the policy's
+//! exchange rates (legal regimes before goodwill on a tie); without a rate between two
+//! currencies owed, none is chosen and an agent chooses
+//! ([`CompensationPolicy::governing`]). An entitlement is computed
 //! once; if the facts change afterwards (a later arrival report), an agent corrects it.
 
 use chrono::Utc;
@@ -27,15 +30,13 @@ use super::command::{CommandError, CommandMeta, Journal, execute, load};
 use super::reactor::{Reaction, ReactorError};
 use crate::domain::common::{Actor, PassengerId, Role, Tier};
 use crate::domain::compensation::input::{CarrierProfile, compensation_input};
-use crate::domain::compensation::{
-    self, Compensation, CompensationCommand, CompensationDecision, CompensationError, Regime,
-};
+use crate::domain::compensation::{self, Compensation, CompensationCommand, CompensationError};
 use crate::domain::complaint::{self, Complaint, ComplaintCommand, ComplaintError};
 use crate::domain::flight::{self, Flight};
 use crate::domain::incident::{self, Incident, IncidentCommand, IncidentError};
 use crate::domain::passenger::{self, Passenger};
 use crate::domain::policy::compensation::decide;
-use crate::domain::policy::goodwill::GoodwillPolicy;
+use crate::domain::policy::compensation_policy::{CompensationPolicy, Governing};
 use crate::projection::disruptions::{self, Due, DueAction};
 use crate::projection::{ModelError, ReadModel};
 use crate::store::{AppendError, StoreError};
@@ -51,22 +52,23 @@ pub fn entitlement_actor() -> Actor {
 pub struct EntitlementReaction {
     journal: Journal,
     model: ReadModel,
-    carrier: CarrierProfile,
-    goodwill: GoodwillPolicy,
+    /// For carriers not in the policy's table.
+    default_carrier: CarrierProfile,
+    policy: CompensationPolicy,
 }
 
 impl EntitlementReaction {
     pub fn new(
         journal: Journal,
-        carrier: CarrierProfile,
-        goodwill: GoodwillPolicy,
+        default_carrier: CarrierProfile,
+        policy: CompensationPolicy,
     ) -> Result<Self, StoreError> {
         let model = ReadModel::open(journal.store(), disruptions::NAME)?;
         Ok(EntitlementReaction {
             journal,
             model,
-            carrier,
-            goodwill,
+            default_carrier,
+            policy,
         })
     }
 
@@ -81,16 +83,27 @@ impl EntitlementReaction {
                 .map_err(|err| ReactorError::Retry(err.to_string()))?;
         let tier = record.tier.unwrap_or(Tier::None);
         let now = Utc::now();
-        let input = match compensation_input(flight, tier, self.carrier, now) {
+        let carrier = flight.schedule.as_ref().and_then(|s| {
+            let entry = self.policy.carrier(&s.flight.carrier)?;
+            Some(CarrierProfile {
+                home: entry.home,
+                size: entry.size,
+                listed: true,
+            })
+        });
+        let carrier = carrier.unwrap_or(self.default_carrier);
+        let input = match compensation_input(flight, tier, carrier, now) {
             Ok(input) => input,
             Err(not_final) => {
                 tracing::warn!(flight = %due.flight, cause = %not_final, "no entitlement computed");
                 return Ok(());
             }
         };
-        let decisions = decide(&input, &self.goodwill);
-        let Some(governing) = governing_regime(&decisions) else {
-            return Ok(());
+        let decisions = decide(&input, &self.policy);
+        let (governing, governing_reasoning) = match self.policy.governing(&decisions) {
+            Some(Governing::Chosen { regime, reasoning }) => (Some(regime), reasoning),
+            Some(Governing::Undecided { reasoning }) => (None, reasoning),
+            None => return Ok(()),
         };
         let compensation_id = compensation::compensation_id(&due.flight, passenger);
         let command = CompensationCommand::ComputeEntitlement {
@@ -100,6 +113,7 @@ impl EntitlementReaction {
             incident_id: due.incident_id,
             decisions,
             governing,
+            governing_reasoning,
         };
         let meta = |key: &str| CommandMeta {
             idempotency_key: Some(key.to_owned()),
@@ -188,21 +202,6 @@ fn outcome<E: std::error::Error>(err: CommandError<E>, stream: &str) -> Result<(
     }
 }
 
-/// The regime owing the most cash; legal regimes win ties against goodwill.
-pub fn governing_regime(decisions: &[CompensationDecision]) -> Option<Regime> {
-    decisions
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, d)| {
-            (
-                d.entitled().amount_minor,
-                d.regime != Regime::Goodwill,
-                std::cmp::Reverse(*i),
-            )
-        })
-        .map(|(_, d)| d.regime)
-}
-
 impl Reaction for EntitlementReaction {
     type Decision = Due;
     const CHECKPOINT: &'static str = "entitlement-reactor";
@@ -250,8 +249,9 @@ mod tests {
     use super::*;
     use crate::app::reactor;
     use crate::domain::common::{
-        AirportCode, Category, Channel, Currency, FlightKey, PersonalData, Severity,
+        AirportCode, Category, Channel, Currency, FlightKey, Money, PersonalData, Severity,
     };
+    use crate::domain::compensation::{CompensationComputed, Regime};
     use crate::domain::flight::{FlightCommand, FlightScheduled};
     use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
     use crate::domain::signal::{self, Signal, SignalCommand};
@@ -259,9 +259,11 @@ mod tests {
     use crate::store::{SledStore, StoreConfig};
     use chrono::Duration;
 
-    const LH: CarrierProfile = CarrierProfile {
+    /// The service's default for carriers not in the policy's table, as `serve` starts.
+    const DEFAULT_EU: CarrierProfile = CarrierProfile {
         home: CarrierHome::Eu,
         size: CarrierSize::Large,
+        listed: false,
     };
 
     fn ops() -> Actor {
@@ -271,20 +273,28 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_four_hour_delay_gives_each_known_passenger_the_eu_amount_once() {
+    /// A flight `carrier number` from `origin` to `destination` (8 h scheduled) that
+    /// left `late_hours` late and arrived as late, with `passengers` known on it from
+    /// their calls; the entitlement reaction's round over it, run twice.
+    async fn entitlements_of(
+        carrier: &str,
+        number: &str,
+        (origin, destination): (&str, &str),
+        late_hours: i64,
+        passengers: &[&str],
+    ) -> Vec<Option<CompensationComputed>> {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
         let journal = crate::app::Journal::ephemeral(store.clone());
-        let departure = Utc::now() - Duration::hours(12);
-        let flight = FlightKey::new("LH", "400", departure.date_naive()).unwrap();
+        let departure = Utc::now() - Duration::hours(24);
+        let flight = FlightKey::new(carrier, number, departure.date_naive()).unwrap();
         let stream = flight::stream_name(&flight);
         let meta = CommandMeta::new(ops(), Utc::now());
         let schedule = FlightCommand::ScheduleFlight {
             schedule: FlightScheduled {
                 flight: flight.clone(),
-                origin: AirportCode::parse("FRA").unwrap(),
-                destination: AirportCode::parse("JFK").unwrap(),
+                origin: AirportCode::parse(origin).unwrap(),
+                destination: AirportCode::parse(destination).unwrap(),
                 scheduled_departure: departure,
                 scheduled_arrival: departure + Duration::hours(8),
                 passenger_count: 300,
@@ -293,7 +303,7 @@ mod tests {
         execute::<Flight>(&journal, &stream, &schedule, &meta)
             .await
             .unwrap();
-        for (n, passenger) in ["P1", "P2"].into_iter().enumerate() {
+        for (n, passenger) in passengers.iter().enumerate() {
             let signal_id = uuid::Uuid::from_u128(n as u128 + 1);
             let record = SignalCommand::RecordSignal {
                 signal_id,
@@ -301,7 +311,7 @@ mod tests {
                 category: Category::Delay,
                 severity: Severity::Medium,
                 flight: Some(flight.clone()),
-                passenger: Some(PassengerId(passenger.into())),
+                passenger: Some(PassengerId((*passenger).into())),
                 reach: 1,
                 summary: PersonalData("late".into()),
                 source_ref: None,
@@ -313,11 +323,11 @@ mod tests {
         }
         for command in [
             FlightCommand::RecordDeparture {
-                at: departure + Duration::hours(4),
+                at: departure + Duration::hours(late_hours),
             },
             FlightCommand::RecordArrival {
-                at: departure + Duration::hours(12),
-                airport: AirportCode::parse("JFK").unwrap(),
+                at: departure + Duration::hours(8 + late_hours),
+                airport: AirportCode::parse(destination).unwrap(),
             },
         ] {
             execute::<Flight>(&journal, &stream, &command, &meta)
@@ -325,9 +335,12 @@ mod tests {
                 .unwrap();
         }
         rebuild(&store, Disruptions, |_, _| {}).unwrap();
-        let reaction =
-            EntitlementReaction::new(journal.clone(), LH, GoodwillPolicy::default_policy())
-                .unwrap();
+        let reaction = EntitlementReaction::new(
+            journal.clone(),
+            DEFAULT_EU,
+            CompensationPolicy::default_policy(),
+        )
+        .unwrap();
         assert_eq!(reactor::round(&reaction, &store, 10).await.unwrap(), 1);
         let head = store.head().position;
         store
@@ -335,18 +348,87 @@ mod tests {
             .unwrap();
         assert_eq!(reactor::round(&reaction, &store, 10).await.unwrap(), 1);
         assert_eq!(store.head().position, head, "a repeat writes nothing");
-        for passenger in ["P1", "P2"] {
-            let id = compensation::compensation_id(&flight, &PassengerId(passenger.into()));
-            let (entitlement, _) =
-                load::<Compensation>(&store, &compensation::stream_name(id)).unwrap();
-            let computed = entitlement.computed.expect("computed");
-            assert_eq!(computed.governing, Regime::Eu261);
+        assert_eq!(Disruptions.name(), disruptions::NAME);
+        passengers
+            .iter()
+            .map(|passenger| {
+                let id = compensation::compensation_id(&flight, &PassengerId((*passenger).into()));
+                let (entitlement, _) =
+                    load::<Compensation>(&store, &compensation::stream_name(id)).unwrap();
+                entitlement.computed
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_four_hour_delay_gives_each_known_passenger_the_eu_amount_once() {
+        let computed = entitlements_of("LH", "400", ("FRA", "JFK"), 4, &["P1", "P2"]).await;
+        for computed in computed {
+            let computed = computed.expect("computed");
+            assert_eq!(computed.governing, Some(Regime::Eu261));
             assert_eq!(
                 computed.entitled,
-                crate::domain::common::Money::new(60_000, Currency::EUR),
+                Some(Money::new(60_000, Currency::EUR)),
                 "EU 261 art. 7(1)(c): EUR 600 beyond 3,500 km, 4 h late"
             );
         }
-        assert_eq!(Disruptions.name(), disruptions::NAME);
+    }
+
+    /// Issue 19, item 3: the operating carrier decides the regimes, from the policy's
+    /// carrier table; the service's default (here `eu`) only for carriers not in it.
+    /// Air China Beijing -> Frankfurt is outside EU 261 (Art. 3(1)(b): a non-EU carrier
+    /// departing outside the EU).
+    #[tokio::test]
+    async fn the_operating_carrier_decides_which_regimes_apply() {
+        let air_china = entitlements_of("CA", "931", ("PEK", "FRA"), 7, &["P1"]).await;
+        let computed = air_china[0].as_ref().expect("CAAC care applies");
+        let regimes: Vec<Regime> = computed.decisions.iter().map(|d| d.regime).collect();
+        assert_eq!(regimes, vec![Regime::ChinaCaac, Regime::Goodwill]);
+        // A carrier not in the table takes the default, and its decisions say so.
+        let unknown = entitlements_of("XQ", "931", ("PEK", "FRA"), 7, &["P1"]).await;
+        let eu = unknown[0]
+            .as_ref()
+            .unwrap()
+            .decisions
+            .iter()
+            .find(|d| d.regime == Regime::Eu261)
+            .cloned()
+            .expect("the default home eu brings EU 261 Art. 3(1)(b)");
+        assert!(
+            eu.reasoning[0].contains("not in the policy's carrier table"),
+            "{:?}",
+            eu.reasoning
+        );
+    }
+
+    /// Issue 19, item 2: Lufthansa Toronto -> Frankfurt, 7 h late: EU 261 (Art. 3(1)(b),
+    /// EUR 600) and APPR (CAD 700) both apply; EUR 600 is worth more at the policy's rate
+    /// and governs, and the computation names the rate.
+    #[tokio::test]
+    async fn amounts_in_different_currencies_are_compared_at_the_policys_rate() {
+        let computed = entitlements_of("LH", "471", ("YYZ", "FRA"), 7, &["P1"]).await;
+        let computed = computed[0].as_ref().expect("computed");
+        let owed = |regime| {
+            computed
+                .decisions
+                .iter()
+                .find(|d| d.regime == regime)
+                .and_then(|d| d.cash)
+        };
+        assert_eq!(owed(Regime::Eu261), Some(Money::new(60_000, Currency::EUR)));
+        assert_eq!(
+            owed(Regime::CanadaAppr),
+            Some(Money::new(70_000, Currency::CAD))
+        );
+        assert_eq!(computed.governing, Some(Regime::Eu261));
+        let rates = CompensationPolicy::default_policy().exchange_rates.unwrap();
+        assert!(
+            computed
+                .governing_reasoning
+                .iter()
+                .any(|l| l.contains(&rates.describe(Currency::CAD))),
+            "{:?}",
+            computed.governing_reasoning
+        );
     }
 }

@@ -23,6 +23,7 @@ use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
 use crate::domain::compensation::input::CarrierProfile;
 use crate::domain::ingest::{CLOCK_SKEW_S_DEFAULT, CLOCK_SKEW_S_MAX};
 use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
+use crate::domain::policy::compensation_policy::CompensationPolicy;
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::domain::policy::goodwill::GoodwillPolicy;
 use crate::http::AppState;
@@ -47,15 +48,19 @@ pub struct ServeArgs {
     /// NATS credentials file (.creds), if the server requires one.
     #[arg(long, env = "CRISISD_NATS_CREDS")]
     pub nats_creds: Option<PathBuf>,
-    /// Where the operating airline is based, for the compensation rules: eu, uk, canada,
-    /// us, china or other.
+    /// Where a carrier not in the compensation policy's carrier table is based, for
+    /// the compensation rules: eu, uk, canada, us, china or other.
     #[arg(long, env = "CRISISD_CARRIER_HOME", default_value = "eu", value_parser = parse_snake::<CarrierHome>)]
     pub carrier_home: CarrierHome,
-    /// The airline's size under Canada's APPR: large or small.
+    /// The size under Canada's APPR of a carrier not in the carrier table: large or small.
     #[arg(long, env = "CRISISD_CARRIER_SIZE", default_value = "large", value_parser = parse_snake::<CarrierSize>)]
     pub carrier_size: CarrierSize,
-    /// Airline goodwill policy (JSON, see deploy/goodwill-policy.json); default: the
-    /// built-in policy, which is that file.
+    /// Compensation policy: carriers, exchange rates, goodwill (JSON, see
+    /// deploy/compensation-policy.json); default: the built-in policy, which is that file.
+    #[arg(long, env = "CRISISD_COMPENSATION_POLICY")]
+    pub compensation_policy: Option<PathBuf>,
+    /// A goodwill policy file of its own (the `goodwill` section's format), replacing
+    /// the compensation policy's goodwill section.
     #[arg(long, env = "CRISISD_GOODWILL_POLICY")]
     pub goodwill_policy: Option<PathBuf>,
     /// Address of the HTTP API.
@@ -166,13 +171,23 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     if tokens.is_empty() {
         tracing::warn!(tokens_file = %tokens_path.display(), "no HTTP API tokens: every request is refused; create one with `crisisd token add --role admin --actor <you>`");
     }
-    let goodwill = match &args.goodwill_policy {
-        Some(path) => read_policy(path, "goodwill policy", GoodwillPolicy::parse)?,
-        None => GoodwillPolicy::default_policy(),
+    let mut compensation = match &args.compensation_policy {
+        Some(path) => read_policy(path, "compensation policy", CompensationPolicy::parse)?,
+        None => CompensationPolicy::default_policy(),
     };
+    if let Some(path) = &args.goodwill_policy {
+        let goodwill = read_policy(path, "goodwill policy", GoodwillPolicy::parse)?;
+        compensation = compensation.with_goodwill(goodwill).map_err(|err| {
+            anyhow::anyhow!(
+                "goodwill policy {} with the compensation policy: {err}; fix either file",
+                path.display()
+            )
+        })?;
+    }
     let carrier = CarrierProfile {
         home: args.carrier_home,
         size: args.carrier_size,
+        listed: false,
     };
     let path = config.path.clone();
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
@@ -254,8 +269,8 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         reactor_config.clone(),
         shutdown_rx.clone(),
     ));
-    tracing::info!(carrier_home = ?carrier.home, carrier_size = ?carrier.size, "computing compensation entitlements for disrupted flights");
-    let entitlements = EntitlementReaction::new(journal.clone(), carrier, goodwill)?;
+    tracing::info!(carriers = compensation.carriers.len(), default_carrier_home = ?carrier.home, default_carrier_size = ?carrier.size, "computing compensation entitlements for disrupted flights");
+    let entitlements = EntitlementReaction::new(journal.clone(), carrier, compensation)?;
     tasks.spawn(reactor::run(
         entitlements,
         store.clone(),

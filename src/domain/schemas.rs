@@ -252,7 +252,10 @@ mod tests {
         ("compensation.computed", "/decisions/*/reasoning/*"),    // crisisd's explanation
         ("compensation.computed", "/decisions/*/refund/rule_id"), // policy rule id
         ("compensation.computed", "/decisions/*/rule_id"),        // policy rule id
+        ("compensation.computed", "/governing_reasoning/*"),      // crisisd's explanation
         ("compensation.failed", "/reason"),                       // the payment provider's answer
+        ("compensation.governing_chosen", "/chosen_by"),          // staff id
+        ("compensation.governing_chosen", "/reason"),             // why the agent chose it
         ("compensation.offered", "/offered_by"),                  // staff id
         ("compensation.paid", "/reference"),                      // payment reference
         ("complaint.acknowledged", "/acknowledged_by"),

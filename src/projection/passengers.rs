@@ -48,7 +48,8 @@ pub struct CompensationRef {
     pub compensation_id: Uuid,
     pub flight: FlightKey,
     pub status: CompensationStatus,
-    pub entitled: Money,
+    /// `null` until the governing regime is decided.
+    pub entitled: Option<Money>,
     pub paid: Option<OfferOption>,
 }
 
@@ -281,6 +282,10 @@ impl Passengers {
             };
             c.status = match decoded {
                 CompensationEvent::Computed(_) => CompensationStatus::Computed,
+                CompensationEvent::GoverningChosen(chosen) => {
+                    c.entitled = Some(chosen.entitled);
+                    c.status
+                }
                 CompensationEvent::Offered(_) => CompensationStatus::Offered,
                 CompensationEvent::Accepted(_) => CompensationStatus::Accepted,
                 CompensationEvent::Declined(_) => CompensationStatus::Declined,
@@ -372,7 +377,7 @@ mod tests {
             (c.status, c.entitled, c.paid.clone()),
             (
                 CompensationStatus::Paid,
-                Money::new(60_000, Currency::EUR),
+                Some(Money::new(60_000, Currency::EUR)),
                 Some(OfferOption::Cash {
                     amount: Money::new(60_000, Currency::EUR)
                 })

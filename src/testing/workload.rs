@@ -24,7 +24,7 @@ use crate::domain::complaint::{self, ComplaintCommand, Department, RemedySought}
 use crate::domain::incident::{self, IncidentCommand as I, *};
 use crate::domain::passenger::{self, ContactConsent, ContactDetails, PassengerCommand};
 use crate::domain::policy::compensation::*;
-use crate::domain::policy::goodwill::GoodwillPolicy;
+use crate::domain::policy::compensation_policy::CompensationPolicy;
 use crate::domain::signal::{self, SignalCommand};
 use crate::domain::{Aggregate, Context, DomainEvent};
 use crate::store::NewEvent;
@@ -267,7 +267,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
         let mut comp = Script::<compensation::Compensation>::new(compensation::stream_name(*id));
         let decisions = decide(
             &fra_jfk_delay(*tier, true, at(45)),
-            &GoodwillPolicy::default_policy(),
+            &CompensationPolicy::default_policy(),
         );
         let entitled = decisions
             .iter()
@@ -282,7 +282,8 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
                 passenger: passenger.clone(),
                 incident_id: Some(incident_id),
                 decisions,
-                governing: Regime::Eu261,
+                governing: Some(Regime::Eu261),
+                governing_reasoning: vec![],
             },
             &agent(45),
         );
@@ -475,6 +476,7 @@ pub fn fra_jfk_delay(
         destination_country: "US".into(),
         distance_km: 6_200,
         carrier: "LH".into(),
+        carrier_listed: true,
         carrier_home: CarrierHome::Eu,
         carrier_size: CarrierSize::Large,
         disruption: Disruption::Delay {

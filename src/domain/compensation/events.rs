@@ -44,12 +44,32 @@ pub struct CompensationComputed {
     /// version, reasoning), as the compensation policy produced them.
     pub decisions: Vec<CompensationDecision>,
     /// The regime the claim is paid under; `entitled` and `payment_deadline` are its.
-    pub governing: Regime,
-    /// Statutory cash owed (zero when only care or goodwill is due).
-    pub entitled: Money,
-    /// The legal deadline for paying (e.g. APPR: answer within 30 days).
+    /// `null` when regimes owe amounts in currencies the policy has no exchange rate
+    /// between: an agent chooses (`compensation.governing_chosen`).
+    pub governing: Option<Regime>,
+    /// Why that regime governs (the amounts compared, the rate used), or why none was
+    /// chosen.
+    #[serde(default)]
+    pub governing_reasoning: Vec<String>,
+    /// Statutory cash owed (zero when only care or goodwill is due); `null` until the
+    /// governing regime is chosen.
+    pub entitled: Option<Money>,
+    /// The legal deadline for paying (e.g. APPR: answer within 30 days); while the
+    /// governing regime is open, the earliest deadline of the regimes owing cash.
     pub payment_deadline: DateTime<Utc>,
     pub computed_at: DateTime<Utc>,
+}
+
+/// `compensation.governing_chosen`: an agent chose the regime the claim is paid under,
+/// where the policy could not compare the amounts owed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GoverningChosen {
+    pub regime: Regime,
+    pub entitled: Money,
+    pub payment_deadline: DateTime<Utc>,
+    pub reason: String,
+    pub chosen_by: String,
+    pub chosen_at: DateTime<Utc>,
 }
 
 impl CompensationComputed {
@@ -73,8 +93,8 @@ pub struct ComputedOutline {
     pub flight: FlightKey,
     pub passenger: PassengerId,
     pub incident_id: Option<Uuid>,
-    pub governing: Regime,
-    pub entitled: Money,
+    pub governing: Option<Regime>,
+    pub entitled: Option<Money>,
     pub payment_deadline: DateTime<Utc>,
     pub computed_at: DateTime<Utc>,
 }
@@ -152,6 +172,7 @@ domain_events! {
     /// Every fact a compensation stream holds.
     pub enum CompensationEvent {
         Computed(CompensationComputed) = "compensation.computed",
+        GoverningChosen(GoverningChosen) = "compensation.governing_chosen",
         Offered(CompensationOffered) = "compensation.offered",
         Accepted(CompensationAccepted) = "compensation.accepted",
         Declined(CompensationDeclined) = "compensation.declined",

@@ -2,8 +2,8 @@
 //! ([`CompensationInput`]), once the disruption is final: the flight was cancelled, or
 //! it arrived at least [`DISRUPTED_ARRIVAL_MINUTES`] late.
 //!
-//! Facts flight ops does not send are the airline's (its home and size, from
-//! configuration) or the passenger's (tier); how the ticket was paid is not known here
+//! Facts flight ops does not send are the airline's (the operating carrier's home and
+//! size, from the policy's carrier table) or the passenger's (tier); how the ticket was paid is not known here
 //! and is taken as a card payment, and a passenger is taken not to have accepted a
 //! change (the rules then owe the most, and an agent can correct it).
 
@@ -20,11 +20,14 @@ use crate::domain::policy::compensation::{
 /// entitlement per passenger: the lowest threshold of any regime (EU 261 care, CAAC).
 pub const DISRUPTED_ARRIVAL_MINUTES: i64 = 120;
 
-/// The operating airline, as configured (flight ops does not say it).
+/// The operating carrier's home and size: from the policy's carrier table, or the
+/// defaults the service was started with for a carrier not in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CarrierProfile {
     pub home: CarrierHome,
     pub size: CarrierSize,
+    /// Taken from the policy's carrier table (not the defaults).
+    pub listed: bool,
 }
 
 /// Why a flight gives no compensation input yet.
@@ -108,6 +111,7 @@ pub fn compensation_input(
             },
         )?,
         carrier: schedule.flight.carrier.clone(),
+        carrier_listed: carrier.listed,
         carrier_home: carrier.home,
         carrier_size: carrier.size,
         disruption,
@@ -131,6 +135,7 @@ mod tests {
     const LH: CarrierProfile = CarrierProfile {
         home: CarrierHome::Eu,
         size: CarrierSize::Large,
+        listed: true,
     };
 
     fn scheduled() -> Flight {
@@ -244,7 +249,7 @@ mod tests {
     fn each_regime_reads_the_delay_codes_itself() {
         use crate::domain::flight::{Controllability, DelayCode, controllability};
         use crate::domain::policy::compensation::{Regime, decide};
-        use crate::domain::policy::goodwill::GoodwillPolicy;
+        use crate::domain::policy::compensation_policy::CompensationPolicy;
         let mut flight = scheduled();
         flight.actual_departure = Some(at(60 + 240));
         flight.actual_arrival = Some(at(60 + 8 * 60 + 240));
@@ -252,7 +257,7 @@ mod tests {
         flight.derived_controllability = controllability::derive(&flight.delays);
         assert_eq!(flight.derived_controllability, Controllability::Safety);
         let input = compensation_input(&flight, Tier::None, LH, at(1_000)).unwrap();
-        let decisions = decide(&input, &GoodwillPolicy::default_policy());
+        let decisions = decide(&input, &CompensationPolicy::default_policy());
         let eu = decisions
             .iter()
             .find(|d| d.regime == Regime::Eu261)

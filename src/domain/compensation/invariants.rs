@@ -17,7 +17,14 @@ pub fn violations(state: &Compensation) -> Vec<String> {
         );
         return broken;
     };
-    let entitled = computed.entitled;
+    let decided = state.entitled();
+    check(
+        decided.is_some() || state.status == S::Computed,
+        "nothing is offered before the governing regime is decided",
+    );
+    let Some(entitled) = decided else {
+        return broken;
+    };
     check(
         state.payment_deadline_after_computation(),
         "the deadline is not before the computation",
@@ -77,5 +84,11 @@ impl Compensation {
         self.computed
             .as_ref()
             .is_none_or(|c| c.payment_deadline >= c.computed_at)
+            && self.chosen.as_ref().is_none_or(|c| {
+                self.computed
+                    .as_ref()
+                    .is_some_and(|p| p.governing.is_none())
+                    && !c.reason.trim().is_empty()
+            })
     }
 }

@@ -68,8 +68,16 @@ pub enum CompensationCommand {
         passenger: PassengerId,
         incident_id: Option<Uuid>,
         decisions: Vec<CompensationDecision>,
-        governing: Regime,
+        /// `null` only when the regimes owe cash in currencies that cannot be
+        /// compared: an agent then chooses with `choose_governing_regime`.
+        governing: Option<Regime>,
+        /// Why that regime governs, or why none was chosen.
+        #[serde(default)]
+        governing_reasoning: Vec<String>,
     },
+    /// Chooses the regime the claim is paid under, where the computation could not
+    /// compare the amounts owed (no exchange rate between their currencies).
+    ChooseGoverningRegime { regime: Regime, reason: String },
     /// Puts options to the passenger (replacing an unanswered offer).
     OfferCompensation { options: Vec<OfferOption> },
     /// The passenger takes one offered option.
@@ -101,6 +109,18 @@ pub enum CompensationError {
     GoverningDecisionMissing { regime: Regime },
     #[error("{regime:?} owes more in the same currency than the governing regime; it must govern")]
     GoverningDecisionNotHighest { regime: Regime },
+    #[error(
+        "the governing regime is not chosen yet (the policy has no exchange rate to compare the amounts owed): choose it first with choose_governing_regime"
+    )]
+    GoverningUndecided,
+    #[error("the governing regime is already decided")]
+    GoverningAlreadyDecided,
+    #[error(
+        "give the governing regime: the amounts owed are comparable (one currency), so a computation decides it"
+    )]
+    GoverningRequired,
+    #[error("{regime:?} owes no cash here; choose a regime that does")]
+    GoverningOwesNothing { regime: Regime },
     #[error("an offer is no longer possible in status {status:?}")]
     OfferClosed { status: CompensationStatus },
     #[error("an offer needs at least one option")]
@@ -145,6 +165,8 @@ pub enum CompensationStatus {
 pub struct Compensation {
     pub status: CompensationStatus,
     pub computed: Option<CompensationComputed>,
+    /// The agent's choice, where the computation left the governing regime open.
+    pub chosen: Option<GoverningChosen>,
     pub options: Vec<OfferOption>,
     pub choice: Option<OfferOption>,
     pub failure_reason: Option<String>,
@@ -170,11 +192,20 @@ impl Compensation {
         }
     }
 
-    fn entitled(&self) -> Money {
-        self.computed
-            .as_ref()
-            .expect("a computed entitlement")
+    /// The cash owed under the governing regime; `None` until it is decided.
+    pub fn entitled(&self) -> Option<Money> {
+        let computed = self.computed.as_ref()?;
+        computed
             .entitled
+            .or_else(|| self.chosen.as_ref().map(|c| c.entitled))
+    }
+
+    /// The deadline of the governing regime (while undecided, the earliest one).
+    pub fn payment_deadline(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match &self.chosen {
+            Some(chosen) => Some(chosen.payment_deadline),
+            None => self.computed.as_ref().map(|c| c.payment_deadline),
+        }
     }
 
     fn check_offer(&self, options: &[OfferOption]) -> Result<(), CompensationError> {
@@ -193,7 +224,9 @@ impl Compensation {
         if options.iter().any(OfferOption::is_zero) {
             return Err(CompensationError::ZeroOption);
         }
-        let entitled = self.entitled();
+        let entitled = self
+            .entitled()
+            .ok_or(CompensationError::GoverningUndecided)?;
         let cash: Vec<Money> = options
             .iter()
             .filter_map(|o| match o {
@@ -245,6 +278,9 @@ impl Aggregate for Compensation {
             }
             (_, C::ComputeEntitlement { .. }) => return Err(CompensationError::AlreadyComputed),
             (S::None, _) => return Err(CompensationError::NotComputed),
+            (_, C::ChooseGoverningRegime { regime, reason }) => {
+                CompensationEvent::GoverningChosen(self.choose(*regime, reason, ctx)?)
+            }
             (_, C::OfferCompensation { options }) => {
                 self.check_offer(options)?;
                 let offered = CompensationOffered {
@@ -274,7 +310,7 @@ impl Aggregate for Compensation {
             }
             (S::Accepted | S::Failed, C::RecordPayment { reference }) => {
                 require_text("reference", reference)?;
-                let deadline = self.computed.as_ref().expect("computed").payment_deadline;
+                let deadline = self.payment_deadline().expect("computed");
                 CompensationEvent::Paid(CompensationPaid {
                     paid: self
                         .choice
@@ -306,6 +342,7 @@ impl Aggregate for Compensation {
                 self.computed = Some(e.clone());
                 self.status = S::Computed;
             }
+            CompensationEvent::GoverningChosen(e) => self.chosen = Some(e.clone()),
             CompensationEvent::Offered(e) => {
                 self.options = e.options.clone();
                 self.status = S::Offered;
@@ -348,6 +385,7 @@ fn compute(
         incident_id,
         decisions,
         governing,
+        governing_reasoning,
     } = command
     else {
         unreachable!("compute is only called with ComputeEntitlement")
@@ -359,11 +397,13 @@ fn compute(
     if *id != expected {
         return Err(CompensationError::IdMismatch { expected });
     }
-    let governing_decision = governing_decision(decisions, *governing)?;
-    let (entitled, payment_deadline) = (
-        governing_decision.entitled(),
-        governing_decision.payment_deadline,
-    );
+    let (entitled, payment_deadline) = match governing {
+        Some(regime) => {
+            let decision = governing_decision(decisions, *regime)?;
+            (Some(decision.entitled()), decision.payment_deadline)
+        }
+        None => (None, undecided_deadline(decisions)?),
+    };
     if payment_deadline < ctx.now {
         return Err(CompensationError::DeadlineBeforeComputation);
     }
@@ -374,10 +414,71 @@ fn compute(
         incident_id: *incident_id,
         decisions: decisions.clone(),
         governing: *governing,
+        governing_reasoning: governing_reasoning.clone(),
         entitled,
         payment_deadline,
         computed_at: ctx.now,
     })
+}
+
+/// The earliest deadline of the regimes owing cash, when they owe it in more than one
+/// currency (else the computation must name the governing regime).
+fn undecided_deadline(
+    decisions: &[CompensationDecision],
+) -> Result<chrono::DateTime<chrono::Utc>, CompensationError> {
+    if decisions.is_empty() {
+        return Err(CompensationError::NoDecision);
+    }
+    let owing: Vec<&CompensationDecision> = decisions
+        .iter()
+        .filter(|d| d.entitled().amount_minor > 0)
+        .collect();
+    let currencies: std::collections::BTreeSet<_> =
+        owing.iter().map(|d| d.entitled().currency).collect();
+    if currencies.len() < 2 {
+        return Err(CompensationError::GoverningRequired);
+    }
+    Ok(owing
+        .iter()
+        .map(|d| d.payment_deadline)
+        .min()
+        .expect("two currencies owed"))
+}
+
+impl Compensation {
+    fn choose(
+        &self,
+        regime: Regime,
+        reason: &str,
+        ctx: &Context,
+    ) -> Result<GoverningChosen, CompensationError> {
+        let computed = self.computed.as_ref().expect("computed");
+        if computed.governing.is_some() || self.chosen.is_some() {
+            return Err(CompensationError::GoverningAlreadyDecided);
+        }
+        require_text("reason", reason)?;
+        let owes_cash = computed
+            .decisions
+            .iter()
+            .find(|d| d.regime == regime)
+            .ok_or(CompensationError::GoverningDecisionMissing { regime })?
+            .entitled()
+            .amount_minor
+            > 0;
+        if !owes_cash {
+            return Err(CompensationError::GoverningOwesNothing { regime });
+        }
+        let decision = governing_decision(&computed.decisions, regime)?;
+        let entitled = decision.entitled();
+        Ok(GoverningChosen {
+            regime,
+            entitled,
+            payment_deadline: decision.payment_deadline,
+            reason: reason.to_owned(),
+            chosen_by: ctx.actor.id.clone(),
+            chosen_at: ctx.now,
+        })
+    }
 }
 
 /// The decision of the governing regime, refused when absent or when another

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::tests::{compute_command, eur};
+use super::tests::{compute_command, compute_undecided, eur};
 use super::*;
 use crate::domain::common::{Currency, Role};
 use crate::domain::testing::ctx_at;
@@ -36,6 +36,9 @@ fn text() -> impl Strategy<Value = String> {
 fn command() -> impl Strategy<Value = C> {
     prop_oneof![
         1 => (0u64..100_000).prop_map(|cents| compute_command(eur(cents))),
+        1 => (0u64..100_000).prop_map(|cents| compute_undecided(eur(cents))),
+        1 => (prop_oneof![Just(Regime::Eu261), Just(Regime::CanadaAppr), Just(Regime::Goodwill)], text())
+            .prop_map(|(regime, reason)| C::ChooseGoverningRegime { regime, reason }),
         4 => proptest::collection::vec(option(), 0..3).prop_map(|options| C::OfferCompensation { options }),
         3 => option().prop_map(|choice| C::AcceptOffer { choice }),
         1 => text().prop_map(|reason| C::DeclineOffer { reason: reason.into() }),
@@ -73,7 +76,7 @@ pub(crate) fn resolve(step: &Step, state: &Compensation) -> Option<C> {
             extra,
             voucher_first,
         } => {
-            let entitled = state.computed.as_ref()?.entitled;
+            let entitled = state.entitled()?;
             let cash = OfferOption::Cash {
                 amount: Money::new(entitled.amount_minor + extra + 1, entitled.currency),
             };

@@ -44,9 +44,9 @@ pub(super) fn decision(regime: Regime, cash: Option<Money>) -> CompensationDecis
 fn real_decisions() -> Vec<CompensationDecision> {
     use crate::domain::common::Tier;
     use crate::domain::policy::compensation::decide;
-    use crate::domain::policy::goodwill::GoodwillPolicy;
+    use crate::domain::policy::compensation_policy::CompensationPolicy;
     let input = crate::testing::workload::fra_jfk_delay(Tier::Gold, true, at(0));
-    decide(&input, &GoodwillPolicy::default_policy())
+    decide(&input, &CompensationPolicy::default_policy())
 }
 
 #[test]
@@ -61,10 +61,10 @@ fn computes_from_the_policys_real_decisions() {
     let E::Computed(computed_event) = &events[0] else {
         panic!("{events:?}")
     };
-    assert_eq!(computed_event.entitled, eu.entitled());
+    assert_eq!(computed_event.entitled, Some(eu.entitled()));
     assert_eq!(
         computed_event.entitled,
-        eur(60_000),
+        Some(eur(60_000)),
         "EU 261 art. 7(1)(c): EUR 600 beyond 3,500 km"
     );
     assert_eq!(computed_event.payment_deadline, eu.payment_deadline);
@@ -78,7 +78,27 @@ fn compute_with(decisions: Vec<CompensationDecision>, governing: Regime) -> C {
         passenger: passenger(),
         incident_id: Some(id(9)),
         decisions,
-        governing,
+        governing: Some(governing),
+        governing_reasoning: vec![],
+    }
+}
+
+/// EU 261 owing `eu` next to APPR owing CAD 700, with no rate to compare them: the
+/// governing regime is left to an agent.
+pub(super) fn compute_undecided(eu: Money) -> C {
+    let decisions = vec![
+        decision(Regime::Eu261, (eu.amount_minor > 0).then_some(eu)),
+        decision(Regime::CanadaAppr, Some(Money::new(70_000, Currency::CAD))),
+        decision(Regime::Goodwill, None),
+    ];
+    C::ComputeEntitlement {
+        compensation_id: compensation_id(&flight(), &passenger()),
+        flight: flight(),
+        passenger: passenger(),
+        incident_id: Some(id(9)),
+        decisions,
+        governing: None,
+        governing_reasoning: vec!["no EUR/CAD rate".into()],
     }
 }
 
@@ -183,7 +203,7 @@ fn compute_entitlement() {
     };
     assert_eq!(
         (computed_event.entitled, computed_event.computed_at),
-        (eur(60_000), at(0))
+        (Some(eur(60_000)), at(0))
     );
     assert_eq!(
         when(&computed(), compute_command(eur(1))),
@@ -206,6 +226,7 @@ fn compute_entitlement() {
         incident_id: None,
         decisions,
         governing,
+        governing_reasoning: vec![],
     };
     let expected = compensation_id(&self::flight(), &self::passenger());
     assert_eq!(when(&[], wrong_id), Err(Err_::IdMismatch { expected }));
@@ -242,7 +263,10 @@ fn the_governing_decision_sets_amount_and_deadline() {
     let E::Computed(computed_event) = &events[0] else {
         panic!("{events:?}")
     };
-    assert_eq!(computed_event.entitled, Money::new(52_000, Currency::GBP));
+    assert_eq!(
+        computed_event.entitled,
+        Some(Money::new(52_000, Currency::GBP))
+    );
     assert_eq!(computed_event.payment_deadline, at(7 * 24 * 60));
     assert_eq!(
         computed_event.decisions,
@@ -576,5 +600,107 @@ fn an_entitlement_owing_nothing_is_settled_as_computed() {
             }
         )
         .is_ok()
+    );
+}
+
+/// Issue 19, item 2: without an exchange rate the computation does not guess which
+/// regime governs; an agent chooses, with a reason, among the regimes owing cash, and
+/// only then can an offer be made (in the chosen regime's currency).
+#[test]
+fn an_undecided_governing_regime_is_chosen_by_an_agent_before_any_offer() {
+    let events = when_at(&[], compute_undecided(eur(60_000)), 0).unwrap();
+    let E::Computed(undecided) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!((undecided.governing, undecided.entitled), (None, None));
+    assert_eq!(
+        undecided.payment_deadline,
+        at(7 * 24 * 60),
+        "the earliest deadline"
+    );
+    let cad = |cents| OfferOption::Cash {
+        amount: Money::new(cents, Currency::CAD),
+    };
+    assert_eq!(
+        when(
+            &events,
+            C::OfferCompensation {
+                options: vec![cad(70_000)]
+            }
+        ),
+        Err(Err_::GoverningUndecided)
+    );
+    let choose = |regime, reason: &str| C::ChooseGoverningRegime {
+        regime,
+        reason: reason.into(),
+    };
+    assert_eq!(
+        when(&events, choose(Regime::CanadaAppr, " ")),
+        Err(Err_::Required { field: "reason" })
+    );
+    assert_eq!(
+        when(&events, choose(Regime::Goodwill, "goodwill")),
+        Err(Err_::GoverningOwesNothing {
+            regime: Regime::Goodwill
+        })
+    );
+    assert_eq!(
+        when(&events, choose(Regime::UsDot, "US")),
+        Err(Err_::GoverningDecisionMissing {
+            regime: Regime::UsDot
+        })
+    );
+    let chosen = when(
+        &events,
+        choose(Regime::CanadaAppr, "the passenger claims under APPR"),
+    )
+    .unwrap();
+    let E::GoverningChosen(choice) = &chosen[0] else {
+        panic!("{chosen:?}")
+    };
+    assert_eq!(choice.entitled, Money::new(70_000, Currency::CAD));
+    let history = [events.clone(), chosen].concat();
+    assert_eq!(
+        when(&history, choose(Regime::Eu261, "changed my mind")),
+        Err(Err_::GoverningAlreadyDecided)
+    );
+    assert_eq!(
+        when(
+            &history,
+            C::OfferCompensation {
+                options: vec![cash()]
+            }
+        ),
+        Err(Err_::CurrencyMismatch {
+            expected: "CAD".into()
+        })
+    );
+    assert!(
+        when(
+            &history,
+            C::OfferCompensation {
+                options: vec![cad(70_000)]
+            }
+        )
+        .is_ok()
+    );
+    // A computation that could compare (one currency owed) must name the regime.
+    let C::ComputeEntitlement { decisions, .. } = compute_command(eur(60_000)) else {
+        unreachable!()
+    };
+    let unnamed = C::ComputeEntitlement {
+        compensation_id: compensation_id(&flight(), &passenger()),
+        flight: flight(),
+        passenger: passenger(),
+        incident_id: None,
+        decisions,
+        governing: None,
+        governing_reasoning: vec![],
+    };
+    assert_eq!(when_at(&[], unnamed, 0), Err(Err_::GoverningRequired));
+    // A decided one cannot be chosen again.
+    assert_eq!(
+        when(&computed(), choose(Regime::Eu261, "again")),
+        Err(Err_::GoverningAlreadyDecided)
     );
 }

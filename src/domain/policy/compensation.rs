@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::common::{AirportCode, Currency, Money, Tier};
 use crate::domain::flight::Controllability;
 
-use super::goodwill::GoodwillPolicy;
+use super::compensation_policy::CompensationPolicy;
 
 /// Version of these rule sets; bump it when a rule changes.
 pub const RULESET_VERSION: u32 = 1;
@@ -125,6 +125,10 @@ pub struct CompensationInput {
     /// Great-circle distance to the final destination (Art. 7(4)).
     pub distance_km: u32,
     pub carrier: String,
+    /// `carrier_home` and `carrier_size` come from the policy's carrier table (else
+    /// from the defaults the service was started with).
+    #[serde(default)]
+    pub carrier_listed: bool,
     pub carrier_home: CarrierHome,
     pub carrier_size: CarrierSize,
     pub disruption: Disruption,
@@ -226,6 +230,17 @@ pub fn applicable_regimes(input: &CompensationInput) -> Vec<(Regime, String)> {
         input.destination_country.as_str(),
     );
     let home = input.carrier_home;
+    let carrier = if input.carrier_listed {
+        format!(
+            "carrier {} ({home:?} in the policy's carrier table)",
+            input.carrier
+        )
+    } else {
+        format!(
+            "carrier {} (not in the policy's carrier table: the configured default, {home:?})",
+            input.carrier
+        )
+    };
     let mut regimes = Vec::new();
     if in_eu261_territory(from) {
         regimes.push((
@@ -236,7 +251,7 @@ pub fn applicable_regimes(input: &CompensationInput) -> Vec<(Regime, String)> {
         regimes.push((
             Regime::Eu261,
             format!(
-                "EU 261 Art. 3(1)(b): arrival in {to} on a Community carrier from a third country"
+                "EU 261 Art. 3(1)(b): arrival in {to} from a third country on a Community carrier, {carrier}"
             ),
         ));
     }
@@ -248,7 +263,7 @@ pub fn applicable_regimes(input: &CompensationInput) -> Vec<(Regime, String)> {
     } else if in_uk(to) && matches!(home, CarrierHome::Uk | CarrierHome::Eu) {
         regimes.push((
             Regime::Uk261,
-            "UK 261 Art. 3(1)(b): arrival in the United Kingdom on a UK or EU carrier".to_owned(),
+            format!("UK 261 Art. 3(1)(b): arrival in the United Kingdom on a UK or EU carrier, {carrier}"),
         ));
     }
     if in_canada(from) || in_canada(to) {
@@ -264,13 +279,18 @@ pub fn applicable_regimes(input: &CompensationInput) -> Vec<(Regime, String)> {
         ));
     }
     if in_mainland_china(from) || in_mainland_china(to) || home == CarrierHome::China {
-        regimes.push((Regime::ChinaCaac, "CAAC flight regularity rules: a Chinese carrier or a flight at a mainland Chinese airport".to_owned()));
+        let why = if in_mainland_china(from) || in_mainland_china(to) {
+            "CAAC flight regularity rules: a flight at a mainland Chinese airport".to_owned()
+        } else {
+            format!("CAAC flight regularity rules: a Chinese carrier, {carrier}")
+        };
+        regimes.push((Regime::ChinaCaac, why));
     }
     regimes
 }
 
 /// Every applicable regime's decision, then the goodwill decision.
-pub fn decide(input: &CompensationInput, goodwill: &GoodwillPolicy) -> Vec<CompensationDecision> {
+pub fn decide(input: &CompensationInput, policy: &CompensationPolicy) -> Vec<CompensationDecision> {
     let mut decisions: Vec<CompensationDecision> = applicable_regimes(input)
         .into_iter()
         .map(|(regime, scope)| {
@@ -299,7 +319,11 @@ pub fn decide(input: &CompensationInput, goodwill: &GoodwillPolicy) -> Vec<Compe
             d.reasoning.push("EU 261 and UK 261 both apply: compensation paid under one is deducted from the other (Art. 12(1))".to_owned());
         }
     }
-    decisions.push(goodwill.decide(input));
+    decisions.push(
+        policy
+            .goodwill
+            .decide(input, policy.exchange_rates.as_ref()),
+    );
     decisions
 }
 

@@ -8,7 +8,8 @@ use chrono::{DateTime, Datelike, TimeZone, Utc, Weekday};
 
 use super::*;
 use crate::domain::policy::airports::airport;
-use crate::domain::policy::goodwill::GoodwillError;
+use crate::domain::policy::compensation_policy::CompensationPolicy;
+use crate::domain::policy::goodwill::{GoodwillError, GoodwillPolicy};
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap() // a Friday
@@ -27,6 +28,7 @@ fn trip(from: &str, to: &str, home: CarrierHome) -> CompensationInput {
         origin: o,
         destination: d,
         carrier: "XX".into(),
+        carrier_listed: true,
         carrier_home: home,
         carrier_size: CarrierSize::Large,
         disruption: Disruption::Delay {
@@ -102,7 +104,7 @@ fn with(
 }
 
 fn regime_decision(input: &CompensationInput, regime: Regime) -> Option<CompensationDecision> {
-    decide(input, &GoodwillPolicy::default_policy())
+    decide(input, &CompensationPolicy::default_policy())
         .into_iter()
         .find(|d| d.regime == regime)
 }
@@ -809,7 +811,7 @@ fn goodwill_by_tier_and_delay() {
         let input = with(late(trip("FRA", "CDG", EuCarrier), delay), |i| {
             i.tier = tier
         });
-        GoodwillPolicy::default_policy().decide(&input)
+        GoodwillPolicy::default_policy().decide(&input, None)
     };
     let diamond = goodwill(Tier::Diamond, 200);
     assert_eq!(
@@ -827,6 +829,60 @@ fn goodwill_by_tier_and_delay() {
         "a rule with zero miles gives none"
     );
     assert!(goodwill(Tier::None, 100).rule_id.ends_with(".none"));
+}
+
+/// Issue 19, item 7: a voucher is issued in the currency of the country the journey
+/// starts from, converted at the policy's rate and rounded up to a whole unit; where the
+/// policy names no currency for the country, in the policy's own.
+#[test]
+fn goodwill_vouchers_are_issued_in_the_journeys_currency() {
+    let policy = CompensationPolicy::default_policy();
+    let rates = policy.exchange_rates.as_ref().unwrap();
+    let voucher = |from: &str, to: &str, home| {
+        let input = with(late(trip(from, to, home), 200), |i| i.tier = Tier::Diamond);
+        let d = policy.goodwill.decide(&input, Some(rates));
+        (d.voucher.unwrap(), d.reasoning)
+    };
+    // EUR 150 at the shipped illustrative rates, rounded up to whole units.
+    let cad = Money::new(24_400, Currency::CAD); // 150 × 1.625 = 243.75
+    assert_eq!(voucher("YYZ", "YVR", CarrierHome::Canada).0, cad);
+    assert_eq!(
+        voucher("JFK", "LAX", UsCarrier).0,
+        Money::new(17_400, Currency::USD)
+    );
+    assert_eq!(
+        voucher("PEK", "PVG", CarrierHome::China).0,
+        Money::new(123_800, Currency::CNY)
+    );
+    assert_eq!(
+        voucher("FRA", "CDG", EuCarrier).0,
+        Money::new(150_00, Currency::EUR)
+    );
+    let (_, reasoning) = voucher("YYZ", "YVR", CarrierHome::Canada);
+    assert!(
+        reasoning
+            .iter()
+            .any(|l| l.contains("CAD 244.00") && l.contains(&rates.describe(Currency::CAD))),
+        "the rate used is named: {reasoning:#?}"
+    );
+    // The whole decision, as the entitlement records it.
+    let input = with(late(trip("YYZ", "YVR", CarrierHome::Canada), 200), |i| {
+        i.tier = Tier::Diamond
+    });
+    let goodwill = decide(&input, &policy)
+        .into_iter()
+        .find(|d| d.regime == Goodwill)
+        .unwrap();
+    assert_eq!(goodwill.voucher, Some(cad));
+    // Without a rate the policy's currency stays, and the decision says so.
+    let no_rates = policy.goodwill.decide(&input, None);
+    assert_eq!(no_rates.voucher, Some(Money::new(150_00, Currency::EUR)));
+    assert!(
+        no_rates
+            .reasoning
+            .iter()
+            .any(|l| l.contains("no EUR/CAD rate"))
+    );
 }
 
 #[test]
@@ -928,8 +984,8 @@ mod properties {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
         #[test]
         fn decisions_are_deterministic_explained_and_bounded(input in any_input()) {
-            let first = decide(&input, &GoodwillPolicy::default_policy());
-            prop_assert_eq!(&first, &decide(&input, &GoodwillPolicy::default_policy()));
+            let first = decide(&input, &CompensationPolicy::default_policy());
+            prop_assert_eq!(&first, &decide(&input, &CompensationPolicy::default_policy()));
             for d in &first {
                 prop_assert!(!d.rule_id.is_empty() && !d.reasoning.is_empty());
                 prop_assert!(d.payment_deadline >= input.decided_at);

@@ -4,7 +4,9 @@
 //! |---|---|
 //! | [`compensation`] | which regimes apply and their explainable decisions (`compensation_eu`, `compensation_other`, cases in `compensation_cases.rs`) |
 //! | [`crisis`] | the crisis policy file (`deploy/crisis-policy.json`): severity, spike and SLA settings |
-//! | [`goodwill`] | the airline's goodwill policy file (`deploy/goodwill-policy.json`) |
+//! | [`compensation_policy`] | the compensation policy file (`deploy/compensation-policy.json`): carriers, exchange rates, goodwill; which regime governs |
+//! | [`exchange`] | exact comparison and conversion of amounts at the policy's rates |
+//! | [`goodwill`] | the goodwill section: vouchers and miles by tier and delay |
 //! | [`causes`] | who answers for a disruption under each regulation, from the delay codes |
 //! | [`airports`] | the shipped airport table, great-circle distances, territories |
 //! | [`sla`] | response deadlines per tier and channel, working-day calendar, breaches |
@@ -16,7 +18,9 @@ pub mod causes;
 pub mod compensation;
 pub mod compensation_eu;
 pub mod compensation_other;
+pub mod compensation_policy;
 pub mod crisis;
+pub mod exchange;
 pub mod goodwill;
 pub mod severity;
 pub mod sla;

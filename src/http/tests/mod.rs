@@ -198,9 +198,9 @@ fn feedback_message(source: &str) -> Value {
 fn real_decisions() -> Value {
     use crate::domain::common::Tier;
     use crate::domain::policy::compensation::decide;
-    use crate::domain::policy::goodwill::GoodwillPolicy;
+    use crate::domain::policy::compensation_policy::CompensationPolicy;
     let input = crate::testing::workload::fra_jfk_delay(Tier::Gold, false, chrono::Utc::now());
-    serde_json::to_value(decide(&input, &GoodwillPolicy::default_policy())).unwrap()
+    serde_json::to_value(decide(&input, &CompensationPolicy::default_policy())).unwrap()
 }
 
 /// The service's reactors on the API's store, polling often (as `serve` runs them).
@@ -215,6 +215,7 @@ fn spawn_reactors(api: &Api) {
     let carrier = crate::domain::compensation::input::CarrierProfile {
         home: crate::domain::policy::compensation::CarrierHome::Eu,
         size: crate::domain::policy::compensation::CarrierSize::Large,
+        listed: false,
     };
     let spikes = crate::app::spikes::SpikeReaction::new(api.journal.clone()).unwrap();
     tokio::spawn(reactor::run(
@@ -223,9 +224,9 @@ fn spawn_reactors(api: &Api) {
         config.clone(),
         stop.clone(),
     ));
-    let goodwill = crate::domain::policy::goodwill::GoodwillPolicy::default_policy();
+    let policy = crate::domain::policy::compensation_policy::CompensationPolicy::default_policy();
     let entitlements =
-        crate::app::entitlements::EntitlementReaction::new(api.journal.clone(), carrier, goodwill)
+        crate::app::entitlements::EntitlementReaction::new(api.journal.clone(), carrier, policy)
             .unwrap();
     tokio::spawn(reactor::run(
         entitlements,

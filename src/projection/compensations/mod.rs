@@ -3,7 +3,8 @@
 //! of the **execute** view (the contact side comes from the incidents model).
 //!
 //! Amounts are integer minor units per ISO 4217 currency; miles are counted apart. An
-//! entitlement counts as owed once computed, offered once an offer is made, and then in
+//! entitlement counts as owed once computed with its governing regime (or once an
+//! agent chose it, where the policy could not compare the amounts), offered once an offer is made, and then in
 //! exactly one of accepted (awaiting payment), paid, failed (payment failed: still
 //! owed) or declined. Paid and declined entitlements leave the open-deadline index.
 //! One that owes nothing to pay (care only) is `nothing_owed`: settled as computed,
@@ -68,9 +69,11 @@ pub struct Entitlement {
     pub incident_id: Option<Uuid>,
     pub flight: FlightKey,
     pub passenger: PassengerId,
-    pub governing: Regime,
+    /// `null` while an agent has to choose it (amounts the policy could not compare).
+    pub governing: Option<Regime>,
     pub status: Status,
-    pub entitled: Money,
+    /// The governing regime's cash; `null` until it is chosen.
+    pub entitled: Option<Money>,
     pub choice: Option<OfferOption>,
     pub paid: Option<OfferOption>,
     pub payment_deadline: DateTime<Utc>,

@@ -56,8 +56,7 @@ fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
             slot.1 = slot.1.saturating_sub(amount);
         }
     };
-    let entitled = e.entitled;
-    {
+    if let Some(entitled) = e.entitled {
         let t = totals.by_currency.entry(entitled.currency).or_default();
         apply(&mut t.owed, entitled.amount_minor);
         if e.status != Status::Computed {
@@ -249,6 +248,12 @@ impl Projection for Compensations {
                     "{t} before compensation.computed"
                 )));
             }
+            (CompensationEvent::GoverningChosen(c), Some(b)) => Entitlement {
+                governing: Some(c.regime),
+                entitled: Some(c.entitled),
+                payment_deadline: c.payment_deadline,
+                ..b.clone()
+            },
             (CompensationEvent::Offered(_), Some(b)) => Entitlement {
                 status: Status::Offered,
                 ..b.clone()

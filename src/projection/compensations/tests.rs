@@ -142,7 +142,7 @@ async fn an_entitlement_owing_nothing_is_settled_and_never_overdue() {
     use crate::domain::compensation::{self as comp, Compensation, CompensationCommand};
     use crate::domain::incident::{self as inc, Incident, IncidentCommand};
     use crate::domain::policy::compensation::decide;
-    use crate::domain::policy::goodwill::GoodwillPolicy;
+    use crate::domain::policy::compensation_policy::CompensationPolicy;
     use crate::store::{AppendRequest, ExpectedVersion};
 
     let dir = tempfile::tempdir().unwrap();
@@ -162,7 +162,7 @@ async fn an_entitlement_owing_nothing_is_settled_and_never_overdue() {
         arrival_delay_minutes: 150,
         overnight: false,
     };
-    let decisions = decide(&input, &GoodwillPolicy::default_policy());
+    let decisions = decide(&input, &CompensationPolicy::default_policy());
     assert!(decisions.iter().all(|d| d.owes_nothing()), "{decisions:#?}");
     let flight = crate::domain::common::FlightKey::new("LH", "400", start().date_naive()).unwrap();
     let passenger = PassengerId("P1".into());
@@ -199,7 +199,8 @@ async fn an_entitlement_owing_nothing_is_settled_and_never_overdue() {
             passenger,
             incident_id: Some(incident_id),
             decisions,
-            governing: crate::domain::policy::compensation::Regime::Eu261,
+            governing: Some(crate::domain::policy::compensation::Regime::Eu261),
+            governing_reasoning: vec![],
         },
         &lead,
     );
