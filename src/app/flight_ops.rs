@@ -34,6 +34,8 @@ pub struct FlightUpdate {
     pub estimated_arrival: Option<DateTime<Utc>>,
     pub actual_departure: Option<DateTime<Utc>>,
     pub actual_arrival: Option<DateTime<Utc>>,
+    /// Where `actual_arrival` happened: `destination`, or a diversion airport.
+    pub arrival_airport: AirportCode,
     pub status: FlightStatus,
     /// Minutes per IATA delay code.
     pub delays: Vec<(DelayCode, u32)>,
@@ -76,7 +78,7 @@ pub fn flight_commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightChang
             },
         );
     }
-    let finished = state.actual_arrival.is_some() || state.status == FlightStatus::Cancelled;
+    let finished = state.arrived_at_destination() || state.status == FlightStatus::Cancelled;
     let estimates_changed = (update.estimated_departure.is_some()
         && update.estimated_departure != state.estimated_departure)
         || (update.estimated_arrival.is_some()
@@ -106,6 +108,10 @@ pub fn flight_commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightChang
             );
         }
     }
+    if let (Some(at), None) = (update.actual_departure, state.actual_departure) {
+        push("/actual_departure", FlightCommand::RecordDeparture { at });
+    }
+    // After the departure: a diversion or a return to the ramp needs the flight underway.
     if update.status != state.status {
         let reason = update
             .change_reason
@@ -119,15 +125,16 @@ pub fn flight_commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightChang
             },
         );
     }
-    if let (Some(at), None) = (update.actual_departure, state.actual_departure) {
-        push("/actual_departure", FlightCommand::RecordDeparture { at });
-    }
-    if let (Some(at), None) = (update.actual_arrival, state.actual_arrival) {
+    // A new arrival: the first, or one somewhere else after a diversion landing.
+    if let Some(at) = update.actual_arrival
+        && state.arrival_airport != Some(update.arrival_airport)
+        && state.actual_arrival.is_none_or(|known| at > known)
+    {
         push(
             "/actual_arrival",
             FlightCommand::RecordArrival {
                 at,
-                airport: update.destination,
+                airport: update.arrival_airport,
             },
         );
     }
@@ -189,6 +196,7 @@ mod tests {
             estimated_arrival: None,
             actual_departure: None,
             actual_arrival: None,
+            arrival_airport: AirportCode::parse("JFK").unwrap(),
             status: FlightStatus::OnTime,
             delays: vec![],
             change_reason: None,
@@ -332,5 +340,65 @@ mod tests {
         );
         let head = store.head().position;
         assert!(store.verify(1, head).unwrap().is_ok());
+    }
+
+    /// Issue 19, item 6: a flight that lands at another airport is diverted, not
+    /// arrived; the later arrival at the destination is what the delay is measured to.
+    #[test]
+    fn a_diversion_landing_then_the_arrival_at_the_destination() {
+        let airport = |code| AirportCode::parse(code).unwrap();
+        let ctx = Context::new(
+            t(23, 59),
+            crate::domain::common::Actor {
+                id: "ops".into(),
+                role: crate::domain::common::Role::FlightOps,
+            },
+        );
+        let run = |state: Flight, update: &FlightUpdate| {
+            commands(&state, update)
+                .iter()
+                .fold(state, |state, command| {
+                    let events = state.decide(command, &ctx).expect("accepted");
+                    events.iter().fold(state, |s, e| s.evolve(e))
+                })
+        };
+        let state = run(Flight::default(), &update());
+        let diverted = FlightUpdate {
+            actual_departure: Some(t(10, 10)),
+            actual_arrival: Some(t(17, 0)),
+            arrival_airport: airport("EWR"),
+            status: FlightStatus::Diverted,
+            change_reason: Some("weather at JFK".into()),
+            ..update()
+        };
+        let state = run(state, &diverted);
+        assert_eq!(state.diversion, Some((airport("EWR"), t(17, 0))));
+        assert_eq!(
+            state.arrival_delay_minutes(),
+            None,
+            "not at the destination yet"
+        );
+        assert!(
+            commands(&state, &diverted).is_empty(),
+            "a resend changes nothing"
+        );
+        let arrived = FlightUpdate {
+            actual_arrival: Some(t(21, 30)),
+            arrival_airport: airport("JFK"),
+            ..diverted.clone()
+        };
+        let state = run(state, &arrived);
+        assert_eq!(state.arrival_delay_minutes(), Some(210));
+        assert_eq!(state.diversion, Some((airport("EWR"), t(17, 0))));
+        assert!(commands(&state, &arrived).is_empty());
+        assert!(
+            commands(&state, &diverted).is_empty(),
+            "the older diversion picture, redelivered late, changes nothing"
+        );
+        let again = FlightCommand::RecordArrival {
+            at: t(22, 0),
+            airport: airport("EWR"),
+        };
+        assert_eq!(state.decide(&again, &ctx), Err(FlightError::AlreadyArrived));
     }
 }

@@ -150,6 +150,10 @@ impl FlightOpsMessageV1 {
             estimated_arrival: self.estimated_arrival,
             actual_departure: self.actual_departure,
             actual_arrival: self.actual_arrival,
+            arrival_airport: self
+                .arrival_airport
+                .as_deref()
+                .map_or_else(|| airport(&self.destination), airport),
             status: self.status,
             delays: self
                 .delays

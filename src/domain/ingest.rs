@@ -81,6 +81,7 @@ const FLIGHT_OPS_FIELDS: &[&str] = &[
     "estimated_arrival",
     "actual_departure",
     "actual_arrival",
+    "arrival_airport",
     "status",
     "delays",
     "change_reason",
@@ -174,6 +175,11 @@ pub struct FlightOpsMessageV1 {
     pub actual_departure: Option<DateTime<Utc>>,
     /// On-block; after `actual_departure`; at most 366 days ago and not in the future.
     pub actual_arrival: Option<DateTime<Utc>>,
+    /// Where the flight arrived at `actual_arrival`, when not at `destination`: a
+    /// diversion. A later message reports the arrival at `destination` (of the flight,
+    /// or of its passengers by other means) with this field left out; the delay that
+    /// counts for compensation is to that arrival.
+    pub arrival_airport: Option<String>,
     pub status: FlightStatus,
     #[serde(default)]
     pub delays: Vec<DelayEntry>,
@@ -399,6 +405,17 @@ pub fn parse_flight_ops(
         estimated_arrival: f.time("estimated_arrival")?,
         actual_departure,
         actual_arrival,
+        arrival_airport: match f.optional_airport("arrival_airport", is_known_airport)? {
+            Some(_) if actual_arrival.is_none() => {
+                return Err(f.reject(
+                    "invalid_field",
+                    "arrival_airport",
+                    "arrival_airport says where actual_arrival happened; give actual_arrival too"
+                        .into(),
+                ));
+            }
+            airport => airport,
+        },
         status,
         delays,
         change_reason: change_reason.map(str::to_owned),

@@ -228,7 +228,21 @@ impl<'a> Fields<'a> {
         field: &str,
         is_known_airport: &dyn Fn(&str) -> bool,
     ) -> Result<String, Rejection> {
-        let code = self.required_string(field, 3)?;
+        self.required(field)?;
+        Ok(self
+            .optional_airport(field, is_known_airport)?
+            .expect("required"))
+    }
+
+    /// An airport code the table knows, if the field is given.
+    pub fn optional_airport(
+        &self,
+        field: &str,
+        is_known_airport: &dyn Fn(&str) -> bool,
+    ) -> Result<Option<String>, Rejection> {
+        let Some(code) = self.string(field, 3)? else {
+            return Ok(None);
+        };
         AirportCode::parse(code).map_err(|_| {
             self.reject(
                 "invalid_field",
@@ -243,6 +257,6 @@ impl<'a> Fields<'a> {
                 format!("{field} {code} is not in the airport table"),
             ));
         }
-        Ok(code.to_owned())
+        Ok(Some(code.to_owned()))
     }
 }

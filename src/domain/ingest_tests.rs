@@ -160,6 +160,16 @@ fn malformed_flight_ops_messages_name_code_and_field() {
             "/destination",
         ),
         (
+            bytes(&with(flight_ops(), "/arrival_airport", Some(json!("QQQ")))),
+            "unknown_airport",
+            "/arrival_airport",
+        ),
+        (
+            bytes(&with(flight_ops(), "/arrival_airport", Some(json!("BOS")))),
+            "invalid_field",
+            "/arrival_airport",
+        ),
+        (
             bytes(&with(
                 flight_ops(),
                 "/scheduled_arrival",

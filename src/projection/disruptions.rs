@@ -43,6 +43,10 @@ pub const NAME: &str = "disruptions";
 pub struct FlightEntry {
     pub flight: Option<FlightKey>,
     pub scheduled_arrival: Option<DateTime<Utc>>,
+    /// Where the flight is scheduled to arrive: an arrival elsewhere is a diversion,
+    /// not the end of the disruption.
+    #[serde(default)]
+    pub destination: Option<crate::domain::common::AirportCode>,
     /// Cancelled, or arrived at least the threshold late.
     pub final_disruption: bool,
     /// Passengers known to be on the flight, sorted.
@@ -188,6 +192,11 @@ impl Disruptions {
             FlightEvent::Scheduled(scheduled) => {
                 entry.flight = Some(scheduled.flight);
                 entry.scheduled_arrival = Some(scheduled.scheduled_arrival);
+                entry.destination = Some(scheduled.destination);
+            }
+            FlightEvent::Arrived(arrived) if entry.destination != Some(arrived.airport) => {
+                // A diversion landing: the delay that counts runs to the destination.
+                return Ok(());
             }
             FlightEvent::Arrived(arrived) => {
                 let late = entry.scheduled_arrival.is_some_and(|scheduled| {
@@ -214,8 +223,9 @@ impl Projection for Disruptions {
     }
 
     /// 2: joins of what existed before an incident (the `Q` keys, [`DueAction`]).
+    /// 3: a diversion landing is not the end of a disruption (`destination`).
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
@@ -448,6 +458,7 @@ mod tests {
             Some(FlightEntry {
                 flight: Some(lh400()),
                 scheduled_arrival: Some(at(480)),
+                destination: Some(AirportCode::parse("JFK").unwrap()),
                 final_disruption: true,
                 passengers: vec![p("P1"), p("P2"), p("P3")],
                 incident_id: None,
@@ -479,5 +490,41 @@ mod tests {
         rebuild(&store, Disruptions, |_, _| {}).unwrap();
         let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
         assert_eq!(due_after(&tree, 0, 10).unwrap(), vec![]);
+    }
+
+    /// Issue 19, item 6: a landing at another airport, however late, does not end the
+    /// disruption; the arrival at the destination does, late by its own time.
+    #[tokio::test]
+    async fn a_diversion_landing_is_not_final_the_arrival_at_the_destination_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let stream = flight::stream_name(&lh400());
+        let scheduled = FlightEvent::Scheduled(FlightScheduled {
+            flight: lh400(),
+            origin: AirportCode::parse("FRA").unwrap(),
+            destination: AirportCode::parse("JFK").unwrap(),
+            scheduled_departure: at(0),
+            scheduled_arrival: at(480),
+            passenger_count: 300,
+        });
+        append(&store, &stream, &scheduled).await;
+        signal(&store, 1, "P1").await;
+        let diverted = FlightEvent::Arrived(FlightArrived {
+            actual_arrival: at(480 + 200),
+            airport: AirportCode::parse("BOS").unwrap(),
+        });
+        append(&store, &stream, &diverted).await;
+        rebuild(&store, Disruptions, |_, _| {}).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
+        assert_eq!(due_after(&tree, 0, 10).unwrap(), vec![]);
+        let arrived = FlightEvent::Arrived(FlightArrived {
+            actual_arrival: at(480 + 300),
+            airport: AirportCode::parse("JFK").unwrap(),
+        });
+        append(&store, &stream, &arrived).await; // 4
+        rebuild(&store, Disruptions, |_, _| {}).unwrap();
+        let tree = crate::projection::ReadModel::open(&store, NAME).unwrap();
+        let due = due_after(&tree, 0, 10).unwrap();
+        assert_eq!(due.iter().map(|d| d.position).collect::<Vec<_>>(), vec![4]);
     }
 }

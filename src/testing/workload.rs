@@ -487,6 +487,7 @@ pub fn fra_jfk_delay(
         controllability: crate::domain::flight::Controllability::CarrierCaused,
         controllability_overridden: false,
         delays: Default::default(),
+        diversion: None,
         passenger_accepted_change,
         payment_method: PaymentMethod::Card,
         tier,

@@ -13,7 +13,7 @@ use crate::domain::common::Tier;
 use crate::domain::flight::{Flight, FlightStatus};
 use crate::domain::policy::airports;
 use crate::domain::policy::compensation::{
-    CarrierHome, CarrierSize, CompensationInput, Disruption, PaymentMethod,
+    CarrierHome, CarrierSize, CompensationInput, Disruption, Diversion, PaymentMethod,
 };
 
 /// An arrival this late (or a cancellation) makes a flight's disruption worth an
@@ -93,6 +93,22 @@ pub fn compensation_input(
             overnight,
         }
     };
+    // A diversion: where the passengers waited, how long, and whether overnight there
+    // (local dates at that airport; an airport missing from the table is judged in UTC).
+    let diversion = match (flight.diversion, flight.actual_arrival) {
+        (Some((airport, landed)), Some(arrived)) if flight.arrived_at_destination() => {
+            let date = |at: DateTime<Utc>| {
+                airports::airport(&airport).map_or(at.date_naive(), |a| a.local_date(at))
+            };
+            Some(Diversion {
+                airport,
+                wait_minutes: u32::try_from((arrived - landed).num_minutes().max(0))
+                    .unwrap_or(u32::MAX),
+                overnight: date(arrived) > date(landed),
+            })
+        }
+        _ => None,
+    };
     let country = |code: &crate::domain::common::AirportCode| {
         airports::airport(code)
             .map(|a| a.country.clone())
@@ -118,6 +134,7 @@ pub fn compensation_input(
         controllability: flight.controllability(),
         controllability_overridden: flight.controllability_override.is_some(),
         delays: flight.delays.clone(),
+        diversion,
         passenger_accepted_change: false,
         payment_method: PaymentMethod::Card,
         tier,
@@ -157,6 +174,7 @@ mod tests {
         let mut flight = scheduled();
         flight.actual_departure = Some(at(60 + 230));
         flight.actual_arrival = Some(at(60 + 8 * 60 + 240));
+        flight.arrival_airport = flight.schedule.as_ref().map(|s| s.destination);
         assert!(is_final_disruption(&flight));
         let input = compensation_input(&flight, Tier::Gold, LH, at(1_000)).unwrap();
         assert_eq!(
@@ -189,6 +207,7 @@ mod tests {
         let mut flight = scheduled_flight(origin, scheduled);
         flight.actual_departure = Some(left);
         flight.actual_arrival = Some(left + chrono::Duration::hours(8));
+        flight.arrival_airport = flight.schedule.as_ref().map(|s| s.destination);
         flight
     }
 
@@ -253,6 +272,7 @@ mod tests {
         let mut flight = scheduled();
         flight.actual_departure = Some(at(60 + 240));
         flight.actual_arrival = Some(at(60 + 8 * 60 + 240));
+        flight.arrival_airport = flight.schedule.as_ref().map(|s| s.destination);
         flight.delays = [(DelayCode::new(51).unwrap(), 240)].into();
         flight.derived_controllability = controllability::derive(&flight.delays);
         assert_eq!(flight.derived_controllability, Controllability::Safety);
@@ -270,6 +290,65 @@ mod tests {
         );
     }
 
+    /// Issue 19, item 6: a flight diverted to Boston whose passengers reach New York 3 h
+    /// 30 late: the delay counts to New York, not to the Boston landing; care is owed for
+    /// the wait in Boston and the transfer on (CJEU C-826/19).
+    #[test]
+    fn a_diversion_counts_the_delay_to_the_destination_and_owes_care_where_they_waited() {
+        use crate::domain::common::AirportCode;
+        use crate::domain::Aggregate;
+        use crate::domain::flight::FlightArrived;
+        use crate::domain::flight::FlightEvent;
+        use crate::domain::policy::compensation::{CareDuty, Regime, decide};
+        use crate::domain::policy::compensation_policy::CompensationPolicy;
+        let mut flight = scheduled();
+        flight.actual_departure = Some(at(60 + 30));
+        let land = |flight: Flight, minute, code| {
+            flight.evolve(&FlightEvent::Arrived(FlightArrived {
+                actual_arrival: at(minute),
+                airport: AirportCode::parse(code).unwrap(),
+            }))
+        };
+        let flight = land(flight, 60 + 8 * 60 - 30, "BOS");
+        assert_eq!(
+            compensation_input(&flight, Tier::None, LH, at(1_000)),
+            Err(NotFinal::Open),
+            "landed in Boston: not final yet"
+        );
+        let flight = land(flight, 60 + 8 * 60 + 210, "JFK");
+        let input = compensation_input(&flight, Tier::None, LH, at(1_000)).unwrap();
+        assert!(matches!(
+            input.disruption,
+            Disruption::Delay {
+                arrival_delay_minutes: 210,
+                ..
+            }
+        ));
+        let diversion = input.diversion.expect("diverted");
+        assert_eq!(
+            (diversion.airport.as_str(), diversion.wait_minutes),
+            ("BOS", 240)
+        );
+        let decisions = decide(&input, &CompensationPolicy::default_policy());
+        let eu = decisions
+            .iter()
+            .find(|d| d.regime == Regime::Eu261)
+            .unwrap();
+        assert_eq!(
+            (eu.cash.map(|m| m.amount_minor), eu.rule_id.as_str()),
+            (Some(30_000), "eu261.art7.2c.delay"),
+            "3 h 30 late beyond 3,500 km: halved"
+        );
+        for duty in [
+            CareDuty::TransferToDestination,
+            CareDuty::MealsAndRefreshments,
+            CareDuty::Communication,
+        ] {
+            assert!(eu.care.contains(&duty), "{duty:?}: {:#?}", eu.reasoning);
+        }
+        assert!(eu.reasoning.iter().any(|l| l.contains("C-826/19")));
+    }
+
     #[test]
     fn small_delays_and_open_flights_give_no_input() {
         let mut flight = scheduled();
@@ -278,6 +357,7 @@ mod tests {
             Err(NotFinal::Open)
         );
         flight.actual_arrival = Some(at(60 + 8 * 60 + 119));
+        flight.arrival_airport = flight.schedule.as_ref().map(|s| s.destination);
         assert!(!is_final_disruption(&flight));
         assert_eq!(
             compensation_input(&flight, Tier::None, LH, at(0)),

@@ -84,8 +84,10 @@ pub enum FlightError {
     AlreadyDeparted,
     #[error("an arrival requires a recorded departure")]
     ArrivalRequiresDeparture,
-    #[error("the flight has already arrived")]
+    #[error("the flight has already arrived there")]
     AlreadyArrived,
+    #[error("an arrival after a diversion must be later than the diversion landing")]
+    ArrivalBeforeDiversion,
     #[error("the status is already {status:?}")]
     StatusUnchanged { status: FlightStatus },
     #[error("a departed flight cannot be cancelled")]
@@ -117,8 +119,12 @@ pub struct Flight {
     pub estimated_departure: Option<DateTime<Utc>>,
     pub estimated_arrival: Option<DateTime<Utc>>,
     pub actual_departure: Option<DateTime<Utc>>,
+    /// The latest arrival: at the destination, or at a diversion airport until the
+    /// flight (or its passengers) reach the destination.
     pub actual_arrival: Option<DateTime<Utc>>,
     pub arrival_airport: Option<AirportCode>,
+    /// The first arrival somewhere other than the destination: airport and time.
+    pub diversion: Option<(AirportCode, DateTime<Utc>)>,
     pub status: FlightStatus,
     pub status_reason: Option<String>,
     pub delays: BTreeMap<DelayCode, u32>,
@@ -136,10 +142,21 @@ impl Flight {
             .map_or(self.derived_controllability, |o| o.controllability)
     }
 
-    /// Arrival delay in minutes against the schedule, once the flight arrived.
+    /// Arrival delay in minutes against the schedule, once the flight (or, after a
+    /// diversion, its passengers) arrived at the destination.
     pub fn arrival_delay_minutes(&self) -> Option<i64> {
         let scheduled = self.schedule.as_ref()?.scheduled_arrival;
+        if !self.arrived_at_destination() {
+            return None;
+        }
         Some((self.actual_arrival? - scheduled).num_minutes())
+    }
+
+    /// The flight (or its passengers, after a diversion) reached the destination.
+    pub fn arrived_at_destination(&self) -> bool {
+        self.schedule
+            .as_ref()
+            .is_some_and(|s| self.arrival_airport == Some(s.destination))
     }
 }
 
@@ -207,6 +224,13 @@ impl Aggregate for Flight {
             }
             FlightEvent::Departed(e) => self.actual_departure = Some(e.actual_departure),
             FlightEvent::Arrived(e) => {
+                let elsewhere = self
+                    .schedule
+                    .as_ref()
+                    .is_some_and(|s| s.destination != e.airport);
+                if elsewhere && self.diversion.is_none() {
+                    self.diversion = Some((e.airport, e.actual_arrival));
+                }
                 self.actual_arrival = Some(e.actual_arrival);
                 self.arrival_airport = Some(e.airport);
             }
@@ -253,7 +277,7 @@ impl Flight {
         departure: Option<DateTime<Utc>>,
         arrival: Option<DateTime<Utc>>,
     ) -> Result<Vec<FlightEvent>, FlightError> {
-        if self.status == FlightStatus::Cancelled || self.actual_arrival.is_some() {
+        if self.status == FlightStatus::Cancelled || self.arrived_at_destination() {
             return Err(FlightError::FlightFinished {
                 status: self.status,
             });
@@ -297,8 +321,15 @@ impl Flight {
         let departed = self
             .actual_departure
             .ok_or(FlightError::ArrivalRequiresDeparture)?;
-        if self.actual_arrival.is_some() {
-            return Err(FlightError::AlreadyArrived);
+        // After a diversion the flight, or its passengers by other means, may still
+        // reach the destination (or another airport on the way): a later arrival.
+        if let Some(previous) = self.actual_arrival {
+            if self.arrived_at_destination() || self.arrival_airport == Some(airport) {
+                return Err(FlightError::AlreadyArrived);
+            }
+            if at <= previous {
+                return Err(FlightError::ArrivalBeforeDiversion);
+            }
         }
         if at <= departed {
             return Err(FlightError::ArrivalBeforeDeparture);

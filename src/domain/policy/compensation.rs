@@ -142,6 +142,9 @@ pub struct CompensationInput {
     /// Delay minutes per IATA delay code, as flight ops reported them.
     #[serde(default)]
     pub delays: std::collections::BTreeMap<crate::domain::flight::DelayCode, u32>,
+    /// Where the flight landed instead, if it was diverted.
+    #[serde(default)]
+    pub diversion: Option<Diversion>,
     /// The passenger accepted the alternative or the change (US DOT refunds).
     pub passenger_accepted_change: bool,
     pub payment_method: PaymentMethod,
@@ -166,6 +169,19 @@ pub enum CareDuty {
     HotelTransport,
     /// Help arranging meals or accommodation at the passenger's expense (CAAC, non-carrier causes).
     AssistanceAtPassengerExpense,
+    /// Transport from a diversion airport to the booked destination (CJEU C-826/19).
+    TransferToDestination,
+}
+
+/// The flight landed somewhere other than its destination, and its passengers reached
+/// the destination later (the arrival delay counts to that arrival).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Diversion {
+    pub airport: AirportCode,
+    /// From landing there to arriving at the destination.
+    pub wait_minutes: u32,
+    /// That wait ran past midnight at the diversion airport (local time).
+    pub overnight: bool,
 }
 
 /// The passenger may choose a refund instead of travelling.
@@ -369,6 +385,52 @@ pub(crate) fn experienced_delay(disruption: &Disruption) -> Option<u32> {
             ..
         } => Some(*arrival_delay_minutes),
         Disruption::Cancellation { rerouting, .. } => rerouting.map(|r| r.arrives_later_minutes),
+    }
+}
+
+/// Care owed at a diversion airport, with its reasons: the onward transfer always
+/// (citing `transfer`), and where `care` gives the articles for meals and for a hotel,
+/// meals and communication after a wait of 2 hours, a hotel when the wait runs
+/// overnight there.
+pub(crate) fn diversion_care(
+    d: &mut CompensationDecision,
+    input: &CompensationInput,
+    transfer: &str,
+    care: Option<(&str, &str)>,
+) {
+    let Some(diversion) = input.diversion else {
+        return;
+    };
+    d.care.push(CareDuty::TransferToDestination);
+    d.reasoning.push(format!(
+        "diverted to {}: the carrier takes the passenger on to {} at its cost ({transfer}); the arrival delay counts to the arrival there",
+        diversion.airport, input.destination
+    ));
+    let Some((meals, hotel)) = care else {
+        return;
+    };
+    if diversion.wait_minutes >= 120 {
+        for duty in [CareDuty::MealsAndRefreshments, CareDuty::Communication] {
+            if !d.care.contains(&duty) {
+                d.care.push(duty);
+            }
+        }
+        d.reasoning.push(format!(
+            "a wait of {} at {}: meals, refreshments and communication ({meals})",
+            hours(diversion.wait_minutes),
+            diversion.airport
+        ));
+    }
+    if diversion.overnight {
+        for duty in [CareDuty::Accommodation, CareDuty::HotelTransport] {
+            if !d.care.contains(&duty) {
+                d.care.push(duty);
+            }
+        }
+        d.reasoning.push(format!(
+            "the wait at {} runs overnight: hotel and transport ({hotel})",
+            diversion.airport
+        ));
     }
 }
 

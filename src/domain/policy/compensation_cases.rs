@@ -39,6 +39,7 @@ fn trip(from: &str, to: &str, home: CarrierHome) -> CompensationInput {
         controllability: Controllability::CarrierCaused,
         controllability_overridden: false,
         delays: Default::default(),
+        diversion: None,
         passenger_accepted_change: false,
         payment_method: PaymentMethod::Card,
         tier: Tier::None,

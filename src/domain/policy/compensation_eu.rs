@@ -189,6 +189,15 @@ pub fn decide(input: &CompensationInput, rules: Rules) -> CompensationDecision {
             }
         }
     }
+    super::compensation::diversion_care(
+        &mut d,
+        input,
+        "CJEU C-826/19; the delay to the final destination, C-559/16",
+        Some((
+            "Art. 9(1)(a), 9(2), as for a delay under Art. 6(1)",
+            "Art. 9(1)(b), (c)",
+        )),
+    );
     if d.cash.is_some() {
         d.reasoning.push(format!("{} sets no period for paying Art. 7 compensation; crisisd tracks it against the {REFUND_DAYS}-day refund period", rules.name));
     }

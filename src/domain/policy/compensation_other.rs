@@ -48,6 +48,13 @@ pub fn appr(input: &CompensationInput) -> CompensationDecision {
                 .push("overnight wait: hotel and transport (s. 14(2))".to_owned());
         }
     }
+    let treatment = (cause != Controllability::Extraordinary).then_some(("s. 14(1)", "s. 14(2)"));
+    super::compensation::diversion_care(
+        &mut d,
+        input,
+        "the carrier completes the itinerary, s. 17, 18",
+        treatment,
+    );
     let cancelled = matches!(input.disruption, Disruption::Cancellation { .. });
     if cancelled || departure_delay >= 180 {
         d.refund = Some(RefundRight {
