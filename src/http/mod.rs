@@ -9,7 +9,8 @@
 //! | `incidents` | opening, commands, the board and the views of each pipeline stage |
 //! | `complaints` | registering, commands, views, KPIs |
 //! | `passengers` | the passenger view, commands, erasure |
-//! | `compensations` | entitlements, commands, the overdue list |
+//! | `compensations` | entitlements, their decisions, commands, the overdue list |
+//! | `flights` | a flight's compensation ledger (JSON, CSV) |
 //! | `monitor` | the signal feed, counts, detected spikes |
 //! | [`stream`] | `GET /v1/stream`: Server-Sent Events of envelopes, resumable |
 //! | [`audit`] | NDJSON replay and hash-chain verification |
@@ -34,6 +35,7 @@ pub mod auth;
 mod commands;
 mod compensations;
 mod complaints;
+mod flights;
 mod head_timeout;
 mod incidents;
 pub mod ingest;
@@ -210,6 +212,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         complaints::routes,
         passengers::routes,
         compensations::routes,
+        flights::routes,
         monitor::routes,
         stream::routes,
         audit::routes,

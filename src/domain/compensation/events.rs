@@ -102,6 +102,7 @@ pub struct ComputedOutline {
 /// What one decision of a `compensation.computed` owes to pay.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct OwedOutline {
+    pub regime: Regime,
     pub cash: Option<Money>,
     pub voucher: Option<Money>,
     pub miles: Option<u64>,

@@ -295,8 +295,8 @@ mod tests {
     /// the wait in Boston and the transfer on (CJEU C-826/19).
     #[test]
     fn a_diversion_counts_the_delay_to_the_destination_and_owes_care_where_they_waited() {
-        use crate::domain::common::AirportCode;
         use crate::domain::Aggregate;
+        use crate::domain::common::AirportCode;
         use crate::domain::flight::FlightArrived;
         use crate::domain::flight::FlightEvent;
         use crate::domain::policy::compensation::{CareDuty, Regime, decide};

@@ -259,6 +259,7 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
     lead("approve_communication_plan", json!({"version": 1})).await;
     lead("approve_compensation_plan", json!({"version": 1})).await;
     lead("start_execution", json!({})).await;
+    let mut last_payment = Value::Null;
     for (n, id) in compensation_ids.iter().enumerate() {
         let entitlement = api.get("agent", &format!("/v1/compensations/{id}")).await;
         assert_eq!(
@@ -280,13 +281,98 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
             json!({"choice": cash}),
         )
         .await;
-        api.ok(
+        last_payment = api
+            .ok(
+                "agent",
+                &format!("/v1/compensations/{id}/record_payment"),
+                json!({"reference": format!("PAY-{n}")}),
+            )
+            .await["position"]
+            .clone();
+    }
+    // Agents see why (issue 19): every regime's decision with the article applied.
+    let why = api
+        .get(
             "agent",
-            &format!("/v1/compensations/{id}/record_payment"),
-            json!({"reference": format!("PAY-{n}")}),
+            &format!("/v1/compensations/{}/decisions", compensation_ids[0]),
         )
         .await;
-    }
+    assert_eq!(why.status, StatusCode::OK, "{}", why.text);
+    assert_eq!(why.body["governing"], "eu261");
+    let eu = why.body["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["regime"] == "eu261")
+        .expect("EU 261 applies from FRA")
+        .clone();
+    assert!(
+        eu["reasoning"].to_string().contains("C-257/14"),
+        "a technical defect is within the carrier's control: {eu}"
+    );
+    assert_eq!(
+        eu["refund"],
+        Value::Null,
+        "a 4 h 10 delay gives no refund right"
+    );
+    // The regulator's ledger: a line per passenger and regime, totals per regime.
+    let ledger_uri = format!("/v1/flights/LH/400/{date}/ledger");
+    let ledger = api
+        .get("auditor", &format!("{ledger_uri}?after={last_payment}"))
+        .await;
+    assert_eq!(ledger.status, StatusCode::OK, "{}", ledger.text);
+    let lines = ledger.body["lines"].as_array().unwrap();
+    assert_eq!(
+        lines.len(),
+        15,
+        "5 passengers x EU 261, US DOT, goodwill: {}",
+        ledger.text
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l["positions"].as_array().unwrap().is_empty())
+    );
+    let eu = ledger.body["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["regime"] == "eu261")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            &eu["passengers_owed"],
+            &eu["owed_minor"],
+            &eu["paid_minor"],
+            &eu["overdue"]
+        ),
+        (&json!(5), &json!(300_000), &json!(300_000), &json!(0)),
+        "{eu}"
+    );
+    let csv = api
+        .get("auditor", &format!("{ledger_uri}.csv?after={last_payment}"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let rows: Vec<&str> = csv.text.split("\r\n").filter(|r| !r.is_empty()).collect();
+    assert_eq!(rows.len(), 16, "a header and 15 lines: {}", csv.text);
+    assert!(rows[0].starts_with("flight,passenger,compensation_id,regime,governing"));
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(",eu261,true,EUR,60000,paid,cash,EUR,60000,")),
+        "{}",
+        csv.text
+    );
+    let nothing = api
+        .get("auditor", "/v1/flights/LH/401/2026-01-01/ledger")
+        .await;
+    assert_eq!(nothing.body["lines"], json!([]));
+    let bad = api
+        .get("auditor", "/v1/flights/LH/40000/2026-01-01/ledger")
+        .await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND, "{}", bad.text);
+
     lead("start_follow_up", json!({})).await;
     lead("start_review", json!({})).await;
     lead("record_lesson", json!({"lesson": "swap aircraft earlier"})).await;

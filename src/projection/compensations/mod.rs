@@ -23,7 +23,8 @@
 //! - `D <deadline µs:u64 BE> <compensation:16>` → empty: unsettled entitlements by deadline;
 //! - `L <compensation:16>` → the incident it is linked to (16 bytes);
 //! - `X <compensation:16>` → its last final state ([`Settlement`], JSON);
-//! - `S <position:u64 BE>` → [`SettlementDue`] (JSON), in log order.
+//! - `S <position:u64 BE>` → [`SettlementDue`] (JSON), in log order;
+//! - `F <flight key> 0x00 <compensation:16>` → empty: the entitlements of a flight.
 //!
 //! | file | holds |
 //! |---|---|
@@ -44,7 +45,10 @@ use uuid::Uuid;
 use crate::domain::common::{Currency, FlightKey, Money, PassengerId, Settlement};
 use crate::domain::compensation::{OfferOption, Regime};
 
-pub use views::{ExecutionView, entitlement, execution, overdue, settlements_after};
+pub use views::{
+    ExecutionView, FlightLedger, LedgerLine, LedgerTotal, entitlement, execution, ledger,
+    ledger_csv, overdue, settlements_after,
+};
 
 pub const NAME: &str = "compensations";
 
@@ -78,6 +82,21 @@ pub struct Entitlement {
     pub paid: Option<OfferOption>,
     pub payment_deadline: DateTime<Utc>,
     pub paid_late: bool,
+    /// The cash each applicable regime owes (compensation under one is deducted from
+    /// another, EU 261 Art. 12: the governing one is paid).
+    #[serde(default)]
+    pub regimes: Vec<RegimeOwed>,
+    /// Log positions of the entitlement's events, oldest first: every figure traces to
+    /// them (`GET /v1/audit/events`).
+    #[serde(default)]
+    pub positions: Vec<u64>,
+}
+
+/// What one regime owes a passenger in cash (`null`: nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RegimeOwed {
+    pub regime: Regime,
+    pub cash: Option<Money>,
 }
 
 impl Entitlement {
@@ -133,6 +152,14 @@ fn settlement_key(position: u64) -> Vec<u8> {
 fn key(tag: u8, id: Uuid) -> Vec<u8> {
     let mut key = vec![tag];
     key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// The prefix of a flight's `F` keys.
+fn flight_prefix(flight: &FlightKey) -> Vec<u8> {
+    let mut key = vec![b'F'];
+    key.extend_from_slice(flight.to_string().as_bytes());
+    key.push(0);
     key
 }
 

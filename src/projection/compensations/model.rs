@@ -1,8 +1,8 @@
 //! How each event changes the compensations model (see the module docs for its keys).
 
 use super::{
-    Compensations, Entitlement, IncidentTotals, NAME, SettlementDue, Status, deadline_key, key,
-    settlement_key,
+    Compensations, Entitlement, IncidentTotals, NAME, RegimeOwed, SettlementDue, Status,
+    deadline_key, flight_prefix, key, settlement_key,
 };
 use crate::domain::common::{Money, Settlement};
 use crate::domain::compensation::{CompensationEvent, ComputedOutline, OfferOption};
@@ -134,6 +134,9 @@ impl Compensations {
             );
         }
         tx.insert_json(key(b'E', after.compensation_id), after);
+        let mut flight = flight_prefix(&after.flight);
+        flight.extend_from_slice(after.compensation_id.as_bytes());
+        tx.insert(flight, Vec::new());
         Ok(())
     }
 }
@@ -221,6 +224,15 @@ impl Projection for Compensations {
                 paid: None,
                 payment_deadline: c.payment_deadline,
                 paid_late: false,
+                regimes: c
+                    .decisions
+                    .iter()
+                    .map(|d| RegimeOwed {
+                        regime: d.regime,
+                        cash: d.cash,
+                    })
+                    .collect(),
+                positions: vec![event.position],
             };
             return Self::update(tx, before.as_ref(), &after);
         }
@@ -240,7 +252,7 @@ impl Projection for Compensations {
                 settlement_due(tx, event.position, incident, id, settled);
             }
         }
-        let after = match (decoded, &before) {
+        let mut after = match (decoded, &before) {
             // Handled above through its outline.
             (CompensationEvent::Computed(_), _) => return Ok(()),
             (_, None) => {
@@ -278,6 +290,7 @@ impl Projection for Compensations {
                 ..b.clone()
             },
         };
+        after.positions.push(event.position);
         Self::update(tx, before.as_ref(), &after)
     }
 }

@@ -30,6 +30,7 @@ fn the_computed_outline_reads_what_the_full_event_holds_but_its_decisions() {
                 .decisions
                 .iter()
                 .map(|d| crate::domain::compensation::OwedOutline {
+                    regime: d.regime,
                     cash: d.cash,
                     voucher: d.voucher,
                     miles: d.miles,

@@ -1,5 +1,5 @@
 //! The reads of the compensations model: one entitlement, the overdue ones, an
-//! incident's execute view, and the settlements due to incidents.
+//! incident's execute view, a flight's ledger, and the settlements due to incidents.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Entitlement, IncidentTotals, SettlementDue, deadline_key, key, settlement_key};
+use super::{
+    Entitlement, IncidentTotals, SettlementDue, Status, deadline_key, flight_prefix, key,
+    settlement_key,
+};
+use crate::domain::common::{Currency, FlightKey, Money, PassengerId};
+use crate::domain::compensation::{OfferOption, Regime};
 use crate::projection::model::{ModelError, ReadModel};
 
 pub fn settlements_after(
@@ -76,4 +81,200 @@ pub fn execution(
         compensation,
         overdue,
     }))
+}
+
+/// One passenger's entitlement under one regime, as a regulator checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct LedgerLine {
+    pub passenger: PassengerId,
+    pub compensation_id: Uuid,
+    pub regime: Regime,
+    /// The regime the claim is paid under (the others are deducted, EU 261 Art. 12).
+    pub governing: bool,
+    /// Cash this regime owes; `null`: none.
+    pub owed: Option<Money>,
+    pub status: Status,
+    /// What was paid (governing line only): cash, a voucher or miles.
+    pub paid: Option<OfferOption>,
+    pub paid_late: bool,
+    pub payment_deadline: DateTime<Utc>,
+    /// Unsettled and past the deadline at the time of the read.
+    pub overdue: bool,
+    /// Log positions of the entitlement's events.
+    pub positions: Vec<u64>,
+}
+
+/// Per regime and currency: passengers owed cash, the sums owed and paid, the overdue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct LedgerTotal {
+    pub regime: Regime,
+    pub currency: Currency,
+    /// Passengers this regime owes cash to.
+    pub passengers_owed: u64,
+    pub owed_minor: u64,
+    /// Passengers whose claim this regime governs.
+    pub governing: u64,
+    /// Cash paid under this regime as the governing one.
+    pub paid_minor: u64,
+    pub overdue: u64,
+}
+
+/// A flight's compensation ledger at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct FlightLedger {
+    pub flight: FlightKey,
+    pub as_of: DateTime<Utc>,
+    pub lines: Vec<LedgerLine>,
+    pub totals: Vec<LedgerTotal>,
+}
+
+/// The ledger of `flight` at `now`: a line per passenger and applicable regime, by
+/// passenger then regime, and the totals per regime and currency.
+pub fn ledger(
+    tree: &ReadModel,
+    flight: &FlightKey,
+    now: DateTime<Utc>,
+) -> Result<FlightLedger, ModelError> {
+    let prefix = flight_prefix(flight);
+    let mut lines = Vec::new();
+    for k in tree.keys(
+        prefix.clone()..{
+            let mut end = prefix.clone();
+            *end.last_mut().expect("the prefix ends in 0") = 1;
+            end
+        },
+    ) {
+        let k = k?;
+        let id = Uuid::from_slice(&k[prefix.len()..])?;
+        let Some(e) = entitlement(tree, id)? else {
+            continue;
+        };
+        let overdue = !e.settled() && e.payment_deadline < now;
+        for owed in &e.regimes {
+            let governing = e.governing == Some(owed.regime);
+            lines.push(LedgerLine {
+                passenger: e.passenger.clone(),
+                compensation_id: e.compensation_id,
+                regime: owed.regime,
+                governing,
+                owed: owed.cash.filter(|m| m.amount_minor > 0),
+                status: e.status,
+                paid: if governing { e.paid.clone() } else { None },
+                paid_late: governing && e.paid_late,
+                payment_deadline: e.payment_deadline,
+                overdue,
+                positions: e.positions.clone(),
+            });
+        }
+    }
+    lines.sort_by(|a, b| (&a.passenger, a.regime).cmp(&(&b.passenger, b.regime)));
+    let mut totals: BTreeMap<(Regime, Currency), LedgerTotal> = BTreeMap::new();
+    for line in &lines {
+        let Some(owed) = line.owed else { continue };
+        let total = totals
+            .entry((line.regime, owed.currency))
+            .or_insert(LedgerTotal {
+                regime: line.regime,
+                currency: owed.currency,
+                passengers_owed: 0,
+                owed_minor: 0,
+                governing: 0,
+                paid_minor: 0,
+                overdue: 0,
+            });
+        total.passengers_owed += 1;
+        total.owed_minor += owed.amount_minor;
+        if line.governing {
+            total.governing += 1;
+            total.overdue += u64::from(line.overdue);
+            if let Some(OfferOption::Cash { amount }) = &line.paid
+                && amount.currency == owed.currency
+            {
+                total.paid_minor += amount.amount_minor;
+            }
+        }
+    }
+    Ok(FlightLedger {
+        flight: flight.clone(),
+        as_of: now,
+        lines,
+        totals: totals.into_values().collect(),
+    })
+}
+
+/// The ledger's lines as CSV (RFC 4180), one line per passenger and regime, amounts in
+/// minor units with their currency, positions separated by spaces.
+pub fn ledger_csv(ledger: &FlightLedger) -> String {
+    let mut out = String::from(
+        "flight,passenger,compensation_id,regime,governing,owed_currency,owed_minor,status,paid_form,paid_currency,paid_amount,paid_late,payment_deadline,overdue,positions\r\n",
+    );
+    let regime = |r: Regime| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let status = |s: Status| {
+        serde_json::to_value(s)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    for line in &ledger.lines {
+        let (paid_form, paid_currency, paid_amount) = match &line.paid {
+            Some(OfferOption::Cash { amount }) => (
+                "cash",
+                amount.currency.as_str().to_owned(),
+                amount.amount_minor,
+            ),
+            Some(OfferOption::Voucher { amount }) => (
+                "voucher",
+                amount.currency.as_str().to_owned(),
+                amount.amount_minor,
+            ),
+            Some(OfferOption::Miles { miles }) => ("miles", String::new(), *miles),
+            None => ("", String::new(), 0),
+        };
+        let fields = [
+            ledger.flight.to_string(),
+            line.passenger.0.clone(),
+            line.compensation_id.to_string(),
+            regime(line.regime),
+            line.governing.to_string(),
+            line.owed
+                .map_or_else(String::new, |m| m.currency.as_str().to_owned()),
+            line.owed
+                .map_or_else(String::new, |m| m.amount_minor.to_string()),
+            status(line.status),
+            paid_form.to_owned(),
+            paid_currency,
+            if line.paid.is_some() {
+                paid_amount.to_string()
+            } else {
+                String::new()
+            },
+            line.paid_late.to_string(),
+            line.payment_deadline
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            line.overdue.to_string(),
+            line.positions
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ];
+        let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&quoted.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
 }

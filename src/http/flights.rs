@@ -1,0 +1,114 @@
+//! Flights: a flight's compensation ledger, per passenger and regime, as JSON or CSV
+//! for a regulator's or an auditor's check; every line names the log positions of the
+//! events behind it.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::AppState;
+use super::params::Params;
+use super::problem::Problem;
+use super::queries::{After, model, read_failed, wait_for};
+use super::routes::{READERS, Routes, op, schema};
+use crate::domain::common::FlightKey;
+use crate::projection::compensations;
+
+/// This resource's routes.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .get(
+            "/v1/flights/{carrier}/{number}/{date}/ledger",
+            op("A flight's compensation ledger: per passenger and regime, owed, paid, overdue")
+                .path(schema::<FlightPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<compensations::FlightLedger>),
+            ledger,
+        )
+        .get(
+            "/v1/flights/{carrier}/{number}/{date}/ledger.csv",
+            op("A flight's compensation ledger as CSV (RFC 4180), one line per passenger and regime")
+                .path(schema::<FlightPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .media("text/csv"),
+            ledger_csv,
+        )
+}
+
+/// The flight of a `/v1/flights/{carrier}/{number}/{date}` route; a key that cannot be
+/// a flight is a 404 saying why.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct FlightPath {
+    /// IATA (2) or ICAO (3) airline designator.
+    #[schemars(regex(pattern = r"^[A-Z0-9]{2,3}$"))]
+    pub carrier: String,
+    /// 1-4 digits and an optional letter.
+    #[schemars(regex(pattern = r"^[0-9]{1,4}[A-Z]?$"))]
+    pub number: String,
+    /// Scheduled departure date at the origin (local), YYYY-MM-DD.
+    pub date: NaiveDate,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FlightPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let Path(path) = Path::<FlightPath>::from_request_parts(parts, state)
+            .await
+            .map_err(|err| Problem::not_found(format!("no such flight: {}", err.body_text())))?;
+        FlightKey::new(&path.carrier, &path.number, path.date)
+            .map_err(|why| Problem::not_found(format!("no such flight: {why}")))?;
+        Ok(path)
+    }
+}
+
+impl FlightPath {
+    fn key(&self) -> FlightKey {
+        FlightKey::new(&self.carrier, &self.number, self.date).expect("checked when taken")
+    }
+}
+
+async fn read(
+    state: &AppState,
+    path: &FlightPath,
+    after: Option<u64>,
+) -> Result<compensations::FlightLedger, Problem> {
+    wait_for(state, compensations::NAME, after).await?;
+    compensations::ledger(&model(state, compensations::NAME)?, &path.key(), Utc::now())
+        .map_err(read_failed(compensations::NAME))
+}
+
+/// `GET /v1/flights/{carrier}/{number}/{date}/ledger`: lines and totals (a flight
+/// crisisd computed nothing for has none).
+pub async fn ledger(
+    State(state): State<AppState>,
+    path: FlightPath,
+    Params(query): Params<After>,
+) -> Result<Json<compensations::FlightLedger>, Problem> {
+    Ok(Json(read(&state, &path, query.after).await?))
+}
+
+/// `GET /v1/flights/{carrier}/{number}/{date}/ledger.csv`: the lines as CSV.
+pub async fn ledger_csv(
+    State(state): State<AppState>,
+    path: FlightPath,
+    Params(query): Params<After>,
+) -> Result<Response, Problem> {
+    let ledger = read(&state, &path, query.after).await?;
+    let file = format!("attachment; filename=\"ledger-{}.csv\"", ledger.flight);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        compensations::ledger_csv(&ledger),
+    )
+        .into_response())
+}
