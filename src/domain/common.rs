@@ -137,7 +137,9 @@ impl std::fmt::Display for Currency {
 /// An amount of money in integer minor units (cents, pence) of a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Money {
-    /// Minor units (e.g. cents); never negative.
+    /// Minor units (e.g. cents); never negative, at most 2^53 - 1 (canonical JSON, RFC
+    /// 8785, stores larger integers inexactly, so the store refuses them).
+    #[schemars(range(max = 9_007_199_254_740_991u64))]
     pub amount_minor: u64,
     pub currency: Currency,
 }

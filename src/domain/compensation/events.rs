@@ -18,7 +18,10 @@ pub enum OfferOption {
     /// A travel voucher (EU 261 art. 7(3): only with the passenger's signed agreement).
     Voucher { amount: Money },
     /// Loyalty miles.
-    Miles { miles: u64 },
+    Miles {
+        #[schemars(range(max = 9_007_199_254_740_991u64))]
+        miles: u64,
+    },
 }
 
 impl OfferOption {
