@@ -441,6 +441,18 @@ fn new_events<E: DomainEvent>(
     privacy: &Privacy,
 ) -> Result<(Vec<NewEvent>, KeyGrant), PrivacyError> {
     let mut subjects: Vec<DataSubject> = Vec::new();
+    add_subjects(&mut subjects, decided, privacy);
+    let grant = privacy.keys_for(&subjects)?;
+    let events = sealed_events(stream, decided, meta, privacy, &grant)?;
+    Ok((events, grant))
+}
+
+/// Adds the data subjects whose keys `decided` needs to seal its personal data.
+fn add_subjects<E: DomainEvent>(
+    subjects: &mut Vec<DataSubject>,
+    decided: &[Decided<E>],
+    privacy: &Privacy,
+) {
     for (event, subject) in decided {
         if let Some(subject) = subject
             && privacy.has_personal_data(event.event_type(), event.schema_version())
@@ -449,7 +461,64 @@ fn new_events<E: DomainEvent>(
             subjects.push(subject.clone());
         }
     }
-    let grant = privacy.keys_for(&subjects)?;
+}
+
+/// Events decided on one stream, waiting to be appended with others in one batch.
+pub struct Pending<E> {
+    stream: String,
+    expected: ExpectedVersion,
+    decided: Vec<Decided<E>>,
+}
+
+impl<E: DomainEvent> Pending<E> {
+    /// Decides `commands` in order on `state` (at `version`) of `stream`.
+    pub fn decide<A: Aggregate<Event = E>>(
+        stream: &str,
+        state: A,
+        version: Option<u64>,
+        commands: &[A::Command],
+        ctx: &Context,
+    ) -> Result<Self, A::Error> {
+        Ok(Pending {
+            stream: stream.to_owned(),
+            expected: version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact),
+            decided: decide_all(state, commands, ctx)?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.decided.is_empty()
+    }
+
+    /// Adds the data subjects whose keys this stream's events need.
+    pub fn add_subjects(&self, subjects: &mut Vec<DataSubject>, privacy: &Privacy) {
+        add_subjects(subjects, &self.decided, privacy);
+    }
+
+    /// The stream's append, its personal data sealed with `grant`'s keys, its event ids
+    /// derived from `meta`'s idempotency key.
+    pub fn sealed(
+        &self,
+        meta: &CommandMeta,
+        privacy: &Privacy,
+        grant: &KeyGrant,
+    ) -> Result<StreamAppend, PrivacyError> {
+        Ok(StreamAppend {
+            stream: self.stream.clone(),
+            expected: self.expected,
+            events: sealed_events(&self.stream, &self.decided, meta, privacy, grant)?,
+        })
+    }
+}
+
+/// `decided`'s events for `stream`, with their ids and metadata, sealed with `grant`.
+fn sealed_events<E: DomainEvent>(
+    stream: &str,
+    decided: &[Decided<E>],
+    meta: &CommandMeta,
+    privacy: &Privacy,
+    grant: &KeyGrant,
+) -> Result<Vec<NewEvent>, PrivacyError> {
     let ids: Vec<Uuid> = (0..decided.len())
         .map(|index| match &meta.idempotency_key {
             Some(key) => event_id(stream, key, index as u32),
@@ -482,8 +551,7 @@ fn new_events<E: DomainEvent>(
                 data,
             })
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map(|events| (events, grant))
+        .collect()
 }
 
 /// The id of the `index`-th event a keyed command produces on `stream`.

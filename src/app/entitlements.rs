@@ -29,7 +29,7 @@ use chrono::Utc;
 use super::command::{CommandError, CommandMeta, Journal, execute, load};
 use super::reactor::{Reaction, ReactorError};
 use crate::domain::common::{Actor, PassengerId, Role, Tier};
-use crate::domain::compensation::input::{CarrierProfile, compensation_input};
+use crate::domain::compensation::input::{CarrierProfile, compensation_input, for_booking};
 use crate::domain::compensation::{self, Compensation, CompensationCommand, CompensationError};
 use crate::domain::complaint::{self, Complaint, ComplaintCommand, ComplaintError};
 use crate::domain::flight::{self, Flight};
@@ -81,7 +81,11 @@ impl EntitlementReaction {
         let (record, _) =
             load::<Passenger>(self.journal.store(), &passenger::stream_name(passenger))
                 .map_err(|err| ReactorError::Retry(err.to_string()))?;
-        let tier = record.tier.unwrap_or(Tier::None);
+        let booking = record.bookings.get(&due.flight);
+        let tier = booking
+            .map(|b| b.tier)
+            .or(record.tier)
+            .unwrap_or(Tier::None);
         let now = Utc::now();
         let carrier = flight.schedule.as_ref().and_then(|s| {
             let entry = self.policy.carrier(&s.flight.carrier)?;
@@ -92,7 +96,12 @@ impl EntitlementReaction {
             })
         });
         let carrier = carrier.unwrap_or(self.default_carrier);
-        let input = match compensation_input(flight, tier, carrier, now) {
+        let input =
+            compensation_input(flight, tier, carrier, now).and_then(|input| match booking {
+                Some(booking) => for_booking(input, booking),
+                None => Ok(input),
+            });
+        let input = match input {
             Ok(input) => input,
             Err(not_final) => {
                 tracing::warn!(flight = %due.flight, cause = %not_final, "no entitlement computed");

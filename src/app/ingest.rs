@@ -5,6 +5,8 @@
 //!   derived from the source message id.
 //! - `feedback`: parse → a signal and, for a passenger's complaint, a complaint
 //!   ([`super::feedback`]).
+//! - `manifest`: parse → the bookings that changed and the flight's new passenger list,
+//!   in one atomic append ([`super::manifests`]).
 //!
 //! Invalid input and domain refusals become rejections (never stored), each naming the
 //! message field it concerns: a flight's refusal of a command is traced back to the
@@ -25,6 +27,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::command::{CommandError, CommandMeta, Journal, execute_all, fingerprint, load};
 use super::feedback::{Feedback, FeedbackError, record_feedback};
 use super::flight_ops::{FlightUpdate, flight_commands, refused_change};
+use super::manifests::{ManifestFailure, record_manifest};
 use crate::bus::ingest::{Handled, IngestHandler, Rejection};
 use crate::domain::Context;
 use crate::domain::common::{Actor, Category, Role, Severity};
@@ -32,7 +35,7 @@ use crate::domain::complaint::ComplaintError;
 use crate::domain::flight::{self, DelayCode, Flight};
 use crate::domain::ingest::{
     self, CLOCK_SKEW_S_DEFAULT, CLOCK_SKEW_S_MAX, FeedbackMessageV1, FlightOpsMessageV1,
-    INGEST_MESSAGE_BYTES_MAX, IngestLimits,
+    INGEST_MESSAGE_BYTES_MAX, IngestLimits, ManifestMessageV1,
 };
 use crate::domain::policy::airports;
 use crate::domain::policy::severity::{self, SeverityConfig, SeverityInputs};
@@ -205,7 +208,8 @@ fn message_fingerprint(message: &impl serde::Serialize) -> [u8; 32] {
     fingerprint(&serde_json::to_value(message).unwrap_or_default())
 }
 
-/// The ingest lane of a message of `kind`: one flight's messages stay in order (and one
+/// The ingest lane of a message of `kind`: one flight's messages (flight ops, manifests)
+/// stay in order (and one
 /// feedback message's redeliveries); a message that does not parse goes anywhere. Only
 /// the keys are read (borrowed when unescaped); the rest is skipped unparsed.
 pub fn lane_key(kind: &str, payload: &[u8]) -> u64 {
@@ -223,7 +227,7 @@ pub fn lane_key(kind: &str, payload: &[u8]) -> u64 {
     let keys: Keys<'_> = serde_json::from_slice(payload).unwrap_or_default();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     match kind {
-        "flightops" => [keys.carrier, keys.flight_number, keys.origin_date]
+        "flightops" | "manifest" => [keys.carrier, keys.flight_number, keys.origin_date]
             .iter()
             .for_each(|f| f.as_deref().hash(&mut hasher)),
         _ => keys.source_message_id.as_deref().hash(&mut hasher),
@@ -261,6 +265,16 @@ impl CrisisIngest {
             ..IngestLimits::at(Utc::now())
         };
         match kind {
+            "manifest" => {
+                let limits = IngestLimits {
+                    max_bytes: ingest::MANIFEST_BYTES_MAX,
+                    ..limits
+                };
+                match ingest::parse_manifest(payload, &limits, &airports::is_known) {
+                    Ok(message) => self.manifest(&message, actor, limits.now).await,
+                    Err(rejection) => Ok(rejected(rejection)),
+                }
+            }
             "flightops" => match ingest::parse_flight_ops(payload, &limits, &airports::is_known) {
                 Ok(message) => self.flight_ops(&message, actor, limits.now).await,
                 Err(rejection) => Ok(rejected(rejection)),
@@ -272,7 +286,7 @@ impl CrisisIngest {
             other => Ok(Handled::Rejected(Rejection {
                 code: "unknown_kind".into(),
                 message: format!(
-                    "crisisd reads crisis.ingest.flightops and crisis.ingest.feedback, not {other}"
+                    "crisisd reads crisis.ingest.flightops, crisis.ingest.feedback and crisis.ingest.manifest, not {other}"
                 ),
                 pointer: String::new(),
                 source_message_id: None,
@@ -316,6 +330,25 @@ impl CrisisIngest {
                 }
             }
             result => outcome(result.map(|_| ()), source, |_| ""),
+        }
+    }
+
+    /// Records the bookings that changed and the flight's passenger list.
+    async fn manifest(
+        &self,
+        message: &ManifestMessageV1,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, String> {
+        let source = &message.source_message_id;
+        match record_manifest(&self.journal, message, actor, now).await {
+            Ok(()) => Ok(Handled::Stored),
+            Err(ManifestFailure::Refused { index, reason }) => Ok(refused(
+                format!("refused: {reason}"),
+                &format!("/passengers/{index}/passenger_ref"),
+                source,
+            )),
+            Err(ManifestFailure::Transient(reason)) => Err(reason),
         }
     }
 

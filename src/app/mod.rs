@@ -5,6 +5,7 @@
 //! | [`feedback`] | a channel message → a signal and, for a passenger's complaint, a complaint |
 //! | [`ingest`] | the NATS ingest handler: parse, map, store, or reject |
 //! | [`flight_ops`] | a flight-ops update → the flight commands that bring the aggregate up to date |
+//! | [`manifests`] | a flight's passenger list → the bookings that changed and the new list, one atomic append |
 //! | [`deadlines`] | the deadline task: passed SLA deadlines become `complaint.sla_breached` events |
 //! | [`reactor`] | the loop reactors share: follow a read model's decision log from a checkpoint, act idempotently |
 //! | [`spikes`] | the spike reactor: spike decisions of the `spikes` model become incidents with their signals attached |
@@ -20,6 +21,7 @@ pub mod erasures;
 pub mod feedback;
 pub mod flight_ops;
 pub mod ingest;
+pub mod manifests;
 pub mod reactor;
 pub mod settlements;
 pub mod spikes;

@@ -1,5 +1,6 @@
 //! Versioned ingest message formats published by flight-ops and channel systems to
-//! `crisis.ingest.flightops` and `crisis.ingest.feedback`, and their pure validation.
+//! `crisis.ingest.flightops`, `crisis.ingest.feedback` and `crisis.ingest.manifest`, and
+//! their pure validation.
 //!
 //! Parsing goes bytes → JSON value → fields one by one, so every refusal names the exact
 //! field as a JSON pointer (`/delays/2/minutes`) with a stable code:
@@ -49,6 +50,10 @@ use crate::domain::flight::{DelayCode, FlightStatus};
 mod fields;
 #[path = "ingest_json.rs"]
 mod ingest_json;
+#[path = "ingest_manifest.rs"]
+mod manifest;
+
+pub use manifest::{MANIFEST_BYTES_MAX, ManifestMessageV1, ManifestPassengerV1, parse_manifest};
 
 use fields::Fields;
 
@@ -591,6 +596,7 @@ pub fn schemas() -> Vec<(&'static str, u32, schemars::Schema)> {
     vec![
         ("flightops", 1, schemars::schema_for!(FlightOpsMessageV1)),
         ("feedback", 1, schemars::schema_for!(FeedbackMessageV1)),
+        ("manifest", 1, schemars::schema_for!(ManifestMessageV1)),
     ]
 }
 

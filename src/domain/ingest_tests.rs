@@ -659,6 +659,14 @@ fn known_fields_are_the_schemas_properties() {
         (schemars::schema_for!(DelayEntry), DELAY_FIELDS),
         (schemars::schema_for!(FeedbackMessageV1), FEEDBACK_FIELDS),
         (schemars::schema_for!(FlightRef), FLIGHT_REF_FIELDS),
+        (
+            schemars::schema_for!(ManifestMessageV1),
+            manifest::MANIFEST_FIELDS,
+        ),
+        (
+            schemars::schema_for!(ManifestPassengerV1),
+            manifest::PASSENGER_FIELDS,
+        ),
     ] {
         assert_eq!(properties(&schema), sorted(fields));
     }
@@ -670,7 +678,7 @@ fn schemas_describe_both_formats() {
         .iter()
         .map(|(name, version, _)| format!("{name}.v{version}"))
         .collect();
-    assert_eq!(names, vec!["flightops.v1", "feedback.v1"]);
+    assert_eq!(names, vec!["flightops.v1", "feedback.v1", "manifest.v1"]);
 }
 
 proptest! {
@@ -692,4 +700,135 @@ proptest! {
             prop_assert!(rejection.pointer.starts_with(&format!("/{field}")), "{} for field {}", rejection.pointer, field);
         }
     }
+}
+
+fn manifest() -> Value {
+    json!({
+        "v": 1, "source_message_id": "dcs-0001", "carrier": "LH", "flight_number": "400",
+        "origin_date": "2026-11-22",
+        "passengers": [
+            {"passenger_ref": "FF1", "name": "Ada Lovelace", "tier": "gold", "booking_class": "Y",
+             "fare": {"amount_minor": 45000, "currency": "EUR"}, "final_destination": "LAX",
+             "contact_consent": ["sms", "email", "sms"], "boarded": true},
+            {"passenger_ref": "FF2", "tier": "none", "booking_class": "J"}
+        ]
+    })
+}
+
+#[test]
+fn a_manifest_lists_each_passenger_once_with_their_booking() {
+    let parsed = parse_manifest(&bytes(&manifest()), &limits(), &known).unwrap();
+    assert_eq!(parsed.passengers.len(), 2);
+    let ada = &parsed.passengers[0];
+    assert_eq!(
+        ada.contact_consent,
+        vec!["email", "sms"],
+        "sorted, once each"
+    );
+    assert_eq!(ada.final_destination.as_deref(), Some("LAX"));
+    assert!(ada.boarded && !parsed.passengers[1].boarded);
+    assert!(
+        !format!("{parsed:?}").contains("Ada"),
+        "Debug holds no names"
+    );
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            with(manifest(), "/passengers", None),
+            "missing_field",
+            "/passengers",
+        ),
+        (
+            with(manifest(), "/passengers", Some(json!({}))),
+            "invalid_field",
+            "/passengers",
+        ),
+        (
+            with(
+                manifest(),
+                "/passengers/1/passenger_ref",
+                Some(json!("FF1")),
+            ),
+            "invalid_field",
+            "/passengers/1/passenger_ref",
+        ),
+        (
+            with(
+                manifest(),
+                "/passengers/1/passenger_ref",
+                Some(json!("FF.2")),
+            ),
+            "invalid_field",
+            "/passengers/1/passenger_ref",
+        ),
+        (
+            with(manifest(), "/passengers/1/booking_class", Some(json!("y"))),
+            "invalid_field",
+            "/passengers/1/booking_class",
+        ),
+        (
+            with(
+                manifest(),
+                "/passengers/0/fare/currency",
+                Some(json!("eur")),
+            ),
+            "invalid_field",
+            "/passengers/0/fare/currency",
+        ),
+        (
+            with(
+                manifest(),
+                "/passengers/0/final_destination",
+                Some(json!("QQQ")),
+            ),
+            "unknown_airport",
+            "/passengers/0/final_destination",
+        ),
+        (
+            with(
+                manifest(),
+                "/passengers/0/contact_consent/0",
+                Some(json!("pigeon")),
+            ),
+            "invalid_field",
+            "/passengers/0/contact_consent/0",
+        ),
+        (
+            with(manifest(), "/passengers/0/name", Some(json!("  "))),
+            "invalid_field",
+            "/passengers/0/name",
+        ),
+        (
+            with(manifest(), "/passengers/0/seat", Some(json!("12A"))),
+            "unknown_field",
+            "/passengers/0/seat",
+        ),
+        (
+            with(manifest(), "/passengers/1/tier", None),
+            "missing_field",
+            "/passengers/1/tier",
+        ),
+    ];
+    for (message, code, pointer) in cases {
+        let rejection = parse_manifest(&bytes(&message), &limits(), &known).unwrap_err();
+        assert_eq!(
+            (rejection.code, rejection.pointer.as_str()),
+            (code, pointer),
+            "{}",
+            rejection.message
+        );
+        assert!(!rejection.message.contains("Ada"), "{}", rejection.message);
+    }
+    let crowded: Vec<Value> = (0..=manifest::MANIFEST_PASSENGERS_MAX)
+        .map(|i| json!({"passenger_ref": format!("P{i}"), "tier": "none", "booking_class": "Y"}))
+        .collect();
+    let big = with(manifest(), "/passengers", Some(Value::Array(crowded)));
+    let limits = IngestLimits {
+        max_bytes: MANIFEST_BYTES_MAX,
+        ..limits()
+    };
+    let rejection = parse_manifest(&bytes(&big), &limits, &known).unwrap_err();
+    assert_eq!(
+        (rejection.code, rejection.pointer.as_str()),
+        ("out_of_range", "/passengers")
+    );
 }

@@ -14,7 +14,8 @@
 //! | [`flight`] | disruption facts per operated flight; controllability derived from IATA delay codes |
 //! | [`incident`] | the crisis pipeline monitor → assess → plan → execute → follow-up → review → closed |
 //! | [`ingest`] | versioned ingest message formats and their validation |
-//! | [`passenger`] | tier, contact details (personal data, redacted in `Debug`), contact consent |
+//! | [`manifest`] | which passengers a flight's last manifest listed (ids only) |
+//! | [`passenger`] | tier, contact details (personal data, redacted in `Debug`), contact consent, bookings |
 //! | [`policy`] | compensation regimes, SLA calendar, severity, spike detection, airports |
 //! | [`schemas`] | JSON Schema of every event and ingest message; a test keeps `schemas/` in sync |
 //! | [`signal`] | one channel observation, its classification and correlation key (flight + date + category) |
@@ -28,6 +29,7 @@ pub mod event;
 pub mod flight;
 pub mod incident;
 pub mod ingest;
+pub mod manifest;
 pub mod passenger;
 pub mod policy;
 pub mod schemas;

@@ -1,4 +1,6 @@
-//! The passenger aggregate: loyalty tier, contact details and contact consent.
+//! The passenger aggregate: loyalty tier, contact details, contact consent, and the
+//! flights the passenger is booked on (from manifests: class, fare, consent, the name on
+//! the booking, which is personal data).
 //!
 //! Contact details are personal data: every such field is a
 //! [`PersonalData`] (its `Debug` prints `<redacted>` and its JSON Schema
@@ -9,7 +11,9 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::common::{DataSubject, PassengerId, PersonalData, Tier};
+use crate::domain::common::{
+    AirportCode, DataSubject, FlightKey, Money, PassengerId, PersonalData, Tier,
+};
 use crate::domain::event::domain_events;
 use crate::domain::{Aggregate, Context};
 
@@ -56,6 +60,19 @@ pub enum PassengerCommand {
     UpdateContactDetails { contact: ContactDetails },
     /// Replaces the contact consent.
     ChangeConsent { consent: ContactConsent },
+    /// Records (or replaces) the passenger's booking on a flight, as a manifest lists
+    /// it; nothing is recorded when it is the booking already known. An erased
+    /// passenger's booking is recorded without the name. From manifests only (no route).
+    #[serde(skip)]
+    RecordBooking {
+        passenger_id: PassengerId,
+        flight: FlightKey,
+        booking: Booking,
+    },
+    /// The passenger is no longer on the flight's manifest (nothing is recorded when
+    /// no booking is known). From manifests only (no route).
+    #[serde(skip)]
+    RemoveBooking { flight: FlightKey },
     /// Erases the passenger's personal data (right to erasure): recorded without any
     /// personal data; the passenger's data key is then destroyed, so every personal
     /// value sealed with it, in every copy of the log, reads as erased. A passenger known
@@ -65,6 +82,50 @@ pub enum PassengerCommand {
         /// Why (e.g. the request's reference); staff-written, never the passenger's words.
         reason: String,
     },
+}
+
+/// A passenger's booking on one flight, as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Booking {
+    /// The name on the booking.
+    pub name: Option<PersonalData<String>>,
+    pub tier: Tier,
+    pub booking_class: String,
+    /// What the passenger paid for this flight (the refund base).
+    pub fare: Option<Money>,
+    /// The journey's final destination when it continues beyond this flight.
+    pub final_destination: Option<AirportCode>,
+    /// Channels the passenger agreed to be contacted on for this trip.
+    pub consent: ContactConsent,
+    pub boarded: bool,
+}
+
+impl Booking {
+    /// The same booking but perhaps the name: names are sealed in the log, so a
+    /// manifest resent with a respelled name alone records nothing new.
+    pub fn same_facts(&self, other: &Booking) -> bool {
+        Booking {
+            name: None,
+            ..self.clone()
+        } == Booking {
+            name: None,
+            ..other.clone()
+        } && self.name.is_some() == other.name.is_some()
+    }
+}
+
+/// `passenger.booked`: the passenger is on the flight (a replaced booking: again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PassengerBooked {
+    pub passenger_id: PassengerId,
+    pub flight: FlightKey,
+    pub booking: Booking,
+}
+
+/// `passenger.booking_removed`: a later manifest no longer lists the passenger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BookingRemoved {
+    pub flight: FlightKey,
 }
 
 /// `passenger.registered`.
@@ -112,6 +173,8 @@ domain_events! {
         ContactDetailsUpdated(ContactDetailsUpdated) = "passenger.contact_details_updated",
         ConsentChanged(ConsentChanged) = "passenger.consent_changed",
         Erased(PassengerErased) = "passenger.erased",
+        Booked(PassengerBooked) = "passenger.booked",
+        BookingRemoved(BookingRemoved) = "passenger.booking_removed",
     }
 }
 
@@ -132,6 +195,8 @@ pub enum PassengerError {
     TierUnchanged { tier: Tier },
     #[error("consent for a channel needs contact details for it: {channel}")]
     ConsentWithoutContact { channel: &'static str },
+    #[error("this passenger stream belongs to another passenger id")]
+    OtherPassenger,
     #[error("the passenger's personal data is already erased")]
     AlreadyErased,
     #[error("an erasure needs a reason (the request's reference)")]
@@ -147,6 +212,8 @@ pub struct Passenger {
     pub consent: ContactConsent,
     /// Erased: the personal data sealed so far cannot be read any more.
     pub erased: bool,
+    /// Flights the passenger is booked on.
+    pub bookings: std::collections::BTreeMap<FlightKey, Booking>,
 }
 
 /// The stream holding one passenger: `passenger-<id>`.
@@ -212,6 +279,47 @@ impl Aggregate for Passenger {
                 erased_at: ctx.now,
             })]);
         }
+        match command {
+            C::RecordBooking {
+                passenger_id,
+                flight,
+                booking,
+            } => {
+                if passenger_id.0.trim().is_empty() {
+                    return Err(PassengerError::IdRequired);
+                }
+                if let Some(id) = &self.id
+                    && id != passenger_id
+                {
+                    return Err(PassengerError::OtherPassenger);
+                }
+                let booking = Booking {
+                    name: booking.name.clone().filter(|_| !self.erased),
+                    ..booking.clone()
+                };
+                if self
+                    .bookings
+                    .get(flight)
+                    .is_some_and(|known| known.same_facts(&booking))
+                {
+                    return Ok(Vec::new());
+                }
+                return Ok(vec![PassengerEvent::Booked(PassengerBooked {
+                    passenger_id: passenger_id.clone(),
+                    flight: flight.clone(),
+                    booking,
+                })]);
+            }
+            C::RemoveBooking { flight } => {
+                if !self.bookings.contains_key(flight) {
+                    return Ok(Vec::new());
+                }
+                return Ok(vec![PassengerEvent::BookingRemoved(BookingRemoved {
+                    flight: flight.clone(),
+                })]);
+            }
+            _ => {}
+        }
         let current_tier = match (self.tier, command) {
             (None, C::RegisterPassenger { .. }) => None,
             (Some(_), C::RegisterPassenger { .. }) => {
@@ -260,7 +368,9 @@ impl Aggregate for Passenger {
                     changed_at: ctx.now,
                 })
             }
-            C::ErasePassenger { .. } => unreachable!("decided above"),
+            C::ErasePassenger { .. } | C::RecordBooking { .. } | C::RemoveBooking { .. } => {
+                unreachable!("decided above")
+            }
         };
         Ok(vec![event])
     }
@@ -280,6 +390,16 @@ impl Aggregate for Passenger {
                 self.id = Some(e.passenger_id.clone());
                 self.erased = true;
                 self.contact = ContactDetails::default();
+                for booking in self.bookings.values_mut() {
+                    booking.name = None;
+                }
+            }
+            PassengerEvent::Booked(e) => {
+                self.id = Some(e.passenger_id.clone());
+                self.bookings.insert(e.flight.clone(), e.booking.clone());
+            }
+            PassengerEvent::BookingRemoved(e) => {
+                self.bookings.remove(&e.flight);
             }
         }
         self
@@ -288,6 +408,7 @@ impl Aggregate for Passenger {
     fn data_subject(&self, event: &PassengerEvent) -> Option<DataSubject> {
         let id = match event {
             PassengerEvent::Registered(e) => &e.passenger_id,
+            PassengerEvent::Booked(e) => &e.passenger_id,
             _ => self.id.as_ref()?,
         };
         Some(DataSubject::Passenger(id.clone()))

@@ -6,7 +6,7 @@
 
 use schemars::Schema;
 
-use crate::domain::{compensation, complaint, flight, incident, passenger, signal};
+use crate::domain::{compensation, complaint, flight, incident, manifest, passenger, signal};
 
 /// One schema file: its path relative to the repository root and its content
 /// (pretty JSON with a trailing newline, stable across runs).
@@ -25,6 +25,7 @@ pub fn event_schemas() -> Vec<(&'static str, u32, Schema)> {
     all.extend(incident::IncidentEvent::schemas());
     all.extend(complaint::ComplaintEvent::schemas());
     all.extend(passenger::PassengerEvent::schemas());
+    all.extend(manifest::ManifestEvent::schemas());
     all.extend(compensation::CompensationEvent::schemas());
     all
 }
@@ -97,12 +98,13 @@ mod tests {
     /// prefix (the NATS subject carries the type), and each has exactly one schema.
     #[test]
     fn event_types_name_their_aggregate_and_each_has_one_schema() {
-        let aggregates: [(&str, &[&str]); 6] = [
+        let aggregates: [(&str, &[&str]); 7] = [
             ("flight", flight::FlightEvent::EVENT_TYPES),
             ("signal", signal::SignalEvent::EVENT_TYPES),
             ("incident", incident::IncidentEvent::EVENT_TYPES),
             ("complaint", complaint::ComplaintEvent::EVENT_TYPES),
             ("passenger", passenger::PassengerEvent::EVENT_TYPES),
+            ("manifest", manifest::ManifestEvent::EVENT_TYPES),
             ("compensation", compensation::CompensationEvent::EVENT_TYPES),
         ];
         let mut declared = BTreeSet::new();
@@ -194,6 +196,7 @@ mod tests {
             "incident",
             "complaint",
             "passenger",
+            "manifest",
             "compensation",
         ];
         for name in types {
@@ -229,6 +232,7 @@ mod tests {
             "complaint.received",
             "complaint.reopened",
             "incident.contact_outcome_recorded",
+            "passenger.booked",
             "passenger.contact_details_updated",
             "passenger.registered",
             "signal.recorded",
@@ -236,6 +240,7 @@ mod tests {
         .iter()
         .map(|t| format!("schemas/events/{t}.v1.json"))
         .chain(["schemas/ingest/feedback.v1.json".to_owned()])
+        .chain(["schemas/ingest/manifest.v1.json".to_owned()])
         .collect();
         assert_eq!(
             marked, expected,
@@ -290,7 +295,8 @@ mod tests {
         ("incident.open_problems_summarised", "/problems/*"),
         ("incident.opened", "/correlation_key"), // flight, date and category
         ("incident.opened", "/title"),
-        ("passenger.erased", "/reason"), // the erasure request's reference
+        ("passenger.booked", "/booking/booking_class"), // a fare class letter, validated
+        ("passenger.erased", "/reason"),                // the erasure request's reference
         ("incident.reopened", "/reason"),
         ("incident.reopened", "/reopened_by"),
         ("incident.role_assigned", "/person"), // staff id

@@ -1,4 +1,5 @@
-//! `POST /v1/ingest/flightops` and `/v1/ingest/feedback`: the NATS ingest formats over HTTP,
+//! `POST /v1/ingest/flightops`, `/v1/ingest/feedback` and `/v1/ingest/manifest`: the NATS
+//! ingest formats over HTTP,
 //! for systems without NATS. Same validation, same idempotency (event ids derive from
 //! `source_message_id`, so a retried post changes nothing); the actor is the token's.
 //! 202 once the events are durable; 422 with the rejection's code and JSON pointer; 415
@@ -31,6 +32,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
             flightops,
         )
         .post(
+            "/v1/ingest/manifest",
+            op("Ingest a flight's passenger manifest (the format of crisis.ingest.manifest)")
+                .roles(&[Role::FlightOps])
+                .request(schema::<crate::domain::ingest::ManifestMessageV1>)
+                .status(202)
+                .response(schema::<Stored>),
+            manifest,
+        )
+        .post(
             "/v1/ingest/feedback",
             op("Ingest a channel's feedback message (the format of crisis.ingest.feedback)")
                 .roles(&[Role::FlightOps])
@@ -56,6 +66,16 @@ pub async fn flightops(
     body: Bytes,
 ) -> Result<Response, Problem> {
     ingest(&state, &caller, "flightops", &headers, &body).await
+}
+
+/// `POST /v1/ingest/manifest`: a flight's passenger list, as on `crisis.ingest.manifest`.
+pub async fn manifest(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    ingest(&state, &caller, "manifest", &headers, &body).await
 }
 
 /// `POST /v1/ingest/feedback`: a channel's feedback message, as on `crisis.ingest.feedback`.

@@ -8,9 +8,11 @@
 //!   (from passengers' messages about the flight) — joins it; a complaint about the
 //!   flight received later joins it at once.
 //!
-//! Flight ops sends no passenger list, so passengers are learnt from what names them
-//! with the flight: signals (a passenger's post or call about the flight), contacts the
-//! crisis team plans in the flight's incident, complaints filed under that incident.
+//! Passengers are known from the flight's manifest (`manifest.updated`: the last list
+//! replaces the one before; a passenger it drops before the disruption is final gets no
+//! entitlement unless something else names them) and from what names them with the
+//! flight: signals (a passenger's post or call about the flight), contacts the crisis
+//! team plans in the flight's incident, complaints filed under that incident.
 //! The entitlement reactor ([`crate::app::entitlements`]) computes each entitlement
 //! under the compensation policy.
 //!
@@ -33,6 +35,7 @@ use crate::domain::compensation::input::DISRUPTED_ARRIVAL_MINUTES;
 use crate::domain::complaint::ComplaintEvent;
 use crate::domain::flight::{self, FlightEvent, FlightStatus};
 use crate::domain::incident::IncidentEvent;
+use crate::domain::manifest::ManifestEvent;
 use crate::domain::signal::SignalEvent;
 use crate::store::RecordedEvent;
 
@@ -49,8 +52,12 @@ pub struct FlightEntry {
     pub destination: Option<crate::domain::common::AirportCode>,
     /// Cancelled, or arrived at least the threshold late.
     pub final_disruption: bool,
-    /// Passengers known to be on the flight, sorted.
+    /// Passengers known to be on the flight from what names them (signals, contacts,
+    /// complaints), sorted.
     pub passengers: Vec<PassengerId>,
+    /// Passengers the flight's last manifest lists, sorted.
+    #[serde(default)]
+    pub booked: Vec<PassengerId>,
     /// The first incident opened about the flight.
     pub incident_id: Option<Uuid>,
     /// Complaints about the flight received while it had no incident, in log order.
@@ -111,6 +118,26 @@ fn due_key(position: u64) -> Vec<u8> {
     key
 }
 
+impl FlightEntry {
+    /// Everyone known on the flight: named or booked, sorted, once each.
+    fn everyone(&self) -> Vec<PassengerId> {
+        let mut all: Vec<PassengerId> = self
+            .passengers
+            .iter()
+            .chain(&self.booked)
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    fn knows(&self, passenger: &PassengerId) -> bool {
+        self.passengers.binary_search(passenger).is_ok()
+            || self.booked.binary_search(passenger).is_ok()
+    }
+}
+
 fn entry(tx: &ModelTx<'_>, stream: &str) -> Result<FlightEntry, ModelError> {
     Ok(tx.get_json(&flight_key(stream))?.unwrap_or_default())
 }
@@ -167,8 +194,9 @@ fn add_passenger(
     let Err(at) = entry.passengers.binary_search(&passenger) else {
         return Ok(());
     };
+    let new = !entry.knows(&passenger);
     entry.passengers.insert(at, passenger.clone());
-    if entry.final_disruption {
+    if entry.final_disruption && new {
         due(tx, position, &entry, vec![passenger]);
     }
     tx.insert_json(flight_key(&stream), &entry);
@@ -210,7 +238,7 @@ impl Disruptions {
             _ => return Ok(()),
         }
         if entry.final_disruption && !was_final {
-            due(tx, event.position, &entry, entry.passengers.clone());
+            due(tx, event.position, &entry, entry.everyone());
         }
         tx.insert_json(flight_key(&event.stream), &entry);
         Ok(())
@@ -223,7 +251,8 @@ impl Projection for Disruptions {
     }
 
     /// 2: joins of what existed before an incident (the `Q` keys, [`DueAction`]).
-    /// 3: a diversion landing is not the end of a disruption (`destination`).
+    /// 3: a diversion landing is not the end of a disruption (`destination`); the
+    /// passengers of the flight's manifest (`booked`).
     fn version(&self) -> u32 {
         3
     }
@@ -233,6 +262,25 @@ impl Projection for Disruptions {
         match t {
             "flight.scheduled" | "flight.arrived" | "flight.status_changed" => {
                 self.flight_event(event, tx)
+            }
+            "manifest.updated" => {
+                let ManifestEvent::Updated(manifest) = decoded::<ManifestEvent>(event)?;
+                let stream = flight::stream_name(&manifest.flight);
+                let mut entry = entry(tx, &stream)?;
+                entry.flight.get_or_insert_with(|| manifest.flight.clone());
+                let new: Vec<PassengerId> = manifest
+                    .added
+                    .iter()
+                    .filter(|p| !entry.knows(p))
+                    .cloned()
+                    .collect();
+                entry.booked = manifest.passengers;
+                entry.booked.sort();
+                if entry.final_disruption {
+                    due(tx, event.position, &entry, new);
+                }
+                tx.insert_json(flight_key(&stream), &entry);
+                Ok(())
             }
             "signal.recorded" => {
                 let SignalEvent::Recorded(signal) = decoded::<SignalEvent>(event)? else {
@@ -272,7 +320,7 @@ impl Projection for Disruptions {
                 if entry.incident_id.is_none() {
                     entry.incident_id = Some(opened.incident_id);
                     let passengers = if entry.final_disruption {
-                        entry.passengers.clone()
+                        entry.everyone()
                     } else {
                         Vec::new()
                     };
@@ -461,6 +509,7 @@ mod tests {
                 destination: Some(AirportCode::parse("JFK").unwrap()),
                 final_disruption: true,
                 passengers: vec![p("P1"), p("P2"), p("P3")],
+                booked: vec![],
                 incident_id: None,
                 complaints: vec![],
             })

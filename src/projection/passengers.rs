@@ -53,6 +53,13 @@ pub struct CompensationRef {
     pub paid: Option<OfferOption>,
 }
 
+/// One booking of the passenger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BookingRef {
+    pub flight: FlightKey,
+    pub booking: crate::domain::passenger::Booking,
+}
+
 /// Everything about one passenger.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PassengerView {
@@ -68,6 +75,10 @@ pub struct PassengerView {
     /// The passenger's personal data was erased (`passenger.erased`).
     #[serde(default)]
     pub erased: bool,
+    /// Flights the passenger is booked on, from manifests (the name on a booking is
+    /// personal data, sealed like the contact details).
+    #[serde(default)]
+    pub bookings: Vec<BookingRef>,
 }
 
 /// The passenger view projection.
@@ -134,6 +145,20 @@ impl Passengers {
             PassengerEvent::Erased(_) => {
                 view.contact = None;
                 view.erased = true;
+                for booking in &mut view.bookings {
+                    booking.booking.name = None;
+                }
+            }
+            PassengerEvent::Booked(b) => {
+                view.bookings.retain(|known| known.flight != b.flight);
+                view.bookings.push(BookingRef {
+                    flight: b.flight,
+                    booking: b.booking,
+                });
+                view.bookings.sort_by(|a, b| a.flight.cmp(&b.flight));
+            }
+            PassengerEvent::BookingRemoved(r) => {
+                view.bookings.retain(|known| known.flight != r.flight);
             }
         })
     }

@@ -488,6 +488,7 @@ pub fn fra_jfk_delay(
         controllability_overridden: false,
         delays: Default::default(),
         diversion: None,
+        fare: None,
         passenger_accepted_change,
         payment_method: PaymentMethod::Card,
         tier,

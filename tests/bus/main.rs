@@ -2,6 +2,7 @@
 
 mod arrivals;
 mod bench;
+mod compensation;
 mod e2e;
 mod ingest;
 mod nats_server;

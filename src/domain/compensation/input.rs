@@ -135,11 +135,39 @@ pub fn compensation_input(
         controllability_overridden: flight.controllability_override.is_some(),
         delays: flight.delays.clone(),
         diversion,
+        fare: None,
         passenger_accepted_change: false,
         payment_method: PaymentMethod::Card,
         tier,
         decided_at,
     })
+}
+
+/// `input` for a passenger whose booking the manifest gave: the fare their refund is
+/// based on, and the journey's final destination when it continues beyond the flight
+/// (the distance band follows it, EU 261 Art. 7(4); the delay stays this flight's, the
+/// one crisisd knows).
+pub fn for_booking(
+    mut input: CompensationInput,
+    booking: &crate::domain::passenger::Booking,
+) -> Result<CompensationInput, NotFinal> {
+    input.fare = booking.fare;
+    if let Some(destination) = booking.final_destination
+        && destination != input.destination
+        && destination != input.origin
+    {
+        let unknown = || NotFinal::UnknownAirport {
+            code: destination.to_string(),
+        };
+        input.destination_country = airports::airport(&destination)
+            .ok_or_else(unknown)?
+            .country
+            .clone();
+        input.distance_km =
+            airports::distance_between(&input.origin, &destination).ok_or_else(unknown)?;
+        input.destination = destination;
+    }
+    Ok(input)
 }
 
 #[cfg(test)]

@@ -145,6 +145,9 @@ pub struct CompensationInput {
     /// Where the flight landed instead, if it was diverted.
     #[serde(default)]
     pub diversion: Option<Diversion>,
+    /// What the passenger paid for the flight (from the manifest): the refund base.
+    #[serde(default)]
+    pub fare: Option<Money>,
     /// The passenger accepted the alternative or the change (US DOT refunds).
     pub passenger_accepted_change: bool,
     pub payment_method: PaymentMethod,
@@ -190,6 +193,9 @@ pub struct RefundRight {
     /// By when the refund must be paid.
     pub deadline: DateTime<Utc>,
     pub rule_id: String,
+    /// The fare it refunds, when the manifest gave it.
+    #[serde(default)]
+    pub fare: Option<Money>,
 }
 
 /// One regime's explainable decision.

@@ -40,6 +40,7 @@ fn trip(from: &str, to: &str, home: CarrierHome) -> CompensationInput {
         controllability_overridden: false,
         delays: Default::default(),
         diversion: None,
+        fare: None,
         passenger_accepted_change: false,
         payment_method: PaymentMethod::Card,
         tier: Tier::None,

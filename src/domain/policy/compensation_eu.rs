@@ -96,6 +96,7 @@ pub fn decide(input: &CompensationInput, rules: Rules) -> CompensationDecision {
                 d.refund = Some(RefundRight {
                     deadline,
                     rule_id: format!("{p}.art6.1.iii"),
+                    fare: input.fare,
                 });
                 d.reasoning.push(format!("delay of 5 hours or more: the passenger may take a refund within {REFUND_DAYS} days instead (Art. 6(1)(iii), Art. 8(1)(a))"));
             }
@@ -129,6 +130,7 @@ pub fn decide(input: &CompensationInput, rules: Rules) -> CompensationDecision {
             d.refund = Some(RefundRight {
                 deadline,
                 rule_id: format!("{p}.art5.1a"),
+                fare: input.fare,
             });
             d.care
                 .extend([CareDuty::MealsAndRefreshments, CareDuty::Communication]);

@@ -60,6 +60,7 @@ pub fn appr(input: &CompensationInput) -> CompensationDecision {
         d.refund = Some(RefundRight {
             deadline,
             rule_id: "appr.s17".into(),
+            fare: input.fare,
         });
         d.reasoning.push(format!("cancellation or delay of 3 hours or more: refund within {APPR_DAYS} days if the passenger no longer travels (ss. 17, 18)"));
     }
@@ -185,6 +186,7 @@ pub fn us_dot(input: &CompensationInput) -> CompensationDecision {
         d.refund = Some(RefundRight {
             deadline,
             rule_id: "usdot.260.6".into(),
+            fare: input.fare,
         });
         d.reasoning.push(format!(
             "{what} not accepted: automatic refund within {period} (14 CFR 260.6, 260.9)"
@@ -226,6 +228,7 @@ pub fn caac(input: &CompensationInput) -> CompensationDecision {
         d.refund = Some(RefundRight {
             deadline,
             rule_id: "caac.2021.refund".into(),
+            fare: input.fare,
         });
         d.reasoning.push("refund within 7 working days if the passenger no longer travels (公共航空运输旅客服务管理规定 2021)".into());
     }
