@@ -72,11 +72,15 @@ impl EntitlementReaction {
         })
     }
 
+    /// Computes the passenger's entitlement; with `changed` (what changed), an entitlement
+    /// computed before is recomputed on the facts as they are now, superseding the last
+    /// computation when any decision differs.
     async fn compute(
         &self,
         flight: &Flight,
         due: &Due,
         passenger: &PassengerId,
+        changed: Option<&str>,
     ) -> Result<(), ReactorError> {
         let (record, _) =
             load::<Passenger>(self.journal.store(), &passenger::stream_name(passenger))
@@ -98,7 +102,7 @@ impl EntitlementReaction {
         let carrier = carrier.unwrap_or(self.default_carrier);
         let input =
             compensation_input(flight, tier, carrier, now).and_then(|input| match booking {
-                Some(booking) => for_booking(input, booking),
+                Some(booking) => for_booking(input, booking, flight),
                 None => Ok(input),
             });
         let input = match input {
@@ -115,6 +119,29 @@ impl EntitlementReaction {
             None => return Ok(()),
         };
         let compensation_id = compensation::compensation_id(&due.flight, passenger);
+        let stream = compensation::stream_name(compensation_id);
+        if let Some(reason) = changed {
+            let (known, _) = load::<Compensation>(self.journal.store(), &stream)
+                .map_err(|err| ReactorError::Retry(err.to_string()))?;
+            if known.computed.is_some() {
+                let command = CompensationCommand::RecomputeEntitlement {
+                    decisions,
+                    governing,
+                    governing_reasoning,
+                    reason: reason.to_owned(),
+                };
+                // Keyed by the due's position: a repeat after a crash stores nothing twice.
+                let meta = CommandMeta {
+                    idempotency_key: Some(format!("recompute:{}", due.position)),
+                    ..CommandMeta::new(entitlement_actor(), now)
+                };
+                return match execute::<Compensation>(&self.journal, &stream, &command, &meta).await
+                {
+                    Ok(_) | Err(CommandError::Refused(CompensationError::NothingChanged)) => Ok(()),
+                    Err(err) => outcome(err, &stream),
+                };
+            }
+        }
         let command = CompensationCommand::ComputeEntitlement {
             compensation_id,
             flight: due.flight.clone(),
@@ -128,7 +155,6 @@ impl EntitlementReaction {
             idempotency_key: Some(key.to_owned()),
             ..CommandMeta::new(entitlement_actor(), now)
         };
-        let stream = compensation::stream_name(compensation_id);
         match execute::<Compensation>(&self.journal, &stream, &command, &meta("entitlement")).await
         {
             Ok(_) | Err(CommandError::Refused(CompensationError::AlreadyComputed)) => {}
@@ -231,7 +257,15 @@ impl Reaction for EntitlementReaction {
                     load::<Flight>(self.journal.store(), &flight::stream_name(&due.flight))
                         .map_err(|err| ReactorError::Retry(err.to_string()))?;
                 for passenger in passengers {
-                    self.compute(&flight, due, passenger).await?;
+                    self.compute(&flight, due, passenger, None).await?;
+                }
+            }
+            DueAction::Recompute { passengers, reason } => {
+                let (flight, _) =
+                    load::<Flight>(self.journal.store(), &flight::stream_name(&due.flight))
+                        .map_err(|err| ReactorError::Retry(err.to_string()))?;
+                for passenger in passengers {
+                    self.compute(&flight, due, passenger, Some(reason)).await?;
                 }
             }
             DueAction::Join {

@@ -20,7 +20,9 @@ use crate::domain::Context;
 use crate::domain::common::{Actor, AirportCode, PassengerId};
 use crate::domain::ingest::{ManifestMessageV1, ManifestPassengerV1};
 use crate::domain::manifest::{self, Manifest, ManifestCommand};
-use crate::domain::passenger::{self, Booking, ContactConsent, Passenger, PassengerCommand};
+use crate::domain::passenger::{
+    self, Booking, ContactConsent, Passenger, PassengerCommand, Reaccommodation,
+};
 use crate::store::{AppendError, AppendRequest};
 
 /// Appends a manifest races with another writer of one of its streams this many times.
@@ -56,6 +58,13 @@ impl ManifestPassengerV1 {
                 app_push: channel("app_push"),
             },
             boarded: self.boarded,
+            rerouting: self.rerouting.as_ref().map(|r| Reaccommodation {
+                flight_number: r.flight_number.clone(),
+                departure: r.departure,
+                arrival: r.arrival,
+                accepted: r.accepted,
+            }),
+            refund_chosen: self.refund_chosen,
         }
     }
 }

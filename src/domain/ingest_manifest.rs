@@ -33,7 +33,10 @@ pub(super) const PASSENGER_FIELDS: &[&str] = &[
     "final_destination",
     "contact_consent",
     "boarded",
+    "rerouting",
+    "refund_chosen",
 ];
+pub(super) const REROUTING_FIELDS: &[&str] = &["flight_number", "departure", "arrival", "accepted"];
 const FARE_FIELDS: &[&str] = &["amount_minor", "currency"];
 const CONSENT_CHANNELS: &str = "email, sms, phone, app_push";
 
@@ -62,6 +65,26 @@ pub struct ManifestPassengerV1 {
     /// Boarded (true) or only booked.
     #[serde(default)]
     pub boarded: bool,
+    /// The alternative flight offered after a cancellation, and whether the passenger
+    /// took it.
+    pub rerouting: Option<ReroutingV1>,
+    /// The passenger chose a refund instead of travelling.
+    #[serde(default)]
+    pub refund_chosen: bool,
+}
+
+/// An alternative flight offered to a passenger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReroutingV1 {
+    /// The alternative's flight, e.g. `LH402` (informational).
+    pub flight_number: Option<String>,
+    /// When the alternative departs from the origin.
+    pub departure: chrono::DateTime<chrono::Utc>,
+    /// When it arrives at the cancelled flight's destination; after `departure`.
+    pub arrival: chrono::DateTime<chrono::Utc>,
+    /// The passenger took it.
+    pub accepted: bool,
 }
 
 /// `crisis.ingest.manifest`, version 1. Fields not listed here are refused.
@@ -243,6 +266,37 @@ fn passenger(
             ));
         }
     };
+    let rerouting = match f.value("rerouting") {
+        None => None,
+        Some(Value::Object(object)) => Some(rerouting(
+            &f.nested(object, format!("{}/rerouting", f.base)),
+        )?),
+        Some(_) => {
+            return Err(f.reject(
+                "invalid_field",
+                "rerouting",
+                "rerouting must be an object {flight_number, departure, arrival, accepted}".into(),
+            ));
+        }
+    };
+    let refund_chosen = match f.value("refund_chosen") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(f.reject(
+                "invalid_field",
+                "refund_chosen",
+                "refund_chosen must be true or false".into(),
+            ));
+        }
+    };
+    if refund_chosen && rerouting.as_ref().is_some_and(|r| r.accepted) {
+        return Err(f.reject(
+            "invalid_field",
+            "refund_chosen",
+            "a passenger who took the alternative did not choose a refund; set one of them".into(),
+        ));
+    }
     Ok(ManifestPassengerV1 {
         passenger_ref: id.0,
         name,
@@ -252,6 +306,57 @@ fn passenger(
         final_destination,
         contact_consent,
         boarded,
+        rerouting,
+        refund_chosen,
+    })
+}
+
+fn rerouting(f: &Fields<'_>) -> Result<ReroutingV1, Rejection> {
+    f.only(REROUTING_FIELDS)?;
+    let flight_number = f.string("flight_number", 8)?.map(str::to_owned);
+    let departure = f
+        .time("departure")?
+        .ok_or_else(|| f.reject("missing_field", "departure", "departure is required".into()))?;
+    let arrival = f
+        .time("arrival")?
+        .ok_or_else(|| f.reject("missing_field", "arrival", "arrival is required".into()))?;
+    if arrival <= departure {
+        return Err(f.reject(
+            "out_of_range",
+            "arrival",
+            "arrival must be after departure".into(),
+        ));
+    }
+    let within = |at: chrono::DateTime<chrono::Utc>| (at - f.limits.now).num_days().abs() <= 366;
+    if !within(departure) || !within(arrival) {
+        return Err(f.reject(
+            "out_of_range",
+            "departure",
+            "the alternative departs and arrives within a year of now".into(),
+        ));
+    }
+    let accepted = match f.value("accepted") {
+        Some(Value::Bool(b)) => *b,
+        None => {
+            return Err(f.reject(
+                "missing_field",
+                "accepted",
+                "accepted is required: did the passenger take the alternative?".into(),
+            ));
+        }
+        Some(_) => {
+            return Err(f.reject(
+                "invalid_field",
+                "accepted",
+                "accepted must be true or false".into(),
+            ));
+        }
+    };
+    Ok(ReroutingV1 {
+        flight_number,
+        departure,
+        arrival,
+        accepted,
     })
 }
 

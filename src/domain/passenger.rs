@@ -98,6 +98,24 @@ pub struct Booking {
     /// Channels the passenger agreed to be contacted on for this trip.
     pub consent: ContactConsent,
     pub boarded: bool,
+    /// The alternative offered after a cancellation, and whether it was taken.
+    #[serde(default)]
+    pub rerouting: Option<Reaccommodation>,
+    /// The passenger chose a refund instead of travelling.
+    #[serde(default)]
+    pub refund_chosen: bool,
+}
+
+/// An alternative flight offered to the passenger (EU 261 Art. 5(1)(c), 7(2), 8(1)(b)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Reaccommodation {
+    /// The alternative's flight (informational).
+    pub flight_number: Option<String>,
+    pub departure: DateTime<Utc>,
+    /// At the cancelled flight's destination (its delay is measured against that
+    /// flight's scheduled arrival).
+    pub arrival: DateTime<Utc>,
+    pub accepted: bool,
 }
 
 impl Booking {

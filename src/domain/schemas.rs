@@ -261,6 +261,12 @@ mod tests {
         ("compensation.failed", "/reason"),                       // the payment provider's answer
         ("compensation.governing_chosen", "/chosen_by"),          // staff id
         ("compensation.governing_chosen", "/reason"),             // why the agent chose it
+        ("compensation.recomputed", "/decisions/*/inputs/carrier"), // airline code
+        ("compensation.recomputed", "/decisions/*/reasoning/*"),  // crisisd's explanation
+        ("compensation.recomputed", "/decisions/*/refund/rule_id"), // policy rule id
+        ("compensation.recomputed", "/decisions/*/rule_id"),      // policy rule id
+        ("compensation.recomputed", "/governing_reasoning/*"),    // crisisd's explanation
+        ("compensation.recomputed", "/reason"),                   // which facts changed (crisisd's)
         ("compensation.offered", "/offered_by"),                  // staff id
         ("compensation.paid", "/reference"),                      // payment reference
         ("complaint.acknowledged", "/acknowledged_by"),
@@ -296,6 +302,7 @@ mod tests {
         ("incident.opened", "/correlation_key"), // flight, date and category
         ("incident.opened", "/title"),
         ("passenger.booked", "/booking/booking_class"), // a fare class letter, validated
+        ("passenger.booked", "/booking/rerouting/flight_number"), // an airline's flight number
         ("passenger.erased", "/reason"),                // the erasure request's reference
         ("incident.reopened", "/reason"),
         ("incident.reopened", "/reopened_by"),

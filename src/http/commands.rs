@@ -142,6 +142,7 @@ impl CommandTarget for Compensation {
     const CREATE: (&'static str, &'static str) = ("compute_entitlement", "compensation_id");
     const COMMANDS: &'static [(&'static str, &'static [Role])] = &[
         ("compute_entitlement", SYSTEM),
+        ("recompute_entitlement", SYSTEM),
         ("choose_governing_regime", CARE),
         ("offer_compensation", CARE),
         ("accept_offer", CARE),

@@ -36,6 +36,7 @@ use crate::domain::complaint::ComplaintEvent;
 use crate::domain::flight::{self, FlightEvent, FlightStatus};
 use crate::domain::incident::IncidentEvent;
 use crate::domain::manifest::ManifestEvent;
+use crate::domain::passenger::PassengerEvent;
 use crate::domain::signal::SignalEvent;
 use crate::store::RecordedEvent;
 
@@ -82,6 +83,13 @@ pub struct Due {
 pub enum DueAction {
     /// Compute these passengers' entitlements (and link them to the incident, if any).
     Compute { passengers: Vec<PassengerId> },
+    /// Facts changed after the disruption was final: recompute these passengers'
+    /// entitlements (a superseding computation where a decision changes).
+    Recompute {
+        passengers: Vec<PassengerId>,
+        /// What changed.
+        reason: String,
+    },
     /// Link to the incident these passengers' entitlements, if computed, and these
     /// complaints: they existed before the incident opened.
     Join {
@@ -151,6 +159,30 @@ fn due(tx: &mut ModelTx<'_>, position: u64, entry: &FlightEntry, passengers: Vec
         flight: flight.clone(),
         incident_id: entry.incident_id,
         action: DueAction::Compute { passengers },
+    };
+    tx.insert_json(due_key(position), &due);
+}
+
+/// Facts changed after the disruption was final: `passengers`' entitlements are
+/// recomputed.
+fn recompute(
+    tx: &mut ModelTx<'_>,
+    position: u64,
+    entry: &FlightEntry,
+    passengers: Vec<PassengerId>,
+    reason: &str,
+) {
+    let (Some(flight), false) = (&entry.flight, passengers.is_empty()) else {
+        return;
+    };
+    let due = Due {
+        position,
+        flight: flight.clone(),
+        incident_id: entry.incident_id,
+        action: DueAction::Recompute {
+            passengers,
+            reason: reason.to_owned(),
+        },
     };
     tx.insert_json(due_key(position), &due);
 }
@@ -262,6 +294,38 @@ impl Projection for Disruptions {
         match t {
             "flight.scheduled" | "flight.arrived" | "flight.status_changed" => {
                 self.flight_event(event, tx)
+            }
+            "passenger.booked" => {
+                let PassengerEvent::Booked(booked) = decoded::<PassengerEvent>(event)? else {
+                    return Err(ModelError::Invalid(format!(
+                        "{t} decoded as another passenger event"
+                    )));
+                };
+                let stream = flight::stream_name(&booked.flight);
+                let entry = entry(tx, &stream)?;
+                if entry.final_disruption && entry.knows(&booked.passenger_id) {
+                    let reason = "the passenger's booking changed (manifest): rerouting, fare or final destination";
+                    recompute(
+                        tx,
+                        event.position,
+                        &entry,
+                        vec![booked.passenger_id],
+                        reason,
+                    );
+                }
+                Ok(())
+            }
+            "flight.controllability_overridden" | "flight.delay_recorded" => {
+                let entry = entry(tx, &event.stream)?;
+                if entry.final_disruption {
+                    let reason = if t == "flight.delay_recorded" {
+                        "a delay code was reported after the disruption was final"
+                    } else {
+                        "a crisis lead overrode the cause of the disruption"
+                    };
+                    recompute(tx, event.position, &entry, entry.everyone(), reason);
+                }
+                Ok(())
             }
             "manifest.updated" => {
                 let ManifestEvent::Updated(manifest) = decoded::<ManifestEvent>(event)?;

@@ -311,6 +311,20 @@ impl Passengers {
                     c.entitled = Some(chosen.entitled);
                     c.status
                 }
+                CompensationEvent::Recomputed(r) => {
+                    let changed = c.entitled != r.entitled;
+                    c.entitled = r.entitled;
+                    match c.status {
+                        CompensationStatus::Offered
+                        | CompensationStatus::Accepted
+                        | CompensationStatus::Failed
+                            if changed =>
+                        {
+                            CompensationStatus::Computed
+                        }
+                        status => status,
+                    }
+                }
                 CompensationEvent::Offered(_) => CompensationStatus::Offered,
                 CompensationEvent::Accepted(_) => CompensationStatus::Accepted,
                 CompensationEvent::Declined(_) => CompensationStatus::Declined,

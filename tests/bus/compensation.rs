@@ -1,6 +1,7 @@
 //! Compensation end to end through the real binary: a flight's manifest of 180
 //! passengers and its cancellation, posted over HTTP as flight ops would, give every
-//! passenger an entitlement, shown in the flight's ledger (JSON and CSV).
+//! passenger an entitlement, shown in the flight's ledger (JSON and CSV); a later
+//! manifest rerouting 60 of them halves theirs in superseding computations.
 
 use std::time::{Duration, Instant};
 
@@ -10,18 +11,27 @@ use crate::e2e::{Crisisd, free_port, http, token, wait_for_http};
 
 const PASSENGERS: usize = 180;
 
-fn manifest(date: &str) -> Value {
+/// Passengers rerouted by the second manifest: an alternative arriving 3 h late.
+const REROUTED: usize = 60;
+
+fn manifest(date: &str, source: &str, rerouted: usize) -> Value {
     let passengers: Vec<Value> = (0..PASSENGERS)
         .map(|i| {
             let tier = ["none", "silver", "gold", "platinum", "diamond"][i % 5];
-            json!({"passenger_ref": format!("PAX{i:04}"), "name": format!("Passenger {i}"),
+            let mut passenger = json!({"passenger_ref": format!("PAX{i:04}"), "name": format!("Passenger {i}"),
                 "tier": tier,
                 "booking_class": if i < 20 { "J" } else { "Y" },
                 "fare": {"amount_minor": 30_000 + i as u64 * 100, "currency": "EUR"},
-                "contact_consent": ["email"], "boarded": false})
+                "contact_consent": ["email"], "boarded": false});
+            if i < rerouted {
+                passenger["rerouting"] = json!({"flight_number": "LH502",
+                    "departure": format!("{date}T11:00:00Z"), "arrival": format!("{date}T21:40:00Z"),
+                    "accepted": true});
+            }
+            passenger
         })
         .collect();
-    json!({"v": 1, "source_message_id": "dcs-LH500-1", "carrier": "LH", "flight_number": "500",
+    json!({"v": 1, "source_message_id": source, "carrier": "LH", "flight_number": "500",
         "origin_date": date, "passengers": passengers})
 }
 
@@ -39,7 +49,7 @@ fn flight(date: &str, status: &str, source: &str) -> Value {
 }
 
 #[test]
-fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements() {
+fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_rerouting_halves_60() {
     let dir = tempfile::tempdir().unwrap();
     let ops = token(dir.path(), "flight_ops", "dcs-feed");
     let auditor = token(dir.path(), "auditor", "regulator-check");
@@ -54,33 +64,37 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements() {
         assert_eq!(status, 202, "{path}: {answer}");
     };
     post("/v1/ingest/flightops", &flight(&date, "on_time", "aidx-1"));
-    post("/v1/ingest/manifest", &manifest(&date));
-    post("/v1/ingest/manifest", &manifest(&date)); // a redelivery changes nothing
+    post("/v1/ingest/manifest", &manifest(&date, "dcs-LH500-1", 0));
+    post("/v1/ingest/manifest", &manifest(&date, "dcs-LH500-1", 0)); // a redelivery changes nothing
     post(
         "/v1/ingest/flightops",
         &flight(&date, "cancelled", "aidx-2"),
     );
     let path = format!("/v1/flights/LH/500/{date}/ledger");
-    let started = Instant::now();
-    let ledger = loop {
-        let (status, body) = http(port, "GET", &path, &auditor, "");
-        assert_eq!(status, 200, "{body}");
-        let ledger: Value = serde_json::from_str(&body).unwrap();
-        let eu = ledger["totals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["regime"] == "eu261")
-            .cloned();
-        if eu.is_some_and(|eu| eu["passengers_owed"] == PASSENGERS) {
-            break ledger;
+    let ledger_once = |owed: u64| {
+        let started = Instant::now();
+        loop {
+            let (status, body) = http(port, "GET", &path, &auditor, "");
+            assert_eq!(status, 200, "{body}");
+            let ledger: Value = serde_json::from_str(&body).unwrap();
+            let eu = ledger["totals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["regime"] == "eu261")
+                .cloned();
+            if eu.is_some_and(|eu| eu["passengers_owed"] == PASSENGERS && eu["owed_minor"] == owed)
+            {
+                return ledger;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "EU 261 owing {owed} to {PASSENGERS} within a minute: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "180 entitlements within a minute: {body}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
     };
+    let ledger = ledger_once(PASSENGERS as u64 * 60_000);
     let eu = ledger["totals"]
         .as_array()
         .unwrap()
@@ -112,5 +126,44 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements() {
             .count(),
         PASSENGERS
     );
+
+    // Flight ops reroutes 60 of them on an alternative arriving 3 h late: EU 261 Art.
+    // 7(2)(c) halves theirs, each in a superseding computation.
+    post(
+        "/v1/ingest/manifest",
+        &manifest(&date, "dcs-LH500-2", REROUTED),
+    );
+    let owed = (PASSENGERS - REROUTED) as u64 * 60_000 + REROUTED as u64 * 30_000;
+    let ledger = ledger_once(owed);
+    let halved: Vec<&Value> = ledger["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["regime"] == "eu261" && l["owed"]["amount_minor"] == 30_000)
+        .collect();
+    assert_eq!(halved.len(), REROUTED);
+    let id = halved[0]["compensation_id"].as_str().unwrap();
+    let (status, history) = http(
+        port,
+        "GET",
+        &format!("/v1/audit/events?stream=compensation-{id}"),
+        &auditor,
+        "",
+    );
+    assert_eq!(status, 200, "{history}");
+    let events: Vec<Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["compensation.computed", "compensation.recomputed"],
+        "{history}"
+    );
+    let recomputed = &events[1]["data"];
+    assert_eq!(recomputed["supersedes"], 1, "{recomputed}");
+    assert_eq!(recomputed["previous_entitled"]["amount_minor"], 60_000);
+    assert_eq!(recomputed["entitled"]["amount_minor"], 30_000);
     crisisd.stop();
 }

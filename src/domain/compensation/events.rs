@@ -63,6 +63,32 @@ pub struct CompensationComputed {
     pub computed_at: DateTime<Utc>,
 }
 
+/// `compensation.recomputed`: the facts changed after the computation (a rerouting
+/// taken, a later arrival report, a cause overridden, a corrected manifest); this
+/// computation supersedes the one before, never overwriting it. What was paid is not
+/// reduced: a changed amount on a paid or declined entitlement is flagged for review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CompensationRecomputed {
+    /// Every applicable regime's decision on the new facts.
+    pub decisions: Vec<CompensationDecision>,
+    pub governing: Option<Regime>,
+    #[serde(default)]
+    pub governing_reasoning: Vec<String>,
+    pub entitled: Option<Money>,
+    pub payment_deadline: DateTime<Utc>,
+    /// The computation this one replaces: 1 is `compensation.computed`, 2 the first
+    /// `compensation.recomputed`, and so on.
+    pub supersedes: u32,
+    /// What the superseded computation owed under its governing regime.
+    pub previous_entitled: Option<Money>,
+    /// Which facts changed.
+    pub reason: String,
+    /// Paid or declined already, or settled as owing nothing, and the amount changed:
+    /// a person decides what follows (a top-up, a new offer), nothing is reduced.
+    pub review_required: bool,
+    pub recomputed_at: DateTime<Utc>,
+}
+
 /// `compensation.governing_chosen`: an agent chose the regime the claim is paid under,
 /// where the policy could not compare the amounts owed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -177,6 +203,7 @@ domain_events! {
     pub enum CompensationEvent {
         Computed(CompensationComputed) = "compensation.computed",
         GoverningChosen(GoverningChosen) = "compensation.governing_chosen",
+        Recomputed(CompensationRecomputed) = "compensation.recomputed",
         Offered(CompensationOffered) = "compensation.offered",
         Accepted(CompensationAccepted) = "compensation.accepted",
         Declined(CompensationDeclined) = "compensation.declined",

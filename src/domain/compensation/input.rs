@@ -13,7 +13,7 @@ use crate::domain::common::Tier;
 use crate::domain::flight::{Flight, FlightStatus};
 use crate::domain::policy::airports;
 use crate::domain::policy::compensation::{
-    CarrierHome, CarrierSize, CompensationInput, Disruption, Diversion, PaymentMethod,
+    CarrierHome, CarrierSize, CompensationInput, Disruption, Diversion, PaymentMethod, Rerouting,
 };
 
 /// An arrival this late (or a cancellation) makes a flight's disruption worth an
@@ -150,8 +150,22 @@ pub fn compensation_input(
 pub fn for_booking(
     mut input: CompensationInput,
     booking: &crate::domain::passenger::Booking,
+    flight: &Flight,
 ) -> Result<CompensationInput, NotFinal> {
     input.fare = booking.fare;
+    // After a cancellation: the alternative offered, against the schedule (Art. 5(1)(c),
+    // 7(2)); taking it is accepting the change (14 CFR 260.6).
+    if let (Disruption::Cancellation { rerouting, .. }, Some(offered), Some(schedule)) =
+        (&mut input.disruption, &booking.rerouting, &flight.schedule)
+    {
+        let minutes =
+            |d: chrono::TimeDelta| u32::try_from(d.num_minutes().max(0)).unwrap_or(u32::MAX);
+        *rerouting = Some(Rerouting {
+            departs_earlier_minutes: minutes(schedule.scheduled_departure - offered.departure),
+            arrives_later_minutes: minutes(offered.arrival - schedule.scheduled_arrival),
+        });
+        input.passenger_accepted_change = offered.accepted && !booking.refund_chosen;
+    }
     if let Some(destination) = booking.final_destination
         && destination != input.destination
         && destination != input.origin
@@ -375,6 +389,66 @@ mod tests {
             assert!(eu.care.contains(&duty), "{duty:?}: {:#?}", eu.reasoning);
         }
         assert!(eu.reasoning.iter().any(|l| l.contains("C-826/19")));
+    }
+
+    /// Issue 19, reroutings: the alternative a cancelled flight's passenger was offered,
+    /// against the schedule, decides Art. 7(2) (halved when it arrives within 4 h beyond
+    /// 3,500 km) and, taken, the US refund (14 CFR 260.6: a change accepted).
+    #[test]
+    fn a_rerouting_from_the_booking_halves_eu_compensation_and_answers_the_us_refund() {
+        use crate::domain::passenger::{Booking, Reaccommodation};
+        use crate::domain::policy::compensation::{Regime, decide};
+        use crate::domain::policy::compensation_policy::CompensationPolicy;
+        let mut flight = scheduled();
+        flight.status = FlightStatus::Cancelled;
+        let booking = |accepted| Booking {
+            name: None,
+            tier: Tier::None,
+            booking_class: "Y".into(),
+            fare: None,
+            final_destination: None,
+            consent: Default::default(),
+            boarded: false,
+            rerouting: Some(Reaccommodation {
+                flight_number: Some("LH402".into()),
+                departure: at(60 + 60),
+                arrival: at(60 + 8 * 60 + 180),
+                accepted,
+            }),
+            refund_chosen: !accepted,
+        };
+        let decided = |accepted| {
+            let input = compensation_input(&flight, Tier::None, LH, at(0)).unwrap();
+            let input = for_booking(input, &booking(accepted), &flight).unwrap();
+            assert_eq!(
+                input.disruption,
+                Disruption::Cancellation {
+                    notice_days: 0,
+                    rerouting: Some(Rerouting {
+                        departs_earlier_minutes: 0,
+                        arrives_later_minutes: 180
+                    }),
+                    overnight: false
+                }
+            );
+            decide(&input, &CompensationPolicy::default_policy())
+        };
+        let taken = decided(true);
+        let rule = |decisions: &[crate::domain::compensation::CompensationDecision], regime| {
+            let d = decisions.iter().find(|d| d.regime == regime).unwrap();
+            (d.rule_id.clone(), d.cash.map(|m| m.amount_minor))
+        };
+        assert_eq!(
+            rule(&taken, Regime::Eu261),
+            ("eu261.art7.2c".into(), Some(30_000))
+        );
+        assert_eq!(rule(&taken, Regime::UsDot).0, "usdot.260.accepted");
+        let refused = decided(false);
+        assert_eq!(
+            rule(&refused, Regime::UsDot).0,
+            "usdot.260.6",
+            "declined: refunded"
+        );
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub fn violations(state: &Compensation) -> Vec<String> {
     }
     for option in &state.options {
         check(!option.is_zero(), "no option is worth nothing");
+        // A recomputation after payment or refusal leaves the old offer on record, for
+        // a person to review; every live offer covers the entitlement.
+        if state.review_required {
+            continue;
+        }
         if let OfferOption::Cash { amount } = option {
             let covers = amount.currency == entitled.currency
                 && amount.amount_minor >= entitled.amount_minor;

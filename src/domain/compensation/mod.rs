@@ -75,6 +75,16 @@ pub enum CompensationCommand {
         #[serde(default)]
         governing_reasoning: Vec<String>,
     },
+    /// Records a computation on changed facts that supersedes the one before (refused
+    /// when it decides nothing new).
+    RecomputeEntitlement {
+        decisions: Vec<CompensationDecision>,
+        governing: Option<Regime>,
+        #[serde(default)]
+        governing_reasoning: Vec<String>,
+        /// Which facts changed.
+        reason: String,
+    },
     /// Chooses the regime the claim is paid under, where the computation could not
     /// compare the amounts owed (no exchange rate between their currencies).
     ChooseGoverningRegime { regime: Regime, reason: String },
@@ -113,6 +123,8 @@ pub enum CompensationError {
         "the governing regime is not chosen yet (the policy has no exchange rate to compare the amounts owed): choose it first with choose_governing_regime"
     )]
     GoverningUndecided,
+    #[error("the new facts change no decision: nothing to recompute")]
+    NothingChanged,
     #[error("the governing regime is already decided")]
     GoverningAlreadyDecided,
     #[error(
@@ -167,6 +179,10 @@ pub struct Compensation {
     pub computed: Option<CompensationComputed>,
     /// The agent's choice, where the computation left the governing regime open.
     pub chosen: Option<GoverningChosen>,
+    /// Computations so far: 1 once computed, one more per recomputation.
+    pub revision: u32,
+    /// A recomputation changed the amount of a settled entitlement: a person decides.
+    pub review_required: bool,
     pub options: Vec<OfferOption>,
     pub choice: Option<OfferOption>,
     pub failure_reason: Option<String>,
@@ -278,6 +294,21 @@ impl Aggregate for Compensation {
             }
             (_, C::ComputeEntitlement { .. }) => return Err(CompensationError::AlreadyComputed),
             (S::None, _) => return Err(CompensationError::NotComputed),
+            (
+                _,
+                C::RecomputeEntitlement {
+                    decisions,
+                    governing,
+                    governing_reasoning,
+                    reason,
+                },
+            ) => CompensationEvent::Recomputed(self.recompute(
+                decisions,
+                *governing,
+                governing_reasoning,
+                reason,
+                ctx,
+            )?),
             (_, C::ChooseGoverningRegime { regime, reason }) => {
                 CompensationEvent::GoverningChosen(self.choose(*regime, reason, ctx)?)
             }
@@ -341,6 +372,27 @@ impl Aggregate for Compensation {
             CompensationEvent::Computed(e) => {
                 self.computed = Some(e.clone());
                 self.status = S::Computed;
+                self.revision = 1;
+            }
+            CompensationEvent::Recomputed(e) => {
+                let before = self.entitled();
+                let computed = self.computed.as_mut().expect("recomputed after computed");
+                computed.decisions = e.decisions.clone();
+                computed.governing = e.governing;
+                computed.governing_reasoning = e.governing_reasoning.clone();
+                computed.entitled = e.entitled;
+                computed.payment_deadline = e.payment_deadline;
+                self.chosen = None;
+                self.revision += 1;
+                self.review_required |= e.review_required;
+                let changed = before != e.entitled;
+                if changed && matches!(self.status, S::Offered | S::Accepted | S::Failed) {
+                    // The offer answered the old amount: a new one is due.
+                    self.status = S::Computed;
+                    self.options.clear();
+                    self.choice = None;
+                    self.failure_reason = None;
+                }
             }
             CompensationEvent::GoverningChosen(e) => self.chosen = Some(e.clone()),
             CompensationEvent::Offered(e) => {
@@ -419,6 +471,63 @@ fn compute(
         payment_deadline,
         computed_at: ctx.now,
     })
+}
+
+/// Whether two decisions decide the same, leaving aside when they were decided and the
+/// deadlines that run from then: two computations on the same facts decide the same.
+fn same_decision(a: &CompensationDecision, b: &CompensationDecision) -> bool {
+    let refund = |d: &CompensationDecision| d.refund.as_ref().map(|r| (r.rule_id.clone(), r.fare));
+    a.regime == b.regime
+        && a.rule_id == b.rule_id
+        && (a.cash, a.voucher, a.miles) == (b.cash, b.voucher, b.miles)
+        && a.care == b.care
+        && refund(a) == refund(b)
+}
+
+impl Compensation {
+    fn recompute(
+        &self,
+        decisions: &[CompensationDecision],
+        governing: Option<Regime>,
+        governing_reasoning: &[String],
+        reason: &str,
+        ctx: &Context,
+    ) -> Result<CompensationRecomputed, CompensationError> {
+        use CompensationStatus as S;
+        require_text("reason", reason)?;
+        let computed = self.computed.as_ref().expect("computed");
+        let same = computed.decisions.len() == decisions.len()
+            && computed
+                .decisions
+                .iter()
+                .zip(decisions)
+                .all(|(a, b)| same_decision(a, b))
+            && computed.governing == governing;
+        if same {
+            return Err(CompensationError::NothingChanged);
+        }
+        let (entitled, payment_deadline) = match governing {
+            Some(regime) => {
+                let decision = governing_decision(decisions, regime)?;
+                (Some(decision.entitled()), decision.payment_deadline)
+            }
+            None => (None, undecided_deadline(decisions)?),
+        };
+        let previous = self.entitled();
+        let settled = matches!(self.status, S::Paid | S::Declined) || computed.owes_nothing();
+        Ok(CompensationRecomputed {
+            decisions: decisions.to_vec(),
+            governing,
+            governing_reasoning: governing_reasoning.to_vec(),
+            entitled,
+            payment_deadline,
+            supersedes: self.revision,
+            previous_entitled: previous,
+            reason: reason.to_owned(),
+            review_required: settled && previous != entitled,
+            recomputed_at: ctx.now,
+        })
+    }
 }
 
 /// The earliest deadline of the regimes owing cash, when they owe it in more than one

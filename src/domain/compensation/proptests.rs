@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::tests::{compute_command, compute_undecided, eur};
+use super::tests::{compute_command, compute_undecided, eur, recompute};
 use super::*;
 use crate::domain::common::{Currency, Role};
 use crate::domain::testing::ctx_at;
@@ -37,6 +37,7 @@ fn command() -> impl Strategy<Value = C> {
     prop_oneof![
         1 => (0u64..100_000).prop_map(|cents| compute_command(eur(cents))),
         1 => (0u64..100_000).prop_map(|cents| compute_undecided(eur(cents))),
+        1 => (0u64..100_000, text()).prop_map(|(cents, reason)| recompute(eur(cents), &reason)),
         1 => (prop_oneof![Just(Regime::Eu261), Just(Regime::CanadaAppr), Just(Regime::Goodwill)], text())
             .prop_map(|(regime, reason)| C::ChooseGoverningRegime { regime, reason }),
         4 => proptest::collection::vec(option(), 0..3).prop_map(|options| C::OfferCompensation { options }),

@@ -164,6 +164,20 @@ fn accepted() -> Vec<E> {
     .concat()
 }
 
+fn paid() -> Vec<E> {
+    [
+        accepted(),
+        when(
+            &accepted(),
+            C::RecordPayment {
+                reference: "PAY-1".into(),
+            },
+        )
+        .unwrap(),
+    ]
+    .concat()
+}
+
 fn failed() -> Vec<E> {
     [
         accepted(),
@@ -703,4 +717,71 @@ fn an_undecided_governing_regime_is_chosen_by_an_agent_before_any_offer() {
         when(&computed(), choose(Regime::Eu261, "again")),
         Err(Err_::GoverningAlreadyDecided)
     );
+}
+
+/// A recomputation with `decisions` (EU 261 owing `eu`, goodwill nothing).
+pub(super) fn recompute(eu: Money, reason: &str) -> C {
+    C::RecomputeEntitlement {
+        decisions: vec![
+            decision(Regime::Eu261, (eu.amount_minor > 0).then_some(eu)),
+            decision(Regime::Goodwill, None),
+        ],
+        governing: Some(Regime::Eu261),
+        governing_reasoning: vec![],
+        reason: reason.into(),
+    }
+}
+
+/// Issue 19, facts change: a recomputation supersedes the computation before (naming
+/// it), never overwrites it; an open offer for the old amount lapses; what was paid is
+/// not reduced but flagged for review; the same facts record nothing.
+#[test]
+fn a_recomputation_supersedes_and_never_reduces_what_was_paid() {
+    assert_eq!(
+        when(&computed(), recompute(eur(60_000), "same facts")),
+        Err(Err_::NothingChanged)
+    );
+    assert_eq!(
+        when(&computed(), recompute(eur(30_000), " ")),
+        Err(Err_::Required { field: "reason" })
+    );
+    // Offered EUR 600, then a rerouting halves it: the offer lapses.
+    let halved = when(&offered(), recompute(eur(30_000), "rerouting taken")).unwrap();
+    let E::Recomputed(r) = &halved[0] else {
+        panic!("{halved:?}")
+    };
+    assert_eq!(
+        (r.supersedes, r.previous_entitled, r.entitled),
+        (1, Some(eur(60_000)), Some(eur(30_000)))
+    );
+    assert!(!r.review_required);
+    let state = given(&[offered(), halved.clone()].concat());
+    assert_eq!(
+        (state.status, state.options.len(), state.revision),
+        (CompensationStatus::Computed, 0, 2)
+    );
+    let cash = |cents| OfferOption::Cash { amount: eur(cents) };
+    assert!(
+        when(
+            &[offered(), halved].concat(),
+            C::OfferCompensation {
+                options: vec![cash(30_000)]
+            }
+        )
+        .is_ok()
+    );
+    // Paid EUR 600, then halved: nothing is reduced, a person reviews.
+    let paid = paid();
+    let after = when(&paid, recompute(eur(30_000), "rerouting taken")).unwrap();
+    let E::Recomputed(r) = &after[0] else {
+        panic!("{after:?}")
+    };
+    assert!(
+        r.review_required,
+        "a paid amount that no longer matches is reviewed"
+    );
+    let state = given(&[paid, after].concat());
+    assert_eq!(state.status, CompensationStatus::Paid);
+    assert!(state.review_required);
+    assert_eq!(state.settlement(), Some(Settlement::Paid));
 }

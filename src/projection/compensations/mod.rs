@@ -90,6 +90,10 @@ pub struct Entitlement {
     /// them (`GET /v1/audit/events`).
     #[serde(default)]
     pub positions: Vec<u64>,
+    /// A recomputation changed the amount after it was paid, declined or settled as
+    /// owing nothing: a person decides what follows.
+    #[serde(default)]
+    pub review_required: bool,
 }
 
 /// What one regime owes a passenger in cash (`null`: nothing).

@@ -233,11 +233,27 @@ impl Projection for Compensations {
                     })
                     .collect(),
                 positions: vec![event.position],
+                review_required: false,
             };
             return Self::update(tx, before.as_ref(), &after);
         }
         let decoded = decoded::<CompensationEvent>(event)?;
+        // As the aggregate has it: a recomputation owing nothing settles an entitlement
+        // that is (back) at computed: it was, or its open offer answered another amount.
+        let now_owes_nothing = match (&decoded, &before) {
+            (CompensationEvent::Recomputed(r), Some(b)) => {
+                let reopened = b.entitled != r.entitled
+                    && matches!(
+                        b.status,
+                        Status::Offered | Status::Accepted | Status::Failed
+                    );
+                r.decisions.iter().all(|d| d.owes_nothing())
+                    && (b.status == Status::Computed || reopened)
+            }
+            _ => false,
+        };
         let settled = match &decoded {
+            _ if now_owes_nothing => Some(Settlement::NothingOwed),
             CompensationEvent::Paid(_) => Some(Settlement::Paid),
             CompensationEvent::Declined(_) => Some(Settlement::Declined),
             CompensationEvent::Failed(f) => Some(Settlement::Failed {
@@ -266,6 +282,37 @@ impl Projection for Compensations {
                 payment_deadline: c.payment_deadline,
                 ..b.clone()
             },
+            (CompensationEvent::Recomputed(r), Some(b)) => {
+                let changed = b.entitled != r.entitled;
+                let status = match b.status {
+                    _ if now_owes_nothing => Status::NothingOwed,
+                    Status::Offered | Status::Accepted | Status::Failed if changed => {
+                        Status::Computed
+                    }
+                    Status::NothingOwed if !r.decisions.iter().all(|d| d.owes_nothing()) => {
+                        Status::Computed
+                    }
+                    status => status,
+                };
+                let reset = status == Status::Computed && b.status != Status::Computed;
+                Entitlement {
+                    governing: r.governing,
+                    entitled: r.entitled,
+                    payment_deadline: r.payment_deadline,
+                    regimes: r
+                        .decisions
+                        .iter()
+                        .map(|d| RegimeOwed {
+                            regime: d.regime,
+                            cash: d.cash,
+                        })
+                        .collect(),
+                    status,
+                    choice: if reset { None } else { b.choice.clone() },
+                    review_required: b.review_required || r.review_required,
+                    ..b.clone()
+                }
+            }
             (CompensationEvent::Offered(_), Some(b)) => Entitlement {
                 status: Status::Offered,
                 ..b.clone()
