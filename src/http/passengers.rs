@@ -95,6 +95,9 @@ pub async fn passenger(
         && let Some(view) = &mut view
     {
         view.contact = None;
+        for booking in &mut view.bookings {
+            booking.booking.name = None;
+        }
     }
     let Json(view) = found(view, "passenger")?;
     let mut json = serde_json::to_value(&view).map_err(|err| Problem::internal(err.to_string()))?;

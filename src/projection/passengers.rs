@@ -51,6 +51,12 @@ pub struct CompensationRef {
     /// `null` until the governing regime is decided.
     pub entitled: Option<Money>,
     pub paid: Option<OfferOption>,
+    /// Care owed at the airport under any regime (meals, hotel, transport, communication).
+    #[serde(default)]
+    pub care: Vec<crate::domain::policy::compensation::CareDuty>,
+    /// The refund right with the earliest legal deadline, and the fare it repays.
+    #[serde(default)]
+    pub refund: Option<crate::domain::policy::compensation::RefundRight>,
 }
 
 /// One booking of the passenger.
@@ -287,6 +293,18 @@ impl Passengers {
                     },
                     entitled: c.entitled,
                     paid: None,
+                    care: {
+                        let mut care: Vec<_> =
+                            c.decisions.iter().flat_map(|d| d.care.clone()).collect();
+                        care.sort();
+                        care.dedup();
+                        care
+                    },
+                    refund: c
+                        .decisions
+                        .iter()
+                        .filter_map(|d| d.refund.clone())
+                        .min_by_key(|r| r.deadline),
                 })
             });
         }
@@ -314,6 +332,14 @@ impl Passengers {
                 CompensationEvent::Recomputed(r) => {
                     let changed = c.entitled != r.entitled;
                     c.entitled = r.entitled;
+                    c.care = r.decisions.iter().flat_map(|d| d.care.clone()).collect();
+                    c.care.sort();
+                    c.care.dedup();
+                    c.refund = r
+                        .decisions
+                        .iter()
+                        .filter_map(|d| d.refund.clone())
+                        .min_by_key(|r| r.deadline);
                     match c.status {
                         CompensationStatus::Offered
                         | CompensationStatus::Accepted

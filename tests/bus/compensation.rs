@@ -53,6 +53,7 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     let dir = tempfile::tempdir().unwrap();
     let ops = token(dir.path(), "flight_ops", "dcs-feed");
     let auditor = token(dir.path(), "auditor", "regulator-check");
+    let agent = token(dir.path(), "agent", "agent-7");
     let port = free_port();
     let crisisd = Crisisd::start_with(dir.path(), &[], port);
     wait_for_http(port);
@@ -114,6 +115,36 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
         .map(|l| l["passenger"].as_str().unwrap())
         .collect();
     assert_eq!(passengers.len(), PASSENGERS);
+    // Care and refund rights are shown with the money: the passenger view names the fare
+    // the refund repays and its legal deadline (EU 261 Art. 8(1)(a): 7 days).
+    let (status, view) = http(port, "GET", "/v1/passengers/PAX0001", &auditor, "");
+    assert_eq!(status, 200, "{view}");
+    let view: Value = serde_json::from_str(&view).unwrap();
+    let entitlement = &view["compensations"][0];
+    assert_eq!(
+        entitlement["refund"]["fare"]["amount_minor"], 30_100,
+        "{view}"
+    );
+    assert!(entitlement["refund"]["deadline"].is_string());
+    assert!(
+        entitlement["care"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("meals_and_refreshments")),
+        "{view}"
+    );
+    assert_eq!(
+        view["bookings"][0]["booking"]["name"],
+        Value::Null,
+        "an auditor without personal-data rights sees no name: {view}"
+    );
+    assert_eq!(view["bookings"][0]["booking"]["booking_class"], "J");
+    let (_, seen) = http(port, "GET", "/v1/passengers/PAX0001", &agent, "");
+    let seen: Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(
+        seen["bookings"][0]["booking"]["name"], "Passenger 1",
+        "an agent reads the name, opened from its sealed form"
+    );
     let (status, csv) = http(port, "GET", &format!("{path}.csv"), &auditor, "");
     assert_eq!(status, 200);
     assert!(

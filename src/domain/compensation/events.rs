@@ -135,6 +135,10 @@ pub struct OwedOutline {
     pub cash: Option<Money>,
     pub voucher: Option<Money>,
     pub miles: Option<u64>,
+    #[serde(default)]
+    pub care: Vec<crate::domain::policy::compensation::CareDuty>,
+    #[serde(default)]
+    pub refund: Option<crate::domain::policy::compensation::RefundRight>,
 }
 
 impl ComputedOutline {

@@ -44,6 +44,7 @@ use uuid::Uuid;
 
 use crate::domain::common::{Currency, FlightKey, Money, PassengerId, Settlement};
 use crate::domain::compensation::{OfferOption, Regime};
+use crate::domain::policy::compensation::{CareDuty, RefundRight};
 
 pub use views::{
     ExecutionView, FlightLedger, LedgerLine, LedgerTotal, entitlement, execution, ledger,
@@ -96,11 +97,27 @@ pub struct Entitlement {
     pub review_required: bool,
 }
 
-/// What one regime owes a passenger in cash (`null`: nothing).
+/// What one regime owes a passenger: cash (`null`: none), the care due at the airport,
+/// and the refund right with its legal deadline and the fare it repays.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegimeOwed {
     pub regime: Regime,
     pub cash: Option<Money>,
+    #[serde(default)]
+    pub care: Vec<CareDuty>,
+    #[serde(default)]
+    pub refund: Option<RefundRight>,
+}
+
+impl RegimeOwed {
+    fn of(decision: &crate::domain::compensation::CompensationDecision) -> RegimeOwed {
+        RegimeOwed {
+            regime: decision.regime,
+            cash: decision.cash,
+            care: decision.care.clone(),
+            refund: decision.refund.clone(),
+        }
+    }
 }
 
 impl Entitlement {

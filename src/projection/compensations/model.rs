@@ -230,6 +230,8 @@ impl Projection for Compensations {
                     .map(|d| RegimeOwed {
                         regime: d.regime,
                         cash: d.cash,
+                        care: d.care.clone(),
+                        refund: d.refund.clone(),
                     })
                     .collect(),
                 positions: vec![event.position],
@@ -299,14 +301,7 @@ impl Projection for Compensations {
                     governing: r.governing,
                     entitled: r.entitled,
                     payment_deadline: r.payment_deadline,
-                    regimes: r
-                        .decisions
-                        .iter()
-                        .map(|d| RegimeOwed {
-                            regime: d.regime,
-                            cash: d.cash,
-                        })
-                        .collect(),
+                    regimes: r.decisions.iter().map(RegimeOwed::of).collect(),
                     status,
                     choice: if reset { None } else { b.choice.clone() },
                     review_required: b.review_required || r.review_required,

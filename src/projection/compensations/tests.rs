@@ -34,6 +34,8 @@ fn the_computed_outline_reads_what_the_full_event_holds_but_its_decisions() {
                     cash: d.cash,
                     voucher: d.voucher,
                     miles: d.miles,
+                    care: d.care.clone(),
+                    refund: d.refund.clone(),
                 })
                 .collect(),
             flight: full.flight,

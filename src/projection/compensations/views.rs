@@ -93,6 +93,10 @@ pub struct LedgerLine {
     pub governing: bool,
     /// Cash this regime owes; `null`: none.
     pub owed: Option<Money>,
+    /// Care this regime owes at the airport (meals, hotel, transport, communication).
+    pub care: Vec<crate::domain::policy::compensation::CareDuty>,
+    /// The refund right this regime gives, its legal deadline and the fare it repays.
+    pub refund: Option<crate::domain::policy::compensation::RefundRight>,
     pub status: Status,
     /// What was paid (governing line only): cash, a voucher or miles.
     pub paid: Option<OfferOption>,
@@ -158,6 +162,8 @@ pub fn ledger(
                 regime: owed.regime,
                 governing,
                 owed: owed.cash.filter(|m| m.amount_minor > 0),
+                care: owed.care.clone(),
+                refund: owed.refund.clone(),
                 status: e.status,
                 paid: if governing { e.paid.clone() } else { None },
                 paid_late: governing && e.paid_late,
@@ -206,20 +212,10 @@ pub fn ledger(
 /// minor units with their currency, positions separated by spaces.
 pub fn ledger_csv(ledger: &FlightLedger) -> String {
     let mut out = String::from(
-        "flight,passenger,compensation_id,regime,governing,owed_currency,owed_minor,status,paid_form,paid_currency,paid_amount,paid_late,payment_deadline,overdue,positions\r\n",
+        "flight,passenger,compensation_id,regime,governing,owed_currency,owed_minor,status,paid_form,paid_currency,paid_amount,paid_late,payment_deadline,overdue,care,refund_deadline,refund_fare_currency,refund_fare_minor,positions\r\n",
     );
-    let regime = |r: Regime| {
-        serde_json::to_value(r)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    let status = |s: Status| {
-        serde_json::to_value(s)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
+    let regime = |r: Regime| snake(&r);
+    let status = |s: Status| snake(&s);
     for line in &ledger.lines {
         let (paid_form, paid_currency, paid_amount) = match &line.paid {
             Some(OfferOption::Cash { amount }) => (
@@ -257,6 +253,23 @@ pub fn ledger_csv(ledger: &FlightLedger) -> String {
             line.payment_deadline
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             line.overdue.to_string(),
+            line.care
+                .iter()
+                .map(snake)
+                .collect::<Vec<_>>()
+                .join(" "),
+            line.refund.as_ref().map_or_else(String::new, |r| {
+                r.deadline
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
+            line.refund
+                .as_ref()
+                .and_then(|r| r.fare)
+                .map_or_else(String::new, |m| m.currency.as_str().to_owned()),
+            line.refund
+                .as_ref()
+                .and_then(|r| r.fare)
+                .map_or_else(String::new, |m| m.amount_minor.to_string()),
             line.positions
                 .iter()
                 .map(u64::to_string)
@@ -268,6 +281,14 @@ pub fn ledger_csv(ledger: &FlightLedger) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+/// A unit enum value as its JSON form (`eu261`, `meals_and_refreshments`).
+fn snake(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break.
