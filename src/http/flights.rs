@@ -1,6 +1,6 @@
 //! Flights: a flight's compensation ledger, per passenger and regime, as JSON or CSV
-//! for a regulator's or an auditor's check; every line names the log positions of the
-//! events behind it.
+//! for a regulator's or an auditor's check (every line names the log positions of the
+//! events behind it); a crisis lead's override of who answers for the disruption.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
@@ -12,12 +12,18 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::AppState;
+use super::auth::Caller;
+use super::commands::{CommandResult, body_object, idempotency_key};
 use super::params::Params;
 use super::problem::Problem;
 use super::queries::{After, model, read_failed, wait_for};
 use super::routes::{READERS, Routes, op, schema};
-use crate::domain::common::FlightKey;
+use crate::app::command::{CommandMeta, execute};
+use crate::domain::common::{FlightKey, Role};
+use crate::domain::flight::{self, Controllability, Flight, FlightCommand};
 use crate::projection::compensations;
+use axum::body::Bytes;
+use axum::http::HeaderMap;
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -31,6 +37,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .response(schema::<compensations::FlightLedger>),
             ledger,
         )
+        .post(
+            "/v1/flights/{carrier}/{number}/{date}/override_controllability",
+            op("Override who answers for a flight's disruption (the delay codes' reading), with a reason; entitlements computed on the old cause are recomputed")
+                .path(schema::<FlightPath>)
+                .roles(&[Role::CrisisLead])
+                .request(schema::<OverrideBody>)
+                .response(schema::<CommandResult>),
+            override_controllability,
+        )
         .get(
             "/v1/flights/{carrier}/{number}/{date}/ledger.csv",
             op("A flight's compensation ledger as CSV (RFC 4180), one line per passenger and regime")
@@ -40,6 +55,49 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .media("text/csv"),
             ledger_csv,
         )
+}
+
+/// The body of `override_controllability`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    /// `carrier_caused`, `safety` or `extraordinary`: it stands for every regulation.
+    pub controllability: Controllability,
+    /// Why (e.g. "bird strike confirmed by engineering"): staff-written, recorded.
+    pub reason: String,
+}
+
+/// `POST /v1/flights/{carrier}/{number}/{date}/override_controllability`: records the
+/// crisis lead's class; a flight whose disruption is final has its entitlements
+/// recomputed (superseding computations where a decision changes).
+pub async fn override_controllability(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: FlightPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<CommandResult, Problem> {
+    let fields = body_object(&body)?;
+    let body: OverrideBody = serde_path_to_error::deserialize(serde_json::Value::Object(fields))
+        .map_err(|err| {
+            let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
+            Problem::bad_request("invalid_body", format!("{pointer}: {}", err.inner()))
+                .field(pointer)
+        })?;
+    let command = FlightCommand::OverrideControllability {
+        controllability: body.controllability,
+        reason: body.reason,
+    };
+    let mut meta = CommandMeta::new(caller.actor.clone(), Utc::now());
+    if let Some(key) = idempotency_key(&headers)? {
+        meta.idempotency_key = Some(format!(
+            "{}\noverride_controllability\n{key}",
+            caller.actor.id
+        ));
+    }
+    let stream = flight::stream_name(&path.key());
+    let executed = execute::<Flight>(state.journal(), &stream, &command, &meta).await?;
+    Ok(executed.into())
 }
 
 /// The flight of a `/v1/flights/{carrier}/{number}/{date}` route; a key that cannot be

@@ -54,9 +54,8 @@ pub enum FlightCommand {
     RecordPassengerNotification {
         at: DateTime<Utc>,
     },
-    /// A crisis lead overrides the derived class, with a reason. Decided and tested;
-    /// no route issues it yet.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// A crisis lead overrides the derived class, with a reason
+    /// (`POST /v1/flights/{carrier}/{number}/{date}/override_controllability`).
     OverrideControllability {
         controllability: Controllability,
         reason: String,

@@ -397,4 +397,37 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         )
         .await;
     assert_eq!(summary.body["stage"], "closed", "{}", summary.text);
+
+    // After the fact, engineering finds a bird strike behind the "defect": a crisis lead
+    // overrides the cause. Every entitlement is recomputed (EU 261 Art. 5(3): nothing
+    // owed now); what was paid is not reduced but flagged for review.
+    let path = format!("/v1/flights/LH/400/{date}/override_controllability");
+    let refused = api
+        .post(
+            "agent",
+            &path,
+            json!({"controllability": "extraordinary", "reason": "bird strike"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    let overridden = api
+        .ok(
+            "crisis_lead",
+            &path,
+            json!({"controllability": "extraordinary", "reason": "bird strike confirmed by engineering"}),
+        )
+        .await;
+    assert_eq!(overridden["events"].as_array().unwrap().len(), 1);
+    let id = compensation_ids[0];
+    let entitlement = eventually("the paid entitlement is recomputed", || async {
+        let view = api.get("auditor", &format!("/v1/compensations/{id}")).await;
+        (view.body["review_required"] == true).then_some(view.body)
+    })
+    .await;
+    assert_eq!(entitlement["status"], "paid", "{entitlement}");
+    assert_eq!(entitlement["entitled"]["amount_minor"], 0, "{entitlement}");
+    let why = api
+        .get("agent", &format!("/v1/compensations/{id}/decisions"))
+        .await;
+    assert!(why.text.contains("eu261.art5.3"), "{}", why.text);
 }

@@ -253,11 +253,7 @@ pub fn ledger_csv(ledger: &FlightLedger) -> String {
             line.payment_deadline
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             line.overdue.to_string(),
-            line.care
-                .iter()
-                .map(snake)
-                .collect::<Vec<_>>()
-                .join(" "),
+            line.care.iter().map(snake).collect::<Vec<_>>().join(" "),
             line.refund.as_ref().map_or_else(String::new, |r| {
                 r.deadline
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
