@@ -69,6 +69,16 @@ pub enum PassengerCommand {
         flight: FlightKey,
         booking: Booking,
     },
+    /// An agent records the alternative offered to the passenger after the flight's
+    /// cancellation and whether it was taken, or that they chose a refund: the booking
+    /// is recorded again with it (`passenger.booked`), and an entitlement computed on
+    /// the old facts is recomputed.
+    RecordRerouting {
+        flight: FlightKey,
+        rerouting: Option<Reaccommodation>,
+        #[serde(default)]
+        refund_chosen: bool,
+    },
     /// The passenger is no longer on the flight's manifest (nothing is recorded when
     /// no booking is known). From manifests only (no route).
     #[serde(skip)]
@@ -213,6 +223,14 @@ pub enum PassengerError {
     TierUnchanged { tier: Tier },
     #[error("consent for a channel needs contact details for it: {channel}")]
     ConsentWithoutContact { channel: &'static str },
+    #[error(
+        "no booking of this passenger on flight {flight}: a manifest lists the passenger on it first"
+    )]
+    NoBooking { flight: String },
+    #[error("the alternative must arrive after it departs")]
+    ReroutingArrivesBeforeDeparting,
+    #[error("a passenger who took the alternative did not choose a refund; set one of them")]
+    RefundAndRerouting,
     #[error("this passenger stream belongs to another passenger id")]
     OtherPassenger,
     #[error("the passenger's personal data is already erased")]
@@ -328,6 +346,39 @@ impl Aggregate for Passenger {
                     booking,
                 })]);
             }
+            C::RecordRerouting {
+                flight,
+                rerouting,
+                refund_chosen,
+            } => {
+                let known = self
+                    .bookings
+                    .get(flight)
+                    .ok_or_else(|| PassengerError::NoBooking {
+                        flight: flight.to_string(),
+                    })?;
+                if let Some(offered) = rerouting {
+                    if offered.arrival <= offered.departure {
+                        return Err(PassengerError::ReroutingArrivesBeforeDeparting);
+                    }
+                    if offered.accepted && *refund_chosen {
+                        return Err(PassengerError::RefundAndRerouting);
+                    }
+                }
+                let booking = Booking {
+                    rerouting: rerouting.clone(),
+                    refund_chosen: *refund_chosen,
+                    ..known.clone()
+                };
+                if known.same_facts(&booking) {
+                    return Ok(Vec::new());
+                }
+                return Ok(vec![PassengerEvent::Booked(PassengerBooked {
+                    passenger_id: self.id.clone().expect("a booked passenger has an id"),
+                    flight: flight.clone(),
+                    booking,
+                })]);
+            }
             C::RemoveBooking { flight } => {
                 if !self.bookings.contains_key(flight) {
                     return Ok(Vec::new());
@@ -386,7 +437,10 @@ impl Aggregate for Passenger {
                     changed_at: ctx.now,
                 })
             }
-            C::ErasePassenger { .. } | C::RecordBooking { .. } | C::RemoveBooking { .. } => {
+            C::ErasePassenger { .. }
+            | C::RecordBooking { .. }
+            | C::RecordRerouting { .. }
+            | C::RemoveBooking { .. } => {
                 unreachable!("decided above")
             }
         };
@@ -646,6 +700,106 @@ mod tests {
             PassengerEvent::EVENT_TYPES
                 .iter()
                 .all(|t| t.starts_with("passenger."))
+        );
+    }
+
+    fn lh400() -> FlightKey {
+        FlightKey::new("LH", "400", at(0).date_naive()).unwrap()
+    }
+
+    fn booking(name: Option<&str>) -> Booking {
+        Booking {
+            name: name.map(|n| PersonalData(n.into())),
+            tier: Tier::Gold,
+            booking_class: "Y".into(),
+            fare: None,
+            final_destination: None,
+            consent: ContactConsent::default(),
+            boarded: false,
+            rerouting: None,
+            refund_chosen: false,
+        }
+    }
+
+    /// Bookings come from manifests: recorded once, again only when a fact changes (a
+    /// respelled name alone records nothing: names are sealed), dropped with the list;
+    /// an erased passenger's booking keeps no name; an agent records a rerouting on a
+    /// known booking.
+    #[test]
+    fn bookings_follow_the_manifest_and_agents_record_reroutings() {
+        let book = |name| C::RecordBooking {
+            passenger_id: PassengerId("P1".into()),
+            flight: lh400(),
+            booking: booking(name),
+        };
+        let booked = when(&[], book(Some("Ada"))).unwrap();
+        assert!(matches!(&booked[..], [E::Booked(_)]));
+        assert_eq!(
+            when(&booked, book(Some("Ada L."))).unwrap(),
+            vec![],
+            "a name alone"
+        );
+        assert_eq!(
+            when(&booked, book(None)).unwrap().len(),
+            1,
+            "the name is gone"
+        );
+        let reroute = |accepted, refund_chosen| C::RecordRerouting {
+            flight: lh400(),
+            rerouting: Some(Reaccommodation {
+                flight_number: None,
+                departure: at(60),
+                arrival: at(600),
+                accepted,
+            }),
+            refund_chosen,
+        };
+        assert_eq!(
+            when(&[], reroute(true, false)),
+            Err(PassengerError::NoBooking {
+                flight: lh400().to_string()
+            })
+        );
+        assert_eq!(
+            when(&booked, reroute(true, true)),
+            Err(PassengerError::RefundAndRerouting)
+        );
+        let rerouted = when(&booked, reroute(true, false)).unwrap();
+        let [E::Booked(b)] = &rerouted[..] else {
+            panic!("{rerouted:?}")
+        };
+        assert!(b.booking.rerouting.as_ref().is_some_and(|r| r.accepted));
+        let history = [booked.clone(), rerouted].concat();
+        assert_eq!(
+            when(&history, reroute(true, false)).unwrap(),
+            vec![],
+            "the same"
+        );
+        let removed = when(&history, C::RemoveBooking { flight: lh400() }).unwrap();
+        assert!(matches!(&removed[..], [E::BookingRemoved(_)]));
+        let erased = when(
+            &booked,
+            C::ErasePassenger {
+                passenger_id: PassengerId("P1".into()),
+                reason: "GDPR-17".into(),
+            },
+        )
+        .unwrap();
+        let upgraded = C::RecordBooking {
+            passenger_id: PassengerId("P1".into()),
+            flight: lh400(),
+            booking: Booking {
+                booking_class: "J".into(),
+                ..booking(Some("Ada"))
+            },
+        };
+        let after = when(&[booked, erased].concat(), upgraded).unwrap();
+        let [E::Booked(b)] = &after[..] else {
+            panic!("{after:?}")
+        };
+        assert_eq!(
+            b.booking.name, None,
+            "an erased passenger's booking keeps no name"
         );
     }
 }

@@ -168,6 +168,7 @@ impl CommandTarget for Passenger {
         ("change_tier", CARE),
         ("update_contact_details", CARE),
         ("change_consent", CARE),
+        ("record_rerouting", CARE),
     ];
 
     fn stream(id: &str) -> Result<(String, Value), Problem> {

@@ -196,5 +196,39 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     assert_eq!(recomputed["supersedes"], 1, "{recomputed}");
     assert_eq!(recomputed["previous_entitled"]["amount_minor"], 60_000);
     assert_eq!(recomputed["entitled"]["amount_minor"], 30_000);
+
+    // An agent records that PAX0170 took an alternative arriving 1 h late: told under 7
+    // days ahead, no compensation under EU 261 Art. 5(1)(c)(iii).
+    let body = json!({"flight": {"carrier": "LH", "number": "500", "date": date},
+        "rerouting": {"flight_number": "LH506", "departure": format!("{date}T10:30:00Z"),
+            "arrival": format!("{date}T19:40:00Z"), "accepted": true}});
+    let (status, answer) = http(
+        port,
+        "POST",
+        "/v1/passengers/PAX0170/record_rerouting",
+        &agent,
+        &body.to_string(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let started = Instant::now();
+    loop {
+        let (_, body) = http(port, "GET", &path, &auditor, "");
+        let ledger: Value = serde_json::from_str(&body).unwrap();
+        let line = ledger["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["passenger"] == "PAX0170" && l["regime"] == "eu261")
+            .cloned()
+            .unwrap();
+        if line["owed"].is_null() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the agent's rerouting is decided on: {line}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     crisisd.stop();
 }
