@@ -29,7 +29,9 @@ use chrono::Utc;
 use super::command::{CommandError, CommandMeta, Journal, execute, load};
 use super::reactor::{Reaction, ReactorError};
 use crate::domain::common::{Actor, PassengerId, Role, Tier};
-use crate::domain::compensation::input::{CarrierProfile, compensation_input, for_booking};
+use crate::domain::compensation::input::{
+    CarrierProfile, compensation_input, for_booking, recompute_input,
+};
 use crate::domain::compensation::{self, Compensation, CompensationCommand, CompensationError};
 use crate::domain::complaint::{self, Complaint, ComplaintCommand, ComplaintError};
 use crate::domain::flight::{self, Flight};
@@ -100,11 +102,14 @@ impl EntitlementReaction {
             })
         });
         let carrier = carrier.unwrap_or(self.default_carrier);
-        let input =
-            compensation_input(flight, tier, carrier, now).and_then(|input| match booking {
-                Some(booking) => for_booking(input, booking, flight),
-                None => Ok(input),
-            });
+        let input = match changed {
+            Some(_) => recompute_input(flight, tier, carrier, now),
+            None => compensation_input(flight, tier, carrier, now),
+        };
+        let input = input.and_then(|input| match booking {
+            Some(booking) => for_booking(input, booking, flight),
+            None => Ok(input),
+        });
         let input = match input {
             Ok(input) => input,
             Err(not_final) => {
@@ -472,6 +477,97 @@ mod tests {
                 .any(|l| l.contains(&rates.describe(Currency::CAD))),
             "{:?}",
             computed.governing_reasoning
+        );
+    }
+
+    /// Issue 19, a later arrival report: flight ops corrects the on-block time after the
+    /// entitlements were computed; they are recomputed (superseding), and a delay that
+    /// falls under 3 h owes nothing any more (Sturgeon, C-402/07).
+    #[tokio::test]
+    async fn a_corrected_arrival_time_recomputes_the_entitlements() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = crate::app::Journal::ephemeral(store.clone());
+        let departure = Utc::now() - Duration::hours(24);
+        let flight = FlightKey::new("LH", "1020", departure.date_naive()).unwrap();
+        let stream = flight::stream_name(&flight);
+        let meta = CommandMeta::new(ops(), Utc::now());
+        let signal_id = uuid::Uuid::from_u128(7);
+        let record = SignalCommand::RecordSignal {
+            signal_id,
+            channel: Channel::Hotline,
+            category: Category::Delay,
+            severity: Severity::Medium,
+            flight: Some(flight.clone()),
+            passenger: Some(PassengerId("P1".into())),
+            reach: 1,
+            summary: PersonalData("late".into()),
+            source_ref: None,
+            observed_at: departure,
+        };
+        execute::<Signal>(&journal, &signal::stream_name(signal_id), &record, &meta)
+            .await
+            .unwrap();
+        let commands = [
+            FlightCommand::ScheduleFlight {
+                schedule: FlightScheduled {
+                    flight: flight.clone(),
+                    origin: AirportCode::parse("FRA").unwrap(),
+                    destination: AirportCode::parse("CDG").unwrap(),
+                    scheduled_departure: departure,
+                    scheduled_arrival: departure + Duration::hours(1),
+                    passenger_count: 150,
+                },
+            },
+            FlightCommand::RecordDeparture {
+                at: departure + Duration::minutes(200),
+            },
+            FlightCommand::RecordArrival {
+                at: departure + Duration::minutes(60 + 210),
+                airport: AirportCode::parse("CDG").unwrap(),
+            },
+        ];
+        for command in &commands {
+            execute::<Flight>(&journal, &stream, command, &meta)
+                .await
+                .unwrap();
+        }
+        let round = || async {
+            rebuild(&store, Disruptions, |_, _| {}).unwrap();
+            let reaction = EntitlementReaction::new(
+                journal.clone(),
+                DEFAULT_EU,
+                CompensationPolicy::default_policy(),
+            )
+            .unwrap();
+            reactor::round(&reaction, &store, 10).await.unwrap();
+        };
+        round().await;
+        let id = compensation::compensation_id(&flight, &PassengerId("P1".into()));
+        let entitlement = || {
+            load::<Compensation>(&store, &compensation::stream_name(id))
+                .unwrap()
+                .0
+        };
+        assert_eq!(
+            entitlement().entitled(),
+            Some(Money::new(25_000, Currency::EUR)),
+            "3 h 30 late, 450 km: EUR 250"
+        );
+        let correct = FlightCommand::CorrectArrival {
+            at: departure + Duration::minutes(60 + 170),
+        };
+        execute::<Flight>(&journal, &stream, &correct, &meta)
+            .await
+            .unwrap();
+        round().await;
+        let corrected = entitlement();
+        assert_eq!(corrected.revision, 2, "a superseding computation");
+        assert_eq!(corrected.entitled(), Some(Money::new(0, Currency::EUR)));
+        assert_eq!(
+            corrected.settlement(),
+            Some(crate::domain::common::Settlement::NothingOwed),
+            "2 h 50 late: nothing owed any more"
         );
     }
 }

@@ -138,6 +138,14 @@ pub fn flight_commands(state: &Flight, update: &FlightUpdate) -> Vec<FlightChang
             },
         );
     }
+    // A corrected on-block time at the destination, once arrived there.
+    if let Some(at) = update.actual_arrival
+        && state.arrived_at_destination()
+        && update.arrival_airport == update.destination
+        && state.actual_arrival != Some(at)
+    {
+        push("/actual_arrival", FlightCommand::CorrectArrival { at });
+    }
     if let Some(at) = update.notified_at
         && state.passengers_notified_at.is_none_or(|known| at > known)
     {
@@ -327,7 +335,7 @@ mod tests {
             actual_arrival: Some(t(21, 50)),
             ..delayed
         };
-        apply(arrived, "msg-3").await;
+        apply(arrived.clone(), "msg-3").await;
         let (state, _) = load::<Flight>(&store, &stream).unwrap();
         assert_eq!(state.arrival_delay_minutes(), Some(230));
         assert_eq!(state.delays.len(), 2);
@@ -337,6 +345,18 @@ mod tests {
             state.controllability(),
             crate::domain::flight::Controllability::Safety,
             "41 (aircraft defect) carries most minutes"
+        );
+        // Flight ops corrects the on-block time: the arrival follows it.
+        let corrected = FlightUpdate {
+            actual_arrival: Some(t(22, 30)),
+            ..arrived.clone()
+        };
+        apply(corrected.clone(), "msg-4").await;
+        let (state, _) = load::<Flight>(&store, &stream).unwrap();
+        assert_eq!(state.arrival_delay_minutes(), Some(270));
+        assert!(
+            commands(&state, &corrected).is_empty(),
+            "a resend changes nothing"
         );
         let head = store.head().position;
         assert!(store.verify(1, head).unwrap().is_ok());

@@ -295,6 +295,29 @@ impl Projection for Disruptions {
             "flight.scheduled" | "flight.arrived" | "flight.status_changed" => {
                 self.flight_event(event, tx)
             }
+            "flight.arrival_corrected" => {
+                let FlightEvent::ArrivalCorrected(corrected) = decoded::<FlightEvent>(event)?
+                else {
+                    return Err(ModelError::Invalid(format!(
+                        "{t} decoded as another flight event"
+                    )));
+                };
+                let mut entry = entry(tx, &event.stream)?;
+                if entry.final_disruption {
+                    let reason = "flight ops corrected the arrival time";
+                    recompute(tx, event.position, &entry, entry.everyone(), reason);
+                    return Ok(());
+                }
+                let late = entry.scheduled_arrival.is_some_and(|scheduled| {
+                    (corrected.to - scheduled).num_minutes() >= DISRUPTED_ARRIVAL_MINUTES
+                });
+                if late {
+                    entry.final_disruption = true;
+                    due(tx, event.position, &entry, entry.everyone());
+                    tx.insert_json(flight_key(&event.stream), &entry);
+                }
+                Ok(())
+            }
             "passenger.booked" => {
                 let PassengerEvent::Booked(booked) = decoded::<PassengerEvent>(event)? else {
                     return Err(ModelError::Invalid(format!(

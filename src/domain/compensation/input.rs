@@ -56,8 +56,27 @@ pub fn is_final_disruption(flight: &Flight) -> bool {
     }
 }
 
-/// What the rules need to decide one passenger's entitlement on `flight` at `decided_at`.
+/// What the rules need to decide one passenger's entitlement on `flight` at `decided_at`;
+/// refused for an arrival under [`DISRUPTED_ARRIVAL_MINUTES`] late.
 pub fn compensation_input(
+    flight: &Flight,
+    tier: Tier,
+    carrier: CarrierProfile,
+    decided_at: DateTime<Utc>,
+) -> Result<CompensationInput, NotFinal> {
+    if flight.status != FlightStatus::Cancelled
+        && let Some(arrival) = flight.arrival_delay_minutes()
+        && arrival < DISRUPTED_ARRIVAL_MINUTES
+    {
+        return Err(NotFinal::NotDisrupted { minutes: arrival });
+    }
+    recompute_input(flight, tier, carrier, decided_at)
+}
+
+/// Like [`compensation_input`] for any arrival delay: an entitlement computed on a late
+/// arrival is recomputed when the arrival time is corrected, however small the delay
+/// becomes (its decisions then owe what that delay owes, perhaps nothing).
+pub fn recompute_input(
     flight: &Flight,
     tier: Tier,
     carrier: CarrierProfile,
@@ -74,9 +93,6 @@ pub fn compensation_input(
         }
     } else {
         let arrival = flight.arrival_delay_minutes().ok_or(NotFinal::Open)?;
-        if arrival < DISRUPTED_ARRIVAL_MINUTES {
-            return Err(NotFinal::NotDisrupted { minutes: arrival });
-        }
         let departure = flight.actual_departure.map_or(arrival, |at| {
             (at - schedule.scheduled_departure).num_minutes()
         });

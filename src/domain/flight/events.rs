@@ -97,6 +97,15 @@ pub struct ControllabilityOverridden {
     pub overridden_by: String,
 }
 
+/// `flight.arrival_corrected`: flight ops reported another arrival time at the
+/// destination after the first (a corrected on-block time); the disruption, and the
+/// entitlements computed on it, follow the correction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ArrivalCorrected {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
 domain_events! {
     /// Every fact a flight stream holds.
     pub enum FlightEvent {
@@ -104,6 +113,7 @@ domain_events! {
         EstimatesUpdated(EstimatesUpdated) = "flight.estimates_updated",
         Departed(FlightDeparted) = "flight.departed",
         Arrived(FlightArrived) = "flight.arrived",
+        ArrivalCorrected(ArrivalCorrected) = "flight.arrival_corrected",
         StatusChanged(StatusChanged) = "flight.status_changed",
         DelayRecorded(DelayRecorded) = "flight.delay_recorded",
         PassengersNotified(PassengersNotified) = "flight.passengers_notified",

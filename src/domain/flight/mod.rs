@@ -42,6 +42,11 @@ pub enum FlightCommand {
         at: DateTime<Utc>,
         airport: AirportCode,
     },
+    /// Corrects the arrival time at the destination (nothing is recorded when it is the
+    /// time known).
+    CorrectArrival {
+        at: DateTime<Utc>,
+    },
     ChangeStatus {
         status: FlightStatus,
         reason: String,
@@ -83,6 +88,8 @@ pub enum FlightError {
     AlreadyDeparted,
     #[error("an arrival requires a recorded departure")]
     ArrivalRequiresDeparture,
+    #[error("only an arrival recorded at the destination can be corrected")]
+    CorrectionRequiresArrival,
     #[error("the flight has already arrived there")]
     AlreadyArrived,
     #[error("an arrival after a diversion must be later than the diversion landing")]
@@ -179,6 +186,7 @@ impl Aggregate for Flight {
             }
             (Some(_), C::RecordDeparture { at }) => self.depart(*at),
             (Some(_), C::RecordArrival { at, airport }) => self.arrive(*at, *airport),
+            (Some(_), C::CorrectArrival { at }) => self.correct_arrival(*at),
             (Some(_), C::ChangeStatus { status, reason }) => self.change_status(*status, reason),
             (Some(_), C::RecordDelay { code, minutes }) => self.record_delay(*code, *minutes),
             (Some(_), C::RecordPassengerNotification { at }) => {
@@ -233,6 +241,7 @@ impl Aggregate for Flight {
                 self.actual_arrival = Some(e.actual_arrival);
                 self.arrival_airport = Some(e.airport);
             }
+            FlightEvent::ArrivalCorrected(e) => self.actual_arrival = Some(e.to),
             FlightEvent::StatusChanged(e) => {
                 self.status = e.to;
                 self.status_reason = Some(e.reason.clone());
@@ -309,6 +318,26 @@ impl Flight {
         }
         Ok(vec![FlightEvent::Departed(FlightDeparted {
             actual_departure: at,
+        })])
+    }
+
+    fn correct_arrival(&self, at: DateTime<Utc>) -> Result<Vec<FlightEvent>, FlightError> {
+        let (Some(known), true) = (self.actual_arrival, self.arrived_at_destination()) else {
+            return Err(FlightError::CorrectionRequiresArrival);
+        };
+        if at == known {
+            return Ok(Vec::new());
+        }
+        let after = self
+            .diversion
+            .map(|(_, landed)| landed)
+            .or(self.actual_departure);
+        if after.is_some_and(|after| at <= after) {
+            return Err(FlightError::ArrivalBeforeDeparture);
+        }
+        Ok(vec![FlightEvent::ArrivalCorrected(ArrivalCorrected {
+            from: known,
+            to: at,
         })])
     }
 
