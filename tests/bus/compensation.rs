@@ -232,3 +232,59 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     }
     crisisd.stop();
 }
+
+/// A manifest published on `crisis.ingest.manifest` is stored like one posted over HTTP,
+/// and a malformed one is rejected on `crisis.rejected.manifest` with the field to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_over_nats_is_stored_and_a_bad_one_rejected_with_its_field() {
+    use futures_util::StreamExt;
+    let nats = crate::nats_server::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let auditor = token(dir.path(), "auditor", "regulator-check");
+    let port = free_port();
+    let crisisd = Crisisd::start_with(dir.path(), &["--nats-url", &nats.url()], port);
+    wait_for_http(port);
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    js.get_or_create_stream(crisisd::bus::ingest::stream_config())
+        .await
+        .unwrap();
+    let mut rejected = client.subscribe("crisis.rejected.manifest").await.unwrap();
+    let date = (chrono::Utc::now() - chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    let mut bad = manifest(&date, "dcs-bad", 0);
+    bad["passengers"][3]["booking_class"] = json!("economy");
+    for message in [manifest(&date, "dcs-nats-1", 0), bad] {
+        js.publish("crisis.ingest.manifest", message.to_string().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let rejection = tokio::time::timeout(Duration::from_secs(30), rejected.next())
+        .await
+        .expect("a rejection within 30 s")
+        .unwrap();
+    let rejection: Value = serde_json::from_slice(&rejection.payload).unwrap();
+    assert_eq!(
+        rejection["pointer"], "/passengers/3/booking_class",
+        "{rejection}"
+    );
+    assert_eq!(rejection["source_message_id"], "dcs-bad");
+    let started = Instant::now();
+    loop {
+        let (status, view) = http(port, "GET", "/v1/passengers/PAX0179", &auditor, "");
+        if status == 200 {
+            let view: Value = serde_json::from_str(&view).unwrap();
+            assert_eq!(view["bookings"][0]["flight"]["number"], "500", "{view}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the manifest is stored within 30 s: {status} {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    crisisd.stop();
+}
