@@ -429,6 +429,22 @@ impl<T: JsonSchema> JsonSchema for PersonalData<T> {
     }
 }
 
+/// A value as the API spells it, for refusal messages: an enum in its snake_case JSON
+/// form (`assess`, `crisis_lead`), a list joined with ", ", an id as it is written.
+pub fn api_name<T: Serialize + ?Sized>(value: &T) -> String {
+    let word = |value: serde_json::Value| match value {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    };
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Array(items)) => {
+            items.into_iter().map(word).collect::<Vec<_>>().join(", ")
+        }
+        Ok(other) => word(other),
+        Err(_) => String::new(),
+    }
+}
+
 /// The final state of a compensation entitlement, as an incident must know it
 /// before it may close: paid, declined by the passenger, failed with a reason, or
 /// nothing to pay (no regime and no goodwill rule owes cash, a voucher or miles: care
@@ -445,6 +461,25 @@ pub enum Settlement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Refusals read as sentences in the API's own spelling, not Rust debug output.
+    #[test]
+    fn refusals_name_values_as_the_api_spells_them() {
+        use crate::domain::incident::{IncidentError, PlanKind, Stage};
+        let missing = IncidentError::ExecutionRequiresApprovedPlans {
+            missing: vec![PlanKind::Communication, PlanKind::Compensation],
+        };
+        assert_eq!(
+            missing.to_string(),
+            "execution requires approved plans; missing: communication, compensation"
+        );
+        let stage = IncidentError::WrongStage {
+            command: "start_execution",
+            stage: Stage::Assess,
+        };
+        assert!(stage.to_string().ends_with("in stage assess"), "{stage}");
+        assert_eq!(api_name(&Role::CrisisLead), "crisis_lead");
+    }
 
     #[test]
     fn personal_data_debug_hides_content() {

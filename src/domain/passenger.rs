@@ -7,6 +7,7 @@
 //! carries `"x-personal-data": true`), so HTTP code can redact them for
 //! auditors and logs never show them. Refusals never quote the values either.
 
+use crate::domain::common::api_name;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -219,7 +220,7 @@ pub enum PassengerError {
     NameRequired,
     #[error("the e-mail address is not of the form local@domain")]
     InvalidEmail,
-    #[error("the passenger already has tier {tier:?}")]
+    #[error("the passenger already has tier {}", api_name(.tier))]
     TierUnchanged { tier: Tier },
     #[error("consent for a channel needs contact details for it: {channel}")]
     ConsentWithoutContact { channel: &'static str },

@@ -200,11 +200,14 @@ impl FromRequestParts<AppState> for Caller {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             unauthorized("send `Authorization: Bearer <token>`; `crisisd token add` issues tokens")
         })?;
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.trim_start().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         state
             .tokens()

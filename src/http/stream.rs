@@ -90,11 +90,20 @@ pub async fn stream(
     headers: HeaderMap,
     Params(query): Params<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+    let head = state.store().head().position;
     let from = match last_event_id(&headers)? {
+        // A client that saw a position this log never reached talks to another log (or
+        // one restored from an older backup): waiting would hide that.
+        Some(seen) if seen > head => {
+            return Err(Problem::bad_request(
+                "beyond_head",
+                format!("Last-Event-ID {seen} is past the head of the log ({head}): this log never reached it; resume from ?from=<position> at most {}", head + 1),
+            )
+            .field("Last-Event-ID"));
+        }
         Some(seen) => seen.saturating_add(1),
-        None => query
-            .from
-            .unwrap_or_else(|| state.store().head().position + 1),
+        // `?from` ahead of the log waits for it: a client may subscribe to what is next.
+        None => query.from.unwrap_or(head + 1),
     };
     let filter = SubscriptionFilter {
         stream: query.stream.clone(),

@@ -357,6 +357,10 @@ async fn personal_data_is_sealed_in_every_copy_and_erased_in_all_of_them() {
         SECRETS.iter().all(|s| !logged.contains(s)),
         "personal data in the logs: {logged}"
     );
+    assert!(
+        !logged.contains('\u{1b}'),
+        "no colour codes in a log that is not a terminal: {logged}"
+    );
 }
 
 /// `kill -9` while erasures run, again and again: after a restart every passenger is

@@ -17,6 +17,7 @@ pub(crate) mod proptests;
 #[cfg(test)]
 mod tests;
 
+use crate::domain::common::api_name;
 use uuid::Uuid;
 
 pub use events::*;
@@ -115,9 +116,9 @@ pub enum CompensationError {
     DeadlineBeforeComputation,
     #[error("an entitlement needs at least one policy decision")]
     NoDecision,
-    #[error("no decision of the governing regime {regime:?} was given")]
+    #[error("no decision of the governing regime {} was given", api_name(.regime))]
     GoverningDecisionMissing { regime: Regime },
-    #[error("{regime:?} owes more in the same currency than the governing regime; it must govern")]
+    #[error("{} owes more in the same currency than the governing regime; it must govern", api_name(.regime))]
     GoverningDecisionNotHighest { regime: Regime },
     #[error(
         "the governing regime is not chosen yet (the policy has no exchange rate to compare the amounts owed): choose it first with choose_governing_regime"
@@ -131,9 +132,9 @@ pub enum CompensationError {
         "give the governing regime: the amounts owed are comparable (one currency), so a computation decides it"
     )]
     GoverningRequired,
-    #[error("{regime:?} owes no cash here; choose a regime that does")]
+    #[error("{} owes no cash here; choose a regime that does", api_name(.regime))]
     GoverningOwesNothing { regime: Regime },
-    #[error("an offer is no longer possible in status {status:?}")]
+    #[error("an offer is no longer possible in status {}", api_name(.status))]
     OfferClosed { status: CompensationStatus },
     #[error("an offer needs at least one option")]
     NoOptions,
@@ -160,7 +161,8 @@ pub enum CompensationError {
 }
 
 /// Where an entitlement stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CompensationStatus {
     #[default]
     None,

@@ -1,6 +1,7 @@
 //! Why a complaint refuses a command: each variant names the rule broken.
 
 use super::state::ComplaintStatus;
+use crate::domain::common::api_name;
 use crate::domain::policy::sla::SlaKind;
 
 /// A refused complaint command.
@@ -31,9 +32,9 @@ pub enum ComplaintError {
     RoutingRequiresAcknowledgement,
     #[error("routing needs at least one department")]
     NoDepartment,
-    #[error("progress updates require the complaint to be routed (status {status:?})")]
+    #[error("progress updates require the complaint to be routed (status {})", api_name(.status))]
     UpdateRequiresRouting { status: ComplaintStatus },
-    #[error("a resolution requires the complaint to be routed (status {status:?})")]
+    #[error("a resolution requires the complaint to be routed (status {})", api_name(.status))]
     ResolutionRequiresRouting { status: ComplaintStatus },
     #[error("a resolution proposal is already waiting for the customer's answer")]
     ResolutionAlreadyPending,
@@ -41,13 +42,13 @@ pub enum ComplaintError {
     NoResolutionPending,
     #[error("the complaint is already escalated to a supervisor")]
     AlreadyEscalated,
-    #[error("the {kind:?} service level is already recorded as breached")]
+    #[error("the {} service level is already recorded as breached", api_name(.kind))]
     SlaAlreadyBreached { kind: SlaKind },
-    #[error("the {kind:?} work is done: its service level cannot be breached any more")]
+    #[error("the {} work is done: its service level cannot be breached any more", api_name(.kind))]
     SlaMet { kind: SlaKind },
     #[error("the complaint already belongs to incident {incident_id}")]
     AlreadyLinked { incident_id: uuid::Uuid },
-    #[error("the {kind:?} deadline {deadline} has not passed yet")]
+    #[error("the {} deadline {deadline} has not passed yet", api_name(.kind))]
     SlaNotDue {
         kind: SlaKind,
         deadline: chrono::DateTime<chrono::Utc>,

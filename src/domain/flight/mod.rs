@@ -10,6 +10,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+use crate::domain::common::api_name;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -80,7 +81,7 @@ pub enum FlightError {
     ArrivalBeforeDeparture,
     #[error("an estimate update needs a departure or an arrival time")]
     NothingToUpdate,
-    #[error("the flight is finished ({status:?}); it takes no more estimates")]
+    #[error("the flight is finished ({}); it takes no more estimates", api_name(.status))]
     FlightFinished { status: FlightStatus },
     #[error("a cancelled flight does not depart")]
     FlightCancelled,
@@ -94,19 +95,19 @@ pub enum FlightError {
     AlreadyArrived,
     #[error("an arrival after a diversion must be later than the diversion landing")]
     ArrivalBeforeDiversion,
-    #[error("the status is already {status:?}")]
+    #[error("the status is already {}", api_name(.status))]
     StatusUnchanged { status: FlightStatus },
     #[error("a departed flight cannot be cancelled")]
     CannotCancelDepartedFlight,
-    #[error("{status:?} requires a departed flight that has not arrived")]
+    #[error("{} requires a departed flight that has not arrived", api_name(.status))]
     RequiresFlightUnderway { status: FlightStatus },
     #[error("a status change other than on_time needs a reason")]
     ReasonRequired,
-    #[error("code {code:?} already has {minutes} minutes")]
+    #[error("code {} already has {minutes} minutes", api_name(.code))]
     DelayUnchanged { code: DelayCode, minutes: u32 },
     #[error("passengers cannot have been notified in the future")]
     NotificationInFuture,
-    #[error("only a crisis lead may override controllability; the actor's role is {role:?}")]
+    #[error("only a crisis lead may override controllability; the actor's role is {}", api_name(.role))]
     OverrideRequiresCrisisLead { role: Role },
 }
 

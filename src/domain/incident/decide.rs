@@ -43,14 +43,14 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
             }))
         }
         C::StartAssessment => {
-            require_stage(state, "StartAssessment", &[Stage::Monitor])?;
+            require_stage(state, "start_assessment", &[Stage::Monitor])?;
             one(IncidentEvent::AssessmentStarted(StageEntered {
                 stage: Stage::Assess,
             }))
         }
         C::AssessImpact { impact } => assess(state, impact),
         C::StartPlanning => {
-            require_stage(state, "StartPlanning", &[Stage::Assess])?;
+            require_stage(state, "start_planning", &[Stage::Assess])?;
             if state.impact.is_none() {
                 return Err(Error::PlanningRequiresImpactAssessment);
             }
@@ -67,7 +67,7 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
             approve(state, PlanKind::Compensation, *version, ctx)
         }
         C::StartExecution => {
-            require_stage(state, "StartExecution", &[Stage::Plan])?;
+            require_stage(state, "start_execution", &[Stage::Plan])?;
             let missing = state.unapproved_plans();
             if !missing.is_empty() {
                 return Err(Error::ExecutionRequiresApprovedPlans { missing });
@@ -82,7 +82,7 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
             passenger,
             method,
         } => {
-            require_stage(state, "PlanContact", &[Stage::Plan, Stage::Execute])?;
+            require_stage(state, "plan_contact", &[Stage::Plan, Stage::Execute])?;
             if state.contacts.contains_key(contact_id) {
                 return Err(Error::ContactAlreadyPlanned {
                     contact_id: *contact_id,
@@ -100,7 +100,7 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
             outcome,
             note,
         } => {
-            require_stage(state, "RecordContactOutcome", &[Stage::Execute])?;
+            require_stage(state, "record_contact_outcome", &[Stage::Execute])?;
             if !state.contacts.contains_key(contact_id) {
                 return Err(Error::UnknownContact {
                     contact_id: *contact_id,
@@ -114,7 +114,7 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
             one(IncidentEvent::ContactOutcomeRecorded(event))
         }
         C::StartFollowUp => {
-            require_stage(state, "StartFollowUp", &[Stage::Execute])?;
+            require_stage(state, "start_follow_up", &[Stage::Execute])?;
             let pending = state.pending_contacts();
             if !pending.is_empty() {
                 return Err(Error::FollowUpRequiresContactOutcomes { pending });
@@ -128,7 +128,7 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
             passenger,
             method,
         } => {
-            require_stage(state, "SendSurvey", &[Stage::FollowUp])?;
+            require_stage(state, "send_survey", &[Stage::FollowUp])?;
             if state.surveys.contains_key(survey_id) {
                 return Err(Error::SurveyAlreadySent {
                     survey_id: *survey_id,
@@ -147,7 +147,7 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
         C::SummariseOpenProblems { problems } => {
             require_stage(
                 state,
-                "SummariseOpenProblems",
+                "summarise_open_problems",
                 &[Stage::FollowUp, Stage::Review],
             )?;
             one(IncidentEvent::OpenProblemsSummarised(
@@ -157,13 +157,13 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
             ))
         }
         C::StartReview => {
-            require_stage(state, "StartReview", &[Stage::FollowUp])?;
+            require_stage(state, "start_review", &[Stage::FollowUp])?;
             one(IncidentEvent::ReviewStarted(StageEntered {
                 stage: Stage::Review,
             }))
         }
         C::RecordLesson { lesson } => {
-            require_stage(state, "RecordLesson", &[Stage::Review])?;
+            require_stage(state, "record_lesson", &[Stage::Review])?;
             require_text("lesson", lesson)?;
             one(IncidentEvent::LessonRecorded(LessonRecorded {
                 lesson: lesson.clone(),
@@ -315,7 +315,7 @@ fn assess(state: &Incident, impact: &ImpactAssessment) -> Decision {
         Stage::FollowUp,
         Stage::Review,
     ];
-    require_stage(state, "AssessImpact", &allowed)?;
+    require_stage(state, "assess_impact", &allowed)?;
     let revision = state.impact_revisions + 1;
     one(IncidentEvent::ImpactAssessed(ImpactAssessed {
         revision,
@@ -328,7 +328,7 @@ fn next_version<T>(plan: &Option<PlanRecord<T>>) -> u32 {
 }
 
 fn draft_communication(state: &Incident, plan: &CommunicationPlan, ctx: &Context) -> Decision {
-    require_stage(state, "DraftCommunicationPlan", &[Stage::Plan])?;
+    require_stage(state, "draft_communication_plan", &[Stage::Plan])?;
     require_text("content", &plan.content)?;
     if plan.channels.is_empty() {
         return Err(Error::CommunicationPlanNeedsChannel);
@@ -343,7 +343,7 @@ fn draft_communication(state: &Incident, plan: &CommunicationPlan, ctx: &Context
 }
 
 fn draft_compensation(state: &Incident, plan: &CompensationPlan, ctx: &Context) -> Decision {
-    require_stage(state, "DraftCompensationPlan", &[Stage::Plan])?;
+    require_stage(state, "draft_compensation_plan", &[Stage::Plan])?;
     require_text("summary", &plan.summary)?;
     let version = next_version(&state.compensation_plan);
     let event = CompensationPlanDrafted {
@@ -356,7 +356,7 @@ fn draft_compensation(state: &Incident, plan: &CompensationPlan, ctx: &Context) 
 
 fn approve(state: &Incident, plan: PlanKind, version: u32, ctx: &Context) -> Decision {
     require_crisis_lead(ctx, "approve a plan")?;
-    require_stage(state, "ApprovePlan", &[Stage::Plan])?;
+    require_stage(state, "approve_plan", &[Stage::Plan])?;
     let current = match plan {
         PlanKind::Communication => state
             .communication_plan
@@ -391,7 +391,7 @@ fn approve(state: &Incident, plan: PlanKind, version: u32, ctx: &Context) -> Dec
 fn publish(state: &Incident, channel: CommChannel, content: &str) -> Decision {
     require_stage(
         state,
-        "PublishInformation",
+        "publish_information",
         &[Stage::Execute, Stage::FollowUp],
     )?;
     require_text("content", content)?;
@@ -409,7 +409,7 @@ fn publish(state: &Incident, channel: CommChannel, content: &str) -> Decision {
 }
 
 fn record_satisfaction(state: &Incident, survey_id: uuid::Uuid, score: u8) -> Decision {
-    require_stage(state, "RecordSatisfaction", &[Stage::FollowUp])?;
+    require_stage(state, "record_satisfaction", &[Stage::FollowUp])?;
     let survey = state
         .surveys
         .get(&survey_id)
@@ -431,7 +431,7 @@ fn record_improvement(
     improvement_id: uuid::Uuid,
     improvement: &Improvement,
 ) -> Decision {
-    require_stage(state, "RecordImprovement", &[Stage::Review])?;
+    require_stage(state, "record_improvement", &[Stage::Review])?;
     require_text("description", &improvement.description)?;
     if improvement.owner.trim().is_empty() {
         return Err(Error::ImprovementRequiresOwner);
@@ -447,7 +447,7 @@ fn record_improvement(
 
 fn close(state: &Incident, summary: &str, ctx: &Context) -> Decision {
     require_crisis_lead(ctx, "close an incident")?;
-    require_stage(state, "CloseIncident", &[Stage::Review])?;
+    require_stage(state, "close_incident", &[Stage::Review])?;
     if state.lessons.is_empty() {
         return Err(Error::CloseRequiresLesson);
     }

@@ -1,5 +1,6 @@
 //! Why an incident refuses a command: each variant names the rule broken.
 
+use crate::domain::common::api_name;
 use uuid::Uuid;
 
 use super::values::{PlanKind, Stage};
@@ -17,11 +18,11 @@ pub enum IncidentError {
     IncidentClosed,
     #[error("the incident is not closed, so it cannot be reopened")]
     NotClosed,
-    #[error("{command} is not allowed in stage {stage:?}")]
+    #[error("{command} is not allowed in stage {}", api_name(.stage))]
     WrongStage { command: &'static str, stage: Stage },
     #[error("{field} must not be empty")]
     Required { field: &'static str },
-    #[error("only a crisis lead may {action}; the actor's role is {role:?}")]
+    #[error("only a crisis lead may {action}; the actor's role is {}", api_name(.role))]
     RequiresCrisisLead { action: &'static str, role: Role },
     #[error("signal {signal_id} is already attached")]
     SignalAlreadyAttached { signal_id: Uuid },
@@ -29,25 +30,25 @@ pub enum IncidentError {
     PlanningRequiresImpactAssessment,
     #[error("a communication plan needs at least one channel")]
     CommunicationPlanNeedsChannel,
-    #[error("there is no {plan:?} plan to approve")]
+    #[error("there is no {} plan to approve", api_name(.plan))]
     NoPlanToApprove { plan: PlanKind },
-    #[error("{plan:?} plan version {requested} is not the current version {current}")]
+    #[error("{} plan version {requested} is not the current version {current}", api_name(.plan))]
     StalePlanVersion {
         plan: PlanKind,
         requested: u32,
         current: u32,
     },
-    #[error("{plan:?} plan version {version} is already approved")]
+    #[error("{} plan version {version} is already approved", api_name(.plan))]
     PlanAlreadyApproved { plan: PlanKind, version: u32 },
-    #[error("execution requires approved plans; missing: {missing:?}")]
+    #[error("execution requires approved plans; missing: {}", api_name(.missing))]
     ExecutionRequiresApprovedPlans { missing: Vec<PlanKind> },
-    #[error("channel {channel:?} is not in the approved communication plan")]
+    #[error("channel {} is not in the approved communication plan", api_name(.channel))]
     ChannelNotInCommunicationPlan { channel: super::values::CommChannel },
     #[error("contact {contact_id} is already planned")]
     ContactAlreadyPlanned { contact_id: Uuid },
     #[error("contact {contact_id} was never planned")]
     UnknownContact { contact_id: Uuid },
-    #[error("follow-up requires an outcome for every contact; pending: {pending:?}")]
+    #[error("follow-up requires an outcome for every contact; pending: {}", api_name(.pending))]
     FollowUpRequiresContactOutcomes { pending: Vec<Uuid> },
     #[error("survey {survey_id} was already sent")]
     SurveyAlreadySent { survey_id: Uuid },
@@ -65,11 +66,11 @@ pub enum IncidentError {
     CloseRequiresLesson,
     #[error("closing requires at least one improvement with an owner")]
     CloseRequiresImprovementWithOwner,
-    #[error("closing requires every compensation settled; unsettled: {unsettled:?}")]
+    #[error("closing requires every compensation settled; unsettled: {}", api_name(.unsettled))]
     CloseRequiresSettledCompensations { unsettled: Vec<Uuid> },
-    #[error("severity {to:?} is not above the current {from:?}")]
+    #[error("severity {} is not above the current {}", api_name(.to), api_name(.from))]
     NotAnEscalation { from: Severity, to: Severity },
-    #[error("severity {to:?} is not below the current {from:?}")]
+    #[error("severity {} is not below the current {}", api_name(.to), api_name(.from))]
     NotADeescalation { from: Severity, to: Severity },
     #[error("role assignment {assignment_id} already exists")]
     AssignmentAlreadyExists { assignment_id: Uuid },

@@ -22,6 +22,20 @@ async fn a_request_without_a_valid_token_is_401_and_the_wrong_role_403() {
         )
         .await;
     problem(&forged, StatusCode::UNAUTHORIZED, "unauthorized");
+    // The scheme is case-insensitive (RFC 9110 §11.1); a missing token is not one.
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let header = format!("{scheme} {}", api.tokens["crisis_lead"]);
+        let reply = api
+            .call(None, Method::GET, uri, &[("authorization", &header)], None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{scheme}: {}", reply.text);
+    }
+    for header in ["Bearer", "Bearer   ", "Basic abc", "bearertoken"] {
+        let reply = api
+            .call(None, Method::GET, uri, &[("authorization", header)], None)
+            .await;
+        problem(&reply, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
     for role in ["agent", "auditor", "flight_ops"] {
         problem(
             &api.post(role, uri, body.clone()).await,

@@ -115,6 +115,22 @@ async fn sse_resumes_from_last_event_id_with_no_gap_and_no_duplicate() {
         )
         .await;
     problem(&bad, StatusCode::BAD_REQUEST, "invalid_header");
+    // A position this log never reached: another log, or a restored older backup.
+    let ahead = api
+        .call(
+            Some("agent"),
+            Method::GET,
+            "/v1/stream",
+            &[("last-event-id", "10")],
+            None,
+        )
+        .await;
+    problem(&ahead, StatusCode::BAD_REQUEST, "beyond_head");
+    assert!(
+        ahead.text.contains("past the head of the log (9)"),
+        "{}",
+        ahead.text
+    );
     problem(
         &api.get("flight_ops", "/v1/stream").await,
         StatusCode::FORBIDDEN,

@@ -21,7 +21,7 @@ fn publish_information_on_planned_channels() {
     assert!(matches!(
         early,
         Err(Err_::WrongStage {
-            command: "PublishInformation",
+            command: "publish_information",
             ..
         })
     ));
@@ -203,7 +203,7 @@ fn start_review() {
     assert!(matches!(
         when(&executing(), C::StartReview),
         Err(Err_::WrongStage {
-            command: "StartReview",
+            command: "start_review",
             ..
         })
     ));

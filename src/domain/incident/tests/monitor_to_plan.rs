@@ -79,7 +79,7 @@ fn start_assessment() {
     assert_eq!(
         refused,
         Err(Err_::WrongStage {
-            command: "StartAssessment",
+            command: "start_assessment",
             stage: Stage::Assess
         })
     );
@@ -108,7 +108,7 @@ fn assess_impact_and_reassess() {
     assert_eq!(
         refused,
         Err(Err_::WrongStage {
-            command: "AssessImpact",
+            command: "assess_impact",
             stage: Stage::Monitor
         })
     );
@@ -158,7 +158,7 @@ fn draft_communication_plan() {
     assert_eq!(
         refused,
         Err(Err_::WrongStage {
-            command: "DraftCommunicationPlan",
+            command: "draft_communication_plan",
             stage: Stage::Assess
         })
     );
