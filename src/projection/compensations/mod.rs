@@ -134,16 +134,25 @@ impl Entitlement {
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub struct Totals {
-    pub owed: (u64, u64),
-    pub offered: (u64, u64),
-    pub accepted: (u64, u64),
-    pub paid: (u64, u64),
-    pub failed: (u64, u64),
-    pub declined: (u64, u64),
+    pub owed: Tally,
+    pub offered: Tally,
+    pub accepted: Tally,
+    pub paid: Tally,
+    pub failed: Tally,
+    pub declined: Tally,
 }
 
-/// An incident's compensation totals: per currency `(count, amount in minor units)`,
-/// and miles accepted and paid.
+/// How many entitlements, and their sum in minor units.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Tally {
+    pub count: u64,
+    pub amount_minor: u64,
+}
+
+/// An incident's compensation totals: per currency, counts and sums in minor units, and
+/// miles accepted and paid.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IncidentTotals {
     pub by_currency: BTreeMap<Currency, Totals>,

@@ -47,13 +47,13 @@ fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
     if e.status == Status::NothingOwed {
         return;
     }
-    let apply = |slot: &mut (u64, u64), amount: u64| {
+    let apply = |slot: &mut super::Tally, amount: u64| {
         if add {
-            slot.0 += 1;
-            slot.1 += amount;
+            slot.count += 1;
+            slot.amount_minor += amount;
         } else {
-            slot.0 = slot.0.saturating_sub(1);
-            slot.1 = slot.1.saturating_sub(amount);
+            slot.count = slot.count.saturating_sub(1);
+            slot.amount_minor = slot.amount_minor.saturating_sub(amount);
         }
     };
     if let Some(entitled) = e.entitled {

@@ -65,7 +65,10 @@ async fn execution_counts_contacts_and_money_per_currency_and_finds_overdue_paym
     let view = execution(&incidents, &tree, incident, start())
         .unwrap()
         .unwrap();
-    let eur = |count, euros: u64| (count, euros * 100);
+    let eur = |count, euros: u64| Tally {
+        count,
+        amount_minor: euros * 100,
+    };
     assert_eq!(
         view,
         ExecutionView {
@@ -85,7 +88,7 @@ async fn execution_counts_contacts_and_money_per_currency_and_finds_overdue_paym
                         offered: eur(8, 4_800),
                         accepted: eur(2, 1_200),
                         paid: eur(4, 2_400),
-                        failed: (0, 0),
+                        failed: Tally::default(),
                         declined: eur(2, 1_200),
                     }
                 )]

@@ -114,7 +114,10 @@ async fn assess_shows_impact_by_tier_and_each_persons_load() {
     );
     let load = |person: &str, n, role| PersonLoad {
         person: person.into(),
-        assignments: vec![(incident(n), role)],
+        assignments: vec![RoleHeld {
+            incident_id: incident(n),
+            role,
+        }],
         load: 1,
     };
     assert_eq!(
@@ -158,7 +161,10 @@ async fn plans_wait_for_approval_until_a_lead_approves_them() {
         ]
     );
     let plans = approved(&tree, incident(3)).unwrap().unwrap();
-    let (progress, communication) = plans.communication.unwrap();
+    let ApprovedPlan {
+        progress,
+        plan: communication,
+    } = plans.communication.unwrap();
     assert_eq!(
         progress,
         PlanProgress {
@@ -173,7 +179,7 @@ async fn plans_wait_for_approval_until_a_lead_approves_them() {
         "apology, new departure time, care vouchers"
     );
     assert_eq!(
-        plans.compensation.unwrap().1.summary,
+        plans.compensation.unwrap().plan.summary,
         "EU 261 art. 7 cash to every passenger"
     );
     let unapproved = approved(&tree, incident(2)).unwrap().unwrap();

@@ -196,24 +196,31 @@ pub fn impact(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PersonLoad {
     pub person: String,
-    /// (incident, role) pairs, in incident order.
-    pub assignments: Vec<(Uuid, IncidentRole)>,
+    /// The person's roles, in incident order.
+    pub assignments: Vec<RoleHeld>,
     pub load: usize,
+}
+
+/// A role a person holds in an open incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct RoleHeld {
+    pub incident_id: Uuid,
+    pub role: IncidentRole,
 }
 
 /// Who is assigned where at `now` (open incidents only), busiest first.
 pub fn loads(tree: &ReadModel, now: DateTime<Utc>) -> Result<Vec<PersonLoad>, ModelError> {
-    let mut people: BTreeMap<String, Vec<(Uuid, IncidentRole)>> = BTreeMap::new();
+    let mut people: BTreeMap<String, Vec<RoleHeld>> = BTreeMap::new();
     for summary in summaries(tree) {
         let s = summary?;
         if s.stage == Stage::Closed {
             continue;
         }
         for a in s.assignments.iter().filter(|a| a.active_at(now)) {
-            people
-                .entry(a.person.clone())
-                .or_default()
-                .push((s.incident_id, a.role));
+            people.entry(a.person.clone()).or_default().push(RoleHeld {
+                incident_id: s.incident_id,
+                role: a.role,
+            });
         }
     }
     let mut loads: Vec<PersonLoad> = people
@@ -261,8 +268,15 @@ pub fn awaiting_approval(tree: &ReadModel) -> Result<Vec<AwaitingApproval>, Mode
 /// The approved plans of one incident, with who approved them and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ApprovedPlans {
-    pub communication: Option<(PlanProgress, CommunicationPlan)>,
-    pub compensation: Option<(PlanProgress, CompensationPlan)>,
+    pub communication: Option<ApprovedPlan<CommunicationPlan>>,
+    pub compensation: Option<ApprovedPlan<CompensationPlan>>,
+}
+
+/// An approved plan and its drafting and approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ApprovedPlan<T> {
+    pub progress: PlanProgress,
+    pub plan: T,
 }
 
 pub fn approved(tree: &ReadModel, id: Uuid) -> Result<Option<ApprovedPlans>, ModelError> {
@@ -274,14 +288,17 @@ pub fn approved(tree: &ReadModel, id: Uuid) -> Result<Option<ApprovedPlans>, Mod
         id: Uuid,
         kind: PlanKind,
         progress: &PlanProgress,
-    ) -> Result<Option<(PlanProgress, T)>, ModelError> {
+    ) -> Result<Option<ApprovedPlan<T>>, ModelError> {
         let Some(version) = progress.approved_version else {
             return Ok(None);
         };
         let plan = tree.get(plan_key(id, kind, version))?.ok_or_else(|| {
             ModelError::Invalid(format!("approved plan version {version} is missing"))
         })?;
-        Ok(Some((progress.clone(), plan)))
+        Ok(Some(ApprovedPlan {
+            progress: progress.clone(),
+            plan,
+        }))
     }
     Ok(Some(ApprovedPlans {
         communication: load(tree, id, PlanKind::Communication, &s.communication_plan)?,
