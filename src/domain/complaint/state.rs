@@ -23,6 +23,7 @@ use crate::domain::policy::sla::SlaKind;
     serde::Serialize,
     schemars::JsonSchema,
 )]
+#[serde(rename_all = "snake_case")]
 pub enum ComplaintStatus {
     /// Not received yet (no events).
     #[default]

@@ -83,6 +83,12 @@ async fn the_complaint_loop_and_a_compensation_run_through_the_api() {
         "{}",
         summary.text
     );
+    // As of now, the state spells its status as the API does everywhere (issue 20).
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let state = api
+        .get("auditor", &format!("/v1/complaints/{id}?as_of={now}"))
+        .await;
+    assert_eq!(state.body["state"]["status"], "closed", "{}", state.text);
     let timeline = api
         .get(
             "auditor",
