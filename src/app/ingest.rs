@@ -208,13 +208,25 @@ fn message_fingerprint(message: &impl serde::Serialize) -> [u8; 32] {
     fingerprint(&serde_json::to_value(message).unwrap_or_default())
 }
 
-/// The ingest lane of a message of `kind`: one flight's messages (flight ops, manifests)
-/// stay in order (and one
-/// feedback message's redeliveries); a message that does not parse goes anywhere. Only
-/// the keys are read (borrowed when unescaped); the rest is skipped unparsed.
+/// The ingest lane of a message of `kind`: one flight's messages — flight ops, manifests,
+/// feedback naming it — stay in the order they arrived; feedback naming no flight goes by
+/// its source id (its redeliveries in order); a message that does not parse goes
+/// anywhere. Only the keys are read (borrowed when unescaped); the rest is skipped
+/// unparsed. One flight's storm of feedback is handled in one lane, in order.
 pub fn lane_key(kind: &str, payload: &[u8]) -> u64 {
     #[derive(serde::Deserialize, Default)]
+    struct Flight<'a> {
+        #[serde(borrow)]
+        carrier: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        flight_number: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        origin_date: Option<std::borrow::Cow<'a, str>>,
+    }
+    #[derive(serde::Deserialize, Default)]
     struct Keys<'a> {
+        #[serde(borrow)]
+        flight: Option<Flight<'a>>,
         #[serde(borrow)]
         carrier: Option<std::borrow::Cow<'a, str>>,
         #[serde(borrow)]
@@ -226,10 +238,19 @@ pub fn lane_key(kind: &str, payload: &[u8]) -> u64 {
     }
     let keys: Keys<'_> = serde_json::from_slice(payload).unwrap_or_default();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    match kind {
-        "flightops" | "manifest" => [keys.carrier, keys.flight_number, keys.origin_date]
-            .iter()
-            .for_each(|f| f.as_deref().hash(&mut hasher)),
+    let flight = |f: [Option<std::borrow::Cow<'_, str>>; 3],
+                  hasher: &mut std::collections::hash_map::DefaultHasher| {
+        f.iter().for_each(|f| f.as_deref().hash(hasher))
+    };
+    match (kind, keys.flight) {
+        ("flightops" | "manifest", _) => flight(
+            [keys.carrier, keys.flight_number, keys.origin_date],
+            &mut hasher,
+        ),
+        ("feedback", Some(named)) => flight(
+            [named.carrier, named.flight_number, named.origin_date],
+            &mut hasher,
+        ),
         _ => keys.source_message_id.as_deref().hash(&mut hasher),
     }
     hasher.finish()

@@ -106,6 +106,24 @@ fn one_flights_messages_share_a_lane_key_and_bad_input_still_gets_one() {
         key("feedback", r#"{"source_message_id":"a"}"#),
         key("feedback", r#"{"source_message_id":"b"}"#)
     );
+    // Feedback naming a flight shares the flight's lane: stored in the order it came.
+    let about = |source: &str, number: &str| {
+        format!(
+            r#"{{"source_message_id":"{source}","flight":{{"carrier":"LH","flight_number":"{number}","origin_date":"2026-11-22"}}}}"#
+        )
+    };
+    assert_eq!(
+        key("feedback", &about("a", "123")),
+        key("feedback", &about("b", "123"))
+    );
+    assert_eq!(
+        key("feedback", &about("a", "123")),
+        key("flightops", &flight("123", ""))
+    );
+    assert_ne!(
+        key("feedback", &about("a", "123")),
+        key("feedback", &about("a", "124"))
+    );
     for hostile in [
         "",
         "not json",
