@@ -12,9 +12,11 @@
 //! | [`entitlements`] | the entitlement reaction: finally disrupted flights → compensation entitlements per known passenger, linked to the incident; what existed before an incident joins it |
 //! | [`erasures`] | every `passenger.erased` destroys the passenger's data key, also after a crash in between |
 //! | [`settlements`] | the settlement reaction: final states of linked compensations → recorded on their incident |
+//! | [`consent`] | a contact planned on a channel the passenger refused is refused, unless a mandatory service notice |
 //! | [`command`] | load a stream → `decide` → append with the expected version; retries, idempotency keys |
 
 pub mod command;
+pub mod consent;
 pub mod deadlines;
 pub mod entitlements;
 pub mod erasures;

@@ -61,6 +61,12 @@ pub trait CommandTarget:
 
     /// The stream of the id in the path, or why the id is not valid.
     fn stream(id: &str) -> Result<(String, Value), Problem>;
+
+    /// Rules that reach beyond the aggregate (another aggregate's facts), checked before
+    /// the command is decided; none by default.
+    fn check(_state: &AppState, _stream: &str, _command: &Self::Command) -> Result<(), Problem> {
+        Ok(())
+    }
 }
 
 fn uuid_id(collection: &str, id: &str) -> Result<Uuid, Problem> {
@@ -109,6 +115,36 @@ impl CommandTarget for Incident {
             crate::domain::incident::stream_name(id),
             Value::String(id.to_string()),
         ))
+    }
+
+    /// Consent: a contact on a channel the passenger refused is refused, unless it is a
+    /// mandatory service notice.
+    fn check(state: &AppState, stream: &str, command: &Self::Command) -> Result<(), Problem> {
+        let crate::domain::incident::IncidentCommand::PlanContact {
+            passenger,
+            method,
+            mandatory_notice,
+            ..
+        } = command
+        else {
+            return Ok(());
+        };
+        let (incident, _) = crate::app::command::load::<Incident>(state.store(), stream)?;
+        match crate::app::consent::check(
+            state.store(),
+            &incident,
+            passenger,
+            *method,
+            *mandatory_notice,
+        )? {
+            Ok(()) => Ok(()),
+            Err(refused) => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "consent_refused",
+                refused.to_string(),
+            )
+            .field("/method")),
+        }
     }
 }
 
@@ -329,6 +365,7 @@ pub async fn run<A: CommandTarget>(
         meta.request_fingerprint = Some(fingerprint(&request));
     }
     meta.expected_version = if_match(headers)?;
+    A::check(state, &stream, &parsed)?;
     let executed = execute::<A>(state.journal(), &stream, &parsed, &meta).await?;
     Ok(executed.into())
 }

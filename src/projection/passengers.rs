@@ -41,6 +41,9 @@ pub struct ContactRef {
     pub contact_id: Uuid,
     pub method: ContactMethod,
     pub outcome: Option<ContactOutcome>,
+    /// A mandatory service notice, sent whatever the passenger's consent.
+    #[serde(default)]
+    pub mandatory_notice: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -250,6 +253,7 @@ impl Passengers {
                         contact_id: p.contact_id,
                         method: p.method,
                         outcome: None,
+                        mandatory_notice: p.mandatory_notice,
                     })
                 })
             }
@@ -434,6 +438,7 @@ mod tests {
                 contact_id: uuid(start(), "contact", 5, 0),
                 method: ContactMethod::Email,
                 outcome: Some(ContactOutcome::Reached),
+                mandatory_notice: false,
             }]
         );
         assert_eq!(view.compensations.len(), 1);

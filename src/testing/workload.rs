@@ -344,6 +344,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
                 contact_id,
                 passenger: passenger.clone(),
                 method,
+                mandatory_notice: false,
             };
             inc.run(&mut steps, plan, &agent(52));
             let outcome = [ContactOutcome::Reached, ContactOutcome::LeftMessage][i % 2];

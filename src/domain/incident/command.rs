@@ -55,6 +55,10 @@ pub enum IncidentCommand {
         contact_id: Uuid,
         passenger: PassengerId,
         method: ContactMethod,
+        /// The legally required information about the disruption: sent on this channel
+        /// even if the passenger did not agree to it (recorded as such).
+        #[serde(default)]
+        mandatory_notice: bool,
     },
     /// Records what came of a planned contact.
     RecordContactOutcome {

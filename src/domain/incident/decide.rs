@@ -81,6 +81,7 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
             contact_id,
             passenger,
             method,
+            mandatory_notice,
         } => {
             require_stage(state, "plan_contact", &[Stage::Plan, Stage::Execute])?;
             if state.contacts.contains_key(contact_id) {
@@ -92,6 +93,7 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
                 contact_id: *contact_id,
                 passenger: passenger.clone(),
                 method: *method,
+                mandatory_notice: *mandatory_notice,
             };
             one(IncidentEvent::ContactPlanned(event))
         }

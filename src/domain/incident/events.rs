@@ -77,6 +77,9 @@ pub struct ContactPlanned {
     pub contact_id: Uuid,
     pub passenger: PassengerId,
     pub method: ContactMethod,
+    /// A mandatory service notice: sent whatever the passenger's consent.
+    #[serde(default)]
+    pub mandatory_notice: bool,
 }
 
 /// `incident.contact_outcome_recorded`.

@@ -84,7 +84,7 @@ fn command() -> impl Strategy<Value = C> {
         4 => Just(C::StartExecution),
         1 => Just(C::PublishInformation { channel: CommChannel::Sms, content: "c".into() }),
         2 => (small_id(), passenger()).prop_map(|(contact_id, passenger)| C::PlanContact {
-            contact_id, passenger, method: ContactMethod::Sms,
+            contact_id, passenger, method: ContactMethod::Sms, mandatory_notice: false,
         }),
         3 => small_id().prop_map(|contact_id| C::RecordContactOutcome {
             contact_id, outcome: ContactOutcome::Reached, note: String::new().into(),

@@ -84,6 +84,54 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
         json!({"contact_id": contact, "passenger": "FF1001", "method": "phone"}),
     )
     .await;
+    // Consent (issue 20): FF2002 agreed to e-mail only. An SMS is refused, saying what
+    // to do, unless it is the mandatory notice about the disruption, recorded as such.
+    api.ok(
+        "agent",
+        "/v1/passengers/FF2002/register_passenger",
+        json!({"tier": "gold", "contact": {"name": "Grace Hopper", "email": "grace@example.org",
+            "phone": "+491701234567", "language": null},
+            "consent": {"email": true, "sms": false, "phone": false, "app_push": false}}),
+    )
+    .await;
+    let sms = |n: u128, mandatory: bool| {
+        json!({"contact_id": uuid::Uuid::from_u128(n), "passenger": "FF2002", "method": "sms",
+            "mandatory_notice": mandatory})
+    };
+    let refused = api.post("agent", &at("plan_contact"), sms(1, false)).await;
+    problem(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "consent_refused",
+    );
+    assert!(
+        refused.text.contains("mandatory_notice"),
+        "{}",
+        refused.text
+    );
+    let notice = api.ok("agent", &at("plan_contact"), sms(2, true)).await;
+    let email =
+        json!({"contact_id": uuid::Uuid::from_u128(3), "passenger": "FF2002", "method": "email"});
+    api.ok("agent", &at("plan_contact"), email).await;
+    let grace = api
+        .get(
+            "agent",
+            &format!("/v1/passengers/FF2002?after={}", notice["position"]),
+        )
+        .await;
+    assert_eq!(
+        grace.body["contacts"][0]["mandatory_notice"], true,
+        "{}",
+        grace.text
+    );
+    for n in [2u128, 3] {
+        api.ok(
+            "agent",
+            &at("record_contact_outcome"),
+            json!({"contact_id": uuid::Uuid::from_u128(n), "outcome": "reached", "note": ""}),
+        )
+        .await;
+    }
     // Follow-up needs every contact's outcome.
     problem(
         &api.post(lead, &at("start_follow_up"), json!({})).await,

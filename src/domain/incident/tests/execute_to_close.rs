@@ -33,6 +33,7 @@ fn plan_contact() {
         contact_id: id(n),
         passenger: PassengerId("P2".into()),
         method: ContactMethod::Phone,
+        mandatory_notice: false,
     };
     assert!(matches!(
         &when(&executing(), command(11)).unwrap()[..],

@@ -121,6 +121,7 @@ pub(super) fn contact_planned() -> E {
         contact_id: id(10),
         passenger: PassengerId("P1".into()),
         method: ContactMethod::Sms,
+        mandatory_notice: false,
     })
 }
 
