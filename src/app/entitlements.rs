@@ -102,6 +102,19 @@ impl EntitlementReaction {
             })
         });
         let carrier = carrier.unwrap_or(self.default_carrier);
+        let compensation_id = compensation::compensation_id(&due.flight, passenger);
+        let stream = compensation::stream_name(compensation_id);
+        // A recomputation revisits an entitlement computed before; a passenger who has
+        // none is computed as on a first final disruption (if this one is final).
+        let known = match changed {
+            Some(_) => load::<Compensation>(self.journal.store(), &stream)
+                .map_err(|err| ReactorError::Retry(err.to_string()))?
+                .0
+                .computed
+                .is_some(),
+            None => false,
+        };
+        let changed = changed.filter(|_| known);
         let input = match changed {
             Some(_) => recompute_input(flight, tier, carrier, now),
             None => compensation_input(flight, tier, carrier, now),
@@ -123,29 +136,22 @@ impl EntitlementReaction {
             Some(Governing::Undecided { reasoning }) => (None, reasoning),
             None => return Ok(()),
         };
-        let compensation_id = compensation::compensation_id(&due.flight, passenger);
-        let stream = compensation::stream_name(compensation_id);
         if let Some(reason) = changed {
-            let (known, _) = load::<Compensation>(self.journal.store(), &stream)
-                .map_err(|err| ReactorError::Retry(err.to_string()))?;
-            if known.computed.is_some() {
-                let command = CompensationCommand::RecomputeEntitlement {
-                    decisions,
-                    governing,
-                    governing_reasoning,
-                    reason: reason.to_owned(),
-                };
-                // Keyed by the due's position: a repeat after a crash stores nothing twice.
-                let meta = CommandMeta {
-                    idempotency_key: Some(format!("recompute:{}", due.position)),
-                    ..CommandMeta::new(entitlement_actor(), now)
-                };
-                return match execute::<Compensation>(&self.journal, &stream, &command, &meta).await
-                {
-                    Ok(_) | Err(CommandError::Refused(CompensationError::NothingChanged)) => Ok(()),
-                    Err(err) => outcome(err, &stream),
-                };
-            }
+            let command = CompensationCommand::RecomputeEntitlement {
+                decisions,
+                governing,
+                governing_reasoning,
+                reason: reason.to_owned(),
+            };
+            // Keyed by the due's position: a repeat after a crash stores nothing twice.
+            let meta = CommandMeta {
+                idempotency_key: Some(format!("recompute:{}", due.position)),
+                ..CommandMeta::new(entitlement_actor(), now)
+            };
+            return match execute::<Compensation>(&self.journal, &stream, &command, &meta).await {
+                Ok(_) | Err(CommandError::Refused(CompensationError::NothingChanged)) => Ok(()),
+                Err(err) => outcome(err, &stream),
+            };
         }
         let command = CompensationCommand::ComputeEntitlement {
             compensation_id,
@@ -568,6 +574,113 @@ mod tests {
             corrected.settlement(),
             Some(crate::domain::common::Settlement::NothingOwed),
             "2 h 50 late: nothing owed any more"
+        );
+    }
+
+    /// Issue 20 / 19: a cancelled flight later reported operating is a reinstatement
+    /// (`flight.reinstated`, not a silent status change), and the entitlements decided on
+    /// the cancellation are revisited when it arrives: an hour late, nothing is owed.
+    #[tokio::test]
+    async fn a_reinstated_flight_revisits_what_was_decided_on_its_cancellation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = crate::app::Journal::ephemeral(store.clone());
+        let departure = Utc::now() - Duration::hours(24);
+        let flight = FlightKey::new("LH", "1030", departure.date_naive()).unwrap();
+        let stream = flight::stream_name(&flight);
+        let meta = CommandMeta::new(ops(), Utc::now());
+        let signal_id = uuid::Uuid::from_u128(8);
+        let record = SignalCommand::RecordSignal {
+            signal_id,
+            channel: Channel::Hotline,
+            category: Category::Cancellation,
+            severity: Severity::Medium,
+            flight: Some(flight.clone()),
+            passenger: Some(PassengerId("P1".into())),
+            reach: 1,
+            summary: PersonalData("cancelled".into()),
+            source_ref: None,
+            observed_at: departure,
+        };
+        execute::<Signal>(&journal, &signal::stream_name(signal_id), &record, &meta)
+            .await
+            .unwrap();
+        let schedule = FlightCommand::ScheduleFlight {
+            schedule: FlightScheduled {
+                flight: flight.clone(),
+                origin: AirportCode::parse("FRA").unwrap(),
+                destination: AirportCode::parse("CDG").unwrap(),
+                scheduled_departure: departure,
+                scheduled_arrival: departure + Duration::hours(1),
+                passenger_count: 150,
+            },
+        };
+        let cancel = FlightCommand::ChangeStatus {
+            status: crate::domain::flight::FlightStatus::Cancelled,
+            reason: "crew shortage".into(),
+        };
+        for command in [&schedule, &cancel] {
+            execute::<Flight>(&journal, &stream, command, &meta)
+                .await
+                .unwrap();
+        }
+        let round = || async {
+            rebuild(&store, Disruptions, |_, _| {}).unwrap();
+            let reaction = EntitlementReaction::new(
+                journal.clone(),
+                DEFAULT_EU,
+                CompensationPolicy::default_policy(),
+            )
+            .unwrap();
+            reactor::round(&reaction, &store, 10).await.unwrap();
+        };
+        round().await;
+        let id = compensation::compensation_id(&flight, &PassengerId("P1".into()));
+        let entitlement = || {
+            load::<Compensation>(&store, &compensation::stream_name(id))
+                .unwrap()
+                .0
+        };
+        assert_eq!(
+            entitlement().entitled(),
+            Some(Money::new(25_000, Currency::EUR)),
+            "cancelled on the day, 450 km: EUR 250 (Art. 5(1)(c), 7(1)(a))"
+        );
+        let reinstate = FlightCommand::ChangeStatus {
+            status: crate::domain::flight::FlightStatus::Delayed,
+            reason: "crew found".into(),
+        };
+        let executed = execute::<Flight>(&journal, &stream, &reinstate, &meta)
+            .await
+            .unwrap();
+        let stored = store.read_all(executed.position, 1).unwrap();
+        assert_eq!(stored[0].event_type, "flight.reinstated");
+        round().await;
+        assert_eq!(
+            entitlement().revision,
+            1,
+            "nothing to revisit before it flies"
+        );
+        for command in [
+            FlightCommand::RecordDeparture {
+                at: departure + Duration::minutes(60),
+            },
+            FlightCommand::RecordArrival {
+                at: departure + Duration::minutes(120),
+                airport: AirportCode::parse("CDG").unwrap(),
+            },
+        ] {
+            execute::<Flight>(&journal, &stream, &command, &meta)
+                .await
+                .unwrap();
+        }
+        round().await;
+        let revisited = entitlement();
+        assert_eq!(revisited.revision, 2, "a superseding computation");
+        assert_eq!(
+            revisited.settlement(),
+            Some(crate::domain::common::Settlement::NothingOwed),
+            "an hour late: nothing owed"
         );
     }
 }

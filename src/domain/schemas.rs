@@ -281,6 +281,7 @@ mod tests {
         ("complaint.routed", "/routed_by"),
         ("flight.controllability_overridden", "/overridden_by"),
         ("flight.controllability_overridden", "/reason"),
+        ("flight.reinstated", "/reason"), // flight ops' operational reason
         ("flight.status_changed", "/reason"), // flight ops' operational reason
         ("incident.assessed", "/impact/operations_note"),
         ("incident.assessed", "/impact/reputation_note"),

@@ -53,6 +53,10 @@ pub struct FlightEntry {
     pub destination: Option<crate::domain::common::AirportCode>,
     /// Cancelled, or arrived at least the threshold late.
     pub final_disruption: bool,
+    /// Cancelled, then reinstated: what was decided on the cancellation is revisited
+    /// when the flight arrives.
+    #[serde(default)]
+    pub reinstated: bool,
     /// Passengers known to be on the flight from what names them (signals, contacts,
     /// complaints), sorted.
     pub passengers: Vec<PassengerId>,
@@ -248,6 +252,8 @@ impl Disruptions {
         let decoded = decoded::<FlightEvent>(event)?;
         let mut entry = entry(tx, &event.stream)?;
         let was_final = entry.final_disruption;
+        let arrived =
+            matches!(&decoded, FlightEvent::Arrived(a) if entry.destination == Some(a.airport));
         match decoded {
             FlightEvent::Scheduled(scheduled) => {
                 entry.flight = Some(scheduled.flight);
@@ -267,9 +273,18 @@ impl Disruptions {
             FlightEvent::StatusChanged(change) => {
                 entry.final_disruption |= change.to == FlightStatus::Cancelled;
             }
+            FlightEvent::Reinstated(_) => {
+                entry.final_disruption = false;
+                entry.reinstated = true;
+            }
             _ => return Ok(()),
         }
-        if entry.final_disruption && !was_final {
+        if entry.reinstated && arrived {
+            // Entitlements decided on the cancellation are revisited on the flight as it
+            // operated (computed for passengers that had none, if it is late enough).
+            let reason = "the cancelled flight was reinstated and has arrived";
+            recompute(tx, event.position, &entry, entry.everyone(), reason);
+        } else if entry.final_disruption && !was_final {
             due(tx, event.position, &entry, entry.everyone());
         }
         tx.insert_json(flight_key(&event.stream), &entry);
@@ -284,7 +299,7 @@ impl Projection for Disruptions {
 
     /// 2: joins of what existed before an incident (the `Q` keys, [`DueAction`]).
     /// 3: a diversion landing is not the end of a disruption (`destination`); the
-    /// passengers of the flight's manifest (`booked`).
+    /// passengers of the flight's manifest (`booked`); reinstated flights.
     fn version(&self) -> u32 {
         3
     }
@@ -292,9 +307,10 @@ impl Projection for Disruptions {
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let t = event.event_type.as_str();
         match t {
-            "flight.scheduled" | "flight.arrived" | "flight.status_changed" => {
-                self.flight_event(event, tx)
-            }
+            "flight.scheduled"
+            | "flight.arrived"
+            | "flight.status_changed"
+            | "flight.reinstated" => self.flight_event(event, tx),
             "flight.arrival_corrected" => {
                 let FlightEvent::ArrivalCorrected(corrected) = decoded::<FlightEvent>(event)?
                 else {
@@ -595,6 +611,7 @@ mod tests {
                 scheduled_arrival: Some(at(480)),
                 destination: Some(AirportCode::parse("JFK").unwrap()),
                 final_disruption: true,
+                reinstated: false,
                 passengers: vec![p("P1"), p("P2"), p("P3")],
                 booked: vec![],
                 incident_id: None,

@@ -97,6 +97,15 @@ pub struct ControllabilityOverridden {
     pub overridden_by: String,
 }
 
+/// `flight.reinstated`: a cancelled flight operates after all. What was decided on the
+/// cancellation is revisited once the flight's outcome is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FlightReinstated {
+    /// The status it is reinstated with (on time or delayed).
+    pub to: FlightStatus,
+    pub reason: String,
+}
+
 /// `flight.arrival_corrected`: flight ops reported another arrival time at the
 /// destination after the first (a corrected on-block time); the disruption, and the
 /// entitlements computed on it, follow the correction.
@@ -115,6 +124,7 @@ domain_events! {
         Arrived(FlightArrived) = "flight.arrived",
         ArrivalCorrected(ArrivalCorrected) = "flight.arrival_corrected",
         StatusChanged(StatusChanged) = "flight.status_changed",
+        Reinstated(FlightReinstated) = "flight.reinstated",
         DelayRecorded(DelayRecorded) = "flight.delay_recorded",
         PassengersNotified(PassengersNotified) = "flight.passengers_notified",
         ControllabilityOverridden(ControllabilityOverridden) = "flight.controllability_overridden",

@@ -243,6 +243,10 @@ impl Aggregate for Flight {
                 self.arrival_airport = Some(e.airport);
             }
             FlightEvent::ArrivalCorrected(e) => self.actual_arrival = Some(e.to),
+            FlightEvent::Reinstated(e) => {
+                self.status = e.to;
+                self.status_reason = Some(e.reason.clone());
+            }
             FlightEvent::StatusChanged(e) => {
                 self.status = e.to;
                 self.status_reason = Some(e.reason.clone());
@@ -386,6 +390,16 @@ impl Flight {
                 return Err(FlightError::RequiresFlightUnderway { status: to });
             }
             _ => {}
+        }
+        if self.status == FlightStatus::Cancelled {
+            // Not a silent status change: entitlements were decided on the cancellation.
+            if reason.trim().is_empty() {
+                return Err(FlightError::ReasonRequired);
+            }
+            return Ok(vec![FlightEvent::Reinstated(FlightReinstated {
+                to,
+                reason: reason.to_owned(),
+            })]);
         }
         if to != FlightStatus::OnTime && reason.trim().is_empty() {
             return Err(FlightError::ReasonRequired);
