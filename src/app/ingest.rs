@@ -92,6 +92,7 @@ fn rejected(rejection: ingest::Rejection) -> Handled {
         message: rejection.message,
         pointer: rejection.pointer,
         source_message_id: rejection.source_message_id,
+        ingest_sequence: None,
     })
 }
 
@@ -102,6 +103,7 @@ fn refused(reason: String, pointer: &str, source: &str) -> Handled {
         message: reason,
         pointer: pointer.to_owned(),
         source_message_id: Some(source.to_owned()),
+        ingest_sequence: None,
     })
 }
 
@@ -119,6 +121,7 @@ fn outcome<E: std::error::Error>(
             message: "a different message with this source_message_id was stored before; a sender gives every new message a new id (a redelivery repeats the same message exactly)".into(),
             pointer: "/source_message_id".into(),
             source_message_id: Some(source.to_owned()),
+            ingest_sequence: None,
         })),
         Err(CommandError::Refused(refusal)) => Ok(refused(
             format!("refused: {refusal}"),
@@ -311,6 +314,7 @@ impl CrisisIngest {
                 ),
                 pointer: String::new(),
                 source_message_id: None,
+                ingest_sequence: None,
             })),
         }
     }

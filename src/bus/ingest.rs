@@ -5,8 +5,11 @@
 //! - A message is acknowledged only after its events are durable in the store. The
 //!   handler derives event ids from the source message id, so a redelivery changes
 //!   nothing.
-//! - Invalid input is never stored: the message is terminated and a rejection (code,
-//!   message, JSON pointer, source message id) is published to `crisis.rejected.<kind>`.
+//! - Invalid input is never stored: a rejection (code, message, JSON pointer, source
+//!   message id, the ingest message's stream sequence) is published to
+//!   `crisis.rejected.<kind>`, captured by the JetStream stream `CRISIS_REJECTED` (kept 7
+//!   days, at most 256 MiB) so a sender that was not listening reads it later; once
+//!   JetStream holds it, the ingest message is terminated.
 //! - A transient failure (the store refusing writes) naks the message with a delay;
 //!   JetStream redelivers it.
 //! - Order: messages with the same lane key (e.g. one flight) are handled one at a time,
@@ -24,6 +27,24 @@ use super::connection::Backoff;
 
 pub const INGEST_STREAM: &str = "CRISIS_INGEST";
 pub const INGEST_SUBJECTS: &str = "crisis.ingest.>";
+pub const REJECTED_STREAM: &str = "CRISIS_REJECTED";
+pub const REJECTED_SUBJECTS: &str = "crisis.rejected.>";
+
+/// `CRISIS_REJECTED`: every rejection, kept 7 days and at most 256 MiB (the oldest go
+/// first), for senders to read what they must fix, when they look. Rejections hold no
+/// personal data (messages say what is wrong, never quote it).
+pub fn rejected_stream_config() -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: REJECTED_STREAM.into(),
+        subjects: vec![REJECTED_SUBJECTS.into()],
+        storage: jetstream::stream::StorageType::File,
+        retention: jetstream::stream::RetentionPolicy::Limits,
+        max_age: Duration::from_secs(7 * 24 * 3600),
+        max_bytes: 256 * 1024 * 1024,
+        discard: jetstream::stream::DiscardPolicy::Old,
+        ..Default::default()
+    }
+}
 
 /// `CRISIS_INGEST` as the consumer creates it when it is missing (file storage, every
 /// `crisis.ingest.>` subject), and as producers that create it first must: with
@@ -50,6 +71,9 @@ pub struct Rejection {
     /// JSON pointer of the offending field (`""` for the whole message).
     pub pointer: String,
     pub source_message_id: Option<String>,
+    /// The ingest message's sequence in `CRISIS_INGEST` (over NATS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest_sequence: Option<u64>,
 }
 
 /// What became of one ingest message.
@@ -106,7 +130,6 @@ impl Default for IngestConfig {
 }
 
 pub struct IngestConsumer<H: IngestHandler> {
-    client: async_nats::Client,
     js: jetstream::Context,
     handler: H,
     config: IngestConfig,
@@ -114,9 +137,8 @@ pub struct IngestConsumer<H: IngestHandler> {
 
 impl<H: IngestHandler> IngestConsumer<H> {
     pub fn new(client: async_nats::Client, handler: H, config: IngestConfig) -> Self {
-        let js = jetstream::new(client.clone());
+        let js = jetstream::new(client);
         IngestConsumer {
-            client,
             js,
             handler,
             config,
@@ -144,6 +166,10 @@ impl<H: IngestHandler> IngestConsumer<H> {
         shutdown: &mut watch::Receiver<bool>,
         backoff: &mut Backoff,
     ) -> Result<(), String> {
+        self.js
+            .get_or_create_stream(rejected_stream_config())
+            .await
+            .map_err(|err| format!("creating stream {REJECTED_STREAM}: {err}"))?;
         let mut stream = self
             .js
             .get_or_create_stream(stream_config())
@@ -187,7 +213,7 @@ impl<H: IngestHandler> IngestConsumer<H> {
                 lane_tasks.spawn(lane(
                     rx,
                     self.handler.clone(),
-                    self.client.clone(),
+                    self.js.clone(),
                     self.config.nak_delay,
                 ));
                 tx
@@ -236,7 +262,7 @@ pub fn ingest_kind(subject: &str) -> String {
 async fn lane<H: IngestHandler>(
     mut rx: mpsc::Receiver<jetstream::Message>,
     handler: H,
-    client: async_nats::Client,
+    js: jetstream::Context,
     nak_delay: Duration,
 ) {
     while let Some(message) = rx.recv().await {
@@ -251,17 +277,27 @@ async fn lane<H: IngestHandler>(
             .await
         {
             Ok(Handled::Stored) => AckKind::Ack,
-            Ok(Handled::Rejected(rejection)) => {
-                tracing::info!(kind, code = %rejection.code, pointer = %rejection.pointer, "ingest message rejected");
+            Ok(Handled::Rejected(mut rejection)) => {
+                rejection.ingest_sequence = message.info().ok().map(|info| info.stream_sequence);
+                // The message says what is wrong and never quotes personal data.
+                tracing::info!(kind, code = %rejection.code, pointer = %rejection.pointer,
+                    source_message_id = rejection.source_message_id.as_deref().unwrap_or(""),
+                    ingest_sequence = rejection.ingest_sequence.unwrap_or(0),
+                    why = %rejection.message, "ingest message rejected");
                 let body = serde_json::to_vec(&rejection).expect("a rejection serializes");
-                if let Err(err) = client
+                let published = match js
                     .publish(format!("crisis.rejected.{kind}"), body.into())
                     .await
                 {
-                    tracing::warn!(cause = %err, "could not publish a rejection; the message is redelivered");
-                    AckKind::Nak(Some(nak_delay))
-                } else {
-                    AckKind::Term
+                    Ok(ack) => ack.await.map(drop).map_err(|err| err.to_string()),
+                    Err(err) => Err(err.to_string()),
+                };
+                match published {
+                    Ok(()) => AckKind::Term,
+                    Err(cause) => {
+                        tracing::warn!(%cause, "could not store a rejection in CRISIS_REJECTED; the message is redelivered");
+                        AckKind::Nak(Some(nak_delay))
+                    }
                 }
             }
             Err(transient) => {

@@ -68,6 +68,7 @@ impl IngestHandler for Relay {
                     message: err.to_string(),
                     pointer: String::new(),
                     source_message_id: None,
+                    ingest_sequence: None,
                 }));
             }
         };

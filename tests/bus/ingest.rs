@@ -42,6 +42,7 @@ impl IngestHandler for TestHandler {
                 message: format!("{code} at {pointer}"),
                 pointer: pointer.into(),
                 source_message_id: id,
+                ingest_sequence: None,
             }))
         };
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload) else {
@@ -242,6 +243,23 @@ async fn bad_input_is_rejected_with_code_and_field_and_never_stored() {
     got.sort();
     expected.sort();
     assert_eq!(got, expected);
+    // Durable: a sender that was not listening reads them later from CRISIS_REJECTED,
+    // each naming the ingest message's stream sequence.
+    let js = async_nats::jetstream::new(client.clone());
+    let mut kept = js
+        .get_stream(crisisd::bus::ingest::REJECTED_STREAM)
+        .await
+        .expect("crisisd creates CRISIS_REJECTED");
+    assert_eq!(
+        kept.info().await.unwrap().state.messages,
+        hostile.len() as u64
+    );
+    let first = kept.get_raw_message(1).await.unwrap();
+    let rejection: serde_json::Value = serde_json::from_slice(&first.payload).unwrap();
+    assert!(
+        rejection["ingest_sequence"].as_u64().is_some_and(|s| s >= 1),
+        "{rejection}"
+    );
     // Still healthy: a good message after the bad ones is stored.
     publish(&nats.url(), [message(1, 1, 1)]).await;
     wait_for_head(&store, 1).await;
