@@ -106,6 +106,41 @@ impl ServeArgs {
     }
 }
 
+/// How often the tokens file is checked for changes.
+const TOKENS_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Puts the tokens file in force again whenever it changes (`token add`, `token revoke`,
+/// an edit), without a restart; open SSE streams keep going. A file that does not parse
+/// leaves the tokens in force as they were, and says so.
+async fn reload_tokens(path: PathBuf, state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let stamp = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()))
+    };
+    let mut seen = stamp(&path);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TOKENS_CHECK_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = stamp(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match Tokens::load(&path) {
+            Ok(tokens) => {
+                tracing::info!(tokens_file = %path.display(), "tokens file changed; its tokens are in force");
+                state.replace_tokens(tokens);
+            }
+            Err(err) => {
+                tracing::warn!(cause = %err, "the tokens file changed but cannot be read; the tokens in force stay");
+            }
+        }
+    }
+}
+
 /// Parses an HTTP limit, from 1 to `max`.
 fn limit(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
     move |text| match text.parse::<u64>() {
@@ -245,6 +280,11 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     tasks.spawn(report_lag(store.clone(), statuses, shutdown_rx.clone()));
     let http_state =
         AppState::new(journal.clone(), tokens, by_name, shutdown_rx.clone()).with_ingest(ingest);
+    tasks.spawn(reload_tokens(
+        tokens_path.clone(),
+        http_state.clone(),
+        shutdown_rx.clone(),
+    ));
     let http_shutdown = shutdown_rx.clone();
     let http_addr = args.http_addr;
     let http_limits = args.server_limits();

@@ -1,10 +1,13 @@
 //! Bearer tokens → actor and role.
 //!
 //! The tokens file (JSON, `--tokens-file`, default `<data dir>/tokens.json`) stores only
-//! the BLAKE3 hash of each token, the actor id and the role; `crisisd token add` prints a
-//! new token once and appends its hash. The actor recorded in every event comes from
-//! the token, never from a request body. Auditors see personal data only when their
-//! entry says `"personal_data": true`.
+//! the BLAKE3 hash of each token, the actor id, the role, when it was issued and when it
+//! expires; `crisisd token add` prints a new token once and appends its hash, `token
+//! list` shows the entries (by id: the first 12 hex digits of the hash), `token revoke`
+//! removes one. A running `serve` reloads the file when it changes (open SSE streams
+//! keep going). The actor recorded in every event comes from the token, never from a
+//! request body. Auditors see personal data only when their entry says
+//! `"personal_data": true`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,6 +16,7 @@ use std::path::{Path, PathBuf};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -33,6 +37,19 @@ pub struct TokenEntry {
     /// Lets an auditor see personal data unredacted (other roles always see it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub personal_data: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// After this instant the token is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl TokenEntry {
+    /// The entry's id in `token list` and `token revoke`: the hash's first 12 hex digits
+    /// (not secret: the token cannot be recovered from it).
+    pub fn id(&self) -> &str {
+        &self.hash[..self.hash.len().min(12)]
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -106,9 +123,19 @@ impl Tokens {
         self.by_hash.is_empty()
     }
 
-    fn caller(&self, token: &str) -> Option<Caller> {
-        let entry = self.by_hash.get(&hash_token(token))?;
-        Some(Caller {
+    /// The caller `token` stands for at `now`, or why it is refused.
+    fn caller(&self, token: &str, now: DateTime<Utc>) -> Result<Caller, String> {
+        let entry = self
+            .by_hash
+            .get(&hash_token(token))
+            .ok_or("the token is not valid; ask an admin for a new one")?;
+        if let Some(expired) = entry.expires_at.filter(|at| *at <= now) {
+            return Err(format!(
+                "the token expired at {}; ask an admin for a new one",
+                expired.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        }
+        Ok(Caller {
             actor: Actor {
                 id: entry.actor.clone(),
                 role: entry.role,
@@ -149,6 +176,7 @@ pub fn add_token(
     actor: &str,
     role: Role,
     personal_data: bool,
+    expires_at: Option<DateTime<Utc>>,
 ) -> Result<String, String> {
     if actor.trim().is_empty() {
         return Err("--actor must name who uses the token (e.g. lead-anna)".into());
@@ -160,11 +188,48 @@ pub fn add_token(
         actor: actor.to_owned(),
         role,
         personal_data,
+        created_at: Some(Utc::now()),
+        expires_at,
     });
-    let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
-    write_private(path, text.as_bytes())
-        .map_err(|err| format!("cannot write tokens file {}: {err}", path.display()))?;
+    write_file(path, &file)?;
     Ok(token)
+}
+
+fn write_file(path: &Path, file: &TokensFile) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(file).map_err(|e| e.to_string())?;
+    write_private(path, text.as_bytes())
+        .map_err(|err| format!("cannot write tokens file {}: {err}", path.display()))
+}
+
+/// The file's entries.
+pub fn list_tokens(path: &Path) -> Result<Vec<TokenEntry>, String> {
+    Ok(read_file(path)?.tokens)
+}
+
+/// Removes the one entry whose id starts with `id` (at least 6 hex digits), and returns it.
+pub fn revoke_token(path: &Path, id: &str) -> Result<TokenEntry, String> {
+    if id.len() < 6 {
+        return Err(format!(
+            "give at least 6 digits of the token id ({id:?} is too short to be sure); `crisisd token list` shows them"
+        ));
+    }
+    let mut file = read_file(path)?;
+    let matching: Vec<usize> = (0..file.tokens.len())
+        .filter(|&i| file.tokens[i].hash.starts_with(id))
+        .collect();
+    let index = match matching[..] {
+        [index] => index,
+        [] => {
+            return Err(format!(
+                "no token with id {id} in {}; `crisisd token list` shows them",
+                path.display()
+            ));
+        }
+        _ => return Err(format!("{id} matches several tokens; give more digits")),
+    };
+    let removed = file.tokens.remove(index);
+    write_file(path, &file)?;
+    Ok(removed)
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -211,8 +276,8 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         state
             .tokens()
-            .caller(token)
-            .ok_or_else(|| unauthorized("the token is not valid; ask an admin for a new one"))
+            .caller(token, Utc::now())
+            .map_err(|why| unauthorized(&why))
     }
 }
 
@@ -224,17 +289,18 @@ mod tests {
     fn added_tokens_are_stored_hashed_and_resolve_to_their_actor() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tokens.json");
-        let token = add_token(&path, "lead-anna", Role::CrisisLead, false).unwrap();
-        let auditor = add_token(&path, "audit-1", Role::Auditor, false).unwrap();
+        let token = add_token(&path, "lead-anna", Role::CrisisLead, false, None).unwrap();
+        let auditor = add_token(&path, "audit-1", Role::Auditor, false, None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains(&token), "the token itself is never stored");
         let tokens = Tokens::load(&path).unwrap();
         assert_eq!(tokens.len(), 2);
-        let caller = tokens.caller(&token).unwrap();
+        let now = Utc::now();
+        let caller = tokens.caller(&token, now).unwrap();
         assert_eq!(caller.actor.id, "lead-anna");
         assert!(caller.sees_personal_data);
-        assert!(!tokens.caller(&auditor).unwrap().sees_personal_data);
-        assert!(tokens.caller("crisisd_guess").is_none());
+        assert!(!tokens.caller(&auditor, now).unwrap().sees_personal_data);
+        assert!(tokens.caller("crisisd_guess", now).is_err());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -277,5 +343,38 @@ mod tests {
             .unwrap_err();
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert!(refused.detail.contains("crisis_lead"), "{}", refused.detail);
+    }
+
+    /// Tokens expire, are listed by id and revoked by a prefix of it.
+    #[test]
+    fn tokens_expire_and_are_revoked_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let soon = Utc::now() + chrono::Duration::minutes(5);
+        let token = add_token(&path, "agent-7", Role::Agent, false, Some(soon)).unwrap();
+        let keep = add_token(&path, "lead-anna", Role::CrisisLead, false, None).unwrap();
+        let tokens = Tokens::load(&path).unwrap();
+        assert!(tokens.caller(&token, Utc::now()).is_ok());
+        let later = soon + chrono::Duration::seconds(1);
+        let refused = tokens.caller(&token, later).unwrap_err();
+        assert!(refused.contains("expired"), "{refused}");
+        let listed = list_tokens(&path).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed[0].created_at.is_some());
+        let id = listed[0].id().to_owned();
+        assert!(
+            revoke_token(&path, &id[..4])
+                .unwrap_err()
+                .contains("at least 6")
+        );
+        assert_eq!(revoke_token(&path, &id[..8]).unwrap().actor, "agent-7");
+        let tokens = Tokens::load(&path).unwrap();
+        assert!(tokens.caller(&token, Utc::now()).is_err(), "revoked");
+        assert!(tokens.caller(&keep, Utc::now()).is_ok());
+        assert!(
+            revoke_token(&path, &id[..8])
+                .unwrap_err()
+                .contains("no token")
+        );
     }
 }

@@ -81,7 +81,8 @@ pub struct AppState {
 
 struct Inner {
     journal: crate::app::Journal,
-    tokens: Tokens,
+    /// Replaced whole when the tokens file changes (requests read a snapshot).
+    tokens: std::sync::RwLock<Arc<Tokens>>,
     projections: BTreeMap<&'static str, Arc<Mutex<ProjectionStatus>>>,
     redactor: redact::Redactor,
     ingest: crate::app::ingest::CrisisIngest,
@@ -100,7 +101,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 journal: journal.clone(),
-                tokens,
+                tokens: std::sync::RwLock::new(Arc::new(tokens)),
                 projections,
                 redactor: redact::Redactor::from_event_schemas(),
                 ingest: crate::app::ingest::CrisisIngest::new(journal),
@@ -149,8 +150,19 @@ impl AppState {
         self.inner.journal.privacy()
     }
 
-    pub fn tokens(&self) -> &Tokens {
-        &self.inner.tokens
+    /// The tokens in force now.
+    pub fn tokens(&self) -> Arc<Tokens> {
+        self.inner
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts `tokens` in force for the requests that come next (those being served keep
+    /// the caller they were authorised as).
+    pub fn replace_tokens(&self, tokens: Tokens) {
+        *self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tokens);
     }
 
     /// Turns true when crisisd shuts down (long-lived responses end then).

@@ -611,3 +611,62 @@ fn the_http_audit_export_and_stream_verify_with_independent_libraries() {
         "the HTTP export is byte for byte what `crisisd replay` prints"
     );
 }
+
+/// Issue 20, tokens: a running `serve` picks up a token added after it started and
+/// refuses one revoked, without a restart; `token list` shows them by id.
+#[test]
+fn a_running_serve_picks_up_added_and_revoked_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = token(dir.path(), "crisis_lead", "lead-anna");
+    let port = free_port();
+    let crisisd = Crisisd::start_with(dir.path(), &[], port);
+    wait_for_http(port);
+    let (status, _) = http(port, "GET", "/v1/incidents", &first, "");
+    assert_eq!(status, 200);
+    let added = token(dir.path(), "agent", "agent-7");
+    let answered = |token: &str, expected: u16| {
+        let started = Instant::now();
+        loop {
+            let (status, body) = http(port, "GET", "/v1/incidents", token, "");
+            if status == expected {
+                return body;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{expected} within 20 s; still {status}: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    answered(&added, 200);
+    let list = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "token", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(list.stdout).unwrap();
+    let line = listed
+        .lines()
+        .find(|l| l.contains("agent-7"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(!listed.contains(&added), "never the token itself");
+    let id = line.split_whitespace().next().unwrap();
+    let revoke = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "token",
+            "revoke",
+            id,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    let refused = answered(&added, 401);
+    assert!(refused.contains("not valid"), "{refused}");
+    answered(&first, 200);
+    crisisd.stop();
+}

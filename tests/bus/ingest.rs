@@ -257,7 +257,9 @@ async fn bad_input_is_rejected_with_code_and_field_and_never_stored() {
     let first = kept.get_raw_message(1).await.unwrap();
     let rejection: serde_json::Value = serde_json::from_slice(&first.payload).unwrap();
     assert!(
-        rejection["ingest_sequence"].as_u64().is_some_and(|s| s >= 1),
+        rejection["ingest_sequence"]
+            .as_u64()
+            .is_some_and(|s| s >= 1),
         "{rejection}"
     );
     // Still healthy: a good message after the bad ones is stored.

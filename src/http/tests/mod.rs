@@ -66,6 +66,8 @@ async fn api_with(limits: stream::StreamLimits) -> Api {
             actor: format!("{name}-1"),
             role,
             personal_data: false,
+            created_at: None,
+            expires_at: None,
         });
         tokens.insert(name, token);
     }
