@@ -49,13 +49,30 @@ pub struct FeedQuery {
     /// Signals per page (default and most: 500).
     #[schemars(range(min = 1))]
     pub limit: Option<usize>,
+    pub category: Option<crate::domain::common::Category>,
+    pub channel: Option<crate::domain::common::Channel>,
+    /// The flight's designator and number, e.g. `LH400` (with `date`).
+    pub flight: Option<String>,
+    /// The flight's origin date, `YYYY-MM-DD` (with `flight`).
+    pub date: Option<chrono::NaiveDate>,
+    /// IATA code of the airport the signal is about.
+    pub airport: Option<String>,
+    /// Signals observed at or after this instant (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Signals observed before this instant (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
     /// Signals before this log position (the `next_cursor` of the previous page).
     pub cursor: Option<u64>,
     /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
 }
 
-/// `GET /v1/monitor/feed`: the newest signals first (no passenger data), a page at a time.
+/// Signals one feed request reads at most: a filter matching rarely answers a short page
+/// with a cursor to continue, never a scan of the whole log.
+const FEED_SCAN_MAX: usize = 20_000;
+
+/// `GET /v1/monitor/feed`: the newest signals first (no passenger data), a page at a
+/// time, filtered by category, channel, flight, airport and time range.
 pub async fn monitor_feed(
     State(state): State<AppState>,
     Params(query): Params<FeedQuery>,
@@ -66,13 +83,63 @@ pub async fn monitor_feed(
         cursor: None,
     }
     .limit()?;
-    let mut items = monitor::feed(&model(&state, monitor::NAME)?, limit + 1, query.cursor)
-        .map_err(read_failed(monitor::NAME))?;
+    let flight = match (&query.flight, query.date) {
+        (None, None) => None,
+        (Some(flight), Some(date)) => {
+            let split = flight
+                .char_indices()
+                .skip(2)
+                .find(|(_, c)| c.is_ascii_digit())
+                .map(|(i, _)| i);
+            // A designator has a letter (`9W`, `LH`, `DLH`); the number is digits.
+            let key = split
+                .filter(|&i| flight[..i].bytes().any(|b| b.is_ascii_alphabetic()))
+                .and_then(|i| {
+                    crate::domain::common::FlightKey::new(&flight[..i], &flight[i..], date).ok()
+                });
+            Some(key.ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid_query",
+                    format!("flight {flight:?} is not a designator and number such as LH400"),
+                )
+                .field("flight")
+            })?)
+        }
+        _ => {
+            return Err(Problem::bad_request(
+                "invalid_query",
+                "a flight filter takes both flight (LH400) and date (its origin date)",
+            )
+            .field(if query.flight.is_some() {
+                "date"
+            } else {
+                "flight"
+            }));
+        }
+    };
+    let filter = monitor::FeedFilter {
+        category: query.category,
+        channel: query.channel,
+        flight,
+        airport: query.airport.clone(),
+        since: query.since,
+        until: query.until,
+    };
+    let (mut items, stopped) = monitor::feed_filtered(
+        &model(&state, monitor::NAME)?,
+        limit + 1,
+        query.cursor,
+        &filter,
+        FEED_SCAN_MAX,
+    )
+    .map_err(read_failed(monitor::NAME))?;
     let more = items.len() > limit;
     items.truncate(limit);
-    let next_cursor = more
-        .then(|| items.last().map(|e| e.position.to_string()))
-        .flatten();
+    let next_cursor = if more {
+        items.last().map(|e| e.position.to_string())
+    } else {
+        stopped.map(|position| position.to_string())
+    };
     Ok(Json(Page { items, next_cursor }))
 }
 

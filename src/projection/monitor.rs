@@ -174,13 +174,67 @@ pub fn feed(
     limit: usize,
     before: Option<u64>,
 ) -> Result<Vec<FeedEntry>, ModelError> {
+    let (entries, _) = feed_filtered(tree, limit, before, &FeedFilter::default(), usize::MAX)?;
+    Ok(entries)
+}
+
+/// Which signals a feed shows; every field left out matches all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedFilter {
+    pub category: Option<Category>,
+    pub channel: Option<Channel>,
+    pub flight: Option<FlightKey>,
+    pub airport: Option<String>,
+    /// Observed at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Observed before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl FeedFilter {
+    fn matches(&self, e: &FeedEntry) -> bool {
+        self.category.is_none_or(|c| c == e.category)
+            && self.channel.is_none_or(|c| c == e.channel)
+            && self
+                .flight
+                .as_ref()
+                .is_none_or(|f| e.flight.as_ref() == Some(f))
+            && self
+                .airport
+                .as_ref()
+                .is_none_or(|a| e.airport.as_ref() == Some(a))
+            && self.since.is_none_or(|t| e.observed_at >= t)
+            && self.until.is_none_or(|t| e.observed_at < t)
+    }
+}
+
+/// The newest signals before `before` matching `filter`, at most `limit`, reading at most
+/// `scan_max` entries; with the position to continue before when the scan stopped early
+/// (a page may then hold fewer than `limit`: the read stays bounded however rare a match).
+pub fn feed_filtered(
+    tree: &ReadModel,
+    limit: usize,
+    before: Option<u64>,
+    filter: &FeedFilter,
+    scan_max: usize,
+) -> Result<(Vec<FeedEntry>, Option<u64>), ModelError> {
     let mut end = vec![b'F'];
     end.extend_from_slice(&before.unwrap_or(u64::MAX).to_be_bytes());
-    tree.range(b"F".to_vec()..end)
-        .rev()
-        .take(limit)
-        .map(|entry| entry.map(|(_, value)| value))
-        .collect()
+    let mut found = Vec::new();
+    let mut scanned = 0;
+    for entry in tree.range(b"F".to_vec()..end).rev() {
+        let (_, entry): (_, FeedEntry) = entry?;
+        scanned += 1;
+        if filter.matches(&entry) {
+            found.push(entry);
+            if found.len() == limit {
+                return Ok((found, None));
+            }
+        } else if scanned >= scan_max {
+            return Ok((found, Some(entry.position)));
+        }
+    }
+    Ok((found, None))
 }
 
 /// Signal counts per dimension and value over `window` ending at `now` (the minute of
@@ -259,5 +313,43 @@ mod tests {
             later["category"].is_empty(),
             "nothing in the last hour by then"
         );
+    }
+
+    /// Issue 20: the feed filters by channel, flight and time range, and a rare match
+    /// answers a short page with where to continue instead of scanning everything.
+    #[tokio::test]
+    async fn the_feed_filters_and_stays_bounded() {
+        let (_dir, store) = store_with(&[0, 1]).await;
+        let tree = rebuilt(&store, Monitor);
+        let all =
+            |filter: &FeedFilter| feed_filtered(&tree, 100, None, filter, usize::MAX).unwrap();
+        let hotline = FeedFilter {
+            channel: Some(Channel::Hotline),
+            ..FeedFilter::default()
+        };
+        let (found, stopped) = all(&hotline);
+        assert_eq!((found.len(), stopped), (6, None));
+        assert!(found.iter().all(|e| e.channel == Channel::Hotline));
+        let flight = feed(&tree, 1, None).unwrap()[0].flight.clone();
+        let one_flight = FeedFilter {
+            flight: flight.clone(),
+            ..FeedFilter::default()
+        };
+        assert_eq!(all(&one_flight).0.len(), 12);
+        let first_minutes = FeedFilter {
+            until: Some(start() + Duration::minutes(3)),
+            ..FeedFilter::default()
+        };
+        // Scenario n's signal i is observed at minute n + i: before minute 3 are 0..=2 and 0..=1.
+        assert_eq!(all(&first_minutes).0.len(), 5);
+        let none = FeedFilter {
+            category: Some(Category::Safety),
+            ..FeedFilter::default()
+        };
+        let (found, stopped) = feed_filtered(&tree, 100, None, &none, 10).unwrap();
+        assert!(found.is_empty());
+        let continue_before = stopped.expect("stopped after 10 entries");
+        let (_, again) = feed_filtered(&tree, 100, Some(continue_before), &none, 10).unwrap();
+        assert!(again.is_some_and(|p| p < continue_before));
     }
 }

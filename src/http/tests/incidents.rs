@@ -422,6 +422,21 @@ async fn lists_page_with_cursors_and_refuse_unknown_parameters() {
             .status,
         StatusCode::OK
     );
+    // The monitor feed's filters (issue 20): a flight needs its date, and the other way.
+    let feed = api
+        .get(
+            "agent",
+            "/v1/monitor/feed?channel=hotline&category=delay&flight=LH400&date=2026-11-22&airport=FRA&since=2026-11-22T00:00:00Z",
+        )
+        .await;
+    assert_eq!(feed.status, StatusCode::OK, "{}", feed.text);
+    let half = api.get("agent", "/v1/monitor/feed?flight=LH400").await;
+    problem(&half, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(half.body["field"], "date");
+    let odd = api
+        .get("agent", "/v1/monitor/feed?flight=400&date=2026-11-22")
+        .await;
+    problem(&odd, StatusCode::BAD_REQUEST, "invalid_query");
 }
 
 /// The board's cursor is a place in its order, not an offset: incidents opened between
