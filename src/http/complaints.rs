@@ -11,11 +11,11 @@ use super::auth::Caller;
 use super::params::{IdPath, Params};
 use super::problem::Problem;
 use super::queries::{
-    After, OneQuery, Page, Paging, model, read_failed, summary_or_as_of, timeline_of, wait_for,
+    ListQuery, OneQuery, Page, Paging, model, read_failed, summary_or_as_of, timeline_of, wait_for,
 };
 use super::routes::{READERS, Routes, op, schema};
 use crate::domain::complaint::Complaint;
-use crate::projection::{complaints, timeline};
+use crate::projection::complaints;
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -45,8 +45,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
             op("A complaint's events with their actors")
                 .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(schema::<After>)
-                .response(schema::<Vec<timeline::TimelineEntry>>),
+                .query(schema::<ListQuery>)
+                .response(schema::<Page<super::queries::TimelineItem>>),
             complaint_timeline,
         )
         .commands_of::<Complaint>("Complaint command", schema::<IdPath>)
@@ -76,11 +76,12 @@ pub async fn complaint(
 /// `GET /v1/complaints/{id}/timeline`: every event of the complaint, in order.
 pub async fn complaint_timeline(
     State(state): State<AppState>,
+    caller: Caller,
     IdPath { id }: IdPath,
-    Params(query): Params<After>,
-) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
+    Params(query): Params<ListQuery>,
+) -> Result<Json<Page<super::queries::TimelineItem>>, Problem> {
     let stream = crate::domain::complaint::stream_name(id);
-    timeline_of(&state, &stream, query.after, "complaint").await
+    timeline_of(&state, &caller, &stream, query, "complaint").await
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -19,7 +19,7 @@ use super::queries::{
 use super::routes::{READERS, Routes, op, schema};
 use crate::domain::common::{Category, Severity};
 use crate::domain::incident::{Incident, Stage};
-use crate::projection::{ModelError, ReadModel, compensations, incidents, timeline};
+use crate::projection::{ModelError, ReadModel, compensations, incidents};
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -90,8 +90,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
             op("An incident's events with their actors")
                 .path(schema::<IdPath>)
                 .roles(READERS)
-                .query(schema::<After>)
-                .response(schema::<Vec<timeline::TimelineEntry>>),
+                .query(schema::<ListQuery>)
+                .response(schema::<Page<super::queries::TimelineItem>>),
             incident_timeline,
         )
         .get(
@@ -204,11 +204,12 @@ pub async fn incident(
 /// `GET /v1/incidents/{id}/timeline`: every event of the incident, in order.
 pub async fn incident_timeline(
     State(state): State<AppState>,
+    caller: Caller,
     IdPath { id }: IdPath,
-    Params(query): Params<After>,
-) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
+    Params(query): Params<ListQuery>,
+) -> Result<Json<Page<super::queries::TimelineItem>>, Problem> {
     let stream = crate::domain::incident::stream_name(id);
-    timeline_of(&state, &stream, query.after, "incident").await
+    timeline_of(&state, &caller, &stream, query, "incident").await
 }
 
 /// Answers one incident's view of a model by a query function.

@@ -217,21 +217,69 @@ where
     Ok(found(summary, what)?.into_response())
 }
 
-/// `GET /v1/<resource>/{id}/timeline`: every event of `stream` with its actor; not
-/// found (naming `what`) when the stream has none.
+/// One entry of a timeline with what the event says: its data, personal values opened
+/// for callers allowed personal data, redacted for the others.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TimelineItem {
+    #[serde(flatten)]
+    pub entry: timeline::TimelineEntry,
+    pub data: serde_json::Value,
+}
+
+/// `GET /v1/<resource>/{id}/timeline`: the events of `stream` in order, with actor and
+/// data, a page at a time (`cursor`: the `next_cursor` of the page before); not found
+/// (naming `what`) when the stream has none.
 pub(super) async fn timeline_of(
     state: &AppState,
+    caller: &Caller,
     stream: &str,
-    after: Option<u64>,
+    query: ListQuery,
     what: &str,
-) -> Result<Json<Vec<timeline::TimelineEntry>>, Problem> {
-    wait_for(state, timeline::NAME, after).await?;
+) -> Result<Json<Page<TimelineItem>>, Problem> {
+    wait_for(state, timeline::NAME, query.after).await?;
     let entries = timeline::read(&model(state, timeline::NAME)?, stream)
         .map_err(read_failed(timeline::NAME))?;
     if entries.is_empty() {
         return Err(Problem::not_found(format!("no {what} with this id")));
     }
-    Ok(Json(entries))
+    let limit = query.paging().limit()?;
+    let after = match &query.cursor {
+        None => 0,
+        Some(cursor) => cursor.parse::<u64>().map_err(|_| bad_cursor())?,
+    };
+    let mut page: Vec<timeline::TimelineEntry> = entries
+        .into_iter()
+        .filter(|e| e.position > after)
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next_cursor = more
+        .then(|| page.last().map(|e| e.position.to_string()))
+        .flatten();
+    let mut items = Vec::with_capacity(page.len());
+    for entry in page {
+        let event = state
+            .store()
+            .read_all(entry.position, 1)
+            .map_err(|err| Problem::unavailable(format!("reading the log: {err}; retry")))?
+            .into_iter()
+            .next()
+            .filter(|e| e.position == entry.position)
+            .ok_or_else(|| Problem::internal("a timeline entry's event is missing from the log"))?;
+        let mut data: serde_json::Value =
+            serde_json::from_str(event.data.get()).unwrap_or(serde_json::Value::Null);
+        let redactor = state.redactor();
+        if redactor.may_hold_personal_data(&event.event_type, event.schema_version) {
+            if caller.sees_personal_data {
+                state.privacy().reveal(&mut data, Some(event.id));
+            } else {
+                redactor.data(&event.event_type, event.schema_version, &mut data);
+            }
+        }
+        items.push(TimelineItem { entry, data });
+    }
+    Ok(Json(Page { items, next_cursor }))
 }
 
 pub(super) fn as_of<A: Aggregate + Serialize + schemars::JsonSchema>(

@@ -95,12 +95,36 @@ async fn the_complaint_loop_and_a_compensation_run_through_the_api() {
             &format!("/v1/complaints/{id}/timeline?after={}", closed["position"]),
         )
         .await;
-    assert_eq!(
-        timeline.body.as_array().unwrap().len(),
-        8,
+    let entries = timeline.body["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 8, "{}", timeline.text);
+    // The timeline carries what each event says (issue 20): the customer's words are
+    // sealed for an auditor without personal-data rights, opened for an agent.
+    let received = &entries[0];
+    assert_eq!(received["type"], "complaint.received");
+    let words = received["data"]["description"].as_str().unwrap();
+    assert!(words.starts_with("pd:v1:"), "{words}");
+    let agent_view = api
+        .get("agent", &format!("/v1/complaints/{id}/timeline?limit=3"))
+        .await;
+    let first_page = agent_view.body["items"].as_array().unwrap();
+    assert_eq!(first_page.len(), 3);
+    assert!(
+        !first_page[0]["data"]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("pd:"),
         "{}",
-        timeline.text
+        agent_view.text
     );
+    let cursor = agent_view.body["next_cursor"].as_str().unwrap();
+    let rest = api
+        .get(
+            "agent",
+            &format!("/v1/complaints/{id}/timeline?cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 5);
+    assert_eq!(rest.body["next_cursor"], Value::Null);
 
     // A compensation: crisisd computes it (a system command), agents carry it to paid.
     let flight = json!({"carrier": "LH", "number": "400", "date": "2026-11-22"});

@@ -198,8 +198,7 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
             &format!("/v1/incidents/{id}/timeline?after={after}"),
         )
         .await;
-    let types: Vec<&str> = timeline
-        .body
+    let types: Vec<&str> = timeline.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -211,8 +210,7 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
         types.len() as u64,
         closed["stream_version"].as_u64().unwrap()
     );
-    let actors: Vec<&str> = timeline
-        .body
+    let actors: Vec<&str> = timeline.body["items"]
         .as_array()
         .unwrap()
         .iter()
