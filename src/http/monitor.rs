@@ -38,7 +38,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
             op("Spikes that opened incidents")
                 .roles(READERS)
                 .query(schema::<SpikesQuery>)
-                .response(schema::<Vec<crate::projection::spikes::Decided>>),
+                .response(schema::<Page<crate::projection::spikes::Decided>>),
             spikes,
         )
 }
@@ -171,13 +171,18 @@ pub struct SpikesQuery {
     pub since: Option<DateTime<Utc>>,
     /// Answer once the read model has applied this log position.
     pub after: Option<u64>,
+    /// Spikes per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// `GET /v1/monitor/spikes?since=`: spikes that opened incidents, newest first.
 pub async fn spikes(
     State(state): State<AppState>,
     Params(query): Params<SpikesQuery>,
-) -> Result<Json<Vec<crate::projection::spikes::Decided>>, Problem> {
+) -> Result<Json<Page<crate::projection::spikes::Decided>>, Problem> {
     wait_for(&state, crate::projection::spikes::NAME, query.after).await?;
     let since = query
         .since
@@ -187,5 +192,9 @@ pub async fn spikes(
         since,
     )
     .map_err(read_failed(crate::projection::spikes::NAME))?;
-    Ok(Json(found))
+    let paging = Paging {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    Ok(Json(paging.page(found)?))
 }

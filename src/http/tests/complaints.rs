@@ -228,6 +228,13 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
             .map(str::to_owned)
     })
     .await;
+    let spikes = api.get("agent", "/v1/monitor/spikes").await;
+    assert_eq!(
+        spikes.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "a page like every list: {}",
+        spikes.text
+    );
     let flight_key = crate::domain::common::FlightKey::new("LH", "400", date).unwrap();
     let compensation_ids: Vec<uuid::Uuid> = passengers
         .iter()
