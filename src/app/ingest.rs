@@ -80,9 +80,15 @@ impl CrisisIngest {
 }
 
 fn ingest_actor(kind: &str) -> Actor {
+    // Feedback comes from customer channels, everything else from flight operations.
+    let role = if kind == "feedback" {
+        Role::Channel
+    } else {
+        Role::FlightOps
+    };
     Actor {
         id: format!("ingest-{kind}"),
-        role: Role::FlightOps,
+        role,
     }
 }
 

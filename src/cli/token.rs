@@ -12,7 +12,7 @@ use crate::http::auth;
 pub enum TokenCommand {
     /// Create a token and print it (once) on stdout.
     Add {
-        /// flight_ops, agent, crisis_lead, auditor or admin.
+        /// flight_ops, channel, agent, crisis_lead, auditor or admin.
         #[arg(long, value_parser = super::serve::parse_snake::<Role>)]
         role: Role,
         /// Who uses the token: recorded as the actor of every event it causes.

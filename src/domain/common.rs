@@ -366,6 +366,8 @@ impl DataSubject {
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     FlightOps,
+    /// A customer channel (hotline, social media, web, app systems): publishes feedback.
+    Channel,
     Agent,
     CrisisLead,
     Auditor,

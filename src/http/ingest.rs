@@ -43,7 +43,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post(
             "/v1/ingest/feedback",
             op("Ingest a channel's feedback message (the format of crisis.ingest.feedback)")
-                .roles(&[Role::FlightOps])
+                .roles(&[Role::Channel])
                 .request(schema::<crate::domain::ingest::FeedbackMessageV1>)
                 .status(202)
                 .response(schema::<Stored>),

@@ -218,7 +218,7 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
             "flight": {"carrier": "LH", "flight_number": "400", "origin_date": date.to_string()},
             "category_hint": "delay", "received_at": rfc(now - chrono::Duration::minutes(20 - n as i64)),
             "reach": 1});
-        let reply = api.post("flight_ops", "/v1/ingest/feedback", message).await;
+        let reply = api.post("channel", "/v1/ingest/feedback", message).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     }
     let incident = eventually("the spike opens an incident", || async {

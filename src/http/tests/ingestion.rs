@@ -17,7 +17,7 @@ async fn http_ingest_refuses_a_body_not_declared_json() {
     for headers in undeclared {
         let reply = api
             .call(
-                Some("flight_ops"),
+                Some("channel"),
                 Method::POST,
                 "/v1/ingest/feedback",
                 headers,
@@ -34,7 +34,7 @@ async fn http_ingest_refuses_a_body_not_declared_json() {
     for content_type in ["application/json", "Application/JSON; charset=utf-8"] {
         let reply = api
             .call(
-                Some("flight_ops"),
+                Some("channel"),
                 Method::POST,
                 "/v1/ingest/feedback",
                 &[("content-type", content_type)],
@@ -50,11 +50,11 @@ async fn http_ingest_stores_valid_messages_once_and_rejects_bad_ones_with_the_fi
     let api = api().await;
     let message = feedback_message("fb-1");
     let stored = api
-        .post("flight_ops", "/v1/ingest/feedback", message.clone())
+        .post("channel", "/v1/ingest/feedback", message.clone())
         .await;
     assert_eq!(stored.status, StatusCode::ACCEPTED, "{}", stored.text);
     let again = api
-        .post("flight_ops", "/v1/ingest/feedback", message.clone())
+        .post("channel", "/v1/ingest/feedback", message.clone())
         .await;
     assert_eq!(
         again.status,
@@ -73,14 +73,24 @@ async fn http_ingest_stores_valid_messages_once_and_rejects_bad_ones_with_the_fi
         .count();
     assert_eq!(signals, 1, "{}", events.text);
     assert_eq!(
-        lines[0]["actor"]["id"], "flight_ops-1",
+        lines[0]["actor"]["id"], "channel-1",
         "the actor comes from the token"
     );
+    assert_eq!(lines[0]["actor"]["role"], "channel");
+    // Feedback is a customer channel's, not flight operations'.
+    let ops = api
+        .post(
+            "flight_ops",
+            "/v1/ingest/feedback",
+            feedback_message("fb-ops"),
+        )
+        .await;
+    problem(&ops, StatusCode::FORBIDDEN, "forbidden");
 
     let mut bad = message.clone();
     bad["received_at"] = json!("yesterday");
     bad["source_message_id"] = json!("fb-2");
-    let rejected = api.post("flight_ops", "/v1/ingest/feedback", bad).await;
+    let rejected = api.post("channel", "/v1/ingest/feedback", bad).await;
     assert_eq!(
         rejected.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -90,7 +100,7 @@ async fn http_ingest_stores_valid_messages_once_and_rejects_bad_ones_with_the_fi
     assert_eq!(rejected.body["field"], "/received_at", "{}", rejected.text);
     let mut version = message.clone();
     version["v"] = json!(9);
-    let rejected = api.post("flight_ops", "/v1/ingest/feedback", version).await;
+    let rejected = api.post("channel", "/v1/ingest/feedback", version).await;
     problem(
         &rejected,
         StatusCode::UNPROCESSABLE_ENTITY,

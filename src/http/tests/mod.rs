@@ -41,8 +41,9 @@ struct Reply {
     text: String,
 }
 
-const ROLES: [(&str, Role); 5] = [
+const ROLES: [(&str, Role); 6] = [
     ("flight_ops", Role::FlightOps),
+    ("channel", Role::Channel),
     ("agent", Role::Agent),
     ("crisis_lead", Role::CrisisLead),
     ("auditor", Role::Auditor),
