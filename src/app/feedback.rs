@@ -97,6 +97,19 @@ pub enum FeedbackError {
 
 /// Records the signal and, for a complaint, the complaint (tier from the passenger's
 /// stream), both observed / received at the message's receipt time (at most `now`).
+/// The incident the disruptions read model knows for `flight` (none when it has not
+/// caught up yet: the reaction then joins the complaint).
+fn known_incident(
+    store: &crate::store::SledStore,
+    flight: &crate::domain::common::FlightKey,
+) -> Option<uuid::Uuid> {
+    let model =
+        crate::projection::ReadModel::open(store, crate::projection::disruptions::NAME).ok()?;
+    crate::projection::disruptions::flight_entry(&model, flight)
+        .ok()??
+        .incident_id
+}
+
 pub async fn record_feedback(
     journal: &Journal,
     feedback: &Feedback,
@@ -150,7 +163,12 @@ pub async fn record_feedback(
         category,
         remedy_sought: remedy_for(category),
         description: feedback.text.clone(),
-        incident_id: None,
+        // The flight's incident, when one is known already: the complaint carries it from
+        // the start (otherwise the entitlement reaction joins it once one opens).
+        incident_id: feedback
+            .flight
+            .as_ref()
+            .and_then(|flight| known_incident(store, flight)),
         received_at: Some(received_at),
     };
     let recorded = Recorded {

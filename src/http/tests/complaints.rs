@@ -267,6 +267,28 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         })
         .await;
     }
+    // A passenger who complains once the incident is known carries it from the start
+    // (issue 20): `complaint.received` names the incident, no join needed.
+    let late = json!({"v": 1, "source_message_id": "call-late", "channel": "hotline",
+        "text": "still no news", "passenger_ref": "FF1",
+        "flight": {"carrier": "LH", "flight_number": "400", "origin_date": date.to_string()},
+        "category_hint": "delay", "received_at": rfc(now - chrono::Duration::minutes(1)),
+        "reach": 1});
+    let reply = api.post("channel", "/v1/ingest/feedback", late).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    let late_complaint = crate::app::feedback::complaint_id("call-late");
+    let received = eventually("the late complaint is in its timeline", || async {
+        let timeline = api
+            .get(
+                "agent",
+                &format!("/v1/complaints/{late_complaint}/timeline"),
+            )
+            .await;
+        timeline.body["items"][0].as_object().cloned()
+    })
+    .await;
+    assert_eq!(received["type"], "complaint.received");
+    assert_eq!(received["data"]["incident_id"], incident.as_str());
     let board = api.get("crisis_lead", "/v1/incidents").await;
     assert!(
         board.body["items"][0]["next_deadline"].is_string(),
