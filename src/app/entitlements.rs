@@ -327,6 +327,46 @@ mod tests {
         }
     }
 
+    /// Passenger `passenger` calls about `flight` (a signal naming both: the passenger is
+    /// known on the flight).
+    async fn call_about(
+        journal: &crate::app::Journal,
+        flight: &FlightKey,
+        passenger: &str,
+        n: u128,
+        at: chrono::DateTime<Utc>,
+    ) {
+        let signal_id = uuid::Uuid::from_u128(n);
+        let record = SignalCommand::RecordSignal {
+            signal_id,
+            channel: Channel::Hotline,
+            category: Category::Delay,
+            severity: Severity::Medium,
+            flight: Some(flight.clone()),
+            passenger: Some(PassengerId(passenger.into())),
+            reach: 1,
+            summary: PersonalData("late".into()),
+            source_ref: None,
+            observed_at: at,
+        };
+        let meta = CommandMeta::new(ops(), Utc::now());
+        execute::<Signal>(journal, &signal::stream_name(signal_id), &record, &meta)
+            .await
+            .unwrap();
+    }
+
+    /// The disruptions model rebuilt, then one round of the entitlement reaction.
+    async fn react(store: &SledStore, journal: &crate::app::Journal) {
+        rebuild(store, Disruptions, |_, _| {}).unwrap();
+        let reaction = EntitlementReaction::new(
+            journal.clone(),
+            DEFAULT_EU,
+            CompensationPolicy::default_policy(),
+        )
+        .unwrap();
+        reactor::round(&reaction, store, 10).await.unwrap();
+    }
+
     /// A flight `carrier number` from `origin` to `destination` (8 h scheduled) that
     /// left `late_hours` late and arrived as late, with `passengers` known on it from
     /// their calls; the entitlement reaction's round over it, run twice.
@@ -358,22 +398,7 @@ mod tests {
             .await
             .unwrap();
         for (n, passenger) in passengers.iter().enumerate() {
-            let signal_id = uuid::Uuid::from_u128(n as u128 + 1);
-            let record = SignalCommand::RecordSignal {
-                signal_id,
-                channel: Channel::Hotline,
-                category: Category::Delay,
-                severity: Severity::Medium,
-                flight: Some(flight.clone()),
-                passenger: Some(PassengerId((*passenger).into())),
-                reach: 1,
-                summary: PersonalData("late".into()),
-                source_ref: None,
-                observed_at: departure,
-            };
-            execute::<Signal>(&journal, &signal::stream_name(signal_id), &record, &meta)
-                .await
-                .unwrap();
+            call_about(&journal, &flight, passenger, n as u128 + 1, departure).await;
         }
         for command in [
             FlightCommand::RecordDeparture {
@@ -498,22 +523,7 @@ mod tests {
         let flight = FlightKey::new("LH", "1020", departure.date_naive()).unwrap();
         let stream = flight::stream_name(&flight);
         let meta = CommandMeta::new(ops(), Utc::now());
-        let signal_id = uuid::Uuid::from_u128(7);
-        let record = SignalCommand::RecordSignal {
-            signal_id,
-            channel: Channel::Hotline,
-            category: Category::Delay,
-            severity: Severity::Medium,
-            flight: Some(flight.clone()),
-            passenger: Some(PassengerId("P1".into())),
-            reach: 1,
-            summary: PersonalData("late".into()),
-            source_ref: None,
-            observed_at: departure,
-        };
-        execute::<Signal>(&journal, &signal::stream_name(signal_id), &record, &meta)
-            .await
-            .unwrap();
+        call_about(&journal, &flight, "P1", 7, departure).await;
         let commands = [
             FlightCommand::ScheduleFlight {
                 schedule: FlightScheduled {
@@ -538,17 +548,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let round = || async {
-            rebuild(&store, Disruptions, |_, _| {}).unwrap();
-            let reaction = EntitlementReaction::new(
-                journal.clone(),
-                DEFAULT_EU,
-                CompensationPolicy::default_policy(),
-            )
-            .unwrap();
-            reactor::round(&reaction, &store, 10).await.unwrap();
-        };
-        round().await;
+        react(&store, &journal).await;
         let id = compensation::compensation_id(&flight, &PassengerId("P1".into()));
         let entitlement = || {
             load::<Compensation>(&store, &compensation::stream_name(id))
@@ -566,7 +566,7 @@ mod tests {
         execute::<Flight>(&journal, &stream, &correct, &meta)
             .await
             .unwrap();
-        round().await;
+        react(&store, &journal).await;
         let corrected = entitlement();
         assert_eq!(corrected.revision, 2, "a superseding computation");
         assert_eq!(corrected.entitled(), Some(Money::new(0, Currency::EUR)));
@@ -589,22 +589,7 @@ mod tests {
         let flight = FlightKey::new("LH", "1030", departure.date_naive()).unwrap();
         let stream = flight::stream_name(&flight);
         let meta = CommandMeta::new(ops(), Utc::now());
-        let signal_id = uuid::Uuid::from_u128(8);
-        let record = SignalCommand::RecordSignal {
-            signal_id,
-            channel: Channel::Hotline,
-            category: Category::Cancellation,
-            severity: Severity::Medium,
-            flight: Some(flight.clone()),
-            passenger: Some(PassengerId("P1".into())),
-            reach: 1,
-            summary: PersonalData("cancelled".into()),
-            source_ref: None,
-            observed_at: departure,
-        };
-        execute::<Signal>(&journal, &signal::stream_name(signal_id), &record, &meta)
-            .await
-            .unwrap();
+        call_about(&journal, &flight, "P1", 8, departure).await;
         let schedule = FlightCommand::ScheduleFlight {
             schedule: FlightScheduled {
                 flight: flight.clone(),
@@ -624,17 +609,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let round = || async {
-            rebuild(&store, Disruptions, |_, _| {}).unwrap();
-            let reaction = EntitlementReaction::new(
-                journal.clone(),
-                DEFAULT_EU,
-                CompensationPolicy::default_policy(),
-            )
-            .unwrap();
-            reactor::round(&reaction, &store, 10).await.unwrap();
-        };
-        round().await;
+        react(&store, &journal).await;
         let id = compensation::compensation_id(&flight, &PassengerId("P1".into()));
         let entitlement = || {
             load::<Compensation>(&store, &compensation::stream_name(id))
@@ -655,7 +630,7 @@ mod tests {
             .unwrap();
         let stored = store.read_all(executed.position, 1).unwrap();
         assert_eq!(stored[0].event_type, "flight.reinstated");
-        round().await;
+        react(&store, &journal).await;
         assert_eq!(
             entitlement().revision,
             1,
@@ -674,7 +649,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        round().await;
+        react(&store, &journal).await;
         let revisited = entitlement();
         assert_eq!(revisited.revision, 2, "a superseding computation");
         assert_eq!(

@@ -359,12 +359,7 @@ pub async fn run<A: CommandTarget>(
         None => parse_fields(command, fields)?,
     };
 
-    let mut meta = CommandMeta::new(caller.actor.clone(), Utc::now());
-    if let Some(key) = idempotency_key(headers)? {
-        meta.idempotency_key = Some(scoped_key(caller, A::COLLECTION, command, &key));
-        meta.request_fingerprint = Some(fingerprint(&request));
-    }
-    meta.expected_version = if_match(headers)?;
+    let meta = command_meta(caller, A::COLLECTION, command, headers, &request)?;
     A::check(state, &stream, &parsed)?;
     let executed = execute::<A>(state.journal(), &stream, &parsed, &meta).await?;
     Ok(executed.into())
@@ -409,6 +404,35 @@ fn integral_numbers(value: &mut Value) {
         Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
         _ => {}
     }
+}
+
+/// What every command request carries besides its body: the caller, an `Idempotency-Key`
+/// scoped to caller and route and bound to `request` (the same key with another request
+/// is refused), and an `If-Match` stream version.
+pub(super) fn command_meta(
+    caller: &Caller,
+    collection: &str,
+    command: &str,
+    headers: &HeaderMap,
+    request: &Value,
+) -> Result<CommandMeta, Problem> {
+    let mut meta = CommandMeta::new(caller.actor.clone(), Utc::now());
+    if let Some(key) = idempotency_key(headers)? {
+        meta.idempotency_key = Some(scoped_key(caller, collection, command, &key));
+        meta.request_fingerprint = Some(fingerprint(request));
+    }
+    meta.expected_version = if_match(headers)?;
+    Ok(meta)
+}
+
+/// A body that is one JSON object, decoded into `T`; a field that does not fit is
+/// `invalid_body` at its JSON pointer.
+pub(super) fn typed_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let fields = body_object(body)?;
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
+        let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
+        Problem::bad_request("invalid_body", format!("{pointer}: {}", err.inner())).field(pointer)
+    })
 }
 
 /// An `Idempotency-Key` belongs to its caller and route: the same key sent by another

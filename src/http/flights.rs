@@ -13,12 +13,12 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::auth::Caller;
-use super::commands::{CommandResult, body_object, idempotency_key};
+use super::commands::{CommandResult, command_meta, typed_body};
 use super::params::Params;
 use super::problem::Problem;
 use super::queries::{After, model, read_failed, wait_for};
 use super::routes::{READERS, Routes, op, schema};
-use crate::app::command::{CommandMeta, execute};
+use crate::app::command::execute;
 use crate::domain::common::{FlightKey, Role};
 use crate::domain::flight::{self, Controllability, Flight, FlightCommand};
 use crate::projection::compensations;
@@ -77,24 +77,22 @@ pub async fn override_controllability(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<CommandResult, Problem> {
-    let fields = body_object(&body)?;
-    let body: OverrideBody = serde_path_to_error::deserialize(serde_json::Value::Object(fields))
-        .map_err(|err| {
-            let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
-            Problem::bad_request("invalid_body", format!("{pointer}: {}", err.inner()))
-                .field(pointer)
-        })?;
+    let request: OverrideBody = typed_body(&body)?;
+    let fingerprinted = serde_json::json!({
+        "controllability": request.controllability,
+        "reason": request.reason,
+    });
+    let meta = command_meta(
+        &caller,
+        "flights",
+        "override_controllability",
+        &headers,
+        &fingerprinted,
+    )?;
     let command = FlightCommand::OverrideControllability {
-        controllability: body.controllability,
-        reason: body.reason,
+        controllability: request.controllability,
+        reason: request.reason,
     };
-    let mut meta = CommandMeta::new(caller.actor.clone(), Utc::now());
-    if let Some(key) = idempotency_key(&headers)? {
-        meta.idempotency_key = Some(format!(
-            "{}\noverride_controllability\n{key}",
-            caller.actor.id
-        ));
-    }
     let stream = flight::stream_name(&path.key());
     let executed = execute::<Flight>(state.journal(), &stream, &command, &meta).await?;
     Ok(executed.into())

@@ -3,11 +3,10 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use serde_json::Value;
 
 use super::AppState;
 use super::auth::Caller;
-use super::commands::{CommandResult, body_object};
+use super::commands::{CommandResult, typed_body};
 use super::params::{Params, PassengerPath};
 use super::problem::Problem;
 use super::queries::{After, found, model, read_failed, wait_for};
@@ -62,13 +61,7 @@ pub async fn erase(
     body: Bytes,
 ) -> Result<CommandResult, Problem> {
     let passenger = path.passenger();
-    let fields = body_object(&body)?;
-    let body: EraseBody =
-        serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
-            let pointer = format!("/{}", err.path().to_string().replace('.', "/"));
-            Problem::bad_request("invalid_body", format!("{pointer}: {}", err.inner()))
-                .field(pointer)
-        })?;
+    let body: EraseBody = typed_body(&body)?;
     let executed = crate::app::erasures::erase_passenger(
         state.journal(),
         &passenger,

@@ -146,10 +146,9 @@ impl ComputedOutline {
 
     /// See [`CompensationComputed::owes_nothing`].
     pub fn owes_nothing(&self) -> bool {
-        let zero = |m: Option<Money>| m.is_none_or(|m| m.amount_minor == 0);
         self.decisions
             .iter()
-            .all(|d| zero(d.cash) && zero(d.voucher) && d.miles.unwrap_or(0) == 0)
+            .all(|d| crate::domain::policy::compensation::owes_nothing(d.cash, d.voucher, d.miles))
     }
 
     /// Decodes the data of a `compensation.computed` event, checking its schema version.

@@ -228,9 +228,14 @@ impl CompensationDecision {
     /// Whether the decision owes nothing to pay: no cash, no voucher, no miles (care
     /// and a refund right may still be due; they are not paid through the entitlement).
     pub fn owes_nothing(&self) -> bool {
-        let zero = |m: Option<Money>| m.is_none_or(|m| m.amount_minor == 0);
-        zero(self.cash) && zero(self.voucher) && self.miles.unwrap_or(0) == 0
+        owes_nothing(self.cash, self.voucher, self.miles)
     }
+}
+
+/// No cash, no voucher and no miles to pay (absent or zero).
+pub fn owes_nothing(cash: Option<Money>, voucher: Option<Money>, miles: Option<u64>) -> bool {
+    let zero = |m: Option<Money>| m.is_none_or(|m| m.amount_minor == 0);
+    zero(cash) && zero(voucher) && miles.unwrap_or(0) == 0
 }
 
 fn currency_of(regime: Regime) -> Currency {
