@@ -172,6 +172,7 @@ mod tests {
             remedy_sought: RemedySought::Apology,
             description: PersonalData("late".into()),
             incident_id: None,
+            flight: None,
             received_at: None,
         };
         let meta = CommandMeta::new(agent(), Utc::now() - chrono::Duration::days(days_ago));

@@ -169,6 +169,7 @@ pub async fn record_feedback(
             .flight
             .as_ref()
             .and_then(|flight| known_incident(store, flight)),
+        flight: feedback.flight.clone(),
         received_at: Some(received_at),
     };
     let recorded = Recorded {

@@ -4,14 +4,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use schemars::JsonSchema;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::AppState;
 use super::auth::Caller;
-use super::params::{IdPath, Params};
+use super::params::{IdPath, Params, flight_filter};
 use super::problem::Problem;
 use super::queries::{
-    ListQuery, OneQuery, Page, Paging, model, read_failed, summary_or_as_of, timeline_of, wait_for,
+    ListQuery, OneQuery, Page, Paging, bad_cursor, model, read_failed, summary_or_as_of, timeline_of,
+    wait_for,
 };
 use super::routes::{READERS, Routes, op, schema};
 use crate::domain::complaint::Complaint;
@@ -22,6 +24,14 @@ pub(super) fn routes(routes: Routes) -> Routes {
     routes
         .create::<Complaint>(
             "Register a complaint under a new id (complaint_id is chosen by crisisd)",
+        )
+        .get(
+            "/v1/complaints",
+            op("The queue of open complaints, oldest first, each with its service-level deadlines and the time left")
+                .roles(READERS)
+                .query(schema::<QueueQuery>)
+                .response(schema::<Page<complaints::ComplaintSummary>>),
+            complaint_queue,
         )
         .get(
             "/v1/complaints/kpis",
@@ -68,7 +78,7 @@ pub async fn complaint(
         query,
         complaints::NAME,
         "complaint",
-        |model| complaints::complaint(model, id),
+        |model| Ok(complaints::complaint(model, id)?.map(|c| c.at(Utc::now()))),
     )
     .await
 }
@@ -117,4 +127,82 @@ pub async fn complaint_kpis(
     )
     .map_err(read_failed(complaints::NAME))?;
     Ok(Json(paging.page(rows)?))
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// Only complaints where they stand now (any open status; closed ones leave the
+    /// queue).
+    pub status: Option<complaints::Status>,
+    pub tier: Option<crate::domain::common::Tier>,
+    pub channel: Option<crate::domain::common::Channel>,
+    pub category: Option<crate::domain::common::Category>,
+    /// Only complaints this agent or supervisor owns.
+    pub owner: Option<String>,
+    /// The flight's designator and number, e.g. `LH400` (with `date`).
+    pub flight: Option<String>,
+    /// The flight's origin date, `YYYY-MM-DD` (with `flight`).
+    pub date: Option<NaiveDate>,
+    /// Only complaints of this incident.
+    pub incident: Option<uuid::Uuid>,
+    /// Only complaints with (`true`) or without (`false`) a breached service level.
+    pub breached: Option<bool>,
+    /// Only complaints whose next running deadline falls before this instant (RFC
+    /// 3339): what must be worked on first.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Answer once the read model has applied this log position.
+    pub after: Option<u64>,
+    /// Complaints per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Open complaints one queue request reads at most: a filter matching rarely answers a
+/// short page with a cursor to continue, never a scan of every open complaint.
+const QUEUE_SCAN_MAX: usize = 20_000;
+
+/// `GET /v1/complaints`: the open complaints, oldest receipt first, filtered, a page
+/// at a time; each with its deadlines and the time left on the running ones.
+pub async fn complaint_queue(
+    State(state): State<AppState>,
+    Params(query): Params<QueueQuery>,
+) -> Result<Json<Page<complaints::ComplaintSummary>>, Problem> {
+    wait_for(&state, complaints::NAME, query.after).await?;
+    let limit = Paging {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let cursor = query
+        .cursor
+        .as_deref()
+        .map(|c| c.parse().map_err(|()| bad_cursor()))
+        .transpose()?;
+    let filter = complaints::QueueFilter {
+        status: query.status,
+        tier: query.tier,
+        channel: query.channel,
+        category: query.category,
+        owner: query.owner,
+        flight: flight_filter(query.flight.as_deref(), query.date)?,
+        incident_id: query.incident,
+        breached: query.breached,
+        due_before: query.due_before,
+    };
+    let (items, next) = complaints::queue(
+        &model(&state, complaints::NAME)?,
+        &filter,
+        cursor,
+        limit,
+        QUEUE_SCAN_MAX,
+    )
+    .map_err(read_failed(complaints::NAME))?;
+    let now = Utc::now();
+    Ok(Json(Page {
+        items: items.into_iter().map(|c| c.at(now)).collect(),
+        next_cursor: next.map(|c| c.to_string()),
+    }))
 }

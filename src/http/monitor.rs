@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::AppState;
-use super::params::Params;
+use super::params::{Params, flight_filter};
 use super::problem::Problem;
 use super::queries::{Page, Paging, model, read_failed, wait_for};
 use super::routes::{READERS, Routes, op, schema};
@@ -83,40 +83,7 @@ pub async fn monitor_feed(
         cursor: None,
     }
     .limit()?;
-    let flight = match (&query.flight, query.date) {
-        (None, None) => None,
-        (Some(flight), Some(date)) => {
-            let split = flight
-                .char_indices()
-                .skip(2)
-                .find(|(_, c)| c.is_ascii_digit())
-                .map(|(i, _)| i);
-            // A designator has a letter (`9W`, `LH`, `DLH`); the number is digits.
-            let key = split
-                .filter(|&i| flight[..i].bytes().any(|b| b.is_ascii_alphabetic()))
-                .and_then(|i| {
-                    crate::domain::common::FlightKey::new(&flight[..i], &flight[i..], date).ok()
-                });
-            Some(key.ok_or_else(|| {
-                Problem::bad_request(
-                    "invalid_query",
-                    format!("flight {flight:?} is not a designator and number such as LH400"),
-                )
-                .field("flight")
-            })?)
-        }
-        _ => {
-            return Err(Problem::bad_request(
-                "invalid_query",
-                "a flight filter takes both flight (LH400) and date (its origin date)",
-            )
-            .field(if query.flight.is_some() {
-                "date"
-            } else {
-                "flight"
-            }));
-        }
-    };
+    let flight = flight_filter(query.flight.as_deref(), query.date)?;
     let filter = monitor::FeedFilter {
         category: query.category,
         channel: query.channel,

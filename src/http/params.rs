@@ -51,6 +51,42 @@ fn invalid_query(text: &str) -> Problem {
     }
 }
 
+/// The flight a list is filtered by, from its `flight` (designator and number, `LH400`)
+/// and `date` (its origin date) parameters: both or neither.
+pub fn flight_filter(
+    flight: Option<&str>,
+    date: Option<chrono::NaiveDate>,
+) -> Result<Option<crate::domain::common::FlightKey>, Problem> {
+    match (flight, date) {
+        (None, None) => Ok(None),
+        (Some(flight), Some(date)) => {
+            let split = flight
+                .char_indices()
+                .skip(2)
+                .find(|(_, c)| c.is_ascii_digit())
+                .map(|(i, _)| i);
+            // A designator has a letter (`9W`, `LH`, `DLH`); the number is digits.
+            let key = split
+                .filter(|&i| flight[..i].bytes().any(|b| b.is_ascii_alphabetic()))
+                .and_then(|i| {
+                    crate::domain::common::FlightKey::new(&flight[..i], &flight[i..], date).ok()
+                });
+            key.map(Some).ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid_query",
+                    format!("flight {flight:?} is not a designator and number such as LH400"),
+                )
+                .field("flight")
+            })
+        }
+        (flight, _) => Err(Problem::bad_request(
+            "invalid_query",
+            "a flight filter takes both flight (LH400) and date (its origin date)",
+        )
+        .field(if flight.is_some() { "date" } else { "flight" })),
+    }
+}
+
 /// The `{id}` of an incident, complaint or compensation route: handlers take it as an
 /// extractor, the route table documents it; an id that is no UUID is a 404 saying so.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -8,7 +8,7 @@
 //! | [`disruptions`] | per flight: final disruption, passengers known on it, its incident; the log of entitlements due |
 //! | [`incidents`] | one summary per incident: the pipeline board, assess (impact, assignments, loads), plan, follow-up and review views |
 //! | [`compensations`] | every entitlement's status and amounts, totals per incident and currency, open legal deadlines: the money side of the execute view |
-//! | [`complaints`] | complaint summaries (no customer words) and KPIs per agent, department, tier, channel and day |
+//! | [`complaints`] | complaint summaries (no customer words) with their deadlines, the queue of open complaints, KPIs per agent (credited per action), department, tier, channel and day |
 //! | [`passengers`] | the passenger view: tier, contact record (personal data), complaints, contacts, compensations |
 //! | [`monitor`] | the live signal feed and counts per category, channel, flight and airport over 15 min, 1 h and 24 h |
 //! | [`model`] | the read side's interface: [`ReadModel`] (typed reads and the checkpoint) and [`ModelError`] |
@@ -57,7 +57,9 @@ pub fn all(policy: &CrisisPolicy) -> Vec<Box<dyn Projection>> {
         Box::new(disruptions::Disruptions),
         Box::new(incidents::Incidents),
         Box::new(compensations::Compensations),
-        Box::new(complaints::Complaints),
+        Box::new(complaints::Complaints {
+            sla: policy.sla.clone(),
+        }),
         Box::new(passengers::Passengers),
         Box::new(monitor::Monitor),
     ]

@@ -196,6 +196,7 @@ mod tests {
             remedy_sought: RemedySought::Compensation,
             description: PersonalData("private words".into()),
             incident_id: None,
+            flight: None,
             received_at: at(0),
         })
     }

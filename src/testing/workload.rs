@@ -425,6 +425,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
             remedy_sought: RemedySought::Compensation,
             description: PersonalData("four hours late and nobody told us".into()),
             incident_id: Some(incident_id),
+            flight: Some(flight.clone()),
             received_at: None,
         };
         let base = 30 + i64::from(c) * 7;

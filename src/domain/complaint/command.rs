@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::events::{Department, RemedySought};
-use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
+use crate::domain::common::{Category, Channel, FlightKey, PassengerId, PersonalData, Tier};
 use crate::domain::policy::sla::SlaKind;
 
 /// A request to a complaint; `decide` answers with events or a refusal.
@@ -31,6 +31,10 @@ pub enum ComplaintCommand {
         remedy_sought: RemedySought,
         description: PersonalData<String>,
         incident_id: Option<Uuid>,
+        /// The flight the complaint is about, if it names one: the complaint is listed
+        /// with the flight and joins the flight's incident.
+        #[serde(default)]
+        flight: Option<FlightKey>,
         #[serde(default)]
         received_at: Option<chrono::DateTime<chrono::Utc>>,
     },

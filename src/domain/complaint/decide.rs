@@ -83,6 +83,7 @@ fn receive(command: &C, ctx: &Context) -> Decision {
         remedy_sought,
         description,
         incident_id,
+        flight,
         received_at,
     } = command
     else {
@@ -108,6 +109,7 @@ fn receive(command: &C, ctx: &Context) -> Decision {
         remedy_sought: *remedy_sought,
         description: description.clone(),
         incident_id: *incident_id,
+        flight: flight.clone(),
         received_at,
     })])
 }

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
+use crate::domain::common::{Category, Channel, FlightKey, PassengerId, PersonalData, Tier};
 use crate::domain::event::domain_events;
 use crate::domain::policy::sla::SlaKind;
 
@@ -53,6 +53,10 @@ pub struct ComplaintReceived {
     /// The customer's own words: personal data.
     pub description: PersonalData<String>,
     pub incident_id: Option<Uuid>,
+    /// The flight the complaint is about, when it names one (a feedback message's
+    /// flight; complaints recorded before crisisd kept it have none).
+    #[serde(default)]
+    pub flight: Option<FlightKey>,
     pub received_at: DateTime<Utc>,
 }
 

@@ -21,7 +21,7 @@ pub(crate) fn command() -> impl Strategy<Value = C> {
         1 => Just(C::ReceiveComplaint {
             complaint_id: id(1), channel: Channel::Web, passenger: PassengerId("P1".into()), tier: Tier::Silver,
             category: Category::Delay, remedy_sought: RemedySought::Compensation,
-            description: PersonalData("late".into()), incident_id: None, received_at: None,
+            description: PersonalData("late".into()), incident_id: None, flight: None, received_at: None,
         }),
         2 => text().prop_map(|apology| C::AcknowledgeComplaint { apology }),
         2 => proptest::collection::btree_set(department, 0..2).prop_map(|departments| C::RouteComplaint { departments }),

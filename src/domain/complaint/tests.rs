@@ -30,6 +30,7 @@ fn receive_command() -> C {
         remedy_sought: RemedySought::BaggageTrace,
         description: PersonalData("my bag with my passport is gone".into()),
         incident_id: Some(id(9)),
+        flight: None,
         received_at: None,
     }
 }
@@ -122,6 +123,7 @@ fn receive_complaint() {
             remedy_sought,
             description,
             incident_id,
+            flight,
             ..
         } = receive_command()
         else {
@@ -136,6 +138,7 @@ fn receive_complaint() {
             remedy_sought,
             description,
             incident_id,
+            flight,
             received_at: Some(at(minute)),
         }
     };

@@ -490,3 +490,198 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         .await;
     assert!(why.text.contains("eu261.art5.3"), "{}", why.text);
 }
+
+/// Registers a complaint over HTTP and answers its id.
+async fn complaint(api: &Api, passenger: &str, tier: &str, flight: Value) -> String {
+    let received = api
+        .ok(
+            "agent",
+            "/v1/complaints",
+            json!({"channel": "email", "passenger": passenger, "tier": tier,
+                "category": "delay", "remedy_sought": "compensation",
+                "description": "late", "incident_id": null, "flight": flight}),
+        )
+        .await;
+    received["stream"].as_str().unwrap()["complaint-".len()..].to_owned()
+}
+
+/// The queue of open complaints (issue 20): each with its deadlines and the time left,
+/// filtered by tier, owner, flight and urgency, a page at a time with a cursor that
+/// stays valid as complaints close.
+#[tokio::test]
+async fn the_queue_shows_open_complaints_with_their_deadlines() {
+    let api = api().await;
+    let lh400 = json!({"carrier": "LH", "number": "400", "date": "2026-12-01"});
+    let gold = complaint(&api, "P1", "gold", lh400.clone()).await;
+    let silver = complaint(&api, "P2", "silver", Value::Null).await;
+    let closing = complaint(&api, "P3", "gold", lh400).await;
+    let at = |id: &str, command: &str| format!("/v1/complaints/{id}/{command}");
+    api.ok(
+        "agent",
+        &at(&gold, "acknowledge_complaint"),
+        json!({"apology": "sorry"}),
+    )
+    .await;
+    for (command, body) in [
+        ("acknowledge_complaint", json!({"apology": "sorry"})),
+        ("route_complaint", json!({"departments": ["refunds"]})),
+    ] {
+        api.ok("agent", &at(&closing, command), body).await;
+    }
+    api.ok(
+        "agent",
+        &at(&closing, "propose_resolution"),
+        json!({"resolution": "a voucher", "compensation_id": null}),
+    )
+    .await;
+    let last = api
+        .ok(
+            "crisis_lead",
+            &at(&closing, "confirm_satisfaction"),
+            json!({"comment": "ok"}),
+        )
+        .await;
+    let after = last["position"].as_u64().unwrap();
+
+    let queue = api
+        .get("auditor", &format!("/v1/complaints?after={after}"))
+        .await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", queue.text);
+    let items = queue.body["items"].as_array().unwrap();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|c| c["complaint_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![gold.as_str(), silver.as_str()], "closed ones leave");
+    assert_eq!(items[0]["owner"], "agent-1");
+    assert_eq!(items[0]["flight"]["number"], "400", "{}", queue.text);
+    let deadlines = items[0]["deadlines"].as_array().unwrap();
+    assert_eq!(deadlines.len(), 3);
+    assert_eq!(
+        (&deadlines[0]["kind"], &deadlines[0]["state"]),
+        (&json!("acknowledge"), &json!("met"))
+    );
+    assert_eq!(deadlines[0]["time_left_secs"], Value::Null);
+    assert_eq!(deadlines[1]["state"], "pending");
+    let left = deadlines[1]["time_left_secs"].as_i64().unwrap();
+    assert!(
+        (7 * 3600..=8 * 3600).contains(&left),
+        "gold: first feedback within 8 h, {left} s left"
+    );
+    // One complaint's view shows its deadlines too.
+    let one = api.get("agent", &format!("/v1/complaints/{silver}")).await;
+    assert_eq!(one.body["deadlines"][0]["state"], "pending", "{}", one.text);
+    assert!(one.body["deadlines"][0]["time_left_secs"].as_i64().unwrap() > 3 * 3600);
+
+    let filtered = |query: &str| {
+        let api = &api;
+        let query = query.to_owned();
+        async move {
+            let reply = api.get("agent", &format!("/v1/complaints?{query}")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text);
+            reply.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["complaint_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(filtered("tier=silver").await, vec![silver.clone()]);
+    assert_eq!(filtered("owner=agent-1").await, vec![gold.clone()]);
+    assert_eq!(
+        filtered("flight=LH400&date=2026-12-01").await,
+        vec![gold.clone()]
+    );
+    assert_eq!(filtered("status=received").await, vec![silver.clone()]);
+    assert_eq!(filtered("breached=true").await, Vec::<String>::new());
+    // Silver acknowledges within 4 h; Gold's next deadline (feedback) is in 8 h.
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(
+        filtered(&format!("due_before={soon}")).await,
+        vec![silver.clone()]
+    );
+
+    let first = api.get("agent", "/v1/complaints?limit=1").await;
+    assert_eq!(first.body["items"][0]["complaint_id"], gold.as_str());
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let second = api
+        .get("agent", &format!("/v1/complaints?limit=1&cursor={cursor}"))
+        .await;
+    assert_eq!(second.body["items"][0]["complaint_id"], silver.as_str());
+    assert_eq!(second.body["next_cursor"], Value::Null);
+    for bad in ["cursor=nope", "flight=LH400", "limit=0", "tier=tin"] {
+        let reply = api.get("agent", &format!("/v1/complaints?{bad}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.text);
+    }
+}
+
+/// KPIs credit each action to who did it (issue 20): the agent who acknowledged, the
+/// one who proposed the resolution the customer accepted, the one who closed.
+#[tokio::test]
+async fn kpis_credit_the_agent_who_did_each_action() {
+    let api = api().await;
+    let id = complaint(&api, "P1", "gold", Value::Null).await;
+    let at = |command: &str| format!("/v1/complaints/{id}/{command}");
+    api.ok(
+        "agent",
+        &at("acknowledge_complaint"),
+        json!({"apology": "sorry"}),
+    )
+    .await;
+    api.ok(
+        "agent",
+        &at("route_complaint"),
+        json!({"departments": ["refunds"]}),
+    )
+    .await;
+    api.ok(
+        "crisis_lead",
+        &at("escalate_to_supervisor"),
+        json!({"supervisor": "sup-9", "reason": "a VIP"}),
+    )
+    .await;
+    api.ok(
+        "crisis_lead",
+        &at("propose_resolution"),
+        json!({"resolution": "EUR 600", "compensation_id": null}),
+    )
+    .await;
+    let closed = api
+        .ok("agent", &at("confirm_satisfaction"), json!({"comment": "ok"}))
+        .await;
+    let kpis = api
+        .get(
+            "auditor",
+            &format!(
+                "/v1/complaints/kpis?dimension=agent&after={}",
+                closed["position"]
+            ),
+        )
+        .await;
+    assert_eq!(kpis.status, StatusCode::OK, "{}", kpis.text);
+    let row = |agent: &str| {
+        kpis.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["value"] == agent)
+            .unwrap_or_else(|| panic!("{agent} in {}", kpis.text))["counters"]
+            .clone()
+    };
+    let agent = row("agent-1");
+    let lead = row("crisis_lead-1");
+    let pick = |c: &Value| {
+        [
+            "acknowledged",
+            "escalated",
+            "proposals",
+            "resolved",
+            "closed",
+        ]
+        .map(|k| c[k].as_u64().unwrap())
+    };
+    assert_eq!(pick(&agent), [1, 0, 0, 0, 1], "{}", kpis.text);
+    assert_eq!(pick(&lead), [0, 1, 1, 1, 0], "{}", kpis.text);
+}
