@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use schemars::JsonSchema;
 use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::AppState;
@@ -12,8 +12,8 @@ use super::auth::Caller;
 use super::params::{IdPath, Params, flight_filter};
 use super::problem::Problem;
 use super::queries::{
-    ListQuery, OneQuery, Page, Paging, bad_cursor, model, read_failed, summary_or_as_of, timeline_of,
-    wait_for,
+    ListQuery, OneQuery, Page, Paging, bad_cursor, model, read_failed, summary_or_as_of,
+    timeline_of, wait_for,
 };
 use super::routes::{READERS, Routes, op, schema};
 use crate::domain::complaint::Complaint;

@@ -533,13 +533,19 @@ impl QueueFilter {
             && self.tier.is_none_or(|t| t == c.tier)
             && self.channel.is_none_or(|ch| ch == c.channel)
             && self.category.is_none_or(|cat| cat == c.category)
-            && self.owner.as_ref().is_none_or(|o| c.owner.as_ref() == Some(o))
-            && self.flight.as_ref().is_none_or(|f| c.flight.as_ref() == Some(f))
+            && self
+                .owner
+                .as_ref()
+                .is_none_or(|o| c.owner.as_ref() == Some(o))
+            && self
+                .flight
+                .as_ref()
+                .is_none_or(|f| c.flight.as_ref() == Some(f))
             && self.incident_id.is_none_or(|i| c.incident_id == Some(i))
-            && self.breached.is_none_or(|b| b == !c.breaches.is_empty())
-            && self.due_before.is_none_or(|before| {
-                c.next_deadline().is_some_and(|d| d.due_at < before)
-            })
+            && self.breached.is_none_or(|b| b != c.breaches.is_empty())
+            && self
+                .due_before
+                .is_none_or(|before| c.next_deadline().is_some_and(|d| d.due_at < before))
     }
 }
 
@@ -552,7 +558,12 @@ pub struct QueueCursor {
 
 impl std::fmt::Display for QueueCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.received_at.timestamp_micros(), self.id.simple())
+        write!(
+            f,
+            "{}.{}",
+            self.received_at.timestamp_micros(),
+            self.id.simple()
+        )
     }
 }
 
@@ -761,11 +772,13 @@ mod tests {
         use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Tier};
         use crate::domain::complaint::{
             ComplaintAcknowledged, ComplaintClosed, ComplaintEscalated, ComplaintReceived,
-            ComplaintReopened, ResolutionProposed, RemedySought, SlaBreached,
+            ComplaintReopened, RemedySought, ResolutionProposed, SlaBreached,
         };
         use crate::domain::testing::at;
         use crate::projection::testing::rebuilt;
-        use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig};
+        use crate::store::{
+            Actor, AppendRequest, ExpectedVersion, NewEvent, SledStore, StoreConfig,
+        };
 
         async fn append(store: &SledStore, n: u128, by: &str, event: ComplaintEvent) {
             let actor = Actor {
@@ -775,7 +788,11 @@ mod tests {
             let new = NewEvent::new(event.event_type(), event.to_data(), actor, Utc::now());
             let stream = crate::domain::complaint::stream_name(Uuid::from_u128(n));
             store
-                .append(AppendRequest::single(stream, ExpectedVersion::Any, vec![new]))
+                .append(AppendRequest::single(
+                    stream,
+                    ExpectedVersion::Any,
+                    vec![new],
+                ))
                 .await
                 .unwrap();
         }
@@ -854,7 +871,12 @@ mod tests {
 
             let ann = agent_row(&tree, "ann");
             assert_eq!(
-                (ann.received, ann.acknowledged, ann.first_response_secs, ann.closed),
+                (
+                    ann.received,
+                    ann.acknowledged,
+                    ann.first_response_secs,
+                    ann.closed
+                ),
                 (1, 1, 600, 0)
             );
             let bob = agent_row(&tree, "bob");
@@ -865,7 +887,12 @@ mod tests {
             assert_eq!((eve.escalated, eve.proposals, eve.acknowledged), (1, 0, 0));
             let kim = agent_row(&tree, "kim");
             assert_eq!(
-                (kim.closed, kim.closed_on_time, kim.handling_secs, kim.proposals),
+                (
+                    kim.closed,
+                    kim.closed_on_time,
+                    kim.handling_secs,
+                    kim.proposals
+                ),
                 (1, 1, 180 * 60, 0)
             );
             let rows = kpis(&tree, Dimension::Agent, None).unwrap();
@@ -882,17 +909,24 @@ mod tests {
             // The tier row counts the complaint once, whole.
             let gold = &kpis(&tree, Dimension::Tier, Some("gold")).unwrap()[0];
             assert_eq!(
-                (gold.counters.received, gold.counters.proposals, gold.counters.resolved),
+                (
+                    gold.counters.received,
+                    gold.counters.proposals,
+                    gold.counters.resolved
+                ),
                 (1, 2, 1)
             );
             assert_eq!(gold.satisfaction, Some(0.5));
             let c = complaint(&tree, Uuid::from_u128(1)).unwrap().unwrap();
-            assert_eq!(c.owner.as_deref(), Some("sam"), "escalated: the supervisor owns it");
+            assert_eq!(
+                c.owner.as_deref(),
+                Some("sam"),
+                "escalated: the supervisor owns it"
+            );
         }
 
         #[tokio::test]
-        async fn deadlines_show_pending_met_and_breached_and_a_breach_counts_against_the_owner()
-        {
+        async fn deadlines_show_pending_met_and_breached_and_a_breach_counts_against_the_owner() {
             let dir = tempfile::tempdir().unwrap();
             let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
             append(&store, 1, "intake", received(1, Tier::Gold, 0, None)).await;
@@ -982,7 +1016,10 @@ mod tests {
                 status: Some(Status::Acknowledged),
                 ..QueueFilter::default()
             };
-            assert_eq!(ids(&queue(&tree, &owned, None, 10, usize::MAX).unwrap().0), vec![5]);
+            assert_eq!(
+                ids(&queue(&tree, &owned, None, 10, usize::MAX).unwrap().0),
+                vec![5]
+            );
             let silver = QueueFilter {
                 tier: Some(Tier::Silver),
                 ..QueueFilter::default()

@@ -552,7 +552,11 @@ async fn the_queue_shows_open_complaints_with_their_deadlines() {
         .iter()
         .map(|c| c["complaint_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec![gold.as_str(), silver.as_str()], "closed ones leave");
+    assert_eq!(
+        ids,
+        vec![gold.as_str(), silver.as_str()],
+        "closed ones leave"
+    );
     assert_eq!(items[0]["owner"], "agent-1");
     assert_eq!(items[0]["flight"]["number"], "400", "{}", queue.text);
     let deadlines = items[0]["deadlines"].as_array().unwrap();
@@ -613,7 +617,12 @@ async fn the_queue_shows_open_complaints_with_their_deadlines() {
     assert_eq!(second.body["next_cursor"], Value::Null);
     for bad in ["cursor=nope", "flight=LH400", "limit=0", "tier=tin"] {
         let reply = api.get("agent", &format!("/v1/complaints?{bad}")).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.text);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.text
+        );
     }
 }
 
@@ -649,7 +658,11 @@ async fn kpis_credit_the_agent_who_did_each_action() {
     )
     .await;
     let closed = api
-        .ok("agent", &at("confirm_satisfaction"), json!({"comment": "ok"}))
+        .ok(
+            "agent",
+            &at("confirm_satisfaction"),
+            json!({"comment": "ok"}),
+        )
         .await;
     let kpis = api
         .get(
