@@ -392,7 +392,10 @@ mod tests {
             ..update()
         };
         let state = run(state, &diverted);
-        assert_eq!(state.diversion, Some((airport("EWR"), t(17, 0))));
+        assert_eq!(
+            state.diversion.map(|d| (d.airport, d.landed_at)),
+            Some((airport("EWR"), t(17, 0)))
+        );
         assert_eq!(
             state.arrival_delay_minutes(),
             None,
@@ -409,7 +412,10 @@ mod tests {
         };
         let state = run(state, &arrived);
         assert_eq!(state.arrival_delay_minutes(), Some(210));
-        assert_eq!(state.diversion, Some((airport("EWR"), t(17, 0))));
+        assert_eq!(
+            state.diversion.map(|d| (d.airport, d.landed_at)),
+            Some((airport("EWR"), t(17, 0)))
+        );
         assert!(commands(&state, &arrived).is_empty());
         assert!(
             commands(&state, &diverted).is_empty(),

@@ -240,6 +240,27 @@ impl FlightKey {
         Ok(key)
     }
 
+    /// A key from its designator and number written together (`LH400`, `9W123`,
+    /// `DLH400A`) and its date; a designator has a letter, the number starts at the
+    /// first digit after it.
+    pub fn from_compact(flight: &str, date: chrono::NaiveDate) -> Result<Self, String> {
+        let refused = || format!("flight {flight:?} is not a designator and number such as LH400");
+        let split = flight
+            .char_indices()
+            .skip(2)
+            .find(|(_, c)| c.is_ascii_digit())
+            .map(|(i, _)| i)
+            .filter(|&i| flight[..i].bytes().any(|b| b.is_ascii_alphabetic()))
+            .ok_or_else(refused)?;
+        FlightKey::new(&flight[..split], &flight[split..], date).map_err(|_| refused())
+    }
+
+    /// The key of a flight stream's name (`flight-LH400-2026-12-01`).
+    pub fn from_stream(stream: &str) -> Option<Self> {
+        let (flight, date) = stream.strip_prefix("flight-")?.split_once('-')?;
+        FlightKey::from_compact(flight, date.parse().ok()?).ok()
+    }
+
     /// Whether the designator and number have their shape (a key decoded from a
     /// command body has not been through [`FlightKey::new`]; stored events are decoded
     /// as they are).

@@ -59,26 +59,9 @@ pub fn flight_filter(
 ) -> Result<Option<crate::domain::common::FlightKey>, Problem> {
     match (flight, date) {
         (None, None) => Ok(None),
-        (Some(flight), Some(date)) => {
-            let split = flight
-                .char_indices()
-                .skip(2)
-                .find(|(_, c)| c.is_ascii_digit())
-                .map(|(i, _)| i);
-            // A designator has a letter (`9W`, `LH`, `DLH`); the number is digits.
-            let key = split
-                .filter(|&i| flight[..i].bytes().any(|b| b.is_ascii_alphabetic()))
-                .and_then(|i| {
-                    crate::domain::common::FlightKey::new(&flight[..i], &flight[i..], date).ok()
-                });
-            key.map(Some).ok_or_else(|| {
-                Problem::bad_request(
-                    "invalid_query",
-                    format!("flight {flight:?} is not a designator and number such as LH400"),
-                )
-                .field("flight")
-            })
-        }
+        (Some(flight), Some(date)) => crate::domain::common::FlightKey::from_compact(flight, date)
+            .map(Some)
+            .map_err(|refused| Problem::bad_request("invalid_query", refused).field("flight")),
         (flight, _) => Err(Problem::bad_request(
             "invalid_query",
             "a flight filter takes both flight (LH400) and date (its origin date)",

@@ -6,6 +6,7 @@
 //! | [`sla_deadlines`] | every complaint service level still running, by deadline: what the deadline task watches |
 //! | [`spikes`] | the spike detector's state per correlation key and the log of its decisions (open, attach) |
 //! | [`disruptions`] | per flight: final disruption, passengers known on it, its incident; the log of entitlements due |
+//! | [`flights`] | per flight: its facts as flight ops reported them, its incidents, complaints and signals; the disrupted flights per day and airport |
 //! | [`incidents`] | one summary per incident: the pipeline board, assess (impact, assignments, loads), plan, follow-up and review views |
 //! | [`compensations`] | every entitlement's status and amounts, totals per incident and currency, open legal deadlines: the money side of the execute view |
 //! | [`complaints`] | complaint summaries (no customer words) with their deadlines, the queue of open complaints, KPIs per agent (credited per action), department, tier, channel and day |
@@ -22,6 +23,7 @@ pub mod complaints;
 #[cfg(test)]
 mod determinism;
 pub mod disruptions;
+pub mod flights;
 pub mod incidents;
 pub mod model;
 pub mod monitor;
@@ -55,6 +57,7 @@ pub fn all(policy: &CrisisPolicy) -> Vec<Box<dyn Projection>> {
             config: policy.spike.clone(),
         }),
         Box::new(disruptions::Disruptions),
+        Box::new(flights::Flights),
         Box::new(incidents::Incidents),
         Box::new(compensations::Compensations),
         Box::new(complaints::Complaints {

@@ -112,7 +112,13 @@ pub fn recompute_input(
     // A diversion: where the passengers waited, how long, and whether overnight there
     // (local dates at that airport; an airport missing from the table is judged in UTC).
     let diversion = match (flight.diversion, flight.actual_arrival) {
-        (Some((airport, landed)), Some(arrived)) if flight.arrived_at_destination() => {
+        (
+            Some(super::super::flight::DivertedTo {
+                airport,
+                landed_at: landed,
+            }),
+            Some(arrived),
+        ) if flight.arrived_at_destination() => {
             let date = |at: DateTime<Utc>| {
                 airports::airport(&airport).map_or(at.date_naive(), |a| a.local_date(at))
             };

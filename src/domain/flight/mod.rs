@@ -112,15 +112,28 @@ pub enum FlightError {
 }
 
 /// A person's override of the derived controllability.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct ControllabilityOverride {
     pub controllability: Controllability,
     pub reason: String,
     pub by: String,
 }
 
-/// The state of one flight stream.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Where a diverted flight first landed, and when.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct DivertedTo {
+    pub airport: AirportCode,
+    pub landed_at: DateTime<Utc>,
+}
+
+/// The state of one flight stream: the disruption facts as crisisd knows them.
+#[derive(
+    Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Flight {
     pub schedule: Option<FlightScheduled>,
     pub estimated_departure: Option<DateTime<Utc>>,
@@ -131,7 +144,7 @@ pub struct Flight {
     pub actual_arrival: Option<DateTime<Utc>>,
     pub arrival_airport: Option<AirportCode>,
     /// The first arrival somewhere other than the destination: airport and time.
-    pub diversion: Option<(AirportCode, DateTime<Utc>)>,
+    pub diversion: Option<DivertedTo>,
     pub status: FlightStatus,
     pub status_reason: Option<String>,
     pub delays: BTreeMap<DelayCode, u32>,
@@ -237,7 +250,10 @@ impl Aggregate for Flight {
                     .as_ref()
                     .is_some_and(|s| s.destination != e.airport);
                 if elsewhere && self.diversion.is_none() {
-                    self.diversion = Some((e.airport, e.actual_arrival));
+                    self.diversion = Some(DivertedTo {
+                        airport: e.airport,
+                        landed_at: e.actual_arrival,
+                    });
                 }
                 self.actual_arrival = Some(e.actual_arrival);
                 self.arrival_airport = Some(e.airport);
@@ -335,7 +351,7 @@ impl Flight {
         }
         let after = self
             .diversion
-            .map(|(_, landed)| landed)
+            .map(|d| d.landed_at)
             .or(self.actual_departure);
         if after.is_some_and(|after| at <= after) {
             return Err(FlightError::ArrivalBeforeDeparture);
