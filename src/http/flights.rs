@@ -1,6 +1,8 @@
-//! Flights: a flight's compensation ledger, per passenger and regime, as JSON or CSV
-//! for a regulator's or an auditor's check (every line names the log positions of the
-//! events behind it); a crisis lead's override of who answers for the disruption.
+//! Flights: the disrupted flights of a day; one flight as crisisd knows it (its status
+//! and disruption facts, the incidents, complaints and passengers about it); a flight's
+//! compensation ledger, per passenger and regime, as JSON or CSV for a regulator's or
+//! an auditor's check (every line names the log positions of the events behind it); a
+//! crisis lead's override of who answers for the disruption.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
@@ -9,25 +11,42 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Caller;
 use super::commands::{CommandResult, command_meta, typed_body};
 use super::params::Params;
 use super::problem::Problem;
-use super::queries::{After, model, read_failed, wait_for};
+use super::queries::{After, Page, Paging, bad_cursor, model, read_failed, wait_for};
 use super::routes::{READERS, Routes, op, schema};
 use crate::app::command::execute;
-use crate::domain::common::{FlightKey, Role};
+use crate::domain::common::{AirportCode, FlightKey, PassengerId, Role};
 use crate::domain::flight::{self, Controllability, Flight, FlightCommand};
-use crate::projection::compensations;
+use crate::projection::{compensations, disruptions, flights};
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
+        .get(
+            "/v1/flights",
+            op("The flights disrupted on a day (delayed, cancelled, diverted, returned to the ramp), at an airport if given, in flight order")
+                .roles(READERS)
+                .query(schema::<DisruptedQuery>)
+                .response(schema::<Page<flights::FlightRecord>>),
+            disrupted,
+        )
+        .get(
+            "/v1/flights/{carrier}/{number}/{date}",
+            op("A flight as crisisd knows it: schedule, status, disruption facts, its incidents, complaints and passengers")
+                .path(schema::<FlightPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<FlightView>),
+            flight_view,
+        )
         .get(
             "/v1/flights/{carrier}/{number}/{date}/ledger",
             op("A flight's compensation ledger: per passenger and regime, owed, paid, overdue")
@@ -129,6 +148,102 @@ impl FlightPath {
     fn key(&self) -> FlightKey {
         FlightKey::new(&self.carrier, &self.number, self.date).expect("checked when taken")
     }
+}
+
+/// The query of `GET /v1/flights`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisruptedQuery {
+    /// The flights' day: the scheduled departure date at the origin, `YYYY-MM-DD`.
+    pub date: NaiveDate,
+    /// Only flights from, to or diverted to this airport (IATA code).
+    pub airport: Option<AirportCode>,
+    /// Answer once the read model has applied this log position.
+    pub after: Option<u64>,
+    /// Flights per page (default and most: 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/flights?date=&airport=`: the day's disrupted flights, a page at a time.
+pub async fn disrupted(
+    State(state): State<AppState>,
+    Params(query): Params<DisruptedQuery>,
+) -> Result<Json<Page<flights::FlightRecord>>, Problem> {
+    wait_for(&state, flights::NAME, query.after).await?;
+    let limit = Paging {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            FlightKey::from_stream(cursor)
+                .map(|key| flight::stream_name(&key))
+                .ok_or_else(bad_cursor)
+        })
+        .transpose()?;
+    let (items, more) = flights::disrupted(
+        &model(&state, flights::NAME)?,
+        query.date,
+        query.airport,
+        after.as_deref(),
+        limit,
+    )
+    .map_err(read_failed(flights::NAME))?;
+    let next_cursor = more
+        .then(|| items.last().map(|f| flight::stream_name(&f.flight)))
+        .flatten();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// One flight as crisisd knows it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FlightView {
+    #[serde(flatten)]
+    pub record: flights::FlightRecord,
+    /// Disrupted for good: cancelled, or arrived at least the regulations' threshold
+    /// late (what compensation is computed on).
+    pub final_disruption: bool,
+    /// Passengers known to be on it from what names them (signals, contacts,
+    /// complaints), by pseudonymous id.
+    pub passengers: Vec<PassengerId>,
+    /// Passengers its last manifest lists, by pseudonymous id.
+    pub booked: Vec<PassengerId>,
+}
+
+/// `GET /v1/flights/{carrier}/{number}/{date}`: a flight crisisd has heard of (from
+/// flight ops, an incident, a complaint or a signal), or a 404.
+pub async fn flight_view(
+    State(state): State<AppState>,
+    path: FlightPath,
+    Params(query): Params<After>,
+) -> Result<Json<FlightView>, Problem> {
+    wait_for(&state, flights::NAME, query.after).await?;
+    wait_for(&state, disruptions::NAME, query.after).await?;
+    let key = path.key();
+    let record = flights::flight(&model(&state, flights::NAME)?, &key)
+        .map_err(read_failed(flights::NAME))?;
+    let Some(record) = record else {
+        return Err(Problem::not_found(format!(
+            "crisisd has heard nothing of flight {key}"
+        )));
+    };
+    let entry = disruptions::flight_entry(&model(&state, disruptions::NAME)?, &key)
+        .map_err(read_failed(disruptions::NAME))?;
+    let (final_disruption, passengers, booked) = entry.map_or_else(Default::default, |e| {
+        (e.final_disruption, e.passengers, e.booked)
+    });
+    Ok(Json(FlightView {
+        record,
+        final_disruption,
+        passengers,
+        booked,
+    }))
 }
 
 async fn read(

@@ -122,6 +122,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
             incident_execution,
         )
         .get(
+            "/v1/incidents/{id}/entitlements",
+            op("An incident's compensation ledger: per flight, passenger and regime, owed, offered, paid, overdue, with deadlines")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<compensations::IncidentLedger>),
+            incident_entitlements,
+        )
+        .get(
             "/v1/incidents/{id}/follow-up",
             op("An incident's surveys and open problems")
                 .path(schema::<IdPath>)
@@ -271,6 +280,28 @@ pub async fn incident_execution(
     )
     .map_err(read_failed(compensations::NAME))?;
     found(view, "incident")
+}
+
+/// `GET /v1/incidents/{id}/entitlements`: the ledger lines of every entitlement linked
+/// to the incident, and their totals (an incident with none has none; an unknown
+/// incident is a 404).
+pub async fn incident_entitlements(
+    State(state): State<AppState>,
+    IdPath { id }: IdPath,
+    Params(query): Params<After>,
+) -> Result<Json<compensations::IncidentLedger>, Problem> {
+    wait_for(&state, incidents::NAME, query.after).await?;
+    wait_for(&state, compensations::NAME, query.after).await?;
+    let known = incidents::summary(&model(&state, incidents::NAME)?, id)
+        .map_err(read_failed(incidents::NAME))?
+        .is_some();
+    let ledger = known
+        .then(|| {
+            compensations::incident_ledger(&model(&state, compensations::NAME)?, id, Utc::now())
+                .map_err(read_failed(compensations::NAME))
+        })
+        .transpose()?;
+    found(ledger, "incident")
 }
 
 /// Answers a list read from the incidents model, a page at a time.

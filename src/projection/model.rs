@@ -111,6 +111,16 @@ impl ReadModel {
             .map(|entry| Ok(entry.map(|(key, _)| key.to_vec())?))
     }
 
+    /// Keys under `prefix`, in key order, without decoding their values.
+    pub fn prefix_keys<P: AsRef<[u8]>>(
+        &self,
+        prefix: P,
+    ) -> impl DoubleEndedIterator<Item = Result<Vec<u8>, ModelError>> + use<P> {
+        self.tree
+            .scan_prefix(prefix)
+            .map(|entry| Ok(entry.map(|(key, _)| key.to_vec())?))
+    }
+
     /// Keys and decoded values under `prefix`, in key order (reversible).
     pub fn prefix<P: AsRef<[u8]>, T: DeserializeOwned>(
         &self,

@@ -432,6 +432,82 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         .await;
     assert_eq!(bad.status, StatusCode::NOT_FOUND, "{}", bad.text);
 
+    // The incident's ledger, for agents who make the offers: the same lines, each
+    // naming its flight.
+    let by_incident = api
+        .get(
+            "agent",
+            &format!("/v1/incidents/{incident}/entitlements?after={last_payment}"),
+        )
+        .await;
+    assert_eq!(by_incident.status, StatusCode::OK, "{}", by_incident.text);
+    assert_eq!(by_incident.body["lines"], ledger.body["lines"]);
+    assert_eq!(by_incident.body["totals"], ledger.body["totals"]);
+    assert_eq!(by_incident.body["lines"][0]["flight"]["number"], "400");
+    let unknown = api
+        .get(
+            "agent",
+            &format!("/v1/incidents/{}/entitlements", uuid::Uuid::now_v7()),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
+
+    // The flight as crisisd knows it, and the day's disrupted flights.
+    let view = api
+        .get(
+            "agent",
+            &format!("/v1/flights/LH/400/{date}?after={last_payment}"),
+        )
+        .await;
+    assert_eq!(view.status, StatusCode::OK, "{}", view.text);
+    assert_eq!(
+        view.body["disruptions"],
+        json!(["delayed"]),
+        "{}",
+        view.text
+    );
+    assert_eq!(view.body["state"]["status"], "delayed", "{}", view.text);
+    assert_eq!(view.body["incidents"], json!([incident]), "{}", view.text);
+    assert_eq!(
+        view.body["complaints"].as_array().unwrap().len(),
+        6,
+        "{}",
+        view.text
+    );
+    assert_eq!(view.body["final_disruption"], true, "{}", view.text);
+    assert_eq!(
+        view.body["passengers"].as_array().unwrap().len(),
+        5,
+        "{}",
+        view.text
+    );
+    assert!(
+        !view.text.contains("four hours late"),
+        "no customer's words: {}",
+        view.text
+    );
+    for uri in [
+        format!("/v1/flights?date={date}"),
+        format!("/v1/flights?date={date}&airport=JFK"),
+    ] {
+        let day = api.get("crisis_lead", &uri).await;
+        assert_eq!(day.status, StatusCode::OK, "{}", day.text);
+        assert_eq!(
+            day.body["items"][0]["flight"]["number"], "400",
+            "{uri}: {}",
+            day.text
+        );
+    }
+    let elsewhere = api
+        .get(
+            "crisis_lead",
+            &format!("/v1/flights?date={date}&airport=LHR"),
+        )
+        .await;
+    assert_eq!(elsewhere.body["items"], json!([]), "{}", elsewhere.text);
+    let unheard = api.get("agent", "/v1/flights/LH/401/2026-01-01").await;
+    assert_eq!(unheard.status, StatusCode::NOT_FOUND, "{}", unheard.text);
+
     lead("start_follow_up", json!({})).await;
     lead("start_review", json!({})).await;
     lead("record_lesson", json!({"lesson": "swap aircraft earlier"})).await;

@@ -24,7 +24,8 @@
 //! - `L <compensation:16>` → the incident it is linked to (16 bytes);
 //! - `X <compensation:16>` → its last final state ([`Settlement`], JSON);
 //! - `S <position:u64 BE>` → [`SettlementDue`] (JSON), in log order;
-//! - `F <flight key> 0x00 <compensation:16>` → empty: the entitlements of a flight.
+//! - `F <flight key> 0x00 <compensation:16>` → empty: the entitlements of a flight;
+//! - `G <incident:16> <compensation:16>` → empty: the entitlements of an incident.
 //!
 //! | file | holds |
 //! |---|---|
@@ -47,8 +48,8 @@ use crate::domain::compensation::{OfferOption, Regime};
 use crate::domain::policy::compensation::{CareDuty, RefundRight};
 
 pub use views::{
-    ExecutionView, FlightLedger, LedgerLine, LedgerTotal, entitlement, execution, ledger,
-    ledger_csv, overdue, settlements_after,
+    ExecutionView, FlightLedger, IncidentLedger, LedgerLine, LedgerTotal, entitlement, execution,
+    incident_ledger, ledger, ledger_csv, overdue, settlements_after,
 };
 
 pub const NAME: &str = "compensations";
@@ -190,6 +191,15 @@ fn flight_prefix(flight: &FlightKey) -> Vec<u8> {
     let mut key = vec![b'F'];
     key.extend_from_slice(flight.to_string().as_bytes());
     key.push(0);
+    key
+}
+
+/// The key of an incident's `G` entry for one of its entitlements (`None`: the prefix).
+fn incident_key(incident: Uuid, compensation: Option<Uuid>) -> Vec<u8> {
+    let mut key = key(b'G', incident);
+    if let Some(id) = compensation {
+        key.extend_from_slice(id.as_bytes());
+    }
     key
 }
 

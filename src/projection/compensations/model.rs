@@ -2,7 +2,7 @@
 
 use super::{
     Compensations, Entitlement, IncidentTotals, NAME, RegimeOwed, SettlementDue, Status,
-    deadline_key, flight_prefix, key, settlement_key,
+    deadline_key, flight_prefix, incident_key, key, settlement_key,
 };
 use crate::domain::common::{Money, Settlement};
 use crate::domain::compensation::{CompensationEvent, ComputedOutline, OfferOption};
@@ -126,6 +126,10 @@ impl Compensations {
             let mut totals: IncidentTotals = tx.get_json(&key(b'T', incident))?.unwrap_or_default();
             account(&mut totals, after, true);
             tx.insert_json(key(b'T', incident), &totals);
+            tx.insert(
+                incident_key(incident, Some(after.compensation_id)),
+                Vec::new(),
+            );
         }
         if !after.settled() {
             tx.insert(
@@ -147,9 +151,10 @@ impl Projection for Compensations {
     }
 
     /// 2: links, final states and the settlements due (`L`, `X`, `S` keys);
-    /// 3: entitlements owing nothing are settled as computed (`nothing_owed`).
+    /// 3: entitlements owing nothing are settled as computed (`nothing_owed`);
+    /// 4: the entitlements of each incident (`G` keys).
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {

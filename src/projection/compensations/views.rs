@@ -1,5 +1,6 @@
 //! The reads of the compensations model: one entitlement, the overdue ones, an
-//! incident's execute view, a flight's ledger, and the settlements due to incidents.
+//! incident's execute view, a flight's or an incident's ledger, and the settlements due
+//! to incidents.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
-    Entitlement, IncidentTotals, SettlementDue, Status, deadline_key, flight_prefix, key,
-    settlement_key,
+    Entitlement, IncidentTotals, SettlementDue, Status, deadline_key, flight_prefix, incident_key,
+    key, settlement_key,
 };
 use crate::domain::common::{Currency, FlightKey, Money, PassengerId};
 use crate::domain::compensation::{OfferOption, Regime};
@@ -86,6 +87,7 @@ pub fn execution(
 /// One passenger's entitlement under one regime, as a regulator checks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LedgerLine {
+    pub flight: FlightKey,
     pub passenger: PassengerId,
     pub compensation_id: Uuid,
     pub regime: Regime,
@@ -132,6 +134,17 @@ pub struct FlightLedger {
     pub totals: Vec<LedgerTotal>,
 }
 
+/// An incident's compensation ledger at one instant: every entitlement linked to it,
+/// whichever flight it is owed for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct IncidentLedger {
+    pub incident_id: Uuid,
+    pub as_of: DateTime<Utc>,
+    /// By flight, passenger, then regime.
+    pub lines: Vec<LedgerLine>,
+    pub totals: Vec<LedgerTotal>,
+}
+
 /// The ledger of `flight` at `now`: a line per passenger and applicable regime, by
 /// passenger then regime, and the totals per regime and currency.
 pub fn ledger(
@@ -139,15 +152,40 @@ pub fn ledger(
     flight: &FlightKey,
     now: DateTime<Utc>,
 ) -> Result<FlightLedger, ModelError> {
-    let prefix = flight_prefix(flight);
+    let (lines, totals) = lines_and_totals(tree, &flight_prefix(flight), now)?;
+    Ok(FlightLedger {
+        flight: flight.clone(),
+        as_of: now,
+        lines,
+        totals,
+    })
+}
+
+/// The ledger of `incident_id` at `now`, like a flight's over every flight the
+/// incident's entitlements are owed for.
+pub fn incident_ledger(
+    tree: &ReadModel,
+    incident_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<IncidentLedger, ModelError> {
+    let (lines, totals) = lines_and_totals(tree, &incident_key(incident_id, None), now)?;
+    Ok(IncidentLedger {
+        incident_id,
+        as_of: now,
+        lines,
+        totals,
+    })
+}
+
+/// The lines of the entitlements whose ids follow `prefix` in the model's keys, by
+/// flight, passenger and regime, and their totals per regime and currency.
+fn lines_and_totals(
+    tree: &ReadModel,
+    prefix: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(Vec<LedgerLine>, Vec<LedgerTotal>), ModelError> {
     let mut lines = Vec::new();
-    for k in tree.keys(
-        prefix.clone()..{
-            let mut end = prefix.clone();
-            *end.last_mut().expect("the prefix ends in 0") = 1;
-            end
-        },
-    ) {
+    for k in tree.prefix_keys(prefix) {
         let k = k?;
         let id = Uuid::from_slice(&k[prefix.len()..])?;
         let Some(e) = entitlement(tree, id)? else {
@@ -157,6 +195,7 @@ pub fn ledger(
         for owed in &e.regimes {
             let governing = e.governing == Some(owed.regime);
             lines.push(LedgerLine {
+                flight: e.flight.clone(),
                 passenger: e.passenger.clone(),
                 compensation_id: e.compensation_id,
                 regime: owed.regime,
@@ -173,7 +212,9 @@ pub fn ledger(
             });
         }
     }
-    lines.sort_by(|a, b| (&a.passenger, a.regime).cmp(&(&b.passenger, b.regime)));
+    lines.sort_by(|a, b| {
+        (&a.flight, &a.passenger, a.regime).cmp(&(&b.flight, &b.passenger, b.regime))
+    });
     let mut totals: BTreeMap<(Regime, Currency), LedgerTotal> = BTreeMap::new();
     for line in &lines {
         let Some(owed) = line.owed else { continue };
@@ -200,12 +241,7 @@ pub fn ledger(
             }
         }
     }
-    Ok(FlightLedger {
-        flight: flight.clone(),
-        as_of: now,
-        lines,
-        totals: totals.into_values().collect(),
-    })
+    Ok((lines, totals.into_values().collect()))
 }
 
 /// The ledger's lines as CSV (RFC 4180), one line per passenger and regime, amounts in
@@ -232,7 +268,7 @@ pub fn ledger_csv(ledger: &FlightLedger) -> String {
             None => ("", String::new(), 0),
         };
         let fields = [
-            ledger.flight.to_string(),
+            line.flight.to_string(),
             line.passenger.0.clone(),
             line.compensation_id.to_string(),
             regime(line.regime),
