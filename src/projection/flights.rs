@@ -4,8 +4,9 @@
 //! disrupted flights per day and airport.
 //!
 //! A flight is **disrupted** once it is reported cancelled, diverted, returned to the
-//! ramp or delayed (a delayed status, a delay code, or an estimated or actual departure
-//! or arrival at least [`DELAYED_MINUTES`] after schedule); it stays in the day's list
+//! ramp or delayed (a delayed status, or an estimated or actual departure or arrival at
+//! least [`DELAYED_MINUTES`] after schedule; delay codes alone are not a delay, since a
+//! cancellation carries them as its cause); it stays in the day's list
 //! when it is reinstated or recovers, since a crisis team still answers for that day.
 //! Its day is the date of its key (the scheduled departure date at the origin); its
 //! airports are its origin, its destination and where a diversion took it.
@@ -119,8 +120,8 @@ impl FlightRecord {
         if s.diversion.is_some() {
             seen.insert(Disruption::Diverted);
         }
-        if !s.delays.is_empty()
-            || late(s.estimated_departure.or(s.actual_departure), departure)
+        // Delay codes alone are no delay: a cancellation carries them as its cause.
+        if late(s.estimated_departure.or(s.actual_departure), departure)
             || late(s.actual_departure, departure)
             || late(s.estimated_arrival, arrival)
             || late(s.actual_arrival, arrival)

@@ -1,7 +1,10 @@
 //! Compensation end to end through the real binary: a flight's manifest of 180
 //! passengers and its cancellation, posted over HTTP as flight ops would, give every
 //! passenger an entitlement, shown in the flight's ledger (JSON and CSV); a later
-//! manifest rerouting 60 of them halves theirs in superseding computations.
+//! manifest rerouting 60 of them halves theirs in superseding computations. The crisis
+//! team's views of it: the flight with its passengers, the day's disrupted flights, an
+//! incident opened for it with every entitlement in its ledger, and a complaint about it
+//! in the queue with its deadlines.
 
 use std::time::{Duration, Instant};
 
@@ -54,6 +57,7 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     let ops = token(dir.path(), "flight_ops", "dcs-feed");
     let auditor = token(dir.path(), "auditor", "regulator-check");
     let agent = token(dir.path(), "agent", "agent-7");
+    let lead = token(dir.path(), "crisis_lead", "lead-1");
     let port = free_port();
     let crisisd = Crisisd::start_with(dir.path(), &[], port);
     wait_for_http(port);
@@ -230,7 +234,92 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    team_views(port, &date, &agent, &lead);
     crisisd.stop();
+}
+
+/// What a crisis team reads about the cancelled LH500 (issue 20).
+fn team_views(port: u16, date: &str, agent: &str, lead: &str) {
+    let get = |path: &str| {
+        let (status, body) = http(port, "GET", path, agent, "");
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let flight = get(&format!("/v1/flights/LH/500/{date}"));
+    assert_eq!(flight["disruptions"], json!(["cancelled"]), "{flight}");
+    assert_eq!(flight["state"]["status"], "cancelled", "{flight}");
+    assert_eq!(flight["final_disruption"], true, "{flight}");
+    assert_eq!(flight["booked"].as_array().unwrap().len(), PASSENGERS);
+    let day = get(&format!("/v1/flights?date={date}&airport=JFK"));
+    assert_eq!(day["items"][0]["flight"]["number"], "500", "{day}");
+
+    // An incident for the flight: every entitlement joins its ledger, readable by agents.
+    let open = json!({"title": "LH500 cancelled", "category": "cancellation", "severity": "high",
+        "flight": {"carrier": "LH", "number": "500", "date": date}, "correlation_key": null,
+        "signal_ids": []});
+    let (status, answer) = http(port, "POST", "/v1/incidents", lead, &open.to_string());
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    let incident = answer["stream"].as_str().unwrap()["incident-".len()..].to_owned();
+    let started = Instant::now();
+    loop {
+        let ledger = get(&format!("/v1/incidents/{incident}/entitlements"));
+        let governing = ledger["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["governing"] == true)
+            .count();
+        if governing == PASSENGERS {
+            assert!(
+                ledger["lines"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|l| l["flight"]["number"] == "500")
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the {PASSENGERS} entitlements join the incident's ledger: {governing} so far"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A passenger complains about the flight: the complaint is in the queue with the
+    // flight, the incident it belongs to and three running deadlines.
+    let complaint = json!({"channel": "email", "passenger": "PAX0003", "tier": "platinum",
+        "category": "cancellation", "remedy_sought": "compensation", "description": "stranded",
+        "incident_id": incident, "flight": {"carrier": "LH", "number": "500", "date": date}});
+    let (status, answer) = http(
+        port,
+        "POST",
+        "/v1/complaints",
+        agent,
+        &complaint.to_string(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let after: Value = serde_json::from_str(&answer).unwrap();
+    let queue = get(&format!(
+        "/v1/complaints?flight=LH500&date={date}&after={}",
+        after["position"]
+    ));
+    let items = queue["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{queue}");
+    assert_eq!(items[0]["incident_id"], incident.as_str(), "{queue}");
+    let deadlines = items[0]["deadlines"].as_array().unwrap();
+    assert_eq!(deadlines.len(), 3, "{queue}");
+    assert!(
+        deadlines
+            .iter()
+            .all(|d| d["state"] == "pending" && d["time_left_secs"].as_i64().unwrap() > 0),
+        "{queue}"
+    );
+    assert!(
+        !queue.to_string().contains("stranded"),
+        "no customer's words: {queue}"
+    );
 }
 
 /// A manifest published on `crisis.ingest.manifest` is stored like one posted over HTTP,
