@@ -64,6 +64,9 @@ pub struct Caller {
     pub actor: Actor,
     /// Personal data is shown to this caller.
     pub sees_personal_data: bool,
+    /// The hash of the token it came with: a long-lived response (the live stream)
+    /// checks it is still valid.
+    pub token_hash: String,
 }
 
 impl Caller {
@@ -125,9 +128,28 @@ impl Tokens {
 
     /// The caller `token` stands for at `now`, or why it is refused.
     fn caller(&self, token: &str, now: DateTime<Utc>) -> Result<Caller, String> {
+        let hash = hash_token(token);
+        let entry = self.entry(&hash, now)?;
+        Ok(Caller {
+            actor: Actor {
+                id: entry.actor.clone(),
+                role: entry.role,
+            },
+            sees_personal_data: entry.role != Role::Auditor || entry.personal_data,
+            token_hash: hash,
+        })
+    }
+
+    /// Whether the token hashed `hash` still stands at `now` (not revoked, not
+    /// expired), or why not.
+    pub fn check(&self, hash: &str, now: DateTime<Utc>) -> Result<(), String> {
+        self.entry(hash, now).map(|_| ())
+    }
+
+    fn entry(&self, hash: &str, now: DateTime<Utc>) -> Result<&TokenEntry, String> {
         let entry = self
             .by_hash
-            .get(&hash_token(token))
+            .get(hash)
             .ok_or("the token is not valid; ask an admin for a new one")?;
         if let Some(expired) = entry.expires_at.filter(|at| *at <= now) {
             return Err(format!(
@@ -135,13 +157,7 @@ impl Tokens {
                 expired.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ));
         }
-        Ok(Caller {
-            actor: Actor {
-                id: entry.actor.clone(),
-                role: entry.role,
-            },
-            sees_personal_data: entry.role != Role::Auditor || entry.personal_data,
-        })
+        Ok(entry)
     }
 }
 
@@ -331,6 +347,7 @@ mod tests {
                 role,
             },
             sees_personal_data: true,
+            token_hash: String::new(),
         };
         assert!(caller(Role::Admin).require(&[Role::Agent]).is_ok());
         assert!(

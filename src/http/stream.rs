@@ -49,6 +49,9 @@ pub struct StreamLimits {
     pub slow_client_timeout: Duration,
     /// Interval of keep-alive comments.
     pub heartbeat: Duration,
+    /// How often a stream checks its token still stands: a revoked or expired token's
+    /// stream ends within this (plus the tokens file's reload interval).
+    pub token_recheck: Duration,
 }
 
 impl Default for StreamLimits {
@@ -57,6 +60,7 @@ impl Default for StreamLimits {
             queue_events: 1024,
             slow_client_timeout: Duration::from_secs(5),
             heartbeat: Duration::from_secs(15),
+            token_recheck: Duration::from_secs(2),
         }
     }
 }
@@ -112,6 +116,7 @@ pub async fn stream(
     let aggregate = query.aggregate.map(|a| format!("{a}-"));
     let incident = query.incident;
     let reveal = caller.sees_personal_data;
+    let token_hash = caller.token_hash;
     let mut subscription = state.store().subscribe(from, filter);
     let mut shutdown = state.shutdown();
     let limits = state.stream_limits();
@@ -120,6 +125,8 @@ pub async fn stream(
     let ended: Arc<Mutex<Option<Ended>>> = Arc::default();
     let end = ended.clone();
     tokio::spawn(async move {
+        let mut recheck = tokio::time::interval(limits.token_recheck);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stop = |resume_from: u64, reason: String| {
             *end.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ended {
                 resume_from,
@@ -132,6 +139,17 @@ pub async fn stream(
                 next = subscription.next() => next,
                 _ = shutdown.wait_for(|stop| *stop) => None,
                 () = tx.closed() => return,
+                _ = recheck.tick() => {
+                    // A token revoked or expired since the stream opened ends it: the
+                    // tokens file is the one place access is granted and taken away.
+                    match state.tokens().check(&token_hash, chrono::Utc::now()) {
+                        Ok(()) => continue,
+                        Err(why) => {
+                            tracing::info!(resume_from, "ending an SSE stream whose token no longer stands");
+                            return stop(resume_from, why);
+                        }
+                    }
+                }
             };
             let event = match next {
                 Some(Ok(event)) => event,

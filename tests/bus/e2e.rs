@@ -618,7 +618,9 @@ fn the_http_audit_export_and_stream_verify_with_independent_libraries() {
 }
 
 /// Issue 20, tokens: a running `serve` picks up a token added after it started and
-/// refuses one revoked, without a restart; `token list` shows them by id.
+/// refuses one revoked, without a restart; `token list` shows them by id. A live stream
+/// keeps its connection across the reloads, and one opened with the revoked token ends
+/// saying why.
 #[test]
 fn a_running_serve_picks_up_added_and_revoked_tokens() {
     let dir = tempfile::tempdir().unwrap();
@@ -628,6 +630,7 @@ fn a_running_serve_picks_up_added_and_revoked_tokens() {
     wait_for_http(port);
     let (status, _) = http(port, "GET", "/v1/incidents", &first, "");
     assert_eq!(status, 200);
+    let mut kept = sse_lines(port, &first);
     let added = token(dir.path(), "agent", "agent-7");
     let answered = |token: &str, expected: u16| {
         let started = Instant::now();
@@ -644,6 +647,7 @@ fn a_running_serve_picks_up_added_and_revoked_tokens() {
         }
     };
     answered(&added, 200);
+    let mut cut = sse_lines(port, &added);
     let list = Command::new(env!("CARGO_BIN_EXE_crisisd"))
         .args(["--data-dir", dir.path().to_str().unwrap(), "token", "list"])
         .output()
@@ -673,5 +677,43 @@ fn a_running_serve_picks_up_added_and_revoked_tokens() {
     let refused = answered(&added, 401);
     assert!(refused.contains("not valid"), "{refused}");
     answered(&first, 200);
+    let open = json!({"title": "after the reloads", "category": "delay", "severity": "low",
+        "flight": null, "correlation_key": null, "signal_ids": []});
+    let (status, answer) = http(port, "POST", "/v1/incidents", &first, &open.to_string());
+    assert_eq!(status, 200, "{answer}");
+    let seen = kept
+        .by_ref()
+        .find_map(|line| {
+            line.strip_prefix("data: ")
+                .map(|data| serde_json::from_str::<Value>(data).unwrap())
+        })
+        .expect("the stream opened before both reloads is still open");
+    assert_eq!(seen["type"], "incident.opened", "{seen}");
+    let mut ended = cut.by_ref().skip_while(|line| line != "event: dropped");
+    assert_eq!(ended.next().as_deref(), Some("event: dropped"));
+    let why = ended.next().unwrap_or_default();
+    assert!(
+        why.contains("not valid"),
+        "the revoked token's stream ends: {why}"
+    );
     crisisd.stop();
+}
+
+/// The lines of a live stream opened with `token` (from the next event), read as they
+/// come; a line not there within 30 s fails the test.
+fn sse_lines(port: u16, token: &str) -> impl Iterator<Item = String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /v1/stream HTTP/1.0\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut lines = BufReader::new(stream).lines();
+    let status = lines.next().unwrap().unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    lines.map(|line| line.expect("the stream sends within 30 s"))
 }

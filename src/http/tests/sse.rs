@@ -150,7 +150,7 @@ async fn a_slow_sse_client_is_dropped_with_where_to_resume_and_loses_nothing() {
     let limits = stream::StreamLimits {
         queue_events: 4,
         slow_client_timeout: std::time::Duration::from_millis(200),
-        heartbeat: std::time::Duration::from_secs(15),
+        ..Default::default()
     };
     let api = api_with(limits).await;
     for i in 0..12 {
