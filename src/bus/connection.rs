@@ -10,6 +10,11 @@ pub struct NatsConfig {
     pub url: String,
     /// A `.creds` file (JWT + NKey seed), if the server requires one.
     pub credentials: Option<PathBuf>,
+    /// A user and a file holding its password, for a server with users in its
+    /// configuration (`deploy/nats/nats-server.conf`). The connection's reply inboxes
+    /// are then `_INBOX_<user>.…`, the only inboxes that configuration lets the user
+    /// subscribe to, so no other user can read replies meant for it.
+    pub user: Option<(String, PathBuf)>,
     /// Connection name shown by the server.
     pub name: String,
 }
@@ -35,11 +40,48 @@ pub async fn connect(config: &NatsConfig) -> anyhow::Result<async_nats::Client> 
             anyhow::anyhow!("cannot read NATS credentials {}: {err}", path.display())
         })?;
     }
-    let client = options
-        .connect(config.url.as_str())
-        .await
-        .map_err(|err| anyhow::anyhow!("invalid NATS URL {:?}: {err}", config.url))?;
+    if let Some((user, password_file)) = &config.user {
+        let password = std::fs::read_to_string(password_file).map_err(|err| {
+            anyhow::anyhow!(
+                "cannot read the NATS password file {}: {err}",
+                password_file.display()
+            )
+        })?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            anyhow::bail!(
+                "the NATS password file {} is empty: write the password of NATS user {user:?} in it",
+                password_file.display()
+            );
+        }
+        options = options
+            .user_and_password(user.clone(), password.to_owned())
+            .custom_inbox_prefix(inbox_prefix(user));
+    }
+    let client = options.connect(config.url.as_str()).await.map_err(|err| {
+        anyhow::anyhow!("invalid NATS URL {:?}: {err}", without_secrets(&config.url))
+    })?;
     Ok(client)
+}
+
+/// The reply-inbox prefix of a NATS user: `_INBOX_<user>`.
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
+}
+
+/// NATS URLs as they may be logged: a user and password written in one
+/// (`nats://user:secret@host`) become `***@`.
+pub fn without_secrets(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***{}", &url[..scheme + 3], &url[at..])
+            }
+            (None, Some(at)) => format!("***{}", &url[at..]),
+            _ => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Bounded exponential backoff: doubles from `first` up to `max`, resets on success.
@@ -80,6 +122,18 @@ impl Default for Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_logged_without_their_passwords() {
+        assert_eq!(
+            without_secrets("nats://crisisd:s3cret@a:4222,tls://b:4222,u:p@c:4222"),
+            "nats://***@a:4222,tls://b:4222,***@c:4222"
+        );
+        assert_eq!(
+            without_secrets("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_its_bound_and_resets() {

@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the event store and serve until Ctrl-C or SIGTERM.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Verify the whole hash chain (or a range) and name the first damaged position.
     Verify {
         #[arg(long, default_value_t = 1)]
@@ -135,7 +135,7 @@ pub fn init_tracing() {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = StoreConfig::new(&cli.data_dir);
     match cli.command {
-        Command::Serve(args) => runtime()?.block_on(serve::serve(config, args)),
+        Command::Serve(args) => runtime()?.block_on(serve::serve(config, *args)),
         Command::Verify { from, to } => audit::verify(config, from, to.unwrap_or(u64::MAX)),
         Command::Replay { from, to, stream } => {
             audit::replay(config, from, to.unwrap_or(u64::MAX), stream)

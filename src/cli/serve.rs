@@ -48,6 +48,13 @@ pub struct ServeArgs {
     /// NATS credentials file (.creds), if the server requires one.
     #[arg(long, env = "CRISISD_NATS_CREDS")]
     pub nats_creds: Option<PathBuf>,
+    /// NATS user, for a server with users in its configuration (deploy/nats/); its
+    /// password is read from --nats-password-file.
+    #[arg(long, env = "CRISISD_NATS_USER", requires = "nats_password_file")]
+    pub nats_user: Option<String>,
+    /// A file holding the NATS user's password (one line).
+    #[arg(long, env = "CRISISD_NATS_PASSWORD_FILE", requires = "nats_user")]
+    pub nats_password_file: Option<PathBuf>,
     /// Where a carrier not in the compensation policy's carrier table is based, for
     /// the compensation rules: eu, uk, canada, us, china or other.
     #[arg(long, env = "CRISISD_CARRIER_HOME", default_value = "eu", value_parser = parse_snake::<CarrierHome>)]
@@ -249,6 +256,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             let nats = |name: &str| NatsConfig {
                 url: url.clone(),
                 credentials: args.nats_creds.clone(),
+                user: args.nats_user.clone().zip(args.nats_password_file.clone()),
                 name: name.into(),
             };
             let publishing = connection::connect(&nats("crisisd-publisher")).await?;
@@ -257,7 +265,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             let consuming = connection::connect(&nats("crisisd-ingest")).await?;
             let consumer = IngestConsumer::new(consuming, ingest.clone(), IngestConfig::default());
             tasks.spawn(consumer.run(shutdown_rx.clone()));
-            tracing::info!(nats_url = %url, "publishing to JetStream CRISIS_EVENTS and consuming CRISIS_INGEST (both wait for NATS if it is not reachable yet)");
+            tracing::info!(nats_url = %connection::without_secrets(url), "publishing to JetStream CRISIS_EVENTS and consuming CRISIS_INGEST (both wait for NATS if it is not reachable yet)");
         }
         None => tracing::warn!(
             "no NATS configured (--nats-url / CRISISD_NATS_URL): events are stored but not published"

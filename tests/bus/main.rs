@@ -3,6 +3,7 @@
 mod arrivals;
 mod bench;
 mod compensation;
+mod deploy_nats;
 mod e2e;
 mod ingest;
 mod nats_server;

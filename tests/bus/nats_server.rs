@@ -11,6 +11,8 @@ pub struct NatsServer {
     child: Option<Child>,
     port: u16,
     store_dir: tempfile::TempDir,
+    /// A configuration file (`-c`) and the environment it reads, if started with one.
+    config: Option<(PathBuf, Vec<(String, String)>)>,
 }
 
 pub fn binary() -> PathBuf {
@@ -33,10 +35,26 @@ impl NatsServer {
     /// Starts a server on a free port (another one if a process took the port between
     /// picking it and the server binding it).
     pub fn start() -> NatsServer {
+        NatsServer::start_configured(None)
+    }
+
+    /// Starts a server with the configuration file `config` and the environment
+    /// variables `env` it reads; the port, the address (loopback) and the server name
+    /// are the test's, and `NATS_STORE_DIR` is a fresh directory.
+    pub fn start_with_config(config: &std::path::Path, env: &[(&str, &str)]) -> NatsServer {
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        NatsServer::start_configured(Some((config.to_owned(), env)))
+    }
+
+    fn start_configured(config: Option<(PathBuf, Vec<(String, String)>)>) -> NatsServer {
         let mut server = NatsServer {
             child: None,
             port: 0,
             store_dir: tempfile::tempdir().unwrap(),
+            config,
         };
         for _ in 0..5 {
             server.port = TcpListener::bind("127.0.0.1:0")
@@ -77,27 +95,46 @@ impl NatsServer {
         assert!(self.child.is_none(), "already running");
         // A name of its own, so that another process answering on the port is told apart.
         let name = format!("crisisd-test-{}-{}", std::process::id(), self.port);
-        let mut child = Command::new(binary())
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "--server_name",
-                &name,
-                "-sd",
-            ])
-            .arg(self.store_dir.path())
+        let mut command = Command::new(binary());
+        command.args([
+            "-js",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "--server_name",
+            &name,
+        ]);
+        match &self.config {
+            // The file names the store directory (from the environment) and a
+            // monitoring port, which `-m 0` turns off so that tests run side by side.
+            Some((file, env)) => {
+                command
+                    .arg("-c")
+                    .arg(file)
+                    .args(["-m", "0"])
+                    .env("NATS_STORE_DIR", self.store_dir.path())
+                    .envs(env.iter().map(|(k, v)| (k, v)));
+            }
+            None => {
+                command.arg("-sd").arg(self.store_dir.path());
+            }
+        }
+        // Its log, to say why it exited (a configuration it refused, a port taken).
+        let log = self.store_dir.path().join("nats-server.log");
+        let mut child = command
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start nats-server");
         let deadline = Instant::now() + Duration::from_secs(15);
         while !answers_as(self.port, &name) {
             if let Some(status) = child.try_wait().unwrap() {
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                let last: Vec<&str> = said.lines().rev().take(5).collect();
                 return Err(format!(
-                    "exited with {status} before listening (was the port taken?)"
+                    "exited with {status} before listening (was the port taken?); it said: {}",
+                    last.into_iter().rev().collect::<Vec<_>>().join(" | ")
                 ));
             }
             if Instant::now() >= deadline {
