@@ -300,6 +300,76 @@ impl std::fmt::Display for FlightKey {
     }
 }
 
+/// A root cause's code in the policy's taxonomy (`root_causes` in the crisis policy):
+/// an area and a cause, lower-case, `operations/delay`, `baggage/mishandled`. Checked
+/// wherever one is read; whether the taxonomy has it is the policy's to say.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RootCause(String);
+
+impl RootCause {
+    /// What a valid code looks like, for error messages.
+    pub const RULE: &'static str = "root causes are written area/cause in lower-case letters, digits and '_' (e.g. operations/delay), at most 64 characters";
+
+    pub fn parse(code: &str) -> Result<RootCause, &'static str> {
+        let part = |p: &str| {
+            p.starts_with(|c: char| c.is_ascii_lowercase())
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        let valid = code.len() <= 64
+            && matches!(code.split_once('/'), Some((area, cause)) if part(area) && part(cause));
+        if valid {
+            Ok(RootCause(code.to_owned()))
+        } else {
+            Err(Self::RULE)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Its area: `operations` of `operations/delay`.
+    pub fn area(&self) -> &str {
+        self.0.split_once('/').map_or(&self.0, |(area, _)| area)
+    }
+}
+
+impl std::fmt::Display for RootCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for RootCause {
+    type Error = &'static str;
+    fn try_from(code: String) -> Result<Self, Self::Error> {
+        RootCause::parse(&code)
+    }
+}
+
+impl From<RootCause> for String {
+    fn from(code: RootCause) -> String {
+        code.0
+    }
+}
+
+impl JsonSchema for RootCause {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RootCause".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A root cause's code in the policy's taxonomy: area/cause (operations/delay)",
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$",
+            "maxLength": 64
+        })
+    }
+}
+
 /// A passenger's stable, pseudonymous identifier (loyalty or customer number,
 /// never a name or an e-mail address): it appears in stream names, so it is 1–64 of
 /// `A–Z a–z 0–9 - _ .`, checked wherever one is read (a body, a path, a message).

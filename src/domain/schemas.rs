@@ -278,6 +278,8 @@ mod tests {
         ("complaint.progress_updated", "/sent_by"),
         ("complaint.resolution_proposed", "/proposed_by"),
         ("complaint.resolution_proposed", "/resolution"), // the airline's proposal
+        ("complaint.responsibility_reassigned", "/reason"), // why staff hand it on
+        ("complaint.responsibility_reassigned", "/reassigned_by"),
         ("complaint.routed", "/routed_by"),
         ("flight.controllability_overridden", "/overridden_by"),
         ("flight.controllability_overridden", "/reason"),
@@ -299,6 +301,7 @@ mod tests {
         ("incident.improvement_recorded", "/improvement/owner"),
         ("incident.information_published", "/content"), // public message
         ("incident.lesson_recorded", "/lesson"),
+        ("incident.cause_recorded", "/finding"), // what the review found
         ("incident.open_problems_summarised", "/problems/*"),
         ("incident.opened", "/correlation_key"), // flight, date and category
         ("incident.opened", "/title"),

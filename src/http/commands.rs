@@ -98,6 +98,7 @@ impl CommandTarget for Incident {
         ("summarise_open_problems", LEAD),
         ("start_review", LEAD),
         ("record_lesson", LEAD),
+        ("record_cause", LEAD),
         ("record_improvement", LEAD),
         ("close_incident", LEAD),
         ("reopen_incident", LEAD),
@@ -118,8 +119,11 @@ impl CommandTarget for Incident {
     }
 
     /// Consent: a contact on a channel the passenger refused is refused, unless it is a
-    /// mandatory service notice.
+    /// mandatory service notice. A cause is one of the policy's taxonomy.
     fn check(state: &AppState, stream: &str, command: &Self::Command) -> Result<(), Problem> {
+        if let crate::domain::incident::IncidentCommand::RecordCause { root_cause, .. } = command {
+            return root_cause_known(state, root_cause);
+        }
         let crate::domain::incident::IncidentCommand::PlanContact {
             passenger,
             method,
@@ -160,6 +164,7 @@ impl CommandTarget for Complaint {
         ("confirm_satisfaction", CARE),
         ("report_dissatisfaction", CARE),
         ("escalate_to_supervisor", CARE),
+        ("reassign_responsibility", CARE),
         ("record_sla_breach", SYSTEM),
         ("link_to_incident", SYSTEM),
     ];
@@ -171,6 +176,32 @@ impl CommandTarget for Complaint {
             Value::String(id.to_string()),
         ))
     }
+
+    /// A resolution's root cause is one of the policy's taxonomy.
+    fn check(state: &AppState, _stream: &str, command: &Self::Command) -> Result<(), Problem> {
+        match command {
+            crate::domain::complaint::ComplaintCommand::ProposeResolution {
+                root_cause, ..
+            } => root_cause_known(state, root_cause),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// 422 `unknown_root_cause` unless the policy's taxonomy has `code`.
+fn root_cause_known(
+    state: &AppState,
+    code: &crate::domain::common::RootCause,
+) -> Result<(), Problem> {
+    state
+        .policy()
+        .root_causes
+        .require(code)
+        .map(|_| ())
+        .map_err(|why| {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_root_cause", why)
+                .field("/root_cause")
+        })
 }
 
 impl CommandTarget for Compensation {

@@ -89,6 +89,8 @@ struct Inner {
     stream_limits: stream::StreamLimits,
     http_counters: metrics::HttpCounters,
     shutdown: watch::Receiver<bool>,
+    /// The crisis policy `serve` runs with (its root-cause taxonomy checks commands).
+    policy: Arc<crate::domain::policy::crisis::CrisisPolicy>,
 }
 
 impl AppState {
@@ -108,6 +110,7 @@ impl AppState {
                 stream_limits: stream::StreamLimits::default(),
                 http_counters: metrics::HttpCounters::default(),
                 shutdown,
+                policy: Arc::default(),
             }),
         }
     }
@@ -118,6 +121,18 @@ impl AppState {
             .expect("the ingest handler is set before the state is shared")
             .ingest = ingest;
         self
+    }
+
+    /// The crisis policy in force (default: the built-in one); call before serving.
+    pub fn with_policy(mut self, policy: crate::domain::policy::crisis::CrisisPolicy) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the policy is set before the state is shared")
+            .policy = Arc::new(policy);
+        self
+    }
+
+    pub fn policy(&self) -> &crate::domain::policy::crisis::CrisisPolicy {
+        &self.inner.policy
     }
 
     /// Other limits for SSE clients (tests use small ones); call before serving.

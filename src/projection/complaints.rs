@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::model::{ModelError, ReadModel};
 use super::runtime::{ModelTx, Projection};
-use crate::domain::common::{Category, Channel, FlightKey, PassengerId, Tier};
+use crate::domain::common::{Category, Channel, FlightKey, PassengerId, RootCause, Tier};
 use crate::domain::complaint::{ComplaintEvent, Department};
 use crate::domain::policy::sla::{SlaConfig, SlaKind};
 use crate::store::RecordedEvent;
@@ -99,6 +99,12 @@ pub struct ComplaintSummary {
     pub proposals: u32,
     pub reopens: u32,
     pub escalated_to: Option<String>,
+    /// The root cause its last resolution proposal recorded (policy taxonomy).
+    #[serde(default)]
+    pub root_cause: Option<RootCause>,
+    /// The department answering for the root cause now (reassignments included).
+    #[serde(default)]
+    pub responsible: Option<Department>,
     pub handling_secs: Option<u64>,
     pub breaches: Vec<SlaKind>,
     /// Its three service levels, each with its due time and state.
@@ -367,6 +373,8 @@ impl Complaints {
             proposals: 0,
             reopens: 0,
             escalated_to: None,
+            root_cause: None,
+            responsible: None,
             handling_secs: None,
             breaches: Vec::new(),
         }
@@ -444,6 +452,15 @@ impl Projection for Complaints {
                 c.met(SlaKind::FirstFeedback, p.proposed_at);
                 c.proposals = p.proposal;
                 c.status = Status::ResolutionProposed;
+                if p.root_cause.is_some() {
+                    c.root_cause = p.root_cause;
+                    c.responsible = p.responsible;
+                }
+                c
+            }
+            (E::ResponsibilityReassigned(r), Some(mut c)) => {
+                credits.of(&r.reassigned_by);
+                c.responsible = Some(r.to);
                 c
             }
             (E::Closed(closed), Some(mut c)) => {
@@ -828,6 +845,8 @@ mod tests {
                 proposal,
                 resolution: "a voucher".into(),
                 compensation_id: None,
+                root_cause: None,
+                responsible: None,
                 proposed_by: by.into(),
                 proposed_at: at(minute),
             })

@@ -179,7 +179,10 @@ impl Passengers {
         // Facts that do not move the complaint's status in the passenger's view.
         if matches!(
             event.event_type.as_str(),
-            "complaint.progress_updated" | "complaint.escalated" | "complaint.sla_breached"
+            "complaint.progress_updated"
+                | "complaint.escalated"
+                | "complaint.sla_breached"
+                | "complaint.responsibility_reassigned"
         ) {
             return Ok(());
         }
@@ -201,7 +204,10 @@ impl Passengers {
             E::ResolutionProposed(_) => ComplaintStatus::ResolutionProposed,
             E::Closed(_) => ComplaintStatus::Closed,
             E::Reopened(_) => ComplaintStatus::Reopened,
-            E::ProgressUpdated(_) | E::Escalated(_) | E::SlaBreached(_) => return Ok(()),
+            E::ProgressUpdated(_)
+            | E::Escalated(_)
+            | E::SlaBreached(_)
+            | E::ResponsibilityReassigned(_) => return Ok(()),
             E::LinkedToIncident(l) => {
                 let Some(passenger) = owner(tx, &ref_key(b'c', &[id]))? else {
                     return Err(ModelError::Invalid(format!(

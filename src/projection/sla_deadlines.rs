@@ -134,7 +134,11 @@ impl Projection for SlaDeadlines {
             }
             E::Closed(_) => Self::end(tx, id, &KINDS)?,
             E::SlaBreached(breach) => Self::end(tx, id, &[breach.kind])?,
-            E::Routed(_) | E::Reopened(_) | E::Escalated(_) | E::LinkedToIncident(_) => {}
+            E::Routed(_)
+            | E::Reopened(_)
+            | E::Escalated(_)
+            | E::LinkedToIncident(_)
+            | E::ResponsibilityReassigned(_) => {}
         }
         Ok(())
     }

@@ -447,6 +447,9 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
             let propose = ComplaintCommand::ProposeResolution {
                 resolution,
                 compensation_id: Some(compensation_ids[c as usize]),
+                root_cause: crate::domain::common::RootCause::parse("operations/delay")
+                    .expect("a valid code"),
+                responsible: Department::FlightOperations,
             };
             script.run(&mut steps, propose, &agent(base + 5 * 60));
         }

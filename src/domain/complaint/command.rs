@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::events::{Department, RemedySought};
-use crate::domain::common::{Category, Channel, FlightKey, PassengerId, PersonalData, Tier};
+use crate::domain::common::{
+    Category, Channel, FlightKey, PassengerId, PersonalData, RootCause, Tier,
+};
 use crate::domain::policy::sla::SlaKind;
 
 /// A request to a complaint; `decide` answers with events or a refusal.
@@ -44,10 +46,13 @@ pub enum ComplaintCommand {
     RouteComplaint { departments: BTreeSet<Department> },
     /// Tells the customer how handling progresses.
     SendProgressUpdate { message: String },
-    /// Proposes a resolution to the customer.
+    /// Proposes a resolution to the customer, with the complaint's root cause (a code
+    /// of the policy's taxonomy) and the department responsible for it.
     ProposeResolution {
         resolution: String,
         compensation_id: Option<Uuid>,
+        root_cause: RootCause,
+        responsible: Department,
     },
     /// The customer accepts the proposal: the complaint closes.
     ConfirmSatisfaction { comment: PersonalData<String> },
@@ -63,4 +68,10 @@ pub enum ComplaintCommand {
     },
     /// Makes the complaint part of an incident opened after it was received.
     LinkToIncident { incident_id: Uuid },
+    /// Hands the responsibility for the root cause to another department, saying why
+    /// (a resolution proposal recorded the first one; also once closed).
+    ReassignResponsibility {
+        responsible: Department,
+        reason: String,
+    },
 }

@@ -8,7 +8,7 @@ use super::error::ComplaintError as Error;
 use super::events::*;
 use super::state::{Complaint, ComplaintStatus as S};
 use crate::domain::Context;
-use crate::domain::common::PersonalData;
+use crate::domain::common::{PersonalData, RootCause};
 
 type Decision = Result<Vec<ComplaintEvent>, Error>;
 
@@ -21,8 +21,16 @@ pub(super) fn decide(state: &Complaint, command: &C, ctx: &Context) -> Decision 
         (S::None, C::ReceiveComplaint { .. }) => receive(command, ctx),
         (_, C::ReceiveComplaint { .. }) => Err(Error::AlreadyReceived),
         (S::None, _) => Err(Error::NotReceived),
-        // A closed complaint still belongs to the incident it was about.
+        // A closed complaint still belongs to the incident it was about, and
+        // responsibility is traced after it closed too.
         (_, C::LinkToIncident { incident_id }) => link(state, *incident_id, ctx),
+        (
+            _,
+            C::ReassignResponsibility {
+                responsible,
+                reason,
+            },
+        ) => reassign(state, *responsible, reason, ctx),
         (S::Closed, _) => Err(Error::ComplaintClosed),
         (_, C::AcknowledgeComplaint { apology }) => acknowledge(state, apology, ctx),
         (_, C::RouteComplaint { departments }) => route(state, departments, ctx),
@@ -32,8 +40,16 @@ pub(super) fn decide(state: &Complaint, command: &C, ctx: &Context) -> Decision 
             C::ProposeResolution {
                 resolution,
                 compensation_id,
+                root_cause,
+                responsible,
             },
-        ) => propose(state, resolution, *compensation_id, ctx),
+        ) => propose(
+            state,
+            resolution,
+            *compensation_id,
+            (root_cause, *responsible),
+            ctx,
+        ),
         (_, C::ConfirmSatisfaction { comment }) => close(state, comment, ctx),
         (_, C::ReportDissatisfaction { reason }) => reopen(state, reason, ctx),
         (_, C::EscalateToSupervisor { supervisor, reason }) => {
@@ -90,6 +106,11 @@ fn receive(command: &C, ctx: &Context) -> Decision {
         unreachable!("receive is only called with ReceiveComplaint")
     };
     require_text("passenger", &passenger.0)?;
+    if let Some(flight) = flight {
+        flight
+            .check()
+            .map_err(|reason| Error::InvalidFlight { reason })?;
+    }
     let received_at = received_at.unwrap_or(ctx.now);
     if received_at > ctx.now {
         return Err(Error::ReceivedInFuture { received_at });
@@ -167,6 +188,7 @@ fn propose(
     state: &Complaint,
     resolution: &str,
     compensation_id: Option<uuid::Uuid>,
+    (root_cause, responsible): (&RootCause, Department),
     ctx: &Context,
 ) -> Decision {
     match state.status {
@@ -180,8 +202,31 @@ fn propose(
             proposal: state.proposals + 1,
             resolution: resolution.to_owned(),
             compensation_id,
+            root_cause: Some(root_cause.clone()),
+            responsible: Some(responsible),
             proposed_by: ctx.actor.id.clone(),
             proposed_at: ctx.now,
+        },
+    )])
+}
+
+/// Hands the responsibility for the complaint's root cause to another department, with
+/// the reason: the recorded department is never edited.
+fn reassign(state: &Complaint, to: Department, reason: &str, ctx: &Context) -> Decision {
+    let Some(from) = state.responsible else {
+        return Err(Error::NoResponsibilityYet);
+    };
+    if from == to {
+        return Err(Error::AlreadyResponsible { department: to });
+    }
+    require_text("reason", reason)?;
+    Ok(vec![ComplaintEvent::ResponsibilityReassigned(
+        ResponsibilityReassigned {
+            from,
+            to,
+            reason: reason.to_owned(),
+            reassigned_by: ctx.actor.id.clone(),
+            reassigned_at: ctx.now,
         },
     )])
 }

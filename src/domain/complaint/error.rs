@@ -46,6 +46,16 @@ pub enum ComplaintError {
     SlaAlreadyBreached { kind: SlaKind },
     #[error("the {} work is done: its service level cannot be breached any more", api_name(.kind))]
     SlaMet { kind: SlaKind },
+    #[error("the flight is not valid: {reason}")]
+    InvalidFlight { reason: String },
+    #[error(
+        "responsibility is recorded with a resolution proposal (its root cause and department); propose a resolution first"
+    )]
+    NoResponsibilityYet,
+    #[error("{} is already responsible", api_name(.department))]
+    AlreadyResponsible {
+        department: super::events::Department,
+    },
     #[error("the complaint already belongs to incident {incident_id}")]
     AlreadyLinked { incident_id: uuid::Uuid },
     #[error("the {} deadline {deadline} has not passed yet", api_name(.kind))]

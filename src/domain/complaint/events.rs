@@ -7,7 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::common::{Category, Channel, FlightKey, PassengerId, PersonalData, Tier};
+use crate::domain::common::{
+    Category, Channel, FlightKey, PassengerId, PersonalData, RootCause, Tier,
+};
 use crate::domain::event::domain_events;
 use crate::domain::policy::sla::SlaKind;
 
@@ -39,6 +41,10 @@ pub enum Department {
     GroundHandling,
     Loyalty,
     Legal,
+    /// The app, the website and the systems behind them.
+    Digital,
+    /// Codeshare, interline and contracted partners.
+    Partners,
 }
 
 /// `complaint.received`: the complaint exists, the clock for SLAs starts.
@@ -92,6 +98,13 @@ pub struct ResolutionProposed {
     pub proposal: u32,
     pub resolution: String,
     pub compensation_id: Option<Uuid>,
+    /// The root cause (policy taxonomy); `null` on proposals recorded before crisisd
+    /// kept it.
+    #[serde(default)]
+    pub root_cause: Option<RootCause>,
+    /// The department responsible for the root cause; `null` likewise.
+    #[serde(default)]
+    pub responsible: Option<Department>,
     pub proposed_by: String,
     pub proposed_at: DateTime<Utc>,
 }
@@ -142,6 +155,17 @@ pub struct LinkedToIncident {
     pub linked_at: DateTime<Utc>,
 }
 
+/// `complaint.responsibility_reassigned`: another department answers for the root
+/// cause, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResponsibilityReassigned {
+    pub from: Department,
+    pub to: Department,
+    pub reason: String,
+    pub reassigned_by: String,
+    pub reassigned_at: DateTime<Utc>,
+}
+
 domain_events! {
     /// Every fact a complaint stream holds.
     pub enum ComplaintEvent {
@@ -155,5 +179,6 @@ domain_events! {
         Escalated(ComplaintEscalated) = "complaint.escalated",
         SlaBreached(SlaBreached) = "complaint.sla_breached",
         LinkedToIncident(LinkedToIncident) = "complaint.linked_to_incident",
+        ResponsibilityReassigned(ResponsibilityReassigned) = "complaint.responsibility_reassigned",
     }
 }

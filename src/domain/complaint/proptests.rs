@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, Tier};
+use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, RootCause, Tier};
 use crate::domain::policy::sla::SlaKind;
 use crate::domain::testing::{at, ctx_at, id};
 use crate::domain::{Aggregate, DomainEvent};
@@ -24,9 +24,13 @@ pub(crate) fn command() -> impl Strategy<Value = C> {
             description: PersonalData("late".into()), incident_id: None, flight: None, received_at: None,
         }),
         2 => text().prop_map(|apology| C::AcknowledgeComplaint { apology }),
-        2 => proptest::collection::btree_set(department, 0..2).prop_map(|departments| C::RouteComplaint { departments }),
+        2 => proptest::collection::btree_set(department.clone(), 0..2).prop_map(|departments| C::RouteComplaint { departments }),
         1 => text().prop_map(|message| C::SendProgressUpdate { message }),
-        3 => text().prop_map(|resolution| C::ProposeResolution { resolution, compensation_id: None }),
+        3 => (text(), department.clone()).prop_map(|(resolution, responsible)| C::ProposeResolution {
+            resolution, compensation_id: None,
+            root_cause: RootCause::parse("baggage/delayed").unwrap(), responsible,
+        }),
+        1 => (department, text()).prop_map(|(responsible, reason)| C::ReassignResponsibility { responsible, reason }),
         1 => text().prop_map(|comment| C::ConfirmSatisfaction { comment: comment.into() }),
         3 => text().prop_map(|reason| C::ReportDissatisfaction { reason: reason.into() }),
         1 => (text(), text()).prop_map(|(supervisor, reason)| C::EscalateToSupervisor { supervisor, reason }),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::events::*;
-use crate::domain::common::PassengerId;
+use crate::domain::common::{PassengerId, RootCause};
 use crate::domain::policy::sla::SlaKind;
 
 /// Where a complaint is in its loop.
@@ -48,6 +48,10 @@ pub struct Complaint {
     pub proposals: u32,
     pub reopened_count: u32,
     pub escalated_to: Option<String>,
+    /// The root cause the last resolution proposal recorded.
+    pub root_cause: Option<RootCause>,
+    /// The department answering for it now (reassignments included).
+    pub responsible: Option<Department>,
     pub closed_at: Option<DateTime<Utc>>,
     /// Service levels recorded as breached.
     pub breached: BTreeSet<SlaKind>,
@@ -94,6 +98,10 @@ impl Complaint {
             E::ProgressUpdated(_) => self.progress_updates += 1,
             E::ResolutionProposed(e) => {
                 self.proposals = e.proposal;
+                if e.root_cause.is_some() {
+                    self.root_cause = e.root_cause.clone();
+                    self.responsible = e.responsible;
+                }
                 self.status = ComplaintStatus::ResolutionProposed;
             }
             E::Closed(e) => {
@@ -109,6 +117,7 @@ impl Complaint {
                 self.breached.insert(e.kind);
             }
             E::LinkedToIncident(e) => self.incident_id = Some(e.incident_id),
+            E::ResponsibilityReassigned(e) => self.responsible = Some(e.to),
         }
         self
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::Aggregate;
-use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, Tier};
+use crate::domain::common::{Category, Channel, PassengerId, PersonalData, Role, RootCause, Tier};
 use crate::domain::policy::sla::SlaKind;
 use crate::domain::testing;
 use crate::domain::testing::{at, ctx_at, id};
@@ -68,12 +68,18 @@ fn routed() -> Vec<E> {
     events
 }
 
+fn cause(code: &str) -> RootCause {
+    RootCause::parse(code).unwrap()
+}
+
 fn proposed() -> Vec<E> {
     let mut events = routed();
     events.push(E::ResolutionProposed(ResolutionProposed {
         proposal: 1,
         resolution: "bag delivered tomorrow".into(),
         compensation_id: None,
+        root_cause: Some(cause("baggage/delayed")),
+        responsible: Some(Department::Baggage),
         proposed_by: "agent-1".into(),
         proposed_at: at(60),
     }));
@@ -97,6 +103,24 @@ fn closed() -> Vec<E> {
         handling_secs: 4800,
     }));
     events
+}
+
+/// A flight named in a command body has not been through `FlightKey::new`: a shape it
+/// cannot have is refused (schemathesis found `{"carrier": "00", "number": ""}` stored).
+#[test]
+fn a_complaint_about_a_flight_that_cannot_exist_is_refused() {
+    let mut command = receive_command();
+    if let C::ReceiveComplaint { flight, .. } = &mut command {
+        *flight = Some(crate::domain::common::FlightKey {
+            carrier: "00".into(),
+            number: String::new(),
+            date: at(0).date_naive(),
+        });
+    }
+    assert!(matches!(
+        when(&[], command),
+        Err(Err_::InvalidFlight { .. })
+    ));
 }
 
 #[test]
@@ -278,6 +302,8 @@ fn propose_resolution() {
     let propose = || C::ProposeResolution {
         resolution: "voucher".into(),
         compensation_id: Some(id(40)),
+        root_cause: cause("operations/delay"),
+        responsible: Department::FlightOperations,
     };
     let events = when(&routed(), propose()).unwrap();
     assert!(matches!(
@@ -305,6 +331,51 @@ fn propose_resolution() {
         Err(Err_::ResolutionRequiresRouting {
             status: ComplaintStatus::Acknowledged
         })
+    );
+}
+
+/// Responsibility for the root cause is recorded with the proposal, and handed to
+/// another department only by an event with its reason, closed complaints included.
+#[test]
+fn responsibility_is_reassigned_by_an_event_with_its_reason() {
+    let reassign = |to: Department, reason: &str| C::ReassignResponsibility {
+        responsible: to,
+        reason: reason.into(),
+    };
+    assert_eq!(
+        when(&routed(), reassign(Department::Partners, "handler")),
+        Err(Err_::NoResponsibilityYet)
+    );
+    let state = testing::given::<Complaint>(&proposed());
+    assert_eq!(state.root_cause, Some(cause("baggage/delayed")));
+    assert_eq!(state.responsible, Some(Department::Baggage));
+    assert_eq!(
+        when(&proposed(), reassign(Department::Baggage, "again")),
+        Err(Err_::AlreadyResponsible {
+            department: Department::Baggage
+        })
+    );
+    assert_eq!(
+        when(&proposed(), reassign(Department::Partners, " ")),
+        Err(Err_::Required { field: "reason" })
+    );
+    let mut history = closed();
+    let events = when(
+        &history,
+        reassign(Department::Partners, "the contracted handler lost the bag"),
+    )
+    .unwrap();
+    let [E::ResponsibilityReassigned(r)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!((r.from, r.to), (Department::Baggage, Department::Partners));
+    history.extend(events);
+    let state = testing::given::<Complaint>(&history);
+    assert_eq!(state.responsible, Some(Department::Partners));
+    assert_eq!(
+        state.root_cause,
+        Some(cause("baggage/delayed")),
+        "the cause stays"
     );
 }
 

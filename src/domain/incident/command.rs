@@ -82,6 +82,13 @@ pub enum IncidentCommand {
     StartReview,
     /// Records a lesson learned.
     RecordLesson { lesson: String },
+    /// Records one of the incident's root causes (a code of the policy's taxonomy),
+    /// the department responsible for it, and what the review found.
+    RecordCause {
+        root_cause: crate::domain::common::RootCause,
+        responsible: crate::domain::complaint::Department,
+        finding: String,
+    },
     /// Records a process improvement and its owner.
     RecordImprovement {
         improvement_id: Uuid,

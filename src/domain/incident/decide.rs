@@ -171,6 +171,28 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
                 lesson: lesson.clone(),
             }))
         }
+        C::RecordCause {
+            root_cause,
+            responsible,
+            finding,
+        } => {
+            require_stage(state, "record_cause", &[Stage::Review])?;
+            require_text("finding", finding)?;
+            if state
+                .causes
+                .iter()
+                .any(|c| &c.root_cause == root_cause && c.responsible == *responsible)
+            {
+                return Err(Error::CauseAlreadyRecorded {
+                    root_cause: root_cause.clone(),
+                });
+            }
+            one(IncidentEvent::CauseRecorded(CauseRecorded {
+                root_cause: root_cause.clone(),
+                responsible: *responsible,
+                finding: finding.clone(),
+            }))
+        }
         C::RecordImprovement {
             improvement_id,
             improvement,

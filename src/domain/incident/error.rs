@@ -90,4 +90,8 @@ pub enum IncidentError {
     FailureRequiresReason,
     #[error("{reason}")]
     InvalidFlight { reason: String },
+    #[error("{root_cause} is already recorded with this department")]
+    CauseAlreadyRecorded {
+        root_cause: crate::domain::common::RootCause,
+    },
 }

@@ -119,6 +119,15 @@ pub struct LessonRecorded {
     pub lesson: String,
 }
 
+/// `incident.cause_recorded`: a root cause the review found, and who answers for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CauseRecorded {
+    pub root_cause: crate::domain::common::RootCause,
+    pub responsible: crate::domain::complaint::Department,
+    /// What the review found (staff-written).
+    pub finding: String,
+}
+
 /// `incident.improvement_recorded`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ImprovementRecorded {
@@ -201,6 +210,7 @@ domain_events! {
         OpenProblemsSummarised(OpenProblemsSummarised) = "incident.open_problems_summarised",
         ReviewStarted(StageEntered) = "incident.review_started",
         LessonRecorded(LessonRecorded) = "incident.lesson_recorded",
+        CauseRecorded(CauseRecorded) = "incident.cause_recorded",
         ImprovementRecorded(ImprovementRecorded) = "incident.improvement_recorded",
         Closed(IncidentClosed) = "incident.closed",
         Reopened(IncidentReopened) = "incident.reopened",

@@ -28,6 +28,8 @@ pub struct Incident {
     pub surveys: BTreeMap<Uuid, Survey>,
     pub open_problems: Vec<String>,
     pub lessons: Vec<String>,
+    /// The root causes the review recorded, in order.
+    pub causes: Vec<CauseRecorded>,
     pub improvements: BTreeMap<Uuid, Improvement>,
     /// Compensations known to the incident and, once reached, their final state.
     pub compensations: BTreeMap<Uuid, CompensationLink>,
@@ -159,6 +161,7 @@ impl Incident {
             }
             E::OpenProblemsSummarised(e) => self.open_problems = e.problems.clone(),
             E::LessonRecorded(e) => self.lessons.push(e.lesson.clone()),
+            E::CauseRecorded(e) => self.causes.push(e.clone()),
             E::ImprovementRecorded(e) => {
                 self.improvements
                     .insert(e.improvement_id, e.improvement.clone());

@@ -1,5 +1,5 @@
-//! The crisis policy file: severity thresholds, spike detection and SLA targets with
-//! their working-day calendar, in one JSON document (`deploy/crisis-policy.json`, which is
+//! The crisis policy file: severity thresholds, spike detection, SLA targets with their
+//! working-day calendar, and the root-cause taxonomy, in one JSON document (`deploy/crisis-policy.json`, which is
 //! also the built-in default). Every section and every field is optional: what a file
 //! leaves out keeps its default. Unknown fields are refused, so a typo cannot silently
 //! leave a default in force.
@@ -7,6 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::root_causes::RootCauses;
 use super::severity::SeverityConfig;
 use super::sla::SlaConfig;
 use super::spike::SpikeConfig;
@@ -25,6 +26,9 @@ pub struct CrisisPolicy {
     pub spike: SpikeConfig,
     /// Response deadlines per tier and channel, and the calendar of working days.
     pub sla: SlaConfig,
+    /// The root causes resolutions and reviews record, each with the department that
+    /// answers for it.
+    pub root_causes: RootCauses,
 }
 
 impl CrisisPolicy {
@@ -43,6 +47,7 @@ impl CrisisPolicy {
         policy.severity.validate()?;
         policy.spike.validate()?;
         policy.sla.validate()?;
+        policy.root_causes.validate()?;
         Ok(policy)
     }
 }

@@ -3,7 +3,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`compensation`] | which regimes apply and their explainable decisions (`compensation_eu`, `compensation_other`, cases in `compensation_cases.rs`) |
-//! | [`crisis`] | the crisis policy file (`deploy/crisis-policy.json`): severity, spike and SLA settings |
+//! | [`crisis`] | the crisis policy file (`deploy/crisis-policy.json`): severity, spike and SLA settings, root causes |
+//! | [`root_causes`] | the root-cause taxonomy and the department answering for each cause |
 //! | [`compensation_policy`] | the compensation policy file (`deploy/compensation-policy.json`): carriers, exchange rates, goodwill; which regime governs |
 //! | [`exchange`] | exact comparison and conversion of amounts at the policy's rates |
 //! | [`goodwill`] | the goodwill section: vouchers and miles by tier and delay |
@@ -22,6 +23,7 @@ pub mod compensation_policy;
 pub mod crisis;
 pub mod exchange;
 pub mod goodwill;
+pub mod root_causes;
 pub mod severity;
 pub mod sla;
 pub mod spike;

@@ -45,7 +45,8 @@ async fn the_complaint_loop_and_a_compensation_run_through_the_api() {
     api.ok(
         "agent",
         &at("propose_resolution"),
-        json!({"resolution": "EUR 600", "compensation_id": null}),
+        json!({"resolution": "EUR 600", "compensation_id": null,
+            "root_cause": "operations/delay", "responsible": "flight_operations"}),
     )
     .await;
     api.ok(
@@ -57,7 +58,8 @@ async fn the_complaint_loop_and_a_compensation_run_through_the_api() {
     api.ok(
         "agent",
         &at("propose_resolution"),
-        json!({"resolution": "EUR 600 + miles", "compensation_id": null}),
+        json!({"resolution": "EUR 600 + miles", "compensation_id": null,
+            "root_cause": "operations/delay", "responsible": "flight_operations"}),
     )
     .await;
     let closed = api
@@ -607,7 +609,8 @@ async fn the_queue_shows_open_complaints_with_their_deadlines() {
     api.ok(
         "agent",
         &at(&closing, "propose_resolution"),
-        json!({"resolution": "a voucher", "compensation_id": null}),
+        json!({"resolution": "a voucher", "compensation_id": null,
+            "root_cause": "operations/delay", "responsible": "flight_operations"}),
     )
     .await;
     let last = api
@@ -730,7 +733,8 @@ async fn kpis_credit_the_agent_who_did_each_action() {
     api.ok(
         "crisis_lead",
         &at("propose_resolution"),
-        json!({"resolution": "EUR 600", "compensation_id": null}),
+        json!({"resolution": "EUR 600", "compensation_id": null,
+            "root_cause": "operations/delay", "responsible": "flight_operations"}),
     )
     .await;
     let closed = api
@@ -773,4 +777,103 @@ async fn kpis_credit_the_agent_who_did_each_action() {
     };
     assert_eq!(pick(&agent), [1, 0, 0, 0, 1], "{}", kpis.text);
     assert_eq!(pick(&lead), [0, 1, 1, 1, 0], "{}", kpis.text);
+}
+
+/// Root cause and responsibility (issue 21): a resolution records a cause of the
+/// policy's taxonomy and the department responsible; handing it to another department
+/// is an event with its reason, seen in the complaint and its timeline.
+#[tokio::test]
+async fn a_resolution_records_its_root_cause_and_responsibility_moves_by_event() {
+    let api = api().await;
+    let id = complaint(&api, "P9", "silver", Value::Null).await;
+    let at = |command: &str| format!("/v1/complaints/{id}/{command}");
+    for (command, body) in [
+        ("acknowledge_complaint", json!({"apology": "sorry"})),
+        ("route_complaint", json!({"departments": ["baggage"]})),
+    ] {
+        api.ok("agent", &at(command), body).await;
+    }
+    let propose = |code: &str| {
+        json!({"resolution": "bag delivered", "compensation_id": null,
+            "root_cause": code, "responsible": "baggage"})
+    };
+    let unknown = api
+        .post("agent", &at("propose_resolution"), propose("baggage/eaten"))
+        .await;
+    problem(
+        &unknown,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_root_cause",
+    );
+    assert_eq!(unknown.body["field"], "/root_cause");
+    let malformed = api
+        .post("agent", &at("propose_resolution"), propose("Baggage"))
+        .await;
+    assert_eq!(
+        malformed.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        malformed.text
+    );
+    let early = api
+        .post(
+            "agent",
+            &at("reassign_responsibility"),
+            json!({"responsible": "partners", "reason": "handler"}),
+        )
+        .await;
+    problem(&early, StatusCode::UNPROCESSABLE_ENTITY, "refused");
+    api.ok(
+        "agent",
+        &at("propose_resolution"),
+        propose("baggage/delayed"),
+    )
+    .await;
+    api.ok(
+        "crisis_lead",
+        &at("confirm_satisfaction"),
+        json!({"comment": "ok"}),
+    )
+    .await;
+    let moved = api
+        .ok(
+            "crisis_lead",
+            &at("reassign_responsibility"),
+            json!({"responsible": "partners", "reason": "the contracted handler left it in FRA"}),
+        )
+        .await;
+    let view = api
+        .get(
+            "auditor",
+            &format!("/v1/complaints/{id}?after={}", moved["position"]),
+        )
+        .await;
+    assert_eq!(
+        (
+            &view.body["root_cause"],
+            &view.body["responsible"],
+            &view.body["status"]
+        ),
+        (
+            &json!("baggage/delayed"),
+            &json!("partners"),
+            &json!("closed")
+        ),
+        "{}",
+        view.text
+    );
+    let timeline = api
+        .get("auditor", &format!("/v1/complaints/{id}/timeline"))
+        .await;
+    let last = timeline.body["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["type"], "complaint.responsibility_reassigned");
+    assert_eq!(
+        (&last["data"]["from"], &last["data"]["to"]),
+        (&json!("baggage"), &json!("partners"))
+    );
 }

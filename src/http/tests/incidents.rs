@@ -171,6 +171,32 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
         json!({"lesson": "notify sooner"}),
     )
     .await;
+    // The review's causes come from the policy's taxonomy (issue 21).
+    let cause = |code: &str| json!({"root_cause": code, "responsible": "ground_handling", "finding": "slow rebooking desk"});
+    let unknown = api
+        .post(lead, &at("record_cause"), cause("ground/aliens"))
+        .await;
+    problem(
+        &unknown,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_root_cause",
+    );
+    assert!(unknown.text.contains("ground/check_in"), "{}", unknown.text);
+    let recorded = api
+        .ok(lead, &at("record_cause"), cause("ground/check_in"))
+        .await;
+    let reviews = api
+        .get(
+            "auditor",
+            &format!("/v1/reviews?after={}", recorded["position"]),
+        )
+        .await;
+    assert_eq!(
+        reviews.body["items"][0]["causes"],
+        json!([{"root_cause": "ground/check_in", "responsible": "ground_handling", "finding": "slow rebooking desk"}]),
+        "{}",
+        reviews.text
+    );
     api.ok(
         lead,
         &at("record_improvement"),

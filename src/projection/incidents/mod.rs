@@ -150,6 +150,9 @@ pub struct IncidentSummary {
     pub surveys: Surveys,
     pub open_problems: u64,
     pub lessons: Vec<String>,
+    /// The root causes the review recorded, with the department responsible.
+    #[serde(default)]
+    pub causes: Vec<crate::domain::incident::CauseRecorded>,
     pub improvements: Vec<ImprovementEntry>,
     pub compensations_linked: u64,
     pub compensations_settled: u64,

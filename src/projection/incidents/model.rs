@@ -84,6 +84,7 @@ impl Incidents {
             E::SatisfactionRecorded(e) => satisfaction_recorded(s, id, &e, tx)?,
             E::OpenProblemsSummarised(e) => s.open_problems = e.problems.len() as u64,
             E::LessonRecorded(e) => s.lessons.push(e.lesson),
+            E::CauseRecorded(e) => s.causes.push(e),
             E::ImprovementRecorded(e) => s.improvements.push(ImprovementEntry {
                 improvement_id: e.improvement_id,
                 improvement: e.improvement,
@@ -230,6 +231,7 @@ fn opened_summary(opened: IncidentOpened) -> IncidentSummary {
         surveys: Surveys::default(),
         open_problems: 0,
         lessons: Vec::new(),
+        causes: Vec::new(),
         improvements: Vec::new(),
         compensations_linked: 0,
         compensations_settled: 0,

@@ -380,10 +380,12 @@ pub struct ReviewEntry {
     pub incident_id: Uuid,
     pub category: Category,
     pub lessons: Vec<String>,
+    /// Root causes and the departments responsible.
+    pub causes: Vec<crate::domain::incident::CauseRecorded>,
     pub improvements: Vec<ImprovementEntry>,
 }
 
-/// Lessons and improvements, by incident category and improvement owner.
+/// Lessons, causes and improvements, by incident category and improvement owner.
 pub fn review(
     tree: &ReadModel,
     category: Option<Category>,
@@ -393,7 +395,7 @@ pub fn review(
     for summary in summaries(tree) {
         let s = summary?;
         if category.is_some_and(|c| c != s.category)
-            || (s.lessons.is_empty() && s.improvements.is_empty())
+            || (s.lessons.is_empty() && s.causes.is_empty() && s.improvements.is_empty())
         {
             continue;
         }
@@ -409,6 +411,7 @@ pub fn review(
             incident_id: s.incident_id,
             category: s.category,
             lessons: s.lessons,
+            causes: s.causes,
             improvements,
         });
     }
