@@ -6,11 +6,13 @@
 //! | [`audit`] | `verify`, `replay`, `export`, `import`, `repair`, `rebuild`: offline tools on a data directory |
 //! | [`keys`] | `keys new-master`, `keys rotate`, `erase-passenger`; where `serve` finds the master key |
 //! | [`token`] | `token add`: issue a bearer token for the HTTP API |
+//! | [`report`] | `report`: a daily, weekly or monthly report (JSON or CSV) |
 //!
 //! `bench` and the hidden `load` run the tooling in [`crate::tools`].
 
 pub mod audit;
 pub mod keys;
+pub mod report;
 pub mod serve;
 pub mod token;
 
@@ -94,6 +96,9 @@ pub enum Command {
         #[command(flatten)]
         policy: serve::PolicyFileArg,
     },
+    /// A day's, week's or month's customer-service report, as JSON or CSV (offline:
+    /// stop `serve` first, or ask it: GET /v1/reports).
+    Report(report::ReportArgs),
     /// HTTP API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -150,6 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             all,
             policy,
         } => audit::rebuild(config, projection, all, policy.load()?),
+        Command::Report(args) => runtime()?.block_on(report::report(config, args)),
         Command::Token(command) => token::run(&cli.data_dir, command),
         Command::Keys(command) => keys::run(config, command),
         Command::ErasePassenger {

@@ -10,8 +10,9 @@
 //! | `complaints` | registering, commands, views, KPIs |
 //! | `passengers` | the passenger view, commands, erasure |
 //! | `compensations` | entitlements, their decisions, commands, the overdue list |
-//! | `flights` | a flight's compensation ledger (JSON, CSV) |
+//! | `flights` | disrupted flights, a flight's view, its compensation ledger (JSON, CSV) |
 //! | `monitor` | the signal feed, counts, detected spikes |
+//! | `reports` | daily, weekly and monthly reports (JSON, CSV) |
 //! | [`stream`] | `GET /v1/stream`: Server-Sent Events of envelopes, resumable |
 //! | [`audit`] | NDJSON replay and hash-chain verification |
 //! | `admin` | operator actions: master key rotation |
@@ -47,6 +48,7 @@ pub mod problem;
 mod queries;
 pub mod redact;
 mod refusals;
+mod reports;
 mod routes;
 pub mod server;
 mod service;
@@ -241,6 +243,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         compensations::routes,
         flights::routes,
         monitor::routes,
+        reports::routes,
         stream::routes,
         audit::routes,
         admin::routes,

@@ -251,24 +251,17 @@ impl Dimension {
     }
 }
 
-fn snake<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// Every (dimension, value) but the agents a complaint counts under.
 fn dimensions(c: &ComplaintSummary) -> Vec<(Dimension, String)> {
     let mut dims = vec![
-        (Dimension::Tier, snake(&c.tier)),
-        (Dimension::Channel, snake(&c.channel)),
+        (Dimension::Tier, super::spelled(&c.tier)),
+        (Dimension::Channel, super::spelled(&c.channel)),
         (Dimension::Day, c.received_at.date_naive().to_string()),
     ];
     dims.extend(
         c.departments
             .iter()
-            .map(|d| (Dimension::Department, snake(d))),
+            .map(|d| (Dimension::Department, super::spelled(d))),
     );
     dims
 }

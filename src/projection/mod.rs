@@ -12,6 +12,7 @@
 //! | [`complaints`] | complaint summaries (no customer words) with their deadlines, the queue of open complaints, KPIs per agent (credited per action), department, tier, channel and day |
 //! | [`passengers`] | the passenger view: tier, contact record (personal data), complaints, contacts, compensations |
 //! | [`monitor`] | the live signal feed and counts per category, channel, flight and airport over 15 min, 1 h and 24 h |
+//! | [`reports`] | the customer-service figures of each recorded day per department, agent, tier, channel and route: daily, weekly and monthly reports |
 //! | [`model`] | the read side's interface: [`ReadModel`] (typed reads and the checkpoint) and [`ModelError`] |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
 //!
@@ -28,6 +29,7 @@ pub mod incidents;
 pub mod model;
 pub mod monitor;
 pub mod passengers;
+pub mod reports;
 pub mod runtime;
 pub mod sla_deadlines;
 pub mod spikes;
@@ -65,7 +67,26 @@ pub fn all(policy: &CrisisPolicy) -> Vec<Box<dyn Projection>> {
         }),
         Box::new(passengers::Passengers),
         Box::new(monitor::Monitor),
+        Box::new(reports::Reports),
     ]
+}
+
+/// A unit enum value as its JSON form (`eu261`, `flight_operations`), as reports and
+/// CSV files spell it.
+pub(crate) fn spelled(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A CSV field (RFC 4180), quoted when it holds a comma, a quote or a line break.
+pub(crate) fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
 }
 
 /// The read model called `name`.

@@ -187,6 +187,25 @@ impl<'a> ModelTx<'a> {
     }
 }
 
+/// Applies `events` to `projection`'s tree in `store` in one transaction, as its
+/// projector would: tests give events recorded when they choose (the store records
+/// every append now).
+#[cfg(test)]
+pub(crate) fn apply_recorded(
+    store: &SledStore,
+    projection: &mut dyn Projection,
+    events: &[RecordedEvent],
+) -> super::ReadModel {
+    let tree = store.model_tree(projection.name()).expect("model tree");
+    let mut tx = ModelTx::new(&tree);
+    for event in events {
+        projection.apply(event, &mut tx).expect("applies");
+    }
+    tx.commit(events.last().map_or(0, |e| e.position))
+        .expect("commits");
+    super::ReadModel::open(store, projection.name()).expect("model tree")
+}
+
 /// Where a projector is, for health checks and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ProjectionStatus {

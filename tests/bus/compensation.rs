@@ -234,12 +234,39 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    team_views(port, &date, &agent, &lead);
+    let (day, served) = team_views(port, &date, &agent, &lead);
     crisisd.stop();
+    // The same report from the command line, on the stopped service's data directory.
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "report"])
+        .args(["--period", "day", "--date", &day, "--by", "tier"])
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let offline: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(
+        offline, served,
+        "the command line reports what serve answered"
+    );
+    let csv = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "report"])
+        .args(["--period", "month", "--date", &day, "--format", "csv"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(
+        csv.starts_with("period,first_day,last_day,by,value,"),
+        "{csv}"
+    );
+    assert!(csv.contains("month,"), "{csv}");
 }
 
 /// What a crisis team reads about the cancelled LH500 (issue 20).
-fn team_views(port: u16, date: &str, agent: &str, lead: &str) {
+fn team_views(port: u16, date: &str, agent: &str, lead: &str) -> (String, Value) {
     let get = |path: &str| {
         let (status, body) = http(port, "GET", path, agent, "");
         assert_eq!(status, 200, "{path}: {body}");
@@ -320,6 +347,21 @@ fn team_views(port: u16, date: &str, agent: &str, lead: &str) {
         !queue.to_string().contains("stranded"),
         "no customer's words: {queue}"
     );
+
+    // Today's report counts it under its tier (issue 21).
+    let day = chrono::Utc::now().date_naive().to_string();
+    let report = get(&format!(
+        "/v1/reports?period=day&date={day}&by=tier&after={}",
+        after["position"]
+    ));
+    let platinum = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["value"] == "platinum")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(platinum["complaints"], 1, "{report}");
+    (day, report)
 }
 
 /// A manifest published on `crisis.ingest.manifest` is stored like one posted over HTTP,

@@ -876,4 +876,35 @@ async fn a_resolution_records_its_root_cause_and_responsibility_moves_by_event()
         (&last["data"]["from"], &last["data"]["to"]),
         (&json!("baggage"), &json!("partners"))
     );
+
+    // Today's report counts the resolution under the department then responsible and
+    // its root cause (the reassignment came after).
+    let today = chrono::Utc::now().date_naive();
+    let uri = format!(
+        "/v1/reports?period=day&date={today}&by=department&after={}",
+        moved["position"]
+    );
+    let report = api.get("agent", &uri).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.text);
+    assert_eq!(report.body["complete"], false);
+    assert_eq!(
+        report.body["rows"][0]["value"], "baggage",
+        "{}",
+        report.text
+    );
+    assert_eq!(report.body["rows"][0]["resolved"], 1, "{}", report.text);
+    assert_eq!(
+        report.body["top_root_causes"][0]["root_cause"], "baggage/delayed",
+        "{}",
+        report.text
+    );
+    let csv = api
+        .get("auditor", &uri.replace("/v1/reports?", "/v1/reports.csv?"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert!(csv.text.contains(",department,baggage,"), "{}", csv.text);
+    let year = api
+        .get("agent", &format!("/v1/reports?period=year&date={today}"))
+        .await;
+    assert_eq!(year.status, StatusCode::BAD_REQUEST, "{}", year.text);
 }

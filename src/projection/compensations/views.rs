@@ -15,6 +15,7 @@ use super::{
 use crate::domain::common::{Currency, FlightKey, Money, PassengerId};
 use crate::domain::compensation::{OfferOption, Regime};
 use crate::projection::model::{ModelError, ReadModel};
+use crate::projection::{csv_field, spelled};
 
 pub fn settlements_after(
     tree: &ReadModel,
@@ -250,8 +251,8 @@ pub fn ledger_csv(ledger: &FlightLedger) -> String {
     let mut out = String::from(
         "flight,passenger,compensation_id,regime,governing,owed_currency,owed_minor,status,paid_form,paid_currency,paid_amount,paid_late,payment_deadline,overdue,care,refund_deadline,refund_fare_currency,refund_fare_minor,positions\r\n",
     );
-    let regime = |r: Regime| snake(&r);
-    let status = |s: Status| snake(&s);
+    let regime = |r: Regime| spelled(&r);
+    let status = |s: Status| spelled(&s);
     for line in &ledger.lines {
         let (paid_form, paid_currency, paid_amount) = match &line.paid {
             Some(OfferOption::Cash { amount }) => (
@@ -289,7 +290,7 @@ pub fn ledger_csv(ledger: &FlightLedger) -> String {
             line.payment_deadline
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             line.overdue.to_string(),
-            line.care.iter().map(snake).collect::<Vec<_>>().join(" "),
+            line.care.iter().map(spelled).collect::<Vec<_>>().join(" "),
             line.refund.as_ref().map_or_else(String::new, |r| {
                 r.deadline
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -313,21 +314,4 @@ pub fn ledger_csv(ledger: &FlightLedger) -> String {
         out.push_str("\r\n");
     }
     out
-}
-
-/// A unit enum value as its JSON form (`eu261`, `meals_and_refreshments`).
-fn snake(value: &impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
 }

@@ -1,0 +1,969 @@
+//! Reports read model: the customer-service figures of each day — feedback, inquiries
+//! and complaint volumes, resolutions, on-time handling, satisfaction, handling time,
+//! breaches per tier, root causes — in total and per department, agent, tier, channel
+//! and route; daily, weekly and monthly reports add the days up.
+//!
+//! **A report is what the log knew.** Each event counts on the UTC day it was
+//! *recorded* (`recorded_at`, which only moves forward), never on a time its data
+//! names: once a day is over no event can join it, so a report for a past period is the
+//! same, byte for byte, whenever it is asked for. A complaint received on Monday and
+//! closed on Thursday counts as received on Monday and resolved on Thursday.
+//!
+//! What counts where:
+//! - `feedback`: messages from customer channels (signals); `inquiries`: those naming no
+//!   passenger (questions, no complaint); `complaints`: complaints received;
+//! - `proposals`, `resolved` (the customer accepted, the complaint closed), `reopens`
+//!   (the customer refused a proposal); `closed_on_time`: resolved with no service
+//!   level breached; `handling_secs`: receipt to close, summed over the resolved;
+//! - `breaches`: service levels breached, per tier of the complaint;
+//! - `root_causes`: resolved complaints per root cause of their accepted resolution.
+//!
+//! A complaint counts under its tier, channel and route (its flight's origin and
+//! destination, once flight ops reported the schedule), its department (the one
+//! responsible for its root cause, else the first it was routed to) and its agent: the
+//! agent who proposed the resolution for proposals, resolutions and reopens, the agent
+//! who owned it for breaches. Feedback counts under its channel and route.
+//!
+//! Keys:
+//! - `B <YYYY-MM-DD> <dimension tag> <value>` → [`Figures`] (JSON);
+//! - `C <complaint:16>` → what the model remembers of a complaint (JSON);
+//! - `R <flight stream>` → the flight's route, `FRA-JFK` (UTF-8).
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::model::{ModelError, ReadModel, decoded};
+use super::runtime::{ModelTx, Projection};
+use super::{csv_field, spelled};
+use crate::domain::common::{Channel, FlightKey, RootCause, Tier};
+use crate::domain::complaint::{ComplaintEvent, Department};
+use crate::domain::flight::{self, FlightEvent};
+use crate::domain::signal::SignalEvent;
+use crate::store::RecordedEvent;
+
+pub const NAME: &str = "reports";
+
+/// What a report is counted by.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum By {
+    /// One row: everything.
+    All,
+    Department,
+    Agent,
+    Tier,
+    Channel,
+    /// Origin and destination of the flight, `FRA-JFK`.
+    Route,
+}
+
+impl By {
+    fn tag(self) -> u8 {
+        match self {
+            By::All => b'*',
+            By::Department => b'd',
+            By::Agent => b'a',
+            By::Tier => b't',
+            By::Channel => b'c',
+            By::Route => b'r',
+        }
+    }
+}
+
+/// A report's period.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodKind {
+    Day,
+    /// Monday to Sunday (ISO 8601).
+    Week,
+    Month,
+}
+
+/// The days of one period, first and last included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Period {
+    pub kind: PeriodKind,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+impl Period {
+    /// The period of `kind` holding `day`.
+    pub fn containing(kind: PeriodKind, day: NaiveDate) -> Period {
+        let first_day = match kind {
+            PeriodKind::Day => day,
+            PeriodKind::Week => {
+                day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+            }
+            PeriodKind::Month => day.with_day(1).expect("every month has a first day"),
+        };
+        let last_day = match kind {
+            PeriodKind::Day => day,
+            PeriodKind::Week => first_day + Duration::days(6),
+            PeriodKind::Month => next_month(first_day) - Duration::days(1),
+        };
+        Period {
+            kind,
+            first_day,
+            last_day,
+        }
+    }
+
+    /// The period just before this one.
+    pub fn previous(&self) -> Period {
+        Period::containing(self.kind, self.first_day - Duration::days(1))
+    }
+
+    fn days(&self) -> impl Iterator<Item = NaiveDate> + use<> {
+        let (first, last) = (self.first_day, self.last_day);
+        first.iter_days().take_while(move |d| *d <= last)
+    }
+}
+
+fn next_month(first: NaiveDate) -> NaiveDate {
+    let (year, month) = if first.month() == 12 {
+        (first.year() + 1, 1)
+    } else {
+        (first.year(), first.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(year, month, 1).expect("the first of a month exists")
+}
+
+/// The counts of one day (or period) under one dimension value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Figures {
+    pub feedback: u64,
+    pub inquiries: u64,
+    pub complaints: u64,
+    pub proposals: u64,
+    pub resolved: u64,
+    pub reopens: u64,
+    pub closed_on_time: u64,
+    pub handling_secs: u64,
+    /// Service levels breached, per tier.
+    pub breaches: BTreeMap<Tier, u64>,
+    /// Resolved complaints per root cause.
+    pub root_causes: BTreeMap<RootCause, u64>,
+}
+
+impl Figures {
+    fn add(&mut self, other: &Figures) {
+        self.feedback += other.feedback;
+        self.inquiries += other.inquiries;
+        self.complaints += other.complaints;
+        self.proposals += other.proposals;
+        self.resolved += other.resolved;
+        self.reopens += other.reopens;
+        self.closed_on_time += other.closed_on_time;
+        self.handling_secs += other.handling_secs;
+        for (tier, n) in &other.breaches {
+            *self.breaches.entry(*tier).or_default() += n;
+        }
+        for (cause, n) in &other.root_causes {
+            *self.root_causes.entry(cause.clone()).or_default() += n;
+        }
+    }
+}
+
+/// What the model remembers of a complaint to attribute its later events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct ComplaintFacts {
+    tier: Option<Tier>,
+    channel: Option<Channel>,
+    route: Option<String>,
+    department: Option<Department>,
+    root_cause: Option<RootCause>,
+    owner: Option<String>,
+    proposer: Option<String>,
+    breached: bool,
+}
+
+/// The reports projection.
+#[derive(Debug, Default)]
+pub struct Reports;
+
+fn bucket_key(day: NaiveDate, by: By, value: &str) -> Vec<u8> {
+    let mut key = bucket_prefix(day, by);
+    key.extend_from_slice(value.as_bytes());
+    key
+}
+
+fn bucket_prefix(day: NaiveDate, by: By) -> Vec<u8> {
+    let mut key = vec![b'B'];
+    key.extend_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
+    key.push(by.tag());
+    key
+}
+
+fn complaint_key(id: Uuid) -> Vec<u8> {
+    let mut key = vec![b'C'];
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn route_key(flight: &FlightKey) -> Vec<u8> {
+    let mut key = vec![b'R'];
+    key.extend_from_slice(flight::stream_name(flight).as_bytes());
+    key
+}
+
+impl ComplaintFacts {
+    /// The dimension values this complaint's event counts under (`agent`: whose act).
+    fn values(&self, agent: Option<&str>) -> Vec<(By, String)> {
+        let mut values = vec![(By::All, String::new())];
+        values.extend(self.tier.map(|t| (By::Tier, spelled(&t))));
+        values.extend(self.channel.map(|c| (By::Channel, spelled(&c))));
+        values.extend(self.route.clone().map(|r| (By::Route, r)));
+        values.extend(self.department.map(|d| (By::Department, spelled(&d))));
+        values.extend(agent.map(|a| (By::Agent, a.to_owned())));
+        values
+    }
+}
+
+/// Adds `change` to the day's bucket of each value.
+fn count(
+    tx: &mut ModelTx<'_>,
+    day: NaiveDate,
+    values: &[(By, String)],
+    change: impl Fn(&mut Figures),
+) -> Result<(), ModelError> {
+    for (by, value) in values {
+        let key = bucket_key(day, *by, value);
+        let mut figures: Figures = tx.get_json(&key)?.unwrap_or_default();
+        change(&mut figures);
+        tx.insert_json(key, &figures);
+    }
+    Ok(())
+}
+
+impl Reports {
+    fn route(tx: &ModelTx<'_>, flight: Option<&FlightKey>) -> Result<Option<String>, ModelError> {
+        let Some(flight) = flight else {
+            return Ok(None);
+        };
+        Ok(tx
+            .get(&route_key(flight))?
+            .map(String::from_utf8)
+            .transpose()?)
+    }
+
+    fn complaint(
+        &self,
+        event: &RecordedEvent,
+        id: Uuid,
+        tx: &mut ModelTx<'_>,
+    ) -> Result<(), ModelError> {
+        let day = event.recorded_at.date_naive();
+        let key = complaint_key(id);
+        let mut facts: ComplaintFacts = tx.get_json(&key)?.unwrap_or_default();
+        use ComplaintEvent as E;
+        match decoded::<ComplaintEvent>(event)? {
+            E::Received(r) => {
+                facts.tier = Some(r.tier);
+                facts.channel = Some(r.channel);
+                facts.route = Self::route(tx, r.flight.as_ref())?;
+                count(tx, day, &facts.values(None), |f| f.complaints += 1)?;
+            }
+            E::Acknowledged(a) => facts.owner = Some(a.acknowledged_by),
+            E::Escalated(e) => facts.owner = Some(e.supervisor),
+            E::Routed(r) => {
+                if facts.department.is_none() {
+                    facts.department = r.departments.first().copied();
+                }
+            }
+            E::ResolutionProposed(p) => {
+                if p.root_cause.is_some() {
+                    facts.root_cause = p.root_cause;
+                    facts.department = p.responsible.or(facts.department);
+                }
+                facts.proposer = Some(p.proposed_by);
+                count(tx, day, &facts.values(facts.proposer.as_deref()), |f| {
+                    f.proposals += 1
+                })?;
+            }
+            E::ResponsibilityReassigned(r) => facts.department = Some(r.to),
+            E::Closed(c) => {
+                let on_time = u64::from(!facts.breached);
+                let cause = facts.root_cause.clone();
+                count(tx, day, &facts.values(facts.proposer.as_deref()), |f| {
+                    f.resolved += 1;
+                    f.closed_on_time += on_time;
+                    f.handling_secs += c.handling_secs;
+                    if let Some(cause) = &cause {
+                        *f.root_causes.entry(cause.clone()).or_default() += 1;
+                    }
+                })?;
+            }
+            E::Reopened(_) => count(tx, day, &facts.values(facts.proposer.as_deref()), |f| {
+                f.reopens += 1
+            })?,
+            E::SlaBreached(_) => {
+                facts.breached = true;
+                let tier = facts.tier.unwrap_or(Tier::None);
+                count(tx, day, &facts.values(facts.owner.as_deref()), |f| {
+                    *f.breaches.entry(tier).or_default() += 1;
+                })?;
+            }
+            E::ProgressUpdated(_) | E::LinkedToIncident(_) => {}
+        }
+        tx.insert_json(key, &facts);
+        Ok(())
+    }
+}
+
+impl Projection for Reports {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
+        let t = event.event_type.as_str();
+        if t.starts_with("complaint.") {
+            let Some(id) = event
+                .stream
+                .strip_prefix("complaint-")
+                .and_then(|id| id.parse().ok())
+            else {
+                return Ok(());
+            };
+            return self.complaint(event, id, tx);
+        }
+        match t {
+            "flight.scheduled" => {
+                let FlightEvent::Scheduled(s) = decoded::<FlightEvent>(event)? else {
+                    return Ok(());
+                };
+                let route = format!("{}-{}", s.origin.as_str(), s.destination.as_str());
+                tx.insert(route_key(&s.flight), route.into_bytes());
+                Ok(())
+            }
+            "signal.recorded" => {
+                let SignalEvent::Recorded(s) = decoded::<SignalEvent>(event)? else {
+                    return Ok(());
+                };
+                let mut values = vec![(By::All, String::new()), (By::Channel, spelled(&s.channel))];
+                values.extend(Self::route(tx, s.flight.as_ref())?.map(|r| (By::Route, r)));
+                let inquiry = u64::from(s.passenger.is_none());
+                count(tx, event.recorded_at.date_naive(), &values, |f| {
+                    f.feedback += 1;
+                    f.inquiries += inquiry;
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One row of a report: a dimension value's figures and the rates they give.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ReportRow {
+    /// The department, agent, tier, channel or route (empty in the `all` row).
+    pub value: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+    /// Resolved / complaints received in the period.
+    pub resolution_rate: Option<f64>,
+    /// Resolved with no breach / resolved.
+    pub on_time_rate: Option<f64>,
+    /// Resolved / (resolved + reopens): how often a proposal satisfied.
+    pub satisfaction: Option<f64>,
+    /// Receipt to close, averaged over the resolved.
+    pub average_handling_secs: Option<u64>,
+}
+
+impl ReportRow {
+    fn of(value: String, figures: Figures) -> ReportRow {
+        let ratio = |a: u64, b: u64| (b > 0).then(|| round(a as f64 / b as f64));
+        ReportRow {
+            resolution_rate: ratio(figures.resolved, figures.complaints),
+            on_time_rate: ratio(figures.closed_on_time, figures.resolved),
+            satisfaction: ratio(figures.resolved, figures.resolved + figures.reopens),
+            average_handling_secs: (figures.resolved > 0)
+                .then(|| figures.handling_secs / figures.resolved),
+            value,
+            figures,
+        }
+    }
+}
+
+/// Four decimals: a report reads the same on every machine.
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// A root cause's count in a period and the one before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct CauseTrend {
+    pub root_cause: RootCause,
+    pub resolved: u64,
+    pub previous: u64,
+    /// `resolved - previous`.
+    pub change: i64,
+}
+
+/// A periodic report.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Report {
+    pub period: Period,
+    pub by: By,
+    /// Whether the period is over: then the report never changes.
+    pub complete: bool,
+    /// Every value with something in the period, by value.
+    pub rows: Vec<ReportRow>,
+    /// Everything together.
+    pub total: ReportRow,
+    /// The ten root causes most resolved in the period, with the previous period's
+    /// count: most first, then by code.
+    pub top_root_causes: Vec<CauseTrend>,
+}
+
+/// The figures of `period` per value of `by`.
+fn sums(
+    tree: &ReadModel,
+    period: &Period,
+    by: By,
+) -> Result<BTreeMap<String, Figures>, ModelError> {
+    let mut sums: BTreeMap<String, Figures> = BTreeMap::new();
+    for day in period.days() {
+        let prefix = bucket_prefix(day, by);
+        for entry in tree.prefix::<_, Figures>(&prefix) {
+            let (key, figures) = entry?;
+            let value = String::from_utf8(key[prefix.len()..].to_vec())?;
+            sums.entry(value).or_default().add(&figures);
+        }
+    }
+    Ok(sums)
+}
+
+/// The report of `period` by `by`; `today` (UTC) says whether the period is over.
+pub fn report(
+    tree: &ReadModel,
+    period: Period,
+    by: By,
+    today: NaiveDate,
+) -> Result<Report, ModelError> {
+    let rows = sums(tree, &period, by)?;
+    let total = sums(tree, &period, By::All)?.remove("").unwrap_or_default();
+    let before = sums(tree, &period.previous(), By::All)?
+        .remove("")
+        .unwrap_or_default();
+    let mut top: Vec<CauseTrend> = total
+        .root_causes
+        .iter()
+        .map(|(cause, &resolved)| {
+            let previous = before.root_causes.get(cause).copied().unwrap_or(0);
+            CauseTrend {
+                root_cause: cause.clone(),
+                resolved,
+                previous,
+                change: resolved as i64 - previous as i64,
+            }
+        })
+        .collect();
+    top.sort_by(|a, b| {
+        b.resolved
+            .cmp(&a.resolved)
+            .then_with(|| a.root_cause.cmp(&b.root_cause))
+    });
+    top.truncate(10);
+    Ok(Report {
+        period,
+        by,
+        complete: period.last_day < today,
+        rows: rows
+            .into_iter()
+            .map(|(value, figures)| ReportRow::of(value, figures))
+            .collect(),
+        total: ReportRow::of(String::new(), total),
+        top_root_causes: top,
+    })
+}
+
+/// The report's rows as CSV (RFC 4180), the total last (value `*`).
+pub fn report_csv(report: &Report) -> String {
+    let tiers = [
+        Tier::Diamond,
+        Tier::Platinum,
+        Tier::Gold,
+        Tier::Silver,
+        Tier::None,
+    ];
+    let mut out = String::from(
+        "period,first_day,last_day,by,value,feedback,inquiries,complaints,proposals,resolved,reopens,closed_on_time,handling_secs,resolution_rate,on_time_rate,satisfaction,average_handling_secs",
+    );
+    for tier in tiers {
+        out.push_str(&format!(",breaches_{}", spelled(&tier)));
+    }
+    out.push_str("\r\n");
+    let opt = |x: Option<f64>| x.map_or_else(String::new, |x| x.to_string());
+    let total = ReportRow {
+        value: "*".into(),
+        ..report.total.clone()
+    };
+    for row in report.rows.iter().chain(std::iter::once(&total)) {
+        let f = &row.figures;
+        let mut fields = vec![
+            spelled(&report.period.kind),
+            report.period.first_day.to_string(),
+            report.period.last_day.to_string(),
+            spelled(&report.by),
+            row.value.clone(),
+        ];
+        fields.extend(
+            [
+                f.feedback,
+                f.inquiries,
+                f.complaints,
+                f.proposals,
+                f.resolved,
+                f.reopens,
+                f.closed_on_time,
+                f.handling_secs,
+            ]
+            .map(|n| n.to_string()),
+        );
+        fields.push(opt(row.resolution_rate));
+        fields.push(opt(row.on_time_rate));
+        fields.push(opt(row.satisfaction));
+        fields.push(
+            row.average_handling_secs
+                .map_or_else(String::new, |s| s.to_string()),
+        );
+        for tier in tiers {
+            fields.push(f.breaches.get(&tier).copied().unwrap_or(0).to_string());
+        }
+        let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&quoted.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::domain::DomainEvent;
+    use crate::domain::common::{AirportCode, PassengerId, PersonalData, Severity};
+    use crate::domain::complaint::{
+        ComplaintAcknowledged, ComplaintClosed, ComplaintReceived, ComplaintReopened,
+        ComplaintRouted, RemedySought, ResolutionProposed, ResponsibilityReassigned, SlaBreached,
+    };
+    use crate::domain::flight::FlightScheduled;
+    use crate::domain::policy::sla::SlaKind;
+    use crate::domain::signal::SignalRecorded;
+    use crate::projection::runtime::apply_recorded;
+    use crate::store::{Actor, RecordedEvent, SledStore, StoreConfig, codec::HashBytes};
+
+    /// A history as the log would hold it, each event recorded when the test says.
+    struct History {
+        events: Vec<RecordedEvent>,
+    }
+
+    impl History {
+        fn at(
+            &mut self,
+            recorded: &str,
+            stream: &str,
+            actor: &str,
+            event: &impl DomainEvent,
+        ) -> &mut Self {
+            let recorded_at: DateTime<Utc> = recorded.parse().unwrap();
+            let position = self.events.len() as u64 + 1;
+            self.events.push(RecordedEvent {
+                id: Uuid::from_u128(u128::from(position)),
+                stream: stream.into(),
+                stream_version: position,
+                position,
+                event_type: event.event_type().into(),
+                schema_version: event.schema_version(),
+                occurred_at: recorded_at,
+                recorded_at,
+                actor: Actor {
+                    id: actor.into(),
+                    role: "agent".into(),
+                },
+                correlation_id: Uuid::nil(),
+                causation_id: Uuid::nil(),
+                data: serde_json::value::to_raw_value(&event.to_data()).unwrap(),
+                prev_hash: HashBytes([0; 32]),
+                hash: HashBytes([0; 32]),
+                decoded: Default::default(),
+            });
+            self
+        }
+    }
+
+    fn lh400() -> FlightKey {
+        FlightKey::new("LH", "400", "2026-11-23".parse().unwrap()).unwrap()
+    }
+
+    fn cause(code: &str) -> RootCause {
+        RootCause::parse(code).unwrap()
+    }
+
+    fn complaint(n: u128) -> (Uuid, String) {
+        let id = Uuid::from_u128(n);
+        (id, format!("complaint-{id}"))
+    }
+
+    fn received(id: Uuid, tier: Tier, flight: Option<FlightKey>) -> ComplaintEvent {
+        ComplaintEvent::Received(ComplaintReceived {
+            complaint_id: id,
+            channel: Channel::Email,
+            passenger: PassengerId("P1".into()),
+            tier,
+            category: crate::domain::common::Category::Delay,
+            remedy_sought: RemedySought::Compensation,
+            description: PersonalData("late".into()),
+            incident_id: None,
+            flight,
+            received_at: "2026-11-23T08:00:00Z".parse().unwrap(),
+        })
+    }
+
+    fn proposed(n: u32, code: &str, by: &str) -> ComplaintEvent {
+        ComplaintEvent::ResolutionProposed(ResolutionProposed {
+            proposal: n,
+            resolution: "a voucher".into(),
+            compensation_id: None,
+            root_cause: Some(cause(code)),
+            responsible: Some(Department::FlightOperations),
+            proposed_by: by.into(),
+            proposed_at: "2026-11-23T09:00:00Z".parse().unwrap(),
+        })
+    }
+
+    fn closed(handling_secs: u64) -> ComplaintEvent {
+        ComplaintEvent::Closed(ComplaintClosed {
+            comment: PersonalData("ok".into()),
+            closed_at: "2026-11-24T09:00:00Z".parse().unwrap(),
+            handling_secs,
+        })
+    }
+
+    /// A week of customer service on LH400 (FRA-JFK): the scripted history.
+    fn week() -> History {
+        let mut h = History { events: Vec::new() };
+        let (a, sa) = complaint(1);
+        let (b, sb) = complaint(2);
+        let (c, sc) = complaint(3);
+        let schedule = FlightEvent::Scheduled(FlightScheduled {
+            flight: lh400(),
+            origin: AirportCode::parse("FRA").unwrap(),
+            destination: AirportCode::parse("JFK").unwrap(),
+            scheduled_departure: "2026-11-23T10:00:00Z".parse().unwrap(),
+            scheduled_arrival: "2026-11-23T18:40:00Z".parse().unwrap(),
+            passenger_count: 300,
+        });
+        let signal = |passenger: Option<&str>| {
+            SignalEvent::Recorded(SignalRecorded {
+                signal_id: Uuid::nil(),
+                channel: Channel::SocialMedia,
+                category: crate::domain::common::Category::Delay,
+                severity: Severity::Low,
+                flight: Some(lh400()),
+                passenger: passenger.map(|p| PassengerId(p.into())),
+                reach: 1,
+                summary: PersonalData("late".into()),
+                source_ref: None,
+                correlation_key: "k".into(),
+                observed_at: "2026-11-23T08:00:00Z".parse().unwrap(),
+            })
+        };
+        let ack = |by: &str| {
+            ComplaintEvent::Acknowledged(ComplaintAcknowledged {
+                apology: "sorry".into(),
+                acknowledged_by: by.into(),
+                acknowledged_at: "2026-11-23T08:10:00Z".parse().unwrap(),
+                first_response_secs: 600,
+            })
+        };
+        let routed = ComplaintEvent::Routed(ComplaintRouted {
+            departments: [Department::Baggage].into(),
+            routed_by: "ana".into(),
+            routed_at: "2026-11-23T08:20:00Z".parse().unwrap(),
+        });
+        let breach = ComplaintEvent::SlaBreached(SlaBreached {
+            kind: SlaKind::Resolve,
+            deadline: "2026-11-24T08:00:00Z".parse().unwrap(),
+            detected_at: "2026-11-24T08:00:01Z".parse().unwrap(),
+        });
+        let reopened = ComplaintEvent::Reopened(ComplaintReopened {
+            reason: PersonalData("not enough".into()),
+            reopened_at: "2026-11-24T10:00:00Z".parse().unwrap(),
+        });
+        let reassigned = ComplaintEvent::ResponsibilityReassigned(ResponsibilityReassigned {
+            from: Department::FlightOperations,
+            to: Department::Partners,
+            reason: "the handler".into(),
+            reassigned_by: "lead".into(),
+            reassigned_at: "2026-11-25T09:00:00Z".parse().unwrap(),
+        });
+        // Previous week: one complaint resolved as a delay.
+        let (z, sz) = complaint(9);
+        h.at(
+            "2026-11-17T08:00:00Z",
+            &sz,
+            "channel",
+            &received(z, Tier::Silver, None),
+        )
+        .at(
+            "2026-11-17T09:00:00Z",
+            &sz,
+            "ana",
+            &proposed(1, "operations/delay", "ana"),
+        )
+        .at("2026-11-18T09:00:00Z", &sz, "ana", &closed(3600));
+        // Monday: the flight, two signals (one an inquiry), three complaints.
+        h.at(
+            "2026-11-23T06:00:00Z",
+            "flight-LH400-2026-11-23",
+            "ops",
+            &schedule,
+        )
+        .at("2026-11-23T08:00:00Z", "signal-1", "channel", &signal(None))
+        .at(
+            "2026-11-23T08:00:01Z",
+            "signal-2",
+            "channel",
+            &signal(Some("P1")),
+        )
+        .at(
+            "2026-11-23T08:00:02Z",
+            &sa,
+            "channel",
+            &received(a, Tier::Gold, Some(lh400())),
+        )
+        .at(
+            "2026-11-23T08:00:03Z",
+            &sb,
+            "channel",
+            &received(b, Tier::Silver, Some(lh400())),
+        )
+        .at(
+            "2026-11-23T08:00:04Z",
+            &sc,
+            "channel",
+            &received(c, Tier::Gold, None),
+        )
+        .at("2026-11-23T08:10:00Z", &sa, "ana", &ack("ana"))
+        .at("2026-11-23T08:20:00Z", &sa, "ana", &routed)
+        .at("2026-11-23T08:30:00Z", &sb, "ben", &ack("ben"))
+        .at(
+            "2026-11-23T09:00:00Z",
+            &sa,
+            "ana",
+            &proposed(1, "operations/delay", "ana"),
+        )
+        .at(
+            "2026-11-23T09:30:00Z",
+            &sb,
+            "ben",
+            &proposed(1, "baggage/delayed", "ben"),
+        );
+        // Tuesday: b's deadline passes, a is accepted, b's proposal refused.
+        h.at("2026-11-24T08:00:01Z", &sb, "crisisd", &breach)
+            .at("2026-11-24T09:00:00Z", &sa, "ana", &closed(90_000))
+            .at("2026-11-24T10:00:00Z", &sb, "ben", &reopened);
+        // Wednesday: a's responsibility moves on; b is accepted at last.
+        h.at("2026-11-25T09:00:00Z", &sa, "lead", &reassigned)
+            .at(
+                "2026-11-25T10:00:00Z",
+                &sb,
+                "ben",
+                &proposed(2, "baggage/delayed", "ben"),
+            )
+            .at("2026-11-25T11:00:00Z", &sb, "ben", &closed(180_000));
+        h
+    }
+
+    fn model(history: &History) -> (tempfile::TempDir, ReadModel) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let tree = apply_recorded(&store, &mut Reports, &history.events);
+        (dir, tree)
+    }
+
+    fn monday() -> NaiveDate {
+        "2026-11-23".parse().unwrap()
+    }
+
+    #[test]
+    fn a_week_counts_each_fact_on_the_day_it_was_recorded() {
+        let (_dir, tree) = model(&week());
+        let period = Period::containing(PeriodKind::Week, "2026-11-26".parse().unwrap());
+        assert_eq!(
+            (period.first_day, period.last_day),
+            (monday(), "2026-11-29".parse().unwrap())
+        );
+        let report = report(&tree, period, By::All, "2026-12-01".parse().unwrap()).unwrap();
+        assert!(report.complete);
+        let t = &report.total;
+        assert_eq!(
+            (
+                t.figures.feedback,
+                t.figures.inquiries,
+                t.figures.complaints
+            ),
+            (2, 1, 3)
+        );
+        assert_eq!(
+            (t.figures.proposals, t.figures.resolved, t.figures.reopens),
+            (3, 2, 1)
+        );
+        assert_eq!(
+            t.figures.closed_on_time, 1,
+            "b breached its resolve deadline"
+        );
+        assert_eq!(t.figures.breaches, BTreeMap::from([(Tier::Silver, 1)]));
+        assert_eq!(
+            (t.resolution_rate, t.on_time_rate),
+            (Some(0.6667), Some(0.5))
+        );
+        assert_eq!(t.satisfaction, Some(0.6667));
+        assert_eq!(t.average_handling_secs, Some(135_000));
+        assert_eq!(
+            report.top_root_causes,
+            vec![
+                CauseTrend {
+                    root_cause: cause("baggage/delayed"),
+                    resolved: 1,
+                    previous: 0,
+                    change: 1
+                },
+                CauseTrend {
+                    root_cause: cause("operations/delay"),
+                    resolved: 1,
+                    previous: 1,
+                    change: 0
+                },
+            ]
+        );
+        // The day reports add up to the week's.
+        let tuesday = Period::containing(PeriodKind::Day, "2026-11-24".parse().unwrap());
+        let day = super::report(&tree, tuesday, By::All, monday()).unwrap();
+        assert!(!day.complete, "asked on Monday, Tuesday is not over");
+        assert_eq!(
+            (
+                day.total.figures.resolved,
+                day.total.figures.reopens,
+                day.total.figures.complaints
+            ),
+            (1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn rows_per_department_agent_tier_channel_and_route() {
+        let (_dir, tree) = model(&week());
+        let period = Period::containing(PeriodKind::Week, monday());
+        let today = "2026-12-01".parse().unwrap();
+        let rows = |by| {
+            report(&tree, period, by, today)
+                .unwrap()
+                .rows
+                .into_iter()
+                .map(|r| (r.value, r.figures.complaints, r.figures.resolved))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rows(By::Tier),
+            vec![("gold".into(), 2, 1), ("silver".into(), 1, 1)]
+        );
+        assert_eq!(rows(By::Route), vec![("FRA-JFK".into(), 2, 2)]);
+        // a was routed to baggage, then its proposal made flight operations
+        // responsible: counted there from the proposal on (the move to partners came
+        // after it closed, so nothing of this week counts under partners).
+        assert_eq!(
+            rows(By::Department),
+            vec![("flight_operations".into(), 0, 2)]
+        );
+        // Resolutions count for the agent who proposed them.
+        assert_eq!(
+            rows(By::Agent),
+            vec![("ana".into(), 0, 1), ("ben".into(), 0, 1)]
+        );
+        let channels = report(&tree, period, By::Channel, today).unwrap();
+        let social = channels
+            .rows
+            .iter()
+            .find(|r| r.value == "social_media")
+            .unwrap();
+        assert_eq!((social.figures.feedback, social.figures.inquiries), (2, 1));
+    }
+
+    #[test]
+    fn a_report_for_a_past_period_is_the_same_whenever_it_is_asked_for() {
+        let mut history = week();
+        let (dir, tree) = model(&history);
+        let period = Period::containing(PeriodKind::Month, monday());
+        assert_eq!(period.last_day, "2026-11-30".parse::<NaiveDate>().unwrap());
+        let today: NaiveDate = "2026-12-02".parse().unwrap();
+        let before =
+            serde_json::to_string(&report(&tree, period, By::Agent, today).unwrap()).unwrap();
+        let csv_before = report_csv(&report(&tree, period, By::Agent, today).unwrap());
+        drop((tree, dir));
+        // December brings more: a responsibility change and a reopening about November's
+        // complaints, a new complaint.
+        let (_, sa) = complaint(1);
+        let (d, sd) = complaint(4);
+        history
+            .at(
+                "2026-12-01T08:00:00Z",
+                &sa,
+                "lead",
+                &ComplaintEvent::ResponsibilityReassigned(ResponsibilityReassigned {
+                    from: Department::Partners,
+                    to: Department::Legal,
+                    reason: "claim".into(),
+                    reassigned_by: "lead".into(),
+                    reassigned_at: "2026-12-01T08:00:00Z".parse().unwrap(),
+                }),
+            )
+            .at(
+                "2026-12-01T09:00:00Z",
+                &sd,
+                "channel",
+                &received(d, Tier::Gold, None),
+            );
+        let (_dir, tree) = model(&history);
+        let later = serde_json::to_string(
+            &report(&tree, period, By::Agent, "2027-03-01".parse().unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(before, later);
+        assert_eq!(
+            csv_before,
+            report_csv(&report(&tree, period, By::Agent, today).unwrap())
+        );
+        let december = Period::containing(PeriodKind::Month, "2026-12-01".parse().unwrap());
+        let now = report(&tree, december, By::All, today).unwrap();
+        assert_eq!(now.total.figures.complaints, 1);
+    }
+
+    #[test]
+    fn the_csv_has_a_row_per_value_and_the_total_last() {
+        let (_dir, tree) = model(&week());
+        let period = Period::containing(PeriodKind::Week, monday());
+        let csv =
+            report_csv(&report(&tree, period, By::Tier, "2026-12-01".parse().unwrap()).unwrap());
+        let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 4, "{csv}");
+        assert!(lines[0].starts_with("period,first_day,last_day,by,value,feedback"));
+        assert_eq!(
+            lines[3],
+            "week,2026-11-23,2026-11-29,tier,*,2,1,3,3,2,1,1,270000,0.6667,0.5,0.6667,135000,0,0,0,1,0"
+        );
+    }
+}
