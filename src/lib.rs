@@ -8,6 +8,7 @@
 //! | [`bus`] | NATS: subjects, CloudEvents headers, the outbox publisher |
 //! | [`http`] | the HTTP API: commands, queries, SSE, audit; bearer tokens and roles |
 //! | [`projection`] | projector runtime: read models built from the log, exactly once |
+//! | `analysis` | questions over the whole log: what a candidate policy would have changed |
 //! | [`privacy`] | personal data sealed with per-subject keys before append, revealed per role, erased by destroying keys |
 //! | [`cli`] | the `crisisd` command line: serve, verify, replay, repair, keys, tokens |
 //! | [`tools`] | benchmarks (`crisisd bench …`) and the crash tests' load generator, apart from the product |
@@ -16,6 +17,7 @@
 //! Dependencies point inward: cli, tools → bus → store, → domain; the store knows nothing of the
 //! domain, and the product nothing of tools (only the command line dispatches to them).
 
+pub(crate) mod analysis;
 pub(crate) mod app;
 pub mod bus;
 pub mod cli;

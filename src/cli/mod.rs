@@ -6,7 +6,7 @@
 //! | [`audit`] | `verify`, `replay`, `export`, `import`, `repair`, `rebuild`: offline tools on a data directory |
 //! | [`keys`] | `keys new-master`, `keys rotate`, `erase-passenger`; where `serve` finds the master key |
 //! | [`token`] | `token add`: issue a bearer token for the HTTP API |
-//! | [`report`] | `report`: a daily, weekly or monthly report (JSON or CSV) |
+//! | [`report`] | `report`: a daily, weekly or monthly report (JSON or CSV); `what-if`: history under a candidate policy |
 //!
 //! `bench` and the hidden `load` run the tooling in [`crate::tools`].
 
@@ -99,6 +99,9 @@ pub enum Command {
     /// A day's, week's or month's customer-service report, as JSON or CSV (offline:
     /// stop `serve` first, or ask it: GET /v1/reports).
     Report(report::ReportArgs),
+    /// Replay history under a candidate crisis policy and report what would have
+    /// differed (breaches, incidents opened); writes nothing (offline).
+    WhatIf(report::WhatIfArgs),
     /// HTTP API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -156,6 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             policy,
         } => audit::rebuild(config, projection, all, policy.load()?),
         Command::Report(args) => runtime()?.block_on(report::report(config, args)),
+        Command::WhatIf(args) => report::what_if(config, args),
         Command::Token(command) => token::run(&cli.data_dir, command),
         Command::Keys(command) => keys::run(config, command),
         Command::ErasePassenger {

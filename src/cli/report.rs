@@ -1,6 +1,7 @@
 //! `crisisd report`: a periodic report from the data directory (offline: stop `serve`
 //! first, or ask a running one with `GET /v1/reports`). The reports read model is
 //! brought up to the log's head first, so the answer is the one `serve` would give.
+//! `crisisd what-if`: the log's history under a candidate crisis policy.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -70,4 +71,41 @@ async fn caught_up(store: &SledStore) -> anyhow::Result<ReadModel> {
     let _ = stop.send(true);
     task.await??;
     Ok(ReadModel::open(store, reports::NAME)?)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhatIfArgs {
+    /// The candidate crisis policy (JSON, the format of deploy/crisis-policy.json).
+    #[arg(long = "policy")]
+    pub candidate: std::path::PathBuf,
+    /// The policy in force to compare with (default: the built-in one; give the file
+    /// `serve` runs with).
+    #[arg(long = "in-force")]
+    pub in_force: Option<std::path::PathBuf>,
+    /// First log position replayed.
+    #[arg(long, default_value_t = 1)]
+    pub from: u64,
+    /// Last log position replayed (default: the head).
+    #[arg(long)]
+    pub to: Option<u64>,
+}
+
+pub fn what_if(config: StoreConfig, args: WhatIfArgs) -> anyhow::Result<ExitCode> {
+    use crate::domain::policy::crisis::CrisisPolicy;
+    let candidate =
+        super::serve::read_policy(&args.candidate, "crisis policy", CrisisPolicy::parse)?;
+    let in_force = match &args.in_force {
+        Some(path) => super::serve::read_policy(path, "crisis policy", CrisisPolicy::parse)?,
+        None => CrisisPolicy::default(),
+    };
+    let store = SledStore::open_for_inspection(config)?;
+    let report = crate::analysis::what_if::replay(
+        &store,
+        &in_force,
+        &candidate,
+        args.from,
+        args.to.unwrap_or(u64::MAX),
+    )?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
 }

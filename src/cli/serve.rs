@@ -190,7 +190,7 @@ impl PolicyFileArg {
 }
 
 /// Reads and parses a policy file, naming the file in any error.
-fn read_policy<T, E: std::fmt::Display>(
+pub(crate) fn read_policy<T, E: std::fmt::Display>(
     path: &std::path::Path,
     what: &str,
     parse: impl FnOnce(&str) -> Result<T, E>,

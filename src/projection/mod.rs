@@ -42,7 +42,7 @@ use crate::domain::policy::crisis::CrisisPolicy;
 pub use model::{ModelError, ReadModel};
 pub use runtime::{
     APPLY_BATCH_EVENTS_MAX, ModelTx, Projection, ProjectionError, ProjectionLag, ProjectionStatus,
-    Projector, rebuild, rebuild_together,
+    Projector, Scratch, rebuild, rebuild_together,
 };
 
 /// Every read model crisisd maintains, each fresh (models keep their state in their

@@ -71,6 +71,11 @@ impl ReadModel {
         })
     }
 
+    /// A model kept in a tree of its own (a what-if replay's scratch tree).
+    pub(crate) fn from_tree(tree: sled::Tree) -> ReadModel {
+        ReadModel { tree }
+    }
+
     /// The value stored under `key`, decoded.
     pub fn get<T: DeserializeOwned>(&self, key: impl AsRef<[u8]>) -> Result<Option<T>, ModelError> {
         match self.tree.get(key)? {

@@ -187,6 +187,54 @@ impl<'a> ModelTx<'a> {
     }
 }
 
+/// A projection applied to a temporary tree, apart from the store: what-if replays run
+/// the very decisions `serve` runs, under another policy, and write nothing to the
+/// data directory. The tree is gone once this is dropped.
+pub struct Scratch<P: Projection> {
+    projection: P,
+    _db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl<P: Projection> Scratch<P> {
+    pub fn new(projection: P) -> Result<Self, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        let tree = db.open_tree(projection.name())?;
+        Ok(Scratch {
+            projection,
+            _db: db,
+            tree,
+        })
+    }
+
+    /// Applies `events` (in log order, after those applied before) in one transaction.
+    pub fn apply<'e>(
+        &mut self,
+        events: impl IntoIterator<Item = &'e RecordedEvent>,
+    ) -> Result<(), ProjectionError> {
+        let mut tx = ModelTx::new(&self.tree);
+        let mut last = 0;
+        for event in events {
+            self.projection
+                .apply(event, &mut tx)
+                .map_err(|err| ProjectionError::CannotApply {
+                    projection: self.projection.name().to_owned(),
+                    position: event.position,
+                    event_type: event.event_type.clone(),
+                    reason: err.to_string(),
+                })?;
+            last = event.position;
+        }
+        tx.commit(last)?;
+        Ok(())
+    }
+
+    /// The model as far as it was applied.
+    pub fn model(&self) -> super::ReadModel {
+        super::ReadModel::from_tree(self.tree.clone())
+    }
+}
+
 /// Applies `events` to `projection`'s tree in `store` in one transaction, as its
 /// projector would: tests give events recorded when they choose (the store records
 /// every append now).

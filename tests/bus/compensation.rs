@@ -263,6 +263,29 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
         "{csv}"
     );
     assert!(csv.contains("month,"), "{csv}");
+    // What if the shipped policy had been in force: nothing differs.
+    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/crisis-policy.json");
+    let what_if = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "what-if"])
+        .args(["--policy", policy])
+        .output()
+        .unwrap();
+    assert!(
+        what_if.status.success(),
+        "{}",
+        String::from_utf8_lossy(&what_if.stderr)
+    );
+    let what_if: Value = serde_json::from_slice(&what_if.stdout).unwrap();
+    assert_eq!(
+        what_if["breaches"]["would_have_happened"],
+        json!([]),
+        "{what_if}"
+    );
+    assert_eq!(what_if["incidents"]["changes"], json!([]), "{what_if}");
+    assert!(
+        what_if["events"].as_u64().unwrap() > PASSENGERS as u64,
+        "{what_if}"
+    );
 }
 
 /// What a crisis team reads about the cancelled LH500 (issue 20).

@@ -1,0 +1,8 @@
+//! Analysis over the whole log, apart from the read models `serve` keeps: questions a
+//! head of customer service or a regulator asks after a crisis.
+//!
+//! | module | answers |
+//! |---|---|
+//! | [`what_if`] | what a candidate crisis policy (service levels, spike rules) would have changed over a stretch of history |
+
+pub mod what_if;
