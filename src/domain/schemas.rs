@@ -278,6 +278,8 @@ mod tests {
         ("complaint.progress_updated", "/sent_by"),
         ("complaint.resolution_proposed", "/proposed_by"),
         ("complaint.resolution_proposed", "/resolution"), // the airline's proposal
+        ("complaint.quality_scored", "/note"),            // a supervisor's note
+        ("complaint.quality_scored", "/scored_by"),
         ("complaint.responsibility_reassigned", "/reason"), // why staff hand it on
         ("complaint.responsibility_reassigned", "/reassigned_by"),
         ("complaint.routed", "/routed_by"),

@@ -165,6 +165,7 @@ impl CommandTarget for Complaint {
         ("report_dissatisfaction", CARE),
         ("escalate_to_supervisor", CARE),
         ("reassign_responsibility", CARE),
+        ("score_quality", LEAD),
         ("record_sla_breach", SYSTEM),
         ("link_to_incident", SYSTEM),
     ];

@@ -42,6 +42,14 @@ pub(super) fn routes(routes: Routes) -> Routes {
             complaint_kpis,
         )
         .get(
+            "/v1/complaints/quality-sample",
+            op("A supervisor's sample of the complaints closed on a day and not yet scored for quality")
+                .roles(READERS)
+                .query(schema::<SampleQuery>)
+                .response(schema::<Page<complaints::ComplaintSummary>>),
+            quality_sample,
+        )
+        .get(
             "/v1/complaints/{id}",
             op("A complaint's summary, or its state as of an instant")
                 .path(schema::<IdPath>)
@@ -92,6 +100,40 @@ pub async fn complaint_timeline(
 ) -> Result<Json<Page<super::queries::TimelineItem>>, Problem> {
     let stream = crate::domain::complaint::stream_name(id);
     timeline_of(&state, &caller, &stream, query, "complaint").await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SampleQuery {
+    /// The day the complaints closed, `YYYY-MM-DD` (UTC).
+    pub date: NaiveDate,
+    /// How many (default 10, at most 500).
+    #[schemars(range(min = 1, max = 500))]
+    pub size: Option<usize>,
+    /// Answer once the read model has applied this log position.
+    pub after: Option<u64>,
+}
+
+/// `GET /v1/complaints/quality-sample?date=&size=`: the same sample whoever asks, until
+/// its complaints are scored (`score_quality`).
+pub async fn quality_sample(
+    State(state): State<AppState>,
+    Params(query): Params<SampleQuery>,
+) -> Result<Json<Page<complaints::ComplaintSummary>>, Problem> {
+    let size = query.size.unwrap_or(10);
+    if !(1..=500).contains(&size) {
+        return Err(
+            Problem::bad_request("invalid_query", format!("size is 1 to 500, not {size}"))
+                .field("size"),
+        );
+    }
+    wait_for(&state, complaints::NAME, query.after).await?;
+    let items = complaints::quality_sample(&model(&state, complaints::NAME)?, query.date, size)
+        .map_err(read_failed(complaints::NAME))?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -18,7 +18,12 @@
 //! - `A <complaint:16>` → [`Credits`] (JSON): what each agent did on the complaint;
 //! - `O <received µs:u64 BE> <complaint:16>` → empty: the open complaints in order of
 //!   receipt (the queue);
-//! - `K <dimension> 0x00 <value>` → [`Counters`] (JSON).
+//! - `K <dimension> 0x00 <value>` → [`Counters`] (JSON);
+//! - `C <YYYY-MM-DD> <complaint:16>` → empty: complaints closed that day (UTC), the
+//!   supervisors' quality samples.
+//!
+//! A supervisor's quality score counts for the complaint's tier, channel, day and
+//! departments, and for the agent whose resolution the customer accepted.
 
 use std::collections::BTreeMap;
 
@@ -106,9 +111,29 @@ pub struct ComplaintSummary {
     #[serde(default)]
     pub responsible: Option<Department>,
     pub handling_secs: Option<u64>,
+    /// When it closed.
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// A supervisor's quality check of its handling.
+    #[serde(default)]
+    pub quality: Option<QualityScore>,
     pub breaches: Vec<SlaKind>,
     /// Its three service levels, each with its due time and state.
     pub deadlines: Vec<SlaDeadline>,
+}
+
+/// A supervisor's scores of a closed complaint's handling, 1 (poor) to 5 (excellent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct QualityScore {
+    pub accuracy: u8,
+    pub attitude: u8,
+    pub timeliness: u8,
+}
+
+impl QualityScore {
+    fn points(&self) -> u64 {
+        u64::from(self.accuracy) + u64::from(self.attitude) + u64::from(self.timeliness)
+    }
 }
 
 impl ComplaintSummary {
@@ -167,6 +192,11 @@ pub struct Counters {
     pub reopens: u64,
     pub breaches: u64,
     pub escalated: u64,
+    /// Complaints a supervisor scored, and the sum of their three scores.
+    #[serde(default)]
+    pub quality_scored: u64,
+    #[serde(default)]
+    pub quality_points: u64,
 }
 
 impl Counters {
@@ -184,6 +214,8 @@ impl Counters {
             reopens: u64::from(c.reopens),
             breaches: c.breaches.len() as u64,
             escalated: u64::from(c.escalated_to.is_some()),
+            quality_scored: u64::from(c.quality.is_some()),
+            quality_points: c.quality.map_or(0, |q| q.points()),
         }
     }
 
@@ -200,6 +232,8 @@ impl Counters {
             (&mut self.reopens, other.reopens),
             (&mut self.breaches, other.breaches),
             (&mut self.escalated, other.escalated),
+            (&mut self.quality_scored, other.quality_scored),
+            (&mut self.quality_points, other.quality_points),
         ];
         for (field, value) in fields {
             *field = if add {
@@ -277,6 +311,16 @@ fn kpi_key(dimension: Dimension, value: &str) -> Vec<u8> {
 fn id_key(tag: u8, id: Uuid) -> Vec<u8> {
     let mut key = vec![tag];
     key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// The key of a complaint closed on `day` (`None`: the day's prefix).
+fn closed_key(day: NaiveDate, id: Option<Uuid>) -> Vec<u8> {
+    let mut key = vec![b'C'];
+    key.extend_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
+    if let Some(id) = id {
+        key.extend_from_slice(id.as_bytes());
+    }
     key
 }
 
@@ -368,6 +412,8 @@ impl Complaints {
             escalated_to: None,
             root_cause: None,
             responsible: None,
+            closed_at: None,
+            quality: None,
             handling_secs: None,
             breaches: Vec::new(),
         }
@@ -381,8 +427,9 @@ impl Projection for Complaints {
 
     /// 2: flight, owner and deadlines in the summary, the open queue (`O` keys), agents
     /// credited per action (`A` keys, the `resolved` counter).
+    /// 3: closing times, quality scores and the complaints closed per day.
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
@@ -467,6 +514,25 @@ impl Projection for Complaints {
                 c.met(SlaKind::Resolve, closed.closed_at);
                 c.status = Status::Closed;
                 c.handling_secs = Some(closed.handling_secs);
+                c.closed_at = Some(closed.closed_at);
+                tx.insert(
+                    closed_key(closed.closed_at.date_naive(), Some(id)),
+                    Vec::new(),
+                );
+                c
+            }
+            (E::QualityScored(q), Some(mut c)) => {
+                let score = QualityScore {
+                    accuracy: q.accuracy,
+                    attitude: q.attitude,
+                    timeliness: q.timeliness,
+                };
+                if let Some(proposer) = credits.last_proposer.clone() {
+                    let mine = credits.of(&proposer);
+                    mine.quality_scored = 1;
+                    mine.quality_points = score.points();
+                }
+                c.quality = Some(score);
                 c
             }
             (E::Reopened(_), Some(mut c)) => {
@@ -514,6 +580,38 @@ impl Projection for Complaints {
         tx.insert_json(summary_key(id), &c);
         Ok(())
     }
+}
+
+/// A supervisor's sample of the complaints closed on `day` and not yet scored: at most
+/// `size`, in an order fixed by each complaint's id and the day (the same sample
+/// whoever asks, spread over every agent's work, not the first ones closed).
+pub fn quality_sample(
+    tree: &ReadModel,
+    day: NaiveDate,
+    size: usize,
+) -> Result<Vec<ComplaintSummary>, ModelError> {
+    let prefix = closed_key(day, None);
+    let mut drawn = Vec::new();
+    for key in tree.prefix_keys(&prefix) {
+        let key = key?;
+        let id = Uuid::from_slice(&key[prefix.len()..])?;
+        let mut seed = id.as_bytes().to_vec();
+        seed.extend_from_slice(&prefix);
+        drawn.push((*blake3::hash(&seed).as_bytes(), id));
+    }
+    drawn.sort();
+    let mut sample = Vec::new();
+    for (_, id) in drawn {
+        if sample.len() == size {
+            break;
+        }
+        if let Some(c) = complaint(tree, id)?
+            && c.quality.is_none()
+        {
+            sample.push(c);
+        }
+    }
+    Ok(sample)
 }
 
 /// One complaint's summary.
@@ -647,6 +745,9 @@ pub struct KpiRow {
     pub handling_avg_secs: Option<f64>,
     /// Proposals the customer accepted / proposals answered (accepted or rejected).
     pub satisfaction: Option<f64>,
+    /// The supervisors' quality scores (1 to 5), averaged over the three scores and
+    /// the complaints scored.
+    pub quality_avg: Option<f64>,
 }
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
@@ -675,6 +776,7 @@ pub fn kpis(
             reopen_rate: ratio(c.reopens, c.proposals),
             handling_avg_secs: ratio(c.handling_secs, c.closed),
             satisfaction: ratio(c.resolved, c.resolved + c.reopens),
+            quality_avg: ratio(c.quality_points, 3 * c.quality_scored),
             counters: c,
         });
     }
@@ -717,6 +819,8 @@ mod tests {
                 reopens: 3,
                 breaches: 0,
                 escalated: 0,
+                quality_scored: 0,
+                quality_points: 0,
             }
         );
         let mut expected_first_response = 0;

@@ -183,6 +183,7 @@ impl Passengers {
                 | "complaint.escalated"
                 | "complaint.sla_breached"
                 | "complaint.responsibility_reassigned"
+                | "complaint.quality_scored"
         ) {
             return Ok(());
         }
@@ -207,7 +208,8 @@ impl Passengers {
             E::ProgressUpdated(_)
             | E::Escalated(_)
             | E::SlaBreached(_)
-            | E::ResponsibilityReassigned(_) => return Ok(()),
+            | E::ResponsibilityReassigned(_)
+            | E::QualityScored(_) => return Ok(()),
             E::LinkedToIncident(l) => {
                 let Some(passenger) = owner(tx, &ref_key(b'c', &[id]))? else {
                     return Err(ModelError::Invalid(format!(

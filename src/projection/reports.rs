@@ -149,6 +149,11 @@ pub struct Figures {
     pub reopens: u64,
     pub closed_on_time: u64,
     pub handling_secs: u64,
+    /// Complaints a supervisor scored, and the sum of their three scores (1 to 5 each).
+    #[serde(default)]
+    pub quality_scored: u64,
+    #[serde(default)]
+    pub quality_points: u64,
     /// Service levels breached, per tier.
     pub breaches: BTreeMap<Tier, u64>,
     /// Resolved complaints per root cause.
@@ -165,6 +170,8 @@ impl Figures {
         self.reopens += other.reopens;
         self.closed_on_time += other.closed_on_time;
         self.handling_secs += other.handling_secs;
+        self.quality_scored += other.quality_scored;
+        self.quality_points += other.quality_points;
         for (tier, n) in &other.breaches {
             *self.breaches.entry(*tier).or_default() += n;
         }
@@ -314,6 +321,14 @@ impl Reports {
                 })?;
             }
             E::ProgressUpdated(_) | E::LinkedToIncident(_) => {}
+            E::QualityScored(q) => {
+                let points =
+                    u64::from(q.accuracy) + u64::from(q.attitude) + u64::from(q.timeliness);
+                count(tx, day, &facts.values(facts.proposer.as_deref()), |f| {
+                    f.quality_scored += 1;
+                    f.quality_points += points;
+                })?;
+            }
         }
         tx.insert_json(key, &facts);
         Ok(())
@@ -378,6 +393,9 @@ pub struct ReportRow {
     pub satisfaction: Option<f64>,
     /// Receipt to close, averaged over the resolved.
     pub average_handling_secs: Option<u64>,
+    /// The supervisors' quality scores, averaged over the three and the complaints
+    /// scored (1 to 5).
+    pub quality: Option<f64>,
 }
 
 impl ReportRow {
@@ -389,6 +407,9 @@ impl ReportRow {
             satisfaction: ratio(figures.resolved, figures.resolved + figures.reopens),
             average_handling_secs: (figures.resolved > 0)
                 .then(|| figures.handling_secs / figures.resolved),
+            quality: (figures.quality_scored > 0).then(|| {
+                round(figures.quality_points as f64 / (3 * figures.quality_scored) as f64)
+            }),
             value,
             figures,
         }
@@ -498,7 +519,7 @@ pub fn report_csv(report: &Report) -> String {
         Tier::None,
     ];
     let mut out = String::from(
-        "period,first_day,last_day,by,value,feedback,inquiries,complaints,proposals,resolved,reopens,closed_on_time,handling_secs,resolution_rate,on_time_rate,satisfaction,average_handling_secs",
+        "period,first_day,last_day,by,value,feedback,inquiries,complaints,proposals,resolved,reopens,closed_on_time,handling_secs,resolution_rate,on_time_rate,satisfaction,average_handling_secs,quality",
     );
     for tier in tiers {
         out.push_str(&format!(",breaches_{}", spelled(&tier)));
@@ -538,6 +559,7 @@ pub fn report_csv(report: &Report) -> String {
             row.average_handling_secs
                 .map_or_else(String::new, |s| s.to_string()),
         );
+        fields.push(opt(row.quality));
         for tier in tiers {
             fields.push(f.breaches.get(&tier).copied().unwrap_or(0).to_string());
         }
@@ -963,7 +985,7 @@ mod tests {
         assert!(lines[0].starts_with("period,first_day,last_day,by,value,feedback"));
         assert_eq!(
             lines[3],
-            "week,2026-11-23,2026-11-29,tier,*,2,1,3,3,2,1,1,270000,0.6667,0.5,0.6667,135000,0,0,0,1,0"
+            "week,2026-11-23,2026-11-29,tier,*,2,1,3,3,2,1,1,270000,0.6667,0.5,0.6667,135000,,0,0,0,1,0"
         );
     }
 }

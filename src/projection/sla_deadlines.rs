@@ -138,7 +138,8 @@ impl Projection for SlaDeadlines {
             | E::Reopened(_)
             | E::Escalated(_)
             | E::LinkedToIncident(_)
-            | E::ResponsibilityReassigned(_) => {}
+            | E::ResponsibilityReassigned(_)
+            | E::QualityScored(_) => {}
         }
         Ok(())
     }

@@ -68,6 +68,15 @@ pub enum ComplaintCommand {
     },
     /// Makes the complaint part of an incident opened after it was received.
     LinkToIncident { incident_id: Uuid },
+    /// A supervisor's quality check of a closed complaint's handling: accuracy,
+    /// attitude and timeliness, each 1 (poor) to 5 (excellent), once per complaint.
+    ScoreQuality {
+        accuracy: u8,
+        attitude: u8,
+        timeliness: u8,
+        /// What the supervisor noted (staff-written).
+        note: String,
+    },
     /// Hands the responsibility for the root cause to another department, saying why
     /// (a resolution proposal recorded the first one; also once closed).
     ReassignResponsibility {

@@ -31,6 +31,16 @@ pub(super) fn decide(state: &Complaint, command: &C, ctx: &Context) -> Decision 
                 reason,
             },
         ) => reassign(state, *responsible, reason, ctx),
+        (
+            S::Closed,
+            C::ScoreQuality {
+                accuracy,
+                attitude,
+                timeliness,
+                note,
+            },
+        ) => score(state, [*accuracy, *attitude, *timeliness], note, ctx),
+        (_, C::ScoreQuality { .. }) => Err(Error::QualityNeedsClosed),
         (S::Closed, _) => Err(Error::ComplaintClosed),
         (_, C::AcknowledgeComplaint { apology }) => acknowledge(state, apology, ctx),
         (_, C::RouteComplaint { departments }) => route(state, departments, ctx),
@@ -229,6 +239,25 @@ fn reassign(state: &Complaint, to: Department, reason: &str, ctx: &Context) -> D
             reassigned_at: ctx.now,
         },
     )])
+}
+
+/// A supervisor's one quality check of a closed complaint.
+fn score(state: &Complaint, scores: [u8; 3], note: &str, ctx: &Context) -> Decision {
+    if state.quality_scored {
+        return Err(Error::QualityAlreadyScored);
+    }
+    if let Some(score) = scores.iter().find(|s| !(1..=5).contains(*s)) {
+        return Err(Error::QualityOutOfRange { score: *score });
+    }
+    let [accuracy, attitude, timeliness] = scores;
+    Ok(vec![ComplaintEvent::QualityScored(QualityScored {
+        accuracy,
+        attitude,
+        timeliness,
+        note: note.to_owned(),
+        scored_by: ctx.actor.id.clone(),
+        scored_at: ctx.now,
+    })])
 }
 
 fn close(state: &Complaint, comment: &PersonalData<String>, ctx: &Context) -> Decision {

@@ -56,6 +56,12 @@ pub enum ComplaintError {
     AlreadyResponsible {
         department: super::events::Department,
     },
+    #[error("quality is scored on closed complaints")]
+    QualityNeedsClosed,
+    #[error("the complaint's quality is already scored")]
+    QualityAlreadyScored,
+    #[error("quality scores are 1 (poor) to 5 (excellent), not {score}")]
+    QualityOutOfRange { score: u8 },
     #[error("the complaint already belongs to incident {incident_id}")]
     AlreadyLinked { incident_id: uuid::Uuid },
     #[error("the {} deadline {deadline} has not passed yet", api_name(.kind))]

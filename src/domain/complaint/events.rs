@@ -155,6 +155,18 @@ pub struct LinkedToIncident {
     pub linked_at: DateTime<Utc>,
 }
 
+/// `complaint.quality_scored`: a supervisor's quality check of how a closed complaint
+/// was handled (each score 1 to 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct QualityScored {
+    pub accuracy: u8,
+    pub attitude: u8,
+    pub timeliness: u8,
+    pub note: String,
+    pub scored_by: String,
+    pub scored_at: DateTime<Utc>,
+}
+
 /// `complaint.responsibility_reassigned`: another department answers for the root
 /// cause, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -180,5 +192,6 @@ domain_events! {
         SlaBreached(SlaBreached) = "complaint.sla_breached",
         LinkedToIncident(LinkedToIncident) = "complaint.linked_to_incident",
         ResponsibilityReassigned(ResponsibilityReassigned) = "complaint.responsibility_reassigned",
+        QualityScored(QualityScored) = "complaint.quality_scored",
     }
 }

@@ -31,6 +31,7 @@ pub(crate) fn command() -> impl Strategy<Value = C> {
             root_cause: RootCause::parse("baggage/delayed").unwrap(), responsible,
         }),
         1 => (department, text()).prop_map(|(responsible, reason)| C::ReassignResponsibility { responsible, reason }),
+        1 => (0u8..7, text()).prop_map(|(score, note)| C::ScoreQuality { accuracy: score, attitude: 3, timeliness: 4, note }),
         1 => text().prop_map(|comment| C::ConfirmSatisfaction { comment: comment.into() }),
         3 => text().prop_map(|reason| C::ReportDissatisfaction { reason: reason.into() }),
         1 => (text(), text()).prop_map(|(supervisor, reason)| C::EscalateToSupervisor { supervisor, reason }),

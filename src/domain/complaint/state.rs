@@ -52,6 +52,8 @@ pub struct Complaint {
     pub root_cause: Option<RootCause>,
     /// The department answering for it now (reassignments included).
     pub responsible: Option<Department>,
+    /// A supervisor scored its handling.
+    pub quality_scored: bool,
     pub closed_at: Option<DateTime<Utc>>,
     /// Service levels recorded as breached.
     pub breached: BTreeSet<SlaKind>,
@@ -118,6 +120,7 @@ impl Complaint {
             }
             E::LinkedToIncident(e) => self.incident_id = Some(e.incident_id),
             E::ResponsibilityReassigned(e) => self.responsible = Some(e.to),
+            E::QualityScored(_) => self.quality_scored = true,
         }
         self
     }

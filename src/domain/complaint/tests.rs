@@ -379,6 +379,34 @@ fn responsibility_is_reassigned_by_an_event_with_its_reason() {
     );
 }
 
+/// A supervisor scores a closed complaint's handling once, each score 1 to 5.
+#[test]
+fn quality_is_scored_once_on_a_closed_complaint() {
+    let score = |accuracy: u8| C::ScoreQuality {
+        accuracy,
+        attitude: 4,
+        timeliness: 3,
+        note: "clear answer".into(),
+    };
+    assert_eq!(when(&proposed(), score(5)), Err(Err_::QualityNeedsClosed));
+    assert_eq!(
+        when(&closed(), score(6)),
+        Err(Err_::QualityOutOfRange { score: 6 })
+    );
+    assert_eq!(
+        when(&closed(), score(0)),
+        Err(Err_::QualityOutOfRange { score: 0 })
+    );
+    let events = when(&closed(), score(5)).unwrap();
+    let [E::QualityScored(q)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!((q.accuracy, q.attitude, q.timeliness), (5, 4, 3));
+    let mut history = closed();
+    history.extend(events);
+    assert_eq!(when(&history, score(5)), Err(Err_::QualityAlreadyScored));
+}
+
 #[test]
 fn confirm_satisfaction_closes_with_handling_time() {
     let events = when(

@@ -908,3 +908,117 @@ async fn a_resolution_records_its_root_cause_and_responsibility_moves_by_event()
         .await;
     assert_eq!(year.status, StatusCode::BAD_REQUEST, "{}", year.text);
 }
+
+/// Quality monitoring (issue 21): a supervisor samples the day's closed complaints,
+/// scores one, and the score counts for the agent whose resolution was accepted; a
+/// scored complaint leaves the sample.
+#[tokio::test]
+async fn a_supervisor_samples_closed_complaints_and_scores_feed_the_agent_kpis() {
+    let api = api().await;
+    let mut closed = Vec::new();
+    for n in 0..3 {
+        let id = complaint(&api, &format!("Q{n}"), "gold", Value::Null).await;
+        let at = |command: &str| format!("/v1/complaints/{id}/{command}");
+        for (command, body) in [
+            ("acknowledge_complaint", json!({"apology": "sorry"})),
+            ("route_complaint", json!({"departments": ["refunds"]})),
+            (
+                "propose_resolution",
+                json!({"resolution": "refund", "compensation_id": null,
+                    "root_cause": "fare/refund", "responsible": "refunds"}),
+            ),
+        ] {
+            api.ok("agent", &at(command), body).await;
+        }
+        api.ok(
+            "crisis_lead",
+            &at("confirm_satisfaction"),
+            json!({"comment": "ok"}),
+        )
+        .await;
+        closed.push(id);
+    }
+    let today = chrono::Utc::now().date_naive();
+    let sample_uri = format!("/v1/complaints/quality-sample?date={today}&size=2");
+    let sample = api.get("crisis_lead", &sample_uri).await;
+    assert_eq!(sample.status, StatusCode::OK, "{}", sample.text);
+    let drawn: Vec<String> = sample.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["complaint_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(drawn.len(), 2);
+    assert!(drawn.iter().all(|id| closed.contains(id)));
+    let again = api.get("auditor", &sample_uri).await;
+    assert_eq!(again.body, sample.body, "the same sample whoever asks");
+
+    let score = |accuracy: u8| json!({"accuracy": accuracy, "attitude": 4, "timeliness": 3, "note": "clear"});
+    let refused = api
+        .post(
+            "agent",
+            &format!("/v1/complaints/{}/score_quality", drawn[0]),
+            score(5),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "supervisors score");
+    let scored = api
+        .ok(
+            "crisis_lead",
+            &format!("/v1/complaints/{}/score_quality", drawn[0]),
+            score(5),
+        )
+        .await;
+    let after = scored["position"].as_u64().unwrap();
+    let twice = api
+        .post(
+            "crisis_lead",
+            &format!("/v1/complaints/{}/score_quality", drawn[0]),
+            score(2),
+        )
+        .await;
+    problem(&twice, StatusCode::UNPROCESSABLE_ENTITY, "refused");
+    let view = api
+        .get(
+            "agent",
+            &format!("/v1/complaints/{}?after={after}", drawn[0]),
+        )
+        .await;
+    assert_eq!(
+        view.body["quality"],
+        json!({"accuracy": 5, "attitude": 4, "timeliness": 3})
+    );
+    let kpis = api
+        .get(
+            "crisis_lead",
+            "/v1/complaints/kpis?dimension=agent&value=agent-1",
+        )
+        .await;
+    let row = &kpis.body["items"][0];
+    assert_eq!(row["counters"]["quality_scored"], 1, "{}", kpis.text);
+    assert_eq!(row["quality_avg"], 4.0, "{}", kpis.text);
+    let next = api
+        .get(
+            "crisis_lead",
+            &format!("/v1/complaints/quality-sample?date={today}&size=5"),
+        )
+        .await;
+    let left: Vec<&str> = next.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["complaint_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(left.len(), 2, "{}", next.text);
+    assert!(
+        !left.contains(&drawn[0].as_str()),
+        "a scored complaint leaves the sample"
+    );
+    let report = api
+        .get(
+            "crisis_lead",
+            &format!("/v1/reports?period=day&date={today}&by=agent"),
+        )
+        .await;
+    assert_eq!(report.body["rows"][0]["quality"], 4.0, "{}", report.text);
+}
