@@ -39,7 +39,7 @@ pub struct ReportArgs {
 pub async fn report(config: StoreConfig, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = SledStore::open_for_inspection(config)?;
     let model = caught_up(&store).await?;
-    let period = Period::containing(args.period, args.date);
+    let period = Period::of(args.period, args.date).map_err(anyhow::Error::msg)?;
     let report = reports::report(&model, period, args.by, Utc::now().date_naive())?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -438,14 +438,18 @@ pub enum DataSubject {
     Passenger(PassengerId),
     /// Feedback from someone not identified: the signal itself.
     Signal(uuid::Uuid),
+    /// A suggestion from someone not identified: the suggestion itself.
+    Suggestion(uuid::Uuid),
 }
 
 impl DataSubject {
-    /// The subject as the key store names it: `p.<passenger id>` or `s.<signal id>`.
+    /// The subject as the key store names it: `p.<passenger id>`, `s.<signal id>` or
+    /// `g.<suggestion id>`.
     pub fn key_subject(&self) -> String {
         match self {
             DataSubject::Passenger(id) => format!("p.{}", id.0),
             DataSubject::Signal(id) => format!("s.{}", id.simple()),
+            DataSubject::Suggestion(id) => format!("g.{}", id.simple()),
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod passenger;
 pub mod policy;
 pub mod schemas;
 pub mod signal;
+pub mod suggestion;
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -6,7 +6,9 @@
 
 use schemars::Schema;
 
-use crate::domain::{compensation, complaint, flight, incident, manifest, passenger, signal};
+use crate::domain::{
+    compensation, complaint, flight, incident, manifest, passenger, signal, suggestion,
+};
 
 /// One schema file: its path relative to the repository root and its content
 /// (pretty JSON with a trailing newline, stable across runs).
@@ -27,6 +29,7 @@ pub fn event_schemas() -> Vec<(&'static str, u32, Schema)> {
     all.extend(passenger::PassengerEvent::schemas());
     all.extend(manifest::ManifestEvent::schemas());
     all.extend(compensation::CompensationEvent::schemas());
+    all.extend(suggestion::SuggestionEvent::schemas());
     all
 }
 
@@ -98,7 +101,7 @@ mod tests {
     /// prefix (the NATS subject carries the type), and each has exactly one schema.
     #[test]
     fn event_types_name_their_aggregate_and_each_has_one_schema() {
-        let aggregates: [(&str, &[&str]); 7] = [
+        let aggregates: [(&str, &[&str]); 8] = [
             ("flight", flight::FlightEvent::EVENT_TYPES),
             ("signal", signal::SignalEvent::EVENT_TYPES),
             ("incident", incident::IncidentEvent::EVENT_TYPES),
@@ -106,6 +109,7 @@ mod tests {
             ("passenger", passenger::PassengerEvent::EVENT_TYPES),
             ("manifest", manifest::ManifestEvent::EVENT_TYPES),
             ("compensation", compensation::CompensationEvent::EVENT_TYPES),
+            ("suggestion", suggestion::SuggestionEvent::EVENT_TYPES),
         ];
         let mut declared = BTreeSet::new();
         for (aggregate, types) in aggregates {
@@ -198,6 +202,7 @@ mod tests {
             "passenger",
             "manifest",
             "compensation",
+            "suggestion",
         ];
         for name in types {
             let (token, fact) = name.split_once('.').expect("type is <aggregate>.<fact>");
@@ -236,6 +241,7 @@ mod tests {
             "passenger.contact_details_updated",
             "passenger.registered",
             "signal.recorded",
+            "suggestion.received",
         ]
         .iter()
         .map(|t| format!("schemas/events/{t}.v1.json"))
@@ -280,6 +286,12 @@ mod tests {
         ("complaint.resolution_proposed", "/resolution"), // the airline's proposal
         ("complaint.quality_scored", "/note"),            // a supervisor's note
         ("complaint.quality_scored", "/scored_by"),
+        ("suggestion.classified", "/classified_by"),
+        ("suggestion.forwarded", "/forwarded_by"),
+        ("suggestion.evaluated", "/reason"), // the department's reason
+        ("suggestion.evaluated", "/evaluated_by"),
+        ("suggestion.customer_notified", "/message"), // the airline to the customer
+        ("suggestion.customer_notified", "/notified_by"),
         ("complaint.responsibility_reassigned", "/reason"), // why staff hand it on
         ("complaint.responsibility_reassigned", "/reassigned_by"),
         ("complaint.routed", "/routed_by"),

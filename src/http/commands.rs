@@ -152,6 +152,36 @@ impl CommandTarget for Incident {
     }
 }
 
+impl CommandTarget for crate::domain::suggestion::Suggestion {
+    const COLLECTION: &'static str = "suggestions";
+    const CREATE: (&'static str, &'static str) = ("receive_suggestion", "suggestion_id");
+    const COMMANDS: &'static [(&'static str, &'static [Role])] = &[
+        ("receive_suggestion", CARE),
+        ("classify_suggestion", CARE),
+        ("forward_suggestion", CARE),
+        ("evaluate_suggestion", LEAD),
+        ("notify_customer", CARE),
+    ];
+
+    fn stream(id: &str) -> Result<(String, Value), Problem> {
+        let id = uuid_id(Self::COLLECTION, id)?;
+        Ok((
+            crate::domain::suggestion::stream_name(id),
+            Value::String(id.to_string()),
+        ))
+    }
+
+    /// A topic is a code of the policy's taxonomy.
+    fn check(state: &AppState, _stream: &str, command: &Self::Command) -> Result<(), Problem> {
+        match command {
+            crate::domain::suggestion::SuggestionCommand::ClassifySuggestion { topic } => {
+                root_cause_known(state, topic).map_err(|p| p.field("/topic"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl CommandTarget for Complaint {
     const COLLECTION: &'static str = "complaints";
     const CREATE: (&'static str, &'static str) = ("receive_complaint", "complaint_id");

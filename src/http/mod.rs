@@ -7,7 +7,8 @@
 //! | module | owns |
 //! |---|---|
 //! | `incidents` | opening, commands, the board and the views of each pipeline stage |
-//! | `complaints` | registering, commands, views, KPIs |
+//! | `complaints` | registering, commands, views, KPIs, quality samples |
+//! | `suggestions` | customer suggestions: registering, their loop's commands, list |
 //! | `passengers` | the passenger view, commands, erasure |
 //! | `compensations` | entitlements, their decisions, commands, the overdue list |
 //! | `flights` | disrupted flights, a flight's view, its compensation ledger (JSON, CSV) |
@@ -53,6 +54,7 @@ mod routes;
 pub mod server;
 mod service;
 pub mod stream;
+mod suggestions;
 
 #[cfg(test)]
 mod tests;
@@ -239,6 +241,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         service::routes,
         incidents::routes,
         complaints::routes,
+        suggestions::routes,
         passengers::routes,
         compensations::routes,
         flights::routes,

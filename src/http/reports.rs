@@ -53,7 +53,8 @@ pub struct ReportQuery {
 
 async fn read(state: &AppState, query: &ReportQuery) -> Result<Report, Problem> {
     wait_for(state, reports::NAME, query.after).await?;
-    let period = Period::containing(query.period, query.date);
+    let period = Period::of(query.period, query.date)
+        .map_err(|why| Problem::bad_request("invalid_query", why).field("date"))?;
     reports::report(
         &model(state, reports::NAME)?,
         period,

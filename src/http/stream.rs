@@ -73,7 +73,7 @@ pub struct StreamQuery {
     pub from: Option<u64>,
     /// Only this stream.
     pub stream: Option<String>,
-    /// Only this aggregate (incident, complaint, passenger, compensation, flight, signal).
+    /// Only this aggregate (incident, complaint, passenger, compensation, flight, signal, suggestion, manifest).
     pub aggregate: Option<String>,
     /// Only event types starting with this.
     #[serde(rename = "type")]

@@ -12,6 +12,7 @@
 //! | [`complaints`] | complaint summaries (no customer words) with their deadlines, the queue of open complaints, KPIs per agent (credited per action), department, tier, channel and day |
 //! | [`passengers`] | the passenger view: tier, contact record (personal data), complaints, contacts, compensations |
 //! | [`monitor`] | the live signal feed and counts per category, channel, flight and airport over 15 min, 1 h and 24 h |
+//! | [`suggestions`] | customer suggestions with their stage and evaluation deadline |
 //! | [`reports`] | the customer-service figures of each recorded day per department, agent, tier, channel and route: daily, weekly and monthly reports |
 //! | [`model`] | the read side's interface: [`ReadModel`] (typed reads and the checkpoint) and [`ModelError`] |
 //! | [`runtime`] | the [`Projection`] trait, exactly-once application with the checkpoint in the model's own atomic batch, catch-up then live, rebuild, status and lag |
@@ -33,6 +34,7 @@ pub mod reports;
 pub mod runtime;
 pub mod sla_deadlines;
 pub mod spikes;
+pub mod suggestions;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod timeline;
@@ -68,6 +70,9 @@ pub fn all(policy: &CrisisPolicy) -> Vec<Box<dyn Projection>> {
         Box::new(passengers::Passengers),
         Box::new(monitor::Monitor),
         Box::new(reports::Reports),
+        Box::new(suggestions::Suggestions {
+            policy: policy.clone(),
+        }),
     ]
 }
 

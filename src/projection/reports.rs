@@ -16,7 +16,10 @@
 //!   (the customer refused a proposal); `closed_on_time`: resolved with no service
 //!   level breached; `handling_secs`: receipt to close, summed over the resolved;
 //! - `breaches`: service levels breached, per tier of the complaint;
-//! - `root_causes`: resolved complaints per root cause of their accepted resolution.
+//! - `root_causes`: resolved complaints per root cause of their accepted resolution;
+//! - `suggestions` received (per channel) and `suggestions_adopted` (per department);
+//! - `quality_scored` and `quality_points`: supervisors' quality scores, counted for
+//!   the agent whose resolution was accepted.
 //!
 //! A complaint counts under its tier, channel and route (its flight's origin and
 //! destination, once flight ops reported the schedule), its department (the one
@@ -27,7 +30,8 @@
 //! Keys:
 //! - `B <YYYY-MM-DD> <dimension tag> <value>` → [`Figures`] (JSON);
 //! - `C <complaint:16>` → what the model remembers of a complaint (JSON);
-//! - `R <flight stream>` → the flight's route, `FRA-JFK` (UTF-8).
+//! - `R <flight stream>` → the flight's route, `FRA-JFK` (UTF-8);
+//! - `G <suggestion:16>` → the department a suggestion was forwarded to (UTF-8).
 
 use std::collections::BTreeMap;
 
@@ -118,6 +122,23 @@ impl Period {
         }
     }
 
+    /// The period of `kind` holding `day`, or why there is none to report: its days
+    /// must be written with four-digit years (0000 to 9999).
+    pub fn of(kind: PeriodKind, day: NaiveDate) -> Result<Period, String> {
+        let in_range = |d: NaiveDate| (0..=9999).contains(&d.year());
+        if !in_range(day) {
+            return Err(format!("{day} is outside the years 0000 to 9999"));
+        }
+        let period = Period::containing(kind, day);
+        if !in_range(period.first_day) || !in_range(period.last_day) {
+            return Err(format!(
+                "the {} holding {day} reaches outside the years 0000 to 9999",
+                spelled(&kind)
+            ));
+        }
+        Ok(period)
+    }
+
     /// The period just before this one.
     pub fn previous(&self) -> Period {
         Period::containing(self.kind, self.first_day - Duration::days(1))
@@ -149,6 +170,11 @@ pub struct Figures {
     pub reopens: u64,
     pub closed_on_time: u64,
     pub handling_secs: u64,
+    /// Customer suggestions received, and those a department adopted.
+    #[serde(default)]
+    pub suggestions: u64,
+    #[serde(default)]
+    pub suggestions_adopted: u64,
     /// Complaints a supervisor scored, and the sum of their three scores (1 to 5 each).
     #[serde(default)]
     pub quality_scored: u64,
@@ -170,6 +196,8 @@ impl Figures {
         self.reopens += other.reopens;
         self.closed_on_time += other.closed_on_time;
         self.handling_secs += other.handling_secs;
+        self.suggestions += other.suggestions;
+        self.suggestions_adopted += other.suggestions_adopted;
         self.quality_scored += other.quality_scored;
         self.quality_points += other.quality_points;
         for (tier, n) in &other.breaches {
@@ -335,6 +363,44 @@ impl Reports {
     }
 }
 
+impl Reports {
+    /// Suggestions count under their channel when received, and under the department
+    /// that adopted them.
+    fn suggestion(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
+        use crate::domain::suggestion::{Outcome, SuggestionEvent as E};
+        let Some(id) = event
+            .stream
+            .strip_prefix("suggestion-")
+            .and_then(|id| id.parse::<Uuid>().ok())
+        else {
+            return Ok(());
+        };
+        let mut key = vec![b'G'];
+        key.extend_from_slice(id.as_bytes());
+        let day = event.recorded_at.date_naive();
+        match decoded::<E>(event)? {
+            E::Received(r) => count(
+                tx,
+                day,
+                &[(By::All, String::new()), (By::Channel, spelled(&r.channel))],
+                |f| f.suggestions += 1,
+            ),
+            E::Forwarded(f) => {
+                tx.insert(key, spelled(&f.department).into_bytes());
+                Ok(())
+            }
+            E::Evaluated(e) if e.outcome == Outcome::Adopted => {
+                let mut values = vec![(By::All, String::new())];
+                if let Some(department) = tx.get(&key)? {
+                    values.push((By::Department, String::from_utf8(department)?));
+                }
+                count(tx, day, &values, |f| f.suggestions_adopted += 1)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Projection for Reports {
     fn name(&self) -> &'static str {
         NAME
@@ -360,6 +426,9 @@ impl Projection for Reports {
                 let route = format!("{}-{}", s.origin.as_str(), s.destination.as_str());
                 tx.insert(route_key(&s.flight), route.into_bytes());
                 Ok(())
+            }
+            "suggestion.received" | "suggestion.forwarded" | "suggestion.evaluated" => {
+                self.suggestion(event, tx)
             }
             "signal.recorded" => {
                 let SignalEvent::Recorded(s) = decoded::<SignalEvent>(event)? else {
@@ -519,7 +588,7 @@ pub fn report_csv(report: &Report) -> String {
         Tier::None,
     ];
     let mut out = String::from(
-        "period,first_day,last_day,by,value,feedback,inquiries,complaints,proposals,resolved,reopens,closed_on_time,handling_secs,resolution_rate,on_time_rate,satisfaction,average_handling_secs,quality",
+        "period,first_day,last_day,by,value,feedback,inquiries,complaints,proposals,resolved,reopens,closed_on_time,handling_secs,resolution_rate,on_time_rate,satisfaction,average_handling_secs,quality,suggestions,suggestions_adopted",
     );
     for tier in tiers {
         out.push_str(&format!(",breaches_{}", spelled(&tier)));
@@ -560,6 +629,8 @@ pub fn report_csv(report: &Report) -> String {
                 .map_or_else(String::new, |s| s.to_string()),
         );
         fields.push(opt(row.quality));
+        fields.push(f.suggestions.to_string());
+        fields.push(f.suggestions_adopted.to_string());
         for tier in tiers {
             fields.push(f.breaches.get(&tier).copied().unwrap_or(0).to_string());
         }
@@ -985,7 +1056,7 @@ mod tests {
         assert!(lines[0].starts_with("period,first_day,last_day,by,value,feedback"));
         assert_eq!(
             lines[3],
-            "week,2026-11-23,2026-11-29,tier,*,2,1,3,3,2,1,1,270000,0.6667,0.5,0.6667,135000,,0,0,0,1,0"
+            "week,2026-11-23,2026-11-29,tier,*,2,1,3,3,2,1,1,270000,0.6667,0.5,0.6667,135000,,0,0,0,0,0,1,0"
         );
     }
 }

@@ -29,6 +29,24 @@ pub struct CrisisPolicy {
     /// The root causes resolutions and reviews record, each with the department that
     /// answers for it.
     pub root_causes: RootCauses,
+    /// How long a department has to evaluate a customer's suggestion.
+    pub suggestions: SuggestionPolicy,
+}
+
+/// The suggestion loop's deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SuggestionPolicy {
+    /// Working days (of the SLA calendar) from receipt to the department's evaluation.
+    pub evaluate_working_days: u32,
+}
+
+impl Default for SuggestionPolicy {
+    fn default() -> Self {
+        SuggestionPolicy {
+            evaluate_working_days: 10,
+        }
+    }
 }
 
 impl CrisisPolicy {
@@ -48,6 +66,12 @@ impl CrisisPolicy {
         policy.spike.validate()?;
         policy.sla.validate()?;
         policy.root_causes.validate()?;
+        if policy.suggestions.evaluate_working_days == 0 {
+            return Err(
+                "suggestions.evaluate_working_days: give a department at least one working day"
+                    .into(),
+            );
+        }
         Ok(policy)
     }
 }
