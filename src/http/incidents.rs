@@ -131,6 +131,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
             incident_entitlements,
         )
         .get(
+            "/v1/incidents/{id}/cost",
+            op("An incident, cause to cost: its causes, signals, complaints, passengers affected, compensation owed, offered and paid per regime and currency, care owed, satisfaction; with the ids and positions behind each figure")
+                .path(schema::<IdPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<crate::analysis::cost::IncidentCost>),
+            incident_cost,
+        )
+        .get(
             "/v1/incidents/{id}/follow-up",
             op("An incident's surveys and open problems")
                 .path(schema::<IdPath>)
@@ -302,6 +311,38 @@ pub async fn incident_entitlements(
         })
         .transpose()?;
     found(ledger, "incident")
+}
+
+/// `GET /v1/incidents/{id}/cost`: the incident, cause to cost.
+pub async fn incident_cost(
+    State(state): State<AppState>,
+    IdPath { id }: IdPath,
+    Params(query): Params<After>,
+) -> Result<Json<crate::analysis::cost::IncidentCost>, Problem> {
+    use crate::projection::{complaints, disruptions};
+    for name in [
+        incidents::NAME,
+        complaints::NAME,
+        compensations::NAME,
+        disruptions::NAME,
+    ] {
+        wait_for(&state, name, query.after).await?;
+    }
+    let (i, c, m, d) = (
+        model(&state, incidents::NAME)?,
+        model(&state, complaints::NAME)?,
+        model(&state, compensations::NAME)?,
+        model(&state, disruptions::NAME)?,
+    );
+    let models = crate::analysis::cost::Models {
+        incidents: &i,
+        complaints: &c,
+        compensations: &m,
+        disruptions: &d,
+    };
+    let cost = crate::analysis::cost::incident(&models, id, Utc::now())
+        .map_err(read_failed(incidents::NAME))?;
+    found(cost, "incident")
 }
 
 /// Answers a list read from the incidents model, a page at a time.

@@ -20,7 +20,8 @@
 //!   receipt (the queue);
 //! - `K <dimension> 0x00 <value>` → [`Counters`] (JSON);
 //! - `C <YYYY-MM-DD> <complaint:16>` → empty: complaints closed that day (UTC), the
-//!   supervisors' quality samples.
+//!   supervisors' quality samples;
+//! - `I <incident:16> <complaint:16>` → empty: the complaints of an incident.
 //!
 //! A supervisor's quality score counts for the complaint's tier, channel, day and
 //! departments, and for the agent whose resolution the customer accepted.
@@ -569,6 +570,13 @@ impl Projection for Complaints {
             account(tx, before, &credits_before, false)?;
         }
         account(tx, &c, &credits, true)?;
+        if let Some(incident) = c.incident_id
+            && before.as_ref().and_then(|b| b.incident_id) != Some(incident)
+        {
+            let mut key = id_key(b'I', incident);
+            key.extend_from_slice(id.as_bytes());
+            tx.insert(key, Vec::new());
+        }
         match (&before, c.status) {
             (None, _) => tx.insert(open_key(c.received_at, id), Vec::new()),
             (Some(_), Status::Closed) => tx.remove(open_key(c.received_at, id)),
@@ -612,6 +620,19 @@ pub fn quality_sample(
         }
     }
     Ok(sample)
+}
+
+/// The complaints of an incident (received in it or linked to it), by id.
+pub fn of_incident(tree: &ReadModel, incident: Uuid) -> Result<Vec<ComplaintSummary>, ModelError> {
+    let prefix = id_key(b'I', incident);
+    let mut found = Vec::new();
+    for key in tree.prefix_keys(&prefix) {
+        let key = key?;
+        if let Some(c) = complaint(tree, Uuid::from_slice(&key[prefix.len()..])?)? {
+            found.push(c);
+        }
+    }
+    Ok(found)
 }
 
 /// One complaint's summary.

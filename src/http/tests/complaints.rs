@@ -454,6 +454,46 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
 
+    // Cause to cost (issue 21): what the incident caused and what it costs, with the
+    // ids and positions behind the figures.
+    let cost = api
+        .get(
+            "auditor",
+            &format!("/v1/incidents/{incident}/cost?after={last_payment}"),
+        )
+        .await;
+    assert_eq!(cost.status, StatusCode::OK, "{}", cost.text);
+    let c = &cost.body;
+    assert_eq!(c["complaints"]["received"], 6, "{}", cost.text);
+    assert_eq!(
+        c["complaints"]["complaint_ids"].as_array().unwrap().len(),
+        6
+    );
+    assert_eq!(c["passengers"]["known"], 5, "{}", cost.text);
+    assert_eq!(c["cost"]["compensation_ids"].as_array().unwrap().len(), 5);
+    assert!(!c["cost"]["positions"].as_array().unwrap().is_empty());
+    let eu = c["cost"]["by_regime"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["regime"] == "eu261")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&eu["owed_minor"], &eu["paid_minor"]),
+        (&json!(300_000), &json!(300_000))
+    );
+    assert_eq!(
+        c["cost"]["by_currency"]["by_currency"]["EUR"]["paid"]["count"], 5,
+        "{}",
+        cost.text
+    );
+    assert!(c["signals"].as_u64().unwrap() >= 5, "{}", cost.text);
+    assert!(
+        !cost.text.contains("four hours late"),
+        "no customer's words"
+    );
+
     // The flight as crisisd knows it, and the day's disrupted flights.
     let view = api
         .get(

@@ -1,0 +1,177 @@
+//! Cause to cost for an incident: what it was (its causes), what it caused (signals,
+//! complaints, passengers affected) and what it costs (compensation owed, offered,
+//! paid per regime and currency, the care owed), with the satisfaction it left —
+//! each figure with the ids or log positions of the events behind it.
+//!
+//! Care is counted in duties owed (meals, hotel, transport...), not money: crisisd
+//! records no care expense.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::common::{FlightKey, RootCause};
+use crate::domain::incident::CauseRecorded;
+use crate::domain::policy::compensation::CareDuty;
+use crate::projection::compensations::{self, IncidentTotals, LedgerTotal};
+use crate::projection::{ModelError, ReadModel, complaints, disruptions, incidents};
+
+/// The complaints an incident caused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct ComplaintFigures {
+    pub received: u64,
+    pub open: u64,
+    /// Closed with the customer satisfied.
+    pub resolved: u64,
+    /// Proposals the customers refused.
+    pub reopens: u64,
+    /// Resolved / (resolved + reopens).
+    pub satisfaction: Option<f64>,
+    /// Service levels breached.
+    pub breaches: u64,
+    /// Resolved complaints per root cause of their accepted resolution.
+    pub root_causes: BTreeMap<RootCause, u64>,
+    /// The complaints, by id (`GET /v1/complaints/{id}`).
+    pub complaint_ids: Vec<Uuid>,
+}
+
+/// The passengers it affected, as each source counts them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct PassengerFigures {
+    /// The crisis lead's impact assessment (`null`: not assessed).
+    pub assessed: Option<u64>,
+    /// Known on its flight from what names them (signals, contacts, complaints).
+    pub known: u64,
+    /// On its flight's last manifest.
+    pub booked: u64,
+}
+
+/// What it costs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct CostFigures {
+    /// Per currency: owed, offered, accepted, paid, failed, declined (counts and
+    /// minor units).
+    pub by_currency: IncidentTotals,
+    /// Per regime and currency: passengers owed, owed, paid, overdue.
+    pub by_regime: Vec<LedgerTotal>,
+    /// Care duties owed at the airport, per kind (passengers × regimes owing it).
+    pub care_duties: BTreeMap<CareDuty, u64>,
+    /// The entitlements, by id (`GET /v1/compensations/{id}`, each with the log
+    /// positions of its events).
+    pub compensation_ids: Vec<Uuid>,
+    /// Log positions of every entitlement event counted.
+    pub positions: Vec<u64>,
+}
+
+/// The satisfaction surveys after it.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SurveyFigures {
+    pub sent: u64,
+    pub answered: u64,
+    /// Average score (1 to 5) of the answers.
+    pub average_score: Option<f64>,
+}
+
+/// One incident, cause to cost.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct IncidentCost {
+    pub incident_id: Uuid,
+    pub title: String,
+    pub flight: Option<FlightKey>,
+    pub as_of: DateTime<Utc>,
+    /// The root causes its review recorded, with the departments responsible.
+    pub causes: Vec<CauseRecorded>,
+    /// Signals (posts, calls, messages) attached to it.
+    pub signals: u64,
+    pub complaints: ComplaintFigures,
+    pub passengers: PassengerFigures,
+    pub cost: CostFigures,
+    pub surveys: SurveyFigures,
+}
+
+/// The read models the figures come from.
+pub struct Models<'a> {
+    pub incidents: &'a ReadModel,
+    pub complaints: &'a ReadModel,
+    pub compensations: &'a ReadModel,
+    pub disruptions: &'a ReadModel,
+}
+
+/// The incident `id`, cause to cost, at `now` (`None`: no such incident).
+pub fn incident(
+    models: &Models<'_>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<IncidentCost>, ModelError> {
+    let Some(summary) = incidents::summary(models.incidents, id)? else {
+        return Ok(None);
+    };
+    let mut c = ComplaintFigures::default();
+    for complaint in complaints::of_incident(models.complaints, id)? {
+        c.received += 1;
+        let closed = complaint.status == complaints::Status::Closed;
+        c.open += u64::from(!closed);
+        c.resolved += u64::from(closed);
+        c.reopens += u64::from(complaint.reopens);
+        c.breaches += complaint.breaches.len() as u64;
+        if closed && let Some(cause) = complaint.root_cause {
+            *c.root_causes.entry(cause).or_default() += 1;
+        }
+        c.complaint_ids.push(complaint.complaint_id);
+    }
+    c.satisfaction =
+        (c.resolved + c.reopens > 0).then(|| c.resolved as f64 / (c.resolved + c.reopens) as f64);
+    let entry = match &summary.flight {
+        Some(flight) => disruptions::flight_entry(models.disruptions, flight)?,
+        None => None,
+    };
+    let ledger = compensations::incident_ledger(models.compensations, id, now)?;
+    let mut care_duties: BTreeMap<CareDuty, u64> = BTreeMap::new();
+    let mut compensation_ids = Vec::new();
+    let mut positions = Vec::new();
+    for line in &ledger.lines {
+        for duty in &line.care {
+            *care_duties.entry(*duty).or_default() += 1;
+        }
+        if !compensation_ids.contains(&line.compensation_id) {
+            compensation_ids.push(line.compensation_id);
+            positions.extend(&line.positions);
+        }
+    }
+    positions.sort_unstable();
+    positions.dedup();
+    let by_currency = compensations::execution(models.incidents, models.compensations, id, now)?
+        .map(|view| view.compensation)
+        .unwrap_or_default();
+    let surveys = &summary.surveys;
+    Ok(Some(IncidentCost {
+        incident_id: id,
+        title: summary.title.clone(),
+        flight: summary.flight.clone(),
+        as_of: now,
+        causes: summary.causes.clone(),
+        signals: summary.signals,
+        complaints: c,
+        passengers: PassengerFigures {
+            assessed: summary.impact.as_ref().map(|i| i.passengers.total()),
+            known: entry.as_ref().map_or(0, |e| e.passengers.len() as u64),
+            booked: entry.as_ref().map_or(0, |e| e.booked.len() as u64),
+        },
+        cost: CostFigures {
+            by_currency,
+            by_regime: ledger.totals,
+            care_duties,
+            compensation_ids,
+            positions,
+        },
+        surveys: SurveyFigures {
+            sent: surveys.sent,
+            answered: surveys.answered,
+            average_score: (surveys.answered > 0)
+                .then(|| surveys.score_sum as f64 / surveys.answered as f64),
+        },
+    }))
+}
