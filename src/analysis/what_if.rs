@@ -403,6 +403,7 @@ mod tests {
             source_ref: None,
             correlation_key: "LH400|delay".into(),
             observed_at: base() + Duration::minutes(minute),
+            kind: None,
         });
         append(store, &format!("signal-{id}"), &recorded).await;
     }

@@ -348,6 +348,7 @@ mod tests {
             summary: PersonalData("late".into()),
             source_ref: None,
             observed_at: at,
+            kind: None,
         };
         let meta = CommandMeta::new(ops(), Utc::now());
         execute::<Signal>(journal, &signal::stream_name(signal_id), &record, &meta)

@@ -17,11 +17,12 @@ use uuid::Uuid;
 
 use super::command::{CommandError, CommandMeta, Journal, execute, load, new_stream_append};
 use crate::domain::common::{
-    Actor, Category, Channel, FlightKey, PassengerId, PersonalData, Severity, Tier,
+    Actor, Category, Channel, FeedbackKind, FlightKey, PassengerId, PersonalData, Severity, Tier,
 };
 use crate::domain::complaint::{self, Complaint, ComplaintCommand, RemedySought};
 use crate::domain::passenger::{self, Passenger};
 use crate::domain::signal::{self, Signal, SignalCommand};
+use crate::domain::suggestion::{self, Suggestion, SuggestionCommand};
 use crate::store::{AppendError, AppendRequest};
 
 /// Namespace of ids derived from channel message ids.
@@ -43,6 +44,8 @@ pub struct Feedback {
     /// What the message said, hashed: a redelivery matches it, another message reusing
     /// the source id does not and is refused.
     pub fingerprint: Option<[u8; 32]>,
+    /// What the channel says the message is (`None`: derived, see [`kind_of`]).
+    pub kind: Option<FeedbackKind>,
 }
 
 /// Where a feedback message landed.
@@ -50,6 +53,7 @@ pub struct Feedback {
 pub struct Recorded {
     pub signal_id: Uuid,
     pub complaint_id: Option<Uuid>,
+    pub suggestion_id: Option<Uuid>,
 }
 
 pub fn signal_id(source_message_id: &str) -> Uuid {
@@ -66,9 +70,31 @@ pub fn complaint_id(source_message_id: &str) -> Uuid {
     )
 }
 
-/// A message from an identified passenger about a named problem is a complaint.
+pub fn suggestion_id(source_message_id: &str) -> Uuid {
+    Uuid::new_v5(
+        &FEEDBACK_NAMESPACE,
+        format!("suggestion\n{source_message_id}").as_bytes(),
+    )
+}
+
+/// What a message is: what the channel says, else a complaint when an identified
+/// passenger names a problem, else an inquiry.
+pub fn kind_of(feedback: &Feedback) -> FeedbackKind {
+    feedback.kind.unwrap_or(
+        if feedback.passenger.is_some() && feedback.category.is_some_and(|c| c != Category::Other) {
+            FeedbackKind::Complaint
+        } else {
+            FeedbackKind::Inquiry
+        },
+    )
+}
+
+/// A complaint needs its passenger and its problem (ingest refuses a message saying it
+/// is a complaint without them).
 pub fn is_complaint(feedback: &Feedback) -> bool {
-    feedback.passenger.is_some() && feedback.category.is_some_and(|c| c != Category::Other)
+    kind_of(feedback) == FeedbackKind::Complaint
+        && feedback.passenger.is_some()
+        && feedback.category.is_some_and(|c| c != Category::Other)
 }
 
 /// What a complaint about `category` most likely seeks (agents can refine it).
@@ -93,6 +119,8 @@ pub enum FeedbackError {
     Complaint(CommandError<complaint::ComplaintError>),
     #[error("passenger unreadable: {0}")]
     Passenger(CommandError<passenger::PassengerError>),
+    #[error("suggestion refused: {0}")]
+    Suggestion(CommandError<crate::domain::suggestion::SuggestionError>),
 }
 
 /// Records the signal and, for a complaint, the complaint (tier from the passenger's
@@ -136,6 +164,7 @@ pub async fn record_feedback(
         summary: feedback.text.clone(),
         source_ref: Some(feedback.source_message_id.clone()),
         observed_at: received_at,
+        kind: Some(kind_of(feedback)),
     };
     let signal_stream = signal::stream_name(signal_id);
     let (Some(passenger), Some(category), true) = (
@@ -146,9 +175,31 @@ pub async fn record_feedback(
         execute::<Signal>(journal, &signal_stream, &record, &meta("signal"))
             .await
             .map_err(FeedbackError::Signal)?;
+        let suggestion_id = if kind_of(feedback) == FeedbackKind::Suggestion {
+            let id = suggestion_id(&feedback.source_message_id);
+            let receive = SuggestionCommand::ReceiveSuggestion {
+                suggestion_id: id,
+                channel: feedback.channel,
+                passenger: feedback.passenger.clone(),
+                text: feedback.text.clone(),
+                received_at: Some(received_at),
+            };
+            execute::<Suggestion>(
+                journal,
+                &suggestion::stream_name(id),
+                &receive,
+                &meta("suggestion"),
+            )
+            .await
+            .map_err(FeedbackError::Suggestion)?;
+            Some(id)
+        } else {
+            None
+        };
         return Ok(Recorded {
             signal_id,
             complaint_id: None,
+            suggestion_id,
         });
     };
     let (known, _) = load::<Passenger>(store, &passenger::stream_name(passenger))
@@ -175,6 +226,7 @@ pub async fn record_feedback(
     let recorded = Recorded {
         signal_id,
         complaint_id: Some(complaint_id),
+        suggestion_id: None,
     };
     // A first delivery creates both streams: one atomic append, one wait for the disk.
     // Anything else (a redelivery, a signal whose complaint a crash kept from being
@@ -246,6 +298,7 @@ mod tests {
             received_at: Utc::now(),
             reach: 12_000,
             fingerprint: None,
+            kind: None,
         }
     }
 

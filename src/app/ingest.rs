@@ -196,6 +196,7 @@ impl FeedbackMessageV1 {
             received_at: self.received_at,
             reach: self.reach.unwrap_or(1),
             fingerprint: Some(message_fingerprint(self)),
+            kind: self.kind,
         }
     }
 
@@ -406,6 +407,7 @@ impl CrisisIngest {
             Err(FeedbackError::Signal(err)) => outcome(Err(err), source, |_| "/source_message_id"),
             Err(FeedbackError::Complaint(err)) => outcome(Err(err), source, complaint_field),
             Err(FeedbackError::Passenger(err)) => outcome(Err(err), source, |_| "/passenger_ref"),
+            Err(FeedbackError::Suggestion(err)) => outcome(Err(err), source, |_| "/text"),
         }
     }
 }

@@ -230,6 +230,7 @@ mod tests {
             summary: PersonalData("late".into()),
             source_ref: None,
             observed_at,
+            kind: None,
         };
         let actor = Actor {
             id: "ingest-feedback".into(),

@@ -300,6 +300,20 @@ impl std::fmt::Display for FlightKey {
     }
 }
 
+/// What a customer's message is, as the channel says (or crisisd derives: a complaint
+/// when an identified passenger names a problem, else an inquiry).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKind {
+    Complaint,
+    /// A question: recorded as a signal only.
+    Inquiry,
+    /// An idea for the airline: recorded in the suggestion loop too.
+    Suggestion,
+}
+
 /// A root cause's code in the policy's taxonomy (`root_causes` in the crisis policy):
 /// an area and a cause, lower-case, `operations/delay`, `baggage/mishandled`. Checked
 /// wherever one is read; whether the taxonomy has it is the policy's to say.

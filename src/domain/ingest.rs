@@ -104,6 +104,7 @@ const FEEDBACK_FIELDS: &[&str] = &[
     "category_hint",
     "received_at",
     "reach",
+    "kind",
 ];
 const FLIGHT_REF_FIELDS: &[&str] = &["carrier", "flight_number", "origin_date"];
 
@@ -227,6 +228,12 @@ pub struct FeedbackMessageV1 {
     pub received_at: DateTime<Utc>,
     /// Audience of the message, e.g. followers of a social post.
     pub reach: Option<u64>,
+    /// What the message is: `complaint` (needs `passenger_ref` and a `category_hint`
+    /// other than `other`), `inquiry` (a question: a signal only) or `suggestion` (an
+    /// idea: also a suggestion in its own loop). Left out: a complaint when an
+    /// identified passenger names a problem, else an inquiry.
+    #[serde(default)]
+    pub kind: Option<crate::domain::common::FeedbackKind>,
 }
 
 impl std::fmt::Debug for FeedbackMessageV1 {
@@ -569,7 +576,32 @@ pub fn parse_feedback(bytes: &[u8], limits: &IngestLimits) -> Result<FeedbackMes
         category_hint: f.enumeration("category_hint", "delay, cancellation, baggage_lost, baggage_damaged, overbooking, service, refund, safety, other")?,
         received_at: f.required_happened("received_at")?,
         reach: f.number("reach", 10_000_000_000)?,
+        kind: feedback_kind(&f)?,
     })
+}
+
+/// The message's `kind`; a complaint names its passenger and its problem.
+fn feedback_kind(f: &Fields<'_>) -> Result<Option<crate::domain::common::FeedbackKind>, Rejection> {
+    use crate::domain::common::FeedbackKind;
+    let kind = f.enumeration::<FeedbackKind>("kind", "complaint, inquiry, suggestion")?;
+    if kind == Some(FeedbackKind::Complaint) {
+        if f.value("passenger_ref").is_none() {
+            return Err(f.reject(
+                "missing_field",
+                "passenger_ref",
+                "a complaint names its passenger: send passenger_ref, or kind inquiry".into(),
+            ));
+        }
+        let category = f.enumeration::<Category>("category_hint", "delay, cancellation, baggage_lost, baggage_damaged, overbooking, service, refund, safety, other")?;
+        if category.is_none_or(|c| c == Category::Other) {
+            return Err(f.reject(
+                "invalid_field",
+                "category_hint",
+                "a complaint names its problem: send a category_hint other than other".into(),
+            ));
+        }
+    }
+    Ok(kind)
 }
 
 fn flight_ref(f: &Fields<'_>) -> Result<FlightRef, Rejection> {

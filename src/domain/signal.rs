@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::common::{
-    Category, Channel, DataSubject, FlightKey, PassengerId, PersonalData, Severity,
+    Category, Channel, DataSubject, FeedbackKind, FlightKey, PassengerId, PersonalData, Severity,
 };
 use crate::domain::event::domain_events;
 use crate::domain::{Aggregate, Context};
@@ -56,6 +56,8 @@ pub enum SignalCommand {
         /// Id of the source message, for tracing back to the channel.
         source_ref: Option<String>,
         observed_at: DateTime<Utc>,
+        /// What a customer's message is (`None`: not a customer's message, or derived).
+        kind: Option<FeedbackKind>,
     },
     /// Links the signal to the incident handling it.
     AttachToIncident { incident_id: Uuid },
@@ -80,6 +82,10 @@ pub struct SignalRecorded {
     pub source_ref: Option<String>,
     pub correlation_key: String,
     pub observed_at: DateTime<Utc>,
+    /// What the customer's message is: a complaint, an inquiry or a suggestion (`null`
+    /// on signals recorded before crisisd kept it, and on other signals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FeedbackKind>,
 }
 
 /// `signal.attached_to_incident`.
@@ -209,6 +215,7 @@ fn record(command: &SignalCommand) -> SignalRecorded {
         summary,
         source_ref,
         observed_at,
+        kind,
     } = command
     else {
         unreachable!("record is only called with RecordSignal")
@@ -225,6 +232,7 @@ fn record(command: &SignalCommand) -> SignalRecorded {
         source_ref: source_ref.clone(),
         correlation_key: correlation_key(flight.as_ref(), *category, *observed_at),
         observed_at: *observed_at,
+        kind: *kind,
     }
 }
 
@@ -258,6 +266,7 @@ mod tests {
             summary: PersonalData("@ada: stuck at FRA for 5h".into()),
             source_ref: Some("tweet-1".into()),
             observed_at: at(0),
+            kind: None,
         }
     }
 

@@ -79,6 +79,7 @@ fn signal_command() -> impl Strategy<Value = (signal::SignalCommand, i64)> {
                 summary: PersonalData("words".into()),
                 source_ref: None,
                 observed_at: at(minute),
+                kind: None,
             };
             (command, minute)
         },

@@ -551,6 +551,7 @@ mod tests {
             source_ref: None,
             correlation_key: "k".into(),
             observed_at: at(0),
+            kind: None,
         });
         let stream = crate::domain::signal::stream_name(Uuid::from_u128(n));
         append(store, &stream, &event).await;

@@ -10,8 +10,9 @@
 //! closed on Thursday counts as received on Monday and resolved on Thursday.
 //!
 //! What counts where:
-//! - `feedback`: messages from customer channels (signals); `inquiries`: those naming no
-//!   passenger (questions, no complaint); `complaints`: complaints received;
+//! - `feedback`: messages from customer channels (signals); `inquiries`: those that are
+//!   questions (the channel said so, or no identified passenger named a problem);
+//!   `complaints`: complaints received;
 //! - `proposals`, `resolved` (the customer accepted, the complaint closed), `reopens`
 //!   (the customer refused a proposal); `closed_on_time`: resolved with no service
 //!   level breached; `handling_secs`: receipt to close, summed over the resolved;
@@ -43,7 +44,7 @@ use uuid::Uuid;
 use super::model::{ModelError, ReadModel, decoded};
 use super::runtime::{ModelTx, Projection};
 use super::{csv_field, spelled};
-use crate::domain::common::{Channel, FlightKey, RootCause, Tier};
+use crate::domain::common::{Category, Channel, FeedbackKind, FlightKey, RootCause, Tier};
 use crate::domain::complaint::{ComplaintEvent, Department};
 use crate::domain::flight::{self, FlightEvent};
 use crate::domain::signal::SignalEvent;
@@ -436,7 +437,13 @@ impl Projection for Reports {
                 };
                 let mut values = vec![(By::All, String::new()), (By::Channel, spelled(&s.channel))];
                 values.extend(Self::route(tx, s.flight.as_ref())?.map(|r| (By::Route, r)));
-                let inquiry = u64::from(s.passenger.is_none());
+                // Signals recorded before crisisd kept the kind: a complaint when an
+                // identified passenger named a problem, as feedback ingest decided.
+                let complaint_like = s.passenger.is_some() && s.category != Category::Other;
+                let inquiry = u64::from(match s.kind {
+                    Some(kind) => kind == FeedbackKind::Inquiry,
+                    None => !complaint_like,
+                });
                 count(tx, event.recorded_at.date_naive(), &values, |f| {
                     f.feedback += 1;
                     f.inquiries += inquiry;
@@ -772,6 +779,7 @@ mod tests {
                 source_ref: None,
                 correlation_key: "k".into(),
                 observed_at: "2026-11-23T08:00:00Z".parse().unwrap(),
+                kind: None,
             })
         };
         let ack = |by: &str| {

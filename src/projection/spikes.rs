@@ -344,6 +344,7 @@ mod tests {
             source_ref: None,
             correlation_key: correlation_key.into(),
             observed_at: at(minute),
+            kind: None,
         });
         append(
             store,

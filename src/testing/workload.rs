@@ -167,6 +167,7 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
             summary: PersonalData("flight late again".into()),
             source_ref: Some(format!("msg-{n}-{i}")),
             observed_at: at(i as i64),
+            kind: None,
         };
         script.run(&mut steps, record, &agent(i as i64));
     }

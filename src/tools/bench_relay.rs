@@ -78,6 +78,7 @@ impl IngestHandler for Relay {
                 .passenger_ref
                 .is_some()
                 .then(|| complaint_id(&keys.source_message_id)),
+            suggestion_id: None,
         };
         self.0
             .send(recorded)

@@ -118,3 +118,99 @@ async fn http_ingest_stores_valid_messages_once_and_rejects_bad_ones_with_the_fi
         "forbidden",
     );
 }
+
+/// Feedback says what it is (issue 21): a suggestion joins the suggestion loop, an
+/// inquiry stays a signal even from an identified passenger naming a problem, and a
+/// complaint without its passenger is refused naming the field.
+#[tokio::test]
+async fn feedback_carries_suggestions_and_inquiries_as_well_as_complaints() {
+    let api = api().await;
+    let mut suggestion = feedback_message("fb-idea");
+    suggestion["kind"] = json!("suggestion");
+    suggestion["text"] = json!("a quiet zone at the gate, please");
+    let stored = api
+        .post("channel", "/v1/ingest/feedback", suggestion.clone())
+        .await;
+    assert_eq!(stored.status, StatusCode::ACCEPTED, "{}", stored.text);
+    let again = api.post("channel", "/v1/ingest/feedback", suggestion).await;
+    assert_eq!(
+        again.status,
+        StatusCode::ACCEPTED,
+        "a redelivery changes nothing"
+    );
+    let id = crate::app::feedback::suggestion_id("fb-idea");
+    let view = api
+        .get(
+            "agent",
+            &format!("/v1/suggestions/{id}?after={}", api.store.head().position),
+        )
+        .await;
+    assert_eq!(view.status, StatusCode::OK, "{}", view.text);
+    assert_eq!(
+        (&view.body["stage"], &view.body["channel"]),
+        (&json!("received"), &json!("email"))
+    );
+
+    let mut inquiry = feedback_message("fb-question");
+    inquiry["kind"] = json!("inquiry");
+    let stored = api.post("channel", "/v1/ingest/feedback", inquiry).await;
+    assert_eq!(stored.status, StatusCode::ACCEPTED, "{}", stored.text);
+    let events = api.get("admin", "/v1/audit/events").await;
+    let types: Vec<String> = events
+        .text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        ["signal.recorded", "suggestion.received", "signal.recorded"],
+        "no complaint from either"
+    );
+    let kinds: Vec<Value> = events
+        .text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["type"] == "signal.recorded")
+        .map(|e| e["data"]["kind"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("suggestion"), json!("inquiry")]);
+
+    let mut anonymous = feedback_message("fb-who");
+    anonymous["kind"] = json!("complaint");
+    anonymous.as_object_mut().unwrap().remove("passenger_ref");
+    let refused = api.post("channel", "/v1/ingest/feedback", anonymous).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("passenger_ref"), "{}", refused.text);
+    let today = chrono::Utc::now().date_naive();
+    let report = api
+        .get(
+            "agent",
+            &format!(
+                "/v1/reports?period=day&date={today}&after={}",
+                api.store.head().position
+            ),
+        )
+        .await;
+    let total = &report.body["total"];
+    assert_eq!(
+        (
+            &total["feedback"],
+            &total["inquiries"],
+            &total["suggestions"],
+            &total["complaints"]
+        ),
+        (&json!(2), &json!(1), &json!(1), &json!(0)),
+        "{}",
+        report.text
+    );
+}
