@@ -29,6 +29,7 @@ pub mod event;
 pub mod flight;
 pub mod incident;
 pub mod ingest;
+pub mod knowledge;
 pub mod manifest;
 pub mod passenger;
 pub mod policy;

@@ -7,7 +7,7 @@
 use schemars::Schema;
 
 use crate::domain::{
-    compensation, complaint, flight, incident, manifest, passenger, signal, suggestion,
+    compensation, complaint, flight, incident, knowledge, manifest, passenger, signal, suggestion,
 };
 
 /// One schema file: its path relative to the repository root and its content
@@ -30,6 +30,7 @@ pub fn event_schemas() -> Vec<(&'static str, u32, Schema)> {
     all.extend(manifest::ManifestEvent::schemas());
     all.extend(compensation::CompensationEvent::schemas());
     all.extend(suggestion::SuggestionEvent::schemas());
+    all.extend(knowledge::KnowledgeEvent::schemas());
     all
 }
 
@@ -101,7 +102,7 @@ mod tests {
     /// prefix (the NATS subject carries the type), and each has exactly one schema.
     #[test]
     fn event_types_name_their_aggregate_and_each_has_one_schema() {
-        let aggregates: [(&str, &[&str]); 8] = [
+        let aggregates: [(&str, &[&str]); 9] = [
             ("flight", flight::FlightEvent::EVENT_TYPES),
             ("signal", signal::SignalEvent::EVENT_TYPES),
             ("incident", incident::IncidentEvent::EVENT_TYPES),
@@ -110,6 +111,7 @@ mod tests {
             ("manifest", manifest::ManifestEvent::EVENT_TYPES),
             ("compensation", compensation::CompensationEvent::EVENT_TYPES),
             ("suggestion", suggestion::SuggestionEvent::EVENT_TYPES),
+            ("knowledge", knowledge::KnowledgeEvent::EVENT_TYPES),
         ];
         let mut declared = BTreeSet::new();
         for (aggregate, types) in aggregates {
@@ -203,6 +205,7 @@ mod tests {
             "manifest",
             "compensation",
             "suggestion",
+            "knowledge",
         ];
         for name in types {
             let (token, fact) = name.split_once('.').expect("type is <aggregate>.<fact>");
@@ -286,6 +289,15 @@ mod tests {
         ("complaint.resolution_proposed", "/resolution"), // the airline's proposal
         ("complaint.quality_scored", "/note"),            // a supervisor's note
         ("complaint.quality_scored", "/scored_by"),
+        ("knowledge.published", "/title"), // staff write the knowledge base
+        ("knowledge.published", "/body"),
+        ("knowledge.published", "/published_by"),
+        ("knowledge.revised", "/title"),
+        ("knowledge.revised", "/body"),
+        ("knowledge.revised", "/reason"),
+        ("knowledge.revised", "/revised_by"),
+        ("knowledge.retired", "/reason"),
+        ("knowledge.retired", "/retired_by"),
         ("suggestion.classified", "/classified_by"),
         ("suggestion.forwarded", "/forwarded_by"),
         ("suggestion.evaluated", "/reason"), // the department's reason

@@ -152,6 +152,24 @@ impl CommandTarget for Incident {
     }
 }
 
+impl CommandTarget for crate::domain::knowledge::Entry {
+    const COLLECTION: &'static str = "knowledge";
+    const CREATE: (&'static str, &'static str) = ("publish_entry", "entry_id");
+    const COMMANDS: &'static [(&'static str, &'static [Role])] = &[
+        ("publish_entry", LEAD),
+        ("revise_entry", LEAD),
+        ("retire_entry", LEAD),
+    ];
+
+    fn stream(id: &str) -> Result<(String, Value), Problem> {
+        let id = uuid_id(Self::COLLECTION, id)?;
+        Ok((
+            crate::domain::knowledge::stream_name(id),
+            Value::String(id.to_string()),
+        ))
+    }
+}
+
 impl CommandTarget for crate::domain::suggestion::Suggestion {
     const COLLECTION: &'static str = "suggestions";
     const CREATE: (&'static str, &'static str) = ("receive_suggestion", "suggestion_id");

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `incidents` | opening, commands, the board and the views of each pipeline stage |
 //! | `complaints` | registering, commands, views, KPIs, quality samples |
+//! | `knowledge` | the knowledge base: publishing, revising, retiring, search |
 //! | `suggestions` | customer suggestions: registering, their loop's commands, list |
 //! | `passengers` | the passenger view, commands, erasure |
 //! | `compensations` | entitlements, their decisions, commands, the overdue list |
@@ -41,6 +42,7 @@ mod flights;
 mod head_timeout;
 mod incidents;
 pub mod ingest;
+mod knowledge;
 pub mod metrics;
 mod monitor;
 mod params;
@@ -242,6 +244,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         incidents::routes,
         complaints::routes,
         suggestions::routes,
+        knowledge::routes,
         passengers::routes,
         compensations::routes,
         flights::routes,

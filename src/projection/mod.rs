@@ -12,6 +12,7 @@
 //! | [`complaints`] | complaint summaries (no customer words) with their deadlines, the queue of open complaints, KPIs per agent (credited per action), department, tier, channel and day |
 //! | [`passengers`] | the passenger view: tier, contact record (personal data), complaints, contacts, compensations |
 //! | [`monitor`] | the live signal feed and counts per category, channel, flight and airport over 15 min, 1 h and 24 h |
+//! | [`knowledge`] | the knowledge base: playbooks, templates and answers at their current version, their revisions, search |
 //! | [`suggestions`] | customer suggestions with their stage and evaluation deadline |
 //! | [`reports`] | the customer-service figures of each recorded day per department, agent, tier, channel and route: daily, weekly and monthly reports |
 //! | [`model`] | the read side's interface: [`ReadModel`] (typed reads and the checkpoint) and [`ModelError`] |
@@ -27,6 +28,7 @@ mod determinism;
 pub mod disruptions;
 pub mod flights;
 pub mod incidents;
+pub mod knowledge;
 pub mod model;
 pub mod monitor;
 pub mod passengers;
@@ -73,6 +75,7 @@ pub fn all(policy: &CrisisPolicy) -> Vec<Box<dyn Projection>> {
         Box::new(suggestions::Suggestions {
             policy: policy.clone(),
         }),
+        Box::new(knowledge::Knowledge),
     ]
 }
 

@@ -562,3 +562,74 @@ async fn board_pages_keep_their_place_while_incidents_open() {
         assert_eq!(reply.body["field"], "cursor");
     }
 }
+
+/// The knowledge base (issue 21): versioned playbooks and templates per disruption type
+/// and language; a revision names the incident whose review changed it; staff search.
+#[tokio::test]
+async fn the_knowledge_base_is_versioned_searched_and_linked_to_reviews() {
+    let api = api().await;
+    let lead = "crisis_lead";
+    let entry = json!({"kind": "template", "category": "cancellation", "language": "en",
+        "title": "Cancellation SMS", "body": "Your flight is cancelled. Rebook in the app."});
+    let refused = api.post("agent", "/v1/knowledge", entry.clone()).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "crisis leads keep it"
+    );
+    let published = api.ok(lead, "/v1/knowledge", entry).await;
+    let id = published["stream"].as_str().unwrap()["knowledge-".len()..].to_owned();
+    let incident = uuid::Uuid::now_v7();
+    let revised = api
+        .ok(
+            lead,
+            &format!("/v1/knowledge/{id}/revise_entry"),
+            json!({"title": "Cancellation SMS", "body": "Rebook in the app: your flight is cancelled.",
+                "reason": "lead with what to do", "incident_id": incident}),
+        )
+        .await;
+    let after = revised["position"].as_u64().unwrap();
+    let view = api
+        .get("agent", &format!("/v1/knowledge/{id}?after={after}"))
+        .await;
+    assert_eq!(view.body["version"], 2, "{}", view.text);
+    assert_eq!(
+        view.body["revisions"][0]["incident_id"],
+        incident.to_string()
+    );
+    for query in [
+        "q=rebook%20APP",
+        "category=cancellation&language=en",
+        &format!("incident={incident}"),
+    ] {
+        let found = api.get("agent", &format!("/v1/knowledge?{query}")).await;
+        assert_eq!(
+            found.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "{query}: {}",
+            found.text
+        );
+    }
+    let none = api.get("agent", "/v1/knowledge?q=hotel").await;
+    assert_eq!(none.body["items"], json!([]));
+    let retired = api
+        .ok(
+            lead,
+            &format!("/v1/knowledge/{id}/retire_entry"),
+            json!({"reason": "replaced by the app notice"}),
+        )
+        .await;
+    let after = retired["position"].as_u64().unwrap();
+    let hidden = api
+        .get("agent", &format!("/v1/knowledge?q=rebook&after={after}"))
+        .await;
+    assert_eq!(
+        hidden.body["items"],
+        json!([]),
+        "retired entries leave searches"
+    );
+    let kept = api
+        .get("agent", "/v1/knowledge?q=rebook&retired=true")
+        .await;
+    assert_eq!(kept.body["items"].as_array().map(Vec::len), Some(1));
+}
