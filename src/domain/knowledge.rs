@@ -31,7 +31,9 @@ pub enum EntryKind {
     Answer,
 }
 
-/// A request to an entry.
+/// A request to an entry. The variants name the HTTP commands (`publish_entry`), so
+/// they keep the noun.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(
     tag = "command",
