@@ -124,6 +124,13 @@ impl CommandTarget for Incident {
         if let crate::domain::incident::IncidentCommand::RecordCause { root_cause, .. } = command {
             return root_cause_known(state, root_cause);
         }
+        if let crate::domain::incident::IncidentCommand::DraftCommunicationPlan {
+            template: Some(template),
+            ..
+        } = command
+        {
+            return template_current(state, template);
+        }
         let crate::domain::incident::IncidentCommand::PlanContact {
             passenger,
             method,
@@ -234,6 +241,42 @@ impl CommandTarget for Complaint {
             } => root_cause_known(state, root_cause),
             _ => Ok(()),
         }
+    }
+}
+
+/// 422 `unknown_template` unless `template` is a knowledge-base template in use, at its
+/// current version (a plan starts from what the template says now).
+fn template_current(
+    state: &AppState,
+    template: &crate::domain::incident::TemplateRef,
+) -> Result<(), Problem> {
+    use crate::domain::knowledge::EntryKind;
+    use crate::projection::knowledge;
+    let refused = |why: String| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_template", why).field("/template")
+    };
+    let model = crate::projection::ReadModel::open(state.store(), knowledge::NAME)
+        .map_err(|err| refused(format!("the knowledge base cannot be read: {err}")))?;
+    let entry = knowledge::entry(&model, template.entry_id)
+        .map_err(|err| refused(format!("the knowledge base cannot be read: {err}")))?;
+    match entry {
+        None => Err(refused(format!(
+            "no knowledge entry {} (GET /v1/knowledge?kind=template lists the templates)",
+            template.entry_id
+        ))),
+        Some(e) if e.kind != EntryKind::Template => Err(refused(format!(
+            "knowledge entry {} is not a template",
+            template.entry_id
+        ))),
+        Some(e) if e.retired => Err(refused(format!(
+            "template {} is retired",
+            template.entry_id
+        ))),
+        Some(e) if e.version != template.version => Err(refused(format!(
+            "template {} is at version {}, not {}: start from its current text",
+            template.entry_id, e.version, template.version
+        ))),
+        Some(_) => Ok(()),
     }
 }
 

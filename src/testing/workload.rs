@@ -238,7 +238,14 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
             content: "apology, new departure time, care vouchers".into(),
             channels: [CommChannel::Sms, CommChannel::Email].into(),
         };
-        inc.run(&mut steps, I::DraftCommunicationPlan { plan }, &lead(32));
+        inc.run(
+            &mut steps,
+            I::DraftCommunicationPlan {
+                plan,
+                template: None,
+            },
+            &lead(32),
+        );
         let plan = incident::CompensationPlan {
             summary: "EU 261 art. 7 cash to every passenger".into(),
             goodwill: Some("2,000 miles".into()),

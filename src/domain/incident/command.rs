@@ -36,7 +36,13 @@ pub enum IncidentCommand {
     /// Leaves assessment for planning; needs an impact assessment.
     StartPlanning,
     /// Drafts a new version of the communication plan (withdraws its approval).
-    DraftCommunicationPlan { plan: CommunicationPlan },
+    DraftCommunicationPlan {
+        plan: CommunicationPlan,
+        /// The knowledge-base template the plan starts from (its current version),
+        /// recorded with the plan.
+        #[serde(default)]
+        template: Option<super::TemplateRef>,
+    },
     /// Drafts a new version of the compensation plan (withdraws its approval).
     DraftCompensationPlan { plan: CompensationPlan },
     /// A crisis lead approves the given communication plan version.

@@ -58,7 +58,9 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
                 stage: Stage::Plan,
             }))
         }
-        C::DraftCommunicationPlan { plan } => draft_communication(state, plan, ctx),
+        C::DraftCommunicationPlan { plan, template } => {
+            draft_communication(state, plan, *template, ctx)
+        }
         C::DraftCompensationPlan { plan } => draft_compensation(state, plan, ctx),
         C::ApproveCommunicationPlan { version } => {
             approve(state, PlanKind::Communication, *version, ctx)
@@ -351,7 +353,12 @@ fn next_version<T>(plan: &Option<PlanRecord<T>>) -> u32 {
     plan.as_ref().map_or(1, |p| p.version + 1)
 }
 
-fn draft_communication(state: &Incident, plan: &CommunicationPlan, ctx: &Context) -> Decision {
+fn draft_communication(
+    state: &Incident,
+    plan: &CommunicationPlan,
+    template: Option<TemplateRef>,
+    ctx: &Context,
+) -> Decision {
     require_stage(state, "draft_communication_plan", &[Stage::Plan])?;
     require_text("content", &plan.content)?;
     if plan.channels.is_empty() {
@@ -362,6 +369,7 @@ fn draft_communication(state: &Incident, plan: &CommunicationPlan, ctx: &Context
         version,
         plan: plan.clone(),
         drafted_by: ctx.actor.id.clone(),
+        template,
     };
     one(IncidentEvent::CommunicationPlanDrafted(event))
 }

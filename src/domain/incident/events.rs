@@ -47,6 +47,16 @@ pub struct CommunicationPlanDrafted {
     pub version: u32,
     pub plan: CommunicationPlan,
     pub drafted_by: String,
+    /// The knowledge-base template it started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateRef>,
+}
+
+/// A knowledge-base template at one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TemplateRef {
+    pub entry_id: Uuid,
+    pub version: u32,
 }
 
 /// `incident.compensation_plan_drafted`.

@@ -75,6 +75,7 @@ fn command() -> impl Strategy<Value = C> {
         4 => Just(C::StartPlanning),
         4 => channels().prop_map(|channels| C::DraftCommunicationPlan {
             plan: CommunicationPlan { content: "c".into(), channels },
+            template: None,
         }),
         4 => text().prop_map(|summary| C::DraftCompensationPlan {
             plan: CompensationPlan { summary, goodwill: None, budget: None },
@@ -146,6 +147,7 @@ fn happy_path() -> Vec<C> {
                 content: "c".into(),
                 channels: [CommChannel::Sms].into(),
             },
+            template: None,
         },
         C::DraftCompensationPlan {
             plan: CompensationPlan {

@@ -632,4 +632,61 @@ async fn the_knowledge_base_is_versioned_searched_and_linked_to_reviews() {
         .get("agent", "/v1/knowledge?q=rebook&retired=true")
         .await;
     assert_eq!(kept.body["items"].as_array().map(Vec::len), Some(1));
+
+    // A communication plan starts from a template in use, at its current version.
+    let template = api
+        .ok(
+            lead,
+            "/v1/knowledge",
+            json!({"kind": "template", "category": "delay", "language": "de",
+                "title": "Verspätung", "body": "Ihr Flug ist verspätet."}),
+        )
+        .await;
+    let template_id = template["stream"].as_str().unwrap()["knowledge-".len()..].to_owned();
+    let opened = api.ok(lead, "/v1/incidents", open_body("LH400")).await;
+    let incident_id = incident_id(&opened);
+    let at = |command: &str| format!("/v1/incidents/{incident_id}/{command}");
+    api.ok(lead, &at("start_assessment"), json!({})).await;
+    api.ok(lead, &at("assess_impact"), json!({"impact": {"passengers": {"diamond": 0, "platinum": 0, "gold": 0, "silver": 0, "none": 5},
+        "operations": "low", "operations_note": "", "reputation": "low", "reputation_note": ""}})).await;
+    api.ok(lead, &at("start_planning"), json!({})).await;
+    let plan = |entry: &str, version: u32| {
+        json!({"plan": {"content": "Ihr Flug ist verspätet.", "channels": ["sms"]},
+            "template": {"entry_id": entry, "version": version}})
+    };
+    let stale = api
+        .post(lead, &at("draft_communication_plan"), plan(&template_id, 2))
+        .await;
+    problem(&stale, StatusCode::UNPROCESSABLE_ENTITY, "unknown_template");
+    let retired_one = api
+        .post(lead, &at("draft_communication_plan"), plan(&id, 2))
+        .await;
+    problem(
+        &retired_one,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_template",
+    );
+    let drafted = api
+        .ok(lead, &at("draft_communication_plan"), plan(&template_id, 1))
+        .await;
+    let timeline = api
+        .get(
+            "auditor",
+            &format!(
+                "/v1/incidents/{incident_id}/timeline?after={}",
+                drafted["position"]
+            ),
+        )
+        .await;
+    let last = timeline.body["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last["data"]["template"]["entry_id"],
+        template_id.as_str(),
+        "{last}"
+    );
 }

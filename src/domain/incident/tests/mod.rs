@@ -96,6 +96,7 @@ pub(super) fn drafted() -> Vec<E> {
         version: 1,
         plan: comm_plan(),
         drafted_by: "comms".into(),
+        template: None,
     }));
     events.push(E::CompensationPlanDrafted(CompensationPlanDrafted {
         version: 1,

@@ -129,14 +129,29 @@ fn start_planning_requires_impact_assessment() {
 
 #[test]
 fn draft_communication_plan() {
-    let events = when(&planning(), C::DraftCommunicationPlan { plan: comm_plan() }).unwrap();
+    let events = when(
+        &planning(),
+        C::DraftCommunicationPlan {
+            plan: comm_plan(),
+            template: None,
+        },
+    )
+    .unwrap();
     let expected = CommunicationPlanDrafted {
         version: 1,
         plan: comm_plan(),
         drafted_by: "crisislead-1".into(),
+        template: None,
     };
     assert_eq!(events, vec![E::CommunicationPlanDrafted(expected)]);
-    let redraft = when(&approved(), C::DraftCommunicationPlan { plan: comm_plan() }).unwrap();
+    let redraft = when(
+        &approved(),
+        C::DraftCommunicationPlan {
+            plan: comm_plan(),
+            template: None,
+        },
+    )
+    .unwrap();
     let state = given(&approved()).evolve(&redraft[0]);
     assert_eq!(
         state.unapproved_plans(),
@@ -148,12 +163,21 @@ fn draft_communication_plan() {
         ..comm_plan()
     };
     assert_eq!(
-        when(&planning(), C::DraftCommunicationPlan { plan: no_channel }),
+        when(
+            &planning(),
+            C::DraftCommunicationPlan {
+                plan: no_channel,
+                template: None,
+            }
+        ),
         Err(Err_::CommunicationPlanNeedsChannel)
     );
     let refused = when(
         &assessing(),
-        C::DraftCommunicationPlan { plan: comm_plan() },
+        C::DraftCommunicationPlan {
+            plan: comm_plan(),
+            template: None,
+        },
     );
     assert_eq!(
         refused,
