@@ -1,7 +1,9 @@
-//! Cause to cost for an incident: what it was (its causes), what it caused (signals,
-//! complaints, passengers affected) and what it costs (compensation owed, offered,
-//! paid per regime and currency, the care owed), with the satisfaction it left —
-//! each figure with the ids or log positions of the events behind it.
+//! Cause to cost for an incident or a flight: what it was (an incident's causes), what
+//! it caused (signals, complaints, passengers affected) and what it costs
+//! (compensation owed, offered, paid per regime and currency, the care owed), with the
+//! satisfaction it left — each figure with the ids or log positions of the events
+//! behind it. Money is counted the same way for both: from the entitlements' ledger
+//! lines.
 //!
 //! Care is counted in duties owed (meals, hotel, transport...), not money: crisisd
 //! records no care expense.
@@ -16,8 +18,8 @@ use uuid::Uuid;
 use crate::domain::common::{FlightKey, RootCause};
 use crate::domain::incident::CauseRecorded;
 use crate::domain::policy::compensation::CareDuty;
-use crate::projection::compensations::{self, IncidentTotals, LedgerTotal};
-use crate::projection::{ModelError, ReadModel, complaints, disruptions, incidents};
+use crate::projection::compensations::{self, IncidentTotals, LedgerLine, LedgerTotal};
+use crate::projection::{ModelError, ReadModel, complaints, disruptions, flights, incidents};
 
 /// The complaints an incident caused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
@@ -109,8 +111,39 @@ pub fn incident(
     let Some(summary) = incidents::summary(models.incidents, id)? else {
         return Ok(None);
     };
+    let complaints = complaints::of_incident(models.complaints, id)?;
+    let entry = match &summary.flight {
+        Some(flight) => disruptions::flight_entry(models.disruptions, flight)?,
+        None => None,
+    };
+    let ledger = compensations::incident_ledger(models.compensations, id, now)?;
+    let surveys = &summary.surveys;
+    Ok(Some(IncidentCost {
+        incident_id: id,
+        title: summary.title.clone(),
+        flight: summary.flight.clone(),
+        as_of: now,
+        causes: summary.causes.clone(),
+        signals: summary.signals,
+        complaints: complaint_figures(complaints),
+        passengers: PassengerFigures {
+            assessed: summary.impact.as_ref().map(|i| i.passengers.total()),
+            known: entry.as_ref().map_or(0, |e| e.passengers.len() as u64),
+            booked: entry.as_ref().map_or(0, |e| e.booked.len() as u64),
+        },
+        cost: cost_figures(models.compensations, &ledger.lines, ledger.totals)?,
+        surveys: SurveyFigures {
+            sent: surveys.sent,
+            answered: surveys.answered,
+            average_score: (surveys.answered > 0)
+                .then(|| surveys.score_sum as f64 / surveys.answered as f64),
+        },
+    }))
+}
+
+fn complaint_figures(summaries: Vec<complaints::ComplaintSummary>) -> ComplaintFigures {
     let mut c = ComplaintFigures::default();
-    for complaint in complaints::of_incident(models.complaints, id)? {
+    for complaint in summaries {
         c.received += 1;
         let closed = complaint.status == complaints::Status::Closed;
         c.open += u64::from(!closed);
@@ -124,15 +157,20 @@ pub fn incident(
     }
     c.satisfaction =
         (c.resolved + c.reopens > 0).then(|| c.resolved as f64 / (c.resolved + c.reopens) as f64);
-    let entry = match &summary.flight {
-        Some(flight) => disruptions::flight_entry(models.disruptions, flight)?,
-        None => None,
-    };
-    let ledger = compensations::incident_ledger(models.compensations, id, now)?;
+    c
+}
+
+/// The money of the entitlements behind `lines`, counted from the entitlements
+/// themselves the way the compensations model counts an incident's.
+fn cost_figures(
+    compensations: &ReadModel,
+    lines: &[LedgerLine],
+    by_regime: Vec<LedgerTotal>,
+) -> Result<CostFigures, ModelError> {
     let mut care_duties: BTreeMap<CareDuty, u64> = BTreeMap::new();
     let mut compensation_ids = Vec::new();
     let mut positions = Vec::new();
-    for line in &ledger.lines {
+    for line in lines {
         for duty in &line.care {
             *care_duties.entry(*duty).or_default() += 1;
         }
@@ -143,35 +181,63 @@ pub fn incident(
     }
     positions.sort_unstable();
     positions.dedup();
-    let by_currency = compensations::execution(models.incidents, models.compensations, id, now)?
-        .map(|view| view.compensation)
-        .unwrap_or_default();
-    let surveys = &summary.surveys;
-    Ok(Some(IncidentCost {
-        incident_id: id,
-        title: summary.title.clone(),
-        flight: summary.flight.clone(),
+    let mut entitlements = Vec::with_capacity(compensation_ids.len());
+    for id in &compensation_ids {
+        entitlements.extend(compensations::entitlement(compensations, *id)?);
+    }
+    Ok(CostFigures {
+        by_currency: compensations::totals_of(&entitlements),
+        by_regime,
+        care_duties,
+        compensation_ids,
+        positions,
+    })
+}
+
+/// One flight, cause to cost.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct FlightCost {
+    pub flight: FlightKey,
+    pub as_of: DateTime<Utc>,
+    /// How it was disrupted.
+    pub disruptions: Vec<flights::Disruption>,
+    /// The incidents opened about it.
+    pub incident_ids: Vec<Uuid>,
+    /// Signals (posts, calls, messages) that named it.
+    pub signals: u64,
+    pub complaints: ComplaintFigures,
+    pub passengers: PassengerFigures,
+    pub cost: CostFigures,
+}
+
+/// The flight `key`, cause to cost, at `now` (`None`: crisisd heard nothing of it).
+pub fn flight(
+    models: &Models<'_>,
+    flights_model: &ReadModel,
+    key: &FlightKey,
+    now: DateTime<Utc>,
+) -> Result<Option<FlightCost>, ModelError> {
+    let Some(record) = flights::flight(flights_model, key)? else {
+        return Ok(None);
+    };
+    let mut summaries = Vec::new();
+    for id in &record.complaints {
+        summaries.extend(complaints::complaint(models.complaints, *id)?);
+    }
+    let entry = disruptions::flight_entry(models.disruptions, key)?;
+    let ledger = compensations::ledger(models.compensations, key, now)?;
+    Ok(Some(FlightCost {
+        flight: key.clone(),
         as_of: now,
-        causes: summary.causes.clone(),
-        signals: summary.signals,
-        complaints: c,
+        disruptions: record.disruptions,
+        incident_ids: record.incidents,
+        signals: record.signals,
+        complaints: complaint_figures(summaries),
         passengers: PassengerFigures {
-            assessed: summary.impact.as_ref().map(|i| i.passengers.total()),
+            assessed: None,
             known: entry.as_ref().map_or(0, |e| e.passengers.len() as u64),
             booked: entry.as_ref().map_or(0, |e| e.booked.len() as u64),
         },
-        cost: CostFigures {
-            by_currency,
-            by_regime: ledger.totals,
-            care_duties,
-            compensation_ids,
-            positions,
-        },
-        surveys: SurveyFigures {
-            sent: surveys.sent,
-            answered: surveys.answered,
-            average_score: (surveys.answered > 0)
-                .then(|| surveys.score_sum as f64 / surveys.answered as f64),
-        },
+        cost: cost_figures(models.compensations, &ledger.lines, ledger.totals)?,
     }))
 }

@@ -48,6 +48,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
             flight_view,
         )
         .get(
+            "/v1/flights/{carrier}/{number}/{date}/cost",
+            op("A flight, cause to cost: its disruptions, incidents, signals, complaints, passengers, compensation owed, offered and paid per regime and currency, care owed; with the ids and positions behind each figure")
+                .path(schema::<FlightPath>)
+                .roles(READERS)
+                .query(schema::<After>)
+                .response(schema::<crate::analysis::cost::FlightCost>),
+            flight_cost,
+        )
+        .get(
             "/v1/flights/{carrier}/{number}/{date}/ledger",
             op("A flight's compensation ledger: per passenger and regime, owed, paid, overdue")
                 .path(schema::<FlightPath>)
@@ -244,6 +253,41 @@ pub async fn flight_view(
         passengers,
         booked,
     }))
+}
+
+/// `GET /v1/flights/{carrier}/{number}/{date}/cost`.
+pub async fn flight_cost(
+    State(state): State<AppState>,
+    path: FlightPath,
+    Params(query): Params<After>,
+) -> Result<Json<crate::analysis::cost::FlightCost>, Problem> {
+    use crate::projection::{complaints, incidents};
+    for name in [
+        flights::NAME,
+        complaints::NAME,
+        compensations::NAME,
+        disruptions::NAME,
+    ] {
+        wait_for(&state, name, query.after).await?;
+    }
+    let (i, c, m, d, f) = (
+        model(&state, incidents::NAME)?,
+        model(&state, complaints::NAME)?,
+        model(&state, compensations::NAME)?,
+        model(&state, disruptions::NAME)?,
+        model(&state, flights::NAME)?,
+    );
+    let models = crate::analysis::cost::Models {
+        incidents: &i,
+        complaints: &c,
+        compensations: &m,
+        disruptions: &d,
+    };
+    let key = path.key();
+    let cost = crate::analysis::cost::flight(&models, &f, &key, Utc::now())
+        .map_err(read_failed(flights::NAME))?;
+    cost.map(Json)
+        .ok_or_else(|| Problem::not_found(format!("crisisd has heard nothing of flight {key}")))
 }
 
 async fn read(

@@ -493,6 +493,21 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         !cost.text.contains("four hours late"),
         "no customer's words"
     );
+    // The flight's, counted the same way: here the same money.
+    let flight_cost = api
+        .get(
+            "auditor",
+            &format!("/v1/flights/LH/400/{date}/cost?after={last_payment}"),
+        )
+        .await;
+    assert_eq!(flight_cost.status, StatusCode::OK, "{}", flight_cost.text);
+    assert_eq!(
+        flight_cost.body["cost"], cost.body["cost"],
+        "{}",
+        flight_cost.text
+    );
+    assert_eq!(flight_cost.body["complaints"]["received"], 6);
+    assert_eq!(flight_cost.body["incident_ids"], json!([incident]));
 
     // The flight as crisisd knows it, and the day's disrupted flights.
     let view = api

@@ -47,6 +47,7 @@ use crate::domain::common::{Currency, FlightKey, Money, PassengerId, Settlement}
 use crate::domain::compensation::{OfferOption, Regime};
 use crate::domain::policy::compensation::{CareDuty, RefundRight};
 
+pub use model::totals_of;
 pub use views::{
     ExecutionView, FlightLedger, IncidentLedger, LedgerLine, LedgerTotal, entitlement, execution,
     incident_ledger, ledger, ledger_csv, overdue, settlements_after,

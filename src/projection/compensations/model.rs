@@ -43,6 +43,15 @@ fn miles(option: &Option<OfferOption>) -> u64 {
 }
 
 /// Adds (`add`) or removes one entitlement's part of its incident totals.
+/// The totals of `entitlements`, as the model keeps an incident's.
+pub fn totals_of<'a>(entitlements: impl IntoIterator<Item = &'a Entitlement>) -> IncidentTotals {
+    let mut totals = IncidentTotals::default();
+    for e in entitlements {
+        account(&mut totals, e, true);
+    }
+    totals
+}
+
 fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
     if e.status == Status::NothingOwed {
         return;
