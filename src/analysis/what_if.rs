@@ -14,6 +14,11 @@
 //!   incident the candidate opens on another signal than the log's keeps open to the
 //!   end (its closing in the log is the other incident's).
 //!
+//! - **Goodwill.** Each entitlement's goodwill decision is taken again from the facts
+//!   its last computation recorded (tier, delay, journey), under either compensation
+//!   policy's goodwill section and exchange rates: vouchers per currency and miles, and
+//!   how many passengers would get something else.
+//!
 //! Both sides are computed the same way, so the policy in force against itself differs
 //! in nothing.
 
@@ -24,8 +29,11 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::common::{Channel, Tier};
+use crate::domain::common::{Channel, Currency, Tier};
+use crate::domain::compensation::{CompensationEvent, Regime};
 use crate::domain::complaint::ComplaintEvent;
+use crate::domain::policy::compensation::CompensationInput;
+use crate::domain::policy::compensation_policy::CompensationPolicy;
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::domain::policy::sla::{SlaConfig, SlaKind, is_breached};
 use crate::projection::model::decoded;
@@ -112,6 +120,32 @@ pub struct IncidentDiff {
     pub changes: Vec<OpeningChange>,
 }
 
+/// Goodwill under one policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct GoodwillCost {
+    /// Vouchers per currency, in minor units.
+    pub vouchers: BTreeMap<Currency, u64>,
+    pub miles: u64,
+}
+
+/// Goodwill under each policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct GoodwillDiff {
+    /// Entitlements replayed.
+    pub entitlements: u64,
+    pub in_force: GoodwillCost,
+    pub candidate: GoodwillCost,
+    /// Entitlements whose goodwill would differ.
+    pub changed: u64,
+}
+
+/// The policies compared: crisis policies (service levels, spikes) and compensation
+/// policies (goodwill, exchange rates).
+pub struct Policies<'a> {
+    pub crisis: (&'a CrisisPolicy, &'a CrisisPolicy),
+    pub compensation: (&'a CompensationPolicy, &'a CompensationPolicy),
+}
+
 /// What a candidate policy would have changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct WhatIfReport {
@@ -124,16 +158,18 @@ pub struct WhatIfReport {
     pub until: Option<DateTime<Utc>>,
     pub breaches: BreachDiff,
     pub incidents: IncidentDiff,
+    pub goodwill: GoodwillDiff,
 }
 
-/// Replays positions `from..=to` of `store` under `in_force` and `candidate`.
+/// Replays positions `from..=to` of `store` under the policies in force and the
+/// candidates.
 pub fn replay(
     store: &SledStore,
-    in_force: &CrisisPolicy,
-    candidate: &CrisisPolicy,
+    policies: &Policies<'_>,
     from: u64,
     to: u64,
 ) -> Result<WhatIfReport, WhatIfError> {
+    let (in_force, candidate) = policies.crisis;
     let detector = |policy: &CrisisPolicy| {
         Scratch::new(Spikes {
             config: policy.spike.clone(),
@@ -142,6 +178,7 @@ pub fn replay(
     let (mut now, mut then) = (detector(in_force)?, detector(candidate)?);
     let to = to.min(store.head().position);
     let mut complaints: BTreeMap<Uuid, ComplaintTimes> = BTreeMap::new();
+    let mut goodwill_inputs: BTreeMap<Uuid, CompensationInput> = BTreeMap::new();
     let (mut events, mut until, mut next) = (0u64, None, from.max(1));
     while next <= to {
         let batch = store.read_all(next, BATCH_EVENTS)?;
@@ -163,6 +200,7 @@ pub fn replay(
         then.apply(inputs.iter().copied())?;
         for event in &batch {
             complaint_times(event, &mut complaints)?;
+            goodwill_input(event, &mut goodwill_inputs)?;
         }
     }
     let end = until.unwrap_or_else(Utc::now);
@@ -173,7 +211,64 @@ pub fn replay(
         until,
         breaches: breaches(&complaints, &in_force.sla, &candidate.sla, end),
         incidents: openings(&now.model(), &then.model())?,
+        goodwill: goodwill(&goodwill_inputs, policies.compensation),
     })
+}
+
+/// Keeps the facts each entitlement's last computation decided its goodwill on.
+fn goodwill_input(
+    event: &RecordedEvent,
+    inputs: &mut BTreeMap<Uuid, CompensationInput>,
+) -> Result<(), crate::projection::ModelError> {
+    if !matches!(
+        event.event_type.as_str(),
+        "compensation.computed" | "compensation.recomputed"
+    ) {
+        return Ok(());
+    }
+    let Some(id) = event
+        .stream
+        .strip_prefix("compensation-")
+        .and_then(|id| id.parse::<Uuid>().ok())
+    else {
+        return Ok(());
+    };
+    let decisions = match decoded::<CompensationEvent>(event)? {
+        CompensationEvent::Computed(c) => c.decisions,
+        CompensationEvent::Recomputed(r) => r.decisions,
+        _ => return Ok(()),
+    };
+    if let Some(d) = decisions.into_iter().find(|d| d.regime == Regime::Goodwill) {
+        inputs.insert(id, d.inputs);
+    }
+    Ok(())
+}
+
+fn goodwill(
+    inputs: &BTreeMap<Uuid, CompensationInput>,
+    (in_force, candidate): (&CompensationPolicy, &CompensationPolicy),
+) -> GoodwillDiff {
+    let mut diff = GoodwillDiff {
+        entitlements: inputs.len() as u64,
+        ..GoodwillDiff::default()
+    };
+    for input in inputs.values() {
+        let decide = |policy: &CompensationPolicy| {
+            let d = policy
+                .goodwill
+                .decide(input, policy.exchange_rates.as_ref());
+            (d.voucher, d.miles)
+        };
+        let (now, then) = (decide(in_force), decide(candidate));
+        diff.changed += u64::from(now != then);
+        for ((voucher, miles), cost) in [(now, &mut diff.in_force), (then, &mut diff.candidate)] {
+            if let Some(v) = voucher {
+                *cost.vouchers.entry(v.currency).or_default() += v.amount_minor;
+            }
+            cost.miles += miles.unwrap_or(0);
+        }
+    }
+    diff
 }
 
 /// Keeps each complaint's receipt and the times its work was done.
@@ -349,6 +444,16 @@ mod tests {
             .unwrap();
     }
 
+    /// Crisis policies compared, the compensation policy the built-in one on both sides.
+    fn policies<'a>(in_force: &'a CrisisPolicy, candidate: &'a CrisisPolicy) -> Policies<'a> {
+        static BUILT_IN: std::sync::LazyLock<CompensationPolicy> =
+            std::sync::LazyLock::new(CompensationPolicy::default_policy);
+        Policies {
+            crisis: (in_force, candidate),
+            compensation: (&BUILT_IN, &BUILT_IN),
+        }
+    }
+
     /// 08:00 two days ago: the minute and hour deadlines of the history have passed
     /// when it is replayed, the working-day ones not.
     fn base() -> DateTime<Utc> {
@@ -426,7 +531,7 @@ mod tests {
     async fn the_policy_in_force_against_itself_changes_nothing() {
         let (_dir, store) = history().await;
         let policy = CrisisPolicy::default();
-        let report = replay(&store, &policy, &policy, 1, u64::MAX).unwrap();
+        let report = replay(&store, &policies(&policy, &policy), 1, u64::MAX).unwrap();
         assert_eq!(report.events, 8);
         assert_eq!(report.breaches.in_force, report.breaches.candidate);
         assert!(report.breaches.would_have_happened.is_empty());
@@ -459,7 +564,7 @@ mod tests {
             .acknowledge_minutes = 120;
         candidate.spike.signals_min = 3;
         candidate.spike.window_minutes = 10;
-        let report = replay(&store, &in_force, &candidate, 1, u64::MAX).unwrap();
+        let report = replay(&store, &policies(&in_force, &candidate), 1, u64::MAX).unwrap();
         let new: Vec<(Uuid, SlaKind)> = report
             .breaches
             .would_have_happened
@@ -493,10 +598,10 @@ mod tests {
             (0, 1)
         );
         // And the other way round: the default policy would have spared them.
-        let back = replay(&store, &candidate, &in_force, 1, u64::MAX).unwrap();
+        let back = replay(&store, &policies(&candidate, &in_force), 1, u64::MAX).unwrap();
         assert_eq!(back.breaches.would_not_have_happened.len(), 2);
         // A range replays only its positions.
-        let first = replay(&store, &in_force, &candidate, 1, 2).unwrap();
+        let first = replay(&store, &policies(&in_force, &candidate), 1, 2).unwrap();
         assert_eq!((first.from, first.to, first.events), (1, 2, 2));
     }
 }

@@ -179,3 +179,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks its own declarations only when a command is parsed: check them all
+    /// here, so a conflicting flag or group fails a unit test, not a user's command.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

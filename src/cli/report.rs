@@ -74,14 +74,23 @@ async fn caught_up(store: &SledStore) -> anyhow::Result<ReadModel> {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("candidates").required(true).multiple(true).args(["candidate", "compensation_candidate"])))]
 pub struct WhatIfArgs {
-    /// The candidate crisis policy (JSON, the format of deploy/crisis-policy.json).
+    /// A candidate crisis policy: service levels, spike rules (JSON, the format of
+    /// deploy/crisis-policy.json).
     #[arg(long = "policy")]
-    pub candidate: std::path::PathBuf,
-    /// The policy in force to compare with (default: the built-in one; give the file
-    /// `serve` runs with).
+    pub candidate: Option<std::path::PathBuf>,
+    /// The crisis policy in force to compare with (default: the built-in one; give the
+    /// file `serve` runs with).
     #[arg(long = "in-force")]
     pub in_force: Option<std::path::PathBuf>,
+    /// A candidate compensation policy: goodwill, exchange rates (the format of
+    /// deploy/compensation-policy.json).
+    #[arg(long = "compensation-policy")]
+    pub compensation_candidate: Option<std::path::PathBuf>,
+    /// The compensation policy in force (default: the built-in one).
+    #[arg(long = "in-force-compensation")]
+    pub compensation_in_force: Option<std::path::PathBuf>,
     /// First log position replayed.
     #[arg(long, default_value_t = 1)]
     pub from: u64,
@@ -91,18 +100,37 @@ pub struct WhatIfArgs {
 }
 
 pub fn what_if(config: StoreConfig, args: WhatIfArgs) -> anyhow::Result<ExitCode> {
+    use crate::domain::policy::compensation_policy::CompensationPolicy;
     use crate::domain::policy::crisis::CrisisPolicy;
-    let candidate =
-        super::serve::read_policy(&args.candidate, "crisis policy", CrisisPolicy::parse)?;
-    let in_force = match &args.in_force {
-        Some(path) => super::serve::read_policy(path, "crisis policy", CrisisPolicy::parse)?,
-        None => CrisisPolicy::default(),
+    let crisis = |path: &Option<std::path::PathBuf>| match path {
+        Some(path) => super::serve::read_policy(path, "crisis policy", CrisisPolicy::parse),
+        None => Ok(CrisisPolicy::default()),
+    };
+    let compensation = |path: &Option<std::path::PathBuf>| match path {
+        Some(path) => {
+            super::serve::read_policy(path, "compensation policy", CompensationPolicy::parse)
+        }
+        None => Ok(CompensationPolicy::default_policy()),
+    };
+    let in_force = crisis(&args.in_force)?;
+    // A side given no candidate is compared with itself.
+    let candidate = match &args.candidate {
+        Some(_) => crisis(&args.candidate)?,
+        None => in_force.clone(),
+    };
+    let comp_in_force = compensation(&args.compensation_in_force)?;
+    let comp_candidate = match &args.compensation_candidate {
+        Some(_) => compensation(&args.compensation_candidate)?,
+        None => comp_in_force.clone(),
     };
     let store = SledStore::open_for_inspection(config)?;
+    let policies = crate::analysis::what_if::Policies {
+        crisis: (&in_force, &candidate),
+        compensation: (&comp_in_force, &comp_candidate),
+    };
     let report = crate::analysis::what_if::replay(
         &store,
-        &in_force,
-        &candidate,
+        &policies,
         args.from,
         args.to.unwrap_or(u64::MAX),
     )?;

@@ -286,6 +286,46 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
         what_if["events"].as_u64().unwrap() > PASSENGERS as u64,
         "{what_if}"
     );
+    assert_eq!(what_if["goodwill"]["changed"], 0, "{what_if}");
+    // And with every goodwill voucher and miles amount doubled: the cost doubles, for
+    // every passenger goodwill gave something.
+    let mut doubled: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/compensation-policy.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    for rule in doubled["goodwill"]["rules"].as_array_mut().unwrap() {
+        for field in ["voucher_minor", "miles"] {
+            rule[field] = json!(rule[field].as_u64().unwrap() * 2);
+        }
+    }
+    let candidate = dir.path().join("doubled.json");
+    std::fs::write(&candidate, doubled.to_string()).unwrap();
+    let what_if = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "what-if"])
+        .arg("--compensation-policy")
+        .arg(&candidate)
+        .output()
+        .unwrap();
+    assert!(
+        what_if.status.success(),
+        "{}",
+        String::from_utf8_lossy(&what_if.stderr)
+    );
+    let what_if: Value = serde_json::from_slice(&what_if.stdout).unwrap();
+    let goodwill = &what_if["goodwill"];
+    let eur = |side: &str| goodwill[side]["vouchers"]["EUR"].as_u64().unwrap_or(0);
+    assert!(eur("in_force") > 0, "{goodwill}");
+    assert_eq!(eur("candidate"), 2 * eur("in_force"), "{goodwill}");
+    assert_eq!(
+        goodwill["candidate"]["miles"].as_u64(),
+        goodwill["in_force"]["miles"].as_u64().map(|m| 2 * m)
+    );
+    assert!(goodwill["changed"].as_u64().unwrap() > 0, "{goodwill}");
+    assert_eq!(what_if["breaches"]["would_have_happened"], json!([]));
 }
 
 /// What a crisis team reads about the cancelled LH500 (issue 20).
