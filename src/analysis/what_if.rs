@@ -14,6 +14,10 @@
 //!   incident the candidate opens on another signal than the log's keeps open to the
 //!   end (its closing in the log is the other incident's).
 //!
+//! - **Severity.** A customer's message gets its severity when it arrives, from its
+//!   reach, whether it names a passenger and whether it is about safety: each is
+//!   assessed again under either policy's thresholds, and the detector above is fed
+//!   the severities of its side, so an incident opening at another severity shows.
 //! - **Goodwill.** Each entitlement's goodwill decision is taken again from the facts
 //!   its last computation recorded (tier, delay, journey), under either compensation
 //!   policy's goodwill section and exchange rates: vouchers per currency and miles, and
@@ -29,13 +33,16 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::common::{Channel, Currency, Tier};
+use crate::domain::DomainEvent;
+use crate::domain::common::{Category, Channel, Currency, Severity, Tier};
 use crate::domain::compensation::{CompensationEvent, Regime};
 use crate::domain::complaint::ComplaintEvent;
 use crate::domain::policy::compensation::CompensationInput;
 use crate::domain::policy::compensation_policy::CompensationPolicy;
 use crate::domain::policy::crisis::CrisisPolicy;
+use crate::domain::policy::severity::{self, SeverityConfig, SeverityInputs};
 use crate::domain::policy::sla::{SlaConfig, SlaKind, is_breached};
+use crate::domain::signal::{SignalEvent, SignalRecorded};
 use crate::projection::model::decoded;
 use crate::projection::spikes::{self, SpikeAction, Spikes};
 use crate::projection::{ProjectionError, Scratch};
@@ -110,6 +117,18 @@ pub struct OpeningChange {
     pub candidate: Option<DateTime<Utc>>,
     /// `candidate - in_force` in seconds: negative is earlier.
     pub shift_secs: Option<i64>,
+    /// The severity it opened at under each policy.
+    pub severity_in_force: Option<Severity>,
+    pub severity_candidate: Option<Severity>,
+}
+
+/// Customers' messages per severity under each policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct SeverityDiff {
+    pub in_force: BTreeMap<Severity, u64>,
+    pub candidate: BTreeMap<Severity, u64>,
+    /// Messages assessed at another severity.
+    pub changed: u64,
 }
 
 /// Incidents the spike detector opens under each policy and the openings that differ.
@@ -158,6 +177,7 @@ pub struct WhatIfReport {
     pub until: Option<DateTime<Utc>>,
     pub breaches: BreachDiff,
     pub incidents: IncidentDiff,
+    pub severity: SeverityDiff,
     pub goodwill: GoodwillDiff,
 }
 
@@ -179,6 +199,7 @@ pub fn replay(
     let to = to.min(store.head().position);
     let mut complaints: BTreeMap<Uuid, ComplaintTimes> = BTreeMap::new();
     let mut goodwill_inputs: BTreeMap<Uuid, CompensationInput> = BTreeMap::new();
+    let mut severity = SeverityDiff::default();
     let (mut events, mut until, mut next) = (0u64, None, from.max(1));
     while next <= to {
         let batch = store.read_all(next, BATCH_EVENTS)?;
@@ -196,8 +217,13 @@ pub fn replay(
                     && e.actor.id == crate::app::spikes::reactor_actor().id)
             })
             .collect();
-        now.apply(inputs.iter().copied())?;
-        then.apply(inputs.iter().copied())?;
+        let (mine, theirs) = assessed(
+            &inputs,
+            (&in_force.severity, &candidate.severity),
+            &mut severity,
+        )?;
+        now.apply(mine.iter())?;
+        then.apply(theirs.iter())?;
         for event in &batch {
             complaint_times(event, &mut complaints)?;
             goodwill_input(event, &mut goodwill_inputs)?;
@@ -211,8 +237,58 @@ pub fn replay(
         until,
         breaches: breaches(&complaints, &in_force.sla, &candidate.sla, end),
         incidents: openings(&now.model(), &then.model())?,
+        severity,
         goodwill: goodwill(&goodwill_inputs, policies.compensation),
     })
+}
+
+/// Each side's copy of `events`, customers' messages at the severity that side's
+/// thresholds give them (other events as they are), counted in `diff`.
+fn assessed(
+    events: &[&RecordedEvent],
+    (in_force, candidate): (&SeverityConfig, &SeverityConfig),
+    diff: &mut SeverityDiff,
+) -> Result<(Vec<RecordedEvent>, Vec<RecordedEvent>), crate::projection::ModelError> {
+    let (mut mine, mut theirs) = (
+        Vec::with_capacity(events.len()),
+        Vec::with_capacity(events.len()),
+    );
+    for &event in events {
+        if event.event_type != "signal.recorded" || event.actor.role != "channel" {
+            mine.push(event.clone());
+            theirs.push(event.clone());
+            continue;
+        }
+        let SignalEvent::Recorded(signal) = decoded::<SignalEvent>(event)? else {
+            continue;
+        };
+        let inputs = SeverityInputs {
+            passengers_affected: u32::from(signal.passenger.is_some()),
+            vip_passengers: 0,
+            safety: signal.category == Category::Safety,
+            reach: signal.reach,
+        };
+        let (a, b) = (
+            severity::assess(&inputs, in_force).severity,
+            severity::assess(&inputs, candidate).severity,
+        );
+        *diff.in_force.entry(a).or_default() += 1;
+        *diff.candidate.entry(b).or_default() += 1;
+        diff.changed += u64::from(a != b);
+        for (side, assessed) in [(&mut mine, a), (&mut theirs, b)] {
+            let copy = SignalEvent::Recorded(SignalRecorded {
+                severity: assessed,
+                ..signal.clone()
+            });
+            side.push(RecordedEvent {
+                data: serde_json::value::to_raw_value(&copy.to_data())
+                    .map_err(crate::projection::ModelError::from)?,
+                decoded: Default::default(),
+                ..event.clone()
+            });
+        }
+    }
+    Ok((mine, theirs))
 }
 
 /// Keeps the facts each entitlement's last computation decided its goodwill on.
@@ -367,19 +443,23 @@ fn breaches(
     diff
 }
 
-/// The detector's openings per correlation key, in log order.
+/// The detector's openings per correlation key, in log order, with their severity.
 fn opened(
     model: &crate::projection::ReadModel,
-) -> Result<BTreeMap<String, Vec<DateTime<Utc>>>, crate::projection::ModelError> {
-    let mut by_key: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
+) -> Result<BTreeMap<String, Vec<(DateTime<Utc>, Severity)>>, crate::projection::ModelError> {
+    let mut by_key: BTreeMap<String, Vec<(DateTime<Utc>, Severity)>> = BTreeMap::new();
     for decided in spikes::decisions_after(model, 0, usize::MAX)? {
         if let SpikeAction::Open {
             correlation_key,
             detected_at,
+            severity,
             ..
         } = decided.action
         {
-            by_key.entry(correlation_key).or_default().push(detected_at);
+            by_key
+                .entry(correlation_key)
+                .or_default()
+                .push((detected_at, severity));
         }
     }
     Ok(by_key)
@@ -408,9 +488,11 @@ fn openings(
             }
             diff.changes.push(OpeningChange {
                 correlation_key: key.clone(),
-                in_force: x,
-                candidate: y,
-                shift_secs: x.zip(y).map(|(x, y)| (y - x).num_seconds()),
+                in_force: x.map(|(at, _)| at),
+                candidate: y.map(|(at, _)| at),
+                shift_secs: x.zip(y).map(|((x, _), (y, _))| (y - x).num_seconds()),
+                severity_in_force: x.map(|(_, s)| s),
+                severity_candidate: y.map(|(_, s)| s),
             });
         }
     }
@@ -429,9 +511,15 @@ mod tests {
     use crate::store::{Actor, AppendRequest, ExpectedVersion, NewEvent, StoreConfig};
 
     async fn append(store: &SledStore, stream: &str, event: &impl DomainEvent) {
+        // Customers' messages come from a channel; the rest from an agent.
+        let role = if stream.starts_with("signal-") {
+            "channel"
+        } else {
+            "agent"
+        };
         let actor = Actor {
-            id: "agent-1".into(),
-            role: "agent".into(),
+            id: format!("{role}-1"),
+            role: role.into(),
         };
         let new = NewEvent::new(event.event_type(), event.to_data(), actor, Utc::now());
         store
@@ -591,6 +679,8 @@ mod tests {
                 in_force: None,
                 candidate: Some(base() + Duration::minutes(9)),
                 shift_secs: None,
+                severity_in_force: None,
+                severity_candidate: Some(Severity::Low),
             }]
         );
         assert_eq!(
@@ -603,5 +693,35 @@ mod tests {
         // A range replays only its positions.
         let first = replay(&store, &policies(&in_force, &candidate), 1, 2).unwrap();
         assert_eq!((first.from, first.to, first.events), (1, 2, 2));
+    }
+
+    /// Lower reach thresholds make the three posts (10 followers each) Medium: the
+    /// candidate's spike opens at Medium, the policy in force's at Low.
+    #[tokio::test]
+    async fn severity_thresholds_are_assessed_again_for_customers_messages() {
+        let (_dir, store) = history().await;
+        let mut in_force = CrisisPolicy::default();
+        in_force.spike.signals_min = 3;
+        in_force.spike.window_minutes = 10;
+        let mut candidate = in_force.clone();
+        candidate.severity.reach = [5, 100, 1_000];
+        let report = replay(&store, &policies(&in_force, &candidate), 1, u64::MAX).unwrap();
+        assert_eq!(report.severity.changed, 3);
+        assert_eq!(
+            report.severity.in_force,
+            BTreeMap::from([(Severity::Low, 3)])
+        );
+        assert_eq!(
+            report.severity.candidate,
+            BTreeMap::from([(Severity::Medium, 3)])
+        );
+        let [change] = &report.incidents.changes[..] else {
+            panic!("{:?}", report.incidents)
+        };
+        assert_eq!(change.shift_secs, Some(0), "opened at the same signal");
+        assert_eq!(
+            (change.severity_in_force, change.severity_candidate),
+            (Some(Severity::Low), Some(Severity::Medium))
+        );
     }
 }
