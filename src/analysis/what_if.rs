@@ -443,11 +443,12 @@ fn breaches(
     diff
 }
 
+/// Per correlation key, the detector's openings in log order: when, at what severity.
+type Openings = BTreeMap<String, Vec<(DateTime<Utc>, Severity)>>;
+
 /// The detector's openings per correlation key, in log order, with their severity.
-fn opened(
-    model: &crate::projection::ReadModel,
-) -> Result<BTreeMap<String, Vec<(DateTime<Utc>, Severity)>>, crate::projection::ModelError> {
-    let mut by_key: BTreeMap<String, Vec<(DateTime<Utc>, Severity)>> = BTreeMap::new();
+fn opened(model: &crate::projection::ReadModel) -> Result<Openings, crate::projection::ModelError> {
+    let mut by_key = Openings::new();
     for decided in spikes::decisions_after(model, 0, usize::MAX)? {
         if let SpikeAction::Open {
             correlation_key,
