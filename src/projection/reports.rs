@@ -19,6 +19,9 @@
 //! - `breaches`: service levels breached, per tier of the complaint;
 //! - `root_causes`: resolved complaints per root cause of their accepted resolution;
 //! - `suggestions` received (per channel) and `suggestions_adopted` (per department);
+//! - `compensation_owed` (as computed, and as recomputations change it) and
+//!   `compensation_paid`, per currency, in total and per route: what a day or a route
+//!   cost;
 //! - `quality_scored` and `quality_points`: supervisors' quality scores, counted for
 //!   the agent whose resolution was accepted.
 //!
@@ -32,7 +35,8 @@
 //! - `B <YYYY-MM-DD> <dimension tag> <value>` → [`Figures`] (JSON);
 //! - `C <complaint:16>` → what the model remembers of a complaint (JSON);
 //! - `R <flight stream>` → the flight's route, `FRA-JFK` (UTF-8);
-//! - `G <suggestion:16>` → the department a suggestion was forwarded to (UTF-8).
+//! - `G <suggestion:16>` → the department a suggestion was forwarded to (UTF-8);
+//! - `M <compensation:16>` → its flight's route (JSON), for its later events.
 
 use std::collections::BTreeMap;
 
@@ -44,7 +48,9 @@ use uuid::Uuid;
 use super::model::{ModelError, ReadModel, decoded};
 use super::runtime::{ModelTx, Projection};
 use super::{csv_field, spelled};
-use crate::domain::common::{Category, Channel, FeedbackKind, FlightKey, RootCause, Tier};
+use crate::domain::common::{
+    Category, Channel, Currency, FeedbackKind, FlightKey, RootCause, Tier,
+};
 use crate::domain::complaint::{ComplaintEvent, Department};
 use crate::domain::flight::{self, FlightEvent};
 use crate::domain::signal::SignalEvent;
@@ -171,6 +177,14 @@ pub struct Figures {
     pub reopens: u64,
     pub closed_on_time: u64,
     pub handling_secs: u64,
+    /// Statutory cash owed under the governing regime, per currency in minor units:
+    /// added when computed, the difference when recomputed (so a period's sum is what
+    /// its computations changed).
+    #[serde(default)]
+    pub compensation_owed: BTreeMap<Currency, i64>,
+    /// Cash and vouchers paid, per currency in minor units.
+    #[serde(default)]
+    pub compensation_paid: BTreeMap<Currency, u64>,
     /// Customer suggestions received, and those a department adopted.
     #[serde(default)]
     pub suggestions: u64,
@@ -197,6 +211,12 @@ impl Figures {
         self.reopens += other.reopens;
         self.closed_on_time += other.closed_on_time;
         self.handling_secs += other.handling_secs;
+        for (currency, n) in &other.compensation_owed {
+            *self.compensation_owed.entry(*currency).or_default() += n;
+        }
+        for (currency, n) in &other.compensation_paid {
+            *self.compensation_paid.entry(*currency).or_default() += n;
+        }
         self.suggestions += other.suggestions;
         self.suggestions_adopted += other.suggestions_adopted;
         self.quality_scored += other.quality_scored;
@@ -365,6 +385,70 @@ impl Reports {
 }
 
 impl Reports {
+    /// Compensation counts under its flight's route: owed as computed (and as each
+    /// recomputation changes it), paid as paid.
+    fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
+        use crate::domain::compensation::{CompensationEvent as E, OfferOption};
+        let Some(id) = event
+            .stream
+            .strip_prefix("compensation-")
+            .and_then(|id| id.parse::<Uuid>().ok())
+        else {
+            return Ok(());
+        };
+        let mut key = vec![b'M'];
+        key.extend_from_slice(id.as_bytes());
+        let day = event.recorded_at.date_naive();
+        let mut values = vec![(By::All, String::new())];
+        match decoded::<E>(event)? {
+            E::Computed(c) => {
+                let route = Self::route(tx, Some(&c.flight))?;
+                tx.insert_json(key, &route);
+                values.extend(route.map(|r| (By::Route, r)));
+                if let Some(owed) = c.entitled {
+                    let amount = i64::try_from(owed.amount_minor).unwrap_or(i64::MAX);
+                    count(tx, day, &values, |f| {
+                        *f.compensation_owed.entry(owed.currency).or_default() += amount;
+                    })?;
+                }
+                Ok(())
+            }
+            E::Recomputed(r) => {
+                let route: Option<String> = tx.get_json(&key)?.flatten();
+                values.extend(route.map(|r| (By::Route, r)));
+                let signed = |m: Option<crate::domain::common::Money>, sign: i64| {
+                    m.map(|m| {
+                        (
+                            m.currency,
+                            sign * i64::try_from(m.amount_minor).unwrap_or(i64::MAX),
+                        )
+                    })
+                };
+                let changes: Vec<_> = [signed(r.previous_entitled, -1), signed(r.entitled, 1)]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                count(tx, day, &values, |f| {
+                    for (currency, amount) in &changes {
+                        *f.compensation_owed.entry(*currency).or_default() += amount;
+                    }
+                })
+            }
+            E::Paid(p) => {
+                let route: Option<String> = tx.get_json(&key)?.flatten();
+                values.extend(route.map(|r| (By::Route, r)));
+                let amount = match p.paid {
+                    OfferOption::Cash { amount } | OfferOption::Voucher { amount } => amount,
+                    OfferOption::Miles { .. } => return Ok(()),
+                };
+                count(tx, day, &values, |f| {
+                    *f.compensation_paid.entry(amount.currency).or_default() += amount.amount_minor;
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Suggestions count under their channel when received, and under the department
     /// that adopted them.
     fn suggestion(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
@@ -430,6 +514,9 @@ impl Projection for Reports {
             }
             "suggestion.received" | "suggestion.forwarded" | "suggestion.evaluated" => {
                 self.suggestion(event, tx)
+            }
+            "compensation.computed" | "compensation.recomputed" | "compensation.paid" => {
+                self.compensation(event, tx)
             }
             "signal.recorded" => {
                 let SignalEvent::Recorded(s) = decoded::<SignalEvent>(event)? else {

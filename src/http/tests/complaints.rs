@@ -493,6 +493,25 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         !cost.text.contains("four hours late"),
         "no customer's words"
     );
+    // What the day and the route cost, from the reports (issue 21).
+    let today = chrono::Utc::now().date_naive();
+    let report = api
+        .get(
+            "auditor",
+            &format!("/v1/reports?period=day&date={today}&by=route&after={last_payment}"),
+        )
+        .await;
+    let route = &report.body["rows"][0];
+    assert_eq!(route["value"], "FRA-JFK", "{}", report.text);
+    assert_eq!(
+        (
+            &route["compensation_owed"]["EUR"],
+            &route["compensation_paid"]["EUR"]
+        ),
+        (&json!(300_000), &json!(300_000)),
+        "{}",
+        report.text
+    );
     // The flight's, counted the same way: here the same money.
     let flight_cost = api
         .get(
