@@ -65,6 +65,11 @@ pub async fn search(
     State(state): State<AppState>,
     Params(query): Params<KnowledgeQuery>,
 ) -> Result<Json<Page<EntrySummary>>, Problem> {
+    if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(
+            Problem::bad_request("invalid_query", "q holds at most 200 characters").field("q"),
+        );
+    }
     wait_for(&state, knowledge::NAME, query.after).await?;
     let wanted = Search {
         words: query.q,

@@ -610,6 +610,10 @@ async fn the_knowledge_base_is_versioned_searched_and_linked_to_reviews() {
             found.text
         );
     }
+    let long = api
+        .get("agent", &format!("/v1/knowledge?q={}", "a".repeat(201)))
+        .await;
+    problem(&long, StatusCode::BAD_REQUEST, "invalid_query");
     let none = api.get("agent", "/v1/knowledge?q=hotel").await;
     assert_eq!(none.body["items"], json!([]));
     let retired = api
