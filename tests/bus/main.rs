@@ -9,3 +9,4 @@ mod ingest;
 mod nats_server;
 mod privacy;
 mod publisher;
+mod team;
