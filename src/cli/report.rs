@@ -29,7 +29,7 @@ pub struct ReportArgs {
     /// Any day of the period, YYYY-MM-DD (UTC): the week or month holding it.
     #[arg(long)]
     pub date: NaiveDate,
-    /// all, department, agent, tier, channel or route.
+    /// all, department, agent, tier, channel, route or root_cause.
     #[arg(long, default_value = "all", value_parser = parse_snake::<By>)]
     pub by: By,
     #[arg(long, value_enum, default_value = "json")]

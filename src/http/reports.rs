@@ -45,7 +45,7 @@ pub struct ReportQuery {
     pub period: PeriodKind,
     /// Any day of the period, `YYYY-MM-DD` (UTC): the week or month holding it.
     pub date: NaiveDate,
-    /// `all` (default), `department`, `agent`, `tier`, `channel` or `route`.
+    /// `all` (default), `department`, `agent`, `tier`, `channel`, `route` or `root_cause`.
     pub by: Option<By>,
     /// Answer once the read model has applied this log position.
     pub after: Option<u64>,

@@ -25,6 +25,9 @@
 //! - `quality_scored` and `quality_points`: supervisors' quality scores, counted for
 //!   the agent whose resolution was accepted.
 //!
+//! Per root cause (`by=root_cause`): a complaint's figures from the proposal that named
+//! the cause on, and the compensation paid on entitlements a resolution offered.
+//!
 //! A complaint counts under its tier, channel and route (its flight's origin and
 //! destination, once flight ops reported the schedule), its department (the one
 //! responsible for its root cause, else the first it was routed to) and its agent: the
@@ -36,7 +39,8 @@
 //! - `C <complaint:16>` → what the model remembers of a complaint (JSON);
 //! - `R <flight stream>` → the flight's route, `FRA-JFK` (UTF-8);
 //! - `G <suggestion:16>` → the department a suggestion was forwarded to (UTF-8);
-//! - `M <compensation:16>` → its flight's route (JSON), for its later events.
+//! - `M <compensation:16>` → its flight's route (JSON), for its later events;
+//! - `K <compensation:16>` → the root cause of the resolution that offered it (UTF-8).
 
 use std::collections::BTreeMap;
 
@@ -72,6 +76,9 @@ pub enum By {
     Channel,
     /// Origin and destination of the flight, `FRA-JFK`.
     Route,
+    /// The root cause of a complaint's resolution, from its proposal on; and the
+    /// compensation paid on the entitlements resolutions offered.
+    RootCause,
 }
 
 impl By {
@@ -83,6 +90,7 @@ impl By {
             By::Tier => b't',
             By::Channel => b'c',
             By::Route => b'r',
+            By::RootCause => b'k',
         }
     }
 }
@@ -281,6 +289,11 @@ impl ComplaintFacts {
         values.extend(self.route.clone().map(|r| (By::Route, r)));
         values.extend(self.department.map(|d| (By::Department, spelled(&d))));
         values.extend(agent.map(|a| (By::Agent, a.to_owned())));
+        values.extend(
+            self.root_cause
+                .as_ref()
+                .map(|c| (By::RootCause, c.as_str().to_owned())),
+        );
         values
     }
 }
@@ -342,6 +355,12 @@ impl Reports {
                     facts.department = p.responsible.or(facts.department);
                 }
                 facts.proposer = Some(p.proposed_by);
+                // The entitlement the resolution offers: its payment counts for the cause.
+                if let (Some(compensation), Some(cause)) = (p.compensation_id, &facts.root_cause) {
+                    let mut key = vec![b'K'];
+                    key.extend_from_slice(compensation.as_bytes());
+                    tx.insert(key, cause.as_str().as_bytes().to_vec());
+                }
                 count(tx, day, &facts.values(facts.proposer.as_deref()), |f| {
                     f.proposals += 1
                 })?;
@@ -437,6 +456,11 @@ impl Reports {
             E::Paid(p) => {
                 let route: Option<String> = tx.get_json(&key)?.flatten();
                 values.extend(route.map(|r| (By::Route, r)));
+                let mut cause_key = vec![b'K'];
+                cause_key.extend_from_slice(id.as_bytes());
+                if let Some(cause) = tx.get(&cause_key)? {
+                    values.push((By::RootCause, String::from_utf8(cause)?));
+                }
                 let amount = match p.paid {
                     OfferOption::Cash { amount } | OfferOption::Voucher { amount } => amount,
                     OfferOption::Miles { .. } => return Ok(()),
@@ -1082,6 +1106,13 @@ mod tests {
             rows(By::Agent),
             vec![("ana".into(), 0, 1), ("ben".into(), 0, 1)]
         );
+        assert_eq!(
+            rows(By::RootCause),
+            vec![
+                ("baggage/delayed".into(), 0, 1),
+                ("operations/delay".into(), 0, 1)
+            ]
+        );
         let channels = report(&tree, period, By::Channel, today).unwrap();
         let social = channels
             .rows
@@ -1138,6 +1169,59 @@ mod tests {
         let december = Period::containing(PeriodKind::Month, "2026-12-01".parse().unwrap());
         let now = report(&tree, december, By::All, today).unwrap();
         assert_eq!(now.total.figures.complaints, 1);
+    }
+
+    /// What a root cause cost: the payment of the entitlement its resolution offered.
+    #[test]
+    fn compensation_paid_counts_for_the_root_cause_of_the_resolution_that_offered_it() {
+        use crate::domain::common::{Currency, Money};
+        use crate::domain::compensation::{CompensationEvent, CompensationPaid, OfferOption};
+        let mut h = week();
+        let (e, se) = complaint(5);
+        let offered = Uuid::from_u128(77);
+        let ComplaintEvent::ResolutionProposed(mut p) = proposed(1, "fare/refund", "ana") else {
+            unreachable!()
+        };
+        p.compensation_id = Some(offered);
+        let paid = CompensationEvent::Paid(CompensationPaid {
+            paid: OfferOption::Cash {
+                amount: Money::new(25_000, Currency::EUR),
+            },
+            reference: "SEPA-1".into(),
+            paid_at: "2026-11-26T09:00:00Z".parse().unwrap(),
+            late: false,
+        });
+        h.at(
+            "2026-11-26T08:00:00Z",
+            &se,
+            "channel",
+            &received(e, Tier::Gold, None),
+        )
+        .at(
+            "2026-11-26T08:30:00Z",
+            &se,
+            "ana",
+            &ComplaintEvent::ResolutionProposed(p),
+        )
+        .at(
+            "2026-11-26T09:00:00Z",
+            &format!("compensation-{offered}"),
+            "ana",
+            &paid,
+        );
+        let (_dir, tree) = model(&h);
+        let period = Period::containing(PeriodKind::Week, monday());
+        let by_cause = report(&tree, period, By::RootCause, "2026-12-01".parse().unwrap()).unwrap();
+        let refund = by_cause
+            .rows
+            .iter()
+            .find(|r| r.value == "fare/refund")
+            .unwrap();
+        assert_eq!(
+            refund.figures.compensation_paid,
+            BTreeMap::from([(Currency::EUR, 25_000)])
+        );
+        assert_eq!(refund.figures.proposals, 1);
     }
 
     #[test]
