@@ -26,6 +26,7 @@
 //! Both sides are computed the same way, so the policy in force against itself differs
 //! in nothing.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -197,6 +198,7 @@ pub fn replay(
     };
     let (mut now, mut then) = (detector(in_force)?, detector(candidate)?);
     let to = to.min(store.head().position);
+    let detector = crate::app::spikes::reactor_actor();
     let mut complaints: BTreeMap<Uuid, ComplaintTimes> = BTreeMap::new();
     let mut goodwill_inputs: BTreeMap<Uuid, CompensationInput> = BTreeMap::new();
     let mut severity = SeverityDiff::default();
@@ -212,18 +214,15 @@ pub fn replay(
         // The detector's own openings are what is compared, not an input.
         let inputs: Vec<&RecordedEvent> = batch
             .iter()
-            .filter(|e| {
-                !(e.event_type == "incident.opened"
-                    && e.actor.id == crate::app::spikes::reactor_actor().id)
-            })
+            .filter(|e| !(e.event_type == "incident.opened" && e.actor.id == detector.id))
             .collect();
         let (mine, theirs) = assessed(
             &inputs,
             (&in_force.severity, &candidate.severity),
             &mut severity,
         )?;
-        now.apply(mine.iter())?;
-        then.apply(theirs.iter())?;
+        now.apply(mine.iter().map(AsRef::as_ref))?;
+        then.apply(theirs.iter().map(AsRef::as_ref))?;
         for event in &batch {
             complaint_times(event, &mut complaints)?;
             goodwill_input(event, &mut goodwill_inputs)?;
@@ -242,21 +241,24 @@ pub fn replay(
     })
 }
 
+/// One side's events: as logged, or a customer's message at that side's severity.
+type Side<'a> = Vec<Cow<'a, RecordedEvent>>;
+
 /// Each side's copy of `events`, customers' messages at the severity that side's
-/// thresholds give them (other events as they are), counted in `diff`.
-fn assessed(
-    events: &[&RecordedEvent],
+/// thresholds give them (other events borrowed as they are), counted in `diff`.
+fn assessed<'a>(
+    events: &[&'a RecordedEvent],
     (in_force, candidate): (&SeverityConfig, &SeverityConfig),
     diff: &mut SeverityDiff,
-) -> Result<(Vec<RecordedEvent>, Vec<RecordedEvent>), crate::projection::ModelError> {
+) -> Result<(Side<'a>, Side<'a>), crate::projection::ModelError> {
     let (mut mine, mut theirs) = (
         Vec::with_capacity(events.len()),
         Vec::with_capacity(events.len()),
     );
     for &event in events {
         if event.event_type != "signal.recorded" || event.actor.role != "channel" {
-            mine.push(event.clone());
-            theirs.push(event.clone());
+            mine.push(Cow::Borrowed(event));
+            theirs.push(Cow::Borrowed(event));
             continue;
         }
         let SignalEvent::Recorded(signal) = decoded::<SignalEvent>(event)? else {
@@ -280,12 +282,12 @@ fn assessed(
                 severity: assessed,
                 ..signal.clone()
             });
-            side.push(RecordedEvent {
+            side.push(Cow::Owned(RecordedEvent {
                 data: serde_json::value::to_raw_value(&copy.to_data())
                     .map_err(crate::projection::ModelError::from)?,
                 decoded: Default::default(),
                 ..event.clone()
-            });
+            }));
         }
     }
     Ok((mine, theirs))
@@ -302,11 +304,7 @@ fn goodwill_input(
     ) {
         return Ok(());
     }
-    let Some(id) = event
-        .stream
-        .strip_prefix("compensation-")
-        .and_then(|id| id.parse::<Uuid>().ok())
-    else {
+    let Some(id) = crate::projection::stream_uuid(&event.stream, "compensation-") else {
         return Ok(());
     };
     let decisions = match decoded::<CompensationEvent>(event)? {
@@ -355,11 +353,7 @@ fn complaint_times(
     if !event.event_type.starts_with("complaint.") {
         return Ok(());
     }
-    let Some(id) = event
-        .stream
-        .strip_prefix("complaint-")
-        .and_then(|id| id.parse::<Uuid>().ok())
-    else {
+    let Some(id) = crate::projection::stream_uuid(&event.stream, "complaint-") else {
         return Ok(());
     };
     use ComplaintEvent as E;

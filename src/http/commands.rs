@@ -255,10 +255,11 @@ fn template_current(
     let refused = |why: String| {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_template", why).field("/template")
     };
-    let model = crate::projection::ReadModel::open(state.store(), knowledge::NAME)
-        .map_err(|err| refused(format!("the knowledge base cannot be read: {err}")))?;
-    let entry = knowledge::entry(&model, template.entry_id)
-        .map_err(|err| refused(format!("the knowledge base cannot be read: {err}")))?;
+    let entry = knowledge::entry(
+        &super::queries::model(state, knowledge::NAME)?,
+        template.entry_id,
+    )
+    .map_err(super::queries::read_failed(knowledge::NAME))?;
     match entry {
         None => Err(refused(format!(
             "no knowledge entry {} (GET /v1/knowledge?kind=template lists the templates)",

@@ -265,11 +265,7 @@ impl Projection for Flights {
                 Ok(())
             }
             "complaint.received" | "complaint.linked_to_incident" => {
-                let Some(complaint_id) = event
-                    .stream
-                    .strip_prefix("complaint-")
-                    .and_then(|id| id.parse().ok())
-                else {
+                let Some(complaint_id) = super::stream_uuid(&event.stream, "complaint-") else {
                     return Ok(());
                 };
                 let flight = match decoded::<ComplaintEvent>(event)? {

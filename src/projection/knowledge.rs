@@ -59,11 +59,7 @@ impl Projection for Knowledge {
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
-        let Some(id) = event
-            .stream
-            .strip_prefix("knowledge-")
-            .and_then(|id| id.parse::<Uuid>().ok())
-        else {
+        let Some(id) = super::stream_uuid(&event.stream, "knowledge-") else {
             return Ok(());
         };
         let decoded = decoded::<KnowledgeEvent>(event)?;

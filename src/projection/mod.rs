@@ -79,6 +79,11 @@ pub fn all(policy: &CrisisPolicy) -> Vec<Box<dyn Projection>> {
     ]
 }
 
+/// The UUID of a stream named `<prefix><uuid>` (`complaint-…`), if it is one.
+pub(crate) fn stream_uuid(stream: &str, prefix: &str) -> Option<uuid::Uuid> {
+    stream.strip_prefix(prefix)?.parse().ok()
+}
+
 /// A unit enum value as its JSON form (`eu261`, `flight_operations`), as reports and
 /// CSV files spell it.
 pub(crate) fn spelled(value: &impl serde::Serialize) -> String {

@@ -108,10 +108,6 @@ fn ref_key(tag: u8, ids: &[Uuid]) -> Vec<u8> {
     key
 }
 
-fn stream_id(stream: &str, prefix: &str) -> Option<Uuid> {
-    stream.strip_prefix(prefix)?.parse().ok()
-}
-
 /// Loads the passenger's view, changes it, stores it.
 fn change(
     tx: &mut ModelTx<'_>,
@@ -173,7 +169,7 @@ impl Passengers {
     }
 
     fn complaint(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
-        let Some(id) = stream_id(&event.stream, "complaint-") else {
+        let Some(id) = super::stream_uuid(&event.stream, "complaint-") else {
             return Ok(());
         };
         // Facts that do not move the complaint's status in the passenger's view.
@@ -248,7 +244,7 @@ impl Passengers {
         ) {
             return Ok(());
         }
-        let Some(incident_id) = stream_id(&event.stream, "incident-") else {
+        let Some(incident_id) = super::stream_uuid(&event.stream, "incident-") else {
             return Ok(());
         };
         let decoded = decoded::<IncidentEvent>(event)?;
@@ -288,7 +284,7 @@ impl Passengers {
     }
 
     fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
-        let Some(id) = stream_id(&event.stream, "compensation-") else {
+        let Some(id) = super::stream_uuid(&event.stream, "compensation-") else {
             return Ok(());
         };
         if event.event_type == ComputedOutline::EVENT_TYPE {

@@ -408,11 +408,7 @@ impl Reports {
     /// recomputation changes it), paid as paid.
     fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         use crate::domain::compensation::{CompensationEvent as E, OfferOption};
-        let Some(id) = event
-            .stream
-            .strip_prefix("compensation-")
-            .and_then(|id| id.parse::<Uuid>().ok())
-        else {
+        let Some(id) = super::stream_uuid(&event.stream, "compensation-") else {
             return Ok(());
         };
         let mut key = vec![b'M'];
@@ -477,11 +473,7 @@ impl Reports {
     /// that adopted them.
     fn suggestion(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         use crate::domain::suggestion::{Outcome, SuggestionEvent as E};
-        let Some(id) = event
-            .stream
-            .strip_prefix("suggestion-")
-            .and_then(|id| id.parse::<Uuid>().ok())
-        else {
+        let Some(id) = super::stream_uuid(&event.stream, "suggestion-") else {
             return Ok(());
         };
         let mut key = vec![b'G'];
@@ -518,11 +510,7 @@ impl Projection for Reports {
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         let t = event.event_type.as_str();
         if t.starts_with("complaint.") {
-            let Some(id) = event
-                .stream
-                .strip_prefix("complaint-")
-                .and_then(|id| id.parse().ok())
-            else {
+            let Some(id) = super::stream_uuid(&event.stream, "complaint-") else {
                 return Ok(());
             };
             return self.complaint(event, id, tx);

@@ -215,14 +215,7 @@ impl<P: Projection> Scratch<P> {
         let mut tx = ModelTx::new(&self.tree);
         let mut last = 0;
         for event in events {
-            self.projection
-                .apply(event, &mut tx)
-                .map_err(|err| ProjectionError::CannotApply {
-                    projection: self.projection.name().to_owned(),
-                    position: event.position,
-                    event_type: event.event_type.clone(),
-                    reason: err.to_string(),
-                })?;
+            apply_one(&mut self.projection, event, &mut tx)?;
             last = event.position;
         }
         tx.commit(last)?;
@@ -369,20 +362,29 @@ impl<P: Projection> Projector<P> {
     fn apply_batch(&mut self, events: &[Arc<RecordedEvent>]) -> Result<(), ProjectionError> {
         let mut tx = ModelTx::new(&self.tree);
         for event in events {
-            self.projection
-                .apply(event, &mut tx)
-                .map_err(|err| ProjectionError::CannotApply {
-                    projection: self.projection.name().to_owned(),
-                    position: event.position,
-                    event_type: event.event_type.clone(),
-                    reason: err.to_string(),
-                })?;
+            apply_one(&mut self.projection, event, &mut tx)?;
         }
         let last = events.last().expect("batches are not empty").position;
         tx.commit(last)?;
         self.status.lock().expect("status lock").position = last;
         Ok(())
     }
+}
+
+/// Applies `event` to `projection` in `tx`, or says which model could not and why.
+fn apply_one<P: Projection + ?Sized>(
+    projection: &mut P,
+    event: &RecordedEvent,
+    tx: &mut ModelTx<'_>,
+) -> Result<(), ProjectionError> {
+    projection
+        .apply(event, tx)
+        .map_err(|err| ProjectionError::CannotApply {
+            projection: projection.name().to_owned(),
+            position: event.position,
+            event_type: event.event_type.clone(),
+            reason: err.to_string(),
+        })
 }
 
 /// A model's tree, emptied first when it was stored under another format version (so
@@ -454,14 +456,7 @@ pub fn rebuild_together(
         for (projection, tree) in projections.iter_mut().zip(&trees) {
             let mut tx = ModelTx::new(tree);
             for event in &events {
-                projection
-                    .apply(event, &mut tx)
-                    .map_err(|err| ProjectionError::CannotApply {
-                        projection: projection.name().to_owned(),
-                        position: event.position,
-                        event_type: event.event_type.clone(),
-                        reason: err.to_string(),
-                    })?;
+                apply_one(projection.as_mut(), event, &mut tx)?;
             }
             tx.commit(last)?;
         }

@@ -86,11 +86,7 @@ impl Projection for Suggestions {
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
-        let Some(id) = event
-            .stream
-            .strip_prefix("suggestion-")
-            .and_then(|id| id.parse::<Uuid>().ok())
-        else {
+        let Some(id) = super::stream_uuid(&event.stream, "suggestion-") else {
             return Ok(());
         };
         let decoded = decoded::<SuggestionEvent>(event)?;

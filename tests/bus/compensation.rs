@@ -237,27 +237,21 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     let (day, served) = team_views(port, &date, &agent, &lead);
     crisisd.stop();
     // The same report from the command line, on the stopped service's data directory.
-    let report = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "report"])
-        .args(["--period", "day", "--date", &day, "--by", "tier"])
-        .output()
-        .unwrap();
-    assert!(
-        report.status.success(),
-        "{}",
-        String::from_utf8_lossy(&report.stderr)
+    let report = offline(
+        dir.path(),
+        &["report", "--period", "day", "--date", &day, "--by", "tier"],
     );
-    let offline: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let offline_report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(
-        offline, served,
+        offline_report, served,
         "the command line reports what serve answered"
     );
-    let csv = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "report"])
-        .args(["--period", "month", "--date", &day, "--format", "csv"])
-        .output()
-        .unwrap();
-    let csv = String::from_utf8(csv.stdout).unwrap();
+    let csv = offline(
+        dir.path(),
+        &[
+            "report", "--period", "month", "--date", &day, "--format", "csv",
+        ],
+    );
     assert!(
         csv.starts_with("period,first_day,last_day,by,value,"),
         "{csv}"
@@ -265,17 +259,8 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     assert!(csv.contains("month,"), "{csv}");
     // What if the shipped policy had been in force: nothing differs.
     let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/crisis-policy.json");
-    let what_if = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "what-if"])
-        .args(["--policy", policy])
-        .output()
-        .unwrap();
-    assert!(
-        what_if.status.success(),
-        "{}",
-        String::from_utf8_lossy(&what_if.stderr)
-    );
-    let what_if: Value = serde_json::from_slice(&what_if.stdout).unwrap();
+    let what_if: Value =
+        serde_json::from_str(&offline(dir.path(), &["what-if", "--policy", policy])).unwrap();
     assert_eq!(
         what_if["breaches"]["would_have_happened"],
         json!([]),
@@ -304,18 +289,15 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     }
     let candidate = dir.path().join("doubled.json");
     std::fs::write(&candidate, doubled.to_string()).unwrap();
-    let what_if = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "what-if"])
-        .arg("--compensation-policy")
-        .arg(&candidate)
-        .output()
-        .unwrap();
-    assert!(
-        what_if.status.success(),
-        "{}",
-        String::from_utf8_lossy(&what_if.stderr)
-    );
-    let what_if: Value = serde_json::from_slice(&what_if.stdout).unwrap();
+    let what_if: Value = serde_json::from_str(&offline(
+        dir.path(),
+        &[
+            "what-if",
+            "--compensation-policy",
+            candidate.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
     let goodwill = &what_if["goodwill"];
     let eur = |side: &str| goodwill[side]["vouchers"]["EUR"].as_u64().unwrap_or(0);
     assert!(eur("in_force") > 0, "{goodwill}");
@@ -326,6 +308,21 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     );
     assert!(goodwill["changed"].as_u64().unwrap() > 0, "{goodwill}");
     assert_eq!(what_if["breaches"]["would_have_happened"], json!([]));
+}
+
+/// Runs an offline command on the stopped service's data directory; its output.
+fn offline(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// What a crisis team reads about the cancelled LH500 (issue 20).
