@@ -26,7 +26,9 @@
 //!   the agent whose resolution was accepted.
 //!
 //! Per root cause (`by=root_cause`): a complaint's figures from the proposal that named
-//! the cause on, and the compensation paid on entitlements a resolution offered.
+//! the cause on; and the compensation of the entitlements a resolution offered: owed
+//! from that proposal on (what the entitlement owed then, and what recomputations
+//! change; a later proposal naming another cause moves it), paid as paid.
 //!
 //! A complaint counts under its tier, channel and route (its flight's origin and
 //! destination, once flight ops reported the schedule), its department (the one
@@ -40,7 +42,8 @@
 //! - `R <flight stream>` → the flight's route, `FRA-JFK` (UTF-8);
 //! - `G <suggestion:16>` → the department a suggestion was forwarded to (UTF-8);
 //! - `M <compensation:16>` → its flight's route (JSON), for its later events;
-//! - `K <compensation:16>` → the root cause of the resolution that offered it (UTF-8).
+//! - `K <compensation:16>` → the root cause of the resolution that offered it (UTF-8);
+//! - `O <compensation:16>` → what it owes now (JSON money, absent when nothing).
 
 use std::collections::BTreeMap;
 
@@ -53,7 +56,7 @@ use super::model::{ModelError, ReadModel, decoded};
 use super::runtime::{ModelTx, Projection};
 use super::{csv_field, spelled};
 use crate::domain::common::{
-    Category, Channel, Currency, FeedbackKind, FlightKey, RootCause, Tier,
+    Category, Channel, Currency, FeedbackKind, FlightKey, Money, RootCause, Tier,
 };
 use crate::domain::complaint::{ComplaintEvent, Department};
 use crate::domain::flight::{self, FlightEvent};
@@ -268,10 +271,20 @@ fn bucket_prefix(day: NaiveDate, by: By) -> Vec<u8> {
     key
 }
 
-fn complaint_key(id: Uuid) -> Vec<u8> {
-    let mut key = vec![b'C'];
+/// `tag` followed by the 16 bytes of `id`.
+fn keyed(tag: u8, id: Uuid) -> Vec<u8> {
+    let mut key = vec![tag];
     key.extend_from_slice(id.as_bytes());
     key
+}
+
+/// Minor units as a signed amount (a recomputation may lower what is owed).
+fn signed_minor(minor: u64) -> i64 {
+    i64::try_from(minor).unwrap_or(i64::MAX)
+}
+
+fn complaint_key(id: Uuid) -> Vec<u8> {
+    keyed(b'C', id)
 }
 
 fn route_key(flight: &FlightKey) -> Vec<u8> {
@@ -357,9 +370,7 @@ impl Reports {
                 facts.proposer = Some(p.proposed_by);
                 // The entitlement the resolution offers: its payment counts for the cause.
                 if let (Some(compensation), Some(cause)) = (p.compensation_id, &facts.root_cause) {
-                    let mut key = vec![b'K'];
-                    key.extend_from_slice(compensation.as_bytes());
-                    tx.insert(key, cause.as_str().as_bytes().to_vec());
+                    Self::attribute(tx, day, compensation, cause)?;
                 }
                 count(tx, day, &facts.values(facts.proposer.as_deref()), |f| {
                     f.proposals += 1
@@ -404,24 +415,68 @@ impl Reports {
 }
 
 impl Reports {
+    /// A resolution naming `cause` offers the entitlement `compensation`: what it owes
+    /// counts under the cause from `day` on (moved from the cause an earlier proposal
+    /// named, if another).
+    fn attribute(
+        tx: &mut ModelTx<'_>,
+        day: NaiveDate,
+        compensation: Uuid,
+        cause: &RootCause,
+    ) -> Result<(), ModelError> {
+        let key = keyed(b'K', compensation);
+        let before = tx.get(&key)?.map(String::from_utf8).transpose()?;
+        if before.as_deref() == Some(cause.as_str()) {
+            return Ok(());
+        }
+        tx.insert(key, cause.as_str().as_bytes().to_vec());
+        let Some(owed) = tx.get_json::<Money>(&keyed(b'O', compensation))? else {
+            return Ok(());
+        };
+        let amount = signed_minor(owed.amount_minor);
+        if let Some(before) = before {
+            count(tx, day, &[(By::RootCause, before)], |f| {
+                *f.compensation_owed.entry(owed.currency).or_default() -= amount;
+            })?;
+        }
+        count(
+            tx,
+            day,
+            &[(By::RootCause, cause.as_str().to_owned())],
+            |f| {
+                *f.compensation_owed.entry(owed.currency).or_default() += amount;
+            },
+        )
+    }
+
     /// Compensation counts under its flight's route: owed as computed (and as each
-    /// recomputation changes it), paid as paid.
+    /// recomputation changes it), paid as paid; and under the root cause of the
+    /// resolution that offered it.
     fn compensation(&self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
         use crate::domain::compensation::{CompensationEvent as E, OfferOption};
         let Some(id) = super::stream_uuid(&event.stream, "compensation-") else {
             return Ok(());
         };
-        let mut key = vec![b'M'];
-        key.extend_from_slice(id.as_bytes());
+        let key = keyed(b'M', id);
+        let owed_key = keyed(b'O', id);
         let day = event.recorded_at.date_naive();
         let mut values = vec![(By::All, String::new())];
+        let with_cause = |tx: &ModelTx<'_>, values: &mut Vec<(By, String)>| {
+            let route: Option<String> = tx.get_json(&key)?.flatten();
+            values.extend(route.map(|r| (By::Route, r)));
+            if let Some(cause) = tx.get(&keyed(b'K', id))? {
+                values.push((By::RootCause, String::from_utf8(cause)?));
+            }
+            Ok::<_, ModelError>(())
+        };
         match decoded::<E>(event)? {
             E::Computed(c) => {
                 let route = Self::route(tx, Some(&c.flight))?;
-                tx.insert_json(key, &route);
+                tx.insert_json(key.clone(), &route);
                 values.extend(route.map(|r| (By::Route, r)));
                 if let Some(owed) = c.entitled {
-                    let amount = i64::try_from(owed.amount_minor).unwrap_or(i64::MAX);
+                    tx.insert_json(owed_key, &owed);
+                    let amount = signed_minor(owed.amount_minor);
                     count(tx, day, &values, |f| {
                         *f.compensation_owed.entry(owed.currency).or_default() += amount;
                     })?;
@@ -429,15 +484,13 @@ impl Reports {
                 Ok(())
             }
             E::Recomputed(r) => {
-                let route: Option<String> = tx.get_json(&key)?.flatten();
-                values.extend(route.map(|r| (By::Route, r)));
-                let signed = |m: Option<crate::domain::common::Money>, sign: i64| {
-                    m.map(|m| {
-                        (
-                            m.currency,
-                            sign * i64::try_from(m.amount_minor).unwrap_or(i64::MAX),
-                        )
-                    })
+                with_cause(tx, &mut values)?;
+                match r.entitled {
+                    Some(owed) => tx.insert_json(owed_key, &owed),
+                    None => tx.remove(owed_key),
+                }
+                let signed = |m: Option<Money>, sign: i64| {
+                    m.map(|m| (m.currency, sign * signed_minor(m.amount_minor)))
                 };
                 let changes: Vec<_> = [signed(r.previous_entitled, -1), signed(r.entitled, 1)]
                     .into_iter()
@@ -450,13 +503,7 @@ impl Reports {
                 })
             }
             E::Paid(p) => {
-                let route: Option<String> = tx.get_json(&key)?.flatten();
-                values.extend(route.map(|r| (By::Route, r)));
-                let mut cause_key = vec![b'K'];
-                cause_key.extend_from_slice(id.as_bytes());
-                if let Some(cause) = tx.get(&cause_key)? {
-                    values.push((By::RootCause, String::from_utf8(cause)?));
-                }
+                with_cause(tx, &mut values)?;
                 let amount = match p.paid {
                     OfferOption::Cash { amount } | OfferOption::Voucher { amount } => amount,
                     OfferOption::Miles { .. } => return Ok(()),
@@ -476,8 +523,7 @@ impl Reports {
         let Some(id) = super::stream_uuid(&event.stream, "suggestion-") else {
             return Ok(());
         };
-        let mut key = vec![b'G'];
-        key.extend_from_slice(id.as_bytes());
+        let key = keyed(b'G', id);
         let day = event.recorded_at.date_naive();
         match decoded::<E>(event)? {
             E::Received(r) => count(
@@ -505,6 +551,11 @@ impl Reports {
 impl Projection for Reports {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// 2: what an entitlement owes is kept (`O`) and counts under its root cause.
+    fn version(&self) -> u32 {
+        2
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
@@ -699,13 +750,29 @@ pub fn report_csv(report: &Report) -> String {
     for tier in tiers {
         out.push_str(&format!(",breaches_{}", spelled(&tier)));
     }
-    out.push_str("\r\n");
-    let opt = |x: Option<f64>| x.map_or_else(String::new, |x| x.to_string());
+    // Money per currency the report has, in minor units: owed_EUR, paid_EUR, ...
     let total = ReportRow {
         value: "*".into(),
         ..report.total.clone()
     };
-    for row in report.rows.iter().chain(std::iter::once(&total)) {
+    let rows: Vec<&ReportRow> = report.rows.iter().chain(std::iter::once(&total)).collect();
+    let currencies: std::collections::BTreeSet<Currency> = rows
+        .iter()
+        .flat_map(|r| {
+            let f = &r.figures;
+            f.compensation_owed
+                .keys()
+                .chain(f.compensation_paid.keys())
+                .copied()
+        })
+        .collect();
+    for currency in &currencies {
+        let code = spelled(currency);
+        out.push_str(&format!(",owed_{code},paid_{code}"));
+    }
+    out.push_str("\r\n");
+    let opt = |x: Option<f64>| x.map_or_else(String::new, |x| x.to_string());
+    for row in rows {
         let f = &row.figures;
         let mut fields = vec![
             spelled(&report.period.kind),
@@ -739,6 +806,22 @@ pub fn report_csv(report: &Report) -> String {
         fields.push(f.suggestions_adopted.to_string());
         for tier in tiers {
             fields.push(f.breaches.get(&tier).copied().unwrap_or(0).to_string());
+        }
+        for currency in &currencies {
+            fields.push(
+                f.compensation_owed
+                    .get(currency)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
+            fields.push(
+                f.compensation_paid
+                    .get(currency)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
         }
         let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&quoted.join(","));
@@ -1159,14 +1242,50 @@ mod tests {
         assert_eq!(now.total.figures.complaints, 1);
     }
 
-    /// What a root cause cost: the payment of the entitlement its resolution offered.
+    /// What a root cause cost: what the entitlement its resolution offered owes from
+    /// the proposal on (as recomputed, moved when another proposal names another
+    /// cause), and its payment.
     #[test]
-    fn compensation_paid_counts_for_the_root_cause_of_the_resolution_that_offered_it() {
+    fn compensation_owed_and_paid_count_for_the_root_cause_of_the_resolution_that_offered_it() {
         use crate::domain::common::{Currency, Money};
-        use crate::domain::compensation::{CompensationEvent, CompensationPaid, OfferOption};
+        use crate::domain::compensation::{
+            CompensationComputed, CompensationEvent, CompensationPaid, CompensationRecomputed,
+            OfferOption,
+        };
         let mut h = week();
         let (e, se) = complaint(5);
         let offered = Uuid::from_u128(77);
+        let stream = format!("compensation-{offered}");
+        let eur = |minor| Some(Money::new(minor, Currency::EUR));
+        let computed = CompensationEvent::Computed(CompensationComputed {
+            compensation_id: offered,
+            flight: lh400(),
+            passenger: crate::domain::common::PassengerId::parse("PAX-1").unwrap(),
+            incident_id: None,
+            decisions: Vec::new(),
+            governing: None,
+            governing_reasoning: Vec::new(),
+            entitled: eur(40_000),
+            payment_deadline: "2026-12-26T08:00:00Z".parse().unwrap(),
+            computed_at: "2026-11-26T07:00:00Z".parse().unwrap(),
+        });
+        let recomputed = CompensationEvent::Recomputed(CompensationRecomputed {
+            decisions: Vec::new(),
+            governing: None,
+            governing_reasoning: Vec::new(),
+            entitled: eur(25_000),
+            payment_deadline: "2026-12-26T08:00:00Z".parse().unwrap(),
+            supersedes: 1,
+            previous_entitled: eur(40_000),
+            reason: "later arrival report".into(),
+            review_required: false,
+            recomputed_at: "2026-11-26T08:45:00Z".parse().unwrap(),
+        });
+        let ComplaintEvent::ResolutionProposed(mut first) = proposed(1, "operations/delay", "ana")
+        else {
+            unreachable!()
+        };
+        first.compensation_id = Some(offered);
         let ComplaintEvent::ResolutionProposed(mut p) = proposed(1, "fare/refund", "ana") else {
             unreachable!()
         };
@@ -1179,24 +1298,27 @@ mod tests {
             paid_at: "2026-11-26T09:00:00Z".parse().unwrap(),
             late: false,
         });
-        h.at(
-            "2026-11-26T08:00:00Z",
-            &se,
-            "channel",
-            &received(e, Tier::Gold, None),
-        )
-        .at(
-            "2026-11-26T08:30:00Z",
-            &se,
-            "ana",
-            &ComplaintEvent::ResolutionProposed(p),
-        )
-        .at(
-            "2026-11-26T09:00:00Z",
-            &format!("compensation-{offered}"),
-            "ana",
-            &paid,
-        );
+        h.at("2026-11-26T07:00:00Z", &stream, "crisisd", &computed)
+            .at(
+                "2026-11-26T08:00:00Z",
+                &se,
+                "channel",
+                &received(e, Tier::Gold, None),
+            )
+            .at(
+                "2026-11-26T08:10:00Z",
+                &se,
+                "ana",
+                &ComplaintEvent::ResolutionProposed(first),
+            )
+            .at(
+                "2026-11-26T08:30:00Z",
+                &se,
+                "ana",
+                &ComplaintEvent::ResolutionProposed(p),
+            )
+            .at("2026-11-26T08:45:00Z", &stream, "crisisd", &recomputed)
+            .at("2026-11-26T09:00:00Z", &stream, "ana", &paid);
         let (_dir, tree) = model(&h);
         let period = Period::containing(PeriodKind::Week, monday());
         let by_cause = report(&tree, period, By::RootCause, "2026-12-01".parse().unwrap()).unwrap();
@@ -1209,7 +1331,31 @@ mod tests {
             refund.figures.compensation_paid,
             BTreeMap::from([(Currency::EUR, 25_000)])
         );
+        assert_eq!(
+            refund.figures.compensation_owed,
+            BTreeMap::from([(Currency::EUR, 25_000)])
+        );
         assert_eq!(refund.figures.proposals, 1);
+        let delay = by_cause
+            .rows
+            .iter()
+            .find(|r| r.value == "operations/delay")
+            .unwrap();
+        assert_eq!(
+            delay.figures.compensation_owed,
+            BTreeMap::from([(Currency::EUR, 0)])
+        );
+        // The whole week owes what the entitlement owes now; the CSV says it per currency.
+        let all = report(&tree, period, By::All, "2026-12-01".parse().unwrap()).unwrap();
+        assert_eq!(
+            all.total.figures.compensation_owed,
+            BTreeMap::from([(Currency::EUR, 25_000)])
+        );
+        let csv = report_csv(&by_cause);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert!(lines[0].ends_with(",owed_EUR,paid_EUR"), "{}", lines[0]);
+        let refund_line = lines.iter().find(|l| l.contains(",fare/refund,")).unwrap();
+        assert!(refund_line.ends_with(",25000,25000"), "{refund_line}");
     }
 
     #[test]
