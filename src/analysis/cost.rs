@@ -1,4 +1,5 @@
-//! Cause to cost for an incident or a flight: what it was (an incident's causes), what
+//! Cause to cost for an incident, a flight, the disrupted flights of a period (on a
+//! route, if asked) or a root cause: what it was (an incident's causes), what
 //! it caused (signals, complaints, passengers affected) and what it costs
 //! (compensation owed, offered, paid per regime and currency, the care owed), with the
 //! satisfaction it left — each figure with the ids or log positions of the events
@@ -15,7 +16,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::common::{FlightKey, RootCause};
+use chrono::NaiveDate;
+
+use crate::domain::common::{AirportCode, FlightKey, RootCause};
 use crate::domain::incident::CauseRecorded;
 use crate::domain::policy::compensation::CareDuty;
 use crate::projection::compensations::{self, IncidentTotals, LedgerLine, LedgerTotal};
@@ -240,4 +243,132 @@ pub fn flight(
         },
         cost: cost_figures(models.compensations, &ledger.lines, ledger.totals)?,
     }))
+}
+
+/// The disrupted flights of a period (on one route, if asked), cause to cost: the
+/// figures of [`FlightCost`] added up over them.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct PeriodCost {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// `FRA-JFK`: only flights scheduled from the first airport to the second.
+    pub route: Option<String>,
+    pub as_of: DateTime<Utc>,
+    /// The disrupted flights, by day then flight (`GET /v1/flights/{carrier}/{number}/{date}/cost`
+    /// gives each one's figures).
+    pub flights: Vec<FlightKey>,
+    /// The incidents opened about them.
+    pub incident_ids: Vec<Uuid>,
+    /// Signals (posts, calls, messages) that named them.
+    pub signals: u64,
+    pub complaints: ComplaintFigures,
+    pub passengers: PassengerFigures,
+    pub cost: CostFigures,
+}
+
+/// Longest period [`period`] adds up, in days.
+pub const PERIOD_DAYS_MAX: i64 = 31;
+
+/// The flights disrupted from `from` to `to` (their scheduled dates, inclusive), only
+/// those from `route.0` to `route.1` if given, cause to cost at `now`.
+pub fn period(
+    models: &Models<'_>,
+    flights_model: &ReadModel,
+    (from, to): (NaiveDate, NaiveDate),
+    route: Option<(AirportCode, AirportCode)>,
+    now: DateTime<Utc>,
+) -> Result<PeriodCost, ModelError> {
+    let mut records = Vec::new();
+    for day in from.iter_days().take_while(|d| *d <= to) {
+        let (found, _) =
+            flights::disrupted(flights_model, day, route.map(|r| r.0), None, usize::MAX)?;
+        records.extend(found.into_iter().filter(|f| {
+            route.is_none_or(|(origin, destination)| {
+                f.state
+                    .schedule
+                    .as_ref()
+                    .is_some_and(|s| s.origin == origin && s.destination == destination)
+            })
+        }));
+    }
+    let (mut incident_ids, mut complaint_ids, mut entitlements) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut signals, mut known, mut booked) = (0, 0, 0);
+    let mut seen = std::collections::HashSet::new();
+    for record in &records {
+        // In log order, each once (an incident or a complaint may name several flights).
+        incident_ids.extend(record.incidents.iter().filter(|id| seen.insert(**id)));
+        complaint_ids.extend(record.complaints.iter().filter(|id| seen.insert(**id)));
+        signals += record.signals;
+        if let Some(entry) = disruptions::flight_entry(models.disruptions, &record.flight)? {
+            known += entry.passengers.len() as u64;
+            booked += entry.booked.len() as u64;
+        }
+        entitlements.extend(compensations::of_flight(
+            models.compensations,
+            &record.flight,
+        )?);
+    }
+    let mut summaries = Vec::with_capacity(complaint_ids.len());
+    for id in complaint_ids {
+        summaries.extend(complaints::complaint(models.complaints, id)?);
+    }
+    let (lines, totals) = compensations::lines_and_totals(models.compensations, entitlements, now)?;
+    Ok(PeriodCost {
+        from,
+        to,
+        route: route.map(|(o, d)| format!("{o}-{d}")),
+        as_of: now,
+        flights: records.into_iter().map(|r| r.flight).collect(),
+        incident_ids,
+        signals,
+        complaints: complaint_figures(summaries),
+        passengers: PassengerFigures {
+            assessed: None,
+            known,
+            booked,
+        },
+        cost: cost_figures(models.compensations, &lines, totals)?,
+    })
+}
+
+/// A root cause, cause to cost: the complaints whose resolution names it now, the
+/// passengers they are from, and the entitlements resolutions naming it offered.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct RootCauseCost {
+    pub root_cause: RootCause,
+    pub as_of: DateTime<Utc>,
+    pub complaints: ComplaintFigures,
+    /// Passengers whose complaints it caused.
+    pub passengers: u64,
+    pub cost: CostFigures,
+}
+
+/// The root cause `cause`, cause to cost at `now`, from the reports model's index of
+/// what counts under it.
+pub fn root_cause(
+    models: &Models<'_>,
+    reports_model: &ReadModel,
+    cause: &RootCause,
+    now: DateTime<Utc>,
+) -> Result<RootCauseCost, ModelError> {
+    let (complaint_ids, entitlements) =
+        crate::projection::reports::under_cause(reports_model, cause)?;
+    let mut summaries = Vec::with_capacity(complaint_ids.len());
+    for id in complaint_ids {
+        summaries.extend(complaints::complaint(models.complaints, id)?);
+    }
+    let passengers = summaries
+        .iter()
+        .map(|s| &s.passenger)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    let (lines, totals) = compensations::lines_and_totals(models.compensations, entitlements, now)?;
+    Ok(RootCauseCost {
+        root_cause: cause.clone(),
+        as_of: now,
+        complaints: complaint_figures(summaries),
+        passengers,
+        cost: cost_figures(models.compensations, &lines, totals)?,
+    })
 }

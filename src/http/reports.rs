@@ -1,5 +1,7 @@
 //! Periodic reports: a day's, a week's or a month's customer-service figures, in total
-//! and per department, agent, tier, channel or route, as JSON or CSV.
+//! and per department, agent, tier, channel or route, as JSON or CSV; and cause to cost
+//! for the disrupted flights of a period (on a route) and for a root cause, each with
+//! the ids and log positions behind its figures.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,7 +16,10 @@ use super::params::Params;
 use super::problem::Problem;
 use super::queries::{model, read_failed, wait_for};
 use super::routes::{READERS, Routes, op, schema};
+use crate::analysis::cost::{self, PeriodCost, RootCauseCost};
+use crate::domain::common::{AirportCode, RootCause};
 use crate::projection::reports::{self, By, Period, PeriodKind, Report};
+use crate::projection::{compensations, complaints, disruptions, flights, incidents};
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -35,6 +40,141 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .media("text/csv"),
             report_csv,
         )
+        .get(
+            "/v1/costs/flights",
+            op("The disrupted flights of a period (at most 31 days; on a route if given), cause to cost: the flights, incidents, signals, complaints, passengers, compensation owed, offered and paid per regime and currency, care owed, satisfaction; with the ids and positions behind each figure")
+                .roles(READERS)
+                .query(schema::<PeriodCostQuery>)
+                .response(schema::<PeriodCost>),
+            period_cost,
+        )
+        .get(
+            "/v1/costs/root-cause",
+            op("A root cause, cause to cost: the complaints whose resolution names it, their passengers and satisfaction, and the compensation owed, offered and paid on what those resolutions offered; with the ids and positions behind each figure")
+                .roles(READERS)
+                .query(schema::<RootCauseCostQuery>)
+                .response(schema::<RootCauseCost>),
+            root_cause_cost,
+        )
+}
+
+/// Which flights.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodCostQuery {
+    /// The first day, `YYYY-MM-DD`: flights by scheduled departure date at the origin.
+    pub from: NaiveDate,
+    /// The last day (default: `from`); at most 30 days after it.
+    pub to: Option<NaiveDate>,
+    /// Only flights scheduled from one airport to another: `FRA-JFK` (IATA codes).
+    #[schemars(regex(pattern = r"^[A-Z]{3}-[A-Z]{3}$"))]
+    pub route: Option<String>,
+    /// Answer once the read models have applied this log position.
+    pub after: Option<u64>,
+}
+
+/// Which root cause.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RootCauseCostQuery {
+    /// A code of the crisis policy's root causes, e.g. `baggage/delayed`.
+    pub code: RootCause,
+    /// Answer once the read models have applied this log position.
+    pub after: Option<u64>,
+}
+
+/// The models cause to cost reads, once each has applied `after`.
+async fn cost_models(
+    state: &AppState,
+    extra: &'static str,
+    after: Option<u64>,
+) -> Result<[crate::projection::ReadModel; 5], Problem> {
+    let names = [
+        incidents::NAME,
+        complaints::NAME,
+        compensations::NAME,
+        disruptions::NAME,
+        extra,
+    ];
+    for name in names {
+        wait_for(state, name, after).await?;
+    }
+    Ok([
+        model(state, names[0])?,
+        model(state, names[1])?,
+        model(state, names[2])?,
+        model(state, names[3])?,
+        model(state, names[4])?,
+    ])
+}
+
+/// `GET /v1/costs/flights?from=&to=&route=`.
+pub async fn period_cost(
+    State(state): State<AppState>,
+    Params(query): Params<PeriodCostQuery>,
+) -> Result<Json<PeriodCost>, Problem> {
+    let to = query.to.unwrap_or(query.from);
+    let days = (to - query.from).num_days();
+    if !(0..cost::PERIOD_DAYS_MAX).contains(&days) {
+        return Err(Problem::bad_request(
+            "invalid_query",
+            format!(
+                "to ({to}) must be from ({}) or a day up to {} days after it; ask period by period",
+                query.from,
+                cost::PERIOD_DAYS_MAX - 1
+            ),
+        )
+        .field("to"));
+    }
+    let route = query.route.as_deref().map(parse_route).transpose()?;
+    let [i, c, m, d, f] = cost_models(&state, flights::NAME, query.after).await?;
+    let models = cost::Models {
+        incidents: &i,
+        complaints: &c,
+        compensations: &m,
+        disruptions: &d,
+    };
+    cost::period(&models, &f, (query.from, to), route, Utc::now())
+        .map(Json)
+        .map_err(read_failed(flights::NAME))
+}
+
+/// `FRA-JFK` → its two airports, or a 400 saying what a route looks like.
+fn parse_route(route: &str) -> Result<(AirportCode, AirportCode), Problem> {
+    let refused = || {
+        Problem::bad_request(
+            "invalid_query",
+            format!("route {route:?} is not two IATA airport codes joined by '-', e.g. FRA-JFK"),
+        )
+        .field("route")
+    };
+    let (origin, destination) = route.split_once('-').ok_or_else(refused)?;
+    Ok((
+        AirportCode::parse(origin).map_err(|_| refused())?,
+        AirportCode::parse(destination).map_err(|_| refused())?,
+    ))
+}
+
+/// `GET /v1/costs/root-cause?code=`.
+pub async fn root_cause_cost(
+    State(state): State<AppState>,
+    Params(query): Params<RootCauseCostQuery>,
+) -> Result<Json<RootCauseCost>, Problem> {
+    state
+        .policy()
+        .root_causes
+        .require(&query.code)
+        .map_err(Problem::not_found)?;
+    let [i, c, m, d, r] = cost_models(&state, reports::NAME, query.after).await?;
+    let models = cost::Models {
+        incidents: &i,
+        complaints: &c,
+        compensations: &m,
+        disruptions: &d,
+    };
+    cost::root_cause(&models, &r, &query.code, Utc::now())
+        .map(Json)
+        .map_err(read_failed(reports::NAME))
 }
 
 /// Which report.

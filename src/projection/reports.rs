@@ -43,7 +43,9 @@
 //! - `G <suggestion:16>` → the department a suggestion was forwarded to (UTF-8);
 //! - `M <compensation:16>` → its flight's route (JSON), for its later events;
 //! - `K <compensation:16>` → the root cause of the resolution that offered it (UTF-8);
-//! - `O <compensation:16>` → what it owes now (JSON money, absent when nothing).
+//! - `O <compensation:16>` → what it owes now (JSON money, absent when nothing);
+//! - `X <root cause> 0 <complaint:16>` → empty: complaints whose resolution names it;
+//! - `W <root cause> 0 <compensation:16>` → empty: entitlements offered under it.
 
 use std::collections::BTreeMap;
 
@@ -278,6 +280,36 @@ fn keyed(tag: u8, id: Uuid) -> Vec<u8> {
     key
 }
 
+/// `tag`, the root cause, a 0 byte, then the 16 bytes of `id`: an index of what counts
+/// under a cause.
+fn cause_index(tag: u8, cause: &str, id: Uuid) -> Vec<u8> {
+    let mut key = cause_prefix(tag, cause);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn cause_prefix(tag: u8, cause: &str) -> Vec<u8> {
+    let mut key = vec![tag];
+    key.extend_from_slice(cause.as_bytes());
+    key.push(0);
+    key
+}
+
+/// The complaints whose resolution names `cause` now, and the entitlements offered by
+/// resolutions naming it, by id.
+pub fn under_cause(
+    tree: &ReadModel,
+    cause: &RootCause,
+) -> Result<(Vec<Uuid>, Vec<Uuid>), ModelError> {
+    let ids = |tag| -> Result<Vec<Uuid>, ModelError> {
+        let prefix = cause_prefix(tag, cause.as_str());
+        tree.prefix_keys(&prefix)
+            .map(|k| Ok(Uuid::from_slice(&k?[prefix.len()..])?))
+            .collect()
+    };
+    Ok((ids(b'X')?, ids(b'W')?))
+}
+
 /// Minor units as a signed amount (a recomputation may lower what is owed).
 fn signed_minor(minor: u64) -> i64 {
     i64::try_from(minor).unwrap_or(i64::MAX)
@@ -363,8 +395,12 @@ impl Reports {
                 }
             }
             E::ResolutionProposed(p) => {
-                if p.root_cause.is_some() {
-                    facts.root_cause = p.root_cause;
+                if let Some(cause) = &p.root_cause {
+                    if let Some(before) = &facts.root_cause {
+                        tx.remove(cause_index(b'X', before.as_str(), id));
+                    }
+                    tx.insert(cause_index(b'X', cause.as_str(), id), Vec::new());
+                    facts.root_cause = p.root_cause.clone();
                     facts.department = p.responsible.or(facts.department);
                 }
                 facts.proposer = Some(p.proposed_by);
@@ -430,6 +466,10 @@ impl Reports {
             return Ok(());
         }
         tx.insert(key, cause.as_str().as_bytes().to_vec());
+        if let Some(before) = &before {
+            tx.remove(cause_index(b'W', before, compensation));
+        }
+        tx.insert(cause_index(b'W', cause.as_str(), compensation), Vec::new());
         let Some(owed) = tx.get_json::<Money>(&keyed(b'O', compensation))? else {
             return Ok(());
         };
@@ -1356,6 +1396,18 @@ mod tests {
         assert!(lines[0].ends_with(",owed_EUR,paid_EUR"), "{}", lines[0]);
         let refund_line = lines.iter().find(|l| l.contains(",fare/refund,")).unwrap();
         assert!(refund_line.ends_with(",25000,25000"), "{refund_line}");
+        // What counts under each cause, for its cause-to-cost page.
+        assert_eq!(
+            under_cause(&tree, &cause("fare/refund")).unwrap(),
+            (vec![e], vec![offered])
+        );
+        let (complaints, offered_under_delay) =
+            under_cause(&tree, &cause("operations/delay")).unwrap();
+        assert!(
+            !complaints.contains(&e),
+            "its later proposal named another cause"
+        );
+        assert_eq!(offered_under_delay, Vec::<Uuid>::new());
     }
 
     #[test]

@@ -527,6 +527,43 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
     );
     assert_eq!(flight_cost.body["complaints"]["received"], 6);
     assert_eq!(flight_cost.body["incident_ids"], json!([incident]));
+    // The day's and the route's disrupted flights add up to the same (one flight).
+    for route in ["", "&route=FRA-JFK"] {
+        let period = api
+            .get(
+                "auditor",
+                &format!("/v1/costs/flights?from={date}{route}&after={last_payment}"),
+            )
+            .await;
+        assert_eq!(period.status, StatusCode::OK, "{}", period.text);
+        assert_eq!(period.body["cost"], cost.body["cost"], "{}", period.text);
+        assert_eq!(period.body["complaints"], flight_cost.body["complaints"]);
+        assert_eq!(period.body["flights"][0]["number"], "400");
+    }
+    let other_route = api
+        .get(
+            "auditor",
+            &format!("/v1/costs/flights?from={date}&route=FRA-LHR"),
+        )
+        .await;
+    assert_eq!(
+        other_route.body["flights"],
+        json!([]),
+        "{}",
+        other_route.text
+    );
+    assert_eq!(other_route.body["cost"]["compensation_ids"], json!([]));
+    for (query, field) in [
+        (format!("from={date}&route=FRA"), "route"),
+        (format!("from={date}&to=2000-01-01"), "to"),
+        ("from=2026-01-01&to=2026-03-01".to_owned(), "to"),
+    ] {
+        let refused = api
+            .get("auditor", &format!("/v1/costs/flights?{query}"))
+            .await;
+        problem(&refused, StatusCode::BAD_REQUEST, "invalid_query");
+        assert_eq!(refused.body["field"], field, "{query}: {}", refused.text);
+    }
 
     // The flight as crisisd knows it, and the day's disrupted flights.
     let view = api
@@ -986,6 +1023,31 @@ async fn a_resolution_records_its_root_cause_and_responsibility_moves_by_event()
         .get("agent", "/v1/reports?period=week&date=0000-01-01")
         .await;
     problem(&before_year_zero, StatusCode::BAD_REQUEST, "invalid_query");
+
+    // The root cause, cause to cost: the complaint its resolution names, its passenger.
+    let cause = api
+        .get(
+            "auditor",
+            &format!(
+                "/v1/costs/root-cause?code=baggage/delayed&after={}",
+                moved["position"]
+            ),
+        )
+        .await;
+    assert_eq!(cause.status, StatusCode::OK, "{}", cause.text);
+    assert_eq!(cause.body["complaints"]["complaint_ids"], json!([id]));
+    assert_eq!(cause.body["complaints"]["resolved"], 1, "{}", cause.text);
+    assert_eq!(cause.body["passengers"], 1, "{}", cause.text);
+    assert_eq!(cause.body["cost"]["compensation_ids"], json!([]));
+    let other = api
+        .get("auditor", "/v1/costs/root-cause?code=operations/delay")
+        .await;
+    assert_eq!(other.body["complaints"]["received"], 0, "{}", other.text);
+    let unknown = api
+        .get("auditor", "/v1/costs/root-cause?code=baggage/eaten")
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
+    assert!(unknown.text.contains("baggage/delayed"), "lists the codes");
 }
 
 /// Quality monitoring (issue 21): a supervisor samples the day's closed complaints,

@@ -50,7 +50,7 @@ use crate::domain::policy::compensation::{CareDuty, RefundRight};
 pub use model::totals_of;
 pub use views::{
     ExecutionView, FlightLedger, IncidentLedger, LedgerLine, LedgerTotal, entitlement, execution,
-    incident_ledger, ledger, ledger_csv, overdue, settlements_after,
+    incident_ledger, ledger, ledger_csv, lines_and_totals, of_flight, overdue, settlements_after,
 };
 
 pub const NAME: &str = "compensations";

@@ -153,7 +153,7 @@ pub fn ledger(
     flight: &FlightKey,
     now: DateTime<Utc>,
 ) -> Result<FlightLedger, ModelError> {
-    let (lines, totals) = lines_and_totals(tree, &flight_prefix(flight), now)?;
+    let (lines, totals) = lines_and_totals(tree, ids_under(tree, &flight_prefix(flight))?, now)?;
     Ok(FlightLedger {
         flight: flight.clone(),
         as_of: now,
@@ -169,7 +169,8 @@ pub fn incident_ledger(
     incident_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<IncidentLedger, ModelError> {
-    let (lines, totals) = lines_and_totals(tree, &incident_key(incident_id, None), now)?;
+    let ids = ids_under(tree, &incident_key(incident_id, None))?;
+    let (lines, totals) = lines_and_totals(tree, ids, now)?;
     Ok(IncidentLedger {
         incident_id,
         as_of: now,
@@ -178,17 +179,27 @@ pub fn incident_ledger(
     })
 }
 
-/// The lines of the entitlements whose ids follow `prefix` in the model's keys, by
-/// flight, passenger and regime, and their totals per regime and currency.
-fn lines_and_totals(
+/// The ids of the entitlements whose ids follow `prefix` in the model's keys.
+fn ids_under(tree: &ReadModel, prefix: &[u8]) -> Result<Vec<Uuid>, ModelError> {
+    tree.prefix_keys(prefix)
+        .map(|k| Ok(Uuid::from_slice(&k?[prefix.len()..])?))
+        .collect()
+}
+
+/// The ids of the entitlements owed for `flight`.
+pub fn of_flight(tree: &ReadModel, flight: &FlightKey) -> Result<Vec<Uuid>, ModelError> {
+    ids_under(tree, &flight_prefix(flight))
+}
+
+/// The ledger lines of the entitlements `ids` at `now`, by flight, passenger and
+/// regime, and their totals per regime and currency.
+pub fn lines_and_totals(
     tree: &ReadModel,
-    prefix: &[u8],
+    ids: impl IntoIterator<Item = Uuid>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<LedgerLine>, Vec<LedgerTotal>), ModelError> {
     let mut lines = Vec::new();
-    for k in tree.prefix_keys(prefix) {
-        let k = k?;
-        let id = Uuid::from_slice(&k[prefix.len()..])?;
+    for id in ids {
         let Some(e) = entitlement(tree, id)? else {
             continue;
         };
