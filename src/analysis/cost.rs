@@ -6,8 +6,9 @@
 //! behind it. Money is counted the same way for both: from the entitlements' ledger
 //! lines.
 //!
-//! Care is counted in duties owed (meals, hotel, transport...), not money: crisisd
-//! records no care expense.
+//! Care counts twice: the duties owed (meals, hotel, transport...) per kind, and what
+//! was spent on them where staff recorded it (`record_care_expense`), per currency in
+//! the totals (`care_spent`).
 
 use std::collections::BTreeMap;
 

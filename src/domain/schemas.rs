@@ -267,6 +267,7 @@ mod tests {
         ("compensation.computed", "/decisions/*/refund/rule_id"), // policy rule id
         ("compensation.computed", "/decisions/*/rule_id"),        // policy rule id
         ("compensation.computed", "/governing_reasoning/*"),      // crisisd's explanation
+        ("compensation.care_expense_recorded", "/reference"),     // voucher, invoice, booking
         ("compensation.failed", "/reason"),                       // the payment provider's answer
         ("compensation.governing_chosen", "/chosen_by"),          // staff id
         ("compensation.governing_chosen", "/reason"),             // why the agent chose it

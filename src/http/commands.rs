@@ -309,6 +309,7 @@ impl CommandTarget for Compensation {
         ("decline_offer", CARE),
         ("record_payment", CARE),
         ("record_payment_failure", CARE),
+        ("record_care_expense", CARE),
     ];
 
     fn stream(id: &str) -> Result<(String, Value), Problem> {

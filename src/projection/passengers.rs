@@ -333,6 +333,7 @@ impl Passengers {
             };
             c.status = match decoded {
                 CompensationEvent::Computed(_) => CompensationStatus::Computed,
+                CompensationEvent::CareExpenseRecorded(_) => c.status,
                 CompensationEvent::GoverningChosen(chosen) => {
                     c.entitled = Some(chosen.entitled);
                     c.status

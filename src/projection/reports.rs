@@ -19,9 +19,9 @@
 //! - `breaches`: service levels breached, per tier of the complaint;
 //! - `root_causes`: resolved complaints per root cause of their accepted resolution;
 //! - `suggestions` received (per channel) and `suggestions_adopted` (per department);
-//! - `compensation_owed` (as computed, and as recomputations change it) and
-//!   `compensation_paid`, per currency, in total and per route: what a day or a route
-//!   cost;
+//! - `compensation_owed` (as computed, and as recomputations change it),
+//!   `compensation_paid` and `care_spent` (care expenses recorded), per currency, in
+//!   total and per route: what a day or a route cost;
 //! - `quality_scored` and `quality_points`: supervisors' quality scores, counted for
 //!   the agent whose resolution was accepted.
 //!
@@ -198,6 +198,9 @@ pub struct Figures {
     /// Cash and vouchers paid, per currency in minor units.
     #[serde(default)]
     pub compensation_paid: BTreeMap<Currency, u64>,
+    /// Care expenses recorded (meals, hotels, transport), per currency in minor units.
+    #[serde(default)]
+    pub care_spent: BTreeMap<Currency, u64>,
     /// Customer suggestions received, and those a department adopted.
     #[serde(default)]
     pub suggestions: u64,
@@ -229,6 +232,9 @@ impl Figures {
         }
         for (currency, n) in &other.compensation_paid {
             *self.compensation_paid.entry(*currency).or_default() += n;
+        }
+        for (currency, n) in &other.care_spent {
+            *self.care_spent.entry(*currency).or_default() += n;
         }
         self.suggestions += other.suggestions;
         self.suggestions_adopted += other.suggestions_adopted;
@@ -542,6 +548,12 @@ impl Reports {
                     }
                 })
             }
+            E::CareExpenseRecorded(e) => {
+                with_cause(tx, &mut values)?;
+                count(tx, day, &values, |f| {
+                    *f.care_spent.entry(e.amount.currency).or_default() += e.amount.amount_minor;
+                })
+            }
             E::Paid(p) => {
                 with_cause(tx, &mut values)?;
                 let amount = match p.paid {
@@ -618,9 +630,10 @@ impl Projection for Reports {
             "suggestion.received" | "suggestion.forwarded" | "suggestion.evaluated" => {
                 self.suggestion(event, tx)
             }
-            "compensation.computed" | "compensation.recomputed" | "compensation.paid" => {
-                self.compensation(event, tx)
-            }
+            "compensation.computed"
+            | "compensation.recomputed"
+            | "compensation.paid"
+            | "compensation.care_expense_recorded" => self.compensation(event, tx),
             "signal.recorded" => {
                 let SignalEvent::Recorded(s) = decoded::<SignalEvent>(event)? else {
                     return Ok(());
@@ -803,12 +816,13 @@ pub fn report_csv(report: &Report) -> String {
             f.compensation_owed
                 .keys()
                 .chain(f.compensation_paid.keys())
+                .chain(f.care_spent.keys())
                 .copied()
         })
         .collect();
     for currency in &currencies {
         let code = spelled(currency);
-        out.push_str(&format!(",owed_{code},paid_{code}"));
+        out.push_str(&format!(",owed_{code},paid_{code},care_{code}"));
     }
     out.push_str("\r\n");
     let opt = |x: Option<f64>| x.map_or_else(String::new, |x| x.to_string());
@@ -848,20 +862,13 @@ pub fn report_csv(report: &Report) -> String {
             fields.push(f.breaches.get(&tier).copied().unwrap_or(0).to_string());
         }
         for currency in &currencies {
-            fields.push(
-                f.compensation_owed
-                    .get(currency)
-                    .copied()
-                    .unwrap_or(0)
-                    .to_string(),
-            );
-            fields.push(
-                f.compensation_paid
-                    .get(currency)
-                    .copied()
-                    .unwrap_or(0)
-                    .to_string(),
-            );
+            let of = |m: &BTreeMap<Currency, u64>| m.get(currency).copied().unwrap_or(0);
+            let owed = f.compensation_owed.get(currency).copied().unwrap_or(0);
+            fields.extend([
+                owed.to_string(),
+                of(&f.compensation_paid).to_string(),
+                of(&f.care_spent).to_string(),
+            ]);
         }
         let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&quoted.join(","));
@@ -1393,9 +1400,13 @@ mod tests {
         );
         let csv = report_csv(&by_cause);
         let lines: Vec<&str> = csv.split("\r\n").collect();
-        assert!(lines[0].ends_with(",owed_EUR,paid_EUR"), "{}", lines[0]);
+        assert!(
+            lines[0].ends_with(",owed_EUR,paid_EUR,care_EUR"),
+            "{}",
+            lines[0]
+        );
         let refund_line = lines.iter().find(|l| l.contains(",fare/refund,")).unwrap();
-        assert!(refund_line.ends_with(",25000,25000"), "{refund_line}");
+        assert!(refund_line.ends_with(",25000,25000,0"), "{refund_line}");
         // What counts under each cause, for its cause-to-cost page.
         assert_eq!(
             under_cause(&tree, &cause("fare/refund")).unwrap(),

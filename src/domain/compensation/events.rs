@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{CompensationDecision, Regime};
+use super::{CareDuty, CompensationDecision, Regime};
 use crate::domain::common::{FlightKey, Money, PassengerId, PersonalData};
 use crate::domain::event::domain_events;
 
@@ -201,6 +201,15 @@ pub struct CompensationFailed {
     pub failed_at: DateTime<Utc>,
 }
 
+/// `compensation.care_expense_recorded`: what the airline spent on the passenger's care.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CareExpenseRecorded {
+    pub duty: CareDuty,
+    pub amount: Money,
+    /// The voucher, invoice or booking (staff-written).
+    pub reference: String,
+}
+
 domain_events! {
     /// Every fact a compensation stream holds.
     pub enum CompensationEvent {
@@ -212,5 +221,6 @@ domain_events! {
         Declined(CompensationDeclined) = "compensation.declined",
         Paid(CompensationPaid) = "compensation.paid",
         Failed(CompensationFailed) = "compensation.failed",
+        CareExpenseRecorded(CareExpenseRecorded) = "compensation.care_expense_recorded",
     }
 }

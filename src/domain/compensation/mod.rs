@@ -29,7 +29,7 @@ use crate::domain::{Aggregate, Context};
 
 /// The explainable decisions of [`policy::compensation`](crate::domain::policy::compensation),
 /// embedded in `compensation.computed`.
-pub use crate::domain::policy::compensation::{CompensationDecision, Regime};
+pub use crate::domain::policy::compensation::{CareDuty, CompensationDecision, Regime};
 
 /// Namespace of compensation stream ids: UUID v5 of the URL namespace and
 /// `urn:crisisd:compensation`. Never change it: ids of stored streams depend on it.
@@ -99,6 +99,14 @@ pub enum CompensationCommand {
     RecordPayment { reference: String },
     /// Paying the accepted option failed.
     RecordPaymentFailure { reason: String },
+    /// Records what the airline spent on the passenger's care (a meal voucher, a hotel
+    /// night, a taxi): a cost of the disruption, whatever the cash claim's state.
+    RecordCareExpense {
+        duty: CareDuty,
+        amount: Money,
+        /// The voucher, invoice or booking it was spent on (staff-written).
+        reference: String,
+    },
 }
 
 /// A refused compensation command.
@@ -124,6 +132,8 @@ pub enum CompensationError {
         "the governing regime is not chosen yet (the policy has no exchange rate to compare the amounts owed): choose it first with choose_governing_regime"
     )]
     GoverningUndecided,
+    #[error("a care expense must be more than zero")]
+    CareExpenseZero,
     #[error("the new facts change no decision: nothing to recompute")]
     NothingChanged,
     #[error("the governing regime is already decided")]
@@ -354,6 +364,24 @@ impl Aggregate for Compensation {
                     late: ctx.now > deadline,
                 })
             }
+            (
+                _,
+                C::RecordCareExpense {
+                    duty,
+                    amount,
+                    reference,
+                },
+            ) => {
+                require_text("reference", reference)?;
+                if amount.amount_minor == 0 {
+                    return Err(CompensationError::CareExpenseZero);
+                }
+                CompensationEvent::CareExpenseRecorded(CareExpenseRecorded {
+                    duty: *duty,
+                    amount: *amount,
+                    reference: reference.clone(),
+                })
+            }
             (S::Accepted, C::RecordPaymentFailure { reason }) => {
                 require_text("reason", reason)?;
                 CompensationEvent::Failed(CompensationFailed {
@@ -414,6 +442,8 @@ impl Aggregate for Compensation {
                 self.failure_reason = Some(e.reason.clone());
                 self.status = S::Failed;
             }
+            // A cost, not a step of the claim.
+            CompensationEvent::CareExpenseRecorded(_) => {}
         }
         self
     }

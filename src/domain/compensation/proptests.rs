@@ -45,6 +45,11 @@ fn command() -> impl Strategy<Value = C> {
         1 => text().prop_map(|reason| C::DeclineOffer { reason: reason.into() }),
         2 => text().prop_map(|reference| C::RecordPayment { reference }),
         2 => text().prop_map(|reason| C::RecordPaymentFailure { reason }),
+        1 => (money(), text()).prop_map(|(amount, reference)| C::RecordCareExpense {
+            duty: crate::domain::policy::compensation::CareDuty::Accommodation,
+            amount,
+            reference,
+        }),
     ]
 }
 

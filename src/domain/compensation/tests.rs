@@ -785,3 +785,41 @@ fn a_recomputation_supersedes_and_never_reduces_what_was_paid() {
     assert!(state.review_required);
     assert_eq!(state.settlement(), Some(Settlement::Paid));
 }
+
+/// Care is a cost of the disruption, recorded whatever the claim's state (before an
+/// offer, after payment), and it changes nothing of the claim.
+#[test]
+fn record_care_expense() {
+    let hotel = |minor| C::RecordCareExpense {
+        duty: CareDuty::Accommodation,
+        amount: Money::new(minor, Currency::EUR),
+        reference: "HOTEL-FRA-0042".into(),
+    };
+    for history in [computed(), paid()] {
+        let events = when(&history, hotel(12_000)).unwrap();
+        assert_eq!(
+            events,
+            vec![E::CareExpenseRecorded(CareExpenseRecorded {
+                duty: CareDuty::Accommodation,
+                amount: Money::new(12_000, Currency::EUR),
+                reference: "HOTEL-FRA-0042".into(),
+            })]
+        );
+        let mut after = history.clone();
+        after.extend(events);
+        assert_eq!(given(&after), given(&history), "the claim is unchanged");
+    }
+    assert_eq!(when(&computed(), hotel(0)), Err(Err_::CareExpenseZero));
+    assert_eq!(
+        when(
+            &computed(),
+            C::RecordCareExpense {
+                duty: CareDuty::MealsAndRefreshments,
+                amount: Money::new(1_500, Currency::EUR),
+                reference: " ".into(),
+            }
+        ),
+        Err(Err_::Required { field: "reference" })
+    );
+    assert_eq!(when(&[], hotel(100)), Err(Err_::NotComputed));
+}

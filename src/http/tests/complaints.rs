@@ -351,6 +351,46 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
             .await["position"]
             .clone();
     }
+    // A hotel night for the first passenger: a cost of the delay, whatever the claim.
+    let hotel = json!({"duty": "accommodation", "amount": {"amount_minor": 12_000, "currency": "EUR"},
+        "reference": "HOTEL-FRA-0042"});
+    let zero = api
+        .post(
+            "agent",
+            &format!(
+                "/v1/compensations/{}/record_care_expense",
+                compensation_ids[0]
+            ),
+            json!({"duty": "accommodation", "amount": {"amount_minor": 0, "currency": "EUR"},
+                "reference": "X"}),
+        )
+        .await;
+    problem(&zero, StatusCode::UNPROCESSABLE_ENTITY, "refused");
+    last_payment = api
+        .ok(
+            "agent",
+            &format!(
+                "/v1/compensations/{}/record_care_expense",
+                compensation_ids[0]
+            ),
+            hotel,
+        )
+        .await["position"]
+        .clone();
+    let entitlement = api
+        .get(
+            "agent",
+            &format!(
+                "/v1/compensations/{}?after={last_payment}",
+                compensation_ids[0]
+            ),
+        )
+        .await;
+    assert_eq!(
+        entitlement.body["care_expenses"][0]["reference"], "HOTEL-FRA-0042",
+        "{}",
+        entitlement.text
+    );
     // Agents see why (issue 19): every regime's decision with the article applied.
     let why = api
         .get(
@@ -488,6 +528,12 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         "{}",
         cost.text
     );
+    assert_eq!(
+        c["cost"]["by_currency"]["by_currency"]["EUR"]["care_spent"],
+        json!({"count": 1, "amount_minor": 12_000}),
+        "{}",
+        cost.text
+    );
     assert!(c["signals"].as_u64().unwrap() >= 5, "{}", cost.text);
     assert!(
         !cost.text.contains("four hours late"),
@@ -512,6 +558,7 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
         "{}",
         report.text
     );
+    assert_eq!(route["care_spent"]["EUR"], 12_000, "{}", report.text);
     // The flight's, counted the same way: here the same money.
     let flight_cost = api
         .get(

@@ -97,6 +97,19 @@ pub struct Entitlement {
     /// owing nothing: a person decides what follows.
     #[serde(default)]
     pub review_required: bool,
+    /// What was spent on the passenger's care, in the order recorded.
+    #[serde(default)]
+    pub care_expenses: Vec<CareExpense>,
+}
+
+/// A care expense: the duty it met, what it cost, its voucher, invoice or booking, and
+/// the log position of the event that recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CareExpense {
+    pub duty: CareDuty,
+    pub amount: Money,
+    pub reference: String,
+    pub position: u64,
 }
 
 /// What one regime owes a passenger: cash (`null`: none), the care due at the airport,
@@ -142,6 +155,9 @@ pub struct Totals {
     pub paid: Tally,
     pub failed: Tally,
     pub declined: Tally,
+    /// Care expenses (meals, hotels, transport) recorded: how many, and their sum.
+    #[serde(default)]
+    pub care_spent: Tally,
 }
 
 /// How many entitlements, and their sum in minor units.

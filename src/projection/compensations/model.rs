@@ -1,8 +1,8 @@
 //! How each event changes the compensations model (see the module docs for its keys).
 
 use super::{
-    Compensations, Entitlement, IncidentTotals, NAME, RegimeOwed, SettlementDue, Status,
-    deadline_key, flight_prefix, incident_key, key, settlement_key,
+    CareExpense, Compensations, Entitlement, IncidentTotals, NAME, RegimeOwed, SettlementDue,
+    Status, deadline_key, flight_prefix, incident_key, key, settlement_key,
 };
 use crate::domain::common::{Money, Settlement};
 use crate::domain::compensation::{CompensationEvent, ComputedOutline, OfferOption};
@@ -53,9 +53,6 @@ pub fn totals_of<'a>(entitlements: impl IntoIterator<Item = &'a Entitlement>) ->
 }
 
 fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
-    if e.status == Status::NothingOwed {
-        return;
-    }
     let apply = |slot: &mut super::Tally, amount: u64| {
         if add {
             slot.count += 1;
@@ -65,6 +62,17 @@ fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
             slot.amount_minor = slot.amount_minor.saturating_sub(amount);
         }
     };
+    // Care is spent whatever the cash claim (also when it owes nothing).
+    for expense in &e.care_expenses {
+        let t = totals
+            .by_currency
+            .entry(expense.amount.currency)
+            .or_default();
+        apply(&mut t.care_spent, expense.amount.amount_minor);
+    }
+    if e.status == Status::NothingOwed {
+        return;
+    }
     if let Some(entitled) = e.entitled {
         let t = totals.by_currency.entry(entitled.currency).or_default();
         apply(&mut t.owed, entitled.amount_minor);
@@ -161,9 +169,10 @@ impl Projection for Compensations {
 
     /// 2: links, final states and the settlements due (`L`, `X`, `S` keys);
     /// 3: entitlements owing nothing are settled as computed (`nothing_owed`);
-    /// 4: the entitlements of each incident (`G` keys).
+    /// 4: the entitlements of each incident (`G` keys);
+    /// 5: care expenses, on the entitlement and in the totals.
     fn version(&self) -> u32 {
-        4
+        5
     }
 
     fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
@@ -250,6 +259,7 @@ impl Projection for Compensations {
                     .collect(),
                 positions: vec![event.position],
                 review_required: false,
+                care_expenses: Vec::new(),
             };
             return Self::update(tx, before.as_ref(), &after);
         }
@@ -345,6 +355,16 @@ impl Projection for Compensations {
                 status: Status::Failed,
                 ..b.clone()
             },
+            (CompensationEvent::CareExpenseRecorded(e), Some(b)) => {
+                let mut after = b.clone();
+                after.care_expenses.push(CareExpense {
+                    duty: e.duty,
+                    amount: e.amount,
+                    reference: e.reference,
+                    position: event.position,
+                });
+                after
+            }
         };
         after.positions.push(event.position);
         Self::update(tx, before.as_ref(), &after)

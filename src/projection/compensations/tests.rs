@@ -90,6 +90,7 @@ async fn execution_counts_contacts_and_money_per_currency_and_finds_overdue_paym
                         paid: eur(4, 2_400),
                         failed: Tally::default(),
                         declined: eur(2, 1_200),
+                        care_spent: Tally::default(),
                     }
                 )]
                 .into(),
