@@ -121,8 +121,14 @@ impl CommandTarget for Incident {
     /// Consent: a contact on a channel the passenger refused is refused, unless it is a
     /// mandatory service notice. A cause is one of the policy's taxonomy.
     fn check(state: &AppState, stream: &str, command: &Self::Command) -> Result<(), Problem> {
-        if let crate::domain::incident::IncidentCommand::RecordCause { root_cause, .. } = command {
-            return root_cause_known(state, root_cause);
+        use crate::domain::incident::IncidentCommand as C;
+        match command {
+            C::RecordCause { root_cause, .. } => return root_cause_known(state, root_cause),
+            C::RecordLesson { knowledge, .. } => return knowledge_known(state, knowledge, ""),
+            C::RecordImprovement { improvement, .. } => {
+                return knowledge_known(state, &improvement.knowledge, "/improvement");
+            }
+            _ => {}
         }
         if let crate::domain::incident::IncidentCommand::DraftCommunicationPlan {
             template: Some(template),
@@ -244,6 +250,33 @@ impl CommandTarget for Complaint {
     }
 }
 
+/// The knowledge entry `id` as its stream has it now (`None`: never published): read
+/// from the log, not a read model, so an entry published a moment ago is found.
+fn knowledge_entry(
+    state: &AppState,
+    id: uuid::Uuid,
+) -> Result<Option<crate::domain::knowledge::Entry>, Problem> {
+    use crate::domain::knowledge::{Entry, stream_name};
+    let (entry, _) = crate::app::command::load::<Entry>(state.store(), &stream_name(id))?;
+    Ok(entry.published.is_some().then_some(entry))
+}
+
+/// 422 `unknown_knowledge_entry` unless every one of `entries` is in the knowledge
+/// base (`at`: where the list is in the body).
+fn knowledge_known(state: &AppState, entries: &[uuid::Uuid], at: &str) -> Result<(), Problem> {
+    for (n, id) in entries.iter().enumerate() {
+        if knowledge_entry(state, *id)?.is_none() {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_knowledge_entry",
+                format!("no knowledge entry {id} (GET /v1/knowledge lists them; publish it first)"),
+            )
+            .field(format!("{at}/knowledge/{n}")));
+        }
+    }
+    Ok(())
+}
+
 /// 422 `unknown_template` unless `template` is a knowledge-base template in use, at its
 /// current version (a plan starts from what the template says now).
 fn template_current(
@@ -251,31 +284,21 @@ fn template_current(
     template: &crate::domain::incident::TemplateRef,
 ) -> Result<(), Problem> {
     use crate::domain::knowledge::EntryKind;
-    use crate::projection::knowledge;
     let refused = |why: String| {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_template", why).field("/template")
     };
-    let entry = knowledge::entry(
-        &super::queries::model(state, knowledge::NAME)?,
-        template.entry_id,
-    )
-    .map_err(super::queries::read_failed(knowledge::NAME))?;
-    match entry {
+    let id = template.entry_id;
+    match knowledge_entry(state, id)? {
         None => Err(refused(format!(
-            "no knowledge entry {} (GET /v1/knowledge?kind=template lists the templates)",
-            template.entry_id
+            "no knowledge entry {id} (GET /v1/knowledge?kind=template lists the templates)"
         ))),
-        Some(e) if e.kind != EntryKind::Template => Err(refused(format!(
-            "knowledge entry {} is not a template",
-            template.entry_id
-        ))),
-        Some(e) if e.retired => Err(refused(format!(
-            "template {} is retired",
-            template.entry_id
-        ))),
+        Some(e) if e.published.as_ref().map(|p| p.kind) != Some(EntryKind::Template) => {
+            Err(refused(format!("knowledge entry {id} is not a template")))
+        }
+        Some(e) if e.retired => Err(refused(format!("template {id} is retired"))),
         Some(e) if e.version != template.version => Err(refused(format!(
-            "template {} is at version {}, not {}: start from its current text",
-            template.entry_id, e.version, template.version
+            "template {id} is at version {}, not {}: start from its current text",
+            e.version, template.version
         ))),
         Some(_) => Ok(()),
     }

@@ -389,11 +389,19 @@ pub fn scenario(n: u64, start: DateTime<Utc>) -> Vec<Step> {
     if last_stage >= 6 {
         inc.run(&mut steps, I::StartReview, &lead(3 * 24 * 60));
         let lesson = "swap aircraft earlier when the inbound is late".into();
-        inc.run(&mut steps, I::RecordLesson { lesson }, &lead(3 * 24 * 60));
+        inc.run(
+            &mut steps,
+            I::RecordLesson {
+                lesson,
+                knowledge: Vec::new(),
+            },
+            &lead(3 * 24 * 60),
+        );
         let improvement = Improvement {
             description: "alert ops at 60 min inbound delay".into(),
             owner: "ops-planning".into(),
             due: None,
+            knowledge: Vec::new(),
         };
         let record = I::RecordImprovement {
             improvement_id: uuid(start, "improvement", n, 0),

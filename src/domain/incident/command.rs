@@ -86,8 +86,13 @@ pub enum IncidentCommand {
     SummariseOpenProblems { problems: Vec<String> },
     /// Leaves follow-up for the review.
     StartReview,
-    /// Records a lesson learned.
-    RecordLesson { lesson: String },
+    /// Records a lesson learned, and the knowledge-base entries (playbooks, templates,
+    /// answers) it changed.
+    RecordLesson {
+        lesson: String,
+        #[serde(default)]
+        knowledge: Vec<Uuid>,
+    },
     /// Records one of the incident's root causes (a code of the policy's taxonomy),
     /// the department responsible for it, and what the review found.
     RecordCause {

@@ -166,11 +166,12 @@ fn decide_open(state: &Incident, command: &C, ctx: &Context) -> Decision {
                 stage: Stage::Review,
             }))
         }
-        C::RecordLesson { lesson } => {
+        C::RecordLesson { lesson, knowledge } => {
             require_stage(state, "record_lesson", &[Stage::Review])?;
             require_text("lesson", lesson)?;
             one(IncidentEvent::LessonRecorded(LessonRecorded {
                 lesson: lesson.clone(),
+                knowledge: knowledge.clone(),
             }))
         }
         C::RecordCause {

@@ -127,6 +127,9 @@ pub struct OpenProblemsSummarised {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LessonRecorded {
     pub lesson: String,
+    /// The knowledge-base entries it changed (`GET /v1/knowledge/{id}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knowledge: Vec<Uuid>,
 }
 
 /// `incident.cause_recorded`: a root cause the review found, and who answers for it.

@@ -97,9 +97,9 @@ fn command() -> impl Strategy<Value = C> {
         1 => (small_id(), 0u8..7).prop_map(|(survey_id, score)| C::RecordSatisfaction { survey_id, score }),
         1 => Just(C::SummariseOpenProblems { problems: vec!["p".into()] }),
         4 => Just(C::StartReview),
-        3 => text().prop_map(|lesson| C::RecordLesson { lesson }),
+        3 => text().prop_map(|lesson| C::RecordLesson { lesson, knowledge: Vec::new() }),
         3 => (small_id(), text()).prop_map(|(improvement_id, owner)| C::RecordImprovement {
-            improvement_id, improvement: Improvement { description: "d".into(), owner, due: None },
+            improvement_id, improvement: Improvement { description: "d".into(), owner, due: None, knowledge: Vec::new() },
         }),
         4 => text().prop_map(|summary| C::CloseIncident { summary }),
         2 => text().prop_map(|reason| C::ReopenIncident { reason }),
@@ -170,7 +170,10 @@ fn happy_path() -> Vec<C> {
     path.extend([
         C::StartFollowUp,
         C::StartReview,
-        C::RecordLesson { lesson: "l".into() },
+        C::RecordLesson {
+            lesson: "l".into(),
+            knowledge: Vec::new(),
+        },
     ]);
     path.push(C::RecordImprovement {
         improvement_id: id(1),
@@ -178,6 +181,7 @@ fn happy_path() -> Vec<C> {
             description: "d".into(),
             owner: "o".into(),
             due: None,
+            knowledge: Vec::new(),
         },
     });
     for n in 1..4 {

@@ -231,4 +231,7 @@ pub struct Improvement {
     pub description: String,
     pub owner: String,
     pub due: Option<chrono::NaiveDate>,
+    /// The knowledge-base entries it changed (`GET /v1/knowledge/{id}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knowledge: Vec<uuid::Uuid>,
 }

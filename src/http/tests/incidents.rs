@@ -165,10 +165,33 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "refused",
     );
+    // A lesson links to the knowledge-base entries it changed (issue 21); they must exist.
+    let playbook = api
+        .ok(
+            lead,
+            "/v1/knowledge",
+            json!({"kind": "playbook", "category": "delay", "language": "en",
+                "title": "Long delay", "body": "Notify at 60 minutes."}),
+        )
+        .await;
+    let playbook = playbook["stream"].as_str().unwrap()["knowledge-".len()..].to_owned();
+    let missing = api
+        .post(
+            lead,
+            &at("record_lesson"),
+            json!({"lesson": "notify sooner", "knowledge": [playbook, uuid::Uuid::now_v7()]}),
+        )
+        .await;
+    problem(
+        &missing,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_knowledge_entry",
+    );
+    assert_eq!(missing.body["field"], "/knowledge/1", "{}", missing.text);
     api.ok(
         lead,
         &at("record_lesson"),
-        json!({"lesson": "notify sooner"}),
+        json!({"lesson": "notify sooner", "knowledge": [playbook]}),
     )
     .await;
     // The review's causes come from the policy's taxonomy (issue 21).
@@ -194,6 +217,12 @@ async fn an_incident_runs_from_open_to_close_through_the_api() {
     assert_eq!(
         reviews.body["items"][0]["causes"],
         json!([{"root_cause": "ground/check_in", "responsible": "ground_handling", "finding": "slow rebooking desk"}]),
+        "{}",
+        reviews.text
+    );
+    assert_eq!(
+        reviews.body["items"][0]["knowledge"],
+        json!([playbook]),
         "{}",
         reviews.text
     );

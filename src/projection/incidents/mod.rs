@@ -154,6 +154,10 @@ pub struct IncidentSummary {
     #[serde(default)]
     pub causes: Vec<crate::domain::incident::CauseRecorded>,
     pub improvements: Vec<ImprovementEntry>,
+    /// The knowledge-base entries the review's lessons and improvements changed, in the
+    /// order first linked.
+    #[serde(default)]
+    pub knowledge: Vec<Uuid>,
     pub compensations_linked: u64,
     pub compensations_settled: u64,
     /// Unsettled linked compensations and their legal payment deadlines.

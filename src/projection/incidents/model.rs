@@ -83,13 +83,19 @@ impl Incidents {
             E::SurveySent(e) => survey_sent(s, id, &e, tx)?,
             E::SatisfactionRecorded(e) => satisfaction_recorded(s, id, &e, tx)?,
             E::OpenProblemsSummarised(e) => s.open_problems = e.problems.len() as u64,
-            E::LessonRecorded(e) => s.lessons.push(e.lesson),
+            E::LessonRecorded(e) => {
+                link_knowledge(s, &e.knowledge);
+                s.lessons.push(e.lesson);
+            }
             E::CauseRecorded(e) => s.causes.push(e),
-            E::ImprovementRecorded(e) => s.improvements.push(ImprovementEntry {
-                improvement_id: e.improvement_id,
-                improvement: e.improvement,
-                recorded_at: at,
-            }),
+            E::ImprovementRecorded(e) => {
+                link_knowledge(s, &e.improvement.knowledge);
+                s.improvements.push(ImprovementEntry {
+                    improvement_id: e.improvement_id,
+                    improvement: e.improvement,
+                    recorded_at: at,
+                });
+            }
             E::Closed(_) => enter(s, Stage::Closed),
             E::Reopened(_) => {
                 s.reopened += 1;
@@ -233,6 +239,7 @@ fn opened_summary(opened: IncidentOpened) -> IncidentSummary {
         lessons: Vec::new(),
         causes: Vec::new(),
         improvements: Vec::new(),
+        knowledge: Vec::new(),
         compensations_linked: 0,
         compensations_settled: 0,
         unsettled_deadlines: BTreeMap::new(),
@@ -292,4 +299,13 @@ fn satisfaction_recorded(
         tx.insert_json(survey, &answered);
     }
     Ok(())
+}
+
+/// The knowledge entries a lesson or improvement changed join the review's, each once.
+fn link_knowledge(s: &mut IncidentSummary, entries: &[Uuid]) {
+    for id in entries {
+        if !s.knowledge.contains(id) {
+            s.knowledge.push(*id);
+        }
+    }
 }

@@ -383,6 +383,8 @@ pub struct ReviewEntry {
     /// Root causes and the departments responsible.
     pub causes: Vec<crate::domain::incident::CauseRecorded>,
     pub improvements: Vec<ImprovementEntry>,
+    /// The knowledge-base entries its lessons and improvements changed.
+    pub knowledge: Vec<Uuid>,
 }
 
 /// Lessons, causes and improvements, by incident category and improvement owner.
@@ -413,6 +415,7 @@ pub fn review(
             lessons: s.lessons,
             causes: s.causes,
             improvements,
+            knowledge: s.knowledge,
         });
     }
     Ok(found)

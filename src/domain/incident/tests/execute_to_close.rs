@@ -212,19 +212,38 @@ fn start_review() {
 
 #[test]
 fn record_lesson() {
-    let accepted = when(&reviewing(), C::RecordLesson { lesson: "x".into() });
+    let accepted = when(
+        &reviewing(),
+        C::RecordLesson {
+            lesson: "x".into(),
+            knowledge: Vec::new(),
+        },
+    );
     assert_eq!(
         accepted,
         Ok(vec![E::LessonRecorded(LessonRecorded {
-            lesson: "x".into()
+            lesson: "x".into(),
+            knowledge: Vec::new(),
         })])
     );
     assert_eq!(
-        when(&reviewing(), C::RecordLesson { lesson: "".into() }),
+        when(
+            &reviewing(),
+            C::RecordLesson {
+                lesson: "".into(),
+                knowledge: Vec::new()
+            }
+        ),
         Err(Err_::Required { field: "lesson" })
     );
     assert!(matches!(
-        when(&following_up(), C::RecordLesson { lesson: "x".into() }),
+        when(
+            &following_up(),
+            C::RecordLesson {
+                lesson: "x".into(),
+                knowledge: Vec::new()
+            }
+        ),
         Err(Err_::WrongStage { .. })
     ));
 }
@@ -268,7 +287,10 @@ fn close_incident_requires_review_outcomes_and_settled_compensations() {
     assert_eq!(when(&reviewing(), close()), Err(Err_::CloseRequiresLesson));
     let lesson_only = with(
         reviewing(),
-        [E::LessonRecorded(LessonRecorded { lesson: "l".into() })],
+        [E::LessonRecorded(LessonRecorded {
+            lesson: "l".into(),
+            knowledge: Vec::new(),
+        })],
     );
     assert_eq!(
         when(&lesson_only, close()),

@@ -160,6 +160,7 @@ pub(super) fn improvement() -> Improvement {
         description: "SMS earlier".into(),
         owner: "ops-lead".into(),
         due: None,
+        knowledge: Vec::new(),
     }
 }
 
@@ -167,6 +168,7 @@ pub(super) fn reviewed() -> Vec<E> {
     let mut events = reviewing();
     events.push(E::LessonRecorded(LessonRecorded {
         lesson: "notify sooner".into(),
+        knowledge: Vec::new(),
     }));
     events.push(E::ImprovementRecorded(ImprovementRecorded {
         improvement_id: id(30),
