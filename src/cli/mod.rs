@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::store::StoreConfig;
-use crate::tools::{bench, load};
+use crate::tools::{bench, load, simulate};
 
 /// crisisd: event-sourced crisis management for airline customer service.
 #[derive(Debug, Parser)]
@@ -118,6 +118,9 @@ pub enum Command {
         #[command(flatten)]
         master: keys::MasterKeyArg,
     },
+    /// Drive a realistic day of operations (flights, disruptions, a storm, manifests,
+    /// feedback, a spike) against a running crisisd, over HTTP or NATS.
+    Simulate(simulate::SimulateArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -169,6 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => runtime()?.block_on(keys::erase_passenger_command(
             config, passenger, reason, master,
         )),
+        Command::Simulate(args) => runtime()?.block_on(simulate::run(args)),
         Command::Bench(bench) => runtime()?.block_on(bench::run(bench)),
         Command::Load(args) => runtime()?.block_on(load::run(config, args)),
     }

@@ -10,6 +10,7 @@
 //! | [`arrivals`] | the latency collector's subject reader, straight off its socket |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
 //! | [`scratch`] | a benchmark's scratch directory, removed when done |
+//! | [`simulate`] | `simulate`: a realistic day of operations against a running crisisd, over HTTP or NATS |
 
 pub mod arrivals;
 pub mod bench;
@@ -18,3 +19,4 @@ pub mod bench_projections;
 pub mod bench_relay;
 pub mod load;
 pub mod scratch;
+pub mod simulate;
