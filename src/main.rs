@@ -1,7 +1,5 @@
 //! The `crisisd` binary: parse the command line, set up tracing, run the library.
 
-use clap::Parser;
-
 /// glibc's allocator spent a quarter of the store writer's time in malloc and free
 /// (buffers allocated on the runtime's threads, freed on the writer's); mimalloc's
 /// thread-local free lists do not.
@@ -9,8 +7,9 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = crisisd::cli::Cli::parse();
-    crisisd::cli::init_tracing();
+    // Flags over environment variables over the configuration file over defaults.
+    let cli = crisisd::cli::config::parse();
+    crisisd::cli::init_tracing(&cli.log_format);
     match crisisd::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -7,10 +7,12 @@
 //! | [`keys`] | `keys new-master`, `keys rotate`, `erase-passenger`; where `serve` finds the master key |
 //! | [`token`] | `token add`: issue a bearer token for the HTTP API |
 //! | [`report`] | `report`: a daily, weekly or monthly report (JSON or CSV); `what-if`: history under a candidate policy |
+//! | [`config`] | the configuration file (`--config`) and `config check` |
 //!
 //! `bench` and the hidden `load` run the tooling in [`crate::tools`].
 
 pub mod audit;
+pub mod config;
 pub mod keys;
 pub mod report;
 pub mod serve;
@@ -36,6 +38,15 @@ pub struct Cli {
         default_value = "./data"
     )]
     pub data_dir: PathBuf,
+
+    /// A TOML file of settings: each key a flag's long name with _ for - (e.g.
+    /// http_addr = "0.0.0.0:8080"). Flags and environment variables override it.
+    #[arg(long, global = true, env = config::CONFIG_ENV, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log lines for people (`human`) or for a log pipeline (`json`, one object a line).
+    #[arg(long, global = true, env = "CRISISD_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
+    pub log_format: String,
 
     #[command(subcommand)]
     pub command: Command,
@@ -105,6 +116,9 @@ pub enum Command {
     /// HTTP API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// The configuration: flags, environment variables and the configuration file.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// The master key and the key store of personal data.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -129,17 +143,25 @@ pub enum Command {
     Load(load::LoadArgs),
 }
 
-/// `RUST_LOG`-style filtering (default `info`), logs on stderr.
-pub fn init_tracing() {
+/// `RUST_LOG`-style filtering (default `info`), logs on stderr: for people, or one JSON
+/// object a line (`format` = `json`) with the fields of the spans a line is in (a
+/// request's correlation id among them).
+pub fn init_tracing(format: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // Colour codes only for a person at a terminal, not in a journal or a file.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        logs.json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .init();
+    } else {
+        // Colour codes only for a person at a terminal, not in a journal or a file.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        logs.with_ansi(ansi).init();
+    }
 }
 
 /// Runs one subcommand to completion.
@@ -164,6 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => runtime()?.block_on(report::report(config, args)),
         Command::WhatIf(args) => report::what_if(config, args),
         Command::Token(command) => token::run(&cli.data_dir, command),
+        Command::Config(config::ConfigCommand::Check(args)) => config::check(&config, &args),
         Command::Keys(command) => keys::run(config, command),
         Command::ErasePassenger {
             passenger,

@@ -206,13 +206,9 @@ pub fn parse_snake<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Stri
         .map_err(|err| format!("{text:?}: {err}"))
 }
 
-pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let policy = args.policy.load()?;
-    let tokens_path = args.tokens.path(&config.path);
-    let tokens = Tokens::load(&tokens_path).map_err(anyhow::Error::msg)?;
-    if tokens.is_empty() {
-        tracing::warn!(tokens_file = %tokens_path.display(), "no HTTP API tokens: every request is refused; create one with `crisisd token add --role admin --actor <you>`");
-    }
+/// The compensation policy `serve` runs with: the configured file or the built-in one,
+/// with the goodwill policy if one is given.
+pub fn compensation_policy(args: &ServeArgs) -> anyhow::Result<CompensationPolicy> {
     let mut compensation = match &args.compensation_policy {
         Some(path) => read_policy(path, "compensation policy", CompensationPolicy::parse)?,
         None => CompensationPolicy::default_policy(),
@@ -226,6 +222,17 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             )
         })?;
     }
+    Ok(compensation)
+}
+
+pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let policy = args.policy.load()?;
+    let tokens_path = args.tokens.path(&config.path);
+    let tokens = Tokens::load(&tokens_path).map_err(anyhow::Error::msg)?;
+    if tokens.is_empty() {
+        tracing::warn!(tokens_file = %tokens_path.display(), "no HTTP API tokens: every request is refused; create one with `crisisd token add --role admin --actor <you>`");
+    }
+    let compensation = compensation_policy(&args)?;
     let carrier = CarrierProfile {
         home: args.carrier_home,
         size: args.carrier_size,
