@@ -23,6 +23,7 @@ pub mod bus;
 pub mod cli;
 pub(crate) mod domain;
 pub(crate) mod http;
+pub mod metrics;
 pub mod privacy;
 pub mod projection;
 pub mod store;

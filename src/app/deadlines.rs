@@ -118,7 +118,14 @@ impl DeadlineTask {
             ..CommandMeta::new(deadline_actor(), Utc::now())
         };
         match execute::<Complaint>(&self.journal, &stream, &command, &meta).await {
-            Ok(executed) => Ok(!executed.duplicate),
+            Ok(executed) => {
+                if !executed.duplicate {
+                    crate::metrics::METRICS
+                        .sla_breaches
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Ok(!executed.duplicate)
+            }
             // The model has not yet applied what made the deadline moot; it will.
             Err(CommandError::Refused(
                 ComplaintError::SlaAlreadyBreached { .. }

@@ -276,8 +276,12 @@ async fn lane<H: IngestHandler>(
             .handle(&kind, &message.payload, source_id.as_deref())
             .await
         {
-            Ok(Handled::Stored) => AckKind::Ack,
+            Ok(Handled::Stored) => {
+                crate::metrics::METRICS.ingested("nats", "accepted");
+                AckKind::Ack
+            }
             Ok(Handled::Rejected(mut rejection)) => {
+                crate::metrics::METRICS.ingested("nats", &rejection.code);
                 rejection.ingest_sequence = message.info().ok().map(|info| info.stream_sequence);
                 // The message says what is wrong and never quotes personal data.
                 tracing::info!(kind, code = %rejection.code, pointer = %rejection.pointer,

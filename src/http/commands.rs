@@ -570,6 +570,11 @@ pub(super) fn command_meta(
         meta.request_fingerprint = Some(fingerprint(request));
     }
     meta.expected_version = if_match(headers)?;
+    // Set by the HTTP layer on every request: the events share the request's id.
+    meta.correlation_id = headers
+        .get(super::CORRELATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     Ok(meta)
 }
 

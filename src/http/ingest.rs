@@ -105,14 +105,18 @@ async fn ingest(
     }
     match state.ingest().ingest(kind, body, &caller.actor).await {
         Ok(Handled::Stored) => {
+            crate::metrics::METRICS.ingested("http", "accepted");
             Ok((StatusCode::ACCEPTED, Json(Stored { stored: true })).into_response())
         }
-        Ok(Handled::Rejected(rejection)) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            rejection.code,
-            rejection.message,
-        )
-        .field(rejection.pointer)),
+        Ok(Handled::Rejected(rejection)) => {
+            crate::metrics::METRICS.ingested("http", &rejection.code);
+            Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rejection.code,
+                rejection.message,
+            )
+            .field(rejection.pointer))
+        }
         Err(reason) => Err(Problem::unavailable(format!(
             "the message could not be stored now: {reason}; retry it (it is idempotent)"
         ))),

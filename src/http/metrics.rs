@@ -1,5 +1,7 @@
-//! `GET /metrics`: Prometheus text format. Labels are projection and follower names
-//! and status classes only — never ids or anything a passenger wrote.
+//! `GET /metrics`: Prometheus text format — the process's measurements
+//! ([`crate::metrics`]) and the store's, read models' and followers' positions. Labels
+//! are projection and follower names, route templates, rejection codes and status
+//! classes only — never ids or anything a passenger wrote.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +38,7 @@ impl HttpCounters {
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
+    crate::metrics::METRICS.render(&mut out);
     let head = state.store().head().position;
     let _ = writeln!(
         out,

@@ -227,10 +227,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn(time_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            count_responses,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::middleware::map_response(
             problem::plain_errors_as_problems,
         ))
@@ -292,13 +289,48 @@ pub async fn serve(
 /// then flows for as long as the client reads).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn count_responses(
+/// The header carrying a request's correlation id: the caller's, when it is a UUID, else
+/// a new one; answered on every response and recorded on every event the request causes.
+pub const CORRELATION_ID: &str = "x-correlation-id";
+
+/// Every request: its correlation id, a span carrying it (so each log line of the request
+/// names it), its latency per route template, its status class.
+async fn observe(
     axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let response = next.run(request).await;
-    state.http_counters().count(response.status().as_u16());
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let correlation = request
+        .headers()
+        .get(CORRELATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<uuid::Uuid>().ok())
+        .unwrap_or_else(uuid::Uuid::now_v7);
+    let header = axum::http::HeaderValue::from_str(&correlation.to_string())
+        .expect("a UUID is a header value");
+    request.headers_mut().insert(CORRELATION_ID, header.clone());
+    // A template (`/v1/incidents/{id}`), never the path: no ids in labels or logs.
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = request.method().clone();
+    let span = tracing::info_span!("http", correlation_id = %correlation, %method, %route);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    state.http_counters().count(status);
+    crate::metrics::METRICS.http_answered(method.as_str(), &route, started.elapsed());
+    span.in_scope(|| {
+        tracing::debug!(
+            status,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "answered"
+        )
+    });
+    response.headers_mut().insert(CORRELATION_ID, header);
     response
 }
 

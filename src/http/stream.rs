@@ -125,6 +125,8 @@ pub async fn stream(
     let ended: Arc<Mutex<Option<Ended>>> = Arc::default();
     let end = ended.clone();
     tokio::spawn(async move {
+        // Counted while the stream lives.
+        let _client = crate::metrics::SseClient::connected();
         let mut recheck = tokio::time::interval(limits.token_recheck);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stop = |resume_from: u64, reason: String| {

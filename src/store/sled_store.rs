@@ -423,6 +423,7 @@ impl SledStore {
                 reason: "the store was opened for inspection only".into(),
             });
         };
+        let started = std::time::Instant::now();
         let prepared = Self::prepare(request)?;
         let (reply_tx, reply_rx) = oneshot::channel();
         let closed = || AppendError::Unavailable {
@@ -431,7 +432,11 @@ impl SledStore {
         tx.send(WriterMsg::Append(prepared, reply_tx))
             .await
             .map_err(|_| closed())?;
-        reply_rx.await.map_err(|_| closed())?
+        let answer = reply_rx.await.map_err(|_| closed())?;
+        crate::metrics::METRICS
+            .append_seconds
+            .observe_duration(started.elapsed());
+        answer
     }
 
     /// Reads up to `max_count` events of one stream starting at `from_version`

@@ -410,6 +410,9 @@ impl Writer {
                 sled_batch.insert(keys::HEAD, head_value);
                 self.stats.batches += 1;
                 self.stats.events += head.position - self.head.position;
+                crate::metrics::METRICS
+                    .batch_events
+                    .observe((head.position - self.head.position) as f64);
             }
             let applying = Instant::now();
             self.stats.plan_us += (applying - started).as_micros() as u64;
@@ -663,6 +666,9 @@ impl Syncer {
         self.data_file.sync_data()?;
         self.sync_new_blobs()?;
         self.stats.syncs += 1;
+        crate::metrics::METRICS
+            .commit_seconds
+            .observe_duration(t0.elapsed());
         self.stats.flush_us += (t1 - t0).as_micros() as u64;
         self.stats.fsync_us += t1.elapsed().as_micros() as u64;
         Ok(())

@@ -281,3 +281,67 @@ async fn if_match_and_idempotency_keys_protect_concurrent_and_retried_commands()
     assert_eq!(a.body["stream"], b.body["stream"]);
     assert_eq!(b.body["duplicate"], true);
 }
+
+/// Observability (issue 22): a request's correlation id — the caller's, or a new one —
+/// comes back on the answer and is recorded on the events it caused; /metrics has the
+/// request's latency under its route template (never its path) and the store's append
+/// and commit latency and batch sizes.
+#[tokio::test]
+async fn a_request_carries_its_correlation_id_to_its_events_and_is_measured_per_route() {
+    let api = api().await;
+    let mine = uuid::Uuid::now_v7().to_string();
+    let body = json!({"channel": "email", "passenger": "FF-C1", "tier": "gold",
+        "category": "delay", "remedy_sought": "apology", "description": "late", "incident_id": null});
+    let reply = api
+        .call(
+            Some("agent"),
+            Method::POST,
+            "/v1/complaints",
+            &[("x-correlation-id", &mine)],
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.headers["x-correlation-id"], mine.as_str());
+    let id = reply.body["stream"].as_str().unwrap()["complaint-".len()..].to_owned();
+    let timeline = api
+        .get(
+            "auditor",
+            &format!(
+                "/v1/complaints/{id}/timeline?after={}",
+                reply.body["position"]
+            ),
+        )
+        .await;
+    assert_eq!(
+        timeline.body["items"][0]["correlation_id"],
+        mine.as_str(),
+        "{}",
+        timeline.text
+    );
+    // Not a UUID: a new one, answered.
+    let other = api
+        .call(
+            Some("agent"),
+            Method::GET,
+            "/v1/complaints",
+            &[("x-correlation-id", "not-a-uuid")],
+            None,
+        )
+        .await;
+    let answered = other.headers["x-correlation-id"].to_str().unwrap();
+    assert!(answered.parse::<uuid::Uuid>().is_ok(), "{answered}");
+    let metrics = api.get("admin", "/metrics").await;
+    for line in [
+        "crisisd_http_request_seconds_count{method=\"POST\",route=\"/v1/complaints\"}",
+        "crisisd_http_request_seconds_bucket{method=\"GET\",route=\"/v1/complaints/{id}/timeline\",le=\"+Inf\"}",
+        "crisisd_store_append_seconds_count ",
+        "crisisd_store_commit_seconds_count ",
+        "crisisd_store_batch_events_bucket{le=\"1\"}",
+        "crisisd_sse_clients ",
+        "crisisd_sla_breaches_total ",
+    ] {
+        assert!(metrics.text.contains(line), "{line} in:\n{}", metrics.text);
+    }
+    assert!(!metrics.text.contains(&id), "no ids in metrics");
+}
