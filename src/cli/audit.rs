@@ -7,10 +7,10 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
 
+use super::progress::Progress;
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::store::codec::RawRecord;
 use crate::store::{SledStore, StoreConfig, position_range};
@@ -21,19 +21,13 @@ pub fn verify(config: StoreConfig, from: u64, to: u64) -> anyhow::Result<ExitCod
     let head = store.head();
     let (from, to) = position_range(Some(from), Some(to), head.position)?;
     let total = to.saturating_sub(from) + 1;
-    let started = Instant::now();
-    let report = store.verify_with_progress(from, to, 100_000, |done| {
-        eprint!(
-            "\rverifying: {done}/{total} events ({:.0}%)",
-            done as f64 * 100.0 / total as f64
-        );
-    })?;
-    eprintln!(
-        "\rverified {} events in {:.1}s{:>20}",
+    let mut progress = Progress::new("verifying", Some(total));
+    let report = store.verify_with_progress(from, to, 10_000, |done| progress.update(done))?;
+    progress.finish(&format!(
+        "verified {} events in {:.1}s",
         report.verified,
-        started.elapsed().as_secs_f64(),
-        ""
-    );
+        progress.elapsed_s()
+    ));
     println!("{}", serde_json::to_string(&report)?);
     match &report.damage {
         None => {
@@ -57,23 +51,17 @@ pub fn replay(
     to: u64,
     stream: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    use std::io::IsTerminal;
     let store = SledStore::open_for_inspection(config)?;
     let (from, to) = position_range(Some(from), Some(to), store.head().position)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    // Progress only for a person watching, never into a redirected stderr.
-    let show = std::io::stderr().is_terminal();
     let total = to.min(store.head().position).saturating_sub(from.max(1)) + 1;
+    let mut progress = Progress::new("replaying", stream.is_none().then_some(total));
     let written = write_envelopes(&store, from, to, stream.as_deref(), &mut out, |done| {
-        if show {
-            eprint!("\rreplaying: {done}/{total} events");
-        }
+        progress.update(done)
     })?;
     out.flush()?;
-    if show {
-        eprintln!("\rreplayed {written} events{:>30}", "");
-    }
+    progress.finish(&format!("replayed {written} events"));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -122,42 +110,44 @@ pub fn export(config: StoreConfig, from: u64, to: u64, out: &Path) -> anyhow::Re
     let file = std::fs::File::create(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-    let started = Instant::now();
+    let mut progress = Progress::new("exporting", Some(total));
     let written = write_envelopes(&store, from, to, None, &mut writer, |done| {
-        eprint!(
-            "\rexporting: {done}/{total} events ({:.0}%)",
-            done as f64 * 100.0 / total as f64
-        );
+        progress.update(done)
     })?;
     let file = writer.into_inner().map_err(|err| err.into_error())?;
     file.sync_all()?;
     std::fs::rename(&partial, out)?;
-    eprintln!(
-        "\rexported {written} events (positions {}..={}) to {} in {:.1}s{:>20}",
+    progress.finish(&format!(
+        "exported {written} events (positions {}..={}) to {} in {:.1}s",
         from.max(1),
         to.min(head),
         out.display(),
-        started.elapsed().as_secs_f64(),
-        ""
-    );
+        progress.elapsed_s()
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
 /// Verifies an export, then imports it (see [`crate::store::import`]).
 pub fn import(config: StoreConfig, file: &Path) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
+    // Two passes over the file: its length is known only after the first.
+    let mut progress = Progress::new("verifying the export", None);
+    let (mut verified, mut importing) = (0, false);
     let report = crate::store::import::import(&config, file, |done, pass| {
-        let what = if pass == 1 { "verifying" } else { "importing" };
-        eprint!("\r{what}: {done} events");
+        if pass == 1 {
+            verified = done;
+        } else if !importing {
+            importing = true;
+            progress = Progress::new("importing", Some(verified));
+        }
+        progress.update(done);
     })?;
-    eprintln!(
-        "\rimported {} events in {:.1}s; head {} ({}){:>20}",
+    progress.finish(&format!(
+        "imported {} events in {:.1}s; head {} ({})",
         report.imported,
-        started.elapsed().as_secs_f64(),
+        progress.elapsed_s(),
         report.head,
-        report.head_hash,
-        ""
-    );
+        report.head_hash
+    ));
     println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -195,23 +185,13 @@ pub fn rebuild(
     let store = SledStore::open_for_inspection(config)?;
     let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
     let names = names.join(", ");
-    let started = Instant::now();
-    let progress = |done: u64, head: u64| {
-        eprint!(
-            "\rrebuilding {names}: {done}/{head} events ({:.0}%)",
-            if head == 0 {
-                100.0
-            } else {
-                done as f64 * 100.0 / head as f64
-            }
-        );
-    };
+    let mut progress = Progress::new(format!("rebuilding {names}"), Some(store.head().position));
     // One pass over the log feeds every model asked for.
-    let events = crate::projection::rebuild_together(&store, projections, progress)?;
-    eprintln!(
-        "\rrebuilt {names} from {events} events in {:.1}s{:>20}",
-        started.elapsed().as_secs_f64(),
-        ""
-    );
+    let events =
+        crate::projection::rebuild_together(&store, projections, |done, _| progress.update(done))?;
+    progress.finish(&format!(
+        "rebuilt {names} from {events} events in {:.1}s",
+        progress.elapsed_s()
+    ));
     Ok(ExitCode::SUCCESS)
 }

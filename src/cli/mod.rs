@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod config;
 pub mod keys;
+pub mod progress;
 pub mod report;
 pub mod serve;
 pub mod token;
