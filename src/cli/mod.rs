@@ -135,7 +135,7 @@ pub enum Command {
     },
     /// Drive a realistic day of operations (flights, disruptions, a storm, manifests,
     /// feedback, a spike) against a running crisisd, over HTTP or NATS.
-    Simulate(simulate::SimulateArgs),
+    Simulate(Box<simulate::SimulateArgs>),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -196,7 +196,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => runtime()?.block_on(keys::erase_passenger_command(
             config, passenger, reason, master,
         )),
-        Command::Simulate(args) => runtime()?.block_on(simulate::run(args)),
+        Command::Simulate(args) => runtime()?.block_on(simulate::run(*args)),
         Command::Bench(bench) => runtime()?.block_on(bench::run(bench)),
         Command::Load(args) => runtime()?.block_on(load::run(config, args)),
     }
