@@ -34,8 +34,9 @@ if ! python3 -c "import rfc8785, blake3" 2>/dev/null; then
     }
 fi
 
-# The API conformance run (tests/api/schemathesis.sh) uses schemathesis.
-if ! command -v schemathesis >/dev/null; then
+# The API conformance run (tests/api/schemathesis.sh) uses schemathesis; the deploy
+# files' check (tests/deploy/check_deploy.py) uses PyYAML, which schemathesis brings.
+if ! command -v schemathesis >/dev/null || ! python3 -c "import yaml" 2>/dev/null; then
     echo "== installing schemathesis (pip)"
     python3 -m pip install --quiet schemathesis || {
         echo "could not install schemathesis: run 'python3 -m pip install schemathesis'" >&2
@@ -57,3 +58,5 @@ cargo test --locked --all-targets
 echo "== API conformance (schemathesis, all checks)"
 # cargo test built target/debug/crisisd for the integration tests.
 bash tests/api/schemathesis.sh target/debug/crisisd
+echo "== deploy files (tests/deploy/check_deploy.py)"
+python3 tests/deploy/check_deploy.py target/debug/crisisd
