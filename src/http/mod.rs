@@ -35,6 +35,7 @@
 mod admin;
 pub mod audit;
 pub mod auth;
+pub mod board;
 mod commands;
 mod compensations;
 mod complaints;
@@ -251,6 +252,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         audit::routes,
         admin::routes,
         ingest::routes,
+        board::routes,
     ] {
         routes = resource(routes);
     }

@@ -1,0 +1,842 @@
+// The crisis board: a client of crisisd's own API (/v1) and SSE stream.
+// No framework, no build step. Every string comes from i18n.js; every request carries
+// the token kept in sessionStorage; the page never writes data into innerHTML.
+(() => {
+  'use strict';
+
+  const STAGES = ['monitor', 'assess', 'plan', 'execute', 'follow_up', 'review'];
+  const SEVERITIES = ['low', 'medium', 'high', 'critical'];
+  // The command that takes an incident out of each stage (crisis leads).
+  const NEXT_STAGE = {
+    monitor: 'start_assessment', assess: 'start_planning', plan: 'start_execution',
+    execute: 'start_follow_up', follow_up: 'start_review',
+  };
+  const PAGE = 500;
+  const TOKEN_KEY = 'crisisd.token';
+  const SEALED = 'pd:v1:';
+
+  const S = {
+    token: sessionStorage.getItem(TOKEN_KEY),
+    me: null,
+    lang: localStorage.getItem('crisisd.lang') || 'en',
+    rows: new Map(),        // incident id -> board row
+    details: new Map(),     // incident id -> {flight, opened_at}
+    airports: new Map(),    // "LH/400/2026-01-01" -> [airports]
+    complaintsBy: new Map(),// incident id -> open complaints
+    lastId: 0,              // last SSE position received
+    positions: [],          // every position received (tests check for gaps)
+    gaps: 0,
+    feed: [],               // last events, newest first
+    live: false,
+    filters: { severity: '', airport: '', flight: '', date: '' },
+    view: null,
+    readyAt: null,
+  };
+  window.__board = S;
+  if (!localStorage.getItem('crisisd.lang')) {
+    S.lang = (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  }
+
+  // ---------- strings, elements, formats ----------
+  function t(key, vars) {
+    const table = window.BOARD_I18N;
+    let s = (table[S.lang] && table[S.lang][key]) || table.en[key] || key;
+    if (vars) for (const [k, v] of Object.entries(vars)) s = s.split('{' + k + '}').join(String(v));
+    return s;
+  }
+  function el(tag, attrs, ...kids) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'text') node.textContent = v;
+      else if (k === 'class') node.className = v;
+      else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+      else if (k === 'data') for (const [d, dv] of Object.entries(v)) node.dataset[d] = dv;
+      else node.setAttribute(k, v === true ? '' : v);
+    }
+    for (const kid of kids.flat(Infinity)) {
+      if (kid === null || kid === undefined || kid === false) continue;
+      node.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    }
+    return node;
+  }
+  const $ = (id) => document.getElementById(id);
+  const locale = () => (S.lang === 'zh' ? 'zh-CN' : 'en-GB');
+  function localTime(iso) {
+    if (!iso) return '—';
+    return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(iso));
+  }
+  function utcTime(iso) {
+    if (!iso) return '—';
+    return new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  }
+  function duration(secs) {
+    const neg = secs < 0; secs = Math.abs(Math.round(secs));
+    const d = Math.floor(secs / 86400), h = Math.floor((secs % 86400) / 3600), m = Math.floor((secs % 3600) / 60);
+    let s;
+    if (d) s = t('dur_dh', { d, h });
+    else if (h) s = t('dur_hm', { h, m });
+    else if (m) s = t('dur_m', { m });
+    else s = t('dur_s', { s: secs });
+    return neg ? '−' + s : s;
+  }
+  function money(m) {
+    if (!m) return '—';
+    return (m.amount_minor / 100).toLocaleString(locale(), { minimumFractionDigits: 2 }) + ' ' + m.currency;
+  }
+  const flightName = (f) => (f ? f.carrier + f.number + ' ' + f.date : '—');
+  // An enum value in the viewer's language (the value itself when the table lacks it).
+  function label(prefix, v) {
+    if (v === null || v === undefined) return '—';
+    const key = prefix + '_' + v;
+    const s = t(key);
+    return s === key ? String(v) : s;
+  }
+  const sealed = (v) => typeof v === 'string' && (v.startsWith(SEALED) || v === '[redacted]');
+  // Personal values an auditor may not read arrive sealed: show that, never the cipher.
+  function openData(v) {
+    if (sealed(v)) return t('redacted');
+    if (v === '[erased]') return t('erased');
+    if (Array.isArray(v)) return v.map(openData);
+    if (v && typeof v === 'object') {
+      const o = {};
+      for (const [k, x] of Object.entries(v)) o[k] = openData(x);
+      return o;
+    }
+    return v;
+  }
+  function toast(text, bad) {
+    const box = $('toast');
+    box.textContent = text; box.hidden = false; box.classList.toggle('bad', !!bad);
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { box.hidden = true; }, 5000);
+  }
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // ---------- roles ----------
+  const role = () => (S.me ? S.me.role : null);
+  const isAdmin = () => role() === 'admin';
+  const mayDecide = () => isAdmin() || role() === 'crisis_lead';
+  const mayRead = () => isAdmin() || ['agent', 'crisis_lead', 'auditor'].includes(role());
+  const mayAudit = () => isAdmin() || ['auditor', 'crisis_lead'].includes(role());
+
+  // ---------- the API ----------
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || ('HTTP ' + status));
+      this.status = status; this.problem = problem;
+    }
+  }
+  async function api(path, opts) {
+    opts = opts || {};
+    const headers = Object.assign({ Authorization: 'Bearer ' + S.token, Accept: 'application/json' }, opts.headers || {});
+    let body;
+    if (opts.body !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(opts.body); }
+    const res = await fetch(path, { method: opts.method || 'GET', headers, body, cache: 'no-store' });
+    if (res.status === 401) { signOut(t('token_refused')); throw new ApiError(401, null); }
+    const type = res.headers.get('content-type') || '';
+    const data = type.includes('json') ? await res.json() : await res.text();
+    if (!res.ok) throw new ApiError(res.status, typeof data === 'object' ? data : null);
+    if (opts.withHeaders) return { data, headers: res.headers };
+    return data;
+  }
+  // Every page of a list, following next_cursor.
+  async function all(path, max) {
+    const items = [];
+    let cursor = null;
+    const sep = path.includes('?') ? '&' : '?';
+    do {
+      const page = await api(path + sep + 'limit=' + PAGE + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor && (!max || items.length < max));
+    return items;
+  }
+  function command(path, body, version) {
+    const headers = { 'Idempotency-Key': crypto.randomUUID() };
+    if (version) headers['If-Match'] = '"' + version + '"';
+    return api(path, { method: 'POST', body: body || {}, headers });
+  }
+
+  // ---------- sign-in ----------
+  async function signIn(token) {
+    S.token = token;
+    try {
+      S.me = await api('/v1/whoami');
+    } catch (e) {
+      S.token = null; S.me = null;
+      throw e;
+    }
+    sessionStorage.setItem(TOKEN_KEY, token);
+  }
+  function signOut(message) {
+    S.token = null; S.me = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    if (S.streamCtrl) S.streamCtrl.abort();
+    S.rows.clear(); S.lastId = 0; S.positions = []; S.feed = [];
+    chrome();
+    $('view').replaceChildren();
+    $('signin').hidden = false;
+    const err = $('signin-error');
+    err.hidden = !message; err.textContent = message || '';
+  }
+  function chrome() {
+    const signedIn = !!S.me;
+    $('nav').hidden = !signedIn;
+    $('signout').hidden = !signedIn;
+    $('me').hidden = !signedIn;
+    $('live').hidden = !signedIn;
+    $('banner').hidden = !signedIn || S.live || !S.streamStarted;
+    document.documentElement.lang = S.lang === 'zh' ? 'zh-CN' : 'en';
+    document.body.dataset.role = role() || '';
+    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+    document.title = t('app_title');
+    if (signedIn) {
+      $('me').textContent = S.me.actor + ' · ' + t('role_' + S.me.role) + (S.me.personal_data ? '' : ' · ' + t('no_personal_data'));
+      $('live').textContent = S.live ? t('live') : t('offline');
+      $('live').classList.toggle('off', !S.live);
+      $('banner').textContent = t('connection_lost');
+      for (const a of document.querySelectorAll('#nav a')) {
+        const v = a.dataset.view;
+        a.hidden = (v === 'audit' && !mayAudit()) || (v !== 'audit' && !mayRead());
+        a.classList.toggle('active', S.view && S.view.name === v);
+      }
+    }
+  }
+
+  // ---------- the live stream (SSE over fetch: EventSource cannot send the token) ----------
+  function setLive(live) {
+    if (S.live === live) return;
+    S.live = live;
+    document.body.dataset.live = live ? '1' : '0';
+    chrome();
+  }
+  async function streamLoop() {
+    S.streamStarted = true;
+    let backoff = 250;
+    while (S.token) {
+      const ctrl = new AbortController();
+      S.streamCtrl = ctrl;
+      try {
+        const headers = { Authorization: 'Bearer ' + S.token, Accept: 'text/event-stream' };
+        let url = '/v1/stream';
+        // Resume right after the last event seen: no gap, no duplicate.
+        if (S.lastId > 0) headers['Last-Event-ID'] = String(S.lastId);
+        else url += '?from=' + (S.head + 1);
+        const res = await fetch(url, { headers, signal: ctrl.signal, cache: 'no-store' });
+        if (res.status === 401) { signOut(t('token_refused')); return; }
+        if (res.status === 400) {
+          // This log never reached our position (another store, or an older backup).
+          S.lastId = 0; await reloadAll(); continue;
+        }
+        if (!res.ok) throw new Error('HTTP ' + res.status);
+        setLive(true);
+        backoff = 250;
+        await readEvents(res.body, ctrl);
+      } catch (e) {
+        if (!S.token) return;
+      }
+      setLive(false);
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 4000);
+    }
+  }
+  async function readEvents(body, ctrl) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    // Heartbeats arrive every 15 s: silence for 40 s means a dead connection.
+    let heard = Date.now();
+    const watchdog = setInterval(() => { if (Date.now() - heard > 40000) ctrl.abort(); }, 5000);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        heard = Date.now();
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
+          const frame = buffer.slice(0, cut);
+          buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, '');
+          frameReceived(frame);
+        }
+      }
+    } finally {
+      clearInterval(watchdog);
+    }
+  }
+  function frameReceived(frame) {
+    let id = null, event = 'message';
+    const data = [];
+    for (const line of frame.split(/\r?\n/)) {
+      if (!line || line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'id') id = value;
+      else if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+    }
+    if (event === 'dropped') {
+      const why = JSON.parse(data.join('\n'));
+      S.lastId = Math.min(S.lastId || Infinity, why.resume_from - 1);
+      return;
+    }
+    if (id === null || !data.length) return;
+    const position = Number(id);
+    if (position <= S.lastId) return;
+    if (S.lastId && position !== S.lastId + 1) S.gaps += 1;
+    S.lastId = position;
+    S.positions.push(position);
+    document.body.dataset.lastEventId = String(position);
+    eventArrived(JSON.parse(data.join('\n')));
+  }
+
+  // What an event changes on the page: each view refreshes what it shows, read after
+  // the event's position so the read model has it.
+  function eventArrived(env) {
+    S.feed.unshift(env);
+    if (S.feed.length > 30) S.feed.length = 30;
+    const type = env.type;
+    if (type === 'incident.opened' && env.data) {
+      S.details.set(env.stream.slice('incident-'.length), { flight: env.data.flight, opened_at: env.occurred_at });
+    }
+    if (type.startsWith('incident.') || type.startsWith('compensation.')) later('board', 150, () => loadBoard(env.position));
+    if (type.startsWith('complaint.')) later('complaints-count', 1500, () => countComplaints(env.position));
+    const v = S.view;
+    if (v && v.name === 'incident') {
+      const mine = env.stream === 'incident-' + v.id || (env.data && env.data.incident_id === v.id);
+      if (mine) later('incident', 200, () => renderIncident(v.id, env.position));
+    }
+    if (v && (v.name === 'complaints') && type.startsWith('complaint.')) later('complaints', 1000, () => renderComplaints(env.position));
+    if (v && (v.name === 'monitor') && (type.startsWith('signal.') || type.startsWith('incident.'))) later('monitor', 1000, () => renderMonitor(env.position));
+    if (v && v.name === 'board') renderFeed();
+  }
+  const timers = {};
+  function later(key, ms, fn) {
+    if (timers[key]) return;
+    timers[key] = setTimeout(() => { timers[key] = null; fn(); }, ms);
+  }
+
+  // ---------- the pipeline board ----------
+  let boardLoading = null;
+  let boardAgain = 0;
+  async function loadBoard(after) {
+    if (boardLoading) { boardAgain = Math.max(boardAgain, after || 1); return boardLoading; }
+    boardLoading = (async () => {
+      try {
+        const rows = await all('/v1/incidents' + (after ? '?after=' + after : ''));
+        S.rows = new Map(rows.map((r) => [r.incident_id, r]));
+        S.boardAt = Date.now();
+        if (S.view && S.view.name === 'board') drawColumns();
+      } catch (e) {
+        if (e.status !== 401) toast(t('load_failed') + ': ' + e.message, true);
+      }
+    })();
+    await boardLoading;
+    boardLoading = null;
+    if (boardAgain) { const a = boardAgain; boardAgain = 0; await loadBoard(a); }
+  }
+  // Open complaints per incident, from the queue (paged).
+  async function countComplaints(after) {
+    try {
+      const items = await all('/v1/complaints' + (after ? '?after=' + after : ''));
+      const by = new Map();
+      for (const c of items) if (c.incident_id) by.set(c.incident_id, (by.get(c.incident_id) || 0) + 1);
+      S.complaintsBy = by;
+      S.complaintsOpen = items.length;
+      if (S.view && S.view.name === 'board') drawColumns();
+    } catch (e) { /* the board still works without the counts */ }
+  }
+  // The details the board rows lack (flight, opening time), fetched only when a filter needs them.
+  async function ensureDetails() {
+    const missing = [...S.rows.keys()].filter((id) => !S.details.has(id));
+    let i = 0;
+    const worker = async () => {
+      while (i < missing.length) {
+        const id = missing[i++];
+        try {
+          const s = await api('/v1/incidents/' + id);
+          S.details.set(id, { flight: s.flight, opened_at: s.opened_at });
+        } catch (e) { S.details.set(id, {}); }
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    if (S.filters.airport) await ensureAirports();
+    if (S.view && S.view.name === 'board') drawColumns();
+  }
+  async function ensureAirports() {
+    const keys = new Set();
+    for (const d of S.details.values()) if (d.flight) keys.add(flightPath(d.flight));
+    for (const k of keys) {
+      if (S.airports.has(k)) continue;
+      try {
+        const f = await api('/v1/flights/' + k);
+        S.airports.set(k, airportsOf(f));
+      } catch (e) { S.airports.set(k, []); }
+    }
+  }
+  const flightPath = (f) => encodeURIComponent(f.carrier) + '/' + encodeURIComponent(f.number) + '/' + f.date;
+  // Airport codes anywhere in a flight's state: origin, destination, diversion.
+  function airportsOf(value, key, out) {
+    out = out || new Set();
+    if (typeof value === 'string' && /^[A-Z]{3}$/.test(value) && /origin|destination|divert|airport|from|to/i.test(key || '')) out.add(value);
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) airportsOf(v, Array.isArray(value) ? key : k, out);
+    return [...out];
+  }
+  function passes(row) {
+    const f = S.filters;
+    if (f.severity && SEVERITIES.indexOf(row.severity) < SEVERITIES.indexOf(f.severity)) return false;
+    const d = S.details.get(row.incident_id) || {};
+    if (f.flight) {
+      const want = f.flight.replace(/\s+/g, '').toUpperCase();
+      const name = d.flight ? (d.flight.carrier + d.flight.number).toUpperCase() : '';
+      if (!name.includes(want) && !row.title.toUpperCase().replace(/\s+/g, '').includes(want)) return false;
+    }
+    if (f.date) {
+      const day = d.flight ? d.flight.date : (d.opened_at ? localDay(d.opened_at) : localDay(row.stage_entered_at));
+      if (day !== f.date) return false;
+    }
+    if (f.airport) {
+      const codes = d.flight ? S.airports.get(flightPath(d.flight)) || [] : [];
+      if (!codes.includes(f.airport.toUpperCase())) return false;
+    }
+    return true;
+  }
+  function localDay(iso) {
+    const x = new Date(iso);
+    return x.getFullYear() + '-' + String(x.getMonth() + 1).padStart(2, '0') + '-' + String(x.getDate()).padStart(2, '0');
+  }
+  function renderBoard() {
+    const f = S.filters;
+    const input = (name, type, placeholder) => el('input', {
+      name, type, value: f[name], placeholder, 'aria-label': t('filter_' + name),
+      onchange: (e) => { f[name] = e.target.value.trim(); filtersChanged(); },
+    });
+    const severity = el('select', { name: 'severity', 'aria-label': t('filter_severity'), onchange: (e) => { f.severity = e.target.value; filtersChanged(); } },
+      el('option', { value: '', text: t('any_severity') }),
+      SEVERITIES.map((s) => el('option', { value: s, text: t('at_least', { s: t('sev_' + s) }), selected: f.severity === s })));
+    const bar = el('div', { class: 'filters' },
+      el('label', {}, t('filter_severity'), severity),
+      el('label', {}, t('filter_airport'), input('airport', 'text', 'FRA')),
+      el('label', {}, t('filter_flight'), input('flight', 'text', 'LH400')),
+      el('label', {}, t('filter_date'), input('date', 'date', '')),
+      el('span', { id: 'board-count', class: 'count' }));
+    const columns = el('div', { id: 'columns', class: 'columns' });
+    const feed = el('aside', { class: 'feed' }, el('h2', { text: t('live_events') }), el('ol', { id: 'feed' }));
+    $('view').replaceChildren(el('section', { class: 'board' }, bar, el('div', { class: 'board-body' }, columns, feed)));
+    drawColumns();
+    renderFeed();
+  }
+  function filtersChanged() {
+    if (S.filters.flight || S.filters.date || S.filters.airport) ensureDetails();
+    drawColumns();
+  }
+  function drawColumns() {
+    const box = $('columns');
+    if (!box) return;
+    const by = Object.fromEntries(STAGES.map((s) => [s, []]));
+    let shown = 0;
+    for (const row of S.rows.values()) {
+      if (!by[row.stage] || !passes(row)) continue;
+      by[row.stage].push(row); shown += 1;
+    }
+    const elapsed = (Date.now() - (S.boardAt || Date.now())) / 1000;
+    const cols = STAGES.map((stage) => el('section', { class: 'column', data: { stage } },
+      el('h2', {}, t('stage_' + stage), el('span', { class: 'n', text: by[stage].length })),
+      el('div', { class: 'cards' }, by[stage].map((row) => card(row, elapsed)))));
+    box.replaceChildren(...cols);
+    const count = $('board-count');
+    if (count) count.textContent = t('shown_of', { n: shown, total: S.rows.size });
+  }
+  function card(row, elapsed) {
+    const complaints = S.complaintsBy.get(row.incident_id) || 0;
+    const overdue = row.next_deadline && new Date(row.next_deadline) < new Date();
+    const d = S.details.get(row.incident_id);
+    return el('a', { class: 'card sev-' + row.severity, href: '#/incident/' + row.incident_id, data: { incidentId: row.incident_id, stage: row.stage } },
+      el('div', { class: 'card-top' },
+        el('span', { class: 'sev', text: t('sev_' + row.severity) }),
+        el('span', { class: 'age', title: t('age_in_stage'), text: duration(row.age_in_stage_seconds + elapsed) })),
+      el('div', { class: 'title', text: row.title }),
+      el('dl', {},
+        d && d.flight ? [el('dt', { text: t('flight') }), el('dd', { text: flightName(d.flight) })] : null,
+        el('dt', { text: t('lead') }), el('dd', { text: row.lead || '—' }),
+        el('dt', { text: t('passengers') }), el('dd', { text: row.passengers_affected }),
+        el('dt', { text: t('open_complaints') }), el('dd', { class: 'complaints', text: complaints }),
+        el('dt', { text: t('next_deadline') }), el('dd', { class: overdue ? 'overdue' : '', text: row.next_deadline ? localTime(row.next_deadline) : '—' })));
+  }
+  function renderFeed() {
+    const list = $('feed');
+    if (!list) return;
+    list.replaceChildren(...S.feed.map((e) => el('li', {},
+      el('span', { class: 'pos', text: '#' + e.position }), ' ',
+      el('span', { class: 'type', text: e.type }), ' ',
+      el('span', { class: 'who', text: e.actor ? e.actor.id : '' }), ' ',
+      el('time', { datetime: e.recorded_at, text: new Date(e.recorded_at).toLocaleTimeString(locale()) }))));
+  }
+
+  // ---------- the incident page ----------
+  async function renderIncident(id, after) {
+    const q = after ? '?after=' + after : '';
+    let summary, ledger, follow, timeline;
+    try {
+      [summary, ledger, follow, timeline] = await Promise.all([
+        api('/v1/incidents/' + id + q),
+        api('/v1/incidents/' + id + '/entitlements' + q).catch(() => null),
+        api('/v1/incidents/' + id + '/follow-up' + q).catch(() => null),
+        all('/v1/incidents/' + id + '/timeline' + q),
+      ]);
+    } catch (e) {
+      if (S.view && S.view.name === 'incident') $('view').replaceChildren(el('p', { class: 'error', text: e.message }));
+      return;
+    }
+    if (!S.view || S.view.name !== 'incident' || S.view.id !== id) return;
+    const version = timeline.length ? timeline[timeline.length - 1].stream_version : null;
+    const keepAsOf = $('asof-result');
+    const page = el('section', { class: 'incident', data: { incidentId: id, version: version || '' } },
+      el('p', {}, el('a', { href: '#/board', text: '← ' + t('nav_board') })),
+      el('h1', {}, el('span', { class: 'sev sev-' + summary.severity, text: t('sev_' + summary.severity) }), ' ', summary.title),
+      stageStrip(summary.stage),
+      actions(summary, version),
+      el('div', { class: 'grid' },
+        panel(t('summary'), kv([
+          [t('stage'), t('stage_' + summary.stage)], [t('category'), label('cat', summary.category)],
+          [t('flight'), flightName(summary.flight)], [t('opened'), both(summary.opened_at)],
+          [t('in_stage_since'), both(summary.stage_entered_at)], [t('signals'), summary.signals],
+          [t('reopened'), summary.reopened], [t('information_published'), summary.information_published],
+          [t('contacts_planned'), summary.contacts_planned],
+          [t('contacts_by_outcome'), Object.entries(summary.contacts_by_outcome || {}).map(([k, v]) => label('outcome', k) + ': ' + v).join(', ') || '—'],
+        ])),
+        panel(t('impact'), impact(summary.impact)),
+        panel(t('roles'), roles(summary.assignments)),
+        panel(t('plans'), plans(summary, timeline, version))),
+      panel(t('ledger'), ledgerTable(ledger), 'ledger'),
+      el('div', { class: 'grid' },
+        panel(t('follow_up'), followUp(summary, follow)),
+        panel(t('review'), review(summary))),
+      panel(t('as_of'), asOf(id), 'asof'),
+      panel(t('timeline'), timelineTable(id, timeline), 'timeline'));
+    $('view').replaceChildren(page);
+    if (keepAsOf && keepAsOf.childNodes.length) $('asof-result').replaceWith(keepAsOf);
+  }
+  const both = (iso) => el('span', {}, el('time', { datetime: iso, text: localTime(iso) }), el('small', { class: 'utc', text: ' ' + utcTime(iso) }));
+  function panel(title, body, cls) {
+    return el('section', { class: 'panel ' + (cls || '') }, el('h2', { text: title }), body);
+  }
+  function kv(pairs) {
+    return el('dl', { class: 'kv' }, pairs.map(([k, v]) => [el('dt', { text: k }), el('dd', {}, v === null || v === undefined ? '—' : v)]));
+  }
+  function stageStrip(stage) {
+    const at = STAGES.indexOf(stage);
+    return el('ol', { class: 'stages' }, STAGES.concat(['closed']).map((s, i) =>
+      el('li', { class: s === stage ? 'now' : (i < at || stage === 'closed' ? 'done' : ''), text: t('stage_' + s) })));
+  }
+  function actions(summary, version) {
+    if (!mayDecide()) return null;
+    const next = NEXT_STAGE[summary.stage];
+    if (!next) return null;
+    return el('div', { class: 'actions' },
+      el('button', { type: 'button', class: 'action', data: { command: next }, onclick: (e) => run(e.target, summary.incident_id, next, {}, version), text: t('cmd_' + next) }));
+  }
+  async function run(button, id, name, body, version) {
+    button.disabled = true;
+    try {
+      const done = await command('/v1/incidents/' + id + '/' + name, body, version);
+      toast(t('done', { what: t('cmd_' + name) }));
+      await renderIncident(id, done.position);
+    } catch (e) {
+      toast(e.status === 412 ? t('changed_meanwhile') : e.message, true);
+      button.disabled = false;
+      if (e.status === 412) renderIncident(id);
+    }
+  }
+  function impact(i) {
+    if (!i) return el('p', { class: 'muted', text: t('not_assessed') });
+    const p = i.passengers || {};
+    const total = Object.values(p).reduce((a, b) => a + b, 0);
+    return el('div', {},
+      el('table', {}, el('tr', {}, ['diamond', 'platinum', 'gold', 'silver', 'none'].map((k) => el('th', { text: t('tier_' + k) })), el('th', { text: t('total') })),
+        el('tr', {}, ['diamond', 'platinum', 'gold', 'silver', 'none'].map((k) => el('td', { text: p[k] || 0 })), el('td', { text: total }))),
+      kv([[t('operations'), label('level', i.operations) + ' — ' + (i.operations_note || '')],
+        [t('reputation'), label('level', i.reputation) + ' — ' + (i.reputation_note || '')]]));
+  }
+  function roles(list) {
+    if (!list || !list.length) return el('p', { class: 'muted', text: t('none') });
+    return el('table', {}, el('tr', {}, [t('role'), t('person'), t('from'), t('until')].map((h) => el('th', { text: h }))),
+      list.map((a) => el('tr', { class: a.ended_at ? 'muted' : '' }, el('td', { text: label('irole', a.role) }), el('td', { text: a.person }),
+        el('td', {}, both(a.from)), el('td', {}, a.ended_at ? both(a.ended_at) : a.until ? both(a.until) : '—'))));
+  }
+  function plans(summary, timeline, version) {
+    const latest = (type) => { for (let i = timeline.length - 1; i >= 0; i--) if (timeline[i].type === type) return timeline[i].data; return null; };
+    const one = (kind, progress, draft) => {
+      const drafted = progress.drafted_version;
+      const approved = progress.approved_version;
+      const status = !drafted ? t('not_drafted')
+        : approved === drafted ? t('approved_by', { v: approved, who: progress.approved_by || '?', at: localTime(progress.approved_at) })
+          : t('awaiting_approval', { v: drafted });
+      const plan = draft && draft.plan ? openData(draft.plan) : null;
+      const body = plan ? (kind === 'communication'
+        ? [el('p', { class: 'plan-text', text: plan.content }), el('p', { class: 'muted', text: (plan.channels || []).map((c) => label('chan', c)).join(', ') })]
+        : [el('p', { class: 'plan-text', text: plan.summary }), plan.goodwill ? el('p', { class: 'muted', text: JSON.stringify(plan.goodwill) }) : null])
+        : null;
+      const approvable = mayDecide() && drafted && approved !== drafted;
+      const name = 'approve_' + kind + '_plan';
+      return el('div', { class: 'plan', data: { plan: kind } },
+        el('h3', { text: t('plan_' + kind) }), el('p', { class: 'status', text: status }), body,
+        approvable ? el('button', { type: 'button', class: 'action approve', data: { command: name },
+          onclick: (e) => run(e.target, summary.incident_id, name, { version: drafted }, version), text: t('approve_v', { v: drafted }) }) : null);
+    };
+    return el('div', {},
+      one('communication', summary.communication_plan, latest('incident.communication_plan_drafted')),
+      one('compensation', summary.compensation_plan, latest('incident.compensation_plan_drafted')));
+  }
+  function ledgerTable(ledger) {
+    if (!ledger || !ledger.lines.length) return el('p', { class: 'muted', text: t('no_entitlements') });
+    const head = [t('flight'), t('passenger'), t('regime'), t('owed'), t('status'), t('paid'), t('deadline')];
+    return el('div', { class: 'scroll' },
+      el('table', {}, el('tr', {}, head.map((h) => el('th', { text: h }))),
+        ledger.lines.map((l) => el('tr', { class: (l.overdue ? 'overdue' : '') + (l.governing ? ' governing' : '') },
+          el('td', { text: flightName(l.flight) }), el('td', { text: l.passenger }), el('td', { text: l.regime + (l.governing ? ' ★' : '') }),
+          el('td', { text: money(l.owed) }), el('td', { text: label('comp', l.status) }),
+          el('td', { text: l.paid ? JSON.stringify(l.paid) : '—' }),
+          el('td', {}, both(l.payment_deadline), l.overdue ? el('strong', { text: ' ' + t('overdue') }) : null)))),
+      el('table', { class: 'totals' }, el('tr', {}, [t('regime'), t('passengers_owed'), t('owed'), t('paid'), t('overdue')].map((h) => el('th', { text: h }))),
+        ledger.totals.map((x) => el('tr', {}, el('td', { text: x.regime + ' ' + x.currency }), el('td', { text: x.passengers_owed }),
+          el('td', { text: money({ amount_minor: x.owed_minor !== undefined ? x.owed_minor : (x.owed && x.owed.amount_minor), currency: x.currency }) }),
+          el('td', { text: money({ amount_minor: x.paid_minor !== undefined ? x.paid_minor : (x.paid && x.paid.amount_minor), currency: x.currency }) }),
+          el('td', { text: x.overdue_minor !== undefined ? money({ amount_minor: x.overdue_minor, currency: x.currency }) : (x.overdue !== undefined ? JSON.stringify(x.overdue) : '—') })))));
+  }
+  function followUp(summary, follow) {
+    const s = summary.surveys || {};
+    return el('div', {},
+      kv(Object.entries(s).filter(([, v]) => typeof v !== 'object').map(([k, v]) => [t('survey_' + k), v])),
+      follow && follow.open_problems && follow.open_problems.length
+        ? el('ul', {}, follow.open_problems.map((p) => el('li', { text: openData(p) })))
+        : el('p', { class: 'muted', text: t('open_problems') + ': ' + summary.open_problems }));
+  }
+  function review(summary) {
+    return el('div', {},
+      el('h3', { text: t('lessons') }),
+      summary.lessons.length ? el('ul', {}, summary.lessons.map((l) => el('li', { text: openData(l) }))) : el('p', { class: 'muted', text: t('none') }),
+      el('h3', { text: t('causes') }),
+      summary.causes.length ? el('ul', {}, summary.causes.map((c) => el('li', { text: c.root_cause + ' — ' + c.responsible + ': ' + c.finding }))) : el('p', { class: 'muted', text: t('none') }),
+      el('h3', { text: t('improvements') }),
+      summary.improvements.length ? el('ul', {}, summary.improvements.map((i) => el('li', { text: (i.description || i.title || JSON.stringify(openData(i))) + (i.owner ? ' — ' + i.owner : '') }))) : el('p', { class: 'muted', text: t('none') }));
+  }
+  function asOf(id) {
+    const input = el('input', { id: 'asof-input', type: 'datetime-local', step: '1', 'aria-label': t('as_of') });
+    const out = el('div', { id: 'asof-result' });
+    const go = async () => {
+      if (!input.value) return;
+      try {
+        const at = new Date(input.value).toISOString();
+        const then = await api('/v1/incidents/' + id + '?as_of=' + encodeURIComponent(at));
+        const state = openData(then.state || {});
+        out.replaceChildren(el('p', { class: 'muted', text: t('as_known_at', { at: localTime(then.as_of), v: then.stream_version }) }),
+          kv(Object.entries(state).map(([k, v]) => [k, typeof v === 'object' && v !== null ? el('code', { text: JSON.stringify(v) }) : String(v)])));
+      } catch (e) { out.replaceChildren(el('p', { class: 'error', text: e.message })); }
+    };
+    return el('div', {}, el('div', { class: 'row' }, input, el('button', { type: 'button', id: 'asof-go', onclick: go, text: t('show_as_of') })), out);
+  }
+  function timelineTable(id, items) {
+    const rows = items.map((it) => ({ position: it.position, local: localTime(it.recorded_at), utc: utcTime(it.recorded_at), type: it.type, actor: it.actor_id, role: it.actor_role, data: JSON.stringify(openData(it.data)) }));
+    const csv = () => {
+      const head = ['position', 'local_time', 'utc', 'type', 'actor', 'actor_role', 'data'];
+      const q = (v) => { const s = String(v); return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+      const text = [head.join(',')].concat(rows.map((r) => [r.position, r.local, r.utc, r.type, r.actor, r.role, r.data].map(q).join(','))).join('\r\n') + '\r\n';
+      const a = el('a', { href: URL.createObjectURL(new Blob([text], { type: 'text/csv' })), download: 'incident-' + id + '-timeline.csv' });
+      document.body.append(a); a.click(); a.remove();
+    };
+    return el('div', {},
+      el('button', { type: 'button', id: 'timeline-csv', onclick: csv, text: t('export_csv') }),
+      el('div', { class: 'scroll' }, el('table', { class: 'timeline' },
+        el('tr', {}, [t('position'), t('local_time'), 'UTC', t('event'), t('actor'), t('details')].map((h) => el('th', { text: h }))),
+        rows.map((r) => el('tr', { data: { type: r.type, actor: r.actor } },
+          el('td', { text: r.position }), el('td', { text: r.local }), el('td', { class: 'utc', text: r.utc }),
+          el('td', { text: r.type }), el('td', { text: r.actor + ' (' + label('role', r.role) + ')' }),
+          el('td', {}, el('code', { class: r.data.includes(t('redacted')) ? 'has-redacted' : '', text: r.data })))))));
+  }
+
+  // ---------- complaints ----------
+  async function renderComplaints(after) {
+    const q = after ? '?after=' + after : '';
+    let items, kpis;
+    try {
+      [items, kpis] = await Promise.all([
+        all('/v1/complaints' + q, 2000),
+        api('/v1/complaints/kpis?dimension=tier' + (after ? '&after=' + after : '')).catch(() => null),
+      ]);
+    } catch (e) { $('view').replaceChildren(el('p', { class: 'error', text: e.message })); return; }
+    if (!S.view || S.view.name !== 'complaints') return;
+    const readAt = Date.now();
+    const next = (c) => (c.deadlines || []).find((d) => d.state === 'pending');
+    const table = el('table', { class: 'queue' },
+      el('tr', {}, [t('complaint'), t('passenger'), t('tier'), t('channel'), t('category'), t('status'), t('owner'), t('flight'), t('sla_next'), t('breaches')].map((h) => el('th', { text: h }))),
+      items.slice(0, 500).map((c) => {
+        const d = next(c);
+        return el('tr', { class: c.breaches.length ? 'breached' : '' },
+          el('td', { text: c.complaint_id.slice(0, 8) }), el('td', { text: c.passenger }), el('td', { text: label('tier', c.tier) }),
+          el('td', { text: label('chan', c.channel) }), el('td', { text: label('cat', c.category) }), el('td', { text: label('cstatus', c.status) }),
+          el('td', { text: c.owner || '—' }), el('td', { text: flightName(c.flight) }),
+          el('td', d ? { class: 'countdown', data: { left: d.time_left_secs, kind: d.kind || '' } } : {}, d ? label('sla', d.kind) + ' ' + duration(d.time_left_secs) : '—'),
+          el('td', { text: c.breaches.map((b) => label('sla', b)).join(', ') || '—' }));
+      }));
+    const view = el('section', { class: 'complaints' },
+      el('h1', { text: t('nav_complaints') }),
+      el('p', { class: 'muted', text: t('complaints_shown', { n: Math.min(items.length, 500), total: items.length }) }),
+      kpis ? panel(t('kpis_by_tier'), kpiChart(kpis.items || [])) : null,
+      el('div', { class: 'scroll' }, table));
+    $('view').replaceChildren(view);
+    clearInterval(S.countdown);
+    S.countdown = setInterval(() => {
+      const gone = (Date.now() - readAt) / 1000;
+      for (const td of document.querySelectorAll('td.countdown')) {
+        const left = Number(td.dataset.left) - gone;
+        td.textContent = label('sla', td.dataset.kind) + ' ' + duration(left);
+        td.classList.toggle('late', left < 0);
+      }
+    }, 1000);
+  }
+  // Bars per value of a KPI row set: plain SVG.
+  function kpiChart(rows) {
+    if (!rows.length) return el('p', { class: 'muted', text: t('none') });
+    const metric = (r) => Number(r.received !== undefined ? r.received : r.complaints !== undefined ? r.complaints : 0);
+    return bars(rows.map((r) => [label('tier', r.value !== undefined ? r.value : r.key), metric(r)]));
+  }
+  function bars(pairs) {
+    const ns = 'http://www.w3.org/2000/svg';
+    const max = Math.max(1, ...pairs.map((p) => p[1]));
+    const h = 22 * pairs.length + 4;
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 400 ' + h); svg.setAttribute('class', 'chart'); svg.setAttribute('role', 'img');
+    pairs.forEach(([name, v], i) => {
+      const y = 2 + i * 22;
+      const text = document.createElementNS(ns, 'text');
+      text.setAttribute('x', '0'); text.setAttribute('y', String(y + 15)); text.textContent = name;
+      const rect = document.createElementNS(ns, 'rect');
+      rect.setAttribute('x', '120'); rect.setAttribute('y', String(y)); rect.setAttribute('height', '18');
+      rect.setAttribute('width', String(Math.max(1, (v / max) * 240)));
+      const num = document.createElementNS(ns, 'text');
+      num.setAttribute('x', String(126 + (v / max) * 240)); num.setAttribute('y', String(y + 15)); num.textContent = String(v);
+      svg.append(text, rect, num);
+    });
+    return svg;
+  }
+
+  // ---------- monitor ----------
+  async function renderMonitor(after) {
+    const q = after ? '&after=' + after : '';
+    let counts, feed, spikes;
+    const win = S.window || '1h';
+    try {
+      [counts, feed, spikes] = await Promise.all([
+        api('/v1/monitor/counts?window=' + win + q),
+        api('/v1/monitor/feed?limit=50' + q),
+        api('/v1/monitor/spikes?limit=50' + q),
+      ]);
+    } catch (e) { $('view').replaceChildren(el('p', { class: 'error', text: e.message })); return; }
+    if (!S.view || S.view.name !== 'monitor') return;
+    const charts = Object.entries(counts).filter(([, v]) => v && typeof v === 'object' && !Array.isArray(v))
+      .map(([k, v]) => panel(t('by_' + k), bars(Object.entries(v).map(([name, n]) => [name, typeof n === 'number' ? n : Number(n.count || 0)]))));
+    const windows = el('div', { class: 'row' }, ['15m', '1h', '24h'].map((w) => el('button', { type: 'button', class: w === win ? 'on' : '', onclick: () => { S.window = w; renderMonitor(); }, text: w })));
+    $('view').replaceChildren(el('section', { class: 'monitor' },
+      el('h1', { text: t('nav_monitor') }), windows,
+      el('div', { class: 'grid' }, charts),
+      panel(t('spikes'), simpleTable(spikes.items)),
+      panel(t('signal_feed'), simpleTable(feed.items))));
+  }
+  function simpleTable(items) {
+    if (!items || !items.length) return el('p', { class: 'muted', text: t('none') });
+    const keys = Object.keys(items[0]).filter((k) => typeof items[0][k] !== 'object' || items[0][k] === null).slice(0, 8);
+    return el('div', { class: 'scroll' }, el('table', {}, el('tr', {}, keys.map((k) => el('th', { text: k }))),
+      items.map((it) => el('tr', {}, keys.map((k) => el('td', { text: /_at$/.test(k) && it[k] ? localTime(it[k]) : String(openData(it[k]) ?? '—') }))))));
+  }
+
+  // ---------- audit ----------
+  function renderAudit() {
+    const out = el('div', { id: 'verify-result' });
+    const verify = async (button) => {
+      button.disabled = true;
+      try {
+        const r = await api('/v1/audit/verify');
+        const hash = r.last_hash || '';
+        out.replaceChildren(kv([
+          [t('verdict'), r.damage ? el('strong', { class: 'overdue', text: t('damaged') + ': ' + JSON.stringify(r.damage) }) : el('strong', { id: 'chain-ok', text: t('chain_ok') })],
+          [t('records_verified'), r.verified + ' (' + r.from + '–' + r.to + ')'],
+          [t('head_hash'), el('span', {}, el('code', { id: 'head-hash', text: hash }), ' ',
+            el('button', { type: 'button', onclick: () => navigator.clipboard && navigator.clipboard.writeText(hash).then(() => toast(t('copied'))), text: t('copy') }))],
+        ]), el('details', {}, el('summary', { text: 'JSON' }), el('pre', { text: JSON.stringify(r, null, 2) })));
+      } catch (e) { out.replaceChildren(el('p', { class: 'error', text: e.message })); }
+      button.disabled = false;
+    };
+    $('view').replaceChildren(el('section', { class: 'audit' }, el('h1', { text: t('nav_audit') }),
+      el('button', { type: 'button', id: 'verify', onclick: (e) => verify(e.target), text: t('verify_chain') }), out));
+  }
+
+  // ---------- routing ----------
+  function route() {
+    if (!S.me) return;
+    const hash = location.hash.replace(/^#\/?/, '');
+    const [name, id] = hash.split('/');
+    clearInterval(S.countdown);
+    if (name === 'incident' && id) { S.view = { name, id }; $('view').replaceChildren(el('p', { class: 'muted', text: t('loading') })); renderIncident(id); }
+    else if (name === 'complaints') { S.view = { name }; renderComplaints(); }
+    else if (name === 'monitor') { S.view = { name }; renderMonitor(); }
+    else if (name === 'audit') { S.view = { name }; renderAudit(); }
+    else { S.view = { name: 'board' }; renderBoard(); }
+    chrome();
+  }
+
+  async function reloadAll() {
+    // The head the board is read at; the stream starts right after it.
+    const lags = await api('/v1/projections');
+    S.head = lags.reduce((m, l) => Math.max(m, l.head), 0);
+    await loadBoard(S.head || undefined);
+  }
+
+  async function start() {
+    $('signin').hidden = true;
+    chrome();
+    if (!mayRead()) {
+      $('view').replaceChildren(el('p', { class: 'error', text: t('role_has_no_views') }));
+      return;
+    }
+    S.view = { name: 'board' };
+    try { await reloadAll(); } catch (e) { if (e.status !== 401) toast(e.message, true); return; }
+    route();
+    S.readyAt = performance.now();
+    document.body.dataset.ready = '1';
+    streamLoop();
+    countComplaints(S.head || undefined);
+    setInterval(() => { if (S.view && S.view.name === 'board' && !document.hidden) drawColumns(); }, 30000);
+  }
+
+  document.addEventListener('DOMContentLoaded', async () => {
+    chrome();
+    $('lang').addEventListener('click', () => {
+      S.lang = S.lang === 'zh' ? 'en' : 'zh';
+      localStorage.setItem('crisisd.lang', S.lang);
+      chrome();
+      if (S.me) route();
+    });
+    $('signout').addEventListener('click', () => signOut());
+    $('signin').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const token = $('token').value.trim();
+      try {
+        await signIn(token);
+        $('token').value = '';
+        $('signin-error').hidden = true;
+        await start();
+      } catch (err) {
+        $('signin-error').hidden = false;
+        $('signin-error').textContent = err.status === 403 ? t('role_has_no_views')
+          : err.status === 401 || !err.status ? t('token_refused') : err.message;
+      }
+    });
+    window.addEventListener('hashchange', route);
+    if (S.token) {
+      try { await signIn(S.token); await start(); } catch (e) { signOut(); }
+    }
+  });
+})();
