@@ -60,3 +60,5 @@ echo "== API conformance (schemathesis, all checks)"
 bash tests/api/schemathesis.sh target/debug/crisisd
 echo "== deploy files (tests/deploy/check_deploy.py)"
 python3 tests/deploy/check_deploy.py target/debug/crisisd
+echo "== the crisis board in headless Chromium (tests/board/test_board.py)"
+python3 tests/board/test_board.py target/debug/crisisd
