@@ -306,7 +306,11 @@ def main():
                   f"the timeline exports as CSV ({len(rows) - 1} events with actor, local time and UTC)")
             page.fill("#asof-input", datetime.now().strftime("%Y-%m-%dT%H:%M:%S"))
             page.click("#asof-go")
-            page.wait_for_selector("#asof-result dl", timeout=5000)
+            try:
+                page.wait_for_selector("#asof-result dl", timeout=5000)
+            except Exception:
+                print(page.inner_text(".panel.asof"), page.input_value("#asof-input"), file=sys.stderr)
+                raise
             check(True, "the incident shows as of an instant")
             page.goto(f"{server.base}/#/incident/{ids['execute']}")
             page.wait_for_selector(".timeline tr[data-type='incident.contact_outcome_recorded']")
@@ -372,6 +376,18 @@ def main():
             page.goto(f"{server.base}/#/monitor")
             page.wait_for_selector("section.monitor", timeout=5000)
             shot(page, "monitor.png")
+            page.goto(f"{server.base}/#/analysis")
+            try:
+                page.wait_for_selector("section.analysis svg.chart", timeout=5000)
+            except Exception:
+                print(page.inner_text("#view"), file=sys.stderr)
+                raise
+            with page.expect_download() as download:
+                page.click("#report-csv")
+            report = open(download.value.path(), encoding="utf-8").read().splitlines()
+            check(report[0].startswith("period,") and len(report) >= 3 and report[-1].split(",")[4] == "*",
+                  f"the day's report downloads as CSV ({len(report) - 1} rows, the total last)")
+            shot(page, "analysis.png")
             page.goto(f"{server.base}/#/board")
             page.click("#lang")
             page.wait_for_selector(".column[data-stage='monitor'] h2:has-text('监测')", timeout=3000)

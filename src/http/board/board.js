@@ -624,7 +624,10 @@
       summary.improvements.length ? el('ul', {}, summary.improvements.map((i) => el('li', { text: (i.description || i.title || JSON.stringify(openData(i))) + (i.owner ? ' — ' + i.owner : '') }))) : el('p', { class: 'muted', text: t('none') }));
   }
   function asOf(id) {
-    const input = el('input', { id: 'asof-input', type: 'datetime-local', step: '1', 'aria-label': t('as_of') });
+    // The page redraws as events arrive: the instant typed survives it.
+    const input = el('input', { id: 'asof-input', type: 'datetime-local', step: '1', 'aria-label': t('as_of'),
+      value: S.asOfTyped && S.asOfTyped.id === id ? S.asOfTyped.value : null,
+      oninput: (e) => { S.asOfTyped = { id, value: e.target.value }; } });
     const out = el('div', { id: 'asof-result' });
     const go = async () => {
       if (!input.value) return;
@@ -632,9 +635,10 @@
         const at = new Date(input.value).toISOString();
         const then = await api('/v1/incidents/' + id + '?as_of=' + encodeURIComponent(at));
         const state = openData(then.state || {});
-        out.replaceChildren(el('p', { class: 'muted', text: t('as_known_at', { at: localTime(then.as_of), v: then.stream_version }) }),
+        // The page may have been redrawn meanwhile: answer into the one on screen.
+        ($('asof-result') || out).replaceChildren(el('p', { class: 'muted', text: t('as_known_at', { at: localTime(then.as_of), v: then.stream_version }) }),
           kv(Object.entries(state).map(([k, v]) => [k, typeof v === 'object' && v !== null ? el('code', { text: JSON.stringify(v) }) : String(v)])));
-      } catch (e) { out.replaceChildren(el('p', { class: 'error', text: e.message })); }
+      } catch (e) { ($('asof-result') || out).replaceChildren(el('p', { class: 'error', text: e.message })); }
     };
     return el('div', {}, el('div', { class: 'row' }, input, el('button', { type: 'button', id: 'asof-go', onclick: go, text: t('show_as_of') })), out);
   }
@@ -773,16 +777,62 @@
       el('button', { type: 'button', id: 'verify', onclick: (e) => verify(e.target), text: t('verify_chain') }), out));
   }
 
+
+  // ---------- analysis: the periodic reports ----------
+  async function renderAnalysis() {
+    const a = S.analysis || (S.analysis = { period: 'day', date: new Date().toISOString().slice(0, 10), by: 'channel' });
+    const query = 'period=' + a.period + '&date=' + a.date + '&by=' + a.by;
+    let report;
+    try { report = await api('/v1/reports?' + query); } catch (e) { $('view').replaceChildren(el('p', { class: 'error', text: e.message })); return; }
+    if (!S.view || S.view.name !== 'analysis') return;
+    const select = (name, values) => el('select', { name, 'aria-label': t('an_' + name), onchange: (e) => { a[name] = e.target.value; renderAnalysis(); } },
+      values.map((v) => el('option', { value: v, selected: a[name] === v, text: t('an_' + name + '_' + v) })));
+    const download = async (button) => {
+      button.disabled = true;
+      try {
+        const res = await fetch('/v1/reports.csv?' + query, { headers: { Authorization: 'Bearer ' + S.token } });
+        if (!res.ok) throw new Error('HTTP ' + res.status);
+        const link = el('a', { href: URL.createObjectURL(await res.blob()), download: 'report-' + a.period + '-' + a.date + '-' + a.by + '.csv' });
+        document.body.append(link); link.click(); link.remove();
+      } catch (e) { toast(e.message, true); }
+      button.disabled = false;
+    };
+    const figures = (row) => Object.entries(row.figures || {}).filter(([, v]) => typeof v === 'number');
+    const rate = (v) => (v === null || v === undefined ? '—' : (v * 100).toFixed(1) + ' %');
+    const total = report.total || {};
+    $('view').replaceChildren(el('section', { class: 'analysis' },
+      el('h1', { text: t('nav_analysis') }),
+      el('div', { class: 'filters' },
+        el('label', {}, t('an_period'), select('period', ['day', 'week', 'month'])),
+        el('label', {}, t('filter_date'), el('input', { type: 'date', value: a.date, onchange: (e) => { if (e.target.value) { a.date = e.target.value; renderAnalysis(); } } })),
+        el('label', {}, t('an_by'), select('by', ['all', 'channel', 'tier', 'department', 'agent', 'route', 'root_cause'])),
+        el('button', { type: 'button', id: 'report-csv', onclick: (e) => download(e.target), text: t('export_csv') })),
+      el('p', { class: 'muted', text: report.complete ? t('an_complete') : t('an_running') }),
+      el('div', { class: 'grid' },
+        panel(t('an_total'), kv(figures(total).map(([k, v]) => [k, v]).concat([
+          [t('an_resolution_rate'), rate(total.resolution_rate)], [t('an_on_time_rate'), rate(total.on_time_rate)],
+          [t('an_satisfaction'), rate(total.satisfaction)],
+          [t('an_handling'), total.average_handling_secs ? duration(total.average_handling_secs) : '—']]))),
+        panel(t('an_complaints_by', { by: t('an_by_' + a.by) }), (report.rows || []).length
+          ? bars(report.rows.map((r) => [r.value, Number((r.figures || {}).complaints || 0)])) : el('p', { class: 'muted', text: t('none') })),
+        panel(t('an_top_causes'), (report.top_root_causes || []).length
+          ? el('table', {}, el('tr', {}, [t('causes'), t('an_resolved'), t('an_previous')].map((h) => el('th', { text: h }))),
+            report.top_root_causes.map((c) => el('tr', {}, el('td', { text: c.root_cause }), el('td', { text: c.resolved }), el('td', { text: c.previous + ' (' + (c.change >= 0 ? '+' : '') + c.change + ')' }))))
+          : el('p', { class: 'muted', text: t('none') })))));
+  }
+
   // ---------- routing ----------
   function route() {
     if (!S.me) return;
     const hash = location.hash.replace(/^#\/?/, '');
     const [name, id] = hash.split('/');
     clearInterval(S.countdown);
+    $('toast').hidden = true;
     if (name === 'incident' && id) { S.view = { name, id }; $('view').replaceChildren(el('p', { class: 'muted', text: t('loading') })); renderIncident(id); }
     else if (name === 'complaints') { S.view = { name }; renderComplaints(); }
     else if (name === 'monitor') { S.view = { name }; renderMonitor(); }
     else if (name === 'audit') { S.view = { name }; renderAudit(); }
+    else if (name === 'analysis') { S.view = { name }; renderAnalysis(); }
     else { S.view = { name: 'board' }; renderBoard(); }
     chrome();
   }
