@@ -252,8 +252,8 @@ def main():
                                        ("review", "UA960 IAD-FRA crew shortage", "medium")]:
             ids[stage], _ = crisis.open(title, severity, flight if stage == "monitor" else None)
             crisis.advance(ids[stage], stage, note="Called Jane Doe on +49 170 5550101")
-        for n in range(3):
-            crisis.complaint(f"FF20{n}", ids["monitor"] if n < 2 else ids["plan"])
+        complaints = [crisis.complaint(f"FF20{n}", ids["monitor"] if n < 2 else ids["plan"])["stream"][len("complaint-"):]
+                      for n in range(3)]
         print(f"# scripted crisis ready after {time.monotonic() - STARTED:.1f}s", flush=True)
 
         with sync_playwright() as p:
@@ -334,6 +334,9 @@ def main():
                   "an auditor's page shows personal data redacted")
             audit_page.locator(".panel.timeline").scroll_into_view_if_needed()
             shot(audit_page, "incident-auditor.png")
+            audit_page.goto(f"{server.base}/#/complaints")
+            audit_page.wait_for_selector("table.queue tr td.countdown", timeout=5000)
+            check(audit_page.locator("button.action").count() == 0, "an auditor's complaint queue has no action buttons")
             audit_page.goto(f"{server.base}/#/audit")
             audit_page.click("#verify")
             try:
@@ -344,6 +347,22 @@ def main():
             check(len(audit_page.inner_text("#head-hash")) == 64, "an auditor verifies the chain and sees the head hash")
             shot(audit_page, "audit.png")
             auditor_browser.close()
+
+            # An agent: no approvals, but the complaint loop's first step from the queue.
+            agent_page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+            sign_in(agent_page, server.base, agent)
+            agent_page.goto(f"{server.base}/#/incident/{ids['plan']}")
+            agent_page.wait_for_selector(".timeline tr[data-type='incident.opened']")
+            check(agent_page.locator("[data-command^='approve_'], [data-command^='start_']").count() == 0,
+                  "an agent's incident page offers no approval or stage move")
+            agent_page.goto(f"{server.base}/#/complaints")
+            ack = f"button[data-command='acknowledge_complaint'][data-complaint='{complaints[0]}']"
+            agent_page.click(ack)
+            agent_page.wait_for_selector(ack, state="detached", timeout=5000)
+            events = call(server.base, "GET", f"/v1/complaints/{complaints[0]}/timeline", lead)["items"]
+            check(any(e["type"] == "complaint.acknowledged" and e["actor_id"] == "agent-1" for e in events),
+                  "an agent's acknowledgement from the queue is an event with the agent as its actor")
+            agent_page.context.close()
 
             # Cut the stream: restart crisisd on the same port, with reconnection
             # blocked meanwhile so events land while the page is away; then heal.

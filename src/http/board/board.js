@@ -118,6 +118,7 @@
   const isAdmin = () => role() === 'admin';
   const mayDecide = () => isAdmin() || role() === 'crisis_lead';
   const mayRead = () => isAdmin() || ['agent', 'crisis_lead', 'auditor'].includes(role());
+  const mayCare = () => isAdmin() || ['agent', 'crisis_lead'].includes(role());
   const mayAudit = () => isAdmin() || ['auditor', 'crisis_lead'].includes(role());
 
   // ---------- the API ----------
@@ -675,7 +676,7 @@
     const readAt = Date.now();
     const next = (c) => (c.deadlines || []).find((d) => d.state === 'pending');
     const table = el('table', { class: 'queue' },
-      el('tr', {}, [t('complaint'), t('passenger'), t('tier'), t('channel'), t('category'), t('status'), t('owner'), t('flight'), t('sla_next'), t('breaches')].map((h) => el('th', { text: h }))),
+      el('tr', {}, [t('complaint'), t('passenger'), t('tier'), t('channel'), t('category'), t('status'), t('owner'), t('flight'), t('sla_next'), t('breaches'), ''].map((h) => el('th', { text: h }))),
       items.slice(0, 500).map((c) => {
         const d = next(c);
         return el('tr', { class: c.breaches.length ? 'breached' : '' },
@@ -683,7 +684,9 @@
           el('td', { text: label('chan', c.channel) }), el('td', { text: label('cat', c.category) }), el('td', { text: label('cstatus', c.status) }),
           el('td', { text: c.owner || '—' }), el('td', { text: flightName(c.flight) }),
           el('td', d ? { class: 'countdown', data: { left: d.time_left_secs, kind: d.kind || '' } } : {}, d ? label('sla', d.kind) + ' ' + duration(d.time_left_secs) : '—'),
-          el('td', { text: c.breaches.map((b) => label('sla', b)).join(', ') || '—' }));
+          el('td', { text: c.breaches.map((b) => label('sla', b)).join(', ') || '—' }),
+          el('td', {}, mayCare() && c.status === 'received' ? el('button', { type: 'button', class: 'action', data: { command: 'acknowledge_complaint', complaint: c.complaint_id },
+            onclick: (e) => acknowledge(e.target, c.complaint_id), text: t('cmd_acknowledge_complaint') }) : null));
       }));
     const view = el('section', { class: 'complaints' },
       el('h1', { text: t('nav_complaints') }),
@@ -700,6 +703,15 @@
         td.classList.toggle('late', left < 0);
       }
     }, 1000);
+  }
+  // The complaint loop's first step from the queue: the apology, as the signed-in agent.
+  async function acknowledge(button, id) {
+    button.disabled = true;
+    try {
+      const done = await command('/v1/complaints/' + id + '/acknowledge_complaint', { apology: t('default_apology') });
+      toast(t('done', { what: t('cmd_acknowledge_complaint') }));
+      await renderComplaints(done.position);
+    } catch (e) { toast(e.message, true); button.disabled = false; }
   }
   // Bars per value of a KPI row set: plain SVG.
   function kpiChart(rows) {
@@ -797,7 +809,9 @@
       } catch (e) { toast(e.message, true); }
       button.disabled = false;
     };
-    const figures = (row) => Object.entries(row.figures || {}).filter(([, v]) => typeof v === 'number');
+    // A row's counts sit beside its rates (the API flattens them into the row).
+    const rates = ['resolution_rate', 'on_time_rate', 'satisfaction', 'average_handling_secs', 'quality'];
+    const figures = (row) => Object.entries(row).filter(([k, v]) => typeof v === 'number' && !rates.includes(k));
     const rate = (v) => (v === null || v === undefined ? '—' : (v * 100).toFixed(1) + ' %');
     const total = report.total || {};
     $('view').replaceChildren(el('section', { class: 'analysis' },
@@ -809,12 +823,12 @@
         el('button', { type: 'button', id: 'report-csv', onclick: (e) => download(e.target), text: t('export_csv') })),
       el('p', { class: 'muted', text: report.complete ? t('an_complete') : t('an_running') }),
       el('div', { class: 'grid' },
-        panel(t('an_total'), kv(figures(total).map(([k, v]) => [k, v]).concat([
+        panel(t('an_total'), kv(figures(total).map(([k, v]) => [label('fig', k), v]).concat([
           [t('an_resolution_rate'), rate(total.resolution_rate)], [t('an_on_time_rate'), rate(total.on_time_rate)],
           [t('an_satisfaction'), rate(total.satisfaction)],
           [t('an_handling'), total.average_handling_secs ? duration(total.average_handling_secs) : '—']]))),
         panel(t('an_complaints_by', { by: t('an_by_' + a.by) }), (report.rows || []).length
-          ? bars(report.rows.map((r) => [r.value, Number((r.figures || {}).complaints || 0)])) : el('p', { class: 'muted', text: t('none') })),
+          ? bars(report.rows.map((r) => [r.value, Number(r.complaints || 0)])) : el('p', { class: 'muted', text: t('none') })),
         panel(t('an_top_causes'), (report.top_root_causes || []).length
           ? el('table', {}, el('tr', {}, [t('causes'), t('an_resolved'), t('an_previous')].map((h) => el('th', { text: h }))),
             report.top_root_causes.map((c) => el('tr', {}, el('td', { text: c.root_cause }), el('td', { text: c.resolved }), el('td', { text: c.previous + ' (' + (c.change >= 0 ? '+' : '') + c.change + ')' }))))
