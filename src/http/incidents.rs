@@ -19,7 +19,7 @@ use super::queries::{
 use super::routes::{READERS, Routes, op, schema};
 use crate::domain::common::{Category, Severity};
 use crate::domain::incident::{Incident, Stage};
-use crate::projection::{ModelError, ReadModel, compensations, incidents};
+use crate::projection::{ModelError, ReadModel, compensations, complaints, incidents};
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -181,6 +181,7 @@ pub async fn incident_board(
         cursor: query.cursor.clone(),
     };
     wait_for(&state, incidents::NAME, query.after).await?;
+    wait_for(&state, complaints::NAME, query.after).await?;
     let filter = incidents::BoardFilter {
         stage: query.stage,
         min_severity: query.min_severity,
@@ -191,8 +192,13 @@ pub async fn incident_board(
         .map(|cursor| incidents::BoardKey::decode(cursor).ok_or_else(bad_cursor))
         .transpose()?;
     let tree = model(&state, incidents::NAME)?;
-    let page = incidents::board(&tree, Utc::now(), &filter, after.as_ref(), paging.limit()?)
+    let mut page = incidents::board(&tree, Utc::now(), &filter, after.as_ref(), paging.limit()?)
         .map_err(read_failed(incidents::NAME))?;
+    let complaints_model = model(&state, complaints::NAME)?;
+    for row in &mut page.rows {
+        row.open_complaints = complaints::open_of_incident(&complaints_model, row.incident_id)
+            .map_err(read_failed(complaints::NAME))?;
+    }
     Ok(Json(Page {
         items: page.rows,
         next_cursor: page.next.map(|key| key.encode()),

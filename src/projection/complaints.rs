@@ -635,6 +635,14 @@ pub fn of_incident(tree: &ReadModel, incident: Uuid) -> Result<Vec<ComplaintSumm
     Ok(found)
 }
 
+/// How many complaints of an incident are not yet closed.
+pub fn open_of_incident(tree: &ReadModel, incident: Uuid) -> Result<u64, ModelError> {
+    Ok(of_incident(tree, incident)?
+        .iter()
+        .filter(|c| c.status != Status::Closed)
+        .count() as u64)
+}
+
 /// One complaint's summary.
 pub fn complaint(tree: &ReadModel, id: Uuid) -> Result<Option<ComplaintSummary>, ModelError> {
     tree.get(summary_key(id))

@@ -571,6 +571,22 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
     );
     assert_eq!(flight_cost.body["complaints"]["received"], 6);
     assert_eq!(flight_cost.body["incident_ids"], json!([incident]));
+    // The board's card: its flight and its complaints still open.
+    let board = api
+        .get("agent", &format!("/v1/incidents?after={last_payment}"))
+        .await;
+    let card = board.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["incident_id"] == incident)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&card["open_complaints"], &card["flight"]["number"]),
+        (&json!(6), &json!("400")),
+        "{card}"
+    );
     // The day's and the route's disrupted flights add up to the same (one flight).
     for route in ["", "&route=FRA-JFK"] {
         let period = api

@@ -47,6 +47,8 @@ async fn the_board_lists_open_incidents_most_severe_and_earliest_into_their_stag
         lead: Some(format!("lead-{}", n % 5)),
         passengers_affected: 8,
         next_deadline,
+        flight: summary(&tree, incident(n)).unwrap().unwrap().flight,
+        open_complaints: 0,
     };
     let mut expected = vec![
         row(2, Stage::Plan, 2 + 30, None),

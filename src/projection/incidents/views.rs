@@ -36,6 +36,10 @@ pub struct BoardRow {
     pub passengers_affected: u64,
     /// The earliest legal payment deadline of its unsettled compensations.
     pub next_deadline: Option<DateTime<Utc>>,
+    /// The flight it is about, if one.
+    pub flight: Option<crate::domain::common::FlightKey>,
+    /// Its complaints not yet closed (filled from the complaints model by the API).
+    pub open_complaints: u64,
 }
 
 impl BoardRow {
@@ -159,6 +163,8 @@ fn board_row(s: IncidentSummary, now: DateTime<Utc>) -> BoardRow {
         next_deadline: s.unsettled_deadlines.values().flatten().min().copied(),
         stage_entered_at: s.stage_entered_at,
         age_in_stage_seconds: (now - s.stage_entered_at).num_seconds().max(0),
+        flight: s.flight,
+        open_complaints: 0,
         title: s.title,
         category: s.category,
         stage: s.stage,
