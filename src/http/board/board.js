@@ -329,6 +329,14 @@
         const rows = await all('/v1/incidents' + (after ? '?after=' + after : ''));
         S.rows = new Map(rows.map((r) => [r.incident_id, r]));
         S.boardAt = Date.now();
+        // Rows that carry their flight and open complaints need no extra reads.
+        S.rowsComplete = rows.length > 0 && rows.every((r) => 'open_complaints' in r && 'flight' in r);
+        for (const r of rows) {
+          if (!('flight' in r)) continue;
+          const d = S.details.get(r.incident_id);
+          if (!d || !d.flight) S.details.set(r.incident_id, Object.assign({}, d, { flight: r.flight }));
+        }
+        if (S.rowsComplete) S.complaintsOpen = rows.reduce((n, r) => n + r.open_complaints, 0);
         if (S.view && S.view.name === 'board') drawColumns();
       } catch (e) {
         if (e.status !== 401) toast(t('load_failed') + ': ' + e.message, true);
@@ -340,6 +348,8 @@
   }
   // Open complaints per incident, from the queue (paged).
   async function countComplaints(after) {
+    // Rows with open_complaints: a complaint event reloads the board instead.
+    if (S.rowsComplete) { await loadBoard(after); return; }
     try {
       const items = await all('/v1/complaints' + (after ? '?after=' + after : ''));
       const by = new Map();
@@ -451,7 +461,7 @@
     if (count) count.textContent = t('shown_of', { n: shown, total: S.rows.size });
   }
   function card(row, elapsed) {
-    const complaints = S.complaintsBy.get(row.incident_id) || 0;
+    const complaints = 'open_complaints' in row ? row.open_complaints : S.complaintsBy.get(row.incident_id) || 0;
     const overdue = row.next_deadline && new Date(row.next_deadline) < new Date();
     const d = S.details.get(row.incident_id);
     return el('a', { class: 'card sev-' + row.severity, href: '#/incident/' + row.incident_id, data: { incidentId: row.incident_id, stage: row.stage } },
@@ -469,7 +479,7 @@
   function renderFeed() {
     const list = $('feed');
     if (!list) return;
-    list.replaceChildren(...S.feed.map((e) => el('li', {},
+    list.replaceChildren(...S.feed.map((e) => el('li', { data: { type: e.type } },
       el('span', { class: 'pos', text: '#' + e.position }), ' ',
       el('span', { class: 'type', text: e.type }), ' ',
       el('span', { class: 'who', text: e.actor ? e.actor.id : '' }), ' ',
@@ -871,7 +881,7 @@
     S.readyAt = performance.now();
     document.body.dataset.ready = '1';
     streamLoop();
-    countComplaints(S.head || undefined);
+    if (!S.rowsComplete) countComplaints(S.head || undefined);
     setInterval(() => { if (S.view && S.view.name === 'board' && !document.hidden) drawColumns(); }, 30000);
   }
 
