@@ -132,7 +132,14 @@ fn parse_from(mut argv: Vec<OsString>) -> Result<Cli, Failure> {
     let table = read_table(&path).map_err(Failure::File)?;
     let known = file_keys();
     let (leaf, matches) = invoked(&command, &given);
-    let mut takes = settings(&leaf);
+    // The file configures crisisd itself: a client of it (`simulate`, `bench`) whose
+    // flags share a name (`--nats-url`, its own NATS user) takes only the global ones.
+    let client = matches!(given.subcommand_name(), Some("simulate" | "bench" | "load"));
+    let mut takes = if client {
+        BTreeMap::new()
+    } else {
+        settings(&leaf)
+    };
     takes.extend(settings(&command));
     let mut from_file = Vec::new();
     for (key, value) in &table {
@@ -398,8 +405,17 @@ mod tests {
     /// table, or a bad value is refused naming the file and the key.
     #[test]
     fn wrong_settings_are_refused_naming_the_file() {
-        let (_dir, path) = file("http_addr = \"0.0.0.0:9090\"\n");
+        let (_dir, path) =
+            file("http_addr = \"0.0.0.0:9090\"\nnats_url = \"nats://crisisd:4222\"\n");
         assert!(parse_from(argv(&["--config", &path, "verify"])).is_ok());
+        // simulate is a client: crisisd's own NATS settings are not its.
+        let Ok(cli) = parse_from(argv(&["--config", &path, "simulate"])) else {
+            panic!("parses")
+        };
+        let super::super::Command::Simulate(args) = cli.command else {
+            panic!("simulate")
+        };
+        assert_eq!(args.nats_url, "nats://127.0.0.1:4222");
         for (text, says) in [
             ("htp_addr = \"x\"\n", "unknown setting `htp_addr`"),
             ("[serve]\nhttp_addr = \"x\"\n", "unknown setting `serve`"),
