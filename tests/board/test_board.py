@@ -325,6 +325,15 @@ def wait_until(page, expression, timeout_ms):
         time.sleep(0.02)
 
 
+def watch(page, errors):
+    """Collects script errors and failed requests, but for the one 404 the page asks for by
+    design: the root-cause page of an unknown code, whose answer lists the policy's codes."""
+    probe = "/v1/costs/root-cause?code=unknown"
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
+            and probe not in (m.location or {}).get("url", "") else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and probe not in r.url else None)
+
+
 def card(stage, incident):
     return f".column[data-stage='{stage}'] .card[data-incident-id='{incident}']"
 
@@ -370,8 +379,7 @@ def main():
             context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
             page = context.new_page()
             errors = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            watch(page, errors)
             sign_in(page, server.base, lead)
             for stage, incident in ids.items():
                 page.wait_for_selector(card(stage, incident), timeout=5000)
@@ -485,6 +493,7 @@ def main():
 
             # An agent: no approvals, but the complaint loop's first step from the queue.
             agent_page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+            watch(agent_page, errors)
             sign_in(agent_page, server.base, agent)
             agent_page.goto(f"{server.base}/#/incident/{ids['plan']}")
             agent_page.wait_for_selector(".timeline tr[data-type='incident.opened']")
@@ -497,6 +506,49 @@ def main():
             events = call(server.base, "GET", f"/v1/complaints/{complaints[0]}/timeline", lead)["items"]
             check(any(e["type"] == "complaint.acknowledged" and e["actor_id"] == "agent-1" for e in events),
                   "an agent's acknowledgement from the queue is an event with the agent as its actor")
+            # The loop's later steps from the complaint's action panel.
+            agent_page.click(f"button[data-command='act'][data-complaint='{complaints[0]}']")
+            agent_page.wait_for_selector("#complaint-actions button[data-command='propose_resolution']", timeout=5000)
+            check(agent_page.locator("#act-root-cause option[value='operations/delay']").count() == 1
+                  and agent_page.locator("#act-root-cause option").count() > 5,
+                  "the proposal offers the policy's root causes, read from the API")
+            agent_page.select_option("#act-department", "customer_care")
+            agent_page.click("#complaint-actions button[data-command='route_complaint']")
+            agent_page.wait_for_selector("#toast:not([hidden])", timeout=5000)
+            agent_page.click("#complaint-actions button[data-command='send_progress_update']")
+            agent_page.wait_for_timeout(400)
+            agent_page.select_option("#act-root-cause", "operations/delay")
+            agent_page.select_option("#act-responsible", "flight_operations")
+            agent_page.click("#complaint-actions button[data-command='propose_resolution']")
+            agent_page.wait_for_timeout(400)
+            agent_page.fill("#act-supervisor", "sup-1")
+            agent_page.fill("#act-reason", "the passenger asks for a supervisor")
+            agent_page.click("#complaint-actions button[data-command='escalate_to_supervisor']")
+            deadline = time.monotonic() + 5
+            while True:
+                detail = call(server.base, "GET", f"/v1/complaints/{complaints[0]}", lead)
+                if detail["escalated_to"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            events = call(server.base, "GET", f"/v1/complaints/{complaints[0]}/timeline", lead)["items"]
+            got = [e["type"] for e in events if e["actor_id"] == "agent-1"]
+            check(detail["departments"] == ["customer_care"] and detail["progress_updates"] == 1
+                  and detail["root_cause"] == "operations/delay" and detail["escalated_to"] == "sup-1"
+                  and {"complaint.routed", "complaint.progress_updated", "complaint.resolution_proposed",
+                       "complaint.escalated"} <= set(got),
+                  f"route, progress update, proposal (root cause from the list) and escalation from the page: {', '.join(got)}")
+            agent_page.wait_for_selector(".kpis tr[data-value='agent-1']", timeout=5000)
+            check("agent-1" in agent_page.locator(".kpis svg.chart").first.text_content(), "KPIs chart per agent, the agent among them")
+            for dim in ["tier", "channel", "day"]:
+                agent_page.click(f".kpis button[data-kpi-dim='{dim}']")
+                agent_page.wait_for_selector(f".kpis button.on[data-kpi-dim='{dim}']", timeout=5000)
+                agent_page.wait_for_selector(".kpis svg.chart", timeout=5000)
+            check(agent_page.locator(".kpis tr[data-value='" + today + "']").count() == 1, "KPIs per tier, channel and day")
+            agent_page.click(".kpis button[data-kpi-dim='agent']")
+            agent_page.wait_for_selector(".kpis tr[data-value='agent-1']", timeout=5000)
+            agent_page.click(f"button[data-command='act'][data-complaint='{complaints[1]}']", timeout=5000) \
+                if agent_page.locator(f"button[data-command='act'][data-complaint='{complaints[1]}']").count() else None
+            shot(agent_page, "complaints-agent.png")
             agent_page.context.close()
 
             # Cut the stream: restart crisisd on the same port, with reconnection

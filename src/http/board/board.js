@@ -679,7 +679,7 @@
     try {
       [items, kpis] = await Promise.all([
         all('/v1/complaints' + q, 2000),
-        api('/v1/complaints/kpis?dimension=tier' + (after ? '&after=' + after : '')).catch(() => null),
+        api('/v1/complaints/kpis?dimension=' + (S.kpiDim || 'agent') + '&limit=' + PAGE + (after ? '&after=' + after : '')).catch(() => null),
       ]);
     } catch (e) { $('view').replaceChildren(el('p', { class: 'error', text: e.message })); return; }
     if (!S.view || S.view.name !== 'complaints') return;
@@ -695,15 +695,20 @@
           el('td', { text: c.owner || '—' }), el('td', { text: flightName(c.flight) }),
           el('td', d ? { class: 'countdown', data: { left: d.time_left_secs, kind: d.kind || '' } } : {}, d ? label('sla', d.kind) + ' ' + duration(d.time_left_secs) : '—'),
           el('td', { text: c.breaches.map((b) => label('sla', b)).join(', ') || '—' }),
-          el('td', {}, mayCare() && c.status === 'received' ? el('button', { type: 'button', class: 'action', data: { command: 'acknowledge_complaint', complaint: c.complaint_id },
-            onclick: (e) => acknowledge(e.target, c.complaint_id), text: t('cmd_acknowledge_complaint') }) : null));
+          el('td', {}, !mayCare() || c.status === 'closed' ? null
+            : c.status === 'received' ? el('button', { type: 'button', class: 'action', data: { command: 'acknowledge_complaint', complaint: c.complaint_id },
+              onclick: (e) => acknowledge(e.target, c.complaint_id), text: t('cmd_acknowledge_complaint') })
+              : el('button', { type: 'button', class: 'action', data: { command: 'act', complaint: c.complaint_id },
+                onclick: () => { S.acting = c.complaint_id; drawActions(items); }, text: t('act') })));
       }));
     const view = el('section', { class: 'complaints' },
       el('h1', { text: t('nav_complaints') }),
       el('p', { class: 'muted', text: t('complaints_shown', { n: Math.min(items.length, 500), total: items.length }) }),
-      kpis ? panel(t('kpis_by_tier'), kpiChart(kpis.items || [])) : null,
-      el('div', { class: 'scroll' }, table));
+      mayCare() ? (S.actionBox || (S.actionBox = el('div', { id: 'complaint-actions' }))) : null,
+      el('div', { class: 'scroll' }, table),
+      kpis ? kpiPanel(kpis.items || []) : null);
     $('view').replaceChildren(view);
+    if (mayCare() && S.acting) drawActions(items);
     clearInterval(S.countdown);
     S.countdown = setInterval(() => {
       const gone = (Date.now() - readAt) / 1000;
@@ -723,12 +728,80 @@
       await renderComplaints(done.position);
     } catch (e) { toast(e.message, true); button.disabled = false; }
   }
-  // Bars per value of a KPI row set: plain SVG.
-  function kpiChart(rows) {
-    if (!rows.length) return el('p', { class: 'muted', text: t('none') });
-    const metric = (r) => Number(r.received !== undefined ? r.received : r.complaints !== undefined ? r.complaints : 0);
-    return bars(rows.map((r) => [label('tier', r.value !== undefined ? r.value : r.key), metric(r)]));
+  // The loop's later steps for the complaint picked in the queue: route, progress update,
+  // propose a resolution (root cause from the policy's taxonomy), escalate. The panel sits
+  // outside the queue's table, so what is typed survives the queue redrawing.
+  const DEPARTMENTS = ['customer_care', 'baggage', 'refunds', 'flight_operations', 'ground_handling', 'loyalty', 'legal', 'digital', 'partners'];
+  async function rootCauses() {
+    if (S.rootCauses) return S.rootCauses;
+    // The API lists the taxonomy's codes when asked about one it does not know.
+    try { await api('/v1/costs/root-cause?code=unknown/list_codes'); } catch (e) {
+      const m = /use one of (.*?) \(or/.exec(e.message || '');
+      if (m) S.rootCauses = m[1].split(', ');
+    }
+    return S.rootCauses || ['other/unclassified'];
   }
+  async function drawActions(items) {
+    const box = $('complaint-actions');
+    const c = items.find((x) => x.complaint_id === S.acting);
+    if (!box) return;
+    if (!c) { box.replaceChildren(); return; }
+    if (box.dataset.complaint === c.complaint_id && box.dataset.status === c.status) return;
+    const codes = await rootCauses();
+    const select = (id, values, lab) => el('select', { id }, values.map((v) => el('option', { value: v, text: lab ? label(lab, v) : v })));
+    const text = (id, value, kind) => el(kind || 'input', { id, value: kind ? null : value, text: kind ? value : null });
+    const go = (name, body) => async (e) => {
+      e.target.disabled = true;
+      try {
+        const done = await command('/v1/complaints/' + c.complaint_id + '/' + name, body());
+        toast(t('done', { what: t('cmd_' + name) }));
+        await renderComplaints(done.position);
+      } catch (err) { toast(err.message, true); }
+      e.target.disabled = false;
+    };
+    const button = (name, body) => el('button', { type: 'button', class: 'action', data: { command: name }, onclick: go(name, body), text: t('cmd_' + name) });
+    box.dataset.complaint = c.complaint_id; box.dataset.status = c.status;
+    box.replaceChildren(panel(t('acting_on', { id: c.complaint_id.slice(0, 8), status: label('cstatus', c.status), tier: label('tier', c.tier) }), el('div', { class: 'act-grid' },
+      el('div', {}, el('label', {}, t('department'), select('act-department', DEPARTMENTS, 'dept')),
+        button('route_complaint', () => ({ departments: [$('act-department').value] }))),
+      el('div', {}, el('label', {}, t('message'), text('act-message', t('default_progress'), 'textarea')),
+        button('send_progress_update', () => ({ message: $('act-message').value }))),
+      el('div', {}, el('label', {}, t('resolution'), text('act-resolution', t('default_resolution'), 'textarea')),
+        el('label', {}, t('root_cause'), select('act-root-cause', codes)),
+        el('label', {}, t('responsible'), select('act-responsible', DEPARTMENTS, 'dept')),
+        button('propose_resolution', () => ({ resolution: $('act-resolution').value, root_cause: $('act-root-cause').value, responsible: $('act-responsible').value }))),
+      el('div', {}, el('label', {}, t('supervisor'), text('act-supervisor', '')),
+        el('label', {}, t('reason'), text('act-reason', '')),
+        button('escalate_to_supervisor', () => ({ supervisor: $('act-supervisor').value.trim(), reason: $('act-reason').value.trim() })))),
+    'actions-panel'));
+  }
+  // KPIs per agent, tier, channel, day or department: a chart per KPI and a table.
+  const KPIS = [
+    ['received', (r) => r.counters.received, String],
+    ['first_response_avg_secs', (r) => r.first_response_avg_secs, (v) => duration(v)],
+    ['on_time_rate', (r) => r.on_time_rate, pct],
+    ['resolution_rate', (r) => r.resolution_rate, pct],
+    ['reopen_rate', (r) => r.reopen_rate, pct],
+    ['handling_avg_secs', (r) => r.handling_avg_secs, (v) => duration(v)],
+    ['satisfaction', (r) => r.satisfaction, pct],
+    ['quality_avg', (r) => r.quality_avg, (v) => v.toFixed(1)],
+  ];
+  function pct(v) { return (v * 100).toFixed(0) + ' %'; }
+  function kpiPanel(rows) {
+    const dim = S.kpiDim || 'agent';
+    const name = (r) => (dim === 'tier' ? label('tier', r.value) : dim === 'channel' ? label('chan', r.value) : dim === 'department' ? label('dept', r.value) : r.value);
+    const dims = el('div', { class: 'row' }, el('span', { text: t('kpis_per') }), ['agent', 'tier', 'channel', 'day', 'department'].map((d) =>
+      el('button', { type: 'button', class: d === dim ? 'on' : '', data: { kpiDim: d }, onclick: () => { S.kpiDim = d; renderComplaints(); }, text: t('kdim_' + d) })));
+    if (!rows.length) return panel(t('kpis'), el('div', {}, dims, el('p', { class: 'muted', text: t('none') })), 'kpis');
+    const charts = KPIS.map(([key, get, fmt]) => panel(t('kpi_' + key),
+      bars(rows.map((r) => [name(r), Number(get(r) || 0), get(r) === null || get(r) === undefined ? '—' : fmt(get(r))])), 'kpi'));
+    const table = el('div', { class: 'scroll' }, el('table', { class: 'kpi-table' },
+      el('tr', {}, el('th', { text: t('kdim_' + dim) }), KPIS.map(([key]) => el('th', { text: t('kpi_' + key) }))),
+      rows.map((r) => el('tr', { data: { value: r.value } }, el('td', { text: name(r) }),
+        KPIS.map(([, get, fmt]) => el('td', { text: get(r) === null || get(r) === undefined ? '—' : fmt(get(r)) }))))));
+    return panel(t('kpis'), el('div', {}, dims, el('div', { class: 'grid kpi-grid' }, charts), table), 'kpis');
+  }
+  // Horizontal bars, plain SVG: [name, value, shown text?] per bar.
   function bars(pairs) {
     const ns = 'http://www.w3.org/2000/svg';
     const max = Math.max(1, ...pairs.map((p) => p[1]));
@@ -743,7 +816,8 @@
       rect.setAttribute('x', '120'); rect.setAttribute('y', String(y)); rect.setAttribute('height', '18');
       rect.setAttribute('width', String(Math.max(1, (v / max) * 240)));
       const num = document.createElementNS(ns, 'text');
-      num.setAttribute('x', String(126 + (v / max) * 240)); num.setAttribute('y', String(y + 15)); num.textContent = String(v);
+      num.setAttribute('x', String(126 + (v / max) * 240)); num.setAttribute('y', String(y + 15));
+      num.textContent = pairs[i][2] !== undefined ? pairs[i][2] : String(v);
       svg.append(text, rect, num);
     });
     return svg;
