@@ -286,6 +286,51 @@ class Crisis:
         return call(self.base, "POST", "/v1/complaints", self.agent, body)
 
 
+def ingest(base, kind, token, body):
+    return call(base, "POST", f"/v1/ingest/{kind}", token, body, expect=202)
+
+
+def script_entitlements(crisis, ops, incident, today):
+    """LH400 today: a manifest of three passengers, then flight ops cancel it on the day:
+    crisisd computes each one's entitlements (EU 261 and the others that apply) and links
+    them to the flight's incident. One is then offered, one offered, accepted and paid."""
+    base = crisis.base
+    flight = {"carrier": "LH", "flight_number": "400", "origin_date": today}
+    ingest(base, "manifest", ops, {"v": 1, "source_message_id": "board-manifest-1", **flight, "passengers": [
+        {"passenger_ref": f"LHPAX{n}", "tier": tier, "booking_class": "Y", "fare": {"amount_minor": 45000, "currency": "EUR"},
+         "contact_consent": ["email"], "boarded": False}
+        for n, tier in enumerate(["gold", "silver", "none"])]})
+    ingest(base, "flightops", ops, {"v": 1, "source_message_id": "board-ops-1", **flight, "origin": "FRA", "destination": "JFK",
+                                    "scheduled_departure": f"{today}T10:00:00Z", "scheduled_arrival": f"{today}T18:40:00Z",
+                                    "status": "cancelled", "notified_at": now_iso(), "passenger_count": 3})
+    deadline = time.monotonic() + 15
+    while True:
+        ledger = call(base, "GET", f"/v1/incidents/{incident}/entitlements", crisis.lead)
+        governing = [line for line in ledger["lines"] if line["governing"] and line["owed"]]
+        if len({line["passenger"] for line in governing}) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(governing) >= 3, f"no entitlements computed for LH400: {ledger}"
+    governing.sort(key=lambda line: line["passenger"])
+    for n, line in enumerate(governing[:2]):
+        cash = {"form": "cash", "amount": line["owed"]}
+        path = f"/v1/compensations/{line['compensation_id']}"
+        call(base, "POST", f"{path}/offer_compensation", crisis.agent, {"options": [cash]})
+        if n == 1:
+            call(base, "POST", f"{path}/accept_offer", crisis.agent, {"choice": cash})
+            call(base, "POST", f"{path}/record_payment", crisis.agent, {"reference": "SEPA-2026-0001"})
+    return governing
+
+
+def script_surveys(crisis, incident):
+    """Three follow-up surveys of the incident in follow-up, two answered (scores 4 and 2)."""
+    for passenger, method, score in [("FF1001", "phone", 4), ("FF1002", "email", 2), ("FF1003", "email", None)]:
+        survey = str(uuid.uuid4())
+        crisis.do(incident, "send_survey", {"survey_id": survey, "passenger": passenger, "method": method}, crisis.agent)
+        if score is not None:
+            crisis.do(incident, "record_satisfaction", {"survey_id": survey, "score": score}, crisis.agent)
+
+
 def now_iso():
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -357,6 +402,7 @@ def main():
         lead = server.token("crisis_lead", "lead-1")
         agent = server.token("agent", "agent-1")
         auditor = server.token("auditor", "audit-1")
+        ops = server.token("flight_ops", "ops-1")
         server.start()
         crisis = Crisis(server, lead, agent)
         today = date.today().isoformat()
@@ -372,6 +418,13 @@ def main():
             crisis.advance(ids[stage], stage, note="Called Jane Doe on +49 170 5550101")
         complaints = [crisis.complaint(f"FF20{n}", ids["monitor"] if n < 2 else ids["plan"])["stream"][len("complaint-"):]
                       for n in range(3)]
+        entitlements = script_entitlements(crisis, ops, ids["monitor"], today)
+        script_surveys(crisis, ids["follow_up"])
+        if os.environ.get("BOARD_DUMP"):
+            for path in [f"/v1/incidents/{ids['monitor']}/entitlements", f"/v1/incidents/{ids['monitor']}/cost",
+                         f"/v1/incidents/{ids['follow_up']}/follow-up", f"/v1/costs/flights?from={today}",
+                         "/v1/costs/root-cause?code=operations/delay", f"/v1/flights/LH/400/{today}/cost"]:
+                print(path, json.dumps(call(server.base, "GET", path, lead))[:3000])
         print(f"# scripted crisis ready after {time.monotonic() - STARTED:.1f}s", flush=True)
 
         with sync_playwright() as p:
@@ -455,6 +508,23 @@ def main():
                 print(page.inner_text(".panel.asof"), page.input_value("#asof-input"), file=sys.stderr)
                 raise
             check(True, "the incident shows as of an instant")
+
+            # The ledger crisisd computed from the manifest and the cancellation, and the
+            # follow-up survey results.
+            page.goto(f"{server.base}/#/incident/{ids['monitor']}")
+            page.wait_for_selector(".ledger-lines tr[data-status='paid']", timeout=5000)
+            statuses = page.eval_on_selector_all(".ledger-lines tr[data-status]", "rows => rows.map(r => r.dataset.status)")
+            sums = page.inner_text(".ledger-sums tr[data-currency='EUR']")
+            check({"computed", "offered", "paid"} <= set(statuses) and "3,000.00 EUR (5)" in sums and "600.00 EUR (1)" in sums
+                  and page.locator(".ledger-lines td .utc").count() == len(statuses),
+                  f"the ledger shows {len(statuses)} entitlements owed / offered / paid with deadlines, and the sums per currency")
+            page.locator(".panel.ledger").scroll_into_view_if_needed()
+            shot(page, "incident-ledger.png")
+            page.goto(f"{server.base}/#/incident/{ids['follow_up']}")
+            page.wait_for_selector("#survey-average", timeout=5000)
+            check(page.inner_text("#survey-average") == "3.0 / 5"
+                  and page.locator(".survey-results tr[data-key='phone']").count() == 1,
+                  "the follow-up shows the survey results: 3 sent, 2 answered, average 3.0 of 5, per method and tier")
             page.goto(f"{server.base}/#/incident/{ids['execute']}")
             page.wait_for_selector(".timeline tr[data-type='incident.contact_outcome_recorded']")
             check("Jane Doe" in page.inner_text(".timeline"), "a crisis lead reads the contact's note")
@@ -594,6 +664,53 @@ def main():
             check(report[0].startswith("period,") and len(report) >= 3 and report[-1].split(",")[4] == "*",
                   f"the day's report downloads as CSV ({len(report) - 1} rows, the total last)")
             shot(page, "analysis.png")
+
+            # Cause to cost, per incident, flight, period and route, root cause; CSV.
+            def cost(kind, fill):
+                page.select_option("#cost-kind", kind)
+                page.wait_for_selector(f"#cost-form[data-kind='{kind}']", timeout=5000)
+                fill()
+                page.click("#cost-go")
+                page.wait_for_selector(f".cost-result[data-kind='{kind}']", timeout=5000)
+                with page.expect_download() as download:
+                    page.click("#cost-csv")
+                return dict(tuple(r) for r in csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+            got = cost("incident", lambda: page.select_option("#cost-incident", ids["monitor"]))
+            check(got.get("cost.by_currency.by_currency.EUR.owed.amount_minor") == "300000"
+                  and got.get("cost.by_currency.by_currency.EUR.paid.amount_minor") == "60000"
+                  and "3,000.00" in page.inner_text(".cost-money tr[data-currency='EUR'] td.owed"),
+                  "an incident's cause to cost shows and downloads as CSV (EUR 3,000 owed, 600 paid)")
+            shot(page, "analysis-cost.png")
+            got = cost("flight", lambda: (page.fill("#cost-carrier", "LH"), page.fill("#cost-number", "400"),
+                                          page.fill("#cost-date", today)))
+            check(got.get("disruptions") == "cancelled" and got.get("cost.by_currency.by_currency.EUR.owed.amount_minor") == "300000",
+                  "a flight's cause to cost (LH400, cancelled)")
+            got = cost("period", lambda: (page.fill("#cost-from", today), page.fill("#cost-to", today), page.fill("#cost-route", "FRA-JFK")))
+            check(got.get("route") == "FRA-JFK" and "LH" in got.get("flights[0].carrier", "")
+                  and got.get("cost.by_currency.by_currency.EUR.owed.amount_minor") == "300000",
+                  "a period's and route's cause to cost (FRA-JFK today)")
+            got = cost("root_cause", lambda: page.select_option("#cost-code", "operations/delay"))
+            check(got.get("root_cause") == "operations/delay" and got.get("complaints.received") == "1",
+                  "a root cause's cause to cost (the complaint the agent's proposal named)")
+            check("crisisd what-if" in page.inner_text("#what-if-help"), "the Analysis view says what-if is the offline command")
+
+            # Audit: replay a range from the page, as a table and as NDJSON.
+            page.goto(f"{server.base}/#/audit")
+            page.fill("#replay-from", "1")
+            page.fill("#replay-to", "20")
+            page.click("#replay")
+            page.wait_for_selector("table.replay tr[data-position='20']", timeout=5000)
+            with page.expect_download() as download:
+                page.click("#replay-ndjson")
+            saved = open(download.value.path(), "rb").read()
+            request = urllib.request.Request(server.base + "/v1/audit/events?from=1&to=20",
+                                             headers={"Authorization": f"Bearer {lead}"})
+            direct = urllib.request.urlopen(request, timeout=30).read()
+            first = json.loads(saved.splitlines()[0])
+            check(page.locator("table.replay tr[data-position]").count() == 20 and saved == direct
+                  and first["hash"][:16] in page.inner_text("table.replay tr[data-position='1']"),
+                  "the auditor's replay of positions 1-20 shows 20 envelopes and saves the NDJSON byte for byte")
+            shot(page, "audit-replay.png")
             page.goto(f"{server.base}/#/board")
             page.click("#lang")
             page.wait_for_selector(".column[data-stage='monitor'] h2:has-text('监测')", timeout=3000)

@@ -489,13 +489,14 @@
   // ---------- the incident page ----------
   async function renderIncident(id, after) {
     const q = after ? '?after=' + after : '';
-    let summary, ledger, follow, timeline;
+    let summary, ledger, follow, timeline, cost;
     try {
-      [summary, ledger, follow, timeline] = await Promise.all([
+      [summary, ledger, follow, timeline, cost] = await Promise.all([
         api('/v1/incidents/' + id + q),
         api('/v1/incidents/' + id + '/entitlements' + q).catch(() => null),
         api('/v1/incidents/' + id + '/follow-up' + q).catch(() => null),
         all('/v1/incidents/' + id + '/timeline' + q),
+        api('/v1/incidents/' + id + '/cost' + q).catch(() => null),
       ]);
     } catch (e) {
       if (S.view && S.view.name === 'incident') $('view').replaceChildren(el('p', { class: 'error', text: e.message }));
@@ -521,7 +522,7 @@
         panel(t('impact'), impact(summary.impact)),
         panel(t('roles'), roles(summary.assignments)),
         panel(t('plans'), plans(summary, timeline, version))),
-      panel(t('ledger'), ledgerTable(ledger), 'ledger'),
+      panel(t('ledger'), ledgerTable(ledger, cost), 'ledger'),
       el('div', { class: 'grid' },
         panel(t('follow_up'), followUp(summary, follow)),
         panel(t('review'), review(summary))),
@@ -601,29 +602,54 @@
       one('communication', summary.communication_plan, latest('incident.communication_plan_drafted')),
       one('compensation', summary.compensation_plan, latest('incident.compensation_plan_drafted')));
   }
-  function ledgerTable(ledger) {
+  // The ledger: a line per passenger and regime that owes (or governs), with its status,
+  // what was paid, the payment deadline (local and UTC) and whether it is overdue; above it
+  // owed / offered / paid / overdue per currency from the incident's cause-to-cost page.
+  function ledgerTable(ledger, cost) {
     if (!ledger || !ledger.lines.length) return el('p', { class: 'muted', text: t('no_entitlements') });
-    const head = [t('flight'), t('passenger'), t('regime'), t('owed'), t('status'), t('paid'), t('deadline')];
-    return el('div', { class: 'scroll' },
-      el('table', {}, el('tr', {}, head.map((h) => el('th', { text: h }))),
-        ledger.lines.map((l) => el('tr', { class: (l.overdue ? 'overdue' : '') + (l.governing ? ' governing' : '') },
-          el('td', { text: flightName(l.flight) }), el('td', { text: l.passenger }), el('td', { text: l.regime + (l.governing ? ' ★' : '') }),
+    const shown = ledger.lines.filter((l) => l.governing || l.owed);
+    const head = [t('flight'), t('passenger'), t('regime'), t('owed'), t('status'), t('paid'), t('deadline'), t('overdue'), t('care')];
+    const byCur = cost && cost.cost && cost.cost.by_currency ? cost.cost.by_currency.by_currency || {} : {};
+    const overdueBy = {};
+    for (const r of (cost && cost.cost && cost.cost.by_regime) || []) overdueBy[r.currency] = (overdueBy[r.currency] || 0) + (r.overdue || 0);
+    const figure = (x, cur) => (x ? money({ amount_minor: x.amount_minor, currency: cur }) + ' (' + x.count + ')' : '—');
+    const sums = Object.keys(byCur).length ? el('table', { class: 'totals ledger-sums' },
+      el('tr', {}, ['', t('owed'), t('comp_offered'), t('comp_accepted'), t('paid'), t('overdue'), t('care_spent')].map((h) => el('th', { text: h }))),
+      Object.entries(byCur).map(([cur, x]) => el('tr', { data: { currency: cur } }, el('td', { text: cur }),
+        el('td', { class: 'owed', text: figure(x.owed, cur) }), el('td', { class: 'offered', text: figure(x.offered, cur) }),
+        el('td', { text: figure(x.accepted, cur) }), el('td', { class: 'paid', text: figure(x.paid, cur) }),
+        el('td', { class: overdueBy[cur] ? 'overdue' : '', text: String(overdueBy[cur] || 0) }), el('td', { text: figure(x.care_spent, cur) })))) : null;
+    return el('div', {}, sums,
+      el('div', { class: 'scroll' }, el('table', { class: 'ledger-lines' }, el('tr', {}, head.map((h) => el('th', { text: h }))),
+        shown.map((l) => el('tr', { class: (l.overdue ? 'overdue' : '') + (l.governing ? ' governing' : ''), data: { status: l.status, passenger: l.passenger } },
+          el('td', { text: flightName(l.flight) }), el('td', { text: openData(l.passenger) }), el('td', { text: label('regime', l.regime) + (l.governing ? ' ★' : '') }),
           el('td', { text: money(l.owed) }), el('td', { text: label('comp', l.status) }),
-          el('td', { text: l.paid ? JSON.stringify(l.paid) : '—' }),
-          el('td', {}, both(l.payment_deadline), l.overdue ? el('strong', { text: ' ' + t('overdue') }) : null)))),
+          el('td', { text: l.paid ? (l.paid.amount ? money(l.paid.amount) : l.paid.miles + ' miles') + (l.paid_late ? ' · ' + t('late') : '') : '—' }),
+          el('td', {}, both(l.payment_deadline)),
+          el('td', { text: l.overdue ? t('overdue') : '—' }),
+          el('td', { text: (l.care || []).map((c) => label('care', c)).join(', ') || '—' }))))),
       el('table', { class: 'totals' }, el('tr', {}, [t('regime'), t('passengers_owed'), t('owed'), t('paid'), t('overdue')].map((h) => el('th', { text: h }))),
-        ledger.totals.map((x) => el('tr', {}, el('td', { text: x.regime + ' ' + x.currency }), el('td', { text: x.passengers_owed }),
+        ledger.totals.map((x) => el('tr', {}, el('td', { text: label('regime', x.regime) + ' ' + x.currency }), el('td', { text: x.passengers_owed }),
           el('td', { text: money({ amount_minor: x.owed_minor !== undefined ? x.owed_minor : (x.owed && x.owed.amount_minor), currency: x.currency }) }),
           el('td', { text: money({ amount_minor: x.paid_minor !== undefined ? x.paid_minor : (x.paid && x.paid.amount_minor), currency: x.currency }) }),
-          el('td', { text: x.overdue_minor !== undefined ? money({ amount_minor: x.overdue_minor, currency: x.currency }) : (x.overdue !== undefined ? JSON.stringify(x.overdue) : '—') })))));
+          el('td', { text: x.overdue_minor !== undefined ? money({ amount_minor: x.overdue_minor, currency: x.currency }) : (x.overdue !== undefined ? String(x.overdue) : '—') })))));
   }
+  // The follow-up survey results: sent, answered, response rate, average score, per
+  // method and per tier, and the open problems.
   function followUp(summary, follow) {
-    const s = summary.surveys || {};
-    return el('div', {},
-      kv(Object.entries(s).filter(([, v]) => typeof v !== 'object').map(([k, v]) => [t('survey_' + k), v])),
-      follow && follow.open_problems && follow.open_problems.length
-        ? el('ul', {}, follow.open_problems.map((p) => el('li', { text: openData(p) })))
-        : el('p', { class: 'muted', text: t('open_problems') + ': ' + summary.open_problems }));
+    const s = (follow && follow.surveys) || summary.surveys || {};
+    const avg = (c) => (c.answered ? (c.score_sum / c.answered).toFixed(1) : '—');
+    const rate = (c) => (c.sent ? Math.round((c.answered / c.sent) * 100) + ' %' : '—');
+    const split = (title, by, lab) => (Object.keys(by || {}).length ? el('table', { class: 'surveys' },
+      el('tr', {}, [title, t('survey_sent'), t('survey_answered'), t('response_rate'), t('survey_average')].map((h) => el('th', { text: h }))),
+      Object.entries(by).map(([k, c]) => el('tr', { data: { key: k } }, el('td', { text: label(lab, k) }), el('td', { text: c.sent }), el('td', { text: c.answered }),
+        el('td', { text: rate(c) }), el('td', { text: avg(c) })))) : null);
+    return el('div', { class: 'survey-results' },
+      kv([[t('survey_sent'), s.sent || 0], [t('survey_answered'), s.answered || 0], [t('response_rate'), rate(s)],
+        [t('survey_average'), el('strong', { id: 'survey-average', text: follow && follow.satisfaction !== null && follow.satisfaction !== undefined ? follow.satisfaction.toFixed(1) + ' / 5' : avg(s) })],
+        [t('open_problems'), follow ? follow.open_problems : summary.open_problems]]),
+      split(t('survey_method'), s.by_method, 'method'), split(t('tier'), s.by_tier, 'tier'),
+      follow && Array.isArray(follow.open_problems) ? el('ul', {}, follow.open_problems.map((p) => el('li', { text: openData(p) }))) : null);
   }
   function review(summary) {
     return el('div', {},
@@ -870,7 +896,39 @@
       button.disabled = false;
     };
     $('view').replaceChildren(el('section', { class: 'audit' }, el('h1', { text: t('nav_audit') }),
-      el('button', { type: 'button', id: 'verify', onclick: (e) => verify(e.target), text: t('verify_chain') }), out));
+      el('button', { type: 'button', id: 'verify', onclick: (e) => verify(e.target), text: t('verify_chain') }), out,
+      replayPanel()));
+  }
+  // Replay a range of the log: the envelopes as stored (NDJSON, what `crisisd replay`
+  // prints), shown as a table and saved as the NDJSON received, byte for byte.
+  function replayPanel() {
+    const head = S.lastId || S.head || 1;
+    const from = el('input', { id: 'replay-from', type: 'number', min: '1', value: String(Math.max(1, head - 49)) });
+    const to = el('input', { id: 'replay-to', type: 'number', min: '1', value: String(head) });
+    const out = el('div', { id: 'replay-result' });
+    const go = async (button) => {
+      button.disabled = true;
+      try {
+        const url = '/v1/audit/events?from=' + Number(from.value) + '&to=' + Number(to.value);
+        const res = await fetch(url, { headers: { Authorization: 'Bearer ' + S.token }, cache: 'no-store' });
+        const text = await res.text();
+        if (!res.ok) { let p = null; try { p = JSON.parse(text); } catch (e) { /* not JSON */ } throw new ApiError(res.status, p); }
+        const envs = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+        const shown = envs.slice(0, 2000);
+        out.replaceChildren(
+          el('div', { class: 'row' }, el('span', { id: 'replay-count', text: t('replayed', { n: envs.length, from: from.value, to: to.value }) }),
+            el('button', { type: 'button', id: 'replay-ndjson', onclick: () => saveFile('crisisd-events-' + from.value + '-' + to.value + '.ndjson', text, 'application/x-ndjson'), text: t('download_ndjson') })),
+          el('div', { class: 'scroll' }, el('table', { class: 'replay' },
+            el('tr', {}, [t('position'), t('event'), t('stream'), t('actor'), t('recorded_at'), 'hash'].map((h) => el('th', { text: h }))),
+            shown.map((e) => el('tr', { data: { position: e.position } }, el('td', { text: e.position }), el('td', { text: e.type }), el('td', { text: e.stream }),
+              el('td', { text: e.actor ? e.actor.id + ' (' + label('role', e.actor.role) + ')' : '—' }),
+              el('td', {}, both(e.recorded_at)), el('td', { class: 'hash', title: e.hash, text: (e.hash || '').slice(0, 16) + '…' }))))));
+      } catch (e) { out.replaceChildren(el('p', { class: 'error', text: e.message })); }
+      button.disabled = false;
+    };
+    return panel(t('replay_title'), el('div', {}, el('p', { class: 'help', text: t('replay_help') }),
+      el('div', { class: 'filters' }, el('label', {}, t('from'), from), el('label', {}, t('until'), to),
+        el('button', { type: 'button', id: 'replay', onclick: (e) => go(e.target), text: t('replay') })), out), 'replay-panel');
   }
 
 
@@ -916,7 +974,117 @@
         panel(t('an_top_causes'), (report.top_root_causes || []).length
           ? el('table', {}, el('tr', {}, [t('causes'), t('an_resolved'), t('an_previous')].map((h) => el('th', { text: h }))),
             report.top_root_causes.map((c) => el('tr', {}, el('td', { text: c.root_cause }), el('td', { text: c.resolved }), el('td', { text: c.previous + ' (' + (c.change >= 0 ? '+' : '') + c.change + ')' }))))
-          : el('p', { class: 'muted', text: t('none') })))));
+          : el('p', { class: 'muted', text: t('none') }))),
+      costSection()));
+  }
+
+  // ---------- analysis: cause to cost ----------
+  // Per incident, flight, period (and route) or root cause, from the API's cost pages;
+  // tables and a chart, downloadable as CSV made in the browser from the answer.
+  function saveFile(name, text, type) {
+    const link = el('a', { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+    document.body.append(link); link.click(); link.remove();
+  }
+  const csvCell = (v) => { const x = v === null || v === undefined ? '' : String(v); return /[",\r\n]/.test(x) ? '"' + x.replace(/"/g, '""') + '"' : x; };
+  const csvText = (rows) => rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+  // Every leaf of an answer as [path, value]; lists of plain values joined by spaces.
+  function flatten(v, path, out) {
+    out = out || [];
+    if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) out.push([path, v.join(' ')]);
+    else if (Array.isArray(v)) v.forEach((x, i) => flatten(x, path + '[' + i + ']', out));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) flatten(x, path ? path + '.' + k : k, out);
+    else out.push([path, v]);
+    return out;
+  }
+  function costSection() {
+    const today = new Date().toISOString().slice(0, 10);
+    const c = S.cost || (S.cost = { kind: 'incident', incident: '', carrier: '', number: '', date: today, from: today, to: today, route: '', code: 'operations/cancellation' });
+    if (S.costBox) return S.costBox;
+    const box = el('section', { class: 'panel cost', id: 'cost' });
+    S.costBox = box;
+    drawCostForm(box);
+    return box;
+  }
+  async function drawCostForm(box) {
+    const c = S.cost;
+    const codes = await rootCauses();
+    const field = (name, attrs) => el('input', Object.assign({ id: 'cost-' + name, name, value: c[name], onchange: (e) => { c[name] = e.target.value.trim(); } }, attrs || {}));
+    const incidents = [...S.rows.values()];
+    if (!c.incident && incidents.length) c.incident = incidents[0].incident_id;
+    const kinds = el('select', { id: 'cost-kind', onchange: (e) => { c.kind = e.target.value; drawCostForm(box); } },
+      ['incident', 'flight', 'period', 'root_cause'].map((k) => el('option', { value: k, selected: c.kind === k, text: t('cost_' + k) })));
+    const inputs = {
+      incident: [el('label', {}, t('incident'), el('select', { id: 'cost-incident', onchange: (e) => { c.incident = e.target.value; } },
+        incidents.map((r) => el('option', { value: r.incident_id, selected: r.incident_id === c.incident, text: r.title + ' · ' + t('stage_' + r.stage) }))))],
+      flight: [el('label', {}, t('carrier'), field('carrier', { size: 3, placeholder: 'LH' })), el('label', {}, t('flight_number'), field('number', { size: 5, placeholder: '400' })),
+        el('label', {}, t('filter_date'), field('date', { type: 'date' }))],
+      period: [el('label', {}, t('from'), field('from', { type: 'date' })), el('label', {}, t('until'), field('to', { type: 'date' })),
+        el('label', {}, t('route'), field('route', { size: 8, placeholder: 'FRA-JFK' }))],
+      root_cause: [el('label', {}, t('root_cause'), el('select', { id: 'cost-code', onchange: (e) => { c.code = e.target.value; } },
+        codes.map((k) => el('option', { value: k, selected: k === c.code, text: k }))))],
+    }[c.kind];
+    box.replaceChildren(el('h2', { text: t('cost_title') }),
+      el('p', { class: 'help', text: t('cost_help') }),
+      el('div', { class: 'filters', id: 'cost-form', data: { kind: c.kind } }, el('label', {}, t('cost_per'), kinds), inputs,
+        el('button', { type: 'button', id: 'cost-go', onclick: () => showCost(box), text: t('show_as_of') })),
+      el('div', { id: 'cost-result' }, S.costResult || null),
+      el('p', { class: 'help', id: 'what-if-help', text: t('what_if_help') }));
+  }
+  function costUrl() {
+    const c = S.cost;
+    const enc = encodeURIComponent;
+    if (c.kind === 'incident') return '/v1/incidents/' + enc(c.incident) + '/cost';
+    if (c.kind === 'flight') return '/v1/flights/' + enc(c.carrier.toUpperCase()) + '/' + enc(c.number) + '/' + c.date + '/cost';
+    if (c.kind === 'period') return '/v1/costs/flights?from=' + c.from + '&to=' + (c.to || c.from) + (c.route ? '&route=' + enc(c.route.toUpperCase()) : '');
+    return '/v1/costs/root-cause?code=' + enc(c.code);
+  }
+  async function showCost(box) {
+    const c = S.cost;
+    let answer;
+    try { answer = await api(costUrl()); } catch (e) { toast(e.message, true); return; }
+    const name = 'cost-' + c.kind + '-' + ({ incident: c.incident, flight: c.carrier + c.number + '-' + c.date, period: c.from + '_' + c.to + (c.route ? '-' + c.route : ''), root_cause: c.code.replace('/', '-') })[c.kind] + '.csv';
+    S.costResult = costResult(answer, name);
+    const out = box.querySelector('#cost-result');
+    if (out) out.replaceChildren(S.costResult);
+  }
+  function costResult(r, fileName) {
+    const cost = r.cost || {};
+    const byCur = (cost.by_currency && cost.by_currency.by_currency) || {};
+    const kinds = ['owed', 'offered', 'accepted', 'paid', 'failed', 'declined', 'care_spent'];
+    const cx = r.complaints || {};
+    const pax = typeof r.passengers === 'object' && r.passengers ? r.passengers : { known: r.passengers };
+    const summary = kv([
+      r.title ? [t('incident'), r.title] : null, r.root_cause ? [t('root_cause'), r.root_cause] : null,
+      r.flight ? [t('flight'), flightName(r.flight)] : null,
+      r.flights ? [t('flights'), r.flights.map(flightName).join(', ') || '—'] : null,
+      r.disruptions ? [t('disruptions'), r.disruptions.join(', ') || '—'] : null,
+      r.incident_ids ? [t('incidents'), r.incident_ids.length] : null,
+      r.signals !== undefined ? [t('signals'), r.signals] : null,
+      [t('fig_complaints'), t('cost_complaints', { received: cx.received || 0, open: cx.open || 0, resolved: cx.resolved || 0, reopens: cx.reopens || 0, breaches: cx.breaches || 0 })],
+      [t('an_satisfaction'), cx.satisfaction === null || cx.satisfaction === undefined ? '—' : pct(cx.satisfaction)],
+      [t('passengers'), t('cost_passengers', { known: pax.known ?? '—', booked: pax.booked ?? '—', assessed: pax.assessed ?? '—' })],
+      [t('care_duties'), Object.entries(cost.care_duties || {}).map(([k, n]) => label('care', k) + ': ' + n).join(', ') || '—'],
+      r.surveys ? [t('survey_average'), r.surveys.average_score ?? '—'] : null,
+      [t('compensation_ids'), (cost.compensation_ids || []).length], [t('log_positions'), (cost.positions || []).join(', ') || '—'],
+    ].filter(Boolean));
+    const money = el('table', { class: 'cost-money' },
+      el('tr', {}, el('th', { text: '' }), kinds.map((k) => el('th', { text: t('ck_' + k) }))),
+      Object.entries(byCur).map(([cur, x]) => el('tr', { data: { currency: cur } }, el('td', { text: cur }),
+        kinds.map((k) => el('td', { class: k, text: x[k] ? (x[k].amount_minor / 100).toLocaleString(locale(), { minimumFractionDigits: 2 }) + ' (' + x[k].count + ')' : '—' })))));
+    const chart = Object.entries(byCur).flatMap(([cur, x]) => kinds.filter((k) => x[k]).map((k) => [cur + ' ' + t('ck_' + k), x[k].amount_minor / 100, (x[k].amount_minor / 100).toFixed(2)]));
+    const regimes = (cost.by_regime || []).length ? el('table', {}, el('tr', {}, [t('regime'), t('passengers_owed'), t('owed'), t('paid'), t('overdue')].map((h) => el('th', { text: h }))),
+      cost.by_regime.map((x) => el('tr', {}, el('td', { text: label('regime', x.regime) + ' ' + x.currency }), el('td', { text: x.passengers_owed }),
+        el('td', { text: (x.owed_minor / 100).toFixed(2) }), el('td', { text: (x.paid_minor / 100).toFixed(2) }), el('td', { text: x.overdue })))) : null;
+    const causes = Object.keys(cx.root_causes || {}).length ? el('table', {}, el('tr', {}, el('th', { text: t('root_cause') }), el('th', { text: t('fig_complaints') })),
+      Object.entries(cx.root_causes).map(([k, n]) => el('tr', {}, el('td', { text: k }), el('td', { text: typeof n === 'object' ? JSON.stringify(n) : n })))) : null;
+    const rows = [['field', 'value']].concat(flatten(r, ''));
+    return el('div', { class: 'cost-result', data: { kind: S.cost.kind } },
+      el('div', { class: 'row' }, el('button', { type: 'button', id: 'cost-csv', onclick: () => saveFile(fileName, csvText(rows), 'text/csv'), text: t('export_csv') }),
+        el('span', { class: 'muted', text: t('as_known_at', { at: localTime(r.as_of), v: '—' }) })),
+      el('div', { class: 'grid' }, panel(t('summary'), summary, 'result'),
+        panel(t('cost_money'), el('div', {}, el('div', { class: 'scroll' }, money), chart.length ? bars(chart) : el('p', { class: 'muted', text: t('none') })), 'result'),
+        regimes ? panel(t('cost_regimes'), regimes, 'result') : null,
+        causes ? panel(t('causes'), causes, 'result') : null));
   }
 
   // ---------- routing ----------
