@@ -20,9 +20,8 @@
     me: null,
     lang: localStorage.getItem('crisisd.lang') || 'en',
     rows: new Map(),        // incident id -> board row
-    details: new Map(),     // incident id -> {flight, opened_at}
+    opened: new Map(),      // incident id -> opened_at (read only for the date filter)
     airports: new Map(),    // "LH/400/2026-01-01" -> [airports]
-    complaintsBy: new Map(),// incident id -> open complaints
     lastId: 0,              // last SSE position received
     positions: [],          // every position received (tests check for gaps)
     gaps: 0,
@@ -299,11 +298,9 @@
     S.feed.unshift(env);
     if (S.feed.length > 30) S.feed.length = 30;
     const type = env.type;
-    if (type === 'incident.opened' && env.data) {
-      S.details.set(env.stream.slice('incident-'.length), { flight: env.data.flight, opened_at: env.occurred_at });
-    }
-    if (type.startsWith('incident.') || type.startsWith('compensation.')) later('board', 150, () => loadBoard(env.position));
-    if (type.startsWith('complaint.')) later('complaints-count', 1500, () => countComplaints(env.position));
+    if (type === 'incident.opened') S.opened.set(env.stream.slice('incident-'.length), env.occurred_at);
+    // A board row carries its open complaints: complaint events reload it too.
+    if (type.startsWith('incident.') || type.startsWith('compensation.') || type.startsWith('complaint.')) later('board', 150, () => loadBoard(env.position));
     const v = S.view;
     if (v && v.name === 'incident') {
       const mine = env.stream === 'incident-' + v.id || (env.data && env.data.incident_id === v.id);
@@ -329,14 +326,8 @@
         const rows = await all('/v1/incidents' + (after ? '?after=' + after : ''));
         S.rows = new Map(rows.map((r) => [r.incident_id, r]));
         S.boardAt = Date.now();
-        // Rows that carry their flight and open complaints need no extra reads.
-        S.rowsComplete = rows.length > 0 && rows.every((r) => 'open_complaints' in r && 'flight' in r);
-        for (const r of rows) {
-          if (!('flight' in r)) continue;
-          const d = S.details.get(r.incident_id);
-          if (!d || !d.flight) S.details.set(r.incident_id, Object.assign({}, d, { flight: r.flight }));
-        }
-        if (S.rowsComplete) S.complaintsOpen = rows.reduce((n, r) => n + r.open_complaints, 0);
+        // Open complaints on the cards (each row carries its own count).
+        S.complaintsOpen = rows.reduce((n, r) => n + (r.open_complaints || 0), 0);
         if (S.view && S.view.name === 'board') drawColumns();
       } catch (e) {
         if (e.status !== 401) toast(t('load_failed') + ': ' + e.message, true);
@@ -346,39 +337,26 @@
     boardLoading = null;
     if (boardAgain) { const a = boardAgain; boardAgain = 0; await loadBoard(a); }
   }
-  // Open complaints per incident, from the queue (paged).
-  async function countComplaints(after) {
-    // Rows with open_complaints: a complaint event reloads the board instead.
-    if (S.rowsComplete) { await loadBoard(after); return; }
-    try {
-      const items = await all('/v1/complaints' + (after ? '?after=' + after : ''));
-      const by = new Map();
-      for (const c of items) if (c.incident_id) by.set(c.incident_id, (by.get(c.incident_id) || 0) + 1);
-      S.complaintsBy = by;
-      S.complaintsOpen = items.length;
-      if (S.view && S.view.name === 'board') drawColumns();
-    } catch (e) { /* the board still works without the counts */ }
-  }
-  // The details the board rows lack (flight, opening time), fetched only when a filter needs them.
+  // What the rows lack for two filters, read only when those filters are used: the day an
+  // incident without a flight opened (date), the airports of each flight (airport).
   async function ensureDetails() {
-    const missing = [...S.rows.keys()].filter((id) => !S.details.has(id));
-    let i = 0;
-    const worker = async () => {
-      while (i < missing.length) {
-        const id = missing[i++];
-        try {
-          const s = await api('/v1/incidents/' + id);
-          S.details.set(id, { flight: s.flight, opened_at: s.opened_at });
-        } catch (e) { S.details.set(id, {}); }
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+    if (S.filters.date) {
+      const missing = [...S.rows.values()].filter((r) => !r.flight && !S.opened.has(r.incident_id)).map((r) => r.incident_id);
+      let i = 0;
+      const worker = async () => {
+        while (i < missing.length) {
+          const id = missing[i++];
+          try { S.opened.set(id, (await api('/v1/incidents/' + id)).opened_at); } catch (e) { S.opened.set(id, null); }
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    }
     if (S.filters.airport) await ensureAirports();
     if (S.view && S.view.name === 'board') drawColumns();
   }
   async function ensureAirports() {
     const keys = new Set();
-    for (const d of S.details.values()) if (d.flight) keys.add(flightPath(d.flight));
+    for (const r of S.rows.values()) if (r.flight) keys.add(flightPath(r.flight));
     for (const k of keys) {
       if (S.airports.has(k)) continue;
       try {
@@ -398,18 +376,19 @@
   function passes(row) {
     const f = S.filters;
     if (f.severity && SEVERITIES.indexOf(row.severity) < SEVERITIES.indexOf(f.severity)) return false;
-    const d = S.details.get(row.incident_id) || {};
+    const flight = row.flight;
     if (f.flight) {
       const want = f.flight.replace(/\s+/g, '').toUpperCase();
-      const name = d.flight ? (d.flight.carrier + d.flight.number).toUpperCase() : '';
+      const name = flight ? (flight.carrier + flight.number).toUpperCase() : '';
       if (!name.includes(want) && !row.title.toUpperCase().replace(/\s+/g, '').includes(want)) return false;
     }
     if (f.date) {
-      const day = d.flight ? d.flight.date : (d.opened_at ? localDay(d.opened_at) : localDay(row.stage_entered_at));
+      const opened = S.opened.get(row.incident_id);
+      const day = flight ? flight.date : localDay(opened || row.stage_entered_at);
       if (day !== f.date) return false;
     }
     if (f.airport) {
-      const codes = d.flight ? S.airports.get(flightPath(d.flight)) || [] : [];
+      const codes = flight ? S.airports.get(flightPath(flight)) || [] : [];
       if (!codes.includes(f.airport.toUpperCase())) return false;
     }
     return true;
@@ -440,7 +419,7 @@
     renderFeed();
   }
   function filtersChanged() {
-    if (S.filters.flight || S.filters.date || S.filters.airport) ensureDetails();
+    if (S.filters.date || S.filters.airport) ensureDetails();
     drawColumns();
   }
   function drawColumns() {
@@ -461,16 +440,15 @@
     if (count) count.textContent = t('shown_of', { n: shown, total: S.rows.size });
   }
   function card(row, elapsed) {
-    const complaints = 'open_complaints' in row ? row.open_complaints : S.complaintsBy.get(row.incident_id) || 0;
+    const complaints = row.open_complaints || 0;
     const overdue = row.next_deadline && new Date(row.next_deadline) < new Date();
-    const d = S.details.get(row.incident_id);
     return el('a', { class: 'card sev-' + row.severity, href: '#/incident/' + row.incident_id, data: { incidentId: row.incident_id, stage: row.stage } },
       el('div', { class: 'card-top' },
         el('span', { class: 'sev', text: t('sev_' + row.severity) }),
         el('span', { class: 'age', title: t('age_in_stage'), text: duration(row.age_in_stage_seconds + elapsed) })),
       el('div', { class: 'title', text: row.title }),
       el('dl', {},
-        d && d.flight ? [el('dt', { text: t('flight') }), el('dd', { text: flightName(d.flight) })] : null,
+        row.flight ? [el('dt', { text: t('flight') }), el('dd', { class: 'flight', text: flightName(row.flight) })] : null,
         el('dt', { text: t('lead') }), el('dd', { text: row.lead || '—' }),
         el('dt', { text: t('passengers') }), el('dd', { text: row.passengers_affected }),
         el('dt', { text: t('open_complaints') }), el('dd', { class: 'complaints', text: complaints }),
@@ -1123,7 +1101,6 @@
     S.readyAt = performance.now();
     document.body.dataset.ready = '1';
     streamLoop();
-    if (!S.rowsComplete) countComplaints(S.head || undefined);
     setInterval(() => { if (S.view && S.view.name === 'board' && !document.hidden) drawColumns(); }, 30000);
   }
 
