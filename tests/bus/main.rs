@@ -9,4 +9,5 @@ mod ingest;
 mod nats_server;
 mod privacy;
 mod publisher;
+mod simulate;
 mod team;
