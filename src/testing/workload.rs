@@ -10,6 +10,15 @@
 //! Deterministic: the same `n` and start give the same events (ids included), apart
 //! from the store's own event ids. Ids and passengers include the start, so runs with
 //! different starts never write into each other's streams.
+//!
+//! [`day`] is the other side of the same world: a day of operations as the ingest
+//! messages flight ops and the channels send (schedules, manifests, delays with their
+//! IATA codes, a storm's cancellations and rebookings, departures, arrivals, and the
+//! customers' complaints, inquiries and suggestions with two spikes), for `crisisd
+//! simulate` and anything else that wants realistic ingest. Its pieces — [`Rng`], the
+//! routes ([`SPOKES`], [`HUBS`]), [`DELAY_CAUSES`], [`tier`], [`FEEDBACK_CHANNELS`],
+//! [`Post`] — serve benchmarks too. It is seeded by a portable generator, so the same
+//! [`DayConfig`] gives the same bytes on every machine.
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
