@@ -837,7 +837,14 @@ impl NatsSender {
                 }
                 Ok(Ok(Err(err))) => return Drained::Unknown(err.to_string()),
                 Ok(Err(err)) => return Drained::Unknown(err.to_string()),
-                Err(_) => return Drained::Unknown("no answer from the JetStream API".into()),
+                Err(_) => {
+                    let why = self
+                        .violation(&format!("$JS.API.STREAM.INFO.{INGEST_STREAM}"))
+                        .map_or("no answer from the JetStream API".into(), |violation| {
+                            format!("this NATS user may not ask: {violation}")
+                        });
+                    return Drained::Unknown(why);
+                }
             };
             if pending == 0 {
                 return Drained::Yes;
@@ -878,7 +885,7 @@ async fn connect(
                     if let async_nats::Event::ServerError(async_nats::ServerError::Other(text)) =
                         event
                     {
-                        tracing::warn!(error = %text, "NATS server error");
+                        tracing::debug!(error = %text, "NATS server error");
                         seen.lock().expect("not poisoned").push(text);
                     }
                 }
