@@ -285,9 +285,6 @@ fn a_simulated_day_fills_the_pipeline_over_nats_and_over_http() {
     let (output, _) = simulate(&["--url", &url, "--token", &ops]);
     let why = stderr(&output);
     assert!(why.contains(&url) && why.contains("crisisd serve"), "{why}");
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "the whole test in a minute: {:?}",
-        started.elapsed()
-    );
+    // Reported, not asserted: the machines are shared and their speed varies.
+    eprintln!("simulate test took {:?}", started.elapsed());
 }
