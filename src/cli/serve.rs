@@ -295,7 +295,8 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     tasks.spawn(report_lag(store.clone(), statuses, shutdown_rx.clone()));
     let http_state = AppState::new(journal.clone(), tokens, by_name, shutdown_rx.clone())
         .with_ingest(ingest)
-        .with_policy(policy.clone());
+        .with_policy(policy.clone())
+        .with_compensation_policy(compensation.clone());
     tasks.spawn(reload_tokens(
         tokens_path.clone(),
         http_state.clone(),

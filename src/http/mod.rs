@@ -98,6 +98,7 @@ struct Inner {
     shutdown: watch::Receiver<bool>,
     /// The crisis policy `serve` runs with (its root-cause taxonomy checks commands).
     policy: Arc<crate::domain::policy::crisis::CrisisPolicy>,
+    compensation_policy: Arc<crate::domain::policy::compensation_policy::CompensationPolicy>,
 }
 
 impl AppState {
@@ -118,6 +119,10 @@ impl AppState {
                 http_counters: metrics::HttpCounters::default(),
                 shutdown,
                 policy: Arc::default(),
+                compensation_policy: Arc::new(
+                    crate::domain::policy::compensation_policy::CompensationPolicy::default_policy(
+                    ),
+                ),
             }),
         }
     }
@@ -140,6 +145,23 @@ impl AppState {
 
     pub fn policy(&self) -> &crate::domain::policy::crisis::CrisisPolicy {
         &self.inner.policy
+    }
+
+    /// The compensation policy in force (default: the built-in one); call before serving.
+    pub fn with_compensation_policy(
+        mut self,
+        policy: crate::domain::policy::compensation_policy::CompensationPolicy,
+    ) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the policy is set before the state is shared")
+            .compensation_policy = Arc::new(policy);
+        self
+    }
+
+    pub fn compensation_policy(
+        &self,
+    ) -> &crate::domain::policy::compensation_policy::CompensationPolicy {
+        &self.inner.compensation_policy
     }
 
     /// Other limits for SSE clients (tests use small ones); call before serving.

@@ -17,9 +17,12 @@ use super::problem::Problem;
 use super::queries::{model, read_failed, wait_for};
 use super::routes::{READERS, Routes, op, schema};
 use crate::analysis::cost::{self, PeriodCost, RootCauseCost};
+use crate::analysis::what_if::WhatIfReport;
+use crate::domain::common::Role;
 use crate::domain::common::{AirportCode, RootCause};
 use crate::projection::reports::{self, By, Period, PeriodKind, Report};
 use crate::projection::{compensations, complaints, disruptions, flights, incidents};
+use axum::http::StatusCode;
 
 /// This resource's routes.
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -48,6 +51,14 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .response(schema::<PeriodCost>),
             period_cost,
         )
+        .post(
+            "/v1/what-if",
+            op("What a candidate crisis or compensation policy would have changed over a range of history: breaches that would or would not have happened, incidents opened earlier, later, at another severity or not at all, goodwill per currency; writes nothing (long ranges: `crisisd what-if` offline)")
+                .roles(&[Role::CrisisLead, Role::Auditor])
+                .request(schema::<WhatIfBody>)
+                .response(schema::<WhatIfReport>),
+            what_if,
+        )
         .get(
             "/v1/costs/root-cause",
             op("A root cause, cause to cost: the complaints whose resolution names it, their passengers and satisfaction, and the compensation owed, offered and paid on what those resolutions offered; with the ids and positions behind each figure")
@@ -56,6 +67,68 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .response(schema::<RootCauseCost>),
             root_cause_cost,
         )
+}
+
+/// A what-if run: the candidate policies (`null`: the one in force) and the range.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhatIfBody {
+    /// A crisis policy (the shape of deploy/crisis-policy.json; fields left out keep the
+    /// built-in policy's values), or `null` for the one in force.
+    #[serde(default)]
+    pub policy: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A compensation policy (the shape of deploy/compensation-policy.json), or `null`.
+    #[serde(default)]
+    pub compensation_policy: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The first log position replayed (default 1).
+    #[schemars(range(min = 1))]
+    pub from: Option<u64>,
+    /// The last (default: the head).
+    pub to: Option<u64>,
+}
+
+/// `POST /v1/what-if`: replays the range under the policies in force and the candidates
+/// on scratch models, apart from the store.
+pub async fn what_if(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<WhatIfReport>, Problem> {
+    use crate::domain::policy::compensation_policy::CompensationPolicy;
+    use crate::domain::policy::crisis::CrisisPolicy;
+    let request: WhatIfBody = super::commands::typed_body(&body)?;
+    let invalid = |field: &str, why: String| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policy", why).field(field)
+    };
+    let in_force = state.policy().clone();
+    let candidate = match &request.policy {
+        Some(policy) => CrisisPolicy::parse(&serde_json::Value::Object(policy.clone()).to_string())
+            .map_err(|why| invalid("/policy", why))?,
+        None => in_force.clone(),
+    };
+    let comp_in_force = state.compensation_policy().clone();
+    let comp_candidate = match &request.compensation_policy {
+        Some(policy) => {
+            CompensationPolicy::parse(&serde_json::Value::Object(policy.clone()).to_string())
+                .map_err(|why| invalid("/compensation_policy", why.to_string()))?
+        }
+        None => comp_in_force.clone(),
+    };
+    let store = state.store().clone();
+    let (from, to) = (
+        request.from.unwrap_or(1).max(1),
+        request.to.unwrap_or(u64::MAX),
+    );
+    let report = tokio::task::spawn_blocking(move || {
+        let policies = crate::analysis::what_if::Policies {
+            crisis: (&in_force, &candidate),
+            compensation: (&comp_in_force, &comp_candidate),
+        };
+        crate::analysis::what_if::replay(&store, &policies, from, to)
+    })
+    .await
+    .map_err(|err| Problem::unavailable(format!("the what-if replay stopped: {err}")))?
+    .map_err(|err| Problem::unavailable(format!("the what-if replay failed: {err}; retry")))?;
+    Ok(Json(report))
 }
 
 /// Which flights.

@@ -1332,3 +1332,56 @@ async fn a_suggestion_runs_its_loop_through_the_api() {
         report.text
     );
 }
+
+/// What-if over HTTP (issue 23's board asks it): the policy in force against itself
+/// differs in nothing; a stricter service level reports the breach it implies; a policy
+/// that does not parse is a 422 naming the field; agents may not run it.
+#[tokio::test]
+async fn what_if_over_http_reports_the_breaches_a_stricter_policy_implies() {
+    let api = api().await;
+    let received_at = (chrono::Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
+    let received = api
+        .ok(
+            "agent",
+            "/v1/complaints",
+            json!({"channel": "email", "passenger": "W1", "tier": "none",
+                "category": "delay", "remedy_sought": "apology", "description": "late",
+                "incident_id": null, "received_at": received_at}),
+        )
+        .await;
+    let id = received["stream"].as_str().unwrap()["complaint-".len()..].to_owned();
+    let same = api
+        .ok("crisis_lead", "/v1/what-if", json!({"policy": null}))
+        .await;
+    assert_eq!(same["breaches"]["would_have_happened"], json!([]), "{same}");
+    assert_eq!(same["breaches"]["would_not_have_happened"], json!([]));
+    assert_eq!(same["incidents"]["changes"], json!([]));
+    let mut policy: Value =
+        serde_json::from_str(include_str!("../../../deploy/crisis-policy.json")).unwrap();
+    for tier in ["diamond", "platinum", "gold", "silver", "none"] {
+        policy["sla"]["tiers"][tier]["acknowledge_minutes"] = json!(1);
+    }
+    let stricter = api
+        .ok("auditor", "/v1/what-if", json!({"policy": policy}))
+        .await;
+    let would = stricter["breaches"]["would_have_happened"]
+        .as_array()
+        .unwrap();
+    assert!(
+        would
+            .iter()
+            .any(|b| b["complaint_id"] == id.as_str() && b["kind"] == "acknowledge"),
+        "{stricter}"
+    );
+    let broken = api
+        .post(
+            "crisis_lead",
+            "/v1/what-if",
+            json!({"policy": {"sla": {"tiers": 7}}}),
+        )
+        .await;
+    problem(&broken, StatusCode::UNPROCESSABLE_ENTITY, "invalid_policy");
+    assert_eq!(broken.body["field"], "/policy", "{}", broken.text);
+    let agent = api.post("agent", "/v1/what-if", json!({})).await;
+    assert_eq!(agent.status, StatusCode::FORBIDDEN, "{}", agent.text);
+}
