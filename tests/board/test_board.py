@@ -11,7 +11,8 @@ Playwright: the board shows each incident in its stage's column; an event append
 HTTP, and messages published on NATS (a signal, a spike's incident), show within two
 seconds without a reload; a crisis lead's approval from the page lands as an event with
 that actor; the ledger and the survey results show; an agent works the complaint loop
-and reads the KPIs; cause to cost and the audit replay show and download; an auditor's
+and reads the KPIs; cause to cost, a what-if (no difference under the policy in force,
+would-breach rows under a stricter SLA) and the audit replay show and download; an auditor's
 page has no action buttons and shows personal data redacted; the stream is cut (crisisd
 restarted on the same port, reconnection blocked meanwhile) and heals without a reload
 and without losing an event. Screenshots of each view go to docs/board/. Last, with many open incidents and complaints, it prints how long the
@@ -377,11 +378,19 @@ def wait_until(page, expression, timeout_ms):
 
 def watch(page, errors):
     """Collects script errors and failed requests, but for the one 404 the page asks for by
-    design: the root-cause page of an unknown code, whose answer lists the policy's codes."""
+    design (the root-cause page of an unknown code, whose answer lists the policy's codes),
+    the 422 the test provokes on purpose (a what-if with an invalid candidate policy) and the
+    stream requests the test itself aborts while it cuts the connection (Chromium may log
+    them as net::ERR_FAILED; that the stream heals is checked on its own)."""
     probe = "/v1/costs/root-cause?code=unknown"
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
-            and probe not in (m.location or {}).get("url", "") else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and probe not in r.url else None)
+
+    def expected(url, text):
+        return (probe in url or ("/v1/what-if" in url and "422" in text)
+                or ("/v1/stream" in url and "net::ERR_FAILED" in text))
+    page.on("console", lambda m: errors.append(f"{m.text} ({(m.location or {}).get('url', '')})") if m.type == "error"
+            and not expected((m.location or {}).get("url", ""), m.text) else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400
+            and not expected(r.url, str(r.status)) else None)
 
 
 def card(stage, incident):
@@ -580,6 +589,9 @@ def main():
                 raise
             check(len(audit_page.inner_text("#head-hash")) == 64, "an auditor verifies the chain and sees the head hash")
             shot(audit_page, "audit.png")
+            audit_page.goto(f"{server.base}/#/analysis")
+            audit_page.wait_for_selector("section.analysis", timeout=5000)
+            check(audit_page.locator("#what-if-run").count() == 1, "an auditor's Analysis view has the what-if panel")
             auditor_browser.close()
 
             # An agent: no approvals, but the complaint loop's first step from the queue.
@@ -590,6 +602,9 @@ def main():
             agent_page.wait_for_selector(".timeline tr[data-type='incident.opened']")
             check(agent_page.locator("[data-command^='approve_'], [data-command^='start_']").count() == 0,
                   "an agent's incident page offers no approval or stage move")
+            agent_page.goto(f"{server.base}/#/analysis")
+            agent_page.wait_for_selector("section.analysis #cost", timeout=5000)
+            check(agent_page.locator("#what-if, #what-if-run").count() == 0, "an agent's Analysis view has no what-if panel")
             agent_page.goto(f"{server.base}/#/complaints")
             ack = f"button[data-command='acknowledge_complaint'][data-complaint='{complaints[0]}']"
             agent_page.click(ack)
@@ -713,7 +728,7 @@ def main():
             got = cost("root_cause", lambda: page.select_option("#cost-code", "operations/delay"))
             check(got.get("root_cause") == "operations/delay" and got.get("complaints.received") == "1",
                   "a root cause's cause to cost (the complaint the agent's proposal named)")
-            check("crisisd what-if" in page.inner_text("#what-if-help"), "the Analysis view says what-if is the offline command")
+            what_if(page, server, agent)
 
             # Audit: replay a range from the page, as a table and as NDJSON.
             page.goto(f"{server.base}/#/audit")
@@ -751,6 +766,62 @@ def main():
         nats.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(f"# all board checks passed in {time.monotonic() - STARTED:.1f}s", flush=True)
+
+
+def what_if(page, server, agent):
+    """The what-if panel (POST /v1/what-if): the policy in force against itself differs in
+    nothing; every tier's first response within a minute and first feedback within an hour
+    would have breached a complaint received two hours ago and never answered (its own
+    receipt is the last event replayed, so both deadlines passed by then); the prefilled
+    example (with // comments) is accepted; an invalid policy shows the API's 422."""
+    received = datetime.fromtimestamp(time.time() - 7200, timezone.utc).isoformat().replace("+00:00", "Z")
+    old = call(server.base, "POST", "/v1/complaints", agent, {
+        "channel": "email", "passenger": "FF3001", "tier": "none", "category": "delay", "remedy_sought": "apology",
+        "description": "nobody answered", "incident_id": None, "flight": None, "received_at": received})
+    old_id = old["stream"][len("complaint-"):]
+    check("crisisd what-if" in page.inner_text("#what-if-help"), "the what-if panel names `crisisd what-if` for long ranges")
+
+    def run(policy, wait):
+        page.fill("#what-if-policy", policy)
+        page.fill("#what-if-from", "1")
+        page.fill("#what-if-to", "")
+        page.evaluate("document.getElementById('what-if-result').replaceChildren()")
+        page.click("#what-if-run")
+        try:
+            page.wait_for_selector(wait, timeout=30000)
+        except Exception:
+            print(page.inner_text("#what-if"), file=sys.stderr)
+            raise
+
+    run("", "#what-if-verdict")
+    check(page.get_attribute("#what-if-verdict", "data-differs") == "0"
+          and page.locator(".what-if-result tr.would, .what-if-result tr.would-not, .what-if-incidents tr[data-change]").count() == 0,
+          "what-if with the policy in force as candidate reports no difference")
+    tiers = {tier: {"acknowledge_minutes": 1, "first_feedback_hours": 1, "resolve_working_days": 10}
+             for tier in ["diamond", "platinum", "gold", "silver", "none"]}
+    run("// every tier answered within a minute\n" + json.dumps({"sla": {"tiers": tiers}}, indent=2),
+        f".what-if-result tr.would[data-complaint='{old_id}']")
+    kinds = {page.get_attribute(row, "data-kind") for row in
+             [f".what-if-result tr.would[data-complaint='{old_id}'] >> nth={n}" for n in
+              range(page.locator(f".what-if-result tr.would[data-complaint='{old_id}']").count())]}
+    check(page.get_attribute("#what-if-verdict", "data-differs") == "1" and {"acknowledge", "first_feedback"} <= kinds,
+          f"a stricter SLA (1 min, 1 h) reports would-breach rows for a complaint received 2 h ago ({sorted(kinds)})")
+    with page.expect_download() as download:
+        page.click("#what-if-csv")
+    rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    check(rows[0] == ["section", "item", "in_force", "candidate", "detail"]
+          and ["would_breach", f"{old_id} acknowledge"] in [r[:2] for r in rows],
+          f"the what-if result downloads as CSV ({len(rows) - 1} rows)")
+    page.locator("#what-if .would-breach").scroll_into_view_if_needed()
+    shot(page, "analysis-what-if.png")
+    page.click("#what-if button:has-text('Example')")
+    page.wait_for_selector("#what-if-policy")
+    check(page.input_value("#what-if-policy").startswith("// "), "the policy is prefilled with a commented example")
+    run(page.input_value("#what-if-policy"), "#what-if-verdict, #what-if-error")
+    check(page.locator("#what-if-error").count() == 0, "crisisd accepts the prefilled example (stricter gold SLA)")
+    run(json.dumps({"sla": {"tiers": {"gold": tiers["gold"]}}}), "#what-if-error")
+    check(page.get_attribute("#what-if-error", "data-field") == "/policy" and "tiers" in page.inner_text("#what-if-error"),
+          f"an invalid candidate shows the API's 422 on /policy ({page.inner_text('#what-if-error')[:80]})")
 
 
 def measure_many(p, server, crisis, work, lead):

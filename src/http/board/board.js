@@ -805,8 +805,10 @@
         KPIS.map(([, get, fmt]) => el('td', { text: get(r) === null || get(r) === undefined ? '—' : fmt(get(r)) }))))));
     return panel(t('kpis'), el('div', {}, dims, el('div', { class: 'grid kpi-grid' }, charts), table), 'kpis');
   }
-  // Horizontal bars, plain SVG: [name, value, shown text?] per bar.
-  function bars(pairs) {
+  // Horizontal bars, plain SVG: [name, value, shown text?] per bar; `left`: the names' width.
+  function bars(pairs, left) {
+    left = left || 120;
+    const span = 360 - left;
     const ns = 'http://www.w3.org/2000/svg';
     const max = Math.max(1, ...pairs.map((p) => p[1]));
     const h = 22 * pairs.length + 4;
@@ -817,10 +819,10 @@
       const text = document.createElementNS(ns, 'text');
       text.setAttribute('x', '0'); text.setAttribute('y', String(y + 15)); text.textContent = name;
       const rect = document.createElementNS(ns, 'rect');
-      rect.setAttribute('x', '120'); rect.setAttribute('y', String(y)); rect.setAttribute('height', '18');
-      rect.setAttribute('width', String(Math.max(1, (v / max) * 240)));
+      rect.setAttribute('x', String(left)); rect.setAttribute('y', String(y)); rect.setAttribute('height', '18');
+      rect.setAttribute('width', String(Math.max(1, (v / max) * span)));
       const num = document.createElementNS(ns, 'text');
-      num.setAttribute('x', String(126 + (v / max) * 240)); num.setAttribute('y', String(y + 15));
+      num.setAttribute('x', String(left + 6 + (v / max) * span)); num.setAttribute('y', String(y + 15));
       num.textContent = pairs[i][2] !== undefined ? pairs[i][2] : String(v);
       svg.append(text, rect, num);
     });
@@ -953,7 +955,8 @@
           ? el('table', {}, el('tr', {}, [t('causes'), t('an_resolved'), t('an_previous')].map((h) => el('th', { text: h }))),
             report.top_root_causes.map((c) => el('tr', {}, el('td', { text: c.root_cause }), el('td', { text: c.resolved }), el('td', { text: c.previous + ' (' + (c.change >= 0 ? '+' : '') + c.change + ')' }))))
           : el('p', { class: 'muted', text: t('none') }))),
-      costSection()));
+      costSection(),
+      mayAudit() ? whatIfSection() : null));
   }
 
   // ---------- analysis: cause to cost ----------
@@ -1005,8 +1008,7 @@
       el('p', { class: 'help', text: t('cost_help') }),
       el('div', { class: 'filters', id: 'cost-form', data: { kind: c.kind } }, el('label', {}, t('cost_per'), kinds), inputs,
         el('button', { type: 'button', id: 'cost-go', onclick: () => showCost(box), text: t('show_as_of') })),
-      el('div', { id: 'cost-result' }, S.costResult || null),
-      el('p', { class: 'help', id: 'what-if-help', text: t('what_if_help') }));
+      el('div', { id: 'cost-result' }, S.costResult || null));
   }
   function costUrl() {
     const c = S.cost;
@@ -1063,6 +1065,152 @@
         panel(t('cost_money'), el('div', {}, el('div', { class: 'scroll' }, money), chart.length ? bars(chart) : el('p', { class: 'muted', text: t('none') })), 'result'),
         regimes ? panel(t('cost_regimes'), regimes, 'result') : null,
         causes ? panel(t('causes'), causes, 'result') : null));
+  }
+
+  // ---------- analysis: what if ----------
+  // POST /v1/what-if (crisis leads and auditors): the history replayed under a candidate
+  // crisis or compensation policy beside the one in force, on scratch models (nothing is
+  // written). The policies are typed as JSON; lines starting with // are dropped first.
+  const SLA_TIERS = ['diamond', 'platinum', 'gold', 'silver', 'none'];
+  function whatIfExample() {
+    // deploy/crisis-policy.json's SLA, gold made stricter (15 min, 2 h, 3 working days).
+    const tiers = {
+      diamond: [15, 2, 2], platinum: [30, 4, 3], gold: [15, 2, 3], silver: [240, 24, 7], none: [1440, 72, 10],
+    };
+    const lines = SLA_TIERS.map((k, i) => '      "' + k + '": { "acknowledge_minutes": ' + tiers[k][0] + ', "first_feedback_hours": ' + tiers[k][1]
+      + ', "resolve_working_days": ' + tiers[k][2] + ' }' + (i < SLA_TIERS.length - 1 ? ',' : ''));
+    return t('wi_example_comment').split('\n').map((l) => '// ' + l).join('\n') + '\n{\n  "sla": {\n'
+      + '    "utc_offset_minutes": 0,\n    "weekend": ["Sat", "Sun"],\n    "holidays": [],\n    "tiers": {\n'
+      + lines.join('\n') + '\n    },\n    "channel_percent": { "social_media": 50, "airport": 50 }\n  }\n}\n';
+  }
+  // The text as a JSON object, null when empty (the policy in force); throws on bad JSON.
+  function policyOf(text, what) {
+    const body = text.split('\n').filter((l) => !/^\s*\/\//.test(l)).join('\n').trim();
+    if (!body || body === 'null') return null;
+    let v;
+    try { v = JSON.parse(body); } catch (e) { throw new Error(t('wi_not_json', { what, why: e.message })); }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(t('wi_not_object', { what }));
+    return v;
+  }
+  function whatIfSection() {
+    const w = S.whatIf || (S.whatIf = { policy: whatIfExample(), compensation: '', from: '1', to: '', result: null, error: null });
+    const area = (name, id) => el('textarea', { id, rows: name === 'policy' ? 16 : 4, spellcheck: 'false', class: 'policy',
+      oninput: (e) => { w[name] = e.target.value; } }, w[name]);
+    const num = (name) => el('input', { id: 'what-if-' + name, type: 'number', min: '1', value: w[name], placeholder: name === 'to' ? t('wi_head') : '1',
+      oninput: (e) => { w[name] = e.target.value.trim(); } });
+    const out = el('div', { id: 'what-if-result' });
+    const draw = () => {
+      if (w.error) out.replaceChildren(el('p', { class: 'error', id: 'what-if-error', data: { field: w.error.field || '' }, text: w.error.text }));
+      else out.replaceChildren(w.result ? whatIfResult(w.result) : '');
+    };
+    const go = async (button) => {
+      button.disabled = true;
+      w.error = null;
+      try {
+        const body = { policy: policyOf(w.policy, t('wi_policy')), compensation_policy: policyOf(w.compensation, t('wi_compensation')) };
+        if (w.from) body.from = Number(w.from);
+        if (w.to) body.to = Number(w.to);
+        out.replaceChildren(el('p', { class: 'muted', text: t('wi_running') }));
+        w.result = await api('/v1/what-if', { method: 'POST', body });
+      } catch (e) {
+        const field = e.problem && (e.problem.field || e.problem.pointer || (e.problem.errors && e.problem.errors[0] && e.problem.errors[0].field));
+        w.result = null;
+        w.error = { text: (field ? field + ': ' : '') + e.message, field };
+      }
+      button.disabled = false;
+      draw();
+    };
+    draw();
+    return el('section', { class: 'panel what-if', id: 'what-if' },
+      el('h2', { text: t('wi_title') }),
+      el('p', { class: 'help', id: 'what-if-help', text: t('wi_help') }),
+      el('div', { class: 'what-if-form' },
+        el('label', {}, t('wi_policy'), area('policy', 'what-if-policy')),
+        el('label', {}, t('wi_compensation'), area('compensation', 'what-if-compensation'))),
+      el('div', { class: 'filters' },
+        el('label', {}, t('wi_from'), num('from')), el('label', {}, t('wi_to'), num('to')),
+        el('button', { type: 'button', onclick: () => { w.policy = whatIfExample(); renderAnalysis(); }, text: t('wi_example') }),
+        el('button', { type: 'button', onclick: () => { w.policy = ''; w.compensation = ''; renderAnalysis(); }, text: t('wi_use_in_force') }),
+        el('button', { type: 'button', id: 'what-if-run', onclick: (e) => go(e.target), text: t('wi_run') })),
+      out);
+  }
+  const SHOWN_MAX = 500;
+  function whatIfResult(r) {
+    const b = r.breaches || {}, inc = r.incidents || {}, sev = r.severity || {}, gw = r.goodwill || {};
+    const would = b.would_have_happened || [], wouldNot = b.would_not_have_happened || [];
+    const changes = inc.changes || [];
+    const gIn = gw.in_force || {}, gCand = gw.candidate || {};
+    const currencies = [...new Set(Object.keys(gIn.vouchers || {}).concat(Object.keys(gCand.vouchers || {})))].sort();
+    const severities = SEVERITIES.filter((s) => (sev.in_force || {})[s] !== undefined || (sev.candidate || {})[s] !== undefined);
+    const differs = would.length || wouldNot.length || changes.length || sev.changed || gw.changed
+      || b.in_force !== b.candidate || inc.in_force !== inc.candidate;
+    const opening = (c) => (c.in_force && !c.candidate ? 'not_opened' : !c.in_force && c.candidate ? 'newly_opened'
+      : c.shift_secs < 0 ? 'earlier' : c.shift_secs > 0 ? 'later' : 'other_severity');
+    const breachTable = (list, cls) => (list.length ? el('div', { class: 'scroll' }, el('table', { class: 'what-if-breaches ' + cls },
+      el('tr', {}, [t('complaint'), t('wi_deadline'), t('tier'), t('channel'), t('wi_deadline_in_force'), t('wi_deadline_candidate'), t('wi_done_at')].map((h) => el('th', { text: h }))),
+      list.slice(0, SHOWN_MAX).map((x) => el('tr', { class: cls, data: { complaint: x.complaint_id, kind: x.kind } },
+        el('td', { class: 'id', title: x.complaint_id, text: x.complaint_id.slice(0, 8) }), el('td', { text: label('sla', x.kind) }),
+        el('td', { text: label('tier', x.tier) }), el('td', { text: label('chan', x.channel) }),
+        el('td', {}, both(x.deadline_in_force)), el('td', {}, both(x.deadline_candidate)),
+        el('td', {}, x.done_at ? both(x.done_at) : t('wi_not_done')))))) : el('p', { class: 'muted', text: t('none') }));
+    const incidents = changes.length ? el('div', { class: 'scroll' }, el('table', { class: 'what-if-incidents' },
+      el('tr', {}, [t('wi_key'), t('wi_change'), t('wi_in_force'), t('wi_candidate'), t('wi_shift'), t('wi_severity')].map((h) => el('th', { text: h }))),
+      changes.slice(0, SHOWN_MAX).map((c) => el('tr', { data: { change: opening(c), key: c.correlation_key } },
+        el('td', { text: c.correlation_key }), el('td', { text: t('wi_' + opening(c)) }),
+        el('td', {}, c.in_force ? both(c.in_force) : '—'), el('td', {}, c.candidate ? both(c.candidate) : '—'),
+        el('td', { text: c.shift_secs === null || c.shift_secs === undefined ? '—' : duration(c.shift_secs) }),
+        el('td', { text: label('sev', c.severity_in_force) + ' → ' + label('sev', c.severity_candidate) }))))) : el('p', { class: 'muted', text: t('none') });
+    const sevTable = el('table', { class: 'what-if-severity' },
+      el('tr', {}, [t('wi_severity'), t('wi_in_force'), t('wi_candidate')].map((h) => el('th', { text: h }))),
+      severities.map((s) => el('tr', { data: { severity: s } }, el('td', { text: label('sev', s) }),
+        el('td', { text: (sev.in_force || {})[s] || 0 }), el('td', { text: (sev.candidate || {})[s] || 0 }))));
+    const minor = (v) => ((v || 0) / 100).toLocaleString(locale(), { minimumFractionDigits: 2 });
+    const gwTable = el('table', { class: 'what-if-goodwill' },
+      el('tr', {}, [t('wi_goodwill_of'), t('wi_in_force'), t('wi_candidate'), t('wi_difference')].map((h) => el('th', { text: h }))),
+      currencies.map((cur) => {
+        const a = (gIn.vouchers || {})[cur] || 0, c = (gCand.vouchers || {})[cur] || 0;
+        return el('tr', { data: { currency: cur } }, el('td', { text: t('wi_vouchers', { cur }) }), el('td', { text: minor(a) }), el('td', { text: minor(c) }),
+          el('td', { text: (c - a >= 0 ? '+' : '−') + minor(Math.abs(c - a)) }));
+      }),
+      el('tr', { data: { currency: 'miles' } }, el('td', { text: t('wi_miles') }), el('td', { text: gIn.miles || 0 }), el('td', { text: gCand.miles || 0 }),
+        el('td', { text: ((gCand.miles || 0) - (gIn.miles || 0) >= 0 ? '+' : '') + ((gCand.miles || 0) - (gIn.miles || 0)) })));
+    const chart = bars([
+      [t('wi_chart_breaches_in_force'), b.in_force || 0], [t('wi_chart_breaches_candidate'), b.candidate || 0],
+      [t('wi_chart_incidents_in_force'), inc.in_force || 0], [t('wi_chart_incidents_candidate'), inc.candidate || 0],
+      [t('wi_chart_severity_changed'), sev.changed || 0], [t('wi_chart_goodwill_changed'), gw.changed || 0],
+    ], 170);
+    // The CSV: one row per figure and per change, made in the browser from the answer.
+    const rows = [['section', 'item', 'in_force', 'candidate', 'detail'],
+      ['range', 'positions', r.from, r.to, r.events + ' events until ' + (r.until || '')],
+      ['breaches', 'total', b.in_force, b.candidate, '']]
+      .concat(would.map((x) => ['would_breach', x.complaint_id + ' ' + x.kind, x.deadline_in_force, x.deadline_candidate, (x.tier + ' ' + x.channel + ' done ' + (x.done_at || 'not done'))]))
+      .concat(wouldNot.map((x) => ['would_not_breach', x.complaint_id + ' ' + x.kind, x.deadline_in_force, x.deadline_candidate, (x.tier + ' ' + x.channel + ' done ' + (x.done_at || 'not done'))]))
+      .concat([['incidents', 'opened', inc.in_force, inc.candidate, '']])
+      .concat(changes.map((c) => ['incident_' + opening(c), c.correlation_key, c.in_force, c.candidate,
+        'shift_secs ' + (c.shift_secs ?? '') + ' severity ' + (c.severity_in_force || '') + ' -> ' + (c.severity_candidate || '')]))
+      .concat(severities.map((s) => ['severity', s, (sev.in_force || {})[s] || 0, (sev.candidate || {})[s] || 0, '']))
+      .concat([['severity', 'changed', '', '', sev.changed || 0]])
+      .concat(currencies.map((cur) => ['goodwill', 'vouchers_minor ' + cur, (gIn.vouchers || {})[cur] || 0, (gCand.vouchers || {})[cur] || 0, '']))
+      .concat([['goodwill', 'miles', gIn.miles || 0, gCand.miles || 0, ''], ['goodwill', 'entitlements', '', '', gw.entitlements || 0],
+        ['goodwill', 'changed', '', '', gw.changed || 0]]);
+    const shown = (list) => (list.length > SHOWN_MAX ? ' ' + t('wi_shown', { n: SHOWN_MAX, total: list.length }) : '');
+    return el('div', { class: 'what-if-result', data: { differs: differs ? '1' : '0' } },
+      el('div', { class: 'row' },
+        el('strong', { id: 'what-if-verdict', class: differs ? 'differs' : 'same', data: { differs: differs ? '1' : '0' }, text: differs ? t('wi_differs') : t('wi_same') }),
+        el('span', { class: 'muted', text: t('wi_range', { from: r.from, to: r.to, events: r.events, until: r.until ? localTime(r.until) : '—' }) }),
+        el('button', { type: 'button', id: 'what-if-csv', onclick: () => saveFile('what-if-' + r.from + '-' + r.to + '.csv', csvText(rows), 'text/csv'), text: t('export_csv') })),
+      el('div', { class: 'grid' },
+        panel(t('wi_overview'), el('div', {}, kv([
+          [t('wi_breaches'), t('wi_then_now', { a: b.in_force || 0, c: b.candidate || 0 })],
+          [t('wi_incidents_opened'), t('wi_then_now', { a: inc.in_force || 0, c: inc.candidate || 0 })],
+          [t('wi_severity_changed'), sev.changed || 0],
+          [t('wi_goodwill_changed'), t('wi_of', { n: gw.changed || 0, total: gw.entitlements || 0 })],
+        ]), chart), 'result'),
+        panel(t('wi_severity_title'), sevTable, 'result'),
+        panel(t('wi_goodwill_title'), gwTable, 'result')),
+      panel(t('wi_would_breach', { n: would.length }) + shown(would), breachTable(would, 'would'), 'result would-breach'),
+      panel(t('wi_would_not_breach', { n: wouldNot.length }) + shown(wouldNot), breachTable(wouldNot, 'would-not'), 'result would-not-breach'),
+      panel(t('wi_openings', { n: changes.length }) + shown(changes), incidents, 'result openings'));
   }
 
   // ---------- routing ----------
