@@ -272,45 +272,66 @@ async fn lane<H: IngestHandler>(
             .as_ref()
             .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
             .map(|v| v.as_str().to_owned());
-        let ack = match handler
-            .handle(&kind, &message.payload, source_id.as_deref())
-            .await
-        {
-            Ok(Handled::Stored) => {
-                crate::metrics::METRICS.ingested("nats", "accepted");
-                AckKind::Ack
-            }
-            Ok(Handled::Rejected(mut rejection)) => {
-                crate::metrics::METRICS.ingested("nats", &rejection.code);
-                rejection.ingest_sequence = message.info().ok().map(|info| info.stream_sequence);
-                // The message says what is wrong and never quotes personal data.
-                tracing::info!(kind, code = %rejection.code, pointer = %rejection.pointer,
-                    source_message_id = rejection.source_message_id.as_deref().unwrap_or(""),
-                    ingest_sequence = rejection.ingest_sequence.unwrap_or(0),
-                    why = %rejection.message, "ingest message rejected");
-                let body = serde_json::to_vec(&rejection).expect("a rejection serializes");
-                let published = match js
-                    .publish(format!("crisis.rejected.{kind}"), body.into())
-                    .await
-                {
-                    Ok(ack) => ack.await.map(drop).map_err(|err| err.to_string()),
-                    Err(err) => Err(err.to_string()),
-                };
-                match published {
-                    Ok(()) => AckKind::Term,
-                    Err(cause) => {
-                        tracing::warn!(%cause, "could not store a rejection in CRISIS_REJECTED; the message is redelivered");
-                        AckKind::Nak(Some(nak_delay))
-                    }
+        // Every log line of this message's handling names it by the sender's id.
+        let span = tracing::info_span!(
+            "ingest",
+            %kind,
+            source_message_id = source_id.as_deref().unwrap_or("")
+        );
+        use tracing::Instrument;
+        handle_one(&handler, &js, nak_delay, message, kind, source_id)
+            .instrument(span)
+            .await;
+    }
+}
+
+/// Handles one message: stores it or its rejection, then acknowledges it.
+async fn handle_one<H: IngestHandler>(
+    handler: &H,
+    js: &jetstream::Context,
+    nak_delay: Duration,
+    message: jetstream::Message,
+    kind: String,
+    source_id: Option<String>,
+) {
+    let ack = match handler
+        .handle(&kind, &message.payload, source_id.as_deref())
+        .await
+    {
+        Ok(Handled::Stored) => {
+            crate::metrics::METRICS.ingested("nats", "accepted");
+            AckKind::Ack
+        }
+        Ok(Handled::Rejected(mut rejection)) => {
+            crate::metrics::METRICS.ingested("nats", &rejection.code);
+            rejection.ingest_sequence = message.info().ok().map(|info| info.stream_sequence);
+            // The message says what is wrong and never quotes personal data.
+            tracing::info!(kind, code = %rejection.code, pointer = %rejection.pointer,
+                source_message_id = rejection.source_message_id.as_deref().unwrap_or(""),
+                ingest_sequence = rejection.ingest_sequence.unwrap_or(0),
+                why = %rejection.message, "ingest message rejected");
+            let body = serde_json::to_vec(&rejection).expect("a rejection serializes");
+            let published = match js
+                .publish(format!("crisis.rejected.{kind}"), body.into())
+                .await
+            {
+                Ok(ack) => ack.await.map(drop).map_err(|err| err.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            match published {
+                Ok(()) => AckKind::Term,
+                Err(cause) => {
+                    tracing::warn!(%cause, "could not store a rejection in CRISIS_REJECTED; the message is redelivered");
+                    AckKind::Nak(Some(nak_delay))
                 }
             }
-            Err(transient) => {
-                tracing::warn!(kind, cause = %transient, "ingest message not stored; it will be redelivered");
-                AckKind::Nak(Some(nak_delay))
-            }
-        };
-        if let Err(err) = message.ack_with(ack).await {
-            tracing::warn!(cause = %err, "could not acknowledge an ingest message; JetStream redelivers it after ack_wait");
         }
+        Err(transient) => {
+            tracing::warn!(kind, cause = %transient, "ingest message not stored; it will be redelivered");
+            AckKind::Nak(Some(nak_delay))
+        }
+    };
+    if let Err(err) = message.ack_with(ack).await {
+        tracing::warn!(cause = %err, "could not acknowledge an ingest message; JetStream redelivers it after ack_wait");
     }
 }
