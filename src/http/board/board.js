@@ -174,6 +174,7 @@
     sessionStorage.removeItem(TOKEN_KEY);
     if (S.streamCtrl) S.streamCtrl.abort();
     S.rows.clear(); S.lastId = 0; S.positions = []; S.feed = [];
+    S.actionBox = null; S.qualityBox = null; S.qualityLoad = null; S.ledgerBox = null; S.ledgerActing = null;
     chrome();
     $('view').replaceChildren();
     $('signin').hidden = false;
@@ -586,7 +587,8 @@
   function ledgerTable(ledger, cost) {
     if (!ledger || !ledger.lines.length) return el('p', { class: 'muted', text: t('no_entitlements') });
     const shown = ledger.lines.filter((l) => l.governing || l.owed);
-    const head = [t('flight'), t('passenger'), t('regime'), t('owed'), t('status'), t('paid'), t('deadline'), t('overdue'), t('care')];
+    const head = [t('flight'), t('passenger'), t('regime'), t('owed'), t('status'), t('paid'), t('deadline'), t('overdue'), t('care'), mayCare() ? '' : null].filter((h) => h !== null);
+    const actable = (l) => mayCare() && l.governing && l.status !== 'nothing_owed';
     const byCur = cost && cost.cost && cost.cost.by_currency ? cost.cost.by_currency.by_currency || {} : {};
     const overdueBy = {};
     for (const r of (cost && cost.cost && cost.cost.by_regime) || []) overdueBy[r.currency] = (overdueBy[r.currency] || 0) + (r.overdue || 0);
@@ -597,7 +599,9 @@
         el('td', { class: 'owed', text: figure(x.owed, cur) }), el('td', { class: 'offered', text: figure(x.offered, cur) }),
         el('td', { text: figure(x.accepted, cur) }), el('td', { class: 'paid', text: figure(x.paid, cur) }),
         el('td', { class: overdueBy[cur] ? 'overdue' : '', text: String(overdueBy[cur] || 0) }), el('td', { text: figure(x.care_spent, cur) })))) : null;
+    if (mayCare()) drawLedgerActions(ledger);
     return el('div', {}, sums,
+      mayCare() ? ledgerBox() : null,
       el('div', { class: 'scroll' }, el('table', { class: 'ledger-lines' }, el('tr', {}, head.map((h) => el('th', { text: h }))),
         shown.map((l) => el('tr', { class: (l.overdue ? 'overdue' : '') + (l.governing ? ' governing' : ''), data: { status: l.status, passenger: l.passenger } },
           el('td', { text: flightName(l.flight) }), el('td', { text: openData(l.passenger) }), el('td', { text: label('regime', l.regime) + (l.governing ? ' ★' : '') }),
@@ -605,12 +609,69 @@
           el('td', { text: l.paid ? (l.paid.amount ? money(l.paid.amount) : l.paid.miles + ' miles') + (l.paid_late ? ' · ' + t('late') : '') : '—' }),
           el('td', {}, both(l.payment_deadline)),
           el('td', { text: l.overdue ? t('overdue') : '—' }),
-          el('td', { text: (l.care || []).map((c) => label('care', c)).join(', ') || '—' }))))),
+          el('td', { text: (l.care || []).map((c) => label('care', c)).join(', ') || '—' }),
+          mayCare() ? el('td', {}, actable(l) ? el('button', { type: 'button', class: 'action', data: { command: 'ledger-act', compensation: l.compensation_id },
+            onclick: () => { S.ledgerActing = l.compensation_id; drawLedgerActions(ledger); }, text: t('act') }) : null) : null)))),
       el('table', { class: 'totals' }, el('tr', {}, [t('regime'), t('passengers_owed'), t('owed'), t('paid'), t('overdue')].map((h) => el('th', { text: h }))),
         ledger.totals.map((x) => el('tr', {}, el('td', { text: label('regime', x.regime) + ' ' + x.currency }), el('td', { text: x.passengers_owed }),
           el('td', { text: money({ amount_minor: x.owed_minor !== undefined ? x.owed_minor : (x.owed && x.owed.amount_minor), currency: x.currency }) }),
           el('td', { text: money({ amount_minor: x.paid_minor !== undefined ? x.paid_minor : (x.paid && x.paid.amount_minor), currency: x.currency }) }),
           el('td', { text: x.overdue_minor !== undefined ? money({ amount_minor: x.overdue_minor, currency: x.currency }) : (x.overdue !== undefined ? String(x.overdue) : '—') })))));
+  }
+  // Offers and payments for the entitlement picked in the ledger (agents, crisis leads):
+  // offer cash / a voucher / miles, the passenger's acceptance or refusal, the payment
+  // or its failure, and care spent. The panel outlives the page's redraws (typed values
+  // stay) until the entitlement's status changes.
+  const CARE_DUTIES = ['meals_and_refreshments', 'communication', 'accommodation', 'hotel_transport', 'transfer_to_destination', 'assistance_at_passenger_expense'];
+  function ledgerBox() { return S.ledgerBox || (S.ledgerBox = el('div', { id: 'ledger-actions' })); }
+  function drawLedgerActions(ledger) {
+    const box = ledgerBox();
+    const l = ledger.lines.find((x) => x.governing && x.compensation_id === S.ledgerActing);
+    if (!l) { box.replaceChildren(); delete box.dataset.compensation; return; }
+    if (box.dataset.compensation === l.compensation_id && box.dataset.status === l.status) return;
+    box.dataset.compensation = l.compensation_id; box.dataset.status = l.status;
+    const cur = l.owed ? l.owed.currency : 'EUR';
+    const major = (m) => (m ? (m.amount_minor / 100).toFixed(2) : '');
+    const minor = (id) => Math.round(Number(String($(id).value).replace(',', '.')) * 100);
+    const input = (id, value, attrs) => el('input', Object.assign({ id, value }, attrs || {}));
+    const option = (form, amountId) => (form === 'miles' ? { form, miles: Number($(amountId).value) } : { form, amount: { amount_minor: minor(amountId), currency: $('comp-currency').value.trim().toUpperCase() } });
+    const go = (name, body) => async (e) => {
+      e.target.disabled = true;
+      try {
+        const done = await command('/v1/compensations/' + l.compensation_id + '/' + name, body());
+        toast(t('done', { what: t('cmd_' + name) }));
+        if (S.view && S.view.name === 'incident') await renderIncident(S.view.id, done.position);
+      } catch (err) { toast(err.message, true); }
+      e.target.disabled = false;
+    };
+    const button = (name, body) => el('button', { type: 'button', class: 'action', data: { command: name }, onclick: go(name, body), text: t('cmd_' + name) });
+    const offer = () => {
+      const options = [];
+      if ($('comp-cash').value) options.push(option('cash', 'comp-cash'));
+      if ($('comp-voucher').value) options.push(option('voucher', 'comp-voucher'));
+      if ($('comp-miles').value) options.push({ form: 'miles', miles: Number($('comp-miles').value) });
+      return { options };
+    };
+    box.replaceChildren(panel(t('ledger_acting_on', { who: openData(l.passenger), regime: label('regime', l.regime), status: label('comp', l.status), owed: money(l.owed) }), el('div', { class: 'act-grid' },
+      el('div', {}, el('label', {}, t('currency'), input('comp-currency', cur, { size: 4 })),
+        el('label', {}, t('offer_cash'), input('comp-cash', major(l.owed), { inputmode: 'decimal' })),
+        el('label', {}, t('offer_voucher'), input('comp-voucher', '', { inputmode: 'decimal' })),
+        el('label', {}, t('offer_miles'), input('comp-miles', '', { inputmode: 'numeric' })),
+        button('offer_compensation', offer)),
+      el('div', {}, el('label', {}, t('choice'), el('select', { id: 'comp-choice' }, ['cash', 'voucher', 'miles'].map((f) => el('option', { value: f, text: t('form_' + f) })))),
+        el('label', {}, t('choice_amount'), input('comp-choice-amount', major(l.owed), { inputmode: 'decimal' })),
+        button('accept_offer', () => ({ choice: option($('comp-choice').value, 'comp-choice-amount') })),
+        el('label', {}, t('reason'), input('comp-reason', '')),
+        button('decline_offer', () => ({ reason: $('comp-reason').value.trim() }))),
+      el('div', {}, el('label', {}, t('payment_reference'), input('comp-reference', '')),
+        button('record_payment', () => ({ reference: $('comp-reference').value.trim() })),
+        button('record_payment_failure', () => ({ reason: $('comp-reference').value.trim() }))),
+      el('div', {}, el('label', {}, t('care_duty'), el('select', { id: 'comp-duty' }, CARE_DUTIES.map((d) => el('option', { value: d, text: label('care', d) })))),
+        el('label', {}, t('care_amount'), input('comp-care-amount', '', { inputmode: 'decimal' })),
+        el('label', {}, t('care_reference'), input('comp-care-reference', '')),
+        button('record_care_expense', () => ({ duty: $('comp-duty').value, amount: { amount_minor: minor('comp-care-amount'), currency: $('comp-currency').value.trim().toUpperCase() },
+          reference: $('comp-care-reference').value.trim() })))),
+    'actions-panel'));
   }
   // The follow-up survey results: sent, answered, response rate, average score, per
   // method and per tier, and the open problems.
@@ -710,6 +771,7 @@
       el('p', { class: 'muted', text: t('complaints_shown', { n: Math.min(items.length, 500), total: items.length }) }),
       mayCare() ? (S.actionBox || (S.actionBox = el('div', { id: 'complaint-actions' }))) : null,
       el('div', { class: 'scroll' }, table),
+      mayCare() ? qualityPanel() : null,
       kpis ? kpiPanel(kpis.items || []) : null);
     $('view').replaceChildren(view);
     if (mayCare() && S.acting) drawActions(items);
@@ -760,6 +822,7 @@
         const done = await command('/v1/complaints/' + c.complaint_id + '/' + name, body());
         toast(t('done', { what: t('cmd_' + name) }));
         await renderComplaints(done.position);
+        if (S.qualityLoad) S.qualityLoad(done.position);
       } catch (err) { toast(err.message, true); }
       e.target.disabled = false;
     };
@@ -776,8 +839,65 @@
         button('propose_resolution', () => ({ resolution: $('act-resolution').value, root_cause: $('act-root-cause').value, responsible: $('act-responsible').value }))),
       el('div', {}, el('label', {}, t('supervisor'), text('act-supervisor', '')),
         el('label', {}, t('reason'), text('act-reason', '')),
-        button('escalate_to_supervisor', () => ({ supervisor: $('act-supervisor').value.trim(), reason: $('act-reason').value.trim() })))),
+        button('escalate_to_supervisor', () => ({ supervisor: $('act-supervisor').value.trim(), reason: $('act-reason').value.trim() }))),
+      // The customer's answer to the proposal, recorded by the agent who heard it.
+      c.status === 'resolution_proposed' ? el('div', { class: 'answer' }, el('label', {}, t('customer_answer'), text('act-answer', '', 'textarea')),
+        button('confirm_satisfaction', () => ({ comment: $('act-answer').value.trim() })),
+        button('report_dissatisfaction', () => ({ reason: $('act-answer').value.trim() }))) : null,
+      c.responsible ? el('div', {}, el('label', {}, t('reassign_to', { dept: label('dept', c.responsible) }), select('act-reassign-to', DEPARTMENTS.filter((d) => d !== c.responsible), 'dept')),
+        el('label', {}, t('reason'), text('act-reassign-reason', '')),
+        button('reassign_responsibility', () => ({ responsible: $('act-reassign-to').value, reason: $('act-reassign-reason').value.trim() }))) : null),
     'actions-panel'));
+  }
+  // The supervisors' quality sample (GET /v1/complaints/quality-sample): complaints closed
+  // on a UTC day and not scored yet, the same sample for everyone. Crisis leads score them;
+  // agents and leads may hand a closed complaint's root cause to another department.
+  function qualityPanel() {
+    if (S.qualityBox) return S.qualityBox;
+    const day = el('input', { id: 'quality-date', type: 'date', value: new Date().toISOString().slice(0, 10), 'aria-label': t('quality_date') });
+    const out = el('div', { id: 'quality-result' });
+    const load = async (after) => {
+      let items;
+      try {
+        items = (await api('/v1/complaints/quality-sample?size=20&date=' + encodeURIComponent(day.value) + (after ? '&after=' + after : ''))).items;
+      } catch (e) { out.replaceChildren(el('p', { class: 'error', text: e.message })); return; }
+      const go = (c, name, body, button) => async () => {
+        button.disabled = true;
+        try {
+          const done = await command('/v1/complaints/' + c.complaint_id + '/' + name, body());
+          toast(t('done', { what: t('cmd_' + name) }));
+          await load(done.position);
+        } catch (err) { toast(err.message, true); button.disabled = false; }
+      };
+      const score = (name) => el('label', {}, t('q_' + name), el('select', { name }, [5, 4, 3, 2, 1].map((n) => el('option', { value: n, text: n, selected: n === 4 }))));
+      const rows = items.map((c) => {
+        const tr = el('tr', { data: { complaint: c.complaint_id } });
+        const pick = (sel) => tr.querySelector(sel);
+        const scoreBtn = el('button', { type: 'button', class: 'action', data: { command: 'score_quality' }, text: t('cmd_score_quality') });
+        scoreBtn.onclick = go(c, 'score_quality', () => ({ accuracy: Number(pick("select[name='accuracy']").value), attitude: Number(pick("select[name='attitude']").value),
+          timeliness: Number(pick("select[name='timeliness']").value), note: pick("input[name='note']").value.trim() }), scoreBtn);
+        const moveBtn = el('button', { type: 'button', class: 'action', data: { command: 'reassign_responsibility' }, text: t('cmd_reassign_responsibility') });
+        moveBtn.onclick = go(c, 'reassign_responsibility', () => ({ responsible: pick("select[name='responsible']").value, reason: pick("input[name='reason']").value.trim() }), moveBtn);
+        tr.append(el('td', { class: 'id', text: c.complaint_id.slice(0, 8) }), el('td', { text: c.passenger }), el('td', { text: label('tier', c.tier) }),
+          el('td', { text: c.agent || '—' }), el('td', { text: (c.root_cause || '—') + ' · ' + label('dept', c.responsible) }),
+          el('td', { text: c.handling_secs !== null && c.handling_secs !== undefined ? duration(c.handling_secs) : '—' }),
+          el('td', {}, el('div', { class: 'inline-form' },
+            mayDecide() ? [score('accuracy'), score('attitude'), score('timeliness'), el('label', {}, t('note'), el('input', { name: 'note', value: '' })), scoreBtn] : null,
+            c.responsible ? [el('label', {}, t('reassign_to', { dept: label('dept', c.responsible) }), el('select', { name: 'responsible' },
+              DEPARTMENTS.filter((d) => d !== c.responsible).map((d) => el('option', { value: d, text: label('dept', d) })))),
+            el('label', {}, t('reason'), el('input', { name: 'reason', value: '' })), moveBtn] : null)));
+        return tr;
+      });
+      out.replaceChildren(items.length ? el('div', { class: 'scroll' }, el('table', { class: 'quality' },
+        el('tr', {}, [t('complaint'), t('passenger'), t('tier'), t('agent'), t('root_cause'), t('handling'), ''].map((h) => el('th', { text: h }))), rows))
+        : el('p', { class: 'muted', text: t('quality_none') }));
+    };
+    S.qualityLoad = load;
+    S.qualityBox = panel(t('quality_sample'), el('div', {},
+      el('p', { class: 'help', text: t('quality_help') }),
+      el('div', { class: 'row' }, day, el('button', { type: 'button', id: 'quality-load', onclick: () => load(), text: t('quality_load') })), out), 'quality-panel');
+    load();
+    return S.qualityBox;
   }
   // KPIs per agent, tier, channel, day or department: a chart per KPI and a table.
   const KPIS = [
@@ -822,8 +942,11 @@
       rect.setAttribute('x', String(left)); rect.setAttribute('y', String(y)); rect.setAttribute('height', '18');
       rect.setAttribute('width', String(Math.max(1, (v / max) * span)));
       const num = document.createElementNS(ns, 'text');
-      num.setAttribute('x', String(left + 6 + (v / max) * span)); num.setAttribute('y', String(y + 15));
       num.textContent = pairs[i][2] !== undefined ? pairs[i][2] : String(v);
+      // A long bar carries its number inside (its end), so the number never leaves the chart.
+      const inside = left + 6 + (v / max) * span + num.textContent.length * 7.5 > 400;
+      num.setAttribute('x', String(inside ? left + (v / max) * span - 4 : left + 6 + (v / max) * span)); num.setAttribute('y', String(y + 15));
+      if (inside) { num.setAttribute('text-anchor', 'end'); num.setAttribute('class', 'in'); }
       svg.append(text, rect, num);
     });
     return svg;
