@@ -2,7 +2,7 @@
 //! ops and the customer channels send theirs — for a newcomer's first ten minutes, a
 //! demo, or a load that looks like a real day.
 //!
-//! The day is [`workload::day`]: flights scheduled through 24 hours, their manifests,
+//! The day is [`day::day`]: flights scheduled through 24 hours, their manifests,
 //! delays with IATA codes, a storm that cancels a bank of flights at the hub (and the
 //! rebookings after it), departures and arrivals, and the customers' complaints,
 //! inquiries and suggestions across channels and tiers, with two bursts of posts that
@@ -38,7 +38,7 @@ use tokio::time::Instant;
 
 use crate::bus::connection::{Backoff, inbox_prefix, without_secrets};
 use crate::bus::ingest::{INGEST_STREAM, IngestConfig};
-use crate::testing::workload::{self, Beat, Day, DayConfig, IngestKind, Planned};
+use crate::testing::day::{self, Beat, Day, DayConfig, IngestKind, Planned};
 
 /// A day played in a minute unless told otherwise.
 const SPEED_DEFAULT: f64 = 1440.0;
@@ -176,7 +176,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         flights: args.flights,
         passengers: args.passengers,
     };
-    let day = workload::day(&config);
+    let day = day::day(&config);
     let mut tally = Tally::default();
     let mut sender = Sender::connect(&args, &day, &tally).await?;
     intro(&day, &config, pace, &sender);
@@ -1121,8 +1121,8 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_messages_and_another_seed_others() {
-        let first = workload::day(&config(7));
-        let again = workload::day(&config(7));
+        let first = day::day(&config(7));
+        let again = day::day(&config(7));
         assert_eq!(
             first, again,
             "same seed and end: the same day, ids included"
@@ -1132,7 +1132,7 @@ mod tests {
             "{} messages",
             first.messages.len()
         );
-        let other = workload::day(&config(8));
+        let other = day::day(&config(8));
         let bodies = |day: &Day| {
             day.messages
                 .iter()
@@ -1155,7 +1155,7 @@ mod tests {
 
     #[test]
     fn speed_spreads_the_day_and_rate_spaces_the_messages() {
-        let day = workload::day(&config(1));
+        let day = day::day(&config(1));
         let last = day.messages.len() - 1;
         let span = Pace::Speed(1440.0).due(&day, last, &day.messages[last]);
         assert!(span <= Duration::from_secs(60), "{span:?}");
