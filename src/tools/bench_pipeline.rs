@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_nats::jetstream;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -35,10 +36,13 @@ use crate::app::feedback::signal_id;
 use crate::app::ingest::CrisisIngest;
 use crate::bus::ingest::{self as bus_ingest, IngestConfig, IngestConsumer};
 use crate::bus::{Publisher, PublisherConfig, cloudevents, subjects};
+use crate::domain::common::{Category, Channel, FeedbackKind};
+use crate::domain::ingest::FeedbackMessageV1;
 use crate::domain::policy::crisis::CrisisPolicy;
 use crate::projection::Projector;
 use crate::store::codec::HashBytes;
 use crate::store::{RecordedEvent, SledStore, StoreConfig};
+use crate::testing::day::Post;
 
 struct NatsServer(Child);
 
@@ -81,18 +85,31 @@ fn start_nats(dir: &std::path::Path) -> anyhow::Result<(NatsServer, String)> {
     Ok((server, format!("nats://127.0.0.1:{port}")))
 }
 
-/// Feedback message `n` (source id `bench-{n}`), received at `received_at` (RFC 3339):
-/// the even ones name a passenger. crisisd refuses a receipt time over a year old or in
-/// the future, so a run stamps its messages with its own start.
-fn message(n: u64, received_at: &str) -> Vec<u8> {
+/// Feedback message `n` (source id `bench-{n}`), received at `received_at`, built as the
+/// simulated day builds its posts ([`Post`]): the even ones name a passenger and are
+/// complaints, the others inquiries. crisisd refuses a receipt time over a year old or
+/// in the future, so a run stamps its messages with its own start.
+fn message(n: u64, received_at: DateTime<Utc>) -> Vec<u8> {
     let complaint = n.is_multiple_of(2);
-    serde_json::to_vec(&json!({
-        "v": 1, "source_message_id": format!("bench-{n}"), "channel": "social_media",
-        "text": "our flight is delayed again and the lounge is closed",
-        "passenger_ref": if complaint { json!(format!("FF{n:08}")) } else { json!(null) },
-        "category_hint": "delay", "received_at": received_at, "reach": 120
-    }))
-    .expect("JSON")
+    let post = Post {
+        received_at,
+        channel: Channel::SocialMedia,
+        text: "our flight is delayed again and the lounge is closed".into(),
+        passenger_ref: complaint.then(|| format!("FF{n:08}")),
+        flight: None,
+        category: Category::Delay,
+        kind: if complaint {
+            FeedbackKind::Complaint
+        } else {
+            FeedbackKind::Inquiry
+        },
+        reach: 120,
+    };
+    let message = FeedbackMessageV1 {
+        source_message_id: format!("bench-{n}"),
+        ..post.message()
+    };
+    serde_json::to_vec(&message).expect("JSON")
 }
 
 /// Events made of the first `messages` of [`message`]: a signal each, and a complaint for
@@ -545,9 +562,10 @@ pub async fn run(
     })
     .await?;
     // Payloads are built before any clock starts: the sender's work is not crisisd's.
-    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = Utc::now();
+    let received_at = DateTime::from_timestamp(now.timestamp(), 0).expect("now exists");
     let payloads: Vec<bytes::Bytes> = (0..messages)
-        .map(|n| message(n, &received_at).into())
+        .map(|n| message(n, received_at).into())
         .collect();
     let started = Instant::now();
     let mut pending = AckWindow::new();
