@@ -10,7 +10,7 @@
 //! | [`arrivals`] | the latency collector's subject reader, straight off its socket |
 //! | [`load`] | `load` (hidden): appends under load and prints every ack, for crash tests |
 //! | [`scratch`] | a benchmark's scratch directory, removed when done |
-//! | [`simulate`] | `simulate`: a realistic day of operations against a running crisisd, over HTTP or NATS |
+//! | [`simulate`] | `simulate`: a realistic day of operations against a running crisisd, over HTTP or NATS (the run loop; its `http` and `nats` transports; `report`) |
 
 pub mod arrivals;
 pub mod bench;
