@@ -95,6 +95,13 @@ pub async fn what_if(
 ) -> Result<Json<WhatIfReport>, Problem> {
     use crate::domain::policy::compensation_policy::CompensationPolicy;
     use crate::domain::policy::crisis::CrisisPolicy;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::bad_request(
+            "invalid_body",
+            "send a JSON object: {} compares the policies in force with themselves",
+        )
+        .field(""));
+    }
     let request: WhatIfBody = super::commands::typed_body(&body)?;
     let invalid = |field: &str, why: String| {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policy", why).field(field)

@@ -1384,4 +1384,9 @@ async fn what_if_over_http_reports_the_breaches_a_stricter_policy_implies() {
     assert_eq!(broken.body["field"], "/policy", "{}", broken.text);
     let agent = api.post("agent", "/v1/what-if", json!({})).await;
     assert_eq!(agent.status, StatusCode::FORBIDDEN, "{}", agent.text);
+    // schemathesis found an empty body answered as {}: the body is required.
+    let empty = api
+        .call(Some("crisis_lead"), Method::POST, "/v1/what-if", &[], None)
+        .await;
+    problem(&empty, StatusCode::BAD_REQUEST, "invalid_body");
 }
