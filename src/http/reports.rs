@@ -103,6 +103,13 @@ pub async fn what_if(
         .field(""));
     }
     let request: WhatIfBody = super::commands::typed_body(&body)?;
+    if request.from == Some(0) {
+        return Err(Problem::bad_request(
+            "invalid_body",
+            "from is a log position: 1 or more (positions start at 1)",
+        )
+        .field("/from"));
+    }
     let invalid = |field: &str, why: String| {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policy", why).field(field)
     };

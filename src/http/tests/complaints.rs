@@ -1389,4 +1389,9 @@ async fn what_if_over_http_reports_the_breaches_a_stricter_policy_implies() {
         .call(Some("crisis_lead"), Method::POST, "/v1/what-if", &[], None)
         .await;
     problem(&empty, StatusCode::BAD_REQUEST, "invalid_body");
+    let zero = api
+        .post("crisis_lead", "/v1/what-if", json!({"from": 0}))
+        .await;
+    problem(&zero, StatusCode::BAD_REQUEST, "invalid_body");
+    assert_eq!(zero.body["field"], "/from");
 }
