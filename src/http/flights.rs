@@ -261,30 +261,10 @@ pub async fn flight_cost(
     path: FlightPath,
     Params(query): Params<After>,
 ) -> Result<Json<crate::analysis::cost::FlightCost>, Problem> {
-    use crate::projection::{complaints, incidents};
-    for name in [
-        flights::NAME,
-        complaints::NAME,
-        compensations::NAME,
-        disruptions::NAME,
-    ] {
-        wait_for(&state, name, query.after).await?;
-    }
-    let (i, c, m, d, f) = (
-        model(&state, incidents::NAME)?,
-        model(&state, complaints::NAME)?,
-        model(&state, compensations::NAME)?,
-        model(&state, disruptions::NAME)?,
-        model(&state, flights::NAME)?,
-    );
-    let models = crate::analysis::cost::Models {
-        incidents: &i,
-        complaints: &c,
-        compensations: &m,
-        disruptions: &d,
-    };
+    let read = super::reports::CostModels::read(&state, query.after).await?;
+    let flights_model = super::reports::applied(&state, flights::NAME, query.after).await?;
     let key = path.key();
-    let cost = crate::analysis::cost::flight(&models, &f, &key, Utc::now())
+    let cost = crate::analysis::cost::flight(&read.models(), &flights_model, &key, Utc::now())
         .map_err(read_failed(flights::NAME))?;
     cost.map(Json)
         .ok_or_else(|| Problem::not_found(format!("crisisd has heard nothing of flight {key}")))

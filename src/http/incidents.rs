@@ -325,28 +325,8 @@ pub async fn incident_cost(
     IdPath { id }: IdPath,
     Params(query): Params<After>,
 ) -> Result<Json<crate::analysis::cost::IncidentCost>, Problem> {
-    use crate::projection::{complaints, disruptions};
-    for name in [
-        incidents::NAME,
-        complaints::NAME,
-        compensations::NAME,
-        disruptions::NAME,
-    ] {
-        wait_for(&state, name, query.after).await?;
-    }
-    let (i, c, m, d) = (
-        model(&state, incidents::NAME)?,
-        model(&state, complaints::NAME)?,
-        model(&state, compensations::NAME)?,
-        model(&state, disruptions::NAME)?,
-    );
-    let models = crate::analysis::cost::Models {
-        incidents: &i,
-        complaints: &c,
-        compensations: &m,
-        disruptions: &d,
-    };
-    let cost = crate::analysis::cost::incident(&models, id, Utc::now())
+    let read = super::reports::CostModels::read(&state, query.after).await?;
+    let cost = crate::analysis::cost::incident(&read.models(), id, Utc::now())
         .map_err(read_failed(incidents::NAME))?;
     found(cost, "incident")
 }

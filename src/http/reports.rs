@@ -21,7 +21,7 @@ use crate::analysis::what_if::WhatIfReport;
 use crate::domain::common::Role;
 use crate::domain::common::{AirportCode, RootCause};
 use crate::projection::reports::{self, By, Period, PeriodKind, Report};
-use crate::projection::{compensations, complaints, disruptions, flights, incidents};
+use crate::projection::{ReadModel, compensations, complaints, disruptions, flights, incidents};
 use axum::http::StatusCode;
 
 /// This resource's routes.
@@ -170,29 +170,42 @@ pub struct RootCauseCostQuery {
     pub after: Option<u64>,
 }
 
-/// The models cause to cost reads, once each has applied `after`.
-async fn cost_models(
+/// The read models cause to cost reads, once each has applied `after`.
+pub(super) struct CostModels {
+    incidents: ReadModel,
+    complaints: ReadModel,
+    compensations: ReadModel,
+    disruptions: ReadModel,
+}
+
+/// The model `name` once it has applied `after`.
+pub(super) async fn applied(
     state: &AppState,
-    extra: &'static str,
+    name: &'static str,
     after: Option<u64>,
-) -> Result<[crate::projection::ReadModel; 5], Problem> {
-    let names = [
-        incidents::NAME,
-        complaints::NAME,
-        compensations::NAME,
-        disruptions::NAME,
-        extra,
-    ];
-    for name in names {
-        wait_for(state, name, after).await?;
+) -> Result<ReadModel, Problem> {
+    wait_for(state, name, after).await?;
+    model(state, name)
+}
+
+impl CostModels {
+    pub(super) async fn read(state: &AppState, after: Option<u64>) -> Result<CostModels, Problem> {
+        Ok(CostModels {
+            incidents: applied(state, incidents::NAME, after).await?,
+            complaints: applied(state, complaints::NAME, after).await?,
+            compensations: applied(state, compensations::NAME, after).await?,
+            disruptions: applied(state, disruptions::NAME, after).await?,
+        })
     }
-    Ok([
-        model(state, names[0])?,
-        model(state, names[1])?,
-        model(state, names[2])?,
-        model(state, names[3])?,
-        model(state, names[4])?,
-    ])
+
+    pub(super) fn models(&self) -> cost::Models<'_> {
+        cost::Models {
+            incidents: &self.incidents,
+            complaints: &self.complaints,
+            compensations: &self.compensations,
+            disruptions: &self.disruptions,
+        }
+    }
 }
 
 /// `GET /v1/costs/flights?from=&to=&route=`.
@@ -214,16 +227,17 @@ pub async fn period_cost(
         .field("to"));
     }
     let route = query.route.as_deref().map(parse_route).transpose()?;
-    let [i, c, m, d, f] = cost_models(&state, flights::NAME, query.after).await?;
-    let models = cost::Models {
-        incidents: &i,
-        complaints: &c,
-        compensations: &m,
-        disruptions: &d,
-    };
-    cost::period(&models, &f, (query.from, to), route, Utc::now())
-        .map(Json)
-        .map_err(read_failed(flights::NAME))
+    let read = CostModels::read(&state, query.after).await?;
+    let flights_model = applied(&state, flights::NAME, query.after).await?;
+    cost::period(
+        &read.models(),
+        &flights_model,
+        (query.from, to),
+        route,
+        Utc::now(),
+    )
+    .map(Json)
+    .map_err(read_failed(flights::NAME))
 }
 
 /// `FRA-JFK` → its two airports, or a 400 saying what a route looks like.
@@ -252,14 +266,9 @@ pub async fn root_cause_cost(
         .root_causes
         .require(&query.code)
         .map_err(Problem::not_found)?;
-    let [i, c, m, d, r] = cost_models(&state, reports::NAME, query.after).await?;
-    let models = cost::Models {
-        incidents: &i,
-        complaints: &c,
-        compensations: &m,
-        disruptions: &d,
-    };
-    cost::root_cause(&models, &r, &query.code, Utc::now())
+    let read = CostModels::read(&state, query.after).await?;
+    let reports_model = applied(&state, reports::NAME, query.after).await?;
+    cost::root_cause(&read.models(), &reports_model, &query.code, Utc::now())
         .map(Json)
         .map_err(read_failed(reports::NAME))
 }
