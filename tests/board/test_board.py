@@ -678,9 +678,10 @@ def main():
             missed = [crisis.open(f"Missed event {n}", "medium")[0] for n in range(3)]
             shot(page, "board-disconnected.png")
             page.unroute("**/v1/stream*")
+            # Generous bounds: a restarted crisisd on a busy machine takes a while to answer.
             for incident in missed:
-                page.wait_for_selector(card("monitor", incident), timeout=10000)
-            page.wait_for_selector("#banner", state="hidden", timeout=10000)
+                page.wait_for_selector(card("monitor", incident), timeout=30000)
+            page.wait_for_selector("#banner", state="hidden", timeout=30000)
             head = call(server.base, "GET", "/v1/audit/verify", lead)["to"]
             wait_until(page, f"window.__board.lastId >= {head}", 5000)
             positions = page.evaluate("window.__board.positions")
@@ -948,7 +949,12 @@ def quality_sample(page, server, lead, closed):
     page.fill(f"{row} input[name='reason']", "the bus to the hotel never came")
     page.click(f"{row} button[data-command='reassign_responsibility']")
     moved = wait_event(server, lead, closed, "complaint.responsibility_reassigned")
-    page.wait_for_selector(f"{row} select[name='responsible'] option[value='flight_operations']", state="attached", timeout=5000)
+    # The page reloads the sample after the command: the new row offers every department
+    # but ground handling. Scores chosen before that reload would be drawn over.
+    page.wait_for_function(
+        "(row) => { const r = document.querySelector(row);"
+        " return r && !r.querySelector(\"select[name='responsible'] option[value='ground_handling']\"); }",
+        arg=row, timeout=15000)
     page.select_option(f"{row} select[name='accuracy']", "5")
     page.select_option(f"{row} select[name='timeliness']", "3")
     page.fill(f"{row} input[name='note']", "clear answer, slow routing")
