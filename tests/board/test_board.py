@@ -949,12 +949,7 @@ def quality_sample(page, server, lead, closed):
     page.fill(f"{row} input[name='reason']", "the bus to the hotel never came")
     page.click(f"{row} button[data-command='reassign_responsibility']")
     moved = wait_event(server, lead, closed, "complaint.responsibility_reassigned")
-    # The page reloads the sample after the command: the new row offers every department
-    # but ground handling. Scores chosen before that reload would be drawn over.
-    page.wait_for_function(
-        "(row) => { const r = document.querySelector(row);"
-        " return r && !r.querySelector(\"select[name='responsible'] option[value='ground_handling']\"); }",
-        arg=row, timeout=15000)
+    page.wait_for_selector(f"{row} select[name='responsible'] option[value='flight_operations']", state="attached", timeout=5000)
     page.select_option(f"{row} select[name='accuracy']", "5")
     page.select_option(f"{row} select[name='timeliness']", "3")
     page.fill(f"{row} input[name='note']", "clear answer, slow routing")
