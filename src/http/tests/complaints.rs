@@ -1034,7 +1034,10 @@ async fn a_resolution_records_its_root_cause_and_responsibility_moves_by_event()
         view.text
     );
     let timeline = api
-        .get("auditor", &format!("/v1/complaints/{id}/timeline"))
+        .get(
+            "auditor",
+            &format!("/v1/complaints/{id}/timeline?after={}", moved["position"]),
+        )
         .await;
     let last = timeline.body["items"]
         .as_array()
