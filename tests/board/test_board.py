@@ -949,9 +949,9 @@ def quality_sample(page, server, lead, closed):
     page.fill(f"{row} input[name='reason']", "the bus to the hotel never came")
     page.click(f"{row} button[data-command='reassign_responsibility']")
     moved = wait_event(server, lead, closed, "complaint.responsibility_reassigned")
-    # The clicked button stays disabled until the page has reloaded the sample after the
-    # command; the redrawn row's button is enabled. Scores chosen before would be drawn over.
-    page.wait_for_selector(f"{row} button[data-command='reassign_responsibility']:not([disabled])", timeout=15000)
+    # The page reloads the sample after the command (read after its position) and marks
+    # the drawn rows with it; scores chosen before that redraw would be drawn over.
+    page.wait_for_selector(f"#quality-result[data-after='{moved['position']}'] {row}", timeout=15000)
     page.select_option(f"{row} select[name='accuracy']", "5")
     page.select_option(f"{row} select[name='timeliness']", "3")
     page.fill(f"{row} input[name='note']", "clear answer, slow routing")

@@ -856,11 +856,19 @@
     if (S.qualityBox) return S.qualityBox;
     const day = el('input', { id: 'quality-date', type: 'date', value: new Date().toISOString().slice(0, 10), 'aria-label': t('quality_date') });
     const out = el('div', { id: 'quality-result' });
+    // Loads can overlap (the panel's first draw, a click on "draw", the reload after a
+    // command); only the latest one started may draw, or an older answer would redraw
+    // the rows over what the lead is choosing. The drawn rows say which position they
+    // were read after (data-after), so a reader can tell they include a command.
+    let latest = 0;
     const load = async (after) => {
+      const mine = ++latest;
       let items;
       try {
         items = (await api('/v1/complaints/quality-sample?size=20&date=' + encodeURIComponent(day.value) + (after ? '&after=' + after : ''))).items;
-      } catch (e) { out.replaceChildren(el('p', { class: 'error', text: e.message })); return; }
+      } catch (e) { if (mine === latest) out.replaceChildren(el('p', { class: 'error', text: e.message })); return; }
+      if (mine !== latest) return;
+      out.dataset.after = after || 0;
       const go = (c, name, body, button) => async () => {
         button.disabled = true;
         try {
