@@ -21,6 +21,7 @@ pub(crate) mod analysis;
 pub(crate) mod app;
 pub mod bus;
 pub mod cli;
+pub mod cluster;
 pub(crate) mod domain;
 pub(crate) mod http;
 pub mod metrics;

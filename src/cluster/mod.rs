@@ -1,0 +1,18 @@
+//! Cluster mode's building blocks on a NATS JetStream cluster (issue 24), not yet wired
+//! into `serve`:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`lease`] | the leader lease in a KV bucket: one leader at a time, its term and address |
+//! | [`log`] | the replicated log stream: atomic batches fenced by the expected last sequence |
+//!
+//! Safety comes from the log, liveness from the lease: a node that wrongly believes it
+//! leads (paused past its lease) is refused by the stream's expected-sequence check.
+
+pub mod lease;
+pub mod log;
+
+pub use lease::{
+    LeaderInfo, LeaseBucket, LeaseConfig, LeaseError, LeaseHandle, NodeIdentity, Role,
+};
+pub use log::{LogConfig, LogError, LogRecord, ReplicatedLog};
