@@ -11,6 +11,7 @@
 //! | [`index`] | the stream and id indexes: in memory, one persisted chunk per batch |
 //! | [`import`] | offline import of exported envelopes, verified before anything is written |
 //! | [`sled_store`] | [`SledStore`]: open (with a tail check), reads, verify |
+//! | [`replication`] | cluster mode's hooks: a leader's batches go to the replicated log before they are visible; a follower applies that log's records verbatim |
 //! | [`writer`] | the single writer thread: group commit, one atomic batch, fdatasync, ack |
 //! | [`subscription`] | history-then-live subscriptions that never block the writer |
 //!
@@ -30,6 +31,7 @@ pub mod import;
 pub mod index;
 pub mod keys;
 pub mod log;
+pub mod replication;
 pub mod sled_store;
 pub mod subscription;
 pub mod tail;
@@ -38,6 +40,7 @@ pub mod verify;
 pub mod writer;
 
 pub use error::{AppendError, StoreError};
+pub use replication::{ReplicationError, Replicator, Role};
 pub use sled_store::{SledStore, StoreConfig, truncate_from};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use types::{

@@ -17,6 +17,7 @@ use super::error::{AppendError, StoreError};
 use super::index::{self, Index, SharedIndex};
 use super::keys;
 use super::log;
+use super::replication::{Role, SharedRole};
 use super::subscription::{SUBSCRIPTION_CHUNK_EVENTS, Subscription, SubscriptionFilter};
 use super::tail::{TAIL_EVENTS, Tail};
 use super::types::{AppendOutcome, AppendRequest, Direction, Head, RecordedEvent};
@@ -71,6 +72,8 @@ struct Inner {
     index: SharedIndex,
     /// Recent records for live subscribers (empty for a store opened for inspection).
     tail: Arc<Tail>,
+    /// Single node, cluster leader or follower ([`super::replication`]).
+    role: SharedRole,
 }
 
 impl SledStore {
@@ -91,6 +94,7 @@ impl SledStore {
         let (writer_tx, writer_rx) = mpsc::channel(config.queue_requests_max);
         let failure = Failure::default();
         let tail = Arc::new(Tail::new(TAIL_EVENTS));
+        let role = SharedRole::default();
         let syncer = Syncer {
             db: db.clone(),
             data_file: File::open(config.path.join("db"))?,
@@ -100,6 +104,7 @@ impl SledStore {
             tail: tail.clone(),
             failure: failure.clone(),
             stats: Default::default(),
+            role: role.clone(),
         };
         let writer = Writer {
             appender: log::Appender::after(&tree, head.position)?,
@@ -113,6 +118,7 @@ impl SledStore {
             stats: Default::default(),
             syncer: Some(syncer),
             side_sequence: last_side_sequence(&tree)?,
+            role: role.clone(),
         };
         std::thread::Builder::new()
             .name("crisisd-store-writer".into())
@@ -126,6 +132,7 @@ impl SledStore {
                 writer_tx: Some(writer_tx),
                 index,
                 tail,
+                role,
             }),
         })
     }
@@ -149,6 +156,7 @@ impl SledStore {
                 writer_tx: None,
                 index: SharedIndex::new(index),
                 tail: Arc::new(Tail::new(0)),
+                role: SharedRole::default(),
             }),
         })
     }
@@ -437,6 +445,35 @@ impl SledStore {
             .append_seconds
             .observe_duration(started.elapsed());
         answer
+    }
+
+    /// Makes this store a single node's, a cluster leader's or a follower's (see
+    /// [`super::replication`]). A leader's `replicated` must be the cluster log's last
+    /// position, which this store's head must have reached.
+    pub fn set_role(&self, role: Role) {
+        self.inner.role.set(role);
+    }
+
+    /// Applies a cluster leader's records (exact bytes, in order, continuing this
+    /// log's head) as a follower; resolves once they are durable and visible. A record
+    /// that does not continue this log is refused with everything after it.
+    pub async fn apply_replicated(
+        &self,
+        records: Vec<Vec<u8>>,
+    ) -> Result<AppendOutcome, AppendError> {
+        let Some(tx) = &self.inner.writer_tx else {
+            return Err(AppendError::Unavailable {
+                reason: "the store was opened for inspection only".into(),
+            });
+        };
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let closed = || AppendError::Unavailable {
+            reason: "the event store is shutting down".into(),
+        };
+        tx.send(WriterMsg::Replicated(records, reply_tx))
+            .await
+            .map_err(|_| closed())?;
+        reply_rx.await.map_err(|_| closed())?
     }
 
     /// Reads up to `max_count` events of one stream starting at `from_version`

@@ -41,6 +41,7 @@ use super::error::AppendError;
 use super::index::{self, SharedIndex};
 use super::keys;
 use super::log;
+use super::replication::SharedRole;
 use super::tail::Tail;
 use super::types::{AppendOutcome, Committed, ExpectedVersion, Head};
 
@@ -74,6 +75,9 @@ pub(crate) type Reply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
 
 pub(crate) enum WriterMsg {
     Append(PreparedAppend, Reply),
+    /// A cluster leader's records, applied as they are (followers; see
+    /// [`super::replication`]).
+    Replicated(Vec<Vec<u8>>, Reply),
     /// Finish what is queued before this message, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -97,6 +101,8 @@ pub(crate) struct Writer {
     pub syncer: Option<Syncer>,
     /// The sequence number of the last batch of side records written.
     pub side_sequence: u64,
+    /// Single node, cluster leader or follower.
+    pub role: SharedRole,
 }
 
 /// Makes applied batches durable, publishes the head and answers the waiters.
@@ -110,6 +116,8 @@ pub(crate) struct Syncer {
     pub tail: Arc<Tail>,
     pub failure: Failure,
     pub stats: SyncStats,
+    /// A leader's batches go to the replicated log before they are visible.
+    pub role: SharedRole,
 }
 
 pub(crate) type Failure = Arc<Mutex<Option<String>>>;
@@ -141,6 +149,9 @@ struct Applied {
     answers: Vec<(Result<AppendOutcome, AppendError>, Reply)>,
     /// The batch's records with their positions, for the in-memory tail once durable.
     records: Vec<(u64, Vec<u8>)>,
+    /// One past the last record of each append in `records`: where a replicated
+    /// batch may be cut without splitting an append.
+    ends: Vec<usize>,
 }
 
 /// While the syncer is busy, the writer waits for this many events before applying
@@ -178,7 +189,7 @@ impl Handoff {
 
     /// Merges `applied` into the waiting work, blocking while the syncer is too far
     /// behind. Gives it back if the syncer is gone.
-    fn put(&self, applied: Applied) -> Result<(), Applied> {
+    fn put(&self, applied: Applied) -> Result<(), Box<Applied>> {
         let mut waiting = self.lock();
         while waiting.appends >= UNSYNCED_APPENDS_MAX && !waiting.syncer_gone {
             waiting = self
@@ -187,7 +198,7 @@ impl Handoff {
                 .unwrap_or_else(|e| e.into_inner());
         }
         if waiting.syncer_gone {
-            return Err(applied);
+            return Err(Box::new(applied));
         }
         waiting.appends += applied.answers.len();
         match &mut waiting.work {
@@ -247,6 +258,8 @@ struct NewEntries {
     index: Vec<index::Entry>,
     /// Their records, for the in-memory tail once durable.
     records: Vec<(u64, Vec<u8>)>,
+    /// One past each append's last record in `records`.
+    ends: Vec<usize>,
 }
 
 /// What one request turned into while planning a batch.
@@ -304,20 +317,29 @@ impl Writer {
         let mut batch: Vec<(PreparedAppend, Reply)> = Vec::new();
         while let Some(first) = rx.blocking_recv() {
             let mut close = None;
+            // A leader's records end the batch gathered before them.
+            let mut replicated = None;
             match first {
                 WriterMsg::Append(req, reply) => batch.push((req, reply)),
+                WriterMsg::Replicated(records, reply) => replicated = Some((records, reply)),
                 WriterMsg::Close(done) => close = Some(done),
             }
             let (mut events, mut bytes) = batch
                 .first()
                 .map_or((0, 0), |(r, _)| (r.event_count(), r.bytes));
-            while close.is_none() && events < self.batch_events_max && bytes < self.batch_bytes_max
+            while close.is_none()
+                && replicated.is_none()
+                && events < self.batch_events_max
+                && bytes < self.batch_bytes_max
             {
                 match rx.try_recv() {
                     Ok(WriterMsg::Append(req, reply)) => {
                         events += req.event_count();
                         bytes += req.bytes;
                         batch.push((req, reply));
+                    }
+                    Ok(WriterMsg::Replicated(records, reply)) => {
+                        replicated = Some((records, reply))
                     }
                     Ok(WriterMsg::Close(done)) => close = Some(done),
                     Err(mpsc::error::TryRecvError::Empty) => {
@@ -333,14 +355,11 @@ impl Writer {
             }
             if !batch.is_empty() {
                 let applied = self.apply(std::mem::take(&mut batch));
-                let waited = Instant::now();
-                if let Err(applied) = handoff.put(applied) {
-                    let reason = "the event store syncer stopped; restart crisisd";
-                    set_failure(&self.failure, reason);
-                    let replies = applied.answers.into_iter().map(|(_, reply)| reply);
-                    Applied::failed(replies, reason).answer();
-                }
-                self.stats.handoff_us += waited.elapsed().as_micros() as u64;
+                self.hand_off(applied, handoff);
+            }
+            if let Some((records, reply)) = replicated {
+                let applied = self.apply_replicated(records, reply);
+                self.hand_off(applied, handoff);
             }
             if close.is_some() {
                 return close;
@@ -349,10 +368,24 @@ impl Writer {
         None
     }
 
+    fn hand_off(&mut self, applied: Applied, handoff: &Handoff) {
+        let waited = Instant::now();
+        if let Err(applied) = handoff.put(applied) {
+            let reason = "the event store syncer stopped; restart crisisd";
+            set_failure(&self.failure, reason);
+            let replies = applied.answers.into_iter().map(|(_, reply)| reply);
+            Applied::failed(replies, reason).answer();
+        }
+        self.stats.handoff_us += waited.elapsed().as_micros() as u64;
+    }
+
     /// Plans and applies one batch to sled (not yet durable) and says what to answer
     /// once it is.
     fn apply(&mut self, batch: Vec<(PreparedAppend, Reply)>) -> Applied {
         if let Some(reason) = current_failure(&self.failure) {
+            return Applied::failed(batch.into_iter().map(|(_, reply)| reply), &reason);
+        }
+        if let Some(reason) = self.role.refuses_appends() {
             return Applied::failed(batch.into_iter().map(|(_, reply)| reply), &reason);
         }
         let started = Instant::now();
@@ -384,6 +417,7 @@ impl Writer {
                         &mut sled_batch,
                         &mut entries,
                     );
+                    entries.ends.push(entries.records.len());
                     for c in &committed {
                         pending.insert(c.id, c.clone());
                     }
@@ -468,7 +502,174 @@ impl Writer {
             wrote: advanced || wrote_side,
             answers,
             records: entries.records,
+            ends: entries.ends,
         }
+    }
+
+    /// Applies a cluster leader's records as they are, after checking that each one
+    /// continues this log: its hash covers its content, its position and `prev_hash`
+    /// follow the head, its stream version follows the stream's, its id is new and
+    /// `recorded_at` does not go back. Anything else is refused whole, nothing written:
+    /// this node's log has diverged from the leader's.
+    fn apply_replicated(&mut self, records: Vec<Vec<u8>>, reply: Reply) -> Applied {
+        match self.write_replicated(records) {
+            Ok((head, committed, records)) => Applied {
+                head: Some(head),
+                wrote: true,
+                answers: vec![(
+                    Ok(AppendOutcome {
+                        events: committed,
+                        duplicate: false,
+                    }),
+                    reply,
+                )],
+                ends: vec![records.len()],
+                records,
+            },
+            Err(reason) => {
+                let mut refused = Applied::failed(std::iter::empty(), "");
+                refused
+                    .answers
+                    .push((Err(AppendError::Unavailable { reason }), reply));
+                refused
+            }
+        }
+    }
+
+    /// [`Writer::apply_replicated`]'s checks and write: the new head, what was
+    /// committed and the records, or why nothing was written.
+    #[allow(clippy::type_complexity)]
+    fn write_replicated(
+        &mut self,
+        records: Vec<Vec<u8>>,
+    ) -> Result<(Head, Vec<Committed>, Vec<(u64, Vec<u8>)>), String> {
+        if let Some(reason) = current_failure(&self.failure) {
+            return Err(reason);
+        }
+        if !self.role.is_follower() {
+            return Err("only a follower applies the cluster's log; this node takes writes".into());
+        }
+        if records.is_empty() {
+            return Err("no records to apply".into());
+        }
+        let started = Instant::now();
+        let mut sled_batch = sled::Batch::default();
+        let mut versions = HashMap::new();
+        let mut ids = HashSet::new();
+        let mut entries = NewEntries::default();
+        let mut committed = Vec::with_capacity(records.len());
+        let mut head = self.head;
+        let mut recorded_at = self.last_recorded_at;
+        for record in records {
+            let at = head.position + 1;
+            let Some(raw) = RawRecord::decode(&record) else {
+                return Err(format!(
+                    "the leader's record for position {at} is not a record"
+                ));
+            };
+            if !raw.content_matches_hash() {
+                return Err(format!(
+                    "the leader's record for position {at} does not match its hash"
+                ));
+            }
+            let event = match raw.parse() {
+                Ok(event) => event,
+                Err(err) => {
+                    return Err(format!(
+                        "the leader's record for position {at} is not an envelope: {err}"
+                    ));
+                }
+            };
+            if event.position != at || raw.prev_hash != head.hash {
+                return Err(format!(
+                    "the leader's record for position {} does not continue this log at {} ({}): the logs have diverged; rebuild this node from the cluster's log",
+                    event.position, head.position, head.hash
+                ));
+            }
+            let version = match self.current_version(&event.stream, &mut versions) {
+                Ok(version) => version.unwrap_or(0),
+                Err(err) => return Err(err.to_string()),
+            };
+            if event.stream_version != version + 1 {
+                return Err(format!(
+                    "the leader's record for position {at} is version {} of {} where {} is next here: the logs have diverged",
+                    event.stream_version,
+                    event.stream,
+                    version + 1
+                ));
+            }
+            if !ids.insert(event.id) || self.index.read().position_of(&event.id).is_some() {
+                return Err(format!(
+                    "the leader's record for position {at} repeats event id {}",
+                    event.id
+                ));
+            }
+            if event.recorded_at < recorded_at {
+                return Err(format!(
+                    "the leader's record for position {at} is recorded before its predecessor"
+                ));
+            }
+            recorded_at = event.recorded_at;
+            versions.insert(event.stream.clone(), Some(event.stream_version));
+            entries.index.push(index::Entry {
+                id: event.id,
+                stream: event.stream.clone(),
+                version: event.stream_version,
+            });
+            head = Head {
+                position: at,
+                hash: raw.hash,
+            };
+            committed.push(Committed {
+                id: event.id,
+                stream: event.stream,
+                stream_version: event.stream_version,
+                position: at,
+                hash: raw.hash,
+            });
+            entries.records.push((at, record));
+        }
+        // Only a batch checked whole touches the appender's partly filled key.
+        for (_, record) in &entries.records {
+            self.appender.push(record, &mut sled_batch);
+        }
+        self.appender.finish(&mut sled_batch);
+        sled_batch.insert(
+            &keys::index_chunk(self.head.position + 1),
+            index::encode_chunk(&entries.index),
+        );
+        let mut head_value = head.position.to_be_bytes().to_vec();
+        head_value.extend_from_slice(&head.hash.0);
+        sled_batch.insert(keys::HEAD, head_value);
+        let applying = Instant::now();
+        self.stats.plan_us += (applying - started).as_micros() as u64;
+        let result = self.tree.apply_batch(sled_batch);
+        self.stats.apply_us += applying.elapsed().as_micros() as u64;
+        if let Err(err) = result {
+            let reason = format!(
+                "writing the leader's records ending at position {} failed: {err}; restart crisisd to recover from disk",
+                head.position
+            );
+            set_failure(&self.failure, &reason);
+            return Err(reason);
+        }
+        if let Err(reason) = self
+            .index
+            .write()
+            .insert(self.head.position + 1, &entries.index)
+        {
+            let reason = format!(
+                "the index refused the leader's records ending at {}: {reason}; restart crisisd",
+                head.position
+            );
+            set_failure(&self.failure, &reason);
+            return Err(reason);
+        }
+        self.stats.batches += 1;
+        self.stats.events += head.position - self.head.position;
+        self.head = head;
+        self.last_recorded_at = recorded_at;
+        Ok((head, committed, entries.records))
     }
 
     /// Checks idempotency and expected versions without changing anything.
@@ -603,12 +804,15 @@ impl Applied {
             wrote: false,
             answers,
             records: Vec::new(),
+            ends: Vec::new(),
         }
     }
 
     /// Appends a later batch: its answers follow, its head (if any) supersedes.
     fn merge(&mut self, later: Applied) {
         self.answers.extend(later.answers);
+        let offset = self.records.len();
+        self.ends.extend(later.ends.iter().map(|end| end + offset));
         self.records.extend(later.records);
         self.head = later.head.or(self.head);
         self.wrote |= later.wrote;
@@ -642,6 +846,17 @@ impl Syncer {
                     "making the batch ending at position {at} durable failed: {err}; restart crisisd to recover from disk"
                 );
                 tracing::error!(cause = %err, position = at, "event store fsync failed; refusing further appends");
+                set_failure(&self.failure, &reason);
+                let replies = applied.answers.into_iter().map(|(_, reply)| reply);
+                Applied::failed(replies, &reason).answer();
+                continue;
+            }
+            // A leader's batch is visible and acknowledged only once the cluster's
+            // log holds it; what it refuses stays invisible, and no append after it
+            // is taken (see `super::replication`).
+            if let Err(reason) = self.role.replicate(&applied.records, &applied.ends) {
+                let at = applied.head.map_or(0, |h| h.position);
+                tracing::error!(%reason, position = at, "the cluster's log did not take a batch; refusing further appends");
                 set_failure(&self.failure, &reason);
                 let replies = applied.answers.into_iter().map(|(_, reply)| reply);
                 Applied::failed(replies, &reason).answer();

@@ -7,5 +7,6 @@ mod crash;
 mod model;
 mod policy;
 mod reads;
+mod replication;
 mod subscribe;
 mod tamper;
