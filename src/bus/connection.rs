@@ -58,8 +58,23 @@ pub async fn connect(config: &NatsConfig) -> anyhow::Result<async_nats::Client> 
             .user_and_password(user.clone(), password.to_owned())
             .custom_inbox_prefix(inbox_prefix(user));
     }
-    let client = options.connect(config.url.as_str()).await.map_err(|err| {
-        anyhow::anyhow!("invalid NATS URL {:?}: {err}", without_secrets(&config.url))
+    // Several servers, comma-separated: the client picks one and moves on to the others.
+    let servers = config
+        .url
+        .split(',')
+        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "invalid NATS URL {:?}: {err}; give nats://host:port, several separated by commas",
+                without_secrets(&config.url)
+            )
+        })?;
+    let client = options.connect(servers).await.map_err(|err| {
+        anyhow::anyhow!(
+            "cannot connect to NATS at {:?}: {err}",
+            without_secrets(&config.url)
+        )
     })?;
     Ok(client)
 }

@@ -20,6 +20,7 @@ use crate::app::settlements::SettlementReaction;
 use crate::app::spikes::SpikeReaction;
 use crate::bus::ingest::{IngestConfig, IngestConsumer};
 use crate::bus::{NatsConfig, Publisher, PublisherConfig, connection};
+use crate::cluster::node::{ClusterOptions, ClusterView, LeaderDuties};
 use crate::domain::compensation::input::CarrierProfile;
 use crate::domain::ingest::{CLOCK_SKEW_S_DEFAULT, CLOCK_SKEW_S_MAX};
 use crate::domain::policy::compensation::{CarrierHome, CarrierSize};
@@ -101,6 +102,39 @@ pub struct ServeArgs {
     pub policy: PolicyFileArg,
     #[command(flatten)]
     pub master: super::keys::MasterKeyArg,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Cluster mode (docs/cluster.md): several nodes on one NATS JetStream cluster, one
+/// leader at a time. Needs `--nats-url`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Join the cluster of this name (its lease bucket is `CRISIS_LEADER_<NAME>`, its
+    /// log the `CRISIS_LOG` stream); without it, this node runs on its own
+    #[arg(long, env = "CRISISD_CLUSTER", requires = "node_id", value_parser = cluster_name)]
+    pub cluster: Option<String>,
+    /// This node's id in the cluster, unique among its nodes
+    #[arg(long, env = "CRISISD_NODE_ID", requires = "cluster", value_parser = cluster_name)]
+    pub node_id: Option<String>,
+    /// Where clients reach this node's HTTP API; followers redirect commands to the
+    /// leader's (default: http://<--http-addr>)
+    #[arg(long, env = "CRISISD_ADVERTISE_URL", requires = "cluster")]
+    pub advertise_url: Option<String>,
+}
+
+/// A cluster or node name: 1 to 64 of A-Z, a-z, 0-9, '-' and '_' (it goes into NATS
+/// bucket names).
+fn cluster_name(text: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err("give 1 to 64 of A-Z, a-z, 0-9, '-' and '_'".into())
+    }
 }
 
 impl ServeArgs {
@@ -238,12 +272,44 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         size: args.carrier_size,
         listed: false,
     };
+    let nats = |name: &str| {
+        args.nats_url.as_ref().map(|url| NatsConfig {
+            url: url.clone(),
+            credentials: args.nats_creds.clone(),
+            user: args.nats_user.clone().zip(args.nats_password_file.clone()),
+            name: name.into(),
+        })
+    };
+    // A cluster node first reconciles its data directory with the cluster's log.
+    let joined = match (&args.cluster.cluster, &args.cluster.node_id) {
+        (Some(name), Some(node_id)) => {
+            let Some(nats_config) = nats("crisisd-cluster") else {
+                anyhow::bail!(
+                    "--cluster needs NATS: give --nats-url (the JetStream cluster's servers, comma-separated)"
+                );
+            };
+            let options = ClusterOptions {
+                name: name.clone(),
+                node_id: node_id.clone(),
+                advertise_url: args
+                    .cluster
+                    .advertise_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", args.http_addr)),
+            };
+            let client = connection::connect(&nats_config).await?;
+            tracing::info!(cluster = %options.name, node_id = %options.node_id, "joining the cluster");
+            Some(crate::cluster::node::join(options, client, &config).await?)
+        }
+        _ => None,
+    };
     let path = config.path.clone();
     let store = tokio::task::spawn_blocking(move || SledStore::open(config)).await??;
     let head = store.head();
     tracing::info!(data_dir = %path.display(), head_position = head.position, head_hash = %head.hash, "event store open");
     let privacy = super::keys::open_privacy(&store, &args.master)?;
     let journal = Journal::new(store.clone(), privacy);
+    let cluster = joined.map(|joined| joined.node(store.clone()));
     // An erasure a crash interrupted (its event stored, its key not yet destroyed) is
     // finished before anything is served.
     let finished = crate::app::erasures::catch_up(&journal).await?;
@@ -255,29 +321,6 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         .with_clock_skew(Duration::from_secs(args.clock_skew_s));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    match &args.nats_url {
-        Some(url) => {
-            // One connection each: a connection is one task reading and writing its socket,
-            // so the publisher's traffic and the ingest's run on both cores and neither
-            // queues behind the other.
-            let nats = |name: &str| NatsConfig {
-                url: url.clone(),
-                credentials: args.nats_creds.clone(),
-                user: args.nats_user.clone().zip(args.nats_password_file.clone()),
-                name: name.into(),
-            };
-            let publishing = connection::connect(&nats("crisisd-publisher")).await?;
-            let publisher = Publisher::new(store.clone(), publishing, PublisherConfig::default());
-            tasks.spawn(publisher.run(shutdown_rx.clone()));
-            let consuming = connection::connect(&nats("crisisd-ingest")).await?;
-            let consumer = IngestConsumer::new(consuming, ingest.clone(), IngestConfig::default());
-            tasks.spawn(consumer.run(shutdown_rx.clone()));
-            tracing::info!(nats_url = %connection::without_secrets(url), "publishing to JetStream CRISIS_EVENTS and consuming CRISIS_INGEST (both wait for NATS if it is not reachable yet)");
-        }
-        None => tracing::warn!(
-            "no NATS configured (--nats-url / CRISISD_NATS_URL): events are stored but not published"
-        ),
-    }
     let mut statuses = Vec::new();
     let mut by_name = BTreeMap::new();
     for projection in crate::projection::all(&policy) {
@@ -293,8 +336,13 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         });
     }
     tasks.spawn(report_lag(store.clone(), statuses, shutdown_rx.clone()));
+    let cluster_view = match &cluster {
+        Some(node) => node.view(),
+        None => watch::channel(ClusterView::single()).1,
+    };
     let http_state = AppState::new(journal.clone(), tokens, by_name, shutdown_rx.clone())
-        .with_ingest(ingest)
+        .with_cluster(cluster_view)
+        .with_ingest(ingest.clone())
         .with_policy(policy.clone())
         .with_compensation_policy(compensation.clone());
     tasks.spawn(reload_tokens(
@@ -316,31 +364,25 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         journal.clone(),
         shutdown_rx.clone(),
     ));
-    let deadlines = DeadlineTask::new(journal.clone(), DeadlineConfig::default())?;
-    tasks.spawn(deadlines.run(shutdown_rx.clone()));
-    let spikes = SpikeReaction::new(journal.clone())?;
-    let reactor_config = ReactorConfig::default();
-    tasks.spawn(reactor::run(
-        spikes,
-        store.clone(),
-        reactor_config.clone(),
-        shutdown_rx.clone(),
-    ));
-    tracing::info!(carriers = compensation.carriers.len(), default_carrier_home = ?carrier.home, default_carrier_size = ?carrier.size, "computing compensation entitlements for disrupted flights");
-    let entitlements = EntitlementReaction::new(journal.clone(), carrier, compensation)?;
-    tasks.spawn(reactor::run(
-        entitlements,
-        store.clone(),
-        reactor_config.clone(),
-        shutdown_rx.clone(),
-    ));
-    let settlements = SettlementReaction::new(journal.clone())?;
-    tasks.spawn(reactor::run(
-        settlements,
-        store.clone(),
-        reactor_config,
-        shutdown_rx.clone(),
-    ));
+    let duties = LeaderTasks {
+        store: store.clone(),
+        journal: journal.clone(),
+        ingest: ingest.clone(),
+        publishing: nats("crisisd-publisher"),
+        consuming: nats("crisisd-ingest"),
+        carrier,
+        compensation,
+    };
+    match cluster {
+        Some(node) => {
+            let start: LeaderDuties = Box::new(move |shutdown| Box::pin(duties.start(shutdown)));
+            tasks.spawn(node.run(start, shutdown_rx.clone()));
+        }
+        None => {
+            let mut leading = duties.start(shutdown_rx.clone()).await?;
+            tasks.spawn(async move { while leading.join_next().await.is_some() {} });
+        }
+    }
     tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");
     shutdown_signal().await;
     tracing::info!("shutting down");
@@ -359,6 +401,78 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     }
     tracing::info!(head_position = store.head().position, "event store closed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tasks only one node may run: the publisher to `CRISIS_EVENTS`, the ingest
+/// consumer, the deadline task and the reactors. A single node starts them at once; a
+/// cluster node when it becomes leader.
+struct LeaderTasks {
+    store: SledStore,
+    journal: Journal,
+    ingest: CrisisIngest,
+    publishing: Option<NatsConfig>,
+    consuming: Option<NatsConfig>,
+    carrier: CarrierProfile,
+    compensation: CompensationPolicy,
+}
+
+impl LeaderTasks {
+    async fn start(
+        self,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<tokio::task::JoinSet<()>> {
+        let LeaderTasks {
+            store,
+            journal,
+            ingest,
+            publishing,
+            consuming,
+            carrier,
+            compensation,
+        } = self;
+        let mut tasks = tokio::task::JoinSet::new();
+        match publishing.zip(consuming) {
+            Some((publishing, consuming)) => {
+                // One connection each: a connection is one task reading and writing its
+                // socket, so the publisher's traffic and the ingest's run on both cores
+                // and neither queues behind the other.
+                let url = connection::without_secrets(&publishing.url);
+                let publishing = connection::connect(&publishing).await?;
+                let publisher =
+                    Publisher::new(store.clone(), publishing, PublisherConfig::default());
+                tasks.spawn(publisher.run(shutdown.clone()));
+                let consuming = connection::connect(&consuming).await?;
+                let consumer =
+                    IngestConsumer::new(consuming, ingest.clone(), IngestConfig::default());
+                tasks.spawn(consumer.run(shutdown.clone()));
+                tracing::info!(nats_url = %url, "publishing to JetStream CRISIS_EVENTS and consuming CRISIS_INGEST (both wait for NATS if it is not reachable yet)");
+            }
+            None => tracing::warn!(
+                "no NATS configured (--nats-url / CRISISD_NATS_URL): events are stored but not published"
+            ),
+        }
+        let deadlines = DeadlineTask::new(journal.clone(), DeadlineConfig::default())?;
+        tasks.spawn(deadlines.run(shutdown.clone()));
+        let spikes = SpikeReaction::new(journal.clone())?;
+        let reactor_config = ReactorConfig::default();
+        tasks.spawn(reactor::run(
+            spikes,
+            store.clone(),
+            reactor_config.clone(),
+            shutdown.clone(),
+        ));
+        tracing::info!(carriers = compensation.carriers.len(), default_carrier_home = ?carrier.home, default_carrier_size = ?carrier.size, "computing compensation entitlements for disrupted flights");
+        let entitlements = EntitlementReaction::new(journal.clone(), carrier, compensation)?;
+        tasks.spawn(reactor::run(
+            entitlements,
+            store.clone(),
+            reactor_config.clone(),
+            shutdown.clone(),
+        ));
+        let settlements = SettlementReaction::new(journal)?;
+        tasks.spawn(reactor::run(settlements, store, reactor_config, shutdown));
+        Ok(tasks)
+    }
 }
 
 /// Logs projections that fall behind or stopped, every [`LAG_REPORT_INTERVAL`].

@@ -431,7 +431,29 @@ pub struct LeaseHandle {
     bucket: LeaseBucket,
 }
 
+/// A cheap, cloneable view of [`LeaseHandle::valid_term`], for code that runs apart
+/// from the handle (the store's syncer thread asks it before each replicated batch).
+#[derive(Clone)]
+pub struct TermCheck {
+    validity: Arc<Mutex<Option<(u64, Instant)>>>,
+}
+
+impl TermCheck {
+    /// The term if this node leads *now* (see [`LeaseHandle::valid_term`]).
+    pub fn valid_term(&self) -> Option<u64> {
+        let validity = *self.validity.lock().expect("lease validity lock");
+        validity.and_then(|(term, deadline)| (Instant::now() < deadline).then_some(term))
+    }
+}
+
 impl LeaseHandle {
+    /// A view of [`LeaseHandle::valid_term`] that outlives borrows of the handle.
+    pub fn term_check(&self) -> TermCheck {
+        TermCheck {
+            validity: self.validity.clone(),
+        }
+    }
+
     /// The role, updated whenever it changes.
     pub fn roles(&self) -> watch::Receiver<Role> {
         self.role_rx.clone()

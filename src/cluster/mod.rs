@@ -11,8 +11,9 @@
 
 pub mod lease;
 pub mod log;
+pub mod node;
 
 pub use lease::{
-    LeaderInfo, LeaseBucket, LeaseConfig, LeaseError, LeaseHandle, NodeIdentity, Role,
+    LeaderInfo, LeaseBucket, LeaseConfig, LeaseError, LeaseHandle, NodeIdentity, Role, TermCheck,
 };
 pub use log::{LogConfig, LogError, LogRecord, ReplicatedLog};

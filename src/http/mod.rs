@@ -36,6 +36,7 @@ mod admin;
 pub mod audit;
 pub mod auth;
 pub mod board;
+pub mod cluster;
 mod commands;
 mod compensations;
 mod complaints;
@@ -99,6 +100,8 @@ struct Inner {
     /// The crisis policy `serve` runs with (its root-cause taxonomy checks commands).
     policy: Arc<crate::domain::policy::crisis::CrisisPolicy>,
     compensation_policy: Arc<crate::domain::policy::compensation_policy::CompensationPolicy>,
+    /// This node in its cluster (a single node says so).
+    cluster: watch::Receiver<crate::cluster::node::ClusterView>,
 }
 
 impl AppState {
@@ -123,6 +126,7 @@ impl AppState {
                     crate::domain::policy::compensation_policy::CompensationPolicy::default_policy(
                     ),
                 ),
+                cluster: watch::channel(crate::cluster::node::ClusterView::single()).1,
             }),
         }
     }
@@ -141,6 +145,21 @@ impl AppState {
             .expect("the policy is set before the state is shared")
             .policy = Arc::new(policy);
         self
+    }
+
+    /// This node's view of its cluster (default: a single node); call before serving.
+    pub fn with_cluster(
+        mut self,
+        view: watch::Receiver<crate::cluster::node::ClusterView>,
+    ) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the cluster view is set before the state is shared")
+            .cluster = view;
+        self
+    }
+
+    pub fn cluster(&self) -> &watch::Receiver<crate::cluster::node::ClusterView> {
+        &self.inner.cluster
     }
 
     pub fn policy(&self) -> &crate::domain::policy::crisis::CrisisPolicy {
@@ -249,6 +268,10 @@ pub fn router(state: AppState) -> Router {
             problem::Problem::not_found("no such route; /openapi.json lists them")
         })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cluster::writes_to_leader,
+        ))
         .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::middleware::map_response(
@@ -275,6 +298,7 @@ fn routes(state: AppState) -> (Router<AppState>, serde_json::Value) {
         admin::routes,
         ingest::routes,
         board::routes,
+        cluster::routes,
     ] {
         routes = resource(routes);
     }

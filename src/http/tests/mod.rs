@@ -19,6 +19,7 @@ use crate::store::{SledStore, StoreConfig};
 mod access;
 mod auditors;
 mod bodies;
+mod cluster;
 mod complaints;
 mod incidents;
 mod ingestion;
@@ -55,13 +56,24 @@ async fn api() -> Api {
 }
 
 async fn api_with(limits: stream::StreamLimits) -> Api {
+    api_configured(limits, None, None).await
+}
+
+/// An API with `cluster` as its view of the cluster (default: a single node) and the
+/// tokens of `same_tokens` (another API's: a request forwarded between them is
+/// authorised on both).
+async fn api_configured(
+    limits: stream::StreamLimits,
+    cluster: Option<watch::Receiver<crate::cluster::node::ClusterView>>,
+    same_tokens: Option<&Api>,
+) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(StoreConfig::new(dir.path().join("data"))).unwrap();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tokens = HashMap::new();
     let mut entries = Vec::new();
     for (name, role) in ROLES {
-        let token = new_token();
+        let token = same_tokens.map_or_else(new_token, |api| api.tokens[name].clone());
         entries.push(TokenEntry {
             hash: hash_token(&token),
             actor: format!("{name}-1"),
@@ -87,6 +99,10 @@ async fn api_with(limits: stream::StreamLimits) -> Api {
         shutdown_rx,
     )
     .with_stream_limits(limits);
+    let state = match cluster {
+        Some(view) => state.with_cluster(view),
+        None => state,
+    };
     Api {
         router: router(state),
         store,

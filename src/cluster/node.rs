@@ -1,0 +1,583 @@
+//! A crisisd node in a cluster (`serve --cluster NAME --node-id ID`): the lease decides
+//! who writes, the replicated log is the source of truth, and every node's sled store
+//! is a byte-identical copy of it.
+//!
+//! - **Joining** ([`join`], before the store opens): the local log is checked against the
+//!   cluster's. A record both hold must be the same bytes (else the node refuses to
+//!   start: its log has diverged); records past the cluster log's end were never
+//!   acknowledged (a leader acknowledges only what the log took) and are dropped.
+//! - **Following** ([`Node::run`]): the node applies the log's records into its store
+//!   (the read models follow as on a single node) and refuses commands, naming the
+//!   leader (the HTTP API redirects them there).
+//! - **Leading**: when the lease makes this node leader, it first applies the whole log,
+//!   then stops following, hands the store a [`JetStreamReplicator`] and starts the
+//!   leader's duties (the publisher to `CRISIS_EVENTS`, the ingest consumer, reactors,
+//!   deadlines). Each batch reaches the log — fenced by its expected last sequence —
+//!   before anyone learns of it.
+//! - **Stepping down** is a restart: a leader that loses its lease, or whose batch the
+//!   log refuses, executes itself again (same process id, fresh state) and joins as a
+//!   follower, dropping whatever the log never took. One way out, no half states.
+//!
+//! A log's sequence number is the event's position: the log's record n is position n.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use super::lease::{LeaseBucket, LeaseConfig, NodeIdentity, Role as LeaseRole, TermCheck};
+use super::log::{BATCH_RECORDS_MAX, LogConfig, LogError, ReplicatedLog};
+use crate::store::{ReplicationError, Replicator, Role as StoreRole, SledStore, StoreConfig};
+
+/// Records a follower applies in one store batch at most.
+const FOLLOW_BATCH_RECORDS: usize = 1024;
+/// How long `join` waits for the cluster's log to answer before giving up.
+const JOIN_PATIENCE: Duration = Duration::from_secs(120);
+/// How often the view's `log_last` is refreshed.
+const VIEW_REFRESH: Duration = Duration::from_secs(1);
+/// Exit code when a re-execution fails (the supervisor restarts the node).
+const STEP_DOWN_EXIT: i32 = 75;
+
+/// Who this node is in its cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub name: String,
+    pub node_id: String,
+    /// Where clients reach this node's HTTP API (redirects from followers point here).
+    pub advertise_url: String,
+}
+
+/// This node's role, as `GET /v1/cluster` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    /// Not in a cluster: this node takes writes on its own.
+    Single,
+    Leader,
+    Follower,
+}
+
+/// The leader as a follower knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct LeaderView {
+    pub node_id: String,
+    /// Its HTTP API.
+    pub url: String,
+    pub term: u64,
+}
+
+/// What a node knows of its cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ClusterView {
+    /// The cluster's name (`--cluster`); null for a single node.
+    pub cluster: Option<String>,
+    pub node_id: Option<String>,
+    pub role: NodeRole,
+    /// The lease term this node leads in.
+    pub term: Option<u64>,
+    /// The leader, when this node follows one it knows.
+    pub leader: Option<LeaderView>,
+    /// The cluster log's last position when last read.
+    pub log_last: Option<u64>,
+}
+
+impl ClusterView {
+    pub fn single() -> ClusterView {
+        ClusterView {
+            cluster: None,
+            node_id: None,
+            role: NodeRole::Single,
+            term: None,
+            leader: None,
+            log_last: None,
+        }
+    }
+}
+
+/// What a leader starts, once: the tasks only one node may run.
+pub type LeaderDuties = Box<
+    dyn FnOnce(
+            watch::Receiver<bool>,
+        )
+            -> Pin<Box<dyn Future<Output = anyhow::Result<tokio::task::JoinSet<()>>> + Send>>
+        + Send,
+>;
+
+/// The cluster's log and lease, with the local log reconciled against the log.
+pub struct Joined {
+    options: ClusterOptions,
+    log: ReplicatedLog,
+    bucket: LeaseBucket,
+}
+
+/// Opens the cluster's log and lease and reconciles the data directory with the log.
+/// Call before the store opens for serving.
+pub async fn join(
+    options: ClusterOptions,
+    client: async_nats::Client,
+    store: &StoreConfig,
+) -> anyhow::Result<Joined> {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    let (log, last) = loop {
+        let attempt = async {
+            let log =
+                ReplicatedLog::open(client.clone(), LogConfig::for_cluster(&options.name)).await?;
+            let last = log.last_sequence().await?;
+            Ok::<_, LogError>((log, last))
+        };
+        match attempt.await {
+            Ok(opened) => break opened,
+            Err(err) if started.elapsed() < JOIN_PATIENCE => {
+                tracing::warn!(cause = %err, "the cluster's log does not answer yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => {
+                anyhow::bail!("cannot open the cluster's log after {JOIN_PATIENCE:?}: {err}")
+            }
+        }
+    };
+    reconcile(store, &log, last).await?;
+    let bucket = LeaseBucket::open(
+        async_nats::jetstream::new(client),
+        LeaseConfig::for_cluster(&options.name),
+    )
+    .await?;
+    Ok(Joined {
+        options,
+        log,
+        bucket,
+    })
+}
+
+/// The log's record at `seq`.
+async fn record_at(log: &ReplicatedLog, seq: u64) -> anyhow::Result<Bytes> {
+    let mut records = log.read_from(seq).await?;
+    let first = tokio::time::timeout(Duration::from_secs(30), records.next())
+        .await
+        .map_err(|_| anyhow::anyhow!("the cluster's log did not deliver record {seq} in 30 s"))?;
+    match first {
+        Some(Ok(record)) if record.seq == seq => Ok(record.payload),
+        Some(Ok(record)) => anyhow::bail!("asked the cluster's log for {seq}, got {}", record.seq),
+        Some(Err(err)) => Err(err.into()),
+        None => anyhow::bail!("the cluster's log ended before record {seq}"),
+    }
+}
+
+/// Checks the local log against the cluster's (`last` records) and drops the local
+/// records past it, which were never acknowledged.
+async fn reconcile(config: &StoreConfig, log: &ReplicatedLog, last: u64) -> anyhow::Result<()> {
+    let inspect = config.clone();
+    let (head, common) = tokio::task::spawn_blocking(move || {
+        let store = SledStore::open_for_inspection(inspect)?;
+        let head = store.head().position;
+        let common = head.min(last);
+        let bytes = match common {
+            0 => None,
+            p => store
+                .raw_range(p, p)
+                .next()
+                .transpose()?
+                .map(|(_, record)| record.to_vec()),
+        };
+        Ok::<_, crate::store::StoreError>((head, bytes.map(|b| (common, b))))
+    })
+    .await??;
+    let dir = config.path.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::store::sled_store::wait_for_release(&dir, Duration::from_secs(10))
+    })
+    .await?;
+    if let Some((position, local)) = common {
+        let remote = record_at(log, position).await?;
+        if remote.as_ref() != local.as_slice() {
+            anyhow::bail!(
+                "this node's log differs from the cluster's at position {position}: it has diverged. Move {dir} aside and start this node with an empty data directory to copy the cluster's log",
+                dir = config.path.display()
+            );
+        }
+    }
+    if last > 0 && head > last {
+        let truncate = config.clone();
+        let dropped =
+            tokio::task::spawn_blocking(move || crate::store::truncate_from(&truncate, last + 1))
+                .await??;
+        tracing::warn!(
+            dropped,
+            from = last + 1,
+            "dropped this node's records that the cluster's log never took (never acknowledged)"
+        );
+    }
+    Ok(())
+}
+
+/// A node of the cluster, its store open.
+pub struct Node {
+    joined: Joined,
+    store: SledStore,
+    view_tx: watch::Sender<ClusterView>,
+}
+
+impl Joined {
+    /// The node, following until the lease says otherwise.
+    pub fn node(self, store: SledStore) -> Node {
+        store.set_role(StoreRole::Follower { leader: None });
+        let view = ClusterView {
+            cluster: Some(self.options.name.clone()),
+            node_id: Some(self.options.node_id.clone()),
+            role: NodeRole::Follower,
+            term: None,
+            leader: None,
+            log_last: None,
+        };
+        Node {
+            joined: self,
+            store,
+            view_tx: watch::channel(view).0,
+        }
+    }
+}
+
+impl Node {
+    /// What `GET /v1/cluster` shows, kept current.
+    pub fn view(&self) -> watch::Receiver<ClusterView> {
+        self.view_tx.subscribe()
+    }
+
+    /// Follows, campaigns, leads; returns at shutdown (a step-down never returns: it
+    /// restarts the process).
+    pub async fn run(self, duties: LeaderDuties, mut shutdown: watch::Receiver<bool>) {
+        let Node {
+            joined,
+            store,
+            view_tx,
+        } = self;
+        let me = NodeIdentity {
+            node_id: joined.options.node_id.clone(),
+            http_addr: joined.options.advertise_url.clone(),
+        };
+        let lease = joined.bucket.campaign(me, shutdown.clone());
+        let term_check = lease.term_check();
+        let mut roles = lease.roles();
+        let (lost_tx, mut lost_rx) = mpsc::channel::<String>(1);
+        let (stop_follow, follow_stopped) = watch::channel(false);
+        let mut follower = Some(tokio::spawn(follow(
+            joined.log.clone(),
+            store.clone(),
+            follow_stopped,
+        )));
+        let mut duties = Some(duties);
+        let mut leading: Option<tokio::task::JoinSet<()>> = None;
+        let mut refresh = tokio::time::interval(VIEW_REFRESH);
+        loop {
+            let role = roles.borrow_and_update().clone();
+            match role {
+                LeaseRole::Leader { term, .. } if leading.is_none() => {
+                    let took = take_over(
+                        &joined.log,
+                        &store,
+                        term,
+                        &term_check,
+                        &stop_follow,
+                        &mut follower,
+                    )
+                    .await;
+                    if let Err(reason) = took {
+                        step_down(&format!("could not take over as leader: {reason}"));
+                    }
+                    store.set_role(StoreRole::Leader {
+                        replicator: Box::new(JetStreamReplicator {
+                            log: joined.log.clone(),
+                            runtime: tokio::runtime::Handle::current(),
+                            term,
+                            term_check: term_check.clone(),
+                            lost: lost_tx.clone(),
+                        }),
+                        replicated: store.head().position,
+                    });
+                    let start = duties.take().expect("a node leads once per process");
+                    match start(shutdown.clone()).await {
+                        Ok(tasks) => leading = Some(tasks),
+                        Err(err) => step_down(&format!("the leader's tasks did not start: {err}")),
+                    }
+                    view_tx.send_modify(|v| {
+                        v.role = NodeRole::Leader;
+                        v.term = Some(term);
+                        v.leader = None;
+                    });
+                    tracing::info!(term, head = store.head().position, "leading the cluster");
+                }
+                LeaseRole::Leader { .. } => {}
+                LeaseRole::Follower { .. } if leading.is_some() => {
+                    step_down("this node's lease was lost");
+                }
+                LeaseRole::Follower { leader } => {
+                    let known = leader.map(|l| LeaderView {
+                        node_id: l.node_id,
+                        url: l.http_addr,
+                        term: l.term,
+                    });
+                    store.set_role(StoreRole::Follower {
+                        leader: known
+                            .as_ref()
+                            .map(|l| format!("{} at {}", l.node_id, l.url)),
+                    });
+                    view_tx.send_modify(|v| {
+                        v.role = NodeRole::Follower;
+                        v.term = None;
+                        v.leader = known;
+                    });
+                }
+            }
+            tokio::select! {
+                changed = roles.changed() => if changed.is_err() { break },
+                Some(reason) = lost_rx.recv() => step_down(&reason),
+                _ = refresh.tick() => {
+                    if let Ok(last) = joined.log.last_sequence().await {
+                        view_tx.send_modify(|v| v.log_last = Some(last));
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        let _ = stop_follow.send(true);
+        if let Some(follower) = follower.take() {
+            let _ = follower.await;
+        }
+        if let Some(mut tasks) = leading.take() {
+            while tasks.join_next().await.is_some() {}
+        }
+        match lease.resign().await {
+            Ok(true) => tracing::info!("resigned the cluster's lease"),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(cause = %err, "could not resign the lease"),
+        }
+    }
+}
+
+/// Becomes leader in `term`: applies the whole log, stops following, and publishes a
+/// local history the log does not hold yet (a node started on existing data seeds an
+/// empty cluster).
+async fn take_over(
+    log: &ReplicatedLog,
+    store: &SledStore,
+    term: u64,
+    term_check: &TermCheck,
+    stop_follow: &watch::Sender<bool>,
+    follower: &mut Option<tokio::task::JoinHandle<()>>,
+) -> Result<(), String> {
+    let still_leading = || {
+        (term_check.valid_term() == Some(term))
+            .then_some(())
+            .ok_or("the lease expired while catching up")
+    };
+    loop {
+        still_leading()?;
+        let last = log.last_sequence().await.map_err(|e| e.to_string())?;
+        if store.head().position >= last {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop_follow.send(true);
+    if let Some(follower) = follower.take() {
+        follower.await.map_err(|e| e.to_string())?;
+    }
+    let last = log.last_sequence().await.map_err(|e| e.to_string())?;
+    let head = store.head().position;
+    if head < last {
+        return Err(format!(
+            "the log grew to {last} past this node's {head} after it took the lease"
+        ));
+    }
+    let mut next = last + 1;
+    while next <= head {
+        still_leading()?;
+        let to = (next + BATCH_RECORDS_MAX as u64 - 1).min(head);
+        let records: Vec<Bytes> = store
+            .raw_range(next, to)
+            .map(|r| r.map(|(_, record)| Bytes::copy_from_slice(&record)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        log.append_batch(next - 1, &records)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            from = next,
+            to,
+            "seeded the cluster's log with this node's history"
+        );
+        next = to + 1;
+    }
+    Ok(())
+}
+
+/// Applies the log into the store from its head on, until told to stop.
+async fn follow(log: ReplicatedLog, store: SledStore, mut stop: watch::Receiver<bool>) {
+    let mut delay = Duration::from_millis(100);
+    while !*stop.borrow() {
+        let from = store.head().position + 1;
+        let mut records = match log.read_from(from).await {
+            Ok(records) => records,
+            Err(err) => {
+                tracing::warn!(cause = %err, from, "cannot read the cluster's log; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return,
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        loop {
+            let first = tokio::select! {
+                next = records.next() => next,
+                _ = stop.changed() => return,
+            };
+            let first = match first {
+                Some(Ok(record)) => record,
+                Some(Err(err)) => {
+                    tracing::warn!(cause = %err, "reading the cluster's log failed; reopening");
+                    break;
+                }
+                None => break,
+            };
+            let mut batch = vec![first];
+            while batch.len() < FOLLOW_BATCH_RECORDS {
+                match records.next().now_or_never() {
+                    Some(Some(Ok(record))) => batch.push(record),
+                    _ => break,
+                }
+            }
+            let expected = store.head().position + 1;
+            let contiguous = batch
+                .iter()
+                .enumerate()
+                .all(|(i, r)| r.seq == expected + i as u64);
+            if !contiguous {
+                tracing::warn!(
+                    expected,
+                    got = batch[0].seq,
+                    "the cluster's log delivered out of order; reopening"
+                );
+                break;
+            }
+            let payloads = batch.into_iter().map(|r| r.payload.to_vec()).collect();
+            if let Err(err) = store.apply_replicated(payloads).await {
+                tracing::error!(cause = %err, at = expected, "this node cannot apply the cluster's log; it stops following until restarted");
+                let _ = stop.changed().await;
+                return;
+            }
+            delay = Duration::from_millis(100);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The store's [`Replicator`] on a leader: each group of appends goes to the log as one
+/// atomic batch whose expected last sequence is the position before it.
+struct JetStreamReplicator {
+    log: ReplicatedLog,
+    runtime: tokio::runtime::Handle,
+    term: u64,
+    term_check: TermCheck,
+    /// Tells the node to step down.
+    lost: mpsc::Sender<String>,
+}
+
+impl JetStreamReplicator {
+    fn send(&self, group: &[(u64, Vec<u8>)]) -> Result<(), ReplicationError> {
+        let payloads: Vec<Bytes> = group
+            .iter()
+            .map(|(_, record)| Bytes::copy_from_slice(record))
+            .collect();
+        let expected = group[0].0 - 1;
+        let mut delay = Duration::from_millis(20);
+        loop {
+            if self.term_check.valid_term() != Some(self.term) {
+                return Err(self.lost(ReplicationError::Unconfirmed(
+                    "this node's lease expired before the log confirmed the batch".into(),
+                )));
+            }
+            match self
+                .runtime
+                .block_on(self.log.append_batch(expected, &payloads))
+            {
+                Ok(_) => return Ok(()),
+                Err(LogError::Unavailable(cause)) => {
+                    tracing::warn!(%cause, "the cluster's log is unavailable; retrying the batch");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                Err(err @ LogError::Fenced { .. }) => {
+                    return Err(self.lost(ReplicationError::Fenced(err.to_string())));
+                }
+                Err(err) => {
+                    return Err(self.lost(ReplicationError::Unconfirmed(err.to_string())));
+                }
+            }
+        }
+    }
+
+    fn lost(&self, err: ReplicationError) -> ReplicationError {
+        let _ = self.lost.try_send(err.to_string());
+        err
+    }
+}
+
+impl Replicator for JetStreamReplicator {
+    fn replicate(
+        &mut self,
+        records: &[(u64, Vec<u8>)],
+        ends: &[usize],
+    ) -> Result<(), ReplicationError> {
+        // Groups of whole appends, each within the log's batch limit.
+        let mut start = 0;
+        let mut cut = 0;
+        for &end in ends {
+            while end - start > BATCH_RECORDS_MAX {
+                if cut == start {
+                    return Err(self.lost(ReplicationError::Unconfirmed(format!(
+                        "one append of {} events is over the cluster log's batch limit of {BATCH_RECORDS_MAX}",
+                        end - start
+                    ))));
+                }
+                self.send(&records[start..cut])?;
+                start = cut;
+            }
+            cut = end;
+        }
+        if start < records.len() {
+            self.send(&records[start..])?;
+        }
+        Ok(())
+    }
+}
+
+/// Restarts this process (same id, same arguments): a deposed leader comes back as a
+/// follower, dropping what the log never took. Never returns.
+pub fn step_down(reason: &str) -> ! {
+    use std::os::unix::process::CommandExt;
+    tracing::error!(
+        reason,
+        "stepping down: restarting to follow the cluster's log"
+    );
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| "crisisd".into());
+    let err = std::process::Command::new("/proc/self/exe")
+        .arg0(arg0)
+        .args(args)
+        .exec();
+    eprintln!(
+        "crisisd: could not restart itself to step down ({err}); exiting for the supervisor to restart it"
+    );
+    std::process::exit(STEP_DOWN_EXIT)
+}
