@@ -291,13 +291,12 @@ impl Node {
                         step_down(&format!("could not take over as leader: {reason}"));
                     }
                     store.set_role(StoreRole::Leader {
-                        replicator: Box::new(JetStreamReplicator {
-                            log: joined.log.clone(),
-                            runtime: tokio::runtime::Handle::current(),
+                        replicator: replicator(
+                            joined.log.clone(),
                             term,
-                            term_check: term_check.clone(),
-                            lost: lost_tx.clone(),
-                        }),
+                            term_check.clone(),
+                            lost_tx.clone(),
+                        ),
                         replicated: store.head().position,
                     });
                     let start = duties.take().expect("a node leads once per process");
@@ -480,6 +479,23 @@ async fn follow(log: ReplicatedLog, store: SledStore, mut stop: watch::Receiver<
             _ = stop.changed() => return,
         }
     }
+}
+
+/// The replicator a leader in `term` hands its store (also used by `bench cluster`);
+/// `lost` hears why, when the log refuses a batch or the lease runs out.
+pub fn replicator(
+    log: ReplicatedLog,
+    term: u64,
+    term_check: TermCheck,
+    lost: mpsc::Sender<String>,
+) -> Box<dyn Replicator> {
+    Box::new(JetStreamReplicator {
+        log,
+        runtime: tokio::runtime::Handle::current(),
+        term,
+        term_check,
+        lost,
+    })
 }
 
 /// The store's [`Replicator`] on a leader: each group of appends goes to the log as one

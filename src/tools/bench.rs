@@ -49,6 +49,16 @@ pub enum BenchCommand {
     /// Ingest → durable → published, against a nats-server this command starts, beside
     /// raw JetStream baselines and the relay floor (crisisd's NATS edges with no store),
     /// which is offered the same messages first.
+    /// Durable appends of a cluster leader, each batch in a three-server JetStream
+    /// cluster's log (quorum, fsync) before it is acknowledged, beside a single node and
+    /// a leader whose log has one replica: what the cluster costs per write.
+    Cluster {
+        /// Events appended per configuration and writer count.
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+        #[arg(long)]
+        json: bool,
+    },
     Pipeline {
         /// Feedback messages published to crisis.ingest.feedback.
         #[arg(long, default_value_t = 20_000)]
@@ -72,6 +82,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Projections { events, json, dir } => {
             return super::bench_projections::run(events, json, dir).await;
         }
+        BenchCommand::Cluster { events, json } => {
+            return super::bench_cluster::run(events.max(1_000), json).await;
+        }
         BenchCommand::Pipeline {
             messages,
             rate,
@@ -92,12 +105,12 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(Debug, serde::Serialize)]
-struct AppendFigures {
-    writers: usize,
-    events: u64,
-    events_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct AppendFigures {
+    pub writers: usize,
+    pub events: u64,
+    pub events_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -173,7 +186,7 @@ fn bench_stream(seq: u64) -> String {
 }
 
 /// Padding that makes a stored event's canonical body `target` bytes long.
-fn padding_for(target: usize) -> anyhow::Result<String> {
+pub(crate) fn padding_for(target: usize) -> anyhow::Result<String> {
     let probe = |padding: &str| -> anyhow::Result<usize> {
         let prepared = PreparedEvent::prepare(&bench_stream(1), &bench_event(100_000, padding))?;
         Ok(prepared.canonical(1_000, 100_000, &Utc::now()).len())
@@ -186,7 +199,7 @@ fn padding_for(target: usize) -> anyhow::Result<String> {
     Ok("x".repeat(target - base))
 }
 
-async fn append_phase(
+pub(crate) async fn append_phase(
     store: &SledStore,
     writers: usize,
     count: u64,

@@ -14,6 +14,7 @@
 
 pub mod arrivals;
 pub mod bench;
+pub mod bench_cluster;
 pub mod bench_pipeline;
 pub mod bench_projections;
 pub mod bench_relay;
