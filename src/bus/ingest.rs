@@ -113,6 +113,9 @@ pub struct IngestConfig {
     pub ack_wait: Duration,
     /// Delay before a nak'ed message comes back.
     pub nak_delay: Duration,
+    /// Replicas of `CRISIS_INGEST` and `CRISIS_REJECTED` when the consumer creates them
+    /// (3 in cluster mode, on a three-server JetStream cluster).
+    pub replicas: usize,
 }
 
 impl Default for IngestConfig {
@@ -125,6 +128,7 @@ impl Default for IngestConfig {
             pull_batch_messages: 1_024,
             ack_wait: Duration::from_secs(30),
             nak_delay: Duration::from_secs(1),
+            replicas: 1,
         }
     }
 }
@@ -167,12 +171,18 @@ impl<H: IngestHandler> IngestConsumer<H> {
         backoff: &mut Backoff,
     ) -> Result<(), String> {
         self.js
-            .get_or_create_stream(rejected_stream_config())
+            .get_or_create_stream(jetstream::stream::Config {
+                num_replicas: self.config.replicas,
+                ..rejected_stream_config()
+            })
             .await
             .map_err(|err| format!("creating stream {REJECTED_STREAM}: {err}"))?;
         let mut stream = self
             .js
-            .get_or_create_stream(stream_config())
+            .get_or_create_stream(jetstream::stream::Config {
+                num_replicas: self.config.replicas,
+                ..stream_config()
+            })
             .await
             .map_err(|err| format!("creating stream {INGEST_STREAM}: {err}"))?;
         let retention = stream.cached_info().config.retention;

@@ -52,6 +52,8 @@ pub struct PublisherConfig {
     pub duplicate_window: Duration,
     /// How long one publish waits for its ack.
     pub ack_timeout: Duration,
+    /// Replicas of the stream (3 in cluster mode, on a three-server JetStream cluster).
+    pub replicas: usize,
 }
 
 impl Default for PublisherConfig {
@@ -63,6 +65,7 @@ impl Default for PublisherConfig {
             checkpoint_every: Duration::from_millis(100),
             duplicate_window: Duration::from_secs(120),
             ack_timeout: Duration::from_secs(10),
+            replicas: 1,
         }
     }
 }
@@ -184,6 +187,7 @@ impl Publisher {
             subjects: vec![subjects::EVENTS_ALL.to_owned()],
             storage: jetstream::stream::StorageType::File,
             duplicate_window: self.config.duplicate_window,
+            num_replicas: self.config.replicas,
             ..Default::default()
         };
         let info = self
@@ -213,6 +217,25 @@ impl Publisher {
             );
         }
         let last_sequence = info.state.last_sequence;
+        // Each message names its predecessor, so the stream holds every position up to
+        // its last message's: resume after it. This also carries a cluster's publishing
+        // over to a new leader, whose own checkpoint may be far behind.
+        if last_sequence > 0
+            && let Ok(message) = stream.get_raw_message(last_sequence).await
+            && let Some(last) = message
+                .headers
+                .get("ce-sequence")
+                .and_then(|v| v.as_str().parse::<u64>().ok())
+            && last > checkpoint
+        {
+            tracing::info!(
+                checkpoint,
+                published = last,
+                "the stream already holds the events up to its last one's position; publishing resumes after it"
+            );
+            self.published.store(last, Ordering::Relaxed);
+            return Ok((last + 1, HashSet::new()));
+        }
         let mut skip = HashSet::new();
         let mut sequence = last_sequence;
         while sequence > 0 && last_sequence - sequence < RECONCILE_MESSAGES_MAX {

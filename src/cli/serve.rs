@@ -299,6 +299,9 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             };
             let client = connection::connect(&nats_config).await?;
             tracing::info!(cluster = %options.name, node_id = %options.node_id, "joining the cluster");
+            tracing::warn!(
+                "cluster mode does not share the key store yet: personal data sealed on one node cannot be opened on the others or after a failover (docs/cluster.md, \"Not yet\"); do not put real passengers on a cluster"
+            );
             Some(crate::cluster::node::join(options, client, &config).await?)
         }
         _ => None,
@@ -372,6 +375,8 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         consuming: nats("crisisd-ingest"),
         carrier,
         compensation,
+        // A cluster's streams outlive the loss of a NATS server, as its log does.
+        stream_replicas: if cluster.is_some() { 3 } else { 1 },
     };
     match cluster {
         Some(node) => {
@@ -414,6 +419,8 @@ struct LeaderTasks {
     consuming: Option<NatsConfig>,
     carrier: CarrierProfile,
     compensation: CompensationPolicy,
+    /// Replicas of the NATS streams the publisher and the consumer create.
+    stream_replicas: usize,
 }
 
 impl LeaderTasks {
@@ -429,6 +436,7 @@ impl LeaderTasks {
             consuming,
             carrier,
             compensation,
+            stream_replicas,
         } = self;
         let mut tasks = tokio::task::JoinSet::new();
         match publishing.zip(consuming) {
@@ -438,12 +446,24 @@ impl LeaderTasks {
                 // and neither queues behind the other.
                 let url = connection::without_secrets(&publishing.url);
                 let publishing = connection::connect(&publishing).await?;
-                let publisher =
-                    Publisher::new(store.clone(), publishing, PublisherConfig::default());
+                let publisher = Publisher::new(
+                    store.clone(),
+                    publishing,
+                    PublisherConfig {
+                        replicas: stream_replicas,
+                        ..PublisherConfig::default()
+                    },
+                );
                 tasks.spawn(publisher.run(shutdown.clone()));
                 let consuming = connection::connect(&consuming).await?;
-                let consumer =
-                    IngestConsumer::new(consuming, ingest.clone(), IngestConfig::default());
+                let consumer = IngestConsumer::new(
+                    consuming,
+                    ingest.clone(),
+                    IngestConfig {
+                        replicas: stream_replicas,
+                        ..IngestConfig::default()
+                    },
+                );
                 tasks.spawn(consumer.run(shutdown.clone()));
                 tracing::info!(nats_url = %url, "publishing to JetStream CRISIS_EVENTS and consuming CRISIS_INGEST (both wait for NATS if it is not reachable yet)");
             }
