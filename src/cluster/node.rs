@@ -39,6 +39,8 @@ const FOLLOW_BATCH_RECORDS: usize = 1024;
 const JOIN_PATIENCE: Duration = Duration::from_secs(120);
 /// How often the view's `log_last` is refreshed.
 const VIEW_REFRESH: Duration = Duration::from_secs(1);
+/// A new leader whose log stops catching up for this long steps down.
+const CATCH_UP_STALL: Duration = Duration::from_secs(10);
 /// Exit code when a re-execution fails (the supervisor restarts the node).
 const STEP_DOWN_EXIT: i32 = 75;
 
@@ -375,11 +377,22 @@ async fn take_over(
             .then_some(())
             .ok_or("the lease expired while catching up")
     };
+    // A node that cannot catch up must not sit on the lease: it steps down when its
+    // head stops moving while behind.
+    let mut progress = (store.head().position, std::time::Instant::now());
     loop {
         still_leading()?;
         let last = log.last_sequence().await.map_err(|e| e.to_string())?;
-        if store.head().position >= last {
+        let head = store.head().position;
+        if head >= last {
             break;
+        }
+        if head != progress.0 {
+            progress = (head, std::time::Instant::now());
+        } else if progress.1.elapsed() > CATCH_UP_STALL {
+            return Err(format!(
+                "this node's log stays at {head} while the cluster's is at {last}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -468,9 +481,11 @@ async fn follow(log: ReplicatedLog, store: SledStore, mut stop: watch::Receiver<
             }
             let payloads = batch.into_iter().map(|r| r.payload.to_vec()).collect();
             if let Err(err) = store.apply_replicated(payloads).await {
-                tracing::error!(cause = %err, at = expected, "this node cannot apply the cluster's log; it stops following until restarted");
-                let _ = stop.changed().await;
-                return;
+                // Restarting checks this node's log against the cluster's and says
+                // what to do if they diverged.
+                step_down(&format!(
+                    "this node cannot apply the cluster's log at position {expected}: {err}"
+                ));
             }
             delay = Duration::from_millis(100);
         }
