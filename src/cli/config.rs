@@ -273,6 +273,19 @@ pub fn check(config: &StoreConfig, args: &ServeArgs) -> anyhow::Result<ExitCode>
             );
         }
     }
+    if args.cluster.cluster.is_some() && args.nats_url.is_none() {
+        problems.push(
+            "--cluster needs NATS: give --nats-url (the JetStream cluster's servers, comma-separated)"
+                .into(),
+        );
+    }
+    if let Some(url) = &args.cluster.advertise_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        problems.push(format!(
+            "--advertise-url {url:?}: give the URL other nodes reach this one's HTTP API at, e.g. http://10.0.0.5:8080"
+        ));
+    }
     print!("{}", effective());
     if config.path.exists() && !config.path.is_dir() {
         problems.push(format!(

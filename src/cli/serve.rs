@@ -288,6 +288,11 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
                     "--cluster needs NATS: give --nats-url (the JetStream cluster's servers, comma-separated)"
                 );
             };
+            if let Some(url) = &args.cluster.advertise_url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                anyhow::bail!("--advertise-url {url:?}: give the URL other nodes reach this one's HTTP API at, e.g. http://10.0.0.5:8080");
+            }
             let options = ClusterOptions {
                 name: name.clone(),
                 node_id: node_id.clone(),
