@@ -291,7 +291,9 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
             if let Some(url) = &args.cluster.advertise_url
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
-                anyhow::bail!("--advertise-url {url:?}: give the URL other nodes reach this one's HTTP API at, e.g. http://10.0.0.5:8080");
+                anyhow::bail!(
+                    "--advertise-url {url:?}: give the URL other nodes reach this one's HTTP API at, e.g. http://10.0.0.5:8080"
+                );
             }
             let options = ClusterOptions {
                 name: name.clone(),
