@@ -1,10 +1,13 @@
-//! Cluster-mode building blocks (issue 24) against three real nats-servers clustered on
-//! loopback: the leader lease and the replicated log. A missing nats-server fails with how
-//! to install it; nothing is skipped.
+//! Cluster mode (issue 24) against three real nats-servers clustered on loopback: the
+//! building blocks (the leader lease, the replicated log) and whole `crisisd serve
+//! --cluster` nodes failing over under load (`nodes`, `failover`). A missing nats-server
+//! fails with how to install it; nothing is skipped.
 
+mod failover;
 mod lease;
 mod log;
 mod nats_cluster;
+mod nodes;
 // Only its binary lookup is used here.
 #[allow(dead_code)]
 #[path = "../bus/nats_server.rs"]
