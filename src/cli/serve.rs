@@ -398,6 +398,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     tracing::info!("crisisd serving; stop with Ctrl-C or SIGTERM");
     shutdown_signal().await;
     tracing::info!("shutting down");
+    crate::cluster::node::shutting_down();
     let _ = shutdown_tx.send(true);
     let drained = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
         while tasks.join_next().await.is_some() {}

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::lease::{LeaseBucket, LeaseConfig, NodeIdentity, Role as LeaseRole, TermCheck};
 use super::log::{BATCH_RECORDS_MAX, LogConfig, LogError, ReplicatedLog};
+use crate::store::codec::{HashBytes, RawRecord};
 use crate::store::{ReplicationError, Replicator, Role as StoreRole, SledStore, StoreConfig};
 
 /// Records a follower applies in one store batch at most.
@@ -39,6 +40,9 @@ const FOLLOW_BATCH_RECORDS: usize = 1024;
 const JOIN_PATIENCE: Duration = Duration::from_secs(120);
 /// How often the view's `log_last` is refreshed.
 const VIEW_REFRESH: Duration = Duration::from_secs(1);
+/// Most local records a restarting node drops because the cluster's log does not hold
+/// them: more is not a deposed leader's unacknowledged tail but another log.
+const UNACKNOWLEDGED_TAIL_MAX: u64 = 100_000;
 /// A new leader whose log stops catching up for this long steps down.
 const CATCH_UP_STALL: Duration = Duration::from_secs(10);
 /// Exit code when a re-execution fails (the supervisor restarts the node).
@@ -145,11 +149,23 @@ pub async fn join(
         }
     };
     reconcile(store, &log, last).await?;
-    let bucket = LeaseBucket::open(
-        async_nats::jetstream::new(client),
-        LeaseConfig::for_cluster(&options.name),
-    )
-    .await?;
+    let mut delay = Duration::from_millis(200);
+    let bucket = loop {
+        let opened = LeaseBucket::open(
+            async_nats::jetstream::new(client.clone()),
+            LeaseConfig::for_cluster(&options.name),
+        )
+        .await;
+        match opened {
+            Ok(bucket) => break bucket,
+            Err(err) if started.elapsed() < JOIN_PATIENCE => {
+                tracing::warn!(cause = %err, "the cluster's lease bucket does not answer yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
     Ok(Joined {
         options,
         log,
@@ -172,50 +188,75 @@ async fn record_at(log: &ReplicatedLog, seq: u64) -> anyhow::Result<Bytes> {
 }
 
 /// Checks the local log against the cluster's (`last` records) and drops the local
-/// records past it, which were never acknowledged.
+/// records the log does not hold: past its end, or differing from it. The log is the
+/// truth and a leader acknowledges only what it holds, so such records were never
+/// acknowledged (a deposed leader's last batches). A local log that shares no record
+/// with the cluster's, or differs from it over more than [`UNACKNOWLEDGED_TAIL_MAX`]
+/// records, is another log: the node refuses to start.
 async fn reconcile(config: &StoreConfig, log: &ReplicatedLog, last: u64) -> anyhow::Result<()> {
     let inspect = config.clone();
-    let (head, common) = tokio::task::spawn_blocking(move || {
-        let store = SledStore::open_for_inspection(inspect)?;
-        let head = store.head().position;
-        let common = head.min(last);
-        let bytes = match common {
-            0 => None,
-            p => store
-                .raw_range(p, p)
-                .next()
-                .transpose()?
-                .map(|(_, record)| record.to_vec()),
-        };
-        Ok::<_, crate::store::StoreError>((head, bytes.map(|b| (common, b))))
-    })
-    .await??;
+    let store =
+        tokio::task::spawn_blocking(move || SledStore::open_for_inspection(inspect)).await??;
+    let head = store.head().position;
+    let common = head.min(last);
+    let local = |position: u64| -> anyhow::Result<HashBytes> {
+        let (_, record) = store
+            .raw_range(position, position)
+            .next()
+            .transpose()?
+            .ok_or_else(|| anyhow::anyhow!("this node's log has no record {position}"))?;
+        record_hash(&record, position)
+    };
+    let remote = async |position: u64| -> anyhow::Result<HashBytes> {
+        record_hash(&record_at(log, position).await?, position)
+    };
+    // Positions 1..=keep are the same here and in the cluster's log.
+    let mut keep = common;
+    if common > 0 && local(common)? != remote(common).await? {
+        // The hash chain makes agreement a prefix: search for its end.
+        let (mut agrees, mut differs) = (0, common);
+        while differs - agrees > 1 {
+            let middle = agrees + (differs - agrees) / 2;
+            if local(middle)? == remote(middle).await? {
+                agrees = middle;
+            } else {
+                differs = middle;
+            }
+        }
+        keep = agrees;
+        let dir = config.path.display();
+        if keep == 0 || head - keep > UNACKNOWLEDGED_TAIL_MAX {
+            anyhow::bail!(
+                "this node's log differs from the cluster's from position {}: it is not this cluster's log (or a copy far behind it). Move {dir} aside and start this node with an empty data directory to copy the cluster's log",
+                keep + 1
+            );
+        }
+    }
+    drop(store);
     let dir = config.path.clone();
     tokio::task::spawn_blocking(move || {
         crate::store::sled_store::wait_for_release(&dir, Duration::from_secs(10))
     })
     .await?;
-    if let Some((position, local)) = common {
-        let remote = record_at(log, position).await?;
-        if remote.as_ref() != local.as_slice() {
-            anyhow::bail!(
-                "this node's log differs from the cluster's at position {position}: it has diverged. Move {dir} aside and start this node with an empty data directory to copy the cluster's log",
-                dir = config.path.display()
-            );
-        }
-    }
-    if last > 0 && head > last {
+    if last > 0 && head > keep {
         let truncate = config.clone();
         let dropped =
-            tokio::task::spawn_blocking(move || crate::store::truncate_from(&truncate, last + 1))
+            tokio::task::spawn_blocking(move || crate::store::truncate_from(&truncate, keep + 1))
                 .await??;
         tracing::warn!(
             dropped,
-            from = last + 1,
-            "dropped this node's records that the cluster's log never took (never acknowledged)"
+            from = keep + 1,
+            "dropped this node's records that the cluster's log does not hold (never acknowledged)"
         );
     }
     Ok(())
+}
+
+/// The hash a stored record carries.
+fn record_hash(record: &[u8], position: u64) -> anyhow::Result<HashBytes> {
+    RawRecord::decode(record)
+        .map(|raw| raw.hash)
+        .ok_or_else(|| anyhow::anyhow!("record {position} is not a record"))
 }
 
 /// A node of the cluster, its store open.
@@ -277,6 +318,10 @@ impl Node {
         let mut leading: Option<tokio::task::JoinSet<()>> = None;
         let mut refresh = tokio::time::interval(VIEW_REFRESH);
         loop {
+            // Once shutting down, a lost lease ends the node; it does not restart.
+            if *shutdown.borrow() {
+                break;
+            }
             let role = roles.borrow_and_update().clone();
             match role {
                 LeaseRole::Leader { term, .. } if leading.is_none() => {
@@ -291,6 +336,7 @@ impl Node {
                     .await;
                     if let Err(reason) = took {
                         step_down(&format!("could not take over as leader: {reason}"));
+                        break;
                     }
                     store.set_role(StoreRole::Leader {
                         replicator: replicator(
@@ -304,18 +350,27 @@ impl Node {
                     let start = duties.take().expect("a node leads once per process");
                     match start(shutdown.clone()).await {
                         Ok(tasks) => leading = Some(tasks),
-                        Err(err) => step_down(&format!("the leader's tasks did not start: {err}")),
+                        Err(err) => {
+                            step_down(&format!("the leader's tasks did not start: {err}"));
+                            break;
+                        }
                     }
+                    let me = LeaderView {
+                        node_id: joined.options.node_id.clone(),
+                        url: joined.options.advertise_url.clone(),
+                        term,
+                    };
                     view_tx.send_modify(|v| {
                         v.role = NodeRole::Leader;
                         v.term = Some(term);
-                        v.leader = None;
+                        v.leader = Some(me);
                     });
                     tracing::info!(term, head = store.head().position, "leading the cluster");
                 }
                 LeaseRole::Leader { .. } => {}
                 LeaseRole::Follower { .. } if leading.is_some() => {
                     step_down("this node's lease was lost");
+                    break;
                 }
                 LeaseRole::Follower { leader } => {
                     let known = leader.map(|l| LeaderView {
@@ -337,7 +392,10 @@ impl Node {
             }
             tokio::select! {
                 changed = roles.changed() => if changed.is_err() { break },
-                Some(reason) = lost_rx.recv() => step_down(&reason),
+                Some(reason) = lost_rx.recv() => {
+                    step_down(&reason);
+                    break;
+                }
                 _ = refresh.tick() => {
                     if let Ok(last) = joined.log.last_sequence().await {
                         view_tx.send_modify(|v| v.log_last = Some(last));
@@ -486,6 +544,7 @@ async fn follow(log: ReplicatedLog, store: SledStore, mut stop: watch::Receiver<
                 step_down(&format!(
                     "this node cannot apply the cluster's log at position {expected}: {err}"
                 ));
+                return;
             }
             delay = Duration::from_millis(100);
         }
@@ -593,10 +652,23 @@ impl Replicator for JetStreamReplicator {
     }
 }
 
+/// Set once `serve` shuts down: a node that loses its lease then just stops.
+static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tells cluster mode that the process is shutting down (no restart after that).
+pub fn shutting_down() {
+    SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Restarts this process (same id, same arguments): a deposed leader comes back as a
-/// follower, dropping what the log never took. Never returns.
-pub fn step_down(reason: &str) -> ! {
+/// follower, dropping what the log never took. Returns only while shutting down (a
+/// signal to stop must not be forgotten by a restart); the caller then stops.
+pub fn step_down(reason: &str) {
     use std::os::unix::process::CommandExt;
+    if SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst) {
+        tracing::warn!(reason, "not restarting: shutting down");
+        return;
+    }
     tracing::error!(
         reason,
         "stepping down: restarting to follow the cluster's log"

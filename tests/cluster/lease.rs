@@ -235,8 +235,20 @@ async fn a_resigning_leader_hands_over_before_the_ttl() {
     assert!(term_of(&second) > term_of(&first));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_holder_keeps_the_lease_when_a_nats_server_other_than_the_buckets_leader_is_killed() {
+/// Kills a NATS server: runs alone, not beside the node tests (tests/cluster/nodes.rs).
+#[test]
+fn the_holder_keeps_the_lease_when_a_nats_server_other_than_the_buckets_leader_is_killed() {
+    let _serial = crate::nodes::serial();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(the_holder_keeps_the_lease_when_a_nats_server_other_than_the_buckets_leader_is_killed_alone());
+}
+
+async fn the_holder_keeps_the_lease_when_a_nats_server_other_than_the_buckets_leader_is_killed_alone()
+ {
     let mut cluster = NatsCluster::start().await;
     let config = config("quorum");
     let js = async_nats::jetstream::new(cluster.client().await);
@@ -272,8 +284,19 @@ async fn the_holder_keeps_the_lease_when_a_nats_server_other_than_the_buckets_le
     assert_eq!(term_of(&a.role()), term_of(&first));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_the_buckets_nats_leader_is_killed_a_leader_is_elected_again() {
+/// Kills a NATS server: runs alone, not beside the node tests (tests/cluster/nodes.rs).
+#[test]
+fn after_the_buckets_nats_leader_is_killed_a_leader_is_elected_again() {
+    let _serial = crate::nodes::serial();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(after_the_buckets_nats_leader_is_killed_a_leader_is_elected_again_alone());
+}
+
+async fn after_the_buckets_nats_leader_is_killed_a_leader_is_elected_again_alone() {
     // With a 3 s TTL and NATS's 4–9 s Raft election timeout, losing the bucket's Raft
     // leader costs the lease; what must hold is that some node leads again, with a term
     // no lower than before.

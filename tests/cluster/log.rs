@@ -24,16 +24,34 @@ fn batch(tag: &str, n: usize) -> Vec<Bytes> {
         .collect()
 }
 
-/// Reads records `from..=to` (bounded in time).
+/// Reads records `from..=to` (bounded in time). A read error — the stream electing a
+/// new leader after a server was killed — reopens the reader from the next record, as
+/// `read_from`'s callers do.
 async fn read(log: &ReplicatedLog, from: u64, to: u64) -> Vec<LogRecord> {
-    let mut reader = log.read_from(from).await.unwrap();
-    let mut records = Vec::new();
-    while records.len() < (to + 1 - from) as usize {
-        let next = timeout(Duration::from_secs(30), reader.next()).await;
-        let record = next
-            .expect("a record within 30 s")
-            .expect("the reader goes on");
-        records.push(record.unwrap());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut records: Vec<LogRecord> = Vec::new();
+    'reopen: while records.len() < (to + 1 - from) as usize {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "records {from}..={to} within 60 s"
+        );
+        let next_seq = from + records.len() as u64;
+        let mut reader = match log.read_from(next_seq).await {
+            Ok(reader) => reader,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
+        while records.len() < (to + 1 - from) as usize {
+            match timeout(Duration::from_secs(30), reader.next()).await {
+                Ok(Some(Ok(record))) => records.push(record),
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue 'reopen;
+                }
+            }
+        }
     }
     records
 }
@@ -188,8 +206,20 @@ async fn the_server_drops_an_incomplete_atomic_batch_and_too_large_batches_are_r
     assert_eq!(log.last_sequence().await.unwrap(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_batch_survives_kill_9_of_the_streams_nats_leader_during_appends() {
+/// Kills a NATS server: runs alone, not beside the node tests (tests/cluster/nodes.rs).
+#[test]
+fn every_acknowledged_batch_survives_kill_9_of_the_streams_nats_leader_during_appends() {
+    let _serial = crate::nodes::serial();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(every_acknowledged_batch_survives_kill_9_of_the_streams_nats_leader_during_appends_alone());
+}
+
+async fn every_acknowledged_batch_survives_kill_9_of_the_streams_nats_leader_during_appends_alone()
+{
     let mut cluster = NatsCluster::start().await;
     let log = open(&cluster, "kill").await;
     let js = async_nats::jetstream::new(cluster.client().await);
