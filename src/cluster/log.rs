@@ -460,10 +460,14 @@ impl ReplicatedLog {
                 .info()
                 .map_err(|err| LogError::Read(err.to_string()))?
                 .stream_sequence;
-            assert_eq!(
-                record_seq, next,
-                "the log stream skipped from {next} to {record_seq}: it must never lose records (deny_delete, deny_purge, no limits)"
-            );
+            // The stream never loses records (deny_delete, deny_purge, no limits); an
+            // ordered consumer that restarts after a server's loss may still deliver out
+            // of turn. The caller reopens from the record it needs next.
+            if record_seq != next {
+                return Err(LogError::Read(format!(
+                    "the log stream delivered {record_seq} where {next} was next; reopen the reader from {next}"
+                )));
+            }
             next += 1;
             Ok(LogRecord {
                 seq: record_seq,

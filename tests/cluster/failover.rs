@@ -388,6 +388,49 @@ fn wait_ingest_drained(rt: &tokio::runtime::Runtime, nats: &NatsCluster, within:
     });
 }
 
+/// Waits until `CRISIS_EVENTS` holds the whole log — leaders come and go, each resuming
+/// the publishing where the stream ends — then checks it holds each position once: as
+/// many messages as the head, the last one naming the head's position.
+fn check_events_stream(rt: &tokio::runtime::Runtime, nats: &NatsCluster, head: u64) {
+    rt.block_on(async {
+        let js = jetstream::new(nats.client().await);
+        let started = Instant::now();
+        loop {
+            let state = match js.get_stream("CRISIS_EVENTS").await {
+                Ok(mut stream) => stream.info().await.ok().map(|i| i.state.clone()),
+                Err(_) => None,
+            };
+            if let Some(state) = &state
+                && state.messages >= head
+            {
+                assert_eq!(
+                    state.messages, head,
+                    "CRISIS_EVENTS holds {} messages for a log of {head}: some were published twice",
+                    state.messages
+                );
+                let stream = js.get_stream("CRISIS_EVENTS").await.unwrap();
+                let last = stream.get_raw_message(state.last_sequence).await.unwrap();
+                let position = last
+                    .headers
+                    .get("ce-sequence")
+                    .map(|v| v.as_str().to_owned());
+                assert_eq!(position.as_deref(), Some(head.to_string().as_str()));
+                println!(
+                    "CRISIS_EVENTS holds every position once ({head}), {:.1} s after the nodes converged",
+                    started.elapsed().as_secs_f64()
+                );
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "CRISIS_EVENTS holds {:?} messages of {head} after 60 s",
+                state.as_ref().map(|s| s.messages)
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+}
+
 /// Every page of the incident board on node `i` once its read model has applied
 /// `after`, without the field that grows with the clock.
 fn board(nodes: &Nodes, i: usize, after: u64) -> Vec<Value> {
@@ -527,6 +570,7 @@ fn settle_and_check(
         );
     }
 
+    check_events_stream(rt, nats, head.position);
     let stopped = nodes.stop_all();
     let mut replays = Vec::new();
     for i in 0..nodes.len() {
