@@ -6,6 +6,7 @@
 //! | [`store`] | the event store: trait, sled implementation, hash chain, subscriptions |
 //! | [`app`] | command handling: load → decide → append, retries, idempotency keys |
 //! | [`bus`] | NATS: subjects, CloudEvents headers, the outbox publisher |
+//! | [`cluster`] | cluster mode: the leader lease, the replicated log, a node's follow / lead / step-down |
 //! | [`http`] | the HTTP API: commands, queries, SSE, audit; bearer tokens and roles |
 //! | [`projection`] | projector runtime: read models built from the log, exactly once |
 //! | `analysis` | questions over the whole log: what a candidate policy would have changed |

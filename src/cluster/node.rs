@@ -10,7 +10,7 @@
 //!   (the read models follow as on a single node) and refuses commands, naming the
 //!   leader (the HTTP API redirects them there).
 //! - **Leading**: when the lease makes this node leader, it first applies the whole log,
-//!   then stops following, hands the store a [`JetStreamReplicator`] and starts the
+//!   then stops following, hands the store a replicator and starts the
 //!   leader's duties (the publisher to `CRISIS_EVENTS`, the ingest consumer, reactors,
 //!   deadlines). Each batch reaches the log — fenced by its expected last sequence —
 //!   before anyone learns of it.
