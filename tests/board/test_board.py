@@ -942,16 +942,19 @@ def quality_sample(page, server, lead, closed):
     """The lead draws today's quality sample, hands the closed complaint's root cause to
     ground handling and scores its handling: both events with the lead as actor."""
     page.goto(f"{server.base}/#/complaints")
+    page.wait_for_selector("#quality-load", timeout=5000)
     page.click("#quality-load")
     row = f"table.quality tr[data-complaint='{closed}']"
-    page.wait_for_selector(row, timeout=5000)
+    # The click's load, not the panel's first one, must have drawn the rows: choices made
+    # in rows an answer is still on its way for would be drawn over.
+    page.wait_for_selector(f"#quality-result:not([data-loading]) {row}", timeout=5000)
     page.select_option(f"{row} select[name='responsible']", "ground_handling")
     page.fill(f"{row} input[name='reason']", "the bus to the hotel never came")
     page.click(f"{row} button[data-command='reassign_responsibility']")
     moved = wait_event(server, lead, closed, "complaint.responsibility_reassigned")
     # The page reloads the sample after the command (read after its position) and marks
     # the drawn rows with it; scores chosen before that redraw would be drawn over.
-    page.wait_for_selector(f"#quality-result[data-after='{moved['position']}'] {row}", timeout=15000)
+    page.wait_for_selector(f"#quality-result[data-after='{moved['position']}']:not([data-loading]) {row}", timeout=15000)
     page.select_option(f"{row} select[name='accuracy']", "5")
     page.select_option(f"{row} select[name='timeliness']", "3")
     page.fill(f"{row} input[name='note']", "clear answer, slow routing")

@@ -858,16 +858,22 @@
     const out = el('div', { id: 'quality-result' });
     // Loads can overlap (the panel's first draw, a click on "draw", the reload after a
     // command); only the latest one started may draw, or an older answer would redraw
-    // the rows over what the lead is choosing. The drawn rows say which position they
-    // were read after (data-after), so a reader can tell they include a command.
+    // the rows over what the lead is choosing. While one is on its way the result says
+    // so (data-loading); the drawn rows say which position they were read after
+    // (data-after), so a reader can tell they include a command.
     let latest = 0;
     const load = async (after) => {
       const mine = ++latest;
+      out.dataset.loading = '1';
       let items;
       try {
         items = (await api('/v1/complaints/quality-sample?size=20&date=' + encodeURIComponent(day.value) + (after ? '&after=' + after : ''))).items;
-      } catch (e) { if (mine === latest) out.replaceChildren(el('p', { class: 'error', text: e.message })); return; }
+      } catch (e) {
+        if (mine === latest) { delete out.dataset.loading; out.replaceChildren(el('p', { class: 'error', text: e.message })); }
+        return;
+      }
       if (mine !== latest) return;
+      delete out.dataset.loading;
       out.dataset.after = after || 0;
       const go = (c, name, body, button) => async () => {
         button.disabled = true;
