@@ -5,9 +5,9 @@
 //!   the checkpoint only ever advances over positions whose ack arrived, in order.
 //! - Exactly once: each message carries `Nats-Msg-Id` = event id, so JetStream drops a
 //!   re-publish within its duplicate window (a duplicate ack counts as done); on start,
-//!   positions past the checkpoint already in the stream (published just before a
-//!   crash) are found by reading the stream's tail and skipped, so nothing is published
-//!   twice even after the window has passed.
+//!   it resumes after the newest position the stream holds if that is past its
+//!   checkpoint (published just before a crash, or by a cluster's previous leader), so
+//!   nothing is published twice even after the window has passed.
 //! - In order, without gaps: each message names its predecessor's id
 //!   (`Nats-Expected-Last-Msg-Id`), so JetStream refuses anything that would land after a
 //!   missing message (the client replays buffered publishes after a reconnect, which
@@ -18,7 +18,6 @@
 //!   and the publisher resumes from its checkpoint with bounded backoff. Commands are
 //!   never held up: the store does not wait for the publisher.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -86,15 +85,12 @@ enum Step {
     Save,
 }
 
-/// Resolves to `position` once JetStream confirmed it (`None`: it was there already).
-async fn confirmed(position: u64, ack: Option<PublishAckFuture>) -> (u64, Result<(), String>) {
-    match ack {
-        Some(ack) => (
-            position,
-            ack.await.map(|_| ()).map_err(|err| err.to_string()),
-        ),
-        None => (position, Ok(())),
-    }
+/// Resolves to `position` once JetStream confirmed it.
+async fn confirmed(position: u64, ack: PublishAckFuture) -> (u64, Result<(), String>) {
+    (
+        position,
+        ack.await.map(|_| ()).map_err(|err| err.to_string()),
+    )
 }
 
 /// Why a publishing run stopped before shutdown.
@@ -133,7 +129,7 @@ impl Publisher {
         let mut waiting_since: Option<Instant> = None;
         while !*shutdown.borrow() {
             let outcome = match self.prepare().await {
-                Ok((from, skip)) => {
+                Ok(from) => {
                     if let Some(since) = waiting_since.take() {
                         tracing::info!(
                             waited_s = since.elapsed().as_secs(),
@@ -142,7 +138,7 @@ impl Publisher {
                         );
                     }
                     backoff.reset();
-                    self.publish_from(from, skip, &mut shutdown).await
+                    self.publish_from(from, &mut shutdown).await
                 }
                 Err(err) => Err(err),
             };
@@ -179,9 +175,9 @@ impl Publisher {
         (head.saturating_sub(published), age)
     }
 
-    /// Creates or updates the stream, then finds where to resume and which positions past
-    /// the checkpoint the stream already holds.
-    async fn prepare(&self) -> Result<(u64, HashSet<u64>), RunError> {
+    /// Creates or updates the stream, then finds the position to resume from: after the
+    /// checkpoint, or after the newest position the stream holds if that is further.
+    async fn prepare(&self) -> Result<u64, RunError> {
         let config = jetstream::stream::Config {
             name: self.config.stream_name.clone(),
             subjects: vec![subjects::EVENTS_ALL.to_owned()],
@@ -216,65 +212,47 @@ impl Publisher {
                 "the publisher's checkpoint is past the store's head (was the store restored or repaired?); positions up to the checkpoint are not published again"
             );
         }
-        let last_sequence = info.state.last_sequence;
         // Each message names its predecessor, so the stream holds every position up to
-        // its last message's: resume after it. This also carries a cluster's publishing
-        // over to a new leader, whose own checkpoint may be far behind.
-        if last_sequence > 0
-            && let Ok(message) = stream.get_raw_message(last_sequence).await
-            && let Some(last) = message
-                .headers
-                .get("ce-sequence")
-                .and_then(|v| v.as_str().parse::<u64>().ok())
-            && last > checkpoint
-        {
-            tracing::info!(
-                checkpoint,
-                published = last,
-                "the stream already holds the events up to its last one's position; publishing resumes after it"
-            );
-            self.published.store(last, Ordering::Relaxed);
-            return Ok((last + 1, HashSet::new()));
-        }
-        let mut skip = HashSet::new();
+        // its newest message's: resume after it, or after the checkpoint if that is
+        // further. This also carries a cluster's publishing over to a new leader, whose
+        // own checkpoint may be far behind.
+        let last_sequence = info.state.last_sequence;
         let mut sequence = last_sequence;
+        let mut in_stream = None;
         while sequence > 0 && last_sequence - sequence < RECONCILE_MESSAGES_MAX {
-            let message = match stream.get_raw_message(sequence).await {
-                Ok(message) => message,
+            match stream.get_raw_message(sequence).await {
+                Ok(message) => {
+                    in_stream = message
+                        .headers
+                        .get("ce-sequence")
+                        .and_then(|v| v.as_str().parse::<u64>().ok());
+                    break;
+                }
                 Err(err) => {
                     tracing::debug!(cause = %err, sequence, "stream message unreadable while reconciling");
                     sequence -= 1;
-                    continue;
                 }
-            };
-            let position = message
-                .headers
-                .get("ce-sequence")
-                .and_then(|v| v.as_str().parse::<u64>().ok());
-            match position {
-                Some(p) if p > checkpoint => {
-                    skip.insert(p);
-                }
-                _ => break,
             }
-            sequence -= 1;
         }
-        if !skip.is_empty() {
-            tracing::info!(
-                checkpoint,
-                already_published = skip.len(),
-                "found events published just before the last stop; they are not published again"
-            );
-        }
-        self.published.store(checkpoint, Ordering::Relaxed);
-        Ok((checkpoint + 1, skip))
+        let published = match in_stream {
+            Some(last) if last > checkpoint => {
+                tracing::info!(
+                    checkpoint,
+                    published = last,
+                    "the stream already holds the events up to its newest one's position; publishing resumes after it"
+                );
+                last
+            }
+            _ => checkpoint,
+        };
+        self.published.store(published, Ordering::Relaxed);
+        Ok(published + 1)
     }
 
     /// Publishes from `from` until shutdown (Ok) or a failure (Err, checkpoint saved).
     async fn publish_from(
         &self,
         from: u64,
-        skip: HashSet<u64>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), RunError> {
         let mut subscription = self.store.subscribe(from, SubscriptionFilter::default());
@@ -285,7 +263,7 @@ impl Publisher {
             1 => None,
             p => self.store.read_all(p - 1, 1)?.first().map(|e| e.id),
         };
-        // Acks in publish order; an entry without an ack is a position the stream holds already.
+        // Acks in publish order.
         let mut inflight = FuturesOrdered::new();
         let mut acked = from - 1;
         let mut saved = acked;
@@ -313,10 +291,6 @@ impl Publisher {
                 Step::Event(Some(event)) => {
                     let event = event?;
                     let expected_previous = previous_id.replace(event.id);
-                    if skip.contains(&event.position) {
-                        inflight.push_back(confirmed(event.position, None));
-                        continue;
-                    }
                     let subject = subjects::event_subject(&event.stream, &event.event_type);
                     let headers = cloudevents::headers(
                         &event,
@@ -329,7 +303,7 @@ impl Publisher {
                         .publish_with_headers(subject, headers, payload)
                         .await
                     {
-                        Ok(ack) => inflight.push_back(confirmed(event.position, Some(ack))),
+                        Ok(ack) => inflight.push_back(confirmed(event.position, ack)),
                         Err(err) => {
                             break Err(RunError::Nats(format!(
                                 "publishing position {}: {err}",

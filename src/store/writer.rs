@@ -432,52 +432,11 @@ impl Writer {
             self.side_sequence += 1;
             sled_batch.insert(&keys::side(self.side_sequence), sides);
         }
-        if advanced || wrote_side {
-            if advanced {
-                self.appender.finish(&mut sled_batch);
-                sled_batch.insert(
-                    &keys::index_chunk(self.head.position + 1),
-                    index::encode_chunk(&entries.index),
-                );
-                let mut head_value = head.position.to_be_bytes().to_vec();
-                head_value.extend_from_slice(&head.hash.0);
-                sled_batch.insert(keys::HEAD, head_value);
-                self.stats.batches += 1;
-                self.stats.events += head.position - self.head.position;
-                crate::metrics::METRICS
-                    .batch_events
-                    .observe((head.position - self.head.position) as f64);
-            }
-            let applying = Instant::now();
-            self.stats.plan_us += (applying - started).as_micros() as u64;
-            let result = self.tree.apply_batch(sled_batch);
-            self.stats.apply_us += applying.elapsed().as_micros() as u64;
-            if let Err(err) = result {
-                let reason = format!(
-                    "writing batch ending at position {} failed: {err}; restart crisisd to recover from disk",
-                    head.position
-                );
-                tracing::error!(cause = %err, position = head.position, "event store write failed; refusing further appends");
-                set_failure(&self.failure, &reason);
-                return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
-            }
-            if advanced {
-                if let Err(reason) = self
-                    .index
-                    .write()
-                    .insert(self.head.position + 1, &entries.index)
-                {
-                    let reason = format!(
-                        "the index refused batch ending at {}: {reason}; restart crisisd",
-                        head.position
-                    );
-                    tracing::error!(%reason, "event store index inconsistent; refusing further appends");
-                    set_failure(&self.failure, &reason);
-                    return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
-                }
-                self.head = head;
-                self.last_recorded_at = recorded_at;
-            }
+        if (advanced || wrote_side)
+            && let Err(reason) =
+                self.write_batch(sled_batch, head, &entries.index, recorded_at, started)
+        {
+            return Applied::failed(planned.into_iter().map(|(_, reply)| reply), &reason);
         }
         let answers = planned
             .into_iter()
@@ -633,43 +592,63 @@ impl Writer {
         for (_, record) in &entries.records {
             self.appender.push(record, &mut sled_batch);
         }
-        self.appender.finish(&mut sled_batch);
-        sled_batch.insert(
-            &keys::index_chunk(self.head.position + 1),
-            index::encode_chunk(&entries.index),
-        );
-        let mut head_value = head.position.to_be_bytes().to_vec();
-        head_value.extend_from_slice(&head.hash.0);
-        sled_batch.insert(keys::HEAD, head_value);
+        self.write_batch(sled_batch, head, &entries.index, recorded_at, started)?;
+        Ok((head, committed, entries.records))
+    }
+
+    /// Writes `sled_batch` in one atomic apply — with, when it advances the head to
+    /// `head`, the appender's open key, the batch's `index` chunk and the new head — then
+    /// indexes it. A failure leaves what is on disk uncertain: the store takes no more
+    /// appends, and the reason says so.
+    fn write_batch(
+        &mut self,
+        mut sled_batch: sled::Batch,
+        head: Head,
+        index: &[index::Entry],
+        recorded_at: DateTime<Utc>,
+        started: Instant,
+    ) -> Result<(), String> {
+        let events = head.position - self.head.position;
+        if events > 0 {
+            self.appender.finish(&mut sled_batch);
+            sled_batch.insert(
+                &keys::index_chunk(self.head.position + 1),
+                index::encode_chunk(index),
+            );
+            let mut head_value = head.position.to_be_bytes().to_vec();
+            head_value.extend_from_slice(&head.hash.0);
+            sled_batch.insert(keys::HEAD, head_value);
+            self.stats.batches += 1;
+            self.stats.events += events;
+            crate::metrics::METRICS.batch_events.observe(events as f64);
+        }
         let applying = Instant::now();
         self.stats.plan_us += (applying - started).as_micros() as u64;
         let result = self.tree.apply_batch(sled_batch);
         self.stats.apply_us += applying.elapsed().as_micros() as u64;
         if let Err(err) = result {
             let reason = format!(
-                "writing the leader's records ending at position {} failed: {err}; restart crisisd to recover from disk",
+                "writing batch ending at position {} failed: {err}; restart crisisd to recover from disk",
                 head.position
             );
+            tracing::error!(cause = %err, position = head.position, "event store write failed; refusing further appends");
             set_failure(&self.failure, &reason);
             return Err(reason);
         }
-        if let Err(reason) = self
-            .index
-            .write()
-            .insert(self.head.position + 1, &entries.index)
-        {
-            let reason = format!(
-                "the index refused the leader's records ending at {}: {reason}; restart crisisd",
-                head.position
-            );
-            set_failure(&self.failure, &reason);
-            return Err(reason);
+        if events > 0 {
+            if let Err(reason) = self.index.write().insert(self.head.position + 1, index) {
+                let reason = format!(
+                    "the index refused batch ending at {}: {reason}; restart crisisd",
+                    head.position
+                );
+                tracing::error!(%reason, "event store index inconsistent; refusing further appends");
+                set_failure(&self.failure, &reason);
+                return Err(reason);
+            }
+            self.head = head;
+            self.last_recorded_at = recorded_at;
         }
-        self.stats.batches += 1;
-        self.stats.events += head.position - self.head.position;
-        self.head = head;
-        self.last_recorded_at = recorded_at;
-        Ok((head, committed, entries.records))
+        Ok(())
     }
 
     /// Checks idempotency and expected versions without changing anything.

@@ -169,7 +169,7 @@ impl NatsServer {
 }
 
 /// Whether the server listening on `port` introduces itself (its `INFO` line) as `name`.
-fn answers_as(port: u16, name: &str) -> bool {
+pub(crate) fn answers_as(port: u16, name: &str) -> bool {
     let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };

@@ -8,7 +8,7 @@ mod lease;
 mod log;
 mod nats_cluster;
 mod nodes;
-// Only its binary lookup is used here.
+// Only its binary lookup and `answers_as` are used here.
 #[allow(dead_code)]
 #[path = "../bus/nats_server.rs"]
 mod nats_server;

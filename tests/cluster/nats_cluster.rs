@@ -2,13 +2,12 @@
 //! directory and `sync_interval: always` (issue 24: acknowledged means on disk). One can
 //! be killed with SIGKILL and restarted on the same ports and directory; all stop in `Drop`.
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::nats_server::binary;
+use crate::nats_server::{answers_as, binary};
 
 pub const SIZE: usize = 3;
 
@@ -197,17 +196,6 @@ impl NatsCluster {
             panic!("nats-server {i} did not restart: {why}");
         }
     }
-}
-
-/// Whether the server on `port` introduces itself (its `INFO` line) as `name`.
-fn answers_as(port: u16, name: &str) -> bool {
-    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut info = String::new();
-    let _ = BufReader::new(stream).read_line(&mut info);
-    info.starts_with("INFO ") && info.contains(&format!("\"server_name\":\"{name}\""))
 }
 
 impl Drop for NatsCluster {
