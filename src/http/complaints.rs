@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -12,8 +11,8 @@ use super::auth::Caller;
 use super::params::{IdPath, Params, flight_filter};
 use super::problem::Problem;
 use super::queries::{
-    ListQuery, OneQuery, Page, Paging, bad_cursor, model, read_failed, summary_or_as_of,
-    timeline_of, wait_for,
+    ListQuery, OneQuery, Page, Paging, SummaryOrAsOf, bad_cursor, model, read_failed,
+    summary_or_as_of, timeline_of, wait_for,
 };
 use super::routes::{READERS, Routes, op, schema};
 use crate::domain::complaint::Complaint;
@@ -55,7 +54,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .path(schema::<IdPath>)
                 .roles(READERS)
                 .query(schema::<OneQuery>)
-                .response(schema::<complaints::ComplaintSummary>),
+                .response(schema::<SummaryOrAsOf<complaints::ComplaintSummary>>),
             complaint,
         )
         .get(
@@ -77,7 +76,7 @@ pub async fn complaint(
     caller: Caller,
     IdPath { id }: IdPath,
     Params(query): Params<OneQuery>,
-) -> Result<Response, Problem> {
+) -> Result<Json<SummaryOrAsOf<complaints::ComplaintSummary>>, Problem> {
     let stream = crate::domain::complaint::stream_name(id);
     summary_or_as_of::<Complaint, _>(
         &state,

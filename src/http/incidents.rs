@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
 use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ use super::auth::Caller;
 use super::params::{IdPath, Params};
 use super::problem::Problem;
 use super::queries::{
-    After, ListQuery, OneQuery, Page, Paging, bad_cursor, found, model, read_failed,
+    After, ListQuery, OneQuery, Page, Paging, SummaryOrAsOf, bad_cursor, found, model, read_failed,
     summary_or_as_of, timeline_of, wait_for,
 };
 use super::routes::{READERS, Routes, op, schema};
@@ -82,7 +81,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
                 .path(schema::<IdPath>)
                 .roles(READERS)
                 .query(schema::<OneQuery>)
-                .response(schema::<incidents::IncidentSummary>),
+                .response(schema::<SummaryOrAsOf<incidents::IncidentSummary>>),
             incident,
         )
         .get(
@@ -211,7 +210,7 @@ pub async fn incident(
     caller: Caller,
     IdPath { id }: IdPath,
     Params(query): Params<OneQuery>,
-) -> Result<Response, Problem> {
+) -> Result<Json<SummaryOrAsOf<incidents::IncidentSummary>>, Problem> {
     let stream = crate::domain::incident::stream_name(id);
     summary_or_as_of::<Incident, _>(
         &state,

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -186,12 +185,21 @@ pub struct OneQuery {
 }
 
 /// An aggregate's state as of an instant, as `GET ...?as_of=` answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct AsOf {
     pub as_of: DateTime<Utc>,
     /// Version of the stream's last event recorded by then.
     pub stream_version: u64,
     pub state: serde_json::Value,
+}
+
+/// What `GET /v1/<resource>/{id}` answers (the document's schema for it): the summary,
+/// or with `?as_of=` the state then.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SummaryOrAsOf<S> {
+    Summary(S),
+    AsOf(AsOf),
 }
 
 /// `GET /v1/<resource>/{id}`: one aggregate's summary, read from `projection` by
@@ -204,17 +212,19 @@ pub(super) async fn summary_or_as_of<A, T>(
     projection: &'static str,
     what: &str,
     read: impl FnOnce(&ReadModel) -> Result<Option<T>, ModelError>,
-) -> Result<Response, Problem>
+) -> Result<Json<SummaryOrAsOf<T>>, Problem>
 where
     A: Aggregate + Serialize + schemars::JsonSchema,
     T: Serialize,
 {
     if let Some(at) = query.as_of {
-        return Ok(as_of::<A>(state, caller, stream, at)?.into_response());
+        let Json(then) = as_of::<A>(state, caller, stream, at)?;
+        return Ok(Json(SummaryOrAsOf::AsOf(then)));
     }
     wait_for(state, projection, query.after).await?;
     let summary = read(&model(state, projection)?).map_err(read_failed(projection))?;
-    Ok(found(summary, what)?.into_response())
+    let Json(summary) = found(summary, what)?;
+    Ok(Json(SummaryOrAsOf::Summary(summary)))
 }
 
 /// One entry of a timeline with what the event says: its data, personal values opened
