@@ -24,6 +24,12 @@
 //! the leases of the epoch it destroys, so no key of that epoch is written after it.
 //! A crash in the middle of an erasure leaves either the old epoch (the subject still
 //! readable; the erasure's event makes the next start finish it) or none.
+//!
+//! A full epoch hands over to a **spare** one that `epochs.json` already holds, so
+//! granting keys never waits for the disk: the next spare is written by a thread of its
+//! own while keys go on being created. A key is only ever created in an epoch that is
+//! durable in `epochs.json` (a spare not yet written is written first, on the granting
+//! path, as every new epoch was before spares).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -119,6 +125,11 @@ struct EpochsFile {
     /// A known text sealed under the master key: a wrong master key is refused.
     master_check: String,
     current: u32,
+    /// The epoch the current one hands over to when it is full. The file may still name
+    /// the epoch before as current when the spare already holds keys (the handover is
+    /// written afterwards): opening the store then takes the spare as current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spare: Option<u32>,
     epochs: Vec<EpochEntry>,
 }
 
@@ -227,6 +238,11 @@ struct State {
     current: u32,
     /// Keys in the current epoch.
     current_keys: u32,
+    /// The next current epoch, and the generation that added it.
+    spare: Option<(u32, u64)>,
+    /// Counts changes to what `epochs.json` holds; `durable` is the last one written.
+    generation: u64,
+    durable: u64,
     /// Durable keys by subject.
     written: HashMap<String, Record>,
     /// Keys handed out but not yet written with an event.
@@ -258,6 +274,8 @@ struct Inner {
     released: Condvar,
     /// One erasure (or rotation) at a time.
     erasing: Mutex<()>,
+    /// Held while `epochs.json` is written: the generation it holds.
+    file: Mutex<u64>,
 }
 
 /// Keys for the events about to be appended: the side record to append with them (the
@@ -353,6 +371,7 @@ impl KeyStore {
                     format: 1,
                     master_check: STANDARD.encode(encrypt(&master, MASTER_CHECK, MASTER_CHECK_AAD)),
                     current: 1,
+                    spare: None,
                     epochs: vec![new_epoch_entry(&master, 1, &SecretKey::random())],
                 };
                 write_epochs(&dir, &file)?;
@@ -378,7 +397,13 @@ impl KeyStore {
         }
         // Keys of a destroyed epoch are erased.
         written.retain(|_, record| epochs.contains_key(&record.epoch));
-        let current_keys = written.values().filter(|r| r.epoch == file.current).count() as u32;
+        // A spare that holds keys took over before the file said so.
+        let spare = file.spare.filter(|id| epochs.contains_key(id));
+        let (current, spare) = match spare {
+            Some(id) if written.values().any(|r| r.epoch == id) => (id, None),
+            spare => (file.current, spare),
+        };
+        let current_keys = written.values().filter(|r| r.epoch == current).count() as u32;
         let keys = KeyStore {
             inner: Arc::new(Inner {
                 dir,
@@ -386,8 +411,11 @@ impl KeyStore {
                 state: Mutex::new(State {
                     master,
                     epochs,
-                    current: file.current,
+                    current,
                     current_keys,
+                    spare: spare.map(|id| (id, 0)),
+                    generation: 0,
+                    durable: 0,
                     written,
                     pending: HashMap::new(),
                     cache: HashMap::new(),
@@ -395,12 +423,18 @@ impl KeyStore {
                 leases: Mutex::new(Leases::default()),
                 released: Condvar::new(),
                 erasing: Mutex::new(()),
+                file: Mutex::new(0),
             }),
         };
         // An erasure that stopped after re-wrapping leaves its old epoch without keys:
         // dropping it finishes the destruction.
         let mut state = lock(&keys.inner.state);
         keys.drop_empty_epochs(&mut state)?;
+        if state.spare.is_none() || current != file.current {
+            // The first spare (or a file that lags a handover): written before any key.
+            add_spare(&mut state);
+            keys.save_epochs(&mut state)?;
+        }
         drop(state);
         Ok(keys)
     }
@@ -462,7 +496,7 @@ impl KeyStore {
     /// A new key for `subject` in the current epoch, pending until written.
     fn create(&self, state: &mut State, subject: &str) -> Result<(Record, DataKey), KeyError> {
         if state.current_keys >= EPOCH_KEYS_MAX {
-            self.start_epoch(state)?;
+            self.hand_over(state)?;
         }
         let key = SecretKey::random();
         let serial = u32::from_be_bytes(random_bytes());
@@ -562,7 +596,7 @@ impl KeyStore {
                 return Ok(false);
             };
             if state.current == record.epoch {
-                self.start_epoch(&mut state)?;
+                self.hand_over(&mut state)?;
             }
             record.epoch
         };
@@ -584,7 +618,8 @@ impl KeyStore {
             let fresh = next_epoch_id(&state);
             let fresh_key = SecretKey::random();
             state.epochs.insert(fresh, fresh_key.clone());
-            self.save_epochs(&state)?;
+            state.generation += 1;
+            self.save_epochs(&mut state)?;
             let old_key = state
                 .epochs
                 .get(&old)
@@ -637,7 +672,8 @@ impl KeyStore {
             }
         }
         state.epochs.remove(&old);
-        self.save_epochs(&state)?;
+        state.generation += 1;
+        self.save_epochs(&mut state)?;
         self.drop_empty_epochs(&mut state)?;
         Ok(true)
     }
@@ -648,16 +684,34 @@ impl KeyStore {
         let _one = lock(&self.inner.erasing);
         let mut state = lock(&self.inner.state);
         state.master = new_master;
-        self.save_epochs(&state)
+        state.generation += 1;
+        self.save_epochs(&mut state)
     }
 
-    /// Starts a new current epoch.
-    fn start_epoch(&self, state: &mut State) -> Result<(), KeyError> {
-        let id = next_epoch_id(state);
-        state.epochs.insert(id, SecretKey::random());
+    /// The spare becomes the current epoch — written first if it is not yet durable —
+    /// and a new spare is added and written by a thread of its own.
+    fn hand_over(&self, state: &mut State) -> Result<(), KeyError> {
+        let (id, added) = match state.spare.take() {
+            Some(spare) => spare,
+            None => add_spare(state).unwrap_or_else(|| unreachable!("no spare was set")),
+        };
         state.current = id;
         state.current_keys = 0;
-        self.save_epochs(state)
+        state.generation += 1;
+        if state.durable < added {
+            self.save_epochs(state)?;
+        }
+        add_spare(state);
+        let inner = self.inner.clone();
+        std::thread::Builder::new()
+            .name("crisisd-keys".into())
+            .spawn(move || {
+                if let Err(err) = persist(&inner) {
+                    // The next hand-over writes it on the granting path, and fails there.
+                    tracing::warn!(error = %err, "the key store could not write its next spare epoch ahead");
+                }
+            })?;
+        Ok(())
     }
 
     /// Drops epochs (other than the current one) that wrap no key.
@@ -673,7 +727,12 @@ impl KeyStore {
             .epochs
             .keys()
             .copied()
-            .filter(|id| *id != state.current && !used.contains(id) && !leased.contains(id))
+            .filter(|id| {
+                *id != state.current
+                    && state.spare.is_none_or(|(spare, _)| spare != *id)
+                    && !used.contains(id)
+                    && !leased.contains(id)
+            })
             .collect();
         if empty.is_empty() {
             return Ok(());
@@ -681,22 +740,16 @@ impl KeyStore {
         for id in empty {
             state.epochs.remove(&id);
         }
+        state.generation += 1;
         self.save_epochs(state)
     }
 
-    fn save_epochs(&self, state: &State) -> Result<(), KeyError> {
-        let mut ids: Vec<u32> = state.epochs.keys().copied().collect();
-        ids.sort_unstable();
-        let file = EpochsFile {
-            format: 1,
-            master_check: STANDARD.encode(encrypt(&state.master, MASTER_CHECK, MASTER_CHECK_AAD)),
-            current: state.current,
-            epochs: ids
-                .into_iter()
-                .map(|id| new_epoch_entry(&state.master, id, &state.epochs[&id]))
-                .collect(),
-        };
-        write_epochs(&self.inner.dir, &file)
+    /// Writes what `state` holds to `epochs.json`, now.
+    fn save_epochs(&self, state: &mut State) -> Result<(), KeyError> {
+        let (generation, file) = snapshot(state);
+        write_generation(&self.inner, generation, &file)?;
+        state.durable = state.durable.max(generation);
+        Ok(())
     }
 
     /// Epoch ids in the file (for tests and `keys` commands).
@@ -717,6 +770,52 @@ fn remember(state: &mut State, subject: &str, serial: u32, key: DataKey) {
 
 fn next_epoch_id(state: &State) -> u32 {
     state.epochs.keys().copied().max().unwrap_or(0) + 1
+}
+
+/// Adds a new spare epoch (in memory; not yet written): its id and generation.
+fn add_spare(state: &mut State) -> Option<(u32, u64)> {
+    let id = next_epoch_id(state);
+    state.epochs.insert(id, SecretKey::random());
+    state.generation += 1;
+    state.spare = Some((id, state.generation));
+    state.spare
+}
+
+/// What `epochs.json` should hold now, and the generation it is.
+fn snapshot(state: &State) -> (u64, EpochsFile) {
+    let mut ids: Vec<u32> = state.epochs.keys().copied().collect();
+    ids.sort_unstable();
+    let file = EpochsFile {
+        format: 1,
+        master_check: STANDARD.encode(encrypt(&state.master, MASTER_CHECK, MASTER_CHECK_AAD)),
+        current: state.current,
+        spare: state.spare.map(|(id, _)| id),
+        epochs: ids
+            .into_iter()
+            .map(|id| new_epoch_entry(&state.master, id, &state.epochs[&id]))
+            .collect(),
+    };
+    (state.generation, file)
+}
+
+/// Writes `file` unless a later generation is already written (writers may finish out
+/// of order: the file never goes back).
+fn write_generation(inner: &Inner, generation: u64, file: &EpochsFile) -> Result<(), KeyError> {
+    let mut written = lock(&inner.file);
+    if *written < generation {
+        write_epochs(&inner.dir, file)?;
+        *written = generation;
+    }
+    Ok(())
+}
+
+/// Writes the state as it is now, off the granting path (see [`KeyStore::hand_over`]).
+fn persist(inner: &Inner) -> Result<(), KeyError> {
+    let (generation, file) = snapshot(&lock(&inner.state));
+    write_generation(inner, generation, &file)?;
+    let mut state = lock(&inner.state);
+    state.durable = state.durable.max(generation);
+    Ok(())
 }
 
 fn new_epoch_entry(master: &SecretKey, id: u32, key: &SecretKey) -> EpochEntry {
@@ -836,9 +935,10 @@ mod tests {
         );
         assert!(keys.key_by_id(&erased.key_id).unwrap().is_none());
         let epochs_after = keys.epoch_ids();
+        assert_eq!(epochs_before, vec![1, 2], "the current epoch and its spare");
         assert!(
-            epochs_before.iter().all(|e| !epochs_after.contains(e)),
-            "{epochs_before:?} {epochs_after:?}"
+            !epochs_after.contains(&1),
+            "the erased key's epoch is gone: {epochs_after:?}"
         );
         drop(keys);
         // Every record the store ever held of the erased key, unwrapped with every epoch
@@ -906,13 +1006,58 @@ mod tests {
         let (_dir, store) = store();
         let keys = KeyStore::open(&store, SecretKey::random()).unwrap();
         lock(&keys.inner.state).current_keys = EPOCH_KEYS_MAX - 1;
+        assert_eq!(
+            keys.epoch_ids(),
+            vec![1, 2],
+            "the current epoch and its spare"
+        );
         let a = create(&store, &keys, "p.A");
         let b = create(&store, &keys, "p.B");
-        assert_eq!(keys.epoch_ids(), vec![1, 2]);
+        assert_eq!(
+            keys.epoch_ids(),
+            vec![1, 2, 3],
+            "B went to the spare; 3 is the next"
+        );
         assert!(keys.erase("p.A").unwrap());
-        assert_eq!(keys.epoch_ids(), vec![2], "epoch 1 held only A: dropped");
+        assert_eq!(keys.epoch_ids(), vec![2, 3], "epoch 1 held only A: dropped");
         assert_eq!(keys.key_by_id(&b.key_id).unwrap(), Some(b.key));
         assert!(keys.key_by_id(&a.key_id).unwrap().is_none());
+    }
+
+    /// The spare is written before it takes keys; the file naming it current is written
+    /// afterwards, and may not be when the process dies: opening then takes the spare
+    /// that holds keys as current, and every key opens.
+    #[test]
+    fn a_handover_the_file_does_not_show_yet_is_found_on_opening() {
+        let (dir, store) = store();
+        let master = SecretKey::random();
+        let keys = KeyStore::open(&store, master.clone()).unwrap();
+        let before = create(&store, &keys, "p.BEFORE");
+        let epochs_file = dir.path().join("keys").join(EPOCHS_FILE);
+        let lagging = std::fs::read(&epochs_file).unwrap();
+        lock(&keys.inner.state).current_keys = EPOCH_KEYS_MAX;
+        let after = create(&store, &keys, "p.AFTER");
+        // Whatever the thread wrote ahead is lost: the file names epoch 1 current.
+        let _ = persist(&keys.inner);
+        std::fs::write(&epochs_file, &lagging).unwrap();
+        drop(keys);
+        let keys = KeyStore::open(&store, master.clone()).unwrap();
+        assert_eq!(keys.key_by_id(&before.key_id).unwrap(), Some(before.key));
+        assert_eq!(keys.key_by_id(&after.key_id).unwrap(), Some(after.key));
+        assert_eq!(
+            lock(&keys.inner.state).current,
+            2,
+            "the spare holding AFTER's key"
+        );
+        assert_eq!(keys.epoch_ids(), vec![1, 2, 3], "with a new spare, written");
+        let file = read_epochs(&dir.path().join("keys")).unwrap().unwrap();
+        assert_eq!((file.current, file.spare), (2, Some(3)));
+        // Keys go on being created in epoch 2, and a reopening agrees.
+        let more = create(&store, &keys, "p.MORE");
+        drop(keys);
+        let keys = KeyStore::open(&store, master).unwrap();
+        assert_eq!(keys.key_by_id(&more.key_id).unwrap(), Some(more.key));
+        assert_eq!(lock(&keys.inner.state).current_keys, 2);
     }
 
     /// An erasure waits for keys of its epoch that are on their way to the disk, and
