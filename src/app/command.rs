@@ -55,6 +55,12 @@ impl Journal {
         let privacy = Privacy::ephemeral(&store);
         Journal { store, privacy }
     }
+
+    /// A journal that does not seal personal data ([`Privacy::unsealed_for_benchmark`]).
+    pub fn unsealed_for_benchmark(store: SledStore) -> Self {
+        let privacy = Privacy::unsealed_for_benchmark(&store);
+        Journal { store, privacy }
+    }
 }
 
 /// Decide-and-append attempts before giving up on a contended stream.

@@ -55,6 +55,8 @@ pub struct Privacy {
     keys: KeyStore,
     /// Where the event types that can carry personal data carry it, by type and version.
     schemas: Arc<HashMap<String, HashMap<u32, PersonalPaths>>>,
+    /// False only in [`Privacy::unsealed_for_benchmark`].
+    sealing: bool,
 }
 
 impl std::fmt::Debug for Privacy {
@@ -79,6 +81,7 @@ impl Privacy {
         Ok(Privacy {
             keys: KeyStore::open(store, master)?,
             schemas: Arc::new(schemas),
+            sealing: true,
         })
     }
 
@@ -87,13 +90,23 @@ impl Privacy {
         Privacy::open(store, SecretKey::random()).expect("a fresh key store opens")
     }
 
+    /// A key store that seals nothing: personal data is appended in plain text, as it
+    /// was before sealing. Only `bench pipeline --sealing-cost` uses it, to measure the
+    /// same pipeline with and without sealing in one run; `serve` cannot.
+    pub fn unsealed_for_benchmark(store: &SledStore) -> Privacy {
+        Privacy {
+            sealing: false,
+            ..Privacy::ephemeral(store)
+        }
+    }
+
     pub fn keys(&self) -> &KeyStore {
         &self.keys
     }
 
     /// Whether events of this type and version can carry personal data.
     pub fn has_personal_data(&self, event_type: &str, version: u32) -> bool {
-        self.schema(event_type, version).is_some()
+        self.sealing && self.schema(event_type, version).is_some()
     }
 
     fn schema(&self, event_type: &str, version: u32) -> Option<&PersonalPaths> {
@@ -104,6 +117,9 @@ impl Privacy {
     /// dropped: append [`KeyGrant::side`] with the events they seal, and call
     /// [`KeyGrant::written`] once that append is stored.
     pub fn keys_for(&self, subjects: &[DataSubject]) -> Result<KeyGrant, PrivacyError> {
+        if !self.sealing {
+            return Ok(self.keys.grant(&[])?);
+        }
         let names: Vec<String> = subjects.iter().map(DataSubject::key_subject).collect();
         Ok(self.keys.grant(&names)?)
     }
@@ -118,7 +134,7 @@ impl Privacy {
         key: Option<&keys::DataKey>,
         data: &mut Value,
     ) -> Result<(), PrivacyError> {
-        let Some(paths) = self.schema(event_type, version) else {
+        let Some(paths) = self.schema(event_type, version).filter(|_| self.sealing) else {
             return Ok(());
         };
         let mut missing_key = false;

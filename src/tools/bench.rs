@@ -46,9 +46,6 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Ingest → durable → published, against a nats-server this command starts, beside
-    /// raw JetStream baselines and the relay floor (crisisd's NATS edges with no store),
-    /// which is offered the same messages first.
     /// Durable appends of a cluster leader, each batch in a three-server JetStream
     /// cluster's log (quorum, fsync) before it is acknowledged, beside a single node and
     /// a leader whose log has one replica: what the cluster costs per write.
@@ -59,6 +56,9 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ingest → durable → published, against a nats-server this command starts, beside
+    /// raw JetStream baselines and the relay floor (crisisd's NATS edges with no store),
+    /// which is offered the same messages first.
     Pipeline {
         /// Feedback messages published to crisis.ingest.feedback.
         #[arg(long, default_value_t = 20_000)]
@@ -71,6 +71,11 @@ pub enum BenchCommand {
         /// ends when they have all applied the last event, and their CPU counts.
         #[arg(long)]
         projections: bool,
+        /// Also run the same pipeline without sealing personal data (plain text, and
+        /// CRISIS_INGEST keeping acknowledged messages, as before data protection), first,
+        /// and report what sealing costs.
+        #[arg(long)]
+        sealing_cost: bool,
         #[arg(long)]
         json: bool,
     },
@@ -89,9 +94,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             messages,
             rate,
             projections,
+            sealing_cost,
             json,
         } => {
-            return super::bench_pipeline::run(messages, rate, projections, json).await;
+            return super::bench_pipeline::run(messages, rate, projections, sealing_cost, json)
+                .await;
         }
     };
     let scratch = super::scratch::Scratch::new("crisisd-bench-", dir.as_deref())?;

@@ -1,5 +1,6 @@
 //! `crisisd bench pipeline` end to end on a small load: its own nats-server, the
-//! baselines, the relay floor and the pipeline with every projector live. The run checks
+//! baselines, the relay floor, and the pipeline with every projector live, unsealed and
+//! sealed in turn (`--sealing-cost`: four runs on fresh streams). The run checks
 //! its own counts (every signal timed, every event in `CRISIS_EVENTS`) and fails if one
 //! is short; this test keeps the benchmark from rotting between performance sessions.
 
@@ -9,7 +10,7 @@ async fn bench_pipeline_runs_every_phase_and_accounts_for_every_event() {
     // only say it could not start it).
     super::nats_server::binary();
     // The bench checks its own counts and returns an error when one is short.
-    crisisd::tools::bench_pipeline::run(300, Some(3_000), true, true)
+    crisisd::tools::bench_pipeline::run(300, Some(3_000), true, true, true)
         .await
         .expect("bench pipeline completes a small run");
 }
