@@ -266,15 +266,14 @@ impl State {
             return Err(Errno::ENOSPC);
         }
         let handle = &self.handles[&fh];
-        if !self.unsynced.contains_key(&ino) {
-            let durable_len = handle.file.metadata()?.len();
-            let fresh = Unsynced {
-                durable_len,
+        // A file untouched since its last sync (or since the mount) is durable as it is.
+        let unsynced = match self.unsynced.entry(ino) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(Unsynced {
+                durable_len: handle.file.metadata()?.len(),
                 undo: Vec::new(),
-            };
-            self.unsynced.insert(ino, fresh);
-        }
-        let unsynced = self.unsynced.get_mut(&ino).expect("inserted above");
+            }),
+        };
         let end = offset + data.len() as u64;
         if offset < unsynced.durable_len {
             let mut old = vec![0; (end.min(unsynced.durable_len) - offset) as usize];
