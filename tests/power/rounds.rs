@@ -84,7 +84,7 @@ impl Lab {
 }
 
 /// What crisisd acknowledged, over all rounds.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Acked {
     /// Every event id an HTTP answer named.
     pub events: HashSet<Uuid>,
@@ -656,8 +656,9 @@ fn entries(model: &crisisd::projection::ReadModel) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
-/// A last start without a cut: crisisd takes every message still in CRISIS_INGEST;
-/// then each published message is stored exactly once.
+/// A last start without a cut: crisisd takes every message still in CRISIS_INGEST and
+/// publishes the log to CRISIS_EVENTS; then each message published to it is stored
+/// exactly once, and CRISIS_EVENTS holds the log, each position once, as stored.
 fn drain(
     lab: &Lab,
     nats: &NatsServer,
@@ -668,16 +669,33 @@ fn drain(
     let mount = lab.mount();
     let log_path = lab.base.path().join("crisisd.log");
     let mut server = Crisisd::serve(&lab.data(), Some(&nats.url()), &log_path);
-    let mut all = Acked {
-        published: acked.published.clone(),
-        ingested: acked.ingested.clone(),
-        ..Acked::default()
-    };
+    let mut all = acked.clone();
     let deadline = Instant::now() + Duration::from_secs(120);
     while all.ingested.len() < all.published.len() {
         assert!(Instant::now() < deadline, "ingest not drained in 120 s");
         std::thread::sleep(Duration::from_millis(100));
         all.ingested.extend(runtime.block_on(taken(js, &all)));
+    }
+    // Then the publisher catches up with the log (reactors may still append).
+    let (mut last, mut steady_since) = (0, Instant::now());
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "CRISIS_EVENTS not caught up with the log in 120 s (last seen: {last})"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let (_, ready) = http(server.port, "GET", "/readyz", "", "").expect("crisisd answers");
+        let ready: Value = serde_json::from_str(&ready).unwrap();
+        let head = ready[0]["head"].as_u64().unwrap();
+        let published = runtime.block_on(async {
+            let mut stream = js.get_stream("CRISIS_EVENTS").await.unwrap();
+            stream.info().await.unwrap().state.messages
+        });
+        if (head, published) != (last, last) {
+            (last, steady_since) = (if head == published { head } else { 0 }, Instant::now());
+        } else if steady_since.elapsed() >= Duration::from_secs(1) {
+            break;
+        }
     }
     server.kill();
     drop(mount);
@@ -688,4 +706,51 @@ fn drain(
     if let Err(failure) = check(&lab.kept(), &all, &scope, runtime) {
         panic!("after the last start: {failure}");
     }
+    let store = SledStore::open(StoreConfig::new(lab.kept())).unwrap();
+    let events = store.read_all(1, usize::MAX).unwrap();
+    runtime.block_on(store.close());
+    drop(store);
+    assert!(crisisd::store::sled_store::wait_for_release(
+        &lab.kept(),
+        Duration::from_secs(60)
+    ));
+    let published = runtime.block_on(published_ids(js, events.len()));
+    assert_eq!(published.len(), events.len(), "CRISIS_EVENTS holds the log");
+    for (event, (position, id)) in events.iter().zip(&published) {
+        assert_eq!(
+            (event.position, event.id),
+            (*position, *id),
+            "CRISIS_EVENTS holds each position once, with the event stored there"
+        );
+    }
+}
+
+/// (ce-sequence, ce-id) of the first `count` messages of CRISIS_EVENTS, in order.
+async fn published_ids(js: &jetstream::Context, count: usize) -> Vec<(u64, Uuid)> {
+    use futures_util::StreamExt;
+    let stream = js.get_stream("CRISIS_EVENTS").await.unwrap();
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ack_policy: jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut ids = Vec::with_capacity(count);
+    while ids.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(30), messages.next())
+            .await
+            .expect("CRISIS_EVENTS delivers")
+            .unwrap()
+            .unwrap();
+        let headers = message.headers.as_ref().expect("ce- headers");
+        let header = |name: &str| headers.get(name).unwrap().as_str().to_owned();
+        ids.push((
+            header("ce-sequence").parse().unwrap(),
+            header("ce-id").parse().unwrap(),
+        ));
+    }
+    ids
 }
