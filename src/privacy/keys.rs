@@ -338,7 +338,13 @@ impl KeyStore {
     /// Opens (or creates) the key store of `store`'s data directory under `master`.
     pub fn open(store: &SledStore, master: SecretKey) -> Result<KeyStore, KeyError> {
         let dir = store.path().join("keys");
-        std::fs::create_dir_all(&dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)?;
+            // The new directory's name is durable only once its parent is synced:
+            // without this, a power cut could take keys/ (and epochs.json in it) away
+            // while the data keys it wraps survive in the store.
+            sync_dir(store.path())?;
+        }
         let mut written = HashMap::new();
         for side in store.side_records() {
             let side = side?;
