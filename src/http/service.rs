@@ -24,7 +24,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         )
         .get(
             "/readyz",
-            op("Readiness: every read model runs").response(schema::<Vec<ProjectionLag>>),
+            op("Readiness: the event store takes appends and every read model runs")
+                .response(schema::<Vec<ProjectionLag>>),
             readyz,
         )
         .get(
@@ -40,8 +41,17 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// 200 when every read model runs (with their lag), 503 when one stopped.
+/// 200 when every read model runs (with their lag); 503 when one stopped, or when the
+/// event store refuses appends (a write or fsync failed), saying why.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    if let Some(reason) = state.store().failure() {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_failed",
+            format!("the event store refuses appends: {reason}"),
+        )
+        .into_response();
+    }
     let lags = match lags(&state) {
         Ok(lags) => lags,
         Err(problem) => return problem.into_response(),

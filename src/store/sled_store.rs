@@ -74,6 +74,8 @@ struct Inner {
     tail: Arc<Tail>,
     /// Single node, cluster leader or follower ([`super::replication`]).
     role: SharedRole,
+    /// Why the store refuses appends, once a write or fsync failed.
+    failure: Failure,
 }
 
 impl SledStore {
@@ -96,6 +98,7 @@ impl SledStore {
         let tail = Arc::new(Tail::new(TAIL_EVENTS));
         let role = SharedRole::default();
         let syncer = Syncer {
+            dir: config.path.clone(),
             db: db.clone(),
             data_file: File::open(config.path.join("db"))?,
             blobs_dir: config.path.join("blobs"),
@@ -107,13 +110,14 @@ impl SledStore {
             role: role.clone(),
         };
         let writer = Writer {
+            dir: config.path.clone(),
             appender: log::Appender::after(&tree, head.position)?,
             tree: tree.clone(),
             head,
             last_recorded_at,
             batch_events_max: config.batch_events_max,
             batch_bytes_max: config.batch_bytes_max,
-            failure,
+            failure: failure.clone(),
             index: index.clone(),
             stats: Default::default(),
             syncer: Some(syncer),
@@ -133,6 +137,7 @@ impl SledStore {
                 index,
                 tail,
                 role,
+                failure,
             }),
         })
     }
@@ -157,8 +162,19 @@ impl SledStore {
                 index: SharedIndex::new(index),
                 tail: Arc::new(Tail::new(0)),
                 role: SharedRole::default(),
+                failure: Failure::default(),
             }),
         })
+    }
+
+    /// Why the store refuses every append, once a write or an fsync of its data
+    /// directory failed (until crisisd restarts); `None` while it takes appends.
+    pub fn failure(&self) -> Option<String> {
+        self.inner
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The sled tree of a derived model (a projection's read model), beside the log in

@@ -83,6 +83,8 @@ pub(crate) enum WriterMsg {
 }
 
 pub(crate) struct Writer {
+    /// The data directory (named in failures).
+    pub dir: PathBuf,
     pub tree: sled::Tree,
     /// Puts records into log keys, holding the partly filled last one.
     pub appender: log::Appender,
@@ -107,6 +109,8 @@ pub(crate) struct Writer {
 
 /// Makes applied batches durable, publishes the head and answers the waiters.
 pub(crate) struct Syncer {
+    /// The data directory (named in failures).
+    pub dir: PathBuf,
     pub db: sled::Db,
     pub data_file: File,
     pub blobs_dir: PathBuf,
@@ -628,10 +632,11 @@ impl Writer {
         self.stats.apply_us += applying.elapsed().as_micros() as u64;
         if let Err(err) = result {
             let reason = format!(
-                "writing batch ending at position {} failed: {err}; restart crisisd to recover from disk",
-                head.position
+                "writing the batch ending at position {} to the event store in {} failed: {err}; {RECOVER}",
+                head.position,
+                self.dir.display()
             );
-            tracing::error!(cause = %err, position = head.position, "event store write failed; refusing further appends");
+            tracing::error!(cause = %err, position = head.position, dir = %self.dir.display(), "event store write failed; refusing further appends");
             set_failure(&self.failure, &reason);
             return Err(reason);
         }
@@ -819,12 +824,20 @@ impl Syncer {
                 applied.answer();
                 continue;
             }
-            if let Err(err) = self.make_durable() {
+            if let Err((step, err)) = self.make_durable() {
                 let at = applied.head.map_or(0, |h| h.position);
+                let dir = self.dir.display();
                 let reason = format!(
-                    "making the batch ending at position {at} durable failed: {err}; restart crisisd to recover from disk"
+                    "{step} the batch ending at position {at} in the event store in {dir} failed: {err}; {RECOVER}"
                 );
-                tracing::error!(cause = %err, position = at, "event store fsync failed; refusing further appends");
+                match step {
+                    DurableStep::Writing => {
+                        tracing::error!(cause = %err, position = at, %dir, "event store write failed; refusing further appends")
+                    }
+                    DurableStep::Syncing => {
+                        tracing::error!(cause = %err, position = at, %dir, "event store fsync failed; refusing further appends")
+                    }
+                }
                 set_failure(&self.failure, &reason);
                 let replies = applied.answers.into_iter().map(|(_, reply)| reply);
                 Applied::failed(replies, &reason).answer();
@@ -853,12 +866,16 @@ impl Syncer {
 
     /// sled's flush (write + sync_file_range), then fdatasync of its files: everything
     /// applied so far is on disk.
-    fn make_durable(&mut self) -> std::io::Result<()> {
+    /// Writes sled's buffers, then syncs them: which step failed, and why.
+    fn make_durable(&mut self) -> Result<(), (DurableStep, std::io::Error)> {
         let t0 = Instant::now();
-        self.db.flush().map_err(std::io::Error::other)?;
+        self.db
+            .flush()
+            .map_err(|err| (DurableStep::Writing, std::io::Error::other(err)))?;
         let t1 = Instant::now();
-        self.data_file.sync_data()?;
-        self.sync_new_blobs()?;
+        let syncing = |err| (DurableStep::Syncing, err);
+        self.data_file.sync_data().map_err(syncing)?;
+        self.sync_new_blobs().map_err(syncing)?;
         self.stats.syncs += 1;
         crate::metrics::METRICS
             .commit_seconds
@@ -887,6 +904,27 @@ impl Syncer {
         }
         self.synced_blobs = present;
         Ok(())
+    }
+}
+
+/// What an operator does after a write or fsync failure (docs/store.md says more).
+const RECOVER: &str = "nothing acknowledged is lost; appends are refused until crisisd restarts: free space on a full disk (or replace a failing one), restart crisisd, then run `crisisd verify`";
+
+/// The step of [`Syncer::make_durable`] that failed.
+#[derive(Debug, Clone, Copy)]
+enum DurableStep {
+    /// sled writing its buffers to its files (a full disk fails here).
+    Writing,
+    /// fsync of what was written.
+    Syncing,
+}
+
+impl std::fmt::Display for DurableStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DurableStep::Writing => "writing",
+            DurableStep::Syncing => "fsyncing",
+        })
     }
 }
 

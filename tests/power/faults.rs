@@ -170,7 +170,6 @@ fn eio_on_fsync_refuses_later_appends_and_loses_nothing_acknowledged() {
 }
 
 #[test]
-#[ignore = "crisisd's /readyz looks only at the read models (src/http/service.rs:44): after a failed fsync the store refuses every append with 503 and /readyz still answers 200"]
 fn eio_on_fsync_makes_readyz_say_why() {
     let outcome = run(eio_on_every_event_store_fsync());
     let (status, body) = &outcome.ready;
@@ -193,7 +192,6 @@ fn enospc_on_write_fails_appends_and_loses_nothing_acknowledged() {
 }
 
 #[test]
-#[ignore = "the refusal and the errors logged say 'No space left on device' but name neither the data directory nor the file: src/store/writer.rs:631 ('writing batch ending at position N failed: IO error: …') or :825 ('making the batch … durable failed', logged as 'event store fsync failed' though a write failed)"]
 fn enospc_error_names_the_data_directory() {
     let outcome = run(enospc_on_event_store_writes());
     let data = outcome.lab.data();
