@@ -175,8 +175,9 @@ impl Publisher {
         (head.saturating_sub(published), age)
     }
 
-    /// Creates or updates the stream, then finds the position to resume from: after the
-    /// checkpoint, or after the newest position the stream holds if that is further.
+    /// Creates the stream if it is missing (updating its settings where they differ),
+    /// then finds the position to resume from: after the checkpoint, or after the newest
+    /// position the stream holds if that is further.
     async fn prepare(&self) -> Result<u64, RunError> {
         let config = jetstream::stream::Config {
             name: self.config.stream_name.clone(),
@@ -186,16 +187,35 @@ impl Publisher {
             num_replicas: self.config.replicas,
             ..Default::default()
         };
-        let info = self
+        // Looked up first, not created-or-updated every time: on a NATS cluster that has
+        // just lost a server, a stream update could time out for a minute while looking
+        // up and publishing worked, and publishing waited on it.
+        let mut info = self
             .js
-            .create_or_update_stream(config)
+            .get_or_create_stream(config.clone())
             .await
             .map_err(|err| {
                 RunError::Nats(format!(
                     "creating stream {}: {err}",
                     self.config.stream_name
                 ))
-            })?;
+            })?
+            .cached_info()
+            .clone();
+        let settings = |c: &jetstream::stream::Config| {
+            (c.subjects.clone(), c.duplicate_window, c.num_replicas)
+        };
+        if settings(&info.config) != settings(&config) {
+            match self.js.update_stream(config).await {
+                Ok(updated) => info = updated,
+                // Publishing works with the stream as it is; the next start tries again.
+                Err(err) => tracing::warn!(
+                    stream = %self.config.stream_name,
+                    cause = %err,
+                    "the events stream's settings could not be updated now; publishing goes on with its current settings"
+                ),
+            }
+        }
         let stream = self
             .js
             .get_stream(&self.config.stream_name)
