@@ -187,10 +187,10 @@ impl Publisher {
             num_replicas: self.config.replicas,
             ..Default::default()
         };
-        // Looked up first, not created-or-updated every time: on a NATS cluster that has
-        // just lost a server, a stream update could time out for a minute while looking
-        // up and publishing worked, and publishing waited on it.
-        let mut info = self
+        // Looked up first, not created-or-updated every time: on a NATS cluster that had
+        // just lost a server, a create-or-update timed out for over a minute while the
+        // cluster took other writes, and publishing waited on it.
+        let stream = self
             .js
             .get_or_create_stream(config.clone())
             .await
@@ -199,9 +199,8 @@ impl Publisher {
                     "creating stream {}: {err}",
                     self.config.stream_name
                 ))
-            })?
-            .cached_info()
-            .clone();
+            })?;
+        let mut info = stream.cached_info().clone();
         let settings = |c: &jetstream::stream::Config| {
             (c.subjects.clone(), c.duplicate_window, c.num_replicas)
         };
@@ -216,13 +215,6 @@ impl Publisher {
                 ),
             }
         }
-        let stream = self
-            .js
-            .get_stream(&self.config.stream_name)
-            .await
-            .map_err(|err| {
-                RunError::Nats(format!("opening stream {}: {err}", self.config.stream_name))
-            })?;
         let checkpoint = self.store.checkpoint(CHECKPOINT_NAME)?;
         let head = self.store.head().position;
         if checkpoint > head {

@@ -624,7 +624,6 @@ impl KeyStore {
             let fresh = next_epoch_id(&state);
             let fresh_key = SecretKey::random();
             state.epochs.insert(fresh, fresh_key.clone());
-            state.generation += 1;
             self.save_epochs(&mut state)?;
             let old_key = state
                 .epochs
@@ -678,7 +677,6 @@ impl KeyStore {
             }
         }
         state.epochs.remove(&old);
-        state.generation += 1;
         self.save_epochs(&mut state)?;
         self.drop_empty_epochs(&mut state)?;
         Ok(true)
@@ -690,7 +688,6 @@ impl KeyStore {
         let _one = lock(&self.inner.erasing);
         let mut state = lock(&self.inner.state);
         state.master = new_master;
-        state.generation += 1;
         self.save_epochs(&mut state)
     }
 
@@ -699,11 +696,10 @@ impl KeyStore {
     fn hand_over(&self, state: &mut State) -> Result<(), KeyError> {
         let (id, added) = match state.spare.take() {
             Some(spare) => spare,
-            None => add_spare(state).unwrap_or_else(|| unreachable!("no spare was set")),
+            None => add_spare(state),
         };
         state.current = id;
         state.current_keys = 0;
-        state.generation += 1;
         if state.durable < added {
             self.save_epochs(state)?;
         }
@@ -746,12 +742,13 @@ impl KeyStore {
         for id in empty {
             state.epochs.remove(&id);
         }
-        state.generation += 1;
         self.save_epochs(state)
     }
 
-    /// Writes what `state` holds to `epochs.json`, now.
+    /// Writes what `state` holds to `epochs.json`, now (every such write follows a
+    /// change, so it counts as one).
     fn save_epochs(&self, state: &mut State) -> Result<(), KeyError> {
+        state.generation += 1;
         let (generation, file) = snapshot(state);
         write_generation(&self.inner, generation, &file)?;
         state.durable = state.durable.max(generation);
@@ -779,12 +776,12 @@ fn next_epoch_id(state: &State) -> u32 {
 }
 
 /// Adds a new spare epoch (in memory; not yet written): its id and generation.
-fn add_spare(state: &mut State) -> Option<(u32, u64)> {
+fn add_spare(state: &mut State) -> (u32, u64) {
     let id = next_epoch_id(state);
     state.epochs.insert(id, SecretKey::random());
     state.generation += 1;
     state.spare = Some((id, state.generation));
-    state.spare
+    (id, state.generation)
 }
 
 /// What `epochs.json` should hold now, and the generation it is.
