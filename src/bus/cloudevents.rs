@@ -1,10 +1,10 @@
 //! CloudEvents 1.0 in NATS binary mode: attributes as `ce-` headers, the event data as the
 //! payload. Extension attribute names are lower-case alphanumerics, as the spec requires.
 //! Beside them, the two JetStream headers the publisher relies on: `Nats-Msg-Id` (duplicates
-//! are dropped) and `Nats-Expected-Last-Msg-Id` (nothing lands after a missing message).
+//! are dropped) and `Nats-Expected-Last-Sequence` (nothing lands after a missing message).
 
 use async_nats::HeaderMap;
-use async_nats::header::{HeaderName, NATS_EXPECTED_LAST_MESSAGE_ID, NATS_MESSAGE_ID};
+use async_nats::header::{HeaderName, NATS_EXPECTED_LAST_SEQUENCE, NATS_MESSAGE_ID};
 use uuid::Uuid;
 
 use crate::store::RecordedEvent;
@@ -32,9 +32,9 @@ const HASH: HeaderName = HeaderName::from_static("ce-hash");
 const PREVHASH: HeaderName = HeaderName::from_static("ce-prevhash");
 const CONTENT_TYPE: HeaderName = HeaderName::from_static("content-type");
 
-/// The headers of one published event; `previous` is the id of the event published just
-/// before it (`None` for the first one).
-pub fn headers(event: &RecordedEvent, source: &str, previous: Option<&Uuid>) -> HeaderMap {
+/// The headers of one published event; `expected_last_sequence` is the stream sequence
+/// of the message published just before it (0 for the first message of a stream).
+pub fn headers(event: &RecordedEvent, source: &str, expected_last_sequence: u64) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let id = uuid_text(&event.id);
     headers.insert(SPECVERSION, SPEC_VERSION);
@@ -58,9 +58,10 @@ pub fn headers(event: &RecordedEvent, source: &str, previous: Option<&Uuid>) -> 
     headers.insert(HASH, event.hash.to_hex());
     headers.insert(PREVHASH, event.prev_hash.to_hex());
     headers.insert(CONTENT_TYPE, "application/json");
-    if let Some(previous) = previous {
-        headers.insert(NATS_EXPECTED_LAST_MESSAGE_ID, uuid_text(previous));
-    }
+    headers.insert(
+        NATS_EXPECTED_LAST_SEQUENCE,
+        expected_last_sequence.to_string(),
+    );
     headers
 }
 

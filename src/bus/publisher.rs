@@ -8,12 +8,18 @@
 //!   it resumes after the newest position the stream holds if that is past its
 //!   checkpoint (published just before a crash, or by a cluster's previous leader), so
 //!   nothing is published twice even after the window has passed.
-//! - In order, without gaps: each message names its predecessor's id
-//!   (`Nats-Expected-Last-Msg-Id`), so JetStream refuses anything that would land after a
-//!   missing message (the client replays buffered publishes after a reconnect, which
+//! - In order, without gaps: each message names the stream sequence it must follow
+//!   (`Nats-Expected-Last-Sequence`), so JetStream refuses anything that would land after
+//!   a missing message (the client replays buffered publishes after a reconnect, which
 //!   could otherwise overtake a lost one). This assumes crisisd is the only publisher on
-//!   `crisis.events.>`; a purged or hand-edited stream stops publishing with
-//!   "wrong last message id" in the log.
+//!   `crisis.events.>`. (Not `Nats-Expected-Last-Msg-Id`: a NATS server keeps the last
+//!   message id in memory only, rebuilds it at start only from messages inside the
+//!   duplicate window, and not at all from messages it caught up on from its peers; a
+//!   stream led by such a server refused every publish, for good.)
+//! - The stream is the record of what was published: publishing resumes after the
+//!   newest position it holds, also when that is behind the checkpoint (JetStream lost
+//!   acknowledged messages, for example to a power cut between its fsyncs): the missing
+//!   positions are published again.
 //! - NATS down or restarting: publishing stops, the lag (events and seconds) is logged,
 //!   and the publisher resumes from its checkpoint with bounded backoff. Commands are
 //!   never held up: the store does not wait for the publisher.
@@ -22,6 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream::stream::RawMessageErrorKind;
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -93,6 +100,14 @@ async fn confirmed(position: u64, ack: PublishAckFuture) -> (u64, Result<(), Str
     )
 }
 
+/// Where publishing resumes: the first position to publish, and the stream sequence of
+/// the stream's newest message, which that position's message must follow.
+#[derive(Debug, Clone, Copy)]
+struct Resume {
+    from: u64,
+    last_sequence: u64,
+}
+
 /// Why a publishing run stopped before shutdown.
 #[derive(Debug, thiserror::Error)]
 enum RunError {
@@ -129,16 +144,16 @@ impl Publisher {
         let mut waiting_since: Option<Instant> = None;
         while !*shutdown.borrow() {
             let outcome = match self.prepare().await {
-                Ok(from) => {
+                Ok(resume) => {
                     if let Some(since) = waiting_since.take() {
                         tracing::info!(
                             waited_s = since.elapsed().as_secs(),
-                            from_position = from,
+                            from_position = resume.from,
                             "publishing to JetStream"
                         );
                     }
                     backoff.reset();
-                    self.publish_from(from, &mut shutdown).await
+                    self.publish_from(resume, &mut shutdown).await
                 }
                 Err(err) => Err(err),
             };
@@ -176,9 +191,9 @@ impl Publisher {
     }
 
     /// Creates the stream if it is missing (updating its settings where they differ),
-    /// then finds the position to resume from: after the checkpoint, or after the newest
-    /// position the stream holds if that is further.
-    async fn prepare(&self) -> Result<u64, RunError> {
+    /// then finds where to resume: after the newest position the stream holds, or after
+    /// the checkpoint if the stream holds none.
+    async fn prepare(&self) -> Result<Resume, RunError> {
         let config = jetstream::stream::Config {
             name: self.config.stream_name.clone(),
             subjects: vec![subjects::EVENTS_ALL.to_owned()],
@@ -224,10 +239,9 @@ impl Publisher {
                 "the publisher's checkpoint is past the store's head (was the store restored or repaired?); positions up to the checkpoint are not published again"
             );
         }
-        // Each message names its predecessor, so the stream holds every position up to
-        // its newest message's: resume after it, or after the checkpoint if that is
-        // further. This also carries a cluster's publishing over to a new leader, whose
-        // own checkpoint may be far behind.
+        // Each message names the sequence it follows, so the stream holds every position
+        // up to its newest message's: resume after it. This also carries a cluster's
+        // publishing over to a new leader, whose own checkpoint may be far behind.
         let last_sequence = info.state.last_sequence;
         let mut sequence = last_sequence;
         let mut in_stream = None;
@@ -240,9 +254,17 @@ impl Publisher {
                         .and_then(|v| v.as_str().parse::<u64>().ok());
                     break;
                 }
+                // Removed by hand (or by a limit an operator set): look one further back.
+                Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => sequence -= 1,
+                // Anything else (no stream leader yet, a timeout) fails this start, to be
+                // tried again: walking on past messages that are there but unreadable
+                // now took a timeout each, and resumed from a position the stream did
+                // not end at.
                 Err(err) => {
-                    tracing::debug!(cause = %err, sequence, "stream message unreadable while reconciling");
-                    sequence -= 1;
+                    return Err(RunError::Nats(format!(
+                        "reading message {sequence} of stream {}: {err}",
+                        self.config.stream_name
+                    )));
                 }
             }
         }
@@ -255,26 +277,40 @@ impl Publisher {
                 );
                 last
             }
-            _ => checkpoint,
+            Some(last) if last < checkpoint => {
+                tracing::warn!(
+                    checkpoint,
+                    in_stream = last,
+                    stream = %self.config.stream_name,
+                    "the stream lacks positions JetStream had acknowledged (lost by NATS, for example to a power cut between its fsyncs, or removed by hand); publishing them again"
+                );
+                last
+            }
+            Some(last) => last,
+            // Empty (new, or purged by hand): what was acknowledged before is not
+            // published again.
+            None => checkpoint,
         };
         self.published.store(published, Ordering::Relaxed);
-        Ok(published + 1)
+        Ok(Resume {
+            from: published + 1,
+            last_sequence,
+        })
     }
 
-    /// Publishes from `from` until shutdown (Ok) or a failure (Err, checkpoint saved).
+    /// Publishes from `resume.from` until shutdown (Ok) or a failure (Err, checkpoint
+    /// saved).
     async fn publish_from(
         &self,
-        from: u64,
+        resume: Resume,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), RunError> {
+        let from = resume.from;
         let mut subscription = self.store.subscribe(from, SubscriptionFilter::default());
-        // Each message names its predecessor (Nats-Expected-Last-Msg-Id), so JetStream
-        // refuses a message whose predecessor is missing: the stream can never hold a
-        // gap, even when the client replays buffered publishes after a reconnect.
-        let mut previous_id = match from {
-            1 => None,
-            p => self.store.read_all(p - 1, 1)?.first().map(|e| e.id),
-        };
+        // Each message names the stream sequence it follows (Nats-Expected-Last-Sequence),
+        // so JetStream refuses a message whose predecessor is missing: the stream can never
+        // hold a gap, even when the client replays buffered publishes after a reconnect.
+        let mut last_sequence = resume.last_sequence;
         // Acks in publish order.
         let mut inflight = FuturesOrdered::new();
         let mut acked = from - 1;
@@ -302,13 +338,9 @@ impl Publisher {
                 Step::Event(None) => break Ok(()), // the store closed
                 Step::Event(Some(event)) => {
                     let event = event?;
-                    let expected_previous = previous_id.replace(event.id);
                     let subject = subjects::event_subject(&event.stream, &event.event_type);
-                    let headers = cloudevents::headers(
-                        &event,
-                        &self.config.source,
-                        expected_previous.as_ref(),
-                    );
+                    let headers = cloudevents::headers(&event, &self.config.source, last_sequence);
+                    last_sequence += 1;
                     let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
                     match self
                         .js

@@ -185,7 +185,7 @@ pub(super) fn shaped_event() -> anyhow::Result<RecordedEvent> {
 
 /// Raw JetStream async publish of `events` messages shaped like crisisd's: an event's
 /// data as payload, the publisher's CloudEvents headers, `Nats-Msg-Id` and
-/// `Nats-Expected-Last-Msg-Id`. What the server takes with crisisd's headers, in events/s.
+/// `Nats-Expected-Last-Sequence`. What the server takes with crisisd's headers, in events/s.
 async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Result<f64> {
     let publisher_config = PublisherConfig::default();
     js.create_stream(jetstream::stream::Config {
@@ -198,13 +198,12 @@ async fn headers_baseline(js: &jetstream::Context, events: u64) -> anyhow::Resul
     let mut event = shaped_event()?;
     let started = Instant::now();
     let mut pending = AckWindow::new();
-    let mut previous: Option<uuid::Uuid> = None;
     for n in 1..=events {
         event.id = uuid::Uuid::now_v7();
         event.position = n;
         event.stream = format!("signal-{}", event.id);
-        let headers = cloudevents::headers(&event, &publisher_config.source, previous.as_ref());
-        previous = Some(event.id);
+        // The stream is new: message n is preceded by message n - 1.
+        let headers = cloudevents::headers(&event, &publisher_config.source, n - 1);
         let subject = format!("bench.headers.{}", event.id);
         let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
         pending

@@ -4,7 +4,7 @@
 //! crisisd's own ingest consumer (the same pull, lanes and acks) runs with a handler that
 //! reads each message's source id, derives the event ids as crisisd does and hands them
 //! to a publisher that sends one event (two for a complaint) with crisisd's headers,
-//! `Nats-Msg-Id` and `Nats-Expected-Last-Msg-Id`, acks pipelined as crisisd's publisher
+//! `Nats-Msg-Id` and `Nats-Expected-Last-Sequence`, acks pipelined as crisisd's publisher
 //! does. It is offered the same messages at the same rate and timed the same way as the
 //! pipeline. What it skips is everything crisisd adds between the two edges: validation,
 //! the command, canonical JSON and hashing, the durable store, following the log.
@@ -89,7 +89,7 @@ impl IngestHandler for Relay {
 }
 
 /// Publishes what the lanes hand over as crisisd's publisher does: positions in the order
-/// received, crisisd's headers with `Nats-Expected-Last-Msg-Id`, acks pipelined. Returns
+/// received, crisisd's headers with `Nats-Expected-Last-Sequence`, acks pipelined. Returns
 /// when JetStream has acknowledged exactly `events`.
 async fn relay_publish(
     js: jetstream::Context,
@@ -100,7 +100,6 @@ async fn relay_publish(
     let mut event = shaped_event()?;
     let payload = bytes::Bytes::copy_from_slice(event.data.get().as_bytes());
     let mut pending = AckWindow::new();
-    let mut previous: Option<uuid::Uuid> = None;
     while event.position < events {
         let recorded = handed_rx
             .recv()
@@ -114,11 +113,12 @@ async fn relay_publish(
         ];
         for (id, aggregate, fact) in facts.into_iter().flatten() {
             event.id = id;
+            // The relay's stream is new: position n is its message n.
+            let expected_last_sequence = event.position;
             event.position += 1;
             event.stream = format!("{aggregate}-{id}");
             event.event_type = format!("{aggregate}.{fact}");
-            let headers = cloudevents::headers(&event, &source, previous.as_ref());
-            previous = Some(id);
+            let headers = cloudevents::headers(&event, &source, expected_last_sequence);
             let subject = format!("bench.relay.{aggregate}.{id}.{fact}");
             pending
                 .push(

@@ -1,5 +1,6 @@
 //! Cluster mode (issue 24) against three real nats-servers clustered on loopback: the
-//! building blocks (the leader lease, the replicated log) and whole `crisisd serve
+//! building blocks (the leader lease, the replicated log, the events publisher on R3
+//! streams) and whole `crisisd serve
 //! --cluster` nodes failing over under load (`nodes`, `failover`). A missing nats-server
 //! fails with how to install it; nothing is skipped.
 
@@ -13,3 +14,4 @@ mod nodes;
 #[path = "../bus/nats_server.rs"]
 mod nats_server;
 mod proxy;
+mod publisher;

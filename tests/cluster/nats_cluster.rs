@@ -166,6 +166,11 @@ impl NatsCluster {
         self.servers[i].client_port
     }
 
+    /// The name of server `i` (as in a stream's cluster info).
+    pub fn name(&self, i: usize) -> &str {
+        &self.servers[i].name
+    }
+
     /// The index of the server named `name` (as in a stream's cluster info).
     pub fn index_of(&self, name: &str) -> usize {
         self.servers
