@@ -429,6 +429,24 @@ impl ReplicatedLog {
     /// Records from `seq` on, in order, then live as they are appended (the stream does
     /// not end). Each is delivered once it is committed by the stream's quorum. A read
     /// error ends nothing by itself: the caller reopens from its next sequence.
+    /// The record at `seq`, read straight from the stream (no consumer: an ordered
+    /// consumer that restarts before its first delivery starts again from record 1).
+    pub async fn record(&self, seq: u64) -> Result<LogRecord, LogError> {
+        let stream = self
+            .js
+            .get_stream_no_info(&self.config.stream)
+            .await
+            .map_err(|err| LogError::Read(err.to_string()))?;
+        let message = stream
+            .get_raw_message(seq)
+            .await
+            .map_err(|err| LogError::Read(format!("record {seq}: {err}")))?;
+        Ok(LogRecord {
+            seq,
+            payload: message.payload,
+        })
+    }
+
     pub async fn read_from(
         &self,
         seq: u64,

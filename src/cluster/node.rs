@@ -173,17 +173,23 @@ pub async fn join(
     })
 }
 
-/// The log's record at `seq`.
+/// The log's record at `seq`, asked again with backoff while the log does not answer
+/// (a NATS server of the cluster just lost, a stream leader being elected).
 async fn record_at(log: &ReplicatedLog, seq: u64) -> anyhow::Result<Bytes> {
-    let mut records = log.read_from(seq).await?;
-    let first = tokio::time::timeout(Duration::from_secs(30), records.next())
-        .await
-        .map_err(|_| anyhow::anyhow!("the cluster's log did not deliver record {seq} in 30 s"))?;
-    match first {
-        Some(Ok(record)) if record.seq == seq => Ok(record.payload),
-        Some(Ok(record)) => anyhow::bail!("asked the cluster's log for {seq}, got {}", record.seq),
-        Some(Err(err)) => Err(err.into()),
-        None => anyhow::bail!("the cluster's log ended before record {seq}"),
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match log.record(seq).await {
+            Ok(record) => return Ok(record.payload),
+            Err(err) if started.elapsed() < JOIN_PATIENCE => {
+                tracing::warn!(cause = %err, seq, "the cluster's log did not give a record; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => anyhow::bail!(
+                "cannot read record {seq} of the cluster's log after {JOIN_PATIENCE:?}: {err}"
+            ),
+        }
     }
 }
 
