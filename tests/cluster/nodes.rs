@@ -411,20 +411,25 @@ impl Drop for Nodes {
         if std::thread::panicking() {
             for i in 0..self.nodes.len() {
                 let log = std::fs::read_to_string(&self.nodes[i].log).unwrap_or_default();
-                // A node's own panics, wherever they are in its log.
+                // A node's own panics and errors, and what its publisher last said,
+                // wherever they are in its log.
                 let lines: Vec<&str> = log.lines().collect();
-                let panics: Vec<&str> = (0..lines.len())
+                let wanted: Vec<usize> = (0..lines.len())
                     .filter(|&n| {
                         lines[n].contains("panicked at")
                             || lines[n].starts_with("crisisd: ")
+                            || lines[n].contains(" ERROR ")
+                            || lines[n].contains("crisisd::bus::publisher")
                             || (n > 0 && lines[n - 1].contains("panicked at"))
                     })
-                    .take(10)
-                    .map(|n| lines[n])
+                    .collect();
+                let panics: Vec<&str> = wanted[wanted.len().saturating_sub(15)..]
+                    .iter()
+                    .map(|&n| lines[n])
                     .collect();
                 let tail: Vec<&str> = log.lines().filter(|l| !l.starts_with("  ")).collect();
                 eprintln!(
-                    "---- {} log: panics and errors ----\n{}\n---- {} log, last lines ----\n{}",
+                    "---- {} log: panics, errors, the publisher ----\n{}\n---- {} log, last lines ----\n{}",
                     self.nodes[i].id,
                     panics.join("\n"),
                     self.nodes[i].id,
