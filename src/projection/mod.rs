@@ -2,6 +2,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`check`] | whether a data directory's read models equal a replay of its log (tests and audits) |
 //! | [`timeline`] | per incident and complaint: every event in order with its actor |
 //! | [`sla_deadlines`] | every complaint service level still running, by deadline: what the deadline task watches |
 //! | [`spikes`] | the spike detector's state per correlation key and the log of its decisions (open, attach) |
@@ -21,6 +22,7 @@
 //! Each read model is one file; [`all`] lists them, and `serve`, `rebuild` and the
 //! benchmarks take that list, so adding a model is one file and one line there.
 
+pub mod check;
 pub mod compensations;
 pub mod complaints;
 #[cfg(test)]

@@ -538,8 +538,8 @@ struct Logged {
 
 /// After the load: waits for the ingest backlog to drain and the nodes to agree, compares
 /// their read models, stops them, then checks each data directory offline — `crisisd
-/// verify` passes, `crisisd replay` prints the same bytes on every node — and that every
-/// acknowledged write is in the log exactly once. Returns the log (node 0's replay).
+/// verify` passes, every read model equals a rebuild, `crisisd replay` prints the same
+/// bytes on every node — and that every acknowledged write is in the log exactly once. Returns the log (node 0's replay).
 fn settle_and_check(
     rt: &tokio::runtime::Runtime,
     nats: &NatsCluster,
@@ -610,6 +610,14 @@ fn settle_and_check(
         let replay = offline(&dir, &["replay"]);
         assert!(replay.status.success(), "crisisd replay on {}", nodes.id(i));
         replays.push(replay.stdout);
+        // Every read model holds what a replay of the log gives up to its checkpoint.
+        let store =
+            crisisd::store::SledStore::open_for_inspection(crisisd::store::StoreConfig::new(&dir))
+                .unwrap_or_else(|err| panic!("{}'s store opens: {err}", nodes.id(i)));
+        let events = store.read_all(1, usize::MAX).unwrap();
+        if let Err(why) = crisisd::projection::check::check_against_replay(&store, &events) {
+            panic!("{}'s read models differ from a rebuild: {why}", nodes.id(i));
+        }
     }
     for i in 1..nodes.len() {
         if replays[i] != replays[0] {

@@ -518,7 +518,7 @@ fn check_store(
     check_checkpoints(store, head)?;
     check_sealed(store, data, acked, scope, &events)?;
     if scope.models {
-        check_models(store, &events)?;
+        crisisd::projection::check::check_against_replay(store, &events)?;
     }
     Ok(())
 }
@@ -621,54 +621,6 @@ fn check_sealed(
         }
     }
     Ok(())
-}
-
-/// Each read model holds exactly what a replay of the log up to its checkpoint gives.
-fn check_models(store: &SledStore, events: &[crisisd::store::RecordedEvent]) -> Result<(), String> {
-    use crisisd::projection::{Projection, ReadModel, Scratch, all};
-    for projection in all(&Default::default()) {
-        let name = projection.name();
-        let live = ReadModel::open(store, name).map_err(|e| e.to_string())?;
-        let at = live.applied_position().map_err(|e| e.to_string())? as usize;
-        if at > events.len() {
-            return Err(format!(
-                "{name} applied {at}, past the head {}",
-                events.len()
-            ));
-        }
-        let mut scratch = Scratch::new(projection).map_err(|e| e.to_string())?;
-        for chunk in events[..at].chunks(1_000) {
-            scratch
-                .apply(chunk)
-                .map_err(|e| format!("{name} replays: {e}"))?;
-        }
-        let (live, replayed) = (entries(&live), entries(&scratch.model()));
-        if live != replayed {
-            let differ = live
-                .iter()
-                .zip(&replayed)
-                .find(|(a, b)| a != b)
-                .map(|(a, _)| String::from_utf8_lossy(&a.0).into_owned());
-            return Err(format!(
-                "{name} at {at} differs from a replay ({} keys live, {} replayed; first difference at {differ:?})",
-                live.len(),
-                replayed.len()
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn entries(model: &crisisd::projection::ReadModel) -> Vec<(Vec<u8>, Vec<u8>)> {
-    model
-        .prefix_keys(b"")
-        .map(|key| key.unwrap())
-        .filter(|key| key.as_slice() != b"\xffversion")
-        .map(|key| {
-            let value = model.get_bytes(&key).unwrap().unwrap_or_default();
-            (key, value)
-        })
-        .collect()
 }
 
 /// A last start without a cut: crisisd takes every message still in CRISIS_INGEST and
