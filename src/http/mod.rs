@@ -102,6 +102,8 @@ struct Inner {
     compensation_policy: Arc<crate::domain::policy::compensation_policy::CompensationPolicy>,
     /// This node in its cluster (a single node says so).
     cluster: watch::Receiver<crate::cluster::node::ClusterView>,
+    /// A follower's open connections to the leader, for the commands it forwards.
+    forwarder: cluster::Forwarder,
 }
 
 impl AppState {
@@ -127,6 +129,7 @@ impl AppState {
                     ),
                 ),
                 cluster: watch::channel(crate::cluster::node::ClusterView::single()).1,
+                forwarder: cluster::Forwarder::default(),
             }),
         }
     }

@@ -643,6 +643,9 @@ pub fn post(
                     if answer.status == 503 && answer.body.contains("no_leader") {
                         tally.add("503 no_leader");
                     }
+                    if answer.status == 503 && answer.body.contains("leader_no_answer") {
+                        tally.add("503 leader_no_answer");
+                    }
                     last = format!("{port}: {} {}", answer.status, answer.body);
                     break;
                 }
