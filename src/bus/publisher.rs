@@ -236,7 +236,7 @@ impl Publisher {
             tracing::error!(
                 checkpoint,
                 head,
-                "the publisher's checkpoint is past the store's head (was the store restored or repaired?); positions up to the checkpoint are not published again"
+                "the publisher's checkpoint is past the store's head (was the store restored or repaired?); positions the events stream already holds are not published again"
             );
         }
         // Each message names the sequence it follows, so the stream holds every position

@@ -426,9 +426,6 @@ impl ReplicatedLog {
         }
     }
 
-    /// Records from `seq` on, in order, then live as they are appended (the stream does
-    /// not end). Each is delivered once it is committed by the stream's quorum. A read
-    /// error ends nothing by itself: the caller reopens from its next sequence.
     /// The record at `seq`, read straight from the stream (no consumer: an ordered
     /// consumer that restarts before its first delivery starts again from record 1).
     pub async fn record(&self, seq: u64) -> Result<LogRecord, LogError> {
@@ -447,6 +444,9 @@ impl ReplicatedLog {
         })
     }
 
+    /// Records from `seq` on, in order, then live as they are appended (the stream does
+    /// not end). Each is delivered once it is committed by the stream's quorum. A read
+    /// error ends nothing by itself: the caller reopens from its next sequence.
     pub async fn read_from(
         &self,
         seq: u64,

@@ -127,45 +127,21 @@ pub async fn join(
     client: async_nats::Client,
     store: &StoreConfig,
 ) -> anyhow::Result<Joined> {
-    let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(200);
-    let (log, last) = loop {
-        let attempt = async {
-            let log =
-                ReplicatedLog::open(client.clone(), LogConfig::for_cluster(&options.name)).await?;
-            let last = log.last_sequence().await?;
-            Ok::<_, LogError>((log, last))
-        };
-        match attempt.await {
-            Ok(opened) => break opened,
-            Err(err) if started.elapsed() < JOIN_PATIENCE => {
-                tracing::warn!(cause = %err, "the cluster's log does not answer yet; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(err) => {
-                anyhow::bail!("cannot open the cluster's log after {JOIN_PATIENCE:?}: {err}")
-            }
-        }
-    };
+    let (log, last) = patiently("open the cluster's log", || async {
+        let log =
+            ReplicatedLog::open(client.clone(), LogConfig::for_cluster(&options.name)).await?;
+        let last = log.last_sequence().await?;
+        Ok::<_, LogError>((log, last))
+    })
+    .await?;
     reconcile(store, &log, last).await?;
-    let mut delay = Duration::from_millis(200);
-    let bucket = loop {
-        let opened = LeaseBucket::open(
+    let bucket = patiently("open the cluster's lease bucket", || {
+        LeaseBucket::open(
             async_nats::jetstream::new(client.clone()),
             LeaseConfig::for_cluster(&options.name),
         )
-        .await;
-        match opened {
-            Ok(bucket) => break bucket,
-            Err(err) if started.elapsed() < JOIN_PATIENCE => {
-                tracing::warn!(cause = %err, "the cluster's lease bucket does not answer yet; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(err) => return Err(err.into()),
-        }
-    };
+    })
+    .await?;
     Ok(Joined {
         options,
         log,
@@ -173,24 +149,34 @@ pub async fn join(
     })
 }
 
-/// The log's record at `seq`, asked again with backoff while the log does not answer
-/// (a NATS server of the cluster just lost, a stream leader being elected).
-async fn record_at(log: &ReplicatedLog, seq: u64) -> anyhow::Result<Bytes> {
+/// Runs `attempt` until it succeeds, again with backoff (200 ms doubling to 5 s) while
+/// NATS does not answer (a server of the cluster just lost, a stream leader being
+/// elected), for at most [`JOIN_PATIENCE`]; `what` says what is being done.
+async fn patiently<T, E, F>(what: &str, mut attempt: impl FnMut() -> F) -> anyhow::Result<T>
+where
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<T, E>>,
+{
     let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
+    let mut delay = Duration::from_millis(200);
     loop {
-        match log.record(seq).await {
-            Ok(record) => return Ok(record.payload),
+        match attempt().await {
+            Ok(done) => return Ok(done),
             Err(err) if started.elapsed() < JOIN_PATIENCE => {
-                tracing::warn!(cause = %err, seq, "the cluster's log did not give a record; retrying");
+                tracing::warn!(cause = %err, "cannot {what} yet; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
-            Err(err) => anyhow::bail!(
-                "cannot read record {seq} of the cluster's log after {JOIN_PATIENCE:?}: {err}"
-            ),
+            Err(err) => anyhow::bail!("cannot {what} after {JOIN_PATIENCE:?}: {err}"),
         }
     }
+}
+
+/// The log's record at `seq`.
+async fn record_at(log: &ReplicatedLog, seq: u64) -> anyhow::Result<Bytes> {
+    let what = format!("read record {seq} of the cluster's log");
+    let record = patiently(&what, || log.record(seq)).await?;
+    Ok(record.payload)
 }
 
 /// Checks the local log against the cluster's (`last` records) and drops the local

@@ -367,18 +367,12 @@ mod tests {
             .unwrap()
     }
 
-    async fn body(answer: Response) -> String {
-        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
-
-    #[tokio::test]
-    async fn commands_forwarded_one_after_another_share_one_connection() {
-        let (authority, accepted) = leader(true).await;
+    /// Forwards `count` commands one after another to a stand-in leader, checks each
+    /// answer, and returns how many connections the leader accepted.
+    async fn forward_in_turn(keep_alive: bool, count: usize) -> usize {
+        let (authority, accepted) = leader(keep_alive).await;
         let forwarder = Forwarder::default();
-        for n in 0..5 {
+        for n in 0..count {
             let path = format!("/v1/incidents/{n}");
             let Ok(answer) = forwarder
                 .forward(&authority, "node-2", command(&path))
@@ -387,26 +381,22 @@ mod tests {
                 panic!("command {n} was not forwarded");
             };
             assert_eq!(answer.status(), StatusCode::CREATED);
-            assert_eq!(body(answer).await, path);
+            let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            assert_eq!(bytes, path.as_bytes());
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        accepted.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn commands_forwarded_one_after_another_share_one_connection() {
+        assert_eq!(forward_in_turn(true, 5).await, 1);
     }
 
     #[tokio::test]
     async fn a_connection_the_leader_closed_is_replaced_without_losing_the_command() {
-        let (authority, accepted) = leader(false).await;
-        let forwarder = Forwarder::default();
-        for n in 0..3 {
-            let path = format!("/v1/incidents/{n}");
-            let Ok(answer) = forwarder
-                .forward(&authority, "node-2", command(&path))
-                .await
-            else {
-                panic!("command {n} was not forwarded");
-            };
-            assert_eq!(body(answer).await, path);
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        assert_eq!(forward_in_turn(false, 3).await, 3);
     }
 
     #[tokio::test]
