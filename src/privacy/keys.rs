@@ -22,6 +22,9 @@
 //!
 //! Keys handed out but not yet written are leased ([`KeyGrant`]); an erasure waits for
 //! the leases of the epoch it destroys, so no key of that epoch is written after it.
+//! Granting takes one lock, briefly; marking keys written and releasing leases take
+//! none (atomic flags and counters), so appenders on many threads do not queue up on
+//! the key store.
 //! A crash in the middle of an erasure leaves either the old epoch (the subject still
 //! readable; the erasure's event makes the next start finish it) or none.
 //!
@@ -34,7 +37,9 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -161,23 +166,31 @@ enum Entry {
 }
 
 fn encode_entries(entries: &[Entry]) -> Vec<u8> {
-    let mut out = vec![SIDE_FORMAT];
+    let mut out = Vec::new();
     for entry in entries {
-        let (kind, subject) = match entry {
-            Entry::Key(subject, _) => (1u8, subject),
-            Entry::Tombstone(subject) => (2u8, subject),
-        };
-        out.push(kind);
-        out.extend_from_slice(&(subject.len() as u16).to_be_bytes());
-        out.extend_from_slice(subject.as_bytes());
-        if let Entry::Key(_, record) = entry {
-            out.extend_from_slice(&record.epoch.to_be_bytes());
-            out.extend_from_slice(&record.serial.to_be_bytes());
-            out.extend_from_slice(&(record.wrapped.len() as u16).to_be_bytes());
-            out.extend_from_slice(&record.wrapped);
+        match entry {
+            Entry::Key(subject, record) => push_entry(&mut out, subject, Some(record)),
+            Entry::Tombstone(subject) => push_entry(&mut out, subject, None),
         }
     }
     out
+}
+
+/// Appends one entry (a key, or with `None` a tombstone) to the side record `out`,
+/// starting it if it is empty.
+fn push_entry(out: &mut Vec<u8>, subject: &str, record: Option<&Record>) {
+    if out.is_empty() {
+        out.push(SIDE_FORMAT);
+    }
+    out.push(if record.is_some() { 1 } else { 2 });
+    out.extend_from_slice(&(subject.len() as u16).to_be_bytes());
+    out.extend_from_slice(subject.as_bytes());
+    if let Some(record) = record {
+        out.extend_from_slice(&record.epoch.to_be_bytes());
+        out.extend_from_slice(&record.serial.to_be_bytes());
+        out.extend_from_slice(&(record.wrapped.len() as u16).to_be_bytes());
+        out.extend_from_slice(&record.wrapped);
+    }
 }
 
 fn decode_entries(bytes: &[u8]) -> Option<Vec<Entry>> {
@@ -243,21 +256,33 @@ struct State {
     /// Counts changes to what `epochs.json` holds; `durable` is the last one written.
     generation: u64,
     durable: u64,
-    /// Durable keys by subject.
-    written: HashMap<String, Record>,
-    /// Keys handed out but not yet written with an event.
-    pending: HashMap<String, Record>,
+    /// Every data key by subject: durable, or handed out and not yet written.
+    keys: HashMap<Arc<str>, Arc<Slot>>,
     /// Unwrapped keys, with the serial of the record they came from.
-    cache: HashMap<String, (u32, DataKey)>,
+    cache: HashMap<Arc<str>, (u32, DataKey)>,
+    /// Outstanding grants per epoch (a grant holds the counters it raised).
+    leases: HashMap<u32, Arc<AtomicUsize>>,
 }
 
-/// Outstanding grants per epoch, and whether an erasure waits for them.
-#[derive(Default)]
-struct Leases {
-    per_epoch: HashMap<u32, usize>,
-    /// Erasures waiting on [`Inner::released`]: a grant's drop wakes them only then
-    /// (a wake-up is a system call; most drops have no one to wake).
-    waiting: usize,
+/// One subject's data key as stored.
+struct Slot {
+    record: Record,
+    /// Set, without the lock, once an append carrying the record is stored
+    /// ([`KeyGrant::written`]); until then every grant of the key carries it again.
+    durable: AtomicBool,
+}
+
+impl Slot {
+    fn new(record: Record, durable: bool) -> Arc<Slot> {
+        Arc::new(Slot {
+            record,
+            durable: AtomicBool::new(durable),
+        })
+    }
+
+    fn is_durable(&self) -> bool {
+        self.durable.load(Ordering::Acquire)
+    }
 }
 
 /// The key store of one data directory.
@@ -270,7 +295,11 @@ struct Inner {
     dir: PathBuf,
     store: SledStore,
     state: Mutex<State>,
-    leases: Mutex<Leases>,
+    /// Erasures waiting for a lease count to fall to zero: a grant's drop wakes them
+    /// only then (a wake-up is a system call; most drops have no one to wake).
+    waiting: AtomicUsize,
+    /// What an erasure waits on, with [`Inner::released`].
+    release: Mutex<()>,
     released: Condvar,
     /// One erasure (or rotation) at a time.
     erasing: Mutex<()>,
@@ -285,8 +314,8 @@ pub struct KeyGrant {
     pub keys: HashMap<String, DataKey>,
     /// New keys, as a side record ([`AppendRequest::side`]); empty if none.
     pub side: Vec<u8>,
-    fresh: Vec<String>,
-    epochs: Vec<u32>,
+    fresh: Vec<Arc<Slot>>,
+    leases: Vec<Arc<AtomicUsize>>,
 }
 
 impl KeyGrant {
@@ -299,32 +328,26 @@ impl KeyGrant {
         }
         self.keys.extend(std::mem::take(&mut other.keys));
         self.fresh.append(&mut other.fresh);
-        self.epochs.append(&mut other.epochs);
+        self.leases.append(&mut other.leases);
     }
 
     /// The append carrying [`KeyGrant::side`] was written: its keys are durable.
     pub fn written(self) {
-        let mut state = lock(&self.inner.state);
-        for subject in &self.fresh {
-            if let Some(record) = state.pending.remove(subject) {
-                state.written.insert(subject.clone(), record);
-            }
+        for slot in &self.fresh {
+            slot.durable.store(true, Ordering::Release);
         }
     }
 }
 
 impl Drop for KeyGrant {
     fn drop(&mut self) {
-        let mut leases = lock(&self.inner.leases);
-        for epoch in &self.epochs {
-            if let Some(count) = leases.per_epoch.get_mut(epoch) {
-                *count -= 1;
-                if *count == 0 {
-                    leases.per_epoch.remove(epoch);
-                }
-            }
+        let mut released = false;
+        for lease in &self.leases {
+            released |= lease.fetch_sub(1, Ordering::SeqCst) == 1;
         }
-        if leases.waiting > 0 {
+        if released && self.inner.waiting.load(Ordering::SeqCst) > 0 {
+            // Taking the lock orders this wake-up after the waiter's check of the count.
+            let _waiter = lock(&self.inner.release);
             self.inner.released.notify_all();
         }
     }
@@ -345,7 +368,7 @@ impl KeyStore {
             // while the data keys it wraps survive in the store.
             sync_dir(store.path())?;
         }
-        let mut written = HashMap::new();
+        let mut written: HashMap<Arc<str>, Record> = HashMap::new();
         for side in store.side_records() {
             let side = side?;
             let Some(entries) = decode_entries(&side) else {
@@ -353,8 +376,8 @@ impl KeyStore {
             };
             for entry in entries {
                 match entry {
-                    Entry::Key(subject, record) => written.insert(subject, record),
-                    Entry::Tombstone(subject) => written.remove(&subject),
+                    Entry::Key(subject, record) => written.insert(subject.into(), record),
+                    Entry::Tombstone(subject) => written.remove(subject.as_str()),
                 };
             }
         }
@@ -422,11 +445,15 @@ impl KeyStore {
                     spare: spare.map(|id| (id, 0)),
                     generation: 0,
                     durable: 0,
-                    written,
-                    pending: HashMap::new(),
+                    keys: written
+                        .into_iter()
+                        .map(|(subject, record)| (subject, Slot::new(record, true)))
+                        .collect(),
                     cache: HashMap::new(),
+                    leases: HashMap::new(),
                 }),
-                leases: Mutex::new(Leases::default()),
+                waiting: AtomicUsize::new(0),
+                release: Mutex::new(()),
                 released: Condvar::new(),
                 erasing: Mutex::new(()),
                 file: Mutex::new(0),
@@ -447,60 +474,47 @@ impl KeyStore {
 
     /// Keys of `subjects` (created where missing), leased until the grant is dropped.
     pub fn grant(&self, subjects: &[String]) -> Result<KeyGrant, KeyError> {
-        let mut state = lock(&self.inner.state);
         let mut grant = KeyGrant {
             inner: self.inner.clone(),
             keys: HashMap::new(),
             side: Vec::new(),
             fresh: Vec::new(),
-            epochs: Vec::new(),
+            leases: Vec::new(),
         };
-        let mut fresh_entries = Vec::new();
+        let mut state = lock(&self.inner.state);
+        let state = &mut *state;
         for subject in subjects {
             if grant.keys.contains_key(subject) {
                 continue;
             }
-            let (record, key, written) = match state.written.get(subject) {
-                Some(record) => {
-                    let record = record.clone();
-                    let key = self.unwrap(&mut state, subject, &record)?;
-                    (record, key, true)
+            let (name, slot, key) = match state.keys.get_key_value(subject.as_str()) {
+                Some((name, slot)) => {
+                    let (name, slot) = (name.clone(), slot.clone());
+                    let key = self.unwrap(state, &name, &slot.record)?;
+                    (name, slot, key)
                 }
-                None => match state.pending.get(subject) {
-                    Some(record) => {
-                        let record = record.clone();
-                        let key = self.unwrap(&mut state, subject, &record)?;
-                        (record, key, false)
-                    }
-                    None => {
-                        let (record, key) = self.create(&mut state, subject)?;
-                        (record, key, false)
-                    }
-                },
+                None => self.create(state, subject)?,
             };
-            if !written {
-                grant.fresh.push(subject.clone());
+            if !slot.is_durable() {
+                push_entry(&mut grant.side, &name, Some(&slot.record));
+                grant.fresh.push(slot.clone());
             }
-            if !grant.epochs.contains(&record.epoch) {
-                grant.epochs.push(record.epoch);
-            }
-            if !written {
-                fresh_entries.push(Entry::Key(subject.clone(), record));
+            let lease = state.leases.entry(slot.record.epoch).or_default();
+            if !grant.leases.iter().any(|held| Arc::ptr_eq(held, lease)) {
+                lease.fetch_add(1, Ordering::SeqCst);
+                grant.leases.push(lease.clone());
             }
             grant.keys.insert(subject.clone(), key);
-        }
-        if !fresh_entries.is_empty() {
-            grant.side = encode_entries(&fresh_entries);
-        }
-        let mut leases = lock(&self.inner.leases);
-        for epoch in &grant.epochs {
-            *leases.per_epoch.entry(*epoch).or_default() += 1;
         }
         Ok(grant)
     }
 
-    /// A new key for `subject` in the current epoch, pending until written.
-    fn create(&self, state: &mut State, subject: &str) -> Result<(Record, DataKey), KeyError> {
+    /// A new key for `subject` in the current epoch, not durable until written.
+    fn create(
+        &self,
+        state: &mut State,
+        subject: &str,
+    ) -> Result<(Arc<str>, Arc<Slot>, DataKey), KeyError> {
         if state.current_keys >= EPOCH_KEYS_MAX {
             self.hand_over(state)?;
         }
@@ -514,17 +528,19 @@ impl KeyStore {
             wrapped: encrypt(&state.epochs[&epoch], &key.0, &data_key_aad(&key_id, epoch)),
         };
         state.current_keys += 1;
-        state.pending.insert(subject.to_owned(), record.clone());
+        let name: Arc<str> = subject.into();
+        let slot = Slot::new(record, false);
+        state.keys.insert(name.clone(), slot.clone());
         let data_key = DataKey { key_id, key };
-        remember(state, subject, serial, data_key.clone());
-        Ok((record, data_key))
+        remember(state, &name, serial, data_key.clone());
+        Ok((name, slot, data_key))
     }
 
     /// The unwrapped key of `record`.
     fn unwrap(
         &self,
         state: &mut State,
-        subject: &str,
+        subject: &Arc<str>,
         record: &Record,
     ) -> Result<DataKey, KeyError> {
         if let Some((_, key)) = state
@@ -554,17 +570,17 @@ impl KeyStore {
         Ok(data_key)
     }
 
-    /// The data key of `subject`, if it has one (written or pending).
+    /// The data key of `subject`, if it has one (written or not yet).
     pub fn key_of(&self, subject: &str) -> Result<Option<DataKey>, KeyError> {
         let mut state = lock(&self.inner.state);
-        let record = state
-            .written
-            .get(subject)
-            .or_else(|| state.pending.get(subject))
-            .cloned();
-        record
-            .map(|record| self.unwrap(&mut state, subject, &record))
-            .transpose()
+        let Some((name, slot)) = state
+            .keys
+            .get_key_value(subject)
+            .map(|(name, slot)| (name.clone(), slot.clone()))
+        else {
+            return Ok(None);
+        };
+        self.unwrap(&mut state, &name, &slot.record).map(Some)
     }
 
     /// The data key named `key_id` (`<subject>~<serial>`), if it still exists.
@@ -592,11 +608,7 @@ impl KeyStore {
         let old = {
             let mut state = lock(&self.inner.state);
             state.cache.remove(subject);
-            let record = state
-                .written
-                .get(subject)
-                .or_else(|| state.pending.get(subject))
-                .cloned();
+            let record = state.keys.get(subject).map(|slot| slot.record.clone());
             let Some(record) = record else {
                 self.drop_empty_epochs(&mut state)?;
                 return Ok(false);
@@ -604,20 +616,26 @@ impl KeyStore {
             if state.current == record.epoch {
                 self.hand_over(&mut state)?;
             }
-            record.epoch
+            (
+                record.epoch,
+                state.leases.entry(record.epoch).or_default().clone(),
+            )
         };
+        let (old, lease) = old;
         // 2. No key of the old epoch is on its way to the disk any more.
-        let mut leases = lock(&self.inner.leases);
-        leases.waiting += 1;
-        while leases.per_epoch.get(&old).is_some_and(|n| *n > 0) {
-            leases = self
+        self.inner.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut waiter = lock(&self.inner.release);
+        while lease.load(Ordering::SeqCst) > 0 {
+            // The timeout only bounds the cost of a wake-up this loop would miss.
+            waiter = self
                 .inner
                 .released
-                .wait(leases)
-                .unwrap_or_else(|e| e.into_inner());
+                .wait_timeout(waiter, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
-        leases.waiting -= 1;
-        drop(leases);
+        drop(waiter);
+        self.inner.waiting.fetch_sub(1, Ordering::SeqCst);
         // 3. Re-wrap the old epoch's other keys under a fresh epoch, durably.
         let (rewrapped, side) = {
             let mut state = lock(&self.inner.state);
@@ -633,13 +651,13 @@ impl KeyStore {
             let mut entries = vec![Entry::Tombstone(subject.to_owned())];
             let mut rewrapped = Vec::new();
             let keys_of_old = state
-                .written
+                .keys
                 .iter()
-                .chain(state.pending.iter())
-                .filter(|(s, r)| r.epoch == old && s.as_str() != subject)
-                .map(|(s, r)| (s.clone(), r.clone()))
+                .filter(|(s, slot)| slot.record.epoch == old && &***s != subject)
+                .map(|(s, slot)| (s.clone(), slot.clone()))
                 .collect::<Vec<_>>();
-            for (other, record) in keys_of_old {
+            for (other, slot) in keys_of_old {
+                let record = &slot.record;
                 let key_id = record.key_id(&other);
                 let key = decrypt(&old_key, &record.wrapped, &data_key_aad(&key_id, old))
                     .ok_or_else(|| self.damaged("a data key does not open under its epoch key"))?;
@@ -648,10 +666,11 @@ impl KeyStore {
                     serial: record.serial,
                     wrapped: encrypt(&fresh_key, &key, &data_key_aad(&key_id, fresh)),
                 };
-                if state.written.contains_key(&other) {
-                    entries.push(Entry::Key(other.clone(), moved.clone()));
+                let durable = slot.is_durable();
+                if durable {
+                    entries.push(Entry::Key(other.to_string(), moved.clone()));
                 }
-                rewrapped.push((other, moved));
+                rewrapped.push((other, Slot::new(moved, durable)));
             }
             (rewrapped, encode_entries(&entries))
         };
@@ -666,16 +685,8 @@ impl KeyStore {
         written.map_err(|err| KeyError::Storage(err.to_string()))?;
         // 4. Only now the old epoch key goes.
         let mut state = lock(&self.inner.state);
-        state.written.remove(subject);
-        state.pending.remove(subject);
-        for (other, record) in rewrapped {
-            match state.written.get_mut(&other) {
-                Some(written) => *written = record,
-                None => {
-                    state.pending.insert(other, record);
-                }
-            }
-        }
+        state.keys.remove(subject);
+        state.keys.extend(rewrapped);
         state.epochs.remove(&old);
         self.save_epochs(&mut state)?;
         self.drop_empty_epochs(&mut state)?;
@@ -718,13 +729,14 @@ impl KeyStore {
 
     /// Drops epochs (other than the current one) that wrap no key.
     fn drop_empty_epochs(&self, state: &mut State) -> Result<(), KeyError> {
-        let used: std::collections::HashSet<u32> = state
-            .written
-            .values()
-            .chain(state.pending.values())
-            .map(|r| r.epoch)
-            .collect();
-        let leased: Vec<u32> = lock(&self.inner.leases).per_epoch.keys().copied().collect();
+        let used: std::collections::HashSet<u32> =
+            state.keys.values().map(|slot| slot.record.epoch).collect();
+        let leased = |id: &u32| {
+            state
+                .leases
+                .get(id)
+                .is_some_and(|n| n.load(Ordering::SeqCst) > 0)
+        };
         let empty: Vec<u32> = state
             .epochs
             .keys()
@@ -733,7 +745,7 @@ impl KeyStore {
                 *id != state.current
                     && state.spare.is_none_or(|(spare, _)| spare != *id)
                     && !used.contains(id)
-                    && !leased.contains(id)
+                    && !leased(id)
             })
             .collect();
         if empty.is_empty() {
@@ -741,6 +753,7 @@ impl KeyStore {
         }
         for id in empty {
             state.epochs.remove(&id);
+            state.leases.remove(&id);
         }
         self.save_epochs(state)
     }
@@ -764,11 +777,11 @@ impl KeyStore {
     }
 }
 
-fn remember(state: &mut State, subject: &str, serial: u32, key: DataKey) {
+fn remember(state: &mut State, subject: &Arc<str>, serial: u32, key: DataKey) {
     if state.cache.len() >= CACHE_KEYS_MAX {
         state.cache.clear();
     }
-    state.cache.insert(subject.to_owned(), (serial, key));
+    state.cache.insert(subject.clone(), (serial, key));
 }
 
 fn next_epoch_id(state: &State) -> u32 {
@@ -1061,6 +1074,65 @@ mod tests {
         let keys = KeyStore::open(&store, master).unwrap();
         assert_eq!(keys.key_by_id(&more.key_id).unwrap(), Some(more.key));
         assert_eq!(lock(&keys.inner.state).current_keys, 2);
+    }
+
+    /// Appenders on several threads create and write keys while erasures run: after
+    /// reopening, every key that was written opens with its value, and only the erased
+    /// subjects have none. (Leases and the written flag work without the state lock.)
+    #[test]
+    fn keys_written_while_erasures_run_all_survive_and_only_erased_ones_go() {
+        let (_dir, store) = store();
+        let master = SecretKey::random();
+        let keys = KeyStore::open(&store, master.clone()).unwrap();
+        let doomed: Vec<String> = (0..8).map(|n| format!("p.GONE{n}")).collect();
+        for subject in &doomed {
+            create(&store, &keys, subject);
+        }
+        let appenders: Vec<_> = (0..4)
+            .map(|thread| {
+                let (store, keys) = (store.clone(), keys.clone());
+                std::thread::spawn(move || {
+                    (0..200)
+                        .map(|n| {
+                            let subject = format!("s.{thread}-{n}");
+                            (subject.clone(), create(&store, &keys, &subject))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let erasing = {
+            let keys = keys.clone();
+            let doomed = doomed.clone();
+            std::thread::spawn(move || {
+                for subject in &doomed {
+                    assert!(keys.erase(subject).unwrap());
+                }
+            })
+        };
+        let created: Vec<(String, DataKey)> = appenders
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        erasing.join().unwrap();
+        drop(keys);
+        let keys = KeyStore::open(&store, master).unwrap();
+        for (subject, key) in &created {
+            assert_eq!(
+                keys.key_of(subject).unwrap().as_ref(),
+                Some(key),
+                "{subject}"
+            );
+        }
+        for subject in &doomed {
+            assert!(keys.key_of(subject).unwrap().is_none(), "{subject}");
+        }
+        assert!(
+            lock(&keys.inner.state)
+                .leases
+                .values()
+                .all(|n| n.load(Ordering::SeqCst) == 0)
+        );
     }
 
     /// An erasure waits for keys of its epoch that are on their way to the disk, and
