@@ -588,23 +588,51 @@ struct UnsealedFigures {
     /// The sealed pipeline's drained rate over this one's (target ≥ 0.9), from the
     /// time both took for their two runs.
     sealed_rate_ratio: f64,
+    /// Of that, the work-queue retention alone: unsealed on work-queue retention over
+    /// unsealed on limits retention.
+    retention_rate_ratio: f64,
+    /// And sealing alone: sealed over unsealed, both on work-queue retention.
+    same_retention_rate_ratio: f64,
     /// The drained rate of each run, in the order they ran.
     runs_messages_per_s: Vec<(&'static str, f64)>,
 }
 
-/// One run of the pipeline on fresh streams: sealed as `serve` runs it, or as it was
-/// before personal data was protected — nothing sealed, and `CRISIS_INGEST` with limits
-/// retention (acknowledged messages stay). Removes the streams afterwards.
+/// How a run of `--sealing-cost` is set up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Setup {
+    /// As before personal data was protected: nothing sealed, and `CRISIS_INGEST` with
+    /// limits retention (acknowledged messages stay).
+    Before,
+    /// Nothing sealed, on the work-queue retention `serve` gives `CRISIS_INGEST` now:
+    /// what the retention costs alone.
+    UnsealedWorkQueue,
+    /// As `serve` runs: sealed, work-queue retention.
+    Sealed,
+}
+
+impl Setup {
+    fn label(self) -> &'static str {
+        match self {
+            Setup::Before => "unsealed",
+            Setup::UnsealedWorkQueue => "unsealed-wq",
+            Setup::Sealed => "sealed",
+        }
+    }
+}
+
+/// One run of the pipeline on fresh streams, set up as `setup` says. Removes the
+/// streams afterwards.
 async fn measure_fresh(
     load: &Load<'_>,
     projections: bool,
-    sealing: bool,
+    setup: Setup,
     store_dir: std::path::PathBuf,
 ) -> anyhow::Result<PipelineMeasured> {
-    let retention = match sealing {
-        true => jetstream::stream::RetentionPolicy::WorkQueue,
-        false => jetstream::stream::RetentionPolicy::Limits,
+    let retention = match setup {
+        Setup::Before => jetstream::stream::RetentionPolicy::Limits,
+        Setup::UnsealedWorkQueue | Setup::Sealed => jetstream::stream::RetentionPolicy::WorkQueue,
     };
+    let sealing = setup == Setup::Sealed;
     load.js
         .create_stream(jetstream::stream::Config {
             retention,
@@ -617,27 +645,37 @@ async fn measure_fresh(
     Ok(measured)
 }
 
-/// Sealed and unsealed runs in the order unsealed, sealed, sealed, unsealed, so neither
-/// gains from running first or last (a shared machine drifts within a run): the first
-/// sealed run, and the unsealed figures with the ratio of their times.
+/// Two runs of each setup, in the order before, unsealed on work-queue retention,
+/// sealed, sealed, work-queue, before — so none gains from running first or last (a
+/// shared machine drifts within a run): the first sealed run, and the figures before
+/// with the ratios of the times each setup took.
 async fn measure_sealing_cost(
     load: &Load<'_>,
     projections: bool,
     scratch: &std::path::Path,
 ) -> anyhow::Result<(PipelineMeasured, UnsealedFigures)> {
+    use Setup::*;
     let messages = load.messages() as f64;
     let mut sealed = Vec::new();
     let mut unsealed = Vec::new();
+    let mut work_queue = Vec::new();
     let mut runs = Vec::new();
-    for (n, sealing) in [false, true, true, false].into_iter().enumerate() {
+    let order = [
+        Before,
+        UnsealedWorkQueue,
+        Sealed,
+        Sealed,
+        UnsealedWorkQueue,
+        Before,
+    ];
+    for (n, setup) in order.into_iter().enumerate() {
         let dir = scratch.join(format!("store-{n}"));
-        let measured = measure_fresh(load, projections, sealing, dir).await?;
-        let label = if sealing { "sealed" } else { "unsealed" };
-        runs.push((label, messages / measured.measured.elapsed_s));
-        if sealing {
-            sealed.push(measured);
-        } else {
-            unsealed.push(measured);
+        let measured = measure_fresh(load, projections, setup, dir).await?;
+        runs.push((setup.label(), messages / measured.measured.elapsed_s));
+        match setup {
+            Before => unsealed.push(measured),
+            UnsealedWorkQueue => work_queue.push(measured),
+            Sealed => sealed.push(measured),
         }
     }
     let time = |runs: &[PipelineMeasured]| runs.iter().map(|r| r.measured.elapsed_s).sum::<f64>();
@@ -651,6 +689,8 @@ async fn measure_sealing_cost(
         process_cpu_us_per_message: mean(&unsealed, |m| m.process_cpu_us_per_message),
         nats_server_cpu_us_per_message: mean(&unsealed, |m| m.nats_cpu_us_per_message),
         sealed_rate_ratio: time(&unsealed) / time(&sealed),
+        retention_rate_ratio: time(&unsealed) / time(&work_queue),
+        same_retention_rate_ratio: time(&work_queue) / time(&sealed),
         runs_messages_per_s: runs,
     };
     Ok((sealed.swap_remove(0), figures))
@@ -792,6 +832,7 @@ fn print_report(report: &PipelineReport) {
     );
     let show = |us: Option<f64>| us.map_or("n/a".to_owned(), |us| format!("{us:.0}"));
     let row = |label: &str, value: f64| println!("{label:<56} {value:>12.0}");
+    let ratio = |label: &str, value: f64| println!("{label:<56} {value:>12.2}");
     let pair = |label: &str, a: String, b: String| println!("{label:<56} {a:>9} / {b}");
     row(
         "baseline: raw JetStream async publish, messages/s",
@@ -850,6 +891,14 @@ fn print_report(report: &PipelineReport) {
             .map(|(label, rate)| format!("{label} {rate:.0}"))
             .collect();
         println!("  runs in order, messages/s: {}", runs.join(", "));
+        ratio(
+            "  the ratio below, split: work-queue retention alone",
+            unsealed.retention_rate_ratio,
+        );
+        ratio(
+            "                          sealing alone (same retention)",
+            unsealed.same_retention_rate_ratio,
+        );
     }
     if let Some(caught_up) = report.read_models_caught_up_s {
         println!(
