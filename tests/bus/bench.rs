@@ -1,6 +1,6 @@
 //! `crisisd bench pipeline` end to end on a small load: its own nats-server, the
 //! baselines, the relay floor, and the pipeline with every projector live, unsealed and
-//! sealed in turn (`--sealing-cost`: four runs on fresh streams). The run checks
+//! sealed in turn (`--sealing-cost`: six runs on fresh streams). The run checks
 //! its own counts (every signal timed, every event in `CRISIS_EVENTS`) and fails if one
 //! is short; this test keeps the benchmark from rotting between performance sessions.
 
