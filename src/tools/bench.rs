@@ -34,6 +34,11 @@ pub enum BenchCommand {
         /// Scratch directory (default: a fresh one under the system temp dir, removed after).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Instead: both ratios as one log grows from 10 thousand events to this many
+        /// (powers of ten), with the process's RSS at each size (10000000 for the curve
+        /// docs/benchmarks.md reports; it needs about 15 GB of scratch disk).
+        #[arg(long, conflicts_with = "events")]
+        curve_to: Option<u64>,
     },
     /// Read models: rebuild speed of every projection beside a scan + typed parse.
     Projections {
@@ -87,7 +92,18 @@ pub enum BenchCommand {
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     let (events, json, dir) = match command {
-        BenchCommand::Store { events, json, dir } => (events, json, dir),
+        BenchCommand::Store {
+            events,
+            json,
+            dir,
+            curve_to,
+        } => {
+            if let Some(largest) = curve_to {
+                let scratch = super::scratch::Scratch::new("crisisd-bench-", dir.as_deref())?;
+                return super::bench_curve::run(scratch.path(), largest, json).await;
+            }
+            (events, json, dir)
+        }
         BenchCommand::Projections { events, json, dir } => {
             return super::bench_projections::run(events, json, dir).await;
         }
@@ -336,37 +352,70 @@ pub(crate) async fn append_phase(
 /// fdatasync. The directory is removed afterwards so the store's phases start on the
 /// same footing.
 fn raw_batch_baseline(dir: &Path, count: u64) -> anyhow::Result<f64> {
-    let padding = padding_for(BENCH_EVENT_BYTES)?;
-    let db = sled::Config::new()
-        .path(dir)
-        .flush_every_ms(None)
-        .mode(sled::Mode::HighThroughput)
-        .segment_size(8 * 1024 * 1024)
-        .open()?;
-    let data_file = std::fs::File::open(dir.join("db"))?;
-    let values: Vec<Vec<u8>> = (0..256u64)
-        .map(|i| {
-            let prepared = PreparedEvent::prepare(&bench_stream(i), &bench_event(i, &padding))
-                .expect("bench events are valid");
-            prepared.canonical(1, i + 1, &Utc::now())
-        })
-        .collect();
-    let started = Instant::now();
-    let mut written = 0u64;
-    while written < count {
-        let mut batch = sled::Batch::default();
-        for value in &values {
-            written += 1;
-            batch.insert(&crate::store::keys::log(written), value.as_slice());
-        }
-        db.apply_batch(batch)?;
-        db.flush()?;
-        data_file.sync_data()?;
-    }
-    let events_per_s = written as f64 / started.elapsed().as_secs_f64();
-    drop((data_file, db));
+    let mut raw = RawLog::open(dir)?;
+    let events_per_s = raw.append(count)?;
+    drop(raw);
     std::fs::remove_dir_all(dir)?;
     Ok(events_per_s)
+}
+
+/// The raw sled baseline's log: records as the store writes them (canonical bytes of the
+/// benchmark events), one key each, with the store's page cache size.
+pub(crate) struct RawLog {
+    db: sled::Db,
+    data_file: std::fs::File,
+    values: Vec<Vec<u8>>,
+    written: u64,
+}
+
+impl RawLog {
+    pub(crate) fn open(dir: &Path) -> anyhow::Result<RawLog> {
+        let padding = padding_for(BENCH_EVENT_BYTES)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(StoreConfig::new(dir).cache_capacity_bytes)
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
+            .segment_size(8 * 1024 * 1024)
+            .open()?;
+        let data_file = std::fs::File::open(dir.join("db"))?;
+        let values = (0..256u64)
+            .map(|i| {
+                let prepared = PreparedEvent::prepare(&bench_stream(i), &bench_event(i, &padding))
+                    .expect("bench events are valid");
+                prepared.canonical(1, i + 1, &Utc::now())
+            })
+            .collect();
+        Ok(RawLog {
+            db,
+            data_file,
+            values,
+            written: 0,
+        })
+    }
+
+    /// Appends `count` records in batches of 256 (the last one may be smaller), each
+    /// applied, flushed and fdatasynced: records/s.
+    pub(crate) fn append(&mut self, count: u64) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let end = self.written + count;
+        while self.written < end {
+            let mut batch = sled::Batch::default();
+            let take = (end - self.written).min(self.values.len() as u64) as usize;
+            for value in &self.values[..take] {
+                self.written += 1;
+                batch.insert(&crate::store::keys::log(self.written), value.as_slice());
+            }
+            self.db.apply_batch(batch)?;
+            self.db.flush()?;
+            self.data_file.sync_data()?;
+        }
+        Ok(count as f64 / started.elapsed().as_secs_f64())
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.written
+    }
 }
 
 /// A stored record parsed once, for both the chain check and the caller.
@@ -395,7 +444,7 @@ impl ChainItem for Parsed {
 /// (replay with verification, raw scan with typed parse), events/s, best of two runs each.
 /// Replay hashes on a helper thread a chunk ahead while this thread parses and links:
 /// the way `crisisd verify` runs.
-fn replay_phases(store: &SledStore) -> anyhow::Result<(f64, f64)> {
+pub(crate) fn replay_phases(store: &SledStore) -> anyhow::Result<(f64, f64)> {
     let head = store.head().position;
     let scan = || -> anyhow::Result<f64> {
         let started = Instant::now();
