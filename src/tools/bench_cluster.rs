@@ -15,7 +15,6 @@
 //! lease check before each batch, atomic batches fenced by the expected sequence). R3
 //! against R1 is the price of the quorum; R1 against the single node, of the extra hop.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -41,15 +40,15 @@ impl Drop for Servers {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// Three clustered JetStream servers; their client URLs, comma-separated.
 fn start_cluster(dir: &Path) -> anyhow::Result<(Servers, String)> {
     let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let clients: Vec<u16> = (0..3).map(|_| free_port()).collect::<Result<_, _>>()?;
-    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect::<Result<_, _>>()?;
+    let clients: Vec<u16> = (0..3)
+        .map(|_| super::free_port())
+        .collect::<Result<_, _>>()?;
+    let routes: Vec<u16> = (0..3)
+        .map(|_| super::free_port())
+        .collect::<Result<_, _>>()?;
     let route_list = routes
         .iter()
         .map(|p| format!("\"nats-route://127.0.0.1:{p}\""))

@@ -20,7 +20,6 @@
 //! with a scratch directory.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,7 +67,7 @@ impl Drop for NatsServer {
 
 fn start_nats(dir: &std::path::Path) -> anyhow::Result<(NatsServer, String)> {
     let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = super::free_port()?;
     let child = Command::new(&binary)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(dir)

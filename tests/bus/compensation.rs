@@ -58,7 +58,7 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     let auditor = token(dir.path(), "auditor", "regulator-check");
     let agent = token(dir.path(), "agent", "agent-7");
     let lead = token(dir.path(), "crisis_lead", "lead-1");
-    let port = free_port();
+    let port = free_port().unwrap();
     let crisisd = Crisisd::start_with(dir.path(), &[], port);
     wait_for_http(port);
     let date = (chrono::Utc::now() - chrono::Duration::days(1))
@@ -432,7 +432,7 @@ async fn a_manifest_over_nats_is_stored_and_a_bad_one_rejected_with_its_field() 
     let nats = crate::nats_server::NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
     let auditor = token(dir.path(), "auditor", "regulator-check");
-    let port = free_port();
+    let port = free_port().unwrap();
     let crisisd = Crisisd::start_with(dir.path(), &["--nats-url", &nats.url()], port);
     wait_for_http(port);
     let client = async_nats::connect(nats.url()).await.unwrap();

@@ -158,7 +158,7 @@ async fn the_shipped_nats_configuration_grants_each_role_its_subjects_and_nothin
             "--nats-password-file",
             password_file.to_str().unwrap(),
         ],
-        free_port(),
+        free_port().unwrap(),
     );
     let mut ops = User::connect(&url, "flight_ops", "pw-flight-ops").await;
     let mut channel = User::connect(&url, "channel", "pw-channel").await;

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::nats_server::NatsServer;
+pub(crate) use crisisd::tools::free_port;
 
 pub(crate) struct Crisisd(pub(crate) Child);
 
@@ -23,7 +24,7 @@ impl Drop for Crisisd {
 
 impl Crisisd {
     pub(crate) fn start(data_dir: &std::path::Path, nats_url: &str) -> Crisisd {
-        Crisisd::start_with(data_dir, &["--nats-url", nats_url], free_port())
+        Crisisd::start_with(data_dir, &["--nats-url", nats_url], free_port().unwrap())
     }
 
     pub(crate) fn start_with(data_dir: &std::path::Path, args: &[&str], http_port: u16) -> Crisisd {
@@ -62,14 +63,6 @@ impl Crisisd {
             "crisisd exits cleanly on SIGTERM: {status}"
         );
     }
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP/1.0 request (so no chunked encoding) over a fresh connection: (status, body).
@@ -116,7 +109,7 @@ fn serve_answers_http_commands_with_tokens_from_token_add() {
         String::from_utf8_lossy(&output.stderr)
     );
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let port = free_port();
+    let port = free_port().unwrap();
     let crisisd = Crisisd::start_with(dir.path(), &[], port);
     let started = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -589,7 +582,7 @@ fn the_http_audit_export_and_stream_verify_with_independent_libraries() {
     }
     let lead = token(dir.path(), "crisis_lead", "lead-anna");
     let admin = token(dir.path(), "admin", "auditor-with-rights");
-    let port = free_port();
+    let port = free_port().unwrap();
     let crisisd = Crisisd::start_with(dir.path(), &[], port);
     wait_for_http(port);
     for n in 0..20 {
@@ -625,7 +618,7 @@ fn the_http_audit_export_and_stream_verify_with_independent_libraries() {
 fn a_running_serve_picks_up_added_and_revoked_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let first = token(dir.path(), "crisis_lead", "lead-anna");
-    let port = free_port();
+    let port = free_port().unwrap();
     let crisisd = Crisisd::start_with(dir.path(), &[], port);
     wait_for_http(port);
     let (status, _) = http(port, "GET", "/v1/incidents", &first, "");

@@ -120,7 +120,7 @@ async fn personal_data_is_sealed_in_every_copy_and_erased_in_all_of_them() {
     let agent = token(&data, "agent", "agent-ann");
     let admin = token(&data, "admin", "privacy-officer");
     let auditor = token(&data, "auditor", "auditor-abe");
-    let port = free_port();
+    let port = free_port().unwrap();
     let server = Crisisd::start_logged(&data, &["--nats-url", &nats.url()], port, Some(&log));
     wait_for_http(port);
 
@@ -340,7 +340,7 @@ async fn personal_data_is_sealed_in_every_copy_and_erased_in_all_of_them() {
             Duration::from_secs(60)
         ));
     }
-    let port = free_port();
+    let port = free_port().unwrap();
     let server = Crisisd::start_logged(&data, &[], port, None);
     wait_for_http(port);
     let view = ok(http(port, "GET", "/v1/passengers/FF9001", &admin, ""));
@@ -374,7 +374,7 @@ fn kill_9_during_erasure_never_leaves_a_passenger_half_erased() {
     let admin = token(&data, "admin", "privacy-officer");
     let mut passengers = Vec::new();
     for round in 0..6u32 {
-        let port = free_port();
+        let port = free_port().unwrap();
         let mut server = Crisisd::start_with(&data, &[], port);
         wait_for_http(port);
         // Every passenger so far is whole or erased.
@@ -422,7 +422,7 @@ fn kill_9_during_erasure_never_leaves_a_passenger_half_erased() {
             let _ = thread.join();
         }
     }
-    let port = free_port();
+    let port = free_port().unwrap();
     let server = Crisisd::start_with(&data, &[], port);
     wait_for_http(port);
     let (erased, whole) = check_whole_or_erased(port, &admin, &passengers);
@@ -516,7 +516,7 @@ fn master_key_rotation_under_load_loses_nothing_and_a_wrong_key_is_refused() {
     }
     let agent = token(&data, "agent", "agent-ann");
     let admin = token(&data, "admin", "key-keeper");
-    let port = free_port();
+    let port = free_port().unwrap();
     let server = Crisisd::start_with(
         &data,
         &["--master-key-file", old_key.to_str().unwrap()],
@@ -577,7 +577,7 @@ fn master_key_rotation_under_load_loses_nothing_and_a_wrong_key_is_refused() {
             data.to_str().unwrap(),
             "serve",
             "--http-addr",
-            &format!("127.0.0.1:{}", free_port()),
+            &format!("127.0.0.1:{}", free_port().unwrap()),
         ])
         .args(["--master-key-file", old_key.to_str().unwrap()])
         .output()
@@ -588,7 +588,7 @@ fn master_key_rotation_under_load_loses_nothing_and_a_wrong_key_is_refused() {
         "{stderr}"
     );
 
-    let port = free_port();
+    let port = free_port().unwrap();
     let server = Crisisd::start_with(
         &data,
         &["--master-key-file", new_key.to_str().unwrap()],

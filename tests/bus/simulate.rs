@@ -140,7 +140,7 @@ fn a_simulated_day_fills_the_pipeline_over_nats_and_over_http() {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
     let reader = token(dir.path(), "crisis_lead", "lead-1");
-    let port = free_port();
+    let port = free_port().unwrap();
     let crisisd = Crisisd::start_with(dir.path(), &["--nats-url", &nats.url()], port);
     wait_for_http(port);
     let url = format!("http://127.0.0.1:{port}");
@@ -237,7 +237,7 @@ fn a_simulated_day_fills_the_pipeline_over_nats_and_over_http() {
     let reader = token(dir.path(), "auditor", "audit-1");
     let ops = token(dir.path(), "flight_ops", "sim-ops");
     let channel = token(dir.path(), "channel", "sim-channel");
-    let port = free_port();
+    let port = free_port().unwrap();
     let crisisd = Crisisd::start_with(dir.path(), &[], port);
     wait_for_http(port);
     let url = format!("http://127.0.0.1:{port}");

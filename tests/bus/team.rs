@@ -14,7 +14,7 @@ fn a_crisis_teams_rules_hold_through_the_binary() {
     let channel = token(dir.path(), "channel", "hotline");
     let agent = token(dir.path(), "agent", "agent-7");
     let lead = token(dir.path(), "crisis_lead", "lead-1");
-    let port = free_port();
+    let port = free_port().unwrap();
     let crisisd = Crisisd::start_with(dir.path(), &[], port);
     wait_for_http(port);
     let call = |token: &str, method: &str, path: &str, body: Value| {

@@ -2,12 +2,12 @@
 //! directory and `sync_interval: always` (issue 24: acknowledged means on disk). One can
 //! be killed with SIGKILL and restarted on the same ports and directory; all stop in `Drop`.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::nats_server::{answers_as, binary};
+use crisisd::tools::free_port;
 
 pub const SIZE: usize = 3;
 
@@ -22,14 +22,6 @@ struct Server {
 pub struct NatsCluster {
     servers: Vec<Server>,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl NatsCluster {
@@ -50,8 +42,8 @@ impl NatsCluster {
 
     fn spawn_all() -> Result<NatsCluster, String> {
         let dir = tempfile::tempdir().unwrap();
-        let client_ports: Vec<u16> = (0..SIZE).map(|_| free_port()).collect();
-        let cluster_ports: Vec<u16> = (0..SIZE).map(|_| free_port()).collect();
+        let client_ports: Vec<u16> = (0..SIZE).map(|_| free_port().unwrap()).collect();
+        let cluster_ports: Vec<u16> = (0..SIZE).map(|_| free_port().unwrap()).collect();
         let routes = cluster_ports
             .iter()
             .map(|port| format!("\"nats-route://127.0.0.1:{port}\""))

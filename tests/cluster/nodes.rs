@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::nats_cluster::NatsCluster;
+pub use crisisd::tools::free_port;
 
 /// The cluster name the nodes run under (`--cluster`).
 pub const CLUSTER: &str = "test";
@@ -77,14 +78,6 @@ pub struct Nodes {
     dir: Option<tempfile::TempDir>,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Issues a token into `data_dir`'s tokens file with `crisisd token add`.
 fn token(data_dir: &Path, role: &str, actor: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_crisisd"))
@@ -116,7 +109,7 @@ impl Nodes {
         let nodes = (1..=count)
             .map(|n| Node {
                 id: format!("node-{n}"),
-                port: free_port(),
+                port: free_port().unwrap(),
                 dir: dir.path().join(format!("node-{n}")),
                 log: dir.path().join(format!("node-{n}.log")),
                 child: None,

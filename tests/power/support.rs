@@ -1,5 +1,6 @@
 //! The real `crisisd` binary for these tests: start `serve`, talk HTTP/1.0, kill -9.
 
+pub use crisisd::tools::free_port;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ impl Crisisd {
     /// `crisisd serve` on `data_dir` (with `--nats-url nats_url` if given), its log
     /// (level `warn`) into `log`; waits until it answers HTTP.
     pub fn serve(data_dir: &Path, nats_url: Option<&str>, log: &Path) -> Crisisd {
-        let port = free_port();
+        let port = free_port().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_crisisd"));
         command
             .args(["--data-dir", data_dir.to_str().unwrap(), "serve"])
@@ -58,14 +59,6 @@ impl Drop for Crisisd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP/1.0 request over a fresh connection: (status, body), or `None` when the
