@@ -29,10 +29,17 @@ fn bench_store(args: &[&str]) -> serde_json::Value {
 fn the_curve_measures_each_size_of_one_growing_log_with_its_memory() {
     let report = bench_store(&["--curve-to", "20000"]);
     let points = report["points"].as_array().unwrap();
-    assert_eq!(points.len(), 1, "sizes are powers of ten up to 20000: {report}");
+    assert_eq!(
+        points.len(),
+        1,
+        "sizes are powers of ten up to 20000: {report}"
+    );
     let point = &points[0];
     assert_eq!(point["log_events"], 10_000);
-    assert_eq!(point["append"]["events"], 10_000, "the whole first size is timed");
+    assert_eq!(
+        point["append"]["events"], 10_000,
+        "the whole first size is timed"
+    );
     for figure in [
         "raw_batch_events_per_s",
         "append_vs_baseline",
