@@ -21,7 +21,10 @@
 //! epoch wraps at most [`EPOCH_KEYS_MAX`] keys, which bounds that re-wrap.
 //!
 //! Keys handed out but not yet written are leased ([`KeyGrant`]); an erasure waits for
-//! the leases of the epoch it destroys, so no key of that epoch is written after it.
+//! the leases of the epoch it destroys, and from its start a key of that epoch not yet
+//! written is moved to the current epoch before it is handed out again, so no record of
+//! the destroyed epoch is written after it (the erased subject's own key excepted: what
+//! it seals is erased with it).
 //! Granting takes one lock, briefly; marking keys written and releasing leases take
 //! none (atomic flags and counters), so appenders on many threads do not queue up on
 //! the key store.
@@ -262,6 +265,10 @@ struct State {
     cache: HashMap<Arc<str>, (u32, DataKey)>,
     /// Outstanding grants per epoch (a grant holds the counters it raised).
     leases: HashMap<u32, Arc<AtomicUsize>>,
+    /// The epoch an erasure is destroying, and the subject erased: a key of that epoch
+    /// not yet written is moved to the current epoch before a grant carries it, so no
+    /// record of the old epoch reaches the disk after the erasure stopped waiting.
+    retiring: Option<(u32, Arc<str>)>,
 }
 
 /// One subject's data key as stored.
@@ -451,6 +458,7 @@ impl KeyStore {
                         .collect(),
                     cache: HashMap::new(),
                     leases: HashMap::new(),
+                    retiring: None,
                 }),
                 waiting: AtomicUsize::new(0),
                 release: Mutex::new(()),
@@ -487,7 +495,7 @@ impl KeyStore {
             if grant.keys.contains_key(subject) {
                 continue;
             }
-            let (name, slot, key) = match state.keys.get_key_value(subject.as_str()) {
+            let (name, mut slot, key) = match state.keys.get_key_value(subject.as_str()) {
                 Some((name, slot)) => {
                     let (name, slot) = (name.clone(), slot.clone());
                     let key = self.unwrap(state, &name, &slot.record)?;
@@ -495,14 +503,22 @@ impl KeyStore {
                 }
                 None => self.create(state, subject)?,
             };
+            // A durable key writes nothing: only a key carried in the side record is
+            // leased, so an erasure waits for nothing else.
             if !slot.is_durable() {
+                let retiring = state.retiring.as_ref().is_some_and(|(epoch, erased)| {
+                    *epoch == slot.record.epoch && *erased != name && *epoch != state.current
+                });
+                if retiring {
+                    slot = self.move_to_current(state, &name, &slot, &key)?;
+                }
                 push_entry(&mut grant.side, &name, Some(&slot.record));
                 grant.fresh.push(slot.clone());
-            }
-            let lease = state.leases.entry(slot.record.epoch).or_default();
-            if !grant.leases.iter().any(|held| Arc::ptr_eq(held, lease)) {
-                lease.fetch_add(1, Ordering::SeqCst);
-                grant.leases.push(lease.clone());
+                let lease = state.leases.entry(slot.record.epoch).or_default();
+                if !grant.leases.iter().any(|held| Arc::ptr_eq(held, lease)) {
+                    lease.fetch_add(1, Ordering::SeqCst);
+                    grant.leases.push(lease.clone());
+                }
             }
             grant.keys.insert(subject.clone(), key);
         }
@@ -534,6 +550,34 @@ impl KeyStore {
         let data_key = DataKey { key_id, key };
         remember(state, &name, serial, data_key.clone());
         Ok((name, slot, data_key))
+    }
+
+    /// `slot`'s key (not yet written, in an epoch being destroyed) wrapped anew in the
+    /// current epoch, with the same serial: the same key, so what it sealed still opens.
+    fn move_to_current(
+        &self,
+        state: &mut State,
+        name: &Arc<str>,
+        slot: &Slot,
+        key: &DataKey,
+    ) -> Result<Arc<Slot>, KeyError> {
+        if state.current_keys >= EPOCH_KEYS_MAX {
+            self.hand_over(state)?;
+        }
+        let epoch = state.current;
+        let record = Record {
+            epoch,
+            serial: slot.record.serial,
+            wrapped: encrypt(
+                &state.epochs[&epoch],
+                &key.key.0,
+                &data_key_aad(&key.key_id, epoch),
+            ),
+        };
+        state.current_keys += 1;
+        let moved = Slot::new(record, false);
+        state.keys.insert(name.clone(), moved.clone());
+        Ok(moved)
     }
 
     /// The unwrapped key of `record`.
@@ -616,6 +660,7 @@ impl KeyStore {
             if state.current == record.epoch {
                 self.hand_over(&mut state)?;
             }
+            state.retiring = Some((record.epoch, subject.into()));
             (
                 record.epoch,
                 state.leases.entry(record.epoch).or_default().clone(),
@@ -686,8 +731,20 @@ impl KeyStore {
         // 4. Only now the old epoch key goes.
         let mut state = lock(&self.inner.state);
         state.keys.remove(subject);
-        state.keys.extend(rewrapped);
+        state.cache.remove(subject);
+        for (other, slot) in rewrapped {
+            // A grant may have moved it to the current epoch meanwhile: that one stays.
+            if state
+                .keys
+                .get(&other)
+                .is_some_and(|s| s.record.epoch == old)
+            {
+                state.keys.insert(other, slot);
+            }
+        }
         state.epochs.remove(&old);
+        state.leases.remove(&old);
+        state.retiring = None;
         self.save_epochs(&mut state)?;
         self.drop_empty_epochs(&mut state)?;
         Ok(true)
@@ -1115,6 +1172,13 @@ mod tests {
             .flat_map(|t| t.join().unwrap())
             .collect();
         erasing.join().unwrap();
+        assert!(
+            lock(&keys.inner.state)
+                .leases
+                .values()
+                .all(|n| n.load(Ordering::SeqCst) == 0),
+            "every lease released"
+        );
         drop(keys);
         let keys = KeyStore::open(&store, master).unwrap();
         for (subject, key) in &created {
@@ -1127,12 +1191,49 @@ mod tests {
         for subject in &doomed {
             assert!(keys.key_of(subject).unwrap().is_none(), "{subject}");
         }
-        assert!(
-            lock(&keys.inner.state)
-                .leases
-                .values()
-                .all(|n| n.load(Ordering::SeqCst) == 0)
-        );
+    }
+
+    /// A key whose first append failed, granted again while an erasure destroys its
+    /// epoch (after the erasure stopped waiting for leases), is written in the current
+    /// epoch, not the dying one: it survives the erasure and a reopening.
+    #[test]
+    fn a_key_granted_again_during_an_erasure_is_written_in_the_current_epoch() {
+        let (_dir, store) = store();
+        let master = SecretKey::random();
+        let keys = KeyStore::open(&store, master.clone()).unwrap();
+        create(&store, &keys, "p.GONE");
+        let failed = keys.grant(&["p.RETRY".into()]).unwrap();
+        let retry = failed.keys["p.RETRY"].clone();
+        drop(failed); // its append failed
+        {
+            // Where an erasure of p.GONE stands after its wait: epoch 1 is retiring.
+            let mut state = lock(&keys.inner.state);
+            keys.hand_over(&mut state).unwrap();
+            state.retiring = Some((1, "p.GONE".into()));
+        }
+        let again = keys.grant(&["p.RETRY".into(), "p.GONE".into()]).unwrap();
+        assert_eq!(again.keys["p.RETRY"], retry, "the same key");
+        let entries = decode_entries(&again.side).unwrap();
+        let epochs: Vec<(&str, u32)> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Key(subject, record) => Some((subject.as_str(), record.epoch)),
+                Entry::Tombstone(_) => None,
+            })
+            .collect();
+        assert_eq!(epochs, vec![("p.RETRY", 2)], "moved; GONE is durable");
+        let append = AppendRequest::default().with_side(again.side.clone());
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(store.append(append))
+            .unwrap();
+        again.written();
+        assert!(keys.erase("p.GONE").unwrap());
+        drop(keys);
+        let keys = KeyStore::open(&store, master).unwrap();
+        assert_eq!(keys.key_of("p.RETRY").unwrap(), Some(retry));
+        assert!(keys.key_of("p.GONE").unwrap().is_none());
     }
 
     /// An erasure waits for keys of its epoch that are on their way to the disk, and
