@@ -510,7 +510,7 @@ impl KeyStore {
                     *epoch == slot.record.epoch && *erased != name && *epoch != state.current
                 });
                 if retiring {
-                    slot = self.move_to_current(state, &name, &slot, &key)?;
+                    slot = self.wrap_in_current(state, &name, slot.record.serial, &key)?;
                 }
                 push_entry(&mut grant.side, &name, Some(&slot.record));
                 grant.fresh.push(slot.clone());
@@ -531,34 +531,25 @@ impl KeyStore {
         state: &mut State,
         subject: &str,
     ) -> Result<(Arc<str>, Arc<Slot>, DataKey), KeyError> {
-        if state.current_keys >= EPOCH_KEYS_MAX {
-            self.hand_over(state)?;
-        }
-        let key = SecretKey::random();
         let serial = u32::from_be_bytes(random_bytes());
-        let epoch = state.current;
-        let key_id = format!("{subject}~{serial:08x}");
-        let record = Record {
-            epoch,
-            serial,
-            wrapped: encrypt(&state.epochs[&epoch], &key.0, &data_key_aad(&key_id, epoch)),
+        let key = DataKey {
+            key_id: format!("{subject}~{serial:08x}"),
+            key: SecretKey::random(),
         };
-        state.current_keys += 1;
         let name: Arc<str> = subject.into();
-        let slot = Slot::new(record, false);
-        state.keys.insert(name.clone(), slot.clone());
-        let data_key = DataKey { key_id, key };
-        remember(state, &name, serial, data_key.clone());
-        Ok((name, slot, data_key))
+        let slot = self.wrap_in_current(state, &name, serial, &key)?;
+        remember(state, &name, serial, key.clone());
+        Ok((name, slot, key))
     }
 
-    /// `slot`'s key (not yet written, in an epoch being destroyed) wrapped anew in the
-    /// current epoch, with the same serial: the same key, so what it sealed still opens.
-    fn move_to_current(
+    /// `key` (serial `serial`) wrapped in the current epoch, as `name`'s key not yet
+    /// written: a new key, or one moved out of an epoch being destroyed (the same key
+    /// and serial, so what it sealed still opens).
+    fn wrap_in_current(
         &self,
         state: &mut State,
         name: &Arc<str>,
-        slot: &Slot,
+        serial: u32,
         key: &DataKey,
     ) -> Result<Arc<Slot>, KeyError> {
         if state.current_keys >= EPOCH_KEYS_MAX {
@@ -567,7 +558,7 @@ impl KeyStore {
         let epoch = state.current;
         let record = Record {
             epoch,
-            serial: slot.record.serial,
+            serial,
             wrapped: encrypt(
                 &state.epochs[&epoch],
                 &key.key.0,
@@ -575,9 +566,9 @@ impl KeyStore {
             ),
         };
         state.current_keys += 1;
-        let moved = Slot::new(record, false);
-        state.keys.insert(name.clone(), moved.clone());
-        Ok(moved)
+        let slot = Slot::new(record, false);
+        state.keys.insert(name.clone(), slot.clone());
+        Ok(slot)
     }
 
     /// The unwrapped key of `record`.
@@ -649,7 +640,7 @@ impl KeyStore {
     pub fn erase(&self, subject: &str) -> Result<bool, KeyError> {
         let _one = lock(&self.inner.erasing);
         // 1. New keys go to a fresh epoch from now on.
-        let old = {
+        let (old, lease) = {
             let mut state = lock(&self.inner.state);
             state.cache.remove(subject);
             let record = state.keys.get(subject).map(|slot| slot.record.clone());
@@ -666,7 +657,6 @@ impl KeyStore {
                 state.leases.entry(record.epoch).or_default().clone(),
             )
         };
-        let (old, lease) = old;
         // 2. No key of the old epoch is on its way to the disk any more.
         self.inner.waiting.fetch_add(1, Ordering::SeqCst);
         let mut waiter = lock(&self.inner.release);
@@ -950,15 +940,20 @@ mod tests {
         let grant = keys.grant(&[subject.to_owned()]).unwrap();
         let key = grant.keys[subject].clone();
         if !grant.side.is_empty() {
-            let append = AppendRequest::default().with_side(grant.side.clone());
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap()
-                .block_on(store.append(append))
-                .unwrap();
-            grant.written();
+            write(store, grant);
         }
         key
+    }
+
+    /// Appends `grant`'s side record (with no events) and marks its keys written.
+    fn write(store: &SledStore, grant: KeyGrant) {
+        let append = AppendRequest::default().with_side(grant.side.clone());
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(store.append(append))
+            .unwrap();
+        grant.written();
     }
 
     #[test]
@@ -1222,13 +1217,7 @@ mod tests {
             })
             .collect();
         assert_eq!(epochs, vec![("p.RETRY", 2)], "moved; GONE is durable");
-        let append = AppendRequest::default().with_side(again.side.clone());
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(store.append(append))
-            .unwrap();
-        again.written();
+        write(&store, again);
         assert!(keys.erase("p.GONE").unwrap());
         drop(keys);
         let keys = KeyStore::open(&store, master).unwrap();
@@ -1251,13 +1240,7 @@ mod tests {
         };
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(!erasing.is_finished(), "waits for the lease");
-        let append = AppendRequest::default().with_side(grant.side.clone());
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(store.append(append))
-            .unwrap();
-        grant.written();
+        write(&store, grant);
         assert!(erasing.join().unwrap());
         assert_eq!(keys.key_by_id(&busy.key_id).unwrap(), Some(busy.key));
     }
