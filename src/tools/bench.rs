@@ -130,12 +130,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     };
     let scratch = super::scratch::Scratch::new("crisisd-bench-", dir.as_deref())?;
     let report = bench_store(scratch.path(), events.max(1_000)).await?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_table(&report);
-    }
-    Ok(ExitCode::SUCCESS)
+    emit(&report, json, print_table)
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -233,6 +228,20 @@ fn bench_stream(seq: u64) -> String {
         "bench-{:05}",
         seq.wrapping_mul(2_654_435_761) % BENCH_STREAMS
     )
+}
+
+/// Prints a benchmark's report: one JSON object with `--json`, else its table.
+pub(crate) fn emit<R: serde::Serialize>(
+    report: &R,
+    json: bool,
+    table: impl FnOnce(&R),
+) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        table(report);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One figure of a benchmark beside its target, with the verdict, so a reader does not

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
-use super::bench::{AppendFigures, BENCH_EVENT_BYTES, append_phase, padding_for};
+use super::bench::{AppendFigures, BENCH_EVENT_BYTES, append_phase, emit, padding_for};
 use crate::cluster::lease::{LeaseBucket, LeaseConfig, NodeIdentity, Role as LeaseRole};
 use crate::cluster::log::{LogConfig, ReplicatedLog};
 use crate::store::{Role, SledStore, StoreConfig};
@@ -191,12 +191,7 @@ pub async fn run(events: u64, json: bool) -> anyhow::Result<ExitCode> {
         report.push(Configuration { name, appends });
     }
     let _ = stop_tx.send(true);
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_table(&report, events);
-    }
-    Ok(ExitCode::SUCCESS)
+    emit(&report, json, |r| print_table(r, events))
 }
 
 fn print_table(report: &[Configuration], events: u64) {

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::bench::{
-    AppendFigures, BENCH_EVENT_BYTES, RawLog, Target, append_phase, padding_for, print_targets,
-    replay_phases,
+    AppendFigures, BENCH_EVENT_BYTES, RawLog, Target, append_phase, emit, padding_for,
+    print_targets, replay_phases,
 };
 use super::bench_projections::rss_mib;
 use crate::store::{SledStore, StoreConfig};
@@ -130,12 +130,7 @@ pub async fn run(scratch: &Path, largest: u64, json: bool) -> anyhow::Result<Exi
         points,
         targets,
     };
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_table(&report);
-    }
-    Ok(ExitCode::SUCCESS)
+    emit(&report, json, print_table)
 }
 
 fn print_table(r: &CurveReport) {

@@ -32,7 +32,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::arrivals::Arrivals;
-use super::bench::{Target, print_targets};
+use super::bench::{Target, emit, print_targets};
 use super::bench_relay::relay_floor;
 use crate::app::feedback::signal_id;
 use crate::app::ingest::CrisisIngest;
@@ -807,12 +807,7 @@ pub async fn run(
         targets: targets(&report, pace),
         ..report
     };
-    if json_out {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(ExitCode::SUCCESS)
+    emit(&report, json_out, print_report)
 }
 
 fn print_report(report: &PipelineReport) {

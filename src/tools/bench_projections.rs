@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::bench::{Target, print_targets};
+use super::bench::{Target, emit, print_targets};
 use crate::domain::{DomainEvent, compensation, complaint, incident, passenger, signal};
 use crate::projection::{APPLY_BATCH_EVENTS_MAX, all, rebuild};
 use crate::store::{
@@ -47,12 +47,7 @@ struct ProjectionsReport {
 pub async fn run(events: u64, json: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let scratch = super::scratch::Scratch::new("crisisd-bench-", dir.as_deref())?;
     let report = bench(scratch.path(), events.max(1_000)).await?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_table(&report);
-    }
-    Ok(ExitCode::SUCCESS)
+    emit(&report, json, print_table)
 }
 
 async fn bench(scratch: &Path, events: u64) -> anyhow::Result<ProjectionsReport> {

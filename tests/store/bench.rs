@@ -1,16 +1,23 @@
 //! `crisisd bench store` on small logs, through the binary: the reports hold what the
 //! docs say they hold, so the benchmarks do not rot between performance sessions.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
-fn bench_store(args: &[&str]) -> serde_json::Value {
-    let scratch = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_crisisd"))
-        .args(["bench", "store", "--json", "--dir"])
-        .arg(scratch.path())
+/// `crisisd bench store <args>` with its scratch under `scratch`.
+fn run(scratch: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["bench", "store", "--dir"])
+        .arg(scratch)
         .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Its JSON report, checking that it succeeded and removed its scratch directory.
+fn bench_store(args: &[&str]) -> serde_json::Value {
+    let scratch = tempfile::tempdir().unwrap();
+    let output = run(scratch.path(), &[&["--json"], args].concat());
     assert!(
         output.status.success(),
         "bench store {args:?}: {}",
@@ -54,10 +61,8 @@ fn the_curve_measures_each_size_of_one_growing_log_with_its_memory() {
 
 #[test]
 fn a_curve_below_its_first_size_is_refused_with_what_to_pass() {
-    let output = Command::new(env!("CARGO_BIN_EXE_crisisd"))
-        .args(["bench", "store", "--curve-to", "500"])
-        .output()
-        .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let output = run(scratch.path(), &["--curve-to", "500"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("at least 10000"), "{stderr}");
