@@ -348,9 +348,13 @@ fn team_views(port: u16, date: &str, agent: &str, lead: &str) -> (String, Value)
     assert_eq!(status, 200, "{answer}");
     let answer: Value = serde_json::from_str(&answer).unwrap();
     let incident = answer["stream"].as_str().unwrap()["incident-".len()..].to_owned();
+    let opened = &answer["position"];
     let started = Instant::now();
     loop {
-        let ledger = get(&format!("/v1/incidents/{incident}/entitlements"));
+        // `after`: the incident's read model has the incident before it is asked for it.
+        let ledger = get(&format!(
+            "/v1/incidents/{incident}/entitlements?after={opened}"
+        ));
         let governing = ledger["lines"]
             .as_array()
             .unwrap()
