@@ -298,10 +298,11 @@ def ingest(base, kind, token, body):
     return call(base, "POST", f"/v1/ingest/{kind}", token, body, expect=202)
 
 
-def script_entitlements(crisis, ops, incident, today):
+def script_entitlements(crisis, ops, incident, opened, today):
     """LH400 today: a manifest of three passengers, then flight ops cancel it on the day:
     crisisd computes each one's entitlements (EU 261 and the others that apply) and links
-    them to the flight's incident. One is then offered, one offered, accepted and paid."""
+    them to the flight's incident (opened at position `opened`). One is then offered, one
+    offered, accepted and paid."""
     base = crisis.base
     flight = {"carrier": "LH", "flight_number": "400", "origin_date": today}
     ingest(base, "manifest", ops, {"v": 1, "source_message_id": "board-manifest-1", **flight, "passengers": [
@@ -313,7 +314,8 @@ def script_entitlements(crisis, ops, incident, today):
                                     "status": "cancelled", "notified_at": now_iso(), "passenger_count": 3})
     deadline = time.monotonic() + 15
     while True:
-        ledger = call(base, "GET", f"/v1/incidents/{incident}/entitlements", crisis.lead)
+        # after: the incidents model has the incident (else 404, which is not retried).
+        ledger = call(base, "GET", f"/v1/incidents/{incident}/entitlements?after={opened}", crisis.lead)
         governing = [line for line in ledger["lines"] if line["governing"] and line["owed"]]
         if len({line["passenger"] for line in governing}) >= 3 or time.monotonic() > deadline:
             break
@@ -423,18 +425,18 @@ def main():
         crisis = Crisis(server, lead, agent)
         today = date.today().isoformat()
         flight = {"carrier": "LH", "number": "400", "date": today}
-        ids = {}
+        ids, opened = {}, {}
         for stage, title, severity in [("monitor", "LH400 FRA-JFK cancelled", "critical"),
                                        ("assess", "BA117 LHR-JFK 5h delay", "high"),
                                        ("plan", "AF006 CDG-JFK diverted", "high"),
                                        ("execute", "CA931 PEK-FRA baggage left behind", "medium"),
                                        ("follow_up", "MU551 PVG-CDG overbooked", "low"),
                                        ("review", "UA960 IAD-FRA crew shortage", "medium")]:
-            ids[stage], _ = crisis.open(title, severity, flight if stage == "monitor" else None)
+            ids[stage], opened[stage] = crisis.open(title, severity, flight if stage == "monitor" else None)
             crisis.advance(ids[stage], stage, note="Called Jane Doe on +49 170 5550101")
         complaints = [crisis.complaint(f"FF20{n}", ids["monitor"] if n < 2 else ids["plan"])["stream"][len("complaint-"):]
                       for n in range(3)]
-        entitlements = script_entitlements(crisis, ops, ids["monitor"], today)
+        entitlements = script_entitlements(crisis, ops, ids["monitor"], opened["monitor"], today)
         script_surveys(crisis, ids["follow_up"])
         if os.environ.get("BOARD_DUMP"):
             for path in [f"/v1/incidents/{ids['monitor']}/entitlements", f"/v1/incidents/{ids['monitor']}/cost",
@@ -519,8 +521,14 @@ def main():
             shot(page, "incident.png")
             page.click(button)
             page.wait_for_selector(f"{button}", state="detached", timeout=5000)
-            timeline = call(server.base, "GET", f"/v1/incidents/{ids['plan']}/timeline", lead)["items"]
-            approvals = [e for e in timeline if e["type"] == "incident.communication_plan_approved"]
+            # The timeline model follows the log a moment behind the page's command.
+            deadline = time.monotonic() + 5
+            while True:
+                timeline = call(server.base, "GET", f"/v1/incidents/{ids['plan']}/timeline", lead)["items"]
+                approvals = [e for e in timeline if e["type"] == "incident.communication_plan_approved"]
+                if approvals or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
             check(len(approvals) == 1 and approvals[0]["actor_id"] == "lead-1"
                   and approvals[0]["actor_role"] == "crisis_lead",
                   "the approval from the page is an event with the lead as its actor")
@@ -612,8 +620,8 @@ def main():
             ack = f"button[data-command='acknowledge_complaint'][data-complaint='{complaints[0]}']"
             agent_page.click(ack)
             agent_page.wait_for_selector(ack, state="detached", timeout=5000)
-            events = call(server.base, "GET", f"/v1/complaints/{complaints[0]}/timeline", lead)["items"]
-            check(any(e["type"] == "complaint.acknowledged" and e["actor_id"] == "agent-1" for e in events),
+            acked = wait_event(server, lead, complaints[0], "complaint.acknowledged")
+            check(acked["actor_id"] == "agent-1",
                   "an agent's acknowledgement from the queue is an event with the agent as its actor")
             # The loop's later steps from the complaint's action panel.
             agent_page.click(f"button[data-command='act'][data-complaint='{complaints[0]}']")
@@ -639,6 +647,8 @@ def main():
                 if detail["escalated_to"] or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
+            # The timeline model is not the complaints model: wait for it too.
+            wait_event(server, lead, complaints[0], "complaint.escalated")
             events = call(server.base, "GET", f"/v1/complaints/{complaints[0]}/timeline", lead)["items"]
             got = [e["type"] for e in events if e["actor_id"] == "agent-1"]
             answer_complaints(agent_page, server, lead, agent, complaints)

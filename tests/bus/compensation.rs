@@ -121,7 +121,23 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
     assert_eq!(passengers.len(), PASSENGERS);
     // Care and refund rights are shown with the money: the passenger view names the fare
     // the refund repays and its legal deadline (EU 261 Art. 8(1)(a): 7 days).
-    let (status, view) = http(port, "GET", "/v1/passengers/PAX0001", &auditor, "");
+    // `after`: the passengers model (another projector than the ledger's) has applied
+    // every entitlement event the ledger shows.
+    let computed = ledger["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["positions"].as_array().unwrap())
+        .filter_map(Value::as_u64)
+        .max()
+        .unwrap();
+    let (status, view) = http(
+        port,
+        "GET",
+        &format!("/v1/passengers/PAX0001?after={computed}"),
+        &auditor,
+        "",
+    );
     assert_eq!(status, 200, "{view}");
     let view: Value = serde_json::from_str(&view).unwrap();
     let entitlement = &view["compensations"][0];
@@ -214,6 +230,8 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
         &body.to_string(),
     );
     assert_eq!(status, 200, "{answer}");
+    let rerouted: Value = serde_json::from_str(&answer).unwrap();
+    let rerouted = rerouted["position"].as_u64().unwrap();
     let started = Instant::now();
     loop {
         let (_, body) = http(port, "GET", &path, &auditor, "");
@@ -234,7 +252,7 @@ fn a_manifest_of_180_on_a_cancelled_flight_gives_180_entitlements_and_a_reroutin
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (day, served) = team_views(port, &date, &agent, &lead);
+    let (day, served) = team_views(port, &date, &agent, &lead, rerouted);
     crisisd.stop();
     // The same report from the command line, on the stopped service's data directory.
     let report = offline(
@@ -325,19 +343,24 @@ fn offline(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// What a crisis team reads about the cancelled LH500 (issue 20).
-fn team_views(port: u16, date: &str, agent: &str, lead: &str) -> (String, Value) {
+/// What a crisis team reads about the cancelled LH500 (issue 20); `ingested`: a position
+/// past every message ingested about the flight.
+fn team_views(port: u16, date: &str, agent: &str, lead: &str, ingested: u64) -> (String, Value) {
     let get = |path: &str| {
         let (status, body) = http(port, "GET", path, agent, "");
         assert_eq!(status, 200, "{path}: {body}");
         serde_json::from_str::<Value>(&body).unwrap()
     };
-    let flight = get(&format!("/v1/flights/LH/500/{date}"));
+    // `after`: the flight and disruption models (projectors other than the ledger's, which
+    // the caller waited on) have applied the cancellation and the manifests.
+    let flight = get(&format!("/v1/flights/LH/500/{date}?after={ingested}"));
     assert_eq!(flight["disruptions"], json!(["cancelled"]), "{flight}");
     assert_eq!(flight["state"]["status"], "cancelled", "{flight}");
     assert_eq!(flight["final_disruption"], true, "{flight}");
     assert_eq!(flight["booked"].as_array().unwrap().len(), PASSENGERS);
-    let day = get(&format!("/v1/flights?date={date}&airport=JFK"));
+    let day = get(&format!(
+        "/v1/flights?date={date}&airport=JFK&after={ingested}"
+    ));
     assert_eq!(day["items"][0]["flight"]["number"], "500", "{day}");
 
     // An incident for the flight: every entitlement joins its ledger, readable by agents.

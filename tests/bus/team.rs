@@ -64,7 +64,12 @@ fn a_crisis_teams_rules_hold_through_the_binary() {
     );
     assert_eq!(status, 200, "{log}");
     assert!(log.contains("\"flight.reinstated\""), "{log}");
-    let view = get(&agent, &format!("/v1/flights/LH/600/{date}"));
+    // `after`: the flight's read models have applied its last event (the reinstatement).
+    let last: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    let view = get(
+        &agent,
+        &format!("/v1/flights/LH/600/{date}?after={}", last["position"]),
+    );
     assert_eq!(
         view["disruptions"],
         json!(["cancelled", "reinstated"]),
@@ -151,12 +156,16 @@ fn a_crisis_teams_rules_hold_through_the_binary() {
     let (status, refused) = call(&agent, "POST", &at("plan_contact"), sms(1, false));
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["code"], "consent_refused", "{refused}");
-    ok(&agent, &at("plan_contact"), sms(2, true));
+    let planned = ok(&agent, &at("plan_contact"), sms(2, true));
 
-    // The timeline carries each event's data, a page at a time.
+    // The timeline carries each event's data, a page at a time (`after`: the timeline
+    // model has applied the contact just planned).
     let first = get(
         &agent,
-        &format!("/v1/incidents/{incident}/timeline?limit=2"),
+        &format!(
+            "/v1/incidents/{incident}/timeline?limit=2&after={}",
+            planned["position"]
+        ),
     );
     assert_eq!(first["items"].as_array().unwrap().len(), 2, "{first}");
     assert_eq!(first["items"][0]["data"]["title"], "LH600", "{first}");
