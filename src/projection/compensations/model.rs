@@ -121,43 +121,50 @@ fn account(totals: &mut IncidentTotals, e: &Entitlement, add: bool) {
 }
 
 impl Compensations {
-    /// Replaces `before` by `after` in the incident totals and the deadline index.
+    /// Replaces `before` by `after` in the incident totals and the deadline index. An
+    /// index key already in place is not written again: most events change an
+    /// entitlement's status, not its incident, flight or deadline, and every key written
+    /// costs the model a sled insert.
     fn update(
         tx: &mut ModelTx<'_>,
         before: Option<&Entitlement>,
         after: &Entitlement,
     ) -> Result<(), ModelError> {
-        if let Some(before) = before {
-            if let Some(incident) = before.incident_id {
-                let mut totals: IncidentTotals =
-                    tx.get_json(&key(b'T', incident))?.unwrap_or_default();
-                account(&mut totals, before, false);
-                tx.insert_json(key(b'T', incident), &totals);
-            }
-            tx.remove(deadline_key(
-                before.payment_deadline,
-                before.compensation_id,
-            ));
+        if let Some(incident) = before.and_then(|b| b.incident_id) {
+            let mut totals: IncidentTotals = tx.get_json(&key(b'T', incident))?.unwrap_or_default();
+            account(&mut totals, before.expect("an incident is before's"), false);
+            tx.insert_json(key(b'T', incident), &totals);
         }
         if let Some(incident) = after.incident_id {
             let mut totals: IncidentTotals = tx.get_json(&key(b'T', incident))?.unwrap_or_default();
             account(&mut totals, after, true);
             tx.insert_json(key(b'T', incident), &totals);
-            tx.insert(
-                incident_key(incident, Some(after.compensation_id)),
-                Vec::new(),
-            );
+            if before.is_none_or(|b| b.incident_id != after.incident_id) {
+                tx.insert(
+                    incident_key(incident, Some(after.compensation_id)),
+                    Vec::new(),
+                );
+            }
         }
-        if !after.settled() {
-            tx.insert(
-                deadline_key(after.payment_deadline, after.compensation_id),
-                Vec::new(),
-            );
+        // The deadline index holds the entitlements not yet settled.
+        let running = |e: &Entitlement| {
+            (!e.settled()).then(|| deadline_key(e.payment_deadline, e.compensation_id))
+        };
+        let (was, is) = (before.and_then(running), running(after));
+        if was != is {
+            if let Some(was) = was {
+                tx.remove(was);
+            }
+            if let Some(is) = is {
+                tx.insert(is, Vec::new());
+            }
         }
         tx.insert_json(key(b'E', after.compensation_id), after);
-        let mut flight = flight_prefix(&after.flight);
-        flight.extend_from_slice(after.compensation_id.as_bytes());
-        tx.insert(flight, Vec::new());
+        if before.is_none_or(|b| b.flight != after.flight) {
+            let mut flight = flight_prefix(&after.flight);
+            flight.extend_from_slice(after.compensation_id.as_bytes());
+            tx.insert(flight, Vec::new());
+        }
         Ok(())
     }
 }
