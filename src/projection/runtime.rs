@@ -434,37 +434,64 @@ pub fn rebuild<P: Projection + 'static>(
     rebuild_together(store, vec![Box::new(projection)], progress)
 }
 
-/// Rebuilds several models in one pass over the log: each batch of events is read and
-/// parsed once and applied to every model (`crisisd rebuild --all`). A model that
-/// refuses an event stops the rebuild; every model keeps the batches it committed.
+/// Rebuilds several models in one pass over the log (`crisisd rebuild --all`): each
+/// batch of events is read and parsed once, on a thread of its own that reads the next
+/// batch while the models apply this one, and applied to every model by up to one
+/// worker per core (the models are independent: each writes only its own tree, and
+/// applies the batches in log order). The slowest models of the last batch are started
+/// first, so one slow model does not leave a core idle at the end of a batch. A model
+/// that refuses an event stops the rebuild; every model keeps the batches it committed.
 pub fn rebuild_together(
     store: &SledStore,
-    mut projections: Vec<Box<dyn Projection>>,
+    projections: Vec<Box<dyn Projection>>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, ProjectionError> {
     let started = Instant::now();
-    let mut trees = Vec::with_capacity(projections.len());
-    for projection in &projections {
-        store.drop_model_tree(projection.name())?;
-        trees.push(open_model(store, projection.as_ref())?);
-    }
-    let head = store.head().position;
-    let mut next = 1;
-    while next <= head {
-        let events = store.read_all(next, REBUILD_BATCH_EVENTS_MAX)?;
-        let last = events.last().map_or(head, |e| e.position);
-        for (projection, tree) in projections.iter_mut().zip(&trees) {
-            let mut tx = ModelTx::new(tree);
-            for event in &events {
-                apply_one(projection.as_mut(), event, &mut tx)?;
-            }
-            tx.commit(last)?;
-        }
-        next = last + 1;
-        progress(last, head);
-    }
-    store.flush_models()?;
     let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
+    let mut models = Vec::with_capacity(projections.len());
+    for projection in projections {
+        store.drop_model_tree(projection.name())?;
+        let tree = open_model(store, projection.as_ref())?;
+        models.push(Mutex::new(RebuildingModel {
+            projection,
+            tree,
+            spent: std::time::Duration::ZERO,
+        }));
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(models.len())
+        .max(1);
+    let head = store.head().position;
+    std::thread::scope(|scope| {
+        // Two batches read ahead at most: the reader never runs far ahead of the models.
+        let (batches, ready) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || {
+            let mut next = 1;
+            while next <= head {
+                let batch = store.read_all(next, REBUILD_BATCH_EVENTS_MAX);
+                if let Ok(events) = &batch {
+                    match events.last() {
+                        Some(last) => next = last.position + 1,
+                        None => break,
+                    }
+                }
+                let failed = batch.is_err();
+                // The receiver is gone only when a model failed: nothing left to read for.
+                if batches.send(batch).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for batch in ready {
+            let events = batch?;
+            let last = events.last().map_or(head, |e| e.position);
+            apply_in_parallel(&models, &events, last, workers)?;
+            progress(last, head);
+        }
+        Ok::<_, ProjectionError>(())
+    })?;
+    store.flush_models()?;
     tracing::info!(
         projections = %names.join(","),
         events = head,
@@ -472,6 +499,66 @@ pub fn rebuild_together(
         "projections rebuilt"
     );
     Ok(head)
+}
+
+/// One model being rebuilt, and the time it spent on the last batch.
+struct RebuildingModel {
+    projection: Box<dyn Projection>,
+    tree: sled::Tree,
+    spent: std::time::Duration,
+}
+
+/// Applies `events` to every model and commits each model's batch with `last` as its
+/// checkpoint; up to `workers` models at a time, the slowest of the last batch first.
+fn apply_in_parallel(
+    models: &[Mutex<RebuildingModel>],
+    events: &[RecordedEvent],
+    last: u64,
+    workers: usize,
+) -> Result<(), ProjectionError> {
+    // A worker that panicked fails the whole rebuild (the scope re-raises it); the
+    // others' models are still whole.
+    fn lock(model: &Mutex<RebuildingModel>) -> std::sync::MutexGuard<'_, RebuildingModel> {
+        model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    let mut order: Vec<usize> = (0..models.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lock(&models[i]).spent));
+    let taken = std::sync::atomic::AtomicUsize::new(0);
+    let failure: Mutex<Option<ProjectionError>> = Mutex::new(None);
+    let work = || {
+        while let Some(&i) = order.get(taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            if failure.lock().expect("failure lock").is_some() {
+                return;
+            }
+            let mut model = lock(&models[i]);
+            let began = Instant::now();
+            let RebuildingModel {
+                projection, tree, ..
+            } = &mut *model;
+            let mut tx = ModelTx::new(tree);
+            let applied = events
+                .iter()
+                .try_for_each(|event| apply_one(projection.as_mut(), event, &mut tx))
+                .and_then(|()| tx.commit(last).map_err(ProjectionError::from));
+            model.spent = began.elapsed();
+            if let Err(err) = applied {
+                failure.lock().expect("failure lock").get_or_insert(err);
+                return;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            scope.spawn(work);
+        }
+        work();
+    });
+    match failure.into_inner().expect("failure lock") {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -713,5 +800,94 @@ mod tests {
         );
         let err = rebuild(&store, Counts, |_, _| {}).unwrap_err();
         assert!(err.to_string().contains("position 2"), "{err}");
+    }
+
+    /// Refuses the event at one position; applies (and counts) the others.
+    struct RefusesAt(u64);
+
+    impl Projection for RefusesAt {
+        fn name(&self) -> &'static str {
+            "test-refuses"
+        }
+        fn apply(&mut self, event: &RecordedEvent, tx: &mut ModelTx<'_>) -> Result<(), ModelError> {
+            if event.position == self.0 {
+                return Err(ModelError::Invalid("refused".into()));
+            }
+            let count: u64 = tx.get_json(b"count")?.unwrap_or(0);
+            tx.insert_json("count", &(count + 1));
+            Ok(())
+        }
+    }
+
+    /// Appends `{"n": n}` for every n in `range`, a thousand events an append.
+    async fn append_many(store: &SledStore, range: std::ops::Range<u64>) {
+        let actor = Actor {
+            id: "a".into(),
+            role: "admin".into(),
+        };
+        let numbers: Vec<u64> = range.collect();
+        for chunk in numbers.chunks(1_000) {
+            let events = chunk
+                .iter()
+                .map(|n| {
+                    let data = serde_json::json!({ "n": n });
+                    NewEvent::new("test.counted", data, actor.clone(), Utc::now())
+                })
+                .collect();
+            let request = AppendRequest::single("s-0", ExpectedVersion::Any, events);
+            store.append(request).await.unwrap();
+        }
+    }
+
+    /// What a model's tree holds under `key`, as JSON.
+    fn stored(store: &SledStore, model: &str, key: &[u8]) -> Option<u64> {
+        let value = store.model_tree(model).unwrap().get(key).unwrap()?;
+        Some(serde_json::from_slice(&value).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn models_rebuilt_together_apply_every_batch_in_order_and_a_refusal_keeps_what_was_committed()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        // Three rebuild batches: 8,192 + 8,192 + 3,616.
+        let events = 2 * REBUILD_BATCH_EVENTS_MAX as u64 + 3_616;
+        append_many(&store, 0..events).await;
+        let mut reported = Vec::new();
+        let together: Vec<Box<dyn Projection>> = vec![Box::new(Counts), Box::new(RefusesAt(0))];
+        let head =
+            rebuild_together(&store, together, |done, head| reported.push((done, head))).unwrap();
+        assert_eq!(head, events);
+        let batch = REBUILD_BATCH_EVENTS_MAX as u64;
+        assert_eq!(
+            reported,
+            [(batch, events), (2 * batch, events), (events, events)]
+        );
+        assert_eq!(
+            stored(&store, "test-counts", b"sum"),
+            Some(events * (events - 1) / 2)
+        );
+        assert_eq!(stored(&store, "test-refuses", b"count"), Some(events));
+
+        // A model refusing an event of the third batch stops the rebuild and is named;
+        // each model keeps whole batches, its state matching its checkpoint.
+        let refused = 2 * batch + 100;
+        let together: Vec<Box<dyn Projection>> =
+            vec![Box::new(Counts), Box::new(RefusesAt(refused))];
+        let err = rebuild_together(&store, together, |_, _| {}).unwrap_err();
+        assert!(
+            err.to_string().contains("test-refuses")
+                && err.to_string().contains(&format!("position {refused}")),
+            "{err}"
+        );
+        let refusing = store.model_tree("test-refuses").unwrap();
+        assert_eq!(checkpoint(&refusing).unwrap(), 2 * batch);
+        assert_eq!(stored(&store, "test-refuses", b"count"), Some(2 * batch));
+        let counts = checkpoint(&store.model_tree("test-counts").unwrap()).unwrap();
+        assert!(counts == 2 * batch || counts == events, "{counts}");
+        assert_eq!(
+            stored(&store, "test-counts", b"sum"),
+            Some(counts * (counts - 1) / 2)
+        );
     }
 }
