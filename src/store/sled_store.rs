@@ -4,7 +4,7 @@
 //! head) and refuses to serve a damaged store, naming the position and the command
 //! that inspects it. Reads never look past the durable head published by the writer.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,6 +76,8 @@ struct Inner {
     role: SharedRole,
     /// Why the store refuses appends, once a write or fsync failed.
     failure: Failure,
+    /// One writer per read model ([`SledStore::model_writer`]).
+    model_writers: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl SledStore {
@@ -138,6 +140,7 @@ impl SledStore {
                 tail,
                 role,
                 failure,
+                model_writers: Default::default(),
             }),
         })
     }
@@ -163,6 +166,7 @@ impl SledStore {
                 tail: Arc::new(Tail::new(0)),
                 role: SharedRole::default(),
                 failure: Failure::default(),
+                model_writers: Default::default(),
             }),
         })
     }
@@ -182,6 +186,25 @@ impl SledStore {
     /// must therefore be derivable from the log, which it always is.
     pub fn model_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         Ok(self.inner.db.open_tree(format!("model/{name}"))?)
+    }
+
+    /// The right to write the model `name`, held by one projector at a time: a
+    /// projector whose task was dropped may still be committing its last batch on a
+    /// blocking thread, and another projector of the same model waits for that batch
+    /// before it reads the checkpoint.
+    pub async fn model_writer(&self, name: &str) -> tokio::sync::OwnedSemaphorePermit {
+        let writer = self
+            .inner
+            .model_writers
+            .lock()
+            .expect("model writers lock")
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
+            .clone();
+        writer
+            .acquire_owned()
+            .await
+            .expect("a model writer's semaphore is never closed")
     }
 
     /// Deletes a model's tree (before a rebuild).
