@@ -344,7 +344,9 @@ impl<P: Projection> Projector<P> {
     /// fifth less CPU per message, than applying on the worker.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
         self.writer = Some(self.store.model_writer(self.projection.name()).await);
+        // A batch of a projector dropped before this one may have moved the checkpoint.
         let from = checkpoint(&self.tree)? + 1;
+        self.status.lock().expect("status lock").position = from - 1;
         let mut subscription = self.store.subscribe(from, SubscriptionFilter::default());
         loop {
             let first = tokio::select! {
@@ -492,13 +494,15 @@ pub fn rebuild_together(
         scope.spawn(move || {
             let mut next = 1;
             while next <= head {
-                let batch = store.read_all(next, REBUILD_BATCH_EVENTS_MAX);
-                if let Ok(events) = &batch {
-                    match events.last() {
-                        Some(last) => next = last.position + 1,
-                        None => break,
-                    }
-                }
+                let batch = store.read_all(next, REBUILD_BATCH_EVENTS_MAX).and_then(|events| {
+                    let last = events.last().ok_or_else(|| {
+                        StoreError::Damaged(format!(
+                            "the log ends before position {next}, short of its head {head}; run `crisisd verify`"
+                        ))
+                    })?;
+                    next = last.position + 1;
+                    Ok(events)
+                });
                 let failed = batch.is_err();
                 // The receiver is gone only when a model failed: nothing left to read for.
                 if batches.send(batch).is_err() || failed {
@@ -508,7 +512,7 @@ pub fn rebuild_together(
         });
         for batch in ready {
             let events = batch?;
-            let last = events.last().map_or(head, |e| e.position);
+            let last = events.last().expect("batches are not empty").position;
             apply_in_parallel(&models, &events, last, workers)?;
             progress(last, head);
         }
