@@ -87,6 +87,35 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             );
         }
     }
+    let statuses: Vec<_> = state
+        .projection_names()
+        .filter_map(|name| state.projection(name))
+        .collect();
+    type Count = fn(&crate::projection::ProjectionStatus) -> u64;
+    let counters: [(&str, &str, Count); 2] = [
+        (
+            "crisisd_projection_batches_total",
+            "Batches a read model committed since the service started.",
+            |s| s.batches,
+        ),
+        (
+            "crisisd_projection_keys_written_total",
+            "Keys a read model wrote to its tree (sled inserts and removals, checkpoints included) since the service started.",
+            |s| s.keys_written,
+        ),
+    ];
+    for (metric, help, value) in counters {
+        let _ = writeln!(out, "# HELP {metric} {help}");
+        let _ = writeln!(out, "# TYPE {metric} counter");
+        for status in &statuses {
+            let _ = writeln!(
+                out,
+                "{metric}{{projection=\"{}\"}} {}",
+                status.name,
+                value(status)
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "# HELP crisisd_follower_lag_events Events a log follower (NATS publisher, reactor) has not yet handled."

@@ -173,7 +173,10 @@ impl<'a> ModelTx<'a> {
         self.pending.insert(key, pending);
     }
 
-    fn commit(self, checkpoint: u64) -> Result<(), StoreError> {
+    /// Writes the batch with its checkpoint; the number of keys written (sled inserts
+    /// and removals, the checkpoint included).
+    fn commit(self, checkpoint: u64) -> Result<u64, StoreError> {
+        let written = self.pending.len() as u64 + 1;
         let mut batch = sled::Batch::default();
         for (key, value) in self.pending {
             match value.bytes() {
@@ -183,7 +186,7 @@ impl<'a> ModelTx<'a> {
         }
         batch.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes());
         self.tree.apply_batch(batch)?;
-        Ok(())
+        Ok(written)
     }
 }
 
@@ -255,6 +258,11 @@ pub struct ProjectionStatus {
     pub position: u64,
     /// Set when the projector stopped on an event it cannot apply.
     pub failed: Option<String>,
+    /// Batches committed since the projector started.
+    pub batches: u64,
+    /// Keys written to the model's tree since the projector started (each a sled insert
+    /// or removal, checkpoints included): what the model costs the store.
+    pub keys_written: u64,
 }
 
 /// How far a projection is behind the log: what health checks and metrics show.
@@ -318,7 +326,7 @@ impl<P: Projection> Projector<P> {
         let status = Arc::new(Mutex::new(ProjectionStatus {
             name: projection.name().to_owned(),
             position,
-            failed: None,
+            ..Default::default()
         }));
         Ok(Projector {
             store,
@@ -390,8 +398,11 @@ impl<P: Projection> Projector<P> {
             apply_one(&mut self.projection, event, &mut tx)?;
         }
         let last = events.last().expect("batches are not empty").position;
-        tx.commit(last)?;
-        self.status.lock().expect("status lock").position = last;
+        let written = tx.commit(last)?;
+        let mut status = self.status.lock().expect("status lock");
+        status.position = last;
+        status.batches += 1;
+        status.keys_written += written;
         Ok(())
     }
 }
@@ -779,7 +790,7 @@ mod tests {
         let status = ProjectionStatus {
             name: "test-counts".into(),
             position: 1,
-            failed: None,
+            ..Default::default()
         };
         let lag = status
             .lag(&store, second + chrono::Duration::milliseconds(1500))

@@ -387,6 +387,17 @@ struct PipelineMeasured {
     /// With projections: from the last message published until every read model had
     /// applied the last event.
     caught_up_s: Option<f64>,
+    /// With projections: the keys each read model wrote, most first.
+    model_keys: Vec<ModelKeys>,
+}
+
+/// The keys one read model wrote to its tree during the run.
+#[derive(Debug, Clone, serde::Serialize)]
+struct ModelKeys {
+    projection: String,
+    keys_written: u64,
+    /// Per message offered.
+    per_message: f64,
 }
 
 /// crisisd in process — store, ingest consumer, publisher, and with `projections` every
@@ -515,12 +526,25 @@ async fn measure_pipeline(
     while let Some(stopped) = projectors.join_next().await {
         stopped??;
     }
+    let mut model_keys: Vec<ModelKeys> = statuses
+        .iter()
+        .map(|status| {
+            let status = status.lock().expect("status lock");
+            ModelKeys {
+                projection: status.name.clone(),
+                keys_written: status.keys_written,
+                per_message: status.keys_written as f64 / messages as f64,
+            }
+        })
+        .collect();
+    model_keys.sort_by_key(|m| std::cmp::Reverse(m.keys_written));
     store.close().await;
     Ok(PipelineMeasured {
         measured: Measured::new(offered, finished, (&cpu_at_start, &cpu_at_end), messages),
         stored_elapsed_s,
         events: in_stream,
         caught_up_s,
+        model_keys,
     })
 }
 
@@ -557,6 +581,9 @@ struct PipelineReport {
     /// With projections: seconds from the last message published until every read
     /// model had applied the last event.
     read_models_caught_up_s: Option<f64>,
+    /// With projections: the keys each read model wrote to its tree (sled inserts and
+    /// removals, checkpoints included), most first.
+    read_model_keys: Vec<ModelKeys>,
     /// Whether every read model's projector ran live (`--projections`).
     projections: bool,
     /// With `--sealing-cost`: the same pipeline before personal data was protected (plain
@@ -799,6 +826,7 @@ pub async fn run(
         offered_messages_per_s: rate.map(|r| r as f64),
         offered_fraction_of_floor: fraction,
         read_models_caught_up_s: pipeline.caught_up_s,
+        read_model_keys: pipeline.model_keys,
         projections,
         targets: Vec::new(),
         unsealed,
@@ -899,6 +927,20 @@ fn print_report(report: &PipelineReport) {
             "{:<56} {caught_up:>12.2}",
             "read models caught up, s after the last message"
         );
+    }
+    if !report.read_model_keys.is_empty() {
+        let total: f64 = report.read_model_keys.iter().map(|m| m.per_message).sum();
+        println!(
+            "{:<56} {total:>12.1}",
+            "read-model keys written per message (sled writes)"
+        );
+        let most: Vec<String> = report
+            .read_model_keys
+            .iter()
+            .take(3)
+            .map(|m| format!("{} {:.1}", m.projection, m.per_message))
+            .collect();
+        println!("  most: {}", most.join(", "));
     }
     print_targets(&report.targets);
 }

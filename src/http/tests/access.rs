@@ -364,6 +364,19 @@ async fn metrics_show_head_lag_and_answers_without_ids_or_personal_data() {
         text.contains("crisisd_projection_lag_events{projection=\"timeline\"}"),
         "{text}"
     );
+    // One batch of one event: the incident's keys and the checkpoint.
+    assert!(
+        text.contains("crisisd_projection_batches_total{projection=\"incidents\"} 1\n"),
+        "{text}"
+    );
+    let written: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("crisisd_projection_keys_written_total{projection=\"incidents\"} ")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("keys written by the incidents model: {text}"));
+    assert!(written >= 2, "{text}");
     assert!(
         text.contains("crisisd_follower_lag_events{follower=\"nats-publisher\"} 1\n"),
         "{text}"
