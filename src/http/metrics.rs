@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use chrono::Utc;
 
 use super::AppState;
-use crate::projection::ProjectionLag;
+use crate::projection::{ProjectionLag, ProjectionStatus};
 
 /// Log followers whose checkpoints are reported (publisher and reactors).
 const FOLLOWERS: [&str; 4] = [
@@ -47,72 +47,59 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let _ = writeln!(out, "# TYPE crisisd_store_head_position gauge");
     let _ = writeln!(out, "crisisd_store_head_position {head}");
     let now = Utc::now();
-    let lags: Vec<_> = state
+    let projections: Vec<_> = state
         .projection_names()
         .filter_map(|name| state.projection(name))
-        .filter_map(|status| status.lag(state.store(), now).ok())
+        .filter_map(|status| Some((status.lag(state.store(), now).ok()?, status)))
         .collect();
-    type Read = fn(&ProjectionLag) -> f64;
-    let gauges: [(&str, &str, Read); 4] = [
+    type Read = fn(&ProjectionLag, &ProjectionStatus) -> f64;
+    let families: [(&str, &str, &str, Read); 6] = [
         (
             "crisisd_projection_position",
+            "gauge",
             "Last position a read model applied.",
-            |l| l.position as f64,
+            |l, _| l.position as f64,
         ),
         (
             "crisisd_projection_lag_events",
+            "gauge",
             "Events committed but not yet applied by a read model.",
-            |l| l.lag_events as f64,
+            |l, _| l.lag_events as f64,
         ),
         (
             "crisisd_projection_lag_seconds",
+            "gauge",
             "Age of the oldest event a read model has not applied.",
-            |l| l.lag_seconds,
+            |l, _| l.lag_seconds,
         ),
         (
             "crisisd_projection_failed",
+            "gauge",
             "1 when a read model stopped on an event it cannot apply.",
-            |l| f64::from(u8::from(l.failed.is_some())),
+            |l, _| f64::from(u8::from(l.failed.is_some())),
+        ),
+        (
+            "crisisd_projection_batches_total",
+            "counter",
+            "Batches a read model committed since the service started.",
+            |_, s| s.batches as f64,
+        ),
+        (
+            "crisisd_projection_keys_written_total",
+            "counter",
+            "Keys a read model wrote to its tree (sled inserts and removals, checkpoints included) since the service started.",
+            |_, s| s.keys_written as f64,
         ),
     ];
-    for (metric, help, value) in gauges {
+    for (metric, kind, help, value) in families {
         let _ = writeln!(out, "# HELP {metric} {help}");
-        let _ = writeln!(out, "# TYPE {metric} gauge");
-        for lag in &lags {
+        let _ = writeln!(out, "# TYPE {metric} {kind}");
+        for (lag, status) in &projections {
             let _ = writeln!(
                 out,
                 "{metric}{{projection=\"{}\"}} {}",
                 lag.name,
-                value(lag)
-            );
-        }
-    }
-    let statuses: Vec<_> = state
-        .projection_names()
-        .filter_map(|name| state.projection(name))
-        .collect();
-    type Count = fn(&crate::projection::ProjectionStatus) -> u64;
-    let counters: [(&str, &str, Count); 2] = [
-        (
-            "crisisd_projection_batches_total",
-            "Batches a read model committed since the service started.",
-            |s| s.batches,
-        ),
-        (
-            "crisisd_projection_keys_written_total",
-            "Keys a read model wrote to its tree (sled inserts and removals, checkpoints included) since the service started.",
-            |s| s.keys_written,
-        ),
-    ];
-    for (metric, help, value) in counters {
-        let _ = writeln!(out, "# HELP {metric} {help}");
-        let _ = writeln!(out, "# TYPE {metric} counter");
-        for status in &statuses {
-            let _ = writeln!(
-                out,
-                "{metric}{{projection=\"{}\"}} {}",
-                status.name,
-                value(status)
+                value(lag, status)
             );
         }
     }

@@ -130,9 +130,11 @@ impl Compensations {
         before: Option<&Entitlement>,
         after: &Entitlement,
     ) -> Result<(), ModelError> {
-        if let Some(incident) = before.and_then(|b| b.incident_id) {
+        if let Some(before) = before
+            && let Some(incident) = before.incident_id
+        {
             let mut totals: IncidentTotals = tx.get_json(&key(b'T', incident))?.unwrap_or_default();
-            account(&mut totals, before.expect("an incident is before's"), false);
+            account(&mut totals, before, false);
             tx.insert_json(key(b'T', incident), &totals);
         }
         if let Some(incident) = after.incident_id {
