@@ -340,30 +340,22 @@ pub async fn execute_all<A: Aggregate>(
     })
 }
 
-/// The append that creates `stream` with what `command` decides on a new aggregate, with
-/// the ids and metadata [`execute`] would give them: for writing several new streams in
-/// one atomic append. `None` when the command decides nothing.
-/// The grant that comes with it seals the events' personal data: append its side record
-/// with them and mark it written once stored.
-pub fn new_stream_append<A: Aggregate>(
+/// What `command` decides on a new aggregate, to create `stream` in one atomic append
+/// with other streams ([`Pending::sealed`] gives its events the ids and metadata
+/// [`execute`] would): the streams' data subjects are granted their keys together.
+pub fn creating<A: Aggregate>(
     stream: &str,
     command: &A::Command,
     meta: &CommandMeta,
-    privacy: &Privacy,
-) -> Result<Option<(StreamAppend, KeyGrant)>, CommandError<A::Error>> {
+) -> Result<Pending<A::Event>, A::Error> {
     let ctx = Context::new(meta.now, meta.actor.clone());
-    let decided = decide_all(A::default(), std::slice::from_ref(command), &ctx)
-        .map_err(CommandError::Refused)?;
-    if decided.is_empty() {
-        return Ok(None);
-    }
-    let (events, grant) = new_events(stream, &decided, meta, privacy)?;
-    let append = StreamAppend {
-        stream: stream.to_owned(),
-        expected: ExpectedVersion::NoStream,
-        events,
-    };
-    Ok(Some((append, grant)))
+    Pending::decide(
+        stream,
+        A::default(),
+        None,
+        std::slice::from_ref(command),
+        &ctx,
+    )
 }
 
 /// An event decided, with the data subject whose key seals its personal data.
@@ -542,9 +534,7 @@ fn sealed_events<E: DomainEvent>(
         .map(|((event, subject), id)| {
             let mut data = event.to_data();
             let (event_type, version) = (event.event_type(), event.schema_version());
-            let key = subject
-                .as_ref()
-                .and_then(|s| grant.keys.get(&s.key_subject()));
+            let key = subject.as_ref().and_then(|s| grant.key(&s.key_subject()));
             privacy.seal(event_type, version, id, key, &mut data)?;
             Ok(NewEvent {
                 id,

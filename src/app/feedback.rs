@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::command::{CommandError, CommandMeta, Journal, execute, load, new_stream_append};
+use super::command::{CommandError, CommandMeta, Journal, creating, execute, load};
 use crate::domain::common::{
     Actor, Category, Channel, FeedbackKind, FlightKey, PassengerId, PersonalData, Severity, Tier,
 };
@@ -240,29 +240,31 @@ pub async fn record_feedback(
     };
     if new_stream(&signal_stream)? && new_stream(&complaint_stream)? {
         let privacy = journal.privacy();
-        let signal_append =
-            new_stream_append::<Signal>(&signal_stream, &record, &meta("signal"), privacy)
-                .map_err(FeedbackError::Signal)?;
-        let complaint_append = new_stream_append::<Complaint>(
-            &complaint_stream,
-            &receive,
-            &meta("complaint"),
-            privacy,
-        )
-        .map_err(FeedbackError::Complaint)?;
-        let mut streams = Vec::new();
-        let mut grant: Option<crate::privacy::KeyGrant> = None;
-        for (append, keys) in [signal_append, complaint_append].into_iter().flatten() {
-            streams.push(append);
-            match &mut grant {
-                Some(grant) => grant.absorb(keys),
-                None => grant = Some(keys),
-            }
+        let (signal_meta, complaint_meta) = (meta("signal"), meta("complaint"));
+        let signal = creating::<Signal>(&signal_stream, &record, &signal_meta)
+            .map_err(|refused| FeedbackError::Signal(CommandError::Refused(refused)))?;
+        let complaint = creating::<Complaint>(&complaint_stream, &receive, &complaint_meta)
+            .map_err(|refused| FeedbackError::Complaint(CommandError::Refused(refused)))?;
+        // One grant for both streams: the passenger's key is created (or found) once.
+        let mut subjects = Vec::new();
+        signal.add_subjects(&mut subjects, privacy);
+        complaint.add_subjects(&mut subjects, privacy);
+        let grant = privacy
+            .keys_for(&subjects)
+            .map_err(|err| FeedbackError::Signal(err.into()))?;
+        let mut streams = Vec::with_capacity(2);
+        if !signal.is_empty() {
+            let sealed = signal.sealed(&signal_meta, privacy, &grant);
+            streams.push(sealed.map_err(|err| FeedbackError::Signal(err.into()))?);
         }
-        let side = grant.as_ref().map(|g| g.side.clone()).unwrap_or_default();
+        if !complaint.is_empty() {
+            let sealed = complaint.sealed(&complaint_meta, privacy, &grant);
+            streams.push(sealed.map_err(|err| FeedbackError::Complaint(err.into()))?);
+        }
+        let side = grant.side.clone();
         match store.append(AppendRequest { streams, side }).await {
             Ok(outcome) => {
-                if let (Some(grant), false) = (grant, outcome.duplicate) {
+                if !outcome.duplicate {
                     grant.written();
                 }
                 return Ok(recorded);
@@ -351,6 +353,22 @@ mod tests {
             stored[1].stream,
             complaint::stream_name(complaint_id("tw-7"))
         );
+        // Both are sealed with the passenger's one key, written once beside them.
+        let key_ids: Vec<String> = [("summary", &stored[0]), ("description", &stored[1])]
+            .into_iter()
+            .map(|(field, event)| {
+                let data: serde_json::Value = serde_json::from_str(event.data.get()).unwrap();
+                let text = data[field].as_str().unwrap().to_owned();
+                let sealed = crate::privacy::sealed::Sealed::parse(&text).unwrap();
+                sealed.key_id.to_owned()
+            })
+            .collect();
+        assert!(key_ids[0].starts_with("p.FF7~"), "{key_ids:?}");
+        assert_eq!(key_ids[0], key_ids[1]);
+        let sides: Vec<Vec<u8>> = store.side_records().map(Result::unwrap).collect();
+        assert_eq!(sides.len(), 1, "one side record");
+        let named = sides[0].windows(5).filter(|w| w == b"p.FF7").count();
+        assert_eq!(named, 1, "the key once in it");
     }
 
     /// A store where only the signal was written (a crash between two appends, as an

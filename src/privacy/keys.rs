@@ -182,6 +182,8 @@ fn encode_entries(entries: &[Entry]) -> Vec<u8> {
 /// Appends one entry (a key, or with `None` a tombstone) to the side record `out`,
 /// starting it if it is empty.
 fn push_entry(out: &mut Vec<u8>, subject: &str, record: Option<&Record>) {
+    let wrapped = record.map_or(0, |r| 10 + r.wrapped.len());
+    out.reserve(1 + 3 + subject.len() + wrapped);
     if out.is_empty() {
         out.push(SIDE_FORMAT);
     }
@@ -240,10 +242,11 @@ fn data_key_aad(key_id: &str, epoch: u32) -> Vec<u8> {
     format!("crisisd-data-key-v1:{key_id}:{epoch}").into_bytes()
 }
 
-/// A subject's data key and its id (`<subject>~<serial>`).
+/// A subject's data key and its id (`<subject>~<serial>`), cheap to clone: every grant
+/// and read of a key clones it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataKey {
-    pub key_id: String,
+    pub key_id: Arc<str>,
     pub key: SecretKey,
 }
 
@@ -318,7 +321,8 @@ struct Inner {
 /// keys not yet written), and a lease on their epochs until the append is done.
 pub struct KeyGrant {
     inner: Arc<Inner>,
-    pub keys: HashMap<String, DataKey>,
+    /// Each subject's key, by subject (a grant holds a few: looked up in order).
+    keys: Vec<(Arc<str>, DataKey)>,
     /// New keys, as a side record ([`AppendRequest::side`]); empty if none.
     pub side: Vec<u8>,
     fresh: Vec<Arc<Slot>>,
@@ -326,16 +330,12 @@ pub struct KeyGrant {
 }
 
 impl KeyGrant {
-    /// Takes `other` in: one side record and one lease for both (one append).
-    pub fn absorb(&mut self, mut other: KeyGrant) {
-        if self.side.is_empty() {
-            self.side = std::mem::take(&mut other.side);
-        } else if other.side.len() > 1 {
-            self.side.extend_from_slice(&other.side[1..]);
-        }
-        self.keys.extend(std::mem::take(&mut other.keys));
-        self.fresh.append(&mut other.fresh);
-        self.leases.append(&mut other.leases);
+    /// The key granted for `subject` (a [`crate::domain::common::DataSubject::key_subject`]).
+    pub fn key(&self, subject: &str) -> Option<&DataKey> {
+        self.keys
+            .iter()
+            .find(|(name, _)| **name == *subject)
+            .map(|(_, key)| key)
     }
 
     /// The append carrying [`KeyGrant::side`] was written: its keys are durable.
@@ -484,7 +484,7 @@ impl KeyStore {
     pub fn grant(&self, subjects: &[String]) -> Result<KeyGrant, KeyError> {
         let mut grant = KeyGrant {
             inner: self.inner.clone(),
-            keys: HashMap::new(),
+            keys: Vec::with_capacity(subjects.len()),
             side: Vec::new(),
             fresh: Vec::new(),
             leases: Vec::new(),
@@ -492,7 +492,7 @@ impl KeyStore {
         let mut state = lock(&self.inner.state);
         let state = &mut *state;
         for subject in subjects {
-            if grant.keys.contains_key(subject) {
+            if grant.key(subject).is_some() {
                 continue;
             }
             let (name, mut slot, key) = match state.keys.get_key_value(subject.as_str()) {
@@ -520,7 +520,7 @@ impl KeyStore {
                     grant.leases.push(lease.clone());
                 }
             }
-            grant.keys.insert(subject.clone(), key);
+            grant.keys.push((name, key));
         }
         Ok(grant)
     }
@@ -533,7 +533,7 @@ impl KeyStore {
     ) -> Result<(Arc<str>, Arc<Slot>, DataKey), KeyError> {
         let serial = u32::from_be_bytes(random_bytes());
         let key = DataKey {
-            key_id: format!("{subject}~{serial:08x}"),
+            key_id: format!("{subject}~{serial:08x}").into(),
             key: SecretKey::random(),
         };
         let name: Arc<str> = subject.into();
@@ -598,7 +598,7 @@ impl KeyStore {
         .and_then(|k| <[u8; 32]>::try_from(k).ok())
         .ok_or_else(|| self.damaged("a data key does not open under its epoch key"))?;
         let data_key = DataKey {
-            key_id,
+            key_id: key_id.into(),
             key: SecretKey(key),
         };
         remember(state, subject, record.serial, data_key.clone());
@@ -623,7 +623,7 @@ impl KeyStore {
         let subject = key_id.split_once('~').map_or(key_id, |(s, _)| s);
         Ok(self
             .key_of(subject)?
-            .filter(|key| key.key_id == key_id)
+            .filter(|key| *key.key_id == *key_id)
             .map(|key| key.key))
     }
 
@@ -938,7 +938,7 @@ mod tests {
     /// A key as commands get it: granted, then written with its (here eventless) append.
     fn create(store: &SledStore, keys: &KeyStore, subject: &str) -> DataKey {
         let grant = keys.grant(&[subject.to_owned()]).unwrap();
-        let key = grant.keys[subject].clone();
+        let key = grant.key(subject).unwrap().clone();
         if !grant.side.is_empty() {
             write(store, grant);
         }
@@ -1198,7 +1198,7 @@ mod tests {
         let keys = KeyStore::open(&store, master.clone()).unwrap();
         create(&store, &keys, "p.GONE");
         let failed = keys.grant(&["p.RETRY".into()]).unwrap();
-        let retry = failed.keys["p.RETRY"].clone();
+        let retry = failed.key("p.RETRY").unwrap().clone();
         drop(failed); // its append failed
         {
             // Where an erasure of p.GONE stands after its wait: epoch 1 is retiring.
@@ -1207,7 +1207,7 @@ mod tests {
             state.retiring = Some((1, "p.GONE".into()));
         }
         let again = keys.grant(&["p.RETRY".into(), "p.GONE".into()]).unwrap();
-        assert_eq!(again.keys["p.RETRY"], retry, "the same key");
+        assert_eq!(*again.key("p.RETRY").unwrap(), retry, "the same key");
         let entries = decode_entries(&again.side).unwrap();
         let epochs: Vec<(&str, u32)> = entries
             .iter()
@@ -1233,7 +1233,7 @@ mod tests {
         let keys = KeyStore::open(&store, SecretKey::random()).unwrap();
         create(&store, &keys, "p.GONE");
         let grant = keys.grant(&["p.BUSY".into()]).unwrap();
-        let busy = grant.keys["p.BUSY"].clone();
+        let busy = grant.key("p.BUSY").unwrap().clone();
         let erasing = {
             let keys = keys.clone();
             std::thread::spawn(move || keys.erase("p.GONE").unwrap())

@@ -223,7 +223,7 @@ mod tests {
             "consent": {"email": true, "sms": false, "phone": false, "app_push": false}});
         let mut data = original.clone();
         let grant = privacy.keys_for(std::slice::from_ref(&subject)).unwrap();
-        let key = grant.keys.get(&subject.key_subject()).cloned();
+        let key = grant.key(&subject.key_subject()).cloned();
         privacy
             .seal("passenger.registered", 1, event_id, key.as_ref(), &mut data)
             .unwrap();

@@ -138,7 +138,21 @@ pub fn seal(
     field: &str,
     plaintext: &[u8],
 ) -> String {
-    let mut sealed = format!("{PREFIX}{key_id}:{}:{field}:", event_id.simple());
+    // One allocation for the whole value: the header, then the base64 body after it.
+    let header = PREFIX.len() + key_id.len() + field.len() + 35;
+    let body = NONCE_BYTES + plaintext.len() + TAG_BYTES;
+    let mut sealed = String::with_capacity(header + body.div_ceil(3) * 4);
+    for part in [
+        PREFIX,
+        key_id,
+        ":",
+        event_id.simple().encode_lower(&mut Uuid::encode_buffer()),
+        ":",
+        field,
+        ":",
+    ] {
+        sealed.push_str(part);
+    }
     let body = encrypt(key, plaintext, sealed.as_bytes());
     URL_SAFE_NO_PAD.encode_string(body, &mut sealed);
     sealed
