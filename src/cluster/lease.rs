@@ -432,7 +432,7 @@ pub struct LeaseHandle {
 }
 
 /// A cheap, cloneable view of [`LeaseHandle::valid_term`], for code that runs apart
-/// from the handle (the store's syncer thread asks it before each replicated batch).
+/// from the handle (the store's replicating thread asks it before each replicated batch).
 #[derive(Clone)]
 pub struct TermCheck {
     validity: Arc<Mutex<Option<(u64, Instant)>>>,

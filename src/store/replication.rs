@@ -5,13 +5,15 @@
 //! takes the exact record bytes. Three roles ([`Role`]):
 //!
 //! - **single** (the default): appends are made durable in sled and acknowledged.
-//! - **leader**: after a batch is durable in sled, the syncer hands the records past
-//!   what the replicated log already holds to the replicator, and only once it
-//!   confirms does the batch become visible (the published head) and are its appends
-//!   acknowledged. If it refuses or fails, the store takes no more appends (like an
-//!   fsync failure): the records past the replicated log stay in sled, invisible to
-//!   readers and never acknowledged, and the node must restart and drop them
-//!   ([`super::truncate_from`]) before it follows.
+//! - **leader**: while the syncer makes a batch durable in sled, a thread of its own
+//!   hands the records past what the replicated log already holds to the replicator;
+//!   only once both are done does the batch become visible (the published head) and
+//!   are its appends acknowledged. If the log refuses or fails, the store takes no more
+//!   appends (like an fsync failure): the records past the replicated log stay in sled,
+//!   invisible to readers and never acknowledged, and the node must restart and drop
+//!   them ([`super::truncate_from`]) before it follows. If the log took the batch but
+//!   the local fsync failed, the store stops the same way; the log is the source of
+//!   truth, so the node finds the batch there when it restarts and follows.
 //! - **follower**: client appends are refused with the leader's address;
 //!   [`super::SledStore::apply_replicated`] writes the leader's records as they are —
 //!   same positions, bytes and hashes, each checked to continue the chain — so every
@@ -20,7 +22,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Stores committed records in the cluster's replicated log. Called from the store's
-/// syncer thread: it may block, and must give up within the leader's lease.
+/// syncer's replicating thread, while the syncer fsyncs the same batch: it may block, and
+/// must give up within the leader's lease.
 pub trait Replicator: Send {
     /// Appends `records` — `(position, exact record bytes)`, contiguous, continuing the
     /// replicated log right after `records[0].0 - 1` — all or nothing per group:
@@ -104,6 +107,10 @@ impl SharedRole {
         // Following first: no client append slips in between as a single node's.
         *lock(&self.following) = following;
         *lock(&self.replicator) = replicator;
+    }
+
+    pub fn is_leader(&self) -> bool {
+        lock(&self.replicator).is_some()
     }
 
     pub fn is_follower(&self) -> bool {

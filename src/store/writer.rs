@@ -824,7 +824,34 @@ impl Syncer {
                 applied.answer();
                 continue;
             }
-            if let Err((step, err)) = self.make_durable() {
+            // A leader fsyncs its sled and waits for the cluster's log at the same time:
+            // the append waits for the slower of the two, not their sum. The log is the
+            // source of truth, so a batch it took whose local fsync then failed is not
+            // lost: this node refuses appends, restarts and follows (see
+            // `super::replication`); the batch's callers are told it failed, and a retry
+            // with the same idempotency key finds it.
+            let (durable, replicated) = if self.role.is_leader() {
+                let role = self.role.clone();
+                let (records, ends) = (&applied.records, &applied.ends);
+                std::thread::scope(|scope| {
+                    let replicating = std::thread::Builder::new()
+                        .name("crisisd-store-replicate".into())
+                        .spawn_scoped(scope, move || role.replicate(records, ends));
+                    let durable = self.make_durable();
+                    let replicated = match replicating {
+                        Ok(thread) => thread.join().unwrap_or_else(|_| {
+                            Err("sending the batch to the cluster's log panicked; restart this node".to_owned())
+                        }),
+                        Err(err) => Err(format!(
+                            "cannot start a thread to send the batch to the cluster's log: {err}; restart this node"
+                        )),
+                    };
+                    (durable, replicated)
+                })
+            } else {
+                (self.make_durable(), Ok(()))
+            };
+            if let Err((step, err)) = durable {
                 let at = applied.head.map_or(0, |h| h.position);
                 let dir = self.dir.display();
                 let reason = format!(
@@ -846,7 +873,7 @@ impl Syncer {
             // A leader's batch is visible and acknowledged only once the cluster's
             // log holds it; what it refuses stays invisible, and no append after it
             // is taken (see `super::replication`).
-            if let Err(reason) = self.role.replicate(&applied.records, &applied.ends) {
+            if let Err(reason) = replicated {
                 let at = applied.head.map_or(0, |h| h.position);
                 tracing::error!(%reason, position = at, "the cluster's log did not take a batch; refusing further appends");
                 set_failure(&self.failure, &reason);

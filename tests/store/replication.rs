@@ -204,6 +204,75 @@ async fn a_follower_fed_the_leaders_log_is_byte_identical_and_no_append_is_split
     assert_eq!(log_b.groups.len(), 1, "one call, for the new record only");
 }
 
+/// A log that holds each batch until the test releases it, and notes the thread that
+/// sent it.
+#[derive(Clone, Default)]
+struct GatedLog {
+    log: MemoryLog,
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    threads: Arc<Mutex<Vec<String>>>,
+}
+
+impl Replicator for GatedLog {
+    fn replicate(
+        &mut self,
+        records: &[(u64, Vec<u8>)],
+        ends: &[usize],
+    ) -> Result<(), ReplicationError> {
+        let thread = std::thread::current().name().unwrap_or("").to_owned();
+        self.threads.lock().unwrap().push(thread);
+        let (open, opened) = &*self.open;
+        let mut guard = open.lock().unwrap();
+        while !*guard {
+            guard = opened.wait(guard).unwrap();
+        }
+        drop(guard);
+        self.log.replicate(records, ends)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_acknowledges_a_batch_once_the_log_holds_it_sent_beside_the_fsync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let gated = GatedLog::default();
+    store.set_role(Role::Leader {
+        replicator: Box::new(gated.clone()),
+        replicated: 0,
+    });
+    let appending = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .append(AppendRequest::single(
+                    "test-s",
+                    ExpectedVersion::NoStream,
+                    vec![event(1)],
+                ))
+                .await
+        }
+    });
+    // The batch is durable in sled long before this; the log has not confirmed it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !appending.is_finished(),
+        "acknowledged before the log took it"
+    );
+    assert_eq!(store.head().position, 0, "visible before the log took it");
+    let (open, opened) = &*gated.open;
+    *open.lock().unwrap() = true;
+    opened.notify_all();
+    let done = appending
+        .await
+        .unwrap()
+        .expect("appended once the log took it");
+    assert_eq!(done.events[0].position, 1);
+    assert_eq!(store.head().position, 1);
+    assert_eq!(raw(&store), gated.log.0.lock().unwrap().records);
+    // Sent by a thread of its own, so the syncer's fsync runs meanwhile.
+    assert_eq!(*gated.threads.lock().unwrap(), ["crisisd-store-replicate"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_batch_is_never_acknowledged_or_visible_and_the_node_stops_writing() {
     let dir = tempfile::tempdir().unwrap();
