@@ -294,6 +294,20 @@ impl LeaseBucket {
     /// Starts campaigning for `me`; the task runs until [`LeaseHandle::resign`], the
     /// handle is dropped (it then stops renewing, like a crash), or `shutdown` turns true.
     pub fn campaign(&self, me: NodeIdentity, shutdown: watch::Receiver<bool>) -> LeaseHandle {
+        self.campaign_when_ready(me, shutdown, watch::channel(true).1)
+    }
+
+    /// Like [`LeaseBucket::campaign`], but takes a free lease only while `ready` is true.
+    /// A node still catching up with the cluster's log (just restarted, say) would have to
+    /// apply all of it before taking writes, so it lets a node that has caught up lead
+    /// first. It cannot wait forever: while no one leads the log does not grow, so every
+    /// node that reads it catches up.
+    pub fn campaign_when_ready(
+        &self,
+        me: NodeIdentity,
+        shutdown: watch::Receiver<bool>,
+        ready: watch::Receiver<bool>,
+    ) -> LeaseHandle {
         let (role_tx, role_rx) = watch::channel(Role::Follower { leader: None });
         let (stop_tx, stop_rx) = watch::channel(false);
         let validity = Arc::new(Mutex::new(None));
@@ -304,6 +318,7 @@ impl LeaseBucket {
             validity: validity.clone(),
             stop_rx,
             shutdown,
+            ready,
         };
         LeaseHandle {
             role_rx,
@@ -508,6 +523,8 @@ struct Campaign {
     validity: Arc<Mutex<Option<(u64, Instant)>>>,
     stop_rx: watch::Receiver<bool>,
     shutdown: watch::Receiver<bool>,
+    /// Whether this node may take a free lease (see [`LeaseBucket::campaign_when_ready`]).
+    ready: watch::Receiver<bool>,
 }
 
 /// How a stint as follower ended.
@@ -606,6 +623,7 @@ impl Campaign {
         let config = self.bucket.config.clone();
         let mut backoff = Backoff::new(config.backoff_first, config.backoff_max);
         let mut watch = None;
+        let mut waited = false;
         while !self.stopping() {
             if watch.is_none() {
                 let open = self.bucket.watch();
@@ -615,6 +633,17 @@ impl Campaign {
                     .and_then(Result::ok);
             }
             let delay = match self.bucket.read().await {
+                Ok(Holder::Free { .. }) if !*self.ready.borrow() => {
+                    if !waited {
+                        tracing::info!(
+                            "the cluster's lease is free; this node campaigns once it has caught up with the cluster's log"
+                        );
+                        waited = true;
+                    }
+                    backoff.reset();
+                    self.set_follower(None);
+                    jittered(config.campaign_every / 4)
+                }
                 Ok(Holder::Free { revision }) => {
                     let start = Instant::now();
                     match self.bucket.try_create(&self.me, revision).await {

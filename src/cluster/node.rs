@@ -45,6 +45,13 @@ const VIEW_REFRESH: Duration = Duration::from_secs(1);
 const UNACKNOWLEDGED_TAIL_MAX: u64 = 100_000;
 /// A new leader whose log stops catching up for this long steps down.
 const CATCH_UP_STALL: Duration = Duration::from_secs(10);
+/// How often a node that has not caught up with the cluster's log since it started
+/// compares its head with the log's end (it campaigns only once it has).
+const CAUGHT_UP_POLL: Duration = Duration::from_millis(200);
+/// Records a node may be behind the log's end and still count as caught up: a follower
+/// under a busy leader is always a little behind, and a new leader applies this many in
+/// well under a second before it takes writes.
+const CAUGHT_UP_SLACK: u64 = 10_000;
 /// Exit code when a re-execution fails (the supervisor restarts the node).
 const STEP_DOWN_EXIT: i32 = 75;
 
@@ -296,7 +303,13 @@ impl Node {
             node_id: joined.options.node_id.clone(),
             http_addr: joined.options.advertise_url.clone(),
         };
-        let lease = joined.bucket.campaign(me, shutdown.clone());
+        // A node campaigns once its log has caught up with the cluster's, so a node that
+        // just restarted far behind does not take the lease from one that could lead at once.
+        let (ready_tx, ready) = watch::channel(false);
+        tokio::spawn(caught_up(joined.log.clone(), store.clone(), ready_tx));
+        let lease = joined
+            .bucket
+            .campaign_when_ready(me, shutdown.clone(), ready);
         let term_check = lease.term_check();
         let mut roles = lease.roles();
         let (lost_tx, mut lost_rx) = mpsc::channel::<String>(1);
@@ -408,6 +421,24 @@ impl Node {
             Ok(false) => {}
             Err(err) => tracing::warn!(cause = %err, "could not resign the lease"),
         }
+    }
+}
+
+/// Turns `ready` true once this node's log has come within [`CAUGHT_UP_SLACK`] records
+/// of the cluster's (checked every [`CAUGHT_UP_POLL`]); stops early if no one listens.
+async fn caught_up(log: ReplicatedLog, store: SledStore, ready: watch::Sender<bool>) {
+    while !ready.is_closed() {
+        if let Ok(last) = log.last_sequence().await
+            && store.head().position + CAUGHT_UP_SLACK >= last
+        {
+            tracing::info!(
+                head = store.head().position,
+                "caught up with the cluster's log"
+            );
+            ready.send_replace(true);
+            return;
+        }
+        tokio::time::sleep(CAUGHT_UP_POLL).await;
     }
 }
 

@@ -24,16 +24,21 @@ async fn contender(
     config: &LeaseConfig,
     id: &str,
 ) -> (LeaseHandle, watch::Sender<bool>) {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let lease = bucket(url, config).await.campaign(node(id), shutdown_rx);
+    (lease, shutdown_tx)
+}
+
+/// The lease bucket, over a NATS connection of its own to `url`.
+async fn bucket(url: &str, config: &LeaseConfig) -> LeaseBucket {
     let client = async_nats::ConnectOptions::new()
         .ignore_discovered_servers()
         .connect(url)
         .await
         .unwrap();
-    let bucket = LeaseBucket::open(async_nats::jetstream::new(client), config.clone())
+    LeaseBucket::open(async_nats::jetstream::new(client), config.clone())
         .await
-        .unwrap();
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    (bucket.campaign(node(id), shutdown_rx), shutdown_tx)
+        .unwrap()
 }
 
 /// Waits (bounded) until `handle`'s role satisfies `want`; returns that role.
@@ -233,6 +238,34 @@ async fn a_resigning_leader_hands_over_before_the_ttl() {
         resigned_at.elapsed()
     );
     assert!(term_of(&second) > term_of(&first));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_still_catching_up_lets_a_ready_one_lead_and_campaigns_once_it_is_ready() {
+    let cluster = NatsCluster::start().await;
+    let config = config("ready");
+    let (ready_tx, ready) = watch::channel(false);
+    let (_shutdown_a, shutdown) = watch::channel(false);
+    let a = bucket(&cluster.url(0), &config)
+        .await
+        .campaign_when_ready(node("a"), shutdown, ready);
+    // The lease is free, but `a` is catching up: it leaves it.
+    tokio::time::sleep(config.campaign_every * 3).await;
+    assert_eq!(a.role(), Role::Follower { leader: None });
+    let (b, _sb) = contender(&cluster.url(1), &config, "b").await;
+    wait_role(&b, Duration::from_secs(20), "leader", is_leader).await;
+    wait_role(&a, Duration::from_secs(20), "following b", |r| {
+        follows(r, "b")
+    })
+    .await;
+
+    // `b` resigns: `a`, still not ready, does not take the lease …
+    assert!(b.resign().await.unwrap());
+    tokio::time::sleep(config.campaign_every * 3).await;
+    assert!(!is_leader(&a.role()), "{:?}", a.role());
+    // … until it has caught up.
+    ready_tx.send_replace(true);
+    wait_role(&a, Duration::from_secs(20), "leader", is_leader).await;
 }
 
 /// Kills a NATS server: runs alone, not beside the node tests (tests/cluster/nodes.rs).
