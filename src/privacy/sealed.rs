@@ -139,7 +139,8 @@ pub fn seal(
     plaintext: &[u8],
 ) -> String {
     // One allocation for the whole value: the header, then the base64 body after it.
-    let header = PREFIX.len() + key_id.len() + field.len() + 35;
+    // <prefix><key id>:<event id, 32 hex digits>:<field>:
+    let header = PREFIX.len() + key_id.len() + 1 + 32 + 1 + field.len() + 1;
     let body = NONCE_BYTES + plaintext.len() + TAG_BYTES;
     let mut sealed = String::with_capacity(header + body.div_ceil(3) * 4);
     for part in [
