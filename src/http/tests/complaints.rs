@@ -291,7 +291,12 @@ async fn a_crisis_runs_from_complaints_through_payment_to_closing() {
     .await;
     assert_eq!(received["type"], "complaint.received");
     assert_eq!(received["data"]["incident_id"], incident.as_str());
-    let board = api.get("crisis_lead", "/v1/incidents").await;
+    let board = api
+        .get(
+            "crisis_lead",
+            &format!("/v1/incidents?after={}", received["position"]),
+        )
+        .await;
     assert!(
         board.body["items"][0]["next_deadline"].is_string(),
         "{}",
@@ -1120,6 +1125,7 @@ async fn a_resolution_records_its_root_cause_and_responsibility_moves_by_event()
 async fn a_supervisor_samples_closed_complaints_and_scores_feed_the_agent_kpis() {
     let api = api().await;
     let mut closed = Vec::new();
+    let mut last = 0;
     for n in 0..3 {
         let id = complaint(&api, &format!("Q{n}"), "gold", Value::Null).await;
         let at = |command: &str| format!("/v1/complaints/{id}/{command}");
@@ -1134,16 +1140,19 @@ async fn a_supervisor_samples_closed_complaints_and_scores_feed_the_agent_kpis()
         ] {
             api.ok("agent", &at(command), body).await;
         }
-        api.ok(
-            "crisis_lead",
-            &at("confirm_satisfaction"),
-            json!({"comment": "ok"}),
-        )
-        .await;
+        last = api
+            .ok(
+                "crisis_lead",
+                &at("confirm_satisfaction"),
+                json!({"comment": "ok"}),
+            )
+            .await["position"]
+            .as_u64()
+            .unwrap();
         closed.push(id);
     }
     let today = chrono::Utc::now().date_naive();
-    let sample_uri = format!("/v1/complaints/quality-sample?date={today}&size=2");
+    let sample_uri = format!("/v1/complaints/quality-sample?date={today}&size=2&after={last}");
     let sample = api.get("crisis_lead", &sample_uri).await;
     assert_eq!(sample.status, StatusCode::OK, "{}", sample.text);
     let drawn: Vec<String> = sample.body["items"]
@@ -1195,7 +1204,7 @@ async fn a_supervisor_samples_closed_complaints_and_scores_feed_the_agent_kpis()
     let kpis = api
         .get(
             "crisis_lead",
-            "/v1/complaints/kpis?dimension=agent&value=agent-1",
+            &format!("/v1/complaints/kpis?dimension=agent&value=agent-1&after={after}"),
         )
         .await;
     let row = &kpis.body["items"][0];
@@ -1204,7 +1213,7 @@ async fn a_supervisor_samples_closed_complaints_and_scores_feed_the_agent_kpis()
     let next = api
         .get(
             "crisis_lead",
-            &format!("/v1/complaints/quality-sample?date={today}&size=5"),
+            &format!("/v1/complaints/quality-sample?date={today}&size=5&after={after}"),
         )
         .await;
     let left: Vec<&str> = next.body["items"]
@@ -1221,7 +1230,7 @@ async fn a_supervisor_samples_closed_complaints_and_scores_feed_the_agent_kpis()
     let report = api
         .get(
             "crisis_lead",
-            &format!("/v1/reports?period=day&date={today}&by=agent"),
+            &format!("/v1/reports?period=day&date={today}&by=agent&after={after}"),
         )
         .await;
     assert_eq!(report.body["rows"][0]["quality"], 4.0, "{}", report.text);
@@ -1323,7 +1332,13 @@ async fn a_suggestion_runs_its_loop_through_the_api() {
     assert_eq!(none.body["items"], json!([]));
     let today = chrono::Utc::now().date_naive();
     let report = api
-        .get("agent", &format!("/v1/reports?period=day&date={today}"))
+        .get(
+            "agent",
+            &format!(
+                "/v1/reports?period=day&date={today}&after={}",
+                told["position"]
+            ),
+        )
         .await;
     assert_eq!(
         (
