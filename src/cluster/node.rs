@@ -52,6 +52,8 @@ const CAUGHT_UP_POLL: Duration = Duration::from_millis(200);
 /// under a busy leader is always a little behind, and a new leader applies this many in
 /// well under a second before it takes writes.
 const CAUGHT_UP_SLACK: u64 = 10_000;
+/// How long a node stepping down or stopping waits to release its lease.
+const RESIGN_PATIENCE: Duration = Duration::from_secs(2);
 /// Exit code when a re-execution fails (the supervisor restarts the node).
 const STEP_DOWN_EXIT: i32 = 75;
 
@@ -304,9 +306,10 @@ impl Node {
             http_addr: joined.options.advertise_url.clone(),
         };
         // A node campaigns once its log has caught up with the cluster's, so a node that
-        // just restarted far behind does not take the lease from one that could lead at once.
+        // just restarted far behind does not take the lease from one that could lead at
+        // once, and only while its store takes appends.
         let (ready_tx, ready) = watch::channel(false);
-        tokio::spawn(caught_up(joined.log.clone(), store.clone(), ready_tx));
+        tokio::spawn(readiness(joined.log.clone(), store.clone(), ready_tx));
         let lease = joined
             .bucket
             .campaign_when_ready(me, shutdown.clone(), ready);
@@ -322,10 +325,11 @@ impl Node {
         let mut duties = Some(duties);
         let mut leading: Option<tokio::task::JoinSet<()>> = None;
         let mut refresh = tokio::time::interval(VIEW_REFRESH);
-        loop {
+        // Why this node, leading, can no longer write: its store refuses appends.
+        let store_failed = loop {
             // Once shutting down, a lost lease ends the node; it does not restart.
             if *shutdown.borrow() {
-                break;
+                break None;
             }
             let role = roles.borrow_and_update().clone();
             match role {
@@ -341,7 +345,7 @@ impl Node {
                     .await;
                     if let Err(reason) = took {
                         step_down(&format!("could not take over as leader: {reason}"));
-                        break;
+                        break None;
                     }
                     store.set_role(StoreRole::Leader {
                         replicator: replicator(
@@ -357,7 +361,7 @@ impl Node {
                         Ok(tasks) => leading = Some(tasks),
                         Err(err) => {
                             step_down(&format!("the leader's tasks did not start: {err}"));
-                            break;
+                            break None;
                         }
                     }
                     let me = LeaderView {
@@ -375,7 +379,7 @@ impl Node {
                 LeaseRole::Leader { .. } => {}
                 LeaseRole::Follower { .. } if leading.is_some() => {
                     step_down("this node's lease was lost");
-                    break;
+                    break None;
                 }
                 LeaseRole::Follower { leader } => {
                     let known = leader.map(|l| LeaderView {
@@ -396,18 +400,28 @@ impl Node {
                 }
             }
             tokio::select! {
-                changed = roles.changed() => if changed.is_err() { break },
+                changed = roles.changed() => if changed.is_err() { break None },
                 Some(reason) = lost_rx.recv() => {
                     step_down(&reason);
-                    break;
+                    break None;
                 }
+                reason = store.failed(), if leading.is_some() => break Some(reason),
                 _ = refresh.tick() => {
                     if let Ok(last) = joined.log.last_sequence().await {
                         view_tx.send_modify(|v| v.log_last = Some(last));
                     }
                 }
-                _ = shutdown.changed() => break,
+                _ = shutdown.changed() => break None,
             }
+        };
+        let mut lease = Some(lease);
+        if let Some(reason) = store_failed {
+            // The lease goes first, so that a follower takes over now rather than when it
+            // expires; the leader's tasks end with the restart.
+            resign(lease.take()).await;
+            step_down(&format!(
+                "this node's event store refuses appends: {reason}"
+            ));
         }
         let _ = stop_follow.send(true);
         if let Some(follower) = follower.take() {
@@ -416,29 +430,49 @@ impl Node {
         if let Some(mut tasks) = leading.take() {
             while tasks.join_next().await.is_some() {}
         }
-        match lease.resign().await {
-            Ok(true) => tracing::info!("resigned the cluster's lease"),
-            Ok(false) => {}
-            Err(err) => tracing::warn!(cause = %err, "could not resign the lease"),
-        }
+        resign(lease).await;
     }
 }
 
-/// Turns `ready` true once this node's log has come within [`CAUGHT_UP_SLACK`] records
-/// of the cluster's (checked every [`CAUGHT_UP_POLL`]); stops early if no one listens.
-async fn caught_up(log: ReplicatedLog, store: SledStore, ready: watch::Sender<bool>) {
-    while !ready.is_closed() {
+/// Releases the lease if this node still holds it (waiting at most [`RESIGN_PATIENCE`]:
+/// otherwise it expires by itself).
+async fn resign(lease: Option<super::lease::LeaseHandle>) {
+    let Some(lease) = lease else { return };
+    match tokio::time::timeout(RESIGN_PATIENCE, lease.resign()).await {
+        Ok(Ok(true)) => tracing::info!("resigned the cluster's lease"),
+        Ok(Ok(false)) => {}
+        Ok(Err(err)) => tracing::warn!(cause = %err, "could not resign the lease"),
+        Err(_) => tracing::warn!("resigning the lease took too long; it expires by itself"),
+    }
+}
+
+/// Whether this node may take the lease: `ready` turns true once its log has come within
+/// [`CAUGHT_UP_SLACK`] records of the cluster's (checked every [`CAUGHT_UP_POLL`]), and
+/// false for good once its store refuses appends (a node that cannot write must not
+/// lead). Stops early if no one listens.
+async fn readiness(log: ReplicatedLog, store: SledStore, ready: watch::Sender<bool>) {
+    loop {
+        if ready.is_closed() || store.failure().is_some() {
+            return;
+        }
         if let Ok(last) = log.last_sequence().await
             && store.head().position + CAUGHT_UP_SLACK >= last
         {
-            tracing::info!(
-                head = store.head().position,
-                "caught up with the cluster's log"
-            );
-            ready.send_replace(true);
-            return;
+            break;
         }
         tokio::time::sleep(CAUGHT_UP_POLL).await;
+    }
+    tracing::info!(
+        head = store.head().position,
+        "caught up with the cluster's log"
+    );
+    ready.send_replace(true);
+    tokio::select! {
+        reason = store.failed() => {
+            ready.send_replace(false);
+            tracing::warn!(%reason, "this node's store refuses appends: it no longer campaigns for the lease");
+        }
+        _ = ready.closed() => {}
     }
 }
 

@@ -174,11 +174,18 @@ impl SledStore {
     /// Why the store refuses every append, once a write or an fsync of its data
     /// directory failed (until crisisd restarts); `None` while it takes appends.
     pub fn failure(&self) -> Option<String> {
-        self.inner
-            .failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.failure.borrow().clone()
+    }
+
+    /// Completes, with the reason [`SledStore::failure`] gives, once the store refuses
+    /// appends.
+    pub async fn failed(&self) -> String {
+        let mut failure = self.inner.failure.subscribe();
+        let reason = failure
+            .wait_for(Option::is_some)
+            .await
+            .expect("the store holds the sender of its own failure");
+        reason.clone().unwrap_or_default()
     }
 
     /// The sled tree of a derived model (a projection's read model), beside the log in

@@ -124,7 +124,9 @@ pub(crate) struct Syncer {
     pub role: SharedRole,
 }
 
-pub(crate) type Failure = Arc<Mutex<Option<String>>>;
+/// Why the store refuses appends, once it does: set once (the first reason stays) and
+/// never cleared until crisisd restarts; read with `borrow`, awaited with `subscribe`.
+pub(crate) type Failure = Arc<watch::Sender<Option<String>>>;
 
 /// Where the writer's time goes, logged when it stops (tuning aid; later a metric).
 #[derive(Debug, Default)]
@@ -956,14 +958,17 @@ impl std::fmt::Display for DurableStep {
 }
 
 fn current_failure(failure: &Failure) -> Option<String> {
-    failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    failure.borrow().clone()
 }
 
 fn set_failure(failure: &Failure, reason: &str) {
-    failure
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(|| reason.to_owned());
+    failure.send_if_modified(|current| {
+        let first = current.is_none();
+        if first {
+            *current = Some(reason.to_owned());
+        }
+        first
+    });
 }
 
 fn unavailable(err: sled::Error) -> AppendError {

@@ -19,6 +19,7 @@ use async_nats::jetstream;
 use crisisd::cluster::LogConfig;
 use serde_json::{Value, json};
 
+use crate::lazyfs;
 use crate::nats_cluster::{NatsCluster, stream_leader};
 use crate::nodes::{self, Acked, Nodes, Start, Tally, parse_location, post};
 
@@ -1209,4 +1210,91 @@ fn a_paused_leader_cannot_append_after_it_wakes() {
         !String::from_utf8_lossy(&titles.stdout).contains("sent to the paused leader"),
         "no node stored the command sent to the paused leader"
     );
+}
+
+/// A leader whose disk fails (an fsync of its event store returns `EIO`) can no longer
+/// write: it gives the lease up at once and restarts as a follower, another node takes the
+/// writes, and every acknowledged write is on both nodes exactly once. The fault fires
+/// once, as a disk hiccup: the restarted node's store works again and it catches up.
+#[test]
+fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
+    let _turn = nodes::serial();
+    let rt = runtime();
+    let nats = rt.block_on(NatsCluster::start());
+    let disks = tempfile::tempdir().unwrap();
+    let mounts: Vec<lazyfs::Mounted> = (1..=2)
+        .map(|n| {
+            let base = disks.path().join(format!("disk-{n}"));
+            let (backing, mountpoint) = (base.join("backing"), base.join("mnt"));
+            std::fs::create_dir_all(backing.join("data")).unwrap();
+            std::fs::create_dir_all(&mountpoint).unwrap();
+            lazyfs::mount(&backing, &base.join("graveyard"), &mountpoint)
+                .expect("mount lazyfs (needs root and /dev/fuse)")
+        })
+        .collect();
+    let data_dirs: Vec<_> = mounts.iter().map(|m| m.mountpoint.join("data")).collect();
+    let mut nodes = Nodes::start_on(&nats, &data_dirs, Start::OneByOne);
+    let old = nodes.wait_leader(ELECTION_WITHIN);
+    let load = Load::start(&nodes, None);
+    load.wait_acks_after(Instant::now(), ACKS_BEFORE_KILL, WRITE_WITHIN);
+    let failed_at = Instant::now();
+    mounts[old].control.inject(lazyfs::Fault {
+        op: lazyfs::FaultOp::Fsync,
+        path_contains: "data/db".into(),
+        skip: 0,
+        times: Some(1),
+    });
+    let taken = load.wait_ack_from_other(failed_at, nodes.id(old), WRITE_WITHIN);
+    assert_eq!(
+        mounts[old].control.faults_fired(),
+        1,
+        "the fsync of {}'s event store failed once",
+        nodes.id(old)
+    );
+    let successor = nodes.wait_leader(ELECTION_WITHIN);
+    assert_ne!(successor, old, "the node whose disk failed does not lead");
+    assert_eq!(taken.by, nodes.id(successor));
+    println!(
+        "{}'s fsync failed; {} took its first write {:.2} s later",
+        nodes.id(old),
+        nodes.id(successor),
+        (taken.at - failed_at).as_secs_f64()
+    );
+    // It restarted itself and follows the new leader.
+    let started = Instant::now();
+    loop {
+        nodes.assert_alive(old, "after its disk failed");
+        let view = nodes.view(old);
+        if let Some(view) = &view
+            && view["role"] == "follower"
+            && view["leader"]["node_id"] == nodes.id(successor)
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} does not follow {} within 60 s of its disk failing: {view:?}",
+            nodes.id(old),
+            nodes.id(successor)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = nodes.log_tail(old, 200);
+    println!(
+        "{} resigned the lease before restarting: {}",
+        nodes.id(old),
+        log.contains("resigned the cluster's lease")
+    );
+    assert!(
+        log.contains("event store refuses appends"),
+        "{} says why it stepped down; its log ends:\n{log}",
+        nodes.id(old)
+    );
+    load.wait_acks_after(Instant::now(), ACKS_BEFORE_KILL, WRITE_WITHIN);
+    let ledger = load.finish(&rt);
+    settle_and_check(&rt, &nats, &mut nodes, &ledger);
+    drop(nodes);
+    for mount in mounts {
+        mount.unmount().unwrap();
+    }
 }

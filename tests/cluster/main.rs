@@ -5,6 +5,11 @@
 //! fails with how to install it; nothing is skipped.
 
 mod failover;
+// The FUSE filesystem of the power tests, to make a node's disk fail (needs root and
+// /dev/fuse); only its mount and fault injection are used here.
+#[allow(dead_code)]
+#[path = "../power/lazyfs.rs"]
+mod lazyfs;
 mod lease;
 mod log;
 mod nats_cluster;

@@ -99,6 +99,25 @@ impl Nodes {
     /// once the one before it serves ([`Start::OneByOne`]).
     pub fn start(nats: &NatsCluster, count: usize, start: Start) -> Nodes {
         let dir = tempfile::tempdir().unwrap();
+        let data_dirs: Vec<PathBuf> = (1..=count)
+            .map(|n| dir.path().join(format!("node-{n}")))
+            .collect();
+        Nodes::launch(nats, dir, &data_dirs, start)
+    }
+
+    /// Like [`Nodes::start`], one node per data directory of `data_dirs` (for example on a
+    /// test filesystem that fails on demand).
+    pub fn start_on(nats: &NatsCluster, data_dirs: &[PathBuf], start: Start) -> Nodes {
+        Nodes::launch(nats, tempfile::tempdir().unwrap(), data_dirs, start)
+    }
+
+    fn launch(
+        nats: &NatsCluster,
+        dir: tempfile::TempDir,
+        data_dirs: &[PathBuf],
+        start: Start,
+    ) -> Nodes {
+        let count = data_dirs.len();
         let auth = dir.path().join("auth");
         std::fs::create_dir_all(&auth).unwrap();
         let tokens = Tokens {
@@ -107,10 +126,11 @@ impl Nodes {
             auditor: token(&auth, "auditor", "auditor-ida"),
         };
         let nodes = (1..=count)
-            .map(|n| Node {
+            .zip(data_dirs)
+            .map(|(n, data_dir)| Node {
                 id: format!("node-{n}"),
                 port: free_port().unwrap(),
-                dir: dir.path().join(format!("node-{n}")),
+                dir: data_dir.clone(),
                 log: dir.path().join(format!("node-{n}.log")),
                 child: None,
                 state: State::Killed,
