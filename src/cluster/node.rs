@@ -54,6 +54,8 @@ const CAUGHT_UP_POLL: Duration = Duration::from_millis(200);
 const CAUGHT_UP_SLACK: u64 = 10_000;
 /// How long a node stepping down or stopping waits to release its lease.
 const RESIGN_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a follower whose store refuses appends waits before it restarts to try again.
+const STORE_FAILED_RESTART: Duration = Duration::from_secs(10);
 /// Exit code when a re-execution fails (the supervisor restarts the node).
 const STEP_DOWN_EXIT: i32 = 75;
 
@@ -596,6 +598,16 @@ async fn follow(log: ReplicatedLog, store: SledStore, mut stop: watch::Receiver<
             }
             let payloads = batch.into_iter().map(|r| r.payload.to_vec()).collect();
             if let Err(err) = store.apply_replicated(payloads).await {
+                // A store that refuses appends (its disk failed) may work again after a
+                // restart, but a disk that keeps failing must not make the node restart
+                // in a loop: it waits first.
+                if store.failure().is_some() {
+                    tracing::error!(cause = %err, "this node's event store refuses appends; restarting in {STORE_FAILED_RESTART:?} to try again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(STORE_FAILED_RESTART) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
                 // Restarting checks this node's log against the cluster's and says
                 // what to do if they diverged.
                 step_down(&format!(

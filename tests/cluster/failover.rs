@@ -1222,28 +1222,14 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
     let rt = runtime();
     let nats = rt.block_on(NatsCluster::start());
     let disks = tempfile::tempdir().unwrap();
-    let mounts: Vec<lazyfs::Mounted> = (1..=2)
-        .map(|n| {
-            let base = disks.path().join(format!("disk-{n}"));
-            let (backing, mountpoint) = (base.join("backing"), base.join("mnt"));
-            std::fs::create_dir_all(backing.join("data")).unwrap();
-            std::fs::create_dir_all(&mountpoint).unwrap();
-            lazyfs::mount(&backing, &base.join("graveyard"), &mountpoint)
-                .expect("mount lazyfs (needs root and /dev/fuse)")
-        })
-        .collect();
+    let mounts = mount_disks(disks.path(), 2);
     let data_dirs: Vec<_> = mounts.iter().map(|m| m.mountpoint.join("data")).collect();
     let mut nodes = Nodes::start_on(&nats, &data_dirs, Start::OneByOne);
     let old = nodes.wait_leader(ELECTION_WITHIN);
     let load = Load::start(&nodes, None);
     load.wait_acks_after(Instant::now(), ACKS_BEFORE_KILL, WRITE_WITHIN);
     let failed_at = Instant::now();
-    mounts[old].control.inject(lazyfs::Fault {
-        op: lazyfs::FaultOp::Fsync,
-        path_contains: "data/db".into(),
-        skip: 0,
-        times: Some(1),
-    });
+    mounts[old].control.inject(failed_fsyncs(Some(1)));
     let taken = load.wait_ack_from_other(failed_at, nodes.id(old), WRITE_WITHIN);
     assert_eq!(
         mounts[old].control.faults_fired(),
@@ -1296,5 +1282,119 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
     drop(nodes);
     for mount in mounts {
         mount.unmount().unwrap();
+    }
+}
+
+/// A follower whose disk keeps failing cannot apply the log: it waits 10 s before it
+/// restarts to try again (not in a loop), and when its store cannot even open it exits
+/// for its supervisor, saying why; the leader takes writes throughout, and once the disk
+/// works again the follower, restarted, catches up.
+#[test]
+fn a_follower_whose_disk_keeps_failing_waits_between_restarts_and_catches_up_after() {
+    let _turn = nodes::serial();
+    let rt = runtime();
+    let nats = rt.block_on(NatsCluster::start());
+    let disks = tempfile::tempdir().unwrap();
+    let mounts = mount_disks(disks.path(), 2);
+    let data_dirs: Vec<_> = mounts.iter().map(|m| m.mountpoint.join("data")).collect();
+    let mut nodes = Nodes::start_on(&nats, &data_dirs, Start::OneByOne);
+    let leader = nodes.wait_leader(ELECTION_WITHIN);
+    let follower = 1 - leader;
+    let load = Load::start(&nodes, None);
+    load.wait_acks_after(Instant::now(), ACKS_BEFORE_KILL, WRITE_WITHIN);
+    let restarts_before = nodes
+        .log_tail(follower, 100_000)
+        .matches("stepping down")
+        .count();
+    let failing_at = Instant::now();
+    mounts[follower].control.inject(failed_fsyncs(None));
+    let failing = Duration::from_secs(15);
+    let mut exited = None;
+    while failing_at.elapsed() < failing {
+        if exited.is_none() {
+            exited = nodes
+                .exited(follower)
+                .map(|status| (status, failing_at.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        mounts[follower].control.faults_fired() > 0,
+        "the follower's fsyncs failed"
+    );
+    let restarts = nodes
+        .log_tail(follower, 100_000)
+        .matches("stepping down")
+        .count()
+        - restarts_before;
+    println!(
+        "{}'s disk failed every fsync for {:.0} s: it restarted {restarts} times",
+        nodes.id(follower),
+        failing.as_secs_f64()
+    );
+    assert!(
+        (1..=2).contains(&restarts),
+        "{} restarted {restarts} times in {failing:?} (once per 10 s expected); its log ends:\n{}",
+        nodes.id(follower),
+        nodes.log_tail(follower, 40)
+    );
+    if let Some((status, after)) = exited {
+        println!(
+            "{} exited with {status} {:.1} s after its disk began failing",
+            nodes.id(follower),
+            after.as_secs_f64()
+        );
+        assert!(
+            !status.success() && after >= Duration::from_secs(9),
+            "{} exited with {status} after {after:?}",
+            nodes.id(follower)
+        );
+        let log = nodes.log_tail(follower, 5);
+        assert!(
+            log.contains("cannot open the event store"),
+            "it says why it exited: {log}"
+        );
+    }
+    let (taken, by_leader) = load.acks_between(failing_at, Instant::now(), nodes.id(leader));
+    assert!(
+        taken > 0 && by_leader == taken,
+        "the leader took every write while the follower's disk failed ({by_leader} of {taken})"
+    );
+    assert_eq!(nodes.wait_leader(ELECTION_WITHIN), leader);
+    mounts[follower].control.clear_faults();
+    if exited.is_some() {
+        nodes.restart(follower);
+    }
+    load.wait_acks_after(Instant::now(), ACKS_BEFORE_KILL, WRITE_WITHIN);
+    let ledger = load.finish(&rt);
+    settle_and_check(&rt, &nats, &mut nodes, &ledger);
+    drop(nodes);
+    for mount in mounts {
+        mount.unmount().unwrap();
+    }
+}
+
+/// `count` LazyFs mounts under `base`, each with an empty `data` directory for a node.
+fn mount_disks(base: &std::path::Path, count: usize) -> Vec<lazyfs::Mounted> {
+    (1..=count)
+        .map(|n| {
+            let base = base.join(format!("disk-{n}"));
+            let (backing, mountpoint) = (base.join("backing"), base.join("mnt"));
+            std::fs::create_dir_all(backing.join("data")).unwrap();
+            std::fs::create_dir_all(&mountpoint).unwrap();
+            lazyfs::mount(&backing, &base.join("graveyard"), &mountpoint)
+                .expect("mount lazyfs (needs root and /dev/fuse)")
+        })
+        .collect()
+}
+
+/// Fsyncs of a node's event store that fail with `EIO`: the next `times` (every one if
+/// `None`).
+fn failed_fsyncs(times: Option<u64>) -> lazyfs::Fault {
+    lazyfs::Fault {
+        op: lazyfs::FaultOp::Fsync,
+        path_contains: "data/db".into(),
+        skip: 0,
+        times,
     }
 }

@@ -243,6 +243,16 @@ impl Nodes {
         }
     }
 
+    /// How node `i`'s process ended, once it has (it then counts as killed: `restart`
+    /// starts it again, as a supervisor would); `None` while it runs.
+    pub fn exited(&mut self, i: usize) -> Option<ExitStatus> {
+        let node = &mut self.nodes[i];
+        let status = node.child.as_mut()?.try_wait().unwrap()?;
+        node.child = None;
+        node.state = State::Killed;
+        Some(status)
+    }
+
     /// Panics, with the end of its log, when node `i`'s process has exited.
     pub fn assert_alive(&mut self, i: usize, when: &str) {
         let exited = match self.nodes[i].child.as_mut() {
