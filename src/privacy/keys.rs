@@ -37,7 +37,7 @@
 //! durable in `epochs.json` (a spare not yet written is written first, on the granting
 //! path, as every new epoch was before spares).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -242,6 +242,26 @@ fn data_key_aad(key_id: &str, epoch: u32) -> Vec<u8> {
     format!("crisisd-data-key-v1:{key_id}:{epoch}").into_bytes()
 }
 
+/// What the key store knows of a data key, by its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Held(SecretKey),
+    /// Destroyed by an erasure.
+    Erased,
+    /// Never held by this store.
+    Unknown,
+}
+
+impl Lookup {
+    /// The key, if held.
+    pub fn held(self) -> Option<SecretKey> {
+        match self {
+            Lookup::Held(key) => Some(key),
+            Lookup::Erased | Lookup::Unknown => None,
+        }
+    }
+}
+
 /// A subject's data key and its id (`<subject>~<serial>`), cheap to clone: every grant
 /// and read of a key clones it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +286,9 @@ struct State {
     keys: HashMap<Arc<str>, Arc<Slot>>,
     /// Unwrapped keys, with the serial of the record they came from.
     cache: HashMap<Arc<str>, (u32, DataKey)>,
+    /// The ids (`<subject>~<serial>`) of the data keys erased here: what they sealed
+    /// reads as erased, where a key this store never held reads as unavailable.
+    erased: HashSet<String>,
     /// Outstanding grants per epoch (a grant holds the counters it raised).
     leases: HashMap<u32, Arc<AtomicUsize>>,
     /// The epoch an erasure is destroying, and the subject erased: a key of that epoch
@@ -376,6 +399,7 @@ impl KeyStore {
             sync_dir(store.path())?;
         }
         let mut written: HashMap<Arc<str>, Record> = HashMap::new();
+        let mut erased = HashSet::new();
         for side in store.side_records() {
             let side = side?;
             let Some(entries) = decode_entries(&side) else {
@@ -383,9 +407,15 @@ impl KeyStore {
             };
             for entry in entries {
                 match entry {
-                    Entry::Key(subject, record) => written.insert(subject.into(), record),
-                    Entry::Tombstone(subject) => written.remove(subject.as_str()),
-                };
+                    Entry::Key(subject, record) => {
+                        written.insert(subject.into(), record);
+                    }
+                    Entry::Tombstone(subject) => {
+                        if let Some(record) = written.remove(subject.as_str()) {
+                            erased.insert(record.key_id(&subject));
+                        }
+                    }
+                }
             }
         }
         let file = match read_epochs(&dir)? {
@@ -432,7 +462,13 @@ impl KeyStore {
             });
         }
         // Keys of a destroyed epoch are erased.
-        written.retain(|_, record| epochs.contains_key(&record.epoch));
+        written.retain(|subject, record| {
+            let kept = epochs.contains_key(&record.epoch);
+            if !kept {
+                erased.insert(record.key_id(subject));
+            }
+            kept
+        });
         // A spare that holds keys took over before the file said so.
         let spare = file.spare.filter(|id| epochs.contains_key(id));
         let (current, spare) = match spare {
@@ -457,6 +493,7 @@ impl KeyStore {
                         .map(|(subject, record)| (subject, Slot::new(record, true)))
                         .collect(),
                     cache: HashMap::new(),
+                    erased,
                     leases: HashMap::new(),
                     retiring: None,
                 }),
@@ -618,13 +655,20 @@ impl KeyStore {
         self.unwrap(&mut state, &name, &slot.record).map(Some)
     }
 
-    /// The data key named `key_id` (`<subject>~<serial>`), if it still exists.
-    pub fn key_by_id(&self, key_id: &str) -> Result<Option<SecretKey>, KeyError> {
+    /// The data key named `key_id` (`<subject>~<serial>`): held, erased here, or never
+    /// held by this store (another node's, or a copy of the log without its keys).
+    pub fn key_by_id(&self, key_id: &str) -> Result<Lookup, KeyError> {
         let subject = key_id.split_once('~').map_or(key_id, |(s, _)| s);
-        Ok(self
-            .key_of(subject)?
-            .filter(|key| *key.key_id == *key_id)
-            .map(|key| key.key))
+        if let Some(key) = self.key_of(subject)?
+            && *key.key_id == *key_id
+        {
+            return Ok(Lookup::Held(key.key));
+        }
+        Ok(if lock(&self.inner.state).erased.contains(key_id) {
+            Lookup::Erased
+        } else {
+            Lookup::Unknown
+        })
     }
 
     fn damaged(&self, reason: &str) -> KeyError {
@@ -720,7 +764,10 @@ impl KeyStore {
         written.map_err(|err| KeyError::Storage(err.to_string()))?;
         // 4. Only now the old epoch key goes.
         let mut state = lock(&self.inner.state);
-        state.keys.remove(subject);
+        if let Some(slot) = state.keys.remove(subject) {
+            let erased = slot.record.key_id(subject);
+            state.erased.insert(erased);
+        }
         state.cache.remove(subject);
         for (other, slot) in rewrapped {
             // A grant may have moved it to the current epoch meanwhile: that one stays.
@@ -956,6 +1003,48 @@ mod tests {
         grant.written();
     }
 
+    /// A key id tells erased from never held, also after reopening (from the tombstone,
+    /// or from a record left in a destroyed epoch) and after the subject has a new key.
+    #[test]
+    fn a_key_id_reads_held_erased_or_unknown_across_reopening() {
+        let (_dir, store) = store();
+        let master = SecretKey::random();
+        let keys = KeyStore::open(&store, master.clone()).unwrap();
+        let first = create(&store, &keys, "p.FF1");
+        let other = create(&store, &keys, "p.FF2");
+        assert_eq!(
+            keys.key_by_id(&first.key_id).unwrap(),
+            Lookup::Held(first.key.clone())
+        );
+        assert_eq!(keys.key_by_id("p.FF9~0000abcd").unwrap(), Lookup::Unknown);
+        assert!(keys.erase("p.FF1").unwrap());
+        let second = create(&store, &keys, "p.FF1");
+        assert_ne!(second.key_id, first.key_id, "a new key after the erasure");
+        let expect = |keys: &KeyStore| {
+            assert_eq!(keys.key_by_id(&first.key_id).unwrap(), Lookup::Erased);
+            assert_eq!(
+                keys.key_by_id(&second.key_id).unwrap(),
+                Lookup::Held(second.key.clone())
+            );
+            assert_eq!(
+                keys.key_by_id(&other.key_id).unwrap(),
+                Lookup::Held(other.key.clone())
+            );
+            let never = format!("p.FF1~{:08x}", u32::MAX);
+            assert_ne!(never, *first.key_id);
+            assert_ne!(never, *second.key_id);
+            assert_eq!(keys.key_by_id(&never).unwrap(), Lookup::Unknown);
+            assert_eq!(
+                keys.key_by_id("s.unknown~00000001").unwrap(),
+                Lookup::Unknown
+            );
+        };
+        expect(&keys);
+        drop(keys);
+        let keys = KeyStore::open(&store, master).unwrap();
+        expect(&keys);
+    }
+
     #[test]
     fn a_subject_keeps_its_key_across_reopening_and_a_wrong_master_is_refused() {
         let (_dir, store) = store();
@@ -998,10 +1087,10 @@ mod tests {
         assert!(!keys.erase("p.ERASE").unwrap(), "idempotent");
         assert!(keys.key_of("p.ERASE").unwrap().is_none());
         assert_eq!(
-            keys.key_by_id(&kept.key_id).unwrap(),
+            keys.key_by_id(&kept.key_id).unwrap().held(),
             Some(kept.key.clone())
         );
-        assert!(keys.key_by_id(&erased.key_id).unwrap().is_none());
+        assert!(keys.key_by_id(&erased.key_id).unwrap().held().is_none());
         let epochs_after = keys.epoch_ids();
         assert_eq!(epochs_before, vec![1, 2], "the current epoch and its spare");
         assert!(
@@ -1041,7 +1130,7 @@ mod tests {
             "the erased key's record is still on disk, wrapped"
         );
         let keys = KeyStore::open(&store, master).unwrap();
-        assert_eq!(keys.key_by_id(&kept.key_id).unwrap(), Some(kept.key));
+        assert_eq!(keys.key_by_id(&kept.key_id).unwrap().held(), Some(kept.key));
         assert!(keys.key_of("p.ERASE").unwrap().is_none());
         let new = create(&store, &keys, "p.ERASE");
         assert_ne!(
@@ -1065,8 +1154,11 @@ mod tests {
             Err(KeyError::WrongMasterKey { .. })
         ));
         let keys = KeyStore::open(&store, new).unwrap();
-        assert_eq!(keys.key_by_id(&key.key_id).unwrap(), Some(key.key));
-        assert_eq!(keys.key_by_id(&after.key_id).unwrap(), Some(after.key));
+        assert_eq!(keys.key_by_id(&key.key_id).unwrap().held(), Some(key.key));
+        assert_eq!(
+            keys.key_by_id(&after.key_id).unwrap().held(),
+            Some(after.key)
+        );
     }
 
     #[test]
@@ -1088,8 +1180,8 @@ mod tests {
         );
         assert!(keys.erase("p.A").unwrap());
         assert_eq!(keys.epoch_ids(), vec![2, 3], "epoch 1 held only A: dropped");
-        assert_eq!(keys.key_by_id(&b.key_id).unwrap(), Some(b.key));
-        assert!(keys.key_by_id(&a.key_id).unwrap().is_none());
+        assert_eq!(keys.key_by_id(&b.key_id).unwrap().held(), Some(b.key));
+        assert!(keys.key_by_id(&a.key_id).unwrap().held().is_none());
     }
 
     /// The spare is written before it takes keys; the file naming it current is written
@@ -1110,8 +1202,14 @@ mod tests {
         std::fs::write(&epochs_file, &lagging).unwrap();
         drop(keys);
         let keys = KeyStore::open(&store, master.clone()).unwrap();
-        assert_eq!(keys.key_by_id(&before.key_id).unwrap(), Some(before.key));
-        assert_eq!(keys.key_by_id(&after.key_id).unwrap(), Some(after.key));
+        assert_eq!(
+            keys.key_by_id(&before.key_id).unwrap().held(),
+            Some(before.key)
+        );
+        assert_eq!(
+            keys.key_by_id(&after.key_id).unwrap().held(),
+            Some(after.key)
+        );
         assert_eq!(
             lock(&keys.inner.state).current,
             2,
@@ -1124,7 +1222,7 @@ mod tests {
         let more = create(&store, &keys, "p.MORE");
         drop(keys);
         let keys = KeyStore::open(&store, master).unwrap();
-        assert_eq!(keys.key_by_id(&more.key_id).unwrap(), Some(more.key));
+        assert_eq!(keys.key_by_id(&more.key_id).unwrap().held(), Some(more.key));
         assert_eq!(lock(&keys.inner.state).current_keys, 2);
     }
 
@@ -1242,6 +1340,6 @@ mod tests {
         assert!(!erasing.is_finished(), "waits for the lease");
         write(&store, grant);
         assert!(erasing.join().unwrap());
-        assert_eq!(keys.key_by_id(&busy.key_id).unwrap(), Some(busy.key));
+        assert_eq!(keys.key_by_id(&busy.key_id).unwrap().held(), Some(busy.key));
     }
 }

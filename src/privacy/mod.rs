@@ -28,7 +28,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use fields::PersonalPaths;
-pub use keys::{DataKey, KeyError, KeyGrant, KeyStore};
+pub use keys::{DataKey, KeyError, KeyGrant, KeyStore, Lookup};
 use sealed::{Sealed, SecretKey, Unopened};
 
 use crate::domain::common::DataSubject;
@@ -38,6 +38,9 @@ use crate::store::SledStore;
 pub const ERASED: &str = "[erased]";
 /// What a value that does not authenticate (tampered, or moved) reads as.
 pub const UNREADABLE: &str = "[unreadable]";
+/// What a value reads as where its key was never held: sealed by another node of a
+/// cluster (whose key store is not shared yet), or a log restored without its keys.
+pub const UNAVAILABLE: &str = "[unavailable]";
 
 /// Why personal data could not be sealed.
 #[derive(Debug, thiserror::Error)]
@@ -161,8 +164,9 @@ impl Privacy {
     }
 
     /// Opens every sealed value in `value` in place: its plaintext, [`ERASED`] when its
-    /// key was destroyed, [`UNREADABLE`] when it does not authenticate. With `event_id`
-    /// (an envelope's data) a value sealed for another event or field is unreadable.
+    /// key was destroyed, [`UNAVAILABLE`] when this store never held its key,
+    /// [`UNREADABLE`] when it does not authenticate. With `event_id` (an envelope's data)
+    /// a value sealed for another event or field is unreadable.
     pub fn reveal(&self, value: &mut Value, event_id: Option<Uuid>) {
         fields::for_each_string(value, &mut |pointer, text| {
             let Some(string) = text.as_str() else { return };
@@ -171,8 +175,9 @@ impl Privacy {
             };
             let expected = event_id.map(|id| (id, pointer));
             let opened = match self.keys.key_by_id(sealed.key_id) {
-                Ok(Some(key)) => sealed::open(&sealed, &key, expected),
-                Ok(None) => Err(Unopened::Erased),
+                Ok(Lookup::Held(key)) => sealed::open(&sealed, &key, expected),
+                Ok(Lookup::Erased) => Err(Unopened::Erased),
+                Ok(Lookup::Unknown) => Err(Unopened::Unavailable),
                 Err(err) => {
                     tracing::warn!(cause = %err, "a data key cannot be read");
                     Err(Unopened::Tampered)
@@ -182,6 +187,7 @@ impl Privacy {
                 Ok(plain) => serde_json::from_slice(&plain)
                     .unwrap_or_else(|_| Value::String(UNREADABLE.to_owned())),
                 Err(Unopened::Erased) => Value::String(ERASED.to_owned()),
+                Err(Unopened::Unavailable) => Value::String(UNAVAILABLE.to_owned()),
                 Err(Unopened::Tampered) => Value::String(UNREADABLE.to_owned()),
             };
         });
@@ -256,6 +262,12 @@ mod tests {
         privacy.reveal(&mut swapped, Some(event_id));
         assert_eq!(swapped["contact"]["name"], UNREADABLE);
         assert_eq!(swapped["contact"]["email"], "ada@example.org");
+        // Where its key was never held (another node's store): unavailable, not erased.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let elsewhere = SledStore::open(StoreConfig::new(elsewhere.path())).unwrap();
+        let mut there = data.clone();
+        Privacy::ephemeral(&elsewhere).reveal(&mut there, Some(event_id));
+        assert_eq!(there["contact"]["name"], UNAVAILABLE);
 
         let erasing = privacy.clone();
         let erase = subject.clone();

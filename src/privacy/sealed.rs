@@ -164,6 +164,8 @@ pub fn seal(
 pub enum Unopened {
     /// Its key is gone: erased.
     Erased,
+    /// Its key was never held here.
+    Unavailable,
     /// It does not authenticate, or it was read in another event or field than it was
     /// sealed for: tampered with or moved.
     Tampered,

@@ -1278,6 +1278,27 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
     );
     load.wait_acks_after(Instant::now(), ACKS_BEFORE_KILL, WRITE_WITHIN);
     let ledger = load.finish(&rt);
+    // The key store is not shared yet (docs/cluster.md): on the new leader, customers'
+    // words sealed by the old one read as unavailable — never as erased — and its own as
+    // written.
+    let replay = nodes::http(
+        nodes.port(successor),
+        "GET",
+        "/v1/audit/events?reveal=true",
+        &nodes.tokens.lead,
+        &[],
+        "",
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(replay.status, 200, "{replay:?}");
+    assert!(
+        replay.body.contains("[unavailable]")
+            && replay.body.contains("is my connection still on?")
+            && !replay.body.contains("[erased]"),
+        "feedback sealed by either leader, as {} reads it",
+        nodes.id(successor)
+    );
     settle_and_check(&rt, &nats, &mut nodes, &ledger);
     drop(nodes);
     for mount in mounts {

@@ -96,6 +96,7 @@
   function openData(v) {
     if (sealed(v)) return t('redacted');
     if (v === '[erased]') return t('erased');
+    if (v === '[unavailable]') return t('unavailable');
     if (Array.isArray(v)) return v.map(openData);
     if (v && typeof v === 'object') {
       const o = {};
