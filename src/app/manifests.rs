@@ -1,11 +1,15 @@
 //! Manifests: a flight's passenger list from a departure control or reservation system
 //! (`crisis.ingest.manifest`), stored as the difference to the list before.
 //!
-//! One message becomes one atomic append across streams: `passenger.booked` on each
+//! One message becomes an atomic append across streams: `passenger.booked` on each
 //! listed passenger whose booking is new or changed, `passenger.booking_removed` on each
 //! passenger the previous manifest listed and this one does not, and `manifest.updated`
-//! (ids only) on the flight's manifest stream. Event ids derive from the source message
-//! id, so a redelivery stores nothing twice; a manifest that changes nothing stores
+//! (ids only) on the flight's manifest stream. An append carries at most
+//! [`APPEND_EVENTS_MAX`] events, so a long list that changes much (a wide-body flight
+//! replaced by another) takes several, `manifest.updated` in the last: the flight's
+//! manifest says a list is recorded only once every booking it changes is. Event ids
+//! derive from the source message id, so a redelivery stores nothing twice and, after a
+//! crash between two appends, stores the rest; a manifest that changes nothing stores
 //! nothing. The name on a booking is sealed with the passenger's key.
 //!
 //! The entitlement reaction then knows every passenger on the flight, not only those
@@ -23,7 +27,7 @@ use crate::domain::manifest::{self, Manifest, ManifestCommand};
 use crate::domain::passenger::{
     self, Booking, ContactConsent, Passenger, PassengerCommand, Reaccommodation,
 };
-use crate::store::{AppendError, AppendRequest};
+use crate::store::{APPEND_EVENTS_MAX, AppendError, AppendRequest, StreamAppend};
 
 /// Appends a manifest races with another writer of one of its streams this many times.
 const ATTEMPTS_MAX: u32 = 8;
@@ -159,25 +163,62 @@ pub async fn record_manifest(
                     .map_err(|e| transient(e.to_string()))?,
             );
         }
+        // The new keys travel with the first append, before any event they sealed.
         let side = grant.side.clone();
-        match store.append(AppendRequest { streams, side }).await {
-            Ok(outcome) => {
-                if !outcome.duplicate {
-                    grant.written();
+        let mut grant = Some(grant);
+        let mut raced = false;
+        for (n, append) in appends(streams, side).into_iter().enumerate() {
+            match store.append(append).await {
+                Ok(outcome) => {
+                    if n == 0
+                        && !outcome.duplicate
+                        && let Some(grant) = grant.take()
+                    {
+                        grant.written();
+                    }
                 }
-                return Ok(());
+                // Another writer changed one of the streams: decide again on what it
+                // wrote (what this message stored already decides nothing again).
+                Err(AppendError::WrongExpectedVersion { .. }) => {
+                    raced = true;
+                    break;
+                }
+                // This message's events are stored already (an earlier delivery), and
+                // the manifest changed since: nothing to add.
+                Err(AppendError::PartiallyStored { .. }) => return Ok(()),
+                Err(err) => return Err(transient(err.to_string())),
             }
-            // Another writer changed one of the streams: decide again on what it wrote.
-            Err(AppendError::WrongExpectedVersion { .. }) => continue,
-            // This message's events are stored already (an earlier delivery), and the
-            // manifest changed since: nothing to add.
-            Err(AppendError::PartiallyStored { .. }) => return Ok(()),
-            Err(err) => return Err(transient(err.to_string())),
+        }
+        if !raced {
+            return Ok(());
         }
     }
     Err(transient(format!(
         "the manifest of {flight} kept changing under {ATTEMPTS_MAX} attempts; it is handled again"
     )))
+}
+
+/// `streams` in appends of at most [`APPEND_EVENTS_MAX`] events, in order (so the last
+/// stream is in the last append), the side record with the first.
+fn appends(streams: Vec<StreamAppend>, side: Vec<u8>) -> Vec<AppendRequest> {
+    let mut appends = vec![AppendRequest {
+        streams: Vec::new(),
+        side,
+    }];
+    let mut events = 0;
+    for stream in streams {
+        if events > 0 && events + stream.events.len() > APPEND_EVENTS_MAX {
+            appends.push(AppendRequest::default());
+            events = 0;
+        }
+        events += stream.events.len();
+        appends
+            .last_mut()
+            .expect("there is always a current append")
+            .streams
+            .push(stream);
+    }
+    appends
 }
 
 /// What `command` decides on `passenger`'s record as it stands.
@@ -239,6 +280,60 @@ mod tests {
         let id = compensation::compensation_id(flight, &PassengerId(passenger.into()));
         let (entitlement, _) = load::<Compensation>(store, &compensation::stream_name(id)).unwrap();
         entitlement.computed
+    }
+
+    /// A list that changes more bookings than one append carries is stored in several,
+    /// `manifest.updated` last, and a redelivery stores nothing.
+    #[tokio::test]
+    async fn a_list_changing_more_than_one_append_carries_is_stored_in_several() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
+        let journal = Journal::ephemeral(store.clone());
+        let date = Utc::now().date_naive();
+        // As many passengers as one manifest may list.
+        let size = 1000;
+        let list = |prefix: &str| {
+            let passengers: Vec<_> = (0..size)
+                .map(|n| json!({"passenger_ref": format!("{prefix}{n}"), "tier": "none", "booking_class": "Y"}))
+                .collect();
+            serde_json::Value::Array(passengers)
+        };
+        record_manifest(
+            &journal,
+            &message("dcs-a", date, list("A")),
+            &ops(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let before = store.head().position;
+        // Every passenger replaced: a booking and a removal each, and the list.
+        let second = message("dcs-b", date, list("B"));
+        record_manifest(&journal, &second, &ops(), Utc::now())
+            .await
+            .unwrap();
+        let written = store.read_all(before + 1, usize::MAX).unwrap();
+        let events = 2 * size + 1;
+        assert_eq!(written.len(), events);
+        assert!(events > APPEND_EVENTS_MAX, "more than one append carries");
+        assert_eq!(
+            written.last().unwrap().event_type,
+            "manifest.updated",
+            "the list comes last"
+        );
+        let kinds = |kind: &str| written.iter().filter(|e| e.event_type == kind).count();
+        assert_eq!(
+            (
+                kinds("passenger.booked"),
+                kinds("passenger.booking_removed")
+            ),
+            (size, size)
+        );
+        let head = store.head().position;
+        record_manifest(&journal, &second, &ops(), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(store.head().position, head, "a redelivery stores nothing");
     }
 
     /// Issue 19, manifests: every passenger a manifest lists gets an entitlement when the

@@ -37,8 +37,9 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 
-/// The server's limit on messages in one atomic batch.
-pub const BATCH_RECORDS_MAX: usize = 1000;
+/// The server's limit on messages in one atomic batch (its default `max_msgs`): the
+/// store refuses an append of more events, so one append always fits one batch.
+pub const BATCH_RECORDS_MAX: usize = crate::store::APPEND_EVENTS_MAX;
 /// Wrong `Nats-Expected-Last-Sequence` (server error code).
 const ERR_WRONG_LAST_SEQUENCE: u64 = 10071;
 /// A stream with this name exists with another configuration.

@@ -41,7 +41,7 @@ pub mod writer;
 
 pub use error::{AppendError, StoreError};
 pub use replication::{ReplicationError, Replicator, Role};
-pub use sled_store::{SledStore, StoreConfig, truncate_from};
+pub use sled_store::{APPEND_EVENTS_MAX, SledStore, StoreConfig, truncate_from};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use types::{
     Actor, AppendOutcome, AppendRequest, Committed, DecodedData, Direction, ExpectedVersion, Head,

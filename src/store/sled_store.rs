@@ -403,6 +403,14 @@ impl SledStore {
                 reason: "an append needs at least one event".into(),
             });
         }
+        if request.event_count() > APPEND_EVENTS_MAX {
+            return Err(AppendError::InvalidRequest {
+                reason: format!(
+                    "an append carries at most {APPEND_EVENTS_MAX} events, not {}: split it into several",
+                    request.event_count()
+                ),
+            });
+        }
         if request.side.len() > SIDE_BYTES_MAX {
             return Err(AppendError::InvalidRequest {
                 reason: format!(
@@ -618,6 +626,10 @@ impl SledStore {
 
 /// Largest side record of one append.
 pub const SIDE_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Most events one append carries: what a cluster's log (a JetStream stream) takes in
+/// one atomic batch by default. Held on a single node too, so that what a node takes
+/// alone, a cluster takes.
+pub const APPEND_EVENTS_MAX: usize = 1000;
 
 /// The sequence number of the last batch of side records (0: none yet).
 fn last_side_sequence(tree: &sled::Tree) -> Result<u64, StoreError> {

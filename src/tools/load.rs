@@ -21,9 +21,9 @@ pub struct LoadArgs {
     /// Concurrent appending tasks.
     #[arg(long, default_value_t = 8)]
     pub writers: usize,
-    /// Events per append, split over two streams.
-    #[arg(long, default_value_t = 4)]
-    pub events_per_append: usize,
+    /// Events per append, split over two streams (2 to 1000, the most one append carries).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(2..=1000))]
+    pub events_per_append: u64,
     /// Stop after this many appends per writer (default: run until killed).
     #[arg(long)]
     pub appends: Option<u64>,
@@ -55,7 +55,7 @@ pub async fn run(config: StoreConfig, args: LoadArgs) -> anyhow::Result<ExitCode
         let (store, out, per_append, appends) = (
             store.clone(),
             out.clone(),
-            args.events_per_append.max(2),
+            args.events_per_append as usize,
             args.appends,
         );
         tasks.push(tokio::spawn(async move {

@@ -158,6 +158,16 @@ async fn invalid_appends_say_what_to_fix_and_store_nothing() {
             "over the limit",
         ),
         (AppendRequest::default(), "at least one event"),
+        (
+            AppendRequest::single(
+                "x-1",
+                ExpectedVersion::Any,
+                (0..=crisisd::store::APPEND_EVENTS_MAX as u64)
+                    .map(event)
+                    .collect(),
+            ),
+            "at most 1000 events, not 1001: split it",
+        ),
     ];
     for (request, expected) in cases {
         let err = store.append(request).await.unwrap_err();
