@@ -1419,3 +1419,52 @@ fn failed_fsyncs(times: Option<u64>) -> lazyfs::Fault {
         times,
     }
 }
+
+/// A manifest that changes more than one atomic batch of the cluster's log takes (a list
+/// of 1,000 passengers replaced by 1,000 others: 2,001 events) is stored, in several
+/// appends, and the leader stays the leader: an append the log could not take whole
+/// would have made it step down, and the redelivered manifest every next leader.
+#[test]
+fn a_manifest_larger_than_one_log_batch_is_stored_and_the_leader_stays() {
+    let _turn = nodes::serial();
+    let rt = runtime();
+    let nats = rt.block_on(NatsCluster::start());
+    let mut nodes = Nodes::start(&nats, 2, Start::OneByOne);
+    let leader = nodes.wait_leader(ELECTION_WITHIN);
+    let date = chrono::Utc::now().date_naive();
+    for (source, prefix) in [("dcs-a", "A"), ("dcs-b", "B")] {
+        let passengers: Vec<Value> = (0..1000)
+            .map(|n| json!({"passenger_ref": format!("{prefix}{n}"), "tier": "none", "booking_class": "Y"}))
+            .collect();
+        let body = json!({"v": 1, "source_message_id": source, "carrier": "LH",
+            "flight_number": "400", "origin_date": date.to_string(), "passengers": passengers})
+        .to_string();
+        nodes::post(
+            &[nodes.port(leader)],
+            0,
+            "/v1/ingest/manifest",
+            &nodes.tokens.ops,
+            &[],
+            &body,
+            WRITE_WITHIN,
+            &Tally::default(),
+        )
+        .unwrap_or_else(|why| panic!("manifest {source}: {why}"));
+    }
+    let head = nodes.wait_converged(Duration::from_secs(60), Duration::from_millis(500));
+    assert_eq!(
+        head.position,
+        1001 + 2001,
+        "the first list (1,000 bookings and the list), then the second (1,000 bookings, 1,000 removals, the list)"
+    );
+    assert_eq!(nodes.wait_leader(ELECTION_WITHIN), leader);
+    let log = nodes.log_tail(leader, 100_000);
+    assert!(
+        !log.contains("stepping down"),
+        "{} never stepped down; its log ends:\n{}",
+        nodes.id(leader),
+        nodes.log_tail(leader, 20)
+    );
+    let ledger = Ledger::default();
+    settle_and_check(&rt, &nats, &mut nodes, &ledger);
+}

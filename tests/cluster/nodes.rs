@@ -45,6 +45,8 @@ pub struct Tokens {
     pub channel: String,
     /// auditor: reads (`/v1/cluster`, the board, `/v1/audit/verify`).
     pub auditor: String,
+    /// flight_ops: posts manifests to `/v1/ingest/manifest`.
+    pub ops: String,
 }
 
 /// How [`Nodes::start`] starts the nodes.
@@ -124,6 +126,7 @@ impl Nodes {
             lead: token(&auth, "crisis_lead", "lead-anna"),
             channel: token(&auth, "channel", "channel-web"),
             auditor: token(&auth, "auditor", "auditor-ida"),
+            ops: token(&auth, "flight_ops", "dcs-fra"),
         };
         let nodes = (1..=count)
             .zip(data_dirs)
