@@ -354,13 +354,26 @@ def check(condition, message):
 def launch(playwright, profile):
     """Debian's Chromium, headless, talking to nothing but crisisd; a fresh profile (the
     directory `profile`, through Playwright's persistent-context-free launch, which makes
-    a new temporary profile per browser)."""
+    a new temporary profile per browser). Chromium now and then dies while it starts on a
+    busy shared machine (a SIGSEGV before it opens any page, so before anything of
+    crisisd's is loaded): a launch is tried up to three times."""
+    from playwright.sync_api import Error as PlaywrightError
     os.makedirs(profile, exist_ok=True)
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        env={**os.environ, "TMPDIR": profile})
+    for attempt in range(1, 4):
+        try:
+            return playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                      "--no-first-run", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync"],
+                env={**os.environ, "TMPDIR": profile})
+        except PlaywrightError as err:
+            if attempt == 3:
+                raise
+            first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+            print(f"# chromium did not start (attempt {attempt}: {first_line}); trying again",
+                  flush=True)
+            time.sleep(1)
 
 
 def sign_in(page, base, token):
