@@ -252,6 +252,7 @@ pub enum Lookup {
     Unknown,
 }
 
+#[cfg(test)]
 impl Lookup {
     /// The key, if held.
     pub fn held(self) -> Option<SecretKey> {

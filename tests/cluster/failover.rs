@@ -1126,24 +1126,7 @@ fn a_paused_leader_cannot_append_after_it_wakes() {
     nodes.resume(old);
     let resumed_at = Instant::now();
     // It steps down and follows the new leader.
-    let started = Instant::now();
-    loop {
-        nodes.assert_alive(old, "after SIGCONT");
-        let view = nodes.view(old);
-        if let Some(view) = &view
-            && view["role"] == "follower"
-            && view["leader"]["node_id"] == nodes.id(successor)
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{} does not follow {} within 60 s of SIGCONT: {view:?}",
-            nodes.id(old),
-            nodes.id(successor)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    nodes.wait_following(old, successor, "after SIGCONT");
     let following_at = Instant::now();
     let same_process = nodes.still_running(old);
     println!(
@@ -1221,18 +1204,16 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
     let _turn = nodes::serial();
     let rt = runtime();
     let nats = rt.block_on(NatsCluster::start());
-    let disks = tempfile::tempdir().unwrap();
-    let mounts = mount_disks(disks.path(), 2);
-    let data_dirs: Vec<_> = mounts.iter().map(|m| m.mountpoint.join("data")).collect();
-    let mut nodes = Nodes::start_on(&nats, &data_dirs, Start::OneByOne);
+    let disks = Disks::mount(2);
+    let mut nodes = Nodes::start_on(&nats, &disks.data_dirs(), Start::OneByOne);
     let old = nodes.wait_leader(ELECTION_WITHIN);
     let load = Load::start(&nodes, None);
     load.wait_acks_after(Instant::now(), ACKS_BEFORE_KILL, WRITE_WITHIN);
     let failed_at = Instant::now();
-    mounts[old].control.inject(failed_fsyncs(Some(1)));
+    disks.mounts[old].control.inject(failed_fsyncs(Some(1)));
     let taken = load.wait_ack_from_other(failed_at, nodes.id(old), WRITE_WITHIN);
     assert_eq!(
-        mounts[old].control.faults_fired(),
+        disks.mounts[old].control.faults_fired(),
         1,
         "the fsync of {}'s event store failed once",
         nodes.id(old)
@@ -1247,24 +1228,7 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
         (taken.at - failed_at).as_secs_f64()
     );
     // It restarted itself and follows the new leader.
-    let started = Instant::now();
-    loop {
-        nodes.assert_alive(old, "after its disk failed");
-        let view = nodes.view(old);
-        if let Some(view) = &view
-            && view["role"] == "follower"
-            && view["leader"]["node_id"] == nodes.id(successor)
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{} does not follow {} within 60 s of its disk failing: {view:?}",
-            nodes.id(old),
-            nodes.id(successor)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    nodes.wait_following(old, successor, "after its disk failed");
     let log = nodes.log_tail(old, 200);
     println!(
         "{} resigned the lease before restarting: {}",
@@ -1301,9 +1265,7 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
     );
     settle_and_check(&rt, &nats, &mut nodes, &ledger);
     drop(nodes);
-    for mount in mounts {
-        mount.unmount().unwrap();
-    }
+    disks.unmount();
 }
 
 /// A follower whose disk keeps failing cannot apply the log: it waits 10 s before it
@@ -1315,10 +1277,8 @@ fn a_follower_whose_disk_keeps_failing_waits_between_restarts_and_catches_up_aft
     let _turn = nodes::serial();
     let rt = runtime();
     let nats = rt.block_on(NatsCluster::start());
-    let disks = tempfile::tempdir().unwrap();
-    let mounts = mount_disks(disks.path(), 2);
-    let data_dirs: Vec<_> = mounts.iter().map(|m| m.mountpoint.join("data")).collect();
-    let mut nodes = Nodes::start_on(&nats, &data_dirs, Start::OneByOne);
+    let disks = Disks::mount(2);
+    let mut nodes = Nodes::start_on(&nats, &disks.data_dirs(), Start::OneByOne);
     let leader = nodes.wait_leader(ELECTION_WITHIN);
     let follower = 1 - leader;
     let load = Load::start(&nodes, None);
@@ -1328,7 +1288,7 @@ fn a_follower_whose_disk_keeps_failing_waits_between_restarts_and_catches_up_aft
         .matches("stepping down")
         .count();
     let failing_at = Instant::now();
-    mounts[follower].control.inject(failed_fsyncs(None));
+    disks.mounts[follower].control.inject(failed_fsyncs(None));
     let failing = Duration::from_secs(15);
     let mut exited = None;
     while failing_at.elapsed() < failing {
@@ -1340,7 +1300,7 @@ fn a_follower_whose_disk_keeps_failing_waits_between_restarts_and_catches_up_aft
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(
-        mounts[follower].control.faults_fired() > 0,
+        disks.mounts[follower].control.faults_fired() > 0,
         "the follower's fsyncs failed"
     );
     let restarts = nodes
@@ -1382,7 +1342,7 @@ fn a_follower_whose_disk_keeps_failing_waits_between_restarts_and_catches_up_aft
         "the leader took every write while the follower's disk failed ({by_leader} of {taken})"
     );
     assert_eq!(nodes.wait_leader(ELECTION_WITHIN), leader);
-    mounts[follower].control.clear_faults();
+    disks.mounts[follower].control.clear_faults();
     if exited.is_some() {
         nodes.restart(follower);
     }
@@ -1390,23 +1350,49 @@ fn a_follower_whose_disk_keeps_failing_waits_between_restarts_and_catches_up_aft
     let ledger = load.finish(&rt);
     settle_and_check(&rt, &nats, &mut nodes, &ledger);
     drop(nodes);
-    for mount in mounts {
-        mount.unmount().unwrap();
-    }
+    disks.unmount();
 }
 
-/// `count` LazyFs mounts under `base`, each with an empty `data` directory for a node.
-fn mount_disks(base: &std::path::Path, count: usize) -> Vec<lazyfs::Mounted> {
-    (1..=count)
-        .map(|n| {
-            let base = base.join(format!("disk-{n}"));
-            let (backing, mountpoint) = (base.join("backing"), base.join("mnt"));
-            std::fs::create_dir_all(backing.join("data")).unwrap();
-            std::fs::create_dir_all(&mountpoint).unwrap();
-            lazyfs::mount(&backing, &base.join("graveyard"), &mountpoint)
-                .expect("mount lazyfs (needs root and /dev/fuse)")
-        })
-        .collect()
+/// One LazyFs mount per node, each with an empty `data` directory, under a temporary
+/// directory of their own.
+struct Disks {
+    mounts: Vec<lazyfs::Mounted>,
+    _base: tempfile::TempDir,
+}
+
+impl Disks {
+    fn mount(count: usize) -> Disks {
+        let base = tempfile::tempdir().unwrap();
+        let mounts = (1..=count)
+            .map(|n| {
+                let disk = base.path().join(format!("disk-{n}"));
+                let (backing, mountpoint) = (disk.join("backing"), disk.join("mnt"));
+                std::fs::create_dir_all(backing.join("data")).unwrap();
+                std::fs::create_dir_all(&mountpoint).unwrap();
+                lazyfs::mount(&backing, &disk.join("graveyard"), &mountpoint)
+                    .expect("mount lazyfs (needs root and /dev/fuse)")
+            })
+            .collect();
+        Disks {
+            mounts,
+            _base: base,
+        }
+    }
+
+    /// The nodes' data directories, as crisisd sees them (on the mounts).
+    fn data_dirs(&self) -> Vec<std::path::PathBuf> {
+        self.mounts
+            .iter()
+            .map(|m| m.mountpoint.join("data"))
+            .collect()
+    }
+
+    /// Unmounts each, once the nodes on them have stopped.
+    fn unmount(mut self) {
+        for mount in self.mounts.drain(..) {
+            mount.unmount().unwrap();
+        }
+    }
 }
 
 /// Fsyncs of a node's event store that fail with `EIO`: the next `times` (every one if

@@ -271,6 +271,29 @@ impl Nodes {
         }
     }
 
+    /// Waits until node `i` (alive throughout) says it follows `leader`; `since` names
+    /// what it is waited on after, for the failure message.
+    pub fn wait_following(&mut self, i: usize, leader: usize, since: &str) {
+        let started = Instant::now();
+        loop {
+            self.assert_alive(i, since);
+            let view = self.view(i);
+            if let Some(view) = &view
+                && view["role"] == "follower"
+                && view["leader"]["node_id"] == self.id(leader)
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{} does not follow {} within 60 s {since}: {view:?}",
+                self.id(i),
+                self.id(leader)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// SIGKILL: no shutdown, as a crash.
     pub fn kill(&mut self, i: usize) {
         let node = &mut self.nodes[i];
