@@ -4,7 +4,11 @@
 //!
 //! - **Records are opaque.** Each message is one record's bytes (the caller puts a committed
 //!   event's canonical bytes, position and hashes in it). The stream starts empty and only
-//!   ever grows, so stream sequence n is the n-th record ever appended.
+//!   ever grows, so stream sequence n is the n-th record ever appended. Side records that
+//!   travel with a record (the key store's wrapped data keys) ride in its message, ahead
+//!   of the record's bytes, their length in the header [`SIDE_HEADER`] (a header could
+//!   not hold them: JetStream caps headers at 64 KiB), so they take no sequence of their
+//!   own.
 //! - **Fencing.** [`ReplicatedLog::append_batch`] names the stream's last sequence it
 //!   expects (`Nats-Expected-Last-Sequence`). The stream leader checks it under its lock at
 //!   commit time and refuses otherwise: [`LogError::Fenced`]. So a deposed leader, which
@@ -40,6 +44,9 @@ use serde::Deserialize;
 /// The server's limit on messages in one atomic batch (its default `max_msgs`): the
 /// store refuses an append of more events, so one append always fits one batch.
 pub const BATCH_RECORDS_MAX: usize = crate::store::APPEND_EVENTS_MAX;
+/// The header saying that a message carries side records ahead of its record: the
+/// length in bytes of that side chunk (each side record length-prefixed).
+pub const SIDE_HEADER: &str = "Crisis-Side-Bytes";
 /// Wrong `Nats-Expected-Last-Sequence` (server error code).
 const ERR_WRONG_LAST_SEQUENCE: u64 = 10071;
 /// A stream with this name exists with another configuration.
@@ -100,11 +107,13 @@ impl LogConfig {
     }
 }
 
-/// One record read back: its stream sequence and the bytes appended.
+/// One record read back: its stream sequence, the bytes appended and the side records
+/// that travelled with it (a side chunk; empty if none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
     pub seq: u64,
     pub payload: Bytes,
+    pub side: Bytes,
 }
 
 /// Why an append or a read failed; each variant says how the caller handles it.
@@ -305,6 +314,18 @@ impl ReplicatedLog {
         expected_last_seq: u64,
         records: &[Bytes],
     ) -> Result<u64, LogError> {
+        self.append_batch_with_sides(expected_last_seq, records, &[])
+            .await
+    }
+
+    /// [`ReplicatedLog::append_batch`], with side chunks: `(index of the record in
+    /// records, side chunk)`, each carried in that record's message, ahead of it.
+    pub async fn append_batch_with_sides(
+        &self,
+        expected_last_seq: u64,
+        records: &[Bytes],
+        sides: &[(usize, Bytes)],
+    ) -> Result<u64, LogError> {
         if records.is_empty() || records.len() > BATCH_RECORDS_MAX {
             return Err(LogError::InvalidBatch(format!(
                 "{} records; a batch holds 1 to {BATCH_RECORDS_MAX} (split larger ones: each part is atomic on its own)",
@@ -318,6 +339,16 @@ impl ReplicatedLog {
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Batch-Id", batch_id.as_str());
             headers.insert("Nats-Batch-Sequence", number.to_string().as_str());
+            let message = match sides.iter().find(|(at, _)| *at == index) {
+                Some((_, side)) => {
+                    headers.insert(SIDE_HEADER, side.len().to_string().as_str());
+                    let mut message = Vec::with_capacity(side.len() + record.len());
+                    message.extend_from_slice(side);
+                    message.extend_from_slice(record);
+                    Bytes::from(message)
+                }
+                None => record.clone(),
+            };
             if number == 1 {
                 // Only the first message may carry it; checked at commit, under lock.
                 headers.insert(
@@ -327,16 +358,14 @@ impl ReplicatedLog {
             }
             if number == last {
                 headers.insert("Nats-Batch-Commit", "1");
-                return self
-                    .commit(expected_last_seq, headers, record.clone(), last)
-                    .await;
+                return self.commit(expected_last_seq, headers, message, last).await;
             }
             if number == 1 {
                 // The first message is answered (empty, or an error such as "not enabled").
-                self.stage_first(headers, record.clone()).await?;
+                self.stage_first(headers, message).await?;
             } else {
                 self.client
-                    .publish_with_headers(self.config.subject.clone(), headers, record.clone())
+                    .publish_with_headers(self.config.subject.clone(), headers, message)
                     .await
                     .map_err(|err| LogError::Unavailable(err.to_string()))?;
             }
@@ -439,10 +468,11 @@ impl ReplicatedLog {
             .get_raw_message(seq)
             .await
             .map_err(|err| LogError::Read(format!("record {seq}: {err}")))?;
-        Ok(LogRecord {
+        split_side(
             seq,
-            payload: message.payload,
-        })
+            message.headers.get(SIDE_HEADER).map(|v| v.as_str()),
+            message.payload,
+        )
     }
 
     /// Records from `seq` on, in order, then live as they are appended (the stream does
@@ -487,13 +517,41 @@ impl ReplicatedLog {
                     "the log stream delivered {record_seq} where {next} was next; reopen the reader from {next}"
                 )));
             }
+            let side = message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(SIDE_HEADER))
+                .map(|value| value.as_str());
+            let record = split_side(record_seq, side, message.payload.clone())?;
             next += 1;
-            Ok(LogRecord {
-                seq: record_seq,
-                payload: message.payload.clone(),
-            })
+            Ok(record)
         })))
     }
+}
+
+/// Record `seq` read from its message: the side chunk its [`SIDE_HEADER`] says comes
+/// first (none without one), then the record.
+fn split_side(seq: u64, header: Option<&str>, mut message: Bytes) -> Result<LogRecord, LogError> {
+    let side_len = match header {
+        None => 0,
+        Some(value) => value
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|len| *len <= message.len())
+            .ok_or_else(|| {
+                LogError::Read(format!(
+                    "record {seq} has a {SIDE_HEADER} header of {value:?} for a message of {} bytes; was it written by crisisd?",
+                    message.len()
+                ))
+            })?,
+    };
+    let side = message.split_to(side_len);
+    Ok(LogRecord {
+        seq,
+        payload: message,
+        side,
+    })
 }
 
 /// The actual last sequence in "wrong last sequence: 17".

@@ -32,7 +32,9 @@ use tokio::sync::{mpsc, watch};
 use super::lease::{LeaseBucket, LeaseConfig, NodeIdentity, Role as LeaseRole, TermCheck};
 use super::log::{BATCH_RECORDS_MAX, LogConfig, LogError, ReplicatedLog};
 use crate::store::codec::{HashBytes, RawRecord};
-use crate::store::{ReplicationError, Replicator, Role as StoreRole, SledStore, StoreConfig};
+use crate::store::{
+    AppendSpan, ReplicationError, Replicator, Role as StoreRole, SledStore, StoreConfig,
+};
 
 /// Records a follower applies in one store batch at most.
 const FOLLOW_BATCH_RECORDS: usize = 1024;
@@ -596,8 +598,9 @@ async fn follow(log: ReplicatedLog, store: SledStore, mut stop: watch::Receiver<
                 );
                 break;
             }
+            let side_chunk = batch.iter().flat_map(|r| r.side.iter().copied()).collect();
             let payloads = batch.into_iter().map(|r| r.payload.to_vec()).collect();
-            if let Err(err) = store.apply_replicated(payloads).await {
+            if let Err(err) = store.apply_replicated(payloads, side_chunk).await {
                 // A store that refuses appends (its disk failed) may work again after a
                 // restart, but a disk that keeps failing must not make the node restart
                 // in a loop: it waits first.
@@ -653,7 +656,12 @@ struct JetStreamReplicator {
 }
 
 impl JetStreamReplicator {
-    fn send(&self, group: &[(u64, Vec<u8>)]) -> Result<(), ReplicationError> {
+    /// Sends `group` as one atomic batch; `sides` are `(index in group, side chunk)`.
+    fn send(
+        &self,
+        group: &[(u64, Vec<u8>)],
+        sides: &[(usize, Bytes)],
+    ) -> Result<(), ReplicationError> {
         let payloads: Vec<Bytes> = group
             .iter()
             .map(|(_, record)| Bytes::copy_from_slice(record))
@@ -668,7 +676,7 @@ impl JetStreamReplicator {
             }
             match self
                 .runtime
-                .block_on(self.log.append_batch(expected, &payloads))
+                .block_on(self.log.append_batch_with_sides(expected, &payloads, sides))
             {
                 Ok(_) => return Ok(()),
                 Err(LogError::Unavailable(cause)) => {
@@ -696,12 +704,33 @@ impl Replicator for JetStreamReplicator {
     fn replicate(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        ends: &[usize],
+        appends: &[AppendSpan],
     ) -> Result<(), ReplicationError> {
+        // Each append's side record travels with its first event. An append of side
+        // records alone has no event to carry it: it stays on this node (the key store
+        // makes none in a cluster: an erasure's re-wrap travels with its event).
+        let mut sides: Vec<(usize, Bytes)> = Vec::new();
+        let mut begin = 0;
+        for span in appends {
+            if span.end > begin && !span.side.is_empty() {
+                let mut chunk = Vec::with_capacity(span.side.len() + 4);
+                crate::store::writer::push_side(&mut chunk, &span.side);
+                sides.push((begin, Bytes::from(chunk)));
+            }
+            begin = span.end;
+        }
+        let group_sides = |from: usize, to: usize| -> Vec<(usize, Bytes)> {
+            sides
+                .iter()
+                .filter(|(at, _)| (from..to).contains(at))
+                .map(|(at, side)| (at - from, side.clone()))
+                .collect()
+        };
         // Groups of whole appends, each within the log's batch limit.
         let mut start = 0;
         let mut cut = 0;
-        for &end in ends {
+        for span in appends {
+            let end = span.end;
             while end - start > BATCH_RECORDS_MAX {
                 if cut == start {
                     return Err(self.lost(ReplicationError::Unconfirmed(format!(
@@ -709,13 +738,13 @@ impl Replicator for JetStreamReplicator {
                         end - start
                     ))));
                 }
-                self.send(&records[start..cut])?;
+                self.send(&records[start..cut], &group_sides(start, cut))?;
                 start = cut;
             }
             cut = end;
         }
         if start < records.len() {
-            self.send(&records[start..])?;
+            self.send(&records[start..], &group_sides(start, records.len()))?;
         }
         Ok(())
     }

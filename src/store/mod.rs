@@ -40,7 +40,7 @@ pub mod verify;
 pub mod writer;
 
 pub use error::{AppendError, StoreError};
-pub use replication::{ReplicationError, Replicator, Role};
+pub use replication::{AppendSpan, ReplicationError, Replicator, Role};
 pub use sled_store::{APPEND_EVENTS_MAX, SledStore, StoreConfig, truncate_from};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use types::{

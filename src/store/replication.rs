@@ -27,13 +27,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub trait Replicator: Send {
     /// Appends `records` — `(position, exact record bytes)`, contiguous, continuing the
     /// replicated log right after `records[0].0 - 1` — all or nothing per group:
-    /// `ends` are the indexes one past the last record of each append, so a group
-    /// boundary never splits one append's events.
+    /// `appends` say where each append's events end, so a group boundary never splits
+    /// one append's events, and the side record each carries, which must travel with
+    /// its first event.
     fn replicate(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        ends: &[usize],
+        appends: &[AppendSpan],
     ) -> Result<(), ReplicationError>;
+}
+
+/// One append among a batch's records: the index one past its last event, and its side
+/// record ([`crate::store::AppendRequest::side`], empty if none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendSpan {
+    pub end: usize,
+    pub side: Vec<u8>,
 }
 
 /// Why the replicated log did not take a batch.
@@ -130,7 +139,11 @@ impl SharedRole {
     }
 
     /// Hands the records past the replicated log to the replicator (leader only).
-    pub fn replicate(&self, records: &[(u64, Vec<u8>)], ends: &[usize]) -> Result<(), String> {
+    pub fn replicate(
+        &self,
+        records: &[(u64, Vec<u8>)],
+        appends: &[AppendSpan],
+    ) -> Result<(), String> {
         let mut leader = lock(&self.replicator);
         let Some((replicator, replicated)) = &mut *leader else {
             return Ok(());
@@ -139,14 +152,17 @@ impl SharedRole {
         if skip == records.len() {
             return Ok(());
         }
-        let ends: Vec<usize> = ends
+        let appends: Vec<AppendSpan> = appends
             .iter()
-            .filter(|end| **end > skip)
-            .map(|end| end - skip)
+            .filter(|span| span.end > skip)
+            .map(|span| AppendSpan {
+                end: span.end - skip,
+                side: span.side.clone(),
+            })
             .collect();
         let rest = &records[skip..];
         replicator
-            .replicate(rest, &ends)
+            .replicate(rest, &appends)
             .map_err(|err| err.to_string())?;
         *replicated = rest.last().map_or(*replicated, |(p, _)| *p);
         Ok(())

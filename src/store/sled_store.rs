@@ -509,11 +509,14 @@ impl SledStore {
     }
 
     /// Applies a cluster leader's records (exact bytes, in order, continuing this
-    /// log's head) as a follower; resolves once they are durable and visible. A record
+    /// log's head) as a follower, with the side records that travelled with them (a
+    /// side chunk: each length-prefixed, as [`SledStore::side_records`] splits them),
+    /// written in the same batch; resolves once they are durable and visible. A record
     /// that does not continue this log is refused with everything after it.
     pub async fn apply_replicated(
         &self,
         records: Vec<Vec<u8>>,
+        side_chunk: Vec<u8>,
     ) -> Result<AppendOutcome, AppendError> {
         let Some(tx) = &self.inner.writer_tx else {
             return Err(AppendError::Unavailable {
@@ -524,7 +527,7 @@ impl SledStore {
         let closed = || AppendError::Unavailable {
             reason: "the event store is shutting down".into(),
         };
-        tx.send(WriterMsg::Replicated(records, reply_tx))
+        tx.send(WriterMsg::Replicated(records, side_chunk, reply_tx))
             .await
             .map_err(|_| closed())?;
         reply_rx.await.map_err(|_| closed())?

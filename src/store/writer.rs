@@ -41,7 +41,7 @@ use super::error::AppendError;
 use super::index::{self, SharedIndex};
 use super::keys;
 use super::log;
-use super::replication::SharedRole;
+use super::replication::{AppendSpan, SharedRole};
 use super::tail::Tail;
 use super::types::{AppendOutcome, Committed, ExpectedVersion, Head};
 
@@ -75,9 +75,10 @@ pub(crate) type Reply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
 
 pub(crate) enum WriterMsg {
     Append(PreparedAppend, Reply),
-    /// A cluster leader's records, applied as they are (followers; see
+    /// A cluster leader's records, applied as they are, and the side records that
+    /// travelled with them, length-prefixed as a side chunk (followers; see
     /// [`super::replication`]).
-    Replicated(Vec<Vec<u8>>, Reply),
+    Replicated(Vec<Vec<u8>>, Vec<u8>, Reply),
     /// Finish what is queued before this message, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -155,9 +156,9 @@ struct Applied {
     answers: Vec<(Result<AppendOutcome, AppendError>, Reply)>,
     /// The batch's records with their positions, for the in-memory tail once durable.
     records: Vec<(u64, Vec<u8>)>,
-    /// One past the last record of each append in `records`: where a replicated
-    /// batch may be cut without splitting an append.
-    ends: Vec<usize>,
+    /// Where each append ends in `records` (a replicated batch may be cut there without
+    /// splitting an append), and its side record.
+    ends: Vec<AppendSpan>,
 }
 
 /// While the syncer is busy, the writer waits for this many events before applying
@@ -257,6 +258,14 @@ impl Drop for SyncerGone<'_> {
     }
 }
 
+/// Adds `side` (if any) to a side chunk: each side record length-prefixed.
+pub(crate) fn push_side(chunk: &mut Vec<u8>, side: &[u8]) {
+    if !side.is_empty() {
+        chunk.extend_from_slice(&(side.len() as u32).to_be_bytes());
+        chunk.extend_from_slice(side);
+    }
+}
+
 /// What a batch's new events add beside their log keys.
 #[derive(Default)]
 struct NewEntries {
@@ -264,8 +273,8 @@ struct NewEntries {
     index: Vec<index::Entry>,
     /// Their records, for the in-memory tail once durable.
     records: Vec<(u64, Vec<u8>)>,
-    /// One past each append's last record in `records`.
-    ends: Vec<usize>,
+    /// Where each append ends in `records`, and its side record.
+    ends: Vec<AppendSpan>,
 }
 
 /// What one request turned into while planning a batch.
@@ -327,7 +336,9 @@ impl Writer {
             let mut replicated = None;
             match first {
                 WriterMsg::Append(req, reply) => batch.push((req, reply)),
-                WriterMsg::Replicated(records, reply) => replicated = Some((records, reply)),
+                WriterMsg::Replicated(records, side, reply) => {
+                    replicated = Some((records, side, reply))
+                }
                 WriterMsg::Close(done) => close = Some(done),
             }
             let (mut events, mut bytes) = batch
@@ -344,8 +355,8 @@ impl Writer {
                         bytes += req.bytes;
                         batch.push((req, reply));
                     }
-                    Ok(WriterMsg::Replicated(records, reply)) => {
-                        replicated = Some((records, reply))
+                    Ok(WriterMsg::Replicated(records, side, reply)) => {
+                        replicated = Some((records, side, reply))
                     }
                     Ok(WriterMsg::Close(done)) => close = Some(done),
                     Err(mpsc::error::TryRecvError::Empty) => {
@@ -363,8 +374,8 @@ impl Writer {
                 let applied = self.apply(std::mem::take(&mut batch));
                 self.hand_off(applied, handoff);
             }
-            if let Some((records, reply)) = replicated {
-                let applied = self.apply_replicated(records, reply);
+            if let Some((records, side, reply)) = replicated {
+                let applied = self.apply_replicated(records, side, reply);
                 self.hand_off(applied, handoff);
             }
             if close.is_some() {
@@ -410,11 +421,8 @@ impl Writer {
             let plan = plan.map(|p| match p {
                 Planned::Duplicate(ids) => Planned::Duplicate(ids),
                 Planned::New(_) => {
-                    if !req.side.is_empty() {
-                        let side = std::mem::take(&mut req.side);
-                        sides.extend_from_slice(&(side.len() as u32).to_be_bytes());
-                        sides.extend_from_slice(&side);
-                    }
+                    let side = std::mem::take(&mut req.side);
+                    push_side(&mut sides, &side);
                     let committed = self.assign(
                         req,
                         &mut head,
@@ -423,7 +431,10 @@ impl Writer {
                         &mut sled_batch,
                         &mut entries,
                     );
-                    entries.ends.push(entries.records.len());
+                    entries.ends.push(AppendSpan {
+                        end: entries.records.len(),
+                        side,
+                    });
                     for c in &committed {
                         pending.insert(c.id, c.clone());
                     }
@@ -433,11 +444,7 @@ impl Writer {
             planned.push((plan, reply));
         }
         let advanced = head.position != self.head.position;
-        let wrote_side = !sides.is_empty();
-        if wrote_side {
-            self.side_sequence += 1;
-            sled_batch.insert(&keys::side(self.side_sequence), sides);
-        }
+        let wrote_side = self.put_sides(sides, &mut sled_batch);
         if (advanced || wrote_side)
             && let Err(reason) =
                 self.write_batch(sled_batch, head, &entries.index, recorded_at, started)
@@ -476,8 +483,8 @@ impl Writer {
     /// follow the head, its stream version follows the stream's, its id is new and
     /// `recorded_at` does not go back. Anything else is refused whole, nothing written:
     /// this node's log has diverged from the leader's.
-    fn apply_replicated(&mut self, records: Vec<Vec<u8>>, reply: Reply) -> Applied {
-        match self.write_replicated(records) {
+    fn apply_replicated(&mut self, records: Vec<Vec<u8>>, side: Vec<u8>, reply: Reply) -> Applied {
+        match self.write_replicated(records, side) {
             Ok((head, committed, records)) => Applied {
                 head: Some(head),
                 wrote: true,
@@ -488,7 +495,10 @@ impl Writer {
                     }),
                     reply,
                 )],
-                ends: vec![records.len()],
+                ends: vec![AppendSpan {
+                    end: records.len(),
+                    side: Vec::new(),
+                }],
                 records,
             },
             Err(reason) => {
@@ -501,12 +511,24 @@ impl Writer {
         }
     }
 
+    /// Puts a batch's side records (a side chunk) under the next side key; false if
+    /// there are none.
+    fn put_sides(&mut self, sides: Vec<u8>, sled_batch: &mut sled::Batch) -> bool {
+        if sides.is_empty() {
+            return false;
+        }
+        self.side_sequence += 1;
+        sled_batch.insert(&keys::side(self.side_sequence), sides);
+        true
+    }
+
     /// [`Writer::apply_replicated`]'s checks and write: the new head, what was
     /// committed and the records, or why nothing was written.
     #[allow(clippy::type_complexity)]
     fn write_replicated(
         &mut self,
         records: Vec<Vec<u8>>,
+        side: Vec<u8>,
     ) -> Result<(Head, Vec<Committed>, Vec<(u64, Vec<u8>)>), String> {
         if let Some(reason) = current_failure(&self.failure) {
             return Err(reason);
@@ -598,6 +620,7 @@ impl Writer {
         for (_, record) in &entries.records {
             self.appender.push(record, &mut sled_batch);
         }
+        self.put_sides(side, &mut sled_batch);
         self.write_batch(sled_batch, head, &entries.index, recorded_at, started)?;
         Ok((head, committed, entries.records))
     }
@@ -798,7 +821,11 @@ impl Applied {
     fn merge(&mut self, later: Applied) {
         self.answers.extend(later.answers);
         let offset = self.records.len();
-        self.ends.extend(later.ends.iter().map(|end| end + offset));
+        self.ends
+            .extend(later.ends.into_iter().map(|span| AppendSpan {
+                end: span.end + offset,
+                side: span.side,
+            }));
         self.records.extend(later.records);
         self.head = later.head.or(self.head);
         self.wrote |= later.wrote;

@@ -80,6 +80,28 @@ async fn batches_append_in_order_and_read_back_exactly() {
     let tail = read(&log, 3, last).await;
     assert_eq!(payloads(&tail), batches.concat()[2..]);
 
+    assert!(
+        all.iter().all(|r| r.side.is_empty()),
+        "no side records sent"
+    );
+
+    // Side records ride with the record they were given to, as they were sent.
+    let sides = [
+        (0, Bytes::from_static(b"\x00\x00\x00\x02k1")),
+        (2, Bytes::from(vec![7u8; 90_000])),
+    ];
+    let sided = batch("sided", 3);
+    let appended = log
+        .append_batch_with_sides(last, &sided, &sides)
+        .await
+        .unwrap();
+    let back = read(&log, last + 1, appended).await;
+    assert_eq!(payloads(&back), sided);
+    let got: Vec<Bytes> = back.iter().map(|r| r.side.clone()).collect();
+    assert_eq!(got, [sides[0].1.clone(), Bytes::new(), sides[1].1.clone()]);
+    assert_eq!(log.record(appended).await.unwrap().side, sides[1].1);
+    last = appended;
+
     // Opening again finds the same stream and settings.
     let again = open(&cluster, "order").await;
     assert_eq!(again.last_sequence().await.unwrap(), last);

@@ -6,17 +6,19 @@
 use std::sync::{Arc, Mutex};
 
 use crisisd::store::{
-    AppendError, AppendRequest, ExpectedVersion, ReplicationError, Replicator, Role, SledStore,
-    StreamAppend,
+    AppendError, AppendRequest, AppendSpan, ExpectedVersion, ReplicationError, Replicator, Role,
+    SledStore, StreamAppend,
 };
 
 use crate::common::{event, open};
 
-/// What the leader handed over: records and where each group of appends ended.
+/// What the leader handed over: records, where each group of appends ended, and the
+/// side records, by the position of the event they travel with.
 #[derive(Default)]
 struct Log {
     records: Vec<(u64, Vec<u8>)>,
     groups: Vec<Vec<usize>>,
+    sides: Vec<(u64, Vec<u8>)>,
     /// Refuse every call after this many (a deposed leader).
     accept_calls: Option<usize>,
     calls: usize,
@@ -29,8 +31,9 @@ impl Replicator for MemoryLog {
     fn replicate(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        ends: &[usize],
+        appends: &[AppendSpan],
     ) -> Result<(), ReplicationError> {
+        let ends: Vec<usize> = appends.iter().map(|span| span.end).collect();
         let mut log = self.0.lock().unwrap();
         log.calls += 1;
         if log.accept_calls.is_some_and(|n| log.calls > n) {
@@ -46,7 +49,14 @@ impl Replicator for MemoryLog {
             "the last group ends the call"
         );
         log.records.extend(records.iter().cloned());
-        log.groups.push(ends.to_vec());
+        let mut begin = 0;
+        for span in appends {
+            if !span.side.is_empty() {
+                log.sides.push((records[begin].0, span.side.clone()));
+            }
+            begin = span.end;
+        }
+        log.groups.push(ends);
         Ok(())
     }
 }
@@ -78,7 +88,8 @@ async fn write_load(store: &SledStore, tasks: u64, each: u64) -> Vec<Vec<u64>> {
                             format!("one-{t}"),
                             ExpectedVersion::Any,
                             vec![event(n)],
-                        ),
+                        )
+                        .with_side(format!("side {t} {n}").into_bytes()),
                         1 => AppendRequest::single(
                             format!("three-{}", n % 5),
                             ExpectedVersion::Any,
@@ -143,6 +154,7 @@ async fn a_follower_fed_the_leaders_log_is_byte_identical_and_no_append_is_split
         }
     }
 
+    let sides_shipped = log.0.lock().unwrap().sides.clone();
     // The follower applies it in uneven chunks, as it would read the stream.
     let second = open(b.path());
     second.set_role(Role::Follower {
@@ -153,17 +165,36 @@ async fn a_follower_fed_the_leaders_log_is_byte_identical_and_no_append_is_split
         if at >= shipped.len() {
             break;
         }
-        let chunk: Vec<Vec<u8>> = shipped[at..(at + size).min(shipped.len())]
+        let part = &shipped[at..(at + size).min(shipped.len())];
+        let chunk: Vec<Vec<u8>> = part.iter().map(|(_, r)| r.clone()).collect();
+        let mut sides = Vec::new();
+        for (_, side) in sides_shipped
             .iter()
-            .map(|(_, r)| r.clone())
-            .collect();
+            .filter(|(p, _)| part.iter().any(|(q, _)| q == p))
+        {
+            sides.extend_from_slice(&(side.len() as u32).to_be_bytes());
+            sides.extend_from_slice(side);
+        }
         at += chunk.len();
         second
-            .apply_replicated(chunk)
+            .apply_replicated(chunk, sides)
             .await
             .expect("the follower applies");
     }
     assert_eq!(raw(&second), raw(&first), "byte-identical logs");
+    // Every side record travelled with its append's first event, in log order.
+    let side_records =
+        |store: &SledStore| -> Vec<Vec<u8>> { store.side_records().map(Result::unwrap).collect() };
+    assert_eq!(sides_shipped.len(), 8 * 10);
+    assert_eq!(
+        sides_shipped
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect::<Vec<_>>(),
+        side_records(&first),
+        "shipped in the leader's order"
+    );
+    assert_eq!(side_records(&second), side_records(&first));
     assert_eq!(second.head(), first.head());
     let report = second.verify(1, second.head().position).unwrap();
     assert!(report.damage.is_none(), "{:?}", report.damage);
@@ -217,7 +248,7 @@ impl Replicator for GatedLog {
     fn replicate(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        ends: &[usize],
+        appends: &[AppendSpan],
     ) -> Result<(), ReplicationError> {
         let thread = std::thread::current().name().unwrap_or("").to_owned();
         self.threads.lock().unwrap().push(thread);
@@ -227,7 +258,7 @@ impl Replicator for GatedLog {
             guard = opened.wait(guard).unwrap();
         }
         drop(guard);
-        self.log.replicate(records, ends)
+        self.log.replicate(records, appends)
     }
 }
 
@@ -353,14 +384,16 @@ async fn a_follower_refuses_records_that_do_not_continue_its_log_and_writes_none
     let foreign: Vec<Vec<u8>> = raw(&other).into_iter().map(|(_, r)| r).collect();
 
     let follower = open(b.path());
-    let refused = follower.apply_replicated(records[..2].to_vec()).await;
+    let refused = follower
+        .apply_replicated(records[..2].to_vec(), Vec::new())
+        .await;
     assert!(
         refused.is_err(),
         "a single node applies no leader's records"
     );
     follower.set_role(Role::Follower { leader: None });
     follower
-        .apply_replicated(records[..2].to_vec())
+        .apply_replicated(records[..2].to_vec(), Vec::new())
         .await
         .unwrap();
     let head = follower.head();
@@ -380,7 +413,10 @@ async fn a_follower_refuses_records_that_do_not_continue_its_log_and_writes_none
         ("not a record", vec![b"hello".to_vec()]),
     ];
     for (what, batch) in cases {
-        let err = follower.apply_replicated(batch).await.unwrap_err();
+        let err = follower
+            .apply_replicated(batch, Vec::new())
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, AppendError::Unavailable { .. }),
             "{what}: {err}"
@@ -389,7 +425,7 @@ async fn a_follower_refuses_records_that_do_not_continue_its_log_and_writes_none
     }
     // A refusal is not a failure: the right records still apply.
     follower
-        .apply_replicated(records[2..].to_vec())
+        .apply_replicated(records[2..].to_vec(), Vec::new())
         .await
         .unwrap();
     assert_eq!(raw(&follower), raw(&source));
