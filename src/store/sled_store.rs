@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -78,6 +79,9 @@ struct Inner {
     failure: Failure,
     /// One writer per read model ([`SledStore::model_writer`]).
     model_writers: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// The sequence of the last batch of side records written from the cluster's log
+    /// (0: none since the store opened).
+    replicated_sides: Arc<AtomicU64>,
 }
 
 impl SledStore {
@@ -99,6 +103,7 @@ impl SledStore {
         let failure = Failure::default();
         let tail = Arc::new(Tail::new(TAIL_EVENTS));
         let role = SharedRole::default();
+        let replicated_sides = Arc::new(AtomicU64::new(0));
         let syncer = Syncer {
             dir: config.path.clone(),
             db: db.clone(),
@@ -124,6 +129,7 @@ impl SledStore {
             stats: Default::default(),
             syncer: Some(syncer),
             side_sequence: last_side_sequence(&tree)?,
+            replicated_sides: replicated_sides.clone(),
             role: role.clone(),
         };
         std::thread::Builder::new()
@@ -141,6 +147,7 @@ impl SledStore {
                 role,
                 failure,
                 model_writers: Default::default(),
+                replicated_sides,
             }),
         })
     }
@@ -167,6 +174,7 @@ impl SledStore {
                 role: SharedRole::default(),
                 failure: Failure::default(),
                 model_writers: Default::default(),
+                replicated_sides: Default::default(),
             }),
         })
     }
@@ -229,6 +237,37 @@ impl SledStore {
                 Ok((_, chunk)) => split_side_chunk(&chunk).into_iter().map(Ok).collect(),
                 Err(err) => vec![Err(StoreError::from(err))],
             })
+    }
+
+    /// The sequence of the last batch of side records written (0: none yet).
+    pub fn side_sequence(&self) -> Result<u64, StoreError> {
+        last_side_sequence(&self.inner.tree)
+    }
+
+    /// The sequence of the last batch of side records written from the cluster's log
+    /// since the store opened (0: none).
+    pub fn replicated_side_sequence(&self) -> u64 {
+        self.inner.replicated_sides.load(Ordering::Acquire)
+    }
+
+    /// The side records a follower wrote from the cluster's log in batches after
+    /// `after` (a [`SledStore::side_sequence`]), in order, and the sequence of the last
+    /// batch read (`after` if none): how a key store learns the keys of the leader's
+    /// appends. Never returns this node's own side records.
+    pub fn replicated_side_records(&self, after: u64) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
+        let upto = self.inner.replicated_sides.load(Ordering::Acquire);
+        if upto <= after {
+            return Ok((after, Vec::new()));
+        }
+        let mut records = Vec::new();
+        for chunk in self
+            .inner
+            .tree
+            .range(keys::side(after + 1)..=keys::side(upto))
+        {
+            records.extend(split_side_chunk(&chunk?.1));
+        }
+        Ok((upto, records))
     }
 
     /// Makes model writes durable now (sled flush + fdatasync), e.g. after a rebuild.

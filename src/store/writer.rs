@@ -104,6 +104,8 @@ pub(crate) struct Writer {
     pub syncer: Option<Syncer>,
     /// The sequence number of the last batch of side records written.
     pub side_sequence: u64,
+    /// Where [`super::SledStore::replicated_side_records`] reads up to.
+    pub replicated_sides: Arc<std::sync::atomic::AtomicU64>,
     /// Single node, cluster leader or follower.
     pub role: SharedRole,
 }
@@ -398,12 +400,19 @@ impl Writer {
 
     /// Plans and applies one batch to sled (not yet durable) and says what to answer
     /// once it is.
-    fn apply(&mut self, batch: Vec<(PreparedAppend, Reply)>) -> Applied {
+    fn apply(&mut self, mut batch: Vec<(PreparedAppend, Reply)>) -> Applied {
         if let Some(reason) = current_failure(&self.failure) {
             return Applied::failed(batch.into_iter().map(|(_, reply)| reply), &reason);
         }
+        // A follower's log is the leader's, but side records of its own (the key
+        // store's, finishing an erasure here) change no position: it takes those.
+        let mut refused = Vec::new();
         if let Some(reason) = self.role.refuses_appends() {
-            return Applied::failed(batch.into_iter().map(|(_, reply)| reply), &reason);
+            let (local, events): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .partition(|(req, _)| req.event_count() == 0);
+            batch = local;
+            refused = Applied::failed(events.into_iter().map(|(_, reply)| reply), &reason).answers;
         }
         let started = Instant::now();
         let recorded_at = codec::truncate_to_micros(Utc::now()).max(self.last_recorded_at);
@@ -468,6 +477,7 @@ impl Writer {
                 });
                 (outcome, reply)
             })
+            .chain(refused)
             .collect();
         Applied {
             head: advanced.then_some(head),
@@ -620,8 +630,12 @@ impl Writer {
         for (_, record) in &entries.records {
             self.appender.push(record, &mut sled_batch);
         }
-        self.put_sides(side, &mut sled_batch);
+        let wrote_side = self.put_sides(side, &mut sled_batch);
         self.write_batch(sled_batch, head, &entries.index, recorded_at, started)?;
+        if wrote_side {
+            self.replicated_sides
+                .store(self.side_sequence, std::sync::atomic::Ordering::Release);
+        }
         Ok((head, committed, entries.records))
     }
 

@@ -217,6 +217,21 @@ async fn a_follower_fed_the_leaders_log_is_byte_identical_and_no_append_is_split
         matches!(&refused, AppendError::Unavailable { reason } if reason.contains("node-a at http://127.0.0.1:8080")),
         "{refused}"
     );
+    // Its own side records (its key store's) change no position: it takes them, and
+    // they are not among the side records it took from the log.
+    let (upto, from_log) = second.replicated_side_records(0).unwrap();
+    assert_eq!(from_log, side_records(&first));
+    let head = second.head();
+    second
+        .append(AppendRequest::default().with_side(b"local".to_vec()))
+        .await
+        .expect("a follower takes a side-only append");
+    assert_eq!(second.head(), head);
+    assert_eq!(
+        second.replicated_side_records(upto).unwrap(),
+        (upto, vec![])
+    );
+    assert_eq!(side_records(&second).last().unwrap(), b"local");
 
     // Failover: the follower, caught up, leads; only its new records are shipped.
     let log_b = MemoryLog::default();
