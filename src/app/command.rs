@@ -238,6 +238,18 @@ pub async fn execute_all<A: Aggregate>(
     commands: &[A::Command],
     meta: &CommandMeta,
 ) -> Result<Executed, CommandError<A::Error>> {
+    execute_with_side::<A>(journal, stream, commands, meta, &[]).await
+}
+
+/// [`execute_all`], appending the key store's side record `side` with the events (an
+/// erasure's: see [`crate::privacy::KeyStore::erase_with`]).
+pub async fn execute_with_side<A: Aggregate>(
+    journal: &Journal,
+    stream: &str,
+    commands: &[A::Command],
+    meta: &CommandMeta,
+    side: &[u8],
+) -> Result<Executed, CommandError<A::Error>> {
     let store = journal.store();
     let ctx = Context::new(meta.now, meta.actor.clone());
     for attempt in 0..COMMAND_ATTEMPTS_MAX {
@@ -288,7 +300,8 @@ pub async fn execute_all<A: Aggregate>(
             (None, None) => ExpectedVersion::NoStream,
         };
         let (events, grant) = new_events(stream, &decided, meta, journal.privacy())?;
-        let request = AppendRequest::single(stream, expected, events).with_side(grant.side.clone());
+        let request = AppendRequest::single(stream, expected, events)
+            .with_side(crate::privacy::join_sides(&grant.side, side));
         match store.append(request).await {
             Ok(outcome) if outcome.duplicate => {
                 // Another delivery of a keyed command won the race; its events answer

@@ -52,6 +52,8 @@ async fn destroy_key(
 }
 
 /// Appends `passenger.erased` for `passenger` (if not yet) and destroys its data key.
+/// The key store's record of the destruction is appended with the event, so in a
+/// cluster every node destroys the key when it applies the event.
 pub async fn erase_passenger(
     journal: &Journal,
     passenger: &PassengerId,
@@ -64,6 +66,54 @@ pub async fn erase_passenger(
         reason: reason.to_owned(),
     };
     let meta = CommandMeta::new(actor, chrono::Utc::now());
+    // With a key: the event is appended by the erasure, carrying its side record.
+    let privacy = journal.privacy().clone();
+    let subject = DataSubject::Passenger(passenger.clone());
+    let (runtime, task) = (tokio::runtime::Handle::current(), journal.clone());
+    let (task_stream, task_command, task_meta) = (stream.clone(), command.clone(), meta.clone());
+    let (erased, with_key) = tokio::task::spawn_blocking(move || {
+        let mut executed = None;
+        let erased = privacy.erase_with(&subject, |side| {
+            let outcome = runtime.block_on(super::command::execute_with_side::<Passenger>(
+                &task,
+                &task_stream,
+                std::slice::from_ref(&task_command),
+                &task_meta,
+                &side,
+            ));
+            let written = match &outcome {
+                Ok(executed) => !executed.duplicate && !executed.events.is_empty(),
+                // Erased before (a crash between the event and the key's destruction):
+                // the key goes now, by a side record of its own.
+                Err(super::command::CommandError::Refused(PassengerError::AlreadyErased)) => false,
+                Err(err) => {
+                    let refused = err.to_string();
+                    executed = Some(outcome);
+                    return Err(crate::privacy::KeyError::Refused(refused));
+                }
+            };
+            executed = Some(outcome);
+            Ok(written)
+        });
+        (erased, executed)
+    })
+    .await
+    .map_err(|err| {
+        super::command::CommandError::Privacy(
+            crate::privacy::KeyError::Storage(format!("erasure task failed: {err}")).into(),
+        )
+    })?;
+    let executed = match with_key {
+        Some(Err(super::command::CommandError::Refused(PassengerError::AlreadyErased))) | None => {
+            None
+        }
+        Some(Err(err)) => return Err(err),
+        Some(Ok(executed)) => Some(executed),
+    };
+    erased.map_err(|err| super::command::CommandError::Privacy(err.into()))?;
+    if let Some(executed) = executed {
+        return Ok(executed);
+    }
     let executed =
         match super::command::execute::<Passenger>(journal, &stream, &command, &meta).await {
             Ok(executed) => executed,

@@ -281,6 +281,7 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         })
     };
     // A cluster node first reconciles its data directory with the cluster's log.
+    let mut key_sharing = None;
     let joined = match (&args.cluster.cluster, &args.cluster.node_id) {
         (Some(name), Some(node_id)) => {
             let Some(nats_config) = nats("crisisd-cluster") else {
@@ -304,11 +305,18 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
                     .clone()
                     .unwrap_or_else(|| format!("http://{}", args.http_addr)),
             };
+            if args.master.master_key_file.is_none() {
+                anyhow::bail!(
+                    "--cluster needs --master-key-file: every node seals personal data under the same master key, kept apart from the data (`crisisd keys new-master > FILE` writes one; give each node the same file)"
+                );
+            }
             let client = connection::connect(&nats_config).await?;
             tracing::info!(cluster = %options.name, node_id = %options.node_id, "joining the cluster");
-            tracing::warn!(
-                "cluster mode does not share the key store yet: personal data sealed on one node cannot be opened on the others or after a failover (docs/cluster.md, \"Not yet\"); do not put real passengers on a cluster"
-            );
+            key_sharing = Some((
+                client.clone(),
+                options.name.clone(),
+                options.node_id.clone(),
+            ));
             Some(crate::cluster::node::join(options, client, &config).await?)
         }
         _ => None,
@@ -318,6 +326,9 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     let head = store.head();
     tracing::info!(data_dir = %path.display(), head_position = head.position, head_hash = %head.hash, "event store open");
     let privacy = super::keys::open_privacy(&store, &args.master)?;
+    if key_sharing.is_some() {
+        privacy.keys().require_sharing();
+    }
     let journal = Journal::new(store.clone(), privacy);
     let cluster = joined.map(|joined| joined.node(store.clone()));
     // An erasure a crash interrupted (its event stored, its key not yet destroyed) is
@@ -374,6 +385,15 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         journal.clone(),
         shutdown_rx.clone(),
     ));
+    if let Some((client, cluster_name, node_id)) = key_sharing {
+        tasks.spawn(crate::cluster::keys::share(
+            client,
+            cluster_name,
+            node_id,
+            journal.privacy().keys().clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     let duties = LeaderTasks {
         store: store.clone(),
         journal: journal.clone(),

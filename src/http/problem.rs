@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::app::command::CommandError;
+use crate::privacy::{KeyError, PrivacyError};
 use crate::store::{AppendError, StoreError};
 
 /// One error answer.
@@ -120,6 +121,12 @@ impl<E: std::error::Error> From<CommandError<E>> for Problem {
             .field("Idempotency-Key"),
             CommandError::Append(_) => Problem::bad_request("invalid_event", detail),
             CommandError::Store(err) => Problem::from(err),
+            CommandError::Privacy(PrivacyError::Keys(
+                err @ (KeyError::NotShared { .. } | KeyError::EpochNotHeld { .. }),
+            )) => {
+                tracing::warn!(cause = %err, "personal data cannot be sealed yet");
+                Problem::unavailable(format!("{err}; nothing was stored"))
+            }
             CommandError::Privacy(err) => {
                 tracing::error!(cause = %err, "personal data could not be sealed");
                 Problem::unavailable(

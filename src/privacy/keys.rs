@@ -40,7 +40,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -53,6 +53,8 @@ use crate::store::{AppendRequest, SledStore};
 
 /// Most data keys one epoch wraps (what an erasure re-wraps at most).
 pub const EPOCH_KEYS_MAX: u32 = 4_096;
+/// Longest an erasure waits for another node of a cluster to hold its fresh epoch.
+const SHARE_PATIENCE: Duration = Duration::from_secs(10);
 /// Data keys kept unwrapped in memory.
 const CACHE_KEYS_MAX: usize = 65_536;
 const EPOCHS_FILE: &str = "epochs.json";
@@ -76,6 +78,19 @@ pub enum KeyError {
     Damaged { dir: PathBuf, reason: String },
     #[error("key store storage: {0}")]
     Storage(String),
+    /// What was to carry an erasure's side record was refused; nothing was destroyed.
+    #[error("{0}")]
+    Refused(String),
+    /// A data key is wrapped under an epoch this node has not received (yet).
+    #[error(
+        "this node does not hold epoch {epoch} of the key store yet: it is fetched from the cluster's other nodes; retry in a moment"
+    )]
+    EpochNotHeld { epoch: u32 },
+    /// In a cluster, an epoch takes keys only once another node holds it.
+    #[error(
+        "no other node of the cluster has confirmed holding epoch {epoch} of the key store, so it cannot take keys yet (a machine's loss would lose them): check that the other crisisd nodes run, reach NATS and use the same master key; retry in a moment"
+    )]
+    NotShared { epoch: u32 },
 }
 
 impl From<std::io::Error> for KeyError {
@@ -139,13 +154,23 @@ struct EpochsFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     spare: Option<u32>,
     epochs: Vec<EpochEntry>,
+    /// Epochs destroyed here: what they wrapped reads as erased. Missing in files of
+    /// crisisd before clusters shared keys, where every epoch not in the file was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retired: Option<Vec<u32>>,
+    /// The epoch an erasure is destroying: if it wraps no key any more when the store
+    /// opens (the process died after the re-wrap), opening finishes the destruction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retiring: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct EpochEntry {
-    id: u32,
+/// An epoch key sealed under the master key: as `epochs.json` holds it, and as it
+/// travels between the nodes of a cluster.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EpochEntry {
+    pub id: u32,
     /// The epoch key, sealed under the master key.
-    key: String,
+    pub key: String,
 }
 
 /// A data key as stored: its epoch, serial and wrapped bytes.
@@ -195,6 +220,15 @@ fn push_entry(out: &mut Vec<u8>, subject: &str, record: Option<&Record>) {
         out.extend_from_slice(&record.serial.to_be_bytes());
         out.extend_from_slice(&(record.wrapped.len() as u16).to_be_bytes());
         out.extend_from_slice(&record.wrapped);
+    }
+}
+
+/// One side record holding the entries of two (either may be empty).
+pub fn join_sides(first: &[u8], second: &[u8]) -> Vec<u8> {
+    match (first.is_empty(), second.split_first()) {
+        (_, None) => first.to_vec(),
+        (true, Some(_)) => second.to_vec(),
+        (false, Some((_, entries))) => [first, entries].concat(),
     }
 }
 
@@ -296,6 +330,11 @@ struct State {
     /// not yet written is moved to the current epoch before a grant carries it, so no
     /// record of the old epoch reaches the disk after the erasure stopped waiting.
     retiring: Option<(u32, Arc<str>)>,
+    /// Epochs destroyed here (kept in `epochs.json`).
+    retired: HashSet<u32>,
+    /// In a cluster ([`KeyStore::require_sharing`]): the epochs another node is known to
+    /// hold. Only those take keys.
+    shared: Option<HashSet<u32>>,
 }
 
 /// One subject's data key as stored.
@@ -339,6 +378,10 @@ struct Inner {
     erasing: Mutex<()>,
     /// Held while `epochs.json` is written: the generation it holds.
     file: Mutex<u64>,
+    /// One learner of replicated side records at a time; how far the side records
+    /// written from the cluster's log were learned ([`SledStore::replicated_side_records`]).
+    learning: Mutex<()>,
+    learned: AtomicU64,
 }
 
 /// Keys for the events about to be appended: the side record to append with them (the
@@ -434,12 +477,15 @@ impl KeyStore {
                         reason: format!("{EPOCHS_FILE} is missing but data keys exist"),
                     });
                 }
+                let first = random_epoch_id(|_| false);
                 let file = EpochsFile {
                     format: 1,
                     master_check: STANDARD.encode(encrypt(&master, MASTER_CHECK, MASTER_CHECK_AAD)),
-                    current: 1,
+                    current: first,
                     spare: None,
-                    epochs: vec![new_epoch_entry(&master, 1, &SecretKey::random())],
+                    epochs: vec![new_epoch_entry(&master, first, &SecretKey::random())],
+                    retired: Some(Vec::new()),
+                    retiring: None,
                 };
                 write_epochs(&dir, &file)?;
                 file
@@ -462,13 +508,21 @@ impl KeyStore {
                 reason: format!("the current epoch {} is not in {EPOCHS_FILE}", file.current),
             });
         }
-        // Keys of a destroyed epoch are erased.
+        // Keys of a destroyed epoch are erased. A key of an epoch neither held nor
+        // destroyed here came from another node of a cluster: it is kept, and opens
+        // once that epoch arrives.
+        let legacy = file.retired.is_none();
+        let mut retired: HashSet<u32> = file.retired.iter().flatten().copied().collect();
         written.retain(|subject, record| {
-            let kept = epochs.contains_key(&record.epoch);
-            if !kept {
+            let held = epochs.contains_key(&record.epoch);
+            if !held && legacy {
+                retired.insert(record.epoch);
+            }
+            let destroyed = !held && retired.contains(&record.epoch);
+            if destroyed {
                 erased.insert(record.key_id(subject));
             }
-            kept
+            !destroyed
         });
         // A spare that holds keys took over before the file said so.
         let spare = file.spare.filter(|id| epochs.contains_key(id));
@@ -497,18 +551,27 @@ impl KeyStore {
                     erased,
                     leases: HashMap::new(),
                     retiring: None,
+                    retired,
+                    shared: None,
                 }),
                 waiting: AtomicUsize::new(0),
                 release: Mutex::new(()),
                 released: Condvar::new(),
                 erasing: Mutex::new(()),
                 file: Mutex::new(0),
+                learning: Mutex::new(()),
+                learned: AtomicU64::new(store.side_sequence()?),
             }),
         };
         // An erasure that stopped after re-wrapping leaves its old epoch without keys:
-        // dropping it finishes the destruction.
+        // dropping it finishes the destruction. (Files of before the `retiring` field:
+        // every empty epoch goes, as then.)
         let mut state = lock(&keys.inner.state);
-        keys.drop_empty_epochs(&mut state)?;
+        if legacy {
+            keys.drop_empty_epochs(&mut state)?;
+        } else if let Some(epoch) = file.retiring {
+            keys.retire_if_empty(&mut state, epoch)?;
+        }
         if state.spare.is_none() || current != file.current {
             // The first spare (or a file that lags a handover): written before any key.
             add_spare(&mut state);
@@ -520,6 +583,8 @@ impl KeyStore {
 
     /// Keys of `subjects` (created where missing), leased until the grant is dropped.
     pub fn grant(&self, subjects: &[String]) -> Result<KeyGrant, KeyError> {
+        // A node that followed a cluster's log and now leads knows every key first.
+        self.learn()?;
         let mut grant = KeyGrant {
             inner: self.inner.clone(),
             keys: Vec::with_capacity(subjects.len()),
@@ -594,6 +659,9 @@ impl KeyStore {
             self.hand_over(state)?;
         }
         let epoch = state.current;
+        if !is_shared(state, epoch) {
+            return Err(KeyError::NotShared { epoch });
+        }
         let record = Record {
             epoch,
             serial,
@@ -627,7 +695,9 @@ impl KeyStore {
         let epoch_key = state
             .epochs
             .get(&record.epoch)
-            .ok_or_else(|| self.damaged("a data key names an epoch that is gone"))?;
+            .ok_or(KeyError::EpochNotHeld {
+                epoch: record.epoch,
+            })?;
         let key = decrypt(
             epoch_key,
             &record.wrapped,
@@ -660,16 +730,187 @@ impl KeyStore {
     /// held by this store (another node's, or a copy of the log without its keys).
     pub fn key_by_id(&self, key_id: &str) -> Result<Lookup, KeyError> {
         let subject = key_id.split_once('~').map_or(key_id, |(s, _)| s);
-        if let Some(key) = self.key_of(subject)?
-            && *key.key_id == *key_id
+        let held = || -> Result<Option<SecretKey>, KeyError> {
+            match self.key_of(subject) {
+                Ok(Some(key)) if *key.key_id == *key_id => Ok(Some(key.key)),
+                Ok(_) | Err(KeyError::EpochNotHeld { .. }) => Ok(None),
+                Err(err) => Err(err),
+            }
+        };
+        if let Some(key) = held()? {
+            return Ok(Lookup::Held(key));
+        }
+        // Following a cluster: the key may have arrived with the leader's records.
+        if self.learn()?
+            && let Some(key) = held()?
         {
-            return Ok(Lookup::Held(key.key));
+            return Ok(Lookup::Held(key));
         }
         Ok(if lock(&self.inner.state).erased.contains(key_id) {
             Lookup::Erased
         } else {
             Lookup::Unknown
         })
+    }
+
+    /// Learns the keys (and erasures) the cluster's leader wrote, from the side records
+    /// this node's store took from the cluster's log since it last looked; true if there
+    /// were any. An erasure's record that leaves an epoch without keys destroys that
+    /// epoch here too. Cheap when there is nothing new.
+    pub fn learn(&self) -> Result<bool, KeyError> {
+        let store = &self.inner.store;
+        if store.replicated_side_sequence() <= self.inner.learned.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let _one = lock(&self.inner.learning);
+        let after = self.inner.learned.load(Ordering::Acquire);
+        let (upto, sides) = store.replicated_side_records(after)?;
+        if upto == after {
+            return Ok(false);
+        }
+        let mut state = lock(&self.inner.state);
+        let mut emptied = Vec::new();
+        for entries in sides.iter().filter_map(|side| decode_entries(side)) {
+            for entry in entries {
+                match entry {
+                    Entry::Key(subject, record) => {
+                        if state.retired.contains(&record.epoch) {
+                            state.erased.insert(record.key_id(&subject));
+                            continue;
+                        }
+                        let same = state
+                            .keys
+                            .get(subject.as_str())
+                            .is_some_and(|slot| slot.record == record);
+                        if !same {
+                            state.keys.insert(subject.into(), Slot::new(record, true));
+                        }
+                    }
+                    Entry::Tombstone(subject) => {
+                        state.cache.remove(subject.as_str());
+                        if let Some(slot) = state.keys.remove(subject.as_str()) {
+                            state.erased.insert(slot.record.key_id(&subject));
+                            emptied.push(slot.record.epoch);
+                        }
+                    }
+                }
+            }
+        }
+        self.inner.learned.store(upto, Ordering::Release);
+        for epoch in emptied {
+            self.retire_if_empty(&mut state, epoch)?;
+        }
+        Ok(true)
+    }
+
+    /// Destroys `epoch` if no key is wrapped under it any more and it takes no new
+    /// ones (neither current nor spare).
+    fn retire_if_empty(&self, state: &mut State, epoch: u32) -> Result<(), KeyError> {
+        let in_use = epoch == state.current
+            || state.spare.is_some_and(|(spare, _)| spare == epoch)
+            || state.keys.values().any(|slot| slot.record.epoch == epoch);
+        if in_use || !state.epochs.contains_key(&epoch) {
+            return Ok(());
+        }
+        state.epochs.remove(&epoch);
+        state.leases.remove(&epoch);
+        state.retired.insert(epoch);
+        if let Some(shared) = &mut state.shared {
+            shared.remove(&epoch);
+        }
+        self.save_epochs(state)
+    }
+
+    /// From now on an epoch takes keys only once another node of the cluster is known
+    /// to hold it ([`KeyStore::shared`]), so the loss of one machine loses no key.
+    pub fn require_sharing(&self) {
+        let mut state = lock(&self.inner.state);
+        if state.shared.is_none() {
+            state.shared = Some(HashSet::new());
+        }
+    }
+
+    /// The epochs held here that no other node is known to hold yet, sealed to send.
+    pub fn unshared(&self) -> Vec<EpochEntry> {
+        let state = lock(&self.inner.state);
+        let Some(shared) = &state.shared else {
+            return Vec::new();
+        };
+        let mut ids: Vec<u32> = state
+            .epochs
+            .keys()
+            .filter(|id| !shared.contains(id))
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|id| new_epoch_entry(&state.master, id, &state.epochs[&id]))
+            .collect()
+    }
+
+    /// Another node confirmed it holds `epoch` durably.
+    pub fn shared(&self, epoch: u32) {
+        if let Some(shared) = &mut lock(&self.inner.state).shared {
+            shared.insert(epoch);
+        }
+    }
+
+    /// Takes an epoch another node sent (it created it, or this node asked for it),
+    /// durably; true once it is held here (false: destroyed here already, so never
+    /// taken back). Refused if it does not open under this node's master key.
+    pub fn hold(&self, entry: &EpochEntry) -> Result<bool, KeyError> {
+        let mut state = lock(&self.inner.state);
+        if state.retired.contains(&entry.id) {
+            return Ok(false);
+        }
+        let key = open_epoch(&state.master, entry).ok_or_else(|| {
+            KeyError::MasterKeyFile(format!(
+                "epoch {} from another node does not open under this node's master key: every node of a cluster needs the same --master-key-file",
+                entry.id
+            ))
+        })?;
+        match state.epochs.get(&entry.id) {
+            Some(held) if *held == key => {}
+            Some(_) => {
+                return Err(self.damaged(&format!(
+                    "another node sent an epoch {} that differs from the one held here",
+                    entry.id
+                )));
+            }
+            None => {
+                state.epochs.insert(entry.id, key);
+                self.save_epochs(&mut state)?;
+            }
+        }
+        if let Some(shared) = &mut state.shared {
+            shared.insert(entry.id);
+        }
+        Ok(true)
+    }
+
+    /// Every epoch held here, sealed to send.
+    pub fn all_sealed(&self) -> Vec<EpochEntry> {
+        let state = lock(&self.inner.state);
+        state
+            .epochs
+            .iter()
+            .map(|(id, key)| new_epoch_entry(&state.master, *id, key))
+            .collect()
+    }
+
+    /// Epochs that wrap keys known here but are neither held nor destroyed here: to
+    /// fetch from the other nodes of the cluster.
+    pub fn missing(&self) -> Vec<u32> {
+        let state = lock(&self.inner.state);
+        let missing: HashSet<u32> = state
+            .keys
+            .values()
+            .map(|slot| slot.record.epoch)
+            .filter(|epoch| !state.epochs.contains_key(epoch) && !state.retired.contains(epoch))
+            .collect();
+        let mut missing: Vec<u32> = missing.into_iter().collect();
+        missing.sort_unstable();
+        missing
     }
 
     fn damaged(&self, reason: &str) -> KeyError {
@@ -683,6 +924,22 @@ impl KeyStore {
     /// one. Idempotent; returns once nothing on disk can bring the key back. Blocking:
     /// call it from a blocking context (it waits for leases and for the disk).
     pub fn erase(&self, subject: &str) -> Result<bool, KeyError> {
+        self.erase_with(subject, |_| Ok(false))
+    }
+
+    /// [`KeyStore::erase`], where `write` may append the erasure's side record (the
+    /// subject's tombstone and its epoch's other keys re-wrapped) with an event — then
+    /// it travels through a cluster's log with that event, and every node destroys the
+    /// epoch when it applies it — and says whether it did; if not, the side record is
+    /// appended alone (on this node only).
+    pub fn erase_with(
+        &self,
+        subject: &str,
+        write: impl FnOnce(Vec<u8>) -> Result<bool, KeyError>,
+    ) -> Result<bool, KeyError> {
+        // What the cluster's leader erased arrives as its side record: that is learned
+        // (and its epoch destroyed) first.
+        self.learn()?;
         let _one = lock(&self.inner.erasing);
         // 1. New keys go to a fresh epoch from now on.
         let (old, lease) = {
@@ -690,7 +947,6 @@ impl KeyStore {
             state.cache.remove(subject);
             let record = state.keys.get(subject).map(|slot| slot.record.clone());
             let Some(record) = record else {
-                self.drop_empty_epochs(&mut state)?;
                 return Ok(false);
             };
             if state.current == record.epoch {
@@ -716,13 +972,19 @@ impl KeyStore {
         }
         drop(waiter);
         self.inner.waiting.fetch_sub(1, Ordering::SeqCst);
-        // 3. Re-wrap the old epoch's other keys under a fresh epoch, durably.
-        let (rewrapped, side) = {
+        // 3. Re-wrap the old epoch's other keys under a fresh epoch, durably (in a
+        // cluster, once another node holds it).
+        let (fresh, fresh_key) = {
             let mut state = lock(&self.inner.state);
             let fresh = next_epoch_id(&state);
             let fresh_key = SecretKey::random();
             state.epochs.insert(fresh, fresh_key.clone());
             self.save_epochs(&mut state)?;
+            (fresh, fresh_key)
+        };
+        self.wait_shared(fresh)?;
+        let (rewrapped, side) = {
+            let state = lock(&self.inner.state);
             let old_key = state
                 .epochs
                 .get(&old)
@@ -754,15 +1016,22 @@ impl KeyStore {
             }
             (rewrapped, encode_entries(&entries))
         };
-        let store = self.inner.store.clone();
-        let append = AppendRequest::default().with_side(side);
-        let written = match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle.block_on(store.append(append)),
-            Err(_) => tokio::runtime::Builder::new_current_thread()
-                .build()?
-                .block_on(store.append(append)),
-        };
-        written.map_err(|err| KeyError::Storage(err.to_string()))?;
+        let written = write(side.clone()).inspect_err(|_| {
+            // Nothing destroyed; the erasure's event, if it was stored after all, makes
+            // the erasure run again.
+            lock(&self.inner.state).retiring = None;
+        })?;
+        if !written {
+            let store = self.inner.store.clone();
+            let append = AppendRequest::default().with_side(side);
+            let written = match tokio::runtime::Handle::try_current() {
+                Ok(handle) => handle.block_on(store.append(append)),
+                Err(_) => tokio::runtime::Builder::new_current_thread()
+                    .build()?
+                    .block_on(store.append(append)),
+            };
+            written.map_err(|err| KeyError::Storage(err.to_string()))?;
+        }
         // 4. Only now the old epoch key goes.
         let mut state = lock(&self.inner.state);
         if let Some(slot) = state.keys.remove(subject) {
@@ -780,12 +1049,32 @@ impl KeyStore {
                 state.keys.insert(other, slot);
             }
         }
+        if !state.keys.values().any(|slot| slot.record.epoch == fresh) {
+            // Nothing to re-wrap: the fresh epoch wraps no record anywhere.
+            state.epochs.remove(&fresh);
+        }
         state.epochs.remove(&old);
         state.leases.remove(&old);
+        state.retired.insert(old);
+        if let Some(shared) = &mut state.shared {
+            shared.remove(&old);
+        }
         state.retiring = None;
         self.save_epochs(&mut state)?;
-        self.drop_empty_epochs(&mut state)?;
         Ok(true)
+    }
+
+    /// Waits until another node holds `epoch` (at once on a single node), at most
+    /// [`SHARE_PATIENCE`].
+    fn wait_shared(&self, epoch: u32) -> Result<(), KeyError> {
+        let started = std::time::Instant::now();
+        while !is_shared(&lock(&self.inner.state), epoch) {
+            if started.elapsed() > SHARE_PATIENCE {
+                return Err(KeyError::NotShared { epoch });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// Re-wraps every epoch key under `new_master` (no data key and no event is
@@ -800,6 +1089,11 @@ impl KeyStore {
     /// The spare becomes the current epoch — written first if it is not yet durable —
     /// and a new spare is added and written by a thread of its own.
     fn hand_over(&self, state: &mut State) -> Result<(), KeyError> {
+        if let Some((spare, _)) = state.spare
+            && !is_shared(state, spare)
+        {
+            return Err(KeyError::NotShared { epoch: spare });
+        }
         let (id, added) = match state.spare.take() {
             Some(spare) => spare,
             None => add_spare(state),
@@ -849,6 +1143,7 @@ impl KeyStore {
         for id in empty {
             state.epochs.remove(&id);
             state.leases.remove(&id);
+            state.retired.insert(id);
         }
         self.save_epochs(state)
     }
@@ -872,6 +1167,23 @@ impl KeyStore {
     }
 }
 
+/// Whether `epoch` may take keys: always on a single node; in a cluster, once another
+/// node holds it.
+fn is_shared(state: &State, epoch: u32) -> bool {
+    state
+        .shared
+        .as_ref()
+        .is_none_or(|shared| shared.contains(&epoch))
+}
+
+/// The epoch key `entry` seals, if `master` opens it.
+fn open_epoch(master: &SecretKey, entry: &EpochEntry) -> Option<SecretKey> {
+    let sealed = STANDARD.decode(&entry.key).ok()?;
+    decrypt(master, &sealed, &epoch_aad(entry.id))
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .map(SecretKey)
+}
+
 fn remember(state: &mut State, subject: &Arc<str>, serial: u32, key: DataKey) {
     if state.cache.len() >= CACHE_KEYS_MAX {
         state.cache.clear();
@@ -879,8 +1191,19 @@ fn remember(state: &mut State, subject: &Arc<str>, serial: u32, key: DataKey) {
     state.cache.insert(subject.clone(), (serial, key));
 }
 
+/// A new epoch's id: random, so that the epochs of a cluster's nodes, each created
+/// apart, never share one (ids this store holds or destroyed are skipped).
 fn next_epoch_id(state: &State) -> u32 {
-    state.epochs.keys().copied().max().unwrap_or(0) + 1
+    random_epoch_id(|id| state.epochs.contains_key(&id) || state.retired.contains(&id))
+}
+
+fn random_epoch_id(taken: impl Fn(u32) -> bool) -> u32 {
+    loop {
+        let id = u32::from_be_bytes(random_bytes());
+        if id != 0 && !taken(id) {
+            return id;
+        }
+    }
 }
 
 /// Adds a new spare epoch (in memory; not yet written): its id and generation.
@@ -905,6 +1228,12 @@ fn snapshot(state: &State) -> (u64, EpochsFile) {
             .into_iter()
             .map(|id| new_epoch_entry(&state.master, id, &state.epochs[&id]))
             .collect(),
+        retired: Some({
+            let mut retired: Vec<u32> = state.retired.iter().copied().collect();
+            retired.sort_unstable();
+            retired
+        }),
+        retiring: state.retiring.as_ref().map(|(epoch, _)| *epoch),
     };
     (state.generation, file)
 }
@@ -977,6 +1306,18 @@ mod tests {
     use super::*;
     use crate::store::StoreConfig;
 
+    /// The current epoch and the spare.
+    fn current_and_spare(keys: &KeyStore) -> (u32, u32) {
+        let state = lock(&keys.inner.state);
+        (state.current, state.spare.expect("a spare").0)
+    }
+
+    fn sorted(ids: &[u32]) -> Vec<u32> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids
+    }
+
     fn store() -> (tempfile::TempDir, SledStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(StoreConfig::new(dir.path())).unwrap();
@@ -1002,6 +1343,148 @@ mod tests {
             .block_on(store.append(append))
             .unwrap();
         grant.written();
+    }
+
+    /// Appends one event carrying `side` (as a command does) on the leader's store.
+    fn append_with_side(store: &SledStore, side: Vec<u8>) {
+        let actor = crate::store::Actor {
+            id: "t".into(),
+            role: "admin".into(),
+        };
+        let event = crate::store::NewEvent::new(
+            "test.happened",
+            serde_json::json!({}),
+            actor,
+            chrono::Utc::now(),
+        );
+        let append =
+            AppendRequest::single("test-s", crate::store::ExpectedVersion::Any, vec![event])
+                .with_side(side);
+        block_on(store.append(append)).unwrap();
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// Ships the leader's records from `from` on, each with the side records of its
+    /// batch, to the follower (as the cluster's log does).
+    fn ship(leader: &SledStore, follower: &SledStore, from: u64) {
+        let records: Vec<Vec<u8>> = leader
+            .raw_range(from, u64::MAX)
+            .map(|r| r.unwrap().1.to_vec())
+            .collect();
+        let mut chunk = Vec::new();
+        for side in leader.side_records().skip(shipped_sides(follower)) {
+            crate::store::writer::push_side(&mut chunk, &side.unwrap());
+        }
+        block_on(follower.apply_replicated(records, chunk)).unwrap();
+    }
+
+    fn shipped_sides(store: &SledStore) -> usize {
+        store.side_records().count()
+    }
+
+    /// A follower learns the leader's data keys from the side records its log brings; it
+    /// opens them once it holds their epoch (sent by the leader), and an erasure's record
+    /// destroys the emptied epoch on the follower as on the leader. In a cluster, an epoch
+    /// takes keys only once another node holds it.
+    #[test]
+    fn a_follower_learns_keys_and_erasures_from_the_log_and_epochs_take_keys_once_shared() {
+        let (_a, leader_store) = store();
+        let (_b, follower_store) = store();
+        follower_store.set_role(crate::store::Role::Follower { leader: None });
+        let master = SecretKey::random();
+        let leader = KeyStore::open(&leader_store, master.clone()).unwrap();
+        let follower = KeyStore::open(&follower_store, master.clone()).unwrap();
+        leader.require_sharing();
+        follower.require_sharing();
+        let refused = leader.grant(&["p.A".into()]).err().unwrap();
+        assert!(matches!(refused, KeyError::NotShared { .. }), "{refused}");
+        // The follower takes the leader's epochs; the leader learns it holds them.
+        for epoch in leader.unshared() {
+            assert!(follower.hold(&epoch).unwrap());
+            leader.shared(epoch.id);
+        }
+        assert!(leader.unshared().is_empty());
+        let grant = leader.grant(&["p.A".into(), "p.B".into()]).unwrap();
+        let (a, b) = (
+            grant.key("p.A").unwrap().clone(),
+            grant.key("p.B").unwrap().clone(),
+        );
+        append_with_side(&leader_store, grant.side.clone());
+        grant.written();
+        assert_eq!(follower.key_by_id(&a.key_id).unwrap(), Lookup::Unknown);
+        ship(&leader_store, &follower_store, 1);
+        assert_eq!(
+            follower.key_by_id(&a.key_id).unwrap(),
+            Lookup::Held(a.key.clone())
+        );
+        assert!(follower.missing().is_empty());
+
+        // An erasure on the leader, its side record carried by an event: the follower
+        // destroys the epoch too, and keeps B (re-wrapped under a fresh epoch it holds).
+        let epoch_of_a = lock(&leader.inner.state).keys["p.A"].record.epoch;
+        let done = Arc::new(AtomicBool::new(false));
+        let sharing = {
+            let (leader, follower, done) = (leader.clone(), follower.clone(), done.clone());
+            std::thread::spawn(move || {
+                // What the cluster's key sharing does while the erasure waits.
+                while !done.load(Ordering::SeqCst) {
+                    for epoch in leader.unshared() {
+                        follower.hold(&epoch).unwrap();
+                        leader.shared(epoch.id);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        let erased = leader
+            .erase_with("p.A", |side| {
+                append_with_side(&leader_store, side);
+                Ok(true)
+            })
+            .unwrap();
+        done.store(true, Ordering::SeqCst);
+        sharing.join().unwrap();
+        assert!(erased);
+        assert!(!leader.epoch_ids().contains(&epoch_of_a));
+        assert!(
+            follower.epoch_ids().contains(&epoch_of_a),
+            "not learned yet"
+        );
+        ship(&leader_store, &follower_store, 2);
+        assert!(follower.learn().unwrap());
+        assert_eq!(follower.key_by_id(&a.key_id).unwrap(), Lookup::Erased);
+        assert_eq!(
+            follower.key_by_id(&b.key_id).unwrap(),
+            Lookup::Held(b.key.clone())
+        );
+        assert!(
+            !follower.epoch_ids().contains(&epoch_of_a),
+            "the follower destroyed the erased key's epoch"
+        );
+        // Reopened, the follower still tells erased from held, and its file says why.
+        drop(follower);
+        let follower = KeyStore::open(&follower_store, master.clone()).unwrap();
+        assert_eq!(follower.key_by_id(&a.key_id).unwrap(), Lookup::Erased);
+        assert_eq!(follower.key_by_id(&b.key_id).unwrap(), Lookup::Held(b.key));
+        // An epoch it destroyed is never taken back.
+        let destroyed = EpochEntry {
+            id: epoch_of_a,
+            key: STANDARD.encode(encrypt(&master, &[7; 32], &epoch_aad(epoch_of_a))),
+        };
+        assert!(!follower.hold(&destroyed).unwrap());
+        // An epoch sealed under another master key is refused, saying so.
+        let foreign = new_epoch_entry(&SecretKey::random(), 77, &SecretKey::random());
+        let refused = follower.hold(&foreign).unwrap_err();
+        assert!(
+            refused.to_string().contains("same --master-key-file"),
+            "{refused}"
+        );
     }
 
     /// A key id tells erased from never held, also after reopening (from the tombstone,
@@ -1084,6 +1567,7 @@ mod tests {
         let erased = create(&store, &keys, "p.ERASE");
         let kept = create(&store, &keys, "p.KEEP");
         let epochs_before = keys.epoch_ids();
+        let (first, spare) = current_and_spare(&keys);
         assert!(keys.erase("p.ERASE").unwrap());
         assert!(!keys.erase("p.ERASE").unwrap(), "idempotent");
         assert!(keys.key_of("p.ERASE").unwrap().is_none());
@@ -1093,9 +1577,13 @@ mod tests {
         );
         assert!(keys.key_by_id(&erased.key_id).unwrap().held().is_none());
         let epochs_after = keys.epoch_ids();
-        assert_eq!(epochs_before, vec![1, 2], "the current epoch and its spare");
+        assert_eq!(
+            epochs_before,
+            sorted(&[first, spare]),
+            "the current epoch and its spare"
+        );
         assert!(
-            !epochs_after.contains(&1),
+            !epochs_after.contains(&first),
             "the erased key's epoch is gone: {epochs_after:?}"
         );
         drop(keys);
@@ -1167,20 +1655,23 @@ mod tests {
         let (_dir, store) = store();
         let keys = KeyStore::open(&store, SecretKey::random()).unwrap();
         lock(&keys.inner.state).current_keys = EPOCH_KEYS_MAX - 1;
+        let (first, spare) = current_and_spare(&keys);
         assert_eq!(
             keys.epoch_ids(),
-            vec![1, 2],
+            sorted(&[first, spare]),
             "the current epoch and its spare"
         );
         let a = create(&store, &keys, "p.A");
         let b = create(&store, &keys, "p.B");
+        let (current, next) = current_and_spare(&keys);
+        assert_eq!(current, spare, "B went to the spare");
+        assert_eq!(keys.epoch_ids(), sorted(&[first, spare, next]));
+        assert!(keys.erase("p.A").unwrap());
         assert_eq!(
             keys.epoch_ids(),
-            vec![1, 2, 3],
-            "B went to the spare; 3 is the next"
+            sorted(&[spare, next]),
+            "the first epoch held only A: dropped"
         );
-        assert!(keys.erase("p.A").unwrap());
-        assert_eq!(keys.epoch_ids(), vec![2, 3], "epoch 1 held only A: dropped");
         assert_eq!(keys.key_by_id(&b.key_id).unwrap().held(), Some(b.key));
         assert!(keys.key_by_id(&a.key_id).unwrap().held().is_none());
     }
@@ -1194,6 +1685,7 @@ mod tests {
         let master = SecretKey::random();
         let keys = KeyStore::open(&store, master.clone()).unwrap();
         let before = create(&store, &keys, "p.BEFORE");
+        let (first, spare) = current_and_spare(&keys);
         let epochs_file = dir.path().join("keys").join(EPOCHS_FILE);
         let lagging = std::fs::read(&epochs_file).unwrap();
         lock(&keys.inner.state).current_keys = EPOCH_KEYS_MAX;
@@ -1211,15 +1703,16 @@ mod tests {
             keys.key_by_id(&after.key_id).unwrap().held(),
             Some(after.key)
         );
+        let (current, next) = current_and_spare(&keys);
+        assert_eq!(current, spare, "the spare holding AFTER's key");
         assert_eq!(
-            lock(&keys.inner.state).current,
-            2,
-            "the spare holding AFTER's key"
+            keys.epoch_ids(),
+            sorted(&[first, spare, next]),
+            "with a new spare, written"
         );
-        assert_eq!(keys.epoch_ids(), vec![1, 2, 3], "with a new spare, written");
         let file = read_epochs(&dir.path().join("keys")).unwrap().unwrap();
-        assert_eq!((file.current, file.spare), (2, Some(3)));
-        // Keys go on being created in epoch 2, and a reopening agrees.
+        assert_eq!((file.current, file.spare), (spare, Some(next)));
+        // Keys go on being created in that epoch, and a reopening agrees.
         let more = create(&store, &keys, "p.MORE");
         drop(keys);
         let keys = KeyStore::open(&store, master).unwrap();
@@ -1299,11 +1792,13 @@ mod tests {
         let failed = keys.grant(&["p.RETRY".into()]).unwrap();
         let retry = failed.key("p.RETRY").unwrap().clone();
         drop(failed); // its append failed
+        let (first, spare) = current_and_spare(&keys);
         {
-            // Where an erasure of p.GONE stands after its wait: epoch 1 is retiring.
+            // Where an erasure of p.GONE stands after its wait: the first epoch is
+            // retiring.
             let mut state = lock(&keys.inner.state);
             keys.hand_over(&mut state).unwrap();
-            state.retiring = Some((1, "p.GONE".into()));
+            state.retiring = Some((first, "p.GONE".into()));
         }
         let again = keys.grant(&["p.RETRY".into(), "p.GONE".into()]).unwrap();
         assert_eq!(*again.key("p.RETRY").unwrap(), retry, "the same key");
@@ -1315,7 +1810,7 @@ mod tests {
                 Entry::Tombstone(_) => None,
             })
             .collect();
-        assert_eq!(epochs, vec![("p.RETRY", 2)], "moved; GONE is durable");
+        assert_eq!(epochs, vec![("p.RETRY", spare)], "moved; GONE is durable");
         write(&store, again);
         assert!(keys.erase("p.GONE").unwrap());
         drop(keys);

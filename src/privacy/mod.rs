@@ -28,7 +28,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use fields::PersonalPaths;
-pub use keys::{DataKey, KeyError, KeyGrant, KeyStore, Lookup};
+pub use keys::{DataKey, EpochEntry, KeyError, KeyGrant, KeyStore, Lookup, join_sides};
 use sealed::{Sealed, SecretKey, Unopened};
 
 use crate::domain::common::DataSubject;
@@ -196,6 +196,16 @@ impl Privacy {
     /// Destroys `subject`'s data key (see [`keys`]); true if it had one.
     pub fn erase(&self, subject: &DataSubject) -> Result<bool, KeyError> {
         self.keys.erase(&subject.key_subject())
+    }
+
+    /// [`KeyStore::erase_with`]: `write` may append the erasure's side record with an
+    /// event.
+    pub fn erase_with(
+        &self,
+        subject: &DataSubject,
+        write: impl FnOnce(Vec<u8>) -> Result<bool, KeyError>,
+    ) -> Result<bool, KeyError> {
+        self.keys.erase_with(&subject.key_subject(), write)
     }
 }
 

@@ -1242,9 +1242,8 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
     );
     load.wait_acks_after(Instant::now(), ACKS_BEFORE_KILL, WRITE_WITHIN);
     let ledger = load.finish(&rt);
-    // The key store is not shared yet (docs/cluster.md): on the new leader, customers'
-    // words sealed by the old one read as unavailable — never as erased — and its own as
-    // written.
+    // The key store is shared: on the new leader, customers' words sealed by the old one
+    // read as written, as its own do.
     let replay = nodes::http(
         nodes.port(successor),
         "GET",
@@ -1257,7 +1256,7 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
     .unwrap();
     assert_eq!(replay.status, 200, "{replay:?}");
     assert!(
-        replay.body.contains("[unavailable]")
+        !replay.body.contains("[unavailable]")
             && replay.body.contains("is my connection still on?")
             && !replay.body.contains("[erased]"),
         "feedback sealed by either leader, as {} reads it",

@@ -14,6 +14,7 @@ mod lease;
 mod log;
 mod nats_cluster;
 mod nodes;
+mod personal_data;
 // Only its binary lookup and `answers_as` are used here.
 #[allow(dead_code)]
 #[path = "../bus/nats_server.rs"]

@@ -47,6 +47,8 @@ pub struct Tokens {
     pub auditor: String,
     /// flight_ops: posts manifests to `/v1/ingest/manifest`.
     pub ops: String,
+    /// admin: registers and erases passengers.
+    pub admin: String,
 }
 
 /// How [`Nodes::start`] starts the nodes.
@@ -127,7 +129,15 @@ impl Nodes {
             channel: token(&auth, "channel", "channel-web"),
             auditor: token(&auth, "auditor", "auditor-ida"),
             ops: token(&auth, "flight_ops", "dcs-fra"),
+            admin: token(&auth, "admin", "privacy-officer"),
         };
+        // Every node seals under the same master key.
+        let master = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+            .args(["keys", "new-master"])
+            .output()
+            .unwrap();
+        assert!(master.status.success(), "crisisd keys new-master");
+        std::fs::write(auth.join("master.key"), &master.stdout).unwrap();
         let nodes = (1..=count)
             .zip(data_dirs)
             .map(|(n, data_dir)| Node {
@@ -158,6 +168,11 @@ impl Nodes {
         nodes
     }
 
+    /// The master key file every node is given.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.tokens_file.with_file_name("master.key")
+    }
+
     fn spawn(&mut self, i: usize) {
         let node = &self.nodes[i];
         assert!(node.child.is_none(), "{} already runs", node.id);
@@ -174,6 +189,10 @@ impl Nodes {
             .args(["--cluster", CLUSTER, "--node-id", &node.id])
             .args(["--advertise-url", &url])
             .args(["--tokens-file", self.tokens_file.to_str().unwrap()])
+            .args([
+                "--master-key-file",
+                self.master_key_file().to_str().unwrap(),
+            ])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)

@@ -1,0 +1,287 @@
+//! The key store across a cluster (docs/cluster.md, "Personal data on a cluster").
+//!
+//! Data keys travel in the log: each is wrapped under an epoch key and written as a side
+//! record with the first event it seals, and followers learn them from the records they
+//! apply ([`KeyStore::learn`]). The epoch keys never go into NATS storage (a stream keeps
+//! what it deletes for a while, so an erasure could not destroy them there). They go from
+//! node to node over core NATS, sealed under the master key every node shares:
+//!
+//! - **hold** (`crisis.keys.<cluster>.hold`): a node sends every epoch it holds that no
+//!   other node is known to hold; a node that stores it durably answers. An epoch takes
+//!   keys only after such an answer ([`KeyStore::require_sharing`]), so the loss of any one
+//!   machine loses no key. Every node shares its own epochs from the start, so a new
+//!   leader's epochs are held elsewhere before it takes its first write.
+//! - **fetch** (`crisis.keys.<cluster>.fetch`): a node asks every other node for all the
+//!   epochs it holds — when it starts (it may have been down when they were sent), and
+//!   while it knows keys under an epoch it lacks (at most every [`FETCH_EVERY`]). Until
+//!   then those keys read as unavailable.
+//!
+//! An erasure's side record travels with its `passenger.erased` event; a node that
+//! applies it destroys the emptied epoch as the leader did.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::privacy::{EpochEntry, KeyError, KeyStore};
+
+/// How often a node looks for epochs to send or to fetch.
+const ROUND: Duration = Duration::from_millis(200);
+/// Longest wait for another node's answer.
+const ANSWER_PATIENCE: Duration = Duration::from_secs(2);
+/// Least time between two fetches of missing epochs.
+const FETCH_EVERY: Duration = Duration::from_secs(1);
+/// Longest pause between rounds after failures.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// An epoch on its way to another node.
+#[derive(Debug, Serialize, Deserialize)]
+struct Held {
+    /// The sender (a node ignores its own messages).
+    from: String,
+    epoch: EpochEntry,
+}
+
+/// A request for every epoch the nodes asked hold.
+#[derive(Debug, Serialize, Deserialize)]
+struct Fetch {
+    from: String,
+}
+
+/// Epochs a node sends when asked.
+#[derive(Debug, Serialize, Deserialize)]
+struct Epochs {
+    from: String,
+    epochs: Vec<EpochEntry>,
+}
+
+/// The subjects of a cluster's key traffic.
+struct Subjects {
+    hold: String,
+    fetch: String,
+}
+
+impl Subjects {
+    fn of(cluster: &str) -> Subjects {
+        Subjects {
+            hold: format!("crisis.keys.{cluster}.hold"),
+            fetch: format!("crisis.keys.{cluster}.fetch"),
+        }
+    }
+}
+
+/// Shares this node's epochs, takes the other nodes', fetches missing ones and learns
+/// the keys the log brings, until `shutdown`. Call [`KeyStore::require_sharing`] first.
+pub async fn share(
+    client: async_nats::Client,
+    cluster: String,
+    node_id: String,
+    keys: KeyStore,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let subjects = Subjects::of(&cluster);
+    let mut pause = ROUND;
+    let mut answering: Option<tokio::task::JoinHandle<()>> = None;
+    let mut fetched = tokio::time::Instant::now();
+    while !*shutdown.borrow() {
+        if answering.as_ref().is_none_or(|task| task.is_finished()) {
+            match answer(&client, &subjects, &node_id, &keys).await {
+                Ok(task) => {
+                    answering = Some(task);
+                    // Listening now: what was sent before, the others send again.
+                    if let Err(err) = fetch(&client, &subjects, &node_id, &keys).await {
+                        tracing::warn!(cause = %err, "cannot fetch the other nodes' epoch keys");
+                    }
+                    fetched = tokio::time::Instant::now();
+                }
+                Err(err) => {
+                    tracing::warn!(cause = %err, "cannot listen for the other nodes' epoch keys; retrying")
+                }
+            }
+        }
+        let mut round = round(&client, &subjects, &node_id, &keys).await;
+        if round.is_ok() && !keys.missing().is_empty() && fetched.elapsed() >= FETCH_EVERY {
+            round = fetch(&client, &subjects, &node_id, &keys).await;
+            fetched = tokio::time::Instant::now();
+        }
+        pause = match round {
+            Ok(()) => ROUND,
+            Err(err) => {
+                tracing::warn!(cause = %err, "sharing the key store's epochs with the other nodes failed; retrying");
+                (pause * 2).min(BACKOFF_MAX)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    if let Some(task) = answering {
+        task.abort();
+    }
+}
+
+/// One round: learn what the log brought, send the epochs no other node holds yet.
+async fn round(
+    client: &async_nats::Client,
+    subjects: &Subjects,
+    node_id: &str,
+    keys: &KeyStore,
+) -> Result<(), String> {
+    let learning = keys.clone();
+    blocking(move || learning.learn()).await?;
+    for epoch in keys.unshared() {
+        let id = epoch.id;
+        let message = Held {
+            from: node_id.to_owned(),
+            epoch,
+        };
+        // The first node that stored it answers; the others store it too.
+        request(client, &subjects.hold, &message).await?;
+        keys.shared(id);
+        tracing::info!(epoch = id, "another node holds this epoch of the key store");
+    }
+    Ok(())
+}
+
+/// Asks every other node for all the epochs it holds, and takes what the answers bring
+/// within [`ANSWER_PATIENCE`].
+async fn fetch(
+    client: &async_nats::Client,
+    subjects: &Subjects,
+    node_id: &str,
+    keys: &KeyStore,
+) -> Result<(), String> {
+    let inbox = client.new_inbox();
+    let mut answers = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|err| err.to_string())?;
+    let message = Fetch {
+        from: node_id.to_owned(),
+    };
+    let payload = serde_json::to_vec(&message).expect("the message serializes");
+    client
+        .publish_with_reply(subjects.fetch.clone(), inbox, payload.into())
+        .await
+        .map_err(|err| err.to_string())?;
+    let deadline = tokio::time::Instant::now() + ANSWER_PATIENCE;
+    while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await {
+        if let Ok(sent) = serde_json::from_slice::<Epochs>(&answer.payload) {
+            take(keys, sent).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Holds the epochs another node sent.
+async fn take(keys: &KeyStore, sent: Epochs) -> Result<(), String> {
+    for epoch in sent.epochs {
+        let id = epoch.id;
+        let holding = keys.clone();
+        if blocking(move || holding.hold(&epoch)).await? {
+            tracing::debug!(epoch = id, from = %sent.from, "holding another node's epoch of the key store");
+        }
+    }
+    Ok(())
+}
+
+/// Answers the other nodes: stores the epochs they send, gives the ones they ask for.
+async fn answer(
+    client: &async_nats::Client,
+    subjects: &Subjects,
+    node_id: &str,
+    keys: &KeyStore,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let mut holds = client
+        .subscribe(subjects.hold.clone())
+        .await
+        .map_err(|err| err.to_string())?;
+    let mut fetches = client
+        .subscribe(subjects.fetch.clone())
+        .await
+        .map_err(|err| err.to_string())?;
+    let (client, node_id, keys) = (client.clone(), node_id.to_owned(), keys.clone());
+    Ok(tokio::spawn(async move {
+        loop {
+            let (message, is_hold) = tokio::select! {
+                Some(message) = holds.next() => (message, true),
+                Some(message) = fetches.next() => (message, false),
+                else => return,
+            };
+            let Some(reply) = message.reply.clone() else {
+                continue;
+            };
+            let answer = if is_hold {
+                on_hold(&node_id, &keys, &message.payload).await
+            } else {
+                on_fetch(&node_id, &keys, &message.payload)
+            };
+            if let Some(answer) = answer {
+                let _ = client.publish(reply, answer.into()).await;
+            }
+        }
+    }))
+}
+
+/// Stores an epoch another node sent; the answer once it is durable here.
+async fn on_hold(node_id: &str, keys: &KeyStore, payload: &[u8]) -> Option<Vec<u8>> {
+    let held: Held = serde_json::from_slice(payload).ok()?;
+    if held.from == node_id {
+        return None;
+    }
+    let (id, from) = (held.epoch.id, held.from.clone());
+    let holding = keys.clone();
+    match blocking(move || holding.hold(&held.epoch)).await {
+        Ok(true) => Some(format!("{{\"held\":{id}}}").into_bytes()),
+        Ok(false) => None,
+        Err(err) => {
+            tracing::error!(epoch = id, %from, cause = %err, "cannot take another node's epoch key");
+            None
+        }
+    }
+}
+
+/// Gives every epoch held here to the node that asked.
+fn on_fetch(node_id: &str, keys: &KeyStore, payload: &[u8]) -> Option<Vec<u8>> {
+    let fetch: Fetch = serde_json::from_slice(payload).ok()?;
+    if fetch.from == node_id {
+        return None;
+    }
+    let sent = Epochs {
+        from: node_id.to_owned(),
+        epochs: keys.all_sealed(),
+    };
+    serde_json::to_vec(&sent).ok()
+}
+
+/// A request answered by another node within [`ANSWER_PATIENCE`].
+async fn request(
+    client: &async_nats::Client,
+    subject: &str,
+    message: &impl Serialize,
+) -> Result<bytes::Bytes, String> {
+    let payload = serde_json::to_vec(message).expect("the message serializes");
+    let asked = client.request(subject.to_owned(), payload.into());
+    match tokio::time::timeout(ANSWER_PATIENCE, asked).await {
+        Ok(Ok(answer)) => Ok(answer.payload),
+        Ok(Err(err)) => Err(format!(
+            "no other node answered on {subject} ({err}): are the other crisisd nodes running, with the same master key?"
+        )),
+        Err(_) => Err(format!(
+            "no other node answered on {subject} within {ANSWER_PATIENCE:?}: are the other crisisd nodes running, with the same master key?"
+        )),
+    }
+}
+
+/// Key store work (it writes `epochs.json`) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, KeyError> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| err.to_string())?
+        .map_err(|err| err.to_string())
+}
