@@ -38,8 +38,8 @@ use crate::store::SledStore;
 pub const ERASED: &str = "[erased]";
 /// What a value that does not authenticate (tampered, or moved) reads as.
 pub const UNREADABLE: &str = "[unreadable]";
-/// What a value reads as where its key was never held: sealed by another node of a
-/// cluster (whose key store is not shared yet), or a log restored without its keys.
+/// What a value reads as where its key is not held: a log restored without its keys, or
+/// on a node of a cluster whose epoch has not arrived yet.
 pub const UNAVAILABLE: &str = "[unavailable]";
 
 /// Why personal data could not be sealed.
