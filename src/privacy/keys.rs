@@ -335,6 +335,8 @@ struct State {
     /// In a cluster ([`KeyStore::require_sharing`]): the epochs another node is known to
     /// hold. Only those take keys.
     shared: Option<HashSet<u32>>,
+    /// Epochs that wrap keys known here but are neither held nor destroyed here.
+    missing: HashSet<u32>,
 }
 
 /// One subject's data key as stored.
@@ -513,6 +515,7 @@ impl KeyStore {
         // once that epoch arrives.
         let legacy = file.retired.is_none();
         let mut retired: HashSet<u32> = file.retired.iter().flatten().copied().collect();
+        let mut missing = HashSet::new();
         written.retain(|subject, record| {
             let held = epochs.contains_key(&record.epoch);
             if !held && legacy {
@@ -521,6 +524,8 @@ impl KeyStore {
             let destroyed = !held && retired.contains(&record.epoch);
             if destroyed {
                 erased.insert(record.key_id(subject));
+            } else if !held {
+                missing.insert(record.epoch);
             }
             !destroyed
         });
@@ -553,6 +558,7 @@ impl KeyStore {
                     retiring: None,
                     retired,
                     shared: None,
+                    missing,
                 }),
                 waiting: AtomicUsize::new(0),
                 release: Mutex::new(()),
@@ -783,6 +789,9 @@ impl KeyStore {
                             .get(subject.as_str())
                             .is_some_and(|slot| slot.record == record);
                         if !same {
+                            if !state.epochs.contains_key(&record.epoch) {
+                                state.missing.insert(record.epoch);
+                            }
                             state.keys.insert(subject.into(), Slot::new(record, true));
                         }
                     }
@@ -809,9 +818,10 @@ impl KeyStore {
         let in_use = epoch == state.current
             || state.spare.is_some_and(|(spare, _)| spare == epoch)
             || state.keys.values().any(|slot| slot.record.epoch == epoch);
-        if in_use || !state.epochs.contains_key(&epoch) {
+        if in_use || state.retired.contains(&epoch) {
             return Ok(());
         }
+        state.missing.remove(&epoch);
         state.epochs.remove(&epoch);
         state.leases.remove(&epoch);
         state.retired.insert(epoch);
@@ -880,6 +890,7 @@ impl KeyStore {
             None => {
                 state.epochs.insert(entry.id, key);
                 self.save_epochs(&mut state)?;
+                state.missing.remove(&entry.id);
             }
         }
         if let Some(shared) = &mut state.shared {
@@ -901,14 +912,7 @@ impl KeyStore {
     /// Epochs that wrap keys known here but are neither held nor destroyed here: to
     /// fetch from the other nodes of the cluster.
     pub fn missing(&self) -> Vec<u32> {
-        let state = lock(&self.inner.state);
-        let missing: HashSet<u32> = state
-            .keys
-            .values()
-            .map(|slot| slot.record.epoch)
-            .filter(|epoch| !state.epochs.contains_key(epoch) && !state.retired.contains(epoch))
-            .collect();
-        let mut missing: Vec<u32> = missing.into_iter().collect();
+        let mut missing: Vec<u32> = lock(&self.inner.state).missing.iter().copied().collect();
         missing.sort_unstable();
         missing
     }
