@@ -527,6 +527,13 @@ async fn take_over(
         ));
     }
     let mut next = last + 1;
+    // The history's data keys go with its first records, so that every node opens its
+    // personal data (in order: an erasure's record after the key it destroys).
+    let mut sides = if next <= head {
+        seed_side_chunks(store).map_err(|e| e.to_string())?
+    } else {
+        Default::default()
+    };
     while next <= head {
         still_leading()?;
         let to = (next + BATCH_RECORDS_MAX as u64 - 1).min(head);
@@ -535,7 +542,20 @@ async fn take_over(
             .map(|r| r.map(|(_, record)| Bytes::copy_from_slice(&record)))
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
-        log.append_batch(next - 1, &records)
+        // One chunk per record; what is left at the last record goes with it.
+        let mut carried: Vec<(usize, Bytes)> = Vec::new();
+        for at in 0..records.len() {
+            let Some(mut chunk) = sides.pop_front() else {
+                break;
+            };
+            if to == head && at + 1 == records.len() {
+                chunk = sides
+                    .drain(..)
+                    .fold(chunk, |all, more| [all, more].concat().into());
+            }
+            carried.push((at, chunk));
+        }
+        log.append_batch_with_sides(next - 1, &records, &carried)
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(
@@ -546,6 +566,29 @@ async fn take_over(
         next = to + 1;
     }
     Ok(())
+}
+
+/// Most bytes of side records a seeded record carries.
+const SEED_SIDE_BYTES: usize = 256 * 1024;
+
+/// This node's side records as side chunks of at most [`SEED_SIDE_BYTES`] (a larger
+/// record makes a chunk of its own), in order.
+fn seed_side_chunks(
+    store: &SledStore,
+) -> Result<std::collections::VecDeque<Bytes>, crate::store::StoreError> {
+    let mut chunks = std::collections::VecDeque::new();
+    let mut chunk = Vec::new();
+    for side in store.side_records() {
+        let side = side?;
+        if !chunk.is_empty() && chunk.len() + 4 + side.len() > SEED_SIDE_BYTES {
+            chunks.push_back(Bytes::from(std::mem::take(&mut chunk)));
+        }
+        crate::store::writer::push_side(&mut chunk, &side);
+    }
+    if !chunk.is_empty() {
+        chunks.push_back(Bytes::from(chunk));
+    }
+    Ok(chunks)
 }
 
 /// Applies the log into the store from its head on, until told to stop.

@@ -83,7 +83,7 @@ pub struct Nodes {
 }
 
 /// Issues a token into `data_dir`'s tokens file with `crisisd token add`.
-fn token(data_dir: &Path, role: &str, actor: &str) -> String {
+pub fn token(data_dir: &Path, role: &str, actor: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_crisisd"))
         .args(["--data-dir", data_dir.to_str().unwrap(), "token", "add"])
         .args(["--role", role, "--actor", actor])
@@ -106,13 +106,30 @@ impl Nodes {
         let data_dirs: Vec<PathBuf> = (1..=count)
             .map(|n| dir.path().join(format!("node-{n}")))
             .collect();
-        Nodes::launch(nats, dir, &data_dirs, start)
+        Nodes::launch(nats, dir, &data_dirs, start, None)
     }
 
     /// Like [`Nodes::start`], one node per data directory of `data_dirs` (for example on a
     /// test filesystem that fails on demand).
     pub fn start_on(nats: &NatsCluster, data_dirs: &[PathBuf], start: Start) -> Nodes {
-        Nodes::launch(nats, tempfile::tempdir().unwrap(), data_dirs, start)
+        Nodes::launch(nats, tempfile::tempdir().unwrap(), data_dirs, start, None)
+    }
+
+    /// Like [`Nodes::start_on`], every node given the master key file `master` (that of
+    /// a data directory that served on its own before).
+    pub fn start_with_master(
+        nats: &NatsCluster,
+        data_dirs: &[PathBuf],
+        start: Start,
+        master: &Path,
+    ) -> Nodes {
+        Nodes::launch(
+            nats,
+            tempfile::tempdir().unwrap(),
+            data_dirs,
+            start,
+            Some(master),
+        )
     }
 
     fn launch(
@@ -120,6 +137,7 @@ impl Nodes {
         dir: tempfile::TempDir,
         data_dirs: &[PathBuf],
         start: Start,
+        master: Option<&Path>,
     ) -> Nodes {
         let count = data_dirs.len();
         let auth = dir.path().join("auth");
@@ -132,12 +150,19 @@ impl Nodes {
             admin: token(&auth, "admin", "privacy-officer"),
         };
         // Every node seals under the same master key.
-        let master = Command::new(env!("CARGO_BIN_EXE_crisisd"))
-            .args(["keys", "new-master"])
-            .output()
-            .unwrap();
-        assert!(master.status.success(), "crisisd keys new-master");
-        std::fs::write(auth.join("master.key"), &master.stdout).unwrap();
+        match master {
+            Some(master) => {
+                std::fs::copy(master, auth.join("master.key")).unwrap();
+            }
+            None => {
+                let master = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+                    .args(["keys", "new-master"])
+                    .output()
+                    .unwrap();
+                assert!(master.status.success(), "crisisd keys new-master");
+                std::fs::write(auth.join("master.key"), &master.stdout).unwrap();
+            }
+        }
         let nodes = (1..=count)
             .zip(data_dirs)
             .map(|(n, data_dir)| Node {

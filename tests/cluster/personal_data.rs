@@ -2,7 +2,8 @@
 //! node seals every node opens, before and after a failover, and an erasure on the leader
 //! destroys the key on every node.
 
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -161,6 +162,112 @@ fn what_one_node_sealed_opens_on_every_node_and_an_erasure_reaches_them_all() {
             !log.contains("Ada Keeper") && !log.contains("Bob Gone"),
             "{} logs no personal data",
             nodes.id(i)
+        );
+    }
+    drop(nodes);
+}
+
+/// A single node's history, personal data and an erasure included, seeds an empty
+/// cluster: the other node opens what the single node sealed, and the erased passenger
+/// reads erased there too.
+#[test]
+fn a_single_nodes_history_seeds_a_cluster_with_its_keys() {
+    let _turn = nodes::serial();
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (seed, other) = (dir.path().join("seed"), dir.path().join("other"));
+    let master = dir.path().join("master.key");
+    let key = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["keys", "new-master"])
+        .output()
+        .unwrap();
+    std::fs::write(&master, &key.stdout).unwrap();
+    let admin = nodes::token(&seed, "admin", "privacy-officer");
+    let port = nodes::free_port().unwrap();
+    let mut single = Command::new(env!("CARGO_BIN_EXE_crisisd"))
+        .args(["--data-dir", seed.to_str().unwrap(), "serve"])
+        .args(["--http-addr", &format!("127.0.0.1:{port}")])
+        .args(["--master-key-file", master.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let ask = |method: &str, path: &str, body: &str| {
+        nodes::http(
+            port,
+            method,
+            path,
+            &admin,
+            &[],
+            body,
+            Duration::from_secs(10),
+        )
+    };
+    while ask("GET", "/v1/cluster", "").is_err() {
+        assert!(started.elapsed() < WITHIN, "the single node serves");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let contact = |name: &str| {
+        json!({"tier": "gold",
+            "contact": {"name": name, "email": "x@example.org", "phone": null, "language": "en-GB"},
+            "consent": {"email": true, "sms": false, "phone": false, "app_push": false}})
+        .to_string()
+    };
+    for (id, name) in [("FFOLD", "Dora Old"), ("FFWENT", "Eli Went")] {
+        let answer = ask(
+            "POST",
+            &format!("/v1/passengers/{id}/register_passenger"),
+            &contact(name),
+        )
+        .unwrap();
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+    let erased = ask(
+        "POST",
+        "/v1/passengers/FFWENT/erase",
+        r#"{"reason": "erasure request 2026-302"}"#,
+    )
+    .unwrap();
+    assert_eq!(erased.status, 200, "{erased:?}");
+    let at = erased.json()["position"].as_u64().unwrap();
+    single.kill().unwrap();
+    single.wait().unwrap();
+
+    let nats = rt.block_on(NatsCluster::start());
+    let nodes = Nodes::start_with_master(&nats, &[seed, other], Start::OneByOne, &master);
+    let head = nodes.wait_converged(WITHIN, Duration::from_millis(500));
+    assert!(
+        head.position >= at,
+        "the history is in the cluster: {head:?}"
+    );
+    for i in 0..2 {
+        assert_eq!(
+            passenger(&nodes, i, "FFOLD", at)["contact"]["name"],
+            "Dora Old",
+            "{}",
+            nodes.id(i)
+        );
+        let went = passenger(&nodes, i, "FFWENT", at);
+        assert_eq!(went["erased"], json!(true), "{}: {went}", nodes.id(i));
+        let audit = nodes::http(
+            nodes.port(i),
+            "GET",
+            "/v1/audit/events?reveal=true",
+            &nodes.tokens.admin,
+            &[],
+            "",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert!(
+            audit.body.contains("Dora Old")
+                && !audit.body.contains("Eli Went")
+                && audit.body.contains("[erased]")
+                && !audit.body.contains("[unavailable]"),
+            "{} reveals the seeded history: {}",
+            nodes.id(i),
+            audit.body
         );
     }
     drop(nodes);
