@@ -450,33 +450,43 @@ async fn resign(lease: Option<super::lease::LeaseHandle>) {
     }
 }
 
-/// Whether this node may take the lease: `ready` turns true once its log has come within
-/// [`CAUGHT_UP_SLACK`] records of the cluster's (checked every [`CAUGHT_UP_POLL`]), and
-/// false for good once its store refuses appends (a node that cannot write must not
-/// lead). Stops early if no one listens.
+/// Whether this node may take the lease: `ready` is true while its log is within
+/// [`CAUGHT_UP_SLACK`] records of the cluster's (checked every [`CAUGHT_UP_POLL`], every
+/// five once caught up: a node that falls far behind later stops campaigning until it
+/// catches up), and false for good once its store refuses appends (a node that cannot
+/// write must not lead). Stops when no one listens.
 async fn readiness(log: ReplicatedLog, store: SledStore, ready: watch::Sender<bool>) {
     loop {
-        if ready.is_closed() || store.failure().is_some() {
-            return;
+        if let Ok(last) = log.last_sequence().await {
+            let head = store.head().position;
+            let caught_up = head + CAUGHT_UP_SLACK >= last;
+            if *ready.borrow() != caught_up && store.failure().is_none() {
+                ready.send_replace(caught_up);
+                if caught_up {
+                    tracing::info!(head, "caught up with the cluster's log");
+                } else {
+                    tracing::warn!(
+                        head,
+                        last,
+                        "this node is more than {CAUGHT_UP_SLACK} records behind the cluster's log: it does not campaign for the lease until it catches up"
+                    );
+                }
+            }
         }
-        if let Ok(last) = log.last_sequence().await
-            && store.head().position + CAUGHT_UP_SLACK >= last
-        {
-            break;
+        let poll = if *ready.borrow() {
+            CAUGHT_UP_POLL * 5
+        } else {
+            CAUGHT_UP_POLL
+        };
+        tokio::select! {
+            reason = store.failed() => {
+                ready.send_replace(false);
+                tracing::warn!(%reason, "this node's store refuses appends: it no longer campaigns for the lease");
+                return;
+            }
+            _ = ready.closed() => return,
+            _ = tokio::time::sleep(poll) => {}
         }
-        tokio::time::sleep(CAUGHT_UP_POLL).await;
-    }
-    tracing::info!(
-        head = store.head().position,
-        "caught up with the cluster's log"
-    );
-    ready.send_replace(true);
-    tokio::select! {
-        reason = store.failed() => {
-            ready.send_replace(false);
-            tracing::warn!(%reason, "this node's store refuses appends: it no longer campaigns for the lease");
-        }
-        _ = ready.closed() => {}
     }
 }
 
