@@ -495,14 +495,11 @@ impl KeyStore {
         };
         let mut epochs = HashMap::new();
         for entry in &file.epochs {
-            let sealed = STANDARD.decode(&entry.key).unwrap_or_default();
-            let key = decrypt(&master, &sealed, &epoch_aad(entry.id))
-                .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                .ok_or_else(|| KeyError::Damaged {
-                    dir: dir.clone(),
-                    reason: format!("epoch {} does not open under the master key", entry.id),
-                })?;
-            epochs.insert(entry.id, SecretKey(key));
+            let key = open_epoch(&master, entry).ok_or_else(|| KeyError::Damaged {
+                dir: dir.clone(),
+                reason: format!("epoch {} does not open under the master key", entry.id),
+            })?;
+            epochs.insert(entry.id, key);
         }
         if !epochs.contains_key(&file.current) {
             return Err(KeyError::Damaged {
@@ -986,7 +983,9 @@ impl KeyStore {
             self.save_epochs(&mut state)?;
             (fresh, fresh_key)
         };
-        self.wait_shared(fresh)?;
+        self.wait_shared(fresh).inspect_err(|_| {
+            lock(&self.inner.state).retiring = None;
+        })?;
         let (rewrapped, side) = {
             let state = lock(&self.inner.state);
             let old_key = state
