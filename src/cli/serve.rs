@@ -331,17 +331,34 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
     }
     let journal = Journal::new(store.clone(), privacy);
     let cluster = joined.map(|joined| joined.node(store.clone()));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let clustered = key_sharing.is_some();
+    // In a cluster an erasure needs its fresh epoch held by another node: the key
+    // store's sharing runs first.
+    if let Some((client, cluster_name, node_id)) = key_sharing {
+        tasks.spawn(crate::cluster::keys::share(
+            client,
+            cluster_name,
+            node_id,
+            journal.privacy().keys().clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     // An erasure a crash interrupted (its event stored, its key not yet destroyed) is
-    // finished before anything is served.
-    let finished = crate::app::erasures::catch_up(&journal).await?;
-    if finished > 0 {
-        tracing::info!(erasures = finished, "erasures finished from the log");
+    // finished before anything is served; on a cluster, where that may wait for the
+    // other nodes, the erasure follower below finishes it if it cannot be done now.
+    match crate::app::erasures::catch_up(&journal).await {
+        Ok(0) => {}
+        Ok(finished) => tracing::info!(erasures = finished, "erasures finished from the log"),
+        Err(err) if clustered => {
+            tracing::warn!(cause = %err, "an erasure cannot be finished yet; the erasure follower retries it")
+        }
+        Err(err) => return Err(err.into()),
     }
     let ingest = CrisisIngest::new(journal.clone())
         .with_severity(policy.severity.clone())
         .with_clock_skew(Duration::from_secs(args.clock_skew_s));
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
     let mut statuses = Vec::new();
     let mut by_name = BTreeMap::new();
     for projection in crate::projection::all(&policy) {
@@ -385,15 +402,6 @@ pub async fn serve(config: StoreConfig, args: ServeArgs) -> anyhow::Result<ExitC
         journal.clone(),
         shutdown_rx.clone(),
     ));
-    if let Some((client, cluster_name, node_id)) = key_sharing {
-        tasks.spawn(crate::cluster::keys::share(
-            client,
-            cluster_name,
-            node_id,
-            journal.privacy().keys().clone(),
-            shutdown_rx.clone(),
-        ));
-    }
     let duties = LeaderTasks {
         store: store.clone(),
         journal: journal.clone(),

@@ -132,6 +132,8 @@ async fn round(
 ) -> Result<(), String> {
     let learning = keys.clone();
     blocking(move || learning.learn()).await?;
+    // One epoch no one takes (the others destroyed it) must not hold back the next.
+    let mut failed = None;
     for epoch in keys.unshared() {
         let id = epoch.id;
         let message = Held {
@@ -139,11 +141,15 @@ async fn round(
             epoch,
         };
         // The first node that stored it answers; the others store it too.
-        request(client, &subjects.hold, &message).await?;
-        keys.shared(id);
-        tracing::info!(epoch = id, "another node holds this epoch of the key store");
+        match request(client, &subjects.hold, &message).await {
+            Ok(_) => {
+                keys.shared(id);
+                tracing::info!(epoch = id, "another node holds this epoch of the key store");
+            }
+            Err(err) => failed = Some(format!("epoch {id}: {err}")),
+        }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// Asks every other node for all the epochs it holds, and takes what the answers bring
@@ -176,13 +182,20 @@ async fn fetch(
     Ok(())
 }
 
-/// Holds the epochs another node sent.
+/// Holds the epochs another node sent (one that cannot be taken is logged and skipped:
+/// the others still are).
 async fn take(keys: &KeyStore, sent: Epochs) -> Result<(), String> {
     for epoch in sent.epochs {
         let id = epoch.id;
         let holding = keys.clone();
-        if blocking(move || holding.hold(&epoch)).await? {
-            tracing::debug!(epoch = id, from = %sent.from, "holding another node's epoch of the key store");
+        match blocking(move || holding.hold(&epoch)).await {
+            Ok(true) => {
+                tracing::debug!(epoch = id, from = %sent.from, "holding another node's epoch of the key store")
+            }
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(epoch = id, from = %sent.from, cause = %err, "cannot take another node's epoch of the key store")
+            }
         }
     }
     Ok(())

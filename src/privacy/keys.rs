@@ -446,6 +446,8 @@ impl KeyStore {
         }
         let mut written: HashMap<Arc<str>, Record> = HashMap::new();
         let mut erased = HashSet::new();
+        // Epochs that held an erased key: destroyed once they hold no other.
+        let mut emptied = HashSet::new();
         for side in store.side_records() {
             let side = side?;
             let Some(entries) = decode_entries(&side) else {
@@ -459,6 +461,7 @@ impl KeyStore {
                     Entry::Tombstone(subject) => {
                         if let Some(record) = written.remove(subject.as_str()) {
                             erased.insert(record.key_id(&subject));
+                            emptied.insert(record.epoch);
                         }
                     }
                 }
@@ -572,8 +575,15 @@ impl KeyStore {
         let mut state = lock(&keys.inner.state);
         if legacy {
             keys.drop_empty_epochs(&mut state)?;
-        } else if let Some(epoch) = file.retiring {
-            keys.retire_if_empty(&mut state, epoch)?;
+        } else {
+            // An erasure this node wrote or took from a cluster's log may have stopped
+            // before it destroyed the epoch: finished here.
+            let mut candidates: Vec<u32> = emptied.into_iter().chain(file.retiring).collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            for epoch in candidates {
+                keys.retire_if_empty(&mut state, epoch)?;
+            }
         }
         if state.spare.is_none() || current != file.current {
             // The first spare (or a file that lags a handover): written before any key.
@@ -802,21 +812,32 @@ impl KeyStore {
                 }
             }
         }
-        self.inner.learned.store(upto, Ordering::Release);
         for epoch in emptied {
             self.retire_if_empty(&mut state, epoch)?;
         }
+        // Only now: a retirement that failed is tried again with the same records.
+        self.inner.learned.store(upto, Ordering::Release);
         Ok(true)
     }
 
     /// Destroys `epoch` if no key is wrapped under it any more and it takes no new
     /// ones (neither current nor spare).
+    /// (this node's current epoch or spare — a former leader's — is replaced by a new
+    /// one first: an erasure elsewhere destroyed it).
     fn retire_if_empty(&self, state: &mut State, epoch: u32) -> Result<(), KeyError> {
-        let in_use = epoch == state.current
-            || state.spare.is_some_and(|(spare, _)| spare == epoch)
-            || state.keys.values().any(|slot| slot.record.epoch == epoch);
-        if in_use || state.retired.contains(&epoch) {
+        if state.retired.contains(&epoch)
+            || state.keys.values().any(|slot| slot.record.epoch == epoch)
+        {
             return Ok(());
+        }
+        if epoch == state.current {
+            let fresh = next_epoch_id(state);
+            state.epochs.insert(fresh, SecretKey::random());
+            state.current = fresh;
+            state.current_keys = 0;
+        }
+        if state.spare.is_some_and(|(spare, _)| spare == epoch) {
+            add_spare(state);
         }
         state.missing.remove(&epoch);
         state.epochs.remove(&epoch);
@@ -886,7 +907,11 @@ impl KeyStore {
             }
             None => {
                 state.epochs.insert(entry.id, key);
-                self.save_epochs(&mut state)?;
+                if let Err(err) = self.save_epochs(&mut state) {
+                    // Not durable here: never answer that it is held.
+                    state.epochs.remove(&entry.id);
+                    return Err(err);
+                }
                 state.missing.remove(&entry.id);
             }
         }
@@ -988,11 +1013,11 @@ impl KeyStore {
         })?;
         let (rewrapped, side) = {
             let state = lock(&self.inner.state);
-            let old_key = state
-                .epochs
-                .get(&old)
-                .cloned()
-                .ok_or_else(|| self.damaged("the epoch being erased is gone"))?;
+            let Some(old_key) = state.epochs.get(&old).cloned() else {
+                drop(state);
+                lock(&self.inner.state).retiring = None;
+                return Err(KeyError::EpochNotHeld { epoch: old });
+            };
             let mut entries = vec![Entry::Tombstone(subject.to_owned())];
             let mut rewrapped = Vec::new();
             let keys_of_old = state
@@ -1455,20 +1480,22 @@ mod tests {
         sharing.join().unwrap();
         assert!(erased);
         assert!(!leader.epoch_ids().contains(&epoch_of_a));
+        ship(&leader_store, &follower_store, 2);
         assert!(
             follower.epoch_ids().contains(&epoch_of_a),
             "not learned yet"
         );
-        ship(&leader_store, &follower_store, 2);
-        assert!(follower.learn().unwrap());
+        // Stopped before it learned the erasure: opening finishes it.
+        drop(follower);
+        let follower = KeyStore::open(&follower_store, master.clone()).unwrap();
+        assert!(
+            !follower.epoch_ids().contains(&epoch_of_a),
+            "the follower destroyed the erased key's epoch"
+        );
         assert_eq!(follower.key_by_id(&a.key_id).unwrap(), Lookup::Erased);
         assert_eq!(
             follower.key_by_id(&b.key_id).unwrap(),
             Lookup::Held(b.key.clone())
-        );
-        assert!(
-            !follower.epoch_ids().contains(&epoch_of_a),
-            "the follower destroyed the erased key's epoch"
         );
         // Reopened, the follower still tells erased from held, and its file says why.
         drop(follower);
@@ -1488,6 +1515,55 @@ mod tests {
             refused.to_string().contains("same --master-key-file"),
             "{refused}"
         );
+    }
+
+    /// A former leader whose current epoch an erasure on the new leader destroyed
+    /// learns it while following: the epoch goes, and a fresh one takes its new keys.
+    #[test]
+    fn a_former_leaders_current_epoch_destroyed_elsewhere_is_replaced() {
+        let (_a, old_store) = store();
+        let (_b, new_store) = store();
+        let master = SecretKey::random();
+        let old = KeyStore::open(&old_store, master.clone()).unwrap();
+        let new = KeyStore::open(&new_store, master.clone()).unwrap();
+        // The old leader seals P.1 in its current epoch; the other node follows.
+        new_store.set_role(crate::store::Role::Follower { leader: None });
+        let grant = old.grant(&["p.1".into()]).unwrap();
+        let key = grant.key("p.1").unwrap().clone();
+        append_with_side(&old_store, grant.side.clone());
+        grant.written();
+        ship(&old_store, &new_store, 1);
+        for epoch in old.all_sealed() {
+            assert!(new.hold(&epoch).unwrap());
+        }
+        assert_eq!(
+            new.key_by_id(&key.key_id).unwrap(),
+            Lookup::Held(key.key.clone())
+        );
+        let (current, _) = current_and_spare(&old);
+        // Leadership moves; the new leader erases P.1.
+        new_store.set_role(crate::store::Role::Single);
+        old_store.set_role(crate::store::Role::Follower { leader: None });
+        let erased = new
+            .erase_with("p.1", |side| {
+                append_with_side(&new_store, side);
+                Ok(true)
+            })
+            .unwrap();
+        assert!(erased);
+        ship(&new_store, &old_store, 2);
+        assert!(old.learn().unwrap());
+        assert_eq!(old.key_by_id(&key.key_id).unwrap(), Lookup::Erased);
+        assert!(
+            !old.epoch_ids().contains(&current),
+            "destroyed on the old leader"
+        );
+        let (replaced, _) = current_and_spare(&old);
+        assert_ne!(replaced, current);
+        drop(old);
+        let old = KeyStore::open(&old_store, master).unwrap();
+        assert!(!old.epoch_ids().contains(&current));
+        assert_eq!(old.key_by_id(&key.key_id).unwrap(), Lookup::Erased);
     }
 
     /// A key id tells erased from never held, also after reopening (from the tombstone,
