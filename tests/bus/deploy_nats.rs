@@ -270,5 +270,31 @@ async fn the_shipped_nats_configuration_grants_each_role_its_subjects_and_nothin
         user.cannot_subscribe("_INBOX.>").await;
         user.cannot_subscribe("_INBOX_crisisd.>").await;
     }
+    // Cluster mode: the nodes hand each other the key store's epoch keys on
+    // crisis.keys.<cluster>.*; crisisd's user may, no other.
+    let mut node = User::connect(&url, "crisisd", "pw-crisisd").await;
+    let mut holds = node
+        .client
+        .subscribe("crisis.keys.prod.hold".to_owned())
+        .await
+        .unwrap();
+    let _fetches = node
+        .client
+        .subscribe("crisis.keys.prod.fetch".to_owned())
+        .await
+        .unwrap();
+    node.client
+        .publish("crisis.keys.prod.hold".to_owned(), "{}".into())
+        .await
+        .unwrap();
+    let held = tokio::time::timeout(Duration::from_secs(10), holds.next())
+        .await
+        .expect("crisisd's user reads what it sent on crisis.keys.prod.hold");
+    assert!(held.is_some());
+    node.nothing_refused();
+    for user in [&mut ops, &mut channel, &mut team, &mut auditor] {
+        user.cannot_subscribe("crisis.keys.>").await;
+        user.cannot_publish("crisis.keys.prod.hold").await;
+    }
     crisisd.stop();
 }
