@@ -57,19 +57,15 @@ struct Epochs {
     epochs: Vec<EpochEntry>,
 }
 
-/// The subjects of a cluster's key traffic.
-struct Subjects {
+/// This node in the cluster's key traffic.
+#[derive(Clone)]
+struct Peer {
+    client: async_nats::Client,
+    node_id: String,
+    keys: KeyStore,
+    /// `crisis.keys.<cluster>.hold` and `.fetch`.
     hold: String,
     fetch: String,
-}
-
-impl Subjects {
-    fn of(cluster: &str) -> Subjects {
-        Subjects {
-            hold: format!("crisis.keys.{cluster}.hold"),
-            fetch: format!("crisis.keys.{cluster}.fetch"),
-        }
-    }
 }
 
 /// Shares this node's epochs, takes the other nodes', fetches missing ones and learns
@@ -81,17 +77,23 @@ pub async fn share(
     keys: KeyStore,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let subjects = Subjects::of(&cluster);
+    let peer = Peer {
+        client,
+        node_id,
+        keys,
+        hold: format!("crisis.keys.{cluster}.hold"),
+        fetch: format!("crisis.keys.{cluster}.fetch"),
+    };
     let mut pause = ROUND;
     let mut answering: Option<tokio::task::JoinHandle<()>> = None;
     let mut fetched = tokio::time::Instant::now();
     while !*shutdown.borrow() {
         if answering.as_ref().is_none_or(|task| task.is_finished()) {
-            match answer(&client, &subjects, &node_id, &keys).await {
+            match peer.answer().await {
                 Ok(task) => {
                     answering = Some(task);
                     // Listening now: what was sent before, the others send again.
-                    if let Err(err) = fetch(&client, &subjects, &node_id, &keys).await {
+                    if let Err(err) = peer.fetch().await {
                         tracing::warn!(cause = %err, "cannot fetch the other nodes' epoch keys");
                     }
                     fetched = tokio::time::Instant::now();
@@ -101,9 +103,9 @@ pub async fn share(
                 }
             }
         }
-        let mut round = round(&client, &subjects, &node_id, &keys).await;
-        if round.is_ok() && !keys.missing().is_empty() && fetched.elapsed() >= FETCH_EVERY {
-            round = fetch(&client, &subjects, &node_id, &keys).await;
+        let mut round = peer.round().await;
+        if round.is_ok() && !peer.keys.missing().is_empty() && fetched.elapsed() >= FETCH_EVERY {
+            round = peer.fetch().await;
             fetched = tokio::time::Instant::now();
         }
         pause = match round {
@@ -123,169 +125,144 @@ pub async fn share(
     }
 }
 
-/// One round: learn what the log brought, send the epochs no other node holds yet.
-async fn round(
-    client: &async_nats::Client,
-    subjects: &Subjects,
-    node_id: &str,
-    keys: &KeyStore,
-) -> Result<(), String> {
-    let learning = keys.clone();
-    blocking(move || learning.learn()).await?;
-    // One epoch no one takes (the others destroyed it) must not hold back the next.
-    let mut failed = None;
-    for epoch in keys.unshared() {
-        let id = epoch.id;
-        let message = Held {
-            from: node_id.to_owned(),
-            epoch,
+impl Peer {
+    /// One round: learn what the log brought, send the epochs no other node holds yet.
+    async fn round(&self) -> Result<(), String> {
+        let learning = self.keys.clone();
+        blocking(move || learning.learn()).await?;
+        // One epoch no one takes (the others destroyed it) must not hold back the next.
+        let mut failed = None;
+        for epoch in self.keys.unshared() {
+            let id = epoch.id;
+            let message = Held {
+                from: self.node_id.clone(),
+                epoch,
+            };
+            // The first node that stored it answers; the others store it too.
+            match self.request(&self.hold, &message).await {
+                Ok(_) => {
+                    self.keys.shared(id);
+                    tracing::info!(epoch = id, "another node holds this epoch of the key store");
+                }
+                Err(err) => failed = Some(format!("epoch {id}: {err}")),
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Asks every other node for all the epochs it holds, and takes what the answers
+    /// bring within [`ANSWER_PATIENCE`].
+    async fn fetch(&self) -> Result<(), String> {
+        let inbox = self.client.new_inbox();
+        let mut answers = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|err| err.to_string())?;
+        let message = Fetch {
+            from: self.node_id.clone(),
         };
-        // The first node that stored it answers; the others store it too.
-        match request(client, &subjects.hold, &message).await {
-            Ok(_) => {
-                keys.shared(id);
-                tracing::info!(epoch = id, "another node holds this epoch of the key store");
+        let payload = serde_json::to_vec(&message).expect("the message serializes");
+        self.client
+            .publish_with_reply(self.fetch.clone(), inbox, payload.into())
+            .await
+            .map_err(|err| err.to_string())?;
+        let deadline = tokio::time::Instant::now() + ANSWER_PATIENCE;
+        while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await {
+            if let Ok(sent) = serde_json::from_slice::<Epochs>(&answer.payload) {
+                for epoch in sent.epochs {
+                    self.take(epoch, &sent.from).await;
+                }
             }
-            Err(err) => failed = Some(format!("epoch {id}: {err}")),
         }
+        Ok(())
     }
-    failed.map_or(Ok(()), Err)
-}
 
-/// Asks every other node for all the epochs it holds, and takes what the answers bring
-/// within [`ANSWER_PATIENCE`].
-async fn fetch(
-    client: &async_nats::Client,
-    subjects: &Subjects,
-    node_id: &str,
-    keys: &KeyStore,
-) -> Result<(), String> {
-    let inbox = client.new_inbox();
-    let mut answers = client
-        .subscribe(inbox.clone())
-        .await
-        .map_err(|err| err.to_string())?;
-    let message = Fetch {
-        from: node_id.to_owned(),
-    };
-    let payload = serde_json::to_vec(&message).expect("the message serializes");
-    client
-        .publish_with_reply(subjects.fetch.clone(), inbox, payload.into())
-        .await
-        .map_err(|err| err.to_string())?;
-    let deadline = tokio::time::Instant::now() + ANSWER_PATIENCE;
-    while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await {
-        if let Ok(sent) = serde_json::from_slice::<Epochs>(&answer.payload) {
-            take(keys, sent).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Holds the epochs another node sent (one that cannot be taken is logged and skipped:
-/// the others still are).
-async fn take(keys: &KeyStore, sent: Epochs) -> Result<(), String> {
-    for epoch in sent.epochs {
+    /// Holds an epoch node `from` sent, durably; true once held here. One that cannot
+    /// be taken is logged (and not answered): the others still are.
+    async fn take(&self, epoch: EpochEntry, from: &str) -> bool {
         let id = epoch.id;
-        let holding = keys.clone();
-        match blocking(move || holding.hold(&epoch)).await {
-            Ok(true) => {
-                tracing::debug!(epoch = id, from = %sent.from, "holding another node's epoch of the key store")
-            }
-            Ok(false) => {}
+        let keys = self.keys.clone();
+        match blocking(move || keys.hold(&epoch)).await {
+            Ok(held) => held,
             Err(err) => {
-                tracing::warn!(epoch = id, from = %sent.from, cause = %err, "cannot take another node's epoch of the key store")
+                tracing::warn!(epoch = id, %from, cause = %err, "cannot take another node's epoch of the key store");
+                false
             }
         }
     }
-    Ok(())
-}
 
-/// Answers the other nodes: stores the epochs they send, gives the ones they ask for.
-async fn answer(
-    client: &async_nats::Client,
-    subjects: &Subjects,
-    node_id: &str,
-    keys: &KeyStore,
-) -> Result<tokio::task::JoinHandle<()>, String> {
-    let mut holds = client
-        .subscribe(subjects.hold.clone())
-        .await
-        .map_err(|err| err.to_string())?;
-    let mut fetches = client
-        .subscribe(subjects.fetch.clone())
-        .await
-        .map_err(|err| err.to_string())?;
-    let (client, node_id, keys) = (client.clone(), node_id.to_owned(), keys.clone());
-    Ok(tokio::spawn(async move {
-        loop {
-            let (message, is_hold) = tokio::select! {
-                Some(message) = holds.next() => (message, true),
-                Some(message) = fetches.next() => (message, false),
-                else => return,
-            };
-            let Some(reply) = message.reply.clone() else {
-                continue;
-            };
-            let answer = if is_hold {
-                on_hold(&node_id, &keys, &message.payload).await
-            } else {
-                on_fetch(&node_id, &keys, &message.payload)
-            };
-            if let Some(answer) = answer {
-                let _ = client.publish(reply, answer.into()).await;
+    /// Answers the other nodes: stores the epochs they send, gives the ones they ask for.
+    async fn answer(&self) -> Result<tokio::task::JoinHandle<()>, String> {
+        let subscribe = |subject: &String| self.client.subscribe(subject.clone());
+        let mut holds = subscribe(&self.hold).await.map_err(|err| err.to_string())?;
+        let mut fetches = subscribe(&self.fetch)
+            .await
+            .map_err(|err| err.to_string())?;
+        let peer = self.clone();
+        Ok(tokio::spawn(async move {
+            loop {
+                let (message, is_hold) = tokio::select! {
+                    Some(message) = holds.next() => (message, true),
+                    Some(message) = fetches.next() => (message, false),
+                    else => return,
+                };
+                let Some(reply) = message.reply.clone() else {
+                    continue;
+                };
+                let answer = if is_hold {
+                    peer.on_hold(&message.payload).await
+                } else {
+                    peer.on_fetch(&message.payload)
+                };
+                if let Some(answer) = answer {
+                    let _ = peer.client.publish(reply, answer.into()).await;
+                }
             }
+        }))
+    }
+
+    /// Stores an epoch another node sent; the answer once it is durable here.
+    async fn on_hold(&self, payload: &[u8]) -> Option<Vec<u8>> {
+        let held: Held = serde_json::from_slice(payload).ok()?;
+        if held.from == self.node_id {
+            return None;
         }
-    }))
-}
-
-/// Stores an epoch another node sent; the answer once it is durable here.
-async fn on_hold(node_id: &str, keys: &KeyStore, payload: &[u8]) -> Option<Vec<u8>> {
-    let held: Held = serde_json::from_slice(payload).ok()?;
-    if held.from == node_id {
-        return None;
+        let id = held.epoch.id;
+        self.take(held.epoch, &held.from)
+            .await
+            .then(|| format!("{{\"held\":{id}}}").into_bytes())
     }
-    let (id, from) = (held.epoch.id, held.from.clone());
-    let holding = keys.clone();
-    match blocking(move || holding.hold(&held.epoch)).await {
-        Ok(true) => Some(format!("{{\"held\":{id}}}").into_bytes()),
-        Ok(false) => None,
-        Err(err) => {
-            tracing::error!(epoch = id, %from, cause = %err, "cannot take another node's epoch key");
-            None
+
+    /// Gives every epoch held here to the node that asked.
+    fn on_fetch(&self, payload: &[u8]) -> Option<Vec<u8>> {
+        let fetch: Fetch = serde_json::from_slice(payload).ok()?;
+        if fetch.from == self.node_id {
+            return None;
         }
+        let sent = Epochs {
+            from: self.node_id.clone(),
+            epochs: self.keys.all_sealed(),
+        };
+        serde_json::to_vec(&sent).ok()
     }
-}
 
-/// Gives every epoch held here to the node that asked.
-fn on_fetch(node_id: &str, keys: &KeyStore, payload: &[u8]) -> Option<Vec<u8>> {
-    let fetch: Fetch = serde_json::from_slice(payload).ok()?;
-    if fetch.from == node_id {
-        return None;
-    }
-    let sent = Epochs {
-        from: node_id.to_owned(),
-        epochs: keys.all_sealed(),
-    };
-    serde_json::to_vec(&sent).ok()
-}
-
-/// A request answered by another node within [`ANSWER_PATIENCE`].
-async fn request(
-    client: &async_nats::Client,
-    subject: &str,
-    message: &impl Serialize,
-) -> Result<bytes::Bytes, String> {
-    let payload = serde_json::to_vec(message).expect("the message serializes");
-    let asked = client.request(subject.to_owned(), payload.into());
-    match tokio::time::timeout(ANSWER_PATIENCE, asked).await {
-        Ok(Ok(answer)) => Ok(answer.payload),
-        Ok(Err(err)) => Err(format!(
-            "no other node answered on {subject} ({err}): are the other crisisd nodes running, with the same master key?"
-        )),
-        Err(_) => Err(format!(
-            "no other node answered on {subject} within {ANSWER_PATIENCE:?}: are the other crisisd nodes running, with the same master key?"
-        )),
+    /// A request answered by another node within [`ANSWER_PATIENCE`].
+    async fn request(
+        &self,
+        subject: &str,
+        message: &impl Serialize,
+    ) -> Result<bytes::Bytes, String> {
+        let payload = serde_json::to_vec(message).expect("the message serializes");
+        let asked = self.client.request(subject.to_owned(), payload.into());
+        let why = match tokio::time::timeout(ANSWER_PATIENCE, asked).await {
+            Ok(Ok(answer)) => return Ok(answer.payload),
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => format!("none within {ANSWER_PATIENCE:?}"),
+        };
+        Err(format!(
+            "no other node answered on {subject} ({why}): are the other crisisd nodes running, with the same master key?"
+        ))
     }
 }
 

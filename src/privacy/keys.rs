@@ -839,13 +839,7 @@ impl KeyStore {
         if state.spare.is_some_and(|(spare, _)| spare == epoch) {
             add_spare(state);
         }
-        state.missing.remove(&epoch);
-        state.epochs.remove(&epoch);
-        state.leases.remove(&epoch);
-        state.retired.insert(epoch);
-        if let Some(shared) = &mut state.shared {
-            shared.remove(&epoch);
-        }
+        forget_epoch(state, epoch);
         self.save_epochs(state)
     }
 
@@ -1081,12 +1075,7 @@ impl KeyStore {
             // Nothing to re-wrap: the fresh epoch wraps no record anywhere.
             state.epochs.remove(&fresh);
         }
-        state.epochs.remove(&old);
-        state.leases.remove(&old);
-        state.retired.insert(old);
-        if let Some(shared) = &mut state.shared {
-            shared.remove(&old);
-        }
+        forget_epoch(&mut state, old);
         state.retiring = None;
         self.save_epochs(&mut state)?;
         Ok(true)
@@ -1169,9 +1158,7 @@ impl KeyStore {
             return Ok(());
         }
         for id in empty {
-            state.epochs.remove(&id);
-            state.leases.remove(&id);
-            state.retired.insert(id);
+            forget_epoch(state, id);
         }
         self.save_epochs(state)
     }
@@ -1192,6 +1179,17 @@ impl KeyStore {
         let mut ids: Vec<u32> = state.epochs.keys().copied().collect();
         ids.sort_unstable();
         ids
+    }
+}
+
+/// Drops `epoch`'s key from memory (written by the caller) and remembers it destroyed.
+fn forget_epoch(state: &mut State, epoch: u32) {
+    state.epochs.remove(&epoch);
+    state.leases.remove(&epoch);
+    state.missing.remove(&epoch);
+    state.retired.insert(epoch);
+    if let Some(shared) = &mut state.shared {
+        shared.remove(&epoch);
     }
 }
 

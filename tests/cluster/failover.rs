@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::lazyfs;
 use crate::nats_cluster::{NatsCluster, stream_leader};
-use crate::nodes::{self, Acked, Nodes, Start, Tally, parse_location, post};
+use crate::nodes::{self, Acked, Nodes, Start, Tally, parse_location, post, runtime};
 
 /// How long one write may take to be acknowledged, retries and failovers included.
 const WRITE_WITHIN: Duration = Duration::from_secs(60);
@@ -38,14 +38,6 @@ const ROUNDS_DEFAULT: usize = 20;
 const ACKS_BEFORE_KILL: usize = 20;
 /// Commands sent straight to the paused leader, waiting in its socket while it sleeps.
 const QUEUED_COMMANDS: usize = 4;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn open_incident(title: &str) -> String {
     json!({"title": title, "category": "cancellation", "severity": "high", "flight": null,
@@ -1244,21 +1236,11 @@ fn a_leader_whose_disk_fails_gives_up_the_lease_and_a_follower_takes_over() {
     let ledger = load.finish(&rt);
     // The key store is shared: on the new leader, customers' words sealed by the old one
     // read as written, as its own do.
-    let replay = nodes::http(
-        nodes.port(successor),
-        "GET",
-        "/v1/audit/events?reveal=true",
-        &nodes.tokens.lead,
-        &[],
-        "",
-        Duration::from_secs(30),
-    )
-    .unwrap();
-    assert_eq!(replay.status, 200, "{replay:?}");
+    let replay = nodes.revealed_replay(successor, &nodes.tokens.lead);
     assert!(
-        !replay.body.contains("[unavailable]")
-            && replay.body.contains("is my connection still on?")
-            && !replay.body.contains("[erased]"),
+        !replay.contains("[unavailable]")
+            && replay.contains("is my connection still on?")
+            && !replay.contains("[erased]"),
         "feedback sealed by either leader, as {} reads it",
         nodes.id(successor)
     );

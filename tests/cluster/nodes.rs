@@ -82,6 +82,15 @@ pub struct Nodes {
     dir: Option<tempfile::TempDir>,
 }
 
+/// The runtime the cluster tests drive NATS and their clients on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Issues a token into `data_dir`'s tokens file with `crisisd token add`.
 pub fn token(data_dir: &Path, role: &str, actor: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_crisisd"))
@@ -482,6 +491,22 @@ impl Nodes {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// Node `i`'s audit replay with personal data revealed (`token` must allow it).
+    pub fn revealed_replay(&self, i: usize, token: &str) -> String {
+        let replay = http(
+            self.port(i),
+            "GET",
+            "/v1/audit/events?reveal=true",
+            token,
+            &[],
+            "",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(replay.status, 200, "{} replays: {replay:?}", self.id(i));
+        replay.body
     }
 
     /// The last `lines` lines of node `i`'s log (all its runs).

@@ -8,17 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::nats_cluster::NatsCluster;
-use crate::nodes::{self, Nodes, Start, Tally};
+use crate::nodes::{self, Nodes, Start, Tally, runtime};
 
 const WITHIN: Duration = Duration::from_secs(60);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Registers `passenger` with `name` through any node; the position of its event.
 fn register(nodes: &Nodes, first: usize, passenger: &str, name: &str) -> u64 {
@@ -113,24 +105,15 @@ fn what_one_node_sealed_opens_on_every_node_and_an_erasure_reaches_them_all() {
             passenger(&nodes, i, "FFKEEP", at)["contact"]["name"],
             "Ada Keeper"
         );
-        let audit = nodes::http(
-            nodes.port(i),
-            "GET",
-            "/v1/audit/events?reveal=true",
-            &nodes.tokens.admin,
-            &[],
-            "",
-            Duration::from_secs(30),
-        )
-        .unwrap();
+        let audit = nodes.revealed_replay(i, &nodes.tokens.admin);
         assert!(
-            audit.body.contains("Ada Keeper")
-                && !audit.body.contains("Bob Gone")
-                && audit.body.contains("[erased]")
-                && !audit.body.contains("[unavailable]"),
+            audit.contains("Ada Keeper")
+                && !audit.contains("Bob Gone")
+                && audit.contains("[erased]")
+                && !audit.contains("[unavailable]"),
             "{} reveals what it holds: {}",
             nodes.id(i),
-            audit.body
+            audit
         );
     }
 
@@ -250,24 +233,15 @@ fn a_single_nodes_history_seeds_a_cluster_with_its_keys() {
         );
         let went = passenger(&nodes, i, "FFWENT", at);
         assert_eq!(went["erased"], json!(true), "{}: {went}", nodes.id(i));
-        let audit = nodes::http(
-            nodes.port(i),
-            "GET",
-            "/v1/audit/events?reveal=true",
-            &nodes.tokens.admin,
-            &[],
-            "",
-            Duration::from_secs(30),
-        )
-        .unwrap();
+        let audit = nodes.revealed_replay(i, &nodes.tokens.admin);
         assert!(
-            audit.body.contains("Dora Old")
-                && !audit.body.contains("Eli Went")
-                && audit.body.contains("[erased]")
-                && !audit.body.contains("[unavailable]"),
+            audit.contains("Dora Old")
+                && !audit.contains("Eli Went")
+                && audit.contains("[erased]")
+                && !audit.contains("[unavailable]"),
             "{} reveals the seeded history: {}",
             nodes.id(i),
-            audit.body
+            audit
         );
     }
     drop(nodes);
